@@ -1,0 +1,258 @@
+"""Match a plate read against the watchlist, tolerant of the mistakes OCR makes.
+
+A hit always says which kind of match it was, so an automation can page an
+officer on an exact hit and only log a one-edit hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
+from enum import StrEnum
+from functools import lru_cache
+import re
+
+from ..plate_text import CYRILLIC_TO_LATIN, normalize_plate
+from ..records import Priority, WatchlistEntry
+from .errors import MatchingValidationError, ValidationKey
+from .similarity import fold_lookalikes, within_one_edit
+
+MIN_PLATE_LENGTH = 2
+"""Shortest plate a watchlist entry may list (some vanity plates are two characters)."""
+MAX_PLATE_LENGTH = 12
+"""Longest plate or pattern (without ``*``); no plate format in use is longer."""
+MIN_PATTERN_LITERALS = 3
+"""Letters and digits a pattern needs, so that ``*`` alone cannot flag every car."""
+MIN_LOOKALIKE_LENGTH = 4
+"""Listed plates shorter than this only match exactly: folding a 2- or 3-character
+plate makes it equal to too many others."""
+MIN_ONE_EDIT_LENGTH = 6
+"""Listed plates shorter than this never match within one edit: one edit from a
+5-character plate covers hundreds of real plates, and every such hit would page
+an officer for the wrong car."""
+
+WILDCARDS = frozenset("*?")
+_SEPARATORS = re.compile(r"[\s\-]+")
+_INVALID_CHARACTER = re.compile(r"[^0-9A-Z*?]")
+_REPEATED_STAR = re.compile(r"\*{2,}")
+
+_PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.INFO: 2}
+
+
+class MatchKind(StrEnum):
+    """How a read matched a watchlist entry, strongest first."""
+
+    EXACT = "exact"
+    PATTERN = "pattern"
+    LOOKALIKE = "lookalike"
+    ONE_EDIT = "one_edit"
+
+
+# Weights that rank hits. An exact hit on the engine's best read is certain as
+# far as matching goes; each weaker kind admits more plates that are not the one
+# listed. Hits on alternative reads are scaled by the engine's confidence in them.
+_KIND_WEIGHT = {
+    MatchKind.EXACT: 1.0,
+    MatchKind.PATTERN: 0.9,
+    MatchKind.LOOKALIKE: 0.8,
+    MatchKind.ONE_EDIT: 0.5,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistHit:
+    """One watchlist entry matched by one read of a sighting."""
+
+    entry: WatchlistEntry
+    listed_plate: str
+    """The plate or pattern as the entry lists it (canonical form)."""
+    read_plate: str
+    """The read that matched, as the engine gave it: the best read or an alternative."""
+    from_alternative: bool
+    """True when an alternative read matched rather than the engine's best read."""
+    kind: MatchKind
+    score: float
+    """0..1 for ranking: the kind's weight (exact 1.0, pattern 0.9, lookalike 0.8,
+    one_edit 0.5) times 1.0 for the best read or the alternative's confidence."""
+
+
+def parse_plate_or_pattern(text: str) -> str:
+    """Return the canonical form of a plate or pattern a person typed.
+
+    Case, spaces and dashes are ignored and Ukrainian Cyrillic letters become
+    their Latin twins, so ``ае 12*`` and ``AE-12*`` give the same pattern.
+    Raises MatchingValidationError with a ValidationKey on unusable input.
+    """
+    canonical = _SEPARATORS.sub("", text.translate(CYRILLIC_TO_LATIN).upper())
+    if not canonical:
+        raise MatchingValidationError(ValidationKey.PLATE_EMPTY)
+    if invalid := _INVALID_CHARACTER.search(canonical):
+        raise MatchingValidationError(
+            ValidationKey.PLATE_INVALID_CHARACTERS, {"character": invalid.group()}
+        )
+    canonical = _REPEATED_STAR.sub("*", canonical)
+    is_pattern = not WILDCARDS.isdisjoint(canonical)
+    literals = sum(char not in WILDCARDS for char in canonical)
+    if is_pattern and literals < MIN_PATTERN_LITERALS:
+        raise MatchingValidationError(
+            ValidationKey.PATTERN_TOO_BROAD, {"minimum": str(MIN_PATTERN_LITERALS)}
+        )
+    if not is_pattern and len(canonical) < MIN_PLATE_LENGTH:
+        raise MatchingValidationError(
+            ValidationKey.PLATE_TOO_SHORT, {"minimum": str(MIN_PLATE_LENGTH)}
+        )
+    if len(canonical.replace("*", "")) > MAX_PLATE_LENGTH:
+        raise MatchingValidationError(
+            ValidationKey.PLATE_TOO_LONG, {"maximum": str(MAX_PLATE_LENGTH)}
+        )
+    return canonical
+
+
+def is_pattern(plate_or_pattern: str) -> bool:
+    """Return whether a listed plate is a pattern (has ``*`` or ``?``)."""
+    return not WILDCARDS.isdisjoint(plate_or_pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A listed plate or pattern prepared once for matching many reads."""
+
+    canonical: str
+    folded: str
+    pattern: re.Pattern[str] | None
+    folded_pattern: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=8192)
+def _prepare_listed(listed: str) -> _Listed | None:
+    """Prepare a listed plate; None when it is unusable and must never match.
+
+    Entries are validated when they are added, so None only guards against
+    stored data that bypassed validation; a bare ``*`` there would otherwise
+    flag every vehicle.
+    """
+    try:
+        canonical = parse_plate_or_pattern(listed)
+    except MatchingValidationError:
+        return None
+    folded = fold_lookalikes(canonical)
+    if not is_pattern(canonical):
+        return _Listed(canonical, folded, None, None)
+    return _Listed(canonical, folded, _compile(canonical), _compile(folded))
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(
+            ".*" if char == "*" else "." if char == "?" else re.escape(char)
+            for char in pattern
+        )
+    )
+
+
+def _is_active(entry: WatchlistEntry, camera: str, at: datetime, local: time) -> bool:
+    if not entry.enabled:
+        return False
+    if entry.expires_at is not None and entry.expires_at <= at:
+        return False
+    if entry.cameras and camera not in entry.cameras:
+        return False
+    return is_within_active_hours(entry.active_from, entry.active_until, local)
+
+
+def is_within_active_hours(
+    active_from: time | None, active_until: time | None, local: time
+) -> bool:
+    """Return whether a local time falls in an entry's active hours.
+
+    ``active_from`` is inclusive and ``active_until`` exclusive. A missing bound
+    means the start or the end of the day. ``active_from`` after
+    ``active_until`` spans midnight (22:00-06:00). Equal bounds mean the whole
+    day: an entry that can never be active is more likely a typing slip than an
+    intent, and missing a wanted vehicle is the worse failure.
+    """
+    start = active_from or time.min
+    if start == active_until:
+        return True
+    if active_until is None:
+        return local >= start
+    if start < active_until:
+        return start <= local < active_until
+    return local >= start or local < active_until
+
+
+def _match_one(listed: _Listed, read: str, folded_read: str) -> MatchKind | None:
+    if listed.pattern is not None and listed.folded_pattern is not None:
+        if listed.pattern.fullmatch(read):
+            return MatchKind.PATTERN
+        if listed.folded_pattern.fullmatch(folded_read):
+            return MatchKind.LOOKALIKE
+        return None
+    if read == listed.canonical:
+        return MatchKind.EXACT
+    if len(listed.canonical) >= MIN_LOOKALIKE_LENGTH and folded_read == listed.folded:
+        return MatchKind.LOOKALIKE
+    if len(listed.canonical) >= MIN_ONE_EDIT_LENGTH and within_one_edit(
+        folded_read, listed.folded
+    ):
+        return MatchKind.ONE_EDIT
+    return None
+
+
+def match_watchlist(
+    entries: Sequence[WatchlistEntry],
+    *,
+    plate: str,
+    alternatives: Sequence[tuple[str, float]],
+    camera: str,
+    at: datetime,
+    tz: tzinfo,
+) -> list[WatchlistHit]:
+    """Return the watchlist hits for one sighting, best first, one per entry.
+
+    ``plate`` is the engine's best read and ``alternatives`` its other reads
+    with their confidence. ``at`` must be timezone aware; active hours are
+    judged in local time ``tz``. Entries that are disabled, expired
+    (``expires_at <= at``), limited to other cameras or outside their active
+    hours never match. Patterns match exactly or by look-alikes, never within
+    one edit: a pattern is already a deliberate widening.
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone aware")
+    local = at.astimezone(tz).time()
+    reads: list[tuple[str, str, str, float | None]] = []
+    seen: set[str] = set()
+    for read, confidence in ((plate, None), *alternatives):
+        canonical = normalize_plate(read)
+        if canonical and canonical not in seen:
+            seen.add(canonical)
+            reads.append((read, canonical, fold_lookalikes(canonical), confidence))
+
+    hits: list[WatchlistHit] = []
+    for entry in entries:
+        if not _is_active(entry, camera, at, local):
+            continue
+        listed = _prepare_listed(entry.plate)
+        if listed is None:
+            continue
+        best: WatchlistHit | None = None
+        for read, canonical, folded, confidence in reads:
+            kind = _match_one(listed, canonical, folded)
+            if kind is None:
+                continue
+            read_weight = 1.0 if confidence is None else min(max(confidence, 0.0), 1.0)
+            score = _KIND_WEIGHT[kind] * read_weight
+            if best is None or score > best.score:
+                best = WatchlistHit(
+                    entry=entry,
+                    listed_plate=listed.canonical,
+                    read_plate=read,
+                    from_alternative=confidence is not None,
+                    kind=kind,
+                    score=score,
+                )
+        if best is not None:
+            hits.append(best)
+    hits.sort(key=lambda hit: (-hit.score, _PRIORITY_RANK[hit.entry.priority]))
+    return hits
