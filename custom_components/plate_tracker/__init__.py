@@ -1,0 +1,158 @@
+"""plate_tracker: licence-plate sightings, routes and alerts from an NVR's camera events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from functools import partial
+import logging
+from pathlib import Path
+
+import voluptuous as vol
+
+from homeassistant.config_entries import SOURCE_IMPORT
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers.typing import ConfigType
+
+from .const import (
+    CONF_INBOX,
+    CONF_MIN_CONFIDENCE,
+    CONF_PUBLISH_AFTER,
+    CONF_QUEUE_SIZE,
+    CONF_REGIONS,
+    CONF_SOURCE,
+    CONF_THREADS,
+    DATABASE_FILE,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_PUBLISH_AFTER,
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_REGIONS,
+    DEFAULT_THREADS,
+    DOMAIN,
+    ISSUE_MODELS_UNAVAILABLE,
+    MODELS_DIR,
+    SOURCE_FOLDER,
+)
+from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SightingHub
+from .engine.models import ModelsUnavailable, ensure_models
+from .engine.recognizer import PlateRecognizer
+from .pipeline import SightingPipeline
+from .services import async_setup_services
+from .source import async_start_source
+from .store import SightingStore
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [Platform.EVENT, Platform.IMAGE, Platform.SENSOR]
+
+# A YAML block is imported once into a folder-source entry; it exists so that a
+# development or kiosk setup can be brought up without clicking through the UI.
+CONFIG_SCHEMA = vol.Schema(
+    {DOMAIN: vol.Schema({vol.Required(CONF_INBOX): cv.string})},
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services and import a YAML inbox, if any."""
+    async_setup_services(hass)
+    if DOMAIN in config:
+        hass.async_create_task(
+            hass.config_entries.flow.async_init(
+                DOMAIN,
+                context={"source": SOURCE_IMPORT},
+                data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: config[DOMAIN][CONF_INBOX]},
+            )
+        )
+    return True
+
+
+def models_dir(hass: HomeAssistant) -> Path:
+    """Where the recognition models live (downloaded once, verified by hash)."""
+    return Path(hass.config.path(DOMAIN, MODELS_DIR))
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> bool:
+    """Open the store, load the engine, start the pipeline and the source."""
+    try:
+        paths = await hass.async_add_executor_job(ensure_models, models_dir(hass))
+    except ModelsUnavailable as err:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_MODELS_UNAVAILABLE,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_MODELS_UNAVAILABLE,
+            translation_placeholders={"path": str(models_dir(hass)), "error": str(err)},
+        )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="models_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_MODELS_UNAVAILABLE)
+
+    options = entry.options
+    recognizer = await hass.async_add_executor_job(
+        partial(
+            PlateRecognizer,
+            paths,
+            threads=options.get(CONF_THREADS, DEFAULT_THREADS),
+            regions=options.get(CONF_REGIONS, DEFAULT_REGIONS),
+        )
+    )
+    db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
+    try:
+        store = await hass.async_add_executor_job(SightingStore.open, db_path)
+    except Exception as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="store_unavailable",
+            translation_placeholders={"path": str(db_path), "error": str(err)},
+        ) from err
+
+    hub = SightingHub(hass, entry.entry_id)
+    latest = await hass.async_add_executor_job(store.latest_per_camera)
+    hub.last_by_camera.update(latest)
+    hub.known_cameras.update(latest)
+
+    pipeline = SightingPipeline(
+        read_frame=lambda image, box: hass.async_add_executor_job(recognizer.read, image, box),
+        record=lambda new: hass.async_add_executor_job(store.record, new),
+        publish=hub.async_publish,
+        queue_size=options.get(CONF_QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
+        min_confidence=options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE),
+        publish_after=options.get(CONF_PUBLISH_AFTER, DEFAULT_PUBLISH_AFTER),
+    )
+    source_counters: Counter[str] = Counter()
+    entry.runtime_data = PlateTrackerRuntimeData(
+        store=store,
+        recognizer=recognizer,
+        pipeline=pipeline,
+        hub=hub,
+        source_counters=source_counters,
+    )
+    entry.runtime_data.tasks.append(
+        entry.async_create_background_task(
+            hass, pipeline.run(), name=f"{DOMAIN} pipeline {entry.entry_id}"
+        )
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.runtime_data.tasks.extend(await async_start_source(hass, entry, source_counters))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> bool:
+    """Stop the source and the pipeline, then close the store they write to."""
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        return False
+    runtime = entry.runtime_data
+    for task in runtime.tasks:
+        task.cancel()
+    await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    await hass.async_add_executor_job(runtime.store.close)
+    return True

@@ -1,0 +1,232 @@
+"""Config flow: choose the source (Frigate or an inbox folder); options for thresholds."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import re
+from typing import Any
+
+import voluptuous as vol
+from yarl import URL
+
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .const import (
+    CONF_FILENAME_PATTERN,
+    CONF_FRIGATE_URL,
+    CONF_INBOX,
+    CONF_KEEP_FILES,
+    CONF_MIN_CONFIDENCE,
+    CONF_MQTT_PREFIX,
+    CONF_PUBLISH_AFTER,
+    CONF_QUEUE_SIZE,
+    CONF_REGIONS,
+    CONF_SOURCE,
+    CONF_THREADS,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MQTT_PREFIX,
+    DEFAULT_PUBLISH_AFTER,
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_REGIONS,
+    DEFAULT_THREADS,
+    DOMAIN,
+    REGIONS,
+    SOURCE_FOLDER,
+    SOURCE_FRIGATE,
+)
+from .coordinator import PlateTrackerConfigEntry
+from .source import resolve_inbox
+from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern
+from .sources.frigate import FrigateClient, FrigateError
+
+_LOGGER = logging.getLogger(__name__)
+
+_MQTT_PREFIX = re.compile(r"^[^#+\s]+$")
+
+
+def _frigate_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_FRIGATE_URL, default=defaults.get(CONF_FRIGATE_URL, "http://frigate:5000")
+            ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+            vol.Required(
+                CONF_MQTT_PREFIX, default=defaults.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX)
+            ): str,
+        }
+    )
+
+
+def _folder_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {vol.Required(CONF_INBOX, default=defaults.get(CONF_INBOX, "plate_inbox")): str}
+    )
+
+
+def _check_inbox(path: Path) -> str | None:
+    """Return an error key, or None when the inbox can be used (it is created if missing)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return "inbox_not_creatable"
+    if not path.is_dir():
+        return "inbox_not_dir"
+    return None
+
+
+async def _validate_frigate(hass: HomeAssistant, user_input: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    url = URL(user_input[CONF_FRIGATE_URL])
+    if url.scheme not in ("http", "https") or not url.host:
+        errors[CONF_FRIGATE_URL] = "invalid_url"
+    if not _MQTT_PREFIX.match(user_input[CONF_MQTT_PREFIX].strip("/")):
+        errors[CONF_MQTT_PREFIX] = "invalid_mqtt_prefix"
+    if errors:
+        return errors
+    if not hass.config_entries.async_entries("mqtt"):
+        return {"base": "mqtt_not_configured"}
+    try:
+        await FrigateClient(async_get_clientsession(hass), str(url)).version()
+    except FrigateError as err:
+        _LOGGER.debug("Frigate at %s did not answer: %s", url, err)
+        errors["base"] = "cannot_connect"
+    return errors
+
+
+class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a source of camera events."""
+
+    VERSION = 1
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which source to use."""
+        return self.async_show_menu(step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER])
+
+    async def async_step_frigate(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for Frigate's URL and MQTT prefix, and check that Frigate answers."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input[CONF_FRIGATE_URL] = user_input[CONF_FRIGATE_URL].strip().rstrip("/")
+            errors = await _validate_frigate(self.hass, user_input)
+            if not errors:
+                await self.async_set_unique_id(f"frigate:{user_input[CONF_FRIGATE_URL]}")
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=f"Frigate {URL(user_input[CONF_FRIGATE_URL]).host}",
+                    data={CONF_SOURCE: SOURCE_FRIGATE, **user_input},
+                )
+        return self.async_show_form(
+            step_id="frigate",
+            data_schema=self.add_suggested_values_to_schema(
+                _frigate_schema({}), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_folder(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the inbox folder cameras upload their snapshots to."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            inbox = resolve_inbox(self.hass, user_input[CONF_INBOX].strip())
+            if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
+                errors[CONF_INBOX] = error
+            else:
+                await self.async_set_unique_id(f"folder:{inbox}")
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=f"Inbox {inbox.name}",
+                    data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: user_input[CONF_INBOX].strip()},
+                )
+        return self.async_show_form(
+            step_id="folder",
+            data_schema=self.add_suggested_values_to_schema(_folder_schema({}), user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
+        """Create the folder entry described in configuration.yaml, once."""
+        inbox = resolve_inbox(self.hass, import_data[CONF_INBOX])
+        await self.async_set_unique_id(f"folder:{inbox}")
+        self._abort_if_unique_id_configured()
+        if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
+            return self.async_abort(reason=error)
+        return self.async_create_entry(
+            title=f"Inbox {inbox.name}",
+            data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: import_data[CONF_INBOX]},
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: PlateTrackerConfigEntry) -> PlateTrackerOptionsFlow:
+        """Thresholds and engine settings."""
+        return PlateTrackerOptionsFlow()
+
+
+class PlateTrackerOptionsFlow(OptionsFlowWithReload):
+    """Recognition thresholds, regions and, for an inbox, how files are named."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and validate the options."""
+        errors: dict[str, str] = {}
+        is_folder = self.config_entry.data[CONF_SOURCE] == SOURCE_FOLDER
+        if user_input is not None:
+            if not user_input.get(CONF_REGIONS):
+                errors[CONF_REGIONS] = "no_regions"
+            if is_folder:
+                try:
+                    compile_filename_pattern(user_input[CONF_FILENAME_PATTERN])
+                except (re.error, ValueError):
+                    errors[CONF_FILENAME_PATTERN] = "invalid_pattern"
+            if not errors:
+                return self.async_create_entry(data=user_input)
+        schema: dict[Any, Any] = {
+            vol.Required(CONF_MIN_CONFIDENCE, default=DEFAULT_MIN_CONFIDENCE): NumberSelector(
+                NumberSelectorConfig(min=0.05, max=1.0, step=0.05, mode=NumberSelectorMode.SLIDER)
+            ),
+            vol.Required(CONF_PUBLISH_AFTER, default=DEFAULT_PUBLISH_AFTER): NumberSelector(
+                NumberSelectorConfig(min=0, max=60, step=0.5, unit_of_measurement="s")
+            ),
+            vol.Required(CONF_REGIONS, default=DEFAULT_REGIONS): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(REGIONS), multiple=True, translation_key=CONF_REGIONS
+                )
+            ),
+            vol.Required(CONF_QUEUE_SIZE, default=DEFAULT_QUEUE_SIZE): vol.All(
+                NumberSelector(NumberSelectorConfig(min=1, max=1000, step=1)), vol.Coerce(int)
+            ),
+            vol.Required(CONF_THREADS, default=DEFAULT_THREADS): vol.All(
+                NumberSelector(NumberSelectorConfig(min=1, max=16, step=1)), vol.Coerce(int)
+            ),
+        }
+        if is_folder:
+            schema[vol.Required(CONF_FILENAME_PATTERN, default=DEFAULT_FILENAME_PATTERN)] = str
+            schema[vol.Required(CONF_KEEP_FILES, default=False)] = BooleanSelector()
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(schema), user_input or dict(self.config_entry.options)
+            ),
+            errors=errors,
+        )

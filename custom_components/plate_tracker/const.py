@@ -1,0 +1,43 @@
+"""Constants of the plate_tracker integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "plate_tracker"
+
+CONF_SOURCE: Final = "source"
+CONF_FRIGATE_URL: Final = "frigate_url"
+CONF_MQTT_PREFIX: Final = "mqtt_prefix"
+CONF_INBOX: Final = "inbox"
+CONF_FILENAME_PATTERN: Final = "filename_pattern"
+CONF_KEEP_FILES: Final = "keep_files"
+CONF_MIN_CONFIDENCE: Final = "min_confidence"
+CONF_PUBLISH_AFTER: Final = "publish_after"
+CONF_REGIONS: Final = "regions"
+CONF_QUEUE_SIZE: Final = "queue_size"
+CONF_THREADS: Final = "threads"
+
+SOURCE_FRIGATE: Final = "frigate"
+SOURCE_FOLDER: Final = "folder"
+
+DEFAULT_MQTT_PREFIX: Final = "frigate"
+DEFAULT_MIN_CONFIDENCE: Final = 0.5
+DEFAULT_PUBLISH_AFTER: Final = 3.0
+DEFAULT_QUEUE_SIZE: Final = 32
+DEFAULT_THREADS: Final = 2
+REGIONS: Final = ("ua", "eu", "us", "br")
+DEFAULT_REGIONS: Final = ["ua", "eu", "us"]
+INBOX_POLL_SECONDS: Final = 2.0
+
+DATABASE_FILE: Final = "plate_tracker.db"
+MODELS_DIR: Final = "models"
+
+EVENT_SIGHTING: Final = "plate_tracker_sighting"
+EVENT_TYPE_PLATE_READ: Final = "plate_read"
+
+SIGNAL_SIGHTING: Final = f"{DOMAIN}_sighting_{{entry_id}}"
+SIGNAL_NEW_CAMERA: Final = f"{DOMAIN}_new_camera_{{entry_id}}"
+SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
+
+ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"

@@ -1,0 +1,90 @@
+"""Runtime data of a plate_tracker entry and the hub that tells Home Assistant about sightings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .const import EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .engine.recognizer import PlateRecognizer
+from .engine.types import PlateRead
+from .pipeline import SightingPipeline
+from .records import Sighting
+from .store import SightingStore
+
+type PlateTrackerConfigEntry = ConfigEntry[PlateTrackerRuntimeData]
+
+
+def sighting_payload(sighting: Sighting) -> dict[str, Any]:
+    """Return the JSON-able form of a sighting used in events and service responses."""
+    return {
+        "sighting_id": sighting.id,
+        "plate": sighting.plate,
+        "raw": sighting.raw,
+        "confidence": round(sighting.confidence, 4),
+        "camera": sighting.camera,
+        "seen_at": sighting.seen_at.isoformat(),
+        "source": sighting.source,
+        "event_id": sighting.event_id,
+        "region": sighting.region,
+        "direction": sighting.direction.value,
+        "box": list(sighting.box) if sighting.box else None,
+        "alternatives": [
+            {"plate": text, "confidence": round(score, 4)} for text, score in sighting.alternatives
+        ],
+    }
+
+
+@dataclass(slots=True)
+class SightingHub:
+    """Keeps the last sighting per camera and announces new ones.
+
+    Entities subscribe to the dispatcher signals; automations get the bus event.
+    """
+
+    hass: HomeAssistant
+    entry_id: str
+    last_by_camera: dict[str, Sighting] = field(default_factory=dict)
+    known_cameras: set[str] = field(default_factory=set)
+
+    def signal(self, template: str) -> str:
+        """Return the dispatcher signal of this entry for a SIGNAL_* template."""
+        return template.format(entry_id=self.entry_id)
+
+    @callback
+    def async_add_camera(self, camera: str) -> None:
+        """Make a device and entities for a camera seen for the first time."""
+        if camera not in self.known_cameras:
+            self.known_cameras.add(camera)
+            async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_CAMERA), camera)
+
+    @callback
+    def async_publish(self, sighting: Sighting, read: PlateRead) -> None:
+        """Announce a finished sighting to entities and to the event bus."""
+        self.async_add_camera(sighting.camera)
+        self.last_by_camera[sighting.camera] = sighting
+        async_dispatcher_send(self.hass, self.signal(SIGNAL_SIGHTING), sighting)
+        self.hass.bus.async_fire(
+            EVENT_SIGHTING,
+            {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
+        )
+
+
+@dataclass(slots=True)
+class PlateTrackerRuntimeData:
+    """What a loaded entry holds."""
+
+    store: SightingStore
+    recognizer: PlateRecognizer
+    pipeline: SightingPipeline
+    hub: SightingHub
+    source_counters: Counter[str]
+    """What the source counted: messages, malformed payloads, fetch errors, files."""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    """Background work to stop before the store closes."""

@@ -1,0 +1,49 @@
+"""Diagnostics: settings, counters and recent sightings, with plates and places redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_LATITUDE, CONF_LONGITUDE
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_FRIGATE_URL, CONF_INBOX
+from .coordinator import PlateTrackerConfigEntry, sighting_payload
+
+# Plates are personal data; so are places and the raw reads and alternatives that
+# spell a plate. Camera names and counters are what support needs and are kept.
+TO_REDACT = {
+    "plate",
+    "raw",
+    "alternatives",
+    "event_id",
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_FRIGATE_URL,
+    CONF_INBOX,
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> dict[str, Any]:
+    """Return what helps to debug an entry, without personal data."""
+    runtime = entry.runtime_data
+    return {
+        "entry": {
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "pipeline": {
+            "queue_depth": runtime.pipeline.queue_depth,
+            "counters": asdict(runtime.pipeline.counters),
+        },
+        "source": dict(runtime.source_counters),
+        "cameras": sorted(runtime.hub.known_cameras),
+        "last_sightings": {
+            camera: async_redact_data(sighting_payload(sighting), TO_REDACT)
+            for camera, sighting in sorted(runtime.hub.last_by_camera.items())
+        },
+    }

@@ -1,0 +1,103 @@
+"""Base entities: one device per camera, plus one for the entry's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import CONF_SOURCE, DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .coordinator import PlateTrackerConfigEntry
+from .records import Sighting
+
+
+def camera_device_info(entry: PlateTrackerConfigEntry, camera: str) -> DeviceInfo:
+    """Return the device of one camera of the entry's source."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{entry.entry_id}_{camera}")},
+        name=camera,
+        manufacturer="plate_tracker",
+        model=f"{entry.data[CONF_SOURCE]} camera",
+        via_device=(DOMAIN, entry.entry_id),
+    )
+
+
+def engine_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
+    """Return the device standing for the entry's recognition engine and source."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer="plate_tracker",
+        model="Recognition engine",
+        entry_type=DeviceEntryType.SERVICE,
+    )
+
+
+@callback
+def async_add_camera_entities(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_for: Callable[[str], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities for every known camera and for each new one."""
+    hub = entry.runtime_data.hub
+    async_add_entities(
+        entity for camera in sorted(hub.known_cameras) for entity in entities_for(camera)
+    )
+
+    @callback
+    def add_camera(camera: str) -> None:
+        async_add_entities(entities_for(camera))
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, hub.signal(SIGNAL_NEW_CAMERA), add_camera)
+    )
+
+
+class PlateTrackerCameraEntity(Entity):
+    """An entity of one camera, updated when that camera yields a sighting."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        camera: str,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the camera's device."""
+        self.entity_description = description
+        self.camera = camera
+        self._hub = entry.runtime_data.hub
+        self._attr_unique_id = f"{entry.entry_id}_{camera}_{description.key}"
+        self._attr_device_info = camera_device_info(entry, camera)
+
+    @property
+    def last_sighting(self) -> Sighting | None:
+        """The camera's latest published sighting."""
+        return self._hub.last_by_camera.get(self.camera)
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for the camera's sightings."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, self._hub.signal(SIGNAL_SIGHTING), self._sighting_received
+            )
+        )
+
+    @callback
+    def _sighting_received(self, sighting: Sighting) -> None:
+        if sighting.camera == self.camera:
+            self.handle_sighting(sighting)
+            self.async_write_ha_state()
+
+    @callback
+    def handle_sighting(self, sighting: Sighting) -> None:
+        """Update the entity's own state from a new sighting (before it is written)."""

@@ -1,0 +1,54 @@
+"""Image entities: the last plate crop of each camera."""
+
+from __future__ import annotations
+
+from homeassistant.components.image import ImageEntity, ImageEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import PlateTrackerConfigEntry
+from .entity import PlateTrackerCameraEntity, async_add_camera_entities
+from .records import Sighting
+
+PARALLEL_UPDATES = 0
+
+PLATE_CROP = ImageEntityDescription(key="plate_crop", translation_key="plate_crop")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a plate-crop image per camera."""
+    async_add_camera_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda camera: [PlateCropImageEntity(hass, entry, camera)],
+    )
+
+
+class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
+    """The plate crop of the camera's latest sighting, served from the store."""
+
+    _attr_content_type = "image/jpeg"
+
+    def __init__(self, hass: HomeAssistant, entry: PlateTrackerConfigEntry, camera: str) -> None:
+        """Set up the image entity (ImageEntity needs hass for its HTTP client)."""
+        PlateTrackerCameraEntity.__init__(self, entry, camera, PLATE_CROP)
+        ImageEntity.__init__(self, hass)
+        self._store = entry.runtime_data.store
+        if (sighting := self.last_sighting) is not None:
+            self._attr_image_last_updated = sighting.seen_at
+
+    @callback
+    def handle_sighting(self, sighting: Sighting) -> None:
+        """Tell the frontend that a new crop is there."""
+        self._attr_image_last_updated = sighting.seen_at
+
+    async def async_image(self) -> bytes | None:
+        """Return the crop of the latest sighting, or None when it has none."""
+        if (sighting := self.last_sighting) is None:
+            return None
+        return await self.hass.async_add_executor_job(self._store.image, sighting.id, "crop")

@@ -1,0 +1,316 @@
+"""From frames to stored sightings: queue, recognition, per-pass consensus, store.
+
+Plain asyncio, no Home Assistant imports: the Home Assistant glue hands in how to
+run blocking work (recognition and the store run in executor threads) and what to
+do with a finished sighting.
+
+A *pass* is one vehicle going past one camera. Frames of one NVR event
+(``event_id``) belong to one pass and make one sighting: each frame's read is
+combined with the earlier ones, and the stored sighting is updated in place. The
+sighting is published once, when the pass ends or ``publish_after`` seconds after
+its first read, whichever comes first (police alerts must not wait for a parked
+car to drive off); a later frame that changes the plate publishes a correction.
+Frames without an event id (a folder upload) are a pass of their own, and every
+plate in them is a sighting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+import logging
+import time
+
+from .engine.consensus import combine_reads
+from .engine.types import Box, FrameResult, PlateRead
+from .plate_text import normalize_plate
+from .records import Direction, NewSighting, Sighting
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_OPEN_PASSES = 256
+
+type ReadFrame = Callable[[bytes, Box | None], Awaitable[FrameResult]]
+type RecordSighting = Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]]
+type PublishSighting = Callable[[Sighting, PlateRead], None]
+
+
+class ImageRejectedError(ValueError):
+    """The engine refused an image (corrupt, truncated, too large)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Frame:
+    """One image from a source, with what the source knows about it."""
+
+    image: bytes | None
+    """None for the end of an NVR event that brought no newer frame."""
+    camera: str
+    seen_at: datetime
+    source: str
+    event_id: str | None = None
+    vehicle_box: Box | None = None
+    final: bool = True
+    direction: Direction = Direction.UNKNOWN
+    anpr_plate: str | None = None
+    """A plate the camera or NVR read itself; used when the engine reads none."""
+    anpr_score: float | None = None
+
+
+@dataclass(slots=True)
+class PipelineCounters:
+    """What the pipeline did since it started (shown as diagnostic sensors)."""
+
+    frames_received: int = 0
+    frames_read: int = 0
+    frames_dropped: int = 0
+    """Frames refused because the queue was full (a burst larger than the engine keeps up with)."""
+    frames_rejected: int = 0
+    """Images the engine could not decode (corrupt, truncated, too large)."""
+    reads_below_threshold: int = 0
+    sightings_recorded: int = 0
+    sightings_published: int = 0
+    store_errors: int = 0
+    last_read_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class _Pass:
+    first_seen: datetime
+    reads: list[PlateRead] = field(default_factory=list)
+    best_read: PlateRead | None = None
+    best_snapshot: bytes | None = None
+    sighting: Sighting | None = None
+    consensus: PlateRead | None = None
+    published_plate: str | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class _Job:
+    frame: Frame
+    done: asyncio.Future[list[Sighting]] | None
+
+
+class SightingPipeline:
+    """A bounded queue of frames and the worker that turns them into sightings."""
+
+    def __init__(
+        self,
+        *,
+        read_frame: ReadFrame,
+        record: RecordSighting,
+        publish: PublishSighting,
+        queue_size: int = 32,
+        min_confidence: float = 0.5,
+        publish_after: float = 3.0,
+    ) -> None:
+        """Wire the pipeline; ``run()`` starts the worker."""
+        self._read_frame = read_frame
+        self._record = record
+        self._publish = publish
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
+        self.min_confidence = min_confidence
+        self.publish_after = publish_after
+        self.counters = PipelineCounters()
+        self._passes: OrderedDict[tuple[str, str, str], _Pass] = OrderedDict()
+
+    @property
+    def queue_depth(self) -> int:
+        """Frames waiting for the engine."""
+        return self._queue.qsize()
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue a frame without waiting; False (and counted) when the queue is full.
+
+        For push sources (Frigate): a burst must never stall Home Assistant's event
+        loop. The last frame of an event is never dropped, so a pass always ends.
+        """
+        self.counters.frames_received += 1
+        try:
+            self._queue.put_nowait(_Job(frame, None))
+        except asyncio.QueueFull:
+            if frame.final:
+                asyncio.get_running_loop().create_task(self._queue.put(_Job(frame, None)))
+                return True
+            self.counters.frames_dropped += 1
+            _LOGGER.warning(
+                "Recognition queue full (%s frames): dropped a frame of camera %s",
+                self._queue.maxsize,
+                frame.camera,
+            )
+            return False
+        return True
+
+    async def submit(self, frame: Frame) -> list[Sighting]:
+        """Queue a frame, waiting for room, and return the sightings stored from it.
+
+        For pull sources (the inbox): the file stays on disk until this returns.
+        Raises ImageRejectedError when the engine refuses the image.
+        """
+        self.counters.frames_received += 1
+        done: asyncio.Future[list[Sighting]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(frame, done))
+        return await done
+
+    async def run(self) -> None:
+        """Process frames until cancelled."""
+        try:
+            while True:
+                job = await self._queue.get()
+                try:
+                    sightings = await self._process(job.frame)
+                except Exception as err:  # noqa: BLE001 - one bad frame must not stop the worker
+                    if job.done is not None and not job.done.done():
+                        job.done.set_exception(err)
+                    elif not isinstance(err, ImageRejectedError):
+                        _LOGGER.exception("Frame of camera %s failed", job.frame.camera)
+                else:
+                    if job.done is not None and not job.done.done():
+                        job.done.set_result(sightings)
+                finally:
+                    self._queue.task_done()
+        finally:
+            self._flush_passes()
+
+    async def _process(self, frame: Frame) -> list[Sighting]:
+        key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
+        reads: list[PlateRead] = []
+        if frame.image is not None:
+            reads = await self._read(frame)
+        if key is None:
+            return [
+                await self._store_single(frame, read)
+                for read in reads
+                if read.confidence >= self.min_confidence
+            ]
+        return await self._update_pass(key, frame, reads)
+
+    async def _read(self, frame: Frame) -> list[PlateRead]:
+        assert frame.image is not None
+        started = time.perf_counter()
+        try:
+            result = await self._read_frame(frame.image, frame.vehicle_box)
+        except ValueError as err:
+            self.counters.frames_rejected += 1
+            _LOGGER.warning("Skipped an image from camera %s: %s", frame.camera, err)
+            raise ImageRejectedError(str(err)) from err
+        self.counters.frames_read += 1
+        self.counters.last_read_seconds = time.perf_counter() - started
+        reads = sorted(result.plates, key=lambda read: read.confidence, reverse=True)
+        if not reads and frame.anpr_plate:
+            plate = normalize_plate(frame.anpr_plate)
+            if plate:
+                reads = [
+                    PlateRead(
+                        text=plate,
+                        raw=frame.anpr_plate,
+                        confidence=frame.anpr_score if frame.anpr_score is not None else 0.5,
+                        box=frame.vehicle_box or (0, 0, 0, 0),
+                    )
+                ]
+        below = sum(1 for read in reads if read.confidence < self.min_confidence)
+        self.counters.reads_below_threshold += below
+        return reads
+
+    async def _store_single(self, frame: Frame, read: PlateRead) -> Sighting:
+        sighting = await self._store(frame, read, read, frame.image)
+        self._publish_now(sighting, read)
+        return sighting
+
+    async def _update_pass(
+        self, key: tuple[str, str, str], frame: Frame, reads: list[PlateRead]
+    ) -> list[Sighting]:
+        state = self._passes.get(key)
+        if state is None:
+            state = self._passes[key] = _Pass(first_seen=frame.seen_at)
+            while len(self._passes) > MAX_OPEN_PASSES:
+                self._finish_pass(self._passes.popitem(last=False)[1])
+        # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
+        read = reads[0] if reads and reads[0].confidence >= self.min_confidence else None
+        if read is not None:
+            state.reads.append(read)
+            if state.best_read is None or read.confidence > state.best_read.confidence:
+                state.best_read, state.best_snapshot = read, frame.image
+            consensus = combine_reads(state.reads) or read
+            state.consensus = consensus
+            state.sighting = await self._store(
+                frame, consensus, state.best_read, state.best_snapshot, seen_at=state.first_seen
+            )
+            if state.published_plate is not None and state.published_plate != consensus.text:
+                self._publish_now(state.sighting, consensus, state)
+            elif state.timer is None and state.published_plate is None and not frame.final:
+                state.timer = asyncio.get_running_loop().call_later(
+                    self.publish_after, self._publish_due, key
+                )
+        if frame.final:
+            self._finish_pass(self._passes.pop(key))
+        return [state.sighting] if state.sighting is not None and read is not None else []
+
+    async def _store(
+        self,
+        frame: Frame,
+        read: PlateRead,
+        evidence: PlateRead | None,
+        snapshot: bytes | None,
+        *,
+        seen_at: datetime | None = None,
+    ) -> Sighting:
+        new = NewSighting(
+            camera=frame.camera,
+            seen_at=seen_at or frame.seen_at,
+            plate=read.text,
+            raw=read.raw,
+            confidence=read.confidence,
+            source=frame.source,
+            event_id=frame.event_id,
+            region=read.region,
+            box=read.box,
+            direction=frame.direction,
+            alternatives=read.alternatives,
+            crop_jpeg=evidence.crop_jpeg if evidence is not None else None,
+            snapshot_jpeg=snapshot,
+        )
+        try:
+            sighting, created = await self._record(new)
+        except Exception:
+            self.counters.store_errors += 1
+            raise
+        if created:
+            self.counters.sightings_recorded += 1
+        return sighting
+
+    def _publish_due(self, key: tuple[str, str, str]) -> None:
+        state = self._passes.get(key)
+        if state is not None and state.published_plate is None:
+            self._publish_pending(state)
+
+    def _finish_pass(self, state: _Pass) -> None:
+        if state.timer is not None:
+            state.timer.cancel()
+        if state.published_plate is None:
+            self._publish_pending(state)
+
+    def _publish_pending(self, state: _Pass) -> None:
+        if state.sighting is not None and state.consensus is not None:
+            self._publish_now(state.sighting, state.consensus, state)
+
+    def _publish_now(self, sighting: Sighting, read: PlateRead, state: _Pass | None = None) -> None:
+        if state is not None:
+            state.published_plate = read.text
+            if state.timer is not None:
+                state.timer.cancel()
+                state.timer = None
+        self.counters.sightings_published += 1
+        try:
+            self._publish(sighting, read)
+        except Exception:
+            _LOGGER.exception("Publishing sighting %s failed", sighting.id)
+
+    def _flush_passes(self) -> None:
+        """Publish what open passes have when the worker stops (e.g. on unload)."""
+        while self._passes:
+            self._finish_pass(self._passes.popitem(last=False)[1])

@@ -1,0 +1,154 @@
+"""A watched folder (an inbox) as a source.
+
+Plain Python, no Home Assistant imports; every method here does blocking file I/O
+and is meant to run in an executor. Cameras and NVRs commonly upload snapshots by
+FTP into such a folder. The camera is the first-level subfolder
+(``inbox/bridge/123.jpg``) or, for files directly in the inbox, the ``camera``
+group of a filename pattern (default: everything before the first ``_``).
+
+A file leaves the inbox only after the caller has stored what was read from it
+(``finish``), so a restart in between reads it again instead of losing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import logging
+from pathlib import Path
+import re
+import shutil
+
+_LOGGER = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+DEFAULT_FILENAME_PATTERN = r"^(?P<camera>[^_]+)_"
+DEFAULT_CAMERA = "inbox"
+PROCESSED_DIR = ".processed"
+REJECTED_DIR = ".rejected"
+MAX_FILES_PER_SCAN = 200
+MAX_FILE_BYTES = 30 * 1024 * 1024
+# An upload is complete when the file has not changed for this long.
+SETTLE_SECONDS = 2.0
+_TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxFile:
+    """An image that finished arriving in the inbox."""
+
+    path: Path
+    camera: str
+    seen_at: datetime
+
+
+def compile_filename_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a filename pattern; raise ValueError unless it has a ``camera`` group."""
+    compiled = re.compile(pattern)
+    if "camera" not in compiled.groupindex:
+        raise ValueError("the pattern needs a named group 'camera'")
+    return compiled
+
+
+def _seen_at(path: Path, mtime: float) -> datetime:
+    """Time from a ``YYYYMMDD[T_-]HHMMSS`` in the name (camera clock, UTC), else the mtime."""
+    if match := _TIMESTAMP.search(path.stem):
+        try:
+            return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S").replace(
+                tzinfo=UTC
+            )
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(mtime, UTC)
+
+
+class Inbox:
+    """Finds finished uploads and clears them once read."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        filename_pattern: str = DEFAULT_FILENAME_PATTERN,
+        keep_files: bool = False,
+    ) -> None:
+        """Watch ``root``; keep read files in ``.processed/`` when ``keep_files``."""
+        self.root = root
+        self._pattern = compile_filename_pattern(filename_pattern)
+        self._keep_files = keep_files
+
+    def ensure_exists(self) -> None:
+        """Create the inbox folder if needed (raises OSError when it cannot)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _camera_for(self, path: Path) -> str:
+        relative = path.relative_to(self.root)
+        if len(relative.parts) > 1:
+            return relative.parts[0]
+        if match := self._pattern.search(path.name):
+            return match.group("camera")
+        return DEFAULT_CAMERA
+
+    def scan(self, now: float) -> list[InboxFile]:
+        """Return settled image files, oldest first, at most MAX_FILES_PER_SCAN."""
+        found: list[tuple[float, Path]] = []
+        for path in self._candidates():
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if now - stat.st_mtime >= SETTLE_SECONDS:
+                found.append((stat.st_mtime, path))
+        found.sort()
+        return [
+            InboxFile(path=path, camera=self._camera_for(path), seen_at=_seen_at(path, mtime))
+            for mtime, path in found[:MAX_FILES_PER_SCAN]
+        ]
+
+    def _candidates(self) -> list[Path]:
+        paths: list[Path] = []
+        try:
+            top = list(self.root.iterdir())
+        except FileNotFoundError:
+            return paths
+        for entry in top:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                paths.extend(
+                    child
+                    for child in entry.iterdir()
+                    if child.is_file()
+                    and not child.name.startswith(".")
+                    and child.suffix.lower() in IMAGE_SUFFIXES
+                )
+            elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+                paths.append(entry)
+        return paths
+
+    def read(self, file: InboxFile) -> bytes:
+        """Return the file's bytes; raise ValueError for files too large to be a snapshot."""
+        size = file.path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{size} bytes is more than {MAX_FILE_BYTES}")
+        return file.path.read_bytes()
+
+    def finish(self, file: InboxFile) -> None:
+        """Remove a file whose reads are stored (or keep it under ``.processed/``)."""
+        if self._keep_files:
+            self._move(file, PROCESSED_DIR)
+        else:
+            file.path.unlink(missing_ok=True)
+
+    def reject(self, file: InboxFile) -> Path:
+        """Move a file that cannot be read to ``.rejected/`` for a person to look at."""
+        return self._move(file, REJECTED_DIR)
+
+    def _move(self, file: InboxFile, folder: str) -> Path:
+        target_dir = self.root / folder / file.seen_at.strftime("%Y-%m-%d") / file.camera
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / file.path.name
+        if target.exists():
+            target = target_dir / f"{file.path.stem}-{file.path.stat().st_mtime_ns}{file.path.suffix}"
+        shutil.move(file.path, target)
+        return target

@@ -1,0 +1,232 @@
+"""Frigate as a source: its MQTT event stream and its HTTP API.
+
+Plain Python (aiohttp, no Home Assistant imports). Frigate publishes every tracked
+object on ``<prefix>/events`` as ``new``, ``update`` (repeatedly, whenever the
+object or its best snapshot changes) and ``end``. One Frigate event is one vehicle
+pass, so ``FrigateEventTracker`` turns the stream into frames worth reading: the
+first snapshot, each better snapshot (its ``frame_time`` changed) and the end.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from ..engine.types import Box
+from ..records import Direction
+
+_LOGGER = logging.getLogger(__name__)
+
+VEHICLE_LABELS = frozenset({"car", "motorcycle", "bus", "truck", "license_plate"})
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
+MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
+# Events Frigate never ended (Frigate restarted, a message was lost) are forgotten
+# after this many are open at once, oldest first.
+MAX_OPEN_EVENTS = 512
+
+
+class FrigateError(Exception):
+    """Frigate could not be reached or answered something unusable."""
+
+
+class MalformedEventError(ValueError):
+    """An MQTT payload on the events topic is not a Frigate event."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrigateFrameRequest:
+    """A Frigate snapshot worth reading, with what is known about it."""
+
+    event_id: str
+    camera: str
+    seen_at: datetime
+    vehicle_box: Box | None
+    final: bool
+    """True for the event's last frame: the pass is complete after it."""
+    fetch: bool
+    """False when the snapshot was already read (an ``end`` with no newer frame)."""
+    direction: Direction
+    anpr_plate: str | None
+    """What Frigate's own licence plate recognition read, when it runs."""
+    anpr_score: float | None
+
+
+@dataclass(slots=True)
+class _OpenEvent:
+    last_frame_time: float | None
+
+
+def parse_event_message(payload: bytes | str) -> tuple[str, dict[str, Any]]:
+    """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
+    try:
+        message = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MalformedEventError(f"not JSON: {err}") from err
+    if not isinstance(message, dict):
+        raise MalformedEventError("not a JSON object")
+    event_type = message.get("type")
+    after = message.get("after")
+    if event_type not in ("new", "update", "end") or not isinstance(after, dict):
+        raise MalformedEventError("missing 'type' or 'after'")
+    if not isinstance(after.get("id"), str) or not isinstance(after.get("camera"), str):
+        raise MalformedEventError("'after' has no string 'id' and 'camera'")
+    return event_type, after
+
+
+def _box(value: Any) -> Box | None:
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 4
+        and all(isinstance(v, (int, float)) for v in value)
+    ):
+        x1, y1, x2, y2 = (int(v) for v in value)
+        if x2 > x1 and y2 > y1:
+            return (x1, y1, x2, y2)
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, (int, float)) and value > 0:
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def direction_from_zones(entered_zones: Any, zone_directions: dict[str, Direction]) -> Direction:
+    """Direction implied by the order of zones the object entered, else unknown.
+
+    ``zone_directions`` maps a zone name to the direction a vehicle has when it
+    reaches that zone last (e.g. the zone nearest the city limit means leaving).
+    """
+    if isinstance(entered_zones, list):
+        for zone in reversed(entered_zones):
+            if isinstance(zone, str) and zone in zone_directions:
+                return zone_directions[zone]
+    return Direction.UNKNOWN
+
+
+class FrigateEventTracker:
+    """Decides which Frigate event messages carry a snapshot worth reading."""
+
+    def __init__(
+        self,
+        *,
+        labels: frozenset[str] = VEHICLE_LABELS,
+        zone_directions: dict[str, Direction] | None = None,
+    ) -> None:
+        """Track events of the given object labels."""
+        self._labels = labels
+        self._zone_directions = zone_directions or {}
+        self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
+
+    @property
+    def open_events(self) -> int:
+        """Events seen but not yet ended."""
+        return len(self._open)
+
+    def handle(self, payload: bytes | str) -> FrigateFrameRequest | None:
+        """Return the frame to read for this message, or None when there is none.
+
+        Raises MalformedEventError for payloads that are not Frigate events.
+        """
+        event_type, after = parse_event_message(payload)
+        if after.get("label") not in self._labels or after.get("false_positive"):
+            return None
+        event_id: str = after["id"]
+        state = self._open.get(event_id)
+        if state is None:
+            if event_type == "end":
+                # The end of an event we never saw start: read its final snapshot once.
+                state = _OpenEvent(last_frame_time=None)
+            else:
+                state = self._open[event_id] = _OpenEvent(last_frame_time=None)
+                while len(self._open) > MAX_OPEN_EVENTS:
+                    self._open.popitem(last=False)
+        final = event_type == "end"
+        if final:
+            self._open.pop(event_id, None)
+
+        snapshot = after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
+        frame_time = snapshot.get("frame_time") if snapshot else after.get("frame_time")
+        has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
+        is_new_frame = (
+            isinstance(frame_time, (int, float)) and frame_time != state.last_frame_time
+        )
+        fetch = has_snapshot and is_new_frame
+        if not fetch and not final:
+            return None
+        if fetch:
+            state.last_frame_time = frame_time
+        # An end always yields a request, even without a new frame: it completes the pass.
+        return self._request(after, event_id, snapshot, final=final, fetch=fetch)
+
+    def _request(
+        self,
+        after: dict[str, Any],
+        event_id: str,
+        snapshot: dict[str, Any] | None,
+        *,
+        final: bool,
+        fetch: bool,
+    ) -> FrigateFrameRequest:
+        seen_at = (
+            _timestamp(snapshot.get("frame_time") if snapshot else None)
+            or _timestamp(after.get("frame_time"))
+            or _timestamp(after.get("start_time"))
+            or datetime.now(UTC)
+        )
+        plate = after.get("recognized_license_plate")
+        score = after.get("recognized_license_plate_score")
+        return FrigateFrameRequest(
+            event_id=event_id,
+            camera=after["camera"],
+            seen_at=seen_at,
+            vehicle_box=_box(snapshot.get("box") if snapshot else after.get("box")),
+            final=final,
+            fetch=fetch,
+            direction=direction_from_zones(after.get("entered_zones"), self._zone_directions),
+            anpr_plate=plate if isinstance(plate, str) and plate else None,
+            anpr_score=float(score) if isinstance(score, (int, float)) else None,
+        )
+
+
+class FrigateClient:
+    """The parts of Frigate's HTTP API that plate_tracker uses."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        """Use ``session`` (owned by the caller) against Frigate at ``base_url``."""
+        self._session = session
+        self._base = URL(base_url.rstrip("/") + "/")
+
+    async def version(self) -> str:
+        """Return Frigate's version; proves the URL points at a Frigate."""
+        body = await self._get(self._base / "api" / "version", limit=1024)
+        version = body.decode("utf-8", "replace").strip().strip('"')
+        if not version or not version[0].isdigit():
+            raise FrigateError(f"not a Frigate version answer: {version[:40]!r}")
+        return version
+
+    async def event_snapshot(self, event_id: str) -> bytes:
+        """Return the event's best snapshot, full frame, without Frigate's drawings."""
+        url = (self._base / "api" / "events" / event_id / "snapshot.jpg").with_query(
+            bbox=0, crop=0, timestamp=0, quality=95
+        )
+        return await self._get(url, limit=MAX_SNAPSHOT_BYTES)
+
+    async def _get(self, url: URL, *, limit: int) -> bytes:
+        try:
+            async with self._session.get(url, timeout=FETCH_TIMEOUT) as response:
+                if response.status != 200:
+                    raise FrigateError(f"HTTP {response.status} for {url.path}")
+                body = await response.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise FrigateError(f"{type(err).__name__}: {err}") from err
+        if len(body) > limit:
+            raise FrigateError(f"answer larger than {limit} bytes for {url.path}")
+        return body
