@@ -1,0 +1,42 @@
+"""The durable sightings store: plain Python over one SQLite file.
+
+No Home Assistant imports; the integration calls it from executor threads.
+"""
+
+from .errors import StoreValidationError
+from .export import CSV_COLUMNS
+from .models import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    AuditRecord,
+    ExportReport,
+    ImageKind,
+    MatchKind,
+    PurgeReport,
+    RoutePoint,
+    SearchPage,
+    SearchQuery,
+    SearchSort,
+    WatchlistHit,
+)
+from .schema import SCHEMA_VERSION
+from .sighting_store import SightingStore
+
+__all__ = [
+    "CSV_COLUMNS",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "SCHEMA_VERSION",
+    "AuditRecord",
+    "ExportReport",
+    "ImageKind",
+    "MatchKind",
+    "PurgeReport",
+    "RoutePoint",
+    "SearchPage",
+    "SearchQuery",
+    "SearchSort",
+    "SightingStore",
+    "StoreValidationError",
+    "WatchlistHit",
+]

@@ -1,0 +1,25 @@
+"""Errors the store raises for input it refuses.
+
+The Home Assistant glue turns a ``StoreValidationError`` into a translated
+``ServiceValidationError``: ``translation_key`` is stable and names an entry under
+``exceptions`` in ``translations/*.json``; ``placeholders`` fill that message.
+"""
+
+from __future__ import annotations
+
+
+class StoreValidationError(ValueError):
+    """The caller asked for something the store cannot do with that input."""
+
+    def __init__(self, translation_key: str, **placeholders: object) -> None:
+        """Keep the key and the placeholders (as strings) for translation."""
+        self.translation_key = translation_key
+        self.placeholders: dict[str, str] = {
+            name: str(value) for name, value in placeholders.items()
+        }
+        details = ", ".join(
+            f"{name}={value}" for name, value in self.placeholders.items()
+        )
+        super().__init__(
+            f"{translation_key}({details})" if details else translation_key
+        )

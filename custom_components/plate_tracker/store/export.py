@@ -1,0 +1,167 @@
+"""Evidence export: the sightings a search selects, as a verifiable ZIP file.
+
+Layout of the ZIP:
+
+- ``sightings.csv``: UTF-8, comma separated, one header row, then one row per
+  sighting in the search's order, with the columns ``CSV_COLUMNS``:
+  ``id``, ``seen_at`` (ISO 8601, UTC), ``camera``, ``plate`` (canonical),
+  ``raw`` (as read), ``confidence`` (0..1), ``source``, ``event_id``,
+  ``region``, ``box`` (``x1 y1 x2 y2`` pixels), ``direction``,
+  ``alternatives`` (JSON list of ``[plate, confidence]``), ``legal_hold``
+  (``true``/``false``), ``crop_file`` and ``snapshot_file`` (paths inside the
+  ZIP, empty when the image was not kept).
+- ``crops/<id>.jpg`` and ``snapshots/<id>.jpg``: the images, byte for byte.
+- ``manifest.json``: when and what was exported, and the SHA-256 and size of
+  every other file, so a copy can be verified later.
+
+The ZIP is written under a temporary name beside ``dest``, flushed to disk and
+renamed, so a half-written export never carries the final name.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from datetime import UTC, datetime
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+import zipfile
+
+from .errors import StoreValidationError
+from .models import MAX_PAGE_SIZE, ExportReport, ImageKind, SearchQuery
+
+if TYPE_CHECKING:
+    from .sighting_store import SightingStore
+
+CSV_COLUMNS = (
+    "id",
+    "seen_at",
+    "camera",
+    "plate",
+    "raw",
+    "confidence",
+    "source",
+    "event_id",
+    "region",
+    "box",
+    "direction",
+    "alternatives",
+    "legal_hold",
+    "crop_file",
+    "snapshot_file",
+)
+
+
+def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportReport:
+    """Export what ``query`` selects (all pages) into the ZIP file ``dest``."""
+    if dest.exists():
+        raise StoreValidationError("export_exists", path=str(dest))
+    if not dest.parent.is_dir():
+        raise StoreValidationError("export_folder_missing", path=str(dest.parent))
+    partial = dest.with_name(f".{dest.name}.partial")
+    hashes: dict[str, dict[str, str | int]] = {}
+    crops = snapshots = sightings = 0
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    try:
+        with zipfile.ZipFile(partial, "w") as archive:
+
+            def add(name: str, data: bytes, method: int) -> None:
+                archive.writestr(name, data, compress_type=method)
+                hashes[name] = {
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                }
+
+            page_query = replace(query, page_size=MAX_PAGE_SIZE, cursor=None)
+            while True:
+                page = store.search(page_query)
+                for sighting in page.sightings:
+                    sightings += 1
+                    files = {}
+                    kinds: tuple[tuple[ImageKind, str], ...] = (
+                        ("crop", "crops"),
+                        ("snapshot", "snapshots"),
+                    )
+                    for kind, folder in kinds:
+                        jpeg = store.image(sighting.id, kind)
+                        if jpeg is not None:
+                            files[kind] = f"{folder}/{sighting.id}.jpg"
+                            # JPEG is already compressed; storing keeps export fast.
+                            add(files[kind], jpeg, zipfile.ZIP_STORED)
+                    crops += "crop" in files
+                    snapshots += "snapshot" in files
+                    writer.writerow(
+                        (
+                            sighting.id,
+                            sighting.seen_at.isoformat(),
+                            sighting.camera,
+                            sighting.plate,
+                            sighting.raw,
+                            sighting.confidence,
+                            sighting.source,
+                            sighting.event_id or "",
+                            sighting.region or "",
+                            " ".join(map(str, sighting.box)) if sighting.box else "",
+                            str(sighting.direction),
+                            json.dumps(sighting.alternatives)
+                            if sighting.alternatives
+                            else "",
+                            "true" if sighting.legal_hold else "false",
+                            files.get("crop", ""),
+                            files.get("snapshot", ""),
+                        )
+                    )
+                if page.next_cursor is None:
+                    break
+                page_query = replace(page_query, cursor=page.next_cursor)
+            add("sightings.csv", table.getvalue().encode(), zipfile.ZIP_DEFLATED)
+            manifest = {
+                "format": "plate_tracker evidence export 1",
+                "created_at": datetime.now(UTC).isoformat(),
+                "query": _describe(query),
+                "counts": {
+                    "sightings": sightings,
+                    "crops": crops,
+                    "snapshots": snapshots,
+                },
+                "files": hashes,
+            }
+            archive.writestr(
+                "manifest.json",
+                json.dumps(manifest, indent=2, sort_keys=True).encode(),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+        with partial.open("rb") as written:
+            os.fsync(written.fileno())
+            digest = hashlib.file_digest(written, "sha256").hexdigest()
+        partial.replace(dest)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return ExportReport(
+        path=dest,
+        sightings=sightings,
+        crops=crops,
+        snapshots=snapshots,
+        sha256=digest,
+        files={name: str(entry["sha256"]) for name, entry in hashes.items()},
+    )
+
+
+def _describe(query: SearchQuery) -> dict[str, object]:
+    """Return the query as JSON-able values, for the manifest."""
+    return {
+        "plate": query.plate,
+        "fuzzy": query.fuzzy,
+        "since": query.since.isoformat() if query.since else None,
+        "until": query.until.isoformat() if query.until else None,
+        "cameras": list(query.cameras),
+        "min_confidence": query.min_confidence,
+        "sort": str(query.sort),
+    }

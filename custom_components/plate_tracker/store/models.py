@@ -1,0 +1,148 @@
+"""Values the store takes and gives back, beyond the shared records.
+
+Plain Python, no Home Assistant imports. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from ..records import Direction, Sighting
+
+type ImageKind = Literal["crop", "snapshot"]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SearchSort(StrEnum):
+    """Order of search results."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    CONFIDENCE = "confidence"
+    """Most confident read first; ties newest first."""
+
+
+class MatchKind(StrEnum):
+    """How a stored plate matched the plate a search (or the watchlist) asked for."""
+
+    EXACT = "exact"
+    PATTERN = "pattern"
+    """Matched a ``*``/``?`` pattern character for character."""
+    LOOKALIKE = "lookalike"
+    """Differs only by look-alike characters (0/O, 8/B, ...)."""
+    ONE_EDIT = "one_edit"
+    """One character inserted, deleted or replaced (after look-alike folding)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchQuery:
+    """What a search (or an evidence export) selects.
+
+    ``plate`` is a canonical plate or a pattern where ``*`` stands for any run of
+    characters and ``?`` for exactly one. With ``fuzzy`` a plain plate also finds
+    look-alike misreads and reads within one edit; a fuzzy pattern folds
+    look-alike characters but does not add edits (the wildcards already cover
+    unknown characters). ``since`` is inclusive, ``until`` exclusive.
+    """
+
+    plate: str | None = None
+    fuzzy: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    cameras: tuple[str, ...] = ()
+    min_confidence: float | None = None
+    sort: SearchSort = SearchSort.NEWEST
+    page_size: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+    """``SearchPage.next_cursor`` of the previous page; None for the first page."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPage:
+    """One page of search results."""
+
+    sightings: tuple[Sighting, ...]
+    match_kinds: dict[str, MatchKind]
+    """How each plate on this page matched the query, keyed by plate."""
+    next_cursor: str | None
+    """Pass as ``SearchQuery.cursor`` for the next page; None on the last page."""
+
+
+class RoutePoint(NamedTuple):
+    """The few columns a route needs, read from a covering index.
+
+    Kept lean because a route may hold 100,000 points: the time stays integer
+    microseconds (``seen_at`` converts on demand).
+    """
+
+    sighting_id: int
+    plate: str
+    camera: str
+    seen_at_us: int
+    direction: Direction
+    confidence: float
+
+    @property
+    def seen_at(self) -> datetime:
+        """The sighting time as a timezone-aware UTC datetime."""
+        return _EPOCH + timedelta(microseconds=self.seen_at_us)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistHit:
+    """A sighting that matched a watchlist entry."""
+
+    id: int
+    sighting_id: int
+    entry_id: int | None
+    """None once the entry was removed; ``listed_plate`` still says what it was."""
+    listed_plate: str
+    match_kind: str
+    plate_read: str
+    at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    """One line of the append-only audit log."""
+
+    id: int
+    at: datetime
+    user_id: str | None
+    action: str
+    details: dict[str, Any]
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PurgeReport:
+    """What a purge removed."""
+
+    sightings: int = 0
+    images: int = 0
+    plates: int = 0
+    """Distinct plates that no sighting refers to any more."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportReport:
+    """What an evidence export wrote."""
+
+    path: Path
+    sightings: int
+    crops: int
+    snapshots: int
+    sha256: str
+    """SHA-256 of the whole ZIP file, for the audit log."""
+    files: dict[str, str] = field(default_factory=dict)
+    """SHA-256 of every file inside the ZIP, as in ``manifest.json``."""

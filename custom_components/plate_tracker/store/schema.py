@@ -1,0 +1,209 @@
+"""The database layout and its ordered migrations.
+
+``PRAGMA user_version`` holds the schema version. ``MIGRATIONS[n]`` upgrades a
+database from version ``n`` to ``n + 1``; each runs in its own transaction, so an
+upgrade interrupted by a power cut resumes at the last finished step. Never edit
+a released migration: add a new one.
+
+Layout (times are integer microseconds since the Unix epoch, UTC):
+
+- ``cameras``: camera names, so that sightings and their indexes hold a small id.
+- ``plates``: every distinct plate still referred to by a sighting, with its
+  look-alike key. Search resolves plate text to ids here, then reads sightings.
+- ``plate_variants``: the deletion neighbourhood of each plate's look-alike key
+  (the key and every key with one character removed). Two keys are within one
+  edit only if they share a variant, so a fuzzy lookup is a handful of index
+  probes instead of a scan of a million plates.
+- ``plate_trigrams``: an FTS5 trigram index over the look-alike keys; a ``*``/``?``
+  pattern with three literal characters in a row is answered from it.
+- ``sightings``: one row per sighting; ``(source, camera_id, event_id)`` is unique
+  so one NVR event stays one sighting. The plate index also carries camera,
+  direction and confidence so a route is read from the index alone.
+- ``images``: plate crops (kind 0) and snapshots (kind 1) as blobs, apart from
+  the text so they can be purged earlier; ``seen_us`` is copied so that purge
+  walks images by time without touching sightings.
+- ``watchlist`` and ``watchlist_hits``: the watchlist and the sightings that
+  matched it, with who acknowledged each hit and when.
+- ``audit``: append-only; triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import sqlite3
+
+from .plate_patterns import deletion_variants
+
+type Migration = Callable[[sqlite3.Connection], None]
+
+
+def _create_sightings(conn: sqlite3.Connection) -> None:
+    """Version 1: sightings, their plates, cameras and images (issue 2)."""
+    conn.executescript(
+        """
+        CREATE TABLE cameras (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE plates (
+            id INTEGER PRIMARY KEY,
+            plate TEXT NOT NULL UNIQUE,
+            lookalike TEXT NOT NULL
+        );
+        CREATE INDEX plates_lookalike ON plates (lookalike);
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            plate_id INTEGER NOT NULL REFERENCES plates (id),
+            camera_id INTEGER NOT NULL REFERENCES cameras (id),
+            seen_us INTEGER NOT NULL,
+            raw TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            source TEXT NOT NULL,
+            event_id TEXT,
+            region TEXT,
+            box TEXT,
+            direction INTEGER NOT NULL DEFAULT 0,
+            alternatives TEXT
+        );
+        CREATE INDEX sightings_plate_route
+            ON sightings (plate_id, seen_us, camera_id, direction, confidence);
+        CREATE INDEX sightings_camera_time ON sightings (camera_id, seen_us);
+        CREATE INDEX sightings_time ON sightings (seen_us);
+        CREATE UNIQUE INDEX sightings_event
+            ON sightings (source, camera_id, event_id) WHERE event_id IS NOT NULL;
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            sighting_id INTEGER NOT NULL REFERENCES sightings (id) ON DELETE CASCADE,
+            kind INTEGER NOT NULL,
+            seen_us INTEGER NOT NULL,
+            jpeg BLOB NOT NULL,
+            UNIQUE (sighting_id, kind)
+        );
+        CREATE INDEX images_time ON images (seen_us);
+        """
+    )
+
+
+def _create_watchlist(conn: sqlite3.Connection) -> None:
+    """Version 2: the watchlist and its hits (issue 4)."""
+    conn.executescript(
+        """
+        CREATE TABLE watchlist (
+            id INTEGER PRIMARY KEY,
+            plate TEXT NOT NULL UNIQUE,
+            label TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            priority TEXT NOT NULL,
+            expires_us INTEGER,
+            cameras TEXT NOT NULL DEFAULT '[]',
+            active_from TEXT,
+            active_until TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE watchlist_hits (
+            id INTEGER PRIMARY KEY,
+            sighting_id INTEGER NOT NULL REFERENCES sightings (id) ON DELETE CASCADE,
+            entry_id INTEGER REFERENCES watchlist (id) ON DELETE SET NULL,
+            listed_plate TEXT NOT NULL,
+            match_kind TEXT NOT NULL,
+            plate_read TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            acknowledged_by TEXT,
+            acknowledged_us INTEGER
+        );
+        CREATE INDEX watchlist_hits_sighting ON watchlist_hits (sighting_id, at_us);
+        CREATE INDEX watchlist_hits_entry ON watchlist_hits (entry_id, at_us);
+        """
+    )
+
+
+def _add_search_retention_audit(conn: sqlite3.Connection) -> None:
+    """Version 3: fuzzy and pattern indexes, legal hold, audit (issue 6).
+
+    Backfills the new plate indexes from the plates already stored.
+    """
+    conn.executescript(
+        """
+        ALTER TABLE sightings ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX sightings_legal_hold ON sightings (id) WHERE legal_hold = 1;
+        CREATE TABLE plate_variants (
+            variant TEXT NOT NULL,
+            plate_id INTEGER NOT NULL REFERENCES plates (id) ON DELETE CASCADE,
+            PRIMARY KEY (variant, plate_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX plate_variants_plate ON plate_variants (plate_id);
+        CREATE VIRTUAL TABLE plate_trigrams USING fts5 (
+            lookalike, content = 'plates', content_rowid = 'id',
+            tokenize = 'trigram case_sensitive 1', detail = 'none'
+        );
+        CREATE TRIGGER plates_trigrams_insert AFTER INSERT ON plates BEGIN
+            INSERT INTO plate_trigrams (rowid, lookalike) VALUES (new.id, new.lookalike);
+        END;
+        CREATE TRIGGER plates_trigrams_delete AFTER DELETE ON plates BEGIN
+            INSERT INTO plate_trigrams (plate_trigrams, rowid, lookalike)
+                VALUES ('delete', old.id, old.lookalike);
+        END;
+        INSERT INTO plate_trigrams (plate_trigrams) VALUES ('rebuild');
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at_us INTEGER NOT NULL,
+            user_id TEXT,
+            action TEXT NOT NULL,
+            details TEXT NOT NULL,
+            reason TEXT
+        );
+        CREATE INDEX audit_time ON audit (at_us);
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+            SELECT RAISE (ABORT, 'the audit log is append-only');
+        END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
+            SELECT RAISE (ABORT, 'the audit log is append-only');
+        END;
+        """
+    )
+    plates = conn.execute("SELECT id, lookalike FROM plates").fetchall()
+    conn.executemany(
+        "INSERT INTO plate_variants (variant, plate_id) VALUES (?, ?)",
+        (
+            (variant, plate_id)
+            for plate_id, lookalike in plates
+            for variant in deletion_variants(lookalike)
+        ),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_sightings,
+    _create_watchlist,
+    _add_search_retention_audit,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the version recorded in the database file."""
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> None:
+    """Upgrade the database step by step up to ``target``.
+
+    The connection must be opened with ``autocommit=True`` (no implicit
+    transactions, so ``executescript`` does not commit halfway); every
+    step and its version bump commit together.
+    """
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema {version} is newer than this code ({SCHEMA_VERSION})"
+        )
+    for step in range(version, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[step](conn)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,1217 @@
+"""The durable sightings store: one SQLite file, plain Python.
+
+Threading: the store holds two connections to the same WAL-mode file, each
+guarded by its own lock. Every write goes through the writer connection in an
+``IMMEDIATE`` transaction; reads go through the reader connection, which WAL
+lets run while a write is in progress. So a slow search never delays storing a
+sighting, and every method is safe to call from any thread (Home Assistant
+calls them from its executor). Long jobs (purge, export) work in small batches
+and release the locks between them.
+
+Durability: ``synchronous=FULL`` makes every committed transaction reach the
+disk before ``record`` returns, so an acknowledged sighting survives a power cut.
+
+Images are blobs in their own table rather than files beside the database: a
+sighting and its images commit in one transaction (no orphan or missing files
+after a crash), one file is backed up, and SQLite reads small blobs faster than
+the file system opens files. Being a separate table, images are purged on their
+own schedule.
+
+SQL text is only ever assembled from constant fragments in this module (hence
+the ``noqa: S608``); every value goes through a parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+import json
+from pathlib import Path
+import re
+import sqlite3
+import threading
+from typing import Any, Self, cast
+
+from ..engine.types import Box
+from ..plate_text import lookalike_key
+from ..records import Direction, NewSighting, Priority, Sighting, WatchlistEntry
+from . import export as evidence
+from .errors import StoreValidationError
+from .models import (
+    MAX_PAGE_SIZE,
+    AuditRecord,
+    ExportReport,
+    ImageKind,
+    MatchKind,
+    PurgeReport,
+    RoutePoint,
+    SearchPage,
+    SearchQuery,
+    SearchSort,
+    WatchlistHit,
+)
+from .plate_patterns import (
+    canonical_plate,
+    deletion_variants,
+    is_pattern,
+    longest_literal_run,
+    lookalike_pattern,
+    normalize_pattern,
+    within_one_edit,
+)
+from .schema import migrate
+
+type _BatchParams = Callable[[tuple[int, int]], tuple[Any, ...]]
+"""Gives a batch query its parameters for the keyset cursor ``(seen_us, id)``."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400_000_000
+
+# Stored codes; append only, never reorder.
+_DIRECTION_CODES: dict[Direction, int] = {
+    Direction.UNKNOWN: 0,
+    Direction.APPROACHING: 1,
+    Direction.RECEDING: 2,
+    Direction.LEFT: 3,
+    Direction.RIGHT: 4,
+}
+_DIRECTIONS: dict[int, Direction] = {code: d for d, code in _DIRECTION_CODES.items()}
+_IMAGE_KINDS: dict[str, int] = {"crop": 0, "snapshot": 1}
+
+# Above this many candidate plates a search walks sightings in time order and
+# checks the plate on the way, instead of reading every candidate's sightings.
+_PLATE_DRIVEN_LIMIT = 5_000
+_PURGE_BATCH = 500
+
+_SIGHTING_SELECT = """
+    SELECT s.id, c.name, s.seen_us, p.plate, s.raw, s.confidence, s.source,
+           s.event_id, s.region, s.box, s.direction, s.alternatives,
+           EXISTS (SELECT 1 FROM images i WHERE i.sighting_id = s.id AND i.kind = 0),
+           EXISTS (SELECT 1 FROM images i WHERE i.sighting_id = s.id AND i.kind = 1),
+           s.legal_hold
+    FROM sightings s
+    JOIN plates p ON p.id = s.plate_id
+    JOIN cameras c ON c.id = s.camera_id
+"""
+_HIT_SELECT = """
+    SELECT id, sighting_id, entry_id, listed_plate, match_kind, plate_read, at_us,
+           acknowledged_by, acknowledged_us
+    FROM watchlist_hits
+"""
+_WATCHLIST_SELECT = """
+    SELECT id, plate, label, reason, priority, expires_us, cameras, active_from,
+           active_until, enabled
+    FROM watchlist
+"""
+
+
+def to_us(moment: datetime) -> int:
+    """Return a timezone-aware datetime as integer microseconds since the epoch."""
+    if moment.utcoffset() is None:
+        raise StoreValidationError("naive_datetime", value=moment.isoformat())
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(microseconds: int) -> datetime:
+    """Return stored microseconds as a UTC datetime."""
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+class SightingStore:
+    """Sightings, watchlist, hits and audit log in one SQLite file.
+
+    ``SightingStore.open(path)`` returns an open store; ``close()`` it when done
+    (or use it as a context manager).
+    """
+
+    def __init__(
+        self, path: Path, *, cache_mib: int = 64, busy_timeout_s: float = 10.0
+    ) -> None:
+        """Remember where the database lives; ``open`` connects."""
+        self.path = path
+        self._cache_mib = cache_mib
+        self._busy_timeout_s = busy_timeout_s
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, *, cache_mib: int = 64, busy_timeout_s: float = 10.0
+    ) -> Self:
+        """Open (creating or upgrading) the database file and return the store.
+
+        ``cache_mib`` is the page cache of each of the two connections.
+        """
+        store = cls(path, cache_mib=cache_mib, busy_timeout_s=busy_timeout_s)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = store._connect()
+        writer.execute("PRAGMA journal_mode = WAL")
+        migrate(writer)
+        reader = store._connect()
+        reader.execute("PRAGMA query_only = ON")
+        store._writer, store._reader = writer, reader
+        return store
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the main file and close the connections."""
+        with self._write_lock, self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            if self._writer is not None:
+                self._writer.execute("PRAGMA optimize")
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._writer.close()
+                self._writer = None
+
+    def __enter__(self) -> Self:
+        """Use an open store in a ``with`` block that closes it."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the store at the end of a ``with`` block."""
+        self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            autocommit=True,
+            check_same_thread=False,
+            timeout=self._busy_timeout_s,
+        )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        conn.execute(f"PRAGMA cache_size = {-self._cache_mib * 1024}")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one write transaction on the writer connection."""
+        with self._write_lock:
+            if self._writer is None:
+                raise RuntimeError("the sighting store is not open")
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one read transaction, so it sees a single snapshot."""
+        with self._read_lock:
+            if self._reader is None:
+                raise RuntimeError("the sighting store is not open")
+            conn = self._reader
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    # -- sightings -----------------------------------------------------------
+
+    def record(self, new: NewSighting) -> tuple[Sighting, bool]:
+        """Store a sighting; return it and whether it was created.
+
+        A second read of the same NVR event (same source, camera and event id)
+        updates the stored sighting when its confidence is higher and is
+        otherwise ignored; either way ``created`` is False. The sighting keeps
+        the time it was first seen; images the better read lacks are kept.
+        """
+        with self._write() as conn:
+            sighting_id, created = self._record(conn, new, {})
+            sighting = self._load_sightings(conn, [sighting_id])[0]
+        return sighting, created
+
+    def record_many(self, sightings: Iterable[NewSighting]) -> int:
+        """Store many sightings in one transaction (imports, benchmarks).
+
+        Same rules as ``record``; returns how many sightings were created.
+        """
+        camera_ids: dict[str, int] = {}
+        created_count = 0
+        with self._write() as conn:
+            for new in sightings:
+                created_count += self._record(conn, new, camera_ids)[1]
+        return created_count
+
+    def _record(
+        self, conn: sqlite3.Connection, new: NewSighting, camera_ids: dict[str, int]
+    ) -> tuple[int, bool]:
+        plate = canonical_plate(new.plate)
+        camera_id = camera_ids.get(new.camera)
+        if camera_id is None:
+            camera_id = camera_ids[new.camera] = self._camera_id(conn, new.camera)
+        values = (
+            new.raw,
+            new.confidence,
+            new.region,
+            None if new.box is None else ",".join(map(str, new.box)),
+            _DIRECTION_CODES[new.direction],
+            json.dumps(new.alternatives) if new.alternatives else None,
+        )
+        if new.event_id is not None:
+            existing = conn.execute(
+                "SELECT id, confidence, plate_id, seen_us FROM sightings"
+                " WHERE source = ? AND camera_id = ? AND event_id = ?",
+                (new.source, camera_id, new.event_id),
+            ).fetchone()
+            if existing is not None:
+                sighting_id, confidence, old_plate_id, seen_us = existing
+                if new.confidence > confidence:
+                    plate_id = self._plate_id(conn, plate)
+                    conn.execute(
+                        "UPDATE sightings SET plate_id = ?, raw = ?, confidence = ?,"
+                        " region = ?, box = ?, direction = ?, alternatives = ?"
+                        " WHERE id = ?",
+                        (plate_id, *values, sighting_id),
+                    )
+                    self._store_images(conn, sighting_id, seen_us, new)
+                    if plate_id != old_plate_id:
+                        self._drop_orphan_plates(conn, [old_plate_id])
+                return sighting_id, False
+        seen_us = to_us(new.seen_at)
+        (sighting_id,) = conn.execute(
+            "INSERT INTO sightings (plate_id, camera_id, seen_us, raw, confidence,"
+            " region, box, direction, alternatives, source, event_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self._plate_id(conn, plate),
+                camera_id,
+                seen_us,
+                *values,
+                new.source,
+                new.event_id,
+            ),
+        ).fetchone()
+        self._store_images(conn, sighting_id, seen_us, new)
+        return sighting_id, True
+
+    @staticmethod
+    def _camera_id(conn: sqlite3.Connection, camera: str) -> int:
+        row = conn.execute(
+            "SELECT id FROM cameras WHERE name = ?", (camera,)
+        ).fetchone()
+        if row is not None:
+            return cast("int", row[0])
+        return cast(
+            "int",
+            conn.execute(
+                "INSERT INTO cameras (name) VALUES (?) RETURNING id", (camera,)
+            ).fetchone()[0],
+        )
+
+    @staticmethod
+    def _plate_id(conn: sqlite3.Connection, plate: str) -> int:
+        """Return the id of a plate, adding it and its fuzzy-index rows if new."""
+        row = conn.execute("SELECT id FROM plates WHERE plate = ?", (plate,)).fetchone()
+        if row is not None:
+            return cast("int", row[0])
+        key = lookalike_key(plate)
+        plate_id = cast(
+            "int",
+            conn.execute(
+                "INSERT INTO plates (plate, lookalike) VALUES (?, ?) RETURNING id",
+                (plate, key),
+            ).fetchone()[0],
+        )
+        conn.executemany(
+            "INSERT INTO plate_variants (variant, plate_id) VALUES (?, ?)",
+            ((variant, plate_id) for variant in deletion_variants(key)),
+        )
+        return plate_id
+
+    @staticmethod
+    def _drop_orphan_plates(conn: sqlite3.Connection, plate_ids: Iterable[int]) -> int:
+        """Remove plates no sighting refers to, so fuzzy lookups stay exact."""
+        removed = 0
+        for plate_id in set(plate_ids):
+            removed += conn.execute(
+                "DELETE FROM plates WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM sightings WHERE plate_id = ?)",
+                (plate_id, plate_id),
+            ).rowcount
+        return removed
+
+    @staticmethod
+    def _store_images(
+        conn: sqlite3.Connection, sighting_id: int, seen_us: int, new: NewSighting
+    ) -> None:
+        for kind, jpeg in (("crop", new.crop_jpeg), ("snapshot", new.snapshot_jpeg)):
+            if jpeg is not None:
+                conn.execute(
+                    "INSERT INTO images (sighting_id, kind, seen_us, jpeg)"
+                    " VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (sighting_id, kind) DO UPDATE SET jpeg = excluded.jpeg",
+                    (sighting_id, _IMAGE_KINDS[kind], seen_us, jpeg),
+                )
+
+    def image(self, sighting_id: int, kind: ImageKind) -> bytes | None:
+        """Return a sighting's plate crop or snapshot JPEG, if still kept."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT jpeg FROM images WHERE sighting_id = ? AND kind = ?",
+                (sighting_id, _IMAGE_KINDS[kind]),
+            ).fetchone()
+        return None if row is None else cast("bytes", row[0])
+
+    def get(self, sighting_id: int) -> Sighting | None:
+        """Return one sighting by id."""
+        with self._read() as conn:
+            found = self._load_sightings(conn, [sighting_id])
+        return found[0] if found else None
+
+    def latest_per_camera(self) -> dict[str, Sighting]:
+        """Return the most recent sighting of every camera that has one."""
+        with self._read() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT (SELECT s.id FROM sightings s WHERE s.camera_id = c.id"
+                    " ORDER BY s.seen_us DESC, s.id DESC LIMIT 1) AS latest"
+                    " FROM cameras c WHERE latest IS NOT NULL"
+                )
+            ]
+            return {s.camera: s for s in self._load_sightings(conn, ids)}
+
+    def recent(self, limit: int = 50, before_id: int | None = None) -> list[Sighting]:
+        """Return the most recently stored sightings, newest first.
+
+        Pass the last id of a page as ``before_id`` to get the next page.
+        """
+        with self._read() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM sightings WHERE id < ? ORDER BY id DESC LIMIT ?",
+                    (before_id if before_id is not None else 2**63 - 1, limit),
+                )
+            ]
+            return self._load_sightings(conn, ids)
+
+    def sightings_for_plate(
+        self,
+        plate: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1_000,
+    ) -> list[Sighting]:
+        """Return the sightings of one plate in time order (oldest first).
+
+        ``since`` is inclusive, ``until`` exclusive; at most ``limit`` sightings,
+        the earliest in the window.
+        """
+        since_us, until_us = _time_range(since, until)
+        with self._read() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM sightings INDEXED BY sightings_plate_route"
+                    " WHERE plate_id = (SELECT id FROM plates WHERE plate = ?)"
+                    " AND seen_us >= ? AND seen_us < ? ORDER BY seen_us, id LIMIT ?",
+                    (canonical_plate(plate), since_us, until_us, limit),
+                )
+            ]
+            return self._load_sightings(conn, ids)
+
+    def route_for(
+        self,
+        plate: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        include_lookalikes: bool = False,
+    ) -> list[RoutePoint]:
+        """Return where a plate was seen, in time order, read from one index.
+
+        With ``include_lookalikes`` the route also holds the sightings of plates
+        that differ from it only by look-alike characters (each point says which
+        plate was read), so the journey logic can join misreads.
+        """
+        since_us, until_us = _time_range(since, until)
+        with self._read() as conn:
+            canonical = canonical_plate(plate)
+            cameras = dict(conn.execute("SELECT id, name FROM cameras").fetchall())
+            plates = dict(
+                conn.execute(
+                    "SELECT id, plate FROM plates WHERE lookalike = ?"
+                    if include_lookalikes
+                    else "SELECT id, plate FROM plates WHERE plate = ?",
+                    (lookalike_key(canonical) if include_lookalikes else canonical,),
+                )
+            )
+            points = [
+                RoutePoint(
+                    sighting_id,
+                    text,
+                    cameras[camera_id],
+                    seen_us,
+                    _DIRECTIONS[direction],
+                    confidence,
+                )
+                for plate_id, text in plates.items()
+                for sighting_id, camera_id, seen_us, direction, confidence in conn.execute(
+                    "SELECT id, camera_id, seen_us, direction, confidence"
+                    " FROM sightings INDEXED BY sightings_plate_route"
+                    " WHERE plate_id = ? AND seen_us >= ? AND seen_us < ?"
+                    " ORDER BY seen_us, id",
+                    (plate_id, since_us, until_us),
+                )
+            ]
+        if len(plates) > 1:
+            points.sort(key=lambda point: (point.seen_at_us, point.sighting_id))
+        return points
+
+    def count(self) -> int:
+        """Return how many sightings are stored."""
+        with self._read() as conn:
+            return cast(
+                "int", conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
+            )
+
+    def cameras(self) -> list[str]:
+        """Return every camera that has ever reported a sighting, by name."""
+        with self._read() as conn:
+            return [
+                row[0] for row in conn.execute("SELECT name FROM cameras ORDER BY name")
+            ]
+
+    @staticmethod
+    def _load_sightings(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Sighting]:
+        """Return full sightings for ids, in the order of ``ids``."""
+        if not ids:
+            return []
+        rows = conn.execute(
+            _SIGHTING_SELECT + " WHERE s.id IN (SELECT value FROM json_each(?))",  # noqa: S608
+            (json.dumps(list(ids)),),
+        ).fetchall()
+        by_id = {row[0]: _sighting(row) for row in rows}
+        return [by_id[sighting_id] for sighting_id in ids if sighting_id in by_id]
+
+    # -- search --------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Return one page of sightings matching a query.
+
+        Raises ``StoreValidationError`` for a bad pattern, a reversed time range,
+        a page size out of range or a cursor from another query.
+        """
+        if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+            raise StoreValidationError(
+                "page_size_out_of_range",
+                page_size=query.page_size,
+                maximum=MAX_PAGE_SIZE,
+            )
+        since_us, until_us = _time_range(query.since, query.until)
+        after = _decode_cursor(query.cursor, query.sort) if query.cursor else None
+        pattern = normalize_pattern(query.plate) if query.plate is not None else None
+        with self._read() as conn:
+            conditions = ["s.seen_us >= ?", "s.seen_us < ?"]
+            params: list[Any] = [since_us, until_us]
+            if query.cameras:
+                conditions.append(
+                    "s.camera_id IN (SELECT id FROM cameras"
+                    " WHERE name IN (SELECT value FROM json_each(?)))"
+                )
+                params.append(json.dumps(list(query.cameras)))
+            if query.min_confidence is not None:
+                conditions.append("s.confidence >= ?")
+                params.append(query.min_confidence)
+            order, key_column, keyset = _SORTS[query.sort]
+            if after is not None:
+                conditions.append(keyset)
+                params.extend(after)
+            index = ""
+            match_kinds: dict[str, MatchKind] = {}
+            if pattern is not None:
+                candidates = _candidate_plates(conn, pattern, fuzzy=query.fuzzy)
+                if candidates is None:
+                    # Too many plates match: walk sightings and test each plate.
+                    conditions.append(
+                        "s.plate_id IN (SELECT id FROM plates WHERE lookalike GLOB ?"  # noqa: S608
+                        + ("" if query.fuzzy else " AND plate GLOB ?")
+                        + ")"
+                    )
+                    params.append(lookalike_pattern(pattern))
+                    if not query.fuzzy:
+                        params.append(pattern)
+                else:
+                    if not candidates:
+                        return SearchPage(
+                            sightings=(), match_kinds={}, next_cursor=None
+                        )
+                    match_kinds = candidates
+                    index = "INDEXED BY sightings_plate_route"
+                    conditions.append(
+                        "s.plate_id IN (SELECT id FROM plates"
+                        " WHERE plate IN (SELECT value FROM json_each(?)))"
+                    )
+                    params.append(json.dumps(list(candidates)))
+            rows = conn.execute(
+                f"SELECT {key_column}, s.id FROM sightings s {index}"  # noqa: S608
+                f" WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT ?",
+                (*params, query.page_size + 1),
+            ).fetchall()
+            page = rows[: query.page_size]
+            sightings = self._load_sightings(conn, [row[1] for row in page])
+        if pattern is not None:
+            match_kinds = {
+                s.plate: match_kinds.get(s.plate)
+                or _pattern_match_kind(pattern, s.plate)
+                for s in sightings
+            }
+        next_cursor = (
+            _encode_cursor(query.sort, page[-1][0], page[-1][1])
+            if len(rows) > query.page_size
+            else None
+        )
+        return SearchPage(
+            sightings=tuple(sightings), match_kinds=match_kinds, next_cursor=next_cursor
+        )
+
+    # -- watchlist -------------------------------------------------------------
+
+    def watchlist(self) -> list[WatchlistEntry]:
+        """Return every watchlist entry, oldest first."""
+        with self._read() as conn:
+            return [
+                _watchlist_entry(row)
+                for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
+            ]
+
+    def watchlist_add(self, entry: WatchlistEntry) -> WatchlistEntry:
+        """Add an entry; return it with its id.
+
+        Raises ``StoreValidationError("watchlist_plate_exists")`` when the plate
+        or pattern is already listed.
+        """
+        values = _watchlist_values(entry)
+        with self._write() as conn:
+            entry_id = self._insert_watchlist(conn, values)
+            return _watchlist_entry(
+                conn.execute(
+                    _WATCHLIST_SELECT + " WHERE id = ?", (entry_id,)
+                ).fetchone()
+            )
+
+    def watchlist_update(self, entry: WatchlistEntry) -> WatchlistEntry:
+        """Replace an entry's fields (matched by ``entry.id``); return it as stored."""
+        if entry.id is None:
+            raise StoreValidationError("watchlist_entry_not_found", entry_id=None)
+        values = _watchlist_values(entry)
+        with self._write() as conn:
+            try:
+                updated = conn.execute(
+                    "UPDATE watchlist SET plate = ?, label = ?, reason = ?, priority = ?,"
+                    " expires_us = ?, cameras = ?, active_from = ?, active_until = ?,"
+                    " enabled = ? WHERE id = ?",
+                    (*values, entry.id),
+                ).rowcount
+            except sqlite3.IntegrityError as err:
+                raise StoreValidationError(
+                    "watchlist_plate_exists", plate=values[0]
+                ) from err
+            if not updated:
+                raise StoreValidationError(
+                    "watchlist_entry_not_found", entry_id=entry.id
+                )
+            return _watchlist_entry(
+                conn.execute(
+                    _WATCHLIST_SELECT + " WHERE id = ?", (entry.id,)
+                ).fetchone()
+            )
+
+    def watchlist_remove(self, entry: int | str) -> bool:
+        """Remove an entry by id or by its plate; return whether one was removed.
+
+        Its hits stay (they are evidence) and keep the plate as it was listed.
+        """
+        with self._write() as conn:
+            if isinstance(entry, int):
+                cursor = conn.execute("DELETE FROM watchlist WHERE id = ?", (entry,))
+            else:
+                cursor = conn.execute(
+                    "DELETE FROM watchlist WHERE plate = ?", (normalize_pattern(entry),)
+                )
+            return cursor.rowcount > 0
+
+    def watchlist_replace_or_merge(
+        self, entries: Sequence[WatchlistEntry], *, replace: bool = False
+    ) -> list[WatchlistEntry]:
+        """Apply an imported list all-or-nothing; return the resulting watchlist.
+
+        Entries are matched to stored ones by plate (ids in ``entries`` are
+        ignored), so a re-import keeps ids and hit history. With ``replace``
+        stored entries missing from ``entries`` are removed. Raises
+        ``StoreValidationError("watchlist_duplicate_plate")`` when the import
+        lists a plate twice; nothing is changed then.
+        """
+        rows = [_watchlist_values(entry) for entry in entries]
+        seen: set[str] = set()
+        for row in rows:
+            if row[0] in seen:
+                raise StoreValidationError("watchlist_duplicate_plate", plate=row[0])
+            seen.add(row[0])
+        with self._write() as conn:
+            if replace:
+                conn.execute(
+                    "DELETE FROM watchlist WHERE plate NOT IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(seen)),),
+                )
+            conn.executemany(
+                "INSERT INTO watchlist (plate, label, reason, priority, expires_us, cameras,"
+                " active_from, active_until, enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (plate) DO UPDATE SET label = excluded.label,"
+                " reason = excluded.reason, priority = excluded.priority,"
+                " expires_us = excluded.expires_us, cameras = excluded.cameras,"
+                " active_from = excluded.active_from, active_until = excluded.active_until,"
+                " enabled = excluded.enabled",
+                rows,
+            )
+            return [
+                _watchlist_entry(row)
+                for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
+            ]
+
+    @staticmethod
+    def _insert_watchlist(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+        try:
+            return cast(
+                "int",
+                conn.execute(
+                    "INSERT INTO watchlist (plate, label, reason, priority, expires_us,"
+                    " cameras, active_from, active_until, enabled)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    values,
+                ).fetchone()[0],
+            )
+        except sqlite3.IntegrityError as err:
+            raise StoreValidationError(
+                "watchlist_plate_exists", plate=values[0]
+            ) from err
+
+    def record_hit(
+        self,
+        sighting_id: int,
+        entry_id: int,
+        match_kind: str,
+        plate_read: str,
+        at: datetime,
+    ) -> int:
+        """Record that a sighting matched a watchlist entry; return the hit id."""
+        at_us = to_us(at)
+        with self._write() as conn:
+            entry = conn.execute(
+                "SELECT plate FROM watchlist WHERE id = ?", (entry_id,)
+            ).fetchone()
+            if entry is None:
+                raise StoreValidationError(
+                    "watchlist_entry_not_found", entry_id=entry_id
+                )
+            if (
+                conn.execute(
+                    "SELECT 1 FROM sightings WHERE id = ?", (sighting_id,)
+                ).fetchone()
+                is None
+            ):
+                raise StoreValidationError(
+                    "sighting_not_found", sighting_id=sighting_id
+                )
+            return cast(
+                "int",
+                conn.execute(
+                    "INSERT INTO watchlist_hits (sighting_id, entry_id, listed_plate,"
+                    " match_kind, plate_read, at_us) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    (sighting_id, entry_id, entry[0], match_kind, plate_read, at_us),
+                ).fetchone()[0],
+            )
+
+    def acknowledge_hit(self, hit_id: int, user_id: str, at: datetime) -> WatchlistHit:
+        """Record who acknowledged a hit and when; return the hit.
+
+        The first acknowledgement stands: a second one raises
+        ``StoreValidationError("hit_already_acknowledged")``.
+        """
+        at_us = to_us(at)
+        with self._write() as conn:
+            row = conn.execute(_HIT_SELECT + " WHERE id = ?", (hit_id,)).fetchone()
+            if row is None:
+                raise StoreValidationError("hit_not_found", hit_id=hit_id)
+            if row[7] is not None:
+                raise StoreValidationError(
+                    "hit_already_acknowledged",
+                    hit_id=hit_id,
+                    user_id=row[7],
+                    at=from_us(row[8]).isoformat(),
+                )
+            conn.execute(
+                "UPDATE watchlist_hits SET acknowledged_by = ?, acknowledged_us = ?"
+                " WHERE id = ?",
+                (user_id, at_us, hit_id),
+            )
+            return _hit(
+                conn.execute(_HIT_SELECT + " WHERE id = ?", (hit_id,)).fetchone()
+            )
+
+    def hits_for_entry(self, entry_id: int, limit: int = 100) -> list[WatchlistHit]:
+        """Return an entry's hits, newest first."""
+        with self._read() as conn:
+            return [
+                _hit(row)
+                for row in conn.execute(
+                    _HIT_SELECT
+                    + " WHERE entry_id = ? ORDER BY at_us DESC, id DESC LIMIT ?",
+                    (entry_id, limit),
+                )
+            ]
+
+    def last_hit_per_entry(self) -> dict[int, WatchlistHit]:
+        """Return the latest hit of every watchlist entry that has one."""
+        with self._read() as conn:
+            return {
+                hit.entry_id: hit
+                for hit in (
+                    _hit(row)
+                    for row in conn.execute(
+                        _HIT_SELECT  # noqa: S608
+                        + " WHERE id IN (SELECT (SELECT h.id FROM watchlist_hits h"
+                        " WHERE h.entry_id = w.id ORDER BY h.at_us DESC, h.id DESC LIMIT 1)"
+                        " FROM watchlist w)"
+                    )
+                )
+                if hit.entry_id is not None
+            }
+
+    # -- retention -------------------------------------------------------------
+
+    def set_legal_hold(self, sighting_ids: Iterable[int], held: bool) -> int:
+        """Put sightings on legal hold (or release them); return how many changed.
+
+        Held sightings and their images are never purged, neither by retention
+        nor by an explicit purge.
+        """
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE sightings SET legal_hold = ? WHERE legal_hold != ?"
+                " AND id IN (SELECT value FROM json_each(?))",
+                (int(held), int(held), json.dumps(list(sighting_ids))),
+            ).rowcount
+
+    def purge_expired(
+        self,
+        now: datetime,
+        keep_days: int = 30,
+        keep_hit_days: int = 365,
+        keep_image_days: int | None = None,
+        *,
+        batch_size: int = _PURGE_BATCH,
+    ) -> PurgeReport:
+        """Remove what the retention settings no longer allow to keep.
+
+        A sighting older than ``keep_days`` is removed unless it is on legal
+        hold, or has a watchlist hit, or is a sighting of a plate listed on the
+        watchlist (exact entries, compared by look-alike key), and is younger
+        than ``keep_hit_days``. Images older than ``keep_image_days`` go by the
+        same exceptions; without it images live as long as their sighting.
+        Works in batches of ``batch_size`` rows, each its own short transaction,
+        so sightings keep being stored while it runs.
+        """
+        now_us = to_us(now)
+        hit_cutoff = now_us - keep_hit_days * _DAY_US
+        with self._read() as conn:
+            watched_keys = [
+                lookalike_key(row[0])
+                for row in conn.execute("SELECT plate FROM watchlist")
+                if not is_pattern(row[0])
+            ]
+            watched_plate_ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM plates WHERE lookalike IN (SELECT value FROM json_each(?))",
+                    (json.dumps(watched_keys),),
+                )
+            ]
+        deletable = (
+            "s.legal_hold = 0"
+            " AND NOT (s.seen_us >= ? AND s.plate_id IN (SELECT value FROM json_each(?)))"
+            " AND NOT EXISTS (SELECT 1 FROM watchlist_hits h"
+            " WHERE h.sighting_id = s.id AND h.at_us >= ?)"
+        )
+        protect = (hit_cutoff, json.dumps(watched_plate_ids), hit_cutoff)
+        removed_sightings, removed_images, removed_plates = self._purge_sightings(
+            f"SELECT s.id, s.seen_us, {deletable} FROM sightings s INDEXED BY sightings_time"  # noqa: S608
+            " WHERE s.seen_us < ? AND (s.seen_us, s.id) > (?, ?)"
+            " ORDER BY s.seen_us, s.id LIMIT ?",
+            lambda cursor: (
+                *protect,
+                now_us - keep_days * _DAY_US,
+                *cursor,
+                batch_size,
+            ),
+        )
+        if keep_image_days is not None:
+            removed_images += self._purge_images(
+                f"SELECT i.id, i.seen_us, {deletable} FROM images i INDEXED BY images_time"  # noqa: S608
+                " JOIN sightings s ON s.id = i.sighting_id"
+                " WHERE i.seen_us < ? AND (i.seen_us, i.id) > (?, ?)"
+                " ORDER BY i.seen_us, i.id LIMIT ?",
+                lambda cursor: (
+                    *protect,
+                    now_us - keep_image_days * _DAY_US,
+                    *cursor,
+                    batch_size,
+                ),
+            )
+        return PurgeReport(
+            sightings=removed_sightings, images=removed_images, plates=removed_plates
+        )
+
+    def purge(
+        self,
+        plate: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        batch_size: int = _PURGE_BATCH,
+    ) -> int:
+        """Remove the sightings of a plate and/or a time range; return how many.
+
+        An administrator's explicit erasure: watchlist hits do not protect a
+        sighting here (its hits go with it), legal hold does, because a hold
+        is the one promise the store makes to a court. Raises
+        ``StoreValidationError("purge_needs_criteria")`` without any criterion.
+        """
+        if plate is None and since is None and until is None:
+            raise StoreValidationError("purge_needs_criteria")
+        since_us, until_us = _time_range(since, until)
+        if plate is None:
+            return self._purge_sightings(
+                "SELECT s.id, s.seen_us, s.legal_hold = 0 FROM sightings s"
+                " INDEXED BY sightings_time WHERE s.seen_us >= ? AND s.seen_us < ?"
+                " AND (s.seen_us, s.id) > (?, ?) ORDER BY s.seen_us, s.id LIMIT ?",
+                lambda cursor: (since_us, until_us, *cursor, batch_size),
+            )[0]
+        canonical = canonical_plate(plate)
+        return self._purge_sightings(
+            "SELECT s.id, s.seen_us, s.legal_hold = 0 FROM sightings s"
+            " INDEXED BY sightings_plate_route"
+            " WHERE s.plate_id = (SELECT id FROM plates WHERE plate = ?)"
+            " AND s.seen_us >= ? AND s.seen_us < ? AND (s.seen_us, s.id) > (?, ?)"
+            " ORDER BY s.seen_us, s.id LIMIT ?",
+            lambda cursor: (canonical, since_us, until_us, *cursor, batch_size),
+        )[0]
+
+    def _purge_sightings(
+        self, select_batch: str, batch_params: _BatchParams
+    ) -> tuple[int, int, int]:
+        """Delete, batch by batch, the rows a keyset query marks deletable.
+
+        ``select_batch`` returns ``(id, seen_us, deletable)`` in ``(seen_us, id)``
+        order after the cursor it is given. Returns sightings, images and
+        plates removed.
+        """
+        sightings = images = plates = 0
+        cursor: tuple[int, int] = (-(2**63), -(2**63))
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
+                if not rows:
+                    break
+                cursor = (rows[-1][1], rows[-1][0])
+                doomed = json.dumps([row[0] for row in rows if row[2]])
+                images += conn.execute(
+                    "SELECT count(*) FROM images"
+                    " WHERE sighting_id IN (SELECT value FROM json_each(?))",
+                    (doomed,),
+                ).fetchone()[0]
+                plate_ids = [
+                    row[0]
+                    for row in conn.execute(
+                        "DELETE FROM sightings WHERE id IN (SELECT value FROM json_each(?))"
+                        " RETURNING plate_id",
+                        (doomed,),
+                    )
+                ]
+                sightings += len(plate_ids)
+                plates += self._drop_orphan_plates(conn, plate_ids)
+        return sightings, images, plates
+
+    def _purge_images(self, select_batch: str, batch_params: _BatchParams) -> int:
+        """Delete images batch by batch, as ``_purge_sightings`` does sightings."""
+        removed = 0
+        cursor: tuple[int, int] = (-(2**63), -(2**63))
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
+                if not rows:
+                    break
+                cursor = (rows[-1][1], rows[-1][0])
+                removed += conn.execute(
+                    "DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([row[0] for row in rows if row[2]]),),
+                ).rowcount
+        return removed
+
+    # -- evidence export -------------------------------------------------------
+
+    def export_zip(self, query: SearchQuery, dest: Path) -> ExportReport:
+        """Write the sightings a query selects, with images, into a ZIP file.
+
+        See ``export.py`` for the layout. The file appears under ``dest`` only
+        when complete. Raises ``StoreValidationError("export_exists")`` rather
+        than overwrite a file, ``("export_folder_missing")`` without a folder.
+        """
+        return evidence.write_zip(self, query, dest)
+
+    # -- audit -----------------------------------------------------------------
+
+    def audit_append(
+        self,
+        user_id: str | None,
+        action: str,
+        details: dict[str, Any],
+        reason: str | None,
+        at: datetime,
+    ) -> int:
+        """Append a line to the audit log; return its id."""
+        at_us = to_us(at)
+        with self._write() as conn:
+            return cast(
+                "int",
+                conn.execute(
+                    "INSERT INTO audit (at_us, user_id, action, details, reason)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (at_us, user_id, action, json.dumps(details, default=str), reason),
+                ).fetchone()[0],
+            )
+
+    def audit_log(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditRecord]:
+        """Return audit lines, newest first, filtered by time, user and action."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise StoreValidationError(
+                "page_size_out_of_range", page_size=limit, maximum=MAX_PAGE_SIZE
+            )
+        since_us, until_us = _time_range(since, until)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, at_us, user_id, action, details, reason FROM audit"
+                " WHERE at_us >= ? AND at_us < ? AND (? IS NULL OR user_id = ?)"
+                " AND (? IS NULL OR action = ?)"
+                " ORDER BY at_us DESC, id DESC LIMIT ? OFFSET ?",
+                (since_us, until_us, user_id, user_id, action, action, limit, offset),
+            ).fetchall()
+        return [
+            AuditRecord(
+                id=row[0],
+                at=from_us(row[1]),
+                user_id=row[2],
+                action=row[3],
+                details=json.loads(row[4]),
+                reason=row[5],
+            )
+            for row in rows
+        ]
+
+
+# -- helpers -------------------------------------------------------------------
+
+# sort -> (ORDER BY, key column kept in the cursor, keyset condition after the cursor)
+_SORTS: dict[SearchSort, tuple[str, str, str]] = {
+    SearchSort.NEWEST: (
+        "s.seen_us DESC, s.id DESC",
+        "s.seen_us",
+        "(s.seen_us, s.id) < (?, ?)",
+    ),
+    SearchSort.OLDEST: ("s.seen_us, s.id", "s.seen_us", "(s.seen_us, s.id) > (?, ?)"),
+    SearchSort.CONFIDENCE: (
+        "s.confidence DESC, s.id DESC",
+        "s.confidence",
+        "(s.confidence, s.id) < (?, ?)",
+    ),
+}
+
+
+def _time_range(since: datetime | None, until: datetime | None) -> tuple[int, int]:
+    since_us = to_us(since) if since is not None else -(2**63)
+    until_us = to_us(until) if until is not None else 2**63 - 1
+    if since_us > until_us:
+        raise StoreValidationError(
+            "time_range_reversed",
+            since=cast("datetime", since).isoformat(),
+            until=cast("datetime", until).isoformat(),
+        )
+    return since_us, until_us
+
+
+def _encode_cursor(sort: SearchSort, key: float, sighting_id: int) -> str:
+    raw = json.dumps([str(sort), key, sighting_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[float, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, key, sighting_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as err:
+        raise StoreValidationError("invalid_cursor") from err
+    if (
+        cursor_sort != sort
+        or not isinstance(key, int | float)
+        or not isinstance(sighting_id, int)
+    ):
+        raise StoreValidationError("invalid_cursor")
+    return key, sighting_id
+
+
+def _candidate_plates(
+    conn: sqlite3.Connection, pattern: str, *, fuzzy: bool
+) -> dict[str, MatchKind] | None:
+    """Return the stored plates a plate or pattern selects, with how each matched.
+
+    None when a pattern selects more than ``_PLATE_DRIVEN_LIMIT`` plates; the
+    search then filters sightings by pattern instead.
+    """
+    if not is_pattern(pattern):
+        if not fuzzy:
+            found = conn.execute(
+                "SELECT 1 FROM plates WHERE plate = ?", (pattern,)
+            ).fetchone()
+            return {pattern: MatchKind.EXACT} if found else {}
+        key = lookalike_key(pattern)
+        candidates: dict[str, MatchKind] = {}
+        for plate, plate_key in conn.execute(
+            "SELECT DISTINCT p.plate, p.lookalike FROM plate_variants v"
+            " JOIN plates p ON p.id = v.plate_id"
+            " WHERE v.variant IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(deletion_variants(key))),),
+        ):
+            if plate == pattern:
+                candidates[plate] = MatchKind.EXACT
+            elif plate_key == key:
+                candidates[plate] = MatchKind.LOOKALIKE
+            elif within_one_edit(plate_key, key):
+                candidates[plate] = MatchKind.ONE_EDIT
+        return candidates
+    folded = lookalike_pattern(pattern)
+    if longest_literal_run(folded) >= 3:
+        sql = (
+            "SELECT p.plate FROM plate_trigrams t JOIN plates p ON p.id = t.rowid"
+            " WHERE t.lookalike GLOB ?"
+        )
+    else:
+        sql = "SELECT p.plate FROM plates p WHERE p.lookalike GLOB ?"
+    params: tuple[Any, ...] = (folded,)
+    if not fuzzy:
+        sql += " AND p.plate GLOB ?"
+        params += (pattern,)
+    plates = [
+        row[0]
+        for row in conn.execute(sql + " LIMIT ?", (*params, _PLATE_DRIVEN_LIMIT + 1))
+    ]
+    if len(plates) > _PLATE_DRIVEN_LIMIT:
+        return None
+    return {plate: _pattern_match_kind(pattern, plate) for plate in plates}
+
+
+def _pattern_match_kind(pattern: str, plate: str) -> MatchKind:
+    if _glob_regex(pattern).fullmatch(plate):
+        return MatchKind.EXACT if not is_pattern(pattern) else MatchKind.PATTERN
+    return MatchKind.LOOKALIKE
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if ch == "*" else "." if ch == "?" else ch for ch in pattern)
+    )
+
+
+def _sighting(row: Sequence[Any]) -> Sighting:
+    box: Box | None = None
+    if row[9]:
+        x1, y1, x2, y2 = (int(part) for part in row[9].split(","))
+        box = (x1, y1, x2, y2)
+    return Sighting(
+        id=row[0],
+        camera=row[1],
+        seen_at=from_us(row[2]),
+        plate=row[3],
+        raw=row[4],
+        confidence=row[5],
+        source=row[6],
+        event_id=row[7],
+        region=row[8],
+        box=box,
+        direction=_DIRECTIONS[row[10]],
+        alternatives=tuple((text, conf) for text, conf in json.loads(row[11]))
+        if row[11]
+        else (),
+        has_crop=bool(row[12]),
+        has_snapshot=bool(row[13]),
+        legal_hold=bool(row[14]),
+    )
+
+
+def _watchlist_values(entry: WatchlistEntry) -> tuple[Any, ...]:
+    return (
+        normalize_pattern(entry.plate),
+        entry.label,
+        entry.reason,
+        str(entry.priority),
+        to_us(entry.expires_at) if entry.expires_at is not None else None,
+        json.dumps(list(entry.cameras)),
+        entry.active_from.isoformat() if entry.active_from is not None else None,
+        entry.active_until.isoformat() if entry.active_until is not None else None,
+        int(entry.enabled),
+    )
+
+
+def _watchlist_entry(row: Sequence[Any]) -> WatchlistEntry:
+    return WatchlistEntry(
+        id=row[0],
+        plate=row[1],
+        label=row[2],
+        reason=row[3],
+        priority=Priority(row[4]),
+        expires_at=from_us(row[5]) if row[5] is not None else None,
+        cameras=tuple(json.loads(row[6])),
+        active_from=time.fromisoformat(row[7]) if row[7] is not None else None,
+        active_until=time.fromisoformat(row[8]) if row[8] is not None else None,
+        enabled=bool(row[9]),
+    )
+
+
+def _hit(row: Sequence[Any]) -> WatchlistHit:
+    return WatchlistHit(
+        id=row[0],
+        sighting_id=row[1],
+        entry_id=row[2],
+        listed_plate=row[3],
+        match_kind=row[4],
+        plate_read=row[5],
+        at=from_us(row[6]),
+        acknowledged_by=row[7],
+        acknowledged_at=from_us(row[8]) if row[8] is not None else None,
+    )
