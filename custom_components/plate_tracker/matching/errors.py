@@ -10,13 +10,24 @@ from enum import StrEnum
 
 
 class ValidationKey(StrEnum):
-    """Translation keys for bad watchlist input."""
+    """Translation keys for bad watchlist input, typed or imported."""
 
     PLATE_EMPTY = "plate_empty"
     PLATE_INVALID_CHARACTERS = "plate_invalid_characters"
     PLATE_TOO_SHORT = "plate_too_short"
     PLATE_TOO_LONG = "plate_too_long"
     PATTERN_TOO_BROAD = "pattern_too_broad"
+    CSV_EMPTY = "csv_empty"
+    CSV_MALFORMED = "csv_malformed"
+    CSV_MISSING_PLATE_COLUMN = "csv_missing_plate_column"
+    CSV_UNKNOWN_COLUMN = "csv_unknown_column"
+    CSV_DUPLICATE_COLUMN = "csv_duplicate_column"
+    CSV_TOO_MANY_FIELDS = "csv_too_many_fields"
+    PRIORITY_INVALID = "priority_invalid"
+    EXPIRES_AT_INVALID = "expires_at_invalid"
+    EXPIRES_AT_NEEDS_TIMEZONE = "expires_at_needs_timezone"
+    TIME_INVALID = "time_invalid"
+    ENABLED_INVALID = "enabled_invalid"
 
 
 class MatchingValidationError(ValueError):
