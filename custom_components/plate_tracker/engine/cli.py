@@ -1,0 +1,141 @@
+"""Command line: fetch the models, read images, evaluate on labelled photos, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .evaluation import evaluate, floor_violations, load_manifests
+from .imaging import ImageError
+from .models import ModelsUnavailable, ensure_models
+from .recognizer import PlateRecognizer
+from .types import Box, FrameResult
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
+"""``<repo>/models/cache``: where a checkout keeps its models (ignored by git)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ModelsUnavailable as err:
+        print(f"models unavailable: {err.reason}", file=sys.stderr)
+        return 2
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.plate_tracker.engine",
+        description="plate_tracker recognition engine",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="model folder")
+    common.add_argument("--threads", type=int, default=2, help="inference threads")
+    common.add_argument(
+        "--regions", default="ua,eu,us,br", help="plate regions in priority order (default %(default)s)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    fetch = commands.add_parser("fetch", parents=[common], help="download and verify the models")
+    fetch.set_defaults(run=_fetch)
+
+    read = commands.add_parser("read", parents=[common], help="read plates, print JSON")
+    read.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    read.add_argument("--vehicle-box", type=_box, help="x1,y1,x2,y2 of the vehicle")
+    read.set_defaults(run=_read)
+
+    evaluate_cmd = commands.add_parser(
+        "eval", parents=[common], help="accuracy and speed on manifest.csv folders"
+    )
+    evaluate_cmd.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    evaluate_cmd.add_argument("--json", action="store_true", help="end with one JSON line")
+    evaluate_cmd.add_argument("--floor", type=Path, help="fail when below this floor file")
+    evaluate_cmd.add_argument("--limit", type=int, help="read at most N images")
+    evaluate_cmd.add_argument("--failures", action="store_true", help="list misread images")
+    evaluate_cmd.set_defaults(run=_eval)
+    return parser
+
+
+def _box(text: str) -> Box:
+    try:
+        x1, y1, x2, y2 = (int(part) for part in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError("expected x1,y1,x2,y2 in pixels") from err
+    return (x1, y1, x2, y2)
+
+
+def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
+    ensure_models(args.models)
+    return PlateRecognizer(args.models, threads=args.threads, regions=args.regions.split(","))
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    paths = ensure_models(args.models)
+    print(json.dumps({"detector": str(paths.detector), "recognizer": str(paths.recognizer)}))
+    return 0
+
+
+def _read(args: argparse.Namespace) -> int:
+    recognizer = _recognizer(args)
+    code = 0
+    for image in args.images:
+        try:
+            result = recognizer.read(image.read_bytes(), args.vehicle_box)
+        except (ImageError, OSError) as err:
+            print(json.dumps({"image": str(image), "error": str(err)}))
+            code = 1
+            continue
+        print(json.dumps({"image": str(image), **_result_json(result)}, ensure_ascii=False))
+    return code
+
+
+def _result_json(result: FrameResult) -> dict[str, object]:
+    return {
+        "width": result.width,
+        "height": result.height,
+        "seconds": round(result.seconds, 4),
+        "plates": [
+            {
+                "text": plate.text,
+                "raw": plate.raw,
+                "confidence": plate.confidence,
+                "box": list(plate.box),
+                "region": plate.region,
+                "format": plate.plate_format,
+                "alternatives": [list(alt) for alt in plate.alternatives],
+            }
+            for plate in result.plates
+        ],
+    }
+
+
+def _eval(args: argparse.Namespace) -> int:
+    recognizer = _recognizer(args)
+    evaluation = evaluate(load_manifests(args.data_dir), recognizer.read, limit=args.limit)
+    summary = evaluation.summary()
+    print(f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}")
+    rows = [*summary["sources"].items(), *(("region " + k, v) for k, v in summary["regions"].items())]
+    for name, figures in [*rows, ("overall", summary["overall"])]:
+        recall = figures.get("detection_recall")
+        print(
+            f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
+            f"{'' if recall is None else f'{recall:.3f}':>6} {figures['p50_s']:>6.3f} {figures['p90_s']:>6.3f}"
+        )
+    if args.failures:
+        for item, read in evaluation.failures:
+            print(f"MISS {item.path} truth={item.plate} read={read}")
+    problems: list[str] = []
+    if args.floor is not None:
+        problems = floor_violations(summary, json.loads(args.floor.read_text(encoding="utf-8")))
+        for problem in problems:
+            print(f"BELOW FLOOR: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"regions": summary["regions"], "overall": summary["overall"]}))
+    return 1 if problems else 0

@@ -1,0 +1,185 @@
+"""Measure the engine on labelled photos (``manifest.csv`` folders, see the data README)."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .types import Box, FrameResult
+
+MULTILINE_MARK = "multiline"
+"""Nomeroff's two-line plates live in a folder named ``benchmark_multiline_np_images``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    """One row of a ``manifest.csv``."""
+
+    source: str
+    path: Path
+    plate: str
+    region: str
+    box: Box | None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts and timings of one group of images."""
+
+    n: int = 0
+    correct: int = 0
+    top1_correct: int = 0
+    boxes: int = 0
+    boxes_found: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able figures of the group."""
+        result: dict[str, Any] = {
+            "n": self.n,
+            "accuracy": _ratio(self.correct, self.n),
+            "top1_accuracy": _ratio(self.top1_correct, self.n),
+            "p50_s": round(statistics.median(self.seconds), 4) if self.seconds else None,
+            "p90_s": round(_percentile(self.seconds, 0.9), 4) if self.seconds else None,
+        }
+        if self.boxes:
+            result["detection_recall"] = _ratio(self.boxes_found, self.boxes)
+        return result
+
+
+def region_group(region: str) -> str:
+    """Region key used in reports: every ``us-xx`` state counts as ``us``."""
+    return region.split("-", 1)[0]
+
+
+def load_manifests(data_dir: Path) -> Iterator[LabelledImage]:
+    """Every labelled image under ``data_dir``, manifest by manifest in name order."""
+    for manifest in sorted(data_dir.rglob("manifest.csv")):
+        source = manifest.parent.name
+        with manifest.open(newline="", encoding="utf-8") as stream:
+            for row in csv.DictReader(stream):
+                box: Box | None = None
+                if all(row.get(key) for key in ("x1", "y1", "x2", "y2")):
+                    box = (int(row["x1"]), int(row["y1"]), int(row["x2"]), int(row["y2"]))
+                yield LabelledImage(
+                    source=source,
+                    path=manifest.parent / row["image"],
+                    plate=row["plate_text"].strip().upper(),
+                    region=region_group(row["region"]),
+                    box=box,
+                )
+
+
+def plates_equal(read: str, truth: str, region: str) -> bool:
+    """Exact match; openalpr ``eu`` labels mix up O and 0, so there they are equal."""
+    if region == "eu":
+        return read.replace("O", "0") == truth.replace("O", "0")
+    return read == truth
+
+
+def box_found(truth: Box, found: Box) -> bool:
+    """A found box hits the labelled one: IoU >= 0.3 or its centre inside it."""
+    centre_x, centre_y = (found[0] + found[2]) / 2, (found[1] + found[3]) / 2
+    if truth[0] <= centre_x <= truth[2] and truth[1] <= centre_y <= truth[3]:
+        return True
+    width = min(truth[2], found[2]) - max(truth[0], found[0])
+    height = min(truth[3], found[3]) - max(truth[1], found[1])
+    if width <= 0 or height <= 0:
+        return False
+    inter = width * height
+    union = _area(truth) + _area(found) - inter
+    return inter / union >= 0.3
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """Tallies by source/region, by region, and overall."""
+
+    by_source: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_region: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    overall: Tally = field(default_factory=Tally)
+    failures: list[tuple[LabelledImage, str]] = field(default_factory=list)
+
+    def add(self, item: LabelledImage, result: FrameResult) -> None:
+        """Score one image's result."""
+        texts = [plate.text for plate in result.plates]
+        correct = any(plates_equal(text, item.plate, item.region) for text in texts)
+        top1 = bool(texts) and plates_equal(texts[0], item.plate, item.region)
+        group = item.source + (
+            f"/{MULTILINE_MARK}" if MULTILINE_MARK in str(item.path) else ""
+        )
+        for tally in (self.by_source[(group, item.region)], self.by_region[item.region], self.overall):
+            tally.n += 1
+            tally.correct += correct
+            tally.top1_correct += top1
+            tally.seconds.append(result.seconds)
+            if item.box is not None:
+                tally.boxes += 1
+                tally.boxes_found += any(box_found(item.box, p.box) for p in result.plates)
+        if not correct:
+            self.failures.append((item, ",".join(texts) or "-"))
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object ``eval --json`` prints last."""
+        return {
+            "regions": {
+                region: self.by_region[region].summary() for region in sorted(self.by_region)
+            },
+            "sources": {
+                f"{source}:{region}": tally.summary()
+                for (source, region), tally in sorted(self.by_source.items())
+            },
+            "overall": self.overall.summary(),
+        }
+
+
+def evaluate(
+    items: Iterator[LabelledImage],
+    read: Callable[[bytes], FrameResult],
+    *,
+    limit: int | None = None,
+) -> Evaluation:
+    """Read every image with ``read`` and score it."""
+    evaluation = Evaluation()
+    for count, item in enumerate(items):
+        if limit is not None and count >= limit:
+            break
+        evaluation.add(item, read(item.path.read_bytes()))
+    return evaluation
+
+
+def floor_violations(summary: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """Messages for every accuracy below the committed floor (empty when all hold)."""
+    problems = []
+    overall_floor = floor.get("overall")
+    if overall_floor is not None and summary["overall"]["accuracy"] < overall_floor:
+        problems.append(
+            f"overall accuracy {summary['overall']['accuracy']:.3f} is below the floor {overall_floor}"
+        )
+    for region, region_floor in floor.get("regions", {}).items():
+        measured = summary["regions"].get(region)
+        if measured is None:
+            problems.append(f"region {region} has a floor of {region_floor} but no images")
+        elif measured["accuracy"] < region_floor:
+            problems.append(
+                f"{region} accuracy {measured['accuracy']:.3f} is below the floor {region_floor}"
+            )
+    return problems
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _area(box: Box) -> int:
+    return max(0, box[2] - box[0]) * max(0, box[3] - box[1])

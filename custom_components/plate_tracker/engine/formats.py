@@ -1,0 +1,257 @@
+"""Plate-format rules: turn what the recogniser saw into plate texts that can exist.
+
+The recogniser gives, for every character it read, a probability for each plate
+character. A format says, per position, whether a letter or a digit belongs
+there (and which letters). Reading a text under a format keeps, per position, the
+allowed characters only; a look-alike of the wrong kind (``0`` where a letter
+must be, ``B`` where a digit must be) lends part of its probability to its twin,
+so ``AA1234B8`` becomes ``AA1234BB`` on a Ukrainian plate while an unambiguous
+``8`` stays an ``8`` where digits belong.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""The characters the engine reads; probability vectors are indexed in this order."""
+DIGITS = "0123456789"
+LATIN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+UA_LETTERS = "ABCEHIKMOPTX"
+"""The twelve letters of Ukrainian plates (Cyrillic letters with Latin twins)."""
+BR_LETTERS = LATIN_LETTERS
+
+# Which character a wrong-kind look-alike stands for, by what the position wants.
+LETTER_FOR_DIGIT = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
+DIGIT_FOR_LETTER = {
+    "O": "0",
+    "Q": "0",
+    "D": "0",
+    "U": "0",
+    "I": "1",
+    "L": "1",
+    "J": "1",
+    "Z": "2",
+    "S": "5",
+    "B": "8",
+    "G": "6",
+    "T": "7",
+    "A": "4",
+}
+# Letters that do not exist on Ukrainian plates, and the plate letter they resemble.
+UA_LETTER_FOR_LETTER = {"D": "O", "Q": "O", "G": "C", "R": "P", "Y": "X", "L": "I", "J": "I"}
+
+FOLD_WEIGHT = 0.35
+"""Share of a look-alike's probability lent to its twin: folding is possible, not free."""
+PROBABILITY_FLOOR = 1e-6
+
+type ProbabilityMatrix = npt.NDArray[np.float32]
+"""Shape (characters read, len(PLATE_CHARS)): one probability vector per character."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlateFormat:
+    """One way plates of a region are written, position by position."""
+
+    name: str
+    region: str
+    pattern: str
+    """Per position: ``L`` letter (from ``letters``), ``D`` digit, ``A`` any plate character."""
+    letters: str = LATIN_LETTERS
+    prior: float = 0.0
+    """Log-odds bonus: how much more often real plates fit this format than a loose one."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormatMatch:
+    """A plate text under one format, with how well the recogniser's output supports it."""
+
+    text: str
+    plate_format: PlateFormat
+    confidence: float
+    """Product of the per-character probabilities: the chance this text is exactly right."""
+    score: float
+    """log(confidence) + the format's prior - the cost of characters left out; ranks matches."""
+
+
+_SPECIFIC = 0.0
+_KNOWN = -0.4
+_LOOSE = -1.6
+
+FORMATS: tuple[PlateFormat, ...] = (
+    PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
+    PlateFormat("ua_two_line", "ua", "DDDDDLL", UA_LETTERS, _KNOWN),
+    PlateFormat("ua_two_line_short", "ua", "DDDDLL", UA_LETTERS, _KNOWN),
+    PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _SPECIFIC),
+    PlateFormat("br_standard", "br", "LLLDDDD", BR_LETTERS, _KNOWN),
+    PlateFormat("eu_sk", "eu", "LLDDDLL", LATIN_LETTERS, _KNOWN),
+    PlateFormat("eu_cz", "eu", "DLDDDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("eu_cz_two_letters", "eu", "DLLDDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("eu_generic_8", "eu", "A" * 8, LATIN_LETTERS, _LOOSE),
+    PlateFormat("eu_generic_7", "eu", "A" * 7, LATIN_LETTERS, _LOOSE),
+    PlateFormat("eu_generic_6", "eu", "A" * 6, LATIN_LETTERS, _LOOSE),
+    PlateFormat("eu_generic_5", "eu", "A" * 5, LATIN_LETTERS, _LOOSE),
+    PlateFormat("us_generic_7", "us", "A" * 7, LATIN_LETTERS, _LOOSE),
+    PlateFormat("us_generic_6", "us", "A" * 6, LATIN_LETTERS, _LOOSE),
+    PlateFormat("us_generic_5", "us", "A" * 5, LATIN_LETTERS, _LOOSE),
+)
+"""All known formats; ``formats_for`` picks and orders those of the configured regions."""
+
+REGION_ORDER_COST = 0.15
+"""Score lost per place a region stands behind the first configured one (Ukraine first)."""
+
+
+def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
+    """Return the formats of ``regions``, their priors lowered by the region's rank."""
+    chosen: list[PlateFormat] = []
+    for rank, region in enumerate(regions):
+        for plate_format in FORMATS:
+            if plate_format.region == region:
+                chosen.append(
+                    PlateFormat(
+                        plate_format.name,
+                        plate_format.region,
+                        plate_format.pattern,
+                        plate_format.letters,
+                        plate_format.prior - REGION_ORDER_COST * rank,
+                    )
+                )
+    return tuple(chosen)
+
+
+def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
+    """Map a read probability vector to the probabilities allowed at one position."""
+    size = len(PLATE_CHARS)
+    matrix = np.zeros((size, size), dtype=np.float32)
+    index = {char: i for i, char in enumerate(PLATE_CHARS)}
+    allowed = DIGITS if kind == "D" else letters if kind == "L" else PLATE_CHARS
+    for char in allowed:
+        matrix[index[char], index[char]] = 1.0
+    if kind == "L":
+        folds = dict(LETTER_FOR_DIGIT)
+        if letters == UA_LETTERS:
+            folds |= UA_LETTER_FOR_LETTER
+        for source, target in folds.items():
+            if target in allowed:
+                matrix[index[target], index[source]] = FOLD_WEIGHT
+    elif kind == "D":
+        for source, target in DIGIT_FOR_LETTER.items():
+            matrix[index[target], index[source]] = FOLD_WEIGHT
+    return matrix
+
+
+_MATRICES: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
+
+
+def _matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
+    key = (kind, letters)
+    if key not in _MATRICES:
+        _MATRICES[key] = _position_matrix(kind, letters)
+    return _MATRICES[key]
+
+
+def constrained_probabilities(
+    probabilities: ProbabilityMatrix, plate_format: PlateFormat
+) -> ProbabilityMatrix:
+    """Per position, the probability of each character the format allows there."""
+    rows = [
+        _matrix(kind, plate_format.letters) @ probabilities[position]
+        for position, kind in enumerate(plate_format.pattern)
+    ]
+    return np.asarray(rows, dtype=np.float32)
+
+
+def top_texts(allowed: ProbabilityMatrix, count: int) -> list[tuple[str, float]]:
+    """The ``count`` most probable texts, positions taken as independent, best first."""
+    log_p = np.log(np.maximum(allowed, PROBABILITY_FLOOR))
+    # A short beam is exact enough: alternatives differ in one or two places.
+    order = np.argsort(-log_p, axis=1)[:, : max(count, 3)]
+    beams: list[tuple[float, str]] = [(0.0, "")]
+    for position in range(log_p.shape[0]):
+        extended = [
+            (score + float(log_p[position, column]), text + PLATE_CHARS[column])
+            for score, text in beams
+            for column in order[position]
+        ]
+        beams = heapq.nlargest(count, extended)
+    return [(text, math.exp(score)) for score, text in beams]
+
+
+def match_formats(
+    probabilities: ProbabilityMatrix,
+    formats: Sequence[PlateFormat],
+    *,
+    alternatives: int = 5,
+) -> list[FormatMatch]:
+    """Every reading of ``probabilities`` under ``formats``, best first.
+
+    When more characters were read than a format has, the format is tried on
+    every contiguous window; characters left out cost their confidence (a
+    confident extra character is more likely a misfit than stray text such as a
+    country code or a frame screw).
+    """
+    read_length = probabilities.shape[0]
+    confidences = probabilities.max(axis=1) if read_length else np.zeros(0)
+    matches: dict[str, FormatMatch] = {}
+    for plate_format in formats:
+        length = len(plate_format.pattern)
+        for start in range(read_length - length + 1):
+            dropped = np.concatenate((confidences[:start], confidences[start + length :]))
+            drop_cost = float(np.sum(0.4 + 1.2 * dropped))
+            allowed = constrained_probabilities(
+                probabilities[start : start + length], plate_format
+            )
+            for text, confidence in top_texts(allowed, alternatives):
+                if "A" in plate_format.pattern and not _mixes_letters_and_digits(text):
+                    # Loose formats accept any characters; words and bare numbers
+                    # around a plate (state names, phone numbers) are not plates.
+                    continue
+                score = math.log(max(confidence, 1e-12)) + plate_format.prior - drop_cost
+                known = matches.get(text)
+                if known is None or known.score < score:
+                    matches[text] = FormatMatch(text, plate_format, confidence, score)
+    return sorted(matches.values(), key=lambda match: match.score, reverse=True)
+
+
+def _mixes_letters_and_digits(text: str) -> bool:
+    return any(char in DIGITS for char in text) and any(char in LATIN_LETTERS for char in text)
+
+
+def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
+    """Fold look-alikes in ``text`` to fit ``plate_format``; None when it cannot fit."""
+    if len(text) != len(plate_format.pattern):
+        return None
+    folded = []
+    for char, kind in zip(text, plate_format.pattern, strict=True):
+        if kind == "D" and char not in DIGITS:
+            char = DIGIT_FOR_LETTER.get(char, char)
+        elif kind == "L":
+            if char not in LATIN_LETTERS:
+                char = LETTER_FOR_DIGIT.get(char, char)
+            if plate_format.letters == UA_LETTERS and char not in UA_LETTERS:
+                char = UA_LETTER_FOR_LETTER.get(char, char)
+        allowed = (
+            DIGITS if kind == "D" else plate_format.letters if kind == "L" else PLATE_CHARS
+        )
+        if char not in allowed:
+            return None
+        folded.append(char)
+    return "".join(folded)
+
+
+def one_hot(text: str, confidence: float = 1.0) -> ProbabilityMatrix:
+    """A probability matrix that read ``text`` with ``confidence`` per character.
+
+    The remaining probability is spread evenly, as an uncertain reader would.
+    """
+    size = len(PLATE_CHARS)
+    matrix = np.full((len(text), size), (1.0 - confidence) / (size - 1), dtype=np.float32)
+    for position, char in enumerate(text):
+        matrix[position, PLATE_CHARS.index(char)] = confidence
+    return matrix

@@ -1,0 +1,60 @@
+"""Decode untrusted image bytes into an RGB image, refusing what could hurt the host."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000
+"""Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
+
+
+
+class ImageError(ValueError):
+    """The bytes are not an image the engine will read; the message says why."""
+
+
+def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode JPEG/PNG/... bytes to RGB, upright as the camera meant (EXIF orientation)."""
+    if not data:
+        raise ImageError("empty image data")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice its limit; make every
+            # oversized image an error, checked against our own cap below.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"image is {width}x{height} = {width * height} pixels, "
+                    f"more than the {max_pixels} allowed"
+                )
+            image.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(f"image refused as a decompression bomb: {err}") from err
+    except UnidentifiedImageError as err:
+        raise ImageError("data is not an image format Pillow recognises") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        # Truncated or corrupt files surface as OSError ("image file is truncated").
+        raise ImageError(f"corrupt image: {err}") from err
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode != "RGB":
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            # Transparent areas become white, as a viewer shows them, not black.
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba)
+        image = image.convert("RGB")
+    return image
+
+
+def encode_jpeg(image: Image.Image, *, quality: int = 90) -> bytes:
+    """JPEG bytes of an image (plate crops for evidence and the image entity)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

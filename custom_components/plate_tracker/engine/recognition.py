@@ -1,0 +1,136 @@
+"""Read text-line crops with the PP-OCRv4 CTC recogniser, restricted to plate characters.
+
+The model knows 6623 characters (mostly Chinese). Plates use 36: the engine
+folds lower case, full-width and Cyrillic twins into them, treats punctuation
+and spaces as CTC blanks (a dash or a dot between plate groups is not a
+character), and ignores the rest, so the decoder can only ever output plate
+characters, each with a probability vector for the format rules.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from PIL import Image
+
+from ..plate_text import normalize_plate
+from .formats import PLATE_CHARS, ProbabilityMatrix
+
+INPUT_HEIGHT = 48
+"""The recogniser's input height: crops are scaled to it."""
+MAX_BATCH = 8
+_BLANK = 0
+
+
+class RecognizerModelError(RuntimeError):
+    """The recognition model lacks what the engine needs (its alphabet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineRead:
+    """What the recogniser read in one crop."""
+
+    text: str
+    probabilities: ProbabilityMatrix
+    """One row per character of ``text`` over ``PLATE_CHARS``."""
+
+    @property
+    def confidence(self) -> float:
+        """Product of the characters' top probabilities (0 for an empty read)."""
+        if not self.text:
+            return 0.0
+        return float(np.prod(self.probabilities.max(axis=1)))
+
+
+class TextRecognizer:
+    """One reusable recogniser session; call from one thread at a time."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+        self._input_name = session.get_inputs()[0].name
+        metadata = session.get_modelmeta().custom_metadata_map
+        if "character" not in metadata:
+            raise RecognizerModelError("recognition model has no 'character' metadata")
+        # Output columns: CTC blank, the alphabet in metadata order, then a space.
+        alphabet = ["", *metadata["character"].splitlines(), " "]
+        self._source_columns, self._reduction = _plate_reduction(alphabet)
+
+    def read(self, crops: Sequence[Image.Image]) -> list[LineRead]:
+        """Read each crop (RGB, any size; scaled to the model's height here)."""
+        scaled = [_scale_to_height(crop) for crop in crops]
+        results: list[LineRead | None] = [None] * len(scaled)
+        # Batches of similar widths waste little work on padding.
+        order = sorted(range(len(scaled)), key=lambda index: scaled[index].shape[1])
+        for begin in range(0, len(order), MAX_BATCH):
+            indices = order[begin : begin + MAX_BATCH]
+            width = max(scaled[index].shape[1] for index in indices)
+            # Zero after normalisation is mid grey, the padding PP-OCR trained with.
+            batch = np.zeros((len(indices), 3, INPUT_HEIGHT, width), dtype=np.float32)
+            for slot, index in enumerate(indices):
+                batch[slot, :, :, : scaled[index].shape[1]] = scaled[index].transpose(2, 0, 1)
+            output = self._session.run(None, {self._input_name: batch})[0]
+            reduced = output[:, :, self._source_columns] @ self._reduction
+            reduced /= np.maximum(reduced.sum(axis=2, keepdims=True), 1e-9)
+            for slot, index in enumerate(indices):
+                # Time steps beyond a crop's own width only saw padding.
+                steps = max(1, -(-scaled[index].shape[1] * output.shape[1] // width))
+                results[index] = ctc_decode(reduced[slot, :steps])
+        return [result for result in results if result is not None]
+
+
+def ctc_decode(steps: npt.NDArray[np.float32]) -> LineRead:
+    """Greedy CTC decoding of (time, 1 + len(PLATE_CHARS)) probabilities.
+
+    Each emitted character keeps the probability vector of its most confident
+    time step, renormalised over the plate characters.
+    """
+    best = steps.argmax(axis=1)
+    chars: list[str] = []
+    rows: list[npt.NDArray[np.float32]] = []
+    previous = _BLANK
+    for step, column in enumerate(best.tolist()):
+        if column != _BLANK:
+            row = steps[step, 1:]
+            if column != previous:
+                chars.append(PLATE_CHARS[column - 1])
+                rows.append(row)
+            elif row[column - 1] > rows[-1][column - 1]:
+                rows[-1] = row
+        previous = column
+    if not rows:
+        return LineRead("", np.zeros((0, len(PLATE_CHARS)), dtype=np.float32))
+    matrix = np.asarray(rows, dtype=np.float32)
+    matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1e-9)
+    return LineRead("".join(chars), matrix)
+
+
+def _plate_reduction(
+    alphabet: Sequence[str],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Columns to keep, and the matrix summing them into blank + ``PLATE_CHARS``."""
+    targets: list[tuple[int, int]] = []
+    for column, symbol in enumerate(alphabet):
+        if column == _BLANK:
+            targets.append((column, _BLANK))
+            continue
+        folded = normalize_plate(unicodedata.normalize("NFKC", symbol))
+        if len(folded) == 1 and folded in PLATE_CHARS:
+            targets.append((column, 1 + PLATE_CHARS.index(folded)))
+        elif all(unicodedata.category(char)[0] in "PZS" for char in symbol):
+            targets.append((column, _BLANK))
+    columns = np.array([column for column, _ in targets], dtype=np.intp)
+    reduction = np.zeros((len(targets), 1 + len(PLATE_CHARS)), dtype=np.float32)
+    for row, (_, target) in enumerate(targets):
+        reduction[row, target] = 1.0
+    return columns, reduction
+
+
+def _scale_to_height(crop: Image.Image) -> npt.NDArray[np.float32]:
+    width = max(INPUT_HEIGHT // 2, round(crop.width * INPUT_HEIGHT / max(crop.height, 1)))
+    resized = crop.resize((width, INPUT_HEIGHT), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32) / 127.5 - 1.0

@@ -1,0 +1,1 @@
+"""Tests of the recognition engine (plain pytest, no Home Assistant)."""

@@ -1,0 +1,86 @@
+"""Per-vehicle consensus over several frames' reads."""
+
+from __future__ import annotations
+
+import random
+
+from custom_components.plate_tracker.engine.consensus import combine_reads
+from custom_components.plate_tracker.engine.types import PlateRead
+
+
+def _read(text: str, confidence: float, box: tuple[int, int, int, int] = (0, 0, 10, 5)) -> PlateRead:
+    return PlateRead(text=text, raw=text, confidence=confidence, box=box, region="ua")
+
+
+def test_nothing_to_combine() -> None:
+    """No reads (or only empty ones) give no plate rather than an empty one."""
+    assert combine_reads([]) is None
+    assert combine_reads([_read("", 0.5)]) is None
+
+
+def test_single_read_is_kept_as_is() -> None:
+    """One frame is its own consensus."""
+    read = _read("AE1455KH", 0.8)
+    assert combine_reads([read]) is read
+
+
+def test_majority_outvotes_a_confident_misread() -> None:
+    """Three frames agreeing beat one more confident frame with a look-alike slip."""
+    reads = [_read("AE1455KH", 0.6), _read("AE1455KH", 0.55), _read("AE1456KH", 0.9), _read("AE1455KH", 0.5)]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+    assert ("AE1456KH", combined.alternatives[0][1]) == combined.alternatives[0]
+
+
+def test_characters_combine_across_frames() -> None:
+    """Each frame misreads a different character; the vote recovers every position."""
+    reads = [_read("XE1455KH", 0.7), _read("AE1855KH", 0.7), _read("AE1455KB", 0.7), _read("AE1455KH", 0.3)]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+
+
+def test_agreement_raises_confidence() -> None:
+    """More agreeing frames mean more confidence, never above 1."""
+    two = combine_reads([_read("AE1455KH", 0.7)] * 2)
+    five = combine_reads([_read("AE1455KH", 0.7)] * 5)
+    assert two is not None and five is not None
+    assert two.confidence < five.confidence <= 1.0
+
+
+def test_stray_extra_character_is_aligned() -> None:
+    """A frame that also read a frame screw as a character still votes on the right places."""
+    reads = [_read("AE1455KH", 0.5), _read("AE1455KH", 0.4), _read("IAE1456KH", 0.95), _read("AE1465KH", 0.45)]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+
+
+def test_evidence_comes_from_a_frame_with_the_chosen_text() -> None:
+    """The box and crop shown as evidence belong to a frame that read the winning text."""
+    reads = [_read("AE1455KH", 0.6, (1, 1, 5, 5)), _read("AE1455KH", 0.7, (2, 2, 6, 6)), _read("AE1456KH", 0.9, (3, 3, 7, 7))]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.box == (2, 2, 6, 6)
+
+
+def test_generated_passes_recover_the_plate() -> None:
+    """Over many noisy generated passes, consensus is right more often than the best single frame."""
+    rng = random.Random(7)
+    letters = "ABCEHIKMOPTX"
+    consensus_right = best_frame_right = 0
+    for _ in range(200):
+        truth = "".join(rng.choice(letters) for _ in range(2)) + "".join(rng.choice("0123456789") for _ in range(4)) + "".join(rng.choice(letters) for _ in range(2))
+        reads = []
+        for _ in range(5):
+            text = list(truth)
+            if rng.random() < 0.5:
+                text[rng.randrange(8)] = rng.choice(letters + "0123456789")
+            reads.append(_read("".join(text), rng.uniform(0.3, 0.9)))
+        combined = combine_reads(reads)
+        assert combined is not None
+        consensus_right += combined.text == truth
+        best_frame_right += max(reads, key=lambda r: r.confidence).text == truth
+    assert consensus_right > best_frame_right
+    assert consensus_right >= 190

@@ -1,0 +1,95 @@
+"""Plate-format rules: which texts can be plates, and how look-alikes fold by position."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.plate_tracker.engine.formats import (
+    FORMATS,
+    PLATE_CHARS,
+    fold_to_format,
+    formats_for,
+    match_formats,
+    one_hot,
+)
+
+FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
+
+
+@pytest.mark.parametrize(
+    ("raw", "format_name", "expected"),
+    [
+        # A digit where a Ukrainian plate needs a letter becomes the letter it resembles.
+        ("AA1234B8", "ua_standard", "AA1234BB"),
+        ("0O1234KX", "ua_standard", "OO1234KX"),
+        # A letter where a digit belongs becomes the digit it resembles.
+        ("AAO2B4KX", "ua_standard", "AA0284KX"),
+        ("AEI455KH", "ua_standard", "AE1455KH"),
+        # Latin letters that Ukrainian plates never use fold to the plate letter they resemble.
+        ("DA1234KX", "ua_standard", "OA1234KX"),
+        # Letters with no look-alike of the needed kind cannot fit.
+        ("AW1234KX", "ua_standard", None),
+        ("AA12W4KX", "ua_standard", None),
+        ("AA1234K", "ua_standard", None),
+        ("ABC1D23", "br_mercosur", "ABC1D23"),
+        ("A8C1D23", "br_mercosur", "ABC1D23"),
+        ("ABC1023", "br_mercosur", "ABC1O23"),
+        ("RKO99AN", "eu_sk", "RK099AN"),
+    ],
+)
+def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> None:
+    """Position folding is what turns an OCR look-alike slip into the real plate."""
+    assert fold_to_format(raw, FORMAT_BY_NAME[format_name]) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "regions", "expected_text", "expected_format"),
+    [
+        ("AE1455KH", ("ua", "eu", "us", "br"), "AE1455KH", "ua_standard"),
+        # Ukraine first: an 8 in the last letter place is read as B.
+        ("AE1455K8", ("ua", "eu", "us", "br"), "AE1455KB", "ua_standard"),
+        ("BRA2E19", ("ua", "eu", "us", "br"), "BRA2E19", "br_mercosur"),
+        ("UAAE1455KH", ("ua", "eu", "us", "br"), "AE1455KH", "ua_standard"),
+        ("FUW999", ("ua", "eu", "us", "br"), "FUW999", "eu_generic_6"),
+        ("FUW999", ("us",), "FUW999", "us_generic_6"),
+    ],
+)
+def test_best_match(
+    raw: str, regions: tuple[str, ...], expected_text: str, expected_format: str
+) -> None:
+    """The best reading respects format and region priority, dropping stray characters."""
+    matches = match_formats(one_hot(raw, 0.9), formats_for(regions))
+    assert matches[0].text == expected_text
+    assert matches[0].plate_format.name == expected_format
+
+
+def test_words_are_not_plates() -> None:
+    """A state name or a dealer's word fits a loose format's length but is no plate."""
+    matches = match_formats(one_hot("ALASKA", 0.99), formats_for(("us", "eu")))
+    assert all(match.confidence < 0.01 for match in matches)
+
+
+def test_confident_digit_stays_where_any_character_may_stand() -> None:
+    """Folding only applies where the format demands a kind: loose formats keep the read."""
+    matches = match_formats(one_hot("7ABC123", 0.95), formats_for(("us",)))
+    assert matches[0].text == "7ABC123"
+
+
+def test_alternatives_rank_the_second_guess() -> None:
+    """An uncertain character yields the runner-up text as an alternative for fuzzy matching."""
+    probabilities = one_hot("AE1455KH", 0.95)
+    probabilities[3] = 0.0
+    probabilities[3, PLATE_CHARS.index("4")] = 0.6
+    probabilities[3, PLATE_CHARS.index("1")] = 0.4
+    matches = match_formats(probabilities, formats_for(("ua",)))
+    texts = [match.text for match in matches]
+    assert texts[0] == "AE1455KH"
+    assert "AE1155KH" in texts[1:]
+    assert matches[0].confidence > matches[texts.index("AE1155KH")].confidence
+
+
+def test_region_order_lowers_later_regions() -> None:
+    """The region listed first in the options wins ties."""
+    first = formats_for(("ua", "br"))
+    assert [f.region for f in first][:3] == ["ua", "ua", "ua"]
+    assert all(f.prior < FORMAT_BY_NAME[f.name].prior for f in first if f.region == "br")

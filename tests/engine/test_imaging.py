@@ -1,0 +1,74 @@
+"""Untrusted image bytes: refused with a clear ImageError, never a crash or a memory blow-up."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from custom_components.plate_tracker.engine.imaging import ImageError, decode_image
+
+
+def _encoded(image: Image.Image, image_format: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **params)
+    return buffer.getvalue()
+
+
+def test_empty_bytes() -> None:
+    """An empty upload says so instead of a generic decoder error."""
+    with pytest.raises(ImageError, match="empty"):
+        decode_image(b"")
+
+
+def test_not_an_image() -> None:
+    """Arbitrary bytes (an HTML error page from an NVR) are refused."""
+    with pytest.raises(ImageError, match="not an image"):
+        decode_image(b"<html>502 Bad Gateway</html>")
+
+
+def test_truncated_jpeg() -> None:
+    """A snapshot cut off mid-transfer is refused, not half-read."""
+    data = _encoded(Image.new("RGB", (64, 48), (200, 10, 10)), "JPEG")
+    with pytest.raises(ImageError, match="corrupt"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_decompression_bomb() -> None:
+    """A tiny file declaring a huge canvas is refused before its pixels are allocated."""
+    data = _encoded(Image.new("1", (12_000, 6_000)), "PNG")
+    assert len(data) < 200_000
+    with pytest.raises(ImageError, match="pixels"):
+        decode_image(data)
+
+
+def test_cap_is_configurable() -> None:
+    """The pixel cap is a parameter, so the limit the message names is the one applied."""
+    data = _encoded(Image.new("RGB", (200, 100)), "PNG")
+    with pytest.raises(ImageError, match="20000 pixels, more than the 10000 allowed"):
+        decode_image(data, max_pixels=10_000)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_modes_become_rgb(mode: str) -> None:
+    """Grey, transparent and palette images are read like colour ones."""
+    image = Image.new("RGB", (40, 20), (255, 255, 255)).convert(mode)
+    decoded = decode_image(_encoded(image, "PNG"))
+    assert decoded.mode == "RGB"
+    assert decoded.size == (40, 20)
+
+
+def test_transparency_becomes_white() -> None:
+    """Transparent pixels show as white, as in a viewer, not as black."""
+    decoded = decode_image(_encoded(Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "PNG"))
+    assert decoded.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied() -> None:
+    """A phone photo stored sideways is read upright (EXIF orientation 6: rotate 90)."""
+    image = Image.new("RGB", (60, 20), (0, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode_image(_encoded(image, "JPEG", exif=exif.tobytes()))
+    assert decoded.size == (20, 60)
