@@ -11,8 +11,8 @@ from custom_components.plate_tracker.matching.errors import (
     MatchingValidationError,
     ValidationKey,
 )
+from custom_components.plate_tracker.matching.similarity import MIN_ONE_EDIT_LENGTH
 from custom_components.plate_tracker.matching.watchlist import (
-    MIN_ONE_EDIT_LENGTH,
     MatchKind,
     WatchlistHit,
     is_within_active_hours,

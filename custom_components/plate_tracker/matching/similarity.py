@@ -6,7 +6,27 @@ that plate" means the same thing in an alert and in a route.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from ..plate_text import LOOKALIKE_CLASSES
+
+MIN_LOOKALIKE_LENGTH = 4
+"""Plates shorter than this only match exactly: folding a 2- or 3-character
+plate makes it equal to too many others."""
+MIN_ONE_EDIT_LENGTH = 6
+"""Plates shorter than this never match within one edit: one edit from a
+5-character plate covers hundreds of real plates, and every such match would
+point at the wrong car."""
+
+
+class MatchKind(StrEnum):
+    """How a read matched a plate, strongest first."""
+
+    EXACT = "exact"
+    PATTERN = "pattern"
+    LOOKALIKE = "lookalike"
+    ONE_EDIT = "one_edit"
+
 
 # Built from the public classes instead of plate_text's private table because
 # patterns must keep their ``*`` and ``?`` while folding, and lookalike_key()
@@ -44,14 +64,20 @@ def within_one_edit(first: str, second: str) -> bool:
     return first[prefix:] == second[prefix + 1 :]
 
 
-def is_probable_misread(read: str, plate: str, *, min_length: int) -> bool:
-    """Return whether ``read`` differs from ``plate`` only by look-alikes or one edit.
+def misread_kind(read: str, plate: str) -> MatchKind | None:
+    """Return how a canonical read matches a canonical plate (never PATTERN), or None.
 
-    Plates shorter than ``min_length`` never qualify: one edit away from a
-    short plate is a large share of all plates.
+    Look-alike folding is applied before the one-edit test, so ``AEI24BK``
+    (a look-alike and a dropped character) is one edit from ``AE1234BK``.
     """
-    if read == plate or len(plate) < min_length:
-        return False
+    if read == plate:
+        return MatchKind.EXACT
+    if len(plate) < MIN_LOOKALIKE_LENGTH:
+        return None
     folded_read = fold_lookalikes(read)
     folded_plate = fold_lookalikes(plate)
-    return folded_read == folded_plate or within_one_edit(folded_read, folded_plate)
+    if folded_read == folded_plate:
+        return MatchKind.LOOKALIKE
+    if len(plate) >= MIN_ONE_EDIT_LENGTH and within_one_edit(folded_read, folded_plate):
+        return MatchKind.ONE_EDIT
+    return None

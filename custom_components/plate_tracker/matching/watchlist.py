@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
-from enum import StrEnum
 from functools import lru_cache
 import re
 
 from ..plate_text import CYRILLIC_TO_LATIN, normalize_plate
 from ..records import Priority, WatchlistEntry
 from .errors import MatchingValidationError, ValidationKey
-from .similarity import fold_lookalikes, within_one_edit
+from .similarity import MatchKind, fold_lookalikes, misread_kind
 
 MIN_PLATE_LENGTH = 2
 """Shortest plate a watchlist entry may list (some vanity plates are two characters)."""
@@ -24,13 +23,6 @@ MAX_PLATE_LENGTH = 12
 """Longest plate or pattern (without ``*``); no plate format in use is longer."""
 MIN_PATTERN_LITERALS = 3
 """Letters and digits a pattern needs, so that ``*`` alone cannot flag every car."""
-MIN_LOOKALIKE_LENGTH = 4
-"""Listed plates shorter than this only match exactly: folding a 2- or 3-character
-plate makes it equal to too many others."""
-MIN_ONE_EDIT_LENGTH = 6
-"""Listed plates shorter than this never match within one edit: one edit from a
-5-character plate covers hundreds of real plates, and every such hit would page
-an officer for the wrong car."""
 
 WILDCARDS = frozenset("*?")
 _SEPARATORS = re.compile(r"[\s\-]+")
@@ -38,15 +30,6 @@ _INVALID_CHARACTER = re.compile(r"[^0-9A-Z*?]")
 _REPEATED_STAR = re.compile(r"\*{2,}")
 
 _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.INFO: 2}
-
-
-class MatchKind(StrEnum):
-    """How a read matched a watchlist entry, strongest first."""
-
-    EXACT = "exact"
-    PATTERN = "pattern"
-    LOOKALIKE = "lookalike"
-    ONE_EDIT = "one_edit"
 
 
 # Weights that rank hits. An exact hit on the engine's best read is certain as
@@ -119,7 +102,6 @@ class _Listed:
     """A listed plate or pattern prepared once for matching many reads."""
 
     canonical: str
-    folded: str
     pattern: re.Pattern[str] | None
     folded_pattern: re.Pattern[str] | None
 
@@ -136,10 +118,9 @@ def _prepare_listed(listed: str) -> _Listed | None:
         canonical = parse_plate_or_pattern(listed)
     except MatchingValidationError:
         return None
-    folded = fold_lookalikes(canonical)
     if not is_pattern(canonical):
-        return _Listed(canonical, folded, None, None)
-    return _Listed(canonical, folded, _compile(canonical), _compile(folded))
+        return _Listed(canonical, None, None)
+    return _Listed(canonical, _compile(canonical), _compile(fold_lookalikes(canonical)))
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -189,15 +170,7 @@ def _match_one(listed: _Listed, read: str, folded_read: str) -> MatchKind | None
         if listed.folded_pattern.fullmatch(folded_read):
             return MatchKind.LOOKALIKE
         return None
-    if read == listed.canonical:
-        return MatchKind.EXACT
-    if len(listed.canonical) >= MIN_LOOKALIKE_LENGTH and folded_read == listed.folded:
-        return MatchKind.LOOKALIKE
-    if len(listed.canonical) >= MIN_ONE_EDIT_LENGTH and within_one_edit(
-        folded_read, listed.folded
-    ):
-        return MatchKind.ONE_EDIT
-    return None
+    return misread_kind(read, listed.canonical)
 
 
 def match_watchlist(
@@ -215,8 +188,10 @@ def match_watchlist(
     with their confidence. ``at`` must be timezone aware; active hours are
     judged in local time ``tz``. Entries that are disabled, expired
     (``expires_at <= at``), limited to other cameras or outside their active
-    hours never match. Patterns match exactly or by look-alikes, never within
-    one edit: a pattern is already a deliberate widening.
+    hours never match. Plates shorter than ``MIN_LOOKALIKE_LENGTH`` (4) match
+    only exactly, and shorter than ``MIN_ONE_EDIT_LENGTH`` (6) never within one
+    edit. Patterns match exactly or by look-alikes, never within one edit: a
+    pattern is already a deliberate widening.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone aware")
