@@ -155,6 +155,9 @@ class SightingStore:
         writer = store._connect()
         writer.execute("PRAGMA journal_mode = WAL")
         migrate(writer)
+        # Plan queries from statistics; the limit keeps that quick on big files.
+        writer.execute("PRAGMA analysis_limit = 1000")
+        writer.execute("PRAGMA optimize = 0x10002")
         reader = store._connect()
         reader.execute("PRAGMA query_only = ON")
         store._writer, store._reader = writer, reader

@@ -1,0 +1,1 @@
+"""Tests of the sightings store (plain Python, real SQLite files)."""
