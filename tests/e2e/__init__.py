@@ -1,0 +1,1 @@
+"""End-to-end tests: real processes (mosquitto, hass) talking over real sockets."""

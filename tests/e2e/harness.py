@@ -1,0 +1,409 @@
+"""Real parts for the end-to-end test: a mosquitto broker, a fake Frigate, a hass process, a client.
+
+Everything listens on 127.0.0.1 on free ports and writes its log into the test's folder, so a
+failure message can show what each part said. Every part is stopped by its fixture, even when
+the test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+import importlib.util
+import json
+import os
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from types import ModuleType
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+FRIGATE_VERSION = "0.16.0"
+# Set by .ci/run when mosquitto runs outside the environment the tests run in (the Python 3.14
+# root filesystem has none): "host:port" of a broker to use instead of starting one.
+EXTERNAL_BROKER_ENV = "PLATE_TRACKER_E2E_BROKER"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_for(
+    what: str,
+    check: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    interval: float = 0.25,
+    alive: Callable[[], str | None] | None = None,
+) -> None:
+    """Poll ``check`` until it is true; fail after ``within`` s or when ``alive`` reports a death."""
+    deadline = time.monotonic() + within
+    while True:
+        if alive is not None and (death := alive()) is not None:
+            raise AssertionError(f"while waiting for {what}: {death}")
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def port_open(port: int, host: str = HOST) -> bool:
+    """Return whether something accepts TCP connections on ``host:port``."""
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """Return the last ``lines`` lines of a log file, for failure messages."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def load_demo_feed() -> ModuleType:
+    """Import scripts/demo_feed.py, which draws the street scenes (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location(
+        "demo_feed", REPO / "scripts" / "demo_feed.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: its dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class ManagedProcess:
+    """A child process with its output in a log file, stopped politely, then firmly."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path) -> None:
+        """Start ``argv`` now."""
+        self.name = name
+        self.log = log
+        self._log_file = log.open("wb")
+        self._process = subprocess.Popen(  # noqa: S603 - argv is built by the test, not input
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def death(self) -> str | None:
+        """Return why the process is gone, or None while it runs."""
+        code = self._process.poll()
+        if code is None:
+            return None
+        return f"{self.name} exited with {code}; its log ends:\n{log_tail(self.log)}"
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM, wait up to ``grace`` seconds, then SIGKILL."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                await asyncio.to_thread(self._process.wait, grace)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                await asyncio.to_thread(self._process.wait)
+        self._log_file.close()
+
+
+def mosquitto_binary() -> str | None:
+    """Return the Debian mosquitto binary, or one on PATH."""
+    if Path("/usr/sbin/mosquitto").is_file():
+        return "/usr/sbin/mosquitto"
+    return shutil.which("mosquitto")
+
+
+async def start_mosquitto(binary: str, workdir: Path) -> tuple[ManagedProcess, int]:
+    """Start an anonymous mosquitto on a free 127.0.0.1 port; return it and the port."""
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        textwrap.dedent(
+            f"""\
+            listener {port} {HOST}
+            allow_anonymous true
+            persistence false
+            log_dest stdout
+            log_type all
+            """
+        ),
+        encoding="utf-8",
+    )
+    process = ManagedProcess(
+        "mosquitto", [binary, "-c", str(conf)], workdir / "mosquitto.log", workdir
+    )
+    await wait_for(
+        f"mosquitto on port {port}",
+        lambda: port_open(port),
+        within=20,
+        alive=process.death,
+    )
+    return process, port
+
+
+@dataclass
+class FakeFrigate:
+    """The parts of Frigate's HTTP API plate_tracker calls, answering with one generated scene."""
+
+    snapshot: bytes
+    requests: list[str] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on a free 127.0.0.1 port."""
+        app = web.Application()
+        app.router.add_get("/api/version", self._version)
+        app.router.add_get("/api/config", self._config)
+        app.router.add_get("/api/events/{event_id}/snapshot.jpg", self._image)
+        app.router.add_get("/api/events/{event_id}/thumbnail.jpg", self._image)
+        app.middlewares.append(self._record)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, HOST, port).start()
+        self.url = f"http://{HOST}:{port}"
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @web.middleware
+    async def _record(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        return await handler(request)
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.Response(text=FRIGATE_VERSION)
+
+    async def _config(self, request: web.Request) -> web.Response:
+        cameras = {
+            name: {"enabled": True, "detect": {"width": 1280, "height": 720}}
+            for name in ("entrance_north", "bridge", "exit_kyiv_road")
+        }
+        return web.json_response(
+            {"cameras": cameras, "mqtt": {"topic_prefix": "frigate"}}
+        )
+
+    async def _image(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.snapshot, content_type="image/jpeg")
+
+
+def write_hass_config(config: Path, http_port: int) -> None:
+    """Write a minimal configuration: only what the REST and websocket APIs need.
+
+    Not default_config: that would make hass install the frontend and a dozen other packages on
+    its first start, which is slow and tests nothing of ours.
+    """
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "configuration.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            homeassistant:
+              name: plate_tracker e2e
+              latitude: 50.45
+              longitude: 30.52
+              elevation: 179
+              unit_system: metric
+              time_zone: Europe/Kyiv
+              country: UA
+              currency: UAH
+            http:
+              server_host: {HOST}
+              server_port: {http_port}
+            api:
+            config:
+            onboarding:
+            websocket_api:
+            logger:
+              default: warning
+              logs:
+                custom_components.plate_tracker: debug
+                homeassistant.components.mqtt: info
+                homeassistant.setup: info
+                homeassistant.loader: info
+            """
+        ),
+        encoding="utf-8",
+    )
+    # The integration from this checkout, as HACS would install it...
+    custom = config / "custom_components"
+    custom.mkdir(exist_ok=True)
+    (custom / "plate_tracker").symlink_to(
+        REPO / "custom_components" / "plate_tracker", target_is_directory=True
+    )
+    # ...and the models scripts/setup fetched, so hass does not download them again.
+    models = config / "plate_tracker" / "models"
+    models.parent.mkdir(parents=True, exist_ok=True)
+    models.symlink_to(REPO / "models" / "cache", target_is_directory=True)
+
+
+def hass_executable() -> Path:
+    """Return the hass of the environment running the tests."""
+    return Path(sys.executable).parent / "hass"
+
+
+class HassClient:
+    """Home Assistant's REST and websocket APIs, as the frontend uses them."""
+
+    def __init__(self, session: ClientSession, base_url: str) -> None:
+        """Talk to the hass at ``base_url`` through ``session``."""
+        self.session = session
+        self.base_url = base_url
+        self.token = ""
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self, method: str, path: str, payload: dict[str, Any] | None = None
+    ) -> Any:
+        """Send a JSON request; fail with the answer's body on any non-2xx status."""
+        async with self.session.request(
+            method, self.base_url + path, json=payload, headers=self._headers()
+        ) as response:
+            body = await response.text()
+            assert response.status < 300, (
+                f"{method} {path} -> {response.status}: {body}"
+            )
+            return json.loads(body) if body else None
+
+    async def answers(self) -> bool:
+        """Return whether hass serves HTTP yet."""
+        try:
+            async with self.session.get(
+                self.base_url + "/api/onboarding", timeout=ClientTimeout(total=5)
+            ) as response:
+                return response.status == 200
+        except (OSError, TimeoutError):
+            return False
+
+    async def onboard(self) -> None:
+        """Create the owner account through onboarding and log in as it."""
+        client_id = self.base_url + "/"
+        created = await self.request(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": client_id,
+                "name": "E2E Owner",
+                "username": "e2e",
+                "password": "e2e-password",
+                "language": "en",
+            },
+        )
+        async with self.session.post(
+            self.base_url + "/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": created["auth_code"],
+                "client_id": client_id,
+            },
+        ) as response:
+            body = await response.text()
+            assert response.status == 200, f"/auth/token -> {response.status}: {body}"
+            self.token = json.loads(body)["access_token"]
+
+    async def start_flow(self, handler: str) -> dict[str, Any]:
+        """Start a config flow the way the UI's "Add integration" does."""
+        result: dict[str, Any] = await self.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            {"handler": handler, "show_advanced_options": False},
+        )
+        return result
+
+    async def flow_step(
+        self, flow_id: str, user_input: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Answer the current step of a flow (a form's fields, or a menu's next_step_id)."""
+        result: dict[str, Any] = await self.request(
+            "POST", f"/api/config/config_entries/flow/{flow_id}", user_input
+        )
+        return result
+
+    async def entries(self, domain: str) -> list[dict[str, Any]]:
+        """Return the config entries of ``domain`` with their states."""
+        everything: list[dict[str, Any]] = await self.request(
+            "GET", "/api/config/config_entries/entry"
+        )
+        return [entry for entry in everything if entry["domain"] == domain]
+
+    async def states(self) -> list[dict[str, Any]]:
+        """Return every entity's state (GET /api/states)."""
+        states: list[dict[str, Any]] = await self.request("GET", "/api/states")
+        return states
+
+
+class EventSubscription:
+    """A websocket connection subscribed to one event type."""
+
+    def __init__(self, client: HassClient) -> None:
+        """Use ``client``'s session and token."""
+        self._client = client
+        self._ws: Any = None
+
+    async def subscribe(self, event_type: str) -> None:
+        """Authenticate and subscribe."""
+        url = self._client.base_url.replace("http://", "ws://") + "/api/websocket"
+        self._ws = await self._client.session.ws_connect(url)
+        assert (await self._ws.receive_json())["type"] == "auth_required"
+        await self._ws.send_json({"type": "auth", "access_token": self._client.token})
+        answer = await self._ws.receive_json()
+        assert answer["type"] == "auth_ok", answer
+        await self._ws.send_json(
+            {"id": 1, "type": "subscribe_events", "event_type": event_type}
+        )
+        answer = await self._ws.receive_json()
+        assert answer.get("success"), answer
+
+    async def next_event(self, within: float) -> dict[str, Any] | None:
+        """Return the next event's ``data``, or None when none came ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = await self._ws.receive(timeout=left)
+            except TimeoutError:
+                return None
+            if message.type != WSMsgType.TEXT:
+                raise AssertionError(f"websocket closed: {message!r}")
+            payload = json.loads(message.data)
+            if payload.get("type") == "event":
+                data: dict[str, Any] = payload["event"]["data"]
+                return data
+        return None
+
+    async def close(self) -> None:
+        """Close the websocket."""
+        if self._ws is not None:
+            await self._ws.close()

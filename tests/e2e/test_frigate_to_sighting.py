@@ -1,0 +1,353 @@
+"""A Frigate event becomes a plate sighting in a real Home Assistant: the whole path, real parts.
+
+Real mosquitto, a real ``hass`` process with the integration from this checkout and the real
+recognition models, a fake Frigate HTTP API serving a generated street scene, and Frigate-format
+event messages published to the broker. The result is read the way a user or an automation would
+see it: a bus event over the websocket API and a sensor state over the REST API.
+
+Run alone with ``scripts/test -m e2e``. Without mosquitto the test is skipped, except under CI
+(``CI`` set), where a missing broker is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import random
+import time
+from typing import Any
+
+from aiohttp import ClientSession
+from paho.mqtt import publish
+import pytest
+
+from custom_components.plate_tracker.engine.models import ensure_models
+
+from .harness import (
+    EXTERNAL_BROKER_ENV,
+    HOST,
+    REPO,
+    EventSubscription,
+    FakeFrigate,
+    HassClient,
+    ManagedProcess,
+    free_port,
+    hass_executable,
+    load_demo_feed,
+    log_tail,
+    mosquitto_binary,
+    start_mosquitto,
+    wait_for,
+    write_hass_config,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.enable_socket,
+    pytest.mark.usefixtures("socket_enabled"),
+    pytest.mark.timeout(900),
+]
+
+PLATE = "AE1234BK"
+CAMERA = "bridge"
+MQTT_PREFIX = "frigate"
+# Frigate's box of the car in the generated 1280x720 scene (the car is drawn in its lower half).
+VEHICLE_BOX = [100, 280, 1180, 720]
+
+HASS_START_TIMEOUT = (
+    240  # first start of a fresh config writes .storage and compiles bytecode
+)
+ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
+SIGHTING_TIMEOUT = 60  # three snapshot reads on two cores, then the pass is published
+# Home Assistant batches MQTT subscriptions for a moment before sending them to the broker;
+# Frigate's event messages are not retained, so publishing too early would lose them.
+SUBSCRIBE_SETTLE = 3.0
+PUBLISH_ATTEMPTS = 3
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@dataclass
+class RunningHass:
+    """A hass process under test and a logged-in client for it."""
+
+    client: HassClient
+    process: ManagedProcess
+
+    def log(self) -> str:
+        """Return the end of hass's log, to explain a failure."""
+        return log_tail(self.process.log, 80)
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncGenerator[tuple[str, int]]:
+    """Provide a real MQTT broker: mosquitto started for this test, or the one CI started."""
+    if external := os.environ.get(EXTERNAL_BROKER_ENV):
+        host, _, external_port = external.rpartition(":")
+        yield host, int(external_port)
+        return
+    binary = mosquitto_binary()
+    if binary is None:
+        message = "mosquitto is not installed (Debian: apt-get install mosquitto)"
+        if _ci():
+            pytest.fail(f"{message}; CI must run the end-to-end test")
+        pytest.skip(message)
+    process, port = await start_mosquitto(binary, tmp_path)
+    try:
+        yield HOST, port
+    finally:
+        await process.stop(grace=5)
+
+
+@pytest.fixture
+async def frigate() -> AsyncGenerator[FakeFrigate]:
+    """Serve a fake Frigate whose every event snapshot shows a car with plate AE1234BK."""
+    demo_feed = load_demo_feed()
+    scene: bytes = demo_feed.render_scene(
+        demo_feed.plate_from_text(PLATE), camera=CAMERA, rng=random.Random(1234)
+    )
+    fake = FakeFrigate(snapshot=scene)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
+    """Run a real ``hass`` with the integration from this checkout, on a free port."""
+    await asyncio.to_thread(ensure_models, REPO / "models" / "cache")
+    port = free_port()
+    config = tmp_path / "config"
+    write_hass_config(config, port)
+    process = ManagedProcess(
+        "hass",
+        [str(hass_executable()), "--config", str(config), "--log-no-color"],
+        tmp_path / "hass.log",
+        tmp_path,
+    )
+    session = ClientSession()
+    client = HassClient(session, f"http://{HOST}:{port}")
+    try:
+        await wait_for(
+            "hass to serve HTTP",
+            client.answers,
+            within=HASS_START_TIMEOUT,
+            interval=1,
+            alive=process.death,
+        )
+        yield RunningHass(client, process)
+    finally:
+        await session.close()
+        await process.stop(grace=60)
+
+
+async def _run_flow(
+    hass: RunningHass, handler: str, answers: dict[str, Any]
+) -> dict[str, Any]:
+    """Drive a config flow through the REST API until it creates its entry.
+
+    ``answers`` maps each step id to the answer for it: a dict of form fields, or, for a menu,
+    the option to pick (given as a string; a form asking for a ``source`` gets it as that field,
+    so the flow may show the choice either way). Any other outcome fails with the flow's answer.
+    """
+    result = await hass.client.start_flow(handler)
+    answered: set[str] = set()
+    while result["type"] in ("form", "menu"):
+        step = result["step_id"]
+        if result.get("errors"):
+            raise AssertionError(f"{handler} flow step {step!r} refused: {result}")
+        if step not in answers:
+            raise AssertionError(
+                f"{handler} flow asked for an unexpected step: {result}"
+            )
+        if step in answered:
+            raise AssertionError(
+                f"{handler} flow asked for step {step!r} again: {result}"
+            )
+        answered.add(step)
+        answer = answers[step]
+        if result["type"] == "menu":
+            payload = {"next_step_id": answer}
+        elif isinstance(answer, str):
+            payload = {"source": answer}
+        else:
+            payload = answer
+        result = await hass.client.flow_step(result["flow_id"], payload)
+    if result["type"] != "create_entry":
+        raise AssertionError(f"{handler} flow ended without an entry: {result}")
+    return result
+
+
+async def _wait_loaded(hass: RunningHass, domain: str) -> None:
+    """Wait until the config entry of ``domain`` is set up; fail early when setup failed."""
+
+    async def loaded() -> bool:
+        entries = await hass.client.entries(domain)
+        states = [entry["state"] for entry in entries]
+        if any(
+            state in ("setup_error", "migration_error", "failed_unload")
+            for state in states
+        ):
+            raise AssertionError(
+                f"{domain} entry failed to set up: {entries}\nhass log:\n{hass.log()}"
+            )
+        return "loaded" in states
+
+    try:
+        await wait_for(
+            f"the {domain} entry to load",
+            loaded,
+            within=ENTRY_LOAD_TIMEOUT,
+            interval=0.5,
+            alive=hass.process.death,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err
+
+
+def _frigate_event(event_type: str, event_id: str, start: float, frame: float) -> str:
+    """Return one message of ``<prefix>/events`` as Frigate 0.16 sends it."""
+    after = {
+        "id": event_id,
+        "camera": CAMERA,
+        "frame_time": frame,
+        "snapshot": {
+            "frame_time": frame,
+            "box": VEHICLE_BOX,
+            "area": 475200,
+            "region": [0, 0, 1280, 720],
+            "score": 0.91,
+            "attributes": [],
+        },
+        "label": "car",
+        "sub_label": None,
+        "top_score": 0.91,
+        "false_positive": False,
+        "start_time": start,
+        "end_time": frame if event_type == "end" else None,
+        "score": 0.9,
+        "box": VEHICLE_BOX,
+        "area": 475200,
+        "ratio": 2.45,
+        "region": [0, 0, 1280, 720],
+        "stationary": False,
+        "motionless_count": 0,
+        "position_changes": 1,
+        "current_zones": [],
+        "entered_zones": [],
+        "has_clip": True,
+        "has_snapshot": True,
+        "attributes": {},
+        "current_attributes": [],
+        "recognized_license_plate": None,
+        "recognized_license_plate_score": None,
+    }
+    before = {**after, "frame_time": start, "snapshot": None, "end_time": None}
+    return json.dumps({"type": event_type, "before": before, "after": after})
+
+
+def _publish_event(host: str, port: int, event_id: str) -> None:
+    """Publish new, update and end of one car event, a second apart, as Frigate would."""
+    start = time.time()
+    for number, event_type in enumerate(("new", "update", "end")):
+        publish.single(
+            f"{MQTT_PREFIX}/events",
+            _frigate_event(event_type, event_id, start, start + number * 0.5),
+            hostname=host,
+            port=port,
+        )
+        time.sleep(1)
+
+
+async def test_frigate_event_becomes_sighting(
+    broker: tuple[str, int], frigate: FakeFrigate, hass_process: RunningHass
+) -> None:
+    """A car passing a Frigate camera ends up as a sighting a user and an automation can see.
+
+    This is the product's whole path with nothing mocked: if the config flows, the MQTT
+    subscription, the snapshot fetch, the ONNX read, the store or the entities break in a way
+    the unit tests cannot see (wrong topic, wrong URL, blocking the loop, a missing requirement),
+    this test fails.
+    """
+    host, port = broker
+    hass = hass_process
+    client = hass.client
+    await client.onboard()
+
+    await _run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
+    await _wait_loaded(hass, "mqtt")
+
+    await _run_flow(
+        hass,
+        "plate_tracker",
+        {
+            "user": "frigate",
+            "frigate": {"frigate_url": frigate.url, "mqtt_prefix": MQTT_PREFIX},
+        },
+    )
+    await _wait_loaded(hass, "plate_tracker")
+    assert "/api/version" in frigate.requests, (
+        "the flow must check Frigate before saving"
+    )
+
+    subscription = EventSubscription(client)
+    try:
+        await subscription.subscribe("plate_tracker_sighting")
+        await asyncio.sleep(SUBSCRIBE_SETTLE)
+        sent: list[str] = []
+        sighting: dict[str, Any] | None = None
+        for attempt in range(PUBLISH_ATTEMPTS):
+            event_id = f"{time.time():.6f}-e2e{attempt}"
+            sent.append(event_id)
+            await asyncio.to_thread(_publish_event, host, port, event_id)
+            sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+            if sighting is not None:
+                break
+    finally:
+        await subscription.close()
+
+    assert sighting is not None, (
+        f"no plate_tracker_sighting after {PUBLISH_ATTEMPTS} Frigate events {sent}; "
+        f"Frigate served {frigate.requests}\nhass log:\n{hass.log()}"
+    )
+    assert sighting["plate"] == PLATE, sighting
+    assert sighting["camera"] == CAMERA, sighting
+    assert sighting["event_id"] in sent, (sighting, sent)
+    event_id = sighting["event_id"]
+    assert any(
+        path.startswith(f"/api/events/{event_id}/snapshot.jpg")
+        for path in frigate.requests
+    ), frigate.requests
+
+    async def sensor_shows_plate() -> bool:
+        return bool(_plate_sensors(await client.states()))
+
+    await wait_for("a sensor showing the plate", sensor_shows_plate, within=30)
+    sensors = _plate_sensors(await client.states())
+    assert any(CAMERA in _names(state) for state in sensors), sensors
+    assert any(state["attributes"].get("event_id") == event_id for state in sensors), (
+        sensors
+    )
+
+
+def _plate_sensors(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        state
+        for state in states
+        if state["entity_id"].startswith("sensor.") and state["state"] == PLATE
+    ]
+
+
+def _names(state: dict[str, Any]) -> str:
+    """Return the entity id and friendly name, lower case, to find the camera's device in."""
+    return (
+        f"{state['entity_id']} {state['attributes'].get('friendly_name', '')}".lower()
+    )
