@@ -122,7 +122,7 @@ def query_mix(
 
     return {
         "exact": lambda n: store.search(search(plate=targets[n])),
-        "exact_heavy_plate": lambda n: store.search(search(plate=HEAVY_PLATE)),
+        "exact_heavy_plate": lambda _: store.search(search(plate=HEAVY_PLATE)),
         "pattern_suffix *DDLL": lambda n: store.search(
             search(plate="*" + targets[n][-4:])
         ),
@@ -151,11 +151,11 @@ def query_mix(
                 until=windows[n] + timedelta(hours=1),
             )
         ),
-        "newest_min_confidence": lambda n: store.search(search(min_confidence=0.95)),
+        "newest_min_confidence": lambda _: store.search(search(min_confidence=0.95)),
         "sightings_for_plate heavy (1000)": lambda n: store.sightings_for_plate(
             HEAVY_PLATE, since=windows[n] - SPAN, limit=1000
         ),
-        "route_for heavy (100k points)": lambda n: store.route_for(HEAVY_PLATE),
+        "route_for heavy (100k points)": lambda _: store.route_for(HEAVY_PLATE),
         "route_for (one week)": lambda n: store.route_for(
             targets[n], since=windows[n] - timedelta(days=7), until=windows[n]
         ),

@@ -13,8 +13,8 @@ from custom_components.plate_tracker.store import (
     SearchSort,
     SightingStore,
     StoreValidationError,
+    sighting_store,
 )
-from custom_components.plate_tracker.store import sighting_store
 
 from .conftest import T0, minutes, sighting
 

@@ -782,6 +782,17 @@ class SightingStore:
                 )
             ]
 
+    def hits_for_sighting(self, sighting_id: int) -> list[WatchlistHit]:
+        """Return the hits of one sighting, oldest first (kept after entry removal)."""
+        with self._read() as conn:
+            return [
+                _hit(row)
+                for row in conn.execute(
+                    _HIT_SELECT + " WHERE sighting_id = ? ORDER BY at_us, id",
+                    (sighting_id,),
+                )
+            ]
+
     def last_hit_per_entry(self) -> dict[int, WatchlistHit]:
         """Return the latest hit of every watchlist entry that has one."""
         with self._read() as conn:

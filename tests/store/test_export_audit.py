@@ -1,0 +1,213 @@
+"""Evidence export, the audit log and routes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+import sqlite3
+import zipfile
+
+import pytest
+
+from custom_components.plate_tracker.records import Direction
+from custom_components.plate_tracker.store import (
+    CSV_COLUMNS,
+    SearchQuery,
+    SightingStore,
+    StoreValidationError,
+)
+
+from .conftest import T0, minutes, sighting
+
+
+def test_export_zip_holds_csv_images_and_verifiable_manifest(
+    store: SightingStore, tmp_path: Path
+) -> None:
+    """Evidence must be complete and verifiable later by its SHA-256 hashes."""
+    with_images, _ = store.record(
+        sighting(crop_jpeg=b"crop-1", snapshot_jpeg=b"snap-1", box=(1, 2, 3, 4))
+    )
+    text_only, _ = store.record(sighting(seen_at=T0 + minutes(1), raw="АЕ 1234 ВК"))
+    store.record(sighting(plate="KA0001AA", seen_at=T0 + minutes(2)))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    dest = exports / "case-12.zip"
+
+    report = store.export_zip(SearchQuery(plate="AE1234BK", page_size=1), dest)
+
+    assert (report.path, report.sightings, report.crops, report.snapshots) == (
+        dest,
+        2,
+        1,
+        1,
+    )
+    assert report.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert [p.name for p in exports.iterdir()] == ["case-12.zip"]
+    with zipfile.ZipFile(dest) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        assert sorted(archive.namelist()) == sorted(
+            [*manifest["files"], "manifest.json"]
+        )
+        for name, described in manifest["files"].items():
+            data = archive.read(name)
+            assert hashlib.sha256(data).hexdigest() == described["sha256"]
+            assert len(data) == described["size"]
+        assert archive.read(f"crops/{with_images.id}.jpg") == b"crop-1"
+        assert archive.read(f"snapshots/{with_images.id}.jpg") == b"snap-1"
+        rows = list(csv.DictReader(io.StringIO(archive.read("sightings.csv").decode())))
+    assert manifest["counts"] == {"sightings": 2, "crops": 1, "snapshots": 1}
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [row["id"] for row in rows] == [str(text_only.id), str(with_images.id)]
+    assert rows[0]["raw"] == "АЕ 1234 ВК"
+    assert rows[0]["crop_file"] == ""
+    assert rows[1]["seen_at"] == T0.isoformat()
+    assert rows[1]["box"] == "1 2 3 4"
+    assert rows[1]["crop_file"] == f"crops/{with_images.id}.jpg"
+
+
+def test_export_never_overwrites_or_writes_nowhere(
+    store: SightingStore, tmp_path: Path
+) -> None:
+    """An existing evidence file is never replaced by a later export."""
+    existing = tmp_path / "case.zip"
+    existing.write_bytes(b"earlier evidence")
+    with pytest.raises(StoreValidationError) as caught:
+        store.export_zip(SearchQuery(), existing)
+    assert caught.value.translation_key == "export_exists"
+    assert existing.read_bytes() == b"earlier evidence"
+    with pytest.raises(StoreValidationError) as caught:
+        store.export_zip(SearchQuery(), tmp_path / "missing" / "case.zip")
+    assert caught.value.translation_key == "export_folder_missing"
+
+
+def test_failed_export_leaves_no_file(store: SightingStore, tmp_path: Path) -> None:
+    """A bad query fails before anything carries the export's name."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    with pytest.raises(StoreValidationError):
+        store.export_zip(SearchQuery(plate="**"), exports / "case.zip")
+    assert list(exports.iterdir()) == []
+
+
+def test_audit_log_filters_and_orders(store: SightingStore) -> None:
+    """Who did what and why can be found again, newest first."""
+    store.audit_append("admin", "search", {"plate": "AE*"}, "case 12", T0)
+    store.audit_append("officer", "export", {"count": 2}, "case 12", T0 + minutes(1))
+    store.audit_append("admin", "purge", {"plate": "KA0001AA"}, None, T0 + minutes(2))
+
+    assert [r.action for r in store.audit_log()] == ["purge", "export", "search"]
+    (only,) = store.audit_log(user_id="officer")
+    assert (only.at, only.details, only.reason) == (
+        T0 + minutes(1),
+        {"count": 2},
+        "case 12",
+    )
+    assert [r.action for r in store.audit_log(since=T0 + minutes(1))] == [
+        "purge",
+        "export",
+    ]
+    assert [r.action for r in store.audit_log(action="search")] == ["search"]
+    assert [r.action for r in store.audit_log(limit=1, offset=1)] == ["export"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit SET reason = 'none'",
+        "DELETE FROM audit",
+        "DELETE FROM audit WHERE id = 1",
+    ],
+)
+def test_audit_records_cannot_be_changed_or_deleted(
+    store: SightingStore, db_path: Path, statement: str
+) -> None:
+    """The audit log is append-only even to SQL run on the file itself."""
+    store.audit_append("admin", "search", {}, "case 12", T0)
+    conn = sqlite3.connect(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+    finally:
+        conn.close()
+    assert len(store.audit_log()) == 1
+
+
+def test_route_is_in_time_order_and_can_join_lookalikes(store: SightingStore) -> None:
+    """A route lists where a plate was seen, oldest first, with misreads on request."""
+    store.record(
+        sighting(
+            camera="exit_north", seen_at=T0 + minutes(9), direction=Direction.RECEDING
+        )
+    )
+    store.record(sighting(camera="bridge", seen_at=T0))
+    store.record(sighting(plate="AEI234BK", camera="market", seen_at=T0 + minutes(4)))
+    store.record(sighting(plate="KA0001AA", seen_at=T0 + minutes(5)))
+
+    route = store.route_for("AE1234BK")
+    assert [(p.camera, p.seen_at) for p in route] == [
+        ("bridge", T0),
+        ("exit_north", T0 + minutes(9)),
+    ]
+    assert route[1].direction is Direction.RECEDING
+    joined = store.route_for("AE1234BK", include_lookalikes=True)
+    assert [p.plate for p in joined] == ["AE1234BK", "AEI234BK", "AE1234BK"]
+    assert (
+        store.route_for("AE1234BK", since=T0 + minutes(1), until=T0 + minutes(9)) == []
+    )
+    assert [s.camera for s in store.sightings_for_plate("AE1234BK")] == [
+        "bridge",
+        "exit_north",
+    ]
+
+
+def test_latest_per_camera_recent_and_cameras(store: SightingStore) -> None:
+    """Entities are restored after a restart from the latest sighting per camera."""
+    store.record(sighting(camera="bridge", seen_at=T0 + minutes(2)))
+    late_arrival, _ = store.record(sighting(camera="bridge", seen_at=T0))
+    latest, _ = store.record(sighting(camera="market", seen_at=T0 + minutes(1)))
+    assert {c: s.seen_at for c, s in store.latest_per_camera().items()} == {
+        "bridge": T0 + minutes(2),
+        "market": T0 + minutes(1),
+    }
+    assert [s.id for s in store.recent(limit=2)] == [latest.id, late_arrival.id]
+    assert [s.id for s in store.recent(limit=5, before_id=latest.id)] == [
+        late_arrival.id,
+        1,
+    ]
+    assert store.cameras() == ["bridge", "market"]
+
+
+def test_better_frame_of_an_event_replaces_the_read(store: SightingStore) -> None:
+    """One NVR event is one sighting, carrying the best read seen so far."""
+    first, created = store.record(
+        sighting(
+            event_id="ev1",
+            plate="AE1284BK",
+            confidence=0.6,
+            crop_jpeg=b"blurry",
+            snapshot_jpeg=b"wide",
+        )
+    )
+    assert created
+    better, created = store.record(
+        sighting(
+            event_id="ev1", confidence=0.9, seen_at=T0 + minutes(1), crop_jpeg=b"sharp"
+        )
+    )
+    assert not created
+    assert better.id == first.id
+    assert (better.plate, better.confidence, better.seen_at) == ("AE1234BK", 0.9, T0)
+    assert store.image(first.id, "crop") == b"sharp"
+    assert store.image(first.id, "snapshot") == b"wide"
+    worse, created = store.record(
+        sighting(event_id="ev1", plate="AE12B4BK", confidence=0.5)
+    )
+    assert not created
+    assert worse == better
+    other_camera, created = store.record(sighting(event_id="ev1", camera="market"))
+    assert created
+    assert other_camera.id != first.id
+    assert store.search(SearchQuery(plate="AE1284BK")).sightings == ()
