@@ -1,0 +1,919 @@
+"""Vehicle routes across cameras, and whether a vehicle has left the city.
+
+Cameras "read the plate and then follow the vehicle's route each time it comes
+into view"; cameras at the city's exits tell whether it has left. Plain Python
+with no I/O: the store hands over sightings, this module reasons about them.
+
+A route of one plate can hold 100,000 sightings, and ``get_route`` must answer
+in under 50 ms, so routes are built from columns (``SightingColumns``: one
+sequence per field, the shape ``zip(*rows)`` gives from a SQLite cursor) with
+the per-sighting work done by C-level ``map``/``compress`` over those columns.
+Per-sighting objects (``RouteSighting``) are made only when asked for.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from itertools import compress, islice, pairwise, repeat
+import math
+from operator import add, gt, le, mul, ne, sub
+from typing import Any
+
+from ..plate_text import normalize_plate
+from ..records import Direction, Sighting
+from .similarity import MatchKind, misread_kind
+
+DEFAULT_MAX_SPEED_KMH = 200.0
+DEFAULT_JOIN_WINDOW = timedelta(seconds=60)
+"""How close in time a misread must be to a read of the real plate at the same camera."""
+DEFAULT_PASS_WINDOW = timedelta(seconds=60)
+"""Sightings at one camera this close together are one pass (one direction of travel)."""
+CLOCK_SKEW_ALLOWANCE = timedelta(seconds=30)
+"""Added to the time between two sightings before judging their speed: NVR
+clocks and event start times disagree by seconds, and flagging a normal drive
+between neighbouring cameras as impossible would send police after a clone
+that does not exist."""
+EARTH_RADIUS_KM = 6371.0088
+
+_OPPOSITE_DIRECTION = {
+    Direction.APPROACHING: Direction.RECEDING,
+    Direction.RECEDING: Direction.APPROACHING,
+    Direction.LEFT: Direction.RIGHT,
+    Direction.RIGHT: Direction.LEFT,
+}
+
+
+class CameraRole(StrEnum):
+    """Where a camera stands in the city."""
+
+    INSIDE = "inside"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraInfo:
+    """One camera on the city map, as the options flow configures it."""
+
+    id: str
+    name: str
+    latitude: float
+    longitude: float
+    role: CameraRole = CameraRole.INSIDE
+    leaving_direction: Direction | None = None
+    """For an exit camera, the reported direction that means leaving the city.
+    None (or ``Direction.UNKNOWN``) means not configured: the camera then never
+    decides between ``left`` and ``entered``."""
+
+    def __post_init__(self) -> None:
+        """Refuse coordinates that cannot be on Earth (a swapped lat/lon pair often is)."""
+        if not -90 <= self.latitude <= 90 or not -180 <= self.longitude <= 180:
+            raise ValueError(f"camera {self.id} has no valid location")
+
+    @property
+    def entering_direction(self) -> Direction | None:
+        """Return the direction that means entering the city, if known."""
+        if self.leaving_direction is None:
+            return None
+        return _OPPOSITE_DIRECTION.get(self.leaving_direction)
+
+
+type SightingRow = tuple[int, str, float, str, float, str, str | None]
+"""One sighting as a store row: id, camera, seen_at as POSIX seconds, plate,
+confidence, direction value, NVR event id."""
+
+
+@dataclass(frozen=True, slots=True)
+class SightingColumns:
+    """Sightings as parallel columns, the compact form routes are built from."""
+
+    ids: Sequence[int]
+    cameras: Sequence[str]
+    timestamps: Sequence[float]
+    """POSIX seconds (UTC)."""
+    plates: Sequence[str]
+    """Canonical plate text."""
+    confidences: Sequence[float]
+    directions: Sequence[str]
+    """``Direction`` values."""
+    event_ids: Sequence[str | None]
+
+    def __post_init__(self) -> None:
+        """Refuse columns of different lengths, which would pair up the wrong fields."""
+        lengths = {
+            len(self.ids),
+            len(self.cameras),
+            len(self.timestamps),
+            len(self.plates),
+            len(self.confidences),
+            len(self.directions),
+            len(self.event_ids),
+        }
+        if len(lengths) > 1:
+            raise ValueError("sighting columns differ in length")
+
+    def __len__(self) -> int:
+        """Return the number of sightings."""
+        return len(self.ids)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[SightingRow]) -> SightingColumns:
+        """Transpose store rows (see ``SightingRow``) into columns, in C."""
+        columns = list(zip(*rows, strict=True))
+        if not columns:
+            return cls((), (), (), (), (), (), ())
+        ids, cameras, timestamps, plates, confidences, directions, event_ids = columns
+        return cls(ids, cameras, timestamps, plates, confidences, directions, event_ids)
+
+    @classmethod
+    def from_sightings(cls, sightings: Iterable[Sighting]) -> SightingColumns:
+        """Turn stored sightings into columns (slower than ``from_rows`` for big routes)."""
+        return cls.from_rows(
+            (
+                sighting.id,
+                sighting.camera,
+                _timestamp(sighting.seen_at),
+                sighting.plate,
+                sighting.confidence,
+                sighting.direction.value,
+                sighting.event_id,
+            )
+            for sighting in sightings
+        )
+
+    def select(self, indices: Sequence[int]) -> SightingColumns:
+        """Return the sightings at ``indices``, in that order."""
+
+        def pick[T](column: Sequence[T]) -> list[T]:
+            return list(map(column.__getitem__, indices))
+
+        return SightingColumns(
+            pick(self.ids),
+            pick(self.cameras),
+            pick(self.timestamps),
+            pick(self.plates),
+            pick(self.confidences),
+            pick(self.directions),
+            pick(self.event_ids),
+        )
+
+    def without(self, dropped: Sequence[int]) -> SightingColumns:
+        """Return the columns without the sightings at ``dropped`` (sorted indices).
+
+        Copies the slices between the dropped sightings, which is far faster
+        than picking every kept sighting when only a few are dropped.
+        """
+        if not dropped:
+            return self
+        bounds = list(pairwise([-1, *dropped, len(self)]))
+
+        def cut[T](column: Sequence[T]) -> list[T]:
+            kept: list[T] = []
+            for before, after in bounds:
+                kept.extend(column[before + 1 : after])
+            return kept
+
+        return SightingColumns(
+            cut(self.ids),
+            cut(self.cameras),
+            cut(self.timestamps),
+            cut(self.plates),
+            cut(self.confidences),
+            cut(self.directions),
+            cut(self.event_ids),
+        )
+
+    def in_time_order(self) -> SightingColumns:
+        """Return the sightings sorted by time (stable), without copying if they already are."""
+        timestamps = self.timestamps
+        if all(map(le, timestamps, islice(timestamps, 1, None))):
+            return self
+        return self.select(sorted(range(len(timestamps)), key=timestamps.__getitem__))
+
+
+class RouteFlag(StrEnum):
+    """Something a route says about one sighting."""
+
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    """This sighting and its neighbour need an implausible speed: one is likely
+    a misread or a cloned plate."""
+    JOINED_MISREAD = "joined_misread"
+    """The sighting's plate differs from the route's plate but the evidence says
+    it is the same vehicle (see ``Route.joined``)."""
+
+
+class JoinReason(StrEnum):
+    """Why a sighting of a different plate was joined to a route."""
+
+    SAME_EVENT = "same_event"
+    """The NVR reported it in the same event as a read of the real plate."""
+    SAME_PASS = "same_pass"  # noqa: S105 - a vehicle's pass, not a password
+    """Same camera, within the join window of a read of the real plate."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteSighting:
+    """One sighting of a route with everything a map or a person needs."""
+
+    id: int
+    camera: str
+    camera_name: str
+    latitude: float | None
+    longitude: float | None
+    """None when the camera is not on the map."""
+    seen_at: datetime
+    plate: str
+    direction: Direction
+    confidence: float
+    event_id: str | None
+    trip: int | None
+    """Index of the trip in the route; None outside a route."""
+    flags: tuple[RouteFlag, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form for a service response."""
+        return {
+            "id": self.id,
+            "time": self.seen_at.isoformat(),
+            "camera": self.camera,
+            "camera_name": self.camera_name,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "plate": self.plate,
+            "direction": self.direction.value,
+            "confidence": self.confidence,
+            "event_id": self.event_id,
+            "trip": self.trip,
+            "flags": [flag.value for flag in self.flags],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trip:
+    """Consecutive sightings with no gap longer than the trip gap."""
+
+    index: int
+    start: int
+    """Index of the trip's first sighting in the route."""
+    end: int
+    """Index after the trip's last sighting."""
+    started_at: datetime
+    ended_at: datetime
+
+    def __len__(self) -> int:
+        """Return the number of sightings in the trip."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImpossibleTravel:
+    """Two consecutive sightings too far apart for the time between them."""
+
+    from_index: int
+    to_index: int
+    from_id: int
+    to_id: int
+    from_camera: str
+    to_camera: str
+    distance_km: float
+    seconds: float
+    speed_kmh: float | None
+    """None when both were seen at the same instant."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form for a service response."""
+        return {
+            "from_id": self.from_id,
+            "to_id": self.to_id,
+            "from_camera": self.from_camera,
+            "to_camera": self.to_camera,
+            "distance_km": round(self.distance_km, 3),
+            "seconds": self.seconds,
+            "speed_kmh": None if self.speed_kmh is None else round(self.speed_kmh, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinedMisread:
+    """A sighting of another plate that the route counts as this vehicle."""
+
+    index: int
+    """Index in the route."""
+    id: int
+    plate: str
+    kind: MatchKind
+    """``lookalike`` or ``one_edit``: how its plate differs from the route's."""
+    reason: JoinReason
+    anchor_id: int
+    """The sighting of the real plate that supports the join."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form for a service response."""
+        return {
+            "id": self.id,
+            "plate": self.plate,
+            "kind": self.kind.value,
+            "reason": self.reason.value,
+            "anchor_id": self.anchor_id,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnjoinedMisread:
+    """A sighting of a similar plate left out for lack of evidence.
+
+    Reported rather than dropped: it may be the wanted vehicle misread where no
+    other camera saw it, or a different vehicle; a person decides.
+    """
+
+    id: int
+    plate: str
+    kind: MatchKind
+    camera: str
+    seen_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form for a service response."""
+        return {
+            "id": self.id,
+            "plate": self.plate,
+            "kind": self.kind.value,
+            "camera": self.camera,
+            "time": self.seen_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """The sightings of one plate in time order, grouped into trips.
+
+    Building a route only finds where trips start and which pairs are
+    impossible; the objects describing them are made on first access, so a
+    service that lists the last few hundred sightings of a 100,000-sighting
+    route pays for those only.
+    """
+
+    plate: str
+    sightings: SightingColumns
+    """The plate's sightings and the joined misreads, in time order."""
+    cameras: Mapping[str, CameraInfo]
+    trip_starts: Sequence[int]
+    """Index of each trip's first sighting."""
+    impossible_pairs: Sequence[int]
+    """``i`` for each pair of consecutive sightings ``i``, ``i + 1`` too far
+    apart for the time between them."""
+    max_speed_kmh: float
+    joined: tuple[JoinedMisread, ...]
+    not_joined: tuple[UnjoinedMisread, ...]
+
+    def __len__(self) -> int:
+        """Return the number of sightings in the route."""
+        return len(self.sightings)
+
+    @cached_property
+    def trips(self) -> tuple[Trip, ...]:
+        """The trips, oldest first."""
+        timestamps = self.sightings.timestamps
+        if not timestamps:
+            return ()
+        ends = [*islice(self.trip_starts, 1, None), len(timestamps)]
+        return tuple(
+            Trip(
+                index=number,
+                start=start,
+                end=end,
+                started_at=_datetime(timestamps[start]),
+                ended_at=_datetime(timestamps[end - 1]),
+            )
+            for number, (start, end) in enumerate(
+                zip(self.trip_starts, ends, strict=True)
+            )
+        )
+
+    @cached_property
+    def impossible_travel(self) -> tuple[ImpossibleTravel, ...]:
+        """The pairs of sightings that need more than ``max_speed_kmh``, oldest first."""
+        columns = self.sightings
+        distances = _DistanceCache(self.cameras)
+        travels = []
+        for index in self.impossible_pairs:
+            pair = (columns.cameras[index], columns.cameras[index + 1])
+            seconds = columns.timestamps[index + 1] - columns.timestamps[index]
+            travels.append(
+                ImpossibleTravel(
+                    from_index=index,
+                    to_index=index + 1,
+                    from_id=columns.ids[index],
+                    to_id=columns.ids[index + 1],
+                    from_camera=pair[0],
+                    to_camera=pair[1],
+                    distance_km=distances[pair],
+                    seconds=seconds,
+                    speed_kmh=distances[pair] / seconds * 3600 if seconds else None,
+                )
+            )
+        return tuple(travels)
+
+    @cached_property
+    def flags(self) -> Mapping[int, tuple[RouteFlag, ...]]:
+        """Flags by sighting index; most sightings have none."""
+        flags: dict[int, tuple[RouteFlag, ...]] = {
+            misread.index: (RouteFlag.JOINED_MISREAD,) for misread in self.joined
+        }
+        impossible = {*self.impossible_pairs, *(i + 1 for i in self.impossible_pairs)}
+        for index in impossible:
+            flags[index] = (*flags.get(index, ()), RouteFlag.IMPOSSIBLE_TRAVEL)
+        return flags
+
+    def sighting(self, index: int) -> RouteSighting:
+        """Return one sighting (negative indices count from the latest)."""
+        # range() turns a negative index into a positive one and refuses bad ones.
+        index = range(len(self.sightings))[index]
+        return _route_sighting(
+            self.sightings,
+            index,
+            self.cameras,
+            trip=bisect_right(self.trip_starts, index) - 1,
+            flags=self.flags.get(index, ()),
+        )
+
+    def __iter__(self) -> Iterator[RouteSighting]:
+        """Yield the route's sightings in time order."""
+        for trip in self.trips:
+            for index in range(trip.start, trip.end):
+                yield _route_sighting(
+                    self.sightings,
+                    index,
+                    self.cameras,
+                    trip=trip.index,
+                    flags=self.flags.get(index, ()),
+                )
+
+    def to_dict(self, *, max_sightings: int | None = None) -> dict[str, Any]:
+        """Return a JSON-able form for a service response.
+
+        Every trip is listed with its counts and times. With ``max_sightings``
+        only the most recent sightings are listed in full (older trips then
+        show an empty ``sightings`` list) and ``truncated`` says so: a phone
+        or an automation has no use for 100,000 map points.
+        """
+        total = len(self.sightings)
+        first_listed = 0 if max_sightings is None else max(total - max_sightings, 0)
+        camera_ids = self.sightings.cameras
+        trips = [
+            {
+                "index": trip.index,
+                "start": trip.started_at.isoformat(),
+                "end": trip.ended_at.isoformat(),
+                "sighting_count": len(trip),
+                "first_camera": camera_ids[trip.start],
+                "last_camera": camera_ids[trip.end - 1],
+                "sightings": [
+                    _route_sighting(
+                        self.sightings,
+                        index,
+                        self.cameras,
+                        trip=trip.index,
+                        flags=self.flags.get(index, ()),
+                    ).to_dict()
+                    for index in range(max(trip.start, first_listed), trip.end)
+                ],
+            }
+            for trip in self.trips
+        ]
+        return {
+            "plate": self.plate,
+            "sighting_count": total,
+            "truncated": first_listed > 0,
+            "max_speed_kmh": self.max_speed_kmh,
+            "trips": trips,
+            "impossible_travel": [item.to_dict() for item in self.impossible_travel],
+            "joined": [item.to_dict() for item in self.joined],
+            "not_joined": [item.to_dict() for item in self.not_joined],
+        }
+
+
+def build_route(
+    sightings: SightingColumns | Sequence[Sighting],
+    cameras: Mapping[str, CameraInfo],
+    *,
+    plate: str,
+    trip_gap: timedelta,
+    max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
+    join_window: timedelta = DEFAULT_JOIN_WINDOW,
+) -> Route:
+    """Build the route of ``plate`` from its sightings and nearby misreads.
+
+    ``sightings`` may hold other plates too: sightings whose plate differs from
+    ``plate`` only by look-alikes or one edit are joined when the same NVR
+    event also read ``plate``, or when ``plate`` was read at the same camera
+    within ``join_window``; such look-alikes without that evidence are listed
+    in ``Route.not_joined``; unrelated plates are ignored. A new trip starts
+    after a gap longer than ``trip_gap``. Consecutive sightings at different
+    mapped cameras whose distance needs more than ``max_speed_kmh`` (after
+    ``CLOCK_SKEW_ALLOWANCE``) are both flagged ``impossible_travel``.
+    """
+    if trip_gap <= timedelta(0):
+        raise ValueError("trip_gap must be positive")
+    if max_speed_kmh <= 0:
+        raise ValueError("max_speed_kmh must be positive")
+    columns = (
+        sightings
+        if isinstance(sightings, SightingColumns)
+        else SightingColumns.from_sightings(sightings)
+    ).in_time_order()
+    plate = normalize_plate(plate)
+    columns, joined, not_joined = _join_misreads(columns, plate, join_window)
+    timestamps = columns.timestamps
+    # One list of gaps serves both the trip split and the speed check; every
+    # pass over the 100,000 sightings below runs in C (map, compress).
+    gaps = list(map(sub, islice(timestamps, 1, None), timestamps))
+    trip_starts = [
+        *islice(range(len(timestamps)), 1),
+        *compress(
+            range(1, len(timestamps)), map(gt, gaps, repeat(trip_gap.total_seconds()))
+        ),
+    ]
+    distances = map(_DistanceCache(cameras).__getitem__, pairwise(columns.cameras))
+    allowed_km = map(
+        mul,
+        map(add, gaps, repeat(CLOCK_SKEW_ALLOWANCE.total_seconds())),
+        repeat(max_speed_kmh / 3600),
+    )
+    impossible_pairs = list(compress(range(len(gaps)), map(gt, distances, allowed_km)))
+    return Route(
+        plate=plate,
+        sightings=columns,
+        cameras=cameras,
+        trip_starts=trip_starts,
+        impossible_pairs=impossible_pairs,
+        max_speed_kmh=max_speed_kmh,
+        joined=joined,
+        not_joined=not_joined,
+    )
+
+
+def _join_misreads(
+    columns: SightingColumns, plate: str, join_window: timedelta
+) -> tuple[SightingColumns, tuple[JoinedMisread, ...], tuple[UnjoinedMisread, ...]]:
+    """Keep ``plate`` and the misreads the evidence supports; say which and why."""
+    plates, event_ids = columns.plates, columns.event_ids
+    count = len(plates)
+    if plates.count(plate) == count:
+        # The usual case, decided in C: nothing to join, nothing to copy.
+        return columns, (), ()
+    others = list(compress(range(count), map(ne, plates, repeat(plate))))
+    candidates = [
+        (index, kind)
+        for index in others
+        if (kind := misread_kind(plates[index], plate)) is not None
+    ]
+    wanted_events = {event_ids[index] for index, _ in candidates} - {None}
+    real_by_event = {
+        event_ids[index]: index
+        for index in compress(range(count), map(wanted_events.__contains__, event_ids))
+        if plates[index] == plate
+    }
+
+    dropped = set(others)
+    supported: list[tuple[int, MatchKind, JoinReason, int]] = []
+    unsupported: list[UnjoinedMisread] = []
+    for index, kind in candidates:
+        anchor = real_by_event.get(event_ids[index])
+        reason = JoinReason.SAME_EVENT
+        if anchor is None:
+            anchor = _same_pass_anchor(
+                columns, index, plate, join_window.total_seconds()
+            )
+            reason = JoinReason.SAME_PASS
+        if anchor is None:
+            unsupported.append(
+                UnjoinedMisread(
+                    id=columns.ids[index],
+                    plate=plates[index],
+                    kind=kind,
+                    camera=columns.cameras[index],
+                    seen_at=_datetime(columns.timestamps[index]),
+                )
+            )
+        else:
+            dropped.discard(index)
+            supported.append((index, kind, reason, anchor))
+
+    dropped_in_order = sorted(dropped)
+    joined = tuple(
+        JoinedMisread(
+            # Its index once the dropped sightings before it are gone.
+            index=index - bisect_left(dropped_in_order, index),
+            id=columns.ids[index],
+            plate=plates[index],
+            kind=kind,
+            reason=reason,
+            anchor_id=columns.ids[anchor],
+        )
+        for index, kind, reason, anchor in supported
+    )
+    return columns.without(dropped_in_order), joined, tuple(unsupported)
+
+
+def _same_pass_anchor(
+    columns: SightingColumns, index: int, plate: str, window: float
+) -> int | None:
+    """Return the read of ``plate`` at the same camera nearest in time within ``window``.
+
+    Sightings are in time order, so only the neighbours within the window are
+    looked at.
+    """
+    camera, at = columns.cameras[index], columns.timestamps[index]
+    timestamps = columns.timestamps
+    best: int | None = None
+    for step in (-1, 1):
+        neighbour = index + step
+        while (
+            0 <= neighbour < len(timestamps)
+            and abs(timestamps[neighbour] - at) <= window
+        ):
+            if (
+                columns.plates[neighbour] == plate
+                and columns.cameras[neighbour] == camera
+            ):
+                if best is None or abs(timestamps[neighbour] - at) < abs(
+                    timestamps[best] - at
+                ):
+                    best = neighbour
+                break
+            neighbour += step
+    return best
+
+
+class _DistanceCache(dict[tuple[str, str], float]):
+    """Kilometres between two cameras, computed on first use.
+
+    A subclass with ``__missing__`` so that ``map(cache.__getitem__, pairs)``
+    stays in C for the pairs already known, which after the first few
+    sightings is nearly all of them. Unmapped cameras are 0 km from
+    everything: without a location nothing can be judged impossible.
+    """
+
+    def __init__(self, cameras: Mapping[str, CameraInfo]) -> None:
+        super().__init__()
+        self._cameras = cameras
+
+    def __missing__(self, pair: tuple[str, str]) -> float:
+        first = self._cameras.get(pair[0])
+        second = self._cameras.get(pair[1])
+        distance = (
+            0.0
+            if first is None or second is None
+            else haversine_km(
+                first.latitude, first.longitude, second.latitude, second.longitude
+            )
+        )
+        self[pair] = distance
+        return distance
+
+
+def haversine_km(
+    latitude_1: float, longitude_1: float, latitude_2: float, longitude_2: float
+) -> float:
+    """Return the great-circle distance between two points in kilometres."""
+    phi_1, phi_2 = math.radians(latitude_1), math.radians(latitude_2)
+    half_chord = (
+        math.sin((phi_2 - phi_1) / 2) ** 2
+        + math.cos(phi_1)
+        * math.cos(phi_2)
+        * math.sin(math.radians(longitude_2 - longitude_1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(half_chord))
+
+
+class CityState(StrEnum):
+    """Whether a vehicle is in the city, as far as the cameras can tell."""
+
+    INSIDE = "inside"
+    LEFT = "left"
+    ENTERED = "entered"
+    UNKNOWN = "unknown"
+
+
+class CityReason(StrEnum):
+    """What decided a city status."""
+
+    INSIDE_CAMERA = "inside_camera"
+    """Last seen by a camera inside the city."""
+    EXIT_LEAVING = "exit_leaving"
+    """Last seen at an exit, moving in its leaving direction."""
+    EXIT_ENTERING = "exit_entering"
+    """Last seen at an exit, moving in the opposite direction."""
+    EXIT_DIRECTION_UNKNOWN = "exit_direction_unknown"
+    """Last seen at an exit with no known direction in that pass, or moving
+    across the exit (neither leaving nor entering)."""
+    EXIT_NOT_CONFIGURED = "exit_not_configured"
+    """Last seen at an exit whose leaving direction is not configured."""
+    NO_MAPPED_CAMERA = "no_mapped_camera"
+    """Seen, but only by cameras that are not on the map."""
+    NO_SIGHTINGS = "no_sightings"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CityStatus:
+    """Where a vehicle is relative to the city, with the sighting that decided it."""
+
+    state: CityState
+    reason: CityReason
+    decided_by: RouteSighting | None
+    """The sighting that decided the state (for an exit, the one whose direction
+    was used); None when there is none."""
+    last_known_state: CityState | None = None
+    """When the state is unknown because of an exit pass: the state before it."""
+    last_known_by: RouteSighting | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form for a service response."""
+        return {
+            "state": self.state.value,
+            "reason": self.reason.value,
+            "decided_by": self.decided_by.to_dict() if self.decided_by else None,
+            "last_known_state": (
+                self.last_known_state.value if self.last_known_state else None
+            ),
+            "last_known_by": (
+                self.last_known_by.to_dict() if self.last_known_by else None
+            ),
+        }
+
+
+def city_status(
+    sightings: Route | SightingColumns | Sequence[Sighting],
+    cameras: Mapping[str, CameraInfo],
+    *,
+    pass_window: timedelta = DEFAULT_PASS_WINDOW,
+) -> CityStatus:
+    """Return whether a vehicle is inside the city, has left it, or has just entered.
+
+    The latest sighting at a mapped camera decides (cameras not on the map say
+    nothing about the city and are skipped):
+
+    - an inside camera: ``inside`` (also after ``entered`` or ``left``);
+    - an exit camera, moving in its leaving direction: ``left``;
+    - an exit camera, moving the opposite way: ``entered``.
+
+    At an exit the direction of the pass counts: the latest known direction
+    among consecutive sightings at that camera no more than ``pass_window``
+    apart, since an NVR often knows the direction only on some frames. When
+    the pass has no known direction, moves across the exit, or the exit's
+    leaving direction is not configured, the state is ``unknown`` - never a
+    guess - and ``last_known_state`` gives the state the sightings before that
+    pass decided, with the sighting that decided it.
+    """
+    if isinstance(sightings, Route):
+        columns = sightings.sightings
+    elif isinstance(sightings, SightingColumns):
+        columns = sightings.in_time_order()
+    else:
+        columns = SightingColumns.from_sightings(sightings).in_time_order()
+    if not len(columns):
+        return CityStatus(
+            state=CityState.UNKNOWN, reason=CityReason.NO_SIGHTINGS, decided_by=None
+        )
+    return _status_before(columns, len(columns), cameras, pass_window.total_seconds())
+
+
+def _status_before(
+    columns: SightingColumns,
+    end: int,
+    cameras: Mapping[str, CameraInfo],
+    pass_window: float,
+) -> CityStatus:
+    """Decide the status from the sightings before index ``end``, latest first."""
+    undecided: tuple[CityReason, int] | None = None
+    index = end - 1
+    while index >= 0:
+        camera = cameras.get(columns.cameras[index])
+        if camera is None:
+            index -= 1
+            continue
+        state, reason, decider, pass_start = _decide(
+            camera, columns, index, pass_window
+        )
+        if state is CityState.UNKNOWN:
+            # Keep the latest undecided exit pass as the answer and look
+            # further back only for what was known before it.
+            undecided = undecided or (reason, index)
+            index = pass_start - 1
+            continue
+        decided = CityStatus(
+            state=state,
+            reason=reason,
+            decided_by=_route_sighting(columns, decider, cameras),
+        )
+        if undecided is None:
+            return decided
+        return CityStatus(
+            state=CityState.UNKNOWN,
+            reason=undecided[0],
+            decided_by=_route_sighting(columns, undecided[1], cameras),
+            last_known_state=decided.state,
+            last_known_by=decided.decided_by,
+        )
+    if undecided is not None:
+        return CityStatus(
+            state=CityState.UNKNOWN,
+            reason=undecided[0],
+            decided_by=_route_sighting(columns, undecided[1], cameras),
+        )
+    return CityStatus(
+        state=CityState.UNKNOWN, reason=CityReason.NO_MAPPED_CAMERA, decided_by=None
+    )
+
+
+def _decide(
+    camera: CameraInfo, columns: SightingColumns, index: int, pass_window: float
+) -> tuple[CityState, CityReason, int, int]:
+    """Judge one sighting at a mapped camera.
+
+    Returns the state, the reason, the sighting that decided it and where its
+    pass starts (the sighting itself for inside cameras).
+    """
+    if camera.role is CameraRole.INSIDE:
+        return CityState.INSIDE, CityReason.INSIDE_CAMERA, index, index
+    pass_start, directed = _exit_pass(columns, index, pass_window)
+    entering = camera.entering_direction
+    if entering is None:
+        return CityState.UNKNOWN, CityReason.EXIT_NOT_CONFIGURED, index, pass_start
+    if directed is not None:
+        direction = columns.directions[directed]
+        if direction == camera.leaving_direction:
+            return CityState.LEFT, CityReason.EXIT_LEAVING, directed, pass_start
+        if direction == entering:
+            return CityState.ENTERED, CityReason.EXIT_ENTERING, directed, pass_start
+    return CityState.UNKNOWN, CityReason.EXIT_DIRECTION_UNKNOWN, index, pass_start
+
+
+def _exit_pass(
+    columns: SightingColumns, last: int, pass_window: float
+) -> tuple[int, int | None]:
+    """Return where the pass ending at ``last`` starts, and its latest directed sighting."""
+    camera = columns.cameras[last]
+    directed: int | None = None
+    index = last
+    while True:
+        if directed is None and columns.directions[index] != Direction.UNKNOWN:
+            directed = index
+        previous = index - 1
+        if (
+            previous < 0
+            or columns.cameras[previous] != camera
+            or columns.timestamps[index] - columns.timestamps[previous] > pass_window
+        ):
+            return index, directed
+        index = previous
+
+
+def _route_sighting(
+    columns: SightingColumns,
+    index: int,
+    cameras: Mapping[str, CameraInfo],
+    *,
+    trip: int | None = None,
+    flags: tuple[RouteFlag, ...] = (),
+) -> RouteSighting:
+    camera_id = columns.cameras[index]
+    camera = cameras.get(camera_id)
+    return RouteSighting(
+        id=columns.ids[index],
+        camera=camera_id,
+        camera_name=camera.name if camera else camera_id,
+        latitude=camera.latitude if camera else None,
+        longitude=camera.longitude if camera else None,
+        seen_at=_datetime(columns.timestamps[index]),
+        plate=columns.plates[index],
+        direction=_direction(columns.directions[index]),
+        confidence=columns.confidences[index],
+        event_id=columns.event_ids[index],
+        trip=trip,
+        flags=flags,
+    )
+
+
+def _direction(value: str) -> Direction:
+    try:
+        return Direction(value)
+    except ValueError:
+        # A newer source may report a direction this version does not know.
+        return Direction.UNKNOWN
+
+
+def _datetime(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _timestamp(moment: datetime) -> float:
+    # A naive time would be read in the host's zone and misplace the sighting.
+    if moment.tzinfo is None:
+        raise ValueError("sighting times must be timezone aware")
+    return moment.timestamp()
