@@ -210,3 +210,22 @@ def test_naive_datetime_is_refused(city: SightingStore) -> None:
     with pytest.raises(StoreValidationError) as caught:
         city.search(SearchQuery(since=T0.replace(tzinfo=None)))
     assert caught.value.translation_key == "naive_datetime"
+
+
+@pytest.mark.parametrize("merge_limit", [0, 32])
+def test_fuzzy_paging_same_with_merge_or_sort(
+    city: SightingStore, monkeypatch: pytest.MonkeyPatch, merge_limit: int
+) -> None:
+    """Few candidate plates are merged per plate, many are sorted: same pages."""
+    monkeypatch.setattr(sighting_store, "_MERGE_LIMIT", merge_limit)
+    seen = []
+    query = SearchQuery(plate="AE1234BK", fuzzy=True, page_size=2)
+    while True:
+        page = city.search(query)
+        seen += [s.plate for s in page.sightings]
+        if page.next_cursor is None:
+            break
+        query = SearchQuery(
+            plate="AE1234BK", fuzzy=True, page_size=2, cursor=page.next_cursor
+        )
+    assert seen == ["AE1284BK", "AE1234B", "AE12348K", "AEI234BK", "AE1234BK"]

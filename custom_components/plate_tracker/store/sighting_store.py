@@ -28,6 +28,8 @@ import binascii
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
+import heapq
+from itertools import islice
 import json
 from pathlib import Path
 import re
@@ -84,6 +86,9 @@ _IMAGE_KINDS: dict[str, int] = {"crop": 0, "snapshot": 1}
 # Above this many candidate plates a search walks sightings in time order and
 # checks the plate on the way, instead of reading every candidate's sightings.
 _PLATE_DRIVEN_LIMIT = 5_000
+# Up to this many candidate plates, a time-ordered page is merged from one
+# index range per plate rather than sorted from all their sightings.
+_MERGE_LIMIT = 32
 _PURGE_BATCH = 500
 
 _SIGHTING_SELECT = """
@@ -523,52 +528,93 @@ class SightingStore:
         after = _decode_cursor(query.cursor, query.sort) if query.cursor else None
         pattern = normalize_pattern(query.plate) if query.plate is not None else None
         with self._read() as conn:
-            conditions = ["s.seen_us >= ?", "s.seen_us < ?"]
+            filters = ["s.seen_us >= ?", "s.seen_us < ?"]
             params: list[Any] = [since_us, until_us]
             if query.cameras:
-                conditions.append(
-                    "s.camera_id IN (SELECT id FROM cameras"
-                    " WHERE name IN (SELECT value FROM json_each(?)))"
+                camera_ids = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM cameras WHERE name IN (SELECT value FROM json_each(?))",
+                        (json.dumps(list(query.cameras)),),
+                    )
+                ]
+                if not camera_ids:
+                    return SearchPage(sightings=(), match_kinds={}, next_cursor=None)
+                # With one camera, ``=`` lets the index deliver rows in time order.
+                filters.append(
+                    "s.camera_id = ?"
+                    if len(camera_ids) == 1
+                    else "s.camera_id IN (SELECT value FROM json_each(?))"
                 )
-                params.append(json.dumps(list(query.cameras)))
+                params.append(
+                    camera_ids[0] if len(camera_ids) == 1 else json.dumps(camera_ids)
+                )
             if query.min_confidence is not None:
-                conditions.append("s.confidence >= ?")
+                filters.append("s.confidence >= ?")
                 params.append(query.min_confidence)
-            order, key_column, keyset = _SORTS[query.sort]
             if after is not None:
-                conditions.append(keyset)
+                filters.append(_SORTS[query.sort][2])
                 params.extend(after)
-            index = ""
             match_kinds: dict[str, MatchKind] = {}
-            if pattern is not None:
-                candidates = _candidate_plates(conn, pattern, fuzzy=query.fuzzy)
-                if candidates is None:
-                    # Too many plates match: walk sightings and test each plate.
-                    conditions.append(
-                        "s.plate_id IN (SELECT id FROM plates WHERE lookalike GLOB ?"  # noqa: S608
-                        + ("" if query.fuzzy else " AND plate GLOB ?")
-                        + ")"
+            candidates = (
+                None
+                if pattern is None
+                else _candidate_plates(conn, pattern, fuzzy=query.fuzzy)
+            )
+            if pattern is None:
+                rows = _page_keys(conn, "sightings s", filters, params, query)
+            elif candidates is None:
+                # Too many plates match: walk sightings in time order and test
+                # each one's plate, stopping once the page is full.
+                filters.append("p.lookalike GLOB ?")
+                params.append(lookalike_pattern(pattern))
+                if not query.fuzzy:
+                    filters.append("p.plate GLOB ?")
+                    params.append(pattern)
+                source = (
+                    "sightings s"
+                    + (
+                        ""
+                        if query.sort is SearchSort.CONFIDENCE
+                        else " INDEXED BY sightings_time"
                     )
-                    params.append(lookalike_pattern(pattern))
-                    if not query.fuzzy:
-                        params.append(pattern)
-                else:
-                    if not candidates:
-                        return SearchPage(
-                            sightings=(), match_kinds={}, next_cursor=None
+                    + " CROSS JOIN plates p ON p.id = s.plate_id"
+                )
+                rows = _page_keys(conn, source, filters, params, query)
+            elif not candidates:
+                return SearchPage(sightings=(), match_kinds={}, next_cursor=None)
+            else:
+                match_kinds = {plate: kind for _, plate, kind in candidates}
+                plate_ids = [plate_id for plate_id, _, _ in candidates]
+                source = "sightings s INDEXED BY sightings_plate_route"
+                if (
+                    query.sort is not SearchSort.CONFIDENCE
+                    and len(plate_ids) <= _MERGE_LIMIT
+                ):
+                    # The index gives each plate's sightings in time order; merging
+                    # a page from each avoids sorting every sighting of a busy plate.
+                    per_plate = [
+                        _page_keys(
+                            conn,
+                            source,
+                            [*filters, "s.plate_id = ?"],
+                            [*params, plate_id],
+                            query,
                         )
-                    match_kinds = candidates
-                    index = "INDEXED BY sightings_plate_route"
-                    conditions.append(
-                        "s.plate_id IN (SELECT id FROM plates"
-                        " WHERE plate IN (SELECT value FROM json_each(?)))"
+                        for plate_id in plate_ids
+                    ]
+                    merged = heapq.merge(
+                        *per_plate, reverse=query.sort is SearchSort.NEWEST
                     )
-                    params.append(json.dumps(list(candidates)))
-            rows = conn.execute(
-                f"SELECT {key_column}, s.id FROM sightings s {index}"  # noqa: S608
-                f" WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT ?",
-                (*params, query.page_size + 1),
-            ).fetchall()
+                    rows = list(islice(merged, query.page_size + 1))
+                else:
+                    rows = _page_keys(
+                        conn,
+                        source,
+                        [*filters, "s.plate_id IN (SELECT value FROM json_each(?))"],
+                        [*params, json.dumps(plate_ids)],
+                        query,
+                    )
             page = rows[: query.page_size]
             sightings = self._load_sightings(conn, [row[1] for row in page])
         if pattern is not None:
@@ -1068,6 +1114,25 @@ _SORTS: dict[SearchSort, tuple[str, str, str]] = {
 }
 
 
+def _page_keys(
+    conn: sqlite3.Connection,
+    source: str,
+    filters: list[str],
+    params: list[Any],
+    query: SearchQuery,
+) -> list[tuple[float, int]]:
+    """Return ``(sort key, id)`` of one page plus one row, in the query's order.
+
+    Only indexed columns are read here; full rows are loaded for the page alone.
+    """
+    order, key_column, _ = _SORTS[query.sort]
+    return conn.execute(
+        f"SELECT {key_column}, s.id FROM {source}"  # noqa: S608
+        f" WHERE {' AND '.join(filters)} ORDER BY {order} LIMIT ?",
+        (*params, query.page_size + 1),
+    ).fetchall()
+
+
 def _time_range(since: datetime | None, until: datetime | None) -> tuple[int, int]:
     since_us = to_us(since) if since is not None else -(2**63)
     until_us = to_us(until) if until is not None else 2**63 - 1
@@ -1102,8 +1167,8 @@ def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[float, int]:
 
 def _candidate_plates(
     conn: sqlite3.Connection, pattern: str, *, fuzzy: bool
-) -> dict[str, MatchKind] | None:
-    """Return the stored plates a plate or pattern selects, with how each matched.
+) -> list[tuple[int, str, MatchKind]] | None:
+    """Return id, text and match kind of the stored plates a plate or pattern selects.
 
     None when a pattern selects more than ``_PLATE_DRIVEN_LIMIT`` plates; the
     search then filters sightings by pattern instead.
@@ -1111,43 +1176,45 @@ def _candidate_plates(
     if not is_pattern(pattern):
         if not fuzzy:
             found = conn.execute(
-                "SELECT 1 FROM plates WHERE plate = ?", (pattern,)
+                "SELECT id FROM plates WHERE plate = ?", (pattern,)
             ).fetchone()
-            return {pattern: MatchKind.EXACT} if found else {}
+            return [(found[0], pattern, MatchKind.EXACT)] if found else []
         key = lookalike_key(pattern)
-        candidates: dict[str, MatchKind] = {}
-        for plate, plate_key in conn.execute(
-            "SELECT DISTINCT p.plate, p.lookalike FROM plate_variants v"
+        candidates = []
+        for plate_id, plate, plate_key in conn.execute(
+            "SELECT DISTINCT p.id, p.plate, p.lookalike FROM plate_variants v"
             " JOIN plates p ON p.id = v.plate_id"
             " WHERE v.variant IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(deletion_variants(key))),),
         ):
             if plate == pattern:
-                candidates[plate] = MatchKind.EXACT
+                candidates.append((plate_id, plate, MatchKind.EXACT))
             elif plate_key == key:
-                candidates[plate] = MatchKind.LOOKALIKE
+                candidates.append((plate_id, plate, MatchKind.LOOKALIKE))
             elif within_one_edit(plate_key, key):
-                candidates[plate] = MatchKind.ONE_EDIT
+                candidates.append((plate_id, plate, MatchKind.ONE_EDIT))
         return candidates
     folded = lookalike_pattern(pattern)
     if longest_literal_run(folded) >= 3:
         sql = (
-            "SELECT p.plate FROM plate_trigrams t JOIN plates p ON p.id = t.rowid"
+            "SELECT p.id, p.plate FROM plate_trigrams t JOIN plates p ON p.id = t.rowid"
             " WHERE t.lookalike GLOB ?"
         )
     else:
-        sql = "SELECT p.plate FROM plates p WHERE p.lookalike GLOB ?"
+        sql = "SELECT p.id, p.plate FROM plates p WHERE p.lookalike GLOB ?"
     params: tuple[Any, ...] = (folded,)
     if not fuzzy:
         sql += " AND p.plate GLOB ?"
         params += (pattern,)
-    plates = [
-        row[0]
-        for row in conn.execute(sql + " LIMIT ?", (*params, _PLATE_DRIVEN_LIMIT + 1))
-    ]
+    plates = conn.execute(
+        sql + " LIMIT ?", (*params, _PLATE_DRIVEN_LIMIT + 1)
+    ).fetchall()
     if len(plates) > _PLATE_DRIVEN_LIMIT:
         return None
-    return {plate: _pattern_match_kind(pattern, plate) for plate in plates}
+    return [
+        (plate_id, plate, _pattern_match_kind(pattern, plate))
+        for plate_id, plate in plates
+    ]
 
 
 def _pattern_match_kind(pattern: str, plate: str) -> MatchKind:
