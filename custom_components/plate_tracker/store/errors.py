@@ -3,6 +3,18 @@
 The Home Assistant glue turns a ``StoreValidationError`` into a translated
 ``ServiceValidationError``: ``translation_key`` is stable and names an entry under
 ``exceptions`` in ``translations/*.json``; ``placeholders`` fill that message.
+
+Keys and their placeholders:
+
+- ``invalid_plate`` (plate), ``invalid_plate_pattern`` (pattern)
+- ``time_range_reversed`` (since, until), ``naive_datetime`` (value)
+- ``page_size_out_of_range`` (page_size, maximum), ``invalid_cursor``
+- ``sighting_not_found`` (sighting_id), ``hit_not_found`` (hit_id),
+  ``hit_already_acknowledged`` (hit_id, user_id, at)
+- ``watchlist_entry_not_found`` (entry_id), ``watchlist_plate_exists`` (plate),
+  ``watchlist_duplicate_plate`` (plate)
+- ``purge_needs_criteria``
+- ``export_exists`` (path), ``export_folder_missing`` (path)
 """
 
 from __future__ import annotations
