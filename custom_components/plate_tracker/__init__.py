@@ -78,7 +78,7 @@ def models_dir(hass: HomeAssistant) -> Path:
 async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> bool:
     """Open the store, load the engine, start the pipeline and the source."""
     try:
-        paths = await hass.async_add_executor_job(ensure_models, models_dir(hass))
+        await hass.async_add_executor_job(ensure_models, models_dir(hass))
     except ModelsUnavailable as err:
         ir.async_create_issue(
             hass,
@@ -100,7 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry)
     recognizer = await hass.async_add_executor_job(
         partial(
             PlateRecognizer,
-            paths,
+            models_dir(hass),
             threads=options.get(CONF_THREADS, DEFAULT_THREADS),
             regions=options.get(CONF_REGIONS, DEFAULT_REGIONS),
         )

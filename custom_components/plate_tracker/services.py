@@ -7,7 +7,6 @@ from typing import Any
 
 import voluptuous as vol
 
-from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
@@ -77,6 +76,9 @@ def _read_allowed_file(path: Path) -> bytes:
 
 async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
     if entity_id := call.data.get(ATTR_ENTITY_ID):
+        # Imported here: the camera integration is optional (an after-dependency).
+        from homeassistant.components.camera import async_get_image  # noqa: PLC0415
+
         try:
             image = await async_get_image(hass, entity_id)
         except HomeAssistantError as err:

@@ -1,0 +1,1 @@
+"""Tests of plate_tracker."""

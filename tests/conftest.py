@@ -1,0 +1,108 @@
+"""Fixtures shared by the Home Assistant tests, in the style of Home Assistant core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
+
+import pytest
+
+from custom_components.plate_tracker.const import (
+    CONF_FRIGATE_URL,
+    CONF_INBOX,
+    CONF_MQTT_PREFIX,
+    CONF_SOURCE,
+    DOMAIN,
+    SOURCE_FOLDER,
+    SOURCE_FRIGATE,
+)
+from custom_components.plate_tracker.engine.models import ensure_models
+from homeassistant.core import HomeAssistant
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_CACHE = REPO / "models" / "cache"
+FRIGATE_URL = "http://frigate.test:5000"
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The verified recognition models, fetched once for the whole test run."""
+    ensure_models(MODEL_CACHE)
+    return MODEL_CACHE
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/plate_tracker."""
+
+
+@pytest.fixture(autouse=True)
+def config_dir(hass: HomeAssistant, tmp_path: Path, model_cache: Path) -> Path:
+    """Give every test its own configuration folder, with the models already in place.
+
+    The database and the inbox are written there, never into the test package.
+    """
+    hass.config.config_dir = str(tmp_path)
+    models = tmp_path / DOMAIN / "models"
+    models.parent.mkdir(parents=True)
+    models.symlink_to(model_cache, target_is_directory=True)
+    return tmp_path
+
+
+@pytest.fixture
+def inbox(config_dir: Path) -> Path:
+    """The inbox folder of the folder-source entry."""
+    path = config_dir / "plate_inbox"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def folder_entry(inbox: Path) -> MockConfigEntry:
+    """A folder-source entry, not yet added to Home Assistant."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Inbox plate_inbox",
+        unique_id=f"folder:{inbox}",
+        data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: "plate_inbox"},
+        options={"min_confidence": 0.5},
+    )
+
+
+@pytest.fixture
+def frigate_entry() -> MockConfigEntry:
+    """A Frigate-source entry, not yet added to Home Assistant."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Frigate frigate.test",
+        unique_id=f"frigate:{FRIGATE_URL}",
+        data={
+            CONF_SOURCE: SOURCE_FRIGATE,
+            CONF_FRIGATE_URL: FRIGATE_URL,
+            CONF_MQTT_PREFIX: "frigate",
+        },
+        options={"min_confidence": 0.5, "publish_after": 3.0},
+    )
+
+
+@pytest.fixture
+async def init_folder(hass: HomeAssistant, folder_entry: MockConfigEntry) -> AsyncGenerator[MockConfigEntry]:
+    """A loaded folder-source entry."""
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    yield folder_entry
+    # Unload so the store is closed and its background tasks end with the test.
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def no_inbox_poll_wait() -> Generator[None]:
+    """Poll the inbox without waiting for uploads to settle (test files are complete)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("custom_components.plate_tracker.sources.folder.SETTLE_SECONDS", 0.0)
+        patch.setattr("custom_components.plate_tracker.source.INBOX_POLL_SECONDS", 0.05)
+        yield

@@ -1,0 +1,88 @@
+"""The inbox folder: which files are ready, which camera, and that none is lost (plain Python)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import os
+from pathlib import Path
+
+import pytest
+
+from custom_components.plate_tracker.sources.folder import (
+    DEFAULT_CAMERA,
+    MAX_FILES_PER_SCAN,
+    Inbox,
+    compile_filename_pattern,
+)
+
+NOW = 1_800_000_000.0
+
+
+def upload(path: Path, age: float = 10.0, data: bytes = b"jpeg") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, (NOW - age, NOW - age))
+    return path
+
+
+def test_camera_from_subfolder_or_filename(tmp_path: Path) -> None:
+    """Cameras upload into their own folder or prefix file names; both name the camera."""
+    upload(tmp_path / "bridge" / "a.jpg")
+    upload(tmp_path / "gate_20261125-101500.jpg", age=20)
+    upload(tmp_path / "noprefix.png", age=30)
+    files = Inbox(tmp_path).scan(NOW)
+    assert [(file.path.name, file.camera) for file in files] == [
+        ("noprefix.png", DEFAULT_CAMERA),
+        ("gate_20261125-101500.jpg", "gate"),
+        ("a.jpg", "bridge"),
+    ]
+    assert files[1].seen_at == datetime(2026, 11, 25, 10, 15, tzinfo=UTC)
+
+
+def test_unfinished_uploads_and_other_files_wait(tmp_path: Path) -> None:
+    """A file still being written (recent mtime) or not an image is left alone."""
+    upload(tmp_path / "bridge" / "writing.jpg", age=0.5)
+    upload(tmp_path / "bridge" / "notes.txt")
+    upload(tmp_path / ".processed" / "old.jpg")
+    assert Inbox(tmp_path).scan(NOW) == []
+
+
+def test_finish_and_reject(tmp_path: Path) -> None:
+    """Read files go away (or to .processed); unreadable ones are kept in .rejected for a person."""
+    upload(tmp_path / "bridge" / "ok.jpg")
+    upload(tmp_path / "bridge" / "bad.jpg")
+    inbox = Inbox(tmp_path, keep_files=True)
+    ok, bad = sorted(inbox.scan(NOW), key=lambda file: file.path.name, reverse=True)
+    inbox.finish(ok)
+    rejected = inbox.reject(bad)
+    assert not ok.path.exists()
+    assert list((tmp_path / ".processed").rglob("ok.jpg"))
+    assert rejected.is_file()
+    assert ".rejected" in rejected.parts
+    assert Inbox(tmp_path).scan(NOW) == []
+
+
+def test_scan_is_bounded_and_oldest_first(tmp_path: Path) -> None:
+    """A backlog after an outage is worked off oldest first, a bounded batch at a time."""
+    for index in range(MAX_FILES_PER_SCAN + 5):
+        upload(tmp_path / "cam" / f"{index}.jpg", age=1000 - index)
+    files = Inbox(tmp_path).scan(NOW)
+    assert len(files) == MAX_FILES_PER_SCAN
+    assert files[0].path.name == "0.jpg"
+
+
+def test_huge_files_are_refused(tmp_path: Path) -> None:
+    """A file far larger than any snapshot is refused before it is read into memory."""
+    path = upload(tmp_path / "cam" / "huge.jpg")
+    with path.open("r+b") as handle:
+        handle.truncate(40 * 1024 * 1024)
+    inbox = Inbox(tmp_path)
+    (file,) = inbox.scan(NOW + 100)
+    with pytest.raises(ValueError, match="bytes is more than"):
+        inbox.read(file)
+
+
+def test_filename_pattern_needs_a_camera_group() -> None:
+    """A pattern that cannot name a camera is refused when it is set, not when files arrive."""
+    with pytest.raises(ValueError, match="camera"):
+        compile_filename_pattern(r"^\w+_")

@@ -1,0 +1,175 @@
+"""Frigate as a source: MQTT events in, one sighting per vehicle pass out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.plate_tracker.const import EVENT_SIGHTING
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_mqtt_message,
+)
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from .conftest import FRIGATE_URL
+from .synthetic import render_scene, scene_jpeg
+
+EVENT_ID = "1764065700.123456-abc123"
+
+
+def frigate_event(kind: str, *, frame_time: float, event_id: str = EVENT_ID, **after: Any) -> str:
+    """Return a Frigate ``<prefix>/events`` payload as Frigate 0.14+ publishes it."""
+    body = {
+        "id": event_id,
+        "camera": "bridge",
+        "label": "car",
+        "top_score": 0.9,
+        "false_positive": False,
+        "start_time": 1764065700.0,
+        "end_time": frame_time if kind == "end" else None,
+        "has_snapshot": True,
+        "snapshot": {"frame_time": frame_time, "box": [300, 250, 1000, 700], "score": 0.9},
+        "entered_zones": [],
+        **after,
+    }
+    return json.dumps({"type": kind, "before": body, "after": body})
+
+
+async def _wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def init_frigate(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    frigate_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> MockConfigEntry:
+    """A loaded Frigate entry whose snapshots show plate AE1234BK."""
+    aioclient_mock.get(
+        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg",
+        content=scene_jpeg("AE1234BK", seed=1),
+    )
+    frigate_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
+    await hass.async_block_till_done()
+    return frigate_entry
+
+
+async def test_event_updates_make_one_sighting(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    aioclient_mock: AiohttpClientMocker,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """new, update and end of one Frigate event are one vehicle pass: one sighting, one alert.
+
+    Announcing every update would flood the police with duplicates of one car.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("new", frame_time=1764065700.5))
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("update", frame_time=1764065701.0))
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065701.0))
+    await _wait_for(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert len(events) == 1
+    assert events[0].data["plate"] == "AE1234BK"
+    assert events[0].data["event_id"] == EVENT_ID
+    assert events[0].data["source"] == "frigate"
+    # Two different frames were fetched (new, update); the end brought no newer frame.
+    assert aioclient_mock.call_count == 2
+    store = init_frigate.runtime_data.store
+    assert await hass.async_add_executor_job(store.count) == 1
+
+    entity_entries = er.async_entries_for_config_entry(entity_registry, init_frigate.entry_id)
+    camera_entities = sorted(e.entity_id for e in entity_entries if "bridge" in e.entity_id)
+    assert camera_entities == snapshot(name="camera-entities")
+    last_plate = hass.states.get("sensor.bridge_last_plate")
+    assert last_plate is not None
+    assert last_plate.state == "AE1234BK"
+    assert last_plate.attributes["event_id"] == EVENT_ID
+    plate_event = hass.states.get("event.bridge_plate")
+    assert plate_event is not None
+    assert plate_event.attributes["event_type"] == "plate_read"
+    assert plate_event.attributes["plate"] == "AE1234BK"
+
+
+async def test_malformed_messages_are_counted_not_fatal(
+    hass: HomeAssistant, init_frigate: MockConfigEntry
+) -> None:
+    """Garbage on the events topic is logged and counted, and the next good event still works."""
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    for payload in ("not json", "[]", '{"type": "new"}', '{"type":"new","after":{"id":1}}', b"\xff\xfe"):
+        async_fire_mqtt_message(hass, "frigate/events", payload)
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065702.0))
+    await _wait_for(lambda: bool(events))
+
+    assert init_frigate.runtime_data.source_counters["mqtt_malformed"] == 5
+    assert events[0].data["plate"] == "AE1234BK"
+
+
+async def test_dead_frigate_loses_no_pass_end(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    frigate_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """When Frigate's API fails, the failure is counted and nothing crashes."""
+    aioclient_mock.get(f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", status=500)
+    frigate_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
+    await hass.async_block_till_done()
+
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("new", frame_time=1764065700.5))
+    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065701.5))
+    await hass.async_block_till_done()
+    await _wait_for(lambda: frigate_entry.runtime_data.source_counters["snapshot_fetch_errors"] == 2)
+    assert frigate_entry.runtime_data.pipeline.counters.sightings_recorded == 0
+
+
+async def test_camera_side_plate_is_used_when_the_engine_reads_none(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    frigate_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Frigate's own plate recognition is a read of its own, used when our engine finds no plate."""
+    empty_scene, _ = render_scene("AE1234BK", plate_height=4, seed=2)
+    from io import BytesIO
+
+    buffer = BytesIO()
+    empty_scene.save(buffer, format="JPEG")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", content=buffer.getvalue())
+    frigate_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
+    await hass.async_block_till_done()
+    events = async_capture_events(hass, EVENT_SIGHTING)
+
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=1764065701.5,
+            recognized_license_plate="KA 7777 OO",
+            recognized_license_plate_score=0.93,
+        ),
+    )
+    await _wait_for(lambda: bool(events))
+    assert events[0].data["plate"] == "KA7777OO"
+    assert events[0].data["confidence"] == 0.93

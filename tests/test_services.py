@@ -1,0 +1,110 @@
+"""The read_plates service: read an image without storing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from custom_components.plate_tracker.const import DOMAIN
+from homeassistant.components.camera import Image
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .synthetic import scene_jpeg
+
+
+@pytest.fixture
+def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
+    """A folder the user listed in allowlist_external_dirs."""
+    path = config_dir / "snapshots"
+    path.mkdir()
+    hass.config.allowlist_external_dirs = {str(path)}
+    return path
+
+
+async def test_read_plates_from_an_allowed_file(
+    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path
+) -> None:
+    """An operator can check what the engine reads in any picture, with boxes and confidences."""
+    image = allowed_dir / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    response = await hass.services.async_call(
+        DOMAIN, "read_plates", {"file_path": str(image)}, blocking=True, return_response=True
+    )
+    assert response is not None
+    assert (response["width"], response["height"]) == (1280, 720)
+    plates = response["plates"]
+    assert [plate["plate"] for plate in plates] == ["BC5512HP"]
+    assert plates[0]["region"] == "ua"
+    x1, y1, x2, y2 = plates[0]["box"]
+    assert x2 - x1 > 100
+    assert 0 < plates[0]["confidence"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"file_path": "/etc/passwd"}, "path_not_allowed"),
+        ({"file_path": "relative.jpg"}, "path_not_allowed"),
+        ({}, "image_required"),
+        ({"config_entry_id": "missing"}, "entry_not_found"),
+    ],
+)
+async def test_read_plates_refuses_bad_input(
+    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path, data: dict[str, str], key: str
+) -> None:
+    """Files outside allowlist_external_dirs are never read; every refusal is translated."""
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, "read_plates", data, blocking=True, return_response=True)
+    assert err.value.translation_key == key
+
+
+async def test_read_plates_refuses_broken_images(
+    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path
+) -> None:
+    """A corrupt or missing file is a clear error, not a crash."""
+    (allowed_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "read_plates", {"file_path": str(allowed_dir / "broken.jpg")}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "invalid_image"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "read_plates", {"file_path": str(allowed_dir / "gone.jpg")}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "file_unreadable"
+
+
+async def test_read_plates_from_a_camera(hass: HomeAssistant, init_folder: MockConfigEntry) -> None:
+    """Any camera Home Assistant knows can be read, with an optional vehicle box."""
+    with patch(
+        "homeassistant.components.camera.async_get_image",
+        return_value=Image("image/jpeg", scene_jpeg("AE1234BK", seed=5)),
+    ) as get_image:
+        response = await hass.services.async_call(
+            DOMAIN,
+            "read_plates",
+            {"entity_id": "camera.gate", "vehicle_box": [0, 0, 1280, 720]},
+            blocking=True,
+            return_response=True,
+        )
+    get_image.assert_awaited_once()
+    assert response is not None
+    assert [plate["plate"] for plate in response["plates"]] == ["AE1234BK"]
+
+    with (
+        patch(
+            "homeassistant.components.camera.async_get_image",
+            side_effect=HomeAssistantError("camera offline"),
+        ),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await hass.services.async_call(
+            DOMAIN, "read_plates", {"entity_id": "camera.gate"}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "camera_unavailable"
