@@ -324,13 +324,41 @@ def test_route_to_dict_is_json_with_iso_times_and_flags() -> None:
 
 
 def test_route_to_dict_lists_only_the_latest_sightings_when_asked() -> None:
-    """A phone cannot draw 100,000 points; the newest ones matter, and the cut must be said."""
-    route = route_of(*(sighting(i, "center", i * 3600) for i in range(5)))
-    data = route.to_dict(max_sightings=2)
-    assert data["truncated"] is True
-    assert data["sighting_count"] == 5
-    assert [len(trip["sightings"]) for trip in data["trips"]] == [0, 0, 0, 1, 1]
-    assert [trip["sighting_count"] for trip in data["trips"]] == [1] * 5
+    """A phone cannot draw 100,000 points; the newest matter, and the cut must be said.
+
+    Only what concerns the listed sightings is listed, so the answer stays
+    small however long the history; the counts still cover everything.
+    """
+    route = route_of(
+        sighting(1, "center", 0),
+        sighting(2, "lviv", 60),
+        sighting(3, "center", 4000, event_id="ev3"),
+        sighting(4, "center", 4001, plate="AE12348K", event_id="ev3"),
+        sighting(5, "center", 9000),
+        sighting(6, "podil", 9300),
+    )
+    data = route.to_dict(max_sightings=3)
+    assert (data["truncated"], data["sighting_count"], data["trip_count"]) == (
+        True,
+        6,
+        3,
+    )
+    assert [trip["index"] for trip in data["trips"]] == [1, 2]
+    assert [[s["id"] for s in trip["sightings"]] for trip in data["trips"]] == [
+        [4],
+        [5, 6],
+    ]
+    assert [item["id"] for item in data["joined"]] == [4]
+    assert data["impossible_travel"] == []
+    # Lviv in between Kyiv sightings is impossible on both sides.
+    assert [
+        item["from_id"] for item in route.to_dict(max_sightings=4)["impossible_travel"]
+    ] == [2]
+    assert [
+        item["from_id"] for item in route.to_dict(max_sightings=5)["impossible_travel"]
+    ] == [1, 2]
+    assert route.to_dict(max_sightings=0)["trips"] == []
+    assert route.to_dict(max_sightings=6)["truncated"] is False
 
 
 def test_empty_route() -> None:

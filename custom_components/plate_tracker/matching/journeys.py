@@ -14,14 +14,14 @@ Per-sighting objects (``RouteSighting``) are made only when asked for.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from itertools import compress, islice, pairwise, repeat
 import math
-from operator import add, gt, le, mul, ne, sub
+from operator import gt, le, lt, ne, sub
 from typing import Any
 
 from ..plate_text import normalize_plate
@@ -377,46 +377,12 @@ class Route:
     @cached_property
     def trips(self) -> tuple[Trip, ...]:
         """The trips, oldest first."""
-        timestamps = self.sightings.timestamps
-        if not timestamps:
-            return ()
-        ends = [*islice(self.trip_starts, 1, None), len(timestamps)]
-        return tuple(
-            Trip(
-                index=number,
-                start=start,
-                end=end,
-                started_at=_datetime(timestamps[start]),
-                ended_at=_datetime(timestamps[end - 1]),
-            )
-            for number, (start, end) in enumerate(
-                zip(self.trip_starts, ends, strict=True)
-            )
-        )
+        return tuple(map(self._trip, range(len(self.trip_starts))))
 
     @cached_property
     def impossible_travel(self) -> tuple[ImpossibleTravel, ...]:
         """The pairs of sightings that need more than ``max_speed_kmh``, oldest first."""
-        columns = self.sightings
-        distances = _DistanceCache(self.cameras)
-        travels = []
-        for index in self.impossible_pairs:
-            pair = (columns.cameras[index], columns.cameras[index + 1])
-            seconds = columns.timestamps[index + 1] - columns.timestamps[index]
-            travels.append(
-                ImpossibleTravel(
-                    from_index=index,
-                    to_index=index + 1,
-                    from_id=columns.ids[index],
-                    to_id=columns.ids[index + 1],
-                    from_camera=pair[0],
-                    to_camera=pair[1],
-                    distance_km=distances[pair],
-                    seconds=seconds,
-                    speed_kmh=distances[pair] / seconds * 3600 if seconds else None,
-                )
-            )
-        return tuple(travels)
+        return tuple(map(self._impossible_travel, self.impossible_pairs))
 
     @cached_property
     def flags(self) -> Mapping[int, tuple[RouteFlag, ...]]:
@@ -425,7 +391,7 @@ class Route:
             misread.index: (RouteFlag.JOINED_MISREAD,) for misread in self.joined
         }
         impossible = {*self.impossible_pairs, *(i + 1 for i in self.impossible_pairs)}
-        for index in impossible:
+        for index in sorted(impossible):
             flags[index] = (*flags.get(index, ()), RouteFlag.IMPOSSIBLE_TRAVEL)
         return flags
 
@@ -433,68 +399,108 @@ class Route:
         """Return one sighting (negative indices count from the latest)."""
         # range() turns a negative index into a positive one and refuses bad ones.
         index = range(len(self.sightings))[index]
-        return _route_sighting(
-            self.sightings,
-            index,
-            self.cameras,
-            trip=bisect_right(self.trip_starts, index) - 1,
-            flags=self.flags.get(index, ()),
-        )
+        return self._sighting(index, bisect_right(self.trip_starts, index) - 1)
 
     def __iter__(self) -> Iterator[RouteSighting]:
         """Yield the route's sightings in time order."""
         for trip in self.trips:
             for index in range(trip.start, trip.end):
-                yield _route_sighting(
-                    self.sightings,
-                    index,
-                    self.cameras,
-                    trip=trip.index,
-                    flags=self.flags.get(index, ()),
-                )
+                yield self._sighting(index, trip.index)
 
     def to_dict(self, *, max_sightings: int | None = None) -> dict[str, Any]:
         """Return a JSON-able form for a service response.
 
-        Every trip is listed with its counts and times. With ``max_sightings``
-        only the most recent sightings are listed in full (older trips then
-        show an empty ``sightings`` list) and ``truncated`` says so: a phone
-        or an automation has no use for 100,000 map points.
+        With ``max_sightings`` only the most recent sightings are listed, with
+        the trips, impossible-travel pairs and misreads that concern them; the
+        counts cover the whole route and ``truncated`` says whether anything
+        was left out. A phone or an automation has no use for 100,000 map
+        points, and building them would take seconds.
         """
         total = len(self.sightings)
-        first_listed = 0 if max_sightings is None else max(total - max_sightings, 0)
-        camera_ids = self.sightings.cameras
-        trips = [
-            {
-                "index": trip.index,
-                "start": trip.started_at.isoformat(),
-                "end": trip.ended_at.isoformat(),
-                "sighting_count": len(trip),
-                "first_camera": camera_ids[trip.start],
-                "last_camera": camera_ids[trip.end - 1],
-                "sightings": [
-                    _route_sighting(
-                        self.sightings,
-                        index,
-                        self.cameras,
-                        trip=trip.index,
-                        flags=self.flags.get(index, ()),
-                    ).to_dict()
-                    for index in range(max(trip.start, first_listed), trip.end)
-                ],
-            }
-            for trip in self.trips
-        ]
+        first = 0 if max_sightings is None else max(total - max_sightings, 0)
+        first_trip = (
+            bisect_right(self.trip_starts, first) - 1
+            if first < total
+            else len(self.trip_starts)
+        )
+        first_pair = bisect_left(self.impossible_pairs, first - 1)
+        listed_since = self.sightings.timestamps[first] if first < total else math.inf
+        trips = []
+        for number in range(first_trip, len(self.trip_starts)):
+            trip = self._trip(number)
+            trips.append(
+                {
+                    "index": trip.index,
+                    "start": trip.started_at.isoformat(),
+                    "end": trip.ended_at.isoformat(),
+                    "sighting_count": len(trip),
+                    "first_camera": self.sightings.cameras[trip.start],
+                    "last_camera": self.sightings.cameras[trip.end - 1],
+                    "sightings": [
+                        self._sighting(index, number).to_dict()
+                        for index in range(max(trip.start, first), trip.end)
+                    ],
+                }
+            )
         return {
             "plate": self.plate,
             "sighting_count": total,
-            "truncated": first_listed > 0,
+            "trip_count": len(self.trip_starts),
+            "truncated": first > 0,
             "max_speed_kmh": self.max_speed_kmh,
             "trips": trips,
-            "impossible_travel": [item.to_dict() for item in self.impossible_travel],
-            "joined": [item.to_dict() for item in self.joined],
-            "not_joined": [item.to_dict() for item in self.not_joined],
+            "impossible_travel": [
+                self._impossible_travel(index).to_dict()
+                for index in islice(self.impossible_pairs, first_pair, None)
+            ],
+            "joined": [item.to_dict() for item in self.joined if item.index >= first],
+            "not_joined": [
+                item.to_dict()
+                for item in self.not_joined
+                if item.seen_at.timestamp() >= listed_since
+            ],
         }
+
+    def _sighting(self, index: int, trip: int) -> RouteSighting:
+        return _route_sighting(
+            self.sightings,
+            index,
+            self.cameras,
+            trip=trip,
+            flags=self.flags.get(index, ()),
+        )
+
+    def _trip(self, number: int) -> Trip:
+        start = self.trip_starts[number]
+        end = (
+            self.trip_starts[number + 1]
+            if number + 1 < len(self.trip_starts)
+            else len(self.sightings)
+        )
+        return Trip(
+            index=number,
+            start=start,
+            end=end,
+            started_at=_datetime(self.sightings.timestamps[start]),
+            ended_at=_datetime(self.sightings.timestamps[end - 1]),
+        )
+
+    def _impossible_travel(self, index: int) -> ImpossibleTravel:
+        columns = self.sightings
+        pair = (columns.cameras[index], columns.cameras[index + 1])
+        distance = _distance_km(self.cameras, *pair)
+        seconds = columns.timestamps[index + 1] - columns.timestamps[index]
+        return ImpossibleTravel(
+            from_index=index,
+            to_index=index + 1,
+            from_id=columns.ids[index],
+            to_id=columns.ids[index + 1],
+            from_camera=pair[0],
+            to_camera=pair[1],
+            distance_km=distance,
+            seconds=seconds,
+            speed_kmh=distance / seconds * 3600 if seconds else None,
+        )
 
 
 def build_route(
@@ -525,26 +531,37 @@ def build_route(
         sightings
         if isinstance(sightings, SightingColumns)
         else SightingColumns.from_sightings(sightings)
-    ).in_time_order()
+    )
+    # Every pass over the sightings below runs in C (map, compress, min), and
+    # one list of gaps serves the order check, the trip split and the speed
+    # check: a Python loop per step would cost as much as the whole build.
+    gaps = _gaps(columns.timestamps)
+    if gaps and min(gaps) < 0:
+        columns = columns.in_time_order()
+        gaps = _gaps(columns.timestamps)
     plate = normalize_plate(plate)
-    columns, joined, not_joined = _join_misreads(columns, plate, join_window)
-    timestamps = columns.timestamps
-    # One list of gaps serves both the trip split and the speed check; every
-    # pass over the 100,000 sightings below runs in C (map, compress).
-    gaps = list(map(sub, islice(timestamps, 1, None), timestamps))
+    joined_columns, joined, not_joined = _join_misreads(columns, plate, join_window)
+    if joined_columns is not columns:
+        columns, gaps = joined_columns, _gaps(joined_columns.timestamps)
     trip_starts = [
-        *islice(range(len(timestamps)), 1),
+        *islice(range(len(columns)), 1),
         *compress(
-            range(1, len(timestamps)), map(gt, gaps, repeat(trip_gap.total_seconds()))
+            range(1, len(columns)), map(gt, gaps, repeat(trip_gap.total_seconds()))
         ),
     ]
-    distances = map(_DistanceCache(cameras).__getitem__, pairwise(columns.cameras))
-    allowed_km = map(
-        mul,
-        map(add, gaps, repeat(CLOCK_SKEW_ALLOWANCE.total_seconds())),
-        repeat(max_speed_kmh / 3600),
+    # Per camera pair, the fewest seconds a drive between them can take; a
+    # pair seen closer in time than that is impossible.
+    fastest = max_speed_kmh / 3600
+    skew = CLOCK_SKEW_ALLOWANCE.total_seconds()
+    least_seconds = _PairCache(
+        lambda first, second: _distance_km(cameras, first, second) / fastest - skew
     )
-    impossible_pairs = list(compress(range(len(gaps)), map(gt, distances, allowed_km)))
+    impossible_pairs = list(
+        compress(
+            range(len(gaps)),
+            map(lt, gaps, map(least_seconds.__getitem__, pairwise(columns.cameras))),
+        )
+    )
     return Route(
         plate=plate,
         sightings=columns,
@@ -650,31 +667,43 @@ def _same_pass_anchor(
     return best
 
 
-class _DistanceCache(dict[tuple[str, str], float]):
-    """Kilometres between two cameras, computed on first use.
+class _PairCache(dict[tuple[str, str], float]):
+    """A value per pair of cameras, computed on first use.
 
-    A subclass with ``__missing__`` so that ``map(cache.__getitem__, pairs)``
-    stays in C for the pairs already known, which after the first few
-    sightings is nearly all of them. Unmapped cameras are 0 km from
-    everything: without a location nothing can be judged impossible.
+    A dict subclass with ``__missing__`` so that ``map(cache.__getitem__,
+    pairs)`` stays in C for the pairs already known, which after the first
+    few sightings is nearly all of them.
     """
 
-    def __init__(self, cameras: Mapping[str, CameraInfo]) -> None:
+    def __init__(self, compute: Callable[[str, str], float]) -> None:
         super().__init__()
-        self._cameras = cameras
+        self._compute = compute
 
     def __missing__(self, pair: tuple[str, str]) -> float:
-        first = self._cameras.get(pair[0])
-        second = self._cameras.get(pair[1])
-        distance = (
-            0.0
-            if first is None or second is None
-            else haversine_km(
-                first.latitude, first.longitude, second.latitude, second.longitude
-            )
-        )
-        self[pair] = distance
-        return distance
+        value = self[pair] = self._compute(*pair)
+        return value
+
+
+def _distance_km(cameras: Mapping[str, CameraInfo], first: str, second: str) -> float:
+    """Return the distance between two cameras; 0 when either is not on the map.
+
+    Without a location nothing can be judged impossible.
+    """
+    first_camera = cameras.get(first)
+    second_camera = cameras.get(second)
+    if first_camera is None or second_camera is None:
+        return 0.0
+    return haversine_km(
+        first_camera.latitude,
+        first_camera.longitude,
+        second_camera.latitude,
+        second_camera.longitude,
+    )
+
+
+def _gaps(timestamps: Sequence[float]) -> list[float]:
+    """Return the seconds between each sighting and the next."""
+    return list(map(sub, islice(timestamps, 1, None), timestamps))
 
 
 def haversine_km(
