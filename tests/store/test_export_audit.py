@@ -136,10 +136,17 @@ def test_audit_records_cannot_be_changed_or_deleted(
 
 
 def test_route_is_in_time_order_and_can_join_lookalikes(store: SightingStore) -> None:
-    """A route lists where a plate was seen, oldest first, with misreads on request."""
+    """A route lists where a plate was seen, oldest first, with misreads on request.
+
+    Its rows feed the journey logic's columns directly, so their shape is fixed.
+    """
     store.record(
         sighting(
-            camera="exit_north", seen_at=T0 + minutes(9), direction=Direction.RECEDING
+            camera="exit_north",
+            seen_at=T0 + minutes(9),
+            direction=Direction.RECEDING,
+            event_id="ev9",
+            confidence=0.75,
         )
     )
     store.record(sighting(camera="bridge", seen_at=T0))
@@ -147,16 +154,24 @@ def test_route_is_in_time_order_and_can_join_lookalikes(store: SightingStore) ->
     store.record(sighting(plate="KA0001AA", seen_at=T0 + minutes(5)))
 
     route = store.route_for("AE1234BK")
-    assert [(p.camera, p.seen_at) for p in route] == [
-        ("bridge", T0),
-        ("exit_north", T0 + minutes(9)),
+    assert route == [
+        (2, "bridge", T0.timestamp(), "AE1234BK", 0.9, "unknown", None),
+        (
+            1,
+            "exit_north",
+            (T0 + minutes(9)).timestamp(),
+            "AE1234BK",
+            0.75,
+            "receding",
+            "ev9",
+        ),
     ]
-    assert route[1].direction is Direction.RECEDING
     joined = store.route_for("AE1234BK", include_lookalikes=True)
-    assert [p.plate for p in joined] == ["AE1234BK", "AEI234BK", "AE1234BK"]
+    assert [row[3] for row in joined] == ["AE1234BK", "AEI234BK", "AE1234BK"]
     assert (
         store.route_for("AE1234BK", since=T0 + minutes(1), until=T0 + minutes(9)) == []
     )
+    assert store.route_for("KA0009AA") == []
     assert [s.camera for s in store.sightings_for_plate("AE1234BK")] == [
         "bridge",
         "exit_north",

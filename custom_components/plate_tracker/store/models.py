@@ -6,19 +6,17 @@ Plain Python, no Home Assistant imports. Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
-from ..records import Direction, Sighting
+from ..records import Sighting
 
 type ImageKind = Literal["crop", "snapshot"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SearchSort(StrEnum):
@@ -76,24 +74,10 @@ class SearchPage:
     """Pass as ``SearchQuery.cursor`` for the next page; None on the last page."""
 
 
-class RoutePoint(NamedTuple):
-    """The few columns a route needs, read from a covering index.
-
-    Kept lean because a route may hold 100,000 points: the time stays integer
-    microseconds (``seen_at`` converts on demand).
-    """
-
-    sighting_id: int
-    plate: str
-    camera: str
-    seen_at_us: int
-    direction: Direction
-    confidence: float
-
-    @property
-    def seen_at(self) -> datetime:
-        """The sighting time as a timezone-aware UTC datetime."""
-        return _EPOCH + timedelta(microseconds=self.seen_at_us)
+type RouteRow = tuple[int, str, float, str, float, str, str | None]
+"""One sighting of a route: id, camera, seen_at as POSIX seconds (UTC), plate,
+confidence, ``Direction`` value, NVR event id. The same shape as
+``matching.journeys.SightingRow``, so ``SightingColumns.from_rows`` takes it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
   pattern with three literal characters in a row is answered from it.
 - ``sightings``: one row per sighting; ``(source, camera_id, event_id)`` is unique
   so one NVR event stays one sighting. The plate index also carries camera,
-  direction and confidence so a route is read from the index alone.
+  direction, confidence and event id so a route is read from the index alone.
 - ``images``: plate crops (kind 0) and snapshots (kind 1) as blobs, apart from
   the text so they can be purged earlier; ``seen_us`` is copied so that purge
   walks images by time without touching sightings.
@@ -172,10 +172,26 @@ def _add_search_retention_audit(conn: sqlite3.Connection) -> None:
     )
 
 
+def _route_index_with_event_ids(conn: sqlite3.Connection) -> None:
+    """Version 4: carry the NVR event id in the route index (issue 5).
+
+    The journey logic joins misreads reported in the same NVR event; with the
+    event id in the index a route of 100,000 sightings needs no table lookups.
+    """
+    conn.executescript(
+        """
+        DROP INDEX sightings_plate_route;
+        CREATE INDEX sightings_plate_route ON sightings
+            (plate_id, seen_us, camera_id, direction, confidence, event_id);
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_sightings,
     _create_watchlist,
     _add_search_retention_audit,
+    _route_index_with_event_ids,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
