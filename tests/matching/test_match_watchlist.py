@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+import random
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,14 +12,19 @@ from custom_components.plate_tracker.matching.errors import (
     MatchingValidationError,
     ValidationKey,
 )
-from custom_components.plate_tracker.matching.similarity import MIN_ONE_EDIT_LENGTH
+from custom_components.plate_tracker.matching.similarity import (
+    MIN_ONE_EDIT_LENGTH,
+    misread_kind,
+)
 from custom_components.plate_tracker.matching.watchlist import (
+    CompiledWatchlist,
     MatchKind,
     WatchlistHit,
     is_within_active_hours,
     match_watchlist,
     parse_plate_or_pattern,
 )
+from custom_components.plate_tracker.plate_text import normalize_plate
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -278,3 +284,53 @@ def test_invalid_character_is_named() -> None:
     with pytest.raises(MatchingValidationError) as caught:
         parse_plate_or_pattern("AE№1")
     assert caught.value.translation_placeholders == {"character": "№"}
+
+
+def _mutations(plate: str, rng: random.Random) -> str:
+    """Return ``plate`` with one to three random OCR-like edits."""
+    alphabet = "ABCEHIKMOPTX0123456789DGQSZ"
+    for _ in range(rng.randint(1, 3)):
+        position = rng.randrange(len(plate))
+        operation = rng.choice(("substitute", "delete", "insert"))
+        if operation == "substitute":
+            plate = plate[:position] + rng.choice(alphabet) + plate[position + 1 :]
+        elif operation == "delete" and len(plate) > 2:
+            plate = plate[:position] + plate[position + 1 :]
+        else:
+            plate = plate[:position] + rng.choice(alphabet) + plate[position:]
+    return plate
+
+
+def test_indexed_watchlist_finds_exactly_what_comparing_every_entry_finds() -> None:
+    """The index must never miss a wanted car that a plain comparison would catch.
+
+    Thousands of random near-misses of listed plates are matched through the
+    index and compared with the plain rule applied to every entry.
+    """
+    rng = random.Random(5)
+    listed = ["AE1234BK", "KA0001AA", "BC7777CB", "AB123", "XY12", "AE*BK"]
+    entries = [
+        WatchlistEntry(id=number, plate=plate) for number, plate in enumerate(listed)
+    ]
+    compiled = CompiledWatchlist(entries)
+    for _ in range(3000):
+        read = _mutations(rng.choice(listed).replace("*", "77"), rng)
+        found = {
+            hit.entry.id: hit.kind
+            for hit in compiled.match(
+                plate=read, alternatives=(), camera="gate", at=NOON_UTC, tz=KYIV
+            )
+        }
+        expected = {
+            entry.id: kind
+            for entry in entries[:-1]
+            if (kind := misread_kind(normalize_plate(read), entry.plate)) is not None
+        }
+        found.pop(5, None)
+        assert found == expected, read
+
+
+def test_compiled_watchlist_leaves_out_unusable_entries() -> None:
+    """Stored entries that never passed validation are not indexed, and say so by count."""
+    compiled = CompiledWatchlist([WANTED, WatchlistEntry(id=2, plate="*")])
+    assert len(compiled) == 1

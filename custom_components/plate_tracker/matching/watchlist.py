@@ -173,6 +173,104 @@ def _match_one(listed: _Listed, read: str, folded_read: str) -> MatchKind | None
     return misread_kind(read, listed.canonical)
 
 
+def _lookup_keys(folded: str) -> set[str]:
+    """Return the text and every one-character deletion of it.
+
+    Two texts are within one edit exactly when their key sets meet (a
+    substitution shares a deletion, an insertion or a deletion shares the
+    shorter text), so a dict of keys finds one-edit candidates without
+    comparing the read with every listed plate.
+    """
+    return {folded, *(folded[:i] + folded[i + 1 :] for i in range(len(folded)))}
+
+
+class CompiledWatchlist:
+    """The watchlist indexed for matching many sightings quickly.
+
+    Build it again whenever the entries change. Matching a read then costs
+    a few dict look-ups instead of a comparison with every entry, which
+    matters for national lists of thousands of plates: a sighting is matched
+    on the event loop.
+    """
+
+    def __init__(self, entries: Sequence[WatchlistEntry]) -> None:
+        """Index the entries; unusable ones (see ``_prepare_listed``) are left out."""
+        self._entries: list[tuple[WatchlistEntry, _Listed]] = []
+        self._patterns: list[int] = []
+        self._by_key: dict[str, list[int]] = {}
+        for entry in entries:
+            listed = _prepare_listed(entry.plate)
+            if listed is None:
+                continue
+            position = len(self._entries)
+            self._entries.append((entry, listed))
+            if listed.pattern is not None:
+                self._patterns.append(position)
+                continue
+            # The exact key alone would do for short plates; indexing every
+            # key is harmless because each candidate is verified by _match_one.
+            for key in _lookup_keys(fold_lookalikes(listed.canonical)):
+                self._by_key.setdefault(key, []).append(position)
+
+    def __len__(self) -> int:
+        """Return how many usable entries were indexed."""
+        return len(self._entries)
+
+    def match(
+        self,
+        *,
+        plate: str,
+        alternatives: Sequence[tuple[str, float]],
+        camera: str,
+        at: datetime,
+        tz: tzinfo,
+    ) -> list[WatchlistHit]:
+        """Return the hits for one sighting, best first, one per entry (see match_watchlist)."""
+        if at.tzinfo is None:
+            raise ValueError("at must be timezone aware")
+        local = at.astimezone(tz).time()
+        reads: list[tuple[str, str, str, float | None]] = []
+        seen: set[str] = set()
+        for read, confidence in ((plate, None), *alternatives):
+            canonical = normalize_plate(read)
+            if canonical and canonical not in seen:
+                seen.add(canonical)
+                reads.append((read, canonical, fold_lookalikes(canonical), confidence))
+
+        candidates = set(self._patterns)
+        for _, _, folded, _ in reads:
+            for key in _lookup_keys(folded):
+                candidates.update(self._by_key.get(key, ()))
+
+        hits: list[WatchlistHit] = []
+        for position in sorted(candidates):
+            entry, listed = self._entries[position]
+            if not _is_active(entry, camera, at, local):
+                continue
+            best: WatchlistHit | None = None
+            for read, canonical, folded, confidence in reads:
+                kind = _match_one(listed, canonical, folded)
+                if kind is None:
+                    continue
+                read_weight = (
+                    1.0 if confidence is None else min(max(confidence, 0.0), 1.0)
+                )
+                score = _KIND_WEIGHT[kind] * read_weight
+                if best is None or score > best.score:
+                    best = WatchlistHit(
+                        entry=entry,
+                        listed_plate=listed.canonical,
+                        read_plate=read,
+                        from_alternative=confidence is not None,
+                        kind=kind,
+                        score=score,
+                    )
+            if best is not None:
+                hits.append(best)
+        hits.sort(key=lambda hit: (-hit.score, _PRIORITY_RANK[hit.entry.priority]))
+        return hits
+
+
 def match_watchlist(
     entries: Sequence[WatchlistEntry],
     *,
@@ -192,42 +290,10 @@ def match_watchlist(
     only exactly, and shorter than ``MIN_ONE_EDIT_LENGTH`` (6) never within one
     edit. Patterns match exactly or by look-alikes, never within one edit: a
     pattern is already a deliberate widening.
-    """
-    if at.tzinfo is None:
-        raise ValueError("at must be timezone aware")
-    local = at.astimezone(tz).time()
-    reads: list[tuple[str, str, str, float | None]] = []
-    seen: set[str] = set()
-    for read, confidence in ((plate, None), *alternatives):
-        canonical = normalize_plate(read)
-        if canonical and canonical not in seen:
-            seen.add(canonical)
-            reads.append((read, canonical, fold_lookalikes(canonical), confidence))
 
-    hits: list[WatchlistHit] = []
-    for entry in entries:
-        if not _is_active(entry, camera, at, local):
-            continue
-        listed = _prepare_listed(entry.plate)
-        if listed is None:
-            continue
-        best: WatchlistHit | None = None
-        for read, canonical, folded, confidence in reads:
-            kind = _match_one(listed, canonical, folded)
-            if kind is None:
-                continue
-            read_weight = 1.0 if confidence is None else min(max(confidence, 0.0), 1.0)
-            score = _KIND_WEIGHT[kind] * read_weight
-            if best is None or score > best.score:
-                best = WatchlistHit(
-                    entry=entry,
-                    listed_plate=listed.canonical,
-                    read_plate=read,
-                    from_alternative=confidence is not None,
-                    kind=kind,
-                    score=score,
-                )
-        if best is not None:
-            hits.append(best)
-    hits.sort(key=lambda hit: (-hit.score, _PRIORITY_RANK[hit.entry.priority]))
-    return hits
+    For a long-lived watchlist keep a ``CompiledWatchlist`` instead: this
+    convenience indexes the entries on every call.
+    """
+    return CompiledWatchlist(entries).match(
+        plate=plate, alternatives=alternatives, camera=camera, at=at, tz=tz
+    )
