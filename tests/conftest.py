@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 
+from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.const import (
     CONF_FRIGATE_URL,
@@ -17,9 +19,6 @@ from custom_components.plate_tracker.const import (
     SOURCE_FRIGATE,
 )
 from custom_components.plate_tracker.engine.models import ensure_models
-from homeassistant.core import HomeAssistant
-
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_CACHE = REPO / "models" / "cache"
@@ -28,7 +27,7 @@ FRIGATE_URL = "http://frigate.test:5000"
 
 @pytest.fixture(scope="session")
 def model_cache() -> Path:
-    """The verified recognition models, fetched once for the whole test run."""
+    """Fetch the verified recognition models once for the whole test run."""
     ensure_models(MODEL_CACHE)
     return MODEL_CACHE
 
@@ -53,7 +52,7 @@ def config_dir(hass: HomeAssistant, tmp_path: Path, model_cache: Path) -> Path:
 
 @pytest.fixture
 def inbox(config_dir: Path) -> Path:
-    """The inbox folder of the folder-source entry."""
+    """Create the inbox folder of the folder-source entry."""
     path = config_dir / "plate_inbox"
     path.mkdir()
     return path
@@ -61,7 +60,7 @@ def inbox(config_dir: Path) -> Path:
 
 @pytest.fixture
 def folder_entry(inbox: Path) -> MockConfigEntry:
-    """A folder-source entry, not yet added to Home Assistant."""
+    """Return a folder-source entry, not yet added to Home Assistant."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Inbox plate_inbox",
@@ -73,7 +72,7 @@ def folder_entry(inbox: Path) -> MockConfigEntry:
 
 @pytest.fixture
 def frigate_entry() -> MockConfigEntry:
-    """A Frigate-source entry, not yet added to Home Assistant."""
+    """Return a Frigate-source entry, not yet added to Home Assistant."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Frigate frigate.test",
@@ -88,8 +87,10 @@ def frigate_entry() -> MockConfigEntry:
 
 
 @pytest.fixture
-async def init_folder(hass: HomeAssistant, folder_entry: MockConfigEntry) -> AsyncGenerator[MockConfigEntry]:
-    """A loaded folder-source entry."""
+async def init_folder(
+    hass: HomeAssistant, folder_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up a folder-source entry; unload it after the test."""
     folder_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
@@ -103,6 +104,8 @@ async def init_folder(hass: HomeAssistant, folder_entry: MockConfigEntry) -> Asy
 def no_inbox_poll_wait() -> Generator[None]:
     """Poll the inbox without waiting for uploads to settle (test files are complete)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("custom_components.plate_tracker.sources.folder.SETTLE_SECONDS", 0.0)
+        patch.setattr(
+            "custom_components.plate_tracker.sources.folder.SETTLE_SECONDS", 0.0
+        )
         patch.setattr("custom_components.plate_tracker.source.INBOX_POLL_SECONDS", 0.05)
         yield

@@ -32,9 +32,15 @@ def render_plate(plate: str, *, height: int = 60) -> Image.Image:
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, strip, height - 1), fill=UA_BLUE)
-    draw.rectangle((strip // 4, height // 6, strip - strip // 4, height // 3), fill=UA_BLUE)
-    draw.rectangle((strip // 4, height // 6, strip - strip // 4, height // 4), fill=UA_YELLOW)
-    draw.rectangle((0, 0, width - 1, height - 1), outline="black", width=max(2, height // 20))
+    draw.rectangle(
+        (strip // 4, height // 6, strip - strip // 4, height // 3), fill=UA_BLUE
+    )
+    draw.rectangle(
+        (strip // 4, height // 6, strip - strip // 4, height // 4), fill=UA_YELLOW
+    )
+    draw.rectangle(
+        (0, 0, width - 1, height - 1), outline="black", width=max(2, height // 20)
+    )
     text_x = strip + int(height * 0.25) - left
     text_y = (height - (bottom - top)) // 2 - top
     draw.text((text_x, text_y), text, fill="black", font=font)
@@ -57,7 +63,11 @@ def render_scene(
     draw.rectangle((0, 0, width, height // 3), fill=(170, 190, 210))
     for _ in range(12):
         x = rng.randrange(width)
-        draw.line((x, height // 3, x + rng.randrange(-200, 200), height), fill=(200, 200, 200), width=3)
+        draw.line(
+            (x, height // 3, x + rng.randrange(-200, 200), height),
+            fill=(200, 200, 200),
+            width=3,
+        )
     plate_image = render_plate(plate, height=plate_height)
     if position is None:
         position = (
@@ -65,8 +75,15 @@ def render_scene(
             int(height * 0.6) + rng.randrange(-height // 12, height // 12),
         )
     x, y = position
-    car = (x - plate_image.width, y - plate_height * 3, x + plate_image.width * 2, y + plate_height * 2)
-    draw.rounded_rectangle(car, radius=plate_height, fill=(rng.randrange(20, 90), 40, 50))
+    car = (
+        x - plate_image.width,
+        y - plate_height * 3,
+        x + plate_image.width * 2,
+        y + plate_height * 2,
+    )
+    draw.rounded_rectangle(
+        car, radius=plate_height, fill=(rng.randrange(20, 90), 40, 50)
+    )
     scene.paste(plate_image, position)
     scene = scene.filter(ImageFilter.GaussianBlur(0.6))
     return scene, (x, y, x + plate_image.width, y + plate_image.height)

@@ -6,7 +6,12 @@ from collections.abc import Generator
 from pathlib import Path
 from unittest.mock import AsyncMock, patch
 
+from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.plate_tracker.const import (
     CONF_FILENAME_PATTERN,
@@ -22,12 +27,6 @@ from custom_components.plate_tracker.const import (
     CONF_THREADS,
     DOMAIN,
 )
-from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from .conftest import FRIGATE_URL
 
@@ -35,23 +34,29 @@ from .conftest import FRIGATE_URL
 @pytest.fixture(autouse=True)
 def mock_setup_entry() -> Generator[AsyncMock]:
     """Flow tests check the flow; setting up the created entry is tested elsewhere."""
-    with patch("custom_components.plate_tracker.async_setup_entry", return_value=True) as mock:
+    with patch(
+        "custom_components.plate_tracker.async_setup_entry", return_value=True
+    ) as mock:
         yield mock
 
 
 @pytest.fixture
 def mqtt_entry(hass: HomeAssistant) -> MockConfigEntry:
-    """An MQTT entry: the Frigate source needs Home Assistant's MQTT integration."""
+    """Add an MQTT entry: the Frigate source needs Home Assistant's MQTT integration."""
     entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1"})
     entry.add_to_hass(hass)
     return entry
 
 
 async def _frigate_form(hass: HomeAssistant) -> str:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
     assert result["type"] is FlowResultType.MENU
     assert result["menu_options"] == ["frigate", "folder"]
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "frigate"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "frigate"}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "frigate"
     return result["flow_id"]
@@ -81,11 +86,31 @@ async def test_frigate_flow_checks_frigate_answers(
 @pytest.mark.parametrize(
     ("user_input", "answer", "errors"),
     [
-        ({CONF_FRIGATE_URL: "ftp://frigate", CONF_MQTT_PREFIX: "frigate"}, {}, {CONF_FRIGATE_URL: "invalid_url"}),
-        ({CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "fri gate/#"}, {}, {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"}),
-        ({CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}, {"status": 404}, {"base": "cannot_connect"}),
-        ({CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}, {"text": "<html>router</html>"}, {"base": "cannot_connect"}),
-        ({CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}, {"exc": TimeoutError()}, {"base": "cannot_connect"}),
+        (
+            {CONF_FRIGATE_URL: "ftp://frigate", CONF_MQTT_PREFIX: "frigate"},
+            {},
+            {CONF_FRIGATE_URL: "invalid_url"},
+        ),
+        (
+            {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "fri gate/#"},
+            {},
+            {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"},
+        ),
+        (
+            {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"},
+            {"status": 404},
+            {"base": "cannot_connect"},
+        ),
+        (
+            {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"},
+            {"text": "<html>router</html>"},
+            {"base": "cannot_connect"},
+        ),
+        (
+            {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"},
+            {"exc": TimeoutError()},
+            {"base": "cannot_connect"},
+        ),
     ],
 )
 async def test_frigate_flow_errors_recover(
@@ -110,7 +135,9 @@ async def test_frigate_flow_errors_recover(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_frigate_flow_needs_mqtt(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> None:
+async def test_frigate_flow_needs_mqtt(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
     """Without the MQTT integration no Frigate event could arrive: say so instead of failing later."""
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
     flow_id = await _frigate_form(hass)
@@ -125,7 +152,9 @@ async def test_frigate_flow_needs_mqtt(hass: HomeAssistant, aioclient_mock: Aioh
 
 @pytest.mark.usefixtures("mqtt_entry")
 async def test_frigate_flow_refuses_a_second_entry_for_one_frigate(
-    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, frigate_entry: MockConfigEntry
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    frigate_entry: MockConfigEntry,
 ) -> None:
     """Two entries on one Frigate would store every sighting twice."""
     frigate_entry.add_to_hass(hass)
@@ -138,23 +167,35 @@ async def test_frigate_flow_refuses_a_second_entry_for_one_frigate(
     assert result["reason"] == "already_configured"
 
 
-async def test_folder_flow_creates_the_inbox(hass: HomeAssistant, config_dir: Path) -> None:
+async def test_folder_flow_creates_the_inbox(
+    hass: HomeAssistant, config_dir: Path
+) -> None:
     """A relative inbox lives in the configuration folder and is created for the user."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "folder"})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "folder"}
+    )
     assert result["step_id"] == "folder"
     (config_dir / "a_file").write_text("not a folder")
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_INBOX: "a_file"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_INBOX: "a_file"}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_INBOX: "inbox_not_creatable"}
 
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_INBOX: " uploads "})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_INBOX: " uploads "}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {CONF_SOURCE: "folder", CONF_INBOX: "uploads"}
     assert (config_dir / "uploads").is_dir()
 
 
-async def test_yaml_inbox_is_imported_once(hass: HomeAssistant, config_dir: Path) -> None:
+async def test_yaml_inbox_is_imported_once(
+    hass: HomeAssistant, config_dir: Path
+) -> None:
     """configuration.yaml's inbox becomes one entry; importing it again changes nothing."""
     for _ in range(2):
         result = await hass.config_entries.flow.async_init(
@@ -163,7 +204,9 @@ async def test_yaml_inbox_is_imported_once(hass: HomeAssistant, config_dir: Path
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     entries = hass.config_entries.async_entries(DOMAIN)
-    assert [entry.data for entry in entries] == [{CONF_SOURCE: "folder", CONF_INBOX: "plate_inbox"}]
+    assert [entry.data for entry in entries] == [
+        {CONF_SOURCE: "folder", CONF_INBOX: "plate_inbox"}
+    ]
 
 
 async def test_options_flow_validates_and_saves(
@@ -182,11 +225,21 @@ async def test_options_flow_validates_and_saves(
         CONF_FILENAME_PATTERN: "^no_group_",
         CONF_KEEP_FILES: True,
     }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], options)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_REGIONS: "no_regions", CONF_FILENAME_PATTERN: "invalid_pattern"}
+    assert result["errors"] == {
+        CONF_REGIONS: "no_regions",
+        CONF_FILENAME_PATTERN: "invalid_pattern",
+    }
 
-    options |= {CONF_REGIONS: ["ua", "eu"], CONF_FILENAME_PATTERN: r"^(?P<camera>\w+?)-"}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], options)
+    options |= {
+        CONF_REGIONS: ["ua", "eu"],
+        CONF_FILENAME_PATTERN: r"^(?P<camera>\w+?)-",
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert folder_entry.options == options

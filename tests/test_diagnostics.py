@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from syrupy.assertion import SnapshotAssertion
-
-from custom_components.plate_tracker.engine.types import PlateRead
-from custom_components.plate_tracker.records import NewSighting
 from homeassistant.core import HomeAssistant
-
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.plate_tracker.records import NewSighting
 
 
 async def test_diagnostics_redact_plates(
@@ -37,7 +35,7 @@ async def test_diagnostics_redact_plates(
             alternatives=(("AE1234BX", 0.02),),
         ),
     )
-    runtime.hub.async_publish(sighting, PlateRead(text="AE1234BK", raw="AE 1234 BK", confidence=0.97, box=(1, 2, 3, 4)))
+    runtime.hub.async_publish(sighting)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_folder)
     assert "AE1234BK" not in str(diagnostics)
     assert diagnostics == snapshot

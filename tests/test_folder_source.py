@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import pytest
-
-from custom_components.plate_tracker.const import EVENT_SIGHTING
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from custom_components.plate_tracker.const import EVENT_SIGHTING
 
+from .helpers import wait_until
 from .synthetic import scene_jpeg
-
-
-async def _wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.usefixtures("no_inbox_poll_wait")
 async def test_uploaded_snapshot_becomes_a_sighting(
-    hass: HomeAssistant, inbox: Path, init_folder: MockConfigEntry, entity_registry: er.EntityRegistry
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
 ) -> None:
     """A camera's FTP upload must end as a stored sighting, an entity state and a bus event.
 
@@ -37,19 +36,21 @@ async def test_uploaded_snapshot_becomes_a_sighting(
     image = camera_dir / "20261125T101500.jpg"
     await hass.async_add_executor_job(image.write_bytes, scene_jpeg("AE1234BK", seed=3))
 
-    await _wait_for(lambda: bool(events))
+    await wait_until(lambda: bool(events))
     await hass.async_block_till_done()
 
     assert events[0].data["plate"] == "AE1234BK"
     assert events[0].data["camera"] == "bridge"
     assert events[0].data["seen_at"] == "2026-11-25T10:15:00+00:00"
-    entity_id = entity_registry.async_get_entity_id("sensor", "plate_tracker", f"{init_folder.entry_id}_bridge_last_plate")
+    entity_id = entity_registry.async_get_entity_id(
+        "sensor", "plate_tracker", f"{init_folder.entry_id}_bridge_last_plate"
+    )
     assert entity_id is not None
     state = hass.states.get(entity_id)
     assert state is not None
     assert state.state == "AE1234BK"
     assert state.attributes["confidence"] > 0.5
     # The file leaves the inbox only once its sighting is stored.
-    await _wait_for(lambda: not image.exists())
+    await wait_until(lambda: not image.exists())
     store = init_folder.runtime_data.store
     assert await hass.async_add_executor_job(store.count) == 1

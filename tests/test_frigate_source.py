@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-import pytest
-from syrupy.assertion import SnapshotAssertion
-
-from custom_components.plate_tracker.const import EVENT_SIGHTING
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -20,14 +15,20 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.plate_tracker.const import EVENT_SIGHTING
 
 from .conftest import FRIGATE_URL
+from .helpers import wait_until
 from .synthetic import render_scene, scene_jpeg
 
 EVENT_ID = "1764065700.123456-abc123"
 
 
-def frigate_event(kind: str, *, frame_time: float, event_id: str = EVENT_ID, **after: Any) -> str:
+def frigate_event(
+    kind: str, *, frame_time: float, event_id: str = EVENT_ID, **after: Any
+) -> str:
     """Return a Frigate ``<prefix>/events`` payload as Frigate 0.14+ publishes it."""
     body = {
         "id": event_id,
@@ -38,17 +39,15 @@ def frigate_event(kind: str, *, frame_time: float, event_id: str = EVENT_ID, **a
         "start_time": 1764065700.0,
         "end_time": frame_time if kind == "end" else None,
         "has_snapshot": True,
-        "snapshot": {"frame_time": frame_time, "box": [300, 250, 1000, 700], "score": 0.9},
+        "snapshot": {
+            "frame_time": frame_time,
+            "box": [300, 250, 1000, 700],
+            "score": 0.9,
+        },
         "entered_zones": [],
         **after,
     }
     return json.dumps({"type": kind, "before": body, "after": body})
-
-
-async def _wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ async def init_frigate(
     frigate_entry: MockConfigEntry,
     aioclient_mock: AiohttpClientMocker,
 ) -> MockConfigEntry:
-    """A loaded Frigate entry whose snapshots show plate AE1234BK."""
+    """Set up a Frigate entry whose snapshots show plate AE1234BK."""
     aioclient_mock.get(
         f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg",
         content=scene_jpeg("AE1234BK", seed=1),
@@ -81,10 +80,16 @@ async def test_event_updates_make_one_sighting(
     Announcing every update would flood the police with duplicates of one car.
     """
     events = async_capture_events(hass, EVENT_SIGHTING)
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("new", frame_time=1764065700.5))
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("update", frame_time=1764065701.0))
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065701.0))
-    await _wait_for(lambda: bool(events))
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
+    )
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("update", frame_time=1764065701.0)
+    )
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065701.0)
+    )
+    await wait_until(lambda: bool(events))
     await hass.async_block_till_done()
 
     assert len(events) == 1
@@ -96,8 +101,12 @@ async def test_event_updates_make_one_sighting(
     store = init_frigate.runtime_data.store
     assert await hass.async_add_executor_job(store.count) == 1
 
-    entity_entries = er.async_entries_for_config_entry(entity_registry, init_frigate.entry_id)
-    camera_entities = sorted(e.entity_id for e in entity_entries if "bridge" in e.entity_id)
+    entity_entries = er.async_entries_for_config_entry(
+        entity_registry, init_frigate.entry_id
+    )
+    camera_entities = sorted(
+        e.entity_id for e in entity_entries if "bridge" in e.entity_id
+    )
     assert camera_entities == snapshot(name="camera-entities")
     last_plate = hass.states.get("sensor.bridge_last_plate")
     assert last_plate is not None
@@ -114,10 +123,18 @@ async def test_malformed_messages_are_counted_not_fatal(
 ) -> None:
     """Garbage on the events topic is logged and counted, and the next good event still works."""
     events = async_capture_events(hass, EVENT_SIGHTING)
-    for payload in ("not json", "[]", '{"type": "new"}', '{"type":"new","after":{"id":1}}', b"\xff\xfe"):
+    for payload in (
+        "not json",
+        "[]",
+        '{"type": "new"}',
+        '{"type":"new","after":{"id":1}}',
+        b"\xff\xfe",
+    ):
         async_fire_mqtt_message(hass, "frigate/events", payload)
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065702.0))
-    await _wait_for(lambda: bool(events))
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065702.0)
+    )
+    await wait_until(lambda: bool(events))
 
     assert init_frigate.runtime_data.source_counters["mqtt_malformed"] == 5
     assert events[0].data["plate"] == "AE1234BK"
@@ -135,10 +152,16 @@ async def test_dead_frigate_loses_no_pass_end(
     assert await hass.config_entries.async_setup(frigate_entry.entry_id)
     await hass.async_block_till_done()
 
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("new", frame_time=1764065700.5))
-    async_fire_mqtt_message(hass, "frigate/events", frigate_event("end", frame_time=1764065701.5))
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
+    )
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065701.5)
+    )
     await hass.async_block_till_done()
-    await _wait_for(lambda: frigate_entry.runtime_data.source_counters["snapshot_fetch_errors"] == 2)
+    await wait_until(
+        lambda: frigate_entry.runtime_data.source_counters["snapshot_fetch_errors"] == 2
+    )
     assert frigate_entry.runtime_data.pipeline.counters.sightings_recorded == 0
 
 
@@ -154,7 +177,9 @@ async def test_camera_side_plate_is_used_when_the_engine_reads_none(
 
     buffer = BytesIO()
     empty_scene.save(buffer, format="JPEG")
-    aioclient_mock.get(f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", content=buffer.getvalue())
+    aioclient_mock.get(
+        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", content=buffer.getvalue()
+    )
     frigate_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(frigate_entry.entry_id)
     await hass.async_block_till_done()
@@ -170,6 +195,6 @@ async def test_camera_side_plate_is_used_when_the_engine_reads_none(
             recognized_license_plate_score=0.93,
         ),
     )
-    await _wait_for(lambda: bool(events))
+    await wait_until(lambda: bool(events))
     assert events[0].data["plate"] == "KA7777OO"
     assert events[0].data["confidence"] == 0.93

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from unittest.mock import patch
 
-from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
-from custom_components.plate_tracker.engine.models import ModelsUnavailable
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
+from custom_components.plate_tracker.engine.models import ModelsUnavailable
 
-async def test_load_and_unload(hass: HomeAssistant, init_folder: MockConfigEntry, config_dir: Path) -> None:
+
+async def test_load_and_unload(
+    hass: HomeAssistant, init_folder: MockConfigEntry, config_dir: Path
+) -> None:
     """Unloading stops the worker and closes the database, which stays on disk for the next start."""
     assert init_folder.state is ConfigEntryState.LOADED
     assert (config_dir / DOMAIN / "plate_tracker.db").is_file()

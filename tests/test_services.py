@@ -5,21 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from unittest.mock import patch
 
-import pytest
-
-from custom_components.plate_tracker.const import DOMAIN
 from homeassistant.components.camera import Image
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.plate_tracker.const import DOMAIN
 
 from .synthetic import scene_jpeg
 
 
 @pytest.fixture
 def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
-    """A folder the user listed in allowlist_external_dirs."""
+    """Make a folder the user listed in allowlist_external_dirs."""
     path = config_dir / "snapshots"
     path.mkdir()
     hass.config.allowlist_external_dirs = {str(path)}
@@ -33,7 +32,11 @@ async def test_read_plates_from_an_allowed_file(
     image = allowed_dir / "gate.jpg"
     image.write_bytes(scene_jpeg("BC5512HP", seed=4))
     response = await hass.services.async_call(
-        DOMAIN, "read_plates", {"file_path": str(image)}, blocking=True, return_response=True
+        DOMAIN,
+        "read_plates",
+        {"file_path": str(image)},
+        blocking=True,
+        return_response=True,
     )
     assert response is not None
     assert (response["width"], response["height"]) == (1280, 720)
@@ -42,6 +45,7 @@ async def test_read_plates_from_an_allowed_file(
     assert plates[0]["region"] == "ua"
     x1, y1, x2, y2 = plates[0]["box"]
     assert x2 - x1 > 100
+    assert 0 <= y1 < y2 <= 720
     assert 0 < plates[0]["confidence"] <= 1
 
 
@@ -55,11 +59,17 @@ async def test_read_plates_from_an_allowed_file(
     ],
 )
 async def test_read_plates_refuses_bad_input(
-    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path, data: dict[str, str], key: str
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    allowed_dir: Path,
+    data: dict[str, str],
+    key: str,
 ) -> None:
     """Files outside allowlist_external_dirs are never read; every refusal is translated."""
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(DOMAIN, "read_plates", data, blocking=True, return_response=True)
+        await hass.services.async_call(
+            DOMAIN, "read_plates", data, blocking=True, return_response=True
+        )
     assert err.value.translation_key == key
 
 
@@ -70,17 +80,27 @@ async def test_read_plates_refuses_broken_images(
     (allowed_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN, "read_plates", {"file_path": str(allowed_dir / "broken.jpg")}, blocking=True, return_response=True
+            DOMAIN,
+            "read_plates",
+            {"file_path": str(allowed_dir / "broken.jpg")},
+            blocking=True,
+            return_response=True,
         )
     assert err.value.translation_key == "invalid_image"
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN, "read_plates", {"file_path": str(allowed_dir / "gone.jpg")}, blocking=True, return_response=True
+            DOMAIN,
+            "read_plates",
+            {"file_path": str(allowed_dir / "gone.jpg")},
+            blocking=True,
+            return_response=True,
         )
     assert err.value.translation_key == "file_unreadable"
 
 
-async def test_read_plates_from_a_camera(hass: HomeAssistant, init_folder: MockConfigEntry) -> None:
+async def test_read_plates_from_a_camera(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
     """Any camera Home Assistant knows can be read, with an optional vehicle box."""
     with patch(
         "homeassistant.components.camera.async_get_image",
@@ -105,6 +125,10 @@ async def test_read_plates_from_a_camera(hass: HomeAssistant, init_folder: MockC
         pytest.raises(HomeAssistantError) as err,
     ):
         await hass.services.async_call(
-            DOMAIN, "read_plates", {"entity_id": "camera.gate"}, blocking=True, return_response=True
+            DOMAIN,
+            "read_plates",
+            {"entity_id": "camera.gate"},
+            blocking=True,
+            return_response=True,
         )
     assert err.value.translation_key == "camera_unavailable"

@@ -8,14 +8,13 @@ from functools import partial
 import logging
 from pathlib import Path
 
-import voluptuous as vol
-
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
+import voluptuous as vol
 
 from .const import (
     CONF_INBOX,
@@ -64,7 +63,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             hass.config_entries.flow.async_init(
                 DOMAIN,
                 context={"source": SOURCE_IMPORT},
-                data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: config[DOMAIN][CONF_INBOX]},
+                data={
+                    CONF_SOURCE: SOURCE_FOLDER,
+                    CONF_INBOX: config[DOMAIN][CONF_INBOX],
+                },
             )
         )
     return True
@@ -75,7 +77,9 @@ def models_dir(hass: HomeAssistant) -> Path:
     return Path(hass.config.path(DOMAIN, MODELS_DIR))
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> bool:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> bool:
     """Open the store, load the engine, start the pipeline and the source."""
     try:
         await hass.async_add_executor_job(ensure_models, models_dir(hass))
@@ -121,7 +125,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry)
     hub.known_cameras.update(latest)
 
     pipeline = SightingPipeline(
-        read_frame=lambda image, box: hass.async_add_executor_job(recognizer.read, image, box),
+        read_frame=lambda image, box: hass.async_add_executor_job(
+            recognizer.read, image, box
+        ),
         record=lambda new: hass.async_add_executor_job(store.record, new),
         publish=hub.async_publish,
         queue_size=options.get(CONF_QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
@@ -142,11 +148,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry)
         )
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.runtime_data.tasks.extend(await async_start_source(hass, entry, source_counters))
+    entry.runtime_data.tasks.extend(
+        await async_start_source(hass, entry, source_counters)
+    )
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> bool:
+async def async_unload_entry(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> bool:
     """Stop the source and the pipeline, then close the store they write to."""
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         return False

@@ -7,9 +7,6 @@ from pathlib import Path
 import re
 from typing import Any
 
-import voluptuous as vol
-from yarl import URL
-
 from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
@@ -28,6 +25,8 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+import voluptuous as vol
+from yarl import URL
 
 from .const import (
     CONF_FILENAME_PATTERN,
@@ -66,10 +65,12 @@ def _frigate_schema(defaults: dict[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(
-                CONF_FRIGATE_URL, default=defaults.get(CONF_FRIGATE_URL, "http://frigate:5000")
+                CONF_FRIGATE_URL,
+                default=defaults.get(CONF_FRIGATE_URL, "http://frigate:5000"),
             ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
             vol.Required(
-                CONF_MQTT_PREFIX, default=defaults.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX)
+                CONF_MQTT_PREFIX,
+                default=defaults.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
             ): str,
         }
     )
@@ -92,7 +93,9 @@ def _check_inbox(path: Path) -> str | None:
     return None
 
 
-async def _validate_frigate(hass: HomeAssistant, user_input: dict[str, Any]) -> dict[str, str]:
+async def _validate_frigate(
+    hass: HomeAssistant, user_input: dict[str, Any]
+) -> dict[str, str]:
     errors: dict[str, str] = {}
     url = URL(user_input[CONF_FRIGATE_URL])
     if url.scheme not in ("http", "https") or not url.host:
@@ -116,9 +119,13 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
 
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Ask which source to use."""
-        return self.async_show_menu(step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER])
+        return self.async_show_menu(
+            step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER]
+        )
 
     async def async_step_frigate(
         self, user_input: dict[str, Any] | None = None
@@ -126,10 +133,14 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for Frigate's URL and MQTT prefix, and check that Frigate answers."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            user_input[CONF_FRIGATE_URL] = user_input[CONF_FRIGATE_URL].strip().rstrip("/")
+            user_input[CONF_FRIGATE_URL] = (
+                user_input[CONF_FRIGATE_URL].strip().rstrip("/")
+            )
             errors = await _validate_frigate(self.hass, user_input)
             if not errors:
-                await self.async_set_unique_id(f"frigate:{user_input[CONF_FRIGATE_URL]}")
+                await self.async_set_unique_id(
+                    f"frigate:{user_input[CONF_FRIGATE_URL]}"
+                )
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(
                     title=f"Frigate {URL(user_input[CONF_FRIGATE_URL]).host}",
@@ -157,11 +168,16 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(
                     title=f"Inbox {inbox.name}",
-                    data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: user_input[CONF_INBOX].strip()},
+                    data={
+                        CONF_SOURCE: SOURCE_FOLDER,
+                        CONF_INBOX: user_input[CONF_INBOX].strip(),
+                    },
                 )
         return self.async_show_form(
             step_id="folder",
-            data_schema=self.add_suggested_values_to_schema(_folder_schema({}), user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                _folder_schema({}), user_input or {}
+            ),
             errors=errors,
         )
 
@@ -179,7 +195,9 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: PlateTrackerConfigEntry) -> PlateTrackerOptionsFlow:
+    def async_get_options_flow(
+        config_entry: PlateTrackerConfigEntry,
+    ) -> PlateTrackerOptionsFlow:
         """Thresholds and engine settings."""
         return PlateTrackerOptionsFlow()
 
@@ -187,7 +205,9 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
 class PlateTrackerOptionsFlow(OptionsFlowWithReload):
     """Recognition thresholds, regions and, for an inbox, how files are named."""
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Show and validate the options."""
         errors: dict[str, str] = {}
         is_folder = self.config_entry.data[CONF_SOURCE] == SOURCE_FOLDER
@@ -202,10 +222,16 @@ class PlateTrackerOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data=user_input)
         schema: dict[Any, Any] = {
-            vol.Required(CONF_MIN_CONFIDENCE, default=DEFAULT_MIN_CONFIDENCE): NumberSelector(
-                NumberSelectorConfig(min=0.05, max=1.0, step=0.05, mode=NumberSelectorMode.SLIDER)
+            vol.Required(
+                CONF_MIN_CONFIDENCE, default=DEFAULT_MIN_CONFIDENCE
+            ): NumberSelector(
+                NumberSelectorConfig(
+                    min=0.05, max=1.0, step=0.05, mode=NumberSelectorMode.SLIDER
+                )
             ),
-            vol.Required(CONF_PUBLISH_AFTER, default=DEFAULT_PUBLISH_AFTER): NumberSelector(
+            vol.Required(
+                CONF_PUBLISH_AFTER, default=DEFAULT_PUBLISH_AFTER
+            ): NumberSelector(
                 NumberSelectorConfig(min=0, max=60, step=0.5, unit_of_measurement="s")
             ),
             vol.Required(CONF_REGIONS, default=DEFAULT_REGIONS): SelectSelector(
@@ -214,14 +240,18 @@ class PlateTrackerOptionsFlow(OptionsFlowWithReload):
                 )
             ),
             vol.Required(CONF_QUEUE_SIZE, default=DEFAULT_QUEUE_SIZE): vol.All(
-                NumberSelector(NumberSelectorConfig(min=1, max=1000, step=1)), vol.Coerce(int)
+                NumberSelector(NumberSelectorConfig(min=1, max=1000, step=1)),
+                vol.Coerce(int),
             ),
             vol.Required(CONF_THREADS, default=DEFAULT_THREADS): vol.All(
-                NumberSelector(NumberSelectorConfig(min=1, max=16, step=1)), vol.Coerce(int)
+                NumberSelector(NumberSelectorConfig(min=1, max=16, step=1)),
+                vol.Coerce(int),
             ),
         }
         if is_folder:
-            schema[vol.Required(CONF_FILENAME_PATTERN, default=DEFAULT_FILENAME_PATTERN)] = str
+            schema[
+                vol.Required(CONF_FILENAME_PATTERN, default=DEFAULT_FILENAME_PATTERN)
+            ] = str
             schema[vol.Required(CONF_KEEP_FILES, default=False)] = BooleanSelector()
         return self.async_show_form(
             step_id="init",

@@ -13,7 +13,6 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
 from .engine.recognizer import PlateRecognizer
-from .engine.types import PlateRead
 from .pipeline import SightingPipeline
 from .records import Sighting
 from .store import SightingStore
@@ -36,7 +35,8 @@ def sighting_payload(sighting: Sighting) -> dict[str, Any]:
         "direction": sighting.direction.value,
         "box": list(sighting.box) if sighting.box else None,
         "alternatives": [
-            {"plate": text, "confidence": round(score, 4)} for text, score in sighting.alternatives
+            {"plate": text, "confidence": round(score, 4)}
+            for text, score in sighting.alternatives
         ],
     }
 
@@ -65,7 +65,7 @@ class SightingHub:
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_CAMERA), camera)
 
     @callback
-    def async_publish(self, sighting: Sighting, read: PlateRead) -> None:
+    def async_publish(self, sighting: Sighting) -> None:
         """Announce a finished sighting to entities and to the event bus."""
         self.async_add_camera(sighting.camera)
         self.last_by_camera[sighting.camera] = sighting

@@ -47,7 +47,9 @@ def async_add_camera_entities(
     """Add a platform's entities for every known camera and for each new one."""
     hub = entry.runtime_data.hub
     async_add_entities(
-        entity for camera in sorted(hub.known_cameras) for entity in entities_for(camera)
+        entity
+        for camera in sorted(hub.known_cameras)
+        for entity in entities_for(camera)
     )
 
     @callback

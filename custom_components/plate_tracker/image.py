@@ -34,7 +34,9 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
 
     _attr_content_type = "image/jpeg"
 
-    def __init__(self, hass: HomeAssistant, entry: PlateTrackerConfigEntry, camera: str) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: PlateTrackerConfigEntry, camera: str
+    ) -> None:
         """Set up the image entity (ImageEntity needs hass for its HTTP client)."""
         PlateTrackerCameraEntity.__init__(self, entry, camera, PLATE_CROP)
         ImageEntity.__init__(self, hass)
@@ -51,4 +53,6 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
         """Return the crop of the latest sighting, or None when it has none."""
         if (sighting := self.last_sighting) is None:
             return None
-        return await self.hass.async_add_executor_job(self._store.image, sighting.id, "crop")
+        return await self.hass.async_add_executor_job(
+            self._store.image, sighting.id, "crop"
+        )

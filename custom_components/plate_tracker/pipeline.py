@@ -35,7 +35,7 @@ MAX_OPEN_PASSES = 256
 
 type ReadFrame = Callable[[bytes, Box | None], Awaitable[FrameResult]]
 type RecordSighting = Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]]
-type PublishSighting = Callable[[Sighting, PlateRead], None]
+type PublishSighting = Callable[[Sighting], None]
 
 
 class ImageRejectedError(ValueError):
@@ -134,7 +134,9 @@ class SightingPipeline:
             self._queue.put_nowait(_Job(frame, None))
         except asyncio.QueueFull:
             if frame.final:
-                asyncio.get_running_loop().create_task(self._queue.put(_Job(frame, None)))
+                asyncio.get_running_loop().create_task(
+                    self._queue.put(_Job(frame, None))
+                )
                 return True
             self.counters.frames_dropped += 1
             _LOGGER.warning(
@@ -152,7 +154,9 @@ class SightingPipeline:
         Raises ImageRejectedError when the engine refuses the image.
         """
         self.counters.frames_received += 1
-        done: asyncio.Future[list[Sighting]] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[list[Sighting]] = (
+            asyncio.get_running_loop().create_future()
+        )
         await self._queue.put(_Job(frame, done))
         return await done
 
@@ -163,7 +167,7 @@ class SightingPipeline:
                 job = await self._queue.get()
                 try:
                     sightings = await self._process(job.frame)
-                except Exception as err:  # noqa: BLE001 - one bad frame must not stop the worker
+                except Exception as err:
                     if job.done is not None and not job.done.done():
                         job.done.set_exception(err)
                     elif not isinstance(err, ImageRejectedError):
@@ -180,7 +184,7 @@ class SightingPipeline:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
         reads: list[PlateRead] = []
         if frame.image is not None:
-            reads = await self._read(frame)
+            reads = await self._read(frame, frame.image)
         if key is None:
             return [
                 await self._store_single(frame, read)
@@ -189,11 +193,10 @@ class SightingPipeline:
             ]
         return await self._update_pass(key, frame, reads)
 
-    async def _read(self, frame: Frame) -> list[PlateRead]:
-        assert frame.image is not None
+    async def _read(self, frame: Frame, image: bytes) -> list[PlateRead]:
         started = time.perf_counter()
         try:
-            result = await self._read_frame(frame.image, frame.vehicle_box)
+            result = await self._read_frame(image, frame.vehicle_box)
         except ValueError as err:
             self.counters.frames_rejected += 1
             _LOGGER.warning("Skipped an image from camera %s: %s", frame.camera, err)
@@ -208,7 +211,9 @@ class SightingPipeline:
                     PlateRead(
                         text=plate,
                         raw=frame.anpr_plate,
-                        confidence=frame.anpr_score if frame.anpr_score is not None else 0.5,
+                        confidence=frame.anpr_score
+                        if frame.anpr_score is not None
+                        else 0.5,
                         box=frame.vehicle_box or (0, 0, 0, 0),
                     )
                 ]
@@ -230,7 +235,9 @@ class SightingPipeline:
             while len(self._passes) > MAX_OPEN_PASSES:
                 self._finish_pass(self._passes.popitem(last=False)[1])
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
-        read = reads[0] if reads and reads[0].confidence >= self.min_confidence else None
+        read = (
+            reads[0] if reads and reads[0].confidence >= self.min_confidence else None
+        )
         if read is not None:
             state.reads.append(read)
             if state.best_read is None or read.confidence > state.best_read.confidence:
@@ -238,17 +245,30 @@ class SightingPipeline:
             consensus = combine_reads(state.reads) or read
             state.consensus = consensus
             state.sighting = await self._store(
-                frame, consensus, state.best_read, state.best_snapshot, seen_at=state.first_seen
+                frame,
+                consensus,
+                state.best_read,
+                state.best_snapshot,
+                seen_at=state.first_seen,
             )
-            if state.published_plate is not None and state.published_plate != consensus.text:
+            if (
+                state.published_plate is not None
+                and state.published_plate != consensus.text
+            ):
                 self._publish_now(state.sighting, consensus, state)
-            elif state.timer is None and state.published_plate is None and not frame.final:
+            elif (
+                state.timer is None
+                and state.published_plate is None
+                and not frame.final
+            ):
                 state.timer = asyncio.get_running_loop().call_later(
                     self.publish_after, self._publish_due, key
                 )
         if frame.final:
             self._finish_pass(self._passes.pop(key))
-        return [state.sighting] if state.sighting is not None and read is not None else []
+        return (
+            [state.sighting] if state.sighting is not None and read is not None else []
+        )
 
     async def _store(
         self,
@@ -298,7 +318,9 @@ class SightingPipeline:
         if state.sighting is not None and state.consensus is not None:
             self._publish_now(state.sighting, state.consensus, state)
 
-    def _publish_now(self, sighting: Sighting, read: PlateRead, state: _Pass | None = None) -> None:
+    def _publish_now(
+        self, sighting: Sighting, read: PlateRead, state: _Pass | None = None
+    ) -> None:
         if state is not None:
             state.published_plate = read.text
             if state.timer is not None:
@@ -306,7 +328,7 @@ class SightingPipeline:
                 state.timer = None
         self.counters.sightings_published += 1
         try:
-            self._publish(sighting, read)
+            self._publish(sighting)
         except Exception:
             _LOGGER.exception("Publishing sighting %s failed", sighting.id)
 

@@ -17,7 +17,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
-from .entity import PlateTrackerCameraEntity, async_add_camera_entities, engine_device_info
+from .entity import (
+    PlateTrackerCameraEntity,
+    async_add_camera_entities,
+    engine_device_info,
+)
 from .records import Sighting
 
 PARALLEL_UPDATES = 0
@@ -88,7 +92,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the engine's counters and a last-plate sensor per camera."""
-    async_add_entities(EngineSensorEntity(entry, description) for description in ENGINE_SENSORS)
+    async_add_entities(
+        EngineSensorEntity(entry, description) for description in ENGINE_SENSORS
+    )
     async_add_camera_entities(
         hass,
         entry,
@@ -101,7 +107,10 @@ class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
     """The plate of the camera's latest sighting."""
 
     def __init__(
-        self, entry: PlateTrackerConfigEntry, camera: str, description: SensorEntityDescription
+        self,
+        entry: PlateTrackerConfigEntry,
+        camera: str,
+        description: SensorEntityDescription,
     ) -> None:
         """Start from the latest stored sighting, so a restart shows the same state."""
         super().__init__(entry, camera, description)

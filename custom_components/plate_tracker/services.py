@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import PlateTrackerConfigEntry
@@ -50,7 +55,9 @@ def loaded_entry(hass: HomeAssistant, entry_id: str | None) -> PlateTrackerConfi
                 translation_placeholders={"count": str(len(loaded))},
             )
         return loaded[0]
-    entry: PlateTrackerConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    entry: PlateTrackerConfigEntry | None = hass.config_entries.async_get_entry(
+        entry_id
+    )
     if entry is None or entry.domain != DOMAIN:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -104,7 +111,9 @@ async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
                 translation_key="file_unreadable",
                 translation_placeholders={"path": file_path, "error": str(err)},
             ) from err
-    raise ServiceValidationError(translation_domain=DOMAIN, translation_key="image_required")
+    raise ServiceValidationError(
+        translation_domain=DOMAIN, translation_key="image_required"
+    )
 
 
 def frame_result_response(result: FrameResult) -> dict[str, Any]:

@@ -84,7 +84,11 @@ async def _async_start_frigate(
                 image = await client.event_snapshot(request.event_id)
             except FrigateError as err:
                 counters["snapshot_fetch_errors"] += 1
-                _LOGGER.warning("Could not fetch the snapshot of Frigate event %s: %s", request.event_id, err)
+                _LOGGER.warning(
+                    "Could not fetch the snapshot of Frigate event %s: %s",
+                    request.event_id,
+                    err,
+                )
                 if not request.final:
                     return
         pipeline.offer(
@@ -119,15 +123,18 @@ async def _async_start_frigate(
             name=f"{DOMAIN} frigate event {request.event_id}",
         )
         last_fetch[request.event_id] = task
-        task.add_done_callback(
-            lambda done, event_id=request.event_id: last_fetch.pop(event_id, None)
-            if last_fetch.get(event_id) is done
-            else None
-        )
+
+        def forget(done: asyncio.Task[None], event_id: str = request.event_id) -> None:
+            if last_fetch.get(event_id) is done:
+                del last_fetch[event_id]
+
+        task.add_done_callback(forget)
 
     prefix = entry.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
     entry.async_on_unload(
-        await mqtt.async_subscribe(hass, f"{prefix}/events", message_received, encoding=None)
+        await mqtt.async_subscribe(
+            hass, f"{prefix}/events", message_received, encoding=None
+        )
     )
 
 
@@ -139,7 +146,9 @@ async def _async_start_folder(
 ) -> asyncio.Task[None]:
     inbox = Inbox(
         resolve_inbox(hass, entry.data[CONF_INBOX]),
-        filename_pattern=entry.options.get(CONF_FILENAME_PATTERN, DEFAULT_FILENAME_PATTERN),
+        filename_pattern=entry.options.get(
+            CONF_FILENAME_PATTERN, DEFAULT_FILENAME_PATTERN
+        ),
         keep_files=entry.options.get(CONF_KEEP_FILES, False),
     )
     try:
@@ -155,7 +164,12 @@ async def _async_start_folder(
         try:
             image = await hass.async_add_executor_job(inbox.read, file)
             await pipeline.submit(
-                Frame(image=image, camera=file.camera, seen_at=file.seen_at, source=SOURCE_FOLDER)
+                Frame(
+                    image=image,
+                    camera=file.camera,
+                    seen_at=file.seen_at,
+                    source=SOURCE_FOLDER,
+                )
             )
         except (ImageRejectedError, ValueError) as err:
             counters["inbox_rejected"] += 1

@@ -16,8 +16,17 @@ from custom_components.plate_tracker.sources.frigate import (
 )
 
 
-def message(kind: str, frame_time: float | None, *, event_id: str = "e1", **after: Any) -> str:
-    body: dict[str, Any] = {"id": event_id, "camera": "bridge", "label": "car", "has_snapshot": frame_time is not None, **after}
+def message(
+    kind: str, frame_time: float | None, *, event_id: str = "e1", **after: Any
+) -> str:
+    """Return a Frigate events payload whose snapshot (if any) has ``frame_time``."""
+    body: dict[str, Any] = {
+        "id": event_id,
+        "camera": "bridge",
+        "label": "car",
+        "has_snapshot": frame_time is not None,
+        **after,
+    }
     if frame_time is not None:
         body["snapshot"] = {"frame_time": frame_time, "box": [10, 20, 300, 400]}
     return json.dumps({"type": kind, "before": body, "after": body})
@@ -28,7 +37,11 @@ def test_new_frames_are_read_once_and_end_always_completes() -> None:
     tracker = FrigateEventTracker()
     first = tracker.handle(message("new", 1.0))
     assert first is not None
-    assert (first.fetch, first.final, first.vehicle_box) == (True, False, (10, 20, 300, 400))
+    assert (first.fetch, first.final, first.vehicle_box) == (
+        True,
+        False,
+        (10, 20, 300, 400),
+    )
     assert tracker.handle(message("update", 1.0)) is None
     better = tracker.handle(message("update", 2.0))
     assert better is not None
@@ -59,7 +72,14 @@ def test_other_objects_are_ignored(after: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"\xff", "null", "[1]", '{"type":"gone","after":{}}', '{"type":"new","after":{"id":"x"}}'],
+    [
+        b"",
+        b"\xff",
+        "null",
+        "[1]",
+        '{"type":"gone","after":{}}',
+        '{"type":"new","after":{"id":"x"}}',
+    ],
 )
 def test_malformed_payloads_raise(payload: bytes | str) -> None:
     """A malformed payload is reported to the caller, who counts it."""
@@ -90,4 +110,7 @@ def test_camera_side_plate_and_zone_direction_are_passed_on() -> None:
     assert request is not None
     assert (request.anpr_plate, request.anpr_score) == ("AE1234BK", 0.8)
     assert request.direction is Direction.RECEDING
-    assert direction_from_zones(["road"], {"city_limit": Direction.RECEDING}) is Direction.UNKNOWN
+    assert (
+        direction_from_zones(["road"], {"city_limit": Direction.RECEDING})
+        is Direction.UNKNOWN
+    )

@@ -19,6 +19,7 @@ NOW = 1_800_000_000.0
 
 
 def upload(path: Path, age: float = 10.0, data: bytes = b"jpeg") -> Path:
+    """Write a file as a finished upload ``age`` seconds old."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     os.utime(path, (NOW - age, NOW - age))

@@ -101,7 +101,9 @@ class Inbox:
                 found.append((stat.st_mtime, path))
         found.sort()
         return [
-            InboxFile(path=path, camera=self._camera_for(path), seen_at=_seen_at(path, mtime))
+            InboxFile(
+                path=path, camera=self._camera_for(path), seen_at=_seen_at(path, mtime)
+            )
             for mtime, path in found[:MAX_FILES_PER_SCAN]
         ]
 
@@ -145,10 +147,15 @@ class Inbox:
         return self._move(file, REJECTED_DIR)
 
     def _move(self, file: InboxFile, folder: str) -> Path:
-        target_dir = self.root / folder / file.seen_at.strftime("%Y-%m-%d") / file.camera
+        target_dir = (
+            self.root / folder / file.seen_at.strftime("%Y-%m-%d") / file.camera
+        )
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / file.path.name
         if target.exists():
-            target = target_dir / f"{file.path.stem}-{file.path.stat().st_mtime_ns}{file.path.suffix}"
+            target = (
+                target_dir
+                / f"{file.path.stem}-{file.path.stat().st_mtime_ns}{file.path.suffix}"
+            )
         shutil.move(file.path, target)
         return target

@@ -63,7 +63,7 @@ class _OpenEvent:
     last_frame_time: float | None
 
 
-def parse_event_message(payload: bytes | str) -> tuple[str, dict[str, Any]]:
+def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
     try:
         message = json.loads(payload)
@@ -98,7 +98,9 @@ def _timestamp(value: Any) -> datetime | None:
     return None
 
 
-def direction_from_zones(entered_zones: Any, zone_directions: dict[str, Direction]) -> Direction:
+def direction_from_zones(
+    entered_zones: Any, zone_directions: dict[str, Direction]
+) -> Direction:
     """Direction implied by the order of zones the object entered, else unknown.
 
     ``zone_directions`` maps a zone name to the direction a vehicle has when it
@@ -130,7 +132,7 @@ class FrigateEventTracker:
         """Events seen but not yet ended."""
         return len(self._open)
 
-    def handle(self, payload: bytes | str) -> FrigateFrameRequest | None:
+    def handle(self, payload: bytes | bytearray | str) -> FrigateFrameRequest | None:
         """Return the frame to read for this message, or None when there is none.
 
         Raises MalformedEventError for payloads that are not Frigate events.
@@ -152,7 +154,9 @@ class FrigateEventTracker:
         if final:
             self._open.pop(event_id, None)
 
-        snapshot = after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
+        snapshot = (
+            after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
+        )
         frame_time = snapshot.get("frame_time") if snapshot else after.get("frame_time")
         has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
         is_new_frame = (
@@ -190,7 +194,9 @@ class FrigateEventTracker:
             vehicle_box=_box(snapshot.get("box") if snapshot else after.get("box")),
             final=final,
             fetch=fetch,
-            direction=direction_from_zones(after.get("entered_zones"), self._zone_directions),
+            direction=direction_from_zones(
+                after.get("entered_zones"), self._zone_directions
+            ),
             anpr_plate=plate if isinstance(plate, str) and plate else None,
             anpr_score=float(score) if isinstance(score, (int, float)) else None,
         )
