@@ -8,7 +8,9 @@ from custom_components.plate_tracker.engine.consensus import combine_reads
 from custom_components.plate_tracker.engine.types import PlateRead
 
 
-def _read(text: str, confidence: float, box: tuple[int, int, int, int] = (0, 0, 10, 5)) -> PlateRead:
+def _read(
+    text: str, confidence: float, box: tuple[int, int, int, int] = (0, 0, 10, 5)
+) -> PlateRead:
     return PlateRead(text=text, raw=text, confidence=confidence, box=box, region="ua")
 
 
@@ -26,7 +28,12 @@ def test_single_read_is_kept_as_is() -> None:
 
 def test_majority_outvotes_a_confident_misread() -> None:
     """Three frames agreeing beat one more confident frame with a look-alike slip."""
-    reads = [_read("AE1455KH", 0.6), _read("AE1455KH", 0.55), _read("AE1456KH", 0.9), _read("AE1455KH", 0.5)]
+    reads = [
+        _read("AE1455KH", 0.6),
+        _read("AE1455KH", 0.55),
+        _read("AE1456KH", 0.9),
+        _read("AE1455KH", 0.5),
+    ]
     combined = combine_reads(reads)
     assert combined is not None
     assert combined.text == "AE1455KH"
@@ -35,7 +42,12 @@ def test_majority_outvotes_a_confident_misread() -> None:
 
 def test_characters_combine_across_frames() -> None:
     """Each frame misreads a different character; the vote recovers every position."""
-    reads = [_read("XE1455KH", 0.7), _read("AE1855KH", 0.7), _read("AE1455KB", 0.7), _read("AE1455KH", 0.3)]
+    reads = [
+        _read("XE1455KH", 0.7),
+        _read("AE1855KH", 0.7),
+        _read("AE1455KB", 0.7),
+        _read("AE1455KH", 0.3),
+    ]
     combined = combine_reads(reads)
     assert combined is not None
     assert combined.text == "AE1455KH"
@@ -45,13 +57,19 @@ def test_agreement_raises_confidence() -> None:
     """More agreeing frames mean more confidence, never above 1."""
     two = combine_reads([_read("AE1455KH", 0.7)] * 2)
     five = combine_reads([_read("AE1455KH", 0.7)] * 5)
-    assert two is not None and five is not None
+    assert two is not None
+    assert five is not None
     assert two.confidence < five.confidence <= 1.0
 
 
 def test_stray_extra_character_is_aligned() -> None:
     """A frame that also read a frame screw as a character still votes on the right places."""
-    reads = [_read("AE1455KH", 0.5), _read("AE1455KH", 0.4), _read("IAE1456KH", 0.95), _read("AE1465KH", 0.45)]
+    reads = [
+        _read("AE1455KH", 0.5),
+        _read("AE1455KH", 0.4),
+        _read("IAE1456KH", 0.95),
+        _read("AE1465KH", 0.45),
+    ]
     combined = combine_reads(reads)
     assert combined is not None
     assert combined.text == "AE1455KH"
@@ -59,7 +77,11 @@ def test_stray_extra_character_is_aligned() -> None:
 
 def test_evidence_comes_from_a_frame_with_the_chosen_text() -> None:
     """The box and crop shown as evidence belong to a frame that read the winning text."""
-    reads = [_read("AE1455KH", 0.6, (1, 1, 5, 5)), _read("AE1455KH", 0.7, (2, 2, 6, 6)), _read("AE1456KH", 0.9, (3, 3, 7, 7))]
+    reads = [
+        _read("AE1455KH", 0.6, (1, 1, 5, 5)),
+        _read("AE1455KH", 0.7, (2, 2, 6, 6)),
+        _read("AE1456KH", 0.9, (3, 3, 7, 7)),
+    ]
     combined = combine_reads(reads)
     assert combined is not None
     assert combined.box == (2, 2, 6, 6)
@@ -71,7 +93,11 @@ def test_generated_passes_recover_the_plate() -> None:
     letters = "ABCEHIKMOPTX"
     consensus_right = best_frame_right = 0
     for _ in range(200):
-        truth = "".join(rng.choice(letters) for _ in range(2)) + "".join(rng.choice("0123456789") for _ in range(4)) + "".join(rng.choice(letters) for _ in range(2))
+        truth = (
+            "".join(rng.choice(letters) for _ in range(2))
+            + "".join(rng.choice("0123456789") for _ in range(4))
+            + "".join(rng.choice(letters) for _ in range(2))
+        )
         reads = []
         for _ in range(5):
             text = list(truth)

@@ -66,7 +66,16 @@ def test_best_match(
 def test_words_are_not_plates() -> None:
     """A state name or a dealer's word fits a loose format's length but is no plate."""
     matches = match_formats(one_hot("ALASKA", 0.99), formats_for(("us", "eu")))
-    assert all(match.confidence < 0.01 for match in matches)
+    assert "ALASKA" not in [match.text for match in matches]
+
+
+def test_vanity_letters_rank_below_mixed_text() -> None:
+    """All-letter plates exist, but a read mixing letters and digits is the likelier plate."""
+    formats = formats_for(("us",))
+    vanity = match_formats(one_hot("DUKDAWG", 0.95), formats)[0]
+    mixed = match_formats(one_hot("7DUK123", 0.95), formats)[0]
+    assert vanity.text == "DUKDAWG"
+    assert vanity.score < mixed.score
 
 
 def test_confident_digit_stays_where_any_character_may_stand() -> None:
@@ -92,4 +101,6 @@ def test_region_order_lowers_later_regions() -> None:
     """The region listed first in the options wins ties."""
     first = formats_for(("ua", "br"))
     assert [f.region for f in first][:3] == ["ua", "ua", "ua"]
-    assert all(f.prior < FORMAT_BY_NAME[f.name].prior for f in first if f.region == "br")
+    assert all(
+        f.prior < FORMAT_BY_NAME[f.name].prior for f in first if f.region == "br"
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
+import pytest
 
 from custom_components.plate_tracker.engine.imaging import ImageError, decode_image
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
+import json
 from pathlib import Path
+import sys
+from typing import TextIO
 
+from .benchmark import compare, generated_frames, photo_frames, run_benchmark
 from .evaluation import evaluate, floor_violations, load_manifests
 from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
@@ -25,9 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except ModelsUnavailable as err:
-        print(f"models unavailable: {err.reason}", file=sys.stderr)
+        _say(f"models unavailable: {err.reason}", stream=sys.stderr)
         return 2
     return code
+
+
+def _say(text: str, *, stream: TextIO = sys.stdout) -> None:
+    """Write one line for the person (or script) running the command."""
+    stream.write(text + "\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,14 +43,20 @@ def _parser() -> argparse.ArgumentParser:
         description="plate_tracker recognition engine",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="model folder")
+    common.add_argument(
+        "--models", type=Path, default=DEFAULT_MODEL_DIR, help="model folder"
+    )
     common.add_argument("--threads", type=int, default=2, help="inference threads")
     common.add_argument(
-        "--regions", default="ua,eu,us,br", help="plate regions in priority order (default %(default)s)"
+        "--regions",
+        default="ua,eu,us,br",
+        help="plate regions in priority order (default %(default)s)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    fetch = commands.add_parser("fetch", parents=[common], help="download and verify the models")
+    fetch = commands.add_parser(
+        "fetch", parents=[common], help="download and verify the models"
+    )
     fetch.set_defaults(run=_fetch)
 
     read = commands.add_parser("read", parents=[common], help="read plates, print JSON")
@@ -55,11 +68,36 @@ def _parser() -> argparse.ArgumentParser:
         "eval", parents=[common], help="accuracy and speed on manifest.csv folders"
     )
     evaluate_cmd.add_argument("data_dir", type=Path, metavar="DATA_DIR")
-    evaluate_cmd.add_argument("--json", action="store_true", help="end with one JSON line")
-    evaluate_cmd.add_argument("--floor", type=Path, help="fail when below this floor file")
+    evaluate_cmd.add_argument(
+        "--json", action="store_true", help="end with one JSON line"
+    )
+    evaluate_cmd.add_argument(
+        "--floor", type=Path, help="fail when below this floor file"
+    )
     evaluate_cmd.add_argument("--limit", type=int, help="read at most N images")
-    evaluate_cmd.add_argument("--failures", action="store_true", help="list misread images")
+    evaluate_cmd.add_argument(
+        "--failures", action="store_true", help="list misread images"
+    )
     evaluate_cmd.set_defaults(run=_eval)
+
+    bench = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="latency, throughput and memory on 1280x720 frames",
+    )
+    bench.add_argument(
+        "data_dir",
+        type=Path,
+        nargs="?",
+        metavar="DATA_DIR",
+        help="labelled photos (manifest.csv folders); generated scenes when omitted",
+    )
+    bench.add_argument(
+        "--images", type=int, default=40, help="frames to read (default %(default)s)"
+    )
+    bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
+    bench.add_argument("--save", type=Path, help="write this run's JSON here")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -73,12 +111,18 @@ def _box(text: str) -> Box:
 
 def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
     ensure_models(args.models)
-    return PlateRecognizer(args.models, threads=args.threads, regions=args.regions.split(","))
+    return PlateRecognizer(
+        args.models, threads=args.threads, regions=args.regions.split(",")
+    )
 
 
 def _fetch(args: argparse.Namespace) -> int:
     paths = ensure_models(args.models)
-    print(json.dumps({"detector": str(paths.detector), "recognizer": str(paths.recognizer)}))
+    _say(
+        json.dumps(
+            {"detector": str(paths.detector), "recognizer": str(paths.recognizer)}
+        )
+    )
     return 0
 
 
@@ -89,10 +133,14 @@ def _read(args: argparse.Namespace) -> int:
         try:
             result = recognizer.read(image.read_bytes(), args.vehicle_box)
         except (ImageError, OSError) as err:
-            print(json.dumps({"image": str(image), "error": str(err)}))
+            _say(json.dumps({"image": str(image), "error": str(err)}))
             code = 1
             continue
-        print(json.dumps({"image": str(image), **_result_json(result)}, ensure_ascii=False))
+        _say(
+            json.dumps(
+                {"image": str(image), **_result_json(result)}, ensure_ascii=False
+            )
+        )
     return code
 
 
@@ -118,24 +166,61 @@ def _result_json(result: FrameResult) -> dict[str, object]:
 
 def _eval(args: argparse.Namespace) -> int:
     recognizer = _recognizer(args)
-    evaluation = evaluate(load_manifests(args.data_dir), recognizer.read, limit=args.limit)
+    evaluation = evaluate(
+        load_manifests(args.data_dir), recognizer.read, limit=args.limit
+    )
     summary = evaluation.summary()
-    print(f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}")
-    rows = [*summary["sources"].items(), *(("region " + k, v) for k, v in summary["regions"].items())]
+    _say(
+        f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}"
+    )
+    rows = [
+        *summary["sources"].items(),
+        *(("region " + k, v) for k, v in summary["regions"].items()),
+    ]
     for name, figures in [*rows, ("overall", summary["overall"])]:
         recall = figures.get("detection_recall")
-        print(
+        _say(
             f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
             f"{'' if recall is None else f'{recall:.3f}':>6} {figures['p50_s']:>6.3f} {figures['p90_s']:>6.3f}"
         )
     if args.failures:
         for item, read in evaluation.failures:
-            print(f"MISS {item.path} truth={item.plate} read={read}")
+            _say(f"MISS {item.path} truth={item.plate} read={read}")
     problems: list[str] = []
     if args.floor is not None:
-        problems = floor_violations(summary, json.loads(args.floor.read_text(encoding="utf-8")))
+        problems = floor_violations(
+            summary, json.loads(args.floor.read_text(encoding="utf-8"))
+        )
         for problem in problems:
-            print(f"BELOW FLOOR: {problem}", file=sys.stderr)
+            _say(f"BELOW FLOOR: {problem}", stream=sys.stderr)
     if args.json:
-        print(json.dumps({"regions": summary["regions"], "overall": summary["overall"]}))
+        _say(json.dumps({"regions": summary["regions"], "overall": summary["overall"]}))
     return 1 if problems else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    recognizer = _recognizer(args)
+    if args.data_dir is not None:
+        frames = photo_frames(args.data_dir, args.images)
+        source = str(args.data_dir)
+    else:
+        frames = generated_frames(args.images)
+        source = "generated"
+    if not frames:
+        _say(f"no 1280x720 labelled frames under {args.data_dir}", stream=sys.stderr)
+        return 1
+    result = {
+        "source": source,
+        "threads": args.threads,
+        **run_benchmark(recognizer.read, frames),
+    }
+    if args.baseline is not None:
+        for line in compare(
+            result, json.loads(args.baseline.read_text(encoding="utf-8"))
+        ):
+            _say(line)
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _say(json.dumps(result))
+    return 0

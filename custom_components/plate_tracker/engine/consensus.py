@@ -8,10 +8,10 @@ outvoted by the agreeing others.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import defaultdict
 from collections.abc import Sequence
+import dataclasses
+import math
 
 from .types import PlateRead
 
@@ -21,7 +21,7 @@ MAX_ALTERNATIVES = 5
 
 
 def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
-    """The character-by-character consensus of ``reads`` (None when there is nothing to combine).
+    """Return the character-by-character consensus of ``reads`` (None when nothing to combine).
 
     The consensus length is the one with most confidence behind it. Reads one
     character longer (a stray character at either end) join the vote aligned on
@@ -41,7 +41,9 @@ def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
     for read in usable:
         text = read.text
         if len(text) == length + 1:
-            text = _best_trim(text, [read.text for read in usable if len(read.text) == length])
+            text = _best_trim(
+                text, [read.text for read in usable if len(read.text) == length]
+            )
         if len(text) != length:
             continue
         for position, char in enumerate(text):
@@ -75,12 +77,18 @@ def _best_trim(text: str, references: Sequence[str]) -> str:
     options = (text[1:], text[:-1])
 
     def agreement(option: str) -> int:
-        return sum(a == b for reference in references for a, b in zip(option, reference, strict=True))
+        return sum(
+            a == b
+            for reference in references
+            for a, b in zip(option, reference, strict=True)
+        )
 
     return max(options, key=agreement)
 
 
-def _alternatives(reads: Sequence[PlateRead], chosen: str) -> tuple[tuple[str, float], ...]:
+def _alternatives(
+    reads: Sequence[PlateRead], chosen: str
+) -> tuple[tuple[str, float], ...]:
     """Other texts seen in the pass, with their share of the total confidence."""
     totals: dict[str, float] = defaultdict(float)
     for read in reads:
@@ -93,4 +101,7 @@ def _alternatives(reads: Sequence[PlateRead], chosen: str) -> tuple[tuple[str, f
         key=lambda item: item[1],
         reverse=True,
     )
-    return tuple((text, round(weight / grand_total, 4)) for text, weight in ranked[:MAX_ALTERNATIVES])
+    return tuple(
+        (text, round(weight / grand_total, 4))
+        for text, weight in ranked[:MAX_ALTERNATIVES]
+    )

@@ -8,8 +8,8 @@ second moments, so slanted plates are deskewed later), grown back by the DB
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -48,8 +48,10 @@ class TextLine:
         vx, vy = -uy, ux
         half_w, half_h = self.width / 2, self.height / 2
         return tuple(
-            (self.center_x + sw * half_w * ux + sh * half_h * vx,
-             self.center_y + sw * half_w * uy + sh * half_h * vy)
+            (
+                self.center_x + sw * half_w * ux + sh * half_h * vx,
+                self.center_y + sw * half_w * uy + sh * half_h * vy,
+            )
             for sw, sh in ((-1, -1), (1, -1), (1, 1), (-1, 1))
         )
 
@@ -63,6 +65,7 @@ class TextDetector:
     """One reusable DB detector session; call from one thread at a time."""
 
     def __init__(self, session: ort.InferenceSession) -> None:
+        """Wrap a loaded session; the caller sets its threading options."""
         self._session = session
         self._input_name = session.get_inputs()[0].name
 
@@ -77,7 +80,9 @@ class TextDetector:
         # The network downsamples by 32: pick the nearest multiple per side.
         width = max(32, round(image.width * scale / 32) * 32)
         height = max(32, round(image.height * scale / 32) * 32)
-        resized = image.resize((width, height), Image.Resampling.BILINEAR)
+        resized = image.resize(
+            (width, height), Image.Resampling.BILINEAR, reducing_gap=2.0
+        )
         pixels = np.asarray(resized, dtype=np.float32)
         batch = ((pixels / 127.5) - 1.0).transpose(2, 0, 1)[np.newaxis]
         probability = self._session.run(None, {self._input_name: batch})[0][0, 0]
@@ -87,9 +92,17 @@ class TextDetector:
             TextLine(
                 center_x=line.center_x * scale_x + offset[0],
                 center_y=line.center_y * scale_y + offset[1],
-                width=line.width * math.hypot(scale_x * math.cos(line.angle), scale_y * math.sin(line.angle)),
-                height=line.height * math.hypot(scale_x * math.sin(line.angle), scale_y * math.cos(line.angle)),
-                angle=math.atan2(scale_y * math.sin(line.angle), scale_x * math.cos(line.angle)),
+                width=line.width
+                * math.hypot(
+                    scale_x * math.cos(line.angle), scale_y * math.sin(line.angle)
+                ),
+                height=line.height
+                * math.hypot(
+                    scale_x * math.sin(line.angle), scale_y * math.cos(line.angle)
+                ),
+                angle=math.atan2(
+                    scale_y * math.sin(line.angle), scale_x * math.cos(line.angle)
+                ),
                 score=line.score,
             )
             for line in lines_from_probability(probability)
@@ -103,19 +116,27 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
     if runs.rows.size == 0:
         return []
     labels, count = _label_runs(runs)
-    row_sums = np.concatenate(
-        (np.zeros((probability.shape[0], 1), np.float64), np.cumsum(probability, axis=1)), axis=1
+    row_sums: npt.NDArray[np.float64] = np.concatenate(
+        (
+            np.zeros((probability.shape[0], 1), np.float64),
+            np.cumsum(probability, axis=1),
+        ),
+        axis=1,
     )
     lengths = (runs.ends - runs.starts).astype(np.float64)
-    prob_sums = row_sums[runs.rows, runs.ends] - row_sums[runs.rows, runs.starts]
+    prob_sums: npt.NDArray[np.float64] = (
+        row_sums[runs.rows, runs.ends] - row_sums[runs.rows, runs.starts]
+    )
     first, last = runs.starts.astype(np.float64), (runs.ends - 1).astype(np.float64)
     rows = runs.rows.astype(np.float64)
     sum_x = (first + last) * lengths / 2
     # Sum of x^2 over first..last, by the closed form of sums of squares.
-    sum_xx = (last * (last + 1) * (2 * last + 1) - (first - 1) * first * (2 * first - 1)) / 6
+    sum_xx = (
+        last * (last + 1) * (2 * last + 1) - (first - 1) * first * (2 * first - 1)
+    ) / 6
 
     def per_label(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.bincount(labels, weights=values, minlength=count)
+        return np.bincount(labels, weights=values, minlength=count).astype(np.float64)
 
     n = per_label(lengths)
     mean_x = per_label(sum_x) / n
@@ -155,7 +176,11 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
         line_angle = float(angle[label])
         if height > width:
             width, height = height, width
-            line_angle = line_angle + math.pi / 2 if line_angle <= 0 else line_angle - math.pi / 2
+            line_angle = (
+                line_angle + math.pi / 2
+                if line_angle <= 0
+                else line_angle - math.pi / 2
+            )
         lines.append(
             TextLine(
                 center_x=float(mean_x[label] + mid_u * cos_a - mid_v * sin_a + 0.5),
@@ -215,6 +240,8 @@ def _label_runs(runs: _Runs) -> tuple[npt.NDArray[np.intp], int]:
                 i += 1
             else:
                 j += 1
-    roots = np.fromiter((find(node) for node in range(total)), dtype=np.intp, count=total)
+    roots = np.fromiter(
+        (find(node) for node in range(total)), dtype=np.intp, count=total
+    )
     _, labels = np.unique(roots, return_inverse=True)
     return labels.astype(np.intp), int(labels.max()) + 1

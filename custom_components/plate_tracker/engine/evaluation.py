@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+import statistics
 from typing import Any
 
 from .types import Box, FrameResult
@@ -25,6 +25,8 @@ class LabelledImage:
     plate: str
     region: str
     box: Box | None
+    size: tuple[int, int] | None
+    """Image width and height as the manifest states them."""
 
 
 @dataclass(slots=True)
@@ -44,7 +46,9 @@ class Tally:
             "n": self.n,
             "accuracy": _ratio(self.correct, self.n),
             "top1_accuracy": _ratio(self.top1_correct, self.n),
-            "p50_s": round(statistics.median(self.seconds), 4) if self.seconds else None,
+            "p50_s": round(statistics.median(self.seconds), 4)
+            if self.seconds
+            else None,
             "p90_s": round(_percentile(self.seconds, 0.9), 4) if self.seconds else None,
         }
         if self.boxes:
@@ -65,13 +69,21 @@ def load_manifests(data_dir: Path) -> Iterator[LabelledImage]:
             for row in csv.DictReader(stream):
                 box: Box | None = None
                 if all(row.get(key) for key in ("x1", "y1", "x2", "y2")):
-                    box = (int(row["x1"]), int(row["y1"]), int(row["x2"]), int(row["y2"]))
+                    box = (
+                        int(row["x1"]),
+                        int(row["y1"]),
+                        int(row["x2"]),
+                        int(row["y2"]),
+                    )
                 yield LabelledImage(
                     source=source,
                     path=manifest.parent / row["image"],
                     plate=row["plate_text"].strip().upper(),
                     region=region_group(row["region"]),
                     box=box,
+                    size=(int(row["img_w"]), int(row["img_h"]))
+                    if row.get("img_w") and row.get("img_h")
+                    else None,
                 )
 
 
@@ -83,7 +95,7 @@ def plates_equal(read: str, truth: str, region: str) -> bool:
 
 
 def box_found(truth: Box, found: Box) -> bool:
-    """A found box hits the labelled one: IoU >= 0.3 or its centre inside it."""
+    """Tell whether a found box hits the labelled one: IoU >= 0.3 or its centre inside it."""
     centre_x, centre_y = (found[0] + found[2]) / 2, (found[1] + found[3]) / 2
     if truth[0] <= centre_x <= truth[2] and truth[1] <= centre_y <= truth[3]:
         return True
@@ -100,7 +112,9 @@ def box_found(truth: Box, found: Box) -> bool:
 class Evaluation:
     """Tallies by source/region, by region, and overall."""
 
-    by_source: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_source: dict[tuple[str, str], Tally] = field(
+        default_factory=lambda: defaultdict(Tally)
+    )
     by_region: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     overall: Tally = field(default_factory=Tally)
     failures: list[tuple[LabelledImage, str]] = field(default_factory=list)
@@ -113,22 +127,29 @@ class Evaluation:
         group = item.source + (
             f"/{MULTILINE_MARK}" if MULTILINE_MARK in str(item.path) else ""
         )
-        for tally in (self.by_source[(group, item.region)], self.by_region[item.region], self.overall):
+        for tally in (
+            self.by_source[(group, item.region)],
+            self.by_region[item.region],
+            self.overall,
+        ):
             tally.n += 1
             tally.correct += correct
             tally.top1_correct += top1
             tally.seconds.append(result.seconds)
             if item.box is not None:
                 tally.boxes += 1
-                tally.boxes_found += any(box_found(item.box, p.box) for p in result.plates)
+                tally.boxes_found += any(
+                    box_found(item.box, p.box) for p in result.plates
+                )
         if not correct:
             self.failures.append((item, ",".join(texts) or "-"))
 
     def summary(self) -> dict[str, Any]:
-        """The JSON object ``eval --json`` prints last."""
+        """Return the JSON object ``eval --json`` prints last."""
         return {
             "regions": {
-                region: self.by_region[region].summary() for region in sorted(self.by_region)
+                region: self.by_region[region].summary()
+                for region in sorted(self.by_region)
             },
             "sources": {
                 f"{source}:{region}": tally.summary()
@@ -164,7 +185,9 @@ def floor_violations(summary: dict[str, Any], floor: dict[str, Any]) -> list[str
     for region, region_floor in floor.get("regions", {}).items():
         measured = summary["regions"].get(region)
         if measured is None:
-            problems.append(f"region {region} has a floor of {region_floor} but no images")
+            problems.append(
+                f"region {region} has a floor of {region_floor} but no images"
+            )
         elif measured["accuracy"] < region_floor:
             problems.append(
                 f"{region} accuracy {measured['accuracy']:.3f} is below the floor {region_floor}"

@@ -11,10 +11,10 @@ so ``AA1234B8`` becomes ``AA1234BB`` on a Ukrainian plate while an unambiguous
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import heapq
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,16 @@ UA_LETTERS = "ABCEHIKMOPTX"
 BR_LETTERS = LATIN_LETTERS
 
 # Which character a wrong-kind look-alike stands for, by what the position wants.
-LETTER_FOR_DIGIT = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
+LETTER_FOR_DIGIT = {
+    "0": "O",
+    "1": "I",
+    "2": "Z",
+    "4": "A",
+    "5": "S",
+    "6": "G",
+    "7": "T",
+    "8": "B",
+}
 DIGIT_FOR_LETTER = {
     "O": "0",
     "Q": "0",
@@ -45,7 +54,15 @@ DIGIT_FOR_LETTER = {
     "A": "4",
 }
 # Letters that do not exist on Ukrainian plates, and the plate letter they resemble.
-UA_LETTER_FOR_LETTER = {"D": "O", "Q": "O", "G": "C", "R": "P", "Y": "X", "L": "I", "J": "I"}
+UA_LETTER_FOR_LETTER = {
+    "D": "O",
+    "Q": "O",
+    "G": "C",
+    "R": "P",
+    "Y": "X",
+    "L": "I",
+    "J": "I",
+}
 
 FOLD_WEIGHT = 0.35
 """Share of a look-alike's probability lent to its twin: folding is possible, not free."""
@@ -100,8 +117,62 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("us_generic_7", "us", "A" * 7, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_6", "us", "A" * 6, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_5", "us", "A" * 5, LATIN_LETTERS, _LOOSE),
+    PlateFormat("us_generic_4", "us", "A" * 4, LATIN_LETTERS, _LOOSE - 0.8),
 )
 """All known formats; ``formats_for`` picks and orders those of the configured regions."""
+
+MATCH_SCORE_RANGE = 6.0
+"""Matches scoring this much below the best are not worth keeping as alternatives."""
+ALL_DIGIT_PENALTY = 0.5
+ALL_LETTER_PENALTY = 2.5
+WORDS_ON_PLATES = frozenset(
+    [
+        "ALABAMA",
+        "ALASKA",
+        "ARIZONA",
+        "ARKANSAS",
+        "CALIFORNIA",
+        "COLORADO",
+        "CONNECTICUT",
+        "DELAWARE",
+        "FLORIDA",
+        "GEORGIA",
+        "HAWAII",
+        "IDAHO",
+        "ILLINOIS",
+        "INDIANA",
+        "IOWA",
+        "KANSAS",
+        "KENTUCKY",
+        "LOUISIANA",
+        "MAINE",
+        "MARYLAND",
+        "MASSACHUSETTS",
+        "MICHIGAN",
+        "MINNESOTA",
+        "MISSISSIPPI",
+        "MISSOURI",
+        "MONTANA",
+        "NEBRASKA",
+        "NEVADA",
+        "OHIO",
+        "OKLAHOMA",
+        "OREGON",
+        "PENNSYLVANIA",
+        "TENNESSEE",
+        "TEXAS",
+        "UTAH",
+        "VERMONT",
+        "VIRGINIA",
+        "WASHINGTON",
+        "WISCONSIN",
+        "WYOMING",
+        "ALOHA",
+        "DEALER",
+        "SAMPLE",
+    ]
+)
+"""All-letter words printed on plates that are not the registration."""
 
 REGION_ORDER_COST = 0.15
 """Score lost per place a region stands behind the first configured one (Ukraine first)."""
@@ -109,20 +180,18 @@ REGION_ORDER_COST = 0.15
 
 def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
     """Return the formats of ``regions``, their priors lowered by the region's rank."""
-    chosen: list[PlateFormat] = []
-    for rank, region in enumerate(regions):
-        for plate_format in FORMATS:
-            if plate_format.region == region:
-                chosen.append(
-                    PlateFormat(
-                        plate_format.name,
-                        plate_format.region,
-                        plate_format.pattern,
-                        plate_format.letters,
-                        plate_format.prior - REGION_ORDER_COST * rank,
-                    )
-                )
-    return tuple(chosen)
+    return tuple(
+        PlateFormat(
+            plate_format.name,
+            plate_format.region,
+            plate_format.pattern,
+            plate_format.letters,
+            plate_format.prior - REGION_ORDER_COST * rank,
+        )
+        for rank, region in enumerate(regions)
+        for plate_format in FORMATS
+        if plate_format.region == region
+    )
 
 
 def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
@@ -168,7 +237,7 @@ def constrained_probabilities(
 
 
 def top_texts(allowed: ProbabilityMatrix, count: int) -> list[tuple[str, float]]:
-    """The ``count`` most probable texts, positions taken as independent, best first."""
+    """Return the ``count`` most probable texts, positions taken as independent, best first."""
     log_p = np.log(np.maximum(allowed, PROBABILITY_FLOOR))
     # A short beam is exact enough: alternatives differ in one or two places.
     order = np.argsort(-log_p, axis=1)[:, : max(count, 3)]
@@ -199,28 +268,69 @@ def match_formats(
     read_length = probabilities.shape[0]
     confidences = probabilities.max(axis=1) if read_length else np.zeros(0)
     matches: dict[str, FormatMatch] = {}
+    best_score = -math.inf
     for plate_format in formats:
         length = len(plate_format.pattern)
         for start in range(read_length - length + 1):
-            dropped = np.concatenate((confidences[:start], confidences[start + length :]))
+            dropped = np.concatenate(
+                (confidences[:start], confidences[start + length :])
+            )
             drop_cost = float(np.sum(0.4 + 1.2 * dropped))
             allowed = constrained_probabilities(
                 probabilities[start : start + length], plate_format
             )
+            ceiling = float(
+                np.sum(np.log(np.maximum(allowed.max(axis=1), PROBABILITY_FLOOR)))
+            )
+            if (
+                ceiling + plate_format.prior - drop_cost
+                < best_score - MATCH_SCORE_RANGE
+            ):
+                # Even this window's best text could not rank among the matches kept.
+                continue
             for text, confidence in top_texts(allowed, alternatives):
-                if "A" in plate_format.pattern and not _mixes_letters_and_digits(text):
-                    # Loose formats accept any characters; words and bare numbers
-                    # around a plate (state names, phone numbers) are not plates.
+                penalty = (
+                    _loose_text_penalty(text) if "A" in plate_format.pattern else 0.0
+                )
+                if penalty is None:
                     continue
-                score = math.log(max(confidence, 1e-12)) + plate_format.prior - drop_cost
+                score = (
+                    math.log(max(confidence, 1e-12))
+                    + plate_format.prior
+                    - drop_cost
+                    - penalty
+                )
+                best_score = max(best_score, score)
                 known = matches.get(text)
                 if known is None or known.score < score:
                     matches[text] = FormatMatch(text, plate_format, confidence, score)
-    return sorted(matches.values(), key=lambda match: match.score, reverse=True)
+    return sorted(
+        (
+            match
+            for match in matches.values()
+            if match.score >= best_score - MATCH_SCORE_RANGE
+        ),
+        key=lambda match: match.score,
+        reverse=True,
+    )
 
 
-def _mixes_letters_and_digits(text: str) -> bool:
-    return any(char in DIGITS for char in text) and any(char in LATIN_LETTERS for char in text)
+def _loose_text_penalty(text: str) -> float | None:
+    """Extra cost of a text under a loose format; None when it is no plate at all.
+
+    Most plates mix letters and digits; all-digit plates exist (US, older
+    series). All-letter texts are mostly words around a plate (state names,
+    slogans, dealer frames), so they are kept only as a poor last resort.
+    """
+    has_digit = any(char in DIGITS for char in text)
+    has_letter = any(char in LATIN_LETTERS for char in text)
+    if has_digit and has_letter:
+        return 0.0
+    if has_digit:
+        return ALL_DIGIT_PENALTY
+    if text in WORDS_ON_PLATES:
+        return None
+    return ALL_LETTER_PENALTY
 
 
 def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
@@ -237,7 +347,11 @@ def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
             if plate_format.letters == UA_LETTERS and char not in UA_LETTERS:
                 char = UA_LETTER_FOR_LETTER.get(char, char)
         allowed = (
-            DIGITS if kind == "D" else plate_format.letters if kind == "L" else PLATE_CHARS
+            DIGITS
+            if kind == "D"
+            else plate_format.letters
+            if kind == "L"
+            else PLATE_CHARS
         )
         if char not in allowed:
             return None
@@ -246,12 +360,14 @@ def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
 
 
 def one_hot(text: str, confidence: float = 1.0) -> ProbabilityMatrix:
-    """A probability matrix that read ``text`` with ``confidence`` per character.
+    """Build a probability matrix that read ``text`` with ``confidence`` per character.
 
     The remaining probability is spread evenly, as an uncertain reader would.
     """
     size = len(PLATE_CHARS)
-    matrix = np.full((len(text), size), (1.0 - confidence) / (size - 1), dtype=np.float32)
+    matrix = np.full(
+        (len(text), size), (1.0 - confidence) / (size - 1), dtype=np.float32
+    )
     for position, char in enumerate(text):
         matrix[position, PLATE_CHARS.index(char)] = confidence
     return matrix

@@ -11,7 +11,6 @@ MAX_PIXELS = 50_000_000
 """Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
 
 
-
 class ImageError(ValueError):
     """The bytes are not an image the engine will read; the message says why."""
 
@@ -25,14 +24,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             # Pillow only warns between its limit and twice its limit; make every
             # oversized image an error, checked against our own cap below.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"image is {width}x{height} = {width * height} pixels, "
-                    f"more than the {max_pixels} allowed"
-                )
-            image.load()
+            opened = Image.open(io.BytesIO(data))
+            _refuse_oversized(opened, max_pixels)
+            opened.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -42,7 +36,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:
         # Truncated or corrupt files surface as OSError ("image file is truncated").
         raise ImageError(f"corrupt image: {err}") from err
-    image = ImageOps.exif_transpose(image) or image
+    image: Image.Image = ImageOps.exif_transpose(opened) or opened
     if image.mode != "RGB":
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             # Transparent areas become white, as a viewer shows them, not black.
@@ -51,6 +45,16 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             image = Image.alpha_composite(background, rgba)
         image = image.convert("RGB")
     return image
+
+
+def _refuse_oversized(image: Image.Image, max_pixels: int) -> None:
+    """Check the declared size before any pixel is decoded."""
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"image is {width}x{height} = {width * height} pixels, "
+            f"more than the {max_pixels} allowed"
+        )
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = 90) -> bytes:

@@ -10,16 +10,16 @@ Blocking I/O: call ``ensure_models`` from an executor, never from an event loop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
 import json
 import os
+from pathlib import Path
 import tempfile
+from typing import Any, BinaryIO
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
 
 MANIFEST_PATH = Path(__file__).with_name("models.json")
 _JSON_SIMPLE_API = "application/vnd.pypi.simple.v1+json"
@@ -27,10 +27,11 @@ _TIMEOUT_S = 60
 _CHUNK = 1 << 20
 
 
-class ModelsUnavailable(RuntimeError):
+class ModelsUnavailable(RuntimeError):  # noqa: N818  # the name the integration uses
     """The models are missing and cannot be obtained; ``reason`` says why, for a repair issue."""
 
     def __init__(self, reason: str) -> None:
+        """Keep ``reason`` for the repair issue's text."""
         super().__init__(reason)
         self.reason = reason
 
@@ -125,9 +126,10 @@ def _fetch_from_wheel(
 
 def _wheel_url(index: str, filename: str) -> str:
     """Find the wheel's download URL through PyPI's JSON simple API (PEP 691)."""
-    request = urllib.request.Request(index, headers={"Accept": _JSON_SIMPLE_API})
+    _require_https(index)
+    request = urllib.request.Request(index, headers={"Accept": _JSON_SIMPLE_API})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310
             listing = json.load(response)
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as err:
         raise ModelsUnavailable(
@@ -139,9 +141,16 @@ def _wheel_url(index: str, filename: str) -> str:
     raise ModelsUnavailable(f"{filename} is not listed on {index}")
 
 
+def _require_https(url: str) -> None:
+    """Refuse any scheme but https: the URLs come from a manifest and an index response."""
+    if not url.startswith("https://"):
+        raise ModelsUnavailable(f"refusing to fetch models from a non-https URL: {url}")
+
+
 def _download(url: str, target: BinaryIO) -> None:
+    _require_https(url)
     try:
-        with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+        with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:  # noqa: S310
             while chunk := response.read(_CHUNK):
                 target.write(chunk)
     except (urllib.error.URLError, TimeoutError) as err:
@@ -168,8 +177,8 @@ def _extract_verified(
             stream.flush()
             os.fsync(stream.fileno())
         # mkstemp creates owner-only files; models are not secrets.
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
+        Path(temp_name).chmod(0o644)
+        Path(temp_name).replace(target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise

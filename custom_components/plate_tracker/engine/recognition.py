@@ -9,9 +9,9 @@ characters, each with a probability vector for the format rules.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+import unicodedata
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,7 @@ class TextRecognizer:
     """One reusable recogniser session; call from one thread at a time."""
 
     def __init__(self, session: ort.InferenceSession) -> None:
+        """Wrap a loaded session; the caller sets its threading options."""
         self._session = session
         self._input_name = session.get_inputs()[0].name
         metadata = session.get_modelmeta().custom_metadata_map
@@ -72,7 +73,9 @@ class TextRecognizer:
             # Zero after normalisation is mid grey, the padding PP-OCR trained with.
             batch = np.zeros((len(indices), 3, INPUT_HEIGHT, width), dtype=np.float32)
             for slot, index in enumerate(indices):
-                batch[slot, :, :, : scaled[index].shape[1]] = scaled[index].transpose(2, 0, 1)
+                batch[slot, :, :, : scaled[index].shape[1]] = scaled[index].transpose(
+                    2, 0, 1
+                )
             output = self._session.run(None, {self._input_name: batch})[0]
             reduced = output[:, :, self._source_columns] @ self._reduction
             reduced /= np.maximum(reduced.sum(axis=2, keepdims=True), 1e-9)
@@ -131,6 +134,8 @@ def _plate_reduction(
 
 
 def _scale_to_height(crop: Image.Image) -> npt.NDArray[np.float32]:
-    width = max(INPUT_HEIGHT // 2, round(crop.width * INPUT_HEIGHT / max(crop.height, 1)))
+    width = max(
+        INPUT_HEIGHT // 2, round(crop.width * INPUT_HEIGHT / max(crop.height, 1))
+    )
     resized = crop.resize((width, INPUT_HEIGHT), Image.Resampling.BILINEAR)
     return np.asarray(resized, dtype=np.float32) / 127.5 - 1.0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from pathlib import Path
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -23,16 +23,19 @@ DETECTION_SIDE_FRAME = 640
 """Longer side the detector sees for a full frame: plates of 60+ px width stay readable."""
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
-MAX_UPSCALE = 2.0
-"""Small images (plate crops) are enlarged at most this much for detection."""
+MIN_DETECTION_SIDE = 320
+"""Small images (plate crops) are enlarged to this for detection, not more: their text is large."""
 MIN_LINE_HEIGHT = 8.0
 MIN_ASPECT, MAX_ASPECT = 1.2, 11.0
-MAX_CANDIDATES = 8
+MAX_CANDIDATES = 5
 """Crops read per image at most: recognition time grows with every crop."""
 MIN_CONFIDENCE = 0.05
 """Reads below this are noise (signs, stickers), not plates."""
-CROP_MARGIN = 0.08
-"""Share of the line height added around a line before reading it."""
+CROP_MARGIN_Y = 0.08
+CROP_MARGIN_X = 0.5
+"""Shares of the line height added around a line before reading it: the detector's
+boxes often clip a plate's first or last character, and a stray extra character
+costs less (format matching drops it) than a lost one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +98,20 @@ class PlateRecognizer:
             seconds=time.perf_counter() - started,
         )
 
-    def _read_frame(self, frame: Image.Image, vehicle_box: Box | None) -> list[PlateRead]:
+    def _read_frame(
+        self, frame: Image.Image, vehicle_box: Box | None
+    ) -> list[PlateRead]:
         region, side = frame, DETECTION_SIDE_FRAME
         offset = (0, 0)
         if vehicle_box is not None:
             x1, y1, x2, y2 = _clip_box(vehicle_box, frame.width, frame.height)
             if x2 - x1 >= 16 and y2 - y1 >= 16:
-                region, side, offset = frame.crop((x1, y1, x2, y2)), DETECTION_SIDE_VEHICLE, (x1, y1)
-        side = min(side, round(max(region.size) * MAX_UPSCALE))
+                region, side, offset = (
+                    frame.crop((x1, y1, x2, y2)),
+                    DETECTION_SIDE_VEHICLE,
+                    (x1, y1),
+                )
+        side = min(side, max(MIN_DETECTION_SIDE, *region.size))
         lines = self._detector.detect(region, max_side=side, offset=offset)
         candidates = _candidates(lines)
         if _looks_like_plate_crop(region) and vehicle_box is None:
@@ -122,7 +131,9 @@ class PlateRecognizer:
         reads = dict(
             zip(
                 unique_lines,
-                self._recognizer.read([_line_crop(frame, line) for line in unique_lines]),
+                self._recognizer.read(
+                    [_line_crop(frame, line) for line in unique_lines]
+                ),
                 strict=True,
             )
         )
@@ -154,27 +165,84 @@ class PlateRecognizer:
             box=box,
             region=best.plate_format.region,
             plate_format=best.plate_format.name,
+            # Alternatives are scaled by how far their score trails the best
+            # (format prior and left-out characters included), so a fragment
+            # of the plate never looks likelier than the plate itself.
             alternatives=tuple(
-                (match.text, round(match.confidence, 4)) for match in matches[1:6]
+                (
+                    match.text,
+                    round(best.confidence * math.exp(match.score - best.score), 4),
+                )
+                for match in matches[1:6]
             ),
             crop_jpeg=encode_jpeg(frame.crop(_with_margin(box, frame, 0.15))),
         )
 
 
 def _candidates(lines: Sequence[TextLine]) -> list[_Candidate]:
-    """Lines shaped like plate text, and pairs stacked like a two-line plate, best first."""
-    plausible = [
-        line
-        for line in lines
-        if line.height >= MIN_LINE_HEIGHT and MIN_ASPECT <= line.aspect <= MAX_ASPECT
+    """Places that may hold a plate, most plate-like first.
+
+    A plate is one line shaped like plate text, two lines side by side that the
+    detector split at a gap (``AA 1234 BB``), or two stacked lines (two-line plates).
+    """
+    tall_enough = [line for line in lines if line.height >= MIN_LINE_HEIGHT]
+    joined = [
+        _joined(left, right)
+        for left in tall_enough
+        for right in tall_enough
+        if left is not right and _side_by_side(left, right)
     ]
-    plausible.sort(key=lambda line: line.score * math.sqrt(line.height), reverse=True)
-    candidates = [_Candidate((line,)) for line in plausible]
-    for upper in plausible:
-        for lower in plausible:
-            if upper is not lower and _stacked(upper, lower):
-                candidates.append(_Candidate((upper, lower)))
-    return candidates
+    singles = [
+        (_plate_likeness(line), _Candidate((line,)))
+        for line in [*tall_enough, *joined]
+        if MIN_ASPECT <= line.aspect <= MAX_ASPECT
+    ]
+    stacked = [
+        (
+            0.9 * min(_plate_likeness(upper), _plate_likeness(lower)),
+            _Candidate((upper, lower)),
+        )
+        for upper in tall_enough
+        for lower in tall_enough
+        if upper is not lower and _stacked(upper, lower)
+    ]
+    ranked = sorted([*singles, *stacked], key=lambda item: item[0], reverse=True)
+    return [candidate for _, candidate in ranked]
+
+
+def _plate_likeness(line: TextLine) -> float:
+    """Rank of a line as a plate: confident, not tiny, shaped like a plate's text."""
+    shape = 1.0 if 2.0 <= line.aspect <= 7.0 else 0.6
+    return line.score * min(1.0, line.height / 24.0) * shape
+
+
+def _side_by_side(left: TextLine, right: TextLine) -> bool:
+    """Whether ``right`` continues ``left`` on the same line, after a small gap."""
+    lx1, _, lx2, _ = left.bounds()
+    rx1, _, _, _ = right.bounds()
+    height = max(left.height, right.height)
+    return (
+        lx1 < rx1
+        and -0.2 * height < rx1 - lx2 < 1.2 * height
+        and abs(left.center_y - right.center_y) < 0.3 * height
+        and 0.7 < left.height / right.height < 1.4
+        and abs(left.angle - right.angle) < 0.2
+    )
+
+
+def _joined(left: TextLine, right: TextLine) -> TextLine:
+    """One line spanning two side-by-side lines."""
+    lx1, ly1, _, ly2 = left.bounds()
+    _, ry1, rx2, ry2 = right.bounds()
+    top, bottom = min(ly1, ry1), max(ly2, ry2)
+    return TextLine(
+        center_x=(lx1 + rx2) / 2,
+        center_y=(top + bottom) / 2,
+        width=rx2 - lx1,
+        height=(left.height + right.height) / 2,
+        angle=(left.angle + right.angle) / 2,
+        score=min(left.score, right.score),
+    )
 
 
 def _stacked(upper: TextLine, lower: TextLine) -> bool:
@@ -195,33 +263,43 @@ def _looks_like_plate_crop(image: Image.Image) -> bool:
 
 
 def _line_crop(frame: Image.Image, line: TextLine) -> Image.Image:
-    """The line cut out upright, with a margin, at about the recogniser's height."""
-    margin = CROP_MARGIN * line.height
-    grown = TextLine(
+    """Cut the line out upright, with a margin, at about the recogniser's height."""
+    width = line.width + 2 * CROP_MARGIN_X * line.height
+    height = line.height * (1 + 2 * CROP_MARGIN_Y)
+    corners = TextLine(
         center_x=line.center_x,
         center_y=line.center_y,
-        width=line.width + 2 * margin,
-        height=line.height + 2 * margin,
+        width=width,
+        height=height,
         angle=line.angle,
         score=line.score,
-    )
-    (tlx, tly), (trx, try_), (brx, bry), (blx, bly) = grown.corners()
-    scale = INPUT_HEIGHT / max(grown.height, 1.0)
-    size = (max(1, round(grown.width * scale)), INPUT_HEIGHT)
-    source = frame
-    if scale < 0.5:
+    ).corners()
+    scale = INPUT_HEIGHT / max(height, 1.0)
+    size = (max(1, round(width * scale)), INPUT_HEIGHT)
+    source, factor = frame, int(0.5 / scale)
+    origin_x = origin_y = 0
+    if factor >= 2:
         # Average pixels down first: a bilinear transform alone would alias.
-        factor = int(0.5 / scale)
-        x1, y1, x2, y2 = (int(v) for v in _with_margin(
-            _clip_box((round(min(tlx, blx, trx, brx)), round(min(tly, try_, bly, bry)),
-                       round(max(tlx, blx, trx, brx)), round(max(tly, try_, bly, bry))),
-                      frame.width, frame.height), frame, 0.0))
-        if x2 - x1 >= factor and y2 - y1 >= factor:
-            source = frame.crop((x1, y1, x2, y2)).reduce(factor)
-            shift = lambda x, y: ((x - x1) / factor, (y - y1) / factor)  # noqa: E731
-            (tlx, tly), (trx, try_), (brx, bry), (blx, bly) = (
-                shift(tlx, tly), shift(trx, try_), shift(brx, bry), shift(blx, bly)
-            )
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        origin_x, origin_y, right, bottom = _clip_box(
+            (
+                math.floor(min(xs)),
+                math.floor(min(ys)),
+                math.ceil(max(xs)),
+                math.ceil(max(ys)),
+            ),
+            frame.width,
+            frame.height,
+        )
+        if right - origin_x >= factor and bottom - origin_y >= factor:
+            source = frame.crop((origin_x, origin_y, right, bottom)).reduce(factor)
+        else:
+            factor, origin_x, origin_y = 1, 0, 0
+    else:
+        factor = 1
+    (tlx, tly), (trx, try_), (brx, bry), (blx, bly) = (
+        ((x - origin_x) / factor, (y - origin_y) / factor) for x, y in corners
+    )
     return source.transform(
         size,
         Image.Transform.QUAD,
@@ -243,7 +321,9 @@ def _clip_box(box: Box, width: int, height: int) -> Box:
 def _with_margin(box: Box, frame: Image.Image, share: float) -> Box:
     x1, y1, x2, y2 = box
     margin = round(share * (y2 - y1))
-    return _clip_box((x1 - margin, y1 - margin, x2 + margin, y2 + margin), frame.width, frame.height)
+    return _clip_box(
+        (x1 - margin, y1 - margin, x2 + margin, y2 + margin), frame.width, frame.height
+    )
 
 
 def _suppress_overlaps(plates: list[tuple[FormatMatch, PlateRead]]) -> list[PlateRead]:

@@ -1,0 +1,120 @@
+"""Latency, throughput and memory of the engine on full frames and on vehicle boxes.
+
+Wall time on a shared machine swings with other load, so every figure comes
+with the CPU seconds the process spent and the load average around the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import resource
+import statistics
+import time
+from typing import Any
+
+from .evaluation import load_manifests
+from .synthetic import jpeg, render_plate, scene_with, vehicle_box_around
+from .types import Box, FrameResult
+
+FRAME_SIZE = (1280, 720)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchImage:
+    """One frame to read, with the vehicle box an NVR would send along."""
+
+    data: bytes
+    vehicle_box: Box
+
+
+def photo_frames(data_dir: Path, limit: int) -> list[BenchImage]:
+    """Labelled 1280x720 photos with a plate box (vehicle boxes derived from it)."""
+    frames = []
+    for item in load_manifests(data_dir):
+        if item.box is None or item.size != FRAME_SIZE:
+            continue
+        data = item.path.read_bytes()
+        frames.append(BenchImage(data, vehicle_box_around(item.box, FRAME_SIZE)))
+        if len(frames) >= limit:
+            break
+    return frames
+
+
+def generated_frames(count: int) -> list[BenchImage]:
+    """Generate 1280x720 scenes, for machines without the photo set."""
+    frames = []
+    for index in range(count):
+        plate = render_plate(
+            [f"AE {1000 + 37 * index:04d} KH"], char_height=28 + index % 12
+        )
+        at = (200 + (index * 97) % 800, 380 + (index * 53) % 240)
+        box = (at[0], at[1], at[0] + plate.width, at[1] + plate.height)
+        scene = scene_with(plate, size=FRAME_SIZE, at=at, seed=index)
+        frames.append(BenchImage(jpeg(scene), vehicle_box_around(box, FRAME_SIZE)))
+    return frames
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(
+    read: Callable[[bytes, Box | None], FrameResult],
+    frames: Sequence[BenchImage],
+    *,
+    use_vehicle_box: bool,
+) -> dict[str, Any]:
+    """Read every frame once (after one warm-up read) and summarise the timings."""
+    read(frames[0].data, frames[0].vehicle_box if use_vehicle_box else None)
+    latencies, cpu = [], []
+    started = time.perf_counter()
+    for frame in frames:
+        cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
+        read(frame.data, frame.vehicle_box if use_vehicle_box else None)
+        latencies.append(time.perf_counter() - wall_before)
+        cpu.append(_cpu_seconds() - cpu_before)
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "n": len(frames),
+        "p50_s": round(statistics.median(latencies), 4),
+        "p90_s": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 4),
+        "mean_s": round(statistics.fmean(latencies), 4),
+        "cpu_p50_s": round(statistics.median(cpu), 4),
+        "throughput_per_s": round(len(frames) / elapsed, 2),
+    }
+
+
+def run_benchmark(
+    read: Callable[[bytes, Box | None], FrameResult], frames: Sequence[BenchImage]
+) -> dict[str, Any]:
+    """Full frames, then vehicle boxes; with peak memory and load around the run."""
+    load_before = os.getloadavg()[0]
+    return {
+        "full_frame": measure(read, frames, use_vehicle_box=False),
+        "vehicle_box": measure(read, frames, use_vehicle_box=True),
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def compare(current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """Lines comparing the headline figures with a saved run (ratio < 1 means faster now)."""
+    lines = []
+    for mode in ("full_frame", "vehicle_box"):
+        for key in ("p50_s", "p90_s", "cpu_p50_s", "throughput_per_s"):
+            now, before = current[mode].get(key), baseline.get(mode, {}).get(key)
+            if now is not None and before:
+                lines.append(f"{mode}.{key}: {now} vs {before} (x{now / before:.2f})")
+    before_rss = baseline.get("peak_rss_mb")
+    if before_rss:
+        lines.append(f"peak_rss_mb: {current['peak_rss_mb']} vs {before_rss}")
+    return lines

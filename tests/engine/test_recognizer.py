@@ -1,0 +1,94 @@
+"""The real models read generated plates: detection, reading, format rules and boxes together."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+import pytest
+
+from custom_components.plate_tracker.engine import ImageError, PlateRecognizer
+from custom_components.plate_tracker.engine.synthetic import (
+    jpeg,
+    render_plate,
+    scene_with,
+)
+
+PLATE_AT = (560, 470)
+
+
+def _inside(box: tuple[int, int, int, int], plate: Image.Image) -> bool:
+    """Whether the read's box lies on the pasted plate (give or take the detector's margin)."""
+    x1, y1, x2, y2 = box
+    slack = 12
+    return (
+        PLATE_AT[0] - slack <= x1 < x2 <= PLATE_AT[0] + plate.width + slack
+        and PLATE_AT[1] - slack <= y1 < y2 <= PLATE_AT[1] + plate.height + slack
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "char_height", "ua_strip", "expected", "plate_format"),
+    [
+        (["AE 1455 KH"], 40, True, "AE1455KH", "ua_standard"),
+        (["AE 1455 KH"], 24, True, "AE1455KH", "ua_standard"),
+        (["BRA2E19"], 40, False, "BRA2E19", "br_mercosur"),
+        (["10922", "BX"], 40, True, "10922BX", "ua_two_line"),
+    ],
+)
+def test_reads_plate_in_full_frame(  # noqa: PLR0917  # pytest passes parameters by position
+    recognizer: PlateRecognizer,
+    lines: list[str],
+    char_height: int,
+    ua_strip: bool,
+    expected: str,
+    plate_format: str,
+) -> None:
+    """A plate in a 1280x720 frame is found and read exactly, in frame pixels, with evidence."""
+    plate = render_plate(lines, char_height=char_height, ua_strip=ua_strip)
+    result = recognizer.read(jpeg(scene_with(plate, at=PLATE_AT)))
+    assert (result.width, result.height) == (1280, 720)
+    best = result.plates[0]
+    assert best.text == expected
+    assert best.plate_format == plate_format
+    assert best.confidence > 0.5
+    assert _inside(best.box, plate)
+    assert best.crop_jpeg is not None
+    assert Image.open(io.BytesIO(best.crop_jpeg)).format == "JPEG"
+    assert all(text != expected for text, _ in best.alternatives)
+
+
+def test_vehicle_box_gives_frame_coordinates(recognizer: PlateRecognizer) -> None:
+    """With the NVR's vehicle box the plate is read in the crop, its box still in frame pixels."""
+    plate = render_plate(["AE 1455 KH"])
+    frame = jpeg(scene_with(plate, at=PLATE_AT))
+    result = recognizer.read(frame, (300, 150, 1000, 700))
+    assert [read.text for read in result.plates][:1] == ["AE1455KH"]
+    assert _inside(result.plates[0].box, plate)
+
+
+def test_vehicle_box_outside_the_plate_finds_nothing(
+    recognizer: PlateRecognizer,
+) -> None:
+    """The vehicle box really narrows the search: a box away from the plate reads no plate there."""
+    plate = render_plate(["AE 1455 KH"])
+    result = recognizer.read(jpeg(scene_with(plate, at=PLATE_AT)), (0, 0, 400, 300))
+    assert all(read.text != "AE1455KH" for read in result.plates)
+
+
+def test_plain_scene_has_no_plate(recognizer: PlateRecognizer) -> None:
+    """A frame without text yields no plate rather than noise."""
+    scene = Image.linear_gradient("L").resize((640, 360)).convert("RGB")
+    assert recognizer.read(jpeg(scene)).plates == ()
+
+
+def test_plate_crop_alone(recognizer: PlateRecognizer) -> None:
+    """An NVR that sends only the plate crop gets it read too."""
+    crop = render_plate(["AE 1455 KH"], char_height=30)
+    assert recognizer.read(jpeg(crop)).plates[0].text == "AE1455KH"
+
+
+def test_bad_bytes_raise_image_error(recognizer: PlateRecognizer) -> None:
+    """Callers get one exception type for unusable images, with a message to log."""
+    with pytest.raises(ImageError):
+        recognizer.read(b"not an image")
