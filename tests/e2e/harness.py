@@ -273,6 +273,33 @@ def hass_executable() -> Path:
     return Path(sys.executable).parent / "hass"
 
 
+def form_defaults(data_schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the values the frontend would submit for a form left untouched.
+
+    ``data_schema`` is a flow step's serialized schema: each field's default, else its suggested
+    value; a required boolean starts ``False`` and a required dropdown on its first option; a
+    section (``expandable``) becomes a dict.
+    """
+    values: dict[str, Any] = {}
+    for field_ in data_schema:
+        name = field_["name"]
+        if field_.get("type") == "expandable":
+            values[name] = form_defaults(field_.get("schema", []))
+        elif "default" in field_:
+            values[name] = field_["default"]
+        elif "suggested_value" in (field_.get("description") or {}):
+            values[name] = field_["description"]["suggested_value"]
+        elif field_.get("required"):
+            selector = field_.get("selector") or {}
+            if "boolean" in selector:
+                values[name] = False
+            elif options := (selector.get("select") or {}).get("options"):
+                # A required dropdown starts on its first option.
+                first = options[0]
+                values[name] = first["value"] if isinstance(first, dict) else first
+    return values
+
+
 class HassClient:
     """Home Assistant's REST and websocket APIs, as the frontend uses them."""
 

@@ -35,6 +35,7 @@ from .harness import (
     FakeFrigate,
     HassClient,
     ManagedProcess,
+    form_defaults,
     free_port,
     hass_executable,
     load_demo_feed,
@@ -156,7 +157,9 @@ async def _run_flow(
 
     ``answers`` maps each step id to the answer for it: a dict of form fields, or, for a menu,
     the option to pick (given as a string; a form asking for a ``source`` gets it as that field,
-    so the flow may show the choice either way). Any other outcome fails with the flow's answer.
+    so the flow may show the choice either way). Fields not answered keep the form's defaults,
+    as in the frontend (newer MQTT flows require a whole "other_settings" section, for one).
+    Any other outcome fails with the flow's answer.
     """
     result = await hass.client.start_flow(handler)
     answered: set[str] = set()
@@ -179,7 +182,8 @@ async def _run_flow(
         elif isinstance(answer, str):
             payload = {"source": answer}
         else:
-            payload = answer
+            # What the frontend sends: the form's defaults, then what the user typed.
+            payload = form_defaults(result.get("data_schema") or []) | answer
         result = await hass.client.flow_step(result["flow_id"], payload)
     if result["type"] != "create_entry":
         raise AssertionError(f"{handler} flow ended without an entry: {result}")
