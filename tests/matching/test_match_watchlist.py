@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+import json
 import random
 from zoneinfo import ZoneInfo
 
@@ -334,3 +335,19 @@ def test_compiled_watchlist_leaves_out_unusable_entries() -> None:
     """Stored entries that never passed validation are not indexed, and say so by count."""
     compiled = CompiledWatchlist([WANTED, WatchlistEntry(id=2, plate="*")])
     assert len(compiled) == 1
+
+
+def test_hit_as_event_payload() -> None:
+    """Automations filter on these keys; they must be JSON and stable."""
+    [hit] = hits_for("AE12348K")
+    assert json.loads(json.dumps(hit.to_dict())) == {
+        "entry_id": 1,
+        "listed_plate": "AE1234BK",
+        "read_plate": "AE12348K",
+        "from_alternative": False,
+        "match_kind": "lookalike",
+        "score": 0.8,
+        "label": "Stolen Skoda",
+        "reason": "case 42",
+        "priority": "high",
+    }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from functools import lru_cache
 import re
+from typing import Any
 
 from ..plate_text import CYRILLIC_TO_LATIN, normalize_plate
 from ..records import Priority, WatchlistEntry
@@ -58,6 +59,20 @@ class WatchlistHit:
     score: float
     """0..1 for ranking: the kind's weight (exact 1.0, pattern 0.9, lookalike 0.8,
     one_edit 0.5) times 1.0 for the best read or the alternative's confidence."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the match and the entry's public fields, JSON-able, for an event payload."""
+        return {
+            "entry_id": self.entry.id,
+            "listed_plate": self.listed_plate,
+            "read_plate": self.read_plate,
+            "from_alternative": self.from_alternative,
+            "match_kind": self.kind.value,
+            "score": round(self.score, 3),
+            "label": self.entry.label,
+            "reason": self.entry.reason,
+            "priority": self.entry.priority.value,
+        }
 
 
 def parse_plate_or_pattern(text: str) -> str:

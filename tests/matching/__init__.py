@@ -1,0 +1,1 @@
+"""Tests of the plain-Python matching and journey logic (no Home Assistant instance)."""
