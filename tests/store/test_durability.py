@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import sqlite3
 
+import pytest
+
 from custom_components.plate_tracker.plate_text import lookalike_key
 from custom_components.plate_tracker.store import (
     SCHEMA_VERSION,
@@ -119,3 +121,18 @@ def test_concurrent_writers_and_readers(store: SightingStore) -> None:
         for future in futures:
             future.result()
     assert store.count() == 160
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    """A file from a newer release is not opened (and not damaged) by older code."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    newer = sqlite3.connect(db_path)
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        SightingStore.open(db_path)
+    check = sqlite3.connect(db_path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+    finally:
+        check.close()

@@ -164,12 +164,16 @@ class SightingStore:
         store = cls(path, cache_mib=cache_mib, busy_timeout_s=busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = store._connect()
-        writer.execute("PRAGMA journal_mode = WAL")
-        migrate(writer)
-        # Plan queries from statistics; the limit keeps that quick on big files.
-        writer.execute("PRAGMA analysis_limit = 1000")
-        writer.execute("PRAGMA optimize = 0x10002")
-        reader = store._connect()
+        try:
+            writer.execute("PRAGMA journal_mode = WAL")
+            migrate(writer)
+            # Plan queries from statistics; the limit keeps that quick on big files.
+            writer.execute("PRAGMA analysis_limit = 1000")
+            writer.execute("PRAGMA optimize = 0x10002")
+            reader = store._connect()
+        except BaseException:
+            writer.close()
+            raise
         reader.execute("PRAGMA query_only = ON")
         store._writer, store._reader = writer, reader
         return store
