@@ -287,8 +287,10 @@ def form_defaults(data_schema: list[dict[str, Any]]) -> dict[str, Any]:
             values[name] = form_defaults(field_.get("schema", []))
         elif "default" in field_:
             values[name] = field_["default"]
-        elif "suggested_value" in (field_.get("description") or {}):
-            values[name] = field_["description"]["suggested_value"]
+        elif (
+            suggested := (field_.get("description") or {}).get("suggested_value")
+        ) is not None:
+            values[name] = suggested
         elif field_.get("required"):
             selector = field_.get("selector") or {}
             if "boolean" in selector:
