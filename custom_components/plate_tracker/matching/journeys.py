@@ -23,8 +23,8 @@ from enum import StrEnum
 from functools import cached_property
 from itertools import compress, islice, pairwise, repeat
 import math
-from operator import gt, le, lt, ne, sub
-from typing import Any
+from operator import gt, itemgetter, le, lt, ne, sub
+from typing import Any, Final
 
 from ..plate_text import normalize_plate
 from ..records import Direction, Sighting
@@ -86,115 +86,102 @@ class CameraInfo:
 
 type SightingRow = tuple[int, str, float, str, float, str, str | None]
 """One sighting as a store row: id, camera, seen_at as POSIX seconds, plate,
-confidence, direction value, NVR event id."""
+confidence, direction value, NVR event id (``store.RouteRow``)."""
+
+# Field positions in a SightingRow; Final so that type checkers see each
+# row[...] with its own field type.
+_ID: Final = 0
+_CAMERA: Final = 1
+_TIME: Final = 2
+_PLATE: Final = 3
+_DIRECTION: Final = 5
+_EVENT: Final = 6
 
 
-@dataclass(frozen=True, slots=True)
 class SightingColumns:
-    """Sightings as parallel columns, the compact form routes are built from."""
+    """Sightings as the store's rows, with whole columns derived on demand.
 
-    ids: Sequence[int]
-    cameras: Sequence[str]
-    timestamps: Sequence[float]
-    """POSIX seconds (UTC)."""
-    plates: Sequence[str]
-    """Canonical plate text."""
-    confidences: Sequence[float]
-    directions: Sequence[str]
-    """``Direction`` values."""
-    event_ids: Sequence[str | None]
+    Kept as rows because that is what the store hands over: transposing all
+    seven fields of 100,000 rows would cost as much as building the route.
+    A route needs whole columns of only a few fields (times, cameras, plates,
+    and event ids when misreads are joined); each is made by one C-level pass
+    on first use. Everything else is read from the few rows a caller lists.
+    """
 
-    def __post_init__(self) -> None:
-        """Refuse columns of different lengths, which would pair up the wrong fields."""
-        lengths = {
-            len(self.ids),
-            len(self.cameras),
-            len(self.timestamps),
-            len(self.plates),
-            len(self.confidences),
-            len(self.directions),
-            len(self.event_ids),
-        }
-        if len(lengths) > 1:
-            raise ValueError("sighting columns differ in length")
+    def __init__(self, rows: Sequence[SightingRow]) -> None:
+        """Wrap rows (see ``SightingRow``)."""
+        self.rows = rows
 
     def __len__(self) -> int:
         """Return the number of sightings."""
-        return len(self.ids)
+        return len(self.rows)
 
     @classmethod
     def from_rows(cls, rows: Iterable[SightingRow]) -> SightingColumns:
-        """Transpose store rows (see ``SightingRow``) into columns, in C."""
-        columns = list(zip(*rows, strict=True))
-        if not columns:
-            return cls((), (), (), (), (), (), ())
-        ids, cameras, timestamps, plates, confidences, directions, event_ids = columns
-        return cls(ids, cameras, timestamps, plates, confidences, directions, event_ids)
+        """Wrap store rows, such as ``SightingStore.route_for`` returns them."""
+        return cls(rows if isinstance(rows, Sequence) else list(rows))
 
     @classmethod
     def from_sightings(cls, sightings: Iterable[Sighting]) -> SightingColumns:
-        """Turn stored sightings into columns (slower than ``from_rows`` for big routes)."""
-        return cls.from_rows(
-            (
-                sighting.id,
-                sighting.camera,
-                _timestamp(sighting.seen_at),
-                sighting.plate,
-                sighting.confidence,
-                sighting.direction.value,
-                sighting.event_id,
-            )
-            for sighting in sightings
+        """Turn stored sightings into rows (slower than the store's rows for big routes)."""
+        return cls(
+            [
+                (
+                    sighting.id,
+                    sighting.camera,
+                    _timestamp(sighting.seen_at),
+                    sighting.plate,
+                    sighting.confidence,
+                    sighting.direction.value,
+                    sighting.event_id,
+                )
+                for sighting in sightings
+            ]
         )
+
+    @cached_property
+    def timestamps(self) -> list[float]:
+        """POSIX seconds (UTC) of every sighting."""
+        return list(map(itemgetter(_TIME), self.rows))
+
+    @cached_property
+    def cameras(self) -> list[str]:
+        """Camera id of every sighting."""
+        return list(map(itemgetter(_CAMERA), self.rows))
+
+    @cached_property
+    def plates(self) -> list[str]:
+        """Canonical plate of every sighting."""
+        return list(map(itemgetter(_PLATE), self.rows))
+
+    @cached_property
+    def event_ids(self) -> list[str | None]:
+        """NVR event id of every sighting."""
+        return list(map(itemgetter(_EVENT), self.rows))
 
     def select(self, indices: Sequence[int]) -> SightingColumns:
         """Return the sightings at ``indices``, in that order."""
-
-        def pick[T](column: Sequence[T]) -> list[T]:
-            return list(map(column.__getitem__, indices))
-
-        return SightingColumns(
-            pick(self.ids),
-            pick(self.cameras),
-            pick(self.timestamps),
-            pick(self.plates),
-            pick(self.confidences),
-            pick(self.directions),
-            pick(self.event_ids),
-        )
+        return SightingColumns(list(map(self.rows.__getitem__, indices)))
 
     def without(self, dropped: Sequence[int]) -> SightingColumns:
-        """Return the columns without the sightings at ``dropped`` (sorted indices).
+        """Return the sightings without those at ``dropped`` (sorted indices).
 
         Copies the slices between the dropped sightings, which is far faster
         than picking every kept sighting when only a few are dropped.
         """
         if not dropped:
             return self
-        bounds = list(pairwise([-1, *dropped, len(self)]))
-
-        def cut[T](column: Sequence[T]) -> list[T]:
-            kept: list[T] = []
-            for before, after in bounds:
-                kept.extend(column[before + 1 : after])
-            return kept
-
-        return SightingColumns(
-            cut(self.ids),
-            cut(self.cameras),
-            cut(self.timestamps),
-            cut(self.plates),
-            cut(self.confidences),
-            cut(self.directions),
-            cut(self.event_ids),
-        )
+        kept: list[SightingRow] = []
+        for before, after in pairwise([-1, *dropped, len(self.rows)]):
+            kept.extend(self.rows[before + 1 : after])
+        return SightingColumns(kept)
 
     def in_time_order(self) -> SightingColumns:
         """Return the sightings sorted by time (stable), without copying if they already are."""
         timestamps = self.timestamps
         if all(map(le, timestamps, islice(timestamps, 1, None))):
             return self
-        return self.select(sorted(range(len(timestamps)), key=timestamps.__getitem__))
+        return SightingColumns(sorted(self.rows, key=itemgetter(_TIME)))
 
 
 class RouteFlag(StrEnum):
@@ -489,14 +476,15 @@ class Route:
 
     def _impossible_travel(self, index: int) -> ImpossibleTravel:
         columns = self.sightings
-        pair = (columns.cameras[index], columns.cameras[index + 1])
+        first, second = columns.rows[index], columns.rows[index + 1]
+        pair = (first[_CAMERA], second[_CAMERA])
         distance = _distance_km(self.cameras, *pair)
-        seconds = columns.timestamps[index + 1] - columns.timestamps[index]
+        seconds = second[_TIME] - first[_TIME]
         return ImpossibleTravel(
             from_index=index,
             to_index=index + 1,
-            from_id=columns.ids[index],
-            to_id=columns.ids[index + 1],
+            from_id=first[_ID],
+            to_id=second[_ID],
             from_camera=pair[0],
             to_camera=pair[1],
             distance_km=distance,
@@ -580,11 +568,12 @@ def _join_misreads(
     columns: SightingColumns, plate: str, join_window: timedelta
 ) -> tuple[SightingColumns, tuple[JoinedMisread, ...], tuple[UnjoinedMisread, ...]]:
     """Keep ``plate`` and the misreads the evidence supports; say which and why."""
-    plates, event_ids = columns.plates, columns.event_ids
+    plates = columns.plates
     count = len(plates)
     if plates.count(plate) == count:
         # The usual case, decided in C: nothing to join, nothing to copy.
         return columns, (), ()
+    event_ids = columns.event_ids
     others = list(compress(range(count), map(ne, plates, repeat(plate))))
     candidates = [
         (index, kind)
@@ -612,11 +601,11 @@ def _join_misreads(
         if anchor is None:
             unsupported.append(
                 UnjoinedMisread(
-                    id=columns.ids[index],
+                    id=columns.rows[index][_ID],
                     plate=plates[index],
                     kind=kind,
-                    camera=columns.cameras[index],
-                    seen_at=_datetime(columns.timestamps[index]),
+                    camera=columns.rows[index][_CAMERA],
+                    seen_at=_datetime(columns.rows[index][_TIME]),
                 )
             )
         else:
@@ -628,11 +617,11 @@ def _join_misreads(
         JoinedMisread(
             # Its index once the dropped sightings before it are gone.
             index=index - bisect_left(dropped_in_order, index),
-            id=columns.ids[index],
+            id=columns.rows[index][_ID],
             plate=plates[index],
             kind=kind,
             reason=reason,
-            anchor_id=columns.ids[anchor],
+            anchor_id=columns.rows[anchor][_ID],
         )
         for index, kind, reason, anchor in supported
     )
@@ -824,7 +813,7 @@ def _status_before(
     undecided: tuple[CityReason, int] | None = None
     index = end - 1
     while index >= 0:
-        camera = cameras.get(columns.cameras[index])
+        camera = cameras.get(columns.rows[index][_CAMERA])
         if camera is None:
             index -= 1
             continue
@@ -877,7 +866,7 @@ def _decide(
     if entering is None:
         return CityState.UNKNOWN, CityReason.EXIT_NOT_CONFIGURED, index, pass_start
     if directed is not None:
-        direction = columns.directions[directed]
+        direction = columns.rows[directed][_DIRECTION]
         if direction == camera.leaving_direction:
             return CityState.LEFT, CityReason.EXIT_LEAVING, directed, pass_start
         if direction == entering:
@@ -889,17 +878,18 @@ def _exit_pass(
     columns: SightingColumns, last: int, pass_window: float
 ) -> tuple[int, int | None]:
     """Return where the pass ending at ``last`` starts, and its latest directed sighting."""
-    camera = columns.cameras[last]
+    rows = columns.rows
+    camera = rows[last][_CAMERA]
     directed: int | None = None
     index = last
     while True:
-        if directed is None and columns.directions[index] != Direction.UNKNOWN:
+        if directed is None and rows[index][_DIRECTION] != Direction.UNKNOWN:
             directed = index
         previous = index - 1
         if (
             previous < 0
-            or columns.cameras[previous] != camera
-            or columns.timestamps[index] - columns.timestamps[previous] > pass_window
+            or rows[previous][_CAMERA] != camera
+            or rows[index][_TIME] - rows[previous][_TIME] > pass_window
         ):
             return index, directed
         index = previous
@@ -913,19 +903,21 @@ def _route_sighting(
     trip: int | None = None,
     flags: tuple[RouteFlag, ...] = (),
 ) -> RouteSighting:
-    camera_id = columns.cameras[index]
+    sighting_id, camera_id, seen_at, plate, confidence, direction, event_id = (
+        columns.rows[index]
+    )
     camera = cameras.get(camera_id)
     return RouteSighting(
-        id=columns.ids[index],
+        id=sighting_id,
         camera=camera_id,
         camera_name=camera.name if camera else camera_id,
         latitude=camera.latitude if camera else None,
         longitude=camera.longitude if camera else None,
-        seen_at=_datetime(columns.timestamps[index]),
-        plate=columns.plates[index],
-        direction=_direction(columns.directions[index]),
-        confidence=columns.confidences[index],
-        event_id=columns.event_ids[index],
+        seen_at=_datetime(seen_at),
+        plate=plate,
+        direction=_direction(direction),
+        confidence=confidence,
+        event_id=event_id,
         trip=trip,
         flags=flags,
     )
