@@ -6,11 +6,11 @@ with no I/O: the store hands over sightings, this module reasons about them.
 
 A route of one plate can hold 100,000 sightings and ``get_route`` should
 answer in under 50 ms (issue 5). A Python loop over 100,000 items already
-costs a large share of that, so routes are built from columns
-(``SightingColumns``: one sequence per field, what ``zip(*rows)`` makes of the
-store's ``route_for`` rows) with every pass over the sightings done in C
-(``map``, ``compress``, ``min``), and per-sighting objects (``RouteSighting``,
-``Trip``) are made only when asked for.
+costs a large share of that, so routes are built straight from the store's
+``route_for`` rows (``SightingColumns``), every pass over the sightings runs
+in C (``map``, ``compress``, ``min``) on the few columns it needs, and
+per-sighting objects (``RouteSighting``, ``Trip``) are made only when asked
+for.
 """
 
 from __future__ import annotations
