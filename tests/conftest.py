@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -17,6 +18,7 @@ from custom_components.plate_tracker.const import (
     DOMAIN,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
+    SUBENTRY_SOURCE,
 )
 from custom_components.plate_tracker.engine.models import ensure_models
 
@@ -63,10 +65,17 @@ def folder_entry(inbox: Path) -> MockConfigEntry:
     """Return a folder-source entry, not yet added to Home Assistant."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Inbox plate_inbox",
-        unique_id=f"folder:{inbox}",
-        data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: "plate_inbox"},
+        title="Plate Tracker",
+        data={},
         options={"min_confidence": 0.5},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="Inbox plate_inbox",
+                unique_id=f"folder:{inbox}",
+                data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: "plate_inbox"},
+            )
+        ],
     )
 
 
@@ -75,14 +84,21 @@ def frigate_entry() -> MockConfigEntry:
     """Return a Frigate-source entry, not yet added to Home Assistant."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Frigate frigate.test",
-        unique_id=f"frigate:{FRIGATE_URL}",
-        data={
-            CONF_SOURCE: SOURCE_FRIGATE,
-            CONF_FRIGATE_URL: FRIGATE_URL,
-            CONF_MQTT_PREFIX: "frigate",
-        },
+        title="Plate Tracker",
+        data={},
         options={"min_confidence": 0.5, "publish_after": 3.0},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="Frigate frigate.test",
+                unique_id=f"frigate:{FRIGATE_URL}",
+                data={
+                    CONF_SOURCE: SOURCE_FRIGATE,
+                    CONF_FRIGATE_URL: FRIGATE_URL,
+                    CONF_MQTT_PREFIX: "frigate",
+                },
+            )
+        ],
     )
 
 

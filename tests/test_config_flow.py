@@ -73,13 +73,18 @@ async def test_frigate_flow_checks_frigate_answers(
         flow_id, {CONF_FRIGATE_URL: f"{FRIGATE_URL}/", CONF_MQTT_PREFIX: "frigate"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Frigate frigate.test"
-    assert result["data"] == {
+    assert result["title"] == "Plate Tracker"
+    (source,) = result["result"].subentries.values()
+    assert (source.subentry_type, source.title, source.unique_id) == (
+        "source",
+        "Frigate frigate.test",
+        f"frigate:{FRIGATE_URL}",
+    )
+    assert source.data == {
         CONF_SOURCE: "frigate",
         CONF_FRIGATE_URL: FRIGATE_URL,
         CONF_MQTT_PREFIX: "frigate",
     }
-    assert result["result"].unique_id == f"frigate:{FRIGATE_URL}"
 
 
 @pytest.mark.usefixtures("mqtt_entry")
@@ -150,21 +155,59 @@ async def test_frigate_flow_needs_mqtt(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-@pytest.mark.usefixtures("mqtt_entry")
-async def test_frigate_flow_refuses_a_second_entry_for_one_frigate(
-    hass: HomeAssistant,
-    aioclient_mock: AiohttpClientMocker,
-    frigate_entry: MockConfigEntry,
-) -> None:
-    """Two entries on one Frigate would store every sighting twice."""
-    frigate_entry.add_to_hass(hass)
-    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
-    flow_id = await _frigate_form(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
+async def test_only_one_hub(hass: HomeAssistant, folder_entry: MockConfigEntry) -> None:
+    """One engine, store and watchlist per Home Assistant: a second hub is refused."""
+    folder_entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "single_instance_allowed"
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_add_a_source_to_the_hub(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """More NVRs and inboxes feed the same hub; the same Frigate twice is refused."""
+    folder_entry.add_to_hass(hass)
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    user_input = {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "cams"}
+    for expected in (FlowResultType.CREATE_ENTRY, FlowResultType.ABORT):
+        result = await hass.config_entries.subentries.async_init(
+            (folder_entry.entry_id, "source"), context={"source": SOURCE_USER}
+        )
+        assert result["type"] is FlowResultType.MENU
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"next_step_id": "frigate"}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], user_input
+        )
+        assert result["type"] is expected
     assert result["reason"] == "already_configured"
+    sources = {sub.title: sub.data for sub in folder_entry.subentries.values()}
+    assert sources["Frigate frigate.test"] == {CONF_SOURCE: "frigate", **user_input}
+    assert len(sources) == 2
+
+
+async def test_reconfigure_a_source(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, config_dir: Path
+) -> None:
+    """An inbox can be moved without deleting the hub and its sightings."""
+    folder_entry.add_to_hass(hass)
+    (subentry_id,) = folder_entry.subentries
+    result = await folder_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["step_id"] == "folder"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_INBOX: "ftp_uploads"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert folder_entry.subentries[subentry_id].data[CONF_INBOX] == "ftp_uploads"
+    assert (config_dir / "ftp_uploads").is_dir()
 
 
 async def test_folder_flow_creates_the_inbox(
@@ -189,7 +232,8 @@ async def test_folder_flow_creates_the_inbox(
         result["flow_id"], {CONF_INBOX: " uploads "}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_SOURCE: "folder", CONF_INBOX: "uploads"}
+    (source,) = result["result"].subentries.values()
+    assert source.data == {CONF_SOURCE: "folder", CONF_INBOX: "uploads"}
     assert (config_dir / "uploads").is_dir()
 
 
@@ -202,9 +246,9 @@ async def test_yaml_inbox_is_imported_once(
             DOMAIN, context={"source": SOURCE_IMPORT}, data={CONF_INBOX: "plate_inbox"}
         )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-    entries = hass.config_entries.async_entries(DOMAIN)
-    assert [entry.data for entry in entries] == [
+    assert result["reason"] == "single_instance_allowed"
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    assert [source.data for source in entry.subentries.values()] == [
         {CONF_SOURCE: "folder", CONF_INBOX: "plate_inbox"}
     ]
 

@@ -40,7 +40,7 @@ from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
 from .pipeline import SightingPipeline
 from .services import async_setup_services
-from .source import async_start_source
+from .source import async_start_sources
 from .store import SightingStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -149,9 +149,17 @@ async def async_setup_entry(
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.runtime_data.tasks.extend(
-        await async_start_source(hass, entry, source_counters)
+        await async_start_sources(hass, entry, source_counters)
     )
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
+
+
+async def _async_entry_updated(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> None:
+    """Reload when options or sources changed: new thresholds, a new or removed source."""
+    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(

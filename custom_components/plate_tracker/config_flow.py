@@ -1,4 +1,8 @@
-"""Config flow: choose the source (Frigate or an inbox folder); options for thresholds."""
+"""Config flow: one Plate Tracker hub, its sources as subentries, options for thresholds.
+
+One hub per Home Assistant: a city has one engine, one sightings store and one
+watchlist, whatever number of NVRs and inboxes feed them.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ import re
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    ConfigSubentryData,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -50,6 +59,7 @@ from .const import (
     REGIONS,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
+    SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry
 from .source import resolve_inbox
@@ -61,25 +71,15 @@ _LOGGER = logging.getLogger(__name__)
 _MQTT_PREFIX = re.compile(r"^[^#+\s]+$")
 
 
-def _frigate_schema(defaults: dict[str, Any]) -> vol.Schema:
-    return vol.Schema(
-        {
-            vol.Required(
-                CONF_FRIGATE_URL,
-                default=defaults.get(CONF_FRIGATE_URL, "http://frigate:5000"),
-            ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
-            vol.Required(
-                CONF_MQTT_PREFIX,
-                default=defaults.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
-            ): str,
-        }
-    )
-
-
-def _folder_schema(defaults: dict[str, Any]) -> vol.Schema:
-    return vol.Schema(
-        {vol.Required(CONF_INBOX, default=defaults.get(CONF_INBOX, "plate_inbox")): str}
-    )
+FRIGATE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_FRIGATE_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
+        ),
+        vol.Required(CONF_MQTT_PREFIX, default=DEFAULT_MQTT_PREFIX): str,
+    }
+)
+FOLDER_SCHEMA = vol.Schema({vol.Required(CONF_INBOX, default="plate_inbox"): str})
 
 
 def _check_inbox(path: Path) -> str | None:
@@ -114,22 +114,28 @@ async def _validate_frigate(
     return errors
 
 
-class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up a source of camera events."""
+class _SourceSteps:
+    """The steps that describe a source, shared by the first setup and by "Add source".
 
-    VERSION = 1
+    ``_finish_source`` decides what a finished source becomes: the hub entry with its
+    first source, or one more source of the existing hub.
+    """
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    hass: HomeAssistant
+    _reconfigured: dict[str, Any] | None = None
+
+    async def _finish_source(
+        self, title: str, data: dict[str, Any], unique_id: str
+    ) -> Any:
+        raise NotImplementedError
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask which source to use."""
-        return self.async_show_menu(
+        return self.async_show_menu(  # type: ignore[attr-defined]
             step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER]
         )
 
-    async def async_step_frigate(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def async_step_frigate(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask for Frigate's URL and MQTT prefix, and check that Frigate answers."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -138,25 +144,20 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             errors = await _validate_frigate(self.hass, user_input)
             if not errors:
-                await self.async_set_unique_id(
-                    f"frigate:{user_input[CONF_FRIGATE_URL]}"
+                return await self._finish_source(
+                    f"Frigate {URL(user_input[CONF_FRIGATE_URL]).host}",
+                    {CONF_SOURCE: SOURCE_FRIGATE, **user_input},
+                    f"frigate:{user_input[CONF_FRIGATE_URL]}",
                 )
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(
-                    title=f"Frigate {URL(user_input[CONF_FRIGATE_URL]).host}",
-                    data={CONF_SOURCE: SOURCE_FRIGATE, **user_input},
-                )
-        return self.async_show_form(
+        return self.async_show_form(  # type: ignore[attr-defined]
             step_id="frigate",
-            data_schema=self.add_suggested_values_to_schema(
-                _frigate_schema({}), user_input or {}
+            data_schema=self.add_suggested_values_to_schema(  # type: ignore[attr-defined]
+                FRIGATE_SCHEMA, user_input or self._reconfigured or {}
             ),
             errors=errors,
         )
 
-    async def async_step_folder(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def async_step_folder(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask for the inbox folder cameras upload their snapshots to."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -164,34 +165,63 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
             if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
                 errors[CONF_INBOX] = error
             else:
-                await self.async_set_unique_id(f"folder:{inbox}")
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(
-                    title=f"Inbox {inbox.name}",
-                    data={
+                return await self._finish_source(
+                    f"Inbox {inbox.name}",
+                    {
                         CONF_SOURCE: SOURCE_FOLDER,
                         CONF_INBOX: user_input[CONF_INBOX].strip(),
                     },
+                    f"folder:{inbox}",
                 )
-        return self.async_show_form(
+        return self.async_show_form(  # type: ignore[attr-defined]
             step_id="folder",
-            data_schema=self.add_suggested_values_to_schema(
-                _folder_schema({}), user_input or {}
+            data_schema=self.add_suggested_values_to_schema(  # type: ignore[attr-defined]
+                FOLDER_SCHEMA, user_input or self._reconfigured or {}
             ),
             errors=errors,
         )
 
+
+def _source_subentry(
+    title: str, data: dict[str, Any], unique_id: str
+) -> ConfigSubentryData:
+    return ConfigSubentryData(
+        subentry_type=SUBENTRY_SOURCE, title=title, data=data, unique_id=unique_id
+    )
+
+
+class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
+    """Set up Plate Tracker with its first source; more sources are added as subentries."""
+
+    VERSION = 1
+
+    async def _finish_source(
+        self, title: str, data: dict[str, Any], unique_id: str
+    ) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title="Plate Tracker",
+            data={},
+            subentries=[_source_subentry(title, data, unique_id)],
+        )
+
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
-        """Create the folder entry described in configuration.yaml, once."""
+        """Create the hub with the inbox described in configuration.yaml, once."""
         inbox = resolve_inbox(self.hass, import_data[CONF_INBOX])
-        await self.async_set_unique_id(f"folder:{inbox}")
-        self._abort_if_unique_id_configured()
         if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
             return self.async_abort(reason=error)
-        return self.async_create_entry(
-            title=f"Inbox {inbox.name}",
-            data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: import_data[CONF_INBOX]},
+        return await self._finish_source(
+            f"Inbox {inbox.name}",
+            {CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: import_data[CONF_INBOX]},
+            f"folder:{inbox}",
         )
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Sources are subentries: one Frigate, several inboxes, ..."""
+        return {SUBENTRY_SOURCE: SourceSubentryFlow}
 
     @staticmethod
     @callback
@@ -202,7 +232,42 @@ class PlateTrackerConfigFlow(ConfigFlow, domain=DOMAIN):
         return PlateTrackerOptionsFlow()
 
 
-class PlateTrackerOptionsFlow(OptionsFlowWithReload):
+class SourceSubentryFlow(_SourceSteps, ConfigSubentryFlow):
+    """Add another source to the hub, or change one."""
+
+    async def _finish_source(
+        self, title: str, data: dict[str, Any], unique_id: str
+    ) -> SubentryFlowResult:
+        entry = self._get_entry()
+        reconfigured = (
+            self._get_reconfigure_subentry()
+            if self.source == SOURCE_RECONFIGURE
+            else None
+        )
+        for subentry in entry.subentries.values():
+            if subentry.unique_id == unique_id and subentry is not reconfigured:
+                return self.async_abort(reason="already_configured")
+        if reconfigured is not None:
+            return self.async_update_and_abort(
+                entry, reconfigured, title=title, data=data, unique_id=unique_id
+            )
+        return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a source's URL, prefix or folder (its kind stays)."""
+        self._reconfigured = dict(self._get_reconfigure_subentry().data)
+        step = (
+            self.async_step_frigate
+            if self._reconfigured[CONF_SOURCE] == SOURCE_FRIGATE
+            else self.async_step_folder
+        )
+        result: SubentryFlowResult = await step()
+        return result
+
+
+class PlateTrackerOptionsFlow(OptionsFlow):
     """Recognition thresholds, regions and, for an inbox, how files are named."""
 
     async def async_step_init(
@@ -210,7 +275,10 @@ class PlateTrackerOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Show and validate the options."""
         errors: dict[str, str] = {}
-        is_folder = self.config_entry.data[CONF_SOURCE] == SOURCE_FOLDER
+        is_folder = any(
+            subentry.data[CONF_SOURCE] == SOURCE_FOLDER
+            for subentry in self.config_entry.subentries.values()
+        )
         if user_input is not None:
             if not user_input.get(CONF_REGIONS):
                 errors[CONF_REGIONS] = "no_regions"

@@ -41,3 +41,4 @@ SIGNAL_NEW_CAMERA: Final = f"{DOMAIN}_new_camera_{{entry_id}}"
 SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
 
 ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
+SUBENTRY_SOURCE: Final = "source"

@@ -33,8 +33,11 @@ async def async_get_config_entry_diagnostics(
     runtime = entry.runtime_data
     return {
         "entry": {
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
+            "sources": [
+                async_redact_data(dict(subentry.data), TO_REDACT)
+                for subentry in entry.subentries.values()
+            ],
         },
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,

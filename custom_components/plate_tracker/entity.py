@@ -10,7 +10,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_SOURCE, DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .const import DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
 from .coordinator import PlateTrackerConfigEntry
 from .records import Sighting
 
@@ -21,7 +21,7 @@ def camera_device_info(entry: PlateTrackerConfigEntry, camera: str) -> DeviceInf
         identifiers={(DOMAIN, f"{entry.entry_id}_{camera}")},
         name=camera,
         manufacturer="plate_tracker",
-        model=f"{entry.data[CONF_SOURCE]} camera",
+        model="Camera",
         via_device=(DOMAIN, entry.entry_id),
     )
 

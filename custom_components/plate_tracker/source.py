@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 import logging
 from pathlib import Path
 import time
+from typing import Any
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
@@ -25,6 +27,7 @@ from .const import (
     INBOX_POLL_SECONDS,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
+    SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
@@ -46,20 +49,30 @@ def resolve_inbox(hass: HomeAssistant, inbox: str) -> Path:
     return path if path.is_absolute() else Path(hass.config.path(inbox))
 
 
-async def async_start_source(
+async def async_start_sources(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry, counters: Counter[str]
 ) -> list[asyncio.Task[None]]:
-    """Start the entry's source; return its long-running tasks (none for push sources)."""
+    """Start every source subentry; return their long-running tasks (none for push sources)."""
     pipeline = entry.runtime_data.pipeline
-    if entry.data[CONF_SOURCE] == SOURCE_FRIGATE:
-        await _async_start_frigate(hass, entry, pipeline, counters)
-        return []
-    return [await _async_start_folder(hass, entry, pipeline, counters)]
+    tasks: list[asyncio.Task[None]] = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_SOURCE:
+            continue
+        if subentry.data[CONF_SOURCE] == SOURCE_FRIGATE:
+            await _async_start_frigate(hass, entry, subentry.data, pipeline, counters)
+        elif subentry.data[CONF_SOURCE] == SOURCE_FOLDER:
+            tasks.append(
+                await _async_start_folder(
+                    hass, entry, subentry.data, pipeline, counters
+                )
+            )
+    return tasks
 
 
 async def _async_start_frigate(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
+    config: Mapping[str, Any],
     pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> None:
@@ -67,7 +80,7 @@ async def _async_start_frigate(
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="mqtt_unavailable"
         )
-    client = FrigateClient(async_get_clientsession(hass), entry.data[CONF_FRIGATE_URL])
+    client = FrigateClient(async_get_clientsession(hass), config[CONF_FRIGATE_URL])
     tracker = FrigateEventTracker()
     # Frames of one event are fetched one after another, so an ``end`` never
     # overtakes the ``update`` before it and splits the pass in two.
@@ -130,7 +143,7 @@ async def _async_start_frigate(
 
         task.add_done_callback(forget)
 
-    prefix = entry.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+    prefix = config.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
     entry.async_on_unload(
         await mqtt.async_subscribe(
             hass, f"{prefix}/events", message_received, encoding=None
@@ -141,11 +154,12 @@ async def _async_start_frigate(
 async def _async_start_folder(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
+    config: Mapping[str, Any],
     pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> asyncio.Task[None]:
     inbox = Inbox(
-        resolve_inbox(hass, entry.data[CONF_INBOX]),
+        resolve_inbox(hass, config[CONF_INBOX]),
         filename_pattern=entry.options.get(
             CONF_FILENAME_PATTERN, DEFAULT_FILENAME_PATTERN
         ),
@@ -195,5 +209,5 @@ async def _async_start_folder(
             await asyncio.sleep(INBOX_POLL_SECONDS)
 
     return entry.async_create_background_task(
-        hass, watch(), name=f"{DOMAIN} inbox {entry.entry_id}"
+        hass, watch(), name=f"{DOMAIN} inbox {inbox.root}"
     )
