@@ -210,6 +210,26 @@ def test_misread_in_the_same_nvr_event_is_joined() -> None:
     assert route.sighting(joined.index).flags == (RouteFlag.JOINED_MISREAD,)
 
 
+def test_misread_late_in_a_long_nvr_event_is_joined() -> None:
+    """A car waiting at a barrier stays in one NVR event for minutes; all its reads are one car."""
+    route = route_of(
+        sighting(1, "center", 0, event_id="ev1"),
+        *(
+            sighting(10 + n, "center", 50 * n, plate="AE12348K", event_id="ev1")
+            for n in range(1, 6)
+        ),
+        sighting(20, "center", 400, plate="AE12348K", event_id="ev2"),
+    )
+    assert [(j.id, j.reason, j.anchor_id) for j in route.joined] == [
+        (11, JoinReason.SAME_EVENT, 1),
+        (12, JoinReason.SAME_EVENT, 1),
+        (13, JoinReason.SAME_EVENT, 1),
+        (14, JoinReason.SAME_EVENT, 1),
+        (15, JoinReason.SAME_EVENT, 1),
+    ]
+    assert [m.id for m in route.not_joined] == [20]
+
+
 def test_misread_in_the_same_pass_is_joined() -> None:
     """Seconds apart at the same camera is the same pass of the same car."""
     route = route_of(

@@ -573,44 +573,29 @@ def _join_misreads(
     if plates.count(plate) == count:
         # The usual case, decided in C: nothing to join, nothing to copy.
         return columns, (), ()
-    event_ids = columns.event_ids
     others = list(compress(range(count), map(ne, plates, repeat(plate))))
-    candidates = [
-        (index, kind)
-        for index in others
-        if (kind := misread_kind(plates[index], plate)) is not None
-    ]
-    wanted_events = {event_ids[index] for index, _ in candidates} - {None}
-    real_by_event = {
-        event_ids[index]: index
-        for index in compress(range(count), map(wanted_events.__contains__, event_ids))
-        if plates[index] == plate
-    }
-
     dropped = set(others)
     supported: list[tuple[int, MatchKind, JoinReason, int]] = []
     unsupported: list[UnjoinedMisread] = []
-    for index, kind in candidates:
-        anchor = real_by_event.get(event_ids[index])
-        reason = JoinReason.SAME_EVENT
-        if anchor is None:
-            anchor = _same_pass_anchor(
-                columns, index, plate, join_window.total_seconds()
-            )
-            reason = JoinReason.SAME_PASS
-        if anchor is None:
+    for index in others:
+        kind = misread_kind(plates[index], plate)
+        if kind is None:
+            continue
+        evidence = _join_evidence(columns, index, plate, join_window.total_seconds())
+        if evidence is None:
+            row = columns.rows[index]
             unsupported.append(
                 UnjoinedMisread(
-                    id=columns.rows[index][_ID],
-                    plate=plates[index],
+                    id=row[_ID],
+                    plate=row[_PLATE],
                     kind=kind,
-                    camera=columns.rows[index][_CAMERA],
-                    seen_at=_datetime(columns.rows[index][_TIME]),
+                    camera=row[_CAMERA],
+                    seen_at=_datetime(row[_TIME]),
                 )
             )
         else:
             dropped.discard(index)
-            supported.append((index, kind, reason, anchor))
+            supported.append((index, kind, *evidence))
 
     dropped_in_order = sorted(dropped)
     joined = tuple(
@@ -628,34 +613,36 @@ def _join_misreads(
     return columns.without(dropped_in_order), joined, tuple(unsupported)
 
 
-def _same_pass_anchor(
+def _join_evidence(
     columns: SightingColumns, index: int, plate: str, window: float
-) -> int | None:
-    """Return the read of ``plate`` at the same camera nearest in time within ``window``.
+) -> tuple[JoinReason, int] | None:
+    """Return why and to which read of ``plate`` the misread at ``index`` belongs.
 
-    Sightings are in time order, so only the neighbours within the window are
-    looked at.
+    A read of ``plate`` in the same NVR event wins over one at the same camera
+    within ``window``; among equals the nearest in time. Sightings are in time
+    order, so only neighbours are looked at: those within ``window`` and, past
+    it, any unbroken run of the misread's own event.
     """
-    camera, at = columns.cameras[index], columns.timestamps[index]
-    timestamps = columns.timestamps
-    best: int | None = None
+    rows = columns.rows
+    _, camera, at, _, _, _, event_id = rows[index]
+    best: tuple[int, float, int] | None = None
     for step in (-1, 1):
         neighbour = index + step
-        while (
-            0 <= neighbour < len(timestamps)
-            and abs(timestamps[neighbour] - at) <= window
-        ):
-            if (
-                columns.plates[neighbour] == plate
-                and columns.cameras[neighbour] == camera
-            ):
-                if best is None or abs(timestamps[neighbour] - at) < abs(
-                    timestamps[best] - at
-                ):
-                    best = neighbour
+        while 0 <= neighbour < len(rows):
+            row = rows[neighbour]
+            distance = abs(row[_TIME] - at)
+            same_event = event_id is not None and row[_EVENT] == event_id
+            if distance > window and not same_event:
                 break
+            if row[_PLATE] == plate and (same_event or row[_CAMERA] == camera):
+                # Rank: same event first (0), then nearest in time.
+                rank = (0 if same_event else 1, distance, neighbour)
+                if best is None or rank < best:
+                    best = rank
             neighbour += step
-    return best
+    if best is None:
+        return None
+    return (JoinReason.SAME_EVENT if best[0] == 0 else JoinReason.SAME_PASS), best[2]
 
 
 class _PairCache(dict[tuple[str, str], float]):
