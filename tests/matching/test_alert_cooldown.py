@@ -71,3 +71,5 @@ def test_negative_cooldown_is_refused() -> None:
     """A negative cooldown is a configuration mistake, not a meaningful setting."""
     with pytest.raises(ValueError, match="negative"):
         AlertCooldown(-1)
+    with pytest.raises(ValueError, match="max_keys"):
+        AlertCooldown(60, max_keys=0)

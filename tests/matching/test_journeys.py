@@ -557,3 +557,29 @@ def test_camera_entering_direction() -> None:
     assert CAMERAS["east_exit"].entering_direction is Direction.RIGHT
     assert CAMERAS["south_exit"].entering_direction is None
     assert CAMERAS["center"].role is CameraRole.INSIDE
+
+
+def test_city_status_of_rows_in_any_order() -> None:
+    """``where_is`` may be answered from raw store rows; their order must not change the answer."""
+    rows = [
+        (2, "west_exit", START.timestamp() + 600, PLATE, 0.9, "receding", None),
+        (1, "center", START.timestamp(), PLATE, 0.9, "unknown", None),
+    ]
+    result = city_status(SightingColumns.from_rows(iter(rows)), CAMERAS)
+    assert (result.state, result.decided_by.id if result.decided_by else None) == (
+        CityState.LEFT,
+        2,
+    )
+
+
+def test_unknown_direction_value_counts_as_unknown() -> None:
+    """A newer source may send a direction this version does not know; it must not crash or guess."""
+    rows = [(1, "west_exit", START.timestamp(), PLATE, 0.9, "north", None)]
+    route = build_route(
+        SightingColumns.from_rows(rows),
+        CAMERAS,
+        plate=PLATE,
+        trip_gap=timedelta(hours=1),
+    )
+    assert route.sighting(0).direction is Direction.UNKNOWN
+    assert city_status(route, CAMERAS).state is CityState.UNKNOWN

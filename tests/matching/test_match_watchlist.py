@@ -16,6 +16,7 @@ from custom_components.plate_tracker.matching.errors import (
 from custom_components.plate_tracker.matching.similarity import (
     MIN_ONE_EDIT_LENGTH,
     misread_kind,
+    within_one_edit,
 )
 from custom_components.plate_tracker.matching.watchlist import (
     CompiledWatchlist,
@@ -351,3 +352,21 @@ def test_hit_as_event_payload() -> None:
         "reason": "case 42",
         "priority": "high",
     }
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("AE1234BK", "AE1234BK", False),
+        ("AE1234BK", "AE1234BX", True),
+        ("AE1234BK", "E1234BK", True),
+        ("AE1234BK", "AE1234BKK", True),
+        ("AE1234BK", "AE12BK", False),
+        ("AE1234BK", "EA1234BK", False),
+        ("", "A", True),
+    ],
+)
+def test_within_one_edit(first: str, second: str, *, expected: bool) -> None:
+    """Equal texts are not "one edit" (that kind would hide an exact hit), and swaps are two."""
+    assert within_one_edit(first, second) is expected
+    assert within_one_edit(second, first) is expected

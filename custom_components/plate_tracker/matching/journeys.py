@@ -103,9 +103,9 @@ class SightingColumns:
 
     Kept as rows because that is what the store hands over: transposing all
     seven fields of 100,000 rows would cost as much as building the route.
-    A route needs whole columns of only a few fields (times, cameras, plates,
-    and event ids when misreads are joined); each is made by one C-level pass
-    on first use. Everything else is read from the few rows a caller lists.
+    A route needs whole columns of only a few fields (times, cameras and
+    plates); each is made by one C-level pass on first use. Everything else
+    is read from the few rows a caller lists or a check looks at.
     """
 
     def __init__(self, rows: Sequence[SightingRow]) -> None:
@@ -153,15 +153,6 @@ class SightingColumns:
     def plates(self) -> list[str]:
         """Canonical plate of every sighting."""
         return list(map(itemgetter(_PLATE), self.rows))
-
-    @cached_property
-    def event_ids(self) -> list[str | None]:
-        """NVR event id of every sighting."""
-        return list(map(itemgetter(_EVENT), self.rows))
-
-    def select(self, indices: Sequence[int]) -> SightingColumns:
-        """Return the sightings at ``indices``, in that order."""
-        return SightingColumns(list(map(self.rows.__getitem__, indices)))
 
     def without(self, dropped: Sequence[int]) -> SightingColumns:
         """Return the sightings without those at ``dropped`` (sorted indices).
