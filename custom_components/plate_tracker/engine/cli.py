@@ -170,6 +170,12 @@ def _eval(args: argparse.Namespace) -> int:
         load_manifests(args.data_dir), recognizer.read, limit=args.limit
     )
     summary = evaluation.summary()
+    if not evaluation.overall.n:
+        _say(
+            f"no labelled images (manifest.csv) under {args.data_dir}",
+            stream=sys.stderr,
+        )
+        return 1
     _say(
         f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}"
     )

@@ -63,7 +63,7 @@ def region_group(region: str) -> str:
 
 def load_manifests(data_dir: Path) -> Iterator[LabelledImage]:
     """Every labelled image under ``data_dir``, manifest by manifest in name order."""
-    for manifest in sorted(data_dir.rglob("manifest.csv")):
+    for manifest in sorted(data_dir.rglob("manifest.csv", recurse_symlinks=True)):
         source = manifest.parent.name
         with manifest.open(newline="", encoding="utf-8") as stream:
             for row in csv.DictReader(stream):

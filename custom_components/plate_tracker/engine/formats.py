@@ -66,6 +66,10 @@ UA_LETTER_FOR_LETTER = {
 
 FOLD_WEIGHT = 0.35
 """Share of a look-alike's probability lent to its twin: folding is possible, not free."""
+ROUND_FOLD_WEIGHT = 0.8
+"""O and 0 (and Q, D) share one round glyph in many plate fonts: the recogniser
+cannot tell them apart, so the position decides almost alone."""
+ROUND_GLYPHS = frozenset("0OQD")
 PROBABILITY_FLOOR = 1e-6
 
 type ProbabilityMatrix = npt.NDArray[np.float32]
@@ -99,7 +103,7 @@ class FormatMatch:
 
 _SPECIFIC = 0.0
 _KNOWN = -0.4
-_LOOSE = -1.6
+_LOOSE = -1.4
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
@@ -208,11 +212,17 @@ def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
             folds |= UA_LETTER_FOR_LETTER
         for source, target in folds.items():
             if target in allowed:
-                matrix[index[target], index[source]] = FOLD_WEIGHT
+                matrix[index[target], index[source]] = _fold_weight(source, target)
     elif kind == "D":
         for source, target in DIGIT_FOR_LETTER.items():
-            matrix[index[target], index[source]] = FOLD_WEIGHT
+            matrix[index[target], index[source]] = _fold_weight(source, target)
     return matrix
+
+
+def _fold_weight(source: str, target: str) -> float:
+    if source in ROUND_GLYPHS and target in ROUND_GLYPHS:
+        return ROUND_FOLD_WEIGHT
+    return FOLD_WEIGHT
 
 
 _MATRICES: dict[tuple[str, str], npt.NDArray[np.float32]] = {}

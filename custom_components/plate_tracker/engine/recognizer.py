@@ -20,7 +20,10 @@ from .recognition import INPUT_HEIGHT, LineRead, TextRecognizer
 from .types import Box, FrameResult, PlateRead
 
 DETECTION_SIDE_FRAME = 640
-"""Longer side the detector sees for a full frame: plates of 60+ px width stay readable."""
+"""Longer side the detector sees for a frame up to 1280 px: plates of 60+ px width stay findable."""
+DETECTION_SIDE_LARGE_FRAME = 960
+"""Longer side for larger frames (1080p, photos): plates are smaller relative to the frame."""
+LARGE_FRAME_SIDE = 1280
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
 MIN_DETECTION_SIDE = 320
@@ -28,9 +31,16 @@ MIN_DETECTION_SIDE = 320
 MIN_LINE_HEIGHT = 8.0
 MIN_ASPECT, MAX_ASPECT = 1.2, 11.0
 MAX_CANDIDATES = 5
+FIRST_STAGE = 2
+"""Candidates read before deciding whether the others are worth reading."""
+SURE_CONFIDENCE = 0.85
+"""A plate of a specific format read this confidently ends the search."""
 """Crops read per image at most: recognition time grows with every crop."""
 MIN_CONFIDENCE = 0.05
 """Reads below this are noise (signs, stickers), not plates."""
+READ_STRETCH = 1.4
+"""Crops are widened by this before reading: more CTC time steps per character keep
+repeated characters (``7333``) apart instead of collapsing them into one."""
 CROP_MARGIN_Y = 0.08
 CROP_MARGIN_X = 0.5
 """Shares of the line height added around a line before reading it: the detector's
@@ -101,7 +111,12 @@ class PlateRecognizer:
     def _read_frame(
         self, frame: Image.Image, vehicle_box: Box | None
     ) -> list[PlateRead]:
-        region, side = frame, DETECTION_SIDE_FRAME
+        region = frame
+        side = (
+            DETECTION_SIDE_LARGE_FRAME
+            if max(frame.size) > LARGE_FRAME_SIDE
+            else DETECTION_SIDE_FRAME
+        )
         offset = (0, 0)
         if vehicle_box is not None:
             x1, y1, x2, y2 = _clip_box(vehicle_box, frame.width, frame.height)
@@ -127,22 +142,26 @@ class PlateRecognizer:
             )
             candidates.insert(0, _Candidate((whole,)))
         candidates = candidates[:MAX_CANDIDATES]
-        unique_lines = list(dict.fromkeys(line for c in candidates for line in c.lines))
-        reads = dict(
-            zip(
-                unique_lines,
-                self._recognizer.read(
-                    [_line_crop(frame, line) for line in unique_lines]
-                ),
-                strict=True,
-            )
-        )
+        reads: dict[TextLine, LineRead] = {}
         plates: list[tuple[FormatMatch, PlateRead]] = []
-        for candidate in candidates:
-            line_reads = [reads[line] for line in candidate.lines]
-            best = self._plate_from(frame, candidate, line_reads)
-            if best is not None:
-                plates.append(best)
+        # Most frames hold one plate among the first candidates: read those
+        # first, and the rest only when no sure plate came out of them.
+        for stage in (candidates[:FIRST_STAGE], candidates[FIRST_STAGE:]):
+            new_lines = list(
+                dict.fromkeys(
+                    line for c in stage for line in c.lines if line not in reads
+                )
+            )
+            if new_lines:
+                crops = [_line_crop(frame, line) for line in new_lines]
+                reads.update(zip(new_lines, self._recognizer.read(crops), strict=True))
+            for candidate in stage:
+                line_reads = [reads[line] for line in candidate.lines]
+                best = self._plate_from(frame, candidate, line_reads)
+                if best is not None:
+                    plates.append(best)
+            if any(_is_sure(match) for match, _ in plates):
+                break
         return _suppress_overlaps(plates)
 
     def _plate_from(
@@ -177,6 +196,11 @@ class PlateRecognizer:
             ),
             crop_jpeg=encode_jpeg(frame.crop(_with_margin(box, frame, 0.15))),
         )
+
+
+def _is_sure(match: FormatMatch) -> bool:
+    """Whether a read is good enough to stop looking at further candidates."""
+    return match.confidence >= SURE_CONFIDENCE and "A" not in match.plate_format.pattern
 
 
 def _candidates(lines: Sequence[TextLine]) -> list[_Candidate]:
@@ -275,7 +299,7 @@ def _line_crop(frame: Image.Image, line: TextLine) -> Image.Image:
         score=line.score,
     ).corners()
     scale = INPUT_HEIGHT / max(height, 1.0)
-    size = (max(1, round(width * scale)), INPUT_HEIGHT)
+    size = (max(1, round(width * scale * READ_STRETCH)), INPUT_HEIGHT)
     source, factor = frame, int(0.5 / scale)
     origin_x = origin_y = 0
     if factor >= 2:
