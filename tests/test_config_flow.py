@@ -259,6 +259,10 @@ async def test_options_flow_validates_and_saves(
     """Options are checked (a pattern without a camera group is useless) and then saved."""
     folder_entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(folder_entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     assert result["type"] is FlowResultType.FORM
     options = {
         CONF_MIN_CONFIDENCE: 0.6,

@@ -55,7 +55,6 @@ async def test_read_plates_from_an_allowed_file(
         ({"file_path": "/etc/passwd"}, "path_not_allowed"),
         ({"file_path": "relative.jpg"}, "path_not_allowed"),
         ({}, "image_required"),
-        ({"config_entry_id": "missing"}, "entry_not_found"),
     ],
 )
 async def test_read_plates_refuses_bad_input(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 from functools import partial
 import logging
 from pathlib import Path
@@ -17,6 +18,10 @@ from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
 from .const import (
+    CONF_ALERT_COOLDOWN,
+    CONF_URL_LIFETIME_HOURS,
+    DEFAULT_ALERT_COOLDOWN,
+    DEFAULT_URL_LIFETIME_HOURS,
     CONF_INBOX,
     CONF_MIN_CONFIDENCE,
     CONF_PUBLISH_AFTER,
@@ -35,11 +40,15 @@ from .const import (
     MODELS_DIR,
     SOURCE_FOLDER,
 )
+from .alerts import WatchlistAlerts, async_load_url_signer
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SightingHub
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
 from .pipeline import SightingPipeline
+from .matching.cooldown import AlertCooldown
+from .retention import async_schedule_retention
 from .services import async_setup_services
+from .views import SightingImageView
 from .source import async_start_sources
 from .store import SightingStore
 
@@ -58,6 +67,7 @@ CONFIG_SCHEMA = vol.Schema(
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the services and import a YAML inbox, if any."""
     async_setup_services(hass)
+    hass.http.register_view(SightingImageView(hass))
     if DOMAIN in config:
         hass.async_create_task(
             hass.config_entries.flow.async_init(
@@ -119,7 +129,19 @@ async def async_setup_entry(
             translation_placeholders={"path": str(db_path), "error": str(err)},
         ) from err
 
-    hub = SightingHub(hass, entry.entry_id)
+    alerts = WatchlistAlerts(
+        hass,
+        entry.entry_id,
+        store,
+        await async_load_url_signer(hass),
+        AlertCooldown(options.get(CONF_ALERT_COOLDOWN, DEFAULT_ALERT_COOLDOWN)),
+        timedelta(
+            hours=options.get(CONF_URL_LIFETIME_HOURS, DEFAULT_URL_LIFETIME_HOURS)
+        ),
+    )
+    await alerts.async_reload_watchlist()
+    await alerts.async_load_last_hits()
+    hub = SightingHub(hass, entry.entry_id, alerts)
     latest = await hass.async_add_executor_job(store.latest_per_camera)
     hub.last_by_camera.update(latest)
     hub.known_cameras.update(latest)
@@ -140,6 +162,7 @@ async def async_setup_entry(
         recognizer=recognizer,
         pipeline=pipeline,
         hub=hub,
+        alerts=alerts,
         source_counters=source_counters,
     )
     entry.runtime_data.tasks.append(
@@ -151,6 +174,7 @@ async def async_setup_entry(
     entry.runtime_data.tasks.extend(
         await async_start_sources(hass, entry, source_counters)
     )
+    async_schedule_retention(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
 

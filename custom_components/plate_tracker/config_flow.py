@@ -23,8 +23,12 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    DateTimeSelector,
+    SelectOptionDict,
+    TimeSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -38,6 +42,15 @@ import voluptuous as vol
 from yarl import URL
 
 from .const import (
+    CONF_ALERT_COOLDOWN,
+    CONF_KEEP_DAYS,
+    CONF_KEEP_HIT_DAYS,
+    CONF_KEEP_IMAGE_DAYS,
+    CONF_URL_LIFETIME_HOURS,
+    DEFAULT_ALERT_COOLDOWN,
+    DEFAULT_KEEP_DAYS,
+    DEFAULT_KEEP_HIT_DAYS,
+    DEFAULT_URL_LIFETIME_HOURS,
     CONF_FILENAME_PATTERN,
     CONF_FRIGATE_URL,
     CONF_INBOX,
@@ -62,7 +75,11 @@ from .const import (
     SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry
+from .matching.errors import MatchingValidationError
+from .matching.watchlist import parse_plate_or_pattern
+from .records import Priority, WatchlistEntry
 from .source import resolve_inbox
+from .store import StoreValidationError
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern
 from .sources.frigate import FrigateClient, FrigateError
 
@@ -268,12 +285,25 @@ class SourceSubentryFlow(_SourceSteps, ConfigSubentryFlow):
 
 
 class PlateTrackerOptionsFlow(OptionsFlow):
-    """Recognition thresholds, regions and, for an inbox, how files are named."""
+    """Settings of the hub, and the watchlist managed without a restart."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show and validate the options."""
+        """Offer what can be changed."""
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["settings", "alerts", "watchlist_add", "watchlist_remove"],
+        )
+
+    def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
+        """Keep the other steps' options; the hub reloads only if something changed."""
+        return self.async_create_entry(data={**self.config_entry.options, **changes})
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Recognition thresholds, regions and, for inboxes, how files are named."""
         errors: dict[str, str] = {}
         is_folder = any(
             subentry.data[CONF_SOURCE] == SOURCE_FOLDER
@@ -288,7 +318,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 except (re.error, ValueError):
                     errors[CONF_FILENAME_PATTERN] = "invalid_pattern"
             if not errors:
-                return self.async_create_entry(data=user_input)
+                return self._save(user_input)
         schema: dict[Any, Any] = {
             vol.Required(
                 CONF_MIN_CONFIDENCE, default=DEFAULT_MIN_CONFIDENCE
@@ -322,9 +352,191 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             ] = str
             schema[vol.Required(CONF_KEEP_FILES, default=False)] = BooleanSelector()
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(schema), user_input or dict(self.config_entry.options)
             ),
             errors=errors,
         )
+
+    async def async_step_alerts(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Alert cooldown, lifetime of image links, and how long data is kept."""
+        if user_input is not None:
+            return self._save(user_input)
+        days = NumberSelectorConfig(min=1, max=3650, step=1, unit_of_measurement="d")
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_ALERT_COOLDOWN, default=DEFAULT_ALERT_COOLDOWN
+                ): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=0, max=86400, step=1, unit_of_measurement="s"
+                        )
+                    ),
+                    vol.Coerce(int),
+                ),
+                vol.Required(
+                    CONF_URL_LIFETIME_HOURS, default=DEFAULT_URL_LIFETIME_HOURS
+                ): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=1, max=24 * 90, step=1, unit_of_measurement="h"
+                        )
+                    ),
+                    vol.Coerce(int),
+                ),
+                vol.Required(CONF_KEEP_DAYS, default=DEFAULT_KEEP_DAYS): vol.All(
+                    NumberSelector(days), vol.Coerce(int)
+                ),
+                vol.Required(
+                    CONF_KEEP_HIT_DAYS, default=DEFAULT_KEEP_HIT_DAYS
+                ): vol.All(NumberSelector(days), vol.Coerce(int)),
+                vol.Optional(CONF_KEEP_IMAGE_DAYS): vol.All(
+                    NumberSelector(days), vol.Coerce(int)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="alerts",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, dict(self.config_entry.options)
+            ),
+        )
+
+    async def async_step_watchlist_add(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a plate or pattern to the watchlist."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                listed = _watchlist_entry_from_form(self.hass, user_input)
+                store = self.config_entry.runtime_data.store
+                await self.hass.async_add_executor_job(store.watchlist_add, listed)
+            except MatchingValidationError as err:
+                errors["plate"] = err.translation_key.value
+                placeholders = err.translation_placeholders
+            except StoreValidationError as err:
+                errors["plate"] = err.translation_key
+                placeholders = err.placeholders
+            else:
+                await self.hass.async_add_executor_job(
+                    store.audit_append,
+                    None,
+                    "watchlist_add",
+                    {
+                        "plate": listed.plate,
+                        "label": listed.label,
+                        "via": "options_flow",
+                    },
+                    None,
+                    dt_util.utcnow(),
+                )
+                await self.config_entry.runtime_data.alerts.async_reload_watchlist()
+                return self._save({})
+        return self.async_show_form(
+            step_id="watchlist_add",
+            data_schema=self.add_suggested_values_to_schema(
+                WATCHLIST_ENTRY_SCHEMA, user_input or {}
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_watchlist_remove(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Remove entries from the watchlist."""
+        alerts = self.config_entry.runtime_data.alerts
+        if not alerts.entries:
+            return self.async_abort(reason="watchlist_empty")
+        if user_input is not None:
+            store = self.config_entry.runtime_data.store
+            for entry_id in user_input["entries"]:
+                await self.hass.async_add_executor_job(
+                    store.watchlist_remove, int(entry_id)
+                )
+            await self.hass.async_add_executor_job(
+                store.audit_append,
+                None,
+                "watchlist_remove",
+                {
+                    "entries": [int(i) for i in user_input["entries"]],
+                    "via": "options_flow",
+                },
+                None,
+                dt_util.utcnow(),
+            )
+            await alerts.async_reload_watchlist()
+            return self._save({})
+        options = [
+            SelectOptionDict(
+                value=str(listed.id),
+                label=f"{listed.plate} {listed.label}".strip()
+                + f" ({listed.priority.value})",
+            )
+            for listed in alerts.entries
+        ]
+        return self.async_show_form(
+            step_id="watchlist_remove",
+            data_schema=vol.Schema(
+                {
+                    vol.Required("entries"): SelectSelector(
+                        SelectSelectorConfig(options=options, multiple=True)
+                    )
+                }
+            ),
+        )
+
+
+WATCHLIST_ENTRY_SCHEMA = vol.Schema(
+    {
+        vol.Required("plate"): str,
+        vol.Optional("label"): str,
+        vol.Optional("reason"): str,
+        vol.Required("priority", default=Priority.HIGH.value): SelectSelector(
+            SelectSelectorConfig(
+                options=[priority.value for priority in Priority],
+                translation_key="priority",
+            )
+        ),
+        vol.Optional("expires_at"): DateTimeSelector(),
+        vol.Optional("cameras"): str,
+        vol.Optional("active_from"): TimeSelector(),
+        vol.Optional("active_until"): TimeSelector(),
+        vol.Required("enabled", default=True): BooleanSelector(),
+    }
+)
+
+
+def _watchlist_entry_from_form(
+    hass: HomeAssistant, form: dict[str, Any]
+) -> WatchlistEntry:
+    """Build an entry from the form; raise MatchingValidationError for a bad plate."""
+    expires_at = (
+        dt_util.parse_datetime(form["expires_at"]) if form.get("expires_at") else None
+    )
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=dt_util.get_default_time_zone())
+    return WatchlistEntry(
+        id=None,
+        plate=parse_plate_or_pattern(form["plate"]),
+        label=form.get("label", "").strip(),
+        reason=form.get("reason", "").strip(),
+        priority=Priority(form["priority"]),
+        expires_at=dt_util.as_utc(expires_at) if expires_at else None,
+        cameras=tuple(
+            c.strip() for c in form.get("cameras", "").split(",") if c.strip()
+        ),
+        active_from=dt_util.parse_time(form["active_from"])
+        if form.get("active_from")
+        else None,
+        active_until=dt_util.parse_time(form["active_until"])
+        if form.get("active_until")
+        else None,
+        enabled=form["enabled"],
+    )

@@ -42,3 +42,21 @@ SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
 
 ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
 SUBENTRY_SOURCE: Final = "source"
+EVENT_WATCHLIST_HIT: Final = "plate_tracker_watchlist_hit"
+EVENT_TYPE_WATCHLIST_HIT: Final = "watchlist_hit"
+SIGNAL_WATCHLIST_HIT: Final = f"{DOMAIN}_watchlist_hit_{{entry_id}}"
+SIGNAL_WATCHLIST_CHANGED: Final = f"{DOMAIN}_watchlist_changed_{{entry_id}}"
+IMAGE_URL_PATH: Final = "/api/plate_tracker/sightings/{sighting_id}/{kind}.jpg"
+
+CONF_ALERT_COOLDOWN: Final = "alert_cooldown"
+CONF_URL_LIFETIME_HOURS: Final = "url_lifetime_hours"
+DEFAULT_ALERT_COOLDOWN: Final = 300
+DEFAULT_URL_LIFETIME_HOURS: Final = 72
+
+CONF_KEEP_DAYS: Final = "keep_days"
+CONF_KEEP_HIT_DAYS: Final = "keep_hit_days"
+CONF_KEEP_IMAGE_DAYS: Final = "keep_image_days"
+DEFAULT_KEEP_DAYS: Final = 30
+DEFAULT_KEEP_HIT_DAYS: Final = 365
+RETENTION_HOUR: Final = 3
+RETENTION_MINUTE: Final = 17

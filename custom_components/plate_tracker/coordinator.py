@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .alerts import WatchlistAlerts
+from .const import DOMAIN, EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
 from .engine.recognizer import PlateRecognizer
 from .pipeline import SightingPipeline
 from .records import Sighting
-from .store import SightingStore
+from .store import PurgeReport, SightingStore
 
 type PlateTrackerConfigEntry = ConfigEntry[PlateTrackerRuntimeData]
 
@@ -50,6 +52,7 @@ class SightingHub:
 
     hass: HomeAssistant
     entry_id: str
+    alerts: WatchlistAlerts
     last_by_camera: dict[str, Sighting] = field(default_factory=dict)
     known_cameras: set[str] = field(default_factory=set)
 
@@ -74,6 +77,11 @@ class SightingHub:
             EVENT_SIGHTING,
             {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
         )
+        self.hass.async_create_task(
+            self.alerts.async_handle_sighting(sighting),
+            f"{DOMAIN} watchlist match {sighting.id}",
+            eager_start=True,
+        )
 
 
 @dataclass(slots=True)
@@ -84,7 +92,10 @@ class PlateTrackerRuntimeData:
     recognizer: PlateRecognizer
     pipeline: SightingPipeline
     hub: SightingHub
+    alerts: WatchlistAlerts
     source_counters: Counter[str]
     """What the source counted: messages, malformed payloads, fetch errors, files."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    last_purge: tuple[datetime, PurgeReport] | None = None
+    """When the retention purge last ran and what it removed."""
     """Background work to stop before the store closes."""

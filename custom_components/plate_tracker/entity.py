@@ -37,6 +37,17 @@ def engine_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
     )
 
 
+def watchlist_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
+    """Return the device that groups the watchlist's entities."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{entry.entry_id}_watchlist")},
+        name="Watchlist",
+        manufacturer="plate_tracker",
+        model="Watchlist",
+        entry_type=DeviceEntryType.SERVICE,
+    )
+
+
 @callback
 def async_add_camera_entities(
     hass: HomeAssistant,

@@ -43,9 +43,7 @@ CYRILLIC_TO_LATIN = str.maketrans(
 # of a class folds to the class's first character, so two reads that differ only
 # by look-alikes get the same key.
 LOOKALIKE_CLASSES: tuple[str, ...] = ("0OQD", "1I", "8B", "5S", "2Z", "6G", "7T", "4A")
-_FOLD = str.maketrans(
-    {ch: group[0] for group in LOOKALIKE_CLASSES for ch in group[1:]}
-)
+_FOLD = str.maketrans({ch: group[0] for group in LOOKALIKE_CLASSES for ch in group[1:]})
 _NOT_PLATE_CHARS = re.compile(r"[^0-9A-Z]")
 
 

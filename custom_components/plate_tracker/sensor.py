@@ -4,25 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.components.sensor import (
+    SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import SIGNAL_WATCHLIST_CHANGED, SIGNAL_WATCHLIST_HIT
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
 from .entity import (
     PlateTrackerCameraEntity,
     async_add_camera_entities,
     engine_device_info,
+    watchlist_device_info,
 )
-from .records import Sighting
+from .records import Sighting, WatchlistEntry
 
 PARALLEL_UPDATES = 0
 # Health counters live in memory; reading them is free, so poll them.
@@ -101,6 +106,46 @@ async def async_setup_entry(
         async_add_entities,
         lambda camera: [LastPlateSensorEntity(entry, camera, LAST_PLATE)],
     )
+    _async_track_watchlist(hass, entry, async_add_entities)
+
+
+@callback
+def _async_track_watchlist(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Keep one last-seen sensor per watchlist entry, as entries come and go."""
+    alerts = entry.runtime_data.alerts
+    current: dict[int, WatchlistLastSeenSensorEntity] = {}
+
+    @callback
+    def sync() -> None:
+        wanted = {
+            listed.id: listed for listed in alerts.entries if listed.id is not None
+        }
+        registry = er.async_get(hass)
+        for listed_id in set(current) - set(wanted):
+            entity = current.pop(listed_id)
+            if entity.registry_entry is not None:
+                registry.async_remove(entity.entity_id)
+        new = [
+            WatchlistLastSeenSensorEntity(entry, listed)
+            for listed_id, listed in wanted.items()
+            if listed_id not in current
+        ]
+        for entity in new:
+            current[entity.listed_id] = entity
+        for listed_id, entity in current.items():
+            entity.update_listed(wanted[listed_id])
+        async_add_entities(new)
+
+    sync()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
+        )
+    )
 
 
 class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
@@ -159,3 +204,74 @@ class EngineSensorEntity(SensorEntity):
     def native_value(self) -> float | int | None:
         """The counter's current value."""
         return self.entity_description.value_fn(self._runtime)
+
+
+class WatchlistLastSeenSensorEntity(SensorEntity):
+    """When and where a watchlist entry's plate was last seen."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_translation_key = "watchlist_last_seen"
+
+    def __init__(self, entry: PlateTrackerConfigEntry, listed: WatchlistEntry) -> None:
+        """Create the sensor of one watchlist entry on the Watchlist device."""
+        assert listed.id is not None
+        self.listed_id = listed.id
+        self._alerts = entry.runtime_data.alerts
+        self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}"
+        self._attr_device_info = watchlist_device_info(entry)
+        self.update_listed(listed)
+
+    @callback
+    def update_listed(self, listed: WatchlistEntry) -> None:
+        """Take the entry's current label, plate and priority (it may have been edited)."""
+        self._listed = listed
+        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
+        if self.hass is not None:
+            self.async_write_ha_state()
+
+    async def async_added_to_hass(self) -> None:
+        """Update on every hit of this entry."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_WATCHLIST_HIT.format(entry_id=self._alerts.entry_id),
+                self._hit,
+            )
+        )
+
+    @callback
+    def _hit(self, entry_id: int, camera: str, payload: dict[str, Any] | None) -> None:
+        if entry_id == self.listed_id:
+            self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> datetime | None:
+        """Time of the latest sighting that matched this entry."""
+        last = self._alerts.last_hit_by_entry.get(self.listed_id)
+        return last.seen_at if last is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The entry and, once seen, where and how it matched."""
+        listed = self._listed
+        attributes: dict[str, Any] = {
+            "entry_id": listed.id,
+            "listed_plate": listed.plate,
+            "label": listed.label,
+            "reason": listed.reason,
+            "priority": listed.priority.value,
+            "enabled": listed.enabled,
+            "expires_at": listed.expires_at.isoformat() if listed.expires_at else None,
+        }
+        if (last := self._alerts.last_hit_by_entry.get(self.listed_id)) is not None:
+            attributes |= {
+                "camera": last.camera,
+                "camera_name": self._alerts.camera_names.get(last.camera, last.camera),
+                "plate_read": last.plate_read,
+                "match_kind": last.match_kind,
+                "sighting_id": last.sighting_id,
+                "hit_id": last.hit_id,
+            }
+        return attributes

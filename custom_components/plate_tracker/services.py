@@ -1,9 +1,19 @@
-"""Services of plate_tracker, registered once in ``async_setup``."""
+"""Services of plate_tracker, registered once in ``async_setup``.
+
+Every service that reads or changes personal data writes a line to the store's
+append-only audit log: who (the Home Assistant user; none for automations),
+when, what, and why where the service asks for a reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from datetime import datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import voluptuous as vol
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
@@ -14,23 +24,46 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+)
 from homeassistant.helpers import config_validation as cv
-import voluptuous as vol
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .coordinator import PlateTrackerConfigEntry
+from .coordinator import PlateTrackerConfigEntry, sighting_payload
 from .engine.types import FrameResult
+from .matching.errors import MatchingValidationError
+from .matching.watchlist import parse_plate_or_pattern
+from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
+from .records import Priority, Sighting, WatchlistEntry
+from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
 
-ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"
-SERVICE_READ_PLATES = "read_plates"
 MAX_SERVICE_IMAGE_BYTES = 30 * 1024 * 1024
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_REPORTED_ROW_ERRORS = 10
+
+SERVICE_READ_PLATES = "read_plates"
+SERVICE_WATCHLIST_ADD = "watchlist_add"
+SERVICE_WATCHLIST_REMOVE = "watchlist_remove"
+SERVICE_WATCHLIST_LIST = "watchlist_list"
+SERVICE_WATCHLIST_IMPORT = "watchlist_import"
+SERVICE_WATCHLIST_EXPORT = "watchlist_export"
+SERVICE_ACKNOWLEDGE_HIT = "acknowledge_hit"
+SERVICE_SEARCH_SIGHTINGS = "search_sightings"
+SERVICE_EXPORT_SIGHTINGS = "export_sightings"
+SERVICE_PURGE_SIGHTINGS = "purge_sightings"
+SERVICE_SET_LEGAL_HOLD = "set_legal_hold"
+SERVICE_AUDIT_LOG = "audit_log"
+
+_REASON = vol.All(cv.string, vol.Strip, vol.Length(min=3, max=500))
 
 READ_PLATES_SCHEMA = vol.Schema(
     {
-        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
         vol.Exclusive(ATTR_ENTITY_ID, "image"): cv.entity_domain("camera"),
         vol.Exclusive(ATTR_FILE_PATH, "image"): cv.string,
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
@@ -38,47 +71,198 @@ READ_PLATES_SCHEMA = vol.Schema(
         ),
     }
 )
+WATCHLIST_ADD_SCHEMA = vol.Schema(
+    {
+        vol.Required("plate"): cv.string,
+        vol.Optional("label", default=""): vol.All(cv.string, vol.Length(max=200)),
+        vol.Optional("reason", default=""): vol.All(cv.string, vol.Length(max=500)),
+        vol.Optional("priority", default=Priority.HIGH.value): vol.In(
+            [p.value for p in Priority]
+        ),
+        vol.Optional("expires_at"): cv.datetime,
+        vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [cv.string]),
+        vol.Inclusive("active_from", "active_hours"): cv.time,
+        vol.Inclusive("active_until", "active_hours"): cv.time,
+        vol.Optional("enabled", default=True): cv.boolean,
+    }
+)
+WATCHLIST_REMOVE_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive("entry_id", "which"): vol.Coerce(int),
+        vol.Exclusive("plate", "which"): cv.string,
+    }
+)
+WATCHLIST_IMPORT_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive("csv", "source"): cv.string,
+        vol.Exclusive(ATTR_FILE_PATH, "source"): cv.string,
+        vol.Optional("replace", default=False): cv.boolean,
+    }
+)
+WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): cv.string})
+ACKNOWLEDGE_HIT_SCHEMA = vol.Schema(
+    {vol.Required("hit_id"): vol.Coerce(int), vol.Optional("note"): cv.string}
+)
+_SELECTION: dict[vol.Marker, Any] = {
+    vol.Optional("plate"): cv.string,
+    vol.Optional("fuzzy", default=False): cv.boolean,
+    vol.Optional("since"): cv.datetime,
+    vol.Optional("until"): cv.datetime,
+    vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [cv.string]),
+    vol.Optional("min_confidence"): vol.All(vol.Coerce(float), vol.Range(min=0, max=1)),
+}
+SEARCH_SCHEMA = vol.Schema(
+    {
+        **_SELECTION,
+        vol.Required("reason"): _REASON,
+        vol.Optional("sort", default=SearchSort.NEWEST.value): vol.In(
+            [s.value for s in SearchSort]
+        ),
+        vol.Optional("page_size", default=50): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=MAX_PAGE_SIZE)
+        ),
+        vol.Optional("cursor"): cv.string,
+    }
+)
+EXPORT_SCHEMA = vol.Schema(
+    {**_SELECTION, vol.Required("reason"): _REASON, vol.Required("folder"): cv.string}
+)
+PURGE_SCHEMA = vol.Schema(
+    {
+        vol.Optional("plate"): cv.string,
+        vol.Optional("since"): cv.datetime,
+        vol.Optional("until"): cv.datetime,
+        vol.Required("reason"): _REASON,
+    }
+)
+LEGAL_HOLD_SCHEMA = vol.Schema(
+    {
+        vol.Required("sighting_ids"): vol.All(
+            cv.ensure_list, [vol.Coerce(int)], vol.Length(min=1)
+        ),
+        vol.Optional("held", default=True): cv.boolean,
+        vol.Required("reason"): _REASON,
+    }
+)
+AUDIT_LOG_SCHEMA = vol.Schema(
+    {
+        vol.Optional("since"): cv.datetime,
+        vol.Optional("until"): cv.datetime,
+        vol.Optional("user_id"): cv.string,
+        vol.Optional("action"): cv.string,
+        vol.Optional("limit", default=100): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1000)
+        ),
+        vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+    }
+)
 
 
-def loaded_entry(hass: HomeAssistant, entry_id: str | None) -> PlateTrackerConfigEntry:
-    """Return the entry a service call names, or the only loaded one when it names none."""
-    if entry_id is None:
-        loaded = [
-            entry
-            for entry in hass.config_entries.async_entries(DOMAIN)
-            if entry.state is ConfigEntryState.LOADED
-        ]
-        if len(loaded) != 1:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="entry_required",
-                translation_placeholders={"count": str(len(loaded))},
-            )
-        return loaded[0]
-    entry: PlateTrackerConfigEntry | None = hass.config_entries.async_get_entry(
-        entry_id
+def hub_entry(hass: HomeAssistant) -> PlateTrackerConfigEntry:
+    """Return the loaded Plate Tracker hub, or raise a translated error."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            return entry
+    raise ServiceValidationError(
+        translation_domain=DOMAIN, translation_key="not_loaded"
     )
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_found",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_loaded",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    return entry
 
 
-def _read_allowed_file(path: Path) -> bytes:
+async def require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
+    """Refuse a call from a user who is not an administrator.
+
+    Calls without a user are Home Assistant's own (automations, scripts an admin
+    wrote) and are allowed; the audit log records them as the system.
+    """
+    if call.context.user_id is None:
+        return
+    user = await hass.auth.async_get_user(call.context.user_id)
+    if user is None or not user.is_admin:
+        raise Unauthorized(context=call.context)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """Read a naive service datetime as Home Assistant's local time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(value)
+
+
+def _validation_error(
+    err: StoreValidationError | MatchingValidationError,
+) -> ServiceValidationError:
+    placeholders = (
+        err.placeholders
+        if isinstance(err, StoreValidationError)
+        else err.translation_placeholders
+    )
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=str(err.translation_key),
+        translation_placeholders=placeholders,
+    )
+
+
+async def _store_call[T](hass: HomeAssistant, func: Callable[[], T]) -> T:
+    """Run a store method in the executor; its refusals become translated errors."""
+    try:
+        return await hass.async_add_executor_job(func)
+    except StoreValidationError as err:
+        raise _validation_error(err) from err
+
+
+async def _audit(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    call: ServiceCall,
+    action: str,
+    details: dict[str, Any],
+    reason: str | None = None,
+) -> None:
+    await hass.async_add_executor_job(
+        entry.runtime_data.store.audit_append,
+        call.context.user_id,
+        action,
+        details,
+        reason,
+        dt_util.utcnow(),
+    )
+
+
+def _allowed_path(hass: HomeAssistant, value: str) -> Path:
+    path = Path(value)
+    if not path.is_absolute() or not hass.config.is_allowed_path(str(path)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="path_not_allowed",
+            translation_placeholders={"path": value},
+        )
+    return path
+
+
+def _read_file(path: Path, limit: int) -> bytes:
     if not path.is_file():
         raise FileNotFoundError(path)
-    if path.stat().st_size > MAX_SERVICE_IMAGE_BYTES:
-        raise ValueError(f"larger than {MAX_SERVICE_IMAGE_BYTES} bytes")
+    if path.stat().st_size > limit:
+        raise ValueError(f"larger than {limit} bytes")
     return path.read_bytes()
+
+
+async def _read_allowed_file(hass: HomeAssistant, value: str, limit: int) -> bytes:
+    path = _allowed_path(hass, value)
+    try:
+        return await hass.async_add_executor_job(_read_file, path, limit)
+    except (OSError, ValueError) as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="file_unreadable",
+            translation_placeholders={"path": value, "error": str(err)},
+        ) from err
+
+
+# --- read_plates ------------------------------------------------------------------------
 
 
 async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
@@ -96,21 +280,7 @@ async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
             ) from err
         return image.content
     if file_path := call.data.get(ATTR_FILE_PATH):
-        path = Path(file_path)
-        if not path.is_absolute() or not hass.config.is_allowed_path(str(path)):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="path_not_allowed",
-                translation_placeholders={"path": file_path},
-            )
-        try:
-            return await hass.async_add_executor_job(_read_allowed_file, path)
-        except (OSError, ValueError) as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="file_unreadable",
-                translation_placeholders={"path": file_path, "error": str(err)},
-            ) from err
+        return await _read_allowed_file(hass, file_path, MAX_SERVICE_IMAGE_BYTES)
     raise ServiceValidationError(
         translation_domain=DOMAIN, translation_key="image_required"
     )
@@ -140,30 +310,469 @@ def frame_result_response(result: FrameResult) -> dict[str, Any]:
     }
 
 
+async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = hub_entry(hass)
+    image = await _image_for_call(hass, call)
+    box = call.data.get(ATTR_VEHICLE_BOX)
+    try:
+        result = await hass.async_add_executor_job(
+            entry.runtime_data.recognizer.read, image, tuple(box) if box else None
+        )
+    except ValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_image",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return frame_result_response(result)
+
+
+# --- watchlist --------------------------------------------------------------------------
+
+
+def watchlist_entry_dict(entry: WatchlistEntry) -> dict[str, Any]:
+    """Return the JSON-able form of a watchlist entry."""
+    return {
+        "entry_id": entry.id,
+        "plate": entry.plate,
+        "label": entry.label,
+        "reason": entry.reason,
+        "priority": entry.priority.value,
+        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+        "cameras": list(entry.cameras),
+        "active_from": entry.active_from.isoformat() if entry.active_from else None,
+        "active_until": entry.active_until.isoformat() if entry.active_until else None,
+        "enabled": entry.enabled,
+    }
+
+
+def _plate_or_pattern(text: str) -> str:
+    try:
+        return parse_plate_or_pattern(text)
+    except MatchingValidationError as err:
+        raise _validation_error(err) from err
+
+
+async def _watchlist_add(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    active_from: time | None = call.data.get("active_from")
+    active_until: time | None = call.data.get("active_until")
+    listed = WatchlistEntry(
+        id=None,
+        plate=_plate_or_pattern(call.data["plate"]),
+        label=call.data["label"],
+        reason=call.data["reason"],
+        priority=Priority(call.data["priority"]),
+        expires_at=_as_utc(call.data.get("expires_at")),
+        cameras=tuple(call.data["cameras"]),
+        active_from=active_from,
+        active_until=active_until,
+        enabled=call.data["enabled"],
+    )
+    stored = await _store_call(
+        hass, partial(entry.runtime_data.store.watchlist_add, listed)
+    )
+    await _audit(hass, entry, call, SERVICE_WATCHLIST_ADD, watchlist_entry_dict(stored))
+    await entry.runtime_data.alerts.async_reload_watchlist()
+    return {"entry": watchlist_entry_dict(stored)}
+
+
+async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    which: int | str
+    if "entry_id" in call.data:
+        which = call.data["entry_id"]
+    elif "plate" in call.data:
+        which = _plate_or_pattern(call.data["plate"])
+    else:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="entry_or_plate_required"
+        )
+    if not await _store_call(
+        hass, partial(entry.runtime_data.store.watchlist_remove, which)
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="watchlist_entry_not_found",
+            translation_placeholders={"entry_id": str(which)},
+        )
+    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, {"entry": which})
+    await entry.runtime_data.alerts.async_reload_watchlist()
+    return None
+
+
+async def _watchlist_list(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    alerts = entry.runtime_data.alerts
+    entries: list[Any] = []
+    for listed in alerts.entries:
+        item = watchlist_entry_dict(listed)
+        last = (
+            alerts.last_hit_by_entry.get(listed.id) if listed.id is not None else None
+        )
+        item["last_seen"] = (
+            {
+                "seen_at": last.seen_at.isoformat(),
+                "camera": last.camera,
+                "plate_read": last.plate_read,
+                "match_kind": last.match_kind,
+                "sighting_id": last.sighting_id,
+                "hit_id": last.hit_id,
+            }
+            if last is not None
+            else None
+        )
+        entries.append(item)
+    await _audit(hass, entry, call, SERVICE_WATCHLIST_LIST, {"count": len(entries)})
+    return {"entries": entries}
+
+
+async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    if "csv" in call.data:
+        text = call.data["csv"]
+    elif ATTR_FILE_PATH in call.data:
+        raw = await _read_allowed_file(
+            hass, call.data[ATTR_FILE_PATH], MAX_IMPORT_BYTES
+        )
+        text = raw.decode("utf-8-sig", errors="replace")
+    else:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="csv_required"
+        )
+    entries, errors = parse_watchlist_csv(text)
+    if errors:
+        # All or nothing: one bad row and nothing is applied, and every bad row is named.
+        shown = "; ".join(
+            f"line {error.line}"
+            + (f", {error.column}" if error.column else "")
+            + f": {error.translation_key.value}"
+            + (f" ({error.value!r})" if error.value else "")
+            for error in errors[:MAX_REPORTED_ROW_ERRORS]
+        )
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="watchlist_import_invalid",
+            translation_placeholders={"count": str(len(errors)), "errors": shown},
+        )
+    replace_all = call.data["replace"]
+    result = await _store_call(
+        hass,
+        partial(
+            entry.runtime_data.store.watchlist_replace_or_merge,
+            entries,
+            replace=replace_all,
+        ),
+    )
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_WATCHLIST_IMPORT,
+        {"rows": len(entries), "replace": replace_all, "total": len(result)},
+    )
+    await entry.runtime_data.alerts.async_reload_watchlist()
+    return {"imported": len(entries), "total": len(result)}
+
+
+async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    text = format_watchlist_csv(entry.runtime_data.alerts.entries)
+    response: dict[str, Any] = {
+        "count": len(entry.runtime_data.alerts.entries),
+        "csv": text,
+    }
+    if ATTR_FILE_PATH in call.data:
+        path = _allowed_path(hass, call.data[ATTR_FILE_PATH])
+        await hass.async_add_executor_job(path.write_text, text, "utf-8")
+        response["path"] = str(path)
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_WATCHLIST_EXPORT,
+        {"count": response["count"], "path": response.get("path")},
+    )
+    return response
+
+
+async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = hub_entry(hass)
+    user_id = call.context.user_id or "system"
+    hit = await _store_call(
+        hass,
+        partial(
+            entry.runtime_data.store.acknowledge_hit,
+            call.data["hit_id"],
+            user_id,
+            dt_util.utcnow(),
+        ),
+    )
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_ACKNOWLEDGE_HIT,
+        {"hit_id": hit.id},
+        call.data.get("note"),
+    )
+    return {
+        "hit_id": hit.id,
+        "acknowledged_by": hit.acknowledged_by,
+        "acknowledged_at": hit.acknowledged_at.isoformat()
+        if hit.acknowledged_at
+        else None,
+    }
+
+
+# --- search, export, retention, audit ---------------------------------------------------
+
+
+def _query(call: ServiceCall, **extra: Any) -> SearchQuery:
+    plate = call.data.get("plate")
+    return SearchQuery(
+        plate=_plate_or_pattern(plate) if plate else None,
+        fuzzy=call.data["fuzzy"],
+        since=_as_utc(call.data.get("since")),
+        until=_as_utc(call.data.get("until")),
+        cameras=tuple(call.data["cameras"]),
+        min_confidence=call.data.get("min_confidence"),
+        **extra,
+    )
+
+
+def _sighting_with_urls(
+    entry: PlateTrackerConfigEntry, sighting: Sighting
+) -> dict[str, Any]:
+    alerts = entry.runtime_data.alerts
+    return {
+        **sighting_payload(sighting),
+        "legal_hold": sighting.legal_hold,
+        "crop_url": alerts.image_url(sighting.id, "crop")
+        if sighting.has_crop
+        else None,
+        "snapshot_url": alerts.image_url(sighting.id, "snapshot")
+        if sighting.has_snapshot
+        else None,
+    }
+
+
+async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = hub_entry(hass)
+    query = _query(
+        call,
+        sort=SearchSort(call.data["sort"]),
+        page_size=call.data["page_size"],
+        cursor=call.data.get("cursor"),
+    )
+    page = await _store_call(hass, partial(entry.runtime_data.store.search, query))
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_SEARCH_SIGHTINGS,
+        {
+            "plate": query.plate,
+            "fuzzy": query.fuzzy,
+            "since": query.since.isoformat() if query.since else None,
+            "until": query.until.isoformat() if query.until else None,
+            "cameras": list(query.cameras),
+            "results": len(page.sightings),
+        },
+        call.data["reason"],
+    )
+    return {
+        "sightings": [
+            {
+                **_sighting_with_urls(entry, sighting),
+                "match_kind": page.match_kinds.get(sighting.plate),
+            }
+            for sighting in page.sightings
+        ],
+        "next_cursor": page.next_cursor,
+    }
+
+
+async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = hub_entry(hass)
+    folder = _allowed_path(hass, call.data["folder"])
+    query = _query(call, page_size=MAX_PAGE_SIZE)
+    stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    dest = folder / f"plate_tracker_evidence_{stamp}.zip"
+    report = await _store_call(
+        hass, partial(entry.runtime_data.store.export_zip, query, dest)
+    )
+    response: dict[str, Any] = {
+        "path": str(report.path),
+        "sightings": report.sightings,
+        "crops": report.crops,
+        "snapshots": report.snapshots,
+        "sha256": report.sha256,
+    }
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_EXPORT_SIGHTINGS,
+        {**response, "plate": query.plate},
+        call.data["reason"],
+    )
+    return response
+
+
+async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    plate = call.data.get("plate")
+    since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
+    removed = await _store_call(
+        hass,
+        partial(
+            entry.runtime_data.store.purge,
+            _plate_or_pattern(plate) if plate else None,
+            since,
+            until,
+        ),
+    )
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_PURGE_SIGHTINGS,
+        {
+            "plate": plate,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "removed": removed,
+        },
+        call.data["reason"],
+    )
+    return {"removed": removed}
+
+
+async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    ids = call.data["sighting_ids"]
+    changed = await _store_call(
+        hass, partial(entry.runtime_data.store.set_legal_hold, ids, call.data["held"])
+    )
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_SET_LEGAL_HOLD,
+        {"sighting_ids": ids, "held": call.data["held"], "changed": changed},
+        call.data["reason"],
+    )
+    return {"changed": changed}
+
+
+async def _audit_log(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    await require_admin(hass, call)
+    entry = hub_entry(hass)
+    records = await _store_call(
+        hass,
+        partial(
+            entry.runtime_data.store.audit_log,
+            since=_as_utc(call.data.get("since")),
+            until=_as_utc(call.data.get("until")),
+            user_id=call.data.get("user_id"),
+            action=call.data.get("action"),
+            limit=call.data["limit"],
+            offset=call.data["offset"],
+        ),
+    )
+    # Reading the audit log is itself audited: who looked at who looked.
+    await _audit(hass, entry, call, SERVICE_AUDIT_LOG, {"records": len(records)})
+    return {
+        "records": [
+            {
+                "id": record.id,
+                "at": record.at.isoformat(),
+                "user_id": record.user_id,
+                "action": record.action,
+                "details": record.details,
+                "reason": record.reason,
+            }
+            for record in records
+        ]
+    }
+
+
+type ServiceHandler = Callable[
+    [HomeAssistant, ServiceCall], Coroutine[Any, Any, ServiceResponse]
+]
+
+SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] = (
+    (SERVICE_READ_PLATES, _read_plates, READ_PLATES_SCHEMA, SupportsResponse.ONLY),
+    (
+        SERVICE_WATCHLIST_ADD,
+        _watchlist_add,
+        WATCHLIST_ADD_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_WATCHLIST_REMOVE,
+        _watchlist_remove,
+        WATCHLIST_REMOVE_SCHEMA,
+        SupportsResponse.NONE,
+    ),
+    (SERVICE_WATCHLIST_LIST, _watchlist_list, vol.Schema({}), SupportsResponse.ONLY),
+    (
+        SERVICE_WATCHLIST_IMPORT,
+        _watchlist_import,
+        WATCHLIST_IMPORT_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_WATCHLIST_EXPORT,
+        _watchlist_export,
+        WATCHLIST_EXPORT_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_ACKNOWLEDGE_HIT,
+        _acknowledge_hit,
+        ACKNOWLEDGE_HIT_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (SERVICE_SEARCH_SIGHTINGS, _search_sightings, SEARCH_SCHEMA, SupportsResponse.ONLY),
+    (
+        SERVICE_EXPORT_SIGHTINGS,
+        _export_sightings,
+        EXPORT_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_PURGE_SIGHTINGS,
+        _purge_sightings,
+        PURGE_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_SET_LEGAL_HOLD,
+        _set_legal_hold,
+        LEGAL_HOLD_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
+    (SERVICE_AUDIT_LOG, _audit_log, AUDIT_LOG_SCHEMA, SupportsResponse.ONLY),
+)
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register plate_tracker's services."""
-
-    async def read_plates(call: ServiceCall) -> ServiceResponse:
-        entry = loaded_entry(hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
-        image = await _image_for_call(hass, call)
-        box = call.data.get(ATTR_VEHICLE_BOX)
-        try:
-            result = await hass.async_add_executor_job(
-                entry.runtime_data.recognizer.read, image, tuple(box) if box else None
-            )
-        except ValueError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_image",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        return frame_result_response(result)
-
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_READ_PLATES,
-        read_plates,
-        schema=READ_PLATES_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
+    for name, handler, schema, supports_response in SERVICES:
+        hass.services.async_register(
+            DOMAIN,
+            name,
+            partial(handler, hass),
+            schema=schema,
+            supports_response=supports_response,
+        )

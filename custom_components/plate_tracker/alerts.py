@@ -1,0 +1,198 @@
+"""Watchlist hits: match every announced sighting, record the hit, alert once per pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import secrets
+from typing import Any
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    DOMAIN,
+    EVENT_WATCHLIST_HIT,
+    IMAGE_URL_PATH,
+    SIGNAL_WATCHLIST_CHANGED,
+    SIGNAL_WATCHLIST_HIT,
+)
+from .matching.cooldown import AlertCooldown
+from .matching.signing import UrlSigner
+from .matching.watchlist import CompiledWatchlist, WatchlistHit
+from .records import Sighting, WatchlistEntry
+from .store import SearchQuery, SearchSort, SightingStore
+from .store.models import ImageKind
+
+_LOGGER = logging.getLogger(__name__)
+
+SECRET_STORAGE_KEY = f"{DOMAIN}.url_secret"
+RECENT_SIGHTINGS = 5
+
+
+async def async_load_url_signer(hass: HomeAssistant) -> UrlSigner:
+    """Return the signer of image URLs; its key is made once and kept in .storage."""
+    store: Store[dict[str, str]] = Store(hass, 1, SECRET_STORAGE_KEY, private=True)
+    data = await store.async_load()
+    if data is None or "secret" not in data:
+        data = {"secret": secrets.token_hex(32)}
+        await store.async_save(data)
+    return UrlSigner(bytes.fromhex(data["secret"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastHit:
+    """The latest stored hit of a watchlist entry, as its sensor shows it."""
+
+    hit_id: int
+    sighting_id: int
+    camera: str
+    seen_at: datetime
+    plate_read: str
+    match_kind: str
+
+
+@dataclass(slots=True)
+class WatchlistAlerts:
+    """Matches sightings against the watchlist and announces the hits."""
+
+    hass: HomeAssistant
+    entry_id: str
+    store: SightingStore
+    signer: UrlSigner
+    cooldown: AlertCooldown
+    url_lifetime: timedelta
+    camera_names: dict[str, str] = field(default_factory=dict)
+    entries: list[WatchlistEntry] = field(default_factory=list)
+    last_hit_by_entry: dict[int, LastHit] = field(default_factory=dict)
+    _compiled: CompiledWatchlist = field(default_factory=lambda: CompiledWatchlist(()))
+
+    async def async_reload_watchlist(self) -> None:
+        """Read the watchlist from the store and index it; tell entities it changed."""
+        self.entries = await self.hass.async_add_executor_job(self.store.watchlist)
+        self._compiled = CompiledWatchlist(self.entries)
+        async_dispatcher_send(
+            self.hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=self.entry_id)
+        )
+
+    def image_url(self, sighting_id: int, kind: ImageKind) -> str:
+        """Return a signed, expiring URL that opens one image of one sighting."""
+        path = IMAGE_URL_PATH.format(sighting_id=sighting_id, kind=kind)
+        query = self.signer.sign(path, dt_util.utcnow() + self.url_lifetime)
+        try:
+            base = get_url(self.hass, prefer_external=True)
+        except NoURLAvailableError:
+            base = ""
+        return f"{base}{path}?{query}"
+
+    async def async_handle_sighting(self, sighting: Sighting) -> None:
+        """Record every hit of a sighting; alert for those that start a new pass."""
+        hits = self._compiled.match(
+            plate=sighting.plate,
+            alternatives=sighting.alternatives,
+            camera=sighting.camera,
+            at=sighting.seen_at,
+            tz=dt_util.get_default_time_zone(),
+        )
+        for hit in hits:
+            assert hit.entry.id is not None  # stored entries have ids
+            hit_id = await self.hass.async_add_executor_job(
+                self.store.record_hit,
+                sighting.id,
+                hit.entry.id,
+                hit.kind.value,
+                hit.read_plate,
+                dt_util.utcnow(),
+            )
+            self.last_hit_by_entry[hit.entry.id] = LastHit(
+                hit_id=hit_id,
+                sighting_id=sighting.id,
+                camera=sighting.camera,
+                seen_at=sighting.seen_at,
+                plate_read=hit.read_plate,
+                match_kind=hit.kind.value,
+            )
+            payload: dict[str, Any] | None = None
+            if self.cooldown.should_alert(
+                hit.listed_plate, sighting.camera, sighting.seen_at
+            ):
+                payload = await self._payload(hit_id, sighting, hit)
+                self.hass.bus.async_fire(EVENT_WATCHLIST_HIT, payload)
+            else:
+                _LOGGER.debug("Hit %s belongs to a pass already alerted", hit_id)
+            # Entities update for every hit; the camera's event entity fires only with a payload.
+            async_dispatcher_send(
+                self.hass,
+                SIGNAL_WATCHLIST_HIT.format(entry_id=self.entry_id),
+                hit.entry.id,
+                sighting.camera,
+                payload,
+            )
+
+    async def async_load_last_hits(self) -> None:
+        """Restore each entry's last hit from the store (after a restart)."""
+
+        def load() -> dict[int, LastHit]:
+            restored: dict[int, LastHit] = {}
+            for entry_id, hit in self.store.last_hit_per_entry().items():
+                if (sighting := self.store.get(hit.sighting_id)) is not None:
+                    restored[entry_id] = LastHit(
+                        hit_id=hit.id,
+                        sighting_id=hit.sighting_id,
+                        camera=sighting.camera,
+                        seen_at=sighting.seen_at,
+                        plate_read=hit.plate_read,
+                        match_kind=hit.match_kind,
+                    )
+            return restored
+
+        self.last_hit_by_entry.update(await self.hass.async_add_executor_job(load))
+
+    async def _payload(
+        self, hit_id: int, sighting: Sighting, hit: WatchlistHit
+    ) -> dict[str, Any]:
+        recent = await self.hass.async_add_executor_job(
+            self.store.search,
+            SearchQuery(
+                plate=sighting.plate, sort=SearchSort.NEWEST, page_size=RECENT_SIGHTINGS
+            ),
+        )
+        return {
+            "config_entry_id": self.entry_id,
+            "hit_id": hit_id,
+            "sighting_id": sighting.id,
+            **hit.to_dict(),
+            "plate": sighting.plate,
+            "camera": sighting.camera,
+            "camera_name": self.camera_names.get(sighting.camera, sighting.camera),
+            "seen_at": sighting.seen_at.isoformat(),
+            "direction": sighting.direction.value,
+            "confidence": round(sighting.confidence, 4),
+            "crop_url": self.image_url(sighting.id, "crop")
+            if sighting.has_crop
+            else None,
+            "snapshot_url": (
+                self.image_url(sighting.id, "snapshot")
+                if sighting.has_snapshot
+                else None
+            ),
+            "recent_sightings": [
+                {
+                    "camera": other.camera,
+                    "camera_name": self.camera_names.get(other.camera, other.camera),
+                    "seen_at": other.seen_at.isoformat(),
+                    "direction": other.direction.value,
+                    "confidence": round(other.confidence, 4),
+                }
+                for other in recent.sightings
+            ],
+        }
+
+    @callback
+    def entry_by_id(self, entry_id: int) -> WatchlistEntry | None:
+        """Return a watchlist entry by id."""
+        return next((entry for entry in self.entries if entry.id == entry_id), None)

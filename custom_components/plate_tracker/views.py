@@ -1,0 +1,66 @@
+"""The image view behind the signed URLs in alerts and search results.
+
+A phone notification or an e-mail cannot carry a Home Assistant login, so this
+view accepts a signature instead of a login: it opens exactly the one image a
+link was signed for, until the link expires, and nothing else.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+
+from homeassistant.components.http import HomeAssistantView
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, IMAGE_URL_PATH
+
+IMAGE_KINDS = ("crop", "snapshot")
+
+
+class SightingImageView(HomeAssistantView):
+    """Serve a sighting's plate crop or snapshot to whoever holds a valid signed link."""
+
+    url = IMAGE_URL_PATH.replace("{sighting_id}", "{sighting_id:[0-9]+}").replace(
+        "{kind}", "{kind:crop|snapshot}"
+    )
+    name = f"api:{DOMAIN}:sighting_image"
+    requires_auth = False
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Serve images of the loaded Plate Tracker hub."""
+        self.hass = hass
+
+    async def get(
+        self, request: web.Request, sighting_id: str, kind: str
+    ) -> web.StreamResponse:
+        """Return the JPEG, or 403 for a missing, forged or expired signature."""
+        entries = [
+            entry
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            if entry.state is ConfigEntryState.LOADED
+        ]
+        if not entries:
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+        runtime: Any = entries[0].runtime_data
+        if not runtime.alerts.signer.verify(
+            request.path, request.query, dt_util.utcnow()
+        ):
+            return web.Response(status=HTTPStatus.FORBIDDEN)
+        image = await self.hass.async_add_executor_job(
+            runtime.store.image, int(sighting_id), kind
+        )
+        if image is None:
+            return web.Response(status=HTTPStatus.NOT_FOUND)
+        return web.Response(
+            body=image,
+            content_type="image/jpeg",
+            headers={
+                "Cache-Control": "private, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
