@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -69,6 +70,8 @@ class WatchlistAlerts:
     camera_names: dict[str, str] = field(default_factory=dict)
     entries: list[WatchlistEntry] = field(default_factory=list)
     last_hit_by_entry: dict[int, LastHit] = field(default_factory=dict)
+    city_status: Callable[[str], Awaitable[str]] | None = None
+    """Returns a plate's city status (inside, left, entered, unknown) for the alert."""
     _compiled: CompiledWatchlist = field(default_factory=lambda: CompiledWatchlist(()))
 
     async def async_reload_watchlist(self) -> None:
@@ -179,6 +182,11 @@ class WatchlistAlerts:
                 self.image_url(sighting.id, "snapshot")
                 if sighting.has_snapshot
                 else None
+            ),
+            "city_status": (
+                await self.city_status(sighting.plate)
+                if self.city_status
+                else "unknown"
             ),
             "recent_sightings": [
                 {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,10 @@ class SightingHub:
     hass: HomeAssistant
     entry_id: str
     alerts: WatchlistAlerts
+    listeners: list[Callable[[Sighting], Coroutine[Any, Any, None]]] = field(
+        default_factory=list
+    )
+    """Coroutines run for every announced sighting (watchlist matching, routes)."""
     last_by_camera: dict[str, Sighting] = field(default_factory=dict)
     known_cameras: set[str] = field(default_factory=set)
 
@@ -77,11 +82,10 @@ class SightingHub:
             EVENT_SIGHTING,
             {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
         )
-        self.hass.async_create_task(
-            self.alerts.async_handle_sighting(sighting),
-            f"{DOMAIN} watchlist match {sighting.id}",
-            eager_start=True,
-        )
+        for listener in (self.alerts.async_handle_sighting, *self.listeners):
+            self.hass.async_create_task(
+                listener(sighting), f"{DOMAIN} sighting {sighting.id}", eager_start=True
+            )
 
 
 @dataclass(slots=True)

@@ -39,6 +39,7 @@ from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
 from .records import Priority, Sighting, WatchlistEntry
+from .routes import ROUTE_SERVICES
 from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
 
 ATTR_FILE_PATH = "file_path"
@@ -768,7 +769,7 @@ SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] =
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register plate_tracker's services."""
-    for name, handler, schema, supports_response in SERVICES:
+    for name, handler, schema, supports_response in (*SERVICES, *ROUTE_SERVICES):
         hass.services.async_register(
             DOMAIN,
             name,
