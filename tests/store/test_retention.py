@@ -130,3 +130,14 @@ def test_explicit_purge_needs_a_criterion(store: SightingStore) -> None:
     with pytest.raises(StoreValidationError) as caught:
         store.purge(since=NOW, until=NOW - timedelta(days=1))
     assert caught.value.translation_key == "time_range_reversed"
+
+
+def test_purge_restores_automatic_checkpoints(store: SightingStore) -> None:
+    """Checkpoints move out of the write lock only while a purge runs.
+
+    Left off, the WAL of a busy installation would grow without bound.
+    """
+    add(store, "KA0002AA", 40)
+    store.purge_expired(NOW, batch_size=1)
+    assert store._writer is not None
+    assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)

@@ -96,6 +96,8 @@ _PLATE_DRIVEN_LIMIT = 5_000
 # index range per plate rather than sorted from all their sightings.
 _MERGE_LIMIT = 32
 _PURGE_BATCH = 500
+_WAL_AUTOCHECKPOINT_PAGES = 1000
+"""SQLite's default, restored after a purge."""
 
 _SIGHTING_SELECT = """
     SELECT s.id, c.name, s.seen_us, p.plate, s.raw, s.confidence, s.source,
@@ -148,8 +150,10 @@ class SightingStore:
         self._busy_timeout_s = busy_timeout_s
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -176,11 +180,15 @@ class SightingStore:
             raise
         reader.execute("PRAGMA query_only = ON")
         store._writer, store._reader = writer, reader
+        store._checkpointer = store._connect()
         return store
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close the connections."""
-        with self._write_lock, self._read_lock:
+        with self._write_lock, self._read_lock, self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
@@ -990,45 +998,76 @@ class SightingStore:
         """
         sightings = images = plates = 0
         cursor: tuple[int, int] = (-(2**63), -(2**63))
-        while True:
-            with self._write() as conn:
-                rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
-                if not rows:
-                    break
-                cursor = (rows[-1][1], rows[-1][0])
-                doomed = json.dumps([row[0] for row in rows if row[2]])
-                images += conn.execute(
-                    "SELECT count(*) FROM images"
-                    " WHERE sighting_id IN (SELECT value FROM json_each(?))",
-                    (doomed,),
-                ).fetchone()[0]
-                plate_ids = [
-                    row[0]
-                    for row in conn.execute(
-                        "DELETE FROM sightings WHERE id IN (SELECT value FROM json_each(?))"
-                        " RETURNING plate_id",
+        with self._checkpoints_between_batches() as checkpoint:
+            while True:
+                with self._write() as conn:
+                    rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
+                    if not rows:
+                        break
+                    cursor = (rows[-1][1], rows[-1][0])
+                    doomed = json.dumps([row[0] for row in rows if row[2]])
+                    images += conn.execute(
+                        "SELECT count(*) FROM images"
+                        " WHERE sighting_id IN (SELECT value FROM json_each(?))",
                         (doomed,),
-                    )
-                ]
-                sightings += len(plate_ids)
-                plates += self._drop_orphan_plates(conn, plate_ids)
+                    ).fetchone()[0]
+                    plate_ids = [
+                        row[0]
+                        for row in conn.execute(
+                            "DELETE FROM sightings WHERE id IN (SELECT value FROM json_each(?))"
+                            " RETURNING plate_id",
+                            (doomed,),
+                        )
+                    ]
+                    sightings += len(plate_ids)
+                    plates += self._drop_orphan_plates(conn, plate_ids)
+                checkpoint()
         return sightings, images, plates
 
     def _purge_images(self, select_batch: str, batch_params: _BatchParams) -> int:
         """Delete images batch by batch, as ``_purge_sightings`` does sightings."""
         removed = 0
         cursor: tuple[int, int] = (-(2**63), -(2**63))
-        while True:
-            with self._write() as conn:
-                rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
-                if not rows:
-                    break
-                cursor = (rows[-1][1], rows[-1][0])
-                removed += conn.execute(
-                    "DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps([row[0] for row in rows if row[2]]),),
-                ).rowcount
+        with self._checkpoints_between_batches() as checkpoint:
+            while True:
+                with self._write() as conn:
+                    rows = conn.execute(select_batch, batch_params(cursor)).fetchall()
+                    if not rows:
+                        break
+                    cursor = (rows[-1][1], rows[-1][0])
+                    removed += conn.execute(
+                        "DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))",
+                        (json.dumps([row[0] for row in rows if row[2]]),),
+                    ).rowcount
+                checkpoint()
         return removed
+
+    @contextmanager
+    def _checkpoints_between_batches(self) -> Iterator[Callable[[], None]]:
+        """Move WAL checkpoints out of the write lock while a purge runs.
+
+        An automatic checkpoint runs inside a commit, holding the write lock
+        (and any sighting waiting for it) through the fsync of every page the
+        purge touched. During a purge the writer's automatic checkpoints are
+        off; the purge calls the yielded function between batches instead,
+        which checkpoints on a connection of its own while writers go on.
+        """
+
+        def set_autocheckpoint(pages: int) -> None:
+            with self._write_lock:
+                if self._writer is not None:
+                    self._writer.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+
+        def checkpoint() -> None:
+            with self._checkpoint_lock:
+                if self._checkpointer is not None:
+                    self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+        set_autocheckpoint(0)
+        try:
+            yield checkpoint
+        finally:
+            set_autocheckpoint(_WAL_AUTOCHECKPOINT_PAGES)
 
     # -- evidence export -------------------------------------------------------
 
