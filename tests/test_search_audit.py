@@ -1,0 +1,284 @@
+"""Search, evidence export, purge, legal hold, retention and the audit log, inside Home Assistant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+import zipfile
+
+import pytest
+import voluptuous as vol
+
+from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.records import NewSighting, Sighting
+from custom_components.plate_tracker.retention import async_purge_expired
+from homeassistant.auth.models import User
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+PLATES = ("AE1234BK", "AE5634BK", "KA1234OO", "BC0034BK", "AE1234BX")
+
+
+@pytest.fixture
+async def sightings(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> list[Sighting]:
+    """Store one sighting per plate, an hour apart, at two cameras."""
+    store = init_folder.runtime_data.store
+    stored = []
+    for index, plate in enumerate(PLATES):
+        sighting, _ = await hass.async_add_executor_job(
+            store.record,
+            NewSighting(
+                camera="bridge" if index % 2 else "exit_kyiv_road",
+                seen_at=NOW - timedelta(hours=index),
+                plate=plate,
+                raw=plate,
+                confidence=0.9 - index / 20,
+                source="folder",
+                crop_jpeg=f"crop {plate}".encode(),
+                snapshot_jpeg=f"snapshot {plate}".encode(),
+            ),
+        )
+        stored.append(sighting)
+    return stored
+
+
+@pytest.fixture
+def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
+    """Make a folder the user listed in allowlist_external_dirs."""
+    path = config_dir / "evidence"
+    path.mkdir()
+    hass.config.allowlist_external_dirs = {str(path)}
+    return path
+
+
+async def call(
+    hass: HomeAssistant, service: str, data: dict[str, Any], user: User | None = None
+) -> Any:
+    """Call a service of the integration and return its response."""
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=user.id if user else None),
+    )
+
+
+@pytest.mark.usefixtures("sightings")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"plate": "*34BK"}, ["AE1234BK", "AE5634BK", "BC0034BK"]),
+        ({"plate": "AE?234BK"}, ["AE1234BK"]),
+        ({"plate": "AEI234BK", "fuzzy": True}, ["AE1234BK", "AE1234BX"]),
+        ({"plate": "ае 1234 вк"}, ["AE1234BK"]),
+        ({"cameras": ["bridge"]}, ["AE5634BK", "BC0034BK"]),
+        ({"min_confidence": 0.8}, ["AE1234BK", "AE5634BK", "KA1234OO"]),
+        ({"since": "2026-11-25T09:30:00+00:00"}, ["AE1234BK", "AE5634BK", "KA1234OO"]),
+    ],
+)
+async def test_search_from_a_partial_description(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_read_only_user: User,
+    query: dict[str, Any],
+    expected: list[str],
+) -> None:
+    """Police start from "ends in 34 BK, near the bridge": every filter narrows the result."""
+    response = await call(
+        hass, "search_sightings", {**query, "reason": "case 42"}, hass_read_only_user
+    )
+    assert [item["plate"] for item in response["sightings"]] == expected
+    first = response["sightings"][0]
+    assert "/crop.jpg?exp=" in first["crop_url"]
+    store = init_folder.runtime_data.store
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert (line.action, line.user_id, line.reason) == (
+        "search_sightings",
+        hass_read_only_user.id,
+        "case 42",
+    )
+    assert line.details["results"] == len(expected)
+
+
+@pytest.mark.usefixtures("sightings")
+async def test_search_pages(hass: HomeAssistant, init_folder: MockConfigEntry) -> None:
+    """Large results come in pages; following the cursor returns each sighting once."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        data = {"reason": "case 42", "page_size": 2, "sort": "oldest"}
+        if cursor:
+            data["cursor"] = cursor
+        response = await call(hass, "search_sightings", data)
+        seen += [item["plate"] for item in response["sightings"]]
+        if (cursor := response["next_cursor"]) is None:
+            break
+    assert seen == list(reversed(PLATES))
+
+
+@pytest.mark.usefixtures("init_folder")
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (
+            {
+                "since": "2026-11-25T12:00:00+00:00",
+                "until": "2026-11-24T12:00:00+00:00",
+            },
+            "time_range_reversed",
+        ),
+        ({"plate": "A*"}, "pattern_too_broad"),
+        ({"plate": "AE#1"}, "plate_invalid_characters"),
+        ({"cursor": "garbage"}, "invalid_cursor"),
+    ],
+)
+async def test_search_refuses_bad_input(
+    hass: HomeAssistant, data: dict[str, Any], key: str
+) -> None:
+    """Bad input gets a translated error that says what is wrong, never a crash."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "search_sightings", {**data, "reason": "case 42"})
+    assert err.value.translation_key == key
+
+
+@pytest.mark.usefixtures("init_folder")
+async def test_search_and_export_need_a_reason(
+    hass: HomeAssistant, allowed_dir: Path
+) -> None:
+    """Looking at personal data must be justified: no reason, no search."""
+    with pytest.raises(vol.Invalid):
+        await call(hass, "search_sightings", {"plate": "AE1234BK"})
+    with pytest.raises(vol.Invalid):
+        await call(hass, "export_sightings", {"folder": str(allowed_dir)})
+
+
+@pytest.mark.usefixtures("sightings")
+async def test_export_writes_verifiable_evidence(
+    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path
+) -> None:
+    """An export holds the sightings, their images and a SHA-256 manifest a court can verify."""
+    response = await call(
+        hass,
+        "export_sightings",
+        {"plate": "*34BK", "folder": str(allowed_dir), "reason": "court request 7"},
+    )
+    path = Path(response["path"])
+    assert path.parent == allowed_dir
+    assert response["sightings"] == 3
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == response["sha256"]
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        names = set(archive.namelist())
+        assert "sightings.csv" in names
+        assert sum(name.startswith("crops/") for name in names) == 3
+        for name, digest in manifest["files"].items():
+            assert hashlib.sha256(archive.read(name)).hexdigest() == digest["sha256"]
+    store = init_folder.runtime_data.store
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert (line.action, line.reason) == ("export_sightings", "court request 7")
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass, "export_sightings", {"folder": "/etc", "reason": "court request 7"}
+        )
+    assert err.value.translation_key == "path_not_allowed"
+
+
+async def test_purge_respects_legal_hold_and_is_audited(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    sightings: list[Sighting],
+    hass_admin_user: User,
+) -> None:
+    """A purge removes what it names, except sightings held for a case; both are audited."""
+    held = await call(
+        hass,
+        "set_legal_hold",
+        {"sighting_ids": [sightings[0].id], "reason": "case 9 evidence"},
+        hass_admin_user,
+    )
+    assert held == {"changed": 1}
+    response = await call(
+        hass,
+        "purge_sightings",
+        {"until": "2026-11-25T13:00:00+00:00", "reason": "data subject request"},
+        hass_admin_user,
+    )
+    assert response == {"removed": len(PLATES) - 1}
+    store = init_folder.runtime_data.store
+    assert await hass.async_add_executor_job(store.count) == 1
+    actions = [
+        line.action for line in await hass.async_add_executor_job(store.audit_log)
+    ]
+    assert actions == ["purge_sightings", "set_legal_hold"]
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "purge_sightings", {"reason": "no criteria"}, hass_admin_user)
+    assert err.value.translation_key == "purge_needs_criteria"
+
+
+async def test_daily_retention_purge(
+    hass: HomeAssistant, init_folder: MockConfigEntry, sightings: list[Sighting]
+) -> None:
+    """Sightings older than the retention period go; the purge is in the audit log."""
+    hass.config_entries.async_update_entry(
+        init_folder, options={**init_folder.options, "keep_days": 1}
+    )
+    await hass.async_block_till_done()
+    store = init_folder.runtime_data.store
+    old, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=dt_util.utcnow() - timedelta(days=3),
+            plate="AA0000AA",
+            raw="AA0000AA",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    before = await hass.async_add_executor_job(store.count)
+    report = await async_purge_expired(hass, init_folder)
+    assert report.sightings >= 1
+    assert await hass.async_add_executor_job(store.get, old.id) is None
+    assert await hass.async_add_executor_job(store.count) == before - report.sightings
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert line.action == "retention_purge"
+    assert line.user_id is None
+
+
+@pytest.mark.usefixtures("sightings")
+async def test_audit_log_is_readable_by_admins_only_and_complete(
+    hass: HomeAssistant, hass_admin_user: User, allowed_dir: Path
+) -> None:
+    """Every search, export and watchlist change shows up with who did it, and reading it is audited too."""
+    await call(hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 1"})
+    await call(
+        hass,
+        "watchlist_add",
+        {"plate": "AE1234BK", "label": "Skoda"},
+        hass_admin_user,
+    )
+    await call(
+        hass,
+        "export_sightings",
+        {"plate": "AE1234BK", "folder": str(allowed_dir), "reason": "case 1"},
+    )
+    response = await call(hass, "audit_log", {}, hass_admin_user)
+    assert [(line["action"], line["user_id"]) for line in response["records"]] == [
+        ("export_sightings", None),
+        ("watchlist_add", hass_admin_user.id),
+        ("search_sightings", None),
+    ]
+    response = await call(hass, "audit_log", {"action": "audit_log"}, hass_admin_user)
+    assert [line["action"] for line in response["records"]] == ["audit_log"]

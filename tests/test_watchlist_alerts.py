@@ -1,0 +1,373 @@
+"""Watchlist management, hits, alerts and their signed image links, inside Home Assistant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from yarl import URL
+
+from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
+from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
+from homeassistant.auth.models import User
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+async def add_listed(hass: HomeAssistant, user: User, **data: Any) -> dict[str, Any]:
+    """Put a plate on the watchlist as an administrator."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_add",
+        data,
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=user.id),
+    )
+    assert response is not None
+    return response["entry"]  # type: ignore[return-value]
+
+
+async def announce(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    plate: str,
+    *,
+    camera: str = "exit_kyiv_road",
+    at: datetime = NOW,
+    alternatives: tuple[tuple[str, float], ...] = (),
+) -> Sighting:
+    """Store a sighting with images and announce it, as the pipeline does."""
+    runtime = entry.runtime_data
+    sighting, _ = await hass.async_add_executor_job(
+        runtime.store.record,
+        NewSighting(
+            camera=camera,
+            seen_at=at,
+            plate=plate,
+            raw=plate,
+            confidence=0.93,
+            source="folder",
+            direction=Direction.RECEDING,
+            alternatives=alternatives,
+            crop_jpeg=b"\xff\xd8crop",
+            snapshot_jpeg=b"\xff\xd8snapshot",
+        ),
+    )
+    runtime.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    return sighting
+
+
+@pytest.mark.parametrize(
+    ("read", "alternatives", "kind"),
+    [
+        ("AE1234BK", (), "exact"),
+        ("AEI234BK", (), "lookalike"),
+        ("AE12348K", (), "lookalike"),
+        ("AE1234BX", (), "one_edit"),
+        ("KA9999OO", (("AE1234BK", 0.3),), "exact"),
+    ],
+)
+async def test_misreads_still_alert_and_say_how_they_matched(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    read: str,
+    alternatives: tuple[tuple[str, float], ...],
+    kind: str,
+) -> None:
+    """OCR misreads of a wanted plate must alert, and the alert says exact or fuzzy."""
+    listed = await add_listed(
+        hass,
+        hass_admin_user,
+        plate="АЕ 1234 ВК",
+        label="Stolen Skoda",
+        reason="Case 17/2026",
+        priority="critical",
+    )
+    assert listed["plate"] == "AE1234BK"
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+
+    sighting = await announce(hass, init_folder, read, alternatives=alternatives)
+
+    assert len(hits) == 1
+    data = hits[0].data
+    assert data["match_kind"] == kind
+    assert data["listed_plate"] == "AE1234BK"
+    assert data["plate"] == read
+    assert data["from_alternative"] is bool(alternatives)
+    assert (data["label"], data["reason"], data["priority"]) == (
+        "Stolen Skoda",
+        "Case 17/2026",
+        "critical",
+    )
+    assert data["camera"] == "exit_kyiv_road"
+    assert data["seen_at"] == NOW.isoformat()
+    assert data["direction"] == "receding"
+    assert data["sighting_id"] == sighting.id
+    assert data["recent_sightings"][0]["camera"] == "exit_kyiv_road"
+    assert f"/api/plate_tracker/sightings/{sighting.id}/crop.jpg?" in data["crop_url"]
+    event_entity = hass.states.get("event.exit_kyiv_road_plate")
+    assert event_entity is not None
+    assert event_entity.attributes["event_type"] == "watchlist_hit"
+
+
+async def test_unrelated_plates_do_not_alert(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A plate two characters away is another car: no alert, no stored hit."""
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    sighting = await announce(hass, init_folder, "AE9934BX")
+    assert hits == []
+    store = init_folder.runtime_data.store
+    assert await hass.async_add_executor_job(store.hits_for_sighting, sighting.id) == []
+
+
+async def test_one_alert_per_pass_but_every_hit_stored(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A car waiting at a barrier is read every second: one alert, yet every sighting and hit kept."""
+    listed = await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    for second in range(3):
+        await announce(
+            hass, init_folder, "AE1234BK", at=NOW + timedelta(seconds=second)
+        )
+    await announce(
+        hass, init_folder, "AE1234BK", camera="bridge", at=NOW + timedelta(seconds=5)
+    )
+    await announce(hass, init_folder, "AE1234BK", at=NOW + timedelta(hours=2))
+
+    assert [(hit.data["camera"], hit.data["seen_at"]) for hit in hits] == [
+        ("exit_kyiv_road", NOW.isoformat()),
+        ("bridge", (NOW + timedelta(seconds=5)).isoformat()),
+        ("exit_kyiv_road", (NOW + timedelta(hours=2)).isoformat()),
+    ]
+    store = init_folder.runtime_data.store
+    stored = await hass.async_add_executor_job(store.hits_for_entry, listed["entry_id"])
+    assert len(stored) == 5
+
+
+async def test_last_seen_sensor_survives_a_restart(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """Dashboards show when and where a wanted car was last seen, also after a restart."""
+    await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Stolen Skoda")
+    state = hass.states.get("sensor.watchlist_last_seen_stolen_skoda")
+    assert state is not None
+    assert state.state == "unknown"
+
+    await announce(hass, init_folder, "AE1234BK")
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+
+    state = hass.states.get("sensor.watchlist_last_seen_stolen_skoda")
+    assert state is not None
+    assert state.state == NOW.isoformat()
+    assert state.attributes["camera"] == "exit_kyiv_road"
+    assert state.attributes["match_kind"] == "exact"
+
+
+async def test_removed_entry_removes_its_sensor(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A plate taken off the watchlist leaves no stale entity behind."""
+    listed = await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Gone")
+    assert hass.states.get("sensor.watchlist_last_seen_gone") is not None
+    await hass.services.async_call(
+        DOMAIN,
+        "watchlist_remove",
+        {"entry_id": listed["entry_id"]},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.watchlist_last_seen_gone") is None
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "watchlist_remove",
+            {"entry_id": listed["entry_id"]},
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == "watchlist_entry_not_found"
+
+
+async def test_signed_image_links(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    hass_client_no_auth: ClientSessionGenerator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Alert pictures open without a login, but only the signed image and only until expiry."""
+    freezer.move_to(NOW)
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    other = await announce(hass, init_folder, "KA0000OO")
+    await announce(hass, init_folder, "AE1234BK")
+    client = await hass_client_no_auth()
+    crop = URL(hits[0].data["crop_url"])
+    snapshot = URL(hits[0].data["snapshot_url"])
+
+    response = await client.get(crop.path_qs)
+    assert response.status == HTTPStatus.OK
+    assert response.content_type == "image/jpeg"
+    assert await response.read() == b"\xff\xd8crop"
+    assert (await client.get(snapshot.path_qs)).status == HTTPStatus.OK
+
+    forged = {
+        "other sighting": crop.with_path(
+            f"/api/plate_tracker/sightings/{other.id}/crop.jpg"
+        ),
+        "other kind": crop.with_path(crop.path.replace("crop", "snapshot")),
+        "bad signature": crop.update_query(sig="A" * 43),
+        "later expiry": crop.update_query(exp=str(int(crop.query["exp"]) + 3600)),
+        "no signature": crop.with_query(None),
+    }
+    for name, url in forged.items():
+        assert (await client.get(url.path_qs)).status == HTTPStatus.FORBIDDEN, name
+
+    freezer.tick(timedelta(hours=73))
+    assert (await client.get(crop.path_qs)).status == HTTPStatus.FORBIDDEN
+
+
+async def test_watchlist_management_is_for_admins(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_read_only_user: User
+) -> None:
+    """Only administrators may change, list or export the watchlist."""
+    context = Context(user_id=hass_read_only_user.id)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("watchlist_add", {"plate": "AE1234BK"}),
+        ("watchlist_remove", {"plate": "AE1234BK"}),
+        ("watchlist_list", {}),
+        ("watchlist_import", {"csv": "plate\nAE1234BK\n"}),
+        ("watchlist_export", {}),
+        ("purge_sightings", {"plate": "AE1234BK", "reason": "court order 5"}),
+        ("set_legal_hold", {"sighting_ids": [1], "reason": "case 5"}),
+        ("audit_log", {}),
+    ]
+    for service, data in calls:
+        with pytest.raises(Unauthorized):
+            await hass.services.async_call(
+                DOMAIN,
+                service,
+                data,
+                blocking=True,
+                context=context,
+                return_response=service in ("watchlist_list", "audit_log"),
+            )
+    assert init_folder.runtime_data.alerts.entries == []
+
+
+async def test_import_applies_all_or_nothing(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """An import with one bad row changes nothing and names every bad row."""
+    context = Context(user_id=hass_admin_user.id)
+    bad = "plate,label,priority\nAE1234BK,Skoda,critical\n!!,Bad,high\nKA0001OO,Audi,urgent\n"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "watchlist_import", {"csv": bad}, blocking=True, context=context
+        )
+    assert err.value.translation_key == "watchlist_import_invalid"
+    assert err.value.translation_placeholders["count"] == "2"
+    assert "line 3" in err.value.translation_placeholders["errors"]
+    assert "line 4" in err.value.translation_placeholders["errors"]
+    assert init_folder.runtime_data.alerts.entries == []
+
+    good = "plate,label,priority\nAE1234BK,Skoda,critical\nKA0001OO,Audi,high\n"
+    response = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_import",
+        {"csv": good},
+        blocking=True,
+        context=context,
+        return_response=True,
+    )
+    assert response == {"imported": 2, "total": 2}
+    exported = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_export",
+        {},
+        blocking=True,
+        context=context,
+        return_response=True,
+    )
+    assert exported is not None
+    assert "AE1234BK" in str(exported["csv"])
+    assert exported["count"] == 2
+
+
+async def test_acknowledge_records_who_and_when(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    hass_read_only_user: User,
+) -> None:
+    """Police must know which officer took an alert; a second acknowledgement is refused."""
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BK")
+    hit_id = hits[0].data["hit_id"]
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "acknowledge_hit",
+        {"hit_id": hit_id, "note": "patrol 12 sent"},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_read_only_user.id),
+    )
+    assert response is not None
+    assert response["acknowledged_by"] == hass_read_only_user.id
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "acknowledge_hit", {"hit_id": hit_id}, blocking=True
+        )
+    assert err.value.translation_key == "hit_already_acknowledged"
+    store = init_folder.runtime_data.store
+    audit = await hass.async_add_executor_job(store.audit_log)
+    assert [(line.action, line.user_id, line.reason) for line in audit][:1] == [
+        ("acknowledge_hit", hass_read_only_user.id, "patrol 12 sent")
+    ]
+
+
+async def test_expired_and_out_of_hours_entries_do_not_alert(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An expired case or a plate watched only at night must not page anyone at noon."""
+    await hass.config.async_set_time_zone("UTC")
+    await add_listed(
+        hass, hass_admin_user, plate="AE1234BK", expires_at="2026-11-24T00:00:00+00:00"
+    )
+    await add_listed(
+        hass,
+        hass_admin_user,
+        plate="KA0001OO",
+        active_from="22:00",
+        active_until="06:00",
+    )
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BK")
+    await announce(hass, init_folder, "KA0001OO")
+    assert hits == []
+    await announce(hass, init_folder, "KA0001OO", at=NOW + timedelta(hours=11))
+    assert [hit.data["plate"] for hit in hits] == ["KA0001OO"]
