@@ -9,18 +9,17 @@ from pathlib import Path
 from typing import Any
 import zipfile
 
+from homeassistant.auth.models import User
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import NewSighting, Sighting
 from custom_components.plate_tracker.retention import async_purge_expired
-from homeassistant.auth.models import User
-from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.util import dt as dt_util
-
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PLATES = ("AE1234BK", "AE5634BK", "KA1234OO", "BC0034BK", "AE1234BX")
@@ -176,7 +175,8 @@ async def test_export_writes_verifiable_evidence(
     path = Path(response["path"])
     assert path.parent == allowed_dir
     assert response["sightings"] == 3
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == response["sha256"]
+    data = await hass.async_add_executor_job(path.read_bytes)
+    assert hashlib.sha256(data).hexdigest() == response["sha256"]
     with zipfile.ZipFile(path) as archive:
         manifest = json.loads(archive.read("manifest.json"))
         names = set(archive.namelist())

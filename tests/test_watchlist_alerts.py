@@ -7,20 +7,19 @@ from http import HTTPStatus
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-import pytest
-from yarl import URL
-
-from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
-from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from homeassistant.auth.models import User
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
-
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from yarl import URL
+
+from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
+from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -84,6 +83,7 @@ async def test_misreads_still_alert_and_say_how_they_matched(
     hass: HomeAssistant,
     init_folder: MockConfigEntry,
     hass_admin_user: User,
+    *,
     read: str,
     alternatives: tuple[tuple[str, float], ...],
     kind: str,
