@@ -17,11 +17,9 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
+from .alerts import WatchlistAlerts, async_load_url_signer
 from .const import (
     CONF_ALERT_COOLDOWN,
-    CONF_URL_LIFETIME_HOURS,
-    DEFAULT_ALERT_COOLDOWN,
-    DEFAULT_URL_LIFETIME_HOURS,
     CONF_INBOX,
     CONF_MIN_CONFIDENCE,
     CONF_PUBLISH_AFTER,
@@ -29,32 +27,40 @@ from .const import (
     CONF_REGIONS,
     CONF_SOURCE,
     CONF_THREADS,
+    CONF_URL_LIFETIME_HOURS,
     DATABASE_FILE,
+    DEFAULT_ALERT_COOLDOWN,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_PUBLISH_AFTER,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_REGIONS,
     DEFAULT_THREADS,
+    DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
     ISSUE_MODELS_UNAVAILABLE,
     MODELS_DIR,
     SOURCE_FOLDER,
 )
-from .alerts import WatchlistAlerts, async_load_url_signer
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SightingHub
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
-from .pipeline import SightingPipeline
 from .matching.cooldown import AlertCooldown
+from .pipeline import SightingPipeline
 from .retention import async_schedule_retention
+from .routes import RouteTracker
 from .services import async_setup_services
-from .views import SightingImageView
 from .source import async_start_sources
 from .store import SightingStore
+from .views import SightingImageView
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.EVENT, Platform.IMAGE, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.DEVICE_TRACKER,
+    Platform.EVENT,
+    Platform.IMAGE,
+    Platform.SENSOR,
+]
 
 # A YAML block is imported once into a folder-source entry; it exists so that a
 # development or kiosk setup can be brought up without clicking through the UI.
@@ -170,6 +176,7 @@ async def async_setup_entry(
             hass, pipeline.run(), name=f"{DOMAIN} pipeline {entry.entry_id}"
         )
     )
+    await RouteTracker.from_entry(hass, entry).async_start(entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.runtime_data.tasks.extend(
         await async_start_sources(hass, entry, source_counters)

@@ -23,38 +23,36 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.util import dt as dt_util
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DateTimeSelector,
-    SelectOptionDict,
-    TimeSelector,
+    LocationSelector,
+    LocationSelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
+    TimeSelector,
 )
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 from yarl import URL
 
 from .const import (
     CONF_ALERT_COOLDOWN,
-    CONF_KEEP_DAYS,
-    CONF_KEEP_HIT_DAYS,
-    CONF_KEEP_IMAGE_DAYS,
-    CONF_URL_LIFETIME_HOURS,
-    DEFAULT_ALERT_COOLDOWN,
-    DEFAULT_KEEP_DAYS,
-    DEFAULT_KEEP_HIT_DAYS,
-    DEFAULT_URL_LIFETIME_HOURS,
     CONF_FILENAME_PATTERN,
     CONF_FRIGATE_URL,
     CONF_INBOX,
+    CONF_KEEP_DAYS,
     CONF_KEEP_FILES,
+    CONF_KEEP_HIT_DAYS,
+    CONF_KEEP_IMAGE_DAYS,
     CONF_MIN_CONFIDENCE,
     CONF_MQTT_PREFIX,
     CONF_PUBLISH_AFTER,
@@ -62,12 +60,17 @@ from .const import (
     CONF_REGIONS,
     CONF_SOURCE,
     CONF_THREADS,
+    CONF_URL_LIFETIME_HOURS,
+    DEFAULT_ALERT_COOLDOWN,
+    DEFAULT_KEEP_DAYS,
+    DEFAULT_KEEP_HIT_DAYS,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MQTT_PREFIX,
     DEFAULT_PUBLISH_AFTER,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_REGIONS,
     DEFAULT_THREADS,
+    DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
     REGIONS,
     SOURCE_FOLDER,
@@ -78,10 +81,24 @@ from .coordinator import PlateTrackerConfigEntry
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .records import Priority, WatchlistEntry
+from .routes import (
+    CAMERA_ROLES,
+    CONF_CAMERA_NAME,
+    CONF_CAMERAS,
+    CONF_LATITUDE,
+    CONF_LEAVING_DIRECTION,
+    CONF_LONGITUDE,
+    CONF_MAX_SPEED_KMH,
+    CONF_ROLE,
+    CONF_TRIP_GAP_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_TRIP_GAP_MINUTES,
+    LEAVING_DIRECTIONS,
+)
 from .source import resolve_inbox
-from .store import StoreValidationError
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern
 from .sources.frigate import FrigateClient, FrigateError
+from .store import StoreValidationError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -146,7 +163,7 @@ class _SourceSteps:
     ) -> Any:
         raise NotImplementedError
 
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> Any:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> Any:  # noqa: ARG002 - Home Assistant calls steps with it
         """Ask which source to use."""
         return self.async_show_menu(  # type: ignore[attr-defined]
             step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER]
@@ -235,15 +252,16 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
     @classmethod
     @callback
     def async_get_supported_subentry_types(
-        cls, config_entry: ConfigEntry
+        cls,
+        config_entry: ConfigEntry,  # noqa: ARG003 - the signature Home Assistant calls
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Sources are subentries: one Frigate, several inboxes, ..."""
+        """Return the subentry types: sources (one Frigate, several inboxes, ...)."""
         return {SUBENTRY_SOURCE: SourceSubentryFlow}
 
     @staticmethod
     @callback
     def async_get_options_flow(
-        config_entry: PlateTrackerConfigEntry,
+        config_entry: PlateTrackerConfigEntry,  # noqa: ARG004 - the signature Home Assistant calls
     ) -> PlateTrackerOptionsFlow:
         """Thresholds and engine settings."""
         return PlateTrackerOptionsFlow()
@@ -271,7 +289,8 @@ class SourceSubentryFlow(_SourceSteps, ConfigSubentryFlow):
         return self.async_create_entry(title=title, data=data, unique_id=unique_id)
 
     async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - Home Assistant calls steps with it
     ) -> SubentryFlowResult:
         """Change a source's URL, prefix or folder (its kind stays)."""
         self._reconfigured = dict(self._get_reconfigure_subentry().data)
@@ -288,12 +307,19 @@ class PlateTrackerOptionsFlow(OptionsFlow):
     """Settings of the hub, and the watchlist managed without a restart."""
 
     async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu step has no input
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=["settings", "alerts", "watchlist_add", "watchlist_remove"],
+            menu_options=[
+                "settings",
+                "alerts",
+                "camera",
+                "watchlist_add",
+                "watchlist_remove",
+            ],
         )
 
     def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
@@ -406,6 +432,126 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             ),
         )
 
+    _camera_step: dict[str, Any]
+    """What the camera step chose: the camera id, the trip gap, the top speed."""
+
+    async def async_step_camera(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose a camera to put on the city map; set how routes are judged."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input[CONF_CAMERA] = user_input[CONF_CAMERA].strip()
+            if not user_input[CONF_CAMERA]:
+                errors[CONF_CAMERA] = "camera_required"
+            else:
+                self._camera_step = user_input
+                return await self.async_step_camera_details()
+        mapped = self.config_entry.options.get(CONF_CAMERAS, {})
+        known = set(mapped) | self.config_entry.runtime_data.hub.known_cameras
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_CAMERA): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(
+                                value=camera,
+                                label=mapped.get(camera, {}).get(CONF_CAMERA_NAME)
+                                or camera,
+                            )
+                            for camera in sorted(known)
+                        ],
+                        custom_value=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Required(
+                    CONF_TRIP_GAP_MINUTES, default=DEFAULT_TRIP_GAP_MINUTES
+                ): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=1, max=7 * 24 * 60, step=1, unit_of_measurement="min"
+                        )
+                    ),
+                    vol.Coerce(int),
+                ),
+                vol.Required(
+                    CONF_MAX_SPEED_KMH, default=DEFAULT_MAX_SPEED_KMH
+                ): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=10, max=1000, step=10, unit_of_measurement="km/h"
+                        )
+                    ),
+                    vol.Coerce(int),
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="camera",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or dict(self.config_entry.options)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_camera_details(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name, place and role of the chosen camera; or take it off the map."""
+        camera = self._camera_step[CONF_CAMERA]
+        cameras = dict(self.config_entry.options.get(CONF_CAMERAS, {}))
+        route_options = {
+            CONF_TRIP_GAP_MINUTES: self._camera_step[CONF_TRIP_GAP_MINUTES],
+            CONF_MAX_SPEED_KMH: self._camera_step[CONF_MAX_SPEED_KMH],
+        }
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input.get(CONF_REMOVE):
+                cameras.pop(camera, None)
+                return self._save({CONF_CAMERAS: cameras, **route_options})
+            is_exit = user_input[CONF_ROLE] == "exit"
+            if is_exit and not user_input.get(CONF_LEAVING_DIRECTION):
+                errors[CONF_LEAVING_DIRECTION] = "leaving_direction_required"
+            if not errors:
+                cameras[camera] = {
+                    CONF_CAMERA_NAME: user_input.get(CONF_CAMERA_NAME, "").strip()
+                    or camera,
+                    CONF_LATITUDE: user_input[CONF_LOCATION][CONF_LATITUDE],
+                    CONF_LONGITUDE: user_input[CONF_LOCATION][CONF_LONGITUDE],
+                    CONF_ROLE: user_input[CONF_ROLE],
+                    CONF_LEAVING_DIRECTION: user_input.get(CONF_LEAVING_DIRECTION)
+                    if is_exit
+                    else None,
+                }
+                return self._save({CONF_CAMERAS: cameras, **route_options})
+        current = cameras.get(camera)
+        suggested: dict[str, Any] = {
+            CONF_CAMERA_NAME: camera,
+            CONF_LOCATION: {
+                CONF_LATITUDE: self.hass.config.latitude,
+                CONF_LONGITUDE: self.hass.config.longitude,
+            },
+        }
+        if current is not None:
+            suggested = {
+                CONF_CAMERA_NAME: current[CONF_CAMERA_NAME],
+                CONF_LOCATION: {
+                    CONF_LATITUDE: current[CONF_LATITUDE],
+                    CONF_LONGITUDE: current[CONF_LONGITUDE],
+                },
+                CONF_ROLE: current[CONF_ROLE],
+                CONF_LEAVING_DIRECTION: current.get(CONF_LEAVING_DIRECTION),
+            }
+        return self.async_show_form(
+            step_id="camera_details",
+            data_schema=self.add_suggested_values_to_schema(
+                CAMERA_DETAILS_SCHEMA, user_input or suggested
+            ),
+            errors=errors,
+            description_placeholders={"camera": camera},
+        )
+
     async def async_step_watchlist_add(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -414,7 +560,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         placeholders: dict[str, str] = {}
         if user_input is not None:
             try:
-                listed = _watchlist_entry_from_form(self.hass, user_input)
+                listed = _watchlist_entry_from_form(user_input)
                 store = self.config_entry.runtime_data.store
                 await self.hass.async_add_executor_job(store.watchlist_add, listed)
             except MatchingValidationError as err:
@@ -493,6 +639,29 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         )
 
 
+CONF_CAMERA = "camera"
+CONF_LOCATION = "location"
+CONF_REMOVE = "remove"
+CAMERA_DETAILS_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_CAMERA_NAME): str,
+        vol.Required(CONF_LOCATION): LocationSelector(
+            LocationSelectorConfig(radius=False)
+        ),
+        vol.Required(CONF_ROLE, default="inside"): SelectSelector(
+            SelectSelectorConfig(
+                options=list(CAMERA_ROLES), translation_key="camera_role"
+            )
+        ),
+        vol.Optional(CONF_LEAVING_DIRECTION): SelectSelector(
+            SelectSelectorConfig(
+                options=list(LEAVING_DIRECTIONS), translation_key="leaving_direction"
+            )
+        ),
+        vol.Optional(CONF_REMOVE, default=False): BooleanSelector(),
+    }
+)
+
 WATCHLIST_ENTRY_SCHEMA = vol.Schema(
     {
         vol.Required("plate"): str,
@@ -513,9 +682,7 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
 )
 
 
-def _watchlist_entry_from_form(
-    hass: HomeAssistant, form: dict[str, Any]
-) -> WatchlistEntry:
+def _watchlist_entry_from_form(form: dict[str, Any]) -> WatchlistEntry:
     """Build an entry from the form; raise MatchingValidationError for a bad plate."""
     expires_at = (
         dt_util.parse_datetime(form["expires_at"]) if form.get("expires_at") else None

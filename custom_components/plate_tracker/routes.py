@@ -1,7 +1,585 @@
-"""Vehicle routes across cameras and city exits: Home Assistant glue around matching.journeys."""
+"""Vehicle routes across cameras and city exits: Home Assistant glue around matching.journeys.
+
+The journey logic (``matching.journeys``) and the store's ``route_for`` are
+plain Python; this module gives them the camera map from the options, runs
+them in the executor, keeps the city status of every watchlisted vehicle,
+announces when one leaves or enters the city, and answers ``get_route`` and
+``where_is``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+import logging
+from typing import Any, Final
 
-ROUTE_SERVICES: tuple[Any, ...] = ()
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+import voluptuous as vol
+
+from .alerts import WatchlistAlerts
+from .const import DOMAIN, SIGNAL_WATCHLIST_CHANGED
+from .coordinator import PlateTrackerConfigEntry
+from .entity import watchlist_device_info
+from .matching.journeys import (
+    CameraInfo,
+    CameraRole,
+    CityState,
+    CityStatus,
+    RouteSighting,
+    SightingColumns,
+    build_route,
+    city_status,
+)
+from .matching.watchlist import is_pattern
+from .plate_text import lookalike_key
+from .records import Direction, Sighting, WatchlistEntry
+from .store import SightingStore
+
+_LOGGER = logging.getLogger(__name__)
+
+CONF_CAMERAS: Final = "cameras"
+CONF_CAMERA_NAME: Final = "name"
+CONF_LATITUDE: Final = "latitude"
+CONF_LONGITUDE: Final = "longitude"
+CONF_ROLE: Final = "role"
+CONF_LEAVING_DIRECTION: Final = "leaving_direction"
+CONF_TRIP_GAP_MINUTES: Final = "trip_gap_minutes"
+CONF_MAX_SPEED_KMH: Final = "max_speed_kmh"
+DEFAULT_TRIP_GAP_MINUTES: Final = 30
+DEFAULT_MAX_SPEED_KMH: Final = 200
+LEAVING_DIRECTIONS: Final = (
+    Direction.APPROACHING.value,
+    Direction.RECEDING.value,
+    Direction.LEFT.value,
+    Direction.RIGHT.value,
+)
+CAMERA_ROLES: Final = tuple(role.value for role in CameraRole)
+
+EVENT_LEFT_CITY: Final = "plate_tracker_left_city"
+EVENT_ENTERED_CITY: Final = "plate_tracker_entered_city"
+SIGNAL_CITY_STATUS: Final = f"{DOMAIN}_city_status_{{entry_id}}"
+"""Sent with a plate whenever its whereabouts were recomputed."""
+
+SERVICE_GET_ROUTE: Final = "get_route"
+SERVICE_WHERE_IS: Final = "where_is"
+DEFAULT_MAX_ROUTE_SIGHTINGS: Final = 500
+MAX_ROUTE_SIGHTINGS: Final = 5000
+"""A response beyond this many map points is of no use to a phone or an automation."""
+
+RECENT_WINDOW: Final = timedelta(days=30)
+"""The city status is decided by the latest sightings: those of the last month
+are read first, and the whole history only when they decide nothing."""
+VEHICLE_LOCATION_ACCURACY: Final = 50
+"""Metres: a camera sees a vehicle within a few dozen metres of where it stands."""
+
+ROUTE_TRACKERS: HassKey[dict[str, RouteTracker]] = HassKey(f"{DOMAIN}_routes")
+
+_STATE_EVENTS: Final = {
+    CityState.LEFT: EVENT_LEFT_CITY,
+    CityState.ENTERED: EVENT_ENTERED_CITY,
+}
+
+
+def camera_map(options: Mapping[str, Any]) -> dict[str, CameraInfo]:
+    """Return the cameras the options put on the city map, by camera id.
+
+    A camera with coordinates that cannot be on Earth is left off the map
+    (and logged) rather than failing the whole hub.
+    """
+    cameras: dict[str, CameraInfo] = {}
+    for camera_id, item in options.get(CONF_CAMERAS, {}).items():
+        leaving = item.get(CONF_LEAVING_DIRECTION)
+        try:
+            cameras[camera_id] = CameraInfo(
+                id=camera_id,
+                name=item.get(CONF_CAMERA_NAME) or camera_id,
+                latitude=float(item[CONF_LATITUDE]),
+                longitude=float(item[CONF_LONGITUDE]),
+                role=CameraRole(item.get(CONF_ROLE, CameraRole.INSIDE)),
+                leaving_direction=Direction(leaving) if leaving else None,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            _LOGGER.warning("Camera %s is left off the map: %s", camera_id, err)
+    return cameras
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Whereabouts:
+    """Where a vehicle was last seen and whether it is in the city."""
+
+    status: CityStatus
+    last: RouteSighting | None
+    """The latest sighting of the plate (or of a misread joined to it)."""
+
+
+def locate(
+    store: SightingStore,
+    plate: str,
+    cameras: Mapping[str, CameraInfo],
+    *,
+    trip_gap: timedelta,
+    max_speed_kmh: float,
+    now: datetime,
+) -> Whereabouts:
+    """Return a plate's whereabouts from the store (blocking: run in the executor).
+
+    Misreads joined by the journey logic count: a look-alike read at an exit in
+    the same pass as the real plate still tells which way the vehicle went.
+    """
+    for since in (now - RECENT_WINDOW, None):
+        rows = store.route_for(plate, since, include_lookalikes=True)
+        route = build_route(
+            SightingColumns.from_rows(rows),
+            cameras,
+            plate=plate,
+            trip_gap=trip_gap,
+            max_speed_kmh=max_speed_kmh,
+        )
+        status = city_status(route, cameras)
+        if status.state is not CityState.UNKNOWN or status.last_known_state:
+            break
+    return Whereabouts(status=status, last=route.sighting(-1) if len(route) else None)
+
+
+def exact_plates(entries: Iterable[WatchlistEntry]) -> dict[str, list[WatchlistEntry]]:
+    """Return the watchlist entries that name one vehicle, by plate (patterns name none)."""
+    plates: dict[str, list[WatchlistEntry]] = {}
+    for listed in entries:
+        if listed.id is not None and not is_pattern(listed.plate):
+            plates.setdefault(listed.plate, []).append(listed)
+    return plates
+
+
+@dataclass(slots=True)
+class RouteTracker:
+    """Keeps the whereabouts of every watchlisted vehicle and announces city exits."""
+
+    hass: HomeAssistant
+    entry_id: str
+    store: SightingStore
+    alerts: WatchlistAlerts
+    cameras: dict[str, CameraInfo]
+    trip_gap: timedelta
+    max_speed_kmh: float
+    whereabouts: dict[str, Whereabouts] = field(default_factory=dict)
+    """By watchlisted plate; restored from the store at startup."""
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def from_entry(
+        cls, hass: HomeAssistant, entry: PlateTrackerConfigEntry
+    ) -> RouteTracker:
+        """Make the tracker of a loaded entry from its camera map and route options."""
+        options = entry.options
+        return cls(
+            hass=hass,
+            entry_id=entry.entry_id,
+            store=entry.runtime_data.store,
+            alerts=entry.runtime_data.alerts,
+            cameras=camera_map(options),
+            trip_gap=timedelta(
+                minutes=options.get(CONF_TRIP_GAP_MINUTES, DEFAULT_TRIP_GAP_MINUTES)
+            ),
+            max_speed_kmh=float(options.get(CONF_MAX_SPEED_KMH, DEFAULT_MAX_SPEED_KMH)),
+        )
+
+    @property
+    def signal(self) -> str:
+        """The dispatcher signal sent with a plate whose whereabouts changed."""
+        return SIGNAL_CITY_STATUS.format(entry_id=self.entry_id)
+
+    async def async_start(self, entry: PlateTrackerConfigEntry) -> None:
+        """Give alerts camera names and city status, restore every vehicle, then listen."""
+        self.alerts.camera_names.update(
+            {camera_id: camera.name for camera_id, camera in self.cameras.items()}
+        )
+        self.alerts.city_status = self.async_city_status
+        await self.async_refresh(announce=False)
+        entry.runtime_data.hub.listeners.append(self.async_handle_sighting)
+        entry.async_on_unload(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_WATCHLIST_CHANGED.format(entry_id=self.entry_id),
+                self._watchlist_changed,
+            )
+        )
+        trackers = self.hass.data.setdefault(ROUTE_TRACKERS, {})
+        trackers[self.entry_id] = self
+
+        @callback
+        def forget() -> None:
+            del trackers[self.entry_id]
+
+        entry.async_on_unload(forget)
+
+    async def async_locate(self, plate: str) -> Whereabouts:
+        """Return a plate's whereabouts as the store has them now."""
+        return await self.hass.async_add_executor_job(
+            partial(
+                locate,
+                self.store,
+                plate,
+                self.cameras,
+                trip_gap=self.trip_gap,
+                max_speed_kmh=self.max_speed_kmh,
+                now=dt_util.utcnow(),
+            )
+        )
+
+    async def async_city_status(self, plate: str) -> str:
+        """Return a plate's city status (for watchlist alerts), read fresh from the store.
+
+        Fresh because the alert for a sighting is built while this tracker may
+        still be updating from the same sighting.
+        """
+        return (await self.async_locate(plate)).status.state.value
+
+    async def async_refresh(
+        self, plates: Iterable[str] | None = None, *, announce: bool
+    ) -> None:
+        """Recompute the whereabouts of watchlisted plates (all of them by default)."""
+        watched = exact_plates(self.alerts.entries)
+        for plate in watched if plates is None else plates:
+            async with self._lock:
+                found = await self.async_locate(plate)
+                previous = self.whereabouts.get(plate)
+                self.whereabouts[plate] = found
+            state = found.status.state
+            if (
+                announce
+                and state in _STATE_EVENTS
+                and (previous is None or previous.status.state is not state)
+            ):
+                for listed in watched.get(plate, ()):
+                    self.hass.bus.async_fire(
+                        _STATE_EVENTS[state], self._event_payload(listed, found)
+                    )
+            async_dispatcher_send(self.hass, self.signal, plate)
+
+    async def async_handle_sighting(self, sighting: Sighting) -> None:
+        """Recompute the watchlisted vehicles a new sighting may be a read of."""
+        key = lookalike_key(sighting.plate)
+        plates = [
+            plate
+            for plate in exact_plates(self.alerts.entries)
+            if lookalike_key(plate) == key
+        ]
+        if plates:
+            await self.async_refresh(plates, announce=True)
+
+    @callback
+    def _watchlist_changed(self) -> None:
+        watched = exact_plates(self.alerts.entries)
+        for plate in set(self.whereabouts) - set(watched):
+            del self.whereabouts[plate]
+        if new := [plate for plate in watched if plate not in self.whereabouts]:
+            self.hass.async_create_task(
+                self.async_refresh(new, announce=False),
+                f"{DOMAIN} whereabouts of new watchlist vehicles",
+            )
+
+    def _event_payload(
+        self, listed: WatchlistEntry, found: Whereabouts
+    ) -> dict[str, Any]:
+        decided = found.status.decided_by
+        return {
+            "config_entry_id": self.entry_id,
+            "plate": listed.plate,
+            "entry_id": listed.id,
+            "label": listed.label,
+            "priority": listed.priority.value,
+            "status": found.status.to_dict(),
+            "camera": decided.camera if decided else None,
+            "camera_name": decided.camera_name if decided else None,
+            "seen_at": decided.seen_at.isoformat() if decided else None,
+            "direction": decided.direction.value if decided else None,
+        }
+
+
+def route_tracker(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> RouteTracker:
+    """Return the route tracker of a loaded entry."""
+    return hass.data[ROUTE_TRACKERS][entry.entry_id]
+
+
+# --- entities of watchlisted vehicles ---------------------------------------------------
+
+
+class WatchlistVehicleEntity(Entity):
+    """An entity of one watchlisted vehicle, updated when its whereabouts change."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        tracker: RouteTracker,
+        listed: WatchlistEntry,
+        key: str,
+    ) -> None:
+        """Attach the entity to the Watchlist device."""
+        if listed.id is None:
+            raise ValueError("only a stored watchlist entry has entities")
+        self.listed_id = listed.id
+        self._tracker = tracker
+        self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}_{key}"
+        self._attr_device_info = watchlist_device_info(entry)
+        self._listed = listed
+        self.update_listed(listed)
+
+    @property
+    def whereabouts(self) -> Whereabouts | None:
+        """The vehicle's whereabouts; None until computed."""
+        return self._tracker.whereabouts.get(self._listed.plate)
+
+    @callback
+    def update_listed(self, listed: WatchlistEntry) -> None:
+        """Take the entry's current label (it may have been edited)."""
+        self._listed = listed
+        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
+        self._show()
+        if self.hass is not None:
+            self.async_write_ha_state()
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the vehicle's whereabouts."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, self._tracker.signal, self._changed)
+        )
+
+    @callback
+    def _changed(self, plate: str) -> None:
+        if plate == self._listed.plate:
+            self._show()
+            self.async_write_ha_state()
+
+    @callback
+    def _show(self) -> None:
+        """Set the state from the current whereabouts."""
+
+
+@callback
+def async_track_watchlist_vehicles(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entity_for: Callable[[RouteTracker, WatchlistEntry], WatchlistVehicleEntity],
+) -> None:
+    """Keep one entity per watchlisted vehicle (exact plate), as entries come and go."""
+    tracker = route_tracker(hass, entry)
+    alerts = entry.runtime_data.alerts
+    current: dict[int, WatchlistVehicleEntity] = {}
+
+    @callback
+    def sync() -> None:
+        wanted = {
+            listed.id: listed
+            for listed in alerts.entries
+            if listed.id is not None and not is_pattern(listed.plate)
+        }
+        registry = er.async_get(hass)
+        for listed_id in set(current) - set(wanted):
+            entity = current.pop(listed_id)
+            if entity.registry_entry is not None:
+                registry.async_remove(entity.entity_id)
+        new = [
+            entity_for(tracker, listed)
+            for listed_id, listed in wanted.items()
+            if listed_id not in current
+        ]
+        for listed_id, entity in current.items():
+            entity.update_listed(wanted[listed_id])
+        for entity in new:
+            current[entity.listed_id] = entity
+        async_add_entities(new)
+
+    sync()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
+        )
+    )
+
+
+# --- services ---------------------------------------------------------------------------
+
+_OPTIONAL_REASON = vol.All(cv.string, vol.Strip, vol.Length(max=500))
+
+GET_ROUTE_SCHEMA = vol.Schema(
+    {
+        vol.Required("plate"): cv.string,
+        vol.Optional("since"): cv.datetime,
+        vol.Optional("until"): cv.datetime,
+        vol.Optional(CONF_TRIP_GAP_MINUTES): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=7 * 24 * 60)
+        ),
+        vol.Optional("max_sightings", default=DEFAULT_MAX_ROUTE_SIGHTINGS): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=MAX_ROUTE_SIGHTINGS)
+        ),
+        vol.Optional("include_lookalikes", default=True): cv.boolean,
+        vol.Optional("reason"): _OPTIONAL_REASON,
+    }
+)
+WHERE_IS_SCHEMA = vol.Schema(
+    {vol.Required("plate"): cv.string, vol.Optional("reason"): _OPTIONAL_REASON}
+)
+
+
+def _vehicle_plate(text: str) -> str:
+    """Return the canonical plate of one vehicle; a pattern names no vehicle."""
+    # services imports this module for ROUTE_SERVICES; its helpers are imported
+    # when a call runs, after both modules are loaded.
+    from .services import _plate_or_pattern  # noqa: PLC0415
+
+    plate = _plate_or_pattern(text)
+    if is_pattern(plate):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="route_needs_plate",
+            translation_placeholders={"plate": plate},
+        )
+    return plate
+
+
+def _route_response(
+    store: SightingStore,
+    tracker: RouteTracker,
+    plate: str,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    trip_gap: timedelta,
+    include_lookalikes: bool,
+    max_sightings: int,
+) -> dict[str, Any]:
+    """Fetch and build a route (blocking: run in the executor)."""
+    rows = store.route_for(plate, since, until, include_lookalikes=include_lookalikes)
+    route = build_route(
+        SightingColumns.from_rows(rows),
+        tracker.cameras,
+        plate=plate,
+        trip_gap=trip_gap,
+        max_speed_kmh=tracker.max_speed_kmh,
+    )
+    return route.to_dict(max_sightings=max_sightings)
+
+
+async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    from .services import _as_utc, _audit, _store_call, hub_entry  # noqa: PLC0415
+
+    entry = hub_entry(hass)
+    tracker = route_tracker(hass, entry)
+    plate = _vehicle_plate(call.data["plate"])
+    since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
+    trip_gap = (
+        timedelta(minutes=call.data[CONF_TRIP_GAP_MINUTES])
+        if CONF_TRIP_GAP_MINUTES in call.data
+        else tracker.trip_gap
+    )
+    route = await _store_call(
+        hass,
+        partial(
+            _route_response,
+            entry.runtime_data.store,
+            tracker,
+            plate,
+            since,
+            until,
+            trip_gap=trip_gap,
+            include_lookalikes=call.data["include_lookalikes"],
+            max_sightings=call.data["max_sightings"],
+        ),
+    )
+    response: dict[str, Any] = {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "trip_gap_minutes": trip_gap.total_seconds() / 60,
+        **route,
+    }
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_GET_ROUTE,
+        {
+            "plate": plate,
+            "since": response["since"],
+            "until": response["until"],
+            "sightings": route["sighting_count"],
+        },
+        call.data.get("reason"),
+    )
+    return response
+
+
+async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    from .services import _audit, _sighting_with_urls, hub_entry  # noqa: PLC0415
+
+    entry = hub_entry(hass)
+    plate = _vehicle_plate(call.data["plate"])
+    found = await route_tracker(hass, entry).async_locate(plate)
+    last: dict[str, Any] | None = None
+    if found.last is not None and (
+        sighting := await hass.async_add_executor_job(
+            entry.runtime_data.store.get, found.last.id
+        )
+    ):
+        last = {
+            **_sighting_with_urls(entry, sighting),
+            "camera_name": found.last.camera_name,
+            "latitude": found.last.latitude,
+            "longitude": found.last.longitude,
+            "joined_misread": sighting.plate != plate,
+        }
+    await _audit(
+        hass,
+        entry,
+        call,
+        SERVICE_WHERE_IS,
+        {
+            "plate": plate,
+            "city_status": found.status.state.value,
+            "sighting_id": last["sighting_id"] if last else None,
+        },
+        call.data.get("reason"),
+    )
+    return {
+        "plate": plate,
+        "last_sighting": last,
+        "city_status": found.status.to_dict(),
+    }
+
+
+ROUTE_SERVICES: tuple[
+    tuple[
+        str,
+        Callable[[HomeAssistant, ServiceCall], Coroutine[Any, Any, ServiceResponse]],
+        vol.Schema,
+        SupportsResponse,
+    ],
+    ...,
+] = (
+    (SERVICE_GET_ROUTE, _get_route, GET_ROUTE_SCHEMA, SupportsResponse.ONLY),
+    (SERVICE_WHERE_IS, _where_is, WHERE_IS_SCHEMA, SupportsResponse.ONLY),
+)

@@ -1,4 +1,4 @@
-"""Sensors: each camera's last plate, and the engine's health counters."""
+"""Sensors: each camera's last plate, the engine's health counters, the watchlist's vehicles."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from .entity import (
     engine_device_info,
     watchlist_device_info,
 )
+from .matching.journeys import CityState
 from .records import Sighting, WatchlistEntry
+from .routes import RouteTracker, WatchlistVehicleEntity, async_track_watchlist_vehicles
 
 PARALLEL_UPDATES = 0
 # Health counters live in memory; reading them is free, so poll them.
@@ -107,6 +109,13 @@ async def async_setup_entry(
         lambda camera: [LastPlateSensorEntity(entry, camera, LAST_PLATE)],
     )
     _async_track_watchlist(hass, entry, async_add_entities)
+
+    def status_sensor_for(
+        tracker: RouteTracker, listed: WatchlistEntry
+    ) -> CityStatusSensorEntity:
+        return CityStatusSensorEntity(entry, tracker, listed, "city_status")
+
+    async_track_watchlist_vehicles(hass, entry, async_add_entities, status_sensor_for)
 
 
 @callback
@@ -216,7 +225,8 @@ class WatchlistLastSeenSensorEntity(SensorEntity):
 
     def __init__(self, entry: PlateTrackerConfigEntry, listed: WatchlistEntry) -> None:
         """Create the sensor of one watchlist entry on the Watchlist device."""
-        assert listed.id is not None
+        if listed.id is None:
+            raise ValueError("only a stored watchlist entry has a sensor")
         self.listed_id = listed.id
         self._alerts = entry.runtime_data.alerts
         self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}"
@@ -242,7 +252,7 @@ class WatchlistLastSeenSensorEntity(SensorEntity):
         )
 
     @callback
-    def _hit(self, entry_id: int, camera: str, payload: dict[str, Any] | None) -> None:
+    def _hit(self, entry_id: int, *_: object) -> None:
         if entry_id == self.listed_id:
             self.async_write_ha_state()
 
@@ -275,3 +285,38 @@ class WatchlistLastSeenSensorEntity(SensorEntity):
                 "hit_id": last.hit_id,
             }
         return attributes
+
+
+class CityStatusSensorEntity(WatchlistVehicleEntity, SensorEntity):
+    """Whether a watchlisted vehicle is in the city, with the sighting that decided it."""
+
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = [state.value for state in CityState]  # noqa: RUF012 - HA declares it an instance attribute
+    _attr_translation_key = "city_status"
+
+    @callback
+    def _show(self) -> None:
+        found = self.whereabouts
+        if found is None:
+            self._attr_native_value = None
+            self._attr_extra_state_attributes = {"plate": self._listed.plate}
+            return
+        status = found.status
+        decided = status.decided_by
+        self._attr_native_value = status.state.value
+        self._attr_extra_state_attributes = {
+            "plate": self._listed.plate,
+            "entry_id": self.listed_id,
+            "reason": status.reason.value,
+            "camera": decided.camera if decided else None,
+            "camera_name": decided.camera_name if decided else None,
+            "seen_at": decided.seen_at.isoformat() if decided else None,
+            "direction": decided.direction.value if decided else None,
+            "sighting_id": decided.id if decided else None,
+            "last_known_state": (
+                status.last_known_state.value if status.last_known_state else None
+            ),
+            "last_known_sighting_id": (
+                status.last_known_by.id if status.last_known_by else None
+            ),
+        }
