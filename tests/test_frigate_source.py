@@ -21,7 +21,7 @@ from custom_components.plate_tracker.const import EVENT_SIGHTING
 
 from .conftest import FRIGATE_URL
 from .helpers import wait_until
-from .synthetic import render_scene, scene_jpeg
+from .synthetic import scene_jpeg
 
 EVENT_ID = "1764065700.123456-abc123"
 
@@ -172,13 +172,9 @@ async def test_camera_side_plate_is_used_when_the_engine_reads_none(
     aioclient_mock: AiohttpClientMocker,
 ) -> None:
     """Frigate's own plate recognition is a read of its own, used when our engine finds no plate."""
-    empty_scene, _ = render_scene("AE1234BK", plate_height=4, seed=2)
-    from io import BytesIO
-
-    buffer = BytesIO()
-    empty_scene.save(buffer, format="JPEG")
     aioclient_mock.get(
-        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", content=buffer.getvalue()
+        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg",
+        content=scene_jpeg("AE1234BK", char_height=3),
     )
     frigate_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(frigate_entry.entry_id)
