@@ -1,5 +1,8 @@
 """Plate text rules shared by the engine, the store and the matcher.
 
+One place for them, so that search, watchlist matching and routes agree on
+what counts as the same plate, a look-alike misread or one edit.
+
 Plain Python, no Home Assistant imports. A plate is stored in one canonical form:
 upper case, no spaces or dashes, Ukrainian Cyrillic letters replaced by the Latin
 letters they look like (the form Ukrainian registries publish, e.g. ``AE1455KH``).
@@ -46,12 +49,57 @@ LOOKALIKE_CLASSES: tuple[str, ...] = ("0OQD", "1I", "8B", "5S", "2Z", "6G", "7T"
 _FOLD = str.maketrans({ch: group[0] for group in LOOKALIKE_CLASSES for ch in group[1:]})
 _NOT_PLATE_CHARS = re.compile(r"[^0-9A-Z]")
 
+WILDCARDS = frozenset("*?")
+"""``*`` stands for any run of characters, ``?`` for exactly one."""
+
 
 def normalize_plate(text: str) -> str:
     """Return the canonical form of a plate as a person or an OCR model wrote it."""
     return _NOT_PLATE_CHARS.sub("", text.translate(CYRILLIC_TO_LATIN).upper())
 
 
+def fold_lookalikes(text: str) -> str:
+    """Fold the look-alike characters of canonical text; wildcards stay as they are."""
+    return text.translate(_FOLD)
+
+
 def lookalike_key(plate: str) -> str:
     """Return a key equal for all plates that differ only by look-alike characters."""
-    return normalize_plate(plate).translate(_FOLD)
+    return fold_lookalikes(normalize_plate(plate))
+
+
+def is_pattern(text: str) -> bool:
+    """Return whether canonical text holds a ``*`` or ``?`` wildcard."""
+    return not WILDCARDS.isdisjoint(text)
+
+
+def within_one_edit(first: str, second: str) -> bool:
+    """Return whether two different texts are one insertion, deletion or substitution apart.
+
+    Equal texts return False: "one edit" is a separate, weaker kind of match
+    than equality, and callers report it as such.
+    """
+    if first == second:
+        return False
+    if len(first) > len(second):
+        first, second = second, first
+    if len(second) - len(first) > 1:
+        return False
+    # Skip the common prefix; what remains must differ only by one edit.
+    prefix = 0
+    for a_char, b_char in zip(first, second, strict=False):
+        if a_char != b_char:
+            break
+        prefix += 1
+    if len(first) == len(second):
+        return first[prefix + 1 :] == second[prefix + 1 :]
+    return first[prefix:] == second[prefix + 1 :]
+
+
+def deletion_variants(key: str) -> set[str]:
+    """Return the key and every string made by deleting one of its characters.
+
+    Two keys are within one edit (insert, delete or replace) only if their
+    variant sets share a member, which lets an index of variants find them.
+    """
+    return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}

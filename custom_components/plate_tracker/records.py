@@ -66,6 +66,18 @@ class Sighting:
     legal_hold: bool = False
 
 
+class MatchKind(StrEnum):
+    """How a read (or a stored plate) matched a plate or pattern, strongest first."""
+
+    EXACT = "exact"
+    PATTERN = "pattern"
+    """Fits a ``*``/``?`` pattern character for character."""
+    LOOKALIKE = "lookalike"
+    """Differs only by look-alike characters (0/O, 8/B, ...)."""
+    ONE_EDIT = "one_edit"
+    """One character inserted, deleted or replaced (after look-alike folding)."""
+
+
 class Priority(StrEnum):
     """How urgent a watchlist hit is."""
 

@@ -13,8 +13,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import (
@@ -31,6 +29,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
+import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import PlateTrackerConfigEntry, sighting_payload

@@ -16,18 +16,16 @@ from custom_components.plate_tracker.matching.errors import (
 from custom_components.plate_tracker.matching.similarity import (
     MIN_ONE_EDIT_LENGTH,
     misread_kind,
-    within_one_edit,
 )
 from custom_components.plate_tracker.matching.watchlist import (
     CompiledWatchlist,
-    MatchKind,
     WatchlistHit,
     is_within_active_hours,
     match_watchlist,
     parse_plate_or_pattern,
 )
-from custom_components.plate_tracker.plate_text import normalize_plate
-from custom_components.plate_tracker.records import Priority, WatchlistEntry
+from custom_components.plate_tracker.plate_text import normalize_plate, within_one_edit
+from custom_components.plate_tracker.records import MatchKind, Priority, WatchlistEntry
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NOON_UTC = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

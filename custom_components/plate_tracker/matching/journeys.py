@@ -27,8 +27,8 @@ from operator import gt, itemgetter, le, lt, ne, sub
 from typing import Any, Final
 
 from ..plate_text import normalize_plate
-from ..records import Direction, Sighting
-from .similarity import MatchKind, misread_kind
+from ..records import Direction, MatchKind, Sighting
+from .similarity import misread_kind
 
 DEFAULT_MAX_SPEED_KMH = 200.0
 DEFAULT_JOIN_WINDOW = timedelta(seconds=60)

@@ -13,10 +13,17 @@ from functools import lru_cache
 import re
 from typing import Any
 
-from ..plate_text import CYRILLIC_TO_LATIN, normalize_plate
-from ..records import Priority, WatchlistEntry
+from ..plate_text import (
+    CYRILLIC_TO_LATIN,
+    WILDCARDS,
+    deletion_variants,
+    fold_lookalikes,
+    is_pattern,
+    normalize_plate,
+)
+from ..records import MatchKind, Priority, WatchlistEntry
 from .errors import MatchingValidationError, ValidationKey
-from .similarity import MatchKind, fold_lookalikes, misread_kind
+from .similarity import misread_kind
 
 MIN_PLATE_LENGTH = 2
 """Shortest plate a watchlist entry may list (some vanity plates are two characters)."""
@@ -25,7 +32,6 @@ MAX_PLATE_LENGTH = 12
 MIN_PATTERN_LITERALS = 3
 """Letters and digits a pattern needs, so that ``*`` alone cannot flag every car."""
 
-WILDCARDS = frozenset("*?")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _INVALID_CHARACTER = re.compile(r"[^0-9A-Z*?]")
 _REPEATED_STAR = re.compile(r"\*{2,}")
@@ -107,11 +113,6 @@ def parse_plate_or_pattern(text: str) -> str:
     return canonical
 
 
-def is_pattern(plate_or_pattern: str) -> bool:
-    """Return whether a listed plate is a pattern (has ``*`` or ``?``)."""
-    return not WILDCARDS.isdisjoint(plate_or_pattern)
-
-
 @dataclass(frozen=True, slots=True)
 class _Listed:
     """A listed plate or pattern prepared once for matching many reads."""
@@ -188,17 +189,6 @@ def _match_one(listed: _Listed, read: str, folded_read: str) -> MatchKind | None
     return misread_kind(read, listed.canonical)
 
 
-def _lookup_keys(folded: str) -> set[str]:
-    """Return the text and every one-character deletion of it.
-
-    Two texts are within one edit exactly when their key sets meet (a
-    substitution shares a deletion, an insertion or a deletion shares the
-    shorter text), so a dict of keys finds one-edit candidates without
-    comparing the read with every listed plate.
-    """
-    return {folded, *(folded[:i] + folded[i + 1 :] for i in range(len(folded)))}
-
-
 class CompiledWatchlist:
     """The watchlist indexed for matching many sightings quickly.
 
@@ -224,7 +214,7 @@ class CompiledWatchlist:
                 continue
             # The exact key alone would do for short plates; indexing every
             # key is harmless because each candidate is verified by _match_one.
-            for key in _lookup_keys(fold_lookalikes(listed.canonical)):
+            for key in deletion_variants(fold_lookalikes(listed.canonical)):
                 self._by_key.setdefault(key, []).append(position)
 
     def __len__(self) -> int:
@@ -254,7 +244,7 @@ class CompiledWatchlist:
 
         candidates = set(self._patterns)
         for _, _, folded, _ in reads:
-            for key in _lookup_keys(folded):
+            for key in deletion_variants(folded):
                 candidates.update(self._by_key.get(key, ()))
 
         hits: list[WatchlistHit] = []

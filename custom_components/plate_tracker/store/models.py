@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from ..records import Sighting
+from ..records import MatchKind, Sighting
 
 type ImageKind = Literal["crop", "snapshot"]
 
@@ -26,18 +26,6 @@ class SearchSort(StrEnum):
     OLDEST = "oldest"
     CONFIDENCE = "confidence"
     """Most confident read first; ties newest first."""
-
-
-class MatchKind(StrEnum):
-    """How a stored plate matched the plate a search (or the watchlist) asked for."""
-
-    EXACT = "exact"
-    PATTERN = "pattern"
-    """Matched a ``*``/``?`` pattern character for character."""
-    LOOKALIKE = "lookalike"
-    """Differs only by look-alike characters (0/O, 8/B, ...)."""
-    ONE_EDIT = "one_edit"
-    """One character inserted, deleted or replaced (after look-alike folding)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

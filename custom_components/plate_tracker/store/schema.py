@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import sqlite3
 
-from .plate_patterns import deletion_variants
+from ..plate_text import deletion_variants
 
 type Migration = Callable[[sqlite3.Connection], None]
 

@@ -38,7 +38,13 @@ import threading
 from typing import Any, Self, cast
 
 from ..engine.types import Box
-from ..plate_text import lookalike_key
+from ..plate_text import (
+    deletion_variants,
+    fold_lookalikes,
+    is_pattern,
+    lookalike_key,
+    within_one_edit,
+)
 from ..records import Direction, NewSighting, Priority, Sighting, WatchlistEntry
 from . import export as evidence
 from .errors import StoreValidationError
@@ -55,15 +61,7 @@ from .models import (
     SearchSort,
     WatchlistHit,
 )
-from .plate_patterns import (
-    canonical_plate,
-    deletion_variants,
-    is_pattern,
-    longest_literal_run,
-    lookalike_pattern,
-    normalize_pattern,
-    within_one_edit,
-)
+from .plate_patterns import canonical_plate, longest_literal_run, normalize_pattern
 from .schema import migrate
 
 type _BatchParams = Callable[[tuple[int, int]], tuple[Any, ...]]
@@ -579,7 +577,7 @@ class SightingStore:
                 # Too many plates match: walk sightings in time order and test
                 # each one's plate, stopping once the page is full.
                 filters.append("p.lookalike GLOB ?")
-                params.append(lookalike_pattern(pattern))
+                params.append(fold_lookalikes(pattern))
                 if not query.fuzzy:
                     filters.append("p.plate GLOB ?")
                     params.append(pattern)
@@ -1237,7 +1235,7 @@ def _candidate_plates(
             elif within_one_edit(plate_key, key):
                 candidates.append((plate_id, plate, MatchKind.ONE_EDIT))
         return candidates
-    folded = lookalike_pattern(pattern)
+    folded = fold_lookalikes(pattern)
     if longest_literal_run(folded) >= 3:
         sql = (
             "SELECT p.id, p.plate FROM plate_trigrams t JOIN plates p ON p.id = t.rowid"
