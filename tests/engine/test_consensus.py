@@ -110,3 +110,21 @@ def test_generated_passes_recover_the_plate() -> None:
         best_frame_right += max(reads, key=lambda r: r.confidence).text == truth
     assert consensus_right > best_frame_right
     assert consensus_right >= 190
+
+
+def test_votes_fold_back_into_the_agreed_format() -> None:
+    """A digit that wins a letter place by vote is folded to its letter, as the format requires."""
+    reads = [
+        PlateRead(
+            text=text,
+            raw=text,
+            confidence=c,
+            box=(0, 0, 1, 1),
+            region="ua",
+            plate_format="ua_standard",
+        )
+        for text, c in (("AE1455KB", 0.5), ("AE1455K8", 0.9), ("AE1455KH", 0.3))
+    ]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "AE1455KB"

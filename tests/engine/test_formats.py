@@ -35,6 +35,9 @@ FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
         ("A8C1D23", "br_mercosur", "ABC1D23"),
         ("ABC1023", "br_mercosur", "ABC1O23"),
         ("RKO99AN", "eu_sk", "RK099AN"),
+        # Czech series digits start at 1: a leading round glyph cannot be a Czech 0.
+        ("0KK7448", "eu_cz_two_letters", None),
+        ("5AU5341", "eu_cz_two_letters", "5AU5341"),
     ],
 )
 def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> None:
@@ -52,6 +55,10 @@ def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> Non
         ("UAAE1455KH", ("ua", "eu", "us", "br"), "AE1455KH", "ua_standard"),
         ("FUW999", ("ua", "eu", "us", "br"), "FUW999", "eu_generic_6"),
         ("FUW999", ("us",), "FUW999", "us_generic_6"),
+        # A confident digit is not folded into a Brazilian letter just because it could be.
+        ("6WAW786", ("ua", "eu", "us", "br"), "6WAW786", "eu_generic_7"),
+        # The round glyph O/0 is decided by position: Brazil's first three are letters.
+        ("0KK7448", ("ua", "eu", "us", "br"), "OKK7448", "br_standard"),
     ],
 )
 def test_best_match(

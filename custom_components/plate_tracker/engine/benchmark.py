@@ -8,16 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import json
 import os
 from pathlib import Path
 import resource
 import statistics
+import subprocess
+import tempfile
 import time
 from typing import Any
 
-from .evaluation import load_manifests
+from ..plate_text import normalize_plate
+from .evaluation import load_manifests, plates_equal
+from .formats import formats_for, match_formats, one_hot
 from .synthetic import jpeg, render_plate, scene_with, vehicle_box_around
 from .types import Box, FrameResult
+
+REFERENCE_SCRIPT = (
+    Path(__file__).resolve().parents[3] / "scripts" / "bench_engine_reference.py"
+)
+"""Runs RapidOCR's own pipeline; only present in a checkout, not in an installed integration."""
 
 FRAME_SIZE = (1280, 720)
 
@@ -28,6 +38,8 @@ class BenchImage:
 
     data: bytes
     vehicle_box: Box
+    plate: str
+    region: str
 
 
 def photo_frames(data_dir: Path, limit: int) -> list[BenchImage]:
@@ -37,7 +49,11 @@ def photo_frames(data_dir: Path, limit: int) -> list[BenchImage]:
         if item.box is None or item.size != FRAME_SIZE:
             continue
         data = item.path.read_bytes()
-        frames.append(BenchImage(data, vehicle_box_around(item.box, FRAME_SIZE)))
+        frames.append(
+            BenchImage(
+                data, vehicle_box_around(item.box, FRAME_SIZE), item.plate, item.region
+            )
+        )
         if len(frames) >= limit:
             break
     return frames
@@ -47,13 +63,16 @@ def generated_frames(count: int) -> list[BenchImage]:
     """Generate 1280x720 scenes, for machines without the photo set."""
     frames = []
     for index in range(count):
+        text = f"AE{1000 + 37 * index:04d}KH"
         plate = render_plate(
-            [f"AE {1000 + 37 * index:04d} KH"], char_height=28 + index % 12
+            [f"{text[:2]} {text[2:6]} {text[6:]}"], char_height=28 + index % 12
         )
         at = (200 + (index * 97) % 800, 380 + (index * 53) % 240)
         box = (at[0], at[1], at[0] + plate.width, at[1] + plate.height)
         scene = scene_with(plate, size=FRAME_SIZE, at=at, seed=index)
-        frames.append(BenchImage(jpeg(scene), vehicle_box_around(box, FRAME_SIZE)))
+        frames.append(
+            BenchImage(jpeg(scene), vehicle_box_around(box, FRAME_SIZE), text, "ua")
+        )
     return frames
 
 
@@ -71,12 +90,16 @@ def measure(
     """Read every frame once (after one warm-up read) and summarise the timings."""
     read(frames[0].data, frames[0].vehicle_box if use_vehicle_box else None)
     latencies, cpu = [], []
+    correct = 0
     started = time.perf_counter()
     for frame in frames:
         cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
-        read(frame.data, frame.vehicle_box if use_vehicle_box else None)
+        result = read(frame.data, frame.vehicle_box if use_vehicle_box else None)
         latencies.append(time.perf_counter() - wall_before)
         cpu.append(_cpu_seconds() - cpu_before)
+        correct += any(
+            plates_equal(p.text, frame.plate, frame.region) for p in result.plates
+        )
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
     return {
@@ -86,6 +109,7 @@ def measure(
         "mean_s": round(statistics.fmean(latencies), 4),
         "cpu_p50_s": round(statistics.median(cpu), 4),
         "throughput_per_s": round(len(frames) / elapsed, 2),
+        "accuracy": round(correct / len(frames), 4),
     }
 
 
@@ -103,6 +127,45 @@ def run_benchmark(
         ),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpu_count": os.cpu_count(),
+    }
+
+
+def run_reference(
+    python: Path, frames: Sequence[BenchImage], regions: Sequence[str]
+) -> dict[str, Any]:
+    """Read the frames with RapidOCR's own pipeline (in ``python``'s venv) and score it.
+
+    Each text RapidOCR finds is scored by the same plate-format rules as the
+    engine's reads, so the comparison is of the pipelines, not of the rules.
+    """
+    formats = formats_for(regions)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for index, frame in enumerate(frames):
+            path = Path(folder) / f"{index}.jpg"
+            path.write_bytes(frame.data)
+            paths.append(str(path))
+        completed = subprocess.run(  # noqa: S603  # our script, the interpreter the user named
+            [str(python), str(REFERENCE_SCRIPT)],
+            input=json.dumps(paths),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    latencies, correct = [], 0
+    for line, frame in zip(completed.stdout.splitlines(), frames, strict=True):
+        report = json.loads(line)
+        latencies.append(report["seconds"])
+        for text, score in report["texts"]:
+            plate = normalize_plate(text)
+            matches = match_formats(one_hot(plate, score), formats) if plate else []
+            if matches and plates_equal(matches[0].text, frame.plate, frame.region):
+                correct += 1
+                break
+    return {
+        "n": len(frames),
+        "p50_s": round(statistics.median(latencies), 4),
+        "accuracy": round(correct / len(frames), 4),
     }
 
 

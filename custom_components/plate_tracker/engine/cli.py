@@ -9,7 +9,13 @@ from pathlib import Path
 import sys
 from typing import TextIO
 
-from .benchmark import compare, generated_frames, photo_frames, run_benchmark
+from .benchmark import (
+    compare,
+    generated_frames,
+    photo_frames,
+    run_benchmark,
+    run_reference,
+)
 from .evaluation import evaluate, floor_violations, load_manifests
 from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
@@ -97,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
     bench.add_argument("--save", type=Path, help="write this run's JSON here")
+    bench.add_argument(
+        "--reference-python",
+        type=Path,
+        help="python of a venv with rapidocr-onnxruntime: run RapidOCR's pipeline side by side",
+    )
     bench.set_defaults(run=_bench)
     return parser
 
@@ -220,6 +231,17 @@ def _bench(args: argparse.Namespace) -> int:
         "threads": args.threads,
         **run_benchmark(recognizer.read, frames),
     }
+    if args.reference_python is not None:
+        reference = run_reference(
+            args.reference_python, frames, args.regions.split(",")
+        )
+        result["reference_rapidocr"] = reference
+        ours = result["full_frame"]
+        _say(
+            f"engine p50 {ours['p50_s']} s, accuracy {ours['accuracy']}; "
+            f"RapidOCR p50 {reference['p50_s']} s, accuracy {reference['accuracy']}; "
+            f"speed ratio x{reference['p50_s'] / ours['p50_s']:.2f}"
+        )
     if args.baseline is not None:
         for line in compare(
             result, json.loads(args.baseline.read_text(encoding="utf-8"))

@@ -13,7 +13,10 @@ from collections.abc import Sequence
 import dataclasses
 import math
 
+from .formats import FORMATS, fold_to_format
 from .types import PlateRead
+
+_FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
 
 PRIOR_WEIGHT = 0.5
 """Pseudo-weight of "something else" at every position: one frame never means certainty."""
@@ -56,6 +59,11 @@ def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
         chosen.append(char)
         confidence *= weight / (sum(position_votes.values()) + PRIOR_WEIGHT)
     text = "".join(chosen)
+    # Per-position votes can mix look-alikes from reads of different formats;
+    # fold the result back into the format the reads agree on.
+    formats = {read.plate_format for read in usable if len(read.text) == length}
+    if len(formats) == 1 and (name := formats.pop()) in _FORMAT_BY_NAME:
+        text = fold_to_format(text, _FORMAT_BY_NAME[name]) or text
 
     same = [read for read in usable if read.text == text]
     evidence = max(same or usable, key=lambda read: read.confidence)

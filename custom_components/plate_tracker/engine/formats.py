@@ -83,7 +83,8 @@ class PlateFormat:
     name: str
     region: str
     pattern: str
-    """Per position: ``L`` letter (from ``letters``), ``D`` digit, ``A`` any plate character."""
+    """Per position: ``L`` letter (from ``letters``), ``D`` digit, ``N`` digit but 0,
+    ``A`` any plate character."""
     letters: str = LATIN_LETTERS
     prior: float = 0.0
     """Log-odds bonus: how much more often real plates fit this format than a loose one."""
@@ -112,8 +113,9 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _SPECIFIC),
     PlateFormat("br_standard", "br", "LLLDDDD", BR_LETTERS, _KNOWN),
     PlateFormat("eu_sk", "eu", "LLDDDLL", LATIN_LETTERS, _KNOWN),
-    PlateFormat("eu_cz", "eu", "DLDDDDD", LATIN_LETTERS, _KNOWN),
-    PlateFormat("eu_cz_two_letters", "eu", "DLLDDDD", LATIN_LETTERS, _KNOWN),
+    # Czech plates start with the region's series digit, never 0.
+    PlateFormat("eu_cz", "eu", "NLDDDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("eu_cz_two_letters", "eu", "NLLDDDD", LATIN_LETTERS, _KNOWN),
     PlateFormat("eu_generic_8", "eu", "A" * 8, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_7", "eu", "A" * 7, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_6", "eu", "A" * 6, LATIN_LETTERS, _LOOSE),
@@ -203,7 +205,7 @@ def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
     size = len(PLATE_CHARS)
     matrix = np.zeros((size, size), dtype=np.float32)
     index = {char: i for i, char in enumerate(PLATE_CHARS)}
-    allowed = DIGITS if kind == "D" else letters if kind == "L" else PLATE_CHARS
+    allowed = _allowed(kind, letters)
     for char in allowed:
         matrix[index[char], index[char]] = 1.0
     if kind == "L":
@@ -213,10 +215,16 @@ def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
         for source, target in folds.items():
             if target in allowed:
                 matrix[index[target], index[source]] = _fold_weight(source, target)
-    elif kind == "D":
+    elif kind in "DN":
         for source, target in DIGIT_FOR_LETTER.items():
-            matrix[index[target], index[source]] = _fold_weight(source, target)
+            if target in allowed:
+                matrix[index[target], index[source]] = _fold_weight(source, target)
     return matrix
+
+
+def _allowed(kind: str, letters: str) -> str:
+    """Characters a position of ``kind`` (see ``PlateFormat.pattern``) accepts."""
+    return {"D": DIGITS, "N": DIGITS[1:], "L": letters}.get(kind, PLATE_CHARS)
 
 
 def _fold_weight(source: str, target: str) -> float:
@@ -349,21 +357,14 @@ def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
         return None
     folded = []
     for char, kind in zip(text, plate_format.pattern, strict=True):
-        if kind == "D" and char not in DIGITS:
+        if kind in "DN" and char not in DIGITS:
             char = DIGIT_FOR_LETTER.get(char, char)
         elif kind == "L":
             if char not in LATIN_LETTERS:
                 char = LETTER_FOR_DIGIT.get(char, char)
             if plate_format.letters == UA_LETTERS and char not in UA_LETTERS:
                 char = UA_LETTER_FOR_LETTER.get(char, char)
-        allowed = (
-            DIGITS
-            if kind == "D"
-            else plate_format.letters
-            if kind == "L"
-            else PLATE_CHARS
-        )
-        if char not in allowed:
+        if char not in _allowed(kind, plate_format.letters):
             return None
         folded.append(char)
     return "".join(folded)
