@@ -1,0 +1,563 @@
+"""Routes across cameras, city exits, and the watchlist vehicles' trackers, inside Home Assistant."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.auth.models import User
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+
+from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
+from custom_components.plate_tracker.routes import EVENT_ENTERED_CITY, EVENT_LEFT_CITY
+
+START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+PLATE = "AE1234BK"
+CAMERAS = {
+    "gate_north": {
+        "name": "North gate",
+        "latitude": 50.52,
+        "longitude": 30.50,
+        "role": "exit",
+        "leaving_direction": "receding",
+    },
+    "centre": {
+        "name": "Centre",
+        "latitude": 50.45,
+        "longitude": 30.52,
+        "role": "inside",
+        "leaving_direction": None,
+    },
+    "bridge": {
+        "name": "Bridge",
+        "latitude": 50.44,
+        "longitude": 30.56,
+        "role": "inside",
+        "leaving_direction": None,
+    },
+    "gate_east": {
+        # An exit whose leaving direction nobody configured (set by hand, not the flow).
+        "name": "East gate",
+        "latitude": 50.45,
+        "longitude": 30.70,
+        "role": "exit",
+        "leaving_direction": None,
+    },
+    "lviv": {
+        "name": "Lviv",
+        "latitude": 49.84,
+        "longitude": 24.03,
+        "role": "inside",
+        "leaving_direction": None,
+    },
+}
+
+
+@pytest.fixture
+async def city(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up the hub with a camera map; unload it after the test."""
+    freezer.move_to(START)
+    folder_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        folder_entry, options={**folder_entry.options, "cameras": CAMERAS}
+    )
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    yield folder_entry
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def sight(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    camera: str,
+    at: datetime,
+    *,
+    plate: str = PLATE,
+    direction: Direction = Direction.UNKNOWN,
+    event_id: str | None = None,
+) -> Sighting:
+    """Store a sighting at ``at`` (the clock moves there) and announce it."""
+    freezer.move_to(at)
+    sighting, _ = await hass.async_add_executor_job(
+        entry.runtime_data.store.record,
+        NewSighting(
+            camera=camera,
+            seen_at=at,
+            plate=plate,
+            raw=plate,
+            confidence=0.9,
+            source="folder",
+            event_id=event_id,
+            direction=direction,
+            crop_jpeg=b"crop",
+        ),
+    )
+    entry.runtime_data.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    return sighting
+
+
+async def call(
+    hass: HomeAssistant, service: str, data: dict[str, Any], user: User | None = None
+) -> Any:
+    """Call a service of the integration and return its response."""
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=user.id if user else None),
+    )
+
+
+async def watch(hass: HomeAssistant, plate: str = PLATE, label: str = "Stolen") -> int:
+    """Put a plate on the watchlist; return the entry id."""
+    response = await call(
+        hass, "watchlist_add", {"plate": plate, "label": label, "priority": "critical"}
+    )
+    await hass.async_block_till_done()
+    return int(response["entry"]["entry_id"])
+
+
+def vehicle_entities(
+    hass: HomeAssistant, entry: MockConfigEntry, listed_id: int
+) -> tuple[str, str]:
+    """Return the entity ids of a watchlisted vehicle's tracker and city-status sensor."""
+    registry = er.async_get(hass)
+    prefix = f"{entry.entry_id}_watchlist_{listed_id}"
+    tracker = registry.async_get_entity_id(
+        "device_tracker", DOMAIN, f"{prefix}_location"
+    )
+    sensor = registry.async_get_entity_id("sensor", DOMAIN, f"{prefix}_city_status")
+    assert tracker is not None
+    assert sensor is not None
+    return tracker, sensor
+
+
+async def test_route_follows_a_vehicle_across_cameras_in_trips(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_read_only_user: User,
+) -> None:
+    """Police follow a vehicle camera by camera; a day's break starts a new trip. No admin is needed, but the query is audited."""
+    stops = [
+        ("centre", START, Direction.UNKNOWN),
+        ("bridge", START + timedelta(minutes=10), Direction.LEFT),
+        ("gate_north", START + timedelta(minutes=20), Direction.RECEDING),
+        ("centre", START + timedelta(days=1), Direction.UNKNOWN),
+    ]
+    for camera, at, direction in stops:
+        await sight(hass, city, freezer, camera, at, direction=direction)
+
+    response = await call(
+        hass,
+        "get_route",
+        {"plate": "ae 1234 bk", "reason": "case 7"},
+        hass_read_only_user,
+    )
+    assert response["plate"] == PLATE
+    assert response["sighting_count"] == 4
+    assert response["trip_count"] == 2
+    assert response["trip_gap_minutes"] == 30
+    first, second = response["trips"]
+    assert [s["camera"] for s in first["sightings"]] == [
+        "centre",
+        "bridge",
+        "gate_north",
+    ]
+    assert [s["camera_name"] for s in first["sightings"]] == [
+        "Centre",
+        "Bridge",
+        "North gate",
+    ]
+    assert [s["direction"] for s in first["sightings"]] == [
+        "unknown",
+        "left",
+        "receding",
+    ]
+    assert (first["sightings"][2]["latitude"], first["sightings"][2]["longitude"]) == (
+        50.52,
+        30.50,
+    )
+    assert first["sightings"][0]["time"] == START.isoformat()
+    assert [s["camera"] for s in second["sightings"]] == ["centre"]
+    assert response["impossible_travel"] == []
+
+    # A shorter gap splits the first day's drive at every stop.
+    response = await call(
+        hass, "get_route", {"plate": PLATE, "trip_gap_minutes": 5}, hass_read_only_user
+    )
+    assert response["trip_count"] == 4
+    # A window keeps only the sightings inside it.
+    response = await call(
+        hass,
+        "get_route",
+        {
+            "plate": PLATE,
+            "since": (START + timedelta(minutes=5)).isoformat(),
+            "until": (START + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert response["sighting_count"] == 2
+
+    store = city.runtime_data.store
+    lines = await hass.async_add_executor_job(store.audit_log)
+    routes = [line for line in lines if line.action == "get_route"]
+    assert len(routes) == 3
+    audited = next(line for line in routes if line.reason == "case 7")
+    assert audited.user_id == hass_read_only_user.id
+    assert audited.details["plate"] == PLATE
+    assert audited.details["sightings"] == 4
+
+
+async def test_route_flags_impossible_travel(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Kyiv and Lviv five minutes apart cannot be one car: a misread or a cloned plate, which police must see."""
+    await sight(hass, city, freezer, "centre", START)
+    await sight(hass, city, freezer, "lviv", START + timedelta(minutes=5))
+    await sight(hass, city, freezer, "bridge", START + timedelta(hours=10))
+
+    response = await call(hass, "get_route", {"plate": PLATE})
+    assert [[s["flags"] for s in trip["sightings"]] for trip in response["trips"]] == [
+        [["impossible_travel"], ["impossible_travel"]],
+        [[]],
+    ]
+    (pair,) = response["impossible_travel"]
+    assert (pair["from_camera"], pair["to_camera"]) == ("centre", "lviv")
+    assert pair["distance_km"] > 400
+    assert pair["speed_kmh"] > 4000
+    assert response["max_speed_kmh"] == 200
+
+
+async def test_route_joins_misreads_of_the_same_pass(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A look-alike misread at the same camera seconds apart is the same vehicle; one seen alone is only reported, never joined."""
+    real = await sight(hass, city, freezer, "bridge", START)
+    misread = await sight(
+        hass, city, freezer, "bridge", START + timedelta(seconds=4), plate="AEI234BK"
+    )
+    alone = await sight(
+        hass, city, freezer, "centre", START + timedelta(hours=2), plate="AE12348K"
+    )
+
+    response = await call(hass, "get_route", {"plate": PLATE})
+    assert response["sighting_count"] == 2
+    (joined,) = response["joined"]
+    assert joined == {
+        "id": misread.id,
+        "plate": "AEI234BK",
+        "kind": "lookalike",
+        "reason": "same_pass",
+        "anchor_id": real.id,
+    }
+    sightings = response["trips"][0]["sightings"]
+    assert sightings[1]["flags"] == ["joined_misread"]
+    assert [item["id"] for item in response["not_joined"]] == [alone.id]
+
+    response = await call(
+        hass, "get_route", {"plate": PLATE, "include_lookalikes": False}
+    )
+    assert response["sighting_count"] == 1
+    assert response["joined"] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"plate": "AE*BK"}, "route_needs_plate"),
+        ({"plate": ""}, "plate_empty"),
+        ({"plate": "AE#1234"}, "plate_invalid_characters"),
+        (
+            {
+                "plate": PLATE,
+                "since": "2026-11-25T10:00:00+00:00",
+                "until": "2026-11-25T09:00:00+00:00",
+            },
+            "time_range_reversed",
+        ),
+    ],
+)
+async def test_get_route_refuses_bad_input(
+    hass: HomeAssistant, city: MockConfigEntry, data: dict[str, Any], key: str
+) -> None:
+    """A pattern names no vehicle and a reversed window finds nothing: both are told plainly, translated."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_route", data)
+    assert err.value.translation_key == key
+
+
+async def test_leaving_and_entering_the_city_fire_events(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The police learn at once that a wanted vehicle left the city (or came back), with the sighting that shows it."""
+    left: list[Event] = async_capture_events(hass, EVENT_LEFT_CITY)
+    entered: list[Event] = async_capture_events(hass, EVENT_ENTERED_CITY)
+    hits: list[Event] = async_capture_events(hass, "plate_tracker_watchlist_hit")
+    listed_id = await watch(hass)
+    tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
+    assert hass.states.get(sensor_id).state == "unknown"
+    assert hass.states.get(tracker_id).state == STATE_UNKNOWN
+
+    await sight(hass, city, freezer, "centre", START)
+    assert hass.states.get(sensor_id).state == "inside"
+    assert hits[-1].data["city_status"] == "inside"
+    assert hits[-1].data["camera_name"] == "Centre"
+    tracker = hass.states.get(tracker_id)
+    assert (tracker.attributes["latitude"], tracker.attributes["longitude"]) == (
+        50.45,
+        30.52,
+    )
+    assert tracker.attributes["gps_accuracy"] == 50
+    assert tracker.attributes["camera_name"] == "Centre"
+    assert tracker.attributes["city_status"] == "inside"
+    assert (left, entered) == ([], [])
+
+    # The NVR reports the direction on the second frame of the pass only.
+    passing = await sight(
+        hass, city, freezer, "gate_north", START + timedelta(minutes=30)
+    )
+    # The alert of the pass carries the status its first frame allowed.
+    assert hits[-1].data["sighting_id"] == passing.id
+    assert hits[-1].data["city_status"] == "unknown"
+    assert hits[-1].data["camera_name"] == "North gate"
+    leaving = await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=30, seconds=3),
+        direction=Direction.RECEDING,
+    )
+    assert hass.states.get(sensor_id).state == "left"
+    (event,) = left
+    assert event.data["plate"] == PLATE
+    assert event.data["entry_id"] == listed_id
+    assert event.data["label"] == "Stolen"
+    assert event.data["priority"] == "critical"
+    assert event.data["config_entry_id"] == city.entry_id
+    assert event.data["camera"] == "gate_north"
+    assert event.data["camera_name"] == "North gate"
+    assert event.data["direction"] == "receding"
+    assert event.data["seen_at"] == leaving.seen_at.isoformat()
+    assert event.data["status"]["state"] == "left"
+    assert event.data["status"]["reason"] == "exit_leaving"
+    assert event.data["status"]["decided_by"]["id"] == leaving.id
+    assert hits[-1].data["sighting_id"] == passing.id  # one alert per pass
+    sensor = hass.states.get(sensor_id)
+    assert sensor.attributes["sighting_id"] == leaving.id
+    assert sensor.attributes["camera_name"] == "North gate"
+
+    # Seen leaving again in the same state: no second alarm.
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=31),
+        direction=Direction.RECEDING,
+    )
+    assert len(left) == 1
+
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(hours=5),
+        direction=Direction.APPROACHING,
+    )
+    assert hass.states.get(sensor_id).state == "entered"
+    (event,) = entered
+    assert event.data["status"]["reason"] == "exit_entering"
+    assert event.data["direction"] == "approaching"
+
+    await sight(hass, city, freezer, "bridge", START + timedelta(hours=5, minutes=9))
+    assert hass.states.get(sensor_id).state == "inside"
+    assert (len(left), len(entered)) == (1, 1)
+
+
+async def test_unknown_direction_is_never_guessed(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Without a known direction an exit cannot tell leaving from entering: the status says unknown and keeps what was known."""
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    entered = async_capture_events(hass, EVENT_ENTERED_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    inside = await sight(hass, city, freezer, "centre", START)
+
+    await sight(hass, city, freezer, "gate_north", START + timedelta(minutes=20))
+    sensor = hass.states.get(sensor_id)
+    assert sensor.state == "unknown"
+    assert sensor.attributes["reason"] == "exit_direction_unknown"
+    assert sensor.attributes["last_known_state"] == "inside"
+    assert sensor.attributes["last_known_sighting_id"] == inside.id
+
+    # An exit whose leaving direction is not configured decides nothing either.
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_east",
+        START + timedelta(hours=1),
+        direction=Direction.RECEDING,
+    )
+    sensor = hass.states.get(sensor_id)
+    assert sensor.state == "unknown"
+    assert sensor.attributes["reason"] == "exit_not_configured"
+    assert (left, entered) == ([], [])
+
+    response = await call(hass, "where_is", {"plate": PLATE})
+    assert response["city_status"]["state"] == "unknown"
+    assert response["city_status"]["last_known_state"] == "inside"
+
+
+async def test_where_is_answers_with_the_last_sighting(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_read_only_user: User,
+) -> None:
+    """Any officer can ask where a car is now: the last camera, its place, a picture, and the city status with its evidence; the question is audited."""
+    await sight(hass, city, freezer, "centre", START)
+    last = await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=15),
+        direction=Direction.RECEDING,
+    )
+
+    response = await call(
+        hass, "where_is", {"plate": PLATE, "reason": "call 112"}, hass_read_only_user
+    )
+    assert response["plate"] == PLATE
+    sighting = response["last_sighting"]
+    assert sighting["sighting_id"] == last.id
+    assert sighting["camera_name"] == "North gate"
+    assert (sighting["latitude"], sighting["longitude"]) == (50.52, 30.50)
+    assert sighting["direction"] == "receding"
+    assert "/crop.jpg?exp=" in sighting["crop_url"]
+    assert sighting["snapshot_url"] is None
+    assert sighting["joined_misread"] is False
+    assert response["city_status"]["state"] == "left"
+    assert response["city_status"]["decided_by"]["id"] == last.id
+
+    unseen = await call(hass, "where_is", {"plate": "BC0000AA"})
+    assert unseen["last_sighting"] is None
+    assert unseen["city_status"]["state"] == "unknown"
+    assert unseen["city_status"]["reason"] == "no_sightings"
+
+    store = city.runtime_data.store
+    lines = [
+        line
+        for line in await hass.async_add_executor_job(store.audit_log)
+        if line.action == "where_is"
+    ]
+    assert len(lines) == 2
+    audited = next(line for line in lines if line.reason == "call 112")
+    assert audited.user_id == hass_read_only_user.id
+    assert audited.details == {
+        "plate": PLATE,
+        "city_status": "left",
+        "sighting_id": last.id,
+    }
+
+
+async def test_vehicle_state_is_restored_after_a_reload(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """After a restart the map and the status must still show a car that left, without alarming again."""
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=20),
+        direction=Direction.RECEDING,
+    )
+    assert len(left) == 1
+
+    freezer.move_to(START + timedelta(days=2))
+    assert await hass.config_entries.async_reload(city.entry_id)
+    await hass.async_block_till_done()
+
+    assert hass.states.get(sensor_id).state == "left"
+    tracker = hass.states.get(tracker_id)
+    assert tracker.attributes["camera"] == "gate_north"
+    assert (tracker.attributes["latitude"], tracker.attributes["longitude"]) == (
+        50.52,
+        30.50,
+    )
+    assert len(left) == 1
+
+    # A new sighting inside after the restart changes the status as usual.
+    await sight(hass, city, freezer, "bridge", START + timedelta(days=2, minutes=1))
+    assert hass.states.get(sensor_id).state == "inside"
+
+
+async def test_vehicle_off_the_map_has_no_position(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A camera without a location gives no position: the tracker says unknown rather than a wrong place."""
+    listed_id = await watch(hass)
+    tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    await sight(hass, city, freezer, "parking", START + timedelta(minutes=5))
+
+    tracker = hass.states.get(tracker_id)
+    assert tracker.state == STATE_UNKNOWN
+    assert tracker.attributes["camera"] == "parking"
+    assert "latitude" not in tracker.attributes
+    # Cameras off the map say nothing about the city: still inside.
+    assert hass.states.get(sensor_id).state == "inside"
+
+
+async def test_vehicle_entities_follow_the_watchlist(
+    hass: HomeAssistant, city: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Every listed vehicle gets a tracker and a status sensor; a pattern is no vehicle; a removed entry takes its entities along."""
+    listed_id = await watch(hass)
+    await watch(hass, plate="KA*OO", label="Partial plate")
+    tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
+    trackers = [
+        entity
+        for entity in er.async_entries_for_config_entry(entity_registry, city.entry_id)
+        if entity.domain == "device_tracker"
+    ]
+    assert [entity.entity_id for entity in trackers] == [tracker_id]
+    sensor = entity_registry.async_get(sensor_id)
+    assert sensor is not None
+    assert sensor.translation_key == "city_status"
+
+    await hass.services.async_call(
+        DOMAIN, "watchlist_remove", {"entry_id": listed_id}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert entity_registry.async_get(tracker_id) is None
+    assert entity_registry.async_get(sensor_id) is None
