@@ -468,6 +468,8 @@ async def test_where_is_answers_with_the_last_sighting(
     assert unseen["last_sighting"] is None
     assert unseen["city_status"]["state"] == "unknown"
     assert unseen["city_status"]["reason"] == "no_sightings"
+    empty = await call(hass, "get_route", {"plate": "BC0000AA"})
+    assert (empty["sighting_count"], empty["trips"]) == (0, [])
 
     store = city.runtime_data.store
     lines = [
@@ -503,7 +505,8 @@ async def test_vehicle_state_is_restored_after_a_reload(
     )
     assert len(left) == 1
 
-    freezer.move_to(START + timedelta(days=2))
+    # Long enough that the status comes from beyond the month read first.
+    freezer.move_to(START + timedelta(days=40))
     assert await hass.config_entries.async_reload(city.entry_id)
     await hass.async_block_till_done()
 
@@ -517,7 +520,7 @@ async def test_vehicle_state_is_restored_after_a_reload(
     assert len(left) == 1
 
     # A new sighting inside after the restart changes the status as usual.
-    await sight(hass, city, freezer, "bridge", START + timedelta(days=2, minutes=1))
+    await sight(hass, city, freezer, "bridge", START + timedelta(days=40, minutes=1))
     assert hass.states.get(sensor_id).state == "inside"
 
 
