@@ -183,6 +183,10 @@ class RouteTracker:
     max_speed_kmh: float
     whereabouts: dict[str, Whereabouts] = field(default_factory=dict)
     """By watchlisted plate; restored from the store at startup."""
+    _watched: dict[str, list[WatchlistEntry]] = field(default_factory=dict)
+    """Watchlist entries that name one vehicle, by plate."""
+    _by_lookalike: dict[str, list[str]] = field(default_factory=dict)
+    """Watchlisted plates by look-alike key: which vehicles a read may be."""
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -214,7 +218,8 @@ class RouteTracker:
             {camera_id: camera.name for camera_id, camera in self.cameras.items()}
         )
         self.alerts.city_status = self.async_city_status
-        await self.async_refresh(announce=False)
+        self._index_watchlist()
+        await self.async_refresh(self._watched, announce=False)
         entry.runtime_data.hub.listeners.append(self.async_handle_sighting)
         entry.async_on_unload(
             async_dispatcher_connect(
@@ -254,14 +259,13 @@ class RouteTracker:
         """
         return (await self.async_locate(plate)).status.state.value
 
-    async def async_refresh(
-        self, plates: Iterable[str] | None = None, *, announce: bool
-    ) -> None:
-        """Recompute the whereabouts of watchlisted plates (all of them by default)."""
-        watched = exact_plates(self.alerts.entries)
-        for plate in watched if plates is None else plates:
+    async def async_refresh(self, plates: Iterable[str], *, announce: bool) -> None:
+        """Recompute the whereabouts of watchlisted plates; announce city exits and entries."""
+        for plate in list(plates):
             async with self._lock:
                 found = await self.async_locate(plate)
+                if plate not in self._watched:
+                    continue  # taken off the watchlist meanwhile
                 previous = self.whereabouts.get(plate)
                 self.whereabouts[plate] = found
             state = found.status.state
@@ -270,7 +274,7 @@ class RouteTracker:
                 and state in _STATE_EVENTS
                 and (previous is None or previous.status.state is not state)
             ):
-                for listed in watched.get(plate, ()):
+                for listed in self._watched.get(plate, ()):
                     self.hass.bus.async_fire(
                         _STATE_EVENTS[state], self._event_payload(listed, found)
                     )
@@ -278,21 +282,22 @@ class RouteTracker:
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:
         """Recompute the watchlisted vehicles a new sighting may be a read of."""
-        key = lookalike_key(sighting.plate)
-        plates = [
-            plate
-            for plate in exact_plates(self.alerts.entries)
-            if lookalike_key(plate) == key
-        ]
-        if plates:
+        if plates := self._by_lookalike.get(lookalike_key(sighting.plate)):
             await self.async_refresh(plates, announce=True)
 
     @callback
+    def _index_watchlist(self) -> None:
+        self._watched = exact_plates(self.alerts.entries)
+        self._by_lookalike = {}
+        for plate in self._watched:
+            self._by_lookalike.setdefault(lookalike_key(plate), []).append(plate)
+
+    @callback
     def _watchlist_changed(self) -> None:
-        watched = exact_plates(self.alerts.entries)
-        for plate in set(self.whereabouts) - set(watched):
+        self._index_watchlist()
+        for plate in set(self.whereabouts) - set(self._watched):
             del self.whereabouts[plate]
-        if new := [plate for plate in watched if plate not in self.whereabouts]:
+        if new := [plate for plate in self._watched if plate not in self.whereabouts]:
             self.hass.async_create_task(
                 self.async_refresh(new, announce=False),
                 f"{DOMAIN} whereabouts of new watchlist vehicles",
