@@ -70,6 +70,7 @@ ROUND_FOLD_WEIGHT = 0.8
 """O and 0 (and Q, D) share one round glyph in many plate fonts: the recogniser
 cannot tell them apart, so the position decides almost alone."""
 ROUND_GLYPHS = frozenset("0OQD")
+THIN_STROKES = frozenset("1ILJ")
 PROBABILITY_FLOOR = 1e-6
 
 type ProbabilityMatrix = npt.NDArray[np.float32]
@@ -110,7 +111,9 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
     PlateFormat("ua_two_line", "ua", "DDDDDLL", UA_LETTERS, _KNOWN),
     PlateFormat("ua_two_line_short", "ua", "DDDDLL", UA_LETTERS, _KNOWN),
-    PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _SPECIFIC),
+    # Equal priors: a round glyph in the fifth place decides between the two
+    # Brazilian series by what the recogniser saw (0 or O), not by the prior.
+    PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _KNOWN),
     PlateFormat("br_standard", "br", "LLLDDDD", BR_LETTERS, _KNOWN),
     PlateFormat("eu_sk", "eu", "LLDDDLL", LATIN_LETTERS, _KNOWN),
     # Czech plates start with the region's series digit, never 0.
@@ -284,16 +287,14 @@ def match_formats(
     country code or a frame screw).
     """
     read_length = probabilities.shape[0]
-    confidences = probabilities.max(axis=1) if read_length else np.zeros(0)
     matches: dict[str, FormatMatch] = {}
     best_score = -math.inf
     for plate_format in formats:
         length = len(plate_format.pattern)
         for start in range(read_length - length + 1):
-            dropped = np.concatenate(
-                (confidences[:start], confidences[start + length :])
+            drop_cost = _drop_cost(
+                probabilities[:start], probabilities[start + length :]
             )
-            drop_cost = float(np.sum(0.4 + 1.2 * dropped))
             allowed = constrained_probabilities(
                 probabilities[start : start + length], plate_format
             )
@@ -331,6 +332,22 @@ def match_formats(
         key=lambda match: match.score,
         reverse=True,
     )
+
+
+def _drop_cost(*dropped: ProbabilityMatrix) -> float:
+    """Cost of leaving characters out of a plate read.
+
+    A confident character costs more than a doubtful one. Thin strokes (1, I, L,
+    J) are what plate frames, screws and edges are most often read as, so
+    leaving them out costs less.
+    """
+    cost = 0.0
+    for matrix in dropped:
+        for row in matrix:
+            column = int(row.argmax())
+            weight = 0.5 if PLATE_CHARS[column] in THIN_STROKES else 1.2
+            cost += 0.4 * weight / 1.2 + weight * float(row[column])
+    return cost
 
 
 def _loose_text_penalty(text: str) -> float | None:

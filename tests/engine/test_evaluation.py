@@ -1,0 +1,85 @@
+"""Scoring rules of ``eval``: what counts as a hit, and when CI must fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custom_components.plate_tracker.engine.evaluation import (
+    box_found,
+    floor_violations,
+    load_manifests,
+    plates_equal,
+    region_group,
+)
+
+
+@pytest.mark.parametrize(
+    ("read", "truth", "region", "equal"),
+    [
+        ("RK099AN", "RKO99AN", "eu", True),
+        ("RK099AN", "RKO99AN", "us", False),
+        ("AE1455KH", "AE1455KH", "ua", True),
+        ("AE1455KB", "AE1455KH", "ua", False),
+    ],
+)
+def test_plates_equal(read: str, truth: str, region: str, equal: bool) -> None:
+    """Only openalpr's eu labels get O == 0; everywhere else a plate must match exactly."""
+    assert plates_equal(read, truth, region) is equal
+
+
+@pytest.mark.parametrize(
+    ("found", "hit"),
+    [
+        ((100, 100, 200, 140), True),
+        ((150, 110, 400, 400), False),
+        ((90, 95, 120, 150), True),
+        ((300, 300, 400, 400), False),
+    ],
+)
+def test_box_found(found: tuple[int, int, int, int], hit: bool) -> None:
+    """A found box counts when its centre is on the plate or it overlaps enough (IoU >= 0.3)."""
+    assert box_found((100, 100, 200, 140), found) is hit
+
+
+def test_us_states_group_as_us() -> None:
+    """The segocr crops are labelled per state; reports group them as one US region."""
+    assert region_group("us-ca") == "us"
+    assert region_group("ua") == "ua"
+
+
+def test_floor_violations_name_each_shortfall() -> None:
+    """CI fails with a message per region below its floor, and for a floored region with no images."""
+    summary = {
+        "overall": {"accuracy": 0.70},
+        "regions": {"ua": {"accuracy": 0.74}, "us": {"accuracy": 0.60}},
+    }
+    floor = {"overall": 0.72, "regions": {"ua": 0.70, "us": 0.62, "br": 0.8}}
+    problems = floor_violations(summary, floor)
+    assert len(problems) == 3
+    assert any(problem.startswith("overall") for problem in problems)
+    assert any(problem.startswith("us") for problem in problems)
+    assert any("br" in problem and "no images" in problem for problem in problems)
+    assert floor_violations(summary, {"overall": 0.7, "regions": {"ua": 0.74}}) == []
+
+
+def test_manifest_rows(tmp_path: Path) -> None:
+    """Manifest rows become labelled images: path, upper-case plate, region group, box, size."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "manifest.csv").write_text(
+        "image,plate_text,region,x1,y1,x2,y2,img_w,img_h,notes\n"
+        "a.jpg,ab123cd,us-ca,1,2,3,4,1280,720,\n"
+        "b.png,AE1455KH,ua,,,,,,,crop\n",
+        encoding="utf-8",
+    )
+    first, second = load_manifests(tmp_path)
+    assert (first.source, first.plate, first.region, first.box, first.size) == (
+        "src",
+        "AB123CD",
+        "us",
+        (1, 2, 3, 4),
+        (1280, 720),
+    )
+    assert first.path == tmp_path / "src" / "a.jpg"
+    assert (second.box, second.size) == (None, None)
