@@ -9,6 +9,8 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.plate_tracker.const import (
     CONF_FRIGATE_URL,
@@ -34,22 +36,40 @@ def model_cache() -> Path:
     return MODEL_CACHE
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let Home Assistant load custom_components/plate_tracker."""
+def _uses_hass(request: pytest.FixtureRequest) -> bool:
+    """Tell Home Assistant tests from the plain engine, store and matching tests."""
+    return "hass" in request.fixturenames
 
 
 @pytest.fixture(autouse=True)
-def config_dir(hass: HomeAssistant, tmp_path: Path, model_cache: Path) -> Path:
-    """Give every test its own configuration folder, with the models already in place.
+def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """Let Home Assistant load custom_components/plate_tracker (Home Assistant tests only)."""
+    if _uses_hass(request):
+        request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture(autouse=True)
+def config_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Give every Home Assistant test its own configuration folder, with the models in place.
 
     The database and the inbox are written there, never into the test package.
+    Plain tests get the bare folder and no Home Assistant at all.
     """
+    if not _uses_hass(request):
+        return tmp_path
+    hass: HomeAssistant = request.getfixturevalue("hass")
+    model_cache: Path = request.getfixturevalue("model_cache")
     hass.config.config_dir = str(tmp_path)
     models = tmp_path / DOMAIN / "models"
     models.parent.mkdir(parents=True)
     models.symlink_to(model_cache, target_is_directory=True)
     return tmp_path
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Keep snapshots in tests/snapshots/ in Home Assistant's format on every supported line."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Awaitable, Callable
 import json
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -50,22 +52,40 @@ def frigate_event(
     return json.dumps({"type": kind, "before": body, "after": body})
 
 
+type StartFrigate = Callable[..., Awaitable[MockConfigEntry]]
+
+
 @pytest.fixture
-async def init_frigate(
+async def start_frigate(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     frigate_entry: MockConfigEntry,
     aioclient_mock: AiohttpClientMocker,
-) -> MockConfigEntry:
+) -> AsyncGenerator[StartFrigate]:
+    """Return a function that sets up the Frigate entry with a given snapshot answer.
+
+    The entry is unloaded after the test, so no MQTT timer outlives it.
+    """
+
+    async def start(**snapshot_answer: Any) -> MockConfigEntry:
+        aioclient_mock.get(
+            f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", **snapshot_answer
+        )
+        frigate_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(frigate_entry.entry_id)
+        await hass.async_block_till_done()
+        return frigate_entry
+
+    yield start
+    if frigate_entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(frigate_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def init_frigate(start_frigate: StartFrigate) -> MockConfigEntry:
     """Set up a Frigate entry whose snapshots show plate AE1234BK."""
-    aioclient_mock.get(
-        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg",
-        content=scene_jpeg("AE1234BK", seed=1),
-    )
-    frigate_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
-    await hass.async_block_till_done()
-    return frigate_entry
+    return await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
 
 
 async def test_event_updates_make_one_sighting(
@@ -141,16 +161,10 @@ async def test_malformed_messages_are_counted_not_fatal(
 
 
 async def test_dead_frigate_loses_no_pass_end(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    frigate_entry: MockConfigEntry,
-    aioclient_mock: AiohttpClientMocker,
+    hass: HomeAssistant, start_frigate: StartFrigate
 ) -> None:
     """When Frigate's API fails, the failure is counted and nothing crashes."""
-    aioclient_mock.get(f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", status=500)
-    frigate_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
-    await hass.async_block_till_done()
+    frigate_entry = await start_frigate(status=500)
 
     async_fire_mqtt_message(
         hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
@@ -166,19 +180,10 @@ async def test_dead_frigate_loses_no_pass_end(
 
 
 async def test_camera_side_plate_is_used_when_the_engine_reads_none(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    frigate_entry: MockConfigEntry,
-    aioclient_mock: AiohttpClientMocker,
+    hass: HomeAssistant, start_frigate: StartFrigate
 ) -> None:
     """Frigate's own plate recognition is a read of its own, used when our engine finds no plate."""
-    aioclient_mock.get(
-        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg",
-        content=scene_jpeg("AE1234BK", char_height=3),
-    )
-    frigate_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(frigate_entry.entry_id)
-    await hass.async_block_till_done()
+    await start_frigate(content=scene_jpeg("AE1234BK", char_height=3))
     events = async_capture_events(hass, EVENT_SIGHTING)
 
     async_fire_mqtt_message(

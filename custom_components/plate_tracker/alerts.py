@@ -102,7 +102,8 @@ class WatchlistAlerts:
             tz=dt_util.get_default_time_zone(),
         )
         for hit in hits:
-            assert hit.entry.id is not None  # stored entries have ids
+            if hit.entry.id is None:  # only stored entries (with ids) are ever compiled
+                continue
             hit_id = await self.hass.async_add_executor_job(
                 self.store.record_hit,
                 sighting.id,

@@ -27,7 +27,8 @@ TO_REDACT = {
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+    hass: HomeAssistant,  # noqa: ARG001 - the signature Home Assistant calls
+    entry: PlateTrackerConfigEntry,
 ) -> dict[str, Any]:
     """Return what helps to debug an entry, without personal data."""
     runtime = entry.runtime_data

@@ -56,7 +56,10 @@ class PlateEventEntity(PlateTrackerCameraEntity, EventEntity):
 
     @callback
     def _watchlist_hit(
-        self, entry_id: int, camera: str, payload: dict[str, Any] | None
+        self,
+        entry_id: int,  # noqa: ARG002 - the signal names the watchlist entry; cameras do not need it
+        camera: str,
+        payload: dict[str, Any] | None,
     ) -> None:
         """Fire ``watchlist_hit`` with the alert's data (only for hits that alert)."""
         if camera == self.camera and payload is not None:

@@ -61,7 +61,7 @@ def async_schedule_retention(
     """Purge once a day at night, in the background; stop when the entry unloads."""
 
     @callback
-    def purge_now(now: datetime) -> None:
+    def purge_now(now: datetime) -> None:  # noqa: ARG001 - time-change callbacks get the time
         entry.async_create_background_task(
             hass, async_purge_expired(hass, entry), name=f"{DOMAIN} retention purge"
         )

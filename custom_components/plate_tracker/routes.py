@@ -533,7 +533,7 @@ async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
             "until": response["until"],
             "sightings": route["sighting_count"],
         },
-        call.data.get("reason"),
+        reason=call.data.get("reason"),
     )
     return response
 
@@ -567,7 +567,7 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
             "city_status": found.status.state.value,
             "sighting_id": last["sighting_id"] if last else None,
         },
-        call.data.get("reason"),
+        reason=call.data.get("reason"),
     )
     return {
         "plate": plate,

@@ -219,6 +219,7 @@ async def _audit(
     call: ServiceCall,
     action: str,
     details: dict[str, Any],
+    *,
     reason: str | None = None,
 ) -> None:
     await hass.async_add_executor_job(
@@ -519,7 +520,7 @@ async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
         call,
         SERVICE_ACKNOWLEDGE_HIT,
         {"hit_id": hit.id},
-        call.data.get("note"),
+        reason=call.data.get("note"),
     )
     return {
         "hit_id": hit.id,
@@ -584,7 +585,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             "cameras": list(query.cameras),
             "results": len(page.sightings),
         },
-        call.data["reason"],
+        reason=call.data["reason"],
     )
     return {
         "sightings": [
@@ -620,7 +621,7 @@ async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         call,
         SERVICE_EXPORT_SIGHTINGS,
         {**response, "plate": query.plate},
-        call.data["reason"],
+        reason=call.data["reason"],
     )
     return response
 
@@ -650,7 +651,7 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
             "until": until.isoformat() if until else None,
             "removed": removed,
         },
-        call.data["reason"],
+        reason=call.data["reason"],
     )
     return {"removed": removed}
 
@@ -668,7 +669,7 @@ async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         call,
         SERVICE_SET_LEGAL_HOLD,
         {"sighting_ids": ids, "held": call.data["held"], "changed": changed},
-        call.data["reason"],
+        reason=call.data["reason"],
     )
     return {"changed": changed}
 
