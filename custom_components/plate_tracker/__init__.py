@@ -203,5 +203,8 @@ async def async_unload_entry(
     for task in runtime.tasks:
         task.cancel()
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    # Matching and route work already started for announced sightings is finished, not
+    # cut off: it writes watchlist hits the police rely on.
+    await asyncio.gather(*runtime.hub.pending, return_exceptions=True)
     await hass.async_add_executor_job(runtime.store.close)
     return True

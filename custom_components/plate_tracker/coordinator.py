@@ -60,6 +60,8 @@ class SightingHub:
     """Coroutines run for every announced sighting (watchlist matching, routes)."""
     last_by_camera: dict[str, Sighting] = field(default_factory=dict)
     known_cameras: set[str] = field(default_factory=set)
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    """Listener runs not finished yet; unloading waits for them before closing the store."""
 
     def signal(self, template: str) -> str:
         """Return the dispatcher signal of this entry for a SIGNAL_* template."""
@@ -83,9 +85,12 @@ class SightingHub:
             {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
         )
         for listener in (self.alerts.async_handle_sighting, *self.listeners):
-            self.hass.async_create_task(
+            task = self.hass.async_create_task(
                 listener(sighting), f"{DOMAIN} sighting {sighting.id}", eager_start=True
             )
+            if not task.done():
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
 
 
 @dataclass(slots=True)
