@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -371,3 +372,28 @@ async def test_expired_and_out_of_hours_entries_do_not_alert(
     assert hits == []
     await announce(hass, init_folder, "KA0001OO", at=NOW + timedelta(hours=11))
     assert [hit.data["plate"] for hit in hits] == ["KA0001OO"]
+
+
+async def test_logs_never_contain_plates(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Plates are personal data: not even debug logging of the integration spells them."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.plate_tracker")
+    await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Skoda")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BK")
+    await announce(hass, init_folder, "AE1234BK", at=NOW + timedelta(seconds=1))
+    await announce(hass, init_folder, "KA7777OO")
+    assert hits
+    integration_logs = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("custom_components.plate_tracker")
+    ]
+    assert integration_logs, "the integration logged nothing to check"
+    assert not [
+        line for line in integration_logs if "AE1234BK" in line or "KA7777OO" in line
+    ]
