@@ -7,7 +7,11 @@ import io
 from PIL import Image
 import pytest
 
-from custom_components.plate_tracker.engine import ImageError, PlateRecognizer
+from custom_components.plate_tracker.engine import (
+    ImageError,
+    PlateRecognizer,
+    recognizer as recognizer_module,
+)
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
@@ -92,3 +96,13 @@ def test_bad_bytes_raise_image_error(recognizer: PlateRecognizer) -> None:
     """Callers get one exception type for unusable images, with a message to log."""
     with pytest.raises(ImageError):
         recognizer.read(b"not an image")
+
+
+def test_small_plate_found_by_the_finer_pass(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plate too small for the quick pass is still read: frames without a good read are searched finer."""
+    frame = jpeg(scene_with(render_plate(["AE 1455 KH"], char_height=12), at=PLATE_AT))
+    assert [read.text for read in recognizer.read(frame).plates][:1] == ["AE1455KH"]
+    monkeypatch.setattr(recognizer_module, "RETRY_SCALE", 100.0)
+    assert recognizer.read(frame).plates == ()

@@ -26,6 +26,9 @@ DETECTION_SIDE_LARGE_FRAME = 960
 LARGE_FRAME_SIDE = 1280
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
+RETRY_SCALE = 1.5
+RETRY_BELOW_CONFIDENCE = 0.5
+"""Without a read at least this confident, the region is searched again at RETRY_SCALE."""
 MIN_DETECTION_SIDE = 320
 """Small images (plate crops) are enlarged to this for detection, not more: their text is large."""
 MIN_LINE_HEIGHT = 8.0
@@ -127,9 +130,33 @@ class PlateRecognizer:
                     (x1, y1),
                 )
         side = min(side, max(MIN_DETECTION_SIDE, *region.size))
+        plates = self._read_region(
+            frame, region, side, offset, whole_is_line=vehicle_box is None
+        )
+        retry_side = round(side * RETRY_SCALE)
+        if (
+            not any(plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates)
+            and max(region.size) >= retry_side
+        ):
+            # Coarse to fine: a small or dim plate the quick pass missed often
+            # shows at a finer scale; only frames without a good read pay for it.
+            plates = self._read_region(
+                frame, region, retry_side, offset, whole_is_line=vehicle_box is None
+            )
+        return plates
+
+    def _read_region(
+        self,
+        frame: Image.Image,
+        region: Image.Image,
+        side: int,
+        offset: tuple[int, int],
+        *,
+        whole_is_line: bool,
+    ) -> list[PlateRead]:
         lines = self._detector.detect(region, max_side=side, offset=offset)
         candidates = _candidates(lines)
-        if _looks_like_plate_crop(region) and vehicle_box is None:
+        if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
             # also covers crops too small for the detector.
             whole = TextLine(
