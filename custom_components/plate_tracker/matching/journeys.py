@@ -11,6 +11,12 @@ costs a large share of that, so routes are built straight from the store's
 in C (``map``, ``compress``, ``min``) on the few columns it needs, and
 per-sighting objects (``RouteSighting``, ``Trip``) are made only when asked
 for.
+
+``get_route`` goes further (``route_response``): the store keeps each
+plate's times, ids, cameras and event keys packed (``route_columns``), the
+whole route is decided on numpy columns, and rows are read for the listed
+sightings only. ``build_route`` stays the straightforward definition the
+fast path is tested against.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from functools import cached_property
 from itertools import compress, islice, pairwise, repeat
 import math
 from operator import gt, itemgetter, le, lt, ne, sub
-from typing import Any, Final
+from typing import Any, Final, Protocol, overload
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..plate_text import normalize_plate
 from ..records import Direction, MatchKind, Sighting
@@ -139,13 +148,30 @@ class SightingColumns:
             ]
         )
 
+    @classmethod
+    def with_columns(
+        cls,
+        rows: Sequence[SightingRow],
+        *,
+        timestamps: Sequence[float] | NDArray[np.float64],
+        cameras: Sequence[str],
+    ) -> SightingColumns:
+        """Wrap rows whose time and camera columns the caller already has.
+
+        Seeds the cached columns, so a route over rows that are loaded lazily
+        never reads every row to make them.
+        """
+        columns = cls(rows)
+        columns.__dict__.update(timestamps=timestamps, cameras=cameras)
+        return columns
+
     @cached_property
-    def timestamps(self) -> list[float]:
+    def timestamps(self) -> Sequence[float]:
         """POSIX seconds (UTC) of every sighting."""
         return list(map(itemgetter(_TIME), self.rows))
 
     @cached_property
-    def cameras(self) -> list[str]:
+    def cameras(self) -> Sequence[str]:
         """Camera id of every sighting."""
         return list(map(itemgetter(_CAMERA), self.rows))
 
@@ -153,6 +179,19 @@ class SightingColumns:
     def plates(self) -> list[str]:
         """Canonical plate of every sighting."""
         return list(map(itemgetter(_PLATE), self.rows))
+
+    def sighting_id(self, index: int) -> int:
+        """Return the id of the sighting at ``index``."""
+        return self.rows[index][_ID]
+
+    def has_event(self, index: int) -> bool:
+        """Return whether the sighting at ``index`` came with an NVR event id."""
+        return self.rows[index][_EVENT] is not None
+
+    def same_event(self, first: int, second: int) -> bool:
+        """Return whether two sightings came in the same NVR event."""
+        event_id = self.rows[first][_EVENT]
+        return event_id is not None and self.rows[second][_EVENT] == event_id
 
     def without(self, dropped: Sequence[int]) -> SightingColumns:
         """Return the sightings without those at ``dropped`` (sorted indices).
@@ -555,6 +594,237 @@ def build_route(
     )
 
 
+class PackedSightings(Protocol):
+    """A plate's sightings as whole columns in ``(seen_us, id)`` order.
+
+    What ``SightingStore.route_columns`` returns (``store.RouteColumns``).
+    """
+
+    @property
+    def seen_us(self) -> NDArray[np.int64]:
+        """Microseconds since the epoch (UTC)."""
+
+    @property
+    def ids(self) -> NDArray[np.int64]:
+        """Sighting ids."""
+
+    @property
+    def camera_ids(self) -> NDArray[np.int64]:
+        """Stored camera ids (keys of ``camera_names``)."""
+
+    @property
+    def event_keys(self) -> NDArray[np.int64]:
+        """A key per NVR event id, 0 for none: equal ids have equal keys."""
+
+    @property
+    def plate_ids(self) -> NDArray[np.int64]:
+        """Stored plate ids (keys of ``plates``)."""
+
+    @property
+    def camera_names(self) -> Mapping[int, str]:
+        """Camera name (``CameraInfo.id``) by stored camera id."""
+
+    @property
+    def plates(self) -> Mapping[int, str]:
+        """Plate text by stored plate id."""
+
+    @property
+    def load_rows(self) -> Callable[[Sequence[int]], Sequence[SightingRow]]:
+        """Return the row of each sighting id, in the order given."""
+
+
+def route_response(
+    packed: PackedSightings,
+    cameras: Mapping[str, CameraInfo],
+    *,
+    plate: str,
+    trip_gap: timedelta,
+    max_sightings: int | None,
+    max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
+    join_window: timedelta = DEFAULT_JOIN_WINDOW,
+) -> dict[str, Any]:
+    """Return ``build_route(...).to_dict(max_sightings=...)`` from packed columns.
+
+    The same answer as building the route from the store's rows (a test
+    holds them equal), for a fraction of the cost on a long route: the
+    misread joins and the trip split of the whole route are decided on numpy
+    columns; rows are loaded only for the listed sightings and to confirm
+    that two sightings with equal event keys share an event id, and
+    impossible travel is judged only where it is listed.
+    """
+    if trip_gap <= timedelta(0):
+        raise ValueError("trip_gap must be positive")
+    if max_speed_kmh <= 0:
+        raise ValueError("max_speed_kmh must be positive")
+    plate = normalize_plate(plate)
+    cache: dict[int, SightingRow] = {}
+    ids = packed.ids
+    other_plates = [
+        plate_id for plate_id, text in packed.plates.items() if text != plate
+    ]
+    others = np.flatnonzero(np.isin(packed.plate_ids, other_plates)).tolist()
+    joined: tuple[JoinedMisread, ...] = ()
+    not_joined: tuple[UnjoinedMisread, ...] = ()
+    kept = np.ones(len(ids), dtype=bool)
+    if others:
+        every = _PackedColumns(
+            _LoadedRows(ids, packed.load_rows, cache),
+            ids=ids,
+            event_keys=packed.event_keys,
+            timestamps=packed.seen_us / 1_000_000.0,
+            cameras=_Named(packed.camera_ids, packed.camera_names),
+            plates=_Named(packed.plate_ids, packed.plates),
+        )
+        dropped, joined, not_joined = _judge_misreads(every, others, plate, join_window)
+        kept[dropped] = False
+    # As the store's ``seen_us / 1000000.0``: the same doubles, the same gaps.
+    timestamps = packed.seen_us[kept] / 1_000_000.0
+    camera_ids = packed.camera_ids[kept]
+    total = len(timestamps)
+    gaps = np.diff(timestamps)
+    trip_starts: list[int] = [
+        *range(min(total, 1)),
+        *(np.flatnonzero(gaps > trip_gap.total_seconds()) + 1).tolist(),
+    ]
+    first = 0 if max_sightings is None else max(total - max_sightings, 0)
+    camera_names = _Named(camera_ids, packed.camera_names)
+    fastest = max_speed_kmh / 3600
+    skew = CLOCK_SKEW_ALLOWANCE.total_seconds()
+    least_seconds = _PairCache(
+        lambda first, second: _distance_km(cameras, first, second) / fastest - skew
+    )
+    # Only the pairs to_dict lists (those touching a listed sighting).
+    impossible_pairs = [
+        index
+        for index in range(max(first - 1, 0), total - 1)
+        if gaps[index] < least_seconds[camera_names[index], camera_names[index + 1]]
+    ]
+    listed_rows = _LoadedRows(ids[kept], packed.load_rows, cache)
+    listed_rows.prefetch(np.arange(first, total))
+    route = Route(
+        plate=plate,
+        sightings=SightingColumns.with_columns(
+            listed_rows,
+            timestamps=timestamps,
+            cameras=camera_names,
+        ),
+        cameras=cameras,
+        trip_starts=trip_starts,
+        impossible_pairs=impossible_pairs,
+        max_speed_kmh=max_speed_kmh,
+        joined=joined,
+        not_joined=not_joined,
+    )
+    return route.to_dict(max_sightings=max_sightings)
+
+
+class _LoadedRows(Sequence[SightingRow]):
+    """Rows by position in a column of sighting ids, loaded in blocks on first use."""
+
+    _BLOCK = 16
+
+    def __init__(
+        self,
+        ids: NDArray[np.int64],
+        load: Callable[[Sequence[int]], Sequence[SightingRow]],
+        cache: dict[int, SightingRow],
+    ) -> None:
+        self._ids = ids
+        self._load = load
+        self._cache = cache
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def prefetch(self, positions: NDArray[np.intp]) -> None:
+        """Load the rows at ``positions`` in one call."""
+        wanted = [
+            sighting_id
+            for sighting_id in self._ids[positions].tolist()
+            if sighting_id not in self._cache
+        ]
+        if wanted:
+            self._cache.update(zip(wanted, self._load(wanted), strict=True))
+
+    @overload
+    def __getitem__(self, index: int) -> SightingRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SightingRow]: ...
+
+    def __getitem__(self, index: int | slice) -> SightingRow | Sequence[SightingRow]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(len(self))[index]]
+        index = range(len(self))[index]
+        sighting_id = int(self._ids[index])
+        row = self._cache.get(sighting_id)
+        if row is None:
+            start = index - index % self._BLOCK
+            block = self._ids[start : start + self._BLOCK].tolist()
+            self._cache.update(zip(block, self._load(block), strict=True))
+            row = self._cache[sighting_id]
+        return row
+
+
+class _PackedColumns(SightingColumns):
+    """Sightings whose columns come packed; rows are read only when needed.
+
+    Answers "same NVR event" from event keys, reading the event ids only to
+    confirm equal keys.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[SightingRow],
+        *,
+        ids: NDArray[np.int64],
+        event_keys: NDArray[np.int64],
+        timestamps: Sequence[float] | NDArray[np.float64],
+        cameras: Sequence[str],
+        plates: Sequence[str],
+    ) -> None:
+        super().__init__(rows)
+        self._ids = ids
+        self._event_keys = event_keys
+        self.__dict__.update(timestamps=timestamps, cameras=cameras, plates=plates)
+
+    def sighting_id(self, index: int) -> int:
+        return int(self._ids[index])
+
+    def has_event(self, index: int) -> bool:
+        return bool(self._event_keys[index])
+
+    def same_event(self, first: int, second: int) -> bool:
+        key = self._event_keys[first]
+        return (
+            bool(key)
+            and key == self._event_keys[second]
+            and super().same_event(first, second)
+        )
+
+
+class _Named(Sequence[str]):
+    """Names by position, looked up from a column of stored ids."""
+
+    def __init__(self, keys: NDArray[np.int64], names: Mapping[int, str]) -> None:
+        self._keys = keys
+        self._names = names
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self._names[key] for key in self._keys[index].tolist()]
+        return self._names[int(self._keys[index])]
+
+
 def _join_misreads(
     columns: SightingColumns, plate: str, join_window: timedelta
 ) -> tuple[SightingColumns, tuple[JoinedMisread, ...], tuple[UnjoinedMisread, ...]]:
@@ -565,6 +835,19 @@ def _join_misreads(
         # The usual case, decided in C: nothing to join, nothing to copy.
         return columns, (), ()
     others = list(compress(range(count), map(ne, plates, repeat(plate))))
+    dropped, joined, not_joined = _judge_misreads(columns, others, plate, join_window)
+    return columns.without(dropped), joined, not_joined
+
+
+def _judge_misreads(
+    columns: SightingColumns, others: Sequence[int], plate: str, join_window: timedelta
+) -> tuple[list[int], tuple[JoinedMisread, ...], tuple[UnjoinedMisread, ...]]:
+    """Judge the sightings at ``others`` (sorted indices of plates other than ``plate``).
+
+    Returns the indices to drop (in order), the joined misreads and the
+    look-alikes left out. Reads only the rows near each misread.
+    """
+    plates = columns.plates
     dropped = set(others)
     supported: list[tuple[int, MatchKind, JoinReason, int]] = []
     unsupported: list[UnjoinedMisread] = []
@@ -574,14 +857,13 @@ def _join_misreads(
             continue
         evidence = _join_evidence(columns, index, plate, join_window.total_seconds())
         if evidence is None:
-            row = columns.rows[index]
             unsupported.append(
                 UnjoinedMisread(
-                    id=row[_ID],
-                    plate=row[_PLATE],
+                    id=columns.sighting_id(index),
+                    plate=plates[index],
                     kind=kind,
-                    camera=row[_CAMERA],
-                    seen_at=_datetime(row[_TIME]),
+                    camera=columns.cameras[index],
+                    seen_at=_datetime(columns.timestamps[index]),
                 )
             )
         else:
@@ -593,15 +875,15 @@ def _join_misreads(
         JoinedMisread(
             # Its index once the dropped sightings before it are gone.
             index=index - bisect_left(dropped_in_order, index),
-            id=columns.rows[index][_ID],
+            id=columns.sighting_id(index),
             plate=plates[index],
             kind=kind,
             reason=reason,
-            anchor_id=columns.rows[anchor][_ID],
+            anchor_id=columns.sighting_id(anchor),
         )
         for index, kind, reason, anchor in supported
     )
-    return columns.without(dropped_in_order), joined, tuple(unsupported)
+    return dropped_in_order, joined, tuple(unsupported)
 
 
 def _join_evidence(
@@ -614,18 +896,20 @@ def _join_evidence(
     order, so only neighbours are looked at: those within ``window`` and, past
     it, any unbroken run of the misread's own event.
     """
-    rows = columns.rows
-    _, camera, at, _, _, _, event_id = rows[index]
+    timestamps, plates, cameras = columns.timestamps, columns.plates, columns.cameras
+    at, camera = timestamps[index], cameras[index]
+    has_event = columns.has_event(index)
     best: tuple[int, float, int] | None = None
     for step in (-1, 1):
         neighbour = index + step
-        while 0 <= neighbour < len(rows):
-            row = rows[neighbour]
-            distance = abs(row[_TIME] - at)
-            same_event = event_id is not None and row[_EVENT] == event_id
+        while 0 <= neighbour < len(columns):
+            distance = abs(timestamps[neighbour] - at)
+            same_event = has_event and columns.same_event(index, neighbour)
             if distance > window and not same_event:
                 break
-            if row[_PLATE] == plate and (same_event or row[_CAMERA] == camera):
+            if plates[neighbour] == plate and (
+                same_event or cameras[neighbour] == camera
+            ):
                 # Rank: same event first (0), then nearest in time.
                 rank = (0 if same_event else 1, distance, neighbour)
                 if best is None or rank < best:

@@ -5,11 +5,15 @@ Plain Python, no Home Assistant imports. Times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..records import MatchKind, Sighting
 
@@ -66,6 +70,29 @@ type RouteRow = tuple[int, str, float, str, float, str, str | None]
 """One sighting of a route: id, camera, seen_at as POSIX seconds (UTC), plate,
 confidence, ``Direction`` value, NVR event id. The same shape as
 ``matching.journeys.SightingRow``, so ``SightingColumns.from_rows`` takes it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteColumns:
+    """Where a plate was seen, as whole columns in ``(seen_us, id)`` order.
+
+    What ``SightingStore.route_columns`` returns: the same sightings as
+    ``route_for`` without a Python object per sighting. Full ``RouteRow``
+    tuples are loaded only for the few sightings a caller asks for.
+    """
+
+    seen_us: NDArray[np.int64]
+    """Microseconds since the epoch (UTC)."""
+    ids: NDArray[np.int64]
+    camera_ids: NDArray[np.int64]
+    event_keys: NDArray[np.int64]
+    """A 64-bit key per NVR event id, 0 for none: equal ids have equal keys."""
+    plate_ids: NDArray[np.int64]
+    camera_names: Mapping[int, str]
+    plates: Mapping[int, str]
+    """Plate text by plate id, for every plate in ``plate_ids``."""
+    load_rows: Callable[[Sequence[int]], list[RouteRow]]
+    """Return the ``RouteRow`` of each sighting id, in the order given."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

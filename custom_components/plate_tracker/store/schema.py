@@ -25,16 +25,33 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
 - ``watchlist`` and ``watchlist_hits``: the watchlist and the sightings that
   matched it, with who acknowledged each hit and when.
 - ``audit``: append-only; triggers refuse UPDATE and DELETE.
+- ``route_chunks``: per plate, the time, id, camera id and event key (see
+  ``event_key``) of every sighting as packed little-endian arrays in chunks of ``ROUTE_CHUNK`` sightings, so a
+  route of 100,000 sightings is read as a few dozen blobs instead of 100,000
+  rows (issue 5). Sightings are appended in arrival order (readers sort when
+  needed). A plate with no chunks has no valid columns: the store rebuilds
+  them from the route index on the next route read; a change the append path
+  does not cover (a plate changed by an upsert, a purge) drops the plate's
+  chunks rather than editing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+import hashlib
 import sqlite3
+import struct
 
 from ..plate_text import deletion_variants
 
+ROUTE_CHUNK = 1024
+"""Sightings per ``route_chunks`` row: appending rewrites one chunk, so small
+enough to keep ``record`` cheap, large enough that a 100,000-sighting route is
+about a hundred rows."""
+
 type Migration = Callable[[sqlite3.Connection], None]
+type RouteEntry = tuple[int, int, int, str | None]
+"""One sighting in ``route_chunks``: seen_us, id, camera id, NVR event id."""
 
 
 def _create_sightings(conn: sqlite3.Connection) -> None:
@@ -187,11 +204,101 @@ def _route_index_with_event_ids(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_route_chunks(conn: sqlite3.Connection) -> None:
+    """Version 5: packed per-plate route columns (issue 5).
+
+    Building a route of 100,000 sightings from rows costs more than the
+    50 ms budget in SQLite's row stepping and Python's tuples alone. Chunks
+    are built here for every plate already stored, one plate at a time from
+    the route index.
+    """
+    conn.executescript(
+        """
+        CREATE TABLE route_chunks (
+            plate_id INTEGER NOT NULL REFERENCES plates (id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            seen_us BLOB NOT NULL,
+            ids BLOB NOT NULL,
+            camera_ids BLOB NOT NULL,
+            event_keys BLOB NOT NULL,
+            PRIMARY KEY (plate_id, chunk)
+        ) WITHOUT ROWID;
+        """
+    )
+    rows = conn.execute(
+        "SELECT plate_id, seen_us, id, camera_id, event_id FROM sightings"
+        " INDEXED BY sightings_plate_route ORDER BY plate_id, seen_us, id"
+    )
+    plate_id: int | None = None
+    pending: list[RouteEntry] = []
+    for row in rows:
+        if row[0] != plate_id:
+            if plate_id is not None:
+                write_route_chunks(conn, plate_id, pending)
+            plate_id, pending = row[0], []
+        pending.append((row[1], row[2], row[3], row[4]))
+    if plate_id is not None:
+        write_route_chunks(conn, plate_id, pending)
+
+
+def event_key(event_id: str | None) -> int:
+    """Return a 64-bit key of an NVR event id; 0 for none.
+
+    Lets the journey logic rule out "same event" from the packed columns;
+    equal keys are confirmed on the event ids themselves.
+    """
+    if event_id is None:
+        return 0
+    key = int.from_bytes(
+        hashlib.blake2b(event_id.encode(), digest_size=8).digest(),
+        "little",
+        signed=True,
+    )
+    return key or 1
+
+
+def pack_route_columns(entries: Sequence[RouteEntry]) -> tuple[bytes, ...]:
+    """Pack ``(seen_us, id, camera_id, event_id)`` entries as the chunk blobs."""
+    count = len(entries)
+    return (
+        struct.pack(f"<{count}q", *(entry[0] for entry in entries)),
+        struct.pack(f"<{count}q", *(entry[1] for entry in entries)),
+        struct.pack(f"<{count}i", *(entry[2] for entry in entries)),
+        struct.pack(f"<{count}q", *(event_key(entry[3]) for entry in entries)),
+    )
+
+
+def write_route_chunks(
+    conn: sqlite3.Connection,
+    plate_id: int,
+    entries: Sequence[RouteEntry],
+    first_chunk: int = 0,
+) -> None:
+    """Store a plate's route entries as chunks numbered from ``first_chunk``."""
+    conn.executemany(
+        "INSERT INTO route_chunks"
+        " (plate_id, chunk, count, seen_us, ids, camera_ids, event_keys)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                plate_id,
+                first_chunk + number,
+                len(part),
+                *pack_route_columns(part),
+            )
+            for number, start in enumerate(range(0, len(entries), ROUTE_CHUNK))
+            for part in (entries[start : start + ROUTE_CHUNK],)
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_sightings,
     _create_watchlist,
     _add_search_retention_audit,
     _route_index_with_event_ids,
+    _add_route_chunks,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -37,6 +37,9 @@ import sqlite3
 import threading
 from typing import Any, Self, cast
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ..engine.types import Box
 from ..plate_text import (
     deletion_variants,
@@ -55,6 +58,7 @@ from .models import (
     ImageKind,
     MatchKind,
     PurgeReport,
+    RouteColumns,
     RouteRow,
     SearchPage,
     SearchQuery,
@@ -62,7 +66,13 @@ from .models import (
     WatchlistHit,
 )
 from .plate_patterns import canonical_plate, longest_literal_run, normalize_pattern
-from .schema import migrate
+from .schema import (
+    ROUTE_CHUNK,
+    RouteEntry,
+    migrate,
+    pack_route_columns,
+    write_route_chunks,
+)
 
 type _BatchParams = Callable[[tuple[int, int]], tuple[Any, ...]]
 """Gives a batch query its parameters for the keyset cursor ``(seen_us, id)``."""
@@ -306,24 +316,66 @@ class SightingStore:
                     )
                     self._store_images(conn, sighting_id, seen_us, new)
                     if plate_id != old_plate_id:
+                        self._drop_route_chunks(conn, [old_plate_id, plate_id])
                         self._drop_orphan_plates(conn, [old_plate_id])
                 return sighting_id, False
         seen_us = to_us(new.seen_at)
+        plate_id = self._plate_id(conn, plate)
         (sighting_id,) = conn.execute(
             "INSERT INTO sightings (plate_id, camera_id, seen_us, raw, confidence,"
             " region, box, direction, alternatives, source, event_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                self._plate_id(conn, plate),
-                camera_id,
-                seen_us,
-                *values,
-                new.source,
-                new.event_id,
-            ),
+            (plate_id, camera_id, seen_us, *values, new.source, new.event_id),
         ).fetchone()
+        self._append_route_chunk(
+            conn, plate_id, (seen_us, sighting_id, camera_id, new.event_id)
+        )
         self._store_images(conn, sighting_id, seen_us, new)
         return sighting_id, True
+
+    @staticmethod
+    def _append_route_chunk(
+        conn: sqlite3.Connection, plate_id: int, entry: RouteEntry
+    ) -> None:
+        """Add a new sighting to its plate's route chunks (see ``schema``).
+
+        A plate without chunks is left so: its columns are built from the
+        route index on the next route read.
+        """
+        last = conn.execute(
+            "SELECT chunk, count, seen_us, ids, camera_ids, event_keys"
+            " FROM route_chunks WHERE plate_id = ? ORDER BY chunk DESC LIMIT 1",
+            (plate_id,),
+        ).fetchone()
+        if last is None:
+            return
+        chunk, count, *packed = last
+        if count >= ROUTE_CHUNK:
+            write_route_chunks(conn, plate_id, [entry], first_chunk=chunk + 1)
+            return
+        conn.execute(
+            "UPDATE route_chunks SET count = ?, seen_us = ?, ids = ?, camera_ids = ?,"
+            " event_keys = ? WHERE plate_id = ? AND chunk = ?",
+            (
+                count + 1,
+                *(
+                    old + new
+                    for old, new in zip(
+                        packed, pack_route_columns([entry]), strict=True
+                    )
+                ),
+                plate_id,
+                chunk,
+            ),
+        )
+
+    @staticmethod
+    def _drop_route_chunks(conn: sqlite3.Connection, plate_ids: Iterable[int]) -> None:
+        """Forget the route columns of plates whose sightings changed or went."""
+        conn.execute(
+            "DELETE FROM route_chunks WHERE plate_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(plate_ids))),),
+        )
 
     @staticmethod
     def _camera_id(conn: sqlite3.Connection, camera: str) -> int:
@@ -460,7 +512,7 @@ class SightingStore:
         *,
         include_lookalikes: bool = False,
     ) -> list[RouteRow]:
-        """Return where a plate was seen, in time order, as ``RouteRow`` tuples.
+        """Return where a plate was seen, in ``(seen_us, id)`` order, as ``RouteRow``s.
 
         Built for routes of 100,000 sightings: every column comes from the
         plate's covering index (no table lookups) and the rows come straight
@@ -490,9 +542,104 @@ class SightingStore:
                 " CROSS JOIN cameras c ON c.id = s.camera_id"
                 " CROSS JOIN plates p ON p.id = s.plate_id"
                 f" WHERE {plate_filter} AND s.seen_us >= ? AND s.seen_us < ?"
-                " ORDER BY s.seen_us",
+                " ORDER BY s.seen_us, s.id",
                 (plate_param, since_us, until_us),
             ).fetchall()
+
+    def route_columns(
+        self,
+        plate: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        include_lookalikes: bool = False,
+    ) -> RouteColumns:
+        """Return the sightings ``route_for`` would, as columns (see ``RouteColumns``).
+
+        Read from the packed ``route_chunks`` in a few milliseconds for 100,000
+        sightings; a plate whose chunks are missing gets them rebuilt first.
+        """
+        since_us, until_us = _time_range(since, until)
+        canonical = canonical_plate(plate)
+        for attempt in range(2):
+            with self._read() as conn:
+                if include_lookalikes:
+                    plates = conn.execute(
+                        "SELECT id, plate FROM plates WHERE lookalike = ?",
+                        (lookalike_key(canonical),),
+                    ).fetchall()
+                else:
+                    plates = conn.execute(
+                        "SELECT id, plate FROM plates WHERE plate = ?", (canonical,)
+                    ).fetchall()
+                plate_ids = json.dumps([plate_id for plate_id, _ in plates])
+                chunks = conn.execute(
+                    "SELECT plate_id, count, seen_us, ids, camera_ids, event_keys"
+                    " FROM route_chunks"
+                    " WHERE plate_id IN (SELECT value FROM json_each(?))"
+                    " ORDER BY plate_id, chunk",
+                    (plate_ids,),
+                ).fetchall()
+                missing = {plate_id for plate_id, _ in plates} - {
+                    chunk[0] for chunk in chunks
+                }
+                if not missing:
+                    camera_names = dict(
+                        conn.execute("SELECT id, name FROM cameras").fetchall()
+                    )
+                    break
+            if attempt:
+                raise RuntimeError("route columns vanished while being rebuilt")
+            self._rebuild_route_chunks(missing)
+        columns = _unpack_route_chunks(chunks)
+        first, last = np.searchsorted(columns[0], [since_us, until_us], side="left")
+        seen_us, ids, camera_ids, event_keys, plate_ids_column = (
+            column[first:last] for column in columns
+        )
+        return RouteColumns(
+            seen_us=seen_us,
+            ids=ids,
+            camera_ids=camera_ids,
+            event_keys=event_keys,
+            plate_ids=plate_ids_column,
+            camera_names=camera_names,
+            plates=dict(plates),
+            load_rows=self._route_rows,
+        )
+
+    def _rebuild_route_chunks(self, plate_ids: Iterable[int]) -> None:
+        """Build the route chunks of plates that have none, from the route index."""
+        with self._write() as conn:
+            for plate_id in plate_ids:
+                if conn.execute(
+                    "SELECT 1 FROM route_chunks WHERE plate_id = ?", (plate_id,)
+                ).fetchone():
+                    continue
+                write_route_chunks(
+                    conn,
+                    plate_id,
+                    conn.execute(
+                        "SELECT seen_us, id, camera_id, event_id FROM sightings"
+                        " INDEXED BY sightings_plate_route"
+                        " WHERE plate_id = ? ORDER BY seen_us, id",
+                        (plate_id,),
+                    ).fetchall(),
+                )
+
+    def _route_rows(self, ids: Sequence[int]) -> list[RouteRow]:
+        """Return the ``RouteRow`` of each sighting id, in the order of ``ids``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT s.id, c.name, s.seen_us / 1000000.0, p.plate, s.confidence,"  # noqa: S608
+                f" {_DIRECTION_TEXT}, s.event_id"
+                " FROM sightings s"
+                " CROSS JOIN cameras c ON c.id = s.camera_id"
+                " CROSS JOIN plates p ON p.id = s.plate_id"
+                " WHERE s.id IN (SELECT value FROM json_each(?))",
+                (json.dumps([int(sighting_id) for sighting_id in ids]),),
+            ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return [by_id[int(sighting_id)] for sighting_id in ids]
 
     def count(self) -> int:
         """Return how many sightings are stored."""
@@ -1018,6 +1165,7 @@ class SightingStore:
                         )
                     ]
                     sightings += len(plate_ids)
+                    self._drop_route_chunks(conn, plate_ids)
                     plates += self._drop_orphan_plates(conn, plate_ids)
                 checkpoint()
         return sightings, images, plates
@@ -1172,6 +1320,41 @@ def _page_keys(
         f" WHERE {' AND '.join(filters)} ORDER BY {order} LIMIT ?",
         (*params, query.page_size + 1),
     ).fetchall()
+
+
+def _unpack_route_chunks(
+    chunks: Sequence[tuple[int, int, bytes, bytes, bytes, bytes]],
+) -> tuple[NDArray[np.int64], ...]:
+    """Return seen_us, id, camera id, event key and plate id columns in route order.
+
+    Route order is ``(seen_us, id)``, as ``route_for`` sorts.
+    """
+    seen_us = np.frombuffer(b"".join(chunk[2] for chunk in chunks), dtype="<i8")
+    ids = np.frombuffer(b"".join(chunk[3] for chunk in chunks), dtype="<i8")
+    camera_ids = np.frombuffer(
+        b"".join(chunk[4] for chunk in chunks), dtype="<i4"
+    ).astype(np.int64)
+    event_keys = np.frombuffer(b"".join(chunk[5] for chunk in chunks), dtype="<i8")
+    plate_ids = np.repeat(
+        np.array([chunk[0] for chunk in chunks], dtype=np.int64),
+        [chunk[1] for chunk in chunks],
+    )
+    columns = (seen_us, ids, camera_ids, event_keys, plate_ids)
+    if _in_route_order(seen_us, ids):
+        return columns
+    # Several plates, or a sighting that arrived after later ones. A stable
+    # sort by time merges the (mostly sorted) runs cheaply; only equal times
+    # from different runs need the full sort by id.
+    order = np.argsort(seen_us, kind="stable")
+    if not _in_route_order(seen_us[order], ids[order]):
+        order = np.lexsort((ids, seen_us))
+    return tuple(column[order] for column in columns)
+
+
+def _in_route_order(seen_us: NDArray[np.int64], ids: NDArray[np.int64]) -> bool:
+    """Return whether sightings are in ``(seen_us, id)`` order."""
+    time_steps = np.diff(seen_us)
+    return bool(np.all((time_steps > 0) | ((time_steps == 0) & (np.diff(ids) > 0))))
 
 
 def _time_range(since: datetime | None, until: datetime | None) -> tuple[int, int]:
