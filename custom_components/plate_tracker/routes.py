@@ -49,6 +49,7 @@ from .matching.journeys import (
     SightingColumns,
     build_route,
     city_status,
+    route_response,
 )
 from .matching.watchlist import is_pattern
 from .plate_text import lookalike_key
@@ -478,16 +479,22 @@ def _route_response(
     include_lookalikes: bool,
     max_sightings: int,
 ) -> dict[str, Any]:
-    """Fetch and build a route (blocking: run in the executor)."""
-    rows = store.route_for(plate, since, until, include_lookalikes=include_lookalikes)
-    route = build_route(
-        SightingColumns.from_rows(rows),
+    """Fetch and build a route (blocking: run in the executor).
+
+    From the store's packed columns: a route of 100,000 sightings answers in
+    milliseconds (issue 5), the same answer as ``build_route`` on its rows.
+    """
+    columns = store.route_columns(
+        plate, since, until, include_lookalikes=include_lookalikes
+    )
+    return route_response(
+        columns,
         tracker.cameras,
         plate=plate,
         trip_gap=trip_gap,
         max_speed_kmh=tracker.max_speed_kmh,
+        max_sightings=max_sightings,
     )
-    return route.to_dict(max_sightings=max_sightings)
 
 
 async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
