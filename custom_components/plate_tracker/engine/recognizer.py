@@ -26,7 +26,7 @@ DETECTION_SIDE_LARGE_FRAME = 960
 LARGE_FRAME_SIDE = 1280
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
-RETRY_SCALE = 1.5
+RETRY_SCALE = 1.25
 RETRY_BELOW_CONFIDENCE = 0.5
 """Without a read at least this confident, the region is searched again at RETRY_SCALE."""
 MIN_DETECTION_SIDE = 320
@@ -133,11 +133,11 @@ class PlateRecognizer:
         plates = self._read_region(
             frame, region, side, offset, whole_is_line=vehicle_box is None
         )
-        retry_side = round(side * RETRY_SCALE)
-        if (
-            not any(plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates)
-            and max(region.size) >= retry_side
-        ):
+        # Capped: detection memory grows with the square of the side.
+        retry_side = min(round(side * RETRY_SCALE), DETECTION_SIDE_LARGE_FRAME)
+        if not any(
+            plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates
+        ) and side < retry_side <= max(region.size):
             # Coarse to fine: a small or dim plate the quick pass missed often
             # shows at a finer scale; only frames without a good read pay for it.
             plates = self._read_region(
