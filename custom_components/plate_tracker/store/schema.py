@@ -28,11 +28,11 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
 - ``route_chunks``: per plate, the time, id, camera id and event key (see
   ``event_key``) of every sighting as packed little-endian arrays in chunks of ``ROUTE_CHUNK`` sightings, so a
   route of 100,000 sightings is read as a few dozen blobs instead of 100,000
-  rows (issue 5). Sightings are appended in arrival order (readers sort when
-  needed). A plate with no chunks has no valid columns: the store rebuilds
-  them from the route index on the next route read; a change the append path
-  does not cover (a plate changed by an upsert, a purge) drops the plate's
-  chunks rather than editing them.
+  rows (issue 5). The store keeps them in step with ``sightings`` in the same
+  transactions: a new sighting is appended (in arrival order; readers sort
+  when needed), a purged one or one whose plate an upsert changed is taken
+  out of its chunk. A plate with no chunks has no valid columns: the store
+  rebuilds them from the route index on the next route read.
 """
 
 from __future__ import annotations

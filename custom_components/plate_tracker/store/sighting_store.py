@@ -104,6 +104,8 @@ _PLATE_DRIVEN_LIMIT = 5_000
 # index range per plate rather than sorted from all their sightings.
 _MERGE_LIMIT = 32
 _PURGE_BATCH = 500
+_CHUNK_DTYPES = ("<i8", "<i8", "<i4", "<i8")
+"""Element types of the ``route_chunks`` blobs: seen_us, ids, camera_ids, event_keys."""
 _WAL_AUTOCHECKPOINT_PAGES = 1000
 """SQLite's default, restored after a purge."""
 
@@ -316,7 +318,14 @@ class SightingStore:
                     )
                     self._store_images(conn, sighting_id, seen_us, new)
                     if plate_id != old_plate_id:
-                        self._drop_route_chunks(conn, [old_plate_id, plate_id])
+                        self._remove_from_route_chunks(
+                            conn, {old_plate_id: [sighting_id]}
+                        )
+                        self._append_route_chunk(
+                            conn,
+                            plate_id,
+                            (seen_us, sighting_id, camera_id, new.event_id),
+                        )
                         self._drop_orphan_plates(conn, [old_plate_id])
                 return sighting_id, False
         seen_us = to_us(new.seen_at)
@@ -337,10 +346,11 @@ class SightingStore:
     def _append_route_chunk(
         conn: sqlite3.Connection, plate_id: int, entry: RouteEntry
     ) -> None:
-        """Add a new sighting to its plate's route chunks (see ``schema``).
+        """Add a sighting to its plate's route chunks (see ``schema``).
 
-        A plate without chunks is left so: its columns are built from the
-        route index on the next route read.
+        A plate seen for the first time gets its first chunk. Any other plate
+        without chunks is left so: its columns are built from the route index
+        on the next route read.
         """
         last = conn.execute(
             "SELECT chunk, count, seen_us, ids, camera_ids, event_keys"
@@ -348,6 +358,12 @@ class SightingStore:
             (plate_id,),
         ).fetchone()
         if last is None:
+            if conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM sightings"
+                " INDEXED BY sightings_plate_route WHERE plate_id = ? LIMIT 2)",
+                (plate_id,),
+            ).fetchone() == (1,):
+                write_route_chunks(conn, plate_id, [entry])
             return
         chunk, count, *packed = last
         if count >= ROUTE_CHUNK:
@@ -370,12 +386,40 @@ class SightingStore:
         )
 
     @staticmethod
-    def _drop_route_chunks(conn: sqlite3.Connection, plate_ids: Iterable[int]) -> None:
-        """Forget the route columns of plates whose sightings changed or went."""
-        conn.execute(
-            "DELETE FROM route_chunks WHERE plate_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(set(plate_ids))),),
-        )
+    def _remove_from_route_chunks(
+        conn: sqlite3.Connection, removed: dict[int, list[int]]
+    ) -> None:
+        """Take sightings out of their plates' route chunks (``{plate_id: ids}``)."""
+        for plate_id, sighting_ids in removed.items():
+            gone = np.array(sighting_ids, dtype=np.int64)
+            for chunk, *packed in conn.execute(
+                "SELECT chunk, seen_us, ids, camera_ids, event_keys FROM route_chunks"
+                " WHERE plate_id = ?",
+                (plate_id,),
+            ).fetchall():
+                columns = [
+                    np.frombuffer(blob, dtype=dtype)
+                    for blob, dtype in zip(packed, _CHUNK_DTYPES, strict=True)
+                ]
+                kept = ~np.isin(columns[1], gone)
+                if kept.all():
+                    continue
+                if not kept.any():
+                    conn.execute(
+                        "DELETE FROM route_chunks WHERE plate_id = ? AND chunk = ?",
+                        (plate_id, chunk),
+                    )
+                    continue
+                conn.execute(
+                    "UPDATE route_chunks SET count = ?, seen_us = ?, ids = ?,"
+                    " camera_ids = ?, event_keys = ? WHERE plate_id = ? AND chunk = ?",
+                    (
+                        int(kept.sum()),
+                        *(column[kept].tobytes() for column in columns),
+                        plate_id,
+                        chunk,
+                    ),
+                )
 
     @staticmethod
     def _camera_id(conn: sqlite3.Connection, camera: str) -> int:
@@ -1156,17 +1200,16 @@ class SightingStore:
                         " WHERE sighting_id IN (SELECT value FROM json_each(?))",
                         (doomed,),
                     ).fetchone()[0]
-                    plate_ids = [
-                        row[0]
-                        for row in conn.execute(
-                            "DELETE FROM sightings WHERE id IN (SELECT value FROM json_each(?))"
-                            " RETURNING plate_id",
-                            (doomed,),
-                        )
-                    ]
-                    sightings += len(plate_ids)
-                    self._drop_route_chunks(conn, plate_ids)
-                    plates += self._drop_orphan_plates(conn, plate_ids)
+                    removed: dict[int, list[int]] = {}
+                    for sighting_id, plate_id in conn.execute(
+                        "DELETE FROM sightings WHERE id IN (SELECT value FROM json_each(?))"
+                        " RETURNING id, plate_id",
+                        (doomed,),
+                    ).fetchall():
+                        removed.setdefault(plate_id, []).append(sighting_id)
+                    sightings += sum(map(len, removed.values()))
+                    self._remove_from_route_chunks(conn, removed)
+                    plates += self._drop_orphan_plates(conn, removed)
                 checkpoint()
         return sightings, images, plates
 
@@ -1329,12 +1372,12 @@ def _unpack_route_chunks(
 
     Route order is ``(seen_us, id)``, as ``route_for`` sorts.
     """
-    seen_us = np.frombuffer(b"".join(chunk[2] for chunk in chunks), dtype="<i8")
-    ids = np.frombuffer(b"".join(chunk[3] for chunk in chunks), dtype="<i8")
-    camera_ids = np.frombuffer(
-        b"".join(chunk[4] for chunk in chunks), dtype="<i4"
-    ).astype(np.int64)
-    event_keys = np.frombuffer(b"".join(chunk[5] for chunk in chunks), dtype="<i8")
+    blobs = [chunk[2:] for chunk in chunks]
+    seen_us, ids, camera_ids, event_keys = (
+        np.frombuffer(b"".join(blob[field] for blob in blobs), dtype=dtype)
+        for field, dtype in enumerate(_CHUNK_DTYPES)
+    )
+    camera_ids = camera_ids.astype(np.int64)
     plate_ids = np.repeat(
         np.array([chunk[0] for chunk in chunks], dtype=np.int64),
         [chunk[1] for chunk in chunks],
