@@ -1,11 +1,19 @@
-"""Benchmark ``get_route`` end to end on one plate with 100,000 sightings.
+"""Benchmark ``get_route`` and ``where_is`` end to end on one plate with 100,000 sightings.
 
-Times what the service does for one call: the store's ``route_columns`` (with
+Times what ``get_route`` does for one call: the store's ``route_columns`` (with
 look-alike misreads, as the service does by default), ``route_response`` on the
 city's camera map with ``max_sightings=500``, and the audit line every route
 query writes. Prints p50/p95/max per stage and for the whole, wall and CPU,
 and checks the answer against the straightforward path (``route_for``,
 ``build_route``, ``Route.to_dict``), timed once.
+
+Then times ``where_is`` (and so the watchlist tracker's refresh, which is its
+``locate``) before and after it moved to the packed columns: the old
+``route_for`` + ``build_route`` + ``city_status`` against ``routes.locate``,
+each followed by the service's read of the last sighting and its audit line.
+Twice: a moment just after the plate's last sighting (the last month decides)
+and a year later (the last month is empty, the whole history is read). Both
+answers are checked equal.
 
     .venv/bin/python scripts/bench_route.py /var/tmp/route.db
     .venv/bin/python scripts/bench_route.py /var/tmp/route.db --others 10000000
@@ -35,12 +43,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from custom_components.plate_tracker.matching.journeys import (
     CameraInfo,
     CameraRole,
+    CityState,
     SightingColumns,
     build_route,
+    city_status,
     haversine_km,
     route_response,
 )
 from custom_components.plate_tracker.records import Direction, NewSighting
+from custom_components.plate_tracker.routes import (
+    DEFAULT_MAX_SPEED_KMH,
+    RECENT_WINDOW,
+    Whereabouts,
+    locate,
+)
 from custom_components.plate_tracker.store import SightingStore
 
 PLATE = "AE1234BK"
@@ -167,6 +183,94 @@ def summary(name: str, samples: list[float]) -> str:
     )
 
 
+def locate_before(
+    store: SightingStore,
+    plate: str,
+    cameras: dict[str, CameraInfo],
+    now: datetime,
+) -> Whereabouts:
+    """Return a plate's whereabouts as ``routes.locate`` did before the packed columns."""
+    for since in (now - RECENT_WINDOW, None):
+        route = build_route(
+            SightingColumns.from_rows(
+                store.route_for(plate, since, include_lookalikes=True)
+            ),
+            cameras,
+            plate=plate,
+            trip_gap=TRIP_GAP,
+            max_speed_kmh=float(DEFAULT_MAX_SPEED_KMH),
+        )
+        status = city_status(route, cameras)
+        if status.state is not CityState.UNKNOWN or status.last_known_state:
+            break
+    return Whereabouts(status=status, last=route.sighting(-1) if len(route) else None)
+
+
+def bench_where_is(
+    store: SightingStore,
+    plate: str,
+    cameras: dict[str, CameraInfo],
+    repeat: int,
+) -> bool:
+    """Time ``where_is`` before and after; return whether every answer was the same."""
+    latest = store.route_columns(plate, None, None, include_lookalikes=True).seen_us
+    if not len(latest):
+        print("where_is: the plate has no sightings")
+        return True
+    last_seen = datetime.fromtimestamp(int(latest[-1]) / 1_000_000, UTC)
+    same = True
+    for case, now in (
+        ("just after", last_seen + timedelta(minutes=1)),
+        ("a year later", last_seen + timedelta(days=365)),
+    ):
+        answers: dict[str, Whereabouts] = {}
+        for path, find in (
+            ("before", lambda now=now: locate_before(store, plate, cameras, now)),
+            (
+                "after",
+                lambda now=now: locate(
+                    store,
+                    plate,
+                    cameras,
+                    trip_gap=TRIP_GAP,
+                    max_speed_kmh=float(DEFAULT_MAX_SPEED_KMH),
+                    now=now,
+                ),
+            ),
+        ):
+
+            def where_is(find: Callable[[], Whereabouts] = find) -> Whereabouts:
+                found = find()
+                if found.last is not None:
+                    store.get(found.last.id)
+                store.audit_append(
+                    None,
+                    "where_is",
+                    {"plate": plate, "city_status": found.status.state.value},
+                    None,
+                    datetime.now(UTC),
+                )
+                return found
+
+            wall: list[float] = []
+            cpu: list[float] = []
+            for run in range(repeat + 1):
+                took_wall, answers[path] = timed(where_is)
+                took_cpu, _ = cpu_timed(where_is)
+                if run:  # the first run warms the page cache
+                    wall.append(took_wall)
+                    cpu.append(took_cpu)
+            print(summary(f"where_is {path} (wall)", wall) + f"   [{case}]")
+            print(summary(f"where_is {path} (cpu)", cpu) + f"   [{case}]")
+        found = answers["after"]
+        print(
+            f"where_is [{case}]: {found.status.state.value} ({found.status.reason.value}),"
+            f" same answer before and after: {answers['before'] == found}"
+        )
+        same = same and answers["before"] == found
+    return same
+
+
 def main() -> None:
     """Generate the database if needed, then time get_route's stages."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -271,6 +375,9 @@ def main() -> None:
         print(summary(f"{name} (cpu)", cpu[name]))
     if reference != response:
         sys.exit("the fast path's response differs from build_route's")
+    with SightingStore.open(args.db) as store:
+        if not bench_where_is(store, plate, cameras, args.repeat):
+            sys.exit("where_is answers differently from the packed columns")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ for.
 ``get_route`` goes further (``route_response``): the store keeps each
 plate's times, ids, cameras and event keys packed (``route_columns``), the
 whole route is decided on numpy columns, and rows are read for the listed
-sightings only. ``build_route`` stays the straightforward definition the
-fast path is tested against.
+sightings only. ``where_is`` and the watchlist tracker do the same
+(``packed_whereabouts``): the city status walks back from the latest sighting
+and reads rows only for the exit passes it judges. ``build_route`` and
+``city_status`` stay the straightforward definitions the fast paths are
+tested against.
 """
 
 from __future__ import annotations
@@ -659,24 +662,7 @@ def route_response(
     plate = normalize_plate(plate)
     cache: dict[int, SightingRow] = {}
     ids = packed.ids
-    other_plates = [
-        plate_id for plate_id, text in packed.plates.items() if text != plate
-    ]
-    others = np.flatnonzero(np.isin(packed.plate_ids, other_plates)).tolist()
-    joined: tuple[JoinedMisread, ...] = ()
-    not_joined: tuple[UnjoinedMisread, ...] = ()
-    kept = np.ones(len(ids), dtype=bool)
-    if others:
-        every = _PackedColumns(
-            _LoadedRows(ids, packed.load_rows, cache),
-            ids=ids,
-            event_keys=packed.event_keys,
-            timestamps=packed.seen_us / 1_000_000.0,
-            cameras=_Named(packed.camera_ids, packed.camera_names),
-            plates=_Named(packed.plate_ids, packed.plates),
-        )
-        dropped, joined, not_joined = _judge_misreads(every, others, plate, join_window)
-        kept[dropped] = False
+    kept, joined, not_joined = _packed_joins(packed, plate, join_window, cache)
     # As the store's ``seen_us / 1000000.0``: the same doubles, the same gaps.
     timestamps = packed.seen_us[kept] / 1_000_000.0
     camera_ids = packed.camera_ids[kept]
@@ -716,6 +702,38 @@ def route_response(
         not_joined=not_joined,
     )
     return route.to_dict(max_sightings=max_sightings)
+
+
+def _packed_joins(
+    packed: PackedSightings,
+    plate: str,
+    join_window: timedelta,
+    cache: dict[int, SightingRow],
+) -> tuple[NDArray[np.bool_], tuple[JoinedMisread, ...], tuple[UnjoinedMisread, ...]]:
+    """Judge the misreads in ``packed`` as ``build_route`` does.
+
+    Returns which sightings the route keeps, the joined misreads and the
+    look-alikes left out. Only the sightings of other plates are looked at.
+    """
+    ids = packed.ids
+    other_plates = [
+        plate_id for plate_id, text in packed.plates.items() if text != plate
+    ]
+    others = np.flatnonzero(np.isin(packed.plate_ids, other_plates)).tolist()
+    kept = np.ones(len(ids), dtype=bool)
+    if not others:
+        return kept, (), ()
+    every = _PackedColumns(
+        _LoadedRows(ids, packed.load_rows, cache),
+        ids=ids,
+        event_keys=packed.event_keys,
+        timestamps=packed.seen_us / 1_000_000.0,
+        cameras=_Named(packed.camera_ids, packed.camera_names),
+        plates=_Named(packed.plate_ids, packed.plates),
+    )
+    dropped, joined, not_joined = _judge_misreads(every, others, plate, join_window)
+    kept[dropped] = False
+    return kept, joined, not_joined
 
 
 class _LoadedRows(Sequence[SightingRow]):
@@ -1155,6 +1173,186 @@ def _exit_pass(
         ):
             return index, directed
         index = previous
+
+
+def packed_whereabouts(
+    packed: PackedSightings,
+    cameras: Mapping[str, CameraInfo],
+    *,
+    plate: str,
+    trip_gap: timedelta,
+    max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
+    join_window: timedelta = DEFAULT_JOIN_WINDOW,
+    pass_window: timedelta = DEFAULT_PASS_WINDOW,
+) -> tuple[CityStatus, RouteSighting | None]:
+    """Return ``city_status(route)`` and the route's latest sighting from packed columns.
+
+    The same answer as ``build_route`` on the store's rows (a test holds them
+    equal), without reading every row: misreads are judged as ``route_response``
+    does, the city status walks back from the latest sighting over the packed
+    camera column, and rows are loaded only for the exit passes it looks at
+    and the sightings it returns. ``where_is`` and the watchlist tracker's
+    refresh on every sighting of a watched vehicle need no more.
+    """
+    if trip_gap <= timedelta(0):
+        raise ValueError("trip_gap must be positive")
+    if max_speed_kmh <= 0:
+        raise ValueError("max_speed_kmh must be positive")
+    plate = normalize_plate(plate)
+    cache: dict[int, SightingRow] = {}
+    kept, joined, _ = _packed_joins(packed, plate, join_window, cache)
+    timestamps = packed.seen_us[kept] / 1_000_000.0
+    camera_keys = packed.camera_ids[kept]
+    columns = SightingColumns.with_columns(
+        _LoadedRows(packed.ids[kept], packed.load_rows, cache),
+        timestamps=timestamps,
+        cameras=_Named(camera_keys, packed.camera_names),
+    )
+    total = len(timestamps)
+    if not total:
+        status = CityStatus(
+            state=CityState.UNKNOWN, reason=CityReason.NO_SIGHTINGS, decided_by=None
+        )
+        return status, None
+    mapped_keys = [key for key, name in packed.camera_names.items() if name in cameras]
+    status = _packed_status(
+        columns,
+        camera_keys,
+        np.flatnonzero(np.isin(camera_keys, mapped_keys)),
+        cameras,
+        pass_window.total_seconds(),
+    )
+    return status, _latest_sighting(
+        columns, joined, cameras, trip_gap=trip_gap, max_speed_kmh=max_speed_kmh
+    )
+
+
+def _packed_status(
+    columns: SightingColumns,
+    camera_keys: NDArray[np.int64],
+    mapped: NDArray[np.intp],
+    cameras: Mapping[str, CameraInfo],
+    pass_window: float,
+) -> CityStatus:
+    """Decide as ``_status_before`` does, visiting only the sightings at mapped cameras.
+
+    ``mapped`` holds the indices of the sightings at cameras on the map, in order.
+    """
+    undecided: tuple[CityReason, int] | None = None
+    position = len(mapped) - 1
+    while position >= 0:
+        index = int(mapped[position])
+        camera = cameras[columns.cameras[index]]
+        if camera.role is CameraRole.INSIDE:
+            state, reason, decider = (
+                CityState.INSIDE,
+                CityReason.INSIDE_CAMERA,
+                index,
+            )
+        else:
+            pass_start, directed = _packed_exit_pass(
+                columns, camera_keys, index, pass_window
+            )
+            state, reason, decider = _exit_state(camera, columns, index, directed)
+            if state is CityState.UNKNOWN:
+                undecided = undecided or (reason, index)
+                position = int(np.searchsorted(mapped, pass_start)) - 1
+                continue
+        decided = CityStatus(
+            state=state,
+            reason=reason,
+            decided_by=_route_sighting(columns, decider, cameras),
+        )
+        if undecided is None:
+            return decided
+        return CityStatus(
+            state=CityState.UNKNOWN,
+            reason=undecided[0],
+            decided_by=_route_sighting(columns, undecided[1], cameras),
+            last_known_state=decided.state,
+            last_known_by=decided.decided_by,
+        )
+    if undecided is not None:
+        return CityStatus(
+            state=CityState.UNKNOWN,
+            reason=undecided[0],
+            decided_by=_route_sighting(columns, undecided[1], cameras),
+        )
+    return CityStatus(
+        state=CityState.UNKNOWN, reason=CityReason.NO_MAPPED_CAMERA, decided_by=None
+    )
+
+
+def _exit_state(
+    camera: CameraInfo, columns: SightingColumns, index: int, directed: int | None
+) -> tuple[CityState, CityReason, int]:
+    """Judge a pass at an exit as ``_decide`` does, given its latest directed sighting."""
+    entering = camera.entering_direction
+    if entering is None:
+        return CityState.UNKNOWN, CityReason.EXIT_NOT_CONFIGURED, index
+    if directed is not None:
+        direction = columns.rows[directed][_DIRECTION]
+        if direction == camera.leaving_direction:
+            return CityState.LEFT, CityReason.EXIT_LEAVING, directed
+        if direction == entering:
+            return CityState.ENTERED, CityReason.EXIT_ENTERING, directed
+    return CityState.UNKNOWN, CityReason.EXIT_DIRECTION_UNKNOWN, index
+
+
+def _packed_exit_pass(
+    columns: SightingColumns,
+    camera_keys: NDArray[np.int64],
+    last: int,
+    pass_window: float,
+) -> tuple[int, int | None]:
+    """Return what ``_exit_pass`` does, reading rows only for their directions."""
+    timestamps = columns.timestamps
+    camera = camera_keys[last]
+    directed: int | None = None
+    index = last
+    while True:
+        if directed is None and columns.rows[index][_DIRECTION] != Direction.UNKNOWN:
+            directed = index
+        previous = index - 1
+        if (
+            previous < 0
+            or camera_keys[previous] != camera
+            or timestamps[index] - timestamps[previous] > pass_window
+        ):
+            return index, directed
+        index = previous
+
+
+def _latest_sighting(
+    columns: SightingColumns,
+    joined: Sequence[JoinedMisread],
+    cameras: Mapping[str, CameraInfo],
+    *,
+    trip_gap: timedelta,
+    max_speed_kmh: float,
+) -> RouteSighting:
+    """Return ``route.sighting(-1)``: the latest sighting with its trip and flags."""
+    timestamps = columns.timestamps
+    last = len(timestamps) - 1
+    gaps = np.diff(timestamps)
+    flags: tuple[RouteFlag, ...] = ()
+    if any(misread.index == last for misread in joined):
+        flags = (RouteFlag.JOINED_MISREAD,)
+    if last:
+        least_seconds = (
+            _distance_km(cameras, columns.cameras[last - 1], columns.cameras[last])
+            / (max_speed_kmh / 3600)
+            - CLOCK_SKEW_ALLOWANCE.total_seconds()
+        )
+        if gaps[last - 1] < least_seconds:
+            flags = (*flags, RouteFlag.IMPOSSIBLE_TRAVEL)
+    return _route_sighting(
+        columns,
+        last,
+        cameras,
+        trip=int(np.count_nonzero(gaps > trip_gap.total_seconds())),
+        flags=flags,
+    )
 
 
 def _route_sighting(

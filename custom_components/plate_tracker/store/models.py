@@ -6,7 +6,7 @@ Plain Python, no Home Assistant imports. Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -93,6 +93,22 @@ class RouteColumns:
     """Plate text by plate id, for every plate in ``plate_ids``."""
     load_rows: Callable[[Sequence[int]], list[RouteRow]]
     """Return the ``RouteRow`` of each sighting id, in the order given."""
+
+    def seen_since(self, since_us: int) -> RouteColumns:
+        """Return the sightings from ``since_us`` on, as ``route_columns`` cuts them.
+
+        Lets a caller that may need both a recent window and the whole route
+        read the columns once.
+        """
+        first = int(np.searchsorted(self.seen_us, since_us, side="left"))
+        return replace(
+            self,
+            seen_us=self.seen_us[first:],
+            ids=self.ids[first:],
+            camera_ids=self.camera_ids[first:],
+            event_keys=self.event_keys[first:],
+            plate_ids=self.plate_ids[first:],
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
