@@ -81,7 +81,7 @@ async def test_exit_camera_is_placed_on_the_map(
         },
     }
     # The hub reloaded with the new map: alerts name the camera, routes use it.
-    tracker = route_tracker(hass, init_folder)
+    tracker = route_tracker(init_folder)
     assert tracker.cameras["gate_north"].leaving_direction is Direction.RECEDING
     assert tracker.trip_gap.total_seconds() == 45 * 60
     assert tracker.max_speed_kmh == 150

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -19,6 +19,9 @@ from .engine.recognizer import PlateRecognizer
 from .pipeline import SightingPipeline
 from .records import Sighting
 from .store import PurgeReport, SightingStore
+
+if TYPE_CHECKING:
+    from .routes import RouteTracker
 
 type PlateTrackerConfigEntry = ConfigEntry[PlateTrackerRuntimeData]
 
@@ -105,6 +108,8 @@ class PlateTrackerRuntimeData:
     source_counters: Counter[str]
     """What the source counted: messages, malformed payloads, fetch errors, files."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    routes: RouteTracker | None = None
+    """Routes and city status; set once the camera map is loaded."""
     last_purge: tuple[datetime, PurgeReport] | None = None
     """When the retention purge last ran and what it removed."""
     """Background work to stop before the store closes."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .const import DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING, SIGNAL_WATCHLIST_CHANGED
 from .coordinator import PlateTrackerConfigEntry
-from .records import Sighting
+from .records import Sighting, WatchlistEntry
 
 
 def camera_device_info(entry: PlateTrackerConfigEntry, camera: str) -> DeviceInfo:
@@ -114,3 +115,80 @@ class PlateTrackerCameraEntity(Entity):
     @callback
     def handle_sighting(self, sighting: Sighting) -> None:
         """Update the entity's own state from a new sighting (before it is written)."""
+
+
+class PlateTrackerWatchlistEntity(Entity):
+    """An entity of one watchlist entry, on the Watchlist device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        listed: WatchlistEntry,
+        key: str | None = None,
+    ) -> None:
+        """Attach the entity to the Watchlist device under a stable id per entry (and key)."""
+        if listed.id is None:
+            raise ValueError("only a stored watchlist entry has entities")
+        self.listed_id = listed.id
+        suffix = f"_{key}" if key else ""
+        self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}{suffix}"
+        self._attr_device_info = watchlist_device_info(entry)
+        self.update_listed(listed)
+
+    @callback
+    def update_listed(self, listed: WatchlistEntry) -> None:
+        """Take the entry's current label, plate and priority (it may have been edited)."""
+        self._listed = listed
+        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
+        self.listed_changed()
+        if self.hass is not None:
+            self.async_write_ha_state()
+
+    @callback
+    def listed_changed(self) -> None:
+        """Update derived state after the entry changed (before it is written)."""
+
+
+@callback
+def async_track_watchlist_entities[T: PlateTrackerWatchlistEntity](
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entity_for: Callable[[WatchlistEntry], T],
+    include: Callable[[WatchlistEntry], bool] | None = None,
+) -> None:
+    """Keep one entity per (included) watchlist entry, as entries are added, edited, removed."""
+    alerts = entry.runtime_data.alerts
+    current: dict[int, T] = {}
+
+    @callback
+    def sync() -> None:
+        wanted = {
+            listed.id: listed
+            for listed in alerts.entries
+            if listed.id is not None and (include is None or include(listed))
+        }
+        registry = er.async_get(hass)
+        for listed_id in set(current) - set(wanted):
+            entity = current.pop(listed_id)
+            if entity.registry_entry is not None:
+                registry.async_remove(entity.entity_id)
+        for listed_id, entity in current.items():
+            entity.update_listed(wanted[listed_id])
+        new = [
+            entity_for(listed)
+            for listed_id, listed in wanted.items()
+            if listed_id not in current
+        ]
+        current.update((entity.listed_id, entity) for entity in new)
+        async_add_entities(new)
+
+    sync()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
+        )
+    )

@@ -25,21 +25,19 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import (
     async_dispatcher_connect,
     async_dispatcher_send,
 )
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts
 from .const import DOMAIN, SIGNAL_WATCHLIST_CHANGED
 from .coordinator import PlateTrackerConfigEntry
-from .entity import watchlist_device_info
+from .entity import PlateTrackerWatchlistEntity, async_track_watchlist_entities
 from .matching.journeys import (
     CameraInfo,
     CameraRole,
@@ -92,7 +90,6 @@ are read first, and the whole history only when they decide nothing."""
 VEHICLE_LOCATION_ACCURACY: Final = 50
 """Metres: a camera sees a vehicle within a few dozen metres of where it stands."""
 
-ROUTE_TRACKERS: HassKey[dict[str, RouteTracker]] = HassKey(f"{DOMAIN}_routes")
 
 _STATE_EVENTS: Final = {
     CityState.LEFT: EVENT_LEFT_CITY,
@@ -231,14 +228,7 @@ class RouteTracker:
                 self._watchlist_changed,
             )
         )
-        trackers = self.hass.data.setdefault(ROUTE_TRACKERS, {})
-        trackers[self.entry_id] = self
-
-        @callback
-        def forget() -> None:
-            del trackers[self.entry_id]
-
-        entry.async_on_unload(forget)
+        entry.runtime_data.routes = self
 
     async def async_locate(self, plate: str) -> Whereabouts:
         """Return a plate's whereabouts as the store has them now."""
@@ -324,19 +314,20 @@ class RouteTracker:
         }
 
 
-def route_tracker(hass: HomeAssistant, entry: PlateTrackerConfigEntry) -> RouteTracker:
+def route_tracker(entry: PlateTrackerConfigEntry) -> RouteTracker:
     """Return the route tracker of a loaded entry."""
-    return hass.data[ROUTE_TRACKERS][entry.entry_id]
+    if (tracker := entry.runtime_data.routes) is None:
+        raise RuntimeError(
+            "routes are set up before the platforms and services use them"
+        )
+    return tracker
 
 
 # --- entities of watchlisted vehicles ---------------------------------------------------
 
 
-class WatchlistVehicleEntity(Entity):
+class WatchlistVehicleEntity(PlateTrackerWatchlistEntity):
     """An entity of one watchlisted vehicle, updated when its whereabouts change."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
 
     def __init__(
         self,
@@ -346,14 +337,8 @@ class WatchlistVehicleEntity(Entity):
         key: str,
     ) -> None:
         """Attach the entity to the Watchlist device."""
-        if listed.id is None:
-            raise ValueError("only a stored watchlist entry has entities")
-        self.listed_id = listed.id
         self._tracker = tracker
-        self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}_{key}"
-        self._attr_device_info = watchlist_device_info(entry)
-        self._listed = listed
-        self.update_listed(listed)
+        super().__init__(entry, listed, key)
 
     @property
     def whereabouts(self) -> Whereabouts | None:
@@ -361,13 +346,9 @@ class WatchlistVehicleEntity(Entity):
         return self._tracker.whereabouts.get(self._listed.plate)
 
     @callback
-    def update_listed(self, listed: WatchlistEntry) -> None:
-        """Take the entry's current label (it may have been edited)."""
-        self._listed = listed
-        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
+    def listed_changed(self) -> None:
+        """Show the whereabouts of the (possibly edited) entry's plate."""
         self._show()
-        if self.hass is not None:
-            self.async_write_ha_state()
 
     async def async_added_to_hass(self) -> None:
         """Follow the vehicle's whereabouts."""
@@ -395,38 +376,13 @@ def async_track_watchlist_vehicles(
     entity_for: Callable[[RouteTracker, WatchlistEntry], WatchlistVehicleEntity],
 ) -> None:
     """Keep one entity per watchlisted vehicle (exact plate), as entries come and go."""
-    tracker = route_tracker(hass, entry)
-    alerts = entry.runtime_data.alerts
-    current: dict[int, WatchlistVehicleEntity] = {}
-
-    @callback
-    def sync() -> None:
-        wanted = {
-            listed.id: listed
-            for listed in alerts.entries
-            if listed.id is not None and not is_pattern(listed.plate)
-        }
-        registry = er.async_get(hass)
-        for listed_id in set(current) - set(wanted):
-            entity = current.pop(listed_id)
-            if entity.registry_entry is not None:
-                registry.async_remove(entity.entity_id)
-        new = [
-            entity_for(tracker, listed)
-            for listed_id, listed in wanted.items()
-            if listed_id not in current
-        ]
-        for listed_id, entity in current.items():
-            entity.update_listed(wanted[listed_id])
-        for entity in new:
-            current[entity.listed_id] = entity
-        async_add_entities(new)
-
-    sync()
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
-        )
+    tracker = route_tracker(entry)
+    async_track_watchlist_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda listed: entity_for(tracker, listed),
+        include=lambda listed: not is_pattern(listed.plate),
     )
 
 
@@ -503,7 +459,7 @@ async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     from .services import _as_utc, _audit, _store_call, hub_entry  # noqa: PLC0415
 
     entry = hub_entry(hass)
-    tracker = route_tracker(hass, entry)
+    tracker = route_tracker(entry)
     plate = _vehicle_plate(call.data["plate"])
     since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
     trip_gap = (
@@ -552,7 +508,7 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 
     entry = hub_entry(hass)
     plate = _vehicle_plate(call.data["plate"])
-    found = await route_tracker(hass, entry).async_locate(plate)
+    found = await route_tracker(entry).async_locate(plate)
     last: dict[str, Any] | None = None
     if found.last is not None and (
         sighting := await hass.async_add_executor_job(

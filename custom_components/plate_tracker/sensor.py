@@ -15,17 +15,17 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SIGNAL_WATCHLIST_CHANGED, SIGNAL_WATCHLIST_HIT
+from .const import SIGNAL_WATCHLIST_HIT
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
 from .entity import (
     PlateTrackerCameraEntity,
+    PlateTrackerWatchlistEntity,
     async_add_camera_entities,
+    async_track_watchlist_entities,
     engine_device_info,
-    watchlist_device_info,
 )
 from .matching.journeys import CityState
 from .records import Sighting, WatchlistEntry
@@ -108,7 +108,12 @@ async def async_setup_entry(
         async_add_entities,
         lambda camera: [LastPlateSensorEntity(entry, camera, LAST_PLATE)],
     )
-    _async_track_watchlist(hass, entry, async_add_entities)
+    async_track_watchlist_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda listed: WatchlistLastSeenSensorEntity(entry, listed),
+    )
 
     def status_sensor_for(
         tracker: RouteTracker, listed: WatchlistEntry
@@ -116,45 +121,6 @@ async def async_setup_entry(
         return CityStatusSensorEntity(entry, tracker, listed, "city_status")
 
     async_track_watchlist_vehicles(hass, entry, async_add_entities, status_sensor_for)
-
-
-@callback
-def _async_track_watchlist(
-    hass: HomeAssistant,
-    entry: PlateTrackerConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Keep one last-seen sensor per watchlist entry, as entries come and go."""
-    alerts = entry.runtime_data.alerts
-    current: dict[int, WatchlistLastSeenSensorEntity] = {}
-
-    @callback
-    def sync() -> None:
-        wanted = {
-            listed.id: listed for listed in alerts.entries if listed.id is not None
-        }
-        registry = er.async_get(hass)
-        for listed_id in set(current) - set(wanted):
-            entity = current.pop(listed_id)
-            if entity.registry_entry is not None:
-                registry.async_remove(entity.entity_id)
-        new = [
-            WatchlistLastSeenSensorEntity(entry, listed)
-            for listed_id, listed in wanted.items()
-            if listed_id not in current
-        ]
-        for entity in new:
-            current[entity.listed_id] = entity
-        for listed_id, entity in current.items():
-            entity.update_listed(wanted[listed_id])
-        async_add_entities(new)
-
-    sync()
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
-        )
-    )
 
 
 class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
@@ -215,31 +181,16 @@ class EngineSensorEntity(SensorEntity):
         return self.entity_description.value_fn(self._runtime)
 
 
-class WatchlistLastSeenSensorEntity(SensorEntity):
+class WatchlistLastSeenSensorEntity(PlateTrackerWatchlistEntity, SensorEntity):
     """When and where a watchlist entry's plate was last seen."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_translation_key = "watchlist_last_seen"
 
     def __init__(self, entry: PlateTrackerConfigEntry, listed: WatchlistEntry) -> None:
         """Create the sensor of one watchlist entry on the Watchlist device."""
-        if listed.id is None:
-            raise ValueError("only a stored watchlist entry has a sensor")
-        self.listed_id = listed.id
         self._alerts = entry.runtime_data.alerts
-        self._attr_unique_id = f"{entry.entry_id}_watchlist_{listed.id}"
-        self._attr_device_info = watchlist_device_info(entry)
-        self.update_listed(listed)
-
-    @callback
-    def update_listed(self, listed: WatchlistEntry) -> None:
-        """Take the entry's current label, plate and priority (it may have been edited)."""
-        self._listed = listed
-        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
-        if self.hass is not None:
-            self.async_write_ha_state()
+        super().__init__(entry, listed)
 
     async def async_added_to_hass(self) -> None:
         """Update on every hit of this entry."""
