@@ -63,7 +63,7 @@ class SightingHub:
     """Coroutines run for every announced sighting (watchlist matching, routes)."""
     last_by_camera: dict[str, Sighting] = field(default_factory=dict)
     known_cameras: set[str] = field(default_factory=set)
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    pending: set[asyncio.Task[Any]] = field(default_factory=set)
     """Listener runs not finished yet; unloading waits for them before closing the store."""
 
     def signal(self, template: str) -> str:
@@ -88,12 +88,17 @@ class SightingHub:
             {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
         )
         for listener in (self.alerts.async_handle_sighting, *self.listeners):
-            task = self.hass.async_create_task(
-                listener(sighting), f"{DOMAIN} sighting {sighting.id}", eager_start=True
+            self.async_run_tracked(
+                listener(sighting), f"{DOMAIN} sighting {sighting.id}"
             )
-            if not task.done():
-                self.pending.add(task)
-                task.add_done_callback(self.pending.discard)
+
+    @callback
+    def async_run_tracked(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run work that uses the store; unloading waits for it before closing the store."""
+        task = self.hass.async_create_task(work, name, eager_start=True)
+        if not task.done():
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
 
 
 @dataclass(slots=True)

@@ -62,8 +62,8 @@ def async_schedule_retention(
 
     @callback
     def purge_now(now: datetime) -> None:  # noqa: ARG001 - time-change callbacks get the time
-        entry.async_create_background_task(
-            hass, async_purge_expired(hass, entry), name=f"{DOMAIN} retention purge"
+        entry.runtime_data.hub.async_run_tracked(
+            async_purge_expired(hass, entry), f"{DOMAIN} retention purge"
         )
 
     entry.async_on_unload(

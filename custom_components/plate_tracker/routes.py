@@ -36,7 +36,7 @@ import voluptuous as vol
 
 from .alerts import WatchlistAlerts
 from .const import DOMAIN, SIGNAL_WATCHLIST_CHANGED
-from .coordinator import PlateTrackerConfigEntry
+from .coordinator import PlateTrackerConfigEntry, SightingHub
 from .entity import PlateTrackerWatchlistEntity, async_track_watchlist_entities
 from .matching.journeys import (
     CameraInfo,
@@ -178,6 +178,7 @@ class RouteTracker:
     entry_id: str
     store: SightingStore
     alerts: WatchlistAlerts
+    hub: SightingHub
     cameras: dict[str, CameraInfo]
     trip_gap: timedelta
     max_speed_kmh: float
@@ -200,6 +201,7 @@ class RouteTracker:
             entry_id=entry.entry_id,
             store=entry.runtime_data.store,
             alerts=entry.runtime_data.alerts,
+            hub=entry.runtime_data.hub,
             cameras=camera_map(options),
             trip_gap=timedelta(
                 minutes=options.get(CONF_TRIP_GAP_MINUTES, DEFAULT_TRIP_GAP_MINUTES)
@@ -291,7 +293,7 @@ class RouteTracker:
         for plate in set(self.whereabouts) - set(self._watched):
             del self.whereabouts[plate]
         if new := [plate for plate in self._watched if plate not in self.whereabouts]:
-            self.hass.async_create_task(
+            self.hub.async_run_tracked(
                 self.async_refresh(new, announce=False),
                 f"{DOMAIN} whereabouts of new watchlist vehicles",
             )
