@@ -1106,28 +1106,38 @@ def _status_before(
             undecided = undecided or (reason, index)
             index = pass_start - 1
             continue
-        decided = CityStatus(
-            state=state,
-            reason=reason,
-            decided_by=_route_sighting(columns, decider, cameras),
+        return _city_status_result(
+            columns, cameras, (state, reason, decider), undecided
         )
-        if undecided is None:
-            return decided
-        return CityStatus(
-            state=CityState.UNKNOWN,
-            reason=undecided[0],
-            decided_by=_route_sighting(columns, undecided[1], cameras),
-            last_known_state=decided.state,
-            last_known_by=decided.decided_by,
+    return _city_status_result(columns, cameras, None, undecided)
+
+
+def _city_status_result(
+    columns: SightingColumns,
+    cameras: Mapping[str, CameraInfo],
+    decided: tuple[CityState, CityReason, int] | None,
+    undecided: tuple[CityReason, int] | None,
+) -> CityStatus:
+    """Build the answer of a status walk: the latest undecided exit pass wins over what was known before it."""
+    known = (
+        CityStatus(
+            state=decided[0],
+            reason=decided[1],
+            decided_by=_route_sighting(columns, decided[2], cameras),
         )
-    if undecided is not None:
-        return CityStatus(
-            state=CityState.UNKNOWN,
-            reason=undecided[0],
-            decided_by=_route_sighting(columns, undecided[1], cameras),
+        if decided is not None
+        else None
+    )
+    if undecided is None:
+        return known or CityStatus(
+            state=CityState.UNKNOWN, reason=CityReason.NO_MAPPED_CAMERA, decided_by=None
         )
     return CityStatus(
-        state=CityState.UNKNOWN, reason=CityReason.NO_MAPPED_CAMERA, decided_by=None
+        state=CityState.UNKNOWN,
+        reason=undecided[0],
+        decided_by=_route_sighting(columns, undecided[1], cameras),
+        last_known_state=known.state if known else None,
+        last_known_by=known.decided_by if known else None,
     )
 
 
@@ -1258,29 +1268,10 @@ def _packed_status(
                 undecided = undecided or (reason, index)
                 position = int(np.searchsorted(mapped, pass_start)) - 1
                 continue
-        decided = CityStatus(
-            state=state,
-            reason=reason,
-            decided_by=_route_sighting(columns, decider, cameras),
+        return _city_status_result(
+            columns, cameras, (state, reason, decider), undecided
         )
-        if undecided is None:
-            return decided
-        return CityStatus(
-            state=CityState.UNKNOWN,
-            reason=undecided[0],
-            decided_by=_route_sighting(columns, undecided[1], cameras),
-            last_known_state=decided.state,
-            last_known_by=decided.decided_by,
-        )
-    if undecided is not None:
-        return CityStatus(
-            state=CityState.UNKNOWN,
-            reason=undecided[0],
-            decided_by=_route_sighting(columns, undecided[1], cameras),
-        )
-    return CityStatus(
-        state=CityState.UNKNOWN, reason=CityReason.NO_MAPPED_CAMERA, decided_by=None
-    )
+    return _city_status_result(columns, cameras, None, undecided)
 
 
 def _exit_state(
