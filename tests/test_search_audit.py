@@ -12,6 +12,7 @@ import zipfile
 from homeassistant.auth.models import User
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -255,6 +256,12 @@ async def test_daily_retention_purge(
     (line,) = await hass.async_add_executor_job(store.audit_log)
     assert line.action == "retention_purge"
     assert line.user_id is None
+    await async_update_entity(hass, "sensor.plate_tracker_last_retention_purge")
+    state = hass.states.get("sensor.plate_tracker_last_retention_purge")
+    assert state is not None
+    purged_at = dt_util.parse_datetime(state.state)
+    assert purged_at is not None
+    assert abs(purged_at - line.at) < timedelta(seconds=2)
 
 
 @pytest.mark.usefixtures("sightings")

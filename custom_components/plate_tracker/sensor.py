@@ -42,7 +42,7 @@ LAST_PLATE = SensorEntityDescription(key="last_plate", translation_key="last_pla
 class EngineSensorEntityDescription(SensorEntityDescription):
     """A health counter of the entry's pipeline or source."""
 
-    value_fn: Callable[[PlateTrackerRuntimeData], float | int | None]
+    value_fn: Callable[[PlateTrackerRuntimeData], float | int | datetime | None]
 
 
 ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
@@ -81,6 +81,12 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
         translation_key="queue_depth",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda data: data.pipeline.queue_depth,
+    ),
+    EngineSensorEntityDescription(
+        key="last_purge",
+        translation_key="last_purge",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda data: data.last_purge[0] if data.last_purge else None,
     ),
     EngineSensorEntityDescription(
         key="read_time",
@@ -176,7 +182,7 @@ class EngineSensorEntity(SensorEntity):
         self._attr_device_info = engine_device_info(entry)
 
     @property
-    def native_value(self) -> float | int | None:
+    def native_value(self) -> float | int | datetime | None:
         """The counter's current value."""
         return self.entity_description.value_fn(self._runtime)
 
