@@ -33,7 +33,6 @@ import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
-from .engine.types import FrameResult
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
@@ -287,30 +286,6 @@ async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
     )
 
 
-def frame_result_response(result: FrameResult) -> dict[str, Any]:
-    """Return the JSON-able answer of ``read_plates``."""
-    return {
-        "width": result.width,
-        "height": result.height,
-        "seconds": round(result.seconds, 4),
-        "plates": [
-            {
-                "plate": read.text,
-                "raw": read.raw,
-                "confidence": round(read.confidence, 4),
-                "box": list(read.box),
-                "region": read.region,
-                "format": read.plate_format,
-                "alternatives": [
-                    {"plate": text, "confidence": round(score, 4)}
-                    for text, score in read.alternatives
-                ],
-            }
-            for read in result.plates
-        ],
-    }
-
-
 async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     image = await _image_for_call(hass, call)
@@ -325,7 +300,7 @@ async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
             translation_key="invalid_image",
             translation_placeholders={"error": str(err)},
         ) from err
-    return frame_result_response(result)
+    return result.to_dict()
 
 
 # --- watchlist --------------------------------------------------------------------------

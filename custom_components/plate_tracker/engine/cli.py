@@ -20,7 +20,7 @@ from .evaluation import evaluate, floor_violations, load_manifests
 from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
 from .recognizer import PlateRecognizer
-from .types import Box, FrameResult
+from .types import Box
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
 """``<repo>/models/cache``: where a checkout keeps its models (ignored by git)."""
@@ -147,32 +147,8 @@ def _read(args: argparse.Namespace) -> int:
             _say(json.dumps({"image": str(image), "error": str(err)}))
             code = 1
             continue
-        _say(
-            json.dumps(
-                {"image": str(image), **_result_json(result)}, ensure_ascii=False
-            )
-        )
+        _say(json.dumps({"image": str(image), **result.to_dict()}, ensure_ascii=False))
     return code
-
-
-def _result_json(result: FrameResult) -> dict[str, object]:
-    return {
-        "width": result.width,
-        "height": result.height,
-        "seconds": round(result.seconds, 4),
-        "plates": [
-            {
-                "text": plate.text,
-                "raw": plate.raw,
-                "confidence": plate.confidence,
-                "box": list(plate.box),
-                "region": plate.region,
-                "format": plate.plate_format,
-                "alternatives": [list(alt) for alt in plate.alternatives],
-            }
-            for plate in result.plates
-        ],
-    }
 
 
 def _eval(args: argparse.Namespace) -> int:

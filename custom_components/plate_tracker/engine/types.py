@@ -7,6 +7,7 @@ box in, ``PlateRead`` values out) so that it can later run in another process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 type Box = tuple[int, int, int, int]
 """x1, y1, x2, y2 in pixels of the frame that was read."""
@@ -42,3 +43,26 @@ class FrameResult:
     plates: tuple[PlateRead, ...]
     seconds: float
     """Wall time the engine spent on this image."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form the CLI prints and the read_plates service returns."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "seconds": round(self.seconds, 4),
+            "plates": [
+                {
+                    "plate": read.text,
+                    "raw": read.raw,
+                    "confidence": round(read.confidence, 4),
+                    "box": list(read.box),
+                    "region": read.region,
+                    "format": read.plate_format,
+                    "alternatives": [
+                        {"plate": text, "confidence": round(score, 4)}
+                        for text, score in read.alternatives
+                    ],
+                }
+                for read in self.plates
+            ],
+        }
