@@ -61,6 +61,8 @@ CONF_LATITUDE: Final = "latitude"
 CONF_LONGITUDE: Final = "longitude"
 CONF_ROLE: Final = "role"
 CONF_LEAVING_DIRECTION: Final = "leaving_direction"
+CONF_ZONE_DIRECTIONS: Final = "zone_directions"
+"""Per camera: Frigate zone name -> the direction a vehicle has when it reaches it last."""
 CONF_TRIP_GAP_MINUTES: Final = "trip_gap_minutes"
 CONF_MAX_SPEED_KMH: Final = "max_speed_kmh"
 DEFAULT_TRIP_GAP_MINUTES: Final = 30
@@ -118,6 +120,30 @@ def camera_map(options: Mapping[str, Any]) -> dict[str, CameraInfo]:
         except (KeyError, TypeError, ValueError) as err:
             _LOGGER.warning("Camera %s is left off the map: %s", camera_id, err)
     return cameras
+
+
+def zone_directions(options: Mapping[str, Any]) -> dict[str, dict[str, Direction]]:
+    """Return, by camera, the Frigate zones the camera map gives a direction.
+
+    A zone with a direction that is not one is left out (and logged): the
+    camera then reports what it knows without that zone, never a guess.
+    """
+    by_camera: dict[str, dict[str, Direction]] = {}
+    for camera_id, item in options.get(CONF_CAMERAS, {}).items():
+        zones: dict[str, Direction] = {}
+        for zone, direction in (item.get(CONF_ZONE_DIRECTIONS) or {}).items():
+            if direction in LEAVING_DIRECTIONS:
+                zones[zone] = Direction(direction)
+            else:
+                _LOGGER.warning(
+                    "Zone %s of camera %s has no usable direction: %s",
+                    zone,
+                    camera_id,
+                    direction,
+                )
+        if zones:
+            by_camera[camera_id] = zones
+    return by_camera
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ from .const import (
 )
 from .coordinator import PlateTrackerConfigEntry
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
+from .routes import zone_directions
 from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile
 from .sources.frigate import (
     FrigateClient,
@@ -81,7 +82,8 @@ async def _async_start_frigate(
             translation_domain=DOMAIN, translation_key="mqtt_unavailable"
         )
     client = FrigateClient(async_get_clientsession(hass), config[CONF_FRIGATE_URL])
-    tracker = FrigateEventTracker()
+    # The camera map's zones; a changed map reloads the entry and builds a new tracker.
+    tracker = FrigateEventTracker(zone_directions=zone_directions(entry.options))
     # Frames of one event are fetched one after another, so an ``end`` never
     # overtakes the ``update`` before it and splits the pass in two.
     last_fetch: dict[str, asyncio.Task[None]] = {}

@@ -97,7 +97,9 @@ def test_open_events_are_bounded() -> None:
 
 def test_camera_side_plate_and_zone_direction_are_passed_on() -> None:
     """Frigate's own plate read and the zone order are evidence the pipeline can use."""
-    tracker = FrigateEventTracker(zone_directions={"city_limit": Direction.RECEDING})
+    tracker = FrigateEventTracker(
+        zone_directions={"bridge": {"city_limit": Direction.RECEDING}}
+    )
     request = tracker.handle(
         message(
             "new",
@@ -114,3 +116,116 @@ def test_camera_side_plate_and_zone_direction_are_passed_on() -> None:
         direction_from_zones(["road"], {"city_limit": Direction.RECEDING})
         is Direction.UNKNOWN
     )
+
+
+def test_zone_directions_apply_to_their_own_camera_only() -> None:
+    """Frigate zone names are per camera: ``road`` at the bridge says nothing about ``road`` at the gate."""
+    tracker = FrigateEventTracker(
+        zone_directions={
+            "bridge": {"road": Direction.APPROACHING, "city_limit": Direction.RECEDING},
+            "gate": {"road": Direction.LEFT},
+        }
+    )
+
+    def direction(camera: str, zones: list[str], event_id: str) -> Direction:
+        request = tracker.handle(
+            message("new", 1.0, event_id=event_id, camera=camera, entered_zones=zones)
+        )
+        assert request is not None
+        return request.direction
+
+    # The zone reached last decides: first the road, then the city limit.
+    assert direction("bridge", ["road"], "b1") is Direction.APPROACHING
+    assert direction("bridge", ["road", "city_limit"], "b2") is Direction.RECEDING
+    assert direction("bridge", ["city_limit", "road"], "b3") is Direction.APPROACHING
+    assert direction("gate", ["road"], "g1") is Direction.LEFT
+    # A zone of another camera, and a camera without a zone map, decide nothing.
+    assert direction("gate", ["city_limit"], "g2") is Direction.UNKNOWN
+    assert direction("yard", ["road"], "y1") is Direction.UNKNOWN
+
+
+def moving(kind: str, frame_time: float, box: list[int], **after: Any) -> str:
+    """Return a message of event ``e1`` whose vehicle is at ``box`` now."""
+    return message(kind, frame_time, box=box, **after)
+
+
+NEAR = [350, 300, 550, 420]
+FAR = [400, 100, 500, 160]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        (FAR, NEAR, Direction.APPROACHING),
+        (NEAR, FAR, Direction.RECEDING),
+        ([100, 300, 300, 420], [500, 310, 700, 430], Direction.RIGHT),
+        ([500, 310, 700, 430], [100, 300, 300, 420], Direction.LEFT),
+        ([400, 300, 600, 420], [404, 303, 605, 423], Direction.UNKNOWN),
+    ],
+)
+def test_vehicle_movement_gives_the_direction(
+    first: list[int], last: list[int], expected: Direction
+) -> None:
+    """Without zones, the vehicle box from the first message to this one shows which way it went.
+
+    Updates without a new snapshot are not read, but they still move the vehicle:
+    the end (with no new frame) carries the whole movement of the event.
+    """
+    tracker = FrigateEventTracker()
+    start = tracker.handle(moving("new", 1.0, first))
+    assert start is not None
+    assert start.direction is Direction.UNKNOWN, "one position shows no movement"
+    assert tracker.handle(moving("update", 1.0, last)) is None
+    end = tracker.handle(moving("end", 1.0, last))
+    assert end is not None
+    assert (end.fetch, end.final) == (False, True)
+    assert end.direction is expected
+
+
+def test_snapshot_box_stands_in_for_a_missing_current_box() -> None:
+    """Older Frigate messages may lack the current box; the snapshot's box still places the vehicle."""
+    tracker = FrigateEventTracker()
+    tracker.handle(moving("new", 1.0, NEAR))
+    end = tracker.handle(
+        json.dumps(
+            {
+                "type": "end",
+                "after": {
+                    "id": "e1",
+                    "camera": "bridge",
+                    "label": "car",
+                    "has_snapshot": True,
+                    "snapshot": {"frame_time": 2.0, "box": FAR},
+                },
+            }
+        )
+    )
+    assert end is not None
+    assert end.direction is Direction.RECEDING
+
+
+def test_zone_order_wins_over_movement() -> None:
+    """The user's own zone map is the stronger statement: a box that looks approaching does not override it."""
+    tracker = FrigateEventTracker(
+        zone_directions={"bridge": {"city_limit": Direction.RECEDING}}
+    )
+    tracker.handle(moving("new", 1.0, FAR))
+    end = tracker.handle(moving("end", 2.0, NEAR, entered_zones=["city_limit"]))
+    assert end is not None
+    assert end.direction is Direction.RECEDING
+    # Zones that are not mapped leave the movement to decide.
+    tracker.handle(moving("new", 1.0, FAR))
+    end = tracker.handle(moving("end", 2.0, NEAR, entered_zones=["driveway"]))
+    assert end is not None
+    assert end.direction is Direction.APPROACHING
+
+
+def test_movement_state_is_forgotten_with_the_event() -> None:
+    """An event's first box goes with it: a later event with the same id starts afresh, and memory stays bounded."""
+    tracker = FrigateEventTracker()
+    tracker.handle(moving("new", 1.0, FAR))
+    tracker.handle(moving("end", 1.0, FAR))
+    assert tracker.open_events == 0
+    again = tracker.handle(moving("new", 5.0, NEAR))
+    assert again is not None
+    assert again.direction is Direction.UNKNOWN

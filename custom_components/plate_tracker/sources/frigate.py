@@ -5,11 +5,16 @@ object on ``<prefix>/events`` as ``new``, ``update`` (repeatedly, whenever the
 object or its best snapshot changes) and ``end``. One Frigate event is one vehicle
 pass, so ``FrigateEventTracker`` turns the stream into frames worth reading: the
 first snapshot, each better snapshot (its ``frame_time`` changed) and the end.
+
+Each request carries the direction the event shows so far: the order of the
+zones the object entered, when the camera's zones are mapped to directions,
+else the movement of the vehicle box between the first message and this one.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -20,6 +25,7 @@ import aiohttp
 from yarl import URL
 
 from ..engine.types import Box
+from ..matching.movement import direction_from_boxes
 from ..records import Direction
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,6 +36,16 @@ MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
 # Events Frigate never ended (Frigate restarted, a message was lost) are forgotten
 # after this many are open at once, oldest first.
 MAX_OPEN_EVENTS = 512
+CONFIG_TIMEOUT = aiohttp.ClientTimeout(total=5)
+"""Frigate's configuration is only a convenience in a form: do not keep the form waiting."""
+MAX_CONFIG_BYTES = 5 * 1024 * 1024
+
+type ZoneDirections = Mapping[str, Mapping[str, Direction]]
+"""By camera, the direction a vehicle has when a zone is the last it reached.
+
+Keyed by camera because Frigate zone names are per camera: two cameras may
+each have a zone ``road`` (Frigate even suggests one name for the zones of
+cameras that overlap), meaning different things."""
 
 
 class FrigateError(Exception):
@@ -61,6 +77,8 @@ class FrigateFrameRequest:
 @dataclass(slots=True)
 class _OpenEvent:
     last_frame_time: float | None
+    first_box: Box | None = None
+    """The vehicle box of the first message seen, for the movement."""
 
 
 def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
@@ -99,7 +117,7 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def direction_from_zones(
-    entered_zones: Any, zone_directions: dict[str, Direction]
+    entered_zones: Any, zone_directions: Mapping[str, Direction]
 ) -> Direction:
     """Direction implied by the order of zones the object entered, else unknown.
 
@@ -113,6 +131,11 @@ def direction_from_zones(
     return Direction.UNKNOWN
 
 
+def _vehicle_box(after: dict[str, Any], snapshot: dict[str, Any] | None) -> Box | None:
+    """Where the object is in this message: its current box, else its snapshot's."""
+    return _box(after.get("box")) or _box(snapshot.get("box") if snapshot else None)
+
+
 class FrigateEventTracker:
     """Decides which Frigate event messages carry a snapshot worth reading."""
 
@@ -120,9 +143,9 @@ class FrigateEventTracker:
         self,
         *,
         labels: frozenset[str] = VEHICLE_LABELS,
-        zone_directions: dict[str, Direction] | None = None,
+        zone_directions: ZoneDirections | None = None,
     ) -> None:
-        """Track events of the given object labels."""
+        """Track events of the given object labels; ``zone_directions`` is by camera."""
         self._labels = labels
         self._zone_directions = zone_directions or {}
         self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
@@ -157,6 +180,10 @@ class FrigateEventTracker:
         snapshot = (
             after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
         )
+        # Every message moves the vehicle, even one with no new snapshot to read.
+        box = _vehicle_box(after, snapshot)
+        if state.first_box is None:
+            state.first_box = box
         frame_time = snapshot.get("frame_time") if snapshot else after.get("frame_time")
         has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
         is_new_frame = (
@@ -167,8 +194,16 @@ class FrigateEventTracker:
             return None
         if fetch:
             state.last_frame_time = frame_time
+        # Zones are the user's own statement of direction, so they win over the movement.
+        direction = direction_from_zones(
+            after.get("entered_zones"), self._zone_directions.get(after["camera"], {})
+        )
+        if direction is Direction.UNKNOWN:
+            direction = direction_from_boxes(state.first_box, box)
         # An end always yields a request, even without a new frame: it completes the pass.
-        return self._request(after, event_id, snapshot, final=final, fetch=fetch)
+        return self._request(
+            after, event_id, snapshot, final=final, fetch=fetch, direction=direction
+        )
 
     def _request(
         self,
@@ -178,6 +213,7 @@ class FrigateEventTracker:
         *,
         final: bool,
         fetch: bool,
+        direction: Direction,
     ) -> FrigateFrameRequest:
         seen_at = (
             _timestamp(snapshot.get("frame_time") if snapshot else None)
@@ -194,9 +230,7 @@ class FrigateEventTracker:
             vehicle_box=_box(snapshot.get("box") if snapshot else after.get("box")),
             final=final,
             fetch=fetch,
-            direction=direction_from_zones(
-                after.get("entered_zones"), self._zone_directions
-            ),
+            direction=direction,
             anpr_plate=plate if isinstance(plate, str) and plate else None,
             anpr_score=float(score) if isinstance(score, (int, float)) else None,
         )
@@ -218,6 +252,26 @@ class FrigateClient:
             raise FrigateError(f"not a Frigate version answer: {version[:40]!r}")
         return version
 
+    async def camera_zones(self) -> dict[str, list[str]]:
+        """Return the zone names of every camera in Frigate's configuration."""
+        body = await self._get(
+            self._base / "api" / "config",
+            limit=MAX_CONFIG_BYTES,
+            client_timeout=CONFIG_TIMEOUT,
+        )
+        try:
+            config = json.loads(body)
+        except ValueError as err:
+            raise FrigateError(f"configuration is not JSON: {err}") from err
+        cameras = config.get("cameras") if isinstance(config, dict) else None
+        if not isinstance(cameras, dict):
+            raise FrigateError("configuration has no cameras")
+        return {
+            str(camera): sorted(str(zone) for zone in settings.get("zones") or {})
+            for camera, settings in cameras.items()
+            if isinstance(settings, dict)
+        }
+
     async def event_snapshot(self, event_id: str) -> bytes:
         """Return the event's best snapshot, full frame, without Frigate's drawings."""
         url = (self._base / "api" / "events" / event_id / "snapshot.jpg").with_query(
@@ -225,9 +279,15 @@ class FrigateClient:
         )
         return await self._get(url, limit=MAX_SNAPSHOT_BYTES)
 
-    async def _get(self, url: URL, *, limit: int) -> bytes:
+    async def _get(
+        self,
+        url: URL,
+        *,
+        limit: int,
+        client_timeout: aiohttp.ClientTimeout = FETCH_TIMEOUT,
+    ) -> bytes:
         try:
-            async with self._session.get(url, timeout=FETCH_TIMEOUT) as response:
+            async with self._session.get(url, timeout=client_timeout) as response:
                 if response.status != 200:
                     raise FrigateError(f"HTTP {response.status} for {url.path}")
                 body = await response.content.read(limit + 1)
