@@ -185,6 +185,7 @@ async def _async_start_folder(
                     camera=file.camera,
                     seen_at=file.seen_at,
                     source=SOURCE_FOLDER,
+                    direction=file.direction,
                 )
             )
         except (ImageRejectedError, ValueError) as err:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_components.plate_tracker.records import Direction
 from custom_components.plate_tracker.sources.folder import (
     DEFAULT_CAMERA,
     MAX_FILES_PER_SCAN,
@@ -87,3 +88,26 @@ def test_filename_pattern_needs_a_camera_group() -> None:
     """A pattern that cannot name a camera is refused when it is set, not when files arrive."""
     with pytest.raises(ValueError, match="camera"):
         compile_filename_pattern(r"^\w+_")
+
+
+def test_direction_from_the_filename(tmp_path: Path) -> None:
+    """A camera that measures direction writes it in the file name; the pattern's ``direction`` group passes it on.
+
+    Only the four directions count: anything else a camera writes stays unknown, never guessed.
+    """
+    pattern = r"^(?P<camera>[^_]+)_\d{8}-\d{6}(?:_(?P<direction>[a-zA-Z]+))?"
+    upload(tmp_path / "gate_20261125-101500_Receding.jpg", age=40)
+    upload(tmp_path / "gate_20261125-101600_left.jpg", age=30)
+    upload(tmp_path / "gate_20261125-101700_forward.jpg", age=20)
+    upload(tmp_path / "bridge" / "bridge_20261125-101800_approaching.jpg", age=10)
+    upload(tmp_path / "gate_20261125-101900.jpg", age=5)
+    files = Inbox(tmp_path, filename_pattern=pattern).scan(NOW)
+    assert [(file.camera, file.direction) for file in files] == [
+        ("gate", Direction.RECEDING),
+        ("gate", Direction.LEFT),
+        ("gate", Direction.UNKNOWN),
+        ("bridge", Direction.APPROACHING),
+        ("gate", Direction.UNKNOWN),
+    ]
+    # Without a direction group every file is unknown.
+    assert {file.direction for file in Inbox(tmp_path).scan(NOW)} == {Direction.UNKNOWN}

@@ -5,6 +5,9 @@ and is meant to run in an executor. Cameras and NVRs commonly upload snapshots b
 FTP into such a folder. The camera is the first-level subfolder
 (``inbox/bridge/123.jpg``) or, for files directly in the inbox, the ``camera``
 group of a filename pattern (default: everything before the first ``_``).
+A pattern may also have a ``direction`` group, for cameras that write the
+direction they measured into the file name (``gate_20261125-204207_receding.jpg``);
+it applies to every file, in a subfolder or not.
 
 A file leaves the inbox only after the caller has stored what was read from it
 (``finish``), so a restart in between reads it again instead of losing it.
@@ -18,6 +21,8 @@ import logging
 from pathlib import Path
 import re
 import shutil
+
+from ..records import Direction
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,14 +45,28 @@ class InboxFile:
     path: Path
     camera: str
     seen_at: datetime
+    direction: Direction = Direction.UNKNOWN
+    """What the camera wrote in the name (the pattern's ``direction`` group), if anything."""
 
 
 def compile_filename_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a filename pattern; raise ValueError unless it has a ``camera`` group."""
+    """Compile a filename pattern; raise ValueError unless it has a ``camera`` group.
+
+    An optional ``direction`` group takes the camera's own direction from the
+    name: ``approaching``, ``receding``, ``left`` or ``right`` (any case).
+    """
     compiled = re.compile(pattern)
     if "camera" not in compiled.groupindex:
         raise ValueError("the pattern needs a named group 'camera'")
     return compiled
+
+
+def _direction(text: str | None) -> Direction:
+    """Return the direction a camera wrote, if it is one; anything else is unknown, never guessed."""
+    try:
+        return Direction((text or "").strip().lower())
+    except ValueError:
+        return Direction.UNKNOWN
 
 
 def _seen_at(path: Path, mtime: float) -> datetime:
@@ -81,13 +100,24 @@ class Inbox:
         """Create the inbox folder if needed (raises OSError when it cannot)."""
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def _camera_for(self, path: Path) -> str:
+    def _camera_for(self, path: Path, match: re.Match[str] | None) -> str:
         relative = path.relative_to(self.root)
         if len(relative.parts) > 1:
             return relative.parts[0]
-        if match := self._pattern.search(path.name):
+        if match is not None:
             return match.group("camera")
         return DEFAULT_CAMERA
+
+    def _file(self, path: Path, mtime: float) -> InboxFile:
+        match = self._pattern.search(path.name)
+        return InboxFile(
+            path=path,
+            camera=self._camera_for(path, match),
+            seen_at=_seen_at(path, mtime),
+            direction=_direction(match.groupdict().get("direction"))
+            if match is not None
+            else Direction.UNKNOWN,
+        )
 
     def scan(self, now: float) -> list[InboxFile]:
         """Return settled image files, oldest first, at most MAX_FILES_PER_SCAN."""
@@ -100,12 +130,7 @@ class Inbox:
             if now - stat.st_mtime >= SETTLE_SECONDS:
                 found.append((stat.st_mtime, path))
         found.sort()
-        return [
-            InboxFile(
-                path=path, camera=self._camera_for(path), seen_at=_seen_at(path, mtime)
-            )
-            for mtime, path in found[:MAX_FILES_PER_SCAN]
-        ]
+        return [self._file(path, mtime) for mtime, path in found[:MAX_FILES_PER_SCAN]]
 
     def _candidates(self) -> list[Path]:
         paths: list[Path] = []
