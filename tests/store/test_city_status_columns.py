@@ -14,6 +14,7 @@ is compared.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 import random
 
@@ -246,3 +247,43 @@ def test_columns_cut_in_memory_equal_the_store_s(store: SightingStore) -> None:
             cut = whole.seen_since(to_us(since))
             for name in ("seen_us", "ids", "camera_ids", "event_keys", "plate_ids"):
                 assert getattr(cut, name).tolist() == getattr(expected, name).tolist()
+
+
+def test_direction_learnt_at_the_end_of_an_event_decides_the_status(
+    store: SightingStore,
+) -> None:
+    """A direction stored late (the NVR's event end) changes the status the same way on both paths.
+
+    The packed columns hold no direction, so nothing in them may go stale when
+    only the direction of a stored sighting changes.
+    """
+    store.record(
+        NewSighting(
+            camera="centre",
+            seen_at=T0,
+            plate=PLATE,
+            raw=PLATE,
+            confidence=0.9,
+            source="frigate",
+        )
+    )
+    at_exit = NewSighting(
+        camera="exit_receding",
+        seen_at=T0 + timedelta(minutes=20),
+        plate=PLATE,
+        raw=PLATE,
+        confidence=0.9,
+        source="frigate",
+        event_id="late",
+    )
+    stored, _ = store.record(at_exit)
+    before = fast(store, None, None)
+    assert before == reference(store, None, None)
+    assert before[0].reason is CityReason.EXIT_DIRECTION_UNKNOWN
+
+    store.record(replace(at_exit, confidence=0.4, direction=Direction.RECEDING))
+    after = fast(store, None, None)
+    assert after == reference(store, None, None)
+    assert after[0].state is CityState.LEFT
+    assert after[0].decided_by is not None
+    assert after[0].decided_by.id == stored.id

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from custom_components.plate_tracker.records import Direction
+from custom_components.plate_tracker.records import Direction, WatchlistEntry
 from custom_components.plate_tracker.store import (
     CSV_COLUMNS,
     SearchQuery,
@@ -226,3 +226,52 @@ def test_better_frame_of_an_event_replaces_the_read(store: SightingStore) -> Non
     assert created
     assert other_camera.id != first.id
     assert store.search(SearchQuery(plate="AE1284BK")).sightings == ()
+
+
+def test_direction_learnt_late_in_an_event_is_kept(store: SightingStore) -> None:
+    """An NVR often knows the direction only at the end of a pass; it must reach the stored sighting.
+
+    The city status of a car at an exit depends on it, so it is taken even from
+    a read no better than the stored one, and a later frame that knows nothing
+    about the direction never erases it.
+    """
+    first, _ = store.record(sighting(event_id="ev1", confidence=0.9))
+    assert first.direction is Direction.UNKNOWN
+    learnt, created = store.record(
+        sighting(event_id="ev1", confidence=0.6, direction=Direction.RECEDING)
+    )
+    assert not created
+    assert learnt.direction is Direction.RECEDING
+    assert (learnt.confidence, learnt.raw) == (0.9, first.raw), (
+        "only the direction changes"
+    )
+    assert store.route_for("AE1234BK")[0][5] == "receding"
+
+    for unaware in (
+        sighting(event_id="ev1", confidence=0.5),
+        sighting(event_id="ev1", confidence=0.95, raw="AE1234 BK"),
+    ):
+        kept, _ = store.record(unaware)
+        assert kept.direction is Direction.RECEDING
+    assert kept.raw == "AE1234 BK", "the better read still replaces the read"
+    corrected, _ = store.record(
+        sighting(event_id="ev1", confidence=0.5, direction=Direction.APPROACHING)
+    )
+    assert corrected.direction is Direction.APPROACHING
+
+
+def test_announcing_a_sighting_again_records_its_hit_once(
+    store: SightingStore,
+) -> None:
+    """A pass announced again only for its direction is the same watchlist hit, not a second one to acknowledge."""
+    listed = store.watchlist_add(WatchlistEntry(id=None, plate="AE1234BK"))
+    assert listed.id is not None
+    stored, _ = store.record(sighting(event_id="ev1"))
+    hit = store.record_hit(stored.id, listed.id, "exact", "AE1234BK", T0)
+    store.acknowledge_hit(hit, "officer-7", T0 + minutes(1))
+    again = store.record_hit(stored.id, listed.id, "exact", "AE1234BK", T0 + minutes(2))
+    assert again == hit
+    (kept,) = store.hits_for_sighting(stored.id)
+    assert kept.acknowledged_by == "officer-7"
+    other = store.record_hit(stored.id, listed.id, "lookalike", "AEI234BK", T0)
+    assert other != hit

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from itertools import cycle
 from pathlib import Path
 import random
 import sqlite3
@@ -175,7 +176,9 @@ def test_fast_route_after_upserts_purges_and_holds(
 ) -> None:
     """Changes after the columns were built keep them equal to the sightings.
 
-    An upsert that changes the plate moves a sighting between routes; purges
+    An upsert that changes the plate moves a sighting between routes; one that
+    only brings the direction (learnt at an event's end) must show in both
+    paths' routes and city status; purges
     by plate and by time remove sightings except those on legal hold. All of
     it is kept up to date as it happens: no route read has to rebuild
     columns (a heavy plate's rebuild costs a route a few hundred ms).
@@ -195,6 +198,28 @@ def test_fast_route_after_upserts_purges_and_holds(
     for new in [s for s in sightings if s.event_id is not None][:10]:
         store.record(replace(new, plate=PLATE, raw=PLATE, confidence=0.999))
     assert_same_routes(store)
+    # A direction learnt at the end of events, from reads no better than the stored ones.
+    learnt = {
+        (new.source, new.camera, new.event_id): direction
+        for new, direction in zip(
+            [s for s in sightings if s.event_id is not None][5:200],
+            cycle([Direction.RECEDING, Direction.APPROACHING, Direction.LEFT]),
+            strict=False,
+        )
+    }
+    for new in sightings:
+        if (
+            direction := learnt.get((new.source, new.camera, new.event_id))
+        ) is not None:
+            store.record(replace(new, confidence=0.01, direction=direction))
+    assert_same_routes(store)
+    for sighting_id, camera, _, _, _, direction, event_id in store.route_for(
+        PLATE, include_lookalikes=True
+    ):
+        source = store.get(sighting_id)
+        assert source is not None
+        if (known := learnt.get((source.source, camera, event_id))) is not None:
+            assert direction == known.value
     held = [row[0] for row in store.route_for(PLATE)[100:400:7]]
     store.set_legal_hold(held, held=True)
     store.purge(PLATE, since=T0 + timedelta(hours=5), until=T0 + timedelta(hours=50))

@@ -264,9 +264,12 @@ class SightingStore:
         """Store a sighting; return it and whether it was created.
 
         A second read of the same NVR event (same source, camera and event id)
-        updates the stored sighting when its confidence is higher and is
-        otherwise ignored; either way ``created`` is False. The sighting keeps
-        the time it was first seen; images the better read lacks are kept.
+        updates the stored sighting when its confidence is higher; either way
+        ``created`` is False. The sighting keeps the time it was first seen;
+        images the better read lacks are kept. A known direction is taken
+        whatever the confidence (the NVR often learns it late in the pass, at
+        the latest when the event ends), and an unknown one never replaces a
+        known one.
         """
         with self._write() as conn:
             sighting_id, created = self._record(conn, new, {})
@@ -292,29 +295,34 @@ class SightingStore:
         camera_id = camera_ids.get(new.camera)
         if camera_id is None:
             camera_id = camera_ids[new.camera] = self._camera_id(conn, new.camera)
-        values = (
-            new.raw,
-            new.confidence,
-            new.region,
-            None if new.box is None else ",".join(map(str, new.box)),
-            _DIRECTION_CODES[new.direction],
-            json.dumps(new.alternatives) if new.alternatives else None,
-        )
+        box = None if new.box is None else ",".join(map(str, new.box))
+        alternatives = json.dumps(new.alternatives) if new.alternatives else None
+        direction = _DIRECTION_CODES[new.direction]
         if new.event_id is not None:
             existing = conn.execute(
-                "SELECT id, confidence, plate_id, seen_us FROM sightings"
+                "SELECT id, confidence, plate_id, seen_us, direction FROM sightings"
                 " WHERE source = ? AND camera_id = ? AND event_id = ?",
                 (new.source, camera_id, new.event_id),
             ).fetchone()
             if existing is not None:
-                sighting_id, confidence, old_plate_id, seen_us = existing
+                sighting_id, confidence, old_plate_id, seen_us, old_direction = existing
+                direction = direction or old_direction
                 if new.confidence > confidence:
                     plate_id = self._plate_id(conn, plate)
                     conn.execute(
                         "UPDATE sightings SET plate_id = ?, raw = ?, confidence = ?,"
                         " region = ?, box = ?, direction = ?, alternatives = ?"
                         " WHERE id = ?",
-                        (plate_id, *values, sighting_id),
+                        (
+                            plate_id,
+                            new.raw,
+                            new.confidence,
+                            new.region,
+                            box,
+                            direction,
+                            alternatives,
+                            sighting_id,
+                        ),
                     )
                     self._store_images(conn, sighting_id, seen_us, new)
                     if plate_id != old_plate_id:
@@ -327,6 +335,12 @@ class SightingStore:
                             (seen_us, sighting_id, camera_id, new.event_id),
                         )
                         self._drop_orphan_plates(conn, [old_plate_id])
+                elif direction != old_direction:
+                    # The route columns hold no direction: they stay as they are.
+                    conn.execute(
+                        "UPDATE sightings SET direction = ? WHERE id = ?",
+                        (direction, sighting_id),
+                    )
                 return sighting_id, False
         seen_us = to_us(new.seen_at)
         plate_id = self._plate_id(conn, plate)
@@ -334,7 +348,19 @@ class SightingStore:
             "INSERT INTO sightings (plate_id, camera_id, seen_us, raw, confidence,"
             " region, box, direction, alternatives, source, event_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (plate_id, camera_id, seen_us, *values, new.source, new.event_id),
+            (
+                plate_id,
+                camera_id,
+                seen_us,
+                new.raw,
+                new.confidence,
+                new.region,
+                box,
+                direction,
+                alternatives,
+                new.source,
+                new.event_id,
+            ),
         ).fetchone()
         self._append_route_chunk(
             conn, plate_id, (seen_us, sighting_id, camera_id, new.event_id)
@@ -962,7 +988,12 @@ class SightingStore:
         plate_read: str,
         at: datetime,
     ) -> int:
-        """Record that a sighting matched a watchlist entry; return the hit id."""
+        """Record that a sighting matched a watchlist entry; return the hit id.
+
+        A sighting announced again with the same plate (a correction that only
+        brought its direction) matches the same way: that is the hit already
+        recorded, and its id (and any acknowledgement) is kept.
+        """
         at_us = to_us(at)
         with self._write() as conn:
             entry = conn.execute(
@@ -981,6 +1012,12 @@ class SightingStore:
                 raise StoreValidationError(
                     "sighting_not_found", sighting_id=sighting_id
                 )
+            if recorded := conn.execute(
+                "SELECT id FROM watchlist_hits WHERE sighting_id = ? AND entry_id = ?"
+                " AND match_kind = ? AND plate_read = ?",
+                (sighting_id, entry_id, match_kind, plate_read),
+            ).fetchone():
+                return cast("int", recorded[0])
             return cast(
                 "int",
                 conn.execute(
