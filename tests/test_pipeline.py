@@ -20,13 +20,13 @@ from custom_components.plate_tracker.records import Direction, NewSighting, Sigh
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def read(text: str, confidence: float) -> PlateRead:
+def read(text: str, confidence: float, box: Box = (0, 0, 10, 5)) -> PlateRead:
     """Return an engine read whose crop bytes name the plate."""
     return PlateRead(
         text=text,
         raw=text,
         confidence=confidence,
-        box=(0, 0, 10, 5),
+        box=box,
         crop_jpeg=text.encode(),
     )
 
@@ -38,6 +38,7 @@ class Harness:
     script: dict[bytes, list[PlateRead]] = field(default_factory=dict)
     stored: dict[int, NewSighting] = field(default_factory=dict)
     published: list[tuple[int, str]] = field(default_factory=list)
+    announced: list[Sighting] = field(default_factory=list)
     keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     async def read_frame(self, image: bytes, box: Box | None) -> FrameResult:
@@ -82,6 +83,7 @@ class Harness:
     def publish(self, sighting: Sighting) -> None:
         """Remember what was announced."""
         self.published.append((sighting.id, sighting.plate))
+        self.announced.append(sighting)
 
 
 @pytest.fixture
@@ -102,7 +104,13 @@ async def harness() -> AsyncGenerator[tuple[Harness, SightingPipeline]]:
 
 
 def frame(
-    image: bytes | None, *, event: str | None = "ev", final: bool = False, at: int = 0
+    image: bytes | None,
+    *,
+    event: str | None = "ev",
+    final: bool = False,
+    at: int = 0,
+    direction: Direction = Direction.RECEDING,
+    anpr_plate: str | None = None,
 ) -> Frame:
     """Return a frame of camera bridge, ``at`` seconds after T0."""
     return Frame(
@@ -112,7 +120,9 @@ def frame(
         source="frigate",
         event_id=event,
         final=final,
-        direction=Direction.RECEDING,
+        direction=direction,
+        anpr_plate=anpr_plate,
+        vehicle_box=(100, 100, 900, 700),
     )
 
 
@@ -207,3 +217,102 @@ async def test_a_full_queue_drops_frames_but_never_an_end() -> None:
     assert pipeline.queue_depth == 0
     worker.cancel()
     await asyncio.gather(worker, return_exceptions=True)
+
+
+FAR_PLATE = (300, 200, 340, 210)
+NEAR_PLATE = (290, 230, 350, 245)
+
+
+async def test_plate_movement_gives_the_direction_the_source_lacks(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A source that knows no direction still delivers several frames: the plate coming closer shows the way."""
+    h, pipeline = harness
+    h.script[b"far"] = [read("AE1234BK", 0.8, FAR_PLATE)]
+    h.script[b"near"] = [read("AE1234BK", 0.9, NEAR_PLATE)]
+    unknown = Direction.UNKNOWN
+    await pipeline.submit(frame(b"far", direction=unknown))
+    assert h.stored[1].direction is unknown, "one frame shows no movement"
+    await pipeline.submit(frame(b"near", at=1, direction=unknown))
+    await pipeline.submit(frame(None, final=True, at=2, direction=unknown))
+    assert h.stored[1].direction is Direction.APPROACHING
+    (announced,) = h.announced
+    assert announced.direction is Direction.APPROACHING
+
+
+async def test_source_direction_wins_over_plate_movement(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """What the source knows (zones the user mapped, a camera's own field) is stronger than the plate's move."""
+    h, pipeline = harness
+    h.script[b"far"] = [read("AE1234BK", 0.8, FAR_PLATE)]
+    h.script[b"near"] = [read("AE1234BK", 0.9, NEAR_PLATE)]
+    await pipeline.submit(frame(b"far", direction=Direction.UNKNOWN))
+    await pipeline.submit(frame(b"near", at=1, direction=Direction.LEFT))
+    # A later frame that knows nothing keeps what the source said.
+    await pipeline.submit(frame(None, final=True, at=2, direction=Direction.UNKNOWN))
+    assert h.stored[1].direction is Direction.LEFT
+
+
+async def test_small_plate_movement_stays_unknown(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A car standing at a barrier is read many times; jitter of its plate box is no direction."""
+    h, pipeline = harness
+    h.script[b"f1"] = [read("AE1234BK", 0.8, (300, 200, 340, 210))]
+    h.script[b"f2"] = [read("AE1234BK", 0.9, (302, 201, 342, 211))]
+    await pipeline.submit(frame(b"f1", direction=Direction.UNKNOWN))
+    await pipeline.submit(frame(b"f2", final=True, at=1, direction=Direction.UNKNOWN))
+    assert h.stored[1].direction is Direction.UNKNOWN
+
+
+async def test_camera_side_plate_box_is_no_plate_movement(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """Frigate's own plate read carries the vehicle's box: compared with a plate box it would fake a direction."""
+    h, pipeline = harness
+    h.script[b"near"] = [read("AE1234BK", 0.9, NEAR_PLATE)]
+    await pipeline.submit(
+        frame(b"no plate", direction=Direction.UNKNOWN, anpr_plate="AE1234BK")
+    )
+    await pipeline.submit(frame(b"near", final=True, at=1, direction=Direction.UNKNOWN))
+    assert h.stored[1].direction is Direction.UNKNOWN
+
+
+async def test_direction_learnt_at_the_end_is_stored_and_announced_again(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A long pass is announced before the NVR knows its direction; the end that brings it must reach the store and the listeners.
+
+    Route tracking decides "left the city" from the announced sighting, so the
+    correction is what turns an exit sighting into a city exit.
+    """
+    h, pipeline = harness
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    await pipeline.submit(frame(b"f1", direction=Direction.UNKNOWN))
+    await asyncio.sleep(0.4)
+    assert [s.direction for s in h.announced] == [Direction.UNKNOWN]
+    # The end brings no newer frame, only the direction.
+    await pipeline.submit(frame(None, final=True, at=5, direction=Direction.RECEDING))
+    assert h.stored[1].direction is Direction.RECEDING
+    assert h.stored[1].confidence == 0.9
+    assert h.stored[1].seen_at == T0
+    assert [(s.id, s.direction) for s in h.announced] == [
+        (1, Direction.UNKNOWN),
+        (1, Direction.RECEDING),
+    ]
+    assert pipeline.counters.sightings_recorded == 1
+
+
+async def test_an_unchanged_direction_is_not_announced_again(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """Frames that repeat what was announced must not flood listeners with copies of one pass."""
+    h, pipeline = harness
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    h.script[b"f2"] = [read("AE1234BK", 0.8)]
+    await pipeline.submit(frame(b"f1"))
+    await asyncio.sleep(0.4)
+    await pipeline.submit(frame(b"f2", at=1))
+    await pipeline.submit(frame(None, final=True, at=2))
+    assert [(s.id, s.direction) for s in h.announced] == [(1, Direction.RECEDING)]

@@ -9,7 +9,15 @@ A *pass* is one vehicle going past one camera. Frames of one NVR event
 combined with the earlier ones, and the stored sighting is updated in place. The
 sighting is published once, when the pass ends or ``publish_after`` seconds after
 its first read, whichever comes first (police alerts must not wait for a parked
-car to drive off); a later frame that changes the plate publishes a correction.
+car to drive off); a later frame that changes the plate or the direction
+publishes a correction.
+
+The direction of a pass is the latest one its source knew (Frigate's zones or
+vehicle movement, a camera's own field); when the source knows none, the
+movement of the plate between the pass's first and latest read decides, if it
+is clear. It may become known only at the end of the pass: the stored sighting
+is then updated and announced again, so that a city exit is seen.
+
 Frames without an event id (a folder upload) are a pass of their own, and every
 plate in them is a sighting.
 """
@@ -26,6 +34,7 @@ import time
 
 from .engine.consensus import combine_reads
 from .engine.types import Box, FrameResult, PlateRead
+from .matching.movement import direction_from_boxes
 from .plate_text import normalize_plate
 from .records import Direction, NewSighting, Sighting
 
@@ -86,7 +95,33 @@ class _Pass:
     sighting: Sighting | None = None
     consensus: PlateRead | None = None
     published_plate: str | None = None
+    published_direction: Direction | None = None
     timer: asyncio.TimerHandle | None = None
+    source_direction: Direction = Direction.UNKNOWN
+    """The latest direction the source knew for this pass."""
+    first_plate_box: Box | None = None
+    last_plate_box: Box | None = None
+    """Where the engine found the pass's plate in its first and latest frame."""
+
+    @property
+    def direction(self) -> Direction:
+        """The source's direction, else the plate's movement across the frames, else unknown."""
+        if self.source_direction is not Direction.UNKNOWN:
+            return self.source_direction
+        return direction_from_boxes(self.first_plate_box, self.last_plate_box)
+
+    @property
+    def changed_since_published(self) -> bool:
+        """True when the announced sighting no longer says what is now known."""
+        return (
+            self.published_plate is not None
+            and self.sighting is not None
+            and self.consensus is not None
+            and (
+                self.published_plate != self.consensus.text
+                or self.published_direction is not self.sighting.direction
+            )
+        )
 
 
 @dataclass(slots=True)
@@ -183,17 +218,25 @@ class SightingPipeline:
     async def _process(self, frame: Frame) -> list[Sighting]:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
         reads: list[PlateRead] = []
+        engine_read_plate = False
         if frame.image is not None:
             reads = await self._read(frame, frame.image)
+            engine_read_plate = bool(reads)
+            reads = reads or self._camera_side_reads(frame)
+            below = sum(1 for read in reads if read.confidence < self.min_confidence)
+            self.counters.reads_below_threshold += below
         if key is None:
             return [
                 await self._store_single(frame, read)
                 for read in reads
                 if read.confidence >= self.min_confidence
             ]
-        return await self._update_pass(key, frame, reads)
+        return await self._update_pass(
+            key, frame, reads, plate_box_known=engine_read_plate
+        )
 
     async def _read(self, frame: Frame, image: bytes) -> list[PlateRead]:
+        """Return the engine's reads of a frame, best first."""
         started = time.perf_counter()
         try:
             result = await self._read_frame(image, frame.vehicle_box)
@@ -203,23 +246,25 @@ class SightingPipeline:
             raise ImageRejectedError(str(err)) from err
         self.counters.frames_read += 1
         self.counters.last_read_seconds = time.perf_counter() - started
-        reads = sorted(result.plates, key=lambda read: read.confidence, reverse=True)
-        if not reads and frame.anpr_plate:
-            plate = normalize_plate(frame.anpr_plate)
-            if plate:
-                reads = [
-                    PlateRead(
-                        text=plate,
-                        raw=frame.anpr_plate,
-                        confidence=frame.anpr_score
-                        if frame.anpr_score is not None
-                        else 0.5,
-                        box=frame.vehicle_box or (0, 0, 0, 0),
-                    )
-                ]
-        below = sum(1 for read in reads if read.confidence < self.min_confidence)
-        self.counters.reads_below_threshold += below
-        return reads
+        return sorted(result.plates, key=lambda read: read.confidence, reverse=True)
+
+    @staticmethod
+    def _camera_side_reads(frame: Frame) -> list[PlateRead]:
+        """Return the plate the camera or NVR read itself, for a frame the engine read none in.
+
+        Its box is the vehicle's, not the plate's: it never counts as plate movement.
+        """
+        plate = normalize_plate(frame.anpr_plate) if frame.anpr_plate else ""
+        if not plate:
+            return []
+        return [
+            PlateRead(
+                text=plate,
+                raw=frame.anpr_plate or plate,
+                confidence=frame.anpr_score if frame.anpr_score is not None else 0.5,
+                box=frame.vehicle_box or (0, 0, 0, 0),
+            )
+        ]
 
     async def _store_single(self, frame: Frame, read: PlateRead) -> Sighting:
         sighting = await self._store(frame, read, read, frame.image)
@@ -227,35 +272,60 @@ class SightingPipeline:
         return sighting
 
     async def _update_pass(
-        self, key: tuple[str, str, str], frame: Frame, reads: list[PlateRead]
+        self,
+        key: tuple[str, str, str],
+        frame: Frame,
+        reads: list[PlateRead],
+        *,
+        plate_box_known: bool,
     ) -> list[Sighting]:
         state = self._passes.get(key)
         if state is None:
             state = self._passes[key] = _Pass(first_seen=frame.seen_at)
             while len(self._passes) > MAX_OPEN_PASSES:
                 self._finish_pass(self._passes.popitem(last=False)[1])
+        if frame.direction is not Direction.UNKNOWN:
+            state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
         read = (
             reads[0] if reads and reads[0].confidence >= self.min_confidence else None
         )
+        stored = False
         if read is not None:
+            if plate_box_known:
+                state.first_plate_box = state.first_plate_box or read.box
+                state.last_plate_box = read.box
             state.reads.append(read)
             if state.best_read is None or read.confidence > state.best_read.confidence:
                 state.best_read, state.best_snapshot = read, frame.image
-            consensus = combine_reads(state.reads) or read
-            state.consensus = consensus
+            state.consensus = combine_reads(state.reads) or read
             state.sighting = await self._store(
                 frame,
-                consensus,
+                state.consensus,
                 state.best_read,
                 state.best_snapshot,
                 seen_at=state.first_seen,
+                direction=state.direction,
             )
-            if (
-                state.published_plate is not None
-                and state.published_plate != consensus.text
-            ):
-                self._publish_now(state.sighting, consensus, state)
+            stored = True
+        elif (
+            state.sighting is not None
+            and state.consensus is not None
+            and state.direction not in (Direction.UNKNOWN, state.sighting.direction)
+        ):
+            # No new read, but a direction (an event's end): the sighting learns it.
+            state.sighting = await self._store(
+                frame,
+                state.consensus,
+                None,
+                None,
+                seen_at=state.first_seen,
+                direction=state.direction,
+            )
+            stored = True
+        if stored and state.sighting is not None and state.consensus is not None:
+            if state.changed_since_published:
+                self._publish_now(state.sighting, state.consensus, state)
             elif (
                 state.timer is None
                 and state.published_plate is None
@@ -278,6 +348,7 @@ class SightingPipeline:
         snapshot: bytes | None,
         *,
         seen_at: datetime | None = None,
+        direction: Direction | None = None,
     ) -> Sighting:
         new = NewSighting(
             camera=frame.camera,
@@ -289,7 +360,7 @@ class SightingPipeline:
             event_id=frame.event_id,
             region=read.region,
             box=read.box,
-            direction=frame.direction,
+            direction=frame.direction if direction is None else direction,
             alternatives=read.alternatives,
             crop_jpeg=evidence.crop_jpeg if evidence is not None else None,
             snapshot_jpeg=snapshot,
@@ -323,6 +394,7 @@ class SightingPipeline:
     ) -> None:
         if state is not None:
             state.published_plate = read.text
+            state.published_direction = sighting.direction
             if state.timer is not None:
                 state.timer.cancel()
                 state.timer = None
