@@ -53,21 +53,40 @@ def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> Non
         ("AE1455K8", ("ua", "eu", "us", "br"), "AE1455KB", "ua_standard"),
         ("BRA2E19", ("ua", "eu", "us", "br"), "BRA2E19", "br_mercosur"),
         ("UAAE1455KH", ("ua", "eu", "us", "br"), "AE1455KH", "ua_standard"),
-        ("FUW999", ("ua", "eu", "us", "br"), "FUW999", "eu_generic_6"),
-        ("FUW999", ("us",), "FUW999", "us_generic_6"),
+        ("FUW999", ("ua", "eu", "us", "br"), "FUW999", "us_abc123"),
+        # A US serial format ranks above the loose six-character one.
+        ("FUW999", ("us",), "FUW999", "us_abc123"),
+        # Illinois-style all-digit serial: a doubtful I in a digit place is a 1.
+        ("4I41119", ("us",), "4141119", "us_1234567"),
+        # The round seals between a Czech plate's series and number read as an 8.
+        ("4B389376", ("ua", "eu", "us", "br"), "4B39376", "eu_cz"),
+        ("BSE85579", ("ua", "eu", "us", "br"), "BSE5579", "eu_cs_old"),
         # A confident digit is not folded into a Brazilian letter just because it could be.
-        ("6WAW786", ("ua", "eu", "us", "br"), "6WAW786", "eu_generic_7"),
-        # The round glyph O/0 is decided by position: Brazil's first three are letters.
-        ("0KK7448", ("ua", "eu", "us", "br"), "OKK7448", "br_standard"),
+        ("6WAW786", ("ua", "eu", "us", "br"), "6WAW786", "us_1abc234"),
+        # The round glyph O/0 is decided by position: the old Czechoslovak series
+        # (like Brazil's) starts with three letters.
+        ("0KK7448", ("ua", "eu", "us", "br"), "OKK7448", "eu_cs_old"),
     ],
 )
 def test_best_match(
     raw: str, regions: tuple[str, ...], expected_text: str, expected_format: str
 ) -> None:
     """The best reading respects format and region priority, dropping stray characters."""
-    matches = match_formats(one_hot(raw, 0.9), formats_for(regions))
+    matches = match_formats(one_hot(raw, 0.7), formats_for(regions))
     assert matches[0].text == expected_text
     assert matches[0].plate_format.name == expected_format
+
+
+def test_emblem_is_dropped_only_at_its_place() -> None:
+    """A seal is left out between a plate's groups, not anywhere a character fits better."""
+    texts = [
+        match.text
+        for match in match_formats(one_hot("4B39376", 0.9), formats_for(("eu",)))
+    ]
+    assert texts[0] == "4B39376"
+    # An eight in a Czech plate's number stays: it is not at the seal's place.
+    matches = match_formats(one_hot("4B38376", 0.9), formats_for(("eu",)))
+    assert matches[0].text == "4B38376"
 
 
 def test_words_are_not_plates() -> None:

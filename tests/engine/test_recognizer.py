@@ -104,5 +104,5 @@ def test_small_plate_found_by_the_finer_pass(
     """A plate too small for the quick pass is still read: frames without a good read are searched finer."""
     frame = jpeg(scene_with(render_plate(["AE 1455 KH"], char_height=12), at=PLATE_AT))
     assert [read.text for read in recognizer.read(frame).plates][:1] == ["AE1455KH"]
-    monkeypatch.setattr(recognizer_module, "RETRY_SCALE", 1.0)
+    monkeypatch.setattr(recognizer_module, "RETRY_SCALES", ())
     assert recognizer.read(frame).plates == ()

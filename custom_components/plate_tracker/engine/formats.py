@@ -11,7 +11,7 @@ so ``AA1234B8`` becomes ``AA1234BB`` on a Ukrainian plate while an unambiguous
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 import heapq
 import math
@@ -72,6 +72,9 @@ cannot tell them apart, so the position decides almost alone."""
 ROUND_GLYPHS = frozenset("0OQD")
 THIN_STROKES = frozenset("1ILJ")
 PROBABILITY_FLOOR = 1e-6
+EMBLEM_GLYPHS = frozenset("80OQDB")
+"""What a round seal or a coat of arms between plate groups is read as."""
+EMBLEM_DROP_COST = 0.3
 
 type ProbabilityMatrix = npt.NDArray[np.float32]
 """Shape (characters read, len(PLATE_CHARS)): one probability vector per character."""
@@ -89,6 +92,9 @@ class PlateFormat:
     letters: str = LATIN_LETTERS
     prior: float = 0.0
     """Log-odds bonus: how much more often real plates fit this format than a loose one."""
+    emblem_at: int | None = None
+    """Position before which the plate carries an emblem or sticker (a coat of
+    arms, an inspection seal) that recognisers read as one extra character."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +121,27 @@ FORMATS: tuple[PlateFormat, ...] = (
     # Brazilian series by what the recogniser saw (0 or O), not by the prior.
     PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _KNOWN),
     PlateFormat("br_standard", "br", "LLLDDDD", BR_LETTERS, _KNOWN),
-    PlateFormat("eu_sk", "eu", "LLDDDLL", LATIN_LETTERS, _KNOWN),
-    # Czech plates start with the region's series digit, never 0.
-    PlateFormat("eu_cz", "eu", "NLDDDDD", LATIN_LETTERS, _KNOWN),
-    PlateFormat("eu_cz_two_letters", "eu", "NLLDDDD", LATIN_LETTERS, _KNOWN),
+    # Slovak plates carry the coat of arms between district and number.
+    PlateFormat("eu_sk", "eu", "LLDDDLL", LATIN_LETTERS, _KNOWN, emblem_at=2),
+    # Czech plates start with the region's series digit, never 0, and carry the
+    # round inspection seals between the series and the number.
+    PlateFormat("eu_cz", "eu", "NLDDDDD", LATIN_LETTERS, _KNOWN, emblem_at=3),
+    PlateFormat(
+        "eu_cz_two_letters", "eu", "NLLDDDD", LATIN_LETTERS, _KNOWN, emblem_at=3
+    ),
+    PlateFormat("eu_cs_old", "eu", "LLLDDDD", LATIN_LETTERS, _KNOWN, emblem_at=3),
     PlateFormat("eu_generic_8", "eu", "A" * 8, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_7", "eu", "A" * 7, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_6", "eu", "A" * 6, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_5", "eu", "A" * 5, LATIN_LETTERS, _LOOSE),
+    # The serial formats most US states issue; vanity plates fall to the loose ones.
+    PlateFormat("us_abc1234", "us", "LLLDDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_1abc234", "us", "NLLLDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_123abc", "us", "DDDLLL", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_abc123", "us", "LLLDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_12ab34", "us", "DDLLDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_1234567", "us", "DDDDDDD", LATIN_LETTERS, _KNOWN),
+    PlateFormat("us_123456", "us", "DDDDDD", LATIN_LETTERS, _KNOWN),
     PlateFormat("us_generic_7", "us", "A" * 7, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_6", "us", "A" * 6, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_5", "us", "A" * 5, LATIN_LETTERS, _LOOSE),
@@ -196,6 +215,7 @@ def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
             plate_format.pattern,
             plate_format.letters,
             plate_format.prior - REGION_ORDER_COST * rank,
+            plate_format.emblem_at,
         )
         for rank, region in enumerate(regions)
         for plate_format in FORMATS
@@ -286,18 +306,11 @@ def match_formats(
     confident extra character is more likely a misfit than stray text such as a
     country code or a frame screw).
     """
-    read_length = probabilities.shape[0]
     matches: dict[str, FormatMatch] = {}
     best_score = -math.inf
     for plate_format in formats:
-        length = len(plate_format.pattern)
-        for start in range(read_length - length + 1):
-            drop_cost = _drop_cost(
-                probabilities[:start], probabilities[start + length :]
-            )
-            allowed = constrained_probabilities(
-                probabilities[start : start + length], plate_format
-            )
+        for kept, drop_cost in _windows(probabilities, plate_format):
+            allowed = constrained_probabilities(kept, plate_format)
             ceiling = float(
                 np.sum(np.log(np.maximum(allowed.max(axis=1), PROBABILITY_FLOOR)))
             )
@@ -308,9 +321,7 @@ def match_formats(
                 # Even this window's best text could not rank among the matches kept.
                 continue
             for text, confidence in top_texts(allowed, alternatives):
-                penalty = (
-                    _loose_text_penalty(text) if "A" in plate_format.pattern else 0.0
-                )
+                penalty = _text_penalty(text, plate_format)
                 if penalty is None:
                     continue
                 score = (
@@ -334,6 +345,39 @@ def match_formats(
     )
 
 
+def _windows(
+    probabilities: ProbabilityMatrix, plate_format: PlateFormat
+) -> Iterator[tuple[ProbabilityMatrix, float]]:
+    """Yield the runs of read characters that may be this plate, and the cost of the rest.
+
+    Every contiguous window of the format's length; for formats with an emblem,
+    also every window one longer whose character at the emblem's place is left
+    out (cheaply when it has the emblem's round shape).
+    """
+    read_length = probabilities.shape[0]
+    length = len(plate_format.pattern)
+    for start in range(read_length - length + 1):
+        yield (
+            probabilities[start : start + length],
+            _drop_cost(probabilities[:start], probabilities[start + length :]),
+        )
+    emblem_at = plate_format.emblem_at
+    if emblem_at is None:
+        return
+    for start in range(read_length - length):
+        emblem = start + emblem_at
+        glyph = PLATE_CHARS[int(probabilities[emblem].argmax())]
+        yield (
+            np.delete(probabilities[start : start + length + 1], emblem_at, axis=0),
+            _drop_cost(probabilities[:start], probabilities[start + length + 1 :])
+            + (
+                EMBLEM_DROP_COST
+                if glyph in EMBLEM_GLYPHS
+                else _drop_cost(probabilities[emblem : emblem + 1])
+            ),
+        )
+
+
 def _drop_cost(*dropped: ProbabilityMatrix) -> float:
     """Cost of leaving characters out of a plate read.
 
@@ -348,6 +392,13 @@ def _drop_cost(*dropped: ProbabilityMatrix) -> float:
             weight = 0.5 if PLATE_CHARS[column] in THIN_STROKES else 1.2
             cost += 0.4 * weight / 1.2 + weight * float(row[column])
     return cost
+
+
+def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
+    """Extra cost of a text under a format; None when it is no plate at all."""
+    if "A" in plate_format.pattern:
+        return _loose_text_penalty(text)
+    return 0.0
 
 
 def _loose_text_penalty(text: str) -> float | None:

@@ -26,9 +26,15 @@ DETECTION_SIDE_LARGE_FRAME = 960
 LARGE_FRAME_SIDE = 1280
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
-RETRY_SCALE = 1.25
+RETRY_SCALES = (1.25, 2.0)
 RETRY_BELOW_CONFIDENCE = 0.5
-"""Without a read at least this confident, the region is searched again at RETRY_SCALE."""
+"""Without a read at least this confident, the region is searched again at the
+next of RETRY_SCALES times the first side."""
+MAX_DETECTION_SIDE = 1280
+TILE_SIDE = 640
+"""Finer scales than this are detected in tiles of this side (detector pixels)."""
+TILE_OVERLAP = 96
+"""Detector pixels shared by neighbouring tiles: a plate cut by one lies whole in the other."""
 MIN_DETECTION_SIDE = 320
 """Small images (plate crops) are enlarged to this for detection, not more: their text is large."""
 MIN_LINE_HEIGHT = 8.0
@@ -44,6 +50,9 @@ MIN_CONFIDENCE = 0.05
 READ_STRETCH = 1.4
 """Crops are widened by this before reading: more CTC time steps per character keep
 repeated characters (``7333``) apart instead of collapsing them into one."""
+WIDE_STRETCH = 2.2
+WIDE_REREADS = 2
+"""Unsure reads reread at WIDE_STRETCH, best first."""
 CROP_MARGIN_Y = 0.08
 CROP_MARGIN_X = 0.5
 """Shares of the line height added around a line before reading it: the detector's
@@ -133,16 +142,22 @@ class PlateRecognizer:
         plates = self._read_region(
             frame, region, side, offset, whole_is_line=vehicle_box is None
         )
-        # Capped: detection memory grows with the square of the side.
-        retry_side = min(round(side * RETRY_SCALE), DETECTION_SIDE_LARGE_FRAME)
-        if not any(
-            plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates
-        ) and side < retry_side <= max(region.size):
-            # Coarse to fine: a small or dim plate the quick pass missed often
-            # shows at a finer scale; only frames without a good read pay for it.
-            plates = self._read_region(
+        searched = side
+        for scale in RETRY_SCALES:
+            if any(plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates):
+                break
+            # Capped: detection memory grows with the square of the side.
+            retry_side = min(round(side * scale), MAX_DETECTION_SIDE, max(region.size))
+            if retry_side <= searched:
+                break
+            # Coarse to fine: a small, slanted or dim plate the quick pass missed
+            # often shows at a finer scale; only frames without a good read pay for it.
+            retried = self._read_region(
                 frame, region, retry_side, offset, whole_is_line=vehicle_box is None
             )
+            searched = retry_side
+            if _best_confidence(retried) >= _best_confidence(plates):
+                plates = retried
         return plates
 
     def _read_region(
@@ -154,7 +169,7 @@ class PlateRecognizer:
         *,
         whole_is_line: bool,
     ) -> list[PlateRead]:
-        lines = self._detector.detect(region, max_side=side, offset=offset)
+        lines = self._detect(region, side, offset)
         candidates = _candidates(lines)
         if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
@@ -171,6 +186,7 @@ class PlateRecognizer:
         candidates = candidates[:MAX_CANDIDATES]
         reads: dict[TextLine, LineRead] = {}
         plates: list[tuple[FormatMatch, PlateRead]] = []
+        read_from: dict[int, _Candidate] = {}
         # Most frames hold one plate among the first candidates: read those
         # first, and the rest only when no sure plate came out of them.
         for stage in (candidates[:FIRST_STAGE], candidates[FIRST_STAGE:]):
@@ -187,9 +203,56 @@ class PlateRecognizer:
                 best = self._plate_from(frame, candidate, line_reads)
                 if best is not None:
                     plates.append(best)
+                    read_from[id(best)] = candidate
             if any(_is_sure(match) for match, _ in plates):
-                break
+                return _suppress_overlaps(plates)
+        # No sure plate: the likeliest ones may have lost a repeated character
+        # (``7333`` read ``733``) where CTC merged it; read them stretched wider
+        # and keep that read only when it restores a doubled character.
+        plates.sort(key=lambda item: item[0].score, reverse=True)
+        for index, best in enumerate(plates[:WIDE_REREADS]):
+            candidate = read_from[id(best)]
+            wide = self._plate_from(
+                frame,
+                candidate,
+                self._recognizer.read(
+                    [_line_crop(frame, line, WIDE_STRETCH) for line in candidate.lines]
+                ),
+            )
+            if wide is not None and _restores_repeat(best[0].text, wide[0].text):
+                plates[index] = wide
         return _suppress_overlaps(plates)
+
+    def _detect(
+        self, region: Image.Image, side: int, offset: tuple[int, int]
+    ) -> list[TextLine]:
+        """Text lines of ``region`` seen at ``side``; in overlapping tiles above DETECTION_SIDE_LARGE_FRAME.
+
+        Detection memory grows with the square of the side, so the finest scale
+        is reached tile by tile: each tile costs the memory of a TILE_SIDE frame.
+        """
+        if side <= DETECTION_SIDE_LARGE_FRAME:
+            return self._detector.detect(region, max_side=side, offset=offset)
+        scale = side / max(region.size)
+        tile = round(TILE_SIDE / scale)
+        overlap = round(TILE_OVERLAP / scale)
+        lines: list[TextLine] = []
+        for left in _tile_starts(region.width, tile, overlap):
+            for top in _tile_starts(region.height, tile, overlap):
+                box = (
+                    left,
+                    top,
+                    min(region.width, left + tile),
+                    min(region.height, top + tile),
+                )
+                lines.extend(
+                    self._detector.detect(
+                        region.crop(box),
+                        max_side=round(max(box[2] - left, box[3] - top) * scale),
+                        offset=(offset[0] + left, offset[1] + top),
+                    )
+                )
+        return lines
 
     def _plate_from(
         self, frame: Image.Image, candidate: _Candidate, line_reads: Sequence[LineRead]
@@ -225,9 +288,32 @@ class PlateRecognizer:
         )
 
 
+def _restores_repeat(text: str, wide: str) -> bool:
+    """Whether ``wide`` is ``text`` with one character doubled, as CTC merges them."""
+    return len(wide) == len(text) + 1 and any(
+        wide[index] == wide[index + 1] and wide[:index] + wide[index + 1 :] == text
+        for index in range(len(text))
+    )
+
+
+def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Offsets of tiles of ``tile`` pixels covering ``length`` with ``overlap``."""
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    step = (length - tile) / (count - 1)
+    return [round(index * step) for index in range(count)]
+
+
+def _best_confidence(plates: Sequence[PlateRead]) -> float:
+    return max((plate.confidence for plate in plates), default=0.0)
+
+
 def _is_sure(match: FormatMatch) -> bool:
     """Whether a read is good enough to stop looking at further candidates."""
-    return match.confidence >= SURE_CONFIDENCE and "A" not in match.plate_format.pattern
+    pattern = match.plate_format.pattern
+    # Loose and digit-only formats also fit signs, phone numbers and dates.
+    return match.confidence >= SURE_CONFIDENCE and "A" not in pattern and "L" in pattern
 
 
 def _candidates(lines: Sequence[TextLine]) -> list[_Candidate]:
@@ -313,7 +399,9 @@ def _looks_like_plate_crop(image: Image.Image) -> bool:
     return 1.5 <= image.width / image.height <= 6.0 and image.height <= 200
 
 
-def _line_crop(frame: Image.Image, line: TextLine) -> Image.Image:
+def _line_crop(
+    frame: Image.Image, line: TextLine, stretch: float = READ_STRETCH
+) -> Image.Image:
     """Cut the line out upright, with a margin, at about the recogniser's height."""
     width = line.width + 2 * CROP_MARGIN_X * line.height
     height = line.height * (1 + 2 * CROP_MARGIN_Y)
@@ -326,7 +414,7 @@ def _line_crop(frame: Image.Image, line: TextLine) -> Image.Image:
         score=line.score,
     ).corners()
     scale = INPUT_HEIGHT / max(height, 1.0)
-    size = (max(1, round(width * scale * READ_STRETCH)), INPUT_HEIGHT)
+    size = (max(1, round(width * scale * stretch)), INPUT_HEIGHT)
     source, factor = frame, int(0.5 / scale)
     origin_x = origin_y = 0
     if factor >= 2:
