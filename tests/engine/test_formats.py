@@ -9,6 +9,7 @@ from custom_components.plate_tracker.engine.formats import (
     PLATE_CHARS,
     fold_to_format,
     formats_for,
+    looks_like_timestamp,
     match_formats,
     one_hot,
 )
@@ -129,4 +130,33 @@ def test_region_order_lowers_later_regions() -> None:
     assert [f.region for f in first][:3] == ["ua", "ua", "ua"]
     assert all(
         f.prior < FORMAT_BY_NAME[f.name].prior for f in first if f.region == "br"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20140514", True),
+        ("2O14051", True),
+        ("201404", True),
+        ("198606", False),
+        ("201499", False),
+        ("4141119", False),
+        ("20145", False),
+    ],
+)
+def test_timestamps(text: str, expected: bool) -> None:
+    """A camera's burned-in date is the commonest confident digit string in a frame."""
+    assert looks_like_timestamp(text) is expected
+
+
+def test_timestamp_is_no_digit_only_plate() -> None:
+    """An overlay date never becomes a sighting, while a digit-only serial does."""
+    texts = [
+        m.text for m in match_formats(one_hot("20140514", 0.95), formats_for(("us",)))
+    ]
+    assert "20140514" not in texts
+    assert (
+        match_formats(one_hot("4141119", 0.95), formats_for(("us",)))[0].text
+        == "4141119"
     )

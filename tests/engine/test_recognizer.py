@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 from PIL import Image
 import pytest
@@ -12,11 +13,13 @@ from custom_components.plate_tracker.engine import (
     PlateRecognizer,
     recognizer as recognizer_module,
 )
+from custom_components.plate_tracker.engine.formats import FORMATS, FormatMatch
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
     scene_with,
 )
+from custom_components.plate_tracker.engine.types import PlateRead
 
 PLATE_AT = (560, 470)
 
@@ -106,3 +109,58 @@ def test_small_plate_found_by_the_finer_pass(
     assert [read.text for read in recognizer.read(frame).plates][:1] == ["AE1455KH"]
     monkeypatch.setattr(recognizer_module, "RETRY_SCALES", ())
     assert recognizer.read(frame).plates == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "wide", "expected"),
+    [
+        ("AB733BH", "AB7333BH", True),
+        ("AB733BH", "AB7833BH", False),
+        ("4280", "94280", False),
+        ("BE7425CE", "BE7425CB", False),
+    ],
+)
+def test_wide_read_only_restores_merged_repeats(
+    text: str, wide: str, expected: bool
+) -> None:
+    """A wider read is trusted only for the slip it exists for: CTC merging a doubled character."""
+    assert recognizer_module._restores_repeat(text, wide) is expected
+
+
+@pytest.mark.parametrize(
+    ("length", "tile", "overlap", "expected"),
+    [(500, 640, 96, [0]), (1280, 640, 96, [0, 320, 640]), (720, 640, 96, [0, 80])],
+)
+def test_tiles_cover_the_region(
+    length: int, tile: int, overlap: int, expected: list[int]
+) -> None:
+    """Fine-scale detection runs in tiles that cover every pixel with room for a plate cut by a border."""
+    starts = recognizer_module._tile_starts(length, tile, overlap)
+    assert starts == expected
+    assert starts[-1] + tile >= length
+    assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
+
+
+def test_a_read_inside_a_longer_one_pays_for_what_it_leaves_out() -> None:
+    """``343404`` read from part of ``G343404`` must not win only because it has fewer characters."""
+    formats = {f.name: f for f in FORMATS}
+    short = (
+        FormatMatch("343404", formats["us_123456"], 0.41, -0.9),
+        PlateRead(
+            text="343404", raw="343404", confidence=0.41, box=(113, 37, 320, 128)
+        ),
+    )
+    long = (
+        FormatMatch("G343404", formats["us_generic_7"], 0.21, -1.56),
+        PlateRead(
+            text="G343404", raw="G343404", confidence=0.21, box=(0, 33, 320, 131)
+        ),
+    )
+    other = (
+        FormatMatch("AB1234CD", formats["ua_standard"], 0.5, -0.7),
+        PlateRead(
+            text="AB1234CD", raw="AB1234CD", confidence=0.5, box=(400, 0, 500, 30)
+        ),
+    )
+    kept = recognizer_module._suppress_overlaps([short, long, other])
+    assert [plate.text for plate in kept] == ["AB1234CD", "G343404"]

@@ -396,9 +396,28 @@ def _drop_cost(*dropped: ProbabilityMatrix) -> float:
 
 def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
     """Extra cost of a text under a format; None when it is no plate at all."""
+    if "L" not in plate_format.pattern and looks_like_timestamp(text):
+        return None
     if "A" in plate_format.pattern:
         return _loose_text_penalty(text)
     return 0.0
+
+
+def looks_like_timestamp(text: str) -> bool:
+    """Whether ``text`` reads like a date a camera burns into its picture (``20140514``).
+
+    Only this century's dates: a camera's clock is never set decades back.
+
+    Camera overlays are the commonest confident digit strings in a frame; a
+    digit-only plate that starts with a year and a month is rare by comparison.
+    """
+    digits = "".join(DIGIT_FOR_LETTER.get(char, char) for char in text)
+    return (
+        len(digits) >= 6
+        and digits.isdigit()
+        and digits[:2] == "20"
+        and "01" <= digits[4:6] <= "12"
+    )
 
 
 def _loose_text_penalty(text: str) -> float | None:

@@ -53,6 +53,9 @@ repeated characters (``7333``) apart instead of collapsing them into one."""
 WIDE_STRETCH = 2.2
 WIDE_REREADS = 2
 """Unsure reads reread at WIDE_STRETCH, best first."""
+OVERLAP = 0.3
+"""Share of the smaller box two reads must share to be of one place."""
+MISSING_CHARACTER_COST = 1.0
 CROP_MARGIN_Y = 0.08
 CROP_MARGIN_X = 0.5
 """Shares of the line height added around a line before reading it: the detector's
@@ -466,11 +469,30 @@ def _with_margin(box: Box, frame: Image.Image, share: float) -> Box:
 
 
 def _suppress_overlaps(plates: list[tuple[FormatMatch, PlateRead]]) -> list[PlateRead]:
-    """One read per place: where candidates overlap, the best-scoring one wins."""
-    plates.sort(key=lambda item: item[0].score, reverse=True)
+    """One read per place: where candidates overlap, the best-scoring one wins.
+
+    A read that is part of an overlapping longer read (``343404`` inside
+    ``G343404``) scores as if it had left the longer read's extra characters
+    out: otherwise the fewer characters a read has, the likelier it looks.
+    """
+
+    def ranked(item: tuple[FormatMatch, PlateRead]) -> float:
+        match, plate = item
+        missing = max(
+            (
+                len(other.text) - len(plate.text)
+                for _, other in plates
+                if len(other.text) > len(plate.text)
+                and plate.text in other.text
+                and _overlap(plate.box, other.box) >= OVERLAP
+            ),
+            default=0,
+        )
+        return match.score - MISSING_CHARACTER_COST * missing
+
     kept: list[PlateRead] = []
-    for _, plate in plates:
-        if all(_overlap(plate.box, other.box) < 0.3 for other in kept):
+    for _, plate in sorted(plates, key=ranked, reverse=True):
+        if all(_overlap(plate.box, other.box) < OVERLAP for other in kept):
             kept.append(plate)
     return kept
 
