@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import time
 
 WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.05
 
 
 async def wait_until(
     condition: Callable[[], bool], seconds: float = WAIT_SECONDS
 ) -> None:
-    """Wait for work in executor threads (real inference, real SQLite) to show its effect."""
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - the work runs in threads that set no event
-            await asyncio.sleep(0.05)
+    """Wait for work in executor threads (real inference, real SQLite) to show its effect.
+
+    The pause between checks is slept in a worker thread, not on the event loop's
+    timers: under ``freezer`` the loop's clock stands still and a timer never fires.
+    """
+    for _ in range(round(seconds / POLL_SECONDS)):
+        if condition():
+            return
+        await asyncio.to_thread(time.sleep, POLL_SECONDS)
+    if not condition():
+        raise TimeoutError(f"still not true after {seconds} s")
