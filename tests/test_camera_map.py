@@ -10,7 +10,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.matching.journeys import CameraRole
 from custom_components.plate_tracker.records import Direction, NewSighting
-from custom_components.plate_tracker.routes import camera_map, route_tracker
+from custom_components.plate_tracker.routes import (
+    camera_map,
+    route_tracker,
+    zone_directions,
+)
 
 
 async def _open_camera_step(hass: HomeAssistant, entry: MockConfigEntry) -> str:
@@ -199,3 +203,70 @@ def test_camera_map_leaves_impossible_places_off() -> None:
     assert cameras["unnamed"].name == "unnamed"
     assert cameras["unnamed"].leaving_direction is None
     assert camera_map({}) == {}
+
+
+async def test_zone_map_is_kept_where_the_form_has_no_zone_fields(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """Without a Frigate source the camera form asks nothing about zones, and editing a camera keeps its zone map.
+
+    The map may come from a Frigate that is removed for now; renaming the
+    camera must not silently drop what the user set up.
+    """
+    zones = {"city_limit": "receding"}
+    hass.config_entries.async_update_entry(
+        init_folder,
+        options={
+            **init_folder.options,
+            "cameras": {
+                "gate": {
+                    "name": "Gate",
+                    "latitude": 50.4,
+                    "longitude": 30.5,
+                    "role": "exit",
+                    "leaving_direction": "receding",
+                    "zone_directions": zones,
+                }
+            },
+        },
+    )
+    await hass.async_block_till_done()
+    flow_id = await _open_camera_step(hass, init_folder)
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"camera": "gate", "trip_gap_minutes": 30, "max_speed_kmh": 200}
+    )
+    assert not [
+        key for key in result["data_schema"].schema if str(key).startswith("zones_")
+    ]
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {
+            "name": "North gate",
+            "location": {"latitude": 50.4, "longitude": 30.5},
+            "role": "exit",
+            "leaving_direction": "receding",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert init_folder.options["cameras"]["gate"]["name"] == "North gate"
+    assert init_folder.options["cameras"]["gate"]["zone_directions"] == zones
+
+
+def test_zone_directions_are_read_per_camera() -> None:
+    """Each camera's zone map is its own; a zone with a direction that is not one is left out, never guessed."""
+    assert zone_directions(
+        {
+            "cameras": {
+                "gate": {
+                    "zone_directions": {"city_limit": "receding", "odd": "sideways"}
+                },
+                "centre": {"zone_directions": {"road": "left"}},
+                "bridge": {"name": "Bridge"},
+            }
+        }
+    ) == {
+        "gate": {"city_limit": Direction.RECEDING},
+        "centre": {"road": Direction.LEFT},
+    }
+    assert zone_directions({}) == {}

@@ -91,6 +91,7 @@ from .routes import (
     CONF_MAX_SPEED_KMH,
     CONF_ROLE,
     CONF_TRIP_GAP_MINUTES,
+    CONF_ZONE_DIRECTIONS,
     DEFAULT_MAX_SPEED_KMH,
     DEFAULT_TRIP_GAP_MINUTES,
     LEAVING_DIRECTIONS,
@@ -434,6 +435,37 @@ class PlateTrackerOptionsFlow(OptionsFlow):
 
     _camera_step: dict[str, Any]
     """What the camera step chose: the camera id, the trip gap, the top speed."""
+    _frigate_zones: list[str] | None = None
+    """Zone names Frigate has for the chosen camera; None until asked (once per flow)."""
+
+    @property
+    def _has_frigate(self) -> bool:
+        return any(
+            subentry.data[CONF_SOURCE] == SOURCE_FRIGATE
+            for subentry in self.config_entry.subentries.values()
+        )
+
+    async def _zones_of(self, camera: str) -> list[str]:
+        """Ask every Frigate source for the camera's zones, to offer them by name.
+
+        Only a convenience: a Frigate that does not answer leaves the user
+        typing zone names, and the form still works.
+        """
+        if self._frigate_zones is None:
+            zones: set[str] = set()
+            for subentry in self.config_entry.subentries.values():
+                if subentry.data[CONF_SOURCE] != SOURCE_FRIGATE:
+                    continue
+                client = FrigateClient(
+                    async_get_clientsession(self.hass),
+                    subentry.data[CONF_FRIGATE_URL],
+                )
+                try:
+                    zones.update((await client.camera_zones()).get(camera, ()))
+                except FrigateError as err:
+                    _LOGGER.debug("Frigate did not list its zones: %s", err)
+            self._frigate_zones = sorted(zones)
+        return self._frigate_zones
 
     async def async_step_camera(
         self, user_input: dict[str, Any] | None = None
@@ -506,6 +538,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             CONF_MAX_SPEED_KMH: self._camera_step[CONF_MAX_SPEED_KMH],
         }
         errors: dict[str, str] = {}
+        placeholders = {"camera": camera}
+        current = cameras.get(camera)
+        has_frigate = self._has_frigate
         if user_input is not None:
             if user_input.get(CONF_REMOVE):
                 cameras.pop(camera, None)
@@ -513,6 +548,15 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             is_exit = user_input[CONF_ROLE] == "exit"
             if is_exit and not user_input.get(CONF_LEAVING_DIRECTION):
                 errors[CONF_LEAVING_DIRECTION] = "leaving_direction_required"
+            zones: dict[str, str] = {}
+            if has_frigate:
+                zones, twice = _zone_directions_from_form(user_input)
+                if twice:
+                    errors["base"] = "zone_in_two_directions"
+                    placeholders["zone"] = twice
+            elif current is not None:
+                # Without a Frigate source the form has no zone fields: keep the map.
+                zones = current.get(CONF_ZONE_DIRECTIONS) or {}
             if not errors:
                 cameras[camera] = {
                     CONF_CAMERA_NAME: user_input.get(CONF_CAMERA_NAME, "").strip()
@@ -524,8 +568,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                     if is_exit
                     else None,
                 }
+                if zones:
+                    cameras[camera][CONF_ZONE_DIRECTIONS] = zones
                 return self._save({CONF_CAMERAS: cameras, **route_options})
-        current = cameras.get(camera)
         suggested: dict[str, Any] = {
             CONF_CAMERA_NAME: camera,
             CONF_LOCATION: {
@@ -542,14 +587,22 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 },
                 CONF_ROLE: current[CONF_ROLE],
                 CONF_LEAVING_DIRECTION: current.get(CONF_LEAVING_DIRECTION),
+                **_zone_fields(current.get(CONF_ZONE_DIRECTIONS) or {}),
             }
+        zones_offered: list[str] | None = None
+        if has_frigate:
+            known = set(await self._zones_of(camera))
+            if current is not None:
+                known.update(current.get(CONF_ZONE_DIRECTIONS) or {})
+            zones_offered = sorted(known)
+        schema = _camera_details_schema(zones_offered)
         return self.async_show_form(
             step_id="camera_details",
             data_schema=self.add_suggested_values_to_schema(
-                CAMERA_DETAILS_SCHEMA, user_input or suggested
+                schema, user_input or suggested
             ),
             errors=errors,
-            description_placeholders={"camera": camera},
+            description_placeholders=placeholders,
         )
 
     async def async_step_watchlist_add(
@@ -642,8 +695,15 @@ class PlateTrackerOptionsFlow(OptionsFlow):
 CONF_CAMERA = "camera"
 CONF_LOCATION = "location"
 CONF_REMOVE = "remove"
-CAMERA_DETAILS_SCHEMA = vol.Schema(
-    {
+ZONE_FIELDS: dict[str, str] = {
+    direction: f"zones_{direction}" for direction in LEAVING_DIRECTIONS
+}
+"""Per direction, the form field listing the Frigate zones that mean it."""
+
+
+def _camera_details_schema(zones: list[str] | None) -> vol.Schema:
+    """Return the camera form; with Frigate (``zones`` offered), its zone fields too."""
+    fields: dict[Any, Any] = {
         vol.Optional(CONF_CAMERA_NAME): str,
         vol.Required(CONF_LOCATION): LocationSelector(
             LocationSelectorConfig(radius=False)
@@ -658,9 +718,46 @@ CAMERA_DETAILS_SCHEMA = vol.Schema(
                 options=list(LEAVING_DIRECTIONS), translation_key="leaving_direction"
             )
         ),
-        vol.Optional(CONF_REMOVE, default=False): BooleanSelector(),
     }
-)
+    if zones is not None:
+        for field in ZONE_FIELDS.values():
+            fields[vol.Optional(field)] = SelectSelector(
+                SelectSelectorConfig(
+                    options=zones,
+                    multiple=True,
+                    custom_value=True,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            )
+    fields[vol.Optional(CONF_REMOVE, default=False)] = BooleanSelector()
+    return vol.Schema(fields)
+
+
+def _zone_fields(zone_directions: dict[str, str]) -> dict[str, list[str]]:
+    """Return the stored zone map as the form's lists, one per direction."""
+    return {
+        field: sorted(
+            zone for zone, direction in zone_directions.items() if direction == meant
+        )
+        for meant, field in ZONE_FIELDS.items()
+    }
+
+
+def _zone_directions_from_form(
+    form: dict[str, Any],
+) -> tuple[dict[str, str], str | None]:
+    """Return the zone map the form describes, and a zone listed under two directions."""
+    zones: dict[str, str] = {}
+    for direction, field in ZONE_FIELDS.items():
+        for zone in form.get(field) or ():
+            name = zone.strip()
+            if not name:
+                continue
+            if zones.get(name, direction) != direction:
+                return zones, name
+            zones[name] = direction
+    return zones, None
+
 
 WATCHLIST_ENTRY_SCHEMA = vol.Schema(
     {
