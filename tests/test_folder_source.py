@@ -54,3 +54,32 @@ async def test_uploaded_snapshot_becomes_a_sighting(
     await wait_until(lambda: not image.exists())
     store = init_folder.runtime_data.store
     assert await hass.async_add_executor_job(store.count) == 1
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_direction_in_the_file_name_reaches_the_sighting(
+    hass: HomeAssistant, inbox: Path, folder_entry: MockConfigEntry
+) -> None:
+    """A camera that measures direction writes it in the file name; with a ``direction`` group in the pattern it is the sighting's.
+
+    At an exit camera without an NVR this is the only way to tell leaving from entering.
+    """
+    folder_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        folder_entry,
+        options={
+            **folder_entry.options,
+            "filename_pattern": r"^(?P<camera>[^_]+)_\d{8}-\d{6}_(?P<direction>\w+)",
+        },
+    )
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    image = inbox / "gate_20261125-101500_receding.jpg"
+    await hass.async_add_executor_job(image.write_bytes, scene_jpeg("AE1234BK", seed=3))
+
+    await wait_until(lambda: bool(events))
+    assert events[0].data["camera"] == "gate"
+    assert events[0].data["direction"] == "receding"
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
