@@ -263,6 +263,7 @@ def test_zone_directions_are_read_per_camera() -> None:
                 },
                 "centre": {"zone_directions": {"road": "left"}},
                 "bridge": {"name": "Bridge"},
+                "yard": {"zone_directions": ["hand", "edited"]},
             }
         }
     ) == {

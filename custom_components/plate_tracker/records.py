@@ -13,7 +13,12 @@ from .engine.types import Box
 
 
 class Direction(StrEnum):
-    """Which way a vehicle moved past a camera, as the source reported it."""
+    """Which way a vehicle moved past a camera.
+
+    As the source knew it (zones, the tracked object's movement, a camera's own
+    field), else as the plate moved between frames of the pass; unknown unless
+    one of them shows it clearly.
+    """
 
     UNKNOWN = "unknown"
     APPROACHING = "approaching"

@@ -130,8 +130,9 @@ def zone_directions(options: Mapping[str, Any]) -> dict[str, dict[str, Direction
     """
     by_camera: dict[str, dict[str, Direction]] = {}
     for camera_id, item in options.get(CONF_CAMERAS, {}).items():
+        mapped = item.get(CONF_ZONE_DIRECTIONS)
         zones: dict[str, Direction] = {}
-        for zone, direction in (item.get(CONF_ZONE_DIRECTIONS) or {}).items():
+        for zone, direction in (mapped if isinstance(mapped, dict) else {}).items():
             if direction in LEAVING_DIRECTIONS:
                 zones[zone] = Direction(direction)
             else:
