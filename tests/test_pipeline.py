@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import sqlite3
 
 import pytest
 
@@ -16,6 +18,9 @@ from custom_components.plate_tracker.pipeline import (
     SightingPipeline,
 )
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
+from custom_components.plate_tracker.store.spool import SightingSpool
+
+from .helpers import wait_until
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -40,6 +45,8 @@ class Harness:
     published: list[tuple[int, str]] = field(default_factory=list)
     announced: list[Sighting] = field(default_factory=list)
     keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    refuse_writes: bool = False
+    """Answer writes like a full disk or a read-only database."""
 
     async def read_frame(self, image: bytes, box: Box | None) -> FrameResult:
         """Answer from the script; ``corrupt`` is an image the engine refuses."""
@@ -54,6 +61,8 @@ class Harness:
 
     async def record(self, new: NewSighting) -> tuple[Sighting, bool]:
         """Store like SightingStore.record: one sighting per (source, camera, event)."""
+        if self.refuse_writes:
+            raise sqlite3.OperationalError("database or disk is full")
         key = (new.source, new.camera, new.event_id) if new.event_id else None
         created = key is None or key not in self.keys
         sighting_id = len(self.stored) + 1 if created else self.keys[key]  # type: ignore[index]
@@ -316,3 +325,102 @@ async def test_an_unchanged_direction_is_not_announced_again(
     await pipeline.submit(frame(b"f2", at=1))
     await pipeline.submit(frame(None, final=True, at=2))
     assert [(s.id, s.direction) for s in h.announced] == [(1, Direction.RECEDING)]
+
+
+async def _start(
+    h: Harness, spool: SightingSpool, changes: list[int]
+) -> tuple[SightingPipeline, asyncio.Task[None]]:
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=h.record,
+        publish=h.publish,
+        publish_after=0.2,
+        spool=spool,
+        on_spool_change=changes.append,
+        spool_retry_seconds=0.05,
+    )
+    return pipeline, asyncio.get_running_loop().create_task(pipeline.run())
+
+
+async def _stop(worker: asyncio.Task[None]) -> None:
+    worker.cancel()
+    await asyncio.gather(worker, return_exceptions=True)
+
+
+async def test_a_refused_write_is_spooled_then_stored_and_announced(
+    tmp_path: Path,
+) -> None:
+    """A full disk must not cost a sighting: it waits in the spool and is stored and announced once the disk has room."""
+    h = Harness(refuse_writes=True)
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    spool = SightingSpool.open(tmp_path / "spool.jsonl")
+    changes: list[int] = []
+    pipeline, worker = await _start(h, spool, changes)
+    pipeline.offer(frame(b"f1"))
+    pipeline.offer(frame(None, final=True, at=1))
+    await wait_until(lambda: pipeline.counters.sightings_spooled >= 1, 5)
+    await asyncio.sleep(0.3)
+    assert h.stored == {}
+    assert h.published == [], "nothing is announced that is not stored"
+    assert (tmp_path / "spool.jsonl").is_file()
+    assert changes == [1]
+
+    h.refuse_writes = False
+    await wait_until(lambda: bool(h.published), 5)
+    await _stop(worker)
+    assert h.published == [(1, "AE1234BK")]
+    assert h.stored[1].direction is Direction.RECEDING
+    assert pipeline.counters.sightings_recorded == 1
+    assert pipeline.spool_depth == 0
+    assert not (tmp_path / "spool.jsonl").exists()
+    assert changes == [1, 0]
+
+
+async def test_sightings_behind_the_spool_keep_their_order(tmp_path: Path) -> None:
+    """While older sightings wait, newer ones queue behind them, so the store sees passes in the order they happened."""
+    h = Harness(refuse_writes=True)
+    h.script[b"a"] = [read("AE1234BK", 0.9)]
+    h.script[b"b"] = [read("KA7777OO", 0.9)]
+    spool = SightingSpool.open(tmp_path / "spool.jsonl")
+    pipeline, worker = await _start(h, spool, [])
+    pipeline.offer(frame(b"a", event="first", final=True))
+    await wait_until(lambda: pipeline.spool_depth == 1, 5)
+    # The database works again, but the first sighting has not been replayed yet.
+    h.refuse_writes = False
+    pipeline.offer(frame(b"b", event="second", final=True, at=1))
+    await wait_until(lambda: len(h.published) == 2, 5)
+    await _stop(worker)
+    assert [h.stored[i].plate for i in sorted(h.stored)] == ["AE1234BK", "KA7777OO"]
+
+
+async def test_a_restart_replays_the_spool_before_new_sightings(tmp_path: Path) -> None:
+    """Sightings spooled before Home Assistant stopped are stored first at the next start."""
+    path = tmp_path / "spool.jsonl"
+    h = Harness(refuse_writes=True)
+    h.script[b"a"] = [read("AE1234BK", 0.9)]
+    pipeline, worker = await _start(h, SightingSpool.open(path), [])
+    pipeline.offer(frame(b"a", event="before", final=True))
+    await wait_until(lambda: pipeline.spool_depth == 1, 5)
+    await _stop(worker)
+
+    restarted = Harness()
+    restarted.script[b"b"] = [read("KA7777OO", 0.9)]
+    pipeline, worker = await _start(restarted, SightingSpool.open(path), [])
+    pipeline.offer(frame(b"b", event="after", final=True))
+    await wait_until(lambda: len(restarted.published) == 2, 5)
+    await _stop(worker)
+    assert [text for _, text in restarted.published] == ["AE1234BK", "KA7777OO"]
+    assert not path.exists()
+
+
+async def test_inbox_frames_are_not_spooled(tmp_path: Path) -> None:
+    """The inbox keeps its file until the sighting is stored, so its failure goes back to it instead."""
+    h = Harness(refuse_writes=True)
+    h.script[b"upload"] = [read("AE1234BK", 0.9)]
+    spool = SightingSpool.open(tmp_path / "spool.jsonl")
+    pipeline, worker = await _start(h, spool, [])
+    with pytest.raises(sqlite3.OperationalError):
+        await pipeline.submit(frame(b"upload", event=None))
+    await _stop(worker)
+    assert pipeline.spool_depth == 0
+    assert pipeline.counters.store_errors == 1

@@ -20,6 +20,13 @@ is then updated and announced again, so that a city exit is seen.
 
 Frames without an event id (a folder upload) are a pass of their own, and every
 plate in them is a sighting.
+
+A push source's sighting that the store cannot take (disk full, a locked or
+read-only database) goes to the durable spool instead of being lost; while the
+spool holds anything, later sightings queue behind it, and the worker replays
+it in order, with growing pauses, until the store takes it (first of all when it
+starts). A replayed sighting is announced then. A pull source (the inbox) keeps
+its file instead: its ``submit`` raises and the file is read again later.
 """
 
 from __future__ import annotations
@@ -31,20 +38,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 import logging
 import time
+from typing import Any
 
 from .engine.consensus import combine_reads
 from .engine.types import Box, FrameResult, PlateRead
 from .matching.movement import direction_from_boxes
 from .plate_text import normalize_plate
 from .records import Direction, NewSighting, Sighting
+from .store.spool import SightingSpool, SpoolWriteError
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_OPEN_PASSES = 256
+SPOOL_RETRY_SECONDS = 5.0
+SPOOL_RETRY_MAX_SECONDS = 300.0
 
 type ReadFrame = Callable[[bytes, Box | None], Awaitable[FrameResult]]
 type RecordSighting = Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]]
 type PublishSighting = Callable[[Sighting], None]
+type RunBlocking = Callable[..., Awaitable[Any]]
 
 
 class ImageRejectedError(ValueError):
@@ -83,6 +95,12 @@ class PipelineCounters:
     sightings_recorded: int = 0
     sightings_published: int = 0
     store_errors: int = 0
+    sightings_spooled: int = 0
+    """Sightings the store could not take at once, kept in the spool."""
+    sightings_replayed: int = 0
+    """Spooled sightings the store took later."""
+    spool_write_errors: int = 0
+    """Spool writes that failed too (the sighting stayed in memory)."""
     last_read_seconds: float | None = None
 
 
@@ -102,6 +120,15 @@ class _Pass:
     first_plate_box: Box | None = None
     last_plate_box: Box | None = None
     """Where the engine found the pass's plate in its first and latest frame."""
+    spooled_direction: Direction | None = None
+    """The direction of the pass's latest sighting that went to the spool."""
+
+    @property
+    def recorded_direction(self) -> Direction | None:
+        """The direction the store has, or will have once the spool is replayed."""
+        if self.sighting is not None and self.spooled_direction is None:
+            return self.sighting.direction
+        return self.spooled_direction
 
     @property
     def direction(self) -> Direction:
@@ -142,11 +169,27 @@ class SightingPipeline:
         queue_size: int = 32,
         min_confidence: float = 0.5,
         publish_after: float = 3.0,
+        spool: SightingSpool | None = None,
+        run_blocking: RunBlocking = asyncio.to_thread,
+        on_spool_change: Callable[[int], None] | None = None,
+        spool_retry_seconds: float = SPOOL_RETRY_SECONDS,
     ) -> None:
-        """Wire the pipeline; ``run()`` starts the worker."""
+        """Wire the pipeline; ``run()`` starts the worker.
+
+        ``spool`` keeps push sources' sightings the store refused; its file is
+        written with ``run_blocking``. ``on_spool_change`` hears the number of
+        sightings waiting whenever the spool fills or empties.
+        """
         self._read_frame = read_frame
         self._record = record
         self._publish = publish
+        self._spool = spool
+        self._run_blocking = run_blocking
+        self._on_spool_change = on_spool_change
+        self._spool_retry_seconds = spool_retry_seconds
+        self._retry_delay = spool_retry_seconds
+        self._retry_timer: asyncio.TimerHandle | None = None
+        self._drain_due = asyncio.Event()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self.min_confidence = min_confidence
         self.publish_after = publish_after
@@ -157,6 +200,11 @@ class SightingPipeline:
     def queue_depth(self) -> int:
         """Frames waiting for the engine."""
         return self._queue.qsize()
+
+    @property
+    def spool_depth(self) -> int:
+        """Sightings waiting in the spool for the store."""
+        return len(self._spool) if self._spool is not None else 0
 
     def offer(self, frame: Frame) -> bool:
         """Queue a frame without waiting; False (and counted) when the queue is full.
@@ -196,12 +244,18 @@ class SightingPipeline:
         return await done
 
     async def run(self) -> None:
-        """Process frames until cancelled."""
+        """Process frames until cancelled; spooled sightings of an earlier run go first."""
         try:
+            await self._drain_spool()
             while True:
-                job = await self._queue.get()
+                job = await self._next_job()
+                if job is None:
+                    await self._drain_spool()
+                    continue
                 try:
-                    sightings = await self._process(job.frame)
+                    sightings = await self._process(
+                        job.frame, may_spool=job.done is None
+                    )
                 except Exception as err:
                     if job.done is not None and not job.done.done():
                         job.done.set_exception(err)
@@ -213,9 +267,28 @@ class SightingPipeline:
                 finally:
                     self._queue.task_done()
         finally:
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
             self._flush_passes()
 
-    async def _process(self, frame: Frame) -> list[Sighting]:
+    async def _next_job(self) -> _Job | None:
+        """Return the next frame, or None when the spool is due for a retry."""
+        if self._drain_due.is_set():
+            return None
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        get = asyncio.ensure_future(self._queue.get())
+        due = asyncio.ensure_future(self._drain_due.wait())
+        try:
+            await asyncio.wait({get, due}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (get, due):
+                if not waiter.done():
+                    waiter.cancel()
+        # A frame taken from the queue is never given up; the retry waits a turn.
+        return get.result() if get.done() and not get.cancelled() else None
+
+    async def _process(self, frame: Frame, *, may_spool: bool) -> list[Sighting]:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
         reads: list[PlateRead] = []
         engine_read_plate = False
@@ -226,13 +299,14 @@ class SightingPipeline:
             below = sum(1 for read in reads if read.confidence < self.min_confidence)
             self.counters.reads_below_threshold += below
         if key is None:
-            return [
-                await self._store_single(frame, read)
+            stored = [
+                await self._store_single(frame, read, may_spool=may_spool)
                 for read in reads
                 if read.confidence >= self.min_confidence
             ]
+            return [sighting for sighting in stored if sighting is not None]
         return await self._update_pass(
-            key, frame, reads, plate_box_known=engine_read_plate
+            key, frame, reads, plate_box_known=engine_read_plate, may_spool=may_spool
         )
 
     async def _read(self, frame: Frame, image: bytes) -> list[PlateRead]:
@@ -266,9 +340,14 @@ class SightingPipeline:
             )
         ]
 
-    async def _store_single(self, frame: Frame, read: PlateRead) -> Sighting:
-        sighting = await self._store(frame, read, read, frame.image)
-        self._publish_now(sighting, read)
+    async def _store_single(
+        self, frame: Frame, read: PlateRead, *, may_spool: bool
+    ) -> Sighting | None:
+        sighting = await self._store(
+            frame, read, read, frame.image, may_spool=may_spool
+        )
+        if sighting is not None:
+            self._publish_now(sighting, read)
         return sighting
 
     async def _update_pass(
@@ -278,6 +357,7 @@ class SightingPipeline:
         reads: list[PlateRead],
         *,
         plate_box_known: bool,
+        may_spool: bool,
     ) -> list[Sighting]:
         state = self._passes.get(key)
         if state is None:
@@ -299,30 +379,23 @@ class SightingPipeline:
             if state.best_read is None or read.confidence > state.best_read.confidence:
                 state.best_read, state.best_snapshot = read, frame.image
             state.consensus = combine_reads(state.reads) or read
-            state.sighting = await self._store(
+            stored = await self._store_pass(
+                state,
                 frame,
                 state.consensus,
                 state.best_read,
                 state.best_snapshot,
-                seen_at=state.first_seen,
-                direction=state.direction,
+                may_spool=may_spool,
             )
-            stored = True
         elif (
-            state.sighting is not None
-            and state.consensus is not None
-            and state.direction not in (Direction.UNKNOWN, state.sighting.direction)
+            state.consensus is not None
+            and state.direction is not Direction.UNKNOWN
+            and state.direction is not state.recorded_direction
         ):
             # No new read, but a direction (an event's end): the sighting learns it.
-            state.sighting = await self._store(
-                frame,
-                state.consensus,
-                None,
-                None,
-                seen_at=state.first_seen,
-                direction=state.direction,
+            stored = await self._store_pass(
+                state, frame, state.consensus, None, None, may_spool=may_spool
             )
-            stored = True
         if stored and state.sighting is not None and state.consensus is not None:
             if state.changed_since_published:
                 self._publish_now(state.sighting, state.consensus, state)
@@ -340,6 +413,34 @@ class SightingPipeline:
             [state.sighting] if state.sighting is not None and read is not None else []
         )
 
+    async def _store_pass(
+        self,
+        state: _Pass,
+        frame: Frame,
+        read: PlateRead,
+        evidence: PlateRead | None,
+        snapshot: bytes | None,
+        *,
+        may_spool: bool,
+    ) -> bool:
+        """Store the pass's sighting; return False when it went to the spool instead."""
+        direction = state.direction
+        sighting = await self._store(
+            frame,
+            read,
+            evidence,
+            snapshot,
+            may_spool=may_spool,
+            seen_at=state.first_seen,
+            direction=direction,
+        )
+        if sighting is None:
+            state.spooled_direction = direction
+            return False
+        state.sighting = sighting
+        state.spooled_direction = None
+        return True
+
     async def _store(
         self,
         frame: Frame,
@@ -347,9 +448,11 @@ class SightingPipeline:
         evidence: PlateRead | None,
         snapshot: bytes | None,
         *,
+        may_spool: bool,
         seen_at: datetime | None = None,
         direction: Direction | None = None,
-    ) -> Sighting:
+    ) -> Sighting | None:
+        """Store a sighting and return it; None when it went to the spool."""
         new = NewSighting(
             camera=frame.camera,
             seen_at=seen_at or frame.seen_at,
@@ -365,14 +468,120 @@ class SightingPipeline:
             crop_jpeg=evidence.crop_jpeg if evidence is not None else None,
             snapshot_jpeg=snapshot,
         )
+        spool = self._spool if may_spool else None
+        if spool is not None and len(spool):
+            # Older sightings wait in the spool: this one queues behind them, in order.
+            await self._spool_sighting(spool, new)
+            return None
         try:
             sighting, created = await self._record(new)
-        except Exception:
+        except Exception as err:
             self.counters.store_errors += 1
-            raise
+            if spool is None:
+                raise
+            _LOGGER.warning(
+                "The sightings database refused a write (%s); sightings are kept in"
+                " %s and stored when it works again",
+                err,
+                spool.path,
+            )
+            await self._spool_sighting(spool, new)
+            return None
         if created:
             self.counters.sightings_recorded += 1
         return sighting
+
+    async def _spool_sighting(self, spool: SightingSpool, new: NewSighting) -> None:
+        was_empty = not len(spool)
+        try:
+            await self._run_blocking(spool.append, new)
+        except SpoolWriteError as err:
+            self.counters.spool_write_errors += 1
+            _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
+                "Could not write the spool either (%s): the sighting of camera %s"
+                " is kept in memory until the spool or the database works",
+                err,
+                new.camera,
+            )
+        self.counters.sightings_spooled += 1
+        if was_empty:
+            self._schedule_drain()
+            self._spool_changed()
+
+    def _spool_changed(self) -> None:
+        if self._on_spool_change is not None:
+            try:
+                self._on_spool_change(self.spool_depth)
+            except Exception:
+                _LOGGER.exception("Reporting the spool's state failed")
+
+    def _schedule_drain(self) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        self._retry_timer = asyncio.get_running_loop().call_later(
+            self._retry_delay, self._drain_due.set
+        )
+
+    async def _drain_spool(self) -> None:
+        """Give the spooled sightings to the store, oldest first, until one fails."""
+        self._drain_due.clear()
+        spool = self._spool
+        if spool is None or not len(spool):
+            return
+        taken = 0
+        replayed: dict[int, Sighting] = {}
+        try:
+            for new in spool.entries:
+                sighting, created = await self._record(new)
+                taken += 1
+                if created:
+                    self.counters.sightings_recorded += 1
+                replayed[sighting.id] = sighting
+        except Exception as err:  # noqa: BLE001 - whatever the store raises, the spool keeps the rest
+            self.counters.store_errors += 1
+            self._retry_delay = min(self._retry_delay * 2, SPOOL_RETRY_MAX_SECONDS)
+            _LOGGER.debug(
+                "The sightings database still refuses writes (%s); %s sightings"
+                " wait in the spool, next try in %s s",
+                err,
+                len(spool) - taken,
+                self._retry_delay,
+            )
+            self._schedule_drain()
+        finally:
+            if taken:
+                await self._run_blocking(spool.drop_first, taken)
+                self.counters.sightings_replayed += taken
+        if not len(spool):
+            self._retry_delay = self._spool_retry_seconds
+            _LOGGER.warning(
+                "The sightings database takes writes again: %s spooled sightings stored",
+                taken,
+            )
+            self._spool_changed()
+        for sighting in replayed.values():
+            self._announce_replayed(sighting)
+
+    def _announce_replayed(self, sighting: Sighting) -> None:
+        """Announce a sighting the store took from the spool, once per pass."""
+        key = (sighting.source, sighting.camera, sighting.event_id or "")
+        state = self._passes.get(key) if sighting.event_id else None
+        if state is None or state.consensus is None:
+            # The pass is over: nobody else will announce it.
+            self.counters.sightings_published += 1
+            try:
+                self._publish(sighting)
+            except Exception:
+                _LOGGER.exception("Publishing sighting %s failed", sighting.id)
+            return
+        state.sighting = sighting
+        state.spooled_direction = None
+        if state.changed_since_published:
+            self._publish_now(sighting, state.consensus, state)
+        elif state.published_plate is None and state.timer is None:
+            state.timer = asyncio.get_running_loop().call_later(
+                self.publish_after, self._publish_due, key
+            )
 
     def _publish_due(self, key: tuple[str, str, str]) -> None:
         state = self._passes.get(key)

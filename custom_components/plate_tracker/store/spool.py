@@ -1,0 +1,198 @@
+"""A durable spool for sightings the database could not take.
+
+Plain Python, no Home Assistant imports. When a write to the sightings store
+fails (disk full, a locked or read-only database), the sighting is appended as
+one JSON line to a file next to the database and flushed to disk before the
+caller goes on, so a restart or a power cut loses nothing that was spooled.
+Entries are replayed in the order they were spooled; the file shrinks only
+after the store took them.
+
+The entries also stay in memory: if the spool file itself cannot be written
+(the disk is full for it too), nothing is lost while Home Assistant runs, and
+the file is rewritten as soon as that works again.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..records import Direction, NewSighting
+
+_LOGGER = logging.getLogger(__name__)
+
+SPOOL_FORMAT = 1
+
+
+class SpoolWriteError(OSError):
+    """The spool file could not be written; the entry is kept in memory only."""
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
+def sighting_to_line(new: NewSighting) -> str:
+    """Return one spool line (JSON, no newline inside) for a sighting."""
+    return json.dumps(
+        {
+            "v": SPOOL_FORMAT,
+            "camera": new.camera,
+            "seen_at": new.seen_at.isoformat(),
+            "plate": new.plate,
+            "raw": new.raw,
+            "confidence": new.confidence,
+            "source": new.source,
+            "event_id": new.event_id,
+            "region": new.region,
+            "box": list(new.box) if new.box is not None else None,
+            "direction": new.direction.value,
+            "alternatives": [list(pair) for pair in new.alternatives],
+            "crop_jpeg": _b64(new.crop_jpeg),
+            "snapshot_jpeg": _b64(new.snapshot_jpeg),
+        },
+        separators=(",", ":"),
+    )
+
+
+def sighting_from_line(line: str) -> NewSighting:
+    """Parse a spool line; raise ValueError for a line that is not one."""
+    try:
+        data: dict[str, Any] = json.loads(line)
+        if data.get("v") != SPOOL_FORMAT:
+            raise ValueError(f"unknown spool format {data.get('v')!r}")
+        box = data["box"]
+        return NewSighting(
+            camera=data["camera"],
+            seen_at=datetime.fromisoformat(data["seen_at"]),
+            plate=data["plate"],
+            raw=data["raw"],
+            confidence=float(data["confidence"]),
+            source=data["source"],
+            event_id=data["event_id"],
+            region=data["region"],
+            box=(box[0], box[1], box[2], box[3]) if box is not None else None,
+            direction=Direction(data["direction"]),
+            alternatives=tuple(
+                (str(text), float(score)) for text, score in data["alternatives"]
+            ),
+            crop_jpeg=_unb64(data["crop_jpeg"]),
+            snapshot_jpeg=_unb64(data["snapshot_jpeg"]),
+        )
+    except (KeyError, TypeError, IndexError, AttributeError) as err:
+        raise ValueError(f"not a spooled sighting: {err!r}") from err
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a file's creation, rename or removal itself durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SightingSpool:
+    """Sightings waiting for the store, oldest first, kept in a JSON-lines file.
+
+    Not thread-safe: one caller at a time (the pipeline's worker).
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Use the spool file at ``path``; ``open`` reads what it holds."""
+        self.path = path
+        self._entries: list[NewSighting] = []
+        self._file_behind = False
+        """The file lacks entries kept in memory (its last write failed)."""
+        self.unreadable_lines = 0
+        """Lines of the file that were not sightings (a write cut off by a power cut)."""
+        self.write_errors = 0
+
+    @classmethod
+    def open(cls, path: Path) -> SightingSpool:
+        """Return the spool at ``path`` with the sightings it holds from an earlier run."""
+        spool = cls(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return spool
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                spool._entries.append(sighting_from_line(line))
+            except ValueError as err:
+                spool.unreadable_lines += 1
+                _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
+                    "Spooled sighting on line %s of %s cannot be read and is skipped: %s",
+                    number,
+                    path,
+                    err,
+                )
+        return spool
+
+    def __len__(self) -> int:
+        """Sightings waiting."""
+        return len(self._entries)
+
+    @property
+    def entries(self) -> list[NewSighting]:
+        """The waiting sightings, oldest first (a copy)."""
+        return list(self._entries)
+
+    def append(self, new: NewSighting) -> None:
+        """Keep a sighting; it is on disk when this returns without SpoolWriteError."""
+        self._entries.append(new)
+        try:
+            if self._file_behind:
+                self._rewrite()
+            else:
+                created = not self.path.exists()
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as file:
+                    file.write(sighting_to_line(new) + "\n")
+                    file.flush()
+                    os.fsync(file.fileno())
+                if created:
+                    _fsync_dir(self.path.parent)
+        except OSError as err:
+            self._file_behind = True
+            self.write_errors += 1
+            raise SpoolWriteError(err.errno, f"spool {self.path}: {err}") from err
+
+    def drop_first(self, count: int) -> None:
+        """Forget the ``count`` oldest sightings (the store has them now)."""
+        del self._entries[:count]
+        try:
+            self._rewrite()
+        except OSError as err:
+            # The file still holds them: replaying them again is harmless, since
+            # the store merges sightings of one NVR event.
+            self._file_behind = True
+            self.write_errors += 1
+            _LOGGER.warning("Could not shorten the spool %s: %s", self.path, err)
+
+    def _rewrite(self) -> None:
+        """Make the file hold exactly the entries in memory, atomically."""
+        if not self._entries:
+            self.path.unlink(missing_ok=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(self.path.name + ".tmp")
+            with partial.open("w", encoding="utf-8") as file:
+                file.writelines(sighting_to_line(new) + "\n" for new in self._entries)
+                file.flush()
+                os.fsync(file.fileno())
+            partial.replace(self.path)
+        if self.path.parent.exists():
+            _fsync_dir(self.path.parent)
+        self._file_behind = False
