@@ -164,3 +164,33 @@ def test_a_read_inside_a_longer_one_pays_for_what_it_leaves_out() -> None:
     )
     kept = recognizer_module._suppress_overlaps([short, long, other])
     assert [plate.text for plate in kept] == ["AB1234CD", "G343404"]
+
+
+def test_a_plate_seen_from_the_side_is_cut_out_upright(
+    recognizer: PlateRecognizer,
+) -> None:
+    """A side view slopes the baseline but keeps characters upright; the sheared cut undoes exactly that."""
+    plate = render_plate(["AE 1455 KH"], char_height=22).convert("RGB")
+    slope = 0.45
+    sheared = plate.transform(
+        (plate.width, plate.height + round(slope * plate.width)),
+        Image.Transform.AFFINE,
+        (1, 0, 0, -slope, 1, 0),
+        fillcolor=(90, 90, 90),
+    )
+    frame = Image.open(io.BytesIO(jpeg(scene_with(sheared, at=PLATE_AT)))).convert(
+        "RGB"
+    )
+    (line,) = [
+        line
+        for line in recognizer._detector.detect(frame, max_side=640)
+        if line.height >= 8
+    ]
+    assert recognizer_module._is_slanted(line)
+    crop = recognizer_module._line_crop(frame, line, sheared=True)
+    (read,) = recognizer._recognizer.read([crop])
+    assert read.text == "AE1455KH"
+    assert [
+        plate.text
+        for plate in recognizer.read(jpeg(scene_with(sheared, at=PLATE_AT))).plates
+    ][:1] == ["AE1455KH"]

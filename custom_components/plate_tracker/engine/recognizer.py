@@ -53,6 +53,8 @@ repeated characters (``7333``) apart instead of collapsing them into one."""
 WIDE_STRETCH = 2.2
 WIDE_REREADS = 2
 """Unsure reads reread at WIDE_STRETCH, best first."""
+SHEAR_MIN_ANGLE, SHEAR_MAX_ANGLE = 0.15, 0.8
+"""Radians of slope between which a line is also read sheared (see ``_line_crop``)."""
 OVERLAP = 0.3
 """Share of the smaller box two reads must share to be of one place."""
 MISSING_CHARACTER_COST = 1.0
@@ -190,6 +192,7 @@ class PlateRecognizer:
         reads: dict[TextLine, LineRead] = {}
         plates: list[tuple[FormatMatch, PlateRead]] = []
         read_from: dict[int, _Candidate] = {}
+        sheared_reads: dict[TextLine, LineRead] = {}
         # Most frames hold one plate among the first candidates: read those
         # first, and the rest only when no sure plate came out of them.
         for stage in (candidates[:FIRST_STAGE], candidates[FIRST_STAGE:]):
@@ -199,11 +202,17 @@ class PlateRecognizer:
                 )
             )
             if new_lines:
-                crops = [_line_crop(frame, line) for line in new_lines]
-                reads.update(zip(new_lines, self._recognizer.read(crops), strict=True))
+                slanted = [line for line in new_lines if _is_slanted(line)]
+                crops = [_line_crop(frame, line) for line in new_lines] + [
+                    _line_crop(frame, line, sheared=True) for line in slanted
+                ]
+                lines_read = self._recognizer.read(crops)
+                reads.update(zip(new_lines, lines_read, strict=False))
+                sheared_reads.update(
+                    zip(slanted, lines_read[len(new_lines) :], strict=True)
+                )
             for candidate in stage:
-                line_reads = [reads[line] for line in candidate.lines]
-                best = self._plate_from(frame, candidate, line_reads)
+                best = self._best_plate_from(frame, candidate, reads, sheared_reads)
                 if best is not None:
                     plates.append(best)
                     read_from[id(best)] = candidate
@@ -257,6 +266,30 @@ class PlateRecognizer:
                 )
         return lines
 
+    def _best_plate_from(
+        self,
+        frame: Image.Image,
+        candidate: _Candidate,
+        reads: dict[TextLine, LineRead],
+        sheared_reads: dict[TextLine, LineRead],
+    ) -> tuple[FormatMatch, PlateRead] | None:
+        """Return the better plate of the candidate's rotated and (if slanted) sheared reads."""
+        plates = [
+            self._plate_from(
+                frame, candidate, [reads[line] for line in candidate.lines]
+            )
+        ]
+        if any(line in sheared_reads for line in candidate.lines):
+            plates.append(
+                self._plate_from(
+                    frame,
+                    candidate,
+                    [sheared_reads.get(line, reads[line]) for line in candidate.lines],
+                )
+            )
+        found = [plate for plate in plates if plate is not None]
+        return max(found, key=lambda plate: plate[0].score, default=None)
+
     def _plate_from(
         self, frame: Image.Image, candidate: _Candidate, line_reads: Sequence[LineRead]
     ) -> tuple[FormatMatch, PlateRead] | None:
@@ -306,6 +339,10 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     count = math.ceil((length - overlap) / (tile - overlap))
     step = (length - tile) / (count - 1)
     return [round(index * step) for index in range(count)]
+
+
+def _is_slanted(line: TextLine) -> bool:
+    return SHEAR_MIN_ANGLE <= abs(line.angle) <= SHEAR_MAX_ANGLE
 
 
 def _best_confidence(plates: Sequence[PlateRead]) -> float:
@@ -403,19 +440,41 @@ def _looks_like_plate_crop(image: Image.Image) -> bool:
 
 
 def _line_crop(
-    frame: Image.Image, line: TextLine, stretch: float = READ_STRETCH
+    frame: Image.Image,
+    line: TextLine,
+    stretch: float = READ_STRETCH,
+    *,
+    sheared: bool = False,
 ) -> Image.Image:
-    """Cut the line out upright, with a margin, at about the recogniser's height."""
+    """Cut the line out upright, with a margin, at about the recogniser's height.
+
+    ``sheared`` cuts a parallelogram with vertical sides instead of the rotated
+    rectangle: a plate seen from the side has a sloping baseline but upright
+    characters, which rotating would slant.
+    """
     width = line.width + 2 * CROP_MARGIN_X * line.height
     height = line.height * (1 + 2 * CROP_MARGIN_Y)
-    corners = TextLine(
-        center_x=line.center_x,
-        center_y=line.center_y,
-        width=width,
-        height=height,
-        angle=line.angle,
-        score=line.score,
-    ).corners()
+    if sheared:
+        cos_a, sin_a = math.cos(line.angle), math.sin(line.angle)
+        half_w, half_v = width / 2, height / (2 * cos_a)
+        left = (line.center_x - half_w * cos_a, line.center_y - half_w * sin_a)
+        right = (line.center_x + half_w * cos_a, line.center_y + half_w * sin_a)
+        corners: tuple[tuple[float, float], ...] = (
+            (left[0], left[1] - half_v),
+            (right[0], right[1] - half_v),
+            (right[0], right[1] + half_v),
+            (left[0], left[1] + half_v),
+        )
+        height = 2 * half_v
+    else:
+        corners = TextLine(
+            center_x=line.center_x,
+            center_y=line.center_y,
+            width=width,
+            height=height,
+            angle=line.angle,
+            score=line.score,
+        ).corners()
     scale = INPUT_HEIGHT / max(height, 1.0)
     size = (max(1, round(width * scale * stretch)), INPUT_HEIGHT)
     source, factor = frame, int(0.5 / scale)
