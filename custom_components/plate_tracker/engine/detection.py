@@ -23,11 +23,6 @@ MIN_LINE_SCORE = 0.5
 UNCLIP_RATIO = 1.6
 MIN_REGION_PIXELS = 6
 
-_SHRINK_ARENA = ort.RunOptions()
-# A large frame's feature maps would otherwise stay allocated for good: hand the
-# memory back after each run, so the peak is one detection, not the largest ever.
-_SHRINK_ARENA.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
@@ -90,9 +85,7 @@ class TextDetector:
         )
         pixels = np.asarray(resized, dtype=np.float32)
         batch = ((pixels / 127.5) - 1.0).transpose(2, 0, 1)[np.newaxis]
-        probability = self._session.run(None, {self._input_name: batch}, _SHRINK_ARENA)[
-            0
-        ][0, 0]
+        probability = self._session.run(None, {self._input_name: batch})[0][0, 0]
         scale_x = image.width / width
         scale_y = image.height / height
         return [

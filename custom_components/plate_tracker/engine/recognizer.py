@@ -457,13 +457,13 @@ def _line_crop(
     if sheared:
         cos_a, sin_a = math.cos(line.angle), math.sin(line.angle)
         half_w, half_v = width / 2, height / (2 * cos_a)
-        left = (line.center_x - half_w * cos_a, line.center_y - half_w * sin_a)
-        right = (line.center_x + half_w * cos_a, line.center_y + half_w * sin_a)
+        start = (line.center_x - half_w * cos_a, line.center_y - half_w * sin_a)
+        end = (line.center_x + half_w * cos_a, line.center_y + half_w * sin_a)
         corners: tuple[tuple[float, float], ...] = (
-            (left[0], left[1] - half_v),
-            (right[0], right[1] - half_v),
-            (right[0], right[1] + half_v),
-            (left[0], left[1] + half_v),
+            (start[0], start[1] - half_v),
+            (end[0], end[1] - half_v),
+            (end[0], end[1] + half_v),
+            (start[0], start[1] + half_v),
         )
         height = 2 * half_v
     else:
