@@ -13,6 +13,7 @@ else the movement of the vehicle box between the first message and this one.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ MAX_OPEN_EVENTS = 512
 CONFIG_TIMEOUT = aiohttp.ClientTimeout(total=5)
 """Frigate's configuration is only a convenience in a form: do not keep the form waiting."""
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
+MAX_STATS_BYTES = 2 * 1024 * 1024
+TOKEN_COOKIE = "frigate_token"  # noqa: S105 - a cookie name, not a secret
+"""The cookie Frigate's login sets, unless ``auth.cookie_name`` renamed it."""
 
 type ZoneDirections = Mapping[str, Mapping[str, Direction]]
 """By camera, the direction a vehicle has when a zone is the last it reached.
@@ -50,6 +54,14 @@ cameras that overlap), meaning different things."""
 
 class FrigateError(Exception):
     """Frigate could not be reached or answered something unusable."""
+
+
+class FrigateUnreachableError(FrigateError):
+    """Frigate did not answer (network error, time-out, HTTP 5xx): the NVR is down."""
+
+
+class FrigateAuthError(FrigateError):
+    """Frigate refused the login, or asks for one and none is configured."""
 
 
 class MalformedEventError(ValueError):
@@ -237,20 +249,53 @@ class FrigateEventTracker:
 
 
 class FrigateClient:
-    """The parts of Frigate's HTTP API that plate_tracker uses."""
+    """The parts of Frigate's HTTP API that plate_tracker uses.
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    Frigate 0.14 and later serve two ports: 5000, without authentication, and
+    8971, where ``POST /api/login`` with a user and password answers with a JWT
+    in the ``frigate_token`` cookie. With a username the client logs in before
+    its first request and sends the token as a bearer token, which Frigate
+    accepts like the cookie (Home Assistant's shared session keeps no cookies of
+    ours, and aiohttp stores none for a host given as an IP address). A token
+    that expired is replaced by logging in again once.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         """Use ``session`` (owned by the caller) against Frigate at ``base_url``."""
         self._session = session
         self._base = URL(base_url.rstrip("/") + "/")
+        self._username = username or None
+        self._password = password or ""
+        self._token: str | None = None
+        self._login_lock = asyncio.Lock()
 
     async def version(self) -> str:
-        """Return Frigate's version; proves the URL points at a Frigate."""
-        body = await self._get(self._base / "api" / "version", limit=1024)
+        """Return Frigate's version; proves the URL points at a Frigate.
+
+        Frigate answers this without a login, even on its authenticated port.
+        """
+        body = await self._get(
+            self._base / "api" / "version", limit=1024, authenticated=False
+        )
         version = body.decode("utf-8", "replace").strip().strip('"')
         if not version or not version[0].isdigit():
             raise FrigateError(f"not a Frigate version answer: {version[:40]!r}")
         return version
+
+    async def check_access(self) -> None:
+        """Prove that the API answers requests that need a login on port 8971.
+
+        ``/api/stats`` is small and needs an authenticated user there, so it
+        catches a wrong password or a missing login where ``version`` cannot.
+        """
+        await self._get(self._base / "api" / "stats", limit=MAX_STATS_BYTES)
 
     async def camera_zones(self) -> dict[str, list[str]]:
         """Return the zone names of every camera in Frigate's configuration."""
@@ -279,20 +324,90 @@ class FrigateClient:
         )
         return await self._get(url, limit=MAX_SNAPSHOT_BYTES)
 
+    async def login(self) -> None:
+        """Log in with the configured user; raise FrigateAuthError when Frigate refuses."""
+        if self._username is None:
+            raise FrigateAuthError("Frigate asks for a login and no user is configured")
+        url = self._base / "api" / "login"
+        try:
+            async with self._session.post(
+                url,
+                json={"user": self._username, "password": self._password},
+                timeout=FETCH_TIMEOUT,
+            ) as response:
+                if response.status in (401, 403):
+                    raise FrigateAuthError(
+                        f"HTTP {response.status}: Frigate refused the login"
+                    )
+                if response.status != 200:
+                    raise _status_error(response.status, url)
+                cookie = response.cookies.get(TOKEN_COOKIE) or next(
+                    iter(response.cookies.values()), None
+                )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise FrigateUnreachableError(f"{type(err).__name__}: {err}") from err
+        if cookie is None or not cookie.value:
+            raise FrigateError("Frigate accepted the login but sent no token")
+        self._token = cookie.value
+
     async def _get(
         self,
         url: URL,
         *,
         limit: int,
         client_timeout: aiohttp.ClientTimeout = FETCH_TIMEOUT,
+        authenticated: bool = True,
     ) -> bytes:
-        try:
-            async with self._session.get(url, timeout=client_timeout) as response:
-                if response.status != 200:
-                    raise FrigateError(f"HTTP {response.status} for {url.path}")
-                body = await response.content.read(limit + 1)
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise FrigateError(f"{type(err).__name__}: {err}") from err
+        """GET ``url``; with a configured user and ``authenticated``, logged in."""
+        login = authenticated and self._username is not None
+        if login and self._token is None:
+            await self._login_once(None)
+        token = self._token if login else None
+        status, body = await self._request(url, limit, client_timeout, token)
+        if status == 401 and login:
+            # The token expired or Frigate restarted with a new secret: log in once more.
+            await self._login_once(token)
+            token = self._token
+            status, body = await self._request(url, limit, client_timeout, token)
+        if status in (401, 403):
+            raise FrigateAuthError(
+                f"HTTP {status} for {url.path}: "
+                + ("the login was refused" if self._username else "a login is needed")
+            )
+        if status != 200:
+            raise _status_error(status, url)
         if len(body) > limit:
             raise FrigateError(f"answer larger than {limit} bytes for {url.path}")
         return body
+
+    async def _login_once(self, rejected_token: str | None) -> None:
+        """Log in, unless another request already replaced ``rejected_token``."""
+        async with self._login_lock:
+            if self._token is None or self._token == rejected_token:
+                self._token = None
+                await self.login()
+
+    async def _request(
+        self,
+        url: URL,
+        limit: int,
+        client_timeout: aiohttp.ClientTimeout,
+        token: str | None,
+    ) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            async with self._session.get(
+                url, timeout=client_timeout, headers=headers
+            ) as response:
+                if response.status != 200:
+                    return response.status, b""
+                return 200, await response.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise FrigateUnreachableError(f"{type(err).__name__}: {err}") from err
+
+
+def _status_error(status: int, url: URL) -> FrigateError:
+    """Return the error for an HTTP status: 5xx means Frigate itself is down."""
+    if status >= 500:
+        return FrigateUnreachableError(f"HTTP {status} for {url.path}")
+    return FrigateError(f"HTTP {status} for {url.path}")
