@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 from unittest.mock import AsyncMock, patch
 
 from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+from yarl import URL
 
 from custom_components.plate_tracker.const import (
     CONF_FILENAME_PATTERN,
@@ -68,6 +74,7 @@ async def test_frigate_flow_checks_frigate_answers(
 ) -> None:
     """The entry is created only after Frigate answered at the URL, so a typo is caught at once."""
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0-abc")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     flow_id = await _frigate_form(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, {CONF_FRIGATE_URL: f"{FRIGATE_URL}/", CONF_MQTT_PREFIX: "frigate"}
@@ -127,6 +134,7 @@ async def test_frigate_flow_errors_recover(
 ) -> None:
     """Each mistake is named on the form, and fixing it creates the entry."""
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", **answer)
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     flow_id = await _frigate_form(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
@@ -134,10 +142,125 @@ async def test_frigate_flow_errors_recover(
 
     aioclient_mock.clear_requests()
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", text='"0.14.1"')
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     result = await hass.config_entries.flow.async_configure(
         flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+AUTH_URL = "https://frigate.test:8971"
+
+
+def _fake_authenticated_frigate(
+    aioclient_mock: AiohttpClientMocker, accepted: str
+) -> None:
+    """Answer like Frigate's port 8971: version for all, stats only with the token of a good login."""
+
+    async def login(method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
+        if data == {"user": "police", "password": accepted}:
+            return AiohttpClientMockResponse(
+                method, url, cookies={"frigate_token": "jwt-1"}
+            )
+        return AiohttpClientMockResponse(method, url, status=401)
+
+    aioclient_mock.get(f"{AUTH_URL}/api/version", text="0.16.2")
+    aioclient_mock.post(f"{AUTH_URL}/api/login", side_effect=login)
+    aioclient_mock.get(f"{AUTH_URL}/api/stats", json={})
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_frigate_login_is_checked_and_recovers(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """A wrong password on port 8971 is named on the form, not found later as missing sightings."""
+    _fake_authenticated_frigate(aioclient_mock, accepted="s3cret")
+    flow_id = await _frigate_form(hass)
+    user_input = {
+        CONF_FRIGATE_URL: AUTH_URL,
+        CONF_MQTT_PREFIX: "frigate",
+        CONF_USERNAME: "police",
+        CONF_PASSWORD: "wrong",
+    }
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input | {CONF_PASSWORD: "s3cret"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (source,) = result["result"].subentries.values()
+    assert source.data == {
+        CONF_SOURCE: "frigate",
+        CONF_FRIGATE_URL: AUTH_URL,
+        CONF_MQTT_PREFIX: "frigate",
+        CONF_USERNAME: "police",
+        CONF_PASSWORD: "s3cret",
+    }
+    # The token of the login went with the request that proved it.
+    stats_headers = [
+        headers
+        for method, url, _, headers in aioclient_mock.mock_calls
+        if url.path == "/api/stats"
+    ]
+    assert stats_headers[-1] == {"Authorization": "Bearer jwt-1"}
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_authenticated_port_without_login_asks_for_one(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """Port 8971 answers its version to anyone; only the login check tells the user what is missing."""
+    aioclient_mock.get(f"{AUTH_URL}/api/version", text="0.16.2")
+    aioclient_mock.get(f"{AUTH_URL}/api/stats", status=401)
+    flow_id = await _frigate_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_FRIGATE_URL: AUTH_URL, CONF_MQTT_PREFIX: "frigate"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_reconfigure_adds_a_login(
+    hass: HomeAssistant,
+    frigate_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Moving a source from port 5000 to 8971 keeps the hub and its sightings; empty fields store no login."""
+    frigate_entry.add_to_hass(hass)
+    _fake_authenticated_frigate(aioclient_mock, accepted="s3cret")
+    (subentry_id,) = frigate_entry.subentries
+    result = await frigate_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["step_id"] == "frigate"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            CONF_FRIGATE_URL: AUTH_URL,
+            CONF_MQTT_PREFIX: "frigate",
+            CONF_USERNAME: "police",
+            CONF_PASSWORD: "s3cret",
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    data = frigate_entry.subentries[subentry_id].data
+    assert (data[CONF_USERNAME], data[CONF_PASSWORD]) == ("police", "s3cret")
+
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.2")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    result = await frigate_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            CONF_FRIGATE_URL: FRIGATE_URL,
+            CONF_MQTT_PREFIX: "frigate",
+            CONF_USERNAME: " ",
+            CONF_PASSWORD: "",
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert CONF_USERNAME not in frigate_entry.subentries[subentry_id].data
+    assert CONF_PASSWORD not in frigate_entry.subentries[subentry_id].data
 
 
 async def test_frigate_flow_needs_mqtt(
@@ -145,6 +268,7 @@ async def test_frigate_flow_needs_mqtt(
 ) -> None:
     """Without the MQTT integration no Frigate event could arrive: say so instead of failing later."""
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     flow_id = await _frigate_form(hass)
     user_input = {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
@@ -174,6 +298,7 @@ async def test_add_a_source_to_the_hub(
     """More NVRs and inboxes feed the same hub; the same Frigate twice is refused."""
     folder_entry.add_to_hass(hass)
     aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     user_input = {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "cams"}
     for expected in (FlowResultType.CREATE_ENTRY, FlowResultType.ABORT):
         result = await hass.config_entries.subentries.async_init(

@@ -106,6 +106,7 @@ async def frigate_city(
 ) -> AsyncGenerator[MockConfigEntry]:
     """Set up a Frigate hub with a camera map; every event's snapshot shows AE1234BK."""
     freezer.move_to(START)
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     aioclient_mock.get(f"{FRIGATE_URL}/api/config", text=json.dumps(FRIGATE_CONFIG))
     for event_id in ("leaving", "zoned", "zoned-elsewhere"):
         aioclient_mock.get(
@@ -256,6 +257,7 @@ async def test_zone_fields_work_when_frigate_does_not_list_zones(
 ) -> None:
     """Frigate's zone list is only a convenience: without it the user types zone names and the form still saves."""
     aioclient_mock.clear_requests()
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
     aioclient_mock.get(f"{FRIGATE_URL}/api/config", **answer)
     result = await _camera_form(hass, frigate_city, "gate")
     assert _selector_options(result, "zones_receding") == []

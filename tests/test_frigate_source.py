@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 import json
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_mqtt_message,
+    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.plate_tracker.const import EVENT_SIGHTING
+from custom_components.plate_tracker.const import (
+    DOMAIN,
+    EVENT_SIGHTING,
+    FRIGATE_PROBE_SECONDS,
+)
+from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
 from .helpers import wait_until
@@ -71,7 +84,10 @@ async def start_frigate(
     The entry is unloaded after the test, so no MQTT timer outlives it.
     """
 
-    async def start(**snapshot_answer: Any) -> MockConfigEntry:
+    async def start(
+        stats: dict[str, Any] | None = None, **snapshot_answer: Any
+    ) -> MockConfigEntry:
+        aioclient_mock.get(f"{FRIGATE_URL}/api/stats", **(stats or {"json": {}}))
         aioclient_mock.get(
             f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", **snapshot_answer
         )
@@ -121,7 +137,10 @@ async def test_event_updates_make_one_sighting(
     assert events[0].data["event_id"] == EVENT_ID
     assert events[0].data["source"] == "frigate"
     # Two different frames were fetched (new, update); the end brought no newer frame.
-    assert aioclient_mock.call_count == 2
+    snapshot_calls = [
+        call for call in aioclient_mock.mock_calls if call[1].path.endswith(".jpg")
+    ]
+    assert len(snapshot_calls) == 2
     store = init_frigate.runtime_data.store
     assert await hass.async_add_executor_job(store.count) == 1
 
@@ -203,3 +222,210 @@ async def test_camera_side_plate_is_used_when_the_engine_reads_none(
     await wait_until(lambda: bool(events))
     assert events[0].data["plate"] == "KA7777OO"
     assert events[0].data["confidence"] == 0.93
+
+
+API_SENSOR = "binary_sensor.frigate_frigate_test_api"
+MQTT_SENSOR = "binary_sensor.frigate_frigate_test_mqtt_broker"
+
+
+async def _tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+def _messages(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in record.getMessage() for record in caplog.records)
+
+
+async def test_dead_frigate_is_shown_logged_once_and_recovers(
+    hass: HomeAssistant,
+    *,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A dead NVR must be visible to the operator, not only as missing sightings.
+
+    The outage is logged once when it starts and once when it ends (not per
+    frame), shown by the source's connectivity sensor and explained by a repair
+    issue; the cameras' last plates stay as they were, because they are still true.
+    """
+    entry = await start_frigate(
+        stats={"exc": aiohttp.ClientConnectionError("connection refused")},
+        status=500,
+    )
+    runtime = entry.runtime_data
+    sighting, _ = await hass.async_add_executor_job(
+        runtime.store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=datetime(2026, 11, 25, 9, 30, tzinfo=UTC),
+            plate="AE1234BK",
+            raw="AE 1234 BK",
+            confidence=0.97,
+            source="frigate",
+            event_id="earlier",
+        ),
+    )
+    runtime.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+
+    # One failed check is not an outage yet; three in a row are.
+    for _ in range(2):
+        await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_OFF
+    assert state.attributes["device_class"] == "connectivity"
+    assert state.attributes["consecutive_failures"] == 3
+    (subentry_id,) = entry.subentries
+    issue = issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
+    assert issue is not None
+    assert issue.translation_key == "frigate_unavailable"
+
+    # More failures, and failed snapshot downloads, do not log the outage again.
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
+    )
+    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    await wait_until(lambda: runtime.source_counters["snapshot_fetch_errors"] == 1)
+    assert _messages(caplog, "is unavailable") == 1
+    last_plate = hass.states.get("sensor.bridge_last_plate")
+    assert last_plate is not None
+    assert last_plate.state == "AE1234BK"
+
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+    assert _messages(caplog, "is available again") == 1
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
+        is None
+    )
+
+
+async def test_refused_login_asks_for_the_password(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Retrying cannot fix a password: the first refusal is an outage whose issue says how to fix it."""
+    entry = await start_frigate(stats={"status": 401})
+    await hass.async_block_till_done()
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_OFF
+    assert state.attributes["login_refused"] is True
+    (subentry_id,) = entry.subentries
+    issue = issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
+    assert issue is not None
+    assert issue.translation_key == "frigate_auth_failed"
+
+
+async def test_broker_disconnect_is_shown_and_logged_once(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Without the broker no Frigate event arrives: the operator sees it, once, until it is back."""
+    state = hass.states.get(MQTT_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+
+    for _ in range(2):
+        async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+    state = hass.states.get(MQTT_SENSOR)
+    assert state is not None
+    assert state.state == STATE_OFF
+    assert issue_registry.async_get_issue(DOMAIN, "mqtt_disconnected") is not None
+    assert _messages(caplog, "MQTT broker is disconnected") == 1
+
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    state = hass.states.get(MQTT_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+    assert issue_registry.async_get_issue(DOMAIN, "mqtt_disconnected") is None
+    assert _messages(caplog, "connected again") == 1
+
+
+async def test_read_only_database_loses_no_sighting(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    config_dir: Path,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A sighting the database refuses is kept on disk, shown, and stored and announced once writes work again.
+
+    Police rely on every sighting: a full disk or a locked database must delay
+    it, never drop it.
+    """
+    runtime = init_frigate.runtime_data
+    store = runtime.store
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    # A real SQLite refusal: "attempt to write a readonly database".
+    writer = store._writer
+    assert writer is not None
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = ON")
+
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065701.0)
+    )
+    await wait_until(lambda: runtime.pipeline.counters.sightings_spooled == 1)
+    spool = config_dir / DOMAIN / "plate_tracker.spool.jsonl"
+    assert spool.is_file()
+    assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is not None
+    assert await hass.async_add_executor_job(store.count) == 0
+    assert events == []
+    waiting = hass.states.get("sensor.plate_tracker_sightings_waiting_to_be_stored")
+    assert waiting is not None
+
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = OFF")
+    await _tick(hass, freezer, 10)
+    await wait_until(lambda: runtime.pipeline.counters.sightings_replayed == 1)
+    await hass.async_block_till_done()
+    assert await hass.async_add_executor_job(store.count) == 1
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert not spool.exists()
+    assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is None
+    assert runtime.pipeline.counters.sightings_replayed == 1
+
+
+async def test_spooled_sightings_are_stored_at_the_next_start(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    config_dir: Path,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A restart while the database refused writes loses nothing: the spool is stored first thing."""
+    runtime = init_frigate.runtime_data
+    writer = runtime.store._writer
+    assert writer is not None
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = ON")
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065701.0)
+    )
+    await wait_until(lambda: runtime.pipeline.counters.sightings_spooled == 1)
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = OFF")
+
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    await hass.config_entries.async_reload(init_frigate.entry_id)
+    await hass.async_block_till_done()
+    runtime = init_frigate.runtime_data
+    await wait_until(lambda: runtime.pipeline.counters.sightings_replayed == 1)
+    await hass.async_block_till_done()
+    assert await hass.async_add_executor_job(runtime.store.count) == 1
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert not (config_dir / DOMAIN / "plate_tracker.spool.jsonl").exists()
+    assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
@@ -38,10 +38,18 @@ from .const import (
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
     ISSUE_MODELS_UNAVAILABLE,
+    ISSUE_SIGHTINGS_SPOOLED,
     MODELS_DIR,
     SOURCE_FOLDER,
+    SOURCE_FRIGATE,
+    SPOOL_FILE,
 )
-from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SightingHub
+from .coordinator import (
+    PlateTrackerConfigEntry,
+    PlateTrackerRuntimeData,
+    SightingHub,
+    SourceStatus,
+)
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
 from .matching.cooldown import AlertCooldown
@@ -51,11 +59,13 @@ from .routes import RouteTracker
 from .services import async_setup_services
 from .source import async_start_sources
 from .store import SightingStore
+from .store.spool import SightingSpool
 from .views import SightingImageView
 
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
     Platform.IMAGE,
@@ -152,6 +162,17 @@ async def async_setup_entry(
     hub.last_by_camera.update(latest)
     hub.known_cameras.update(latest)
 
+    spool_path = db_path.with_name(SPOOL_FILE)
+    try:
+        spool = await hass.async_add_executor_job(SightingSpool.open, spool_path)
+    except OSError as err:
+        await hass.async_add_executor_job(store.close)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="spool_unavailable",
+            translation_placeholders={"path": str(spool_path), "error": str(err)},
+        ) from err
+
     pipeline = SightingPipeline(
         read_frame=lambda image, box: hass.async_add_executor_job(
             recognizer.read, image, box
@@ -161,7 +182,11 @@ async def async_setup_entry(
         queue_size=options.get(CONF_QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
         min_confidence=options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE),
         publish_after=options.get(CONF_PUBLISH_AFTER, DEFAULT_PUBLISH_AFTER),
+        spool=spool,
+        run_blocking=hass.async_add_executor_job,
+        on_spool_change=partial(_async_spool_changed, hass, spool_path),
     )
+    _async_spool_changed(hass, spool_path, len(spool))
     source_counters: Counter[str] = Counter()
     entry.runtime_data = PlateTrackerRuntimeData(
         store=store,
@@ -170,6 +195,11 @@ async def async_setup_entry(
         hub=hub,
         alerts=alerts,
         source_counters=source_counters,
+        source_status={
+            subentry.subentry_id: SourceStatus(title=subentry.title)
+            for subentry in entry.subentries.values()
+            if subentry.data.get(CONF_SOURCE) == SOURCE_FRIGATE
+        },
     )
     entry.runtime_data.tasks.append(
         entry.async_create_background_task(
@@ -184,6 +214,26 @@ async def async_setup_entry(
     async_schedule_retention(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
+
+
+@callback
+def _async_spool_changed(hass: HomeAssistant, path: Path, waiting: int) -> None:
+    """Keep a repair issue up while sightings wait in the spool for the database."""
+    if waiting:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_SIGHTINGS_SPOOLED,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_SIGHTINGS_SPOOLED,
+            translation_placeholders={
+                "path": str(path),
+                "database": str(path.with_name(DATABASE_FILE)),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, ISSUE_SIGHTINGS_SPOOLED)
 
 
 async def _async_entry_updated(

@@ -21,8 +21,8 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DateTimeSelector,
@@ -96,9 +96,9 @@ from .routes import (
     DEFAULT_TRIP_GAP_MINUTES,
     LEAVING_DIRECTIONS,
 )
-from .source import resolve_inbox
+from .source import frigate_client, resolve_inbox
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern
-from .sources.frigate import FrigateClient, FrigateError
+from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,6 +112,14 @@ FRIGATE_SCHEMA = vol.Schema(
             TextSelectorConfig(type=TextSelectorType.URL)
         ),
         vol.Required(CONF_MQTT_PREFIX, default=DEFAULT_MQTT_PREFIX): str,
+        vol.Optional(CONF_USERNAME): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username")
+        ),
+        vol.Optional(CONF_PASSWORD): TextSelector(
+            TextSelectorConfig(
+                type=TextSelectorType.PASSWORD, autocomplete="current-password"
+            )
+        ),
     }
 )
 FOLDER_SCHEMA = vol.Schema({vol.Required(CONF_INBOX, default="plate_inbox"): str})
@@ -141,11 +149,26 @@ async def _validate_frigate(
         return errors
     if not hass.config_entries.async_entries("mqtt"):
         return {"base": "mqtt_not_configured"}
+    client = frigate_client(hass, user_input)
     try:
-        await FrigateClient(async_get_clientsession(hass), str(url)).version()
+        await client.version()
     except FrigateError as err:
-        _LOGGER.debug("Frigate at %s did not answer: %s", url, err)
+        _LOGGER.debug("No Frigate answered at %s: %s", url, err)
+        return {"base": "cannot_connect"}
+    try:
+        # Frigate answers its version without a login even on port 8971; the
+        # stats need one there, so they prove the login (or that none is needed).
+        await client.check_access()
+    except FrigateAuthError as err:
+        _LOGGER.debug("Frigate at %s refused access: %s", url, err)
+        errors["base"] = "invalid_auth"
+    except FrigateUnreachableError as err:
+        _LOGGER.debug("Frigate at %s stopped answering: %s", url, err)
         errors["base"] = "cannot_connect"
+    except FrigateError as err:
+        # The version proved it is Frigate; an odd stats answer (a proxy that
+        # forwards only some paths) is no reason to refuse the source.
+        _LOGGER.debug("Frigate at %s answered its stats oddly: %s", url, err)
     return errors
 
 
@@ -171,12 +194,18 @@ class _SourceSteps:
         )
 
     async def async_step_frigate(self, user_input: dict[str, Any] | None = None) -> Any:
-        """Ask for Frigate's URL and MQTT prefix, and check that Frigate answers."""
+        """Ask for Frigate's URL, MQTT prefix and login, and check that Frigate answers."""
         errors: dict[str, str] = {}
         if user_input is not None:
             user_input[CONF_FRIGATE_URL] = (
                 user_input[CONF_FRIGATE_URL].strip().rstrip("/")
             )
+            # Port 5000 needs no login: an empty field means none, not an empty user.
+            for field in (CONF_USERNAME, CONF_PASSWORD):
+                if not (user_input.get(field) or "").strip():
+                    user_input.pop(field, None)
+            if CONF_USERNAME in user_input:
+                user_input[CONF_USERNAME] = user_input[CONF_USERNAME].strip()
             errors = await _validate_frigate(self.hass, user_input)
             if not errors:
                 return await self._finish_source(
@@ -456,10 +485,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             for subentry in self.config_entry.subentries.values():
                 if subentry.data[CONF_SOURCE] != SOURCE_FRIGATE:
                     continue
-                client = FrigateClient(
-                    async_get_clientsession(self.hass),
-                    subentry.data[CONF_FRIGATE_URL],
-                )
+                client = frigate_client(self.hass, subentry.data)
                 try:
                     zones.update((await client.camera_zones()).get(camera, ()))
                 except FrigateError as err:

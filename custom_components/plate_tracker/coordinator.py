@@ -18,6 +18,7 @@ from .const import DOMAIN, EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
 from .engine.recognizer import PlateRecognizer
 from .pipeline import SightingPipeline
 from .records import Sighting
+from .sources.health import ConnectionHealth
 from .store import PurgeReport, SightingStore
 
 if TYPE_CHECKING:
@@ -102,6 +103,17 @@ class SightingHub:
 
 
 @dataclass(slots=True)
+class SourceStatus:
+    """What is known about the connections of one Frigate source."""
+
+    title: str
+    api: ConnectionHealth = field(default_factory=ConnectionHealth)
+    """Frigate's HTTP API: snapshot downloads and the periodic check."""
+    mqtt: ConnectionHealth = field(default_factory=ConnectionHealth)
+    """Home Assistant's MQTT client, which brings Frigate's events."""
+
+
+@dataclass(slots=True)
 class PlateTrackerRuntimeData:
     """What a loaded entry holds."""
 
@@ -113,8 +125,10 @@ class PlateTrackerRuntimeData:
     source_counters: Counter[str]
     """What the source counted: messages, malformed payloads, fetch errors, files."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    """Background work to stop before the store closes."""
     routes: RouteTracker | None = None
     """Routes and city status; set once the camera map is loaded."""
     last_purge: tuple[datetime, PurgeReport] | None = None
     """When the retention purge last ran and what it removed."""
-    """Background work to stop before the store closes."""
+    source_status: dict[str, SourceStatus] = field(default_factory=dict)
+    """By source subentry id, the connections of each Frigate source."""

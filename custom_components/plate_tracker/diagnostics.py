@@ -6,7 +6,12 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_LATITUDE, CONF_LONGITUDE
+from homeassistant.const import (
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+)
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_FRIGATE_URL, CONF_INBOX
@@ -14,7 +19,10 @@ from .coordinator import PlateTrackerConfigEntry, sighting_payload
 
 # Plates are personal data; so are places and the raw reads and alternatives that
 # spell a plate. Camera names and counters are what support needs and are kept.
+# A Frigate login is a credential.
 TO_REDACT = {
+    CONF_USERNAME,
+    CONF_PASSWORD,
     "plate",
     "raw",
     "alternatives",
@@ -42,7 +50,16 @@ async def async_get_config_entry_diagnostics(
         },
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,
+            "spool_depth": runtime.pipeline.spool_depth,
             "counters": asdict(runtime.pipeline.counters),
+        },
+        # Keyed by subentry id: a source's title and errors name the NVR's host.
+        "source_status": {
+            subentry_id: {
+                "frigate_api": async_redact_data(asdict(status.api), {"last_error"}),
+                "mqtt_broker": async_redact_data(asdict(status.mqtt), {"last_error"}),
+            }
+            for subentry_id, status in runtime.source_status.items()
         },
         "source": dict(runtime.source_counters),
         "cameras": sorted(runtime.hub.known_cameras),

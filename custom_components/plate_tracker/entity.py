@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -35,6 +36,18 @@ def engine_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
         manufacturer="plate_tracker",
         model="Recognition engine",
         entry_type=DeviceEntryType.SERVICE,
+    )
+
+
+def source_device_info(
+    entry: PlateTrackerConfigEntry, subentry: ConfigSubentry
+) -> DeviceInfo:
+    """Return the device standing for one source of the entry."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{entry.entry_id}_source_{subentry.subentry_id}")},
+        name=subentry.title,
+        manufacturer="Frigate",
+        model="NVR",
     )
 
 

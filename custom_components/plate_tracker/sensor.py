@@ -83,6 +83,12 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
         value_fn=lambda data: data.pipeline.queue_depth,
     ),
     EngineSensorEntityDescription(
+        key="spool_depth",
+        translation_key="spool_depth",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda data: data.pipeline.spool_depth,
+    ),
+    EngineSensorEntityDescription(
         key="last_purge",
         translation_key="last_purge",
         device_class=SensorDeviceClass.TIMESTAMP,

@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 import time
 from typing import Any
 
 from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
 
 from .const import (
     CONF_FILENAME_PATTERN,
@@ -24,20 +30,26 @@ from .const import (
     CONF_SOURCE,
     DEFAULT_MQTT_PREFIX,
     DOMAIN,
+    FRIGATE_PROBE_SECONDS,
     INBOX_POLL_SECONDS,
+    ISSUE_FRIGATE_UNAVAILABLE,
+    ISSUE_MQTT_DISCONNECTED,
+    SIGNAL_SOURCE_HEALTH,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
 )
-from .coordinator import PlateTrackerConfigEntry
+from .coordinator import PlateTrackerConfigEntry, SourceStatus
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
 from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile
 from .sources.frigate import (
+    FrigateAuthError,
     FrigateClient,
     FrigateError,
     FrigateEventTracker,
     FrigateFrameRequest,
+    FrigateUnreachableError,
     MalformedEventError,
 )
 
@@ -50,6 +62,16 @@ def resolve_inbox(hass: HomeAssistant, inbox: str) -> Path:
     return path if path.is_absolute() else Path(hass.config.path(inbox))
 
 
+def frigate_client(hass: HomeAssistant, config: Mapping[str, Any]) -> FrigateClient:
+    """Return a client for a Frigate source's settings (URL and optional login)."""
+    return FrigateClient(
+        async_get_clientsession(hass),
+        config[CONF_FRIGATE_URL],
+        username=config.get(CONF_USERNAME),
+        password=config.get(CONF_PASSWORD),
+    )
+
+
 async def async_start_sources(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry, counters: Counter[str]
 ) -> list[asyncio.Task[None]]:
@@ -60,7 +82,7 @@ async def async_start_sources(
         if subentry.subentry_type != SUBENTRY_SOURCE:
             continue
         if subentry.data[CONF_SOURCE] == SOURCE_FRIGATE:
-            await _async_start_frigate(hass, entry, subentry.data, pipeline, counters)
+            await _async_start_frigate(hass, entry, subentry, pipeline, counters)
         elif subentry.data[CONF_SOURCE] == SOURCE_FOLDER:
             tasks.append(
                 await _async_start_folder(
@@ -70,18 +92,126 @@ async def async_start_sources(
     return tasks
 
 
+class FrigateConnectionMonitor:
+    """Turns a Frigate source's request results and MQTT state into what the user sees.
+
+    Each outage is logged once when it starts and once when it ends, shown by the
+    source's connectivity sensors, and explained by a repair issue while it lasts.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        status: SourceStatus,
+    ) -> None:
+        """Watch one Frigate source of the entry."""
+        self._hass = hass
+        self._entry = entry
+        self._subentry_id = subentry.subentry_id
+        self._title = subentry.title
+        self.status = status
+
+    def _changed(self) -> None:
+        async_dispatcher_send(
+            self._hass,
+            SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry.entry_id),
+            self._subentry_id,
+        )
+
+    @callback
+    def api_succeeded(self) -> None:
+        """Record that a request to Frigate's API worked."""
+        was_available = self.status.api.available
+        if self.status.api.succeeded():
+            if was_available is False:
+                _LOGGER.info("Frigate source %s is available again", self._title)
+            ir.async_delete_issue(
+                self._hass,
+                DOMAIN,
+                ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id),
+            )
+            self._changed()
+
+    @callback
+    def api_failed(self, err: FrigateError) -> None:
+        """Record a failed request to Frigate's API; decide whether Frigate is down.
+
+        Only an unanswered request or a refused login counts: a missing snapshot
+        (HTTP 404 for an event Frigate already deleted) shows Frigate is up.
+        """
+        if not isinstance(err, (FrigateUnreachableError, FrigateAuthError)):
+            self.api_succeeded()
+            return
+        auth = isinstance(err, FrigateAuthError)
+        if self.status.api.failed(str(err), auth=auth):
+            _LOGGER.warning("Frigate source %s is unavailable: %s", self._title, err)
+            self._changed()
+        if self.status.api.available is False:
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id),
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="frigate_auth_failed"
+                if auth
+                else "frigate_unavailable",
+                translation_placeholders={"source": self._title, "error": str(err)},
+            )
+
+    @callback
+    def async_forget_issues(self) -> None:
+        """Remove the source's repair issues when it is unloaded."""
+        ir.async_delete_issue(
+            self._hass,
+            DOMAIN,
+            ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id),
+        )
+        ir.async_delete_issue(self._hass, DOMAIN, ISSUE_MQTT_DISCONNECTED)
+
+    @callback
+    def mqtt_state(self, connected: bool) -> None:
+        """Record that Home Assistant's MQTT client connected to or lost the broker."""
+        was_connected = self.status.mqtt.available
+        if not self.status.mqtt.set_connected(connected):
+            return
+        if connected:
+            if was_connected is False:
+                _LOGGER.info("MQTT broker is connected again; Frigate events arrive")
+            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_MQTT_DISCONNECTED)
+        else:
+            _LOGGER.warning(
+                "MQTT broker is disconnected: no Frigate events reach %s", self._title
+            )
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                ISSUE_MQTT_DISCONNECTED,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_MQTT_DISCONNECTED,
+            )
+        self._changed()
+
+
 async def _async_start_frigate(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
-    config: Mapping[str, Any],
+    subentry: ConfigSubentry,
     pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> None:
+    config = subentry.data
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="mqtt_unavailable"
         )
-    client = FrigateClient(async_get_clientsession(hass), config[CONF_FRIGATE_URL])
+    client = frigate_client(hass, config)
+    monitor = FrigateConnectionMonitor(
+        hass, entry, subentry, entry.runtime_data.source_status[subentry.subentry_id]
+    )
     # The camera map's zones; a changed map reloads the entry and builds a new tracker.
     tracker = FrigateEventTracker(zone_directions=zone_directions(entry.options))
     # Frames of one event are fetched one after another, so an ``end`` never
@@ -99,13 +229,19 @@ async def _async_start_frigate(
                 image = await client.event_snapshot(request.event_id)
             except FrigateError as err:
                 counters["snapshot_fetch_errors"] += 1
-                _LOGGER.warning(
+                # An outage is logged once, by the monitor; each lost frame is counted.
+                outage = isinstance(err, (FrigateUnreachableError, FrigateAuthError))
+                _LOGGER.log(
+                    logging.DEBUG if outage else logging.WARNING,
                     "Could not fetch the snapshot of Frigate event %s: %s",
                     request.event_id,
                     err,
                 )
+                monitor.api_failed(err)
                 if not request.final:
                     return
+            else:
+                monitor.api_succeeded()
         pipeline.offer(
             Frame(
                 image=image,
@@ -145,11 +281,41 @@ async def _async_start_frigate(
 
         task.add_done_callback(forget)
 
+    async def probe(_: datetime | None = None) -> None:
+        """Ask Frigate for its stats, so an outage shows even while cameras are quiet."""
+        try:
+            await client.check_access()
+        except FrigateError as err:
+            counters["frigate_probe_errors"] += 1
+            monitor.api_failed(err)
+        else:
+            monitor.api_succeeded()
+
     prefix = config.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
     entry.async_on_unload(
         await mqtt.async_subscribe(
             hass, f"{prefix}/events", message_received, encoding=None
         )
+    )
+    entry.async_on_unload(
+        mqtt.async_subscribe_connection_status(hass, monitor.mqtt_state)
+    )
+    # A removed or reconfigured source must not leave its outage behind.
+    entry.async_on_unload(monitor.async_forget_issues)
+    monitor.mqtt_state(mqtt.is_connected(hass))
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass,
+            probe,
+            timedelta(seconds=FRIGATE_PROBE_SECONDS),
+            name=f"{DOMAIN} frigate check {subentry.title}",
+            cancel_on_shutdown=True,
+        )
+    )
+    # Check at once, without holding up setup: the other sources, search and the
+    # watchlist keep working while one NVR is down, and the sensors say so.
+    entry.async_create_background_task(
+        hass, probe(), name=f"{DOMAIN} frigate check {subentry.title}"
     )
 
 

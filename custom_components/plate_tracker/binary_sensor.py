@@ -1,0 +1,127 @@
+"""Connectivity of each Frigate source: its HTTP API and the MQTT broker that brings its events.
+
+These sensors, not the cameras' entities, show a dead NVR or broker: a camera's
+last plate stays true while its NVR is down, and a quiet camera is not broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import CONF_SOURCE, SIGNAL_SOURCE_HEALTH, SOURCE_FRIGATE
+from .coordinator import PlateTrackerConfigEntry, SourceStatus
+from .entity import source_device_info
+from .sources.health import ConnectionHealth
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConnectivityDescription(BinarySensorEntityDescription):
+    """One connection of a Frigate source."""
+
+    health_fn: Callable[[SourceStatus], ConnectionHealth]
+
+
+CONNECTIVITY_SENSORS: tuple[SourceConnectivityDescription, ...] = (
+    SourceConnectivityDescription(
+        key="frigate_api",
+        translation_key="frigate_api",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        health_fn=lambda status: status.api,
+    ),
+    SourceConnectivityDescription(
+        key="mqtt_broker",
+        translation_key="mqtt_broker",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        health_fn=lambda status: status.mqtt,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,  # noqa: ARG001 - the signature Home Assistant calls
+    entry: PlateTrackerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the connectivity sensors of every Frigate source, on the source's own device."""
+    for subentry in entry.subentries.values():
+        if subentry.data.get(CONF_SOURCE) != SOURCE_FRIGATE:
+            continue
+        async_add_entities(
+            (
+                SourceConnectivityEntity(entry, subentry, description)
+                for description in CONNECTIVITY_SENSORS
+            ),
+            config_subentry_id=subentry.subentry_id,
+        )
+
+
+class SourceConnectivityEntity(BinarySensorEntity):
+    """Whether one connection of a Frigate source works."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: SourceConnectivityDescription
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        description: SourceConnectivityDescription,
+    ) -> None:
+        """Attach the sensor to the source's device."""
+        self.entity_description = description
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._status = entry.runtime_data.source_status[subentry.subentry_id]
+        self._attr_unique_id = (
+            f"{entry.entry_id}_{subentry.subentry_id}_{description.key}"
+        )
+        self._attr_device_info = source_device_info(entry, subentry)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the source's connection state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
+                self._health_changed,
+            )
+        )
+
+    @callback
+    def _health_changed(self, subentry_id: str) -> None:
+        if subentry_id == self._subentry_id:
+            self.async_write_ha_state()
+
+    @property
+    def is_on(self) -> bool | None:
+        """True while the connection works; None before anything is known."""
+        return self.entity_description.health_fn(self._status).available
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Why the connection is down, when it is."""
+        health = self.entity_description.health_fn(self._status)
+        return {
+            "consecutive_failures": health.consecutive_failures,
+            "last_error": health.last_error,
+            "login_refused": health.auth_failed,
+        }
