@@ -222,6 +222,53 @@ async def test_camera_side_plate_is_used_when_the_engine_reads_none(
     await wait_until(lambda: bool(events))
     assert events[0].data["plate"] == "KA7777OO"
     assert events[0].data["confidence"] == 0.93
+    assert events[0].data["reader"] == "nvr"
+
+
+@pytest.mark.parametrize(
+    "snapshot_answer",
+    [{"status": 404}, {"status": 500}, {"exc": TimeoutError()}],
+    ids=["event_deleted", "frigate_error", "timeout"],
+)
+async def test_frigate_read_survives_a_lost_snapshot(
+    hass: HomeAssistant, start_frigate: StartFrigate, snapshot_answer: dict[str, Any]
+) -> None:
+    """A sighting is never lost because its image was.
+
+    When Frigate read the plate itself but its snapshot cannot be downloaded
+    (Frigate down, the event already deleted, a time-out), Frigate's read is
+    stored and announced, without images and marked as the NVR's own read,
+    so that the police still hear of a listed car that passed during an outage.
+    """
+    entry = await start_frigate(**snapshot_answer)
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    plate = {
+        "recognized_license_plate": "KA 7777 OO",
+        "recognized_license_plate_score": 0.91,
+    }
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5, **plate)
+    )
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065701.5, **plate)
+    )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert len(events) == 1
+    assert events[0].data["plate"] == "KA7777OO"
+    assert events[0].data["confidence"] == 0.91
+    assert events[0].data["reader"] == "nvr"
+    assert events[0].data["event_id"] == EVENT_ID
+    runtime = entry.runtime_data
+    assert runtime.source_counters["snapshot_fetch_errors"] == 2
+    assert runtime.pipeline.counters.nvr_reads_without_image == 2
+    stored = await hass.async_add_executor_job(
+        runtime.store.get, events[0].data["sighting_id"]
+    )
+    assert stored is not None
+    assert (stored.has_crop, stored.has_snapshot) == (False, False)
+    assert stored.reader == "nvr"
 
 
 API_SENSOR = "binary_sensor.frigate_frigate_test_api"

@@ -40,6 +40,7 @@ def sighting_payload(sighting: Sighting) -> dict[str, Any]:
         "event_id": sighting.event_id,
         "region": sighting.region,
         "direction": sighting.direction.value,
+        "reader": sighting.reader.value,
         "box": list(sighting.box) if sighting.box else None,
         "alternatives": [
             {"plate": text, "confidence": round(score, 4)}

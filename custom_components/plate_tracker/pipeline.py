@@ -44,7 +44,7 @@ from .engine.consensus import combine_reads
 from .engine.types import Box, FrameResult, PlateRead
 from .matching.movement import direction_from_boxes
 from .plate_text import normalize_plate
-from .records import Direction, NewSighting, Sighting
+from .records import Direction, NewSighting, Reader, Sighting
 from .store.spool import SightingSpool, SpoolWriteError
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,6 +79,9 @@ class Frame:
     anpr_plate: str | None = None
     """A plate the camera or NVR read itself; used when the engine reads none."""
     anpr_score: float | None = None
+    snapshot_lost: bool = False
+    """The source had an image but could not get it (a failed download): the
+    camera's or NVR's own read stands in for the engine's."""
 
 
 @dataclass(slots=True)
@@ -92,6 +95,8 @@ class PipelineCounters:
     frames_rejected: int = 0
     """Images the engine could not decode (corrupt, truncated, too large)."""
     reads_below_threshold: int = 0
+    nvr_reads_without_image: int = 0
+    """Frames whose snapshot was lost but whose plate the NVR had read: kept as sightings."""
     sightings_recorded: int = 0
     sightings_published: int = 0
     store_errors: int = 0
@@ -122,6 +127,13 @@ class _Pass:
     """Where the engine found the pass's plate in its first and latest frame."""
     spooled_direction: Direction | None = None
     """The direction of the pass's latest sighting that went to the spool."""
+    engine_read: bool = False
+    """The engine read the plate in some frame of the pass (else only the NVR did)."""
+
+    @property
+    def reader(self) -> Reader:
+        """Who read the pass's plate: the engine if it read any frame, else the NVR."""
+        return Reader.ENGINE if self.engine_read else Reader.NVR
 
     @property
     def recorded_direction(self) -> Direction | None:
@@ -296,11 +308,16 @@ class SightingPipeline:
             reads = await self._read(frame, frame.image)
             engine_read_plate = bool(reads)
             reads = reads or self._camera_side_reads(frame)
-            below = sum(1 for read in reads if read.confidence < self.min_confidence)
-            self.counters.reads_below_threshold += below
+        elif frame.snapshot_lost:
+            # A sighting is never lost because its image was: the NVR's read stays.
+            reads = self._camera_side_reads(frame)
+            self.counters.nvr_reads_without_image += bool(reads)
+        below = sum(1 for read in reads if read.confidence < self.min_confidence)
+        self.counters.reads_below_threshold += below
+        reader = Reader.ENGINE if engine_read_plate else Reader.NVR
         if key is None:
             stored = [
-                await self._store_single(frame, read, may_spool=may_spool)
+                await self._store_single(frame, read, reader, may_spool=may_spool)
                 for read in reads
                 if read.confidence >= self.min_confidence
             ]
@@ -341,10 +358,10 @@ class SightingPipeline:
         ]
 
     async def _store_single(
-        self, frame: Frame, read: PlateRead, *, may_spool: bool
+        self, frame: Frame, read: PlateRead, reader: Reader, *, may_spool: bool
     ) -> Sighting | None:
         sighting = await self._store(
-            frame, read, read, frame.image, may_spool=may_spool
+            frame, read, read, frame.image, may_spool=may_spool, reader=reader
         )
         if sighting is not None:
             self._publish_now(sighting, read)
@@ -372,6 +389,7 @@ class SightingPipeline:
         )
         stored = False
         if read is not None:
+            state.engine_read = state.engine_read or plate_box_known
             if plate_box_known:
                 state.first_plate_box = state.first_plate_box or read.box
                 state.last_plate_box = read.box
@@ -433,6 +451,7 @@ class SightingPipeline:
             may_spool=may_spool,
             seen_at=state.first_seen,
             direction=direction,
+            reader=state.reader,
         )
         if sighting is None:
             state.spooled_direction = direction
@@ -451,6 +470,7 @@ class SightingPipeline:
         may_spool: bool,
         seen_at: datetime | None = None,
         direction: Direction | None = None,
+        reader: Reader = Reader.ENGINE,
     ) -> Sighting | None:
         """Store a sighting and return it; None when it went to the spool."""
         new = NewSighting(
@@ -465,6 +485,7 @@ class SightingPipeline:
             box=read.box,
             direction=frame.direction if direction is None else direction,
             alternatives=read.alternatives,
+            reader=reader,
             crop_jpeg=evidence.crop_jpeg if evidence is not None else None,
             snapshot_jpeg=snapshot,
         )

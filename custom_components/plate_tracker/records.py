@@ -27,6 +27,19 @@ class Direction(StrEnum):
     RIGHT = "right"
 
 
+class Reader(StrEnum):
+    """Who read the plate of a sighting.
+
+    Plate Tracker's own engine, or the camera's or NVR's recognition (Frigate's
+    ``recognized_license_plate``), taken when the engine read nothing or when
+    the snapshot could not be downloaded. An NVR's read is the NVR's word: no
+    crop or box of the plate backs it.
+    """
+
+    ENGINE = "engine"
+    NVR = "nvr"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewSighting:
     """A plate read that a source wants stored."""
@@ -46,6 +59,7 @@ class NewSighting:
     box: Box | None = None
     direction: Direction = Direction.UNKNOWN
     alternatives: tuple[tuple[str, float], ...] = ()
+    reader: Reader = Reader.ENGINE
     crop_jpeg: bytes | None = field(default=None, repr=False, compare=False)
     snapshot_jpeg: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -69,6 +83,7 @@ class Sighting:
     has_crop: bool
     has_snapshot: bool
     legal_hold: bool = False
+    reader: Reader = Reader.ENGINE
 
 
 class MatchKind(StrEnum):

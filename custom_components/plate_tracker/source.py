@@ -224,6 +224,7 @@ async def _async_start_frigate(
         if previous is not None:
             await asyncio.wait([previous])
         image: bytes | None = None
+        snapshot_lost = False
         if request.fetch:
             try:
                 image = await client.event_snapshot(request.event_id)
@@ -238,7 +239,9 @@ async def _async_start_frigate(
                     err,
                 )
                 monitor.api_failed(err)
-                if not request.final:
+                snapshot_lost = True
+                # Without Frigate's own read there is nothing to read; an end still closes the pass.
+                if not request.final and not request.anpr_plate:
                     return
             else:
                 monitor.api_succeeded()
@@ -254,6 +257,7 @@ async def _async_start_frigate(
                 direction=request.direction,
                 anpr_plate=request.anpr_plate,
                 anpr_score=request.anpr_score,
+                snapshot_lost=snapshot_lost,
             )
         )
 

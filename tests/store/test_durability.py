@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 
 from custom_components.plate_tracker.plate_text import lookalike_key
+from custom_components.plate_tracker.records import Reader
 from custom_components.plate_tracker.store import (
     SCHEMA_VERSION,
     SearchQuery,
@@ -136,3 +137,23 @@ def test_newer_schema_is_refused(db_path: Path) -> None:
         assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
     finally:
         check.close()
+
+
+def test_reader_is_kept_and_older_databases_read_as_the_engine(db_path: Path) -> None:
+    """Whether the NVR or the engine read a plate must survive storage and upgrades.
+
+    An NVR's read has no crop to check it against; a sighting stored before
+    the reader was kept was the engine's.
+    """
+    with SightingStore.open(db_path) as store:
+        engine_read, _ = store.record(sighting(event_id="a"))
+    old = sqlite3.connect(db_path)
+    old.executescript(
+        "ALTER TABLE sightings DROP COLUMN reader; PRAGMA user_version = 5;"
+    )
+    old.close()
+    with SightingStore.open(db_path) as store:
+        assert store.get(engine_read.id) == engine_read
+        nvr_read, _ = store.record(sighting(event_id="b", reader=Reader.NVR))
+        assert nvr_read.reader is Reader.NVR
+        assert store.get(nvr_read.id) == nvr_read

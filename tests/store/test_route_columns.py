@@ -254,7 +254,10 @@ def test_migration_builds_columns_for_stored_sightings(db_path: Path) -> None:
     with SightingStore.open(db_path) as store:
         store.record_many(generated(6, 1500))
     old = sqlite3.connect(db_path)
-    old.executescript("DROP TABLE route_chunks; PRAGMA user_version = 4;")
+    old.executescript(
+        "DROP TABLE route_chunks; ALTER TABLE sightings DROP COLUMN reader;"
+        " PRAGMA user_version = 4;"
+    )
     old.close()
     with SightingStore.open(db_path) as store:
         assert_same_routes(store)

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.plate_tracker.records import Direction, NewSighting
-from custom_components.plate_tracker.store.spool import SightingSpool, SpoolWriteError
+from custom_components.plate_tracker.records import Direction, NewSighting, Reader
+from custom_components.plate_tracker.store.spool import (
+    SightingSpool,
+    SpoolWriteError,
+    sighting_to_line,
+)
 
 T0 = datetime(2026, 11, 25, 20, 42, 7, tzinfo=UTC)
 
@@ -27,6 +31,7 @@ def sighting(plate: str, *, at: int = 0) -> NewSighting:
         box=(10, 20, 110, 45),
         direction=Direction.RECEDING,
         alternatives=(("AEI234BK", 0.05),),
+        reader=Reader.NVR,
         crop_jpeg=b"\xff\xd8crop\xff\xd9",
         snapshot_jpeg=b"\xff\xd8snapshot\x00\xff\xd9",
     )
@@ -49,6 +54,18 @@ def test_spooled_sightings_survive_a_restart_complete_and_in_order(
         second.snapshot_jpeg,
     ], "images are not compared by equality: check them too"
     assert reopened.entries[0].crop_jpeg == first.crop_jpeg
+
+
+def test_a_line_spooled_before_the_reader_was_kept_is_the_engines(
+    tmp_path: Path,
+) -> None:
+    """A spool written by the previous version is replayed after an upgrade, not skipped."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    line = sighting_to_line(sighting("AE1234BK")).replace(',"reader":"nvr"', "")
+    path.write_text(line + "\n", encoding="utf-8")
+    (entry,) = SightingSpool.open(path).entries
+    assert entry.reader is Reader.ENGINE
+    assert entry.plate == "AE1234BK"
 
 
 def test_a_line_cut_off_by_a_power_cut_is_skipped_and_counted(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
 - ``sightings``: one row per sighting; ``(source, camera_id, event_id)`` is unique
   so one NVR event stays one sighting. The plate index also carries camera,
   direction, confidence and event id so a route is read from the index alone.
+- ``sightings.reader``: 0 when Plate Tracker's engine read the plate, 1 when
+  the NVR's own recognition did (see ``Reader``).
 - ``images``: plate crops (kind 0) and snapshots (kind 1) as blobs, apart from
   the text so they can be purged earlier; ``seen_us`` is copied so that purge
   walks images by time without touching sightings.
@@ -293,12 +295,22 @@ def write_route_chunks(
     )
 
 
+def _add_reader(conn: sqlite3.Connection) -> None:
+    """Version 6: who read the plate, the engine (0) or the NVR's own recognition (1).
+
+    A sighting Frigate read while its snapshot could not be downloaded has no
+    image to check it against; the column keeps that visible.
+    """
+    conn.execute("ALTER TABLE sightings ADD COLUMN reader INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_sightings,
     _create_watchlist,
     _add_search_retention_audit,
     _route_index_with_event_ids,
     _add_route_chunks,
+    _add_reader,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

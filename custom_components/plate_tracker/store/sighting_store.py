@@ -48,7 +48,7 @@ from ..plate_text import (
     lookalike_key,
     within_one_edit,
 )
-from ..records import Direction, NewSighting, Priority, Sighting, WatchlistEntry
+from ..records import Direction, NewSighting, Priority, Reader, Sighting, WatchlistEntry
 from . import export as evidence
 from .errors import StoreValidationError
 from .models import (
@@ -88,6 +88,8 @@ _DIRECTION_CODES: dict[Direction, int] = {
     Direction.LEFT: 3,
     Direction.RIGHT: 4,
 }
+_READER_CODES: dict[Reader, int] = {Reader.ENGINE: 0, Reader.NVR: 1}
+_READERS: dict[int, Reader] = {code: r for r, code in _READER_CODES.items()}
 _DIRECTIONS: dict[int, Direction] = {code: d for d, code in _DIRECTION_CODES.items()}
 _DIRECTION_TEXT = (
     "CASE s.direction "
@@ -114,7 +116,7 @@ _SIGHTING_SELECT = """
            s.event_id, s.region, s.box, s.direction, s.alternatives,
            EXISTS (SELECT 1 FROM images i WHERE i.sighting_id = s.id AND i.kind = 0),
            EXISTS (SELECT 1 FROM images i WHERE i.sighting_id = s.id AND i.kind = 1),
-           s.legal_hold
+           s.legal_hold, s.reader
     FROM sightings s
     JOIN plates p ON p.id = s.plate_id
     JOIN cameras c ON c.id = s.camera_id
@@ -311,8 +313,8 @@ class SightingStore:
                     plate_id = self._plate_id(conn, plate)
                     conn.execute(
                         "UPDATE sightings SET plate_id = ?, raw = ?, confidence = ?,"
-                        " region = ?, box = ?, direction = ?, alternatives = ?"
-                        " WHERE id = ?",
+                        " region = ?, box = ?, direction = ?, alternatives = ?,"
+                        " reader = ? WHERE id = ?",
                         (
                             plate_id,
                             new.raw,
@@ -321,6 +323,7 @@ class SightingStore:
                             box,
                             direction,
                             alternatives,
+                            _READER_CODES[new.reader],
                             sighting_id,
                         ),
                     )
@@ -346,8 +349,8 @@ class SightingStore:
         plate_id = self._plate_id(conn, plate)
         (sighting_id,) = conn.execute(
             "INSERT INTO sightings (plate_id, camera_id, seen_us, raw, confidence,"
-            " region, box, direction, alternatives, source, event_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            " region, box, direction, alternatives, source, event_id, reader)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 plate_id,
                 camera_id,
@@ -360,6 +363,7 @@ class SightingStore:
                 alternatives,
                 new.source,
                 new.event_id,
+                _READER_CODES[new.reader],
             ),
         ).fetchone()
         self._append_route_chunk(
@@ -1556,6 +1560,7 @@ def _sighting(row: Sequence[Any]) -> Sighting:
         has_crop=bool(row[12]),
         has_snapshot=bool(row[13]),
         legal_hold=bool(row[14]),
+        reader=_READERS[row[15]],
     )
 
 

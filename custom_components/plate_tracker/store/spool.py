@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..records import Direction, NewSighting
+from ..records import Direction, NewSighting, Reader
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def sighting_to_line(new: NewSighting) -> str:
             "box": list(new.box) if new.box is not None else None,
             "direction": new.direction.value,
             "alternatives": [list(pair) for pair in new.alternatives],
+            "reader": new.reader.value,
             "crop_jpeg": _b64(new.crop_jpeg),
             "snapshot_jpeg": _b64(new.snapshot_jpeg),
         },
@@ -85,6 +86,8 @@ def sighting_from_line(line: str) -> NewSighting:
             alternatives=tuple(
                 (str(text), float(score)) for text, score in data["alternatives"]
             ),
+            # Lines spooled before the reader was kept were all the engine's.
+            reader=Reader(data.get("reader", Reader.ENGINE)),
             crop_jpeg=_unb64(data["crop_jpeg"]),
             snapshot_jpeg=_unb64(data["snapshot_jpeg"]),
         )
