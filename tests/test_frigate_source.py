@@ -32,6 +32,9 @@ from custom_components.plate_tracker.const import (
     EVENT_SIGHTING,
     FRIGATE_PROBE_SECONDS,
 )
+from custom_components.plate_tracker.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
@@ -475,4 +478,71 @@ async def test_spooled_sightings_are_stored_at_the_next_start(
     assert await hass.async_add_executor_job(runtime.store.count) == 1
     assert [event.data["plate"] for event in events] == ["AE1234BK"]
     assert not (config_dir / DOMAIN / "plate_tracker.spool.jsonl").exists()
+    assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is None
+
+
+async def test_unwritable_spool_holds_a_bounded_memory_and_says_so(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    *,
+    config_dir: Path,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """With the database and the spool file both refusing writes, memory is the last resort.
+
+    It must not grow without limit: images go first, then the oldest sightings,
+    and the repair issue and the diagnostics say how many wait only in memory
+    and what was dropped, so the user knows a restart now would lose them.
+    """
+    runtime = init_frigate.runtime_data
+    spool = runtime.pipeline.spool
+    assert spool is not None
+    # Small bounds, so that three passes reach them (5000 sightings and 64 MB in use).
+    spool._memory_only_sightings = 2
+    spool._memory_only_image_bytes = 0
+    writer = runtime.store._writer
+    assert writer is not None
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = ON")
+    # A folder where the spool file should be: every write to it fails.
+    spool.path.mkdir()
+
+    for number in range(3):
+        aioclient_mock.get(
+            f"{FRIGATE_URL}/api/events/{EVENT_ID}{number}/snapshot.jpg",
+            content=scene_jpeg("AE1234BK", seed=1),
+        )
+        async_fire_mqtt_message(
+            hass,
+            "frigate/events",
+            frigate_event(
+                "end", frame_time=1764065701.0 + number, event_id=f"{EVENT_ID}{number}"
+            ),
+        )
+    await wait_until(lambda: runtime.pipeline.counters.sightings_spooled == 3)
+    await hass.async_block_till_done()
+
+    assert (spool.memory_only, spool.images_dropped, spool.sightings_dropped) == (
+        2,
+        3,
+        1,
+    )
+    issue = issue_registry.async_get_issue(DOMAIN, "sightings_spooled")
+    assert issue is not None
+    assert issue.translation_key == "sightings_spooled_in_memory"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["memory_only"] == "2"
+    assert issue.translation_placeholders["sightings_dropped"] == "1"
+    diagnostics = await async_get_config_entry_diagnostics(hass, init_frigate)
+    assert diagnostics["pipeline"]["spool"]["sightings_dropped"] == 1
+    assert _messages(caplog, "are dropped from now on") == 1
+
+    spool.path.rmdir()
+    await hass.async_add_executor_job(writer.execute, "PRAGMA query_only = OFF")
+    await _tick(hass, freezer, 10)
+    await wait_until(lambda: runtime.pipeline.counters.sightings_replayed == 2)
+    await hass.async_block_till_done()
+    assert await hass.async_add_executor_job(runtime.store.count) == 2
     assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is None

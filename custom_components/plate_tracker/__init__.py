@@ -39,6 +39,7 @@ from .const import (
     DOMAIN,
     ISSUE_MODELS_UNAVAILABLE,
     ISSUE_SIGHTINGS_SPOOLED,
+    ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY,
     MODELS_DIR,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
@@ -184,9 +185,9 @@ async def async_setup_entry(
         publish_after=options.get(CONF_PUBLISH_AFTER, DEFAULT_PUBLISH_AFTER),
         spool=spool,
         run_blocking=hass.async_add_executor_job,
-        on_spool_change=partial(_async_spool_changed, hass, spool_path),
+        on_spool_change=partial(_async_spool_changed, hass, spool),
     )
-    _async_spool_changed(hass, spool_path, len(spool))
+    _async_spool_changed(hass, spool, len(spool))
     source_counters: Counter[str] = Counter()
     entry.runtime_data = PlateTrackerRuntimeData(
         store=store,
@@ -217,20 +218,39 @@ async def async_setup_entry(
 
 
 @callback
-def _async_spool_changed(hass: HomeAssistant, path: Path, waiting: int) -> None:
-    """Keep a repair issue up while sightings wait in the spool for the database."""
+def _async_spool_changed(
+    hass: HomeAssistant, spool: SightingSpool, waiting: int
+) -> None:
+    """Keep a repair issue up while sightings wait in the spool for the database.
+
+    While the spool file cannot be written either, the issue says how many
+    sightings only memory holds and what was dropped to bound it.
+    """
     if waiting:
+        placeholders = {
+            "path": str(spool.path),
+            "database": str(spool.path.with_name(DATABASE_FILE)),
+        }
+        in_memory = bool(
+            spool.memory_only or spool.images_dropped or spool.sightings_dropped
+        )
+        if in_memory:
+            placeholders |= {
+                "memory_only": str(spool.memory_only),
+                "images_dropped": str(spool.images_dropped),
+                "sightings_dropped": str(spool.sightings_dropped),
+                "limit": str(spool.memory_only_limit),
+            }
         ir.async_create_issue(
             hass,
             DOMAIN,
             ISSUE_SIGHTINGS_SPOOLED,
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_SIGHTINGS_SPOOLED,
-            translation_placeholders={
-                "path": str(path),
-                "database": str(path.with_name(DATABASE_FILE)),
-            },
+            translation_key=ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY
+            if in_memory
+            else ISSUE_SIGHTINGS_SPOOLED,
+            translation_placeholders=placeholders,
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, ISSUE_SIGHTINGS_SPOOLED)

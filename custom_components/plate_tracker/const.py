@@ -45,6 +45,8 @@ ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
 ISSUE_FRIGATE_UNAVAILABLE: Final = "frigate_unavailable_{subentry_id}"
 ISSUE_MQTT_DISCONNECTED: Final = "mqtt_disconnected"
 ISSUE_SIGHTINGS_SPOOLED: Final = "sightings_spooled"
+ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY: Final = "sightings_spooled_in_memory"
+"""The same issue's text while the spool file cannot be written either."""
 SPOOL_FILE: Final = "plate_tracker.spool.jsonl"
 FRIGATE_PROBE_SECONDS: Final = 60
 SUBENTRY_SOURCE: Final = "source"

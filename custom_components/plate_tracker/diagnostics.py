@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_FRIGATE_URL, CONF_INBOX
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
+from .store.spool import SightingSpool
 
 # Plates are personal data; so are places and the raw reads and alternatives that
 # spell a plate. Camera names and counters are what support needs and are kept.
@@ -32,6 +33,19 @@ TO_REDACT = {
     CONF_FRIGATE_URL,
     CONF_INBOX,
 }
+
+
+def _spool_state(spool: SightingSpool | None) -> dict[str, int] | None:
+    """Return what the spool holds only in memory and what it dropped to bound that."""
+    if spool is None:
+        return None
+    return {
+        "memory_only": spool.memory_only,
+        "images_dropped": spool.images_dropped,
+        "sightings_dropped": spool.sightings_dropped,
+        "write_errors": spool.write_errors,
+        "unreadable_lines": spool.unreadable_lines,
+    }
 
 
 async def async_get_config_entry_diagnostics(
@@ -51,6 +65,7 @@ async def async_get_config_entry_diagnostics(
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,
             "spool_depth": runtime.pipeline.spool_depth,
+            "spool": _spool_state(runtime.pipeline.spool),
             "counters": asdict(runtime.pipeline.counters),
         },
         # Keyed by subentry id: a source's title and errors name the NVR's host.

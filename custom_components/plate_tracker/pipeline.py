@@ -59,6 +59,11 @@ type PublishSighting = Callable[[Sighting], None]
 type RunBlocking = Callable[..., Awaitable[Any]]
 
 
+def _memory_state(spool: SightingSpool) -> tuple[bool, int, int]:
+    """Return what the repair issue says about memory: held only there, and dropped."""
+    return (bool(spool.memory_only), spool.images_dropped, spool.sightings_dropped)
+
+
 class ImageRejectedError(ValueError):
     """The engine refused an image (corrupt, truncated, too large)."""
 
@@ -212,6 +217,11 @@ class SightingPipeline:
     def queue_depth(self) -> int:
         """Frames waiting for the engine."""
         return self._queue.qsize()
+
+    @property
+    def spool(self) -> SightingSpool | None:
+        """The spool of sightings waiting for the store, if the pipeline has one."""
+        return self._spool
 
     @property
     def spool_depth(self) -> int:
@@ -514,6 +524,7 @@ class SightingPipeline:
 
     async def _spool_sighting(self, spool: SightingSpool, new: NewSighting) -> None:
         was_empty = not len(spool)
+        held_before = _memory_state(spool)
         try:
             await self._run_blocking(spool.append, new)
         except SpoolWriteError as err:
@@ -527,6 +538,7 @@ class SightingPipeline:
         self.counters.sightings_spooled += 1
         if was_empty:
             self._schedule_drain()
+        if was_empty or _memory_state(spool) != held_before:
             self._spool_changed()
 
     def _spool_changed(self) -> None:
@@ -579,6 +591,9 @@ class SightingPipeline:
                 "The sightings database takes writes again: %s spooled sightings stored",
                 taken,
             )
+            self._spool_changed()
+        elif taken:
+            # The shorter file may hold everything again: the issue says so.
             self._spool_changed()
         for sighting in replayed.values():
             self._announce_replayed(sighting)

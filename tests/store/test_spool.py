@@ -116,3 +116,45 @@ def test_an_unwritable_spool_keeps_the_sighting_in_memory_until_it_can_write(
         "AE1234BK",
         "KA7777OO",
     ]
+
+
+def test_memory_is_bounded_while_the_spool_cannot_be_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk full for days must not exhaust Home Assistant's memory.
+
+    What only memory holds loses images first, oldest first, then the oldest
+    sightings; sightings the file already holds keep everything. Drops are
+    counted and logged once per outage, and once when the file works again.
+    """
+    blocker = tmp_path / "plate_tracker"
+    path = blocker / "plate_tracker.spool.jsonl"
+    image_bytes = len(sighting("AE1234BK").crop_jpeg or b"") + len(
+        sighting("AE1234BK").snapshot_jpeg or b""
+    )
+    spool = SightingSpool.open(
+        path, memory_only_sightings=3, memory_only_image_bytes=2 * image_bytes
+    )
+    spool.append(sighting("AA0000AA"))
+    path.unlink()
+    blocker.rmdir()
+    blocker.write_text("a file where the folder should be")
+    for number in range(1, 6):
+        with pytest.raises(SpoolWriteError):
+            spool.append(sighting(f"AA000{number}AA", at=number))
+
+    plates = [entry.plate for entry in spool.entries]
+    assert plates == ["AA0000AA", "AA0003AA", "AA0004AA", "AA0005AA"]
+    assert spool.memory_only == 3
+    assert spool.sightings_dropped == 2
+    with_images = [entry.snapshot_jpeg is not None for entry in spool.entries]
+    assert with_images == [True, False, True, True], "durable one kept, oldest lost"
+    assert spool.images_dropped == 3
+    assert sum("images of the oldest" in r.getMessage() for r in caplog.records) == 1
+    assert sum("are dropped from now on" in r.getMessage() for r in caplog.records) == 1
+
+    blocker.unlink()
+    spool.append(sighting("AA0006AA", at=6))
+    assert spool.memory_only == 0
+    assert [e.plate for e in SightingSpool.open(path).entries] == [*plates, "AA0006AA"]
+    assert sum("is written again" in r.getMessage() for r in caplog.records) == 1

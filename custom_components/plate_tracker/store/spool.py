@@ -9,12 +9,16 @@ after the store took them.
 
 The entries also stay in memory: if the spool file itself cannot be written
 (the disk is full for it too), nothing is lost while Home Assistant runs, and
-the file is rewritten as soon as that works again.
+the file is rewritten as soon as that works again. Memory is not unbounded,
+though: of the sightings only memory holds, the oldest lose their images once
+those pass ``MEMORY_ONLY_IMAGE_BYTES``, and beyond ``MEMORY_ONLY_SIGHTINGS``
+the oldest are dropped; both are counted and logged.
 """
 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import datetime
 import json
 import logging
@@ -27,6 +31,10 @@ from ..records import Direction, NewSighting, Reader
 _LOGGER = logging.getLogger(__name__)
 
 SPOOL_FORMAT = 1
+MEMORY_ONLY_SIGHTINGS = 5000
+"""Sightings kept while the spool file cannot be written; a text-only one is about 1 kB."""
+MEMORY_ONLY_IMAGE_BYTES = 64 * 1024 * 1024
+"""Images of those sightings kept in memory; a snapshot is typically 100-500 kB."""
 
 
 class SpoolWriteError(OSError):
@@ -110,20 +118,45 @@ class SightingSpool:
     Not thread-safe: one caller at a time (the pipeline's worker).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_only_sightings: int = MEMORY_ONLY_SIGHTINGS,
+        memory_only_image_bytes: int = MEMORY_ONLY_IMAGE_BYTES,
+    ) -> None:
         """Use the spool file at ``path``; ``open`` reads what it holds."""
         self.path = path
         self._entries: list[NewSighting] = []
+        self._on_file = 0
+        """How many of the oldest entries the file holds as they are in memory."""
         self._file_behind = False
         """The file lacks entries kept in memory (its last write failed)."""
+        self._memory_only_sightings = memory_only_sightings
+        self._memory_only_image_bytes = memory_only_image_bytes
         self.unreadable_lines = 0
         """Lines of the file that were not sightings (a write cut off by a power cut)."""
         self.write_errors = 0
+        self.images_dropped = 0
+        """Sightings that lost their images because only memory held them."""
+        self.sightings_dropped = 0
+        """Sightings lost because only memory held them and it was full."""
+        self._dropped_since_file_written = (0, 0)
 
     @classmethod
-    def open(cls, path: Path) -> SightingSpool:
+    def open(
+        cls,
+        path: Path,
+        *,
+        memory_only_sightings: int = MEMORY_ONLY_SIGHTINGS,
+        memory_only_image_bytes: int = MEMORY_ONLY_IMAGE_BYTES,
+    ) -> SightingSpool:
         """Return the spool at ``path`` with the sightings it holds from an earlier run."""
-        spool = cls(path)
+        spool = cls(
+            path,
+            memory_only_sightings=memory_only_sightings,
+            memory_only_image_bytes=memory_only_image_bytes,
+        )
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -141,11 +174,22 @@ class SightingSpool:
                     path,
                     err,
                 )
+        spool._on_file = len(spool._entries)
         return spool
 
     def __len__(self) -> int:
         """Sightings waiting."""
         return len(self._entries)
+
+    @property
+    def memory_only_limit(self) -> int:
+        """Sightings kept at most while only memory holds them."""
+        return self._memory_only_sightings
+
+    @property
+    def memory_only(self) -> int:
+        """Sightings only memory holds: a restart now would lose them."""
+        return len(self._entries) - self._on_file
 
     @property
     def entries(self) -> list[NewSighting]:
@@ -167,14 +211,58 @@ class SightingSpool:
                     os.fsync(file.fileno())
                 if created:
                     _fsync_dir(self.path.parent)
+                self._on_file = len(self._entries)
         except OSError as err:
             self._file_behind = True
             self.write_errors += 1
+            self._bound_memory()
             raise SpoolWriteError(err.errno, f"spool {self.path}: {err}") from err
+
+    def _bound_memory(self) -> None:
+        """Keep what only memory holds within bounds: images go first, then the oldest."""
+        images = sum(
+            len(new.crop_jpeg or b"") + len(new.snapshot_jpeg or b"")
+            for new in self._entries[self._on_file :]
+        )
+        index = self._on_file
+        images_dropped = 0
+        while images > self._memory_only_image_bytes and index < len(self._entries):
+            new = self._entries[index]
+            if new.crop_jpeg is not None or new.snapshot_jpeg is not None:
+                images -= len(new.crop_jpeg or b"") + len(new.snapshot_jpeg or b"")
+                self._entries[index] = replace(new, crop_jpeg=None, snapshot_jpeg=None)
+                images_dropped += 1
+            index += 1
+        excess = self.memory_only - self._memory_only_sightings
+        if excess > 0:
+            del self._entries[self._on_file : self._on_file + excess]
+            self.sightings_dropped += excess
+            if self._dropped_since_file_written[1] == 0:
+                _LOGGER.error(
+                    "The spool %s cannot be written and %s sightings wait in memory:"
+                    " the oldest of them are dropped from now on",
+                    self.path,
+                    self._memory_only_sightings,
+                )
+        if images_dropped:
+            self.images_dropped += images_dropped
+            if self._dropped_since_file_written[0] == 0:
+                _LOGGER.warning(
+                    "The spool %s cannot be written: images of the oldest sightings"
+                    " waiting in memory are dropped to keep them within %s MB;"
+                    " plate, time and camera are kept",
+                    self.path,
+                    self._memory_only_image_bytes // (1024 * 1024),
+                )
+        self._dropped_since_file_written = (
+            self._dropped_since_file_written[0] + images_dropped,
+            self._dropped_since_file_written[1] + max(excess, 0),
+        )
 
     def drop_first(self, count: int) -> None:
         """Forget the ``count`` oldest sightings (the store has them now)."""
         del self._entries[:count]
+        self._on_file = max(0, self._on_file - count)
         try:
             self._rewrite()
         except OSError as err:
@@ -199,3 +287,14 @@ class SightingSpool:
         if self.path.parent.exists():
             _fsync_dir(self.path.parent)
         self._file_behind = False
+        self._on_file = len(self._entries)
+        images, sightings = self._dropped_since_file_written
+        if images or sightings:
+            _LOGGER.warning(
+                "The spool %s is written again; while it could not be, %s sightings"
+                " lost their images and %s sightings were lost",
+                self.path,
+                images,
+                sightings,
+            )
+            self._dropped_since_file_written = (0, 0)
