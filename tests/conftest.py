@@ -92,6 +92,8 @@ def folder_entry(inbox: Path) -> MockConfigEntry:
             ConfigSubentryData(
                 subentry_type=SUBENTRY_SOURCE,
                 title="Inbox plate_inbox",
+                # Fixed, so snapshots keyed by source stay the same from run to run.
+                subentry_id="folder_source_subentry",
                 unique_id=f"folder:{inbox}",
                 data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: "plate_inbox"},
             )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
 
-from custom_components.plate_tracker.const import EVENT_SIGHTING
+from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
 
 from .helpers import wait_until
 from .synthetic import scene_jpeg
@@ -83,3 +84,62 @@ async def test_direction_in_the_file_name_reaches_the_sighting(
     assert events[0].data["direction"] == "receding"
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_missing_inbox_is_shown_logged_once_and_recovers(
+    hass: HomeAssistant,
+    inbox: Path,
+    *,
+    init_folder: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An inbox that went away (an unmounted share) must look like a dead NVR, not a quiet camera.
+
+    Without this, a scan of a missing folder finds no files and nothing tells
+    the user that uploads are going nowhere. The outage is logged once when it
+    starts and once when it ends, not at every poll.
+    """
+    (subentry_id,) = init_folder.subentries
+    entity_id = entity_registry.async_get_entity_id(
+        "binary_sensor",
+        DOMAIN,
+        f"{init_folder.entry_id}_{subentry_id}_inbox_folder",
+    )
+    assert entity_id is not None
+    status = init_folder.runtime_data.source_status[subentry_id]
+    issue_id = f"inbox_unavailable_{subentry_id}"
+
+    def sensor_state() -> str | None:
+        state = hass.states.get(entity_id)
+        return state.state if state is not None else None
+
+    await wait_until(lambda: sensor_state() == STATE_ON)
+    unmounted = inbox.with_name("unmounted")
+    await hass.async_add_executor_job(inbox.rename, unmounted)
+    await wait_until(lambda: sensor_state() == STATE_OFF)
+    await wait_until(lambda: status.inbox.consecutive_failures >= 6)
+    await hass.async_block_till_done()
+
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "inbox_unavailable"
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.attributes["consecutive_failures"] >= 3
+    assert "login_refused" not in state.attributes
+    assert _messages(caplog, "cannot be read") == 1
+    exists = await hass.async_add_executor_job(inbox.exists)
+    assert not exists, "a vanished share is not silently replaced"
+
+    await hass.async_add_executor_job(unmounted.rename, inbox)
+    await wait_until(lambda: sensor_state() == STATE_ON)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert _messages(caplog, "is readable again") == 1
+
+
+def _messages(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in record.getMessage() for record in caplog.records)

@@ -197,9 +197,11 @@ async def async_setup_entry(
         alerts=alerts,
         source_counters=source_counters,
         source_status={
-            subentry.subentry_id: SourceStatus(title=subentry.title)
+            subentry.subentry_id: SourceStatus(
+                title=subentry.title, kind=subentry.data[CONF_SOURCE]
+            )
             for subentry in entry.subentries.values()
-            if subentry.data.get(CONF_SOURCE) == SOURCE_FRIGATE
+            if subentry.data.get(CONF_SOURCE) in (SOURCE_FRIGATE, SOURCE_FOLDER)
         },
     )
     entry.runtime_data.tasks.append(

@@ -1,4 +1,4 @@
-"""Connectivity of each Frigate source: its HTTP API and the MQTT broker that brings its events.
+"""Connectivity of each source: a Frigate's HTTP API and MQTT broker, an inbox's folder.
 
 These sensors, not the cameras' entities, show a dead NVR or broker: a camera's
 last plate stays true while its NVR is down, and a quiet camera is not broken.
@@ -21,7 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_SOURCE, SIGNAL_SOURCE_HEALTH, SOURCE_FRIGATE
+from .const import CONF_SOURCE, SIGNAL_SOURCE_HEALTH, SOURCE_FOLDER, SOURCE_FRIGATE
 from .coordinator import PlateTrackerConfigEntry, SourceStatus
 from .entity import source_device_info
 from .sources.health import ConnectionHealth
@@ -31,9 +31,11 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class SourceConnectivityDescription(BinarySensorEntityDescription):
-    """One connection of a Frigate source."""
+    """One connection of a source."""
 
     health_fn: Callable[[SourceStatus], ConnectionHealth]
+    reports_login: bool = True
+    """Whether a refused login can be the cause (not for a folder)."""
 
 
 CONNECTIVITY_SENSORS: tuple[SourceConnectivityDescription, ...] = (
@@ -52,6 +54,17 @@ CONNECTIVITY_SENSORS: tuple[SourceConnectivityDescription, ...] = (
         health_fn=lambda status: status.mqtt,
     ),
 )
+INBOX_SENSORS: tuple[SourceConnectivityDescription, ...] = (
+    SourceConnectivityDescription(
+        key="inbox_folder",
+        translation_key="inbox_folder",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        health_fn=lambda status: status.inbox,
+        reports_login=False,
+    ),
+)
+SENSORS_BY_SOURCE = {SOURCE_FRIGATE: CONNECTIVITY_SENSORS, SOURCE_FOLDER: INBOX_SENSORS}
 
 
 async def async_setup_entry(
@@ -59,21 +72,22 @@ async def async_setup_entry(
     entry: PlateTrackerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the connectivity sensors of every Frigate source, on the source's own device."""
+    """Add the connectivity sensors of every source, on the source's own device."""
     for subentry in entry.subentries.values():
-        if subentry.data.get(CONF_SOURCE) != SOURCE_FRIGATE:
+        descriptions = SENSORS_BY_SOURCE.get(subentry.data.get(CONF_SOURCE, ""), ())
+        if not descriptions:
             continue
         async_add_entities(
             (
                 SourceConnectivityEntity(entry, subentry, description)
-                for description in CONNECTIVITY_SENSORS
+                for description in descriptions
             ),
             config_subentry_id=subentry.subentry_id,
         )
 
 
 class SourceConnectivityEntity(BinarySensorEntity):
-    """Whether one connection of a Frigate source works."""
+    """Whether one connection of a source works."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -120,8 +134,10 @@ class SourceConnectivityEntity(BinarySensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """Why the connection is down, when it is."""
         health = self.entity_description.health_fn(self._status)
-        return {
+        attributes: dict[str, Any] = {
             "consecutive_failures": health.consecutive_failures,
             "last_error": health.last_error,
-            "login_refused": health.auth_failed,
         }
+        if self.entity_description.reports_login:
+            attributes["login_refused"] = health.auth_failed
+        return attributes

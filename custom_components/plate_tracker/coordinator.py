@@ -105,13 +105,20 @@ class SightingHub:
 
 @dataclass(slots=True)
 class SourceStatus:
-    """What is known about the connections of one Frigate source."""
+    """What is known about the connections of one source.
+
+    A Frigate source uses ``api`` and ``mqtt``, an inbox-folder source ``inbox``.
+    """
 
     title: str
+    kind: str
+    """``frigate`` or ``folder``."""
     api: ConnectionHealth = field(default_factory=ConnectionHealth)
     """Frigate's HTTP API: snapshot downloads and the periodic check."""
     mqtt: ConnectionHealth = field(default_factory=ConnectionHealth)
     """Home Assistant's MQTT client, which brings Frigate's events."""
+    inbox: ConnectionHealth = field(default_factory=ConnectionHealth)
+    """The inbox folder: present and readable at the last polls."""
 
 
 @dataclass(slots=True)
@@ -132,4 +139,4 @@ class PlateTrackerRuntimeData:
     last_purge: tuple[datetime, PurgeReport] | None = None
     """When the retention purge last ran and what it removed."""
     source_status: dict[str, SourceStatus] = field(default_factory=dict)
-    """By source subentry id, the connections of each Frigate source."""
+    """By source subentry id, the connections of each source."""

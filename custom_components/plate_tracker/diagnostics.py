@@ -14,7 +14,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_FRIGATE_URL, CONF_INBOX
+from .const import CONF_FRIGATE_URL, CONF_INBOX, SOURCE_FRIGATE
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
 from .store.spool import SightingSpool
 
@@ -73,6 +73,11 @@ async def async_get_config_entry_diagnostics(
             subentry_id: {
                 "frigate_api": async_redact_data(asdict(status.api), {"last_error"}),
                 "mqtt_broker": async_redact_data(asdict(status.mqtt), {"last_error"}),
+            }
+            if status.kind == SOURCE_FRIGATE
+            # An inbox's error names its path.
+            else {
+                "inbox_folder": async_redact_data(asdict(status.inbox), {"last_error"})
             }
             for subentry_id, status in runtime.source_status.items()
         },

@@ -12,7 +12,14 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING, SIGNAL_WATCHLIST_CHANGED
+from .const import (
+    CONF_SOURCE,
+    DOMAIN,
+    SIGNAL_NEW_CAMERA,
+    SIGNAL_SIGHTING,
+    SIGNAL_WATCHLIST_CHANGED,
+    SOURCE_FRIGATE,
+)
 from .coordinator import PlateTrackerConfigEntry
 from .records import Sighting, WatchlistEntry
 
@@ -43,11 +50,12 @@ def source_device_info(
     entry: PlateTrackerConfigEntry, subentry: ConfigSubentry
 ) -> DeviceInfo:
     """Return the device standing for one source of the entry."""
+    frigate = subentry.data.get(CONF_SOURCE) == SOURCE_FRIGATE
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.entry_id}_source_{subentry.subentry_id}")},
         name=subentry.title,
-        manufacturer="Frigate",
-        model="NVR",
+        manufacturer="Frigate" if frigate else "plate_tracker",
+        model="NVR" if frigate else "Inbox folder",
     )
 
 

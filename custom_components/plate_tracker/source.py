@@ -33,6 +33,7 @@ from .const import (
     FRIGATE_PROBE_SECONDS,
     INBOX_POLL_SECONDS,
     ISSUE_FRIGATE_UNAVAILABLE,
+    ISSUE_INBOX_UNAVAILABLE,
     ISSUE_MQTT_DISCONNECTED,
     SIGNAL_SOURCE_HEALTH,
     SOURCE_FOLDER,
@@ -85,9 +86,7 @@ async def async_start_sources(
             await _async_start_frigate(hass, entry, subentry, pipeline, counters)
         elif subentry.data[CONF_SOURCE] == SOURCE_FOLDER:
             tasks.append(
-                await _async_start_folder(
-                    hass, entry, subentry.data, pipeline, counters
-                )
+                await _async_start_folder(hass, entry, subentry, pipeline, counters)
             )
     return tasks
 
@@ -323,13 +322,82 @@ async def _async_start_frigate(
     )
 
 
+class InboxMonitor:
+    """Shows an inbox folder that went away or became unreadable like a dead NVR.
+
+    Its connectivity sensor turns off, the outage is logged once when it starts
+    and once when it ends, and a repair issue explains it while it lasts.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        root: Path,
+    ) -> None:
+        """Watch the folder of one inbox source of the entry."""
+        self._hass = hass
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._title = subentry.title
+        self._root = root
+        self.status = entry.runtime_data.source_status[subentry.subentry_id]
+        self._issue_id = ISSUE_INBOX_UNAVAILABLE.format(
+            subentry_id=subentry.subentry_id
+        )
+
+    def _changed(self) -> None:
+        async_dispatcher_send(
+            self._hass,
+            SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
+            self._subentry_id,
+        )
+
+    @callback
+    def readable(self) -> None:
+        """Record that the folder could be listed."""
+        was_available = self.status.inbox.available
+        if self.status.inbox.succeeded():
+            if was_available is False:
+                _LOGGER.info("Inbox %s is readable again", self._root)
+                ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
+            self._changed()
+
+    @callback
+    def unreadable(self, err: OSError) -> None:
+        """Record that the folder is missing or cannot be listed."""
+        if self.status.inbox.failed(str(err)):
+            _LOGGER.warning("Inbox %s cannot be read: %s", self._root, err)
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                self._issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="inbox_unavailable",
+                translation_placeholders={
+                    "source": self._title,
+                    "path": str(self._root),
+                    "error": str(err),
+                },
+            )
+            self._changed()
+
+    @callback
+    def async_forget_issue(self) -> None:
+        """Remove the source's repair issue when it is unloaded."""
+        ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
+
+
 async def _async_start_folder(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
-    config: Mapping[str, Any],
+    subentry: ConfigSubentry,
     pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> asyncio.Task[None]:
+    config = subentry.data
     inbox = Inbox(
         resolve_inbox(hass, config[CONF_INBOX]),
         filename_pattern=entry.options.get(
@@ -345,6 +413,14 @@ async def _async_start_folder(
             translation_key="inbox_unavailable",
             translation_placeholders={"path": str(inbox.root), "error": str(err)},
         ) from err
+    monitor = InboxMonitor(hass, entry, subentry, inbox.root)
+    # A removed or reconfigured source must not leave its outage behind.
+    entry.async_on_unload(monitor.async_forget_issue)
+
+    def scan(now: float) -> list[InboxFile]:
+        # An empty scan of a folder that is gone would look like a quiet camera.
+        inbox.check_readable()
+        return inbox.scan(now)
 
     async def read_file(file: InboxFile) -> None:
         try:
@@ -369,7 +445,16 @@ async def _async_start_folder(
     async def watch() -> None:
         while True:
             try:
-                files = await hass.async_add_executor_job(inbox.scan, time.time())
+                files = await hass.async_add_executor_job(scan, time.time())
+            except OSError as err:
+                counters["inbox_errors"] += 1
+                # An outage is logged once, by the monitor.
+                _LOGGER.debug("Inbox %s: %s", inbox.root, err)
+                monitor.unreadable(err)
+                await asyncio.sleep(INBOX_POLL_SECONDS)
+                continue
+            monitor.readable()
+            try:
                 for file in files:
                     await read_file(file)
             except OSError as err:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
+import os
 from pathlib import Path
 import re
 import shutil
@@ -99,6 +100,15 @@ class Inbox:
     def ensure_exists(self) -> None:
         """Create the inbox folder if needed (raises OSError when it cannot)."""
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def check_readable(self) -> None:
+        """Raise OSError unless the inbox is a folder whose entries can be listed.
+
+        A folder that went away (an unmounted share, a deleted path) is not
+        created again here: uploads would land beside the real share unseen.
+        """
+        with os.scandir(self.root) as entries:
+            next(entries, None)
 
     def _camera_for(self, path: Path, match: re.Match[str] | None) -> str:
         relative = path.relative_to(self.root)
