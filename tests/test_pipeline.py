@@ -424,3 +424,14 @@ async def test_inbox_frames_are_not_spooled(tmp_path: Path) -> None:
     await _stop(worker)
     assert pipeline.spool_depth == 0
     assert pipeline.counters.store_errors == 1
+
+
+async def test_the_engines_ranking_picks_the_pass_plate(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A slogan read more confidently than the plate must not become the vehicle's sighting."""
+    h, pipeline = harness
+    h.script[b"img"] = [read("AE1455KH", 0.8), read("ANDOFLIN", 0.99)]
+    await pipeline.submit(frame(b"img", final=True))
+    await wait_until(lambda: h.published)
+    assert [new.plate for new in h.stored.values()] == ["AE1455KH"]

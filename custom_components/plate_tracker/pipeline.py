@@ -347,7 +347,9 @@ class SightingPipeline:
             raise ImageRejectedError(str(err)) from err
         self.counters.frames_read += 1
         self.counters.last_read_seconds = time.perf_counter() - started
-        return sorted(result.plates, key=lambda read: read.confidence, reverse=True)
+        # The engine ranks its reads by format and evidence, not by raw confidence
+        # alone: a slogan read very confidently must not outrank the plate.
+        return list(result.plates)
 
     @staticmethod
     def _camera_side_reads(frame: Frame) -> list[PlateRead]:
@@ -394,8 +396,8 @@ class SightingPipeline:
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
-        read = (
-            reads[0] if reads and reads[0].confidence >= self.min_confidence else None
+        read = next(
+            (read for read in reads if read.confidence >= self.min_confidence), None
         )
         stored = False
         if read is not None:

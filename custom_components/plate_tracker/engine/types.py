@@ -41,6 +41,7 @@ class FrameResult:
     width: int
     height: int
     plates: tuple[PlateRead, ...]
+    """Likeliest plate first: ranked by format and evidence, not by raw confidence."""
     seconds: float
     """Wall time the engine spent on this image."""
 
