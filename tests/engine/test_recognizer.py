@@ -194,3 +194,32 @@ def test_a_plate_seen_from_the_side_is_cut_out_upright(
         plate.text
         for plate in recognizer.read(jpeg(scene_with(sheared, at=PLATE_AT))).plates
     ][:1] == ["AE1455KH"]
+
+
+def test_a_small_vehicle_box_is_enlarged_for_the_detector(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A distant car's box is a few dozen pixels: enlarged, its plate's characters are tall enough to find.
+
+    Whole images are not enlarged (a plate crop's text is large already).
+    """
+    seen: list[tuple[int, ...]] = []
+    session = recognizer._detector._session
+    run = session.run
+
+    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
+        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
+        return run(outputs, feeds, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "run", spy, raising=False)
+    frame = jpeg(scene_with(render_plate(["AE 1455 KH"], char_height=14), at=PLATE_AT))
+    recognizer.read(frame, (540, 450, 700, 540))
+    assert max(seen[0][2:]) == 320  # a 160 px box, enlarged 2x
+    seen.clear()
+    small = Image.new("RGB", (200, 60), "white")
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    recognizer.read(buffer.getvalue())
+    assert (
+        max(seen[0][2:]) == 192
+    )  # 200 px, only rounded to the network's multiple of 32

@@ -70,13 +70,19 @@ class TextDetector:
         self._input_name = session.get_inputs()[0].name
 
     def detect(
-        self, image: Image.Image, *, max_side: int, offset: tuple[int, int] = (0, 0)
+        self,
+        image: Image.Image,
+        *,
+        max_side: int,
+        offset: tuple[int, int] = (0, 0),
+        max_upscale: float = 1.0,
     ) -> list[TextLine]:
         """Text lines in ``image`` (read scaled so its longer side is at most ``max_side``).
 
+        A smaller image is enlarged towards ``max_side`` by at most ``max_upscale``.
         ``offset`` is added to every line so boxes found in a crop land in frame pixels.
         """
-        scale = min(1.0, max_side / max(image.size))
+        scale = min(max_upscale, max_side / max(image.size))
         # The network downsamples by 32: pick the nearest multiple per side.
         width = max(32, round(image.width * scale / 32) * 32)
         height = max(32, round(image.height * scale / 32) * 32)

@@ -26,6 +26,8 @@ DETECTION_SIDE_LARGE_FRAME = 960
 LARGE_FRAME_SIDE = 1280
 DETECTION_SIDE_VEHICLE = 384
 """Longer side for a vehicle box: the plate is large in it, so fewer pixels do."""
+VEHICLE_UPSCALE = 2.0
+"""A vehicle box smaller than its detection side is enlarged up to this many times."""
 RETRY_SCALES = (1.25, 2.0)
 RETRY_BELOW_CONFIDENCE = 0.5
 """Without a read at least this confident, the region is searched again at the
@@ -178,7 +180,12 @@ class PlateRecognizer:
         *,
         whole_is_line: bool,
     ) -> list[PlateRead]:
-        lines = self._detect(region, side, offset)
+        # A vehicle box is often small (a distant car): enlarged, its plate's
+        # characters are tall enough for the detector. Whole images are read as
+        # they are: a plate crop's text is large already.
+        lines = self._detect(
+            region, side, offset, max_upscale=1.0 if whole_is_line else VEHICLE_UPSCALE
+        )
         candidates = _candidates(lines)
         if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
@@ -240,7 +247,12 @@ class PlateRecognizer:
         return _suppress_overlaps(plates)
 
     def _detect(
-        self, region: Image.Image, side: int, offset: tuple[int, int]
+        self,
+        region: Image.Image,
+        side: int,
+        offset: tuple[int, int],
+        *,
+        max_upscale: float,
     ) -> list[TextLine]:
         """Text lines of ``region`` seen at ``side``; in overlapping tiles above DETECTION_SIDE_LARGE_FRAME.
 
@@ -248,7 +260,9 @@ class PlateRecognizer:
         is reached tile by tile: each tile costs the memory of a TILE_SIDE frame.
         """
         if side <= DETECTION_SIDE_LARGE_FRAME:
-            return self._detector.detect(region, max_side=side, offset=offset)
+            return self._detector.detect(
+                region, max_side=side, offset=offset, max_upscale=max_upscale
+            )
         scale = side / max(region.size)
         tile = round(TILE_SIDE / scale)
         overlap = round(TILE_OVERLAP / scale)
