@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
@@ -87,3 +87,26 @@ async def test_restart_shows_the_last_plate_again(
     assert state is not None
     assert state.state == "KA7777OO"
     assert state.attributes["seen_at"] == "2026-11-25T08:00:00+00:00"
+
+
+async def test_busy_counters_are_disabled_by_default(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Counters that change with every frame would fill the recorder; health signals stay on."""
+    entries = {
+        entry.unique_id.removeprefix(f"{init_folder.entry_id}_"): entry
+        for entry in er.async_entries_for_config_entry(
+            entity_registry, init_folder.entry_id
+        )
+    }
+    for key in ("frames_read", "queue_depth", "read_time"):
+        assert entries[key].disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    for key in (
+        "frames_dropped",
+        "frames_rejected",
+        "spool_depth",
+        "sightings_recorded",
+    ):
+        assert entries[key].disabled_by is None

@@ -49,6 +49,8 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
     EngineSensorEntityDescription(
         key="frames_read",
         translation_key="frames_read",
+        # Changes with every frame: worth recording only while tuning.
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.TOTAL_INCREASING,
         value_fn=lambda data: data.pipeline.counters.frames_read,
     ),
@@ -79,6 +81,8 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
     EngineSensorEntityDescription(
         key="queue_depth",
         translation_key="queue_depth",
+        # Changes with every frame: worth recording only while tuning.
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda data: data.pipeline.queue_depth,
     ),
@@ -97,6 +101,8 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
     EngineSensorEntityDescription(
         key="read_time",
         translation_key="read_time",
+        # Changes with every frame: worth recording only while tuning.
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfTime.SECONDS,
         suggested_display_precision=3,
