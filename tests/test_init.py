@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
 from custom_components.plate_tracker.engine.models import ModelsUnavailable
@@ -110,3 +117,77 @@ async def test_busy_counters_are_disabled_by_default(
         "sightings_recorded",
     ):
         assert entries[key].disabled_by is None
+
+
+async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_reports(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    hass_ws_client: WebSocketGenerator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A camera taken out of service leaves a device the user can delete; its sightings stay as evidence.
+
+    The device does not come back at the next start from old sightings, only when
+    the camera reports again. The engine's own device cannot be deleted.
+    """
+    from datetime import timedelta
+
+    from homeassistant.util import dt as dt_util
+
+    from custom_components.plate_tracker.records import NewSighting
+
+    store = init_folder.runtime_data.store
+    await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="gate",
+            seen_at=dt_util.utcnow() - timedelta(hours=1),
+            plate="KA7777OO",
+            raw="KA 7777 OO",
+            confidence=0.91,
+            source="folder",
+        ),
+    )
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    camera_id = (DOMAIN, f"{init_folder.entry_id}_gate")
+    device = device_registry.async_get_device(identifiers={camera_id})
+    engine = device_registry.async_get_device(
+        identifiers={(DOMAIN, init_folder.entry_id)}
+    )
+    assert device is not None
+    assert engine is not None
+
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_ws_client(hass)
+
+    async def remove(device_id: str) -> bool:
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": init_folder.entry_id,
+                "device_id": device_id,
+            }
+        )
+        return bool((await client.receive_json())["success"])
+
+    assert not await remove(engine.id)
+    assert await remove(device.id)
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={camera_id}) is None
+
+    freezer.tick(60)
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={camera_id}) is None
+    sightings = await hass.async_add_executor_job(
+        init_folder.runtime_data.store.latest_per_camera
+    )
+    assert list(sightings) == ["gate"]
+
+    hub = init_folder.runtime_data.hub
+    hub.async_add_camera("gate")
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={camera_id}) is not None
+    assert "gate" not in hub.retired_cameras

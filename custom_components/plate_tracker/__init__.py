@@ -13,8 +13,14 @@ from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts, async_load_url_signer
@@ -79,6 +85,9 @@ CONFIG_SCHEMA = vol.Schema(
     {DOMAIN: vol.Schema({vol.Required(CONF_INBOX): cv.string})},
     extra=vol.ALLOW_EXTRA,
 )
+
+
+RETIRED_CAMERAS_STORAGE_VERSION = 1
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -159,9 +168,22 @@ async def async_setup_entry(
     await alerts.async_reload_watchlist()
     await alerts.async_load_last_hits()
     hub = SightingHub(hass, entry.entry_id, alerts)
+    hub.retired_store = Store(
+        hass,
+        RETIRED_CAMERAS_STORAGE_VERSION,
+        f"{DOMAIN}.{entry.entry_id}.retired_cameras",
+    )
+    retired = (await hub.retired_store.async_load() or {}).get("cameras", {})
     latest = await hass.async_add_executor_job(store.latest_per_camera)
     hub.last_by_camera.update(latest)
-    hub.known_cameras.update(latest)
+    for camera, sighting in latest.items():
+        removed = retired.get(camera)
+        removed_at = dt_util.parse_datetime(removed) if removed else None
+        if removed_at is not None and sighting.seen_at <= removed_at:
+            # The user deleted this camera's device and it has not reported since.
+            hub.retired_cameras[camera] = removed
+        else:
+            hub.known_cameras.add(camera)
 
     spool_path = db_path.with_name(SPOOL_FILE)
     try:
@@ -263,6 +285,26 @@ async def _async_entry_updated(
 ) -> None:
     """Reload when options or sources changed: new thresholds, a new or removed source."""
     await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant,  # noqa: ARG001  # Home Assistant's signature
+    entry: PlateTrackerConfigEntry,
+    device_entry: dr.DeviceEntry,
+) -> bool:
+    """Let the user delete a camera's device, e.g. a camera taken out of service.
+
+    Its sightings stay (they are evidence); the device comes back when the camera
+    reports again. The engine, watchlist and source devices cannot be deleted.
+    """
+    hub = entry.runtime_data.hub
+    prefix = f"{entry.entry_id}_"
+    for domain, identifier in device_entry.identifiers:
+        camera = identifier.removeprefix(prefix)
+        if domain == DOMAIN and identifier != camera and camera in hub.known_cameras:
+            hub.async_retire_camera(camera, dt_util.utcnow())
+            return True
+    return False
 
 
 async def async_unload_entry(

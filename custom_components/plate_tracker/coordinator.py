@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.storage import Store
 
 from .alerts import WatchlistAlerts
 from .const import DOMAIN, EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
@@ -65,6 +66,10 @@ class SightingHub:
     """Coroutines run for every announced sighting (watchlist matching, routes)."""
     last_by_camera: dict[str, Sighting] = field(default_factory=dict)
     known_cameras: set[str] = field(default_factory=set)
+    retired_cameras: dict[str, str] = field(default_factory=dict)
+    """Cameras whose device the user deleted, with when (ISO time): not recreated
+    at start-up from old sightings, only when the camera reports again."""
+    retired_store: Store[dict[str, Any]] | None = None
     pending: set[asyncio.Task[Any]] = field(default_factory=set)
     """Listener runs not finished yet; unloading waits for them before closing the store."""
 
@@ -77,7 +82,23 @@ class SightingHub:
         """Make a device and entities for a camera seen for the first time."""
         if camera not in self.known_cameras:
             self.known_cameras.add(camera)
+            if self.retired_cameras.pop(camera, None) is not None:
+                self._async_save_retired()
             async_dispatcher_send(self.hass, self.signal(SIGNAL_NEW_CAMERA), camera)
+
+    @callback
+    def async_retire_camera(self, camera: str, when: datetime) -> None:
+        """Forget a camera the user deleted the device of (it returns if it reports again)."""
+        self.known_cameras.discard(camera)
+        self.retired_cameras[camera] = when.isoformat()
+        self._async_save_retired()
+
+    @callback
+    def _async_save_retired(self) -> None:
+        if self.retired_store is not None:
+            self.retired_store.async_delay_save(
+                lambda: {"cameras": dict(self.retired_cameras)}, 1
+            )
 
     @callback
     def async_publish(self, sighting: Sighting) -> None:
