@@ -152,10 +152,22 @@ async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_repor
     await hass.config_entries.async_reload(init_folder.entry_id)
     await hass.async_block_till_done()
     camera_id = (DOMAIN, f"{init_folder.entry_id}_gate")
-    device = device_registry.async_get_device(identifiers={camera_id})
-    engine = device_registry.async_get_device(
-        identifiers={(DOMAIN, init_folder.entry_id)}
-    )
+
+    def device_with(identifier: tuple[str, str]) -> dr.DeviceEntry | None:
+        # async_get_device is deprecated in newer Home Assistant; this works on both lines.
+        return next(
+            (
+                device
+                for device in dr.async_entries_for_config_entry(
+                    device_registry, init_folder.entry_id
+                )
+                if identifier in device.identifiers
+            ),
+            None,
+        )
+
+    device = device_with(camera_id)
+    engine = device_with((DOMAIN, init_folder.entry_id))
     assert device is not None
     assert engine is not None
 
@@ -175,12 +187,12 @@ async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_repor
     assert not await remove(engine.id)
     assert await remove(device.id)
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={camera_id}) is None
+    assert device_with(camera_id) is None
 
     freezer.tick(60)
     await hass.config_entries.async_reload(init_folder.entry_id)
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={camera_id}) is None
+    assert device_with(camera_id) is None
     sightings = await hass.async_add_executor_job(
         init_folder.runtime_data.store.latest_per_camera
     )
@@ -189,5 +201,5 @@ async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_repor
     hub = init_folder.runtime_data.hub
     hub.async_add_camera("gate")
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={camera_id}) is not None
+    assert device_with(camera_id) is not None
     assert "gate" not in hub.retired_cameras
