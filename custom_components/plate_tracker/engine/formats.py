@@ -406,10 +406,9 @@ def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
 def looks_like_timestamp(text: str) -> bool:
     """Whether ``text`` reads like a date a camera burns into its picture (``20140514``).
 
-    Only this century's dates: a camera's clock is never set decades back.
-
     Camera overlays are the commonest confident digit strings in a frame; a
     digit-only plate that starts with a year and a month is rare by comparison.
+    Only this century's dates count: a camera's clock is never set decades back.
     """
     digits = "".join(DIGIT_FOR_LETTER.get(char, char) for char in text)
     return (

@@ -201,9 +201,8 @@ class PlateRecognizer:
             candidates.insert(0, _Candidate((whole,)))
         candidates = candidates[:MAX_CANDIDATES]
         reads: dict[TextLine, LineRead] = {}
-        plates: list[tuple[FormatMatch, PlateRead]] = []
-        read_from: dict[int, _Candidate] = {}
         sheared_reads: dict[TextLine, LineRead] = {}
+        found: list[tuple[_Candidate, tuple[FormatMatch, PlateRead]]] = []
         # Most frames hold one plate among the first candidates: read those
         # first, and the rest only when no sure plate came out of them.
         for stage in (candidates[:FIRST_STAGE], candidates[FIRST_STAGE:]):
@@ -218,23 +217,21 @@ class PlateRecognizer:
                     _line_crop(frame, line, sheared=True) for line in slanted
                 ]
                 lines_read = self._recognizer.read(crops)
-                reads.update(zip(new_lines, lines_read, strict=False))
+                reads.update(zip(new_lines, lines_read[: len(new_lines)], strict=True))
                 sheared_reads.update(
                     zip(slanted, lines_read[len(new_lines) :], strict=True)
                 )
             for candidate in stage:
                 best = self._best_plate_from(frame, candidate, reads, sheared_reads)
                 if best is not None:
-                    plates.append(best)
-                    read_from[id(best)] = candidate
-            if any(_is_sure(match) for match, _ in plates):
-                return _suppress_overlaps(plates)
+                    found.append((candidate, best))
+            if any(_is_sure(match) for _, (match, _) in found):
+                return _suppress_overlaps([plate for _, plate in found])
         # No sure plate: the likeliest ones may have lost a repeated character
         # (``7333`` read ``733``) where CTC merged it; read them stretched wider
         # and keep that read only when it restores a doubled character.
-        plates.sort(key=lambda item: item[0].score, reverse=True)
-        for index, best in enumerate(plates[:WIDE_REREADS]):
-            candidate = read_from[id(best)]
+        found.sort(key=lambda item: item[1][0].score, reverse=True)
+        for index, (candidate, best) in enumerate(found[:WIDE_REREADS]):
             wide = self._plate_from(
                 frame,
                 candidate,
@@ -243,8 +240,8 @@ class PlateRecognizer:
                 ),
             )
             if wide is not None and _restores_repeat(best[0].text, wide[0].text):
-                plates[index] = wide
-        return _suppress_overlaps(plates)
+                found[index] = (candidate, wide)
+        return _suppress_overlaps([plate for _, plate in found])
 
     def _detect(
         self,
