@@ -39,6 +39,9 @@ FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
         # Czech series digits start at 1: a leading round glyph cannot be a Czech 0.
         ("0KK7448", "eu_cz_two_letters", None),
         ("5AU5341", "eu_cz_two_letters", "5AU5341"),
+        # Where any character may stand, the round glyph is written 0.
+        ("CUSTOM", "us_generic_6", "CUST0M"),
+        ("OLDCAR", "eu_generic_6", "0LDCAR"),
     ],
 )
 def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> None:
@@ -67,6 +70,14 @@ def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> Non
         # The round glyph O/0 is decided by position: the old Czechoslovak series
         # (like Brazil's) starts with three letters.
         ("0KK7448", ("ua", "eu", "us", "br"), "OKK7448", "eu_cs_old"),
+        # A loose read writes the round glyph 0 (US states print one glyph for both)...
+        ("CUSTOM", ("us",), "CUST0M", "us_generic_6"),
+        # ...but a letter place of a serial format keeps its O.
+        ("NOX218", ("us",), "NOX218", "us_abc123"),
+        # Georgia's peach between the groups is read as a C and left out.
+        ("BMNC2079", ("us",), "BMN2079", "us_abc1234"),
+        # A C that is no emblem stays: the stray leading character goes instead.
+        ("4ASC7399", ("us",), "ASC7399", "us_abc1234"),
     ],
 )
 def test_best_match(

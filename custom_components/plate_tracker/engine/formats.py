@@ -72,7 +72,7 @@ cannot tell them apart, so the position decides almost alone."""
 ROUND_GLYPHS = frozenset("0OQD")
 THIN_STROKES = frozenset("1ILJ")
 PROBABILITY_FLOOR = 1e-6
-EMBLEM_GLYPHS = frozenset("80OQDB")
+EMBLEM_GLYPHS = "80OQDB"
 """What a round seal or a coat of arms between plate groups is read as."""
 EMBLEM_DROP_COST = 0.3
 
@@ -95,6 +95,8 @@ class PlateFormat:
     emblem_at: int | None = None
     """Position before which the plate carries an emblem or sticker (a coat of
     arms, an inspection seal) that recognisers read as one extra character."""
+    emblem_glyphs: str = EMBLEM_GLYPHS
+    """What that emblem is read as: dropping one of these there costs little."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,16 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("eu_generic_6", "eu", "A" * 6, LATIN_LETTERS, _LOOSE),
     PlateFormat("eu_generic_5", "eu", "A" * 5, LATIN_LETTERS, _LOOSE),
     # The serial formats most US states issue; vanity plates fall to the loose ones.
-    PlateFormat("us_abc1234", "us", "LLLDDDD", LATIN_LETTERS, _KNOWN),
+    # Some states print their emblem between the groups (Georgia's peach).
+    PlateFormat(
+        "us_abc1234",
+        "us",
+        "LLLDDDD",
+        LATIN_LETTERS,
+        _KNOWN,
+        emblem_at=3,
+        emblem_glyphs="CGO0",
+    ),
     PlateFormat("us_1abc234", "us", "NLLLDDD", LATIN_LETTERS, _KNOWN),
     PlateFormat("us_123abc", "us", "DDDLLL", LATIN_LETTERS, _KNOWN),
     PlateFormat("us_abc123", "us", "LLLDDD", LATIN_LETTERS, _KNOWN),
@@ -216,6 +227,7 @@ def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
             plate_format.letters,
             plate_format.prior - REGION_ORDER_COST * rank,
             plate_format.emblem_at,
+            plate_format.emblem_glyphs,
         )
         for rank, region in enumerate(regions)
         for plate_format in FORMATS
@@ -324,6 +336,7 @@ def match_formats(
                 penalty = _text_penalty(text, plate_format)
                 if penalty is None:
                     continue
+                text = written_as(text, plate_format)
                 score = (
                     math.log(max(confidence, 1e-12))
                     + plate_format.prior
@@ -372,7 +385,7 @@ def _windows(
             _drop_cost(probabilities[:start], probabilities[start + length + 1 :])
             + (
                 EMBLEM_DROP_COST
-                if glyph in EMBLEM_GLYPHS
+                if glyph in plate_format.emblem_glyphs
                 else _drop_cost(probabilities[emblem : emblem + 1])
             ),
         )
@@ -453,7 +466,23 @@ def fold_to_format(text: str, plate_format: PlateFormat) -> str | None:
         if char not in _allowed(kind, plate_format.letters):
             return None
         folded.append(char)
-    return "".join(folded)
+    return written_as("".join(folded), plate_format)
+
+
+def written_as(text: str, plate_format: PlateFormat) -> str:
+    """Return ``text`` as a plate of ``plate_format`` is written.
+
+    Where the pattern allows any character (``A``), a round glyph is written 0:
+    there is no position to tell O from 0 by, US states print one glyph for
+    both, and registries (and the publishers of US ground truth) write it 0.
+    Watchlist matching folds O and 0 anyway; this only fixes the spelling.
+    """
+    if "O" not in text or "A" not in plate_format.pattern:
+        return text
+    return "".join(
+        "0" if char == "O" and kind == "A" else char
+        for char, kind in zip(text, plate_format.pattern, strict=True)
+    )
 
 
 def one_hot(text: str, confidence: float = 1.0) -> ProbabilityMatrix:
