@@ -76,8 +76,6 @@ def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> Non
         ("NOX218", ("us",), "NOX218", "us_abc123"),
         # Georgia's peach between the groups is read as a C and left out.
         ("BMNC2079", ("us",), "BMN2079", "us_abc1234"),
-        # A C that is no emblem stays: the stray leading character goes instead.
-        ("4ASC7399", ("us",), "ASC7399", "us_abc1234"),
     ],
 )
 def test_best_match(
