@@ -223,3 +223,30 @@ def test_a_small_vehicle_box_is_enlarged_for_the_detector(
     assert (
         max(seen[0][2:]) == 192
     )  # 200 px, only rounded to the network's multiple of 32
+
+
+def test_the_finest_pass_runs_in_strips_of_bounded_area(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1280x720 frame at full scale is seen in three full-width strips of 1280x320 pixels.
+
+    Square 640 px tiles would need six, seeing twice the frame's area. No strip
+    is larger than a square tile (detection memory grows with the area seen at once).
+    """
+    seen: list[tuple[int, ...]] = []
+    session = recognizer._detector._session
+    run = session.run
+
+    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
+        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
+        return run(outputs, feeds, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "run", spy, raising=False)
+    scene = Image.linear_gradient("L").resize((1280, 720)).convert("RGB")
+    assert recognizer.read(jpeg(scene)).plates == ()
+    sides = [shape[2:] for shape in seen]
+    assert sides[:2] == [(352, 640), (448, 800)]
+    strips = sides[2:]
+    assert len(strips) == 3
+    assert all(width == 1280 for _, width in strips)
+    assert all(height * width <= 640 * 640 for height, width in strips)

@@ -38,6 +38,9 @@ class LineRead:
     text: str
     probabilities: ProbabilityMatrix
     """One row per character of ``text`` over ``PLATE_CHARS``."""
+    longest_run: int = 0
+    """Most time steps one emitted character held without a blank: a character
+    held over several steps may hide a repeat (``33``) that CTC merged."""
 
     @property
     def confidence(self) -> float:
@@ -96,20 +99,24 @@ def ctc_decode(steps: npt.NDArray[np.float32]) -> LineRead:
     chars: list[str] = []
     rows: list[npt.NDArray[np.float32]] = []
     previous = _BLANK
+    run = longest_run = 0
     for step, column in enumerate(best.tolist()):
         if column != _BLANK:
             row = steps[step, 1:]
             if column != previous:
                 chars.append(PLATE_CHARS[column - 1])
                 rows.append(row)
+                run = 0
             elif row[column - 1] > rows[-1][column - 1]:
                 rows[-1] = row
+            run += 1
+            longest_run = max(longest_run, run)
         previous = column
     if not rows:
         return LineRead("", np.zeros((0, len(PLATE_CHARS)), dtype=np.float32))
     matrix = np.asarray(rows, dtype=np.float32)
     matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1e-9)
-    return LineRead("".join(chars), matrix)
+    return LineRead("".join(chars), matrix, longest_run)
 
 
 def _plate_reduction(

@@ -34,7 +34,7 @@ RETRY_BELOW_CONFIDENCE = 0.5
 next of RETRY_SCALES times the first side."""
 MAX_DETECTION_SIDE = 1280
 TILE_SIDE = 640
-"""Finer scales than this are detected in tiles of this side (detector pixels)."""
+"""Finer scales than DETECTION_SIDE_LARGE_FRAME are detected in tiles of at most this side squared (detector pixels)."""
 TILE_OVERLAP = 96
 """Detector pixels shared by neighbouring tiles: a plate cut by one lies whole in the other."""
 MIN_DETECTION_SIDE = 320
@@ -55,6 +55,9 @@ repeated characters (``7333``) apart instead of collapsing them into one."""
 WIDE_STRETCH = 2.2
 WIDE_REREADS = 2
 """Unsure reads reread at WIDE_STRETCH, best first."""
+MERGE_SUSPECT_RUN = 2
+"""Time steps one character must hold for its read to be reread wider: a
+character that comes and goes in one step hides no merged repeat."""
 SHEAR_MIN_ANGLE, SHEAR_MAX_ANGLE = 0.15, 0.8
 """Radians of slope between which a line is also read sheared (see ``_line_crop``)."""
 OVERLAP = 0.3
@@ -228,10 +231,15 @@ class PlateRecognizer:
             if any(_is_sure(match) for _, (match, _) in found):
                 return _suppress_overlaps([plate for _, plate in found])
         # No sure plate: the likeliest ones may have lost a repeated character
-        # (``7333`` read ``733``) where CTC merged it; read them stretched wider
-        # and keep that read only when it restores a doubled character.
+        # (``7333`` read ``733``) where CTC merged it, which shows as a character
+        # held over several time steps. Read those stretched wider and keep that
+        # read only when it restores a doubled character.
         found.sort(key=lambda item: item[1][0].score, reverse=True)
         for index, (candidate, best) in enumerate(found[:WIDE_REREADS]):
+            if all(
+                reads[line].longest_run < MERGE_SUSPECT_RUN for line in candidate.lines
+            ):
+                continue
             wide = self._plate_from(
                 frame,
                 candidate,
@@ -253,24 +261,31 @@ class PlateRecognizer:
     ) -> list[TextLine]:
         """Text lines of ``region`` seen at ``side``; in overlapping tiles above DETECTION_SIDE_LARGE_FRAME.
 
-        Detection memory grows with the square of the side, so the finest scale
-        is reached tile by tile: each tile costs the memory of a TILE_SIDE frame.
+        Detection memory grows with the area seen at once, so the finest scale
+        is reached tile by tile, each of at most TILE_SIDE squared detector
+        pixels. Tiles are full-width strips where such a strip is still tall
+        enough: they overlap less than square tiles (less is seen twice), and
+        a horizontal cut leaves a plate, wider than tall, whole in one strip.
         """
         if side <= DETECTION_SIDE_LARGE_FRAME:
             return self._detector.detect(
                 region, max_side=side, offset=offset, max_upscale=max_upscale
             )
         scale = side / max(region.size)
-        tile = round(TILE_SIDE / scale)
+        strip_height = TILE_SIDE * TILE_SIDE / (region.width * scale)
+        if strip_height >= 3 * TILE_OVERLAP:
+            tile_width, tile_height = region.width, round(strip_height / scale)
+        else:
+            tile_width = tile_height = round(TILE_SIDE / scale)
         overlap = round(TILE_OVERLAP / scale)
         lines: list[TextLine] = []
-        for left in _tile_starts(region.width, tile, overlap):
-            for top in _tile_starts(region.height, tile, overlap):
+        for left in _tile_starts(region.width, tile_width, overlap):
+            for top in _tile_starts(region.height, tile_height, overlap):
                 box = (
                     left,
                     top,
-                    min(region.width, left + tile),
-                    min(region.height, top + tile),
+                    min(region.width, left + tile_width),
+                    min(region.height, top + tile_height),
                 )
                 lines.extend(
                     self._detector.detect(
