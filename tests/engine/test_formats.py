@@ -169,3 +169,16 @@ def test_timestamp_is_no_digit_only_plate() -> None:
         match_formats(one_hot("4141119", 0.95), formats_for(("us",)))[0].text
         == "4141119"
     )
+
+
+def test_timestamp_read_with_a_letter_is_no_plate() -> None:
+    """``2O14050`` (a date with its 0 read as O) fits the Czech format but is the camera's clock."""
+    texts = [
+        m.text for m in match_formats(one_hot("2O14050", 0.9), formats_for(("eu",)))
+    ]
+    assert "2O14050" not in texts
+    # A plate that starts with letters is never taken for a date.
+    assert (
+        match_formats(one_hot("ZOI4051", 0.9), formats_for(("br",)))[0].text
+        == "ZOI4051"
+    )

@@ -250,3 +250,21 @@ def test_the_finest_pass_runs_in_strips_of_bounded_area(
     assert len(strips) == 3
     assert all(width == 1280 for _, width in strips)
     assert all(height * width <= 640 * 640 for height, width in strips)
+
+
+def test_a_small_photo_is_enlarged_when_searched_again(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small photo's plates are small too: the finer passes enlarge it (up to 2x), plate crops excepted."""
+    seen: list[tuple[int, ...]] = []
+    session = recognizer._detector._session
+    run = session.run
+
+    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
+        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
+        return run(outputs, feeds, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "run", spy, raising=False)
+    scene = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
+    assert recognizer.read(jpeg(scene)).plates == ()
+    assert [max(shape[2:]) for shape in seen] == [480, 608, 960]

@@ -409,7 +409,11 @@ def _drop_cost(*dropped: ProbabilityMatrix) -> float:
 
 def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
     """Extra cost of a text under a format; None when it is no plate at all."""
-    if "L" not in plate_format.pattern and looks_like_timestamp(text):
+    # A date overlay read with a letter in it (``2O14050``) still starts with
+    # digits; plates that start with letters are never taken for one.
+    if ("L" not in plate_format.pattern or text[:1] in DIGITS) and looks_like_timestamp(
+        text
+    ):
         return None
     if "A" in plate_format.pattern:
         return _loose_text_penalty(text)

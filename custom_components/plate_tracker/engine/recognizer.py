@@ -30,8 +30,11 @@ VEHICLE_UPSCALE = 2.0
 """A vehicle box smaller than its detection side is enlarged up to this many times."""
 RETRY_SCALES = (1.25, 2.0)
 RETRY_BELOW_CONFIDENCE = 0.5
-"""Without a read at least this confident, the region is searched again at the
-next of RETRY_SCALES times the first side."""
+"""Without a read of a plate format at least this confident (or a sure loose
+one), the region is searched again at the next of RETRY_SCALES times the first side."""
+RETRY_UPSCALE = 2.0
+"""A whole frame searched again may be enlarged up to this many times: the
+plates of a small photo are small too."""
 MAX_DETECTION_SIDE = 1280
 TILE_SIDE = 640
 """Finer scales than DETECTION_SIDE_LARGE_FRAME are detected in tiles of at most this side squared (detector pixels)."""
@@ -117,6 +120,9 @@ class PlateRecognizer:
             ort.InferenceSession(str(paths.recognizer), options, providers=providers)
         )
         self._formats = formats_for(regions)
+        self._patterns = {
+            plate_format.name: plate_format.pattern for plate_format in self._formats
+        }
         self.regions = tuple(regions)
 
     def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
@@ -152,27 +158,71 @@ class PlateRecognizer:
                     DETECTION_SIDE_VEHICLE,
                     (x1, y1),
                 )
+        whole = region is frame
         side = min(side, max(MIN_DETECTION_SIDE, *region.size))
-        plates = self._read_region(
-            frame, region, side, offset, whole_is_line=vehicle_box is None
+        # A vehicle box is often small (a distant car): enlarged, its plate's
+        # characters are tall enough for the detector. A whole frame is first
+        # read as it is; a small photo is enlarged only when searched again.
+        upscale = 1.0 if whole else VEHICLE_UPSCALE
+        retry_upscale = (
+            (1.0 if _looks_like_plate_crop(region) else RETRY_UPSCALE)
+            if whole
+            else VEHICLE_UPSCALE
+        )
+        plates = _suppress_overlaps(
+            self._read_region(
+                frame, region, side, offset, whole_is_line=whole, max_upscale=upscale
+            )
         )
         searched = side
         for scale in RETRY_SCALES:
-            if any(plate.confidence >= RETRY_BELOW_CONFIDENCE for plate in plates):
+            if self._settled(plates):
                 break
             # Capped: detection memory grows with the square of the side.
-            retry_side = min(round(side * scale), MAX_DETECTION_SIDE, max(region.size))
+            retry_side = min(
+                round(side * scale),
+                MAX_DETECTION_SIDE,
+                round(max(region.size) * retry_upscale),
+            )
             if retry_side <= searched:
                 break
             # Coarse to fine: a small, slanted or dim plate the quick pass missed
             # often shows at a finer scale; only frames without a good read pay for it.
-            retried = self._read_region(
-                frame, region, retry_side, offset, whole_is_line=vehicle_box is None
+            retried = _suppress_overlaps(
+                self._read_region(
+                    frame,
+                    region,
+                    retry_side,
+                    offset,
+                    whole_is_line=whole,
+                    max_upscale=retry_upscale,
+                )
             )
             searched = retry_side
-            if _best_confidence(retried) >= _best_confidence(plates):
+            if self._rank(retried) >= self._rank(plates):
                 plates = retried
         return plates
+
+    def _settled(self, plates: Sequence[PlateRead]) -> bool:
+        """Whether a read is good enough to stop searching at finer scales.
+
+        A plausible read of a plate format settles it; a loose read (signs,
+        slogans and shop names fit those too) only when it is sure.
+        """
+        return any(
+            plate.confidence >= SURE_CONFIDENCE
+            or (
+                plate.confidence >= RETRY_BELOW_CONFIDENCE
+                and "A" not in self._patterns[plate.plate_format]
+            )
+            for plate in plates
+        )
+
+    def _rank(self, plates: Sequence[PlateRead]) -> tuple[bool, float]:
+        """Order of two passes' reads: a settled one first, then the more confident."""
+        return self._settled(plates), max(
+            (plate.confidence for plate in plates), default=0.0
+        )
 
     def _read_region(
         self,
@@ -182,13 +232,10 @@ class PlateRecognizer:
         offset: tuple[int, int],
         *,
         whole_is_line: bool,
-    ) -> list[PlateRead]:
-        # A vehicle box is often small (a distant car): enlarged, its plate's
-        # characters are tall enough for the detector. Whole images are read as
-        # they are: a plate crop's text is large already.
-        lines = self._detect(
-            region, side, offset, max_upscale=1.0 if whole_is_line else VEHICLE_UPSCALE
-        )
+        max_upscale: float,
+    ) -> list[tuple[FormatMatch, PlateRead]]:
+        """Every plate read in ``region`` seen at ``side``, with its format match."""
+        lines = self._detect(region, side, offset, max_upscale=max_upscale)
         candidates = _candidates(lines)
         if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
@@ -229,7 +276,7 @@ class PlateRecognizer:
                 if best is not None:
                     found.append((candidate, best))
             if any(_is_sure(match) for _, (match, _) in found):
-                return _suppress_overlaps([plate for _, plate in found])
+                return [read for _, read in found]
         # No sure plate: the likeliest ones may have lost a repeated character
         # (``7333`` read ``733``) where CTC merged it, which shows as a character
         # held over several time steps. Read those stretched wider and keep that
@@ -249,7 +296,7 @@ class PlateRecognizer:
             )
             if wide is not None and _restores_repeat(best[0].text, wide[0].text):
                 found[index] = (candidate, wide)
-        return _suppress_overlaps([plate for _, plate in found])
+        return [read for _, read in found]
 
     def _detect(
         self,
@@ -292,6 +339,7 @@ class PlateRecognizer:
                         region.crop(box),
                         max_side=round(max(box[2] - left, box[3] - top) * scale),
                         offset=(offset[0] + left, offset[1] + top),
+                        max_upscale=max_upscale,
                     )
                 )
         return lines
@@ -373,10 +421,6 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 def _is_slanted(line: TextLine) -> bool:
     return SHEAR_MIN_ANGLE <= abs(line.angle) <= SHEAR_MAX_ANGLE
-
-
-def _best_confidence(plates: Sequence[PlateRead]) -> float:
-    return max((plate.confidence for plate in plates), default=0.0)
 
 
 def _is_sure(match: FormatMatch) -> bool:
