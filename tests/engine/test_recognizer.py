@@ -268,3 +268,32 @@ def test_a_small_photo_is_enlarged_when_searched_again(
     scene = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
     assert recognizer.read(jpeg(scene)).plates == ()
     assert [max(shape[2:]) for shape in seen] == [480, 608, 960]
+
+
+@pytest.mark.parametrize(
+    ("text", "plate_format", "confidence", "settles"),
+    [
+        ("AE1455KH", "ua_standard", 0.6, True),
+        ("WG4L2M", "us_generic_6", 0.6, True),
+        # A shop sign (САЛОН КРАСИ) read as a loose plate: a word, so search on.
+        ("AN0HKPAC", "eu_generic_8", 0.6, False),
+        ("AN0HKPAC", "eu_generic_8", 0.9, True),
+        ("AE1455KH", "ua_standard", 0.3, False),
+    ],
+)
+def test_what_ends_the_search_for_finer_scales(
+    recognizer: PlateRecognizer,
+    text: str,
+    plate_format: str,
+    confidence: float,
+    settles: bool,
+) -> None:
+    """A plausible plate read ends the search; a word that only fits a loose format does not."""
+    read = PlateRead(
+        text=text,
+        raw=text,
+        confidence=confidence,
+        box=(0, 0, 10, 10),
+        plate_format=plate_format,
+    )
+    assert recognizer._settled([read]) is settles

@@ -30,8 +30,9 @@ VEHICLE_UPSCALE = 2.0
 """A vehicle box smaller than its detection side is enlarged up to this many times."""
 RETRY_SCALES = (1.25, 2.0)
 RETRY_BELOW_CONFIDENCE = 0.5
-"""Without a read of a plate format at least this confident (or a sure loose
-one), the region is searched again at the next of RETRY_SCALES times the first side."""
+"""Without a read at least this confident that is no word (see ``_settled``),
+the region is searched again at the next of RETRY_SCALES times the first side."""
+NONZERO_DIGITS = frozenset("123456789")
 RETRY_UPSCALE = 2.0
 """A whole frame searched again may be enlarged up to this many times: the
 plates of a small photo are small too."""
@@ -206,14 +207,18 @@ class PlateRecognizer:
     def _settled(self, plates: Sequence[PlateRead]) -> bool:
         """Whether a read is good enough to stop searching at finer scales.
 
-        A plausible read of a plate format settles it; a loose read (signs,
-        slogans and shop names fit those too) only when it is sure.
+        A plausible read settles it, unless it fits only a loose format and
+        is a word (letters, perhaps with round glyphs written 0): shop signs
+        and slogans read like that, plates rarely. A sure read always settles.
         """
         return any(
             plate.confidence >= SURE_CONFIDENCE
             or (
                 plate.confidence >= RETRY_BELOW_CONFIDENCE
-                and "A" not in self._patterns[plate.plate_format]
+                and (
+                    "A" not in self._patterns.get(plate.plate_format or "", "A")
+                    or any(char in NONZERO_DIGITS for char in plate.text)
+                )
             )
             for plate in plates
         )
