@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
 from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
+from custom_components.plate_tracker.matching.cooldown import AlertCooldown
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -160,6 +161,26 @@ async def test_one_alert_per_pass_but_every_hit_stored(
     store = init_folder.runtime_data.store
     stored = await hass.async_add_executor_job(store.hits_for_entry, listed["entry_id"])
     assert len(stored) == 5
+
+
+async def test_a_correction_of_the_same_sighting_does_not_alert_again(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """The direction learnt at an event's end re-announces the sighting: no second alert.
+
+    Even with no cooldown at all (every sighting alerts), one sighting is one alert.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    runtime = init_folder.runtime_data
+    runtime.alerts.cooldown = AlertCooldown(0)
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    sighting = await announce(hass, init_folder, "AE1234BK")
+    runtime.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    assert len(hits) == 1
+    # A new sighting of the same car still alerts (the cooldown is 0).
+    await announce(hass, init_folder, "AE1234BK", at=NOW + timedelta(seconds=1))
+    assert len(hits) == 2
 
 
 async def test_last_seen_sensor_survives_a_restart(

@@ -112,6 +112,11 @@ class WatchlistAlerts:
                 hit.read_plate,
                 dt_util.utcnow(),
             )
+            # A correction that only adds what was learnt later (the direction
+            # at the event's end) matches as the hit already recorded: it was
+            # alerted (or not) the first time and must not alert again.
+            previous = self.last_hit_by_entry.get(hit.entry.id)
+            repeated = previous is not None and previous.hit_id == hit_id
             self.last_hit_by_entry[hit.entry.id] = LastHit(
                 hit_id=hit_id,
                 sighting_id=sighting.id,
@@ -121,7 +126,9 @@ class WatchlistAlerts:
                 match_kind=hit.kind.value,
             )
             payload: dict[str, Any] | None = None
-            if self.cooldown.should_alert(
+            if repeated:
+                _LOGGER.debug("Hit %s was announced already", hit_id)
+            elif self.cooldown.should_alert(
                 hit.listed_plate, sighting.camera, sighting.seen_at
             ):
                 payload = await self._payload(hit_id, sighting, hit)
