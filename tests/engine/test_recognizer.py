@@ -24,6 +24,22 @@ from custom_components.plate_tracker.engine.types import PlateRead
 PLATE_AT = (560, 470)
 
 
+def detector_inputs(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[int, ...]]:
+    """Collect the shape of every input the detector is given from now on."""
+    seen: list[tuple[int, ...]] = []
+    session = recognizer._detector._session
+    run = session.run
+
+    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
+        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
+        return run(outputs, feeds, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "run", spy, raising=False)
+    return seen
+
+
 def _inside(box: tuple[int, int, int, int], plate: Image.Image) -> bool:
     """Whether the read's box lies on the pasted plate (give or take the detector's margin)."""
     x1, y1, x2, y2 = box
@@ -203,15 +219,7 @@ def test_a_small_vehicle_box_is_enlarged_for_the_detector(
 
     Whole images are not enlarged (a plate crop's text is large already).
     """
-    seen: list[tuple[int, ...]] = []
-    session = recognizer._detector._session
-    run = session.run
-
-    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
-        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
-        return run(outputs, feeds, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(session, "run", spy, raising=False)
+    seen = detector_inputs(recognizer, monkeypatch)
     frame = jpeg(scene_with(render_plate(["AE 1455 KH"], char_height=14), at=PLATE_AT))
     recognizer.read(frame, (540, 450, 700, 540))
     assert max(seen[0][2:]) == 320  # a 160 px box, enlarged 2x
@@ -233,15 +241,7 @@ def test_the_finest_pass_runs_in_strips_of_bounded_area(
     Square 640 px tiles would need six, seeing twice the frame's area. No strip
     is larger than a square tile (detection memory grows with the area seen at once).
     """
-    seen: list[tuple[int, ...]] = []
-    session = recognizer._detector._session
-    run = session.run
-
-    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
-        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
-        return run(outputs, feeds, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(session, "run", spy, raising=False)
+    seen = detector_inputs(recognizer, monkeypatch)
     scene = Image.linear_gradient("L").resize((1280, 720)).convert("RGB")
     assert recognizer.read(jpeg(scene)).plates == ()
     sides = [shape[2:] for shape in seen]
@@ -256,15 +256,7 @@ def test_a_small_photo_is_enlarged_when_searched_again(
     recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A small photo's plates are small too: the finer passes enlarge it (up to 2x), plate crops excepted."""
-    seen: list[tuple[int, ...]] = []
-    session = recognizer._detector._session
-    run = session.run
-
-    def spy(outputs: object, feeds: dict[str, object], *args: object) -> object:
-        seen.append(feeds[recognizer._detector._input_name].shape)  # type: ignore[attr-defined]
-        return run(outputs, feeds, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(session, "run", spy, raising=False)
+    seen = detector_inputs(recognizer, monkeypatch)
     scene = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
     assert recognizer.read(jpeg(scene)).plates == ()
     assert [max(shape[2:]) for shape in seen] == [480, 608, 960]
