@@ -38,7 +38,8 @@ RETRY_UPSCALE = 2.0
 plates of a small photo are small too."""
 MAX_DETECTION_SIDE = 1280
 TILE_SIDE = 640
-"""Finer scales than DETECTION_SIDE_LARGE_FRAME are detected in tiles of at most this side squared (detector pixels)."""
+"""Scales finer than DETECTION_SIDE_LARGE_FRAME are detected in tiles of at most
+this side squared (detector pixels): detection memory grows with the area seen."""
 TILE_OVERLAP = 96
 """Detector pixels shared by neighbouring tiles: a plate cut by one lies whole in the other."""
 MIN_DETECTION_SIDE = 320
@@ -46,11 +47,11 @@ MIN_DETECTION_SIDE = 320
 MIN_LINE_HEIGHT = 8.0
 MIN_ASPECT, MAX_ASPECT = 1.2, 11.0
 MAX_CANDIDATES = 5
+"""Crops read per image at most: recognition time grows with every crop."""
 FIRST_STAGE = 2
 """Candidates read before deciding whether the others are worth reading."""
 SURE_CONFIDENCE = 0.85
 """A plate of a specific format read this confidently ends the search."""
-"""Crops read per image at most: recognition time grows with every crop."""
 MIN_CONFIDENCE = 0.05
 """Reads below this are noise (signs, stickers), not plates."""
 READ_STRETCH = 1.4
