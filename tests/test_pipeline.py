@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import sqlite3
+import threading
 
 import pytest
 
 from custom_components.plate_tracker.engine.types import Box, FrameResult, PlateRead
 from custom_components.plate_tracker.pipeline import (
+    SPOOL_REPLAY_BATCH,
     Frame,
     ImageRejectedError,
     SightingPipeline,
@@ -410,6 +412,62 @@ async def test_a_restart_replays_the_spool_before_new_sightings(tmp_path: Path) 
     await wait_until(lambda: len(restarted.published) == 2, 5)
     await _stop(worker)
     assert [text for _, text in restarted.published] == ["AE1234BK", "KA7777OO"]
+    assert not path.exists()
+
+
+async def test_a_long_spool_is_replayed_in_batches_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Hours of spooled sightings must neither block Home Assistant's event loop nor be loaded into memory at once.
+
+    The store still gets every one, oldest first, with its images.
+    """
+    path = tmp_path / "spool.jsonl"
+    spool = SightingSpool.open(path)
+    count = SPOOL_REPLAY_BATCH * 2 + 3
+    for number in range(count):
+        spool.append(
+            NewSighting(
+                camera="bridge",
+                seen_at=T0 + timedelta(seconds=number),
+                plate=f"AA{number:04d}AA",
+                raw=f"AA{number:04d}AA",
+                confidence=0.9,
+                source="frigate",
+                event_id=f"event-{number}",
+                region="ua",
+                box=(0, 0, 10, 5),
+                direction=Direction.RECEDING,
+                alternatives=(),
+                crop_jpeg=f"crop {number}".encode(),
+                snapshot_jpeg=f"snapshot {number}".encode(),
+            )
+        )
+    loop_thread = threading.get_ident()
+    reads: list[tuple[int, bool]] = []
+    read_spool = spool.read
+
+    def read_off_the_loop(start: int, limit: int) -> list[NewSighting]:
+        batch = read_spool(start, limit)
+        reads.append((len(batch), threading.get_ident() != loop_thread))
+        return batch
+
+    spool.read = read_off_the_loop  # type: ignore[method-assign]
+    h = Harness()
+    pipeline, worker = await _start(h, spool, [])
+    await wait_until(lambda: pipeline.counters.sightings_replayed == count, 5)
+    await _stop(worker)
+
+    assert reads == [
+        (SPOOL_REPLAY_BATCH, True),
+        (SPOOL_REPLAY_BATCH, True),
+        (3, True),
+    ]
+    stored = [h.stored[i] for i in sorted(h.stored)]
+    assert [new.plate for new in stored] == [f"AA{n:04d}AA" for n in range(count)]
+    assert [new.snapshot_jpeg for new in stored] == [
+        f"snapshot {n}".encode() for n in range(count)
+    ]
     assert not path.exists()
 
 

@@ -52,6 +52,8 @@ _LOGGER = logging.getLogger(__name__)
 MAX_OPEN_PASSES = 256
 SPOOL_RETRY_SECONDS = 5.0
 SPOOL_RETRY_MAX_SECONDS = 300.0
+SPOOL_REPLAY_BATCH = 32
+"""Spooled sightings read at a time; with their images, a few MB."""
 
 type ReadFrame = Callable[[bytes, Box | None], Awaitable[FrameResult]]
 type RecordSighting = Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]]
@@ -558,7 +560,11 @@ class SightingPipeline:
         )
 
     async def _drain_spool(self) -> None:
-        """Give the spooled sightings to the store, oldest first, until one fails."""
+        """Give the spooled sightings to the store, oldest first, until one fails.
+
+        The spool is read a batch at a time in the executor: at a busy city an
+        outage of hours leaves more images in it than memory should hold.
+        """
         self._drain_due.clear()
         spool = self._spool
         if spool is None or not len(spool):
@@ -566,15 +572,31 @@ class SightingPipeline:
         taken = 0
         replayed: dict[int, Sighting] = {}
         try:
-            for new in spool.entries:
-                sighting, created = await self._record(new)
-                taken += 1
-                if created:
-                    self.counters.sightings_recorded += 1
-                replayed[sighting.id] = sighting
+            while taken < len(spool):
+                try:
+                    batch = await self._run_blocking(
+                        spool.read, taken, SPOOL_REPLAY_BATCH
+                    )
+                except OSError as err:
+                    self._retry_later()
+                    _LOGGER.warning(
+                        "Could not read the spool %s (%s): %s sightings wait in it,"
+                        " next try in %s s",
+                        spool.path,
+                        err,
+                        len(spool) - taken,
+                        self._retry_delay,
+                    )
+                    break
+                for new in batch:
+                    sighting, created = await self._record(new)
+                    taken += 1
+                    if created:
+                        self.counters.sightings_recorded += 1
+                    replayed[sighting.id] = sighting
         except Exception as err:  # noqa: BLE001 - whatever the store raises, the spool keeps the rest
             self.counters.store_errors += 1
-            self._retry_delay = min(self._retry_delay * 2, SPOOL_RETRY_MAX_SECONDS)
+            self._retry_later()
             _LOGGER.debug(
                 "The sightings database still refuses writes (%s); %s sightings"
                 " wait in the spool, next try in %s s",
@@ -582,7 +604,6 @@ class SightingPipeline:
                 len(spool) - taken,
                 self._retry_delay,
             )
-            self._schedule_drain()
         finally:
             if taken:
                 await self._run_blocking(spool.drop_first, taken)
@@ -599,6 +620,11 @@ class SightingPipeline:
             self._spool_changed()
         for sighting in replayed.values():
             self._announce_replayed(sighting)
+
+    def _retry_later(self) -> None:
+        """Try the spool again after a longer pause than last time."""
+        self._retry_delay = min(self._retry_delay * 2, SPOOL_RETRY_MAX_SECONDS)
+        self._schedule_drain()
 
     def _announce_replayed(self, sighting: Sighting) -> None:
         """Announce a sighting the store took from the spool, once per pass."""

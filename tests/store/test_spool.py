@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import errno
+import gc
+import logging
+import os
 from pathlib import Path
+import tracemalloc
 
 import pytest
 
 from custom_components.plate_tracker.records import Direction, NewSighting, Reader
+from custom_components.plate_tracker.store import spool as spool_module
 from custom_components.plate_tracker.store.spool import (
     SightingSpool,
     SpoolWriteError,
@@ -37,6 +44,20 @@ def sighting(plate: str, *, at: int = 0) -> NewSighting:
     )
 
 
+def waiting(spool: SightingSpool) -> list[NewSighting]:
+    """Return every sighting waiting in the spool, oldest first."""
+    return spool.read(0, len(spool))
+
+
+def refuse_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every flush to disk fail like a full disk, while reading still works."""
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(spool_module.os, "fsync", disk_full)
+
+
 def test_spooled_sightings_survive_a_restart_complete_and_in_order(
     tmp_path: Path,
 ) -> None:
@@ -48,12 +69,12 @@ def test_spooled_sightings_survive_a_restart_complete_and_in_order(
     spool.append(second)
 
     reopened = SightingSpool.open(path)
-    assert reopened.entries == [first, second]
-    assert [e.snapshot_jpeg for e in reopened.entries] == [
+    assert waiting(reopened) == [first, second]
+    assert [e.snapshot_jpeg for e in waiting(reopened)] == [
         first.snapshot_jpeg,
         second.snapshot_jpeg,
     ], "images are not compared by equality: check them too"
-    assert reopened.entries[0].crop_jpeg == first.crop_jpeg
+    assert waiting(reopened)[0].crop_jpeg == first.crop_jpeg
 
 
 def test_a_line_spooled_before_the_reader_was_kept_is_the_engines(
@@ -63,7 +84,7 @@ def test_a_line_spooled_before_the_reader_was_kept_is_the_engines(
     path = tmp_path / "plate_tracker.spool.jsonl"
     line = sighting_to_line(sighting("AE1234BK")).replace(',"reader":"nvr"', "")
     path.write_text(line + "\n", encoding="utf-8")
-    (entry,) = SightingSpool.open(path).entries
+    (entry,) = waiting(SightingSpool.open(path))
     assert entry.reader is Reader.ENGINE
     assert entry.plate == "AE1234BK"
 
@@ -77,7 +98,7 @@ def test_a_line_cut_off_by_a_power_cut_is_skipped_and_counted(tmp_path: Path) ->
         file.write('{"v":1,"camera":"exit')
 
     reopened = SightingSpool.open(path)
-    assert [e.plate for e in reopened.entries] == ["AE1234BK"]
+    assert [e.plate for e in waiting(reopened)] == ["AE1234BK"]
     assert reopened.unreadable_lines == 1
 
 
@@ -90,7 +111,7 @@ def test_stored_sightings_leave_the_spool_and_an_empty_spool_leaves_no_file(
     for plate in ("AE1234BK", "KA7777OO", "BC0001AA"):
         spool.append(sighting(plate))
     spool.drop_first(2)
-    assert [e.plate for e in SightingSpool.open(path).entries] == ["BC0001AA"]
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == ["BC0001AA"]
     spool.drop_first(1)
     assert not path.exists()
     assert len(SightingSpool.open(path)) == 0
@@ -107,19 +128,19 @@ def test_an_unwritable_spool_keeps_the_sighting_in_memory_until_it_can_write(
     blocker.write_text("a file where the folder should be")
     with pytest.raises(SpoolWriteError):
         spool.append(sighting("AE1234BK"))
-    assert [e.plate for e in spool.entries] == ["AE1234BK"]
+    assert [e.plate for e in waiting(spool)] == ["AE1234BK"]
     assert spool.write_errors == 1
 
     blocker.unlink()
     spool.append(sighting("KA7777OO"))
-    assert [e.plate for e in SightingSpool.open(path).entries] == [
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == [
         "AE1234BK",
         "KA7777OO",
     ]
 
 
 def test_memory_is_bounded_while_the_spool_cannot_be_written(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disk full for days must not exhaust Home Assistant's memory.
 
@@ -127,8 +148,7 @@ def test_memory_is_bounded_while_the_spool_cannot_be_written(
     sightings; sightings the file already holds keep everything. Drops are
     counted and logged once per outage, and once when the file works again.
     """
-    blocker = tmp_path / "plate_tracker"
-    path = blocker / "plate_tracker.spool.jsonl"
+    path = tmp_path / "plate_tracker" / "plate_tracker.spool.jsonl"
     image_bytes = len(sighting("AE1234BK").crop_jpeg or b"") + len(
         sighting("AE1234BK").snapshot_jpeg or b""
     )
@@ -136,25 +156,171 @@ def test_memory_is_bounded_while_the_spool_cannot_be_written(
         path, memory_only_sightings=3, memory_only_image_bytes=2 * image_bytes
     )
     spool.append(sighting("AA0000AA"))
-    path.unlink()
-    blocker.rmdir()
-    blocker.write_text("a file where the folder should be")
+    refuse_fsync(monkeypatch)
     for number in range(1, 6):
         with pytest.raises(SpoolWriteError):
             spool.append(sighting(f"AA000{number}AA", at=number))
 
-    plates = [entry.plate for entry in spool.entries]
+    plates = [entry.plate for entry in waiting(spool)]
     assert plates == ["AA0000AA", "AA0003AA", "AA0004AA", "AA0005AA"]
     assert spool.memory_only == 3
     assert spool.sightings_dropped == 2
-    with_images = [entry.snapshot_jpeg is not None for entry in spool.entries]
+    with_images = [entry.snapshot_jpeg is not None for entry in waiting(spool)]
     assert with_images == [True, False, True, True], "durable one kept, oldest lost"
     assert spool.images_dropped == 3
+    assert spool.memory_image_bytes == 2 * image_bytes
     assert sum("images of the oldest" in r.getMessage() for r in caplog.records) == 1
     assert sum("are dropped from now on" in r.getMessage() for r in caplog.records) == 1
 
-    blocker.unlink()
+    monkeypatch.undo()
     spool.append(sighting("AA0006AA", at=6))
     assert spool.memory_only == 0
-    assert [e.plate for e in SightingSpool.open(path).entries] == [*plates, "AA0006AA"]
+    assert spool.memory_image_bytes == 0
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == [*plates, "AA0006AA"]
     assert sum("is written again" in r.getMessage() for r in caplog.records) == 1
+
+
+def big_sighting(number: int, image_bytes: int) -> NewSighting:
+    """Return sighting ``number`` with a crop and a snapshot of its own, together ``image_bytes`` long."""
+    return replace(
+        sighting(f"AA{number:04d}AA", at=number),
+        event_id=f"event-{number}",
+        crop_jpeg=bytes([number % 251]) * (image_bytes // 4),
+        snapshot_jpeg=bytes([(number + 1) % 251]) * (image_bytes - image_bytes // 4),
+    )
+
+
+def test_sightings_the_file_holds_are_not_kept_in_memory(tmp_path: Path) -> None:
+    """An outage of hours at a busy city must not fill Home Assistant's memory with images.
+
+    Once the file holds a sighting, memory does not; replay reads it back, in
+    order and complete, a batch at a time.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    count, image_bytes = 40, 256 * 1024
+    spool = SightingSpool.open(path)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(count):
+            spool.append(big_sighting(number, image_bytes))
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert len(spool) == count
+    assert spool.memory_only == 0
+    assert spool.memory_image_bytes == 0
+    assert kept < count * image_bytes // 20, f"{kept} bytes kept for {count} sightings"
+
+    replayed: list[NewSighting] = []
+    while batch := spool.read(len(replayed), 7):
+        assert len(batch) <= 7
+        replayed.extend(batch)
+    expected = [big_sighting(number, image_bytes) for number in range(count)]
+    assert replayed == expected
+    assert [(e.crop_jpeg, e.snapshot_jpeg) for e in replayed] == [
+        (e.crop_jpeg, e.snapshot_jpeg) for e in expected
+    ], "images are read back from the file"
+    assert spool.memory_image_bytes == 0, "reading keeps nothing either"
+
+
+def test_replay_goes_from_the_file_to_memory_and_skips_what_the_store_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sightings reach the store in the order they happened, each once, even when the disk fills mid-outage.
+
+    File-held sightings come before those only memory holds; a spool that
+    cannot be shortened still does not hand out again what the store took.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    spool.append(sighting("AA0001AA", at=1))
+    spool.append(sighting("AA0002AA", at=2))
+    refuse_fsync(monkeypatch)
+    for number in (3, 4):
+        with pytest.raises(SpoolWriteError):
+            spool.append(sighting(f"AA000{number}AA", at=number))
+
+    first = spool.read(0, 3)
+    assert [e.plate for e in first] == ["AA0001AA", "AA0002AA", "AA0003AA"]
+    assert first[0].snapshot_jpeg == sighting("AA0001AA").snapshot_jpeg
+    assert [e.plate for e in spool.read(3, 3)] == ["AA0004AA"]
+    assert spool.read(4, 3) == []
+
+    spool.drop_first(3)
+    assert spool.write_errors == 3, "the shorter file could not be written"
+    assert (len(spool), spool.memory_only) == (1, 1)
+    assert [e.plate for e in waiting(spool)] == ["AA0004AA"]
+
+    monkeypatch.undo()
+    spool.append(sighting("AA0005AA", at=5))
+    assert spool.memory_only == 0
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == [
+        "AA0004AA",
+        "AA0005AA",
+    ]
+    spool.drop_first(1)
+    assert [e.plate for e in waiting(spool)] == ["AA0005AA"]
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == ["AA0005AA"]
+
+
+def test_an_unreadable_line_is_logged_once_and_left_out_when_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged line must not cost its neighbours, nor flood the log at every replay."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    lines = [sighting_to_line(sighting(p)) for p in ("AE1234BK", "KA7777OO")]
+    path.write_text(f"{lines[0]}\nnot a sighting\n{lines[1]}\n", encoding="utf-8")
+
+    spool = SightingSpool.open(path)
+    assert spool.unreadable_lines == 1
+    for _ in range(3):
+        assert [e.plate for e in waiting(spool)] == ["AE1234BK", "KA7777OO"]
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1
+    assert "line 2" in errors[0].getMessage()
+
+    spool.append(sighting("BC0001AA"))
+    assert spool.unreadable_lines == 1, "the count says what was lost"
+    assert "not a sighting" not in path.read_text(encoding="utf-8")
+    reopened = SightingSpool.open(path)
+    assert reopened.unreadable_lines == 0
+    assert [e.plate for e in waiting(reopened)] == ["AE1234BK", "KA7777OO", "BC0001AA"]
+
+
+def test_a_sighting_spooled_after_a_power_cut_is_not_swallowed_by_the_torn_line(
+    tmp_path: Path,
+) -> None:
+    """Appending to a line cut off mid-write would make the new sighting unreadable too."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    spool.append(sighting("AE1234BK"))
+    with path.open("a", encoding="utf-8") as file:
+        file.write('{"v":1,"camera":"exit')
+
+    after_power_cut = SightingSpool.open(path)
+    after_power_cut.append(sighting("KA7777OO", at=5))
+    reopened = SightingSpool.open(path)
+    assert reopened.unreadable_lines == 0
+    assert [e.plate for e in waiting(reopened)] == ["AE1234BK", "KA7777OO"]
+
+
+def test_a_spool_file_that_lost_lines_is_replayed_for_what_it_still_has(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file removed behind the spool's back must not stall replay nor hide the sightings only memory holds."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    spool.append(sighting("AE1234BK"))
+    spool.append(sighting("KA7777OO", at=5))
+    refuse_fsync(monkeypatch)
+    with pytest.raises(SpoolWriteError):
+        spool.append(sighting("BC0001AA", at=9))
+    path.unlink()
+
+    assert [e.plate for e in spool.read(0, 5)] == ["BC0001AA"]
+    assert (len(spool), spool.memory_only) == (1, 1)
+    assert sum("lost 2 sightings" in r.getMessage() for r in caplog.records) == 1

@@ -7,17 +7,20 @@ caller goes on, so a restart or a power cut loses nothing that was spooled.
 Entries are replayed in the order they were spooled; the file shrinks only
 after the store took them.
 
-The entries also stay in memory: if the spool file itself cannot be written
-(the disk is full for it too), nothing is lost while Home Assistant runs, and
-the file is rewritten as soon as that works again. Memory is not unbounded,
-though: of the sightings only memory holds, the oldest lose their images once
-those pass ``MEMORY_ONLY_IMAGE_BYTES``, and beyond ``MEMORY_ONLY_SIGHTINGS``
-the oldest are dropped; both are counted and logged.
+What the file holds is not kept in memory: an outage of hours at a busy city
+spools gigabytes of images, so replay reads the file again, a batch at a time
+(``read``, blocking). Only a sighting the file could not take (the disk is full
+for it too) waits in memory, so that nothing is lost while Home Assistant runs,
+and the file is rewritten as soon as that works again. That memory is bounded:
+the oldest of those sightings lose their images once they pass
+``MEMORY_ONLY_IMAGE_BYTES``, and beyond ``MEMORY_ONLY_SIGHTINGS`` the oldest are
+dropped; both are counted and logged.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 import json
@@ -103,6 +106,15 @@ def sighting_from_line(line: str) -> NewSighting:
         raise ValueError(f"not a spooled sighting: {err!r}") from err
 
 
+def _parse(line: bytes) -> NewSighting:
+    """Parse a raw spool line; raise ValueError for one that is not a sighting."""
+    return sighting_from_line(line.decode("utf-8"))
+
+
+def _image_bytes(new: NewSighting) -> int:
+    return len(new.crop_jpeg or b"") + len(new.snapshot_jpeg or b"")
+
+
 def _fsync_dir(path: Path) -> None:
     """Make a file's creation, rename or removal itself durable."""
     fd = os.open(path, os.O_RDONLY)
@@ -115,7 +127,9 @@ def _fsync_dir(path: Path) -> None:
 class SightingSpool:
     """Sightings waiting for the store, oldest first, kept in a JSON-lines file.
 
-    Not thread-safe: one caller at a time (the pipeline's worker).
+    Positions count the waiting sightings, oldest first: those the file holds,
+    then those only memory holds. Not thread-safe: one caller at a time (the
+    pipeline's worker).
     """
 
     def __init__(
@@ -127,11 +141,16 @@ class SightingSpool:
     ) -> None:
         """Use the spool file at ``path``; ``open`` reads what it holds."""
         self.path = path
-        self._entries: list[NewSighting] = []
         self._on_file = 0
-        """How many of the oldest entries the file holds as they are in memory."""
+        """Waiting sightings the file holds (readable lines after ``_taken_on_file``)."""
+        self._taken_on_file = 0
+        """Readable lines at the start of the file the store has already taken."""
+        self._memory: list[NewSighting] = []
+        """Waiting sightings the file could not take, after those it holds."""
         self._file_behind = False
-        """The file lacks entries kept in memory (its last write failed)."""
+        """The file is not exactly the waiting sightings: the next write rewrites it."""
+        self._resume: tuple[int, int] | None = None
+        """Where the last ``read`` stopped in the file: position and byte offset."""
         self._memory_only_sightings = memory_only_sightings
         self._memory_only_image_bytes = memory_only_image_bytes
         self.unreadable_lines = 0
@@ -151,35 +170,47 @@ class SightingSpool:
         memory_only_sightings: int = MEMORY_ONLY_SIGHTINGS,
         memory_only_image_bytes: int = MEMORY_ONLY_IMAGE_BYTES,
     ) -> SightingSpool:
-        """Return the spool at ``path`` with the sightings it holds from an earlier run."""
+        """Return the spool at ``path`` with the sightings it holds from an earlier run.
+
+        Blocking. Every line is checked once here, one at a time; an unreadable
+        one is counted and logged now, skipped by every later read and left out
+        when the file is next rewritten.
+        """
         spool = cls(
             path,
             memory_only_sightings=memory_only_sightings,
             memory_only_image_bytes=memory_only_image_bytes,
         )
         try:
-            text = path.read_text(encoding="utf-8")
+            file = path.open("rb")
         except FileNotFoundError:
             return spool
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                spool._entries.append(sighting_from_line(line))
-            except ValueError as err:
-                spool.unreadable_lines += 1
-                _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
-                    "Spooled sighting on line %s of %s cannot be read and is skipped: %s",
-                    number,
-                    path,
-                    err,
-                )
-        spool._on_file = len(spool._entries)
+        line = b""
+        with file:
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    _parse(line)
+                except ValueError as err:
+                    spool.unreadable_lines += 1
+                    _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
+                        "Spooled sighting on line %s of %s cannot be read and is skipped: %s",
+                        number,
+                        path,
+                        err,
+                    )
+                else:
+                    spool._on_file += 1
+        # A line cut off at the end would swallow the next one appended to it.
+        spool._file_behind = bool(spool.unreadable_lines) or (
+            bool(line) and not line.endswith(b"\n")
+        )
         return spool
 
     def __len__(self) -> int:
         """Sightings waiting."""
-        return len(self._entries)
+        return self._on_file + len(self._memory)
 
     @property
     def memory_only_limit(self) -> int:
@@ -189,19 +220,85 @@ class SightingSpool:
     @property
     def memory_only(self) -> int:
         """Sightings only memory holds: a restart now would lose them."""
-        return len(self._entries) - self._on_file
+        return len(self._memory)
 
     @property
-    def entries(self) -> list[NewSighting]:
-        """The waiting sightings, oldest first (a copy)."""
-        return list(self._entries)
+    def memory_image_bytes(self) -> int:
+        """Image bytes held in memory: only those of sightings the file could not take."""
+        return sum(_image_bytes(new) for new in self._memory)
+
+    def read(self, start: int, limit: int) -> list[NewSighting]:
+        """Return up to ``limit`` waiting sightings from position ``start``, oldest first.
+
+        Blocking: those the file holds are read from it, images included, and
+        not kept. Reading on from where the last read stopped does not read the
+        file from its start again.
+        """
+        batch: list[NewSighting] = []
+        if start < self._on_file:
+            wanted = min(limit, self._on_file - start)
+            for _, new, end in self._file_lines(start, wanted):
+                batch.append(new)
+                self._resume = (start + len(batch), end)
+            if len(batch) < wanted:
+                self._lost_from_file(start + len(batch))
+        if start + len(batch) >= self._on_file:
+            first = start + len(batch) - self._on_file
+            batch.extend(self._memory[first : first + limit - len(batch)])
+        return batch
+
+    def _file_lines(
+        self, start: int, count: int
+    ) -> Iterator[tuple[bytes, NewSighting, int]]:
+        """Yield up to ``count`` waiting sightings of the file from position ``start``.
+
+        Each comes as its raw line, parsed, and with the byte offset after it.
+        """
+        if count <= 0:
+            return
+        if self._resume is not None and self._resume[0] == start:
+            offset, skip = self._resume[1], 0
+        else:
+            offset, skip = 0, self._taken_on_file + start
+        try:
+            file = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        with file:
+            file.seek(offset)
+            for line in file:
+                offset += len(line)
+                if not line.strip():
+                    continue
+                try:
+                    new = _parse(line)
+                except ValueError:
+                    # Counted and logged by open(), or a write that failed and is retried.
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                yield line, new, offset
+                count -= 1
+                if not count:
+                    return
+
+    def _lost_from_file(self, held: int) -> None:
+        """Go on with the ``held`` sightings the file still has, saying that it lost the rest."""
+        _LOGGER.error(
+            "The spool %s lost %s sightings it held (was it changed or removed?)",
+            self.path,
+            self._on_file - held,
+        )
+        self._on_file = held
+        self._resume = None
+        self._file_behind = True
 
     def append(self, new: NewSighting) -> None:
         """Keep a sighting; it is on disk when this returns without SpoolWriteError."""
-        self._entries.append(new)
         try:
             if self._file_behind:
-                self._rewrite()
+                self._rewrite(new)
             else:
                 created = not self.path.exists()
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,8 +308,9 @@ class SightingSpool:
                     os.fsync(file.fileno())
                 if created:
                     _fsync_dir(self.path.parent)
-                self._on_file = len(self._entries)
+                self._on_file += 1
         except OSError as err:
+            self._memory.append(new)
             self._file_behind = True
             self.write_errors += 1
             self._bound_memory()
@@ -220,22 +318,19 @@ class SightingSpool:
 
     def _bound_memory(self) -> None:
         """Keep what only memory holds within bounds: images go first, then the oldest."""
-        images = sum(
-            len(new.crop_jpeg or b"") + len(new.snapshot_jpeg or b"")
-            for new in self._entries[self._on_file :]
-        )
-        index = self._on_file
+        images = self.memory_image_bytes
+        index = 0
         images_dropped = 0
-        while images > self._memory_only_image_bytes and index < len(self._entries):
-            new = self._entries[index]
+        while images > self._memory_only_image_bytes and index < len(self._memory):
+            new = self._memory[index]
             if new.crop_jpeg is not None or new.snapshot_jpeg is not None:
-                images -= len(new.crop_jpeg or b"") + len(new.snapshot_jpeg or b"")
-                self._entries[index] = replace(new, crop_jpeg=None, snapshot_jpeg=None)
+                images -= _image_bytes(new)
+                self._memory[index] = replace(new, crop_jpeg=None, snapshot_jpeg=None)
                 images_dropped += 1
             index += 1
-        excess = self.memory_only - self._memory_only_sightings
+        excess = len(self._memory) - self._memory_only_sightings
         if excess > 0:
-            del self._entries[self._on_file : self._on_file + excess]
+            del self._memory[:excess]
             self.sightings_dropped += excess
             if self._dropped_since_file_written[1] == 0:
                 _LOGGER.error(
@@ -260,34 +355,54 @@ class SightingSpool:
         )
 
     def drop_first(self, count: int) -> None:
-        """Forget the ``count`` oldest sightings (the store has them now)."""
-        del self._entries[:count]
-        self._on_file = max(0, self._on_file - count)
+        """Forget the ``count`` oldest sightings (the store has them now); blocking."""
+        from_file = min(count, self._on_file)
+        self._taken_on_file += from_file
+        self._on_file -= from_file
+        del self._memory[: count - from_file]
+        self._resume = None
         try:
             self._rewrite()
         except OSError as err:
-            # The file still holds them: replaying them again is harmless, since
-            # the store merges sightings of one NVR event.
+            # The file still holds them, so a restart replays them again; that
+            # is harmless, since the store merges sightings of one NVR event.
             self._file_behind = True
             self.write_errors += 1
             _LOGGER.warning("Could not shorten the spool %s: %s", self.path, err)
 
-    def _rewrite(self) -> None:
-        """Make the file hold exactly the entries in memory, atomically."""
-        if not self._entries:
+    def _rewrite(self, new: NewSighting | None = None) -> None:
+        """Make the file hold exactly the waiting sightings and ``new``, atomically.
+
+        Those the file holds are copied a line at a time, so that a long spool
+        never has to fit in memory.
+        """
+        from_memory = [*self._memory, *([new] if new is not None else [])]
+        held = 0
+        if not self._on_file and not from_memory:
             self.path.unlink(missing_ok=True)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             partial = self.path.with_name(self.path.name + ".tmp")
-            with partial.open("w", encoding="utf-8") as file:
-                file.writelines(sighting_to_line(new) + "\n" for new in self._entries)
+            with partial.open("wb") as file:
+                for line, _, _ in self._file_lines(0, self._on_file):
+                    file.write(line if line.endswith(b"\n") else line + b"\n")
+                    held += 1
+                file.writelines(
+                    (sighting_to_line(waiting) + "\n").encode("utf-8")
+                    for waiting in from_memory
+                )
                 file.flush()
                 os.fsync(file.fileno())
             partial.replace(self.path)
         if self.path.parent.exists():
             _fsync_dir(self.path.parent)
+        if held < self._on_file:
+            self._lost_from_file(held)
+        self._on_file = held + len(from_memory)
+        self._taken_on_file = 0
+        self._memory.clear()
+        self._resume = None
         self._file_behind = False
-        self._on_file = len(self._entries)
         images, sightings = self._dropped_since_file_written
         if images or sightings:
             _LOGGER.warning(
