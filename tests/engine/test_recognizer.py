@@ -289,3 +289,10 @@ def test_what_ends_the_search_for_finer_scales(
         plate_format=plate_format,
     )
     assert recognizer._settled([read]) is settles
+
+
+def test_no_part_of_a_camera_date_is_a_plate(recognizer: PlateRecognizer) -> None:
+    """A burned-in date read whole (``20140514``) yields no plate, not even ``0140514``."""
+    overlay = render_plate(["20140514"], char_height=28, ua_strip=False)
+    frame = jpeg(scene_with(overlay, at=PLATE_AT))
+    assert [read.text for read in recognizer.read(frame).plates] == []

@@ -13,7 +13,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from .detection import TextDetector, TextLine
-from .formats import FormatMatch, formats_for, match_formats
+from .formats import FormatMatch, formats_for, looks_like_timestamp, match_formats
 from .imaging import decode_image, encode_jpeg
 from .models import ModelPaths, ensure_models
 from .recognition import INPUT_HEIGHT, LineRead, TextRecognizer
@@ -377,6 +377,11 @@ class PlateRecognizer:
     def _plate_from(
         self, frame: Image.Image, candidate: _Candidate, line_reads: Sequence[LineRead]
     ) -> tuple[FormatMatch, PlateRead] | None:
+        raw = "".join(read.text for read in line_reads)
+        if looks_like_timestamp(raw):
+            # The camera's clock: no part of it is a plate (``0140514`` out of
+            # ``20140514`` fits a US serial as well as a whole date fits nothing).
+            return None
         probabilities = np.concatenate([read.probabilities for read in line_reads])
         matches = match_formats(probabilities, self._formats)
         if not matches or matches[0].confidence < MIN_CONFIDENCE:
@@ -389,7 +394,7 @@ class PlateRecognizer:
         )
         return best, PlateRead(
             text=best.text,
-            raw="".join(read.text for read in line_reads),
+            raw=raw,
             confidence=round(best.confidence, 4),
             box=box,
             region=best.plate_format.region,
