@@ -157,6 +157,27 @@ def test_tiles_cover_the_region(
     assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
 
 
+def test_larger_text_ranks_first_across_places() -> None:
+    """A year sticker read surely (``2008``) ranks below the plate read a little less surely.
+
+    Plate characters are the largest text around the plate; the order matters
+    because an NVR event's vehicle takes the first read as its plate.
+    """
+    formats = {f.name: f for f in FORMATS}
+    sticker = (
+        FormatMatch("2008", formats["us_generic_4"], 0.99, -2.5),
+        PlateRead(text="2008", raw="2008", confidence=0.99, box=(250, 10, 300, 35)),
+    )
+    plate = (
+        FormatMatch("DUKDAWG", formats["eu_generic_7"], 0.97, -3.0),
+        PlateRead(
+            text="DUKDAWG", raw="DUKDAWG", confidence=0.97, box=(20, 40, 300, 120)
+        ),
+    )
+    kept = recognizer_module._suppress_overlaps([sticker, plate])
+    assert [read.text for read in kept] == ["DUKDAWG", "2008"]
+
+
 def test_a_read_inside_a_longer_one_pays_for_what_it_leaves_out() -> None:
     """``343404`` read from part of ``G343404`` must not win only because it has fewer characters."""
     formats = {f.name: f for f in FORMATS}
@@ -175,7 +196,7 @@ def test_a_read_inside_a_longer_one_pays_for_what_it_leaves_out() -> None:
     other = (
         FormatMatch("AB1234CD", formats["ua_standard"], 0.5, -0.7),
         PlateRead(
-            text="AB1234CD", raw="AB1234CD", confidence=0.5, box=(400, 0, 500, 30)
+            text="AB1234CD", raw="AB1234CD", confidence=0.5, box=(400, 33, 700, 131)
         ),
     )
     kept = recognizer_module._suppress_overlaps([short, long, other])

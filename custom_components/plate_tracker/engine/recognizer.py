@@ -68,6 +68,10 @@ SHEAR_MIN_ANGLE, SHEAR_MAX_ANGLE = 0.15, 0.8
 OVERLAP = 0.3
 """Share of the smaller box two reads must share to be of one place."""
 MISSING_CHARACTER_COST = 1.0
+PROMINENCE_WEIGHT = 2.0
+"""Score lost per e-fold a read's box is shorter than the frame's tallest read:
+a plate's characters are the largest text around it (stickers, slogans,
+dealer frames and phone numbers on the car are smaller)."""
 CROP_MARGIN_Y = 0.08
 CROP_MARGIN_X = 0.5
 """Shares of the line height added around a line before reading it: the detector's
@@ -613,11 +617,14 @@ def _with_margin(box: Box, frame: Image.Image, share: float) -> Box:
 
 
 def _suppress_overlaps(plates: list[tuple[FormatMatch, PlateRead]]) -> list[PlateRead]:
-    """One read per place: where candidates overlap, the best-scoring one wins.
+    """One read per place, places in order of how likely each is the plate.
 
-    A read that is part of an overlapping longer read (``343404`` inside
-    ``G343404``) scores as if it had left the longer read's extra characters
-    out: otherwise the fewer characters a read has, the likelier it looks.
+    Where candidates overlap, the best-scoring one wins. A read that is part of
+    an overlapping longer read (``343404`` inside ``G343404``) scores as if it
+    had left the longer read's extra characters out: otherwise the fewer
+    characters a read has, the likelier it looks. Across places, a read also
+    loses score the smaller its text is than the largest read's (see
+    PROMINENCE_WEIGHT).
     """
 
     def ranked(item: tuple[FormatMatch, PlateRead]) -> float:
@@ -634,11 +641,26 @@ def _suppress_overlaps(plates: list[tuple[FormatMatch, PlateRead]]) -> list[Plat
         )
         return match.score - MISSING_CHARACTER_COST * missing
 
-    kept: list[PlateRead] = []
-    for _, plate in sorted(plates, key=ranked, reverse=True):
-        if all(_overlap(plate.box, other.box) < OVERLAP for other in kept):
-            kept.append(plate)
-    return kept
+    kept: list[tuple[float, PlateRead]] = []
+    for item in sorted(plates, key=ranked, reverse=True):
+        plate = item[1]
+        if all(_overlap(plate.box, other.box) < OVERLAP for _, other in kept):
+            kept.append((ranked(item), plate))
+    tallest = max((_height(plate) for _, plate in kept), default=1)
+    return [
+        plate
+        for _, plate in sorted(
+            kept,
+            key=lambda item: (
+                item[0] + PROMINENCE_WEIGHT * math.log(_height(item[1]) / tallest)
+            ),
+            reverse=True,
+        )
+    ]
+
+
+def _height(plate: PlateRead) -> int:
+    return max(1, plate.box[3] - plate.box[1])
 
 
 def _overlap(a: Box, b: Box) -> float:
