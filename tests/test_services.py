@@ -131,3 +131,42 @@ async def test_read_plates_from_a_camera(
             return_response=True,
         )
     assert err.value.translation_key == "camera_unavailable"
+
+
+async def test_read_plates_refuses_a_huge_file(
+    hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path
+) -> None:
+    """A file far larger than any camera picture is refused before it is read into memory."""
+    huge = allowed_dir / "huge.jpg"
+    with huge.open("wb") as handle:
+        handle.truncate(31 * 1024 * 1024)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "read_plates",
+            {"file_path": str(huge)},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "file_unreadable"
+    assert str(err.value) == (
+        f"Could not read {huge}: larger than {30 * 1024 * 1024} bytes"
+    )
+
+
+async def test_services_say_when_the_hub_is_not_loaded(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """After the hub is unloaded (or while it retries setup) a call gets a clear message, not a crash."""
+    assert await hass.config_entries.async_unload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "search_sightings",
+            {"plate": "AE1234BK", "reason": "case 42"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "not_loaded"
+    assert str(err.value) == "Plate Tracker is not set up or not loaded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 import logging
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -418,3 +419,197 @@ async def test_logs_never_contain_plates(
     assert not [
         line for line in integration_logs if "AE1234BK" in line or "KA7777OO" in line
     ]
+
+
+async def test_remove_by_plate_as_written_on_paper(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """An officer removes a plate as it is written (Cyrillic, spaces), without looking up its id.
+
+    A call that names neither an entry nor a plate is refused with a message, not ignored.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Found")
+    await add_listed(hass, hass_admin_user, plate="KA0001OO", label="Still wanted")
+    context = Context(user_id=hass_admin_user.id)
+
+    await hass.services.async_call(
+        DOMAIN,
+        "watchlist_remove",
+        {"plate": "ае 1234 вк"},
+        blocking=True,
+        context=context,
+    )
+    await hass.async_block_till_done()
+    assert [entry.plate for entry in init_folder.runtime_data.alerts.entries] == [
+        "KA0001OO"
+    ]
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "watchlist_remove", {}, blocking=True, context=context
+        )
+    assert err.value.translation_key == "entry_or_plate_required"
+    assert str(err.value) == "Give the watchlist entry id or its plate"
+    store = init_folder.runtime_data.store
+    audit = await hass.async_add_executor_job(store.audit_log)
+    assert ("watchlist_remove", {"entry": "AE1234BK"}) in [
+        (line.action, line.details) for line in audit
+    ]
+
+
+async def test_watchlist_list_says_when_each_plate_was_last_seen(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """The list an operator reviews shows every entry with its last hit, and none for a plate never seen."""
+    await add_listed(
+        hass, hass_admin_user, plate="AE1234BK", label="Skoda", priority="critical"
+    )
+    await add_listed(hass, hass_admin_user, plate="KA0001OO", label="Audi")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    sighting = await announce(hass, init_folder, "AE1234BK")
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_list",
+        {},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert response is not None
+    by_plate = {item["plate"]: item for item in response["entries"]}  # type: ignore[union-attr]
+    assert set(by_plate) == {"AE1234BK", "KA0001OO"}
+    assert by_plate["AE1234BK"]["priority"] == "critical"
+    assert by_plate["AE1234BK"]["last_seen"] == {
+        "seen_at": NOW.isoformat(),
+        "camera": "exit_kyiv_road",
+        "plate_read": "AE1234BK",
+        "match_kind": "exact",
+        "sighting_id": sighting.id,
+        "hit_id": hits[0].data["hit_id"],
+    }
+    assert by_plate["KA0001OO"]["last_seen"] is None
+
+
+@pytest.fixture
+def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
+    """Make a folder the user listed in allowlist_external_dirs."""
+    path = config_dir / "watchlists"
+    path.mkdir()
+    hass.config.allowlist_external_dirs = {str(path)}
+    return path
+
+
+async def test_watchlist_round_trips_through_a_file(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    allowed_dir: Path,
+) -> None:
+    """A watchlist exported to a file (e.g. for a backup or another site) imports back unchanged.
+
+    Files from spreadsheet programs start with a byte order mark; it must not
+    become part of the first column's name. Importing with ``replace`` drops
+    entries the file does not have.
+    """
+    context = Context(user_id=hass_admin_user.id)
+    await add_listed(
+        hass, hass_admin_user, plate="AE1234BK", label="Skoda", priority="critical"
+    )
+    await add_listed(hass, hass_admin_user, plate="KA0001OO", label="Audi")
+    path = allowed_dir / "watchlist.csv"
+    exported = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_export",
+        {"file_path": str(path)},
+        blocking=True,
+        return_response=True,
+        context=context,
+    )
+    assert exported is not None
+    assert exported["path"] == str(path)
+    written = await hass.async_add_executor_job(path.read_text, "utf-8")
+    assert written == exported["csv"]
+
+    await hass.services.async_call(
+        DOMAIN,
+        "watchlist_remove",
+        {"plate": "KA0001OO"},
+        blocking=True,
+        context=context,
+    )
+    await add_listed(hass, hass_admin_user, plate="BC7777HP", label="Not in the file")
+    await hass.async_add_executor_job(
+        path.write_bytes, "\ufeff".encode() + written.encode()
+    )
+    response = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_import",
+        {"file_path": str(path), "replace": True},
+        blocking=True,
+        return_response=True,
+        context=context,
+    )
+    assert response == {"imported": 2, "total": 2}
+    entries = init_folder.runtime_data.alerts.entries
+    assert sorted((e.plate, e.label, e.priority.value) for e in entries) == [
+        ("AE1234BK", "Skoda", "critical"),
+        ("KA0001OO", "Audi", "high"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("service", "data", "key"),
+    [
+        ("watchlist_import", {}, "csv_required"),
+        ("watchlist_import", {"file_path": "/etc/passwd"}, "path_not_allowed"),
+        ("watchlist_import", {"file_path": "watchlist.csv"}, "path_not_allowed"),
+        ("watchlist_export", {"file_path": "/etc/watchlist.csv"}, "path_not_allowed"),
+    ],
+)
+async def test_watchlist_files_only_inside_allowed_folders(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    allowed_dir: Path,
+    *,
+    service: str,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Import and export never touch a file outside allowlist_external_dirs, and say why."""
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            service,
+            data,
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == key
+    assert init_folder.runtime_data.alerts.entries == []
+    assert not (Path("/etc") / "watchlist.csv").exists()
+
+
+async def test_a_naive_expiry_is_local_time(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An expiry typed without a zone means midnight where Home Assistant is, not in UTC.
+
+    In Kyiv (UTC+2 in November) a case that ends at local midnight ends at 22:00 UTC.
+    """
+    freezer.move_to(NOW)
+    await hass.config.async_set_time_zone("Europe/Kyiv")
+    listed = await add_listed(
+        hass, hass_admin_user, plate="AE1234BK", expires_at="2026-11-26 00:00:00"
+    )
+    assert listed["expires_at"] == "2026-11-25T22:00:00+00:00"
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BK", at=NOW + timedelta(hours=9))
+    await announce(
+        hass, init_folder, "AE1234BK", camera="bridge", at=NOW + timedelta(hours=11)
+    )
+    assert [hit.data["camera"] for hit in hits] == ["exit_kyiv_road"]
