@@ -1,0 +1,135 @@
+"""The watchlist and alert settings in the options flow, for users who never call a service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from homeassistant.config_entries import ConfigFlowResult
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.plate_tracker.const import (
+    CONF_ALERT_COOLDOWN,
+    CONF_KEEP_DAYS,
+    CONF_KEEP_HIT_DAYS,
+    CONF_URL_LIFETIME_HOURS,
+)
+
+
+async def _open(
+    hass: HomeAssistant, entry: MockConfigEntry, step: str
+) -> ConfigFlowResult:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+
+
+async def test_add_a_plate_from_the_options(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """A bad plate and a plate already listed are named on the form; a good one is listed, audited and alerts at once.
+
+    The expiry the date picker gives has no zone: it is Home Assistant's local time.
+    """
+    await hass.config.async_set_time_zone("Europe/Kyiv")
+    result = await _open(hass, init_folder, "watchlist_add")
+    assert result["step_id"] == "watchlist_add"
+    form = {
+        "plate": "AE!234BK",
+        "label": " Stolen Skoda ",
+        "priority": "critical",
+        "expires_at": "2026-12-01 00:00:00",
+        "cameras": "bridge, exit_kyiv_road,",
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"plate": "plate_invalid_characters"}
+    assert result["description_placeholders"] == {"character": "!"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form | {"plate": "AE 1234 BK"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (listed,) = init_folder.runtime_data.alerts.entries
+    assert (listed.plate, listed.label, listed.priority.value) == (
+        "AE1234BK",
+        "Stolen Skoda",
+        "critical",
+    )
+    assert listed.cameras == ("bridge", "exit_kyiv_road")
+    assert listed.expires_at == datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+    store = init_folder.runtime_data.store
+    (audited,) = await hass.async_add_executor_job(store.audit_log)
+    assert (audited.action, audited.user_id) == ("watchlist_add", None)
+    assert audited.details["via"] == "options_flow"
+
+    result = await _open(hass, init_folder, "watchlist_add")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"plate": "АЕ1234ВК", "priority": "high"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"plate": "watchlist_plate_exists"}
+    assert result["description_placeholders"] == {"plate": "AE1234BK"}
+    assert len(init_folder.runtime_data.alerts.entries) == 1
+
+
+async def test_remove_plates_from_the_options(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """Entries picked in the list are removed and audited; an empty watchlist says so instead of an empty form."""
+    result = await _open(hass, init_folder, "watchlist_remove")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "watchlist_empty"
+
+    for plate in ("AE1234BK", "KA0001OO", "BC7777HP"):
+        result = await _open(hass, init_folder, "watchlist_add")
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"plate": plate, "priority": "high"}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    ids = {entry.plate: entry.id for entry in init_folder.runtime_data.alerts.entries}
+
+    result = await _open(hass, init_folder, "watchlist_remove")
+    assert result["step_id"] == "watchlist_remove"
+    offered = result["data_schema"].schema["entries"].config["options"]
+    assert {option["label"] for option in offered} == {
+        "AE1234BK (high)",
+        "KA0001OO (high)",
+        "BC7777HP (high)",
+    }
+    chosen = [str(ids["AE1234BK"]), str(ids["BC7777HP"])]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"entries": chosen}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [e.plate for e in init_folder.runtime_data.alerts.entries] == ["KA0001OO"]
+    store = init_folder.runtime_data.store
+    audit = await hass.async_add_executor_job(store.audit_log)
+    removed = [line for line in audit if line.action == "watchlist_remove"]
+    assert [line.details for line in removed] == [
+        {"entries": [int(i) for i in chosen], "via": "options_flow"}
+    ]
+
+
+async def test_alert_settings_are_saved_beside_the_others(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """Saving the alert settings keeps the recognition settings of the other step, and they take effect."""
+    result = await _open(hass, init_folder, "alerts")
+    assert result["step_id"] == "alerts"
+    alerts = {
+        CONF_ALERT_COOLDOWN: 120,
+        CONF_URL_LIFETIME_HOURS: 24,
+        CONF_KEEP_DAYS: 30,
+        CONF_KEEP_HIT_DAYS: 365,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], alerts
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert init_folder.options == {"min_confidence": 0.5, **alerts}
+    assert init_folder.runtime_data.alerts.url_lifetime.total_seconds() == 24 * 3600
