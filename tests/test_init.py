@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from unittest.mock import patch
 
@@ -14,6 +15,7 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
@@ -203,3 +205,98 @@ async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_repor
     await hass.async_block_till_done()
     assert device_with(camera_id) is not None
     assert "gate" not in hub.retired_cameras
+
+
+async def test_unreadable_spool_retries_setup_and_recovers(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, config_dir: Path
+) -> None:
+    """Sightings waiting in the spool must not be skipped: setup waits until the spool can be read, and says why."""
+    spool = config_dir / DOMAIN / "plate_tracker.spool.jsonl"
+    spool.mkdir()
+    folder_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    assert folder_entry.reason is not None
+    assert folder_entry.reason.startswith(f"The sightings spool {spool} cannot be read")
+
+    spool.rmdir()
+    await hass.config_entries.async_reload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_frigate_source_waits_for_mqtt(
+    hass: HomeAssistant, frigate_entry: MockConfigEntry
+) -> None:
+    """Without Home Assistant's MQTT integration no Frigate event can arrive: setup retries and says why."""
+    frigate_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(frigate_entry.entry_id)
+    await hass.async_block_till_done()
+    assert frigate_entry.state is ConfigEntryState.SETUP_RETRY
+    assert frigate_entry.reason == "Home Assistant's MQTT integration is not available"
+    await hass.config_entries.async_unload(frigate_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def inbox_taken_by_a_file(inbox: Path) -> Path:
+    """Put a file where the inbox folder should be (a mistyped mount point)."""
+    inbox.rmdir()
+    inbox.write_text("not a folder")
+    return inbox
+
+
+async def test_unusable_inbox_retries_setup(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, inbox_taken_by_a_file: Path
+) -> None:
+    """An inbox path taken by a file is named, and setup retries instead of losing uploads."""
+    inbox = inbox_taken_by_a_file
+    folder_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    assert folder_entry.reason is not None
+    assert folder_entry.reason.startswith(
+        f"The inbox folder {inbox} cannot be used: [Errno 17] File exists"
+    )
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "async_setup_entry forwards the platforms before async_start_sources; when a"
+        " source raises ConfigEntryNotReady the platforms stay set up (and the store"
+        " open), so the retry fails for every platform with 'has already been setup'"
+    ),
+)
+async def test_setup_retried_after_a_source_was_not_ready_is_clean(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    inbox_taken_by_a_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once the inbox is usable again the retried setup must set up every platform, with fresh entities."""
+    folder_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+
+    await hass.async_add_executor_job(inbox_taken_by_a_file.unlink)
+    caplog.clear()
+    await hass.config_entries.async_reload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    try:
+        assert folder_entry.state is ConfigEntryState.LOADED
+        assert [
+            record.getMessage()
+            for record in caplog.records
+            if record.name == "homeassistant.config_entries"
+            and record.levelno >= logging.ERROR
+        ] == []
+    finally:
+        await hass.config_entries.async_unload(folder_entry.entry_id)
+        await hass.async_block_till_done()
