@@ -143,3 +143,29 @@ async def test_missing_inbox_is_shown_logged_once_and_recovers(
 
 def _messages(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_unreadable_upload_is_set_aside_for_a_person(
+    hass: HomeAssistant, inbox: Path, init_folder: MockConfigEntry
+) -> None:
+    """A truncated upload must neither block the inbox nor vanish: it moves to .rejected and is counted.
+
+    The next good upload of the same camera is still read.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    broken = camera_dir / "20261125T101400.jpg"
+    await hass.async_add_executor_job(broken.write_bytes, b"\xff\xd8\xff\xe0 cut off")
+    rejected = inbox / ".rejected" / "2026-11-25" / "bridge" / broken.name
+    await wait_until(rejected.is_file)
+
+    good = camera_dir / "20261125T101500.jpg"
+    await hass.async_add_executor_job(good.write_bytes, scene_jpeg("AE1234BK", seed=3))
+    await wait_until(lambda: bool(events))
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert init_folder.runtime_data.source_counters["inbox_rejected"] == 1
+    assert await hass.async_add_executor_job(rejected.read_bytes) == (
+        b"\xff\xd8\xff\xe0 cut off"
+    )

@@ -111,3 +111,30 @@ def test_direction_from_the_filename(tmp_path: Path) -> None:
     ]
     # Without a direction group every file is unknown.
     assert {file.direction for file in Inbox(tmp_path).scan(NOW)} == {Direction.UNKNOWN}
+
+
+def test_impossible_time_in_the_name_falls_back_to_the_file_time(
+    tmp_path: Path,
+) -> None:
+    """A camera with a wrong clock format must not lose the picture: the upload time stands in."""
+    upload(tmp_path / "gate_20261399-256199.jpg")
+    (file,) = Inbox(tmp_path).scan(NOW)
+    assert file.camera == "gate"
+    assert file.seen_at == datetime.fromtimestamp(NOW - 10.0, UTC)
+
+
+def test_missing_inbox_scans_empty(tmp_path: Path) -> None:
+    """Before the first upload (or while a share is remounted) a scan finds nothing rather than failing."""
+    assert Inbox(tmp_path / "not_yet").scan(NOW) == []
+
+
+def test_rejecting_the_same_name_twice_keeps_both(tmp_path: Path) -> None:
+    """Cameras reuse file names; a second bad upload of the same name must not overwrite the first one set aside."""
+    inbox = Inbox(tmp_path)
+    upload(tmp_path / "bridge" / "snap.jpg", data=b"first")
+    first = inbox.reject(inbox.scan(NOW)[0])
+    upload(tmp_path / "bridge" / "snap.jpg", data=b"second")
+    second = inbox.reject(inbox.scan(NOW)[0])
+    assert first != second
+    assert first.parent == second.parent
+    assert (first.read_bytes(), second.read_bytes()) == (b"first", b"second")
