@@ -12,6 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.auth.models import User
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -613,3 +614,77 @@ async def test_a_naive_expiry_is_local_time(
         hass, init_folder, "AE1234BK", camera="bridge", at=NOW + timedelta(hours=11)
     )
     assert [hit.data["camera"] for hit in hits] == ["exit_kyiv_road"]
+
+
+async def test_camera_image_shows_the_latest_plate_crop(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The dashboard's picture of a camera is the crop of its newest sighting, and changes with the next car."""
+    await announce(hass, init_folder, "AE1234BK")
+    entity_id = entity_registry.async_get_entity_id(
+        "image", DOMAIN, f"{init_folder.entry_id}_exit_kyiv_road_plate_crop"
+    )
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == NOW.isoformat()
+    client = await hass_client()
+    response = await client.get(f"/api/image_proxy/{entity_id}")
+    assert response.status == HTTPStatus.OK
+    assert await response.read() == b"\xff\xd8crop"
+
+    later = NOW + timedelta(minutes=1)
+    runtime = init_folder.runtime_data
+    sighting, _ = await hass.async_add_executor_job(
+        runtime.store.record,
+        NewSighting(
+            camera="exit_kyiv_road",
+            seen_at=later,
+            plate="KA7777OO",
+            raw="KA7777OO",
+            confidence=0.9,
+            source="folder",
+            crop_jpeg=b"\xff\xd8second crop",
+        ),
+    )
+    runtime.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == later.isoformat()
+    response = await client.get(f"/api/image_proxy/{entity_id}")
+    assert await response.read() == b"\xff\xd8second crop"
+
+
+async def test_signed_link_without_an_image_or_a_hub(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A validly signed link to a sighting without that image is 404, and while the hub is unloaded 503, never an error page."""
+    runtime = init_folder.runtime_data
+    sighting, _ = await hass.async_add_executor_job(
+        runtime.store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=NOW,
+            plate="AE1234BK",
+            raw="AE1234BK",
+            confidence=0.9,
+            source="folder",
+            crop_jpeg=b"\xff\xd8crop",
+        ),
+    )
+    client = await hass_client_no_auth()
+    snapshot = URL(runtime.alerts.image_url(sighting.id, "snapshot"))
+    crop = URL(runtime.alerts.image_url(sighting.id, "crop"))
+    assert (await client.get(snapshot.path_qs)).status == HTTPStatus.NOT_FOUND
+    assert (await client.get(crop.path_qs)).status == HTTPStatus.OK
+
+    assert await hass.config_entries.async_unload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    response = await client.get(crop.path_qs)
+    assert response.status == HTTPStatus.SERVICE_UNAVAILABLE
