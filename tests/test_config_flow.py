@@ -416,3 +416,37 @@ async def test_options_flow_validates_and_saves(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert folder_entry.options == options
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_frigate_that_stops_answering_after_its_version(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """A Frigate that answers its version but then times out is not reachable; the form says so and recovers."""
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", exc=TimeoutError())
+    flow_id = await _frigate_form(hass)
+    user_input = {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_frigate_behind_a_proxy_without_stats_is_accepted(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """A proxy that forwards only some paths answers the stats oddly; the version proved it is Frigate, so it is accepted."""
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", status=404)
+    flow_id = await _frigate_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
