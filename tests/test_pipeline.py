@@ -493,3 +493,81 @@ async def test_the_engines_ranking_picks_the_pass_plate(
     await pipeline.submit(frame(b"img", final=True))
     await wait_until(lambda: h.published)
     assert [new.plate for new in h.stored.values()] == ["AE1455KH"]
+
+
+async def test_a_failing_frame_or_listener_does_not_stop_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One bad frame or one broken listener must not end plate reading for the whole city.
+
+    An engine crash on a pushed frame is logged with its camera; a publish
+    listener that raises is logged; the next pass is still stored and announced.
+    """
+    h = Harness()
+    h.script[b"ok"] = [read("AE1234BK", 0.9)]
+    h.script[b"later"] = [read("KA7777OO", 0.9)]
+    engine_read = h.read_frame
+
+    async def crashing_read(image: bytes, box: Box | None) -> FrameResult:
+        if image == b"crash":
+            raise RuntimeError("inference session died")
+        return await engine_read(image, box)
+
+    calls = 0
+
+    def flaky_publish(sighting: Sighting) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("listener bug")
+        h.publish(sighting)
+
+    pipeline = SightingPipeline(
+        read_frame=crashing_read,
+        record=h.record,
+        publish=flaky_publish,
+        publish_after=0.2,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    pipeline.offer(frame(b"crash", event="first", final=True))
+    pipeline.offer(frame(b"ok", event="second", final=True, at=1))
+    pipeline.offer(frame(b"later", event="third", final=True, at=2))
+    await wait_until(lambda: bool(h.published), 5)
+    await _stop(worker)
+
+    assert [h.stored[i].plate for i in sorted(h.stored)] == ["AE1234BK", "KA7777OO"]
+    assert h.published == [(2, "KA7777OO")]
+    messages = [record.getMessage() for record in caplog.records]
+    assert "Frame of camera bridge failed" in messages
+    assert "Publishing sighting 1 failed" in messages
+
+
+async def test_a_broken_spool_report_does_not_lose_the_sighting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If showing the spool's state fails, the sighting is still spooled and later stored."""
+    h = Harness(refuse_writes=True)
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+
+    def broken_report(waiting: int) -> None:
+        raise RuntimeError(f"issue registry gone ({waiting})")
+
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=h.record,
+        publish=h.publish,
+        publish_after=0.2,
+        spool=SightingSpool.open(tmp_path / "spool.jsonl"),
+        on_spool_change=broken_report,
+        spool_retry_seconds=0.05,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    pipeline.offer(frame(b"f1", final=True))
+    await wait_until(lambda: pipeline.spool_depth == 1, 5)
+    h.refuse_writes = False
+    await wait_until(lambda: bool(h.published), 5)
+    await _stop(worker)
+    assert h.published == [(1, "AE1234BK")]
+    assert "Reporting the spool's state failed" in [
+        record.getMessage() for record in caplog.records
+    ]
