@@ -227,6 +227,15 @@ async def test_unreadable_spool_retries_setup_and_recovers(
     assert await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
+async def _close_store_left_open(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Close the database a setup that failed after opening it leaves open.
+
+    That is the bug test_setup_retried_after_a_source_was_not_ready_is_clean
+    records; closing it here keeps later tests free of its ResourceWarnings.
+    """
+    await hass.async_add_executor_job(entry.runtime_data.store.close)
+
+
 async def test_frigate_source_waits_for_mqtt(
     hass: HomeAssistant, frigate_entry: MockConfigEntry
 ) -> None:
@@ -238,6 +247,7 @@ async def test_frigate_source_waits_for_mqtt(
     assert frigate_entry.reason == "Home Assistant's MQTT integration is not available"
     await hass.config_entries.async_unload(frigate_entry.entry_id)
     await hass.async_block_till_done()
+    await _close_store_left_open(hass, frigate_entry)
 
 
 @pytest.fixture
@@ -263,6 +273,7 @@ async def test_unusable_inbox_retries_setup(
     )
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
+    await _close_store_left_open(hass, folder_entry)
 
 
 @pytest.mark.xfail(
@@ -284,6 +295,7 @@ async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    first_store = folder_entry.runtime_data.store
 
     await hass.async_add_executor_job(inbox_taken_by_a_file.unlink)
     caplog.clear()
@@ -300,3 +312,5 @@ async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     finally:
         await hass.config_entries.async_unload(folder_entry.entry_id)
         await hass.async_block_till_done()
+        # The failed attempt left its database open (see _close_store_left_open).
+        await hass.async_add_executor_job(first_store.close)
