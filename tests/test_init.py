@@ -227,13 +227,11 @@ async def test_unreadable_spool_retries_setup_and_recovers(
     assert await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
-async def _close_store_left_open(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Close the database a setup that failed after opening it leaves open.
-
-    That is the bug test_setup_retried_after_a_source_was_not_ready_is_clean
-    records; closing it here keeps later tests free of its ResourceWarnings.
-    """
-    await hass.async_add_executor_job(entry.runtime_data.store.close)
+def _assert_store_closed(entry: MockConfigEntry) -> None:
+    """Check that a setup which failed after opening the database closed it again."""
+    store = entry.runtime_data.store
+    assert store._writer is None
+    assert store._reader is None
 
 
 async def test_frigate_source_waits_for_mqtt(
@@ -245,9 +243,7 @@ async def test_frigate_source_waits_for_mqtt(
     await hass.async_block_till_done()
     assert frigate_entry.state is ConfigEntryState.SETUP_RETRY
     assert frigate_entry.reason == "Home Assistant's MQTT integration is not available"
-    await hass.config_entries.async_unload(frigate_entry.entry_id)
-    await hass.async_block_till_done()
-    await _close_store_left_open(hass, frigate_entry)
+    _assert_store_closed(frigate_entry)
 
 
 @pytest.fixture
@@ -271,19 +267,9 @@ async def test_unusable_inbox_retries_setup(
     assert folder_entry.reason.startswith(
         f"The inbox folder {inbox} cannot be used: [Errno 17] File exists"
     )
-    await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    await _close_store_left_open(hass, folder_entry)
+    _assert_store_closed(folder_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "async_setup_entry forwards the platforms before async_start_sources; when a"
-        " source raises ConfigEntryNotReady the platforms stay set up (and the store"
-        " open), so the retry fails for every platform with 'has already been setup'"
-    ),
-)
 async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
@@ -295,7 +281,7 @@ async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.SETUP_RETRY
-    first_store = folder_entry.runtime_data.store
+    _assert_store_closed(folder_entry)
 
     await hass.async_add_executor_job(inbox_taken_by_a_file.unlink)
     caplog.clear()
@@ -312,5 +298,3 @@ async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     finally:
         await hass.config_entries.async_unload(folder_entry.entry_id)
         await hass.async_block_till_done()
-        # The failed attempt left its database open (see _close_store_left_open).
-        await hass.async_add_executor_job(first_store.close)

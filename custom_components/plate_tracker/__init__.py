@@ -233,9 +233,16 @@ async def async_setup_entry(
     )
     await RouteTracker.from_entry(hass, entry).async_start(entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.runtime_data.tasks.extend(
-        await async_start_sources(hass, entry, source_counters)
-    )
+    try:
+        entry.runtime_data.tasks.extend(
+            await async_start_sources(hass, entry, source_counters)
+        )
+    except ConfigEntryNotReady:
+        # A source not ready yet (its broker, its inbox folder): undo the platforms
+        # and close the store, or the retry finds the platforms set up already
+        # and the store's connections stay open.
+        await async_unload_entry(hass, entry)
+        raise
     async_schedule_retention(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
