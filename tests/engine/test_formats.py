@@ -76,6 +76,10 @@ def test_fold_to_format(raw: str, format_name: str, expected: str | None) -> Non
         ("NOX218", ("us",), "NOX218", "us_abc123"),
         # Georgia's peach between the groups is read as a C and left out.
         ("BMNC2079", ("us",), "BMN2079", "us_abc1234"),
+        # A confident all-letter vanity plate is not folded into a serial
+        # (DE116RL, FZR012) just because look-alikes would allow it.
+        ("DELIGRL", ("ua", "eu", "us", "br"), "DELIGRL", "eu_generic_7"),
+        ("FZRULZ", ("ua", "eu", "us", "br"), "FZRULZ", "eu_generic_6"),
     ],
 )
 def test_best_match(

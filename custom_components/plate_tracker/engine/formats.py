@@ -163,7 +163,10 @@ FORMATS: tuple[PlateFormat, ...] = (
 MATCH_SCORE_RANGE = 6.0
 """Matches scoring this much below the best are not worth keeping as alternatives."""
 ALL_DIGIT_PENALTY = 0.5
-ALL_LETTER_PENALTY = 2.5
+ALL_LETTER_PENALTY = 1.5
+"""All-letter loose reads are mostly words, but vanity plates (``DELIGRL``) are
+all letters too; slogans and state names also rank below the plate for their
+smaller text (see the recogniser's PROMINENCE_WEIGHT)."""
 WORDS_ON_PLATES = frozenset(
     [
         "ALABAMA",
