@@ -12,7 +12,7 @@ so ``AA1234B8`` becomes ``AA1234BB`` on a Ukrainian plate while an unambiguous
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import heapq
 import math
 
@@ -223,15 +223,7 @@ REGION_ORDER_COST = 0.15
 def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
     """Return the formats of ``regions``, their priors lowered by the region's rank."""
     return tuple(
-        PlateFormat(
-            plate_format.name,
-            plate_format.region,
-            plate_format.pattern,
-            plate_format.letters,
-            plate_format.prior - REGION_ORDER_COST * rank,
-            plate_format.emblem_at,
-            plate_format.emblem_glyphs,
-        )
+        replace(plate_format, prior=plate_format.prior - REGION_ORDER_COST * rank)
         for rank, region in enumerate(regions)
         for plate_format in FORMATS
         if plate_format.region == region
