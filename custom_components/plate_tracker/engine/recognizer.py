@@ -175,11 +175,20 @@ class PlateRecognizer:
             if whole
             else VEHICLE_UPSCALE
         )
-        plates = _suppress_overlaps(
-            self._read_region(
-                frame, region, side, offset, whole_is_line=whole, max_upscale=upscale
+
+        def look(at_side: int, max_upscale: float) -> list[PlateRead]:
+            return _suppress_overlaps(
+                self._read_region(
+                    frame,
+                    region,
+                    at_side,
+                    offset,
+                    whole_is_line=whole,
+                    max_upscale=max_upscale,
+                )
             )
-        )
+
+        plates = look(side, upscale)
         searched = side
         for scale in RETRY_SCALES:
             if self._settled(plates):
@@ -194,16 +203,7 @@ class PlateRecognizer:
                 break
             # Coarse to fine: a small, slanted or dim plate the quick pass missed
             # often shows at a finer scale; only frames without a good read pay for it.
-            retried = _suppress_overlaps(
-                self._read_region(
-                    frame,
-                    region,
-                    retry_side,
-                    offset,
-                    whole_is_line=whole,
-                    max_upscale=retry_upscale,
-                )
-            )
+            retried = look(retry_side, retry_upscale)
             searched = retry_side
             if self._rank(retried) >= self._rank(plates):
                 plates = retried
@@ -642,10 +642,13 @@ def _suppress_overlaps(plates: list[tuple[FormatMatch, PlateRead]]) -> list[Plat
         return match.score - MISSING_CHARACTER_COST * missing
 
     kept: list[tuple[float, PlateRead]] = []
-    for item in sorted(plates, key=ranked, reverse=True):
-        plate = item[1]
+    for score, plate in sorted(
+        ((ranked(item), item[1]) for item in plates),
+        key=lambda scored: scored[0],
+        reverse=True,
+    ):
         if all(_overlap(plate.box, other.box) < OVERLAP for _, other in kept):
-            kept.append((ranked(item), plate))
+            kept.append((score, plate))
     tallest = max((_height(plate) for _, plate in kept), default=1)
     return [
         plate
