@@ -74,11 +74,21 @@ def test_reads_plate_in_full_frame(  # noqa: PLR0917  # pytest passes parameters
     best = result.plates[0]
     assert best.text == expected
     assert best.plate_format == plate_format
+    assert not best.loose
     assert best.confidence > 0.5
     assert _inside(best.box, plate)
     assert best.crop_jpeg is not None
     assert Image.open(io.BytesIO(best.crop_jpeg)).format == "JPEG"
     assert all(text != expected for text, _ in best.alternatives)
+
+
+def test_a_vanity_plate_is_read_and_marked_loose(recognizer: PlateRecognizer) -> None:
+    """A plate that fits no plate rule is still read, marked as fitting only a loose format."""
+    plate = render_plate(["JAKEMRY"], char_height=40, ua_strip=False)
+    best = recognizer.read(jpeg(scene_with(plate, at=PLATE_AT))).plates[0]
+    assert (best.text, best.loose) == ("JAKEMRY", True)
+    assert best.plate_format is not None
+    assert best.plate_format.endswith("generic_7")
 
 
 def test_vehicle_box_gives_frame_coordinates(recognizer: PlateRecognizer) -> None:
@@ -284,20 +294,20 @@ def test_a_small_photo_is_enlarged_when_searched_again(
 
 
 @pytest.mark.parametrize(
-    ("text", "plate_format", "confidence", "settles"),
+    ("text", "loose", "confidence", "settles"),
     [
-        ("AE1455KH", "ua_standard", 0.6, True),
-        ("WG4L2M", "us_generic_6", 0.6, True),
+        ("AE1455KH", False, 0.6, True),
+        ("WG4L2M", True, 0.6, True),
         # A shop sign (САЛОН КРАСИ) read as a loose plate: a word, so search on.
-        ("AN0HKPAC", "eu_generic_8", 0.6, False),
-        ("AN0HKPAC", "eu_generic_8", 0.9, True),
-        ("AE1455KH", "ua_standard", 0.3, False),
+        ("AN0HKPAC", True, 0.6, False),
+        ("AN0HKPAC", True, 0.9, True),
+        ("AE1455KH", False, 0.3, False),
     ],
 )
 def test_what_ends_the_search_for_finer_scales(
     recognizer: PlateRecognizer,
     text: str,
-    plate_format: str,
+    loose: bool,
     confidence: float,
     settles: bool,
 ) -> None:
@@ -307,7 +317,7 @@ def test_what_ends_the_search_for_finer_scales(
         raw=text,
         confidence=confidence,
         box=(0, 0, 10, 10),
-        plate_format=plate_format,
+        loose=loose,
     )
     assert recognizer._settled([read]) is settles
 

@@ -126,9 +126,6 @@ class PlateRecognizer:
             ort.InferenceSession(str(paths.recognizer), options, providers=providers)
         )
         self._formats = formats_for(regions)
-        self._patterns = {
-            plate_format.name: plate_format.pattern for plate_format in self._formats
-        }
         self.regions = tuple(regions)
 
     def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
@@ -221,7 +218,7 @@ class PlateRecognizer:
             or (
                 plate.confidence >= RETRY_BELOW_CONFIDENCE
                 and (
-                    "A" not in self._patterns.get(plate.plate_format or "", "A")
+                    not plate.loose
                     or any(char in NONZERO_DIGITS for char in plate.text)
                 )
             )
@@ -403,6 +400,7 @@ class PlateRecognizer:
             box=box,
             region=best.plate_format.region,
             plate_format=best.plate_format.name,
+            loose="A" in best.plate_format.pattern,
             # Alternatives are scaled by how far their score trails the best
             # (format prior and left-out characters included), so a fragment
             # of the plate never looks likelier than the plate itself.

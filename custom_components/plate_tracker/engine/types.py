@@ -28,6 +28,10 @@ class PlateRead:
     """Region whose format the text fits: ``ua``, ``eu``, ``us``, ``br`` ... or None."""
     plate_format: str | None = None
     """Name of the format rule that matched, e.g. ``ua_standard``."""
+    loose: bool = False
+    """The text fits only a format that allows any character in some place: a
+    vanity plate, or a state or country without a rule here, but as often a
+    dealer's name, a sticker's year or a phone number on the car."""
     alternatives: tuple[tuple[str, float], ...] = ()
     """Other plausible texts with their confidence, best first (for fuzzy matching)."""
     crop_jpeg: bytes | None = field(default=None, repr=False, compare=False)
@@ -59,6 +63,7 @@ class FrameResult:
                     "box": list(read.box),
                     "region": read.region,
                     "format": read.plate_format,
+                    "loose": read.loose,
                     "alternatives": [
                         {"plate": text, "confidence": round(score, 4)}
                         for text, score in read.alternatives
