@@ -27,13 +27,16 @@ from .helpers import wait_until
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def read(text: str, confidence: float, box: Box = (0, 0, 10, 5)) -> PlateRead:
+def read(
+    text: str, confidence: float, box: Box = (0, 0, 10, 5), *, loose: bool = False
+) -> PlateRead:
     """Return an engine read whose crop bytes name the plate."""
     return PlateRead(
         text=text,
         raw=text,
         confidence=confidence,
         box=box,
+        loose=loose,
         crop_jpeg=text.encode(),
     )
 
@@ -151,6 +154,40 @@ async def test_each_plate_of_a_single_image_is_a_sighting(
     assert sorted(s.plate for s in sightings) == ["AE1234BK", "KA7777OO"]
     assert sorted(text for _, text in h.published) == ["AE1234BK", "KA7777OO"]
     assert pipeline.counters.reads_below_threshold == 1
+
+
+async def test_text_beside_the_plate_of_a_single_image_is_not_a_sighting(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """Dealer names, sticker years and phone numbers fit only loose formats: counted, not stored.
+
+    The first read stays a sighting even when loose (a vanity plate), and a
+    further read that fits a plate format of its own is another car's plate.
+    """
+    h, pipeline = harness
+    h.script[b"vanity plate"] = [
+        read("DUKDAWG", 0.98, loose=True),
+        read("SC0TT", 0.97, loose=True),
+        read("2014", 0.99, loose=True),
+        read("7ABC123", 0.9),
+    ]
+    sightings = await pipeline.submit(frame(b"vanity plate", event=None, final=True))
+    assert [s.plate for s in sightings] == ["DUKDAWG", "7ABC123"]
+    assert pipeline.counters.text_not_stored == 2
+
+
+async def test_an_event_never_takes_text_for_its_plate(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """An unsure plate and a sure dealer's name: the event keeps no plate from this frame."""
+    h, pipeline = harness
+    h.script[b"unsure"] = [read("AE1234BK", 0.3), read("0RIDAC0M", 0.95, loose=True)]
+    h.script[b"sure"] = [read("AE1234BK", 0.9)]
+    await pipeline.submit(frame(b"unsure"))
+    assert h.stored == {}
+    await pipeline.submit(frame(b"sure", final=True, at=1))
+    assert [new.plate for new in h.stored.values()] == ["AE1234BK"]
+    assert pipeline.counters.text_not_stored == 1
 
 
 async def test_frames_of_one_event_make_one_sighting_announced_at_the_end(

@@ -102,6 +102,9 @@ class PipelineCounters:
     frames_rejected: int = 0
     """Images the engine could not decode (corrupt, truncated, too large)."""
     reads_below_threshold: int = 0
+    text_not_stored: int = 0
+    """Further reads of a frame that fit only a loose format: beside a car's
+    plate the engine also reads its dealer's name, sticker years and phone numbers."""
     nvr_reads_without_image: int = 0
     """Frames whose snapshot was lost but whose plate the NVR had read: kept as sightings."""
     sightings_recorded: int = 0
@@ -327,16 +330,35 @@ class SightingPipeline:
         below = sum(1 for read in reads if read.confidence < self.min_confidence)
         self.counters.reads_below_threshold += below
         reader = Reader.ENGINE if engine_read_plate else Reader.NVR
+        plates = self._plates_of(reads)
         if key is None:
             stored = [
                 await self._store_single(frame, read, reader, may_spool=may_spool)
-                for read in reads
-                if read.confidence >= self.min_confidence
+                for read in plates
             ]
             return [sighting for sighting in stored if sighting is not None]
         return await self._update_pass(
-            key, frame, reads, plate_box_known=engine_read_plate, may_spool=may_spool
+            key, frame, plates, plate_box_known=engine_read_plate, may_spool=may_spool
         )
+
+    def _plates_of(self, reads: list[PlateRead]) -> list[PlateRead]:
+        """Return the reads of one frame that are plates, likeliest first.
+
+        The engine's first read is its likeliest plate, kept when confident
+        enough whatever its format (a vanity plate fits only a loose one).
+        A further read is another vehicle's plate only when it fits a plate
+        format of its own; one that fits only a loose format is, far more
+        often, text on the same car, and is counted instead of stored.
+        """
+        plates = []
+        for index, read in enumerate(reads):
+            if read.confidence < self.min_confidence:
+                continue
+            if index > 0 and read.loose:
+                self.counters.text_not_stored += 1
+                continue
+            plates.append(read)
+        return plates
 
     async def _read(self, frame: Frame, image: bytes) -> list[PlateRead]:
         """Return the engine's reads of a frame, best first."""
@@ -385,7 +407,7 @@ class SightingPipeline:
         self,
         key: tuple[str, str, str],
         frame: Frame,
-        reads: list[PlateRead],
+        plates: list[PlateRead],
         *,
         plate_box_known: bool,
         may_spool: bool,
@@ -398,9 +420,7 @@ class SightingPipeline:
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
-        read = next(
-            (read for read in reads if read.confidence >= self.min_confidence), None
-        )
+        read = next(iter(plates), None)
         stored = False
         if read is not None:
             state.engine_read = state.engine_read or plate_box_known
