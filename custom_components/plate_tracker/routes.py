@@ -47,8 +47,7 @@ from .matching.journeys import (
     packed_whereabouts,
     route_response,
 )
-from .matching.watchlist import is_pattern
-from .plate_text import lookalike_key
+from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import SightingStore
 from .store.sighting_store import to_us

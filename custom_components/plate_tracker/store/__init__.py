@@ -3,6 +3,7 @@
 No Home Assistant imports; the integration calls it from executor threads.
 """
 
+from ..records import MatchKind
 from .errors import StoreValidationError
 from .export import CSV_COLUMNS
 from .models import (
@@ -11,7 +12,6 @@ from .models import (
     AuditRecord,
     ExportReport,
     ImageKind,
-    MatchKind,
     PurgeReport,
     RouteColumns,
     RouteRow,

@@ -48,7 +48,15 @@ from ..plate_text import (
     lookalike_key,
     within_one_edit,
 )
-from ..records import Direction, NewSighting, Priority, Reader, Sighting, WatchlistEntry
+from ..records import (
+    Direction,
+    MatchKind,
+    NewSighting,
+    Priority,
+    Reader,
+    Sighting,
+    WatchlistEntry,
+)
 from . import export as evidence
 from .errors import StoreValidationError
 from .models import (
@@ -56,7 +64,6 @@ from .models import (
     AuditRecord,
     ExportReport,
     ImageKind,
-    MatchKind,
     PurgeReport,
     RouteColumns,
     RouteRow,
