@@ -43,28 +43,6 @@ def model_dir(recognizer: PlateRecognizer) -> Path:
     return MODEL_CACHE
 
 
-class _CurrentStdout:
-    """Writes to whatever ``sys.stdout`` is at the moment of the write."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-
-@pytest.fixture
-def cli_output(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> pytest.CaptureFixture[str]:
-    """``capsys`` that also sees what the commands print to stdout.
-
-    ``cli._say`` takes ``sys.stdout`` as its default stream when the module is imported,
-    before capsys swaps it (see the xfail test below); point that default at the current one.
-    """
-    defaults = cli._say.__kwdefaults__
-    assert defaults is not None
-    monkeypatch.setitem(defaults, "stream", _CurrentStdout())
-    return capsys
-
-
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Block the network: a test that passes must not have downloaded anything."""
@@ -125,7 +103,7 @@ def labelled_dir(tmp_path: Path) -> Path:
 
 
 def test_read_prints_one_json_line_per_image(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Scripts pipe `read` line by line: a bad file gets its own error line and exit 1, the rest are still read."""
     good = tmp_path / "good.jpg"
@@ -138,7 +116,7 @@ def test_read_prints_one_json_line_per_image(
         ["read", str(good), str(corrupt), str(missing), "--models", str(model_dir)]
     )
 
-    out = cli_output.readouterr().out
+    out = capsys.readouterr().out
     good_line, corrupt_line, missing_line = json_lines(out)
     assert code == 1
     assert good_line["image"] == str(good)
@@ -172,7 +150,7 @@ def test_read_prints_one_json_line_per_image(
 def test_read_options_reach_the_engine(
     model_dir: Path,
     tmp_path: Path,
-    cli_output: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
     options: list[str],
     expected: list[str],
 ) -> None:
@@ -182,19 +160,19 @@ def test_read_options_reach_the_engine(
 
     code = cli.main(["read", str(image), "--models", str(model_dir), *options])
 
-    (line,) = json_lines(cli_output.readouterr().out)
+    (line,) = json_lines(capsys.readouterr().out)
     assert code == 0
     assert [plate["plate"] for plate in line["plates"]] == expected
 
 
 def test_read_rejects_a_malformed_vehicle_box(
-    tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A box with three numbers is a usage error (exit 2) that says the expected form."""
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["read", str(tmp_path / "a.jpg"), "--vehicle-box", "1,2,3"])
     assert exit_info.value.code == 2
-    assert "expected x1,y1,x2,y2 in pixels" in cli_output.readouterr().err
+    assert "expected x1,y1,x2,y2 in pixels" in capsys.readouterr().err
 
 
 def test_module_exits_with_the_code_main_returns(
@@ -227,11 +205,6 @@ def test_module_exits_with_the_code_main_returns(
     assert line["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._say binds sys.stdout at import (a default argument), so "
-    "redirect_stdout and capsys never see the results; stderr is looked up per call",
-)
 def test_results_go_to_the_current_stdout(model_dir: Path) -> None:
     """A script embedding main() captures its results with redirect_stdout, as it already can its errors."""
     buffer = io.StringIO()
@@ -246,12 +219,12 @@ def test_results_go_to_the_current_stdout(model_dir: Path) -> None:
 
 
 def test_eval_json_scores_each_region(
-    model_dir: Path, labelled_dir: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """CI reads the last line of `eval --json`: counts, accuracy and recall per region must be exact."""
     code = cli.main(["eval", str(labelled_dir), "--json", "--models", str(model_dir)])
 
-    out = cli_output.readouterr().out
+    out = capsys.readouterr().out
     report = json.loads(out.splitlines()[-1])
     assert code == 0
     assert set(report) == {"regions", "overall"}
@@ -285,7 +258,7 @@ def test_eval_below_floor_fails_and_names_the_region(
     model_dir: Path,
     labelled_dir: Path,
     tmp_path: Path,
-    cli_output: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The accuracy gate: a region under its floor fails the run and says which one; misses are listed."""
     floor = tmp_path / "floor.json"
@@ -307,7 +280,7 @@ def test_eval_below_floor_fails_and_names_the_region(
         ]
     )
 
-    captured = cli_output.readouterr()
+    captured = capsys.readouterr()
     assert code == 1
     assert captured.err.splitlines() == [
         "BELOW FLOOR: ua accuracy 0.500 is below the floor 0.75"
@@ -323,7 +296,7 @@ def test_eval_at_the_floor_passes(
     model_dir: Path,
     labelled_dir: Path,
     tmp_path: Path,
-    cli_output: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A floor equal to the measured accuracy holds: the gate fails only strictly below it."""
     floor = tmp_path / "floor.json"
@@ -336,14 +309,14 @@ def test_eval_at_the_floor_passes(
         ["eval", str(labelled_dir), "--floor", str(floor), "--models", str(model_dir)]
     )
 
-    captured = cli_output.readouterr()
+    captured = capsys.readouterr()
     assert code == 0
     assert captured.err == ""
     assert "MISS" not in captured.out
 
 
 def test_eval_limit_reads_only_the_first_images(
-    model_dir: Path, labelled_dir: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--limit` gives a quick look: only the first N manifest rows are read and counted."""
     code = cli.main(
@@ -358,20 +331,55 @@ def test_eval_limit_reads_only_the_first_images(
         ]
     )
 
-    report = json.loads(cli_output.readouterr().out.splitlines()[-1])
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     assert report["overall"]["n"] == 1
     assert report["overall"]["accuracy"] == 1.0
     assert list(report["regions"]) == ["ua"]
 
 
+def test_eval_counts_an_unreadable_image_as_a_miss_and_goes_on(
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing or corrupt photo in a manifest is named on stderr and scored as a miss, not a crash."""
+    source = labelled_dir / "street"
+    (source / "corrupt.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    with (source / "manifest.csv").open("a", encoding="utf-8") as manifest:
+        manifest.write("corrupt.jpg,AE0001KH,ua,,,,,1280,720,\n")
+        manifest.write("gone.jpg,AE0002KH,ua,,,,,1280,720,\n")
+        # A region with no readable image at all: no times to summarise.
+        manifest.write("gone.jpg,ABC1234,us,,,,,1280,720,\n")
+
+    code = cli.main(["eval", str(labelled_dir), "--models", str(model_dir), "--json"])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["regions"]["ua"]["n"] == 4
+    assert summary["regions"]["ua"]["accuracy"] == 0.25
+    assert summary["overall"]["n"] == 6
+    assert summary["regions"]["us"] == {
+        "n": 1,
+        "accuracy": 0.0,
+        "top1_accuracy": 0.0,
+        "p50_s": None,
+        "p90_s": None,
+    }
+    unreadable = [
+        line for line in captured.err.splitlines() if line.startswith("UNREADABLE")
+    ]
+    assert len(unreadable) == 3
+    assert any("corrupt.jpg" in line for line in unreadable)
+    assert any("gone.jpg" in line for line in unreadable)
+
+
 def test_eval_without_manifests_fails(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A wrong data path must not pass the gate with zero images measured."""
     code = cli.main(["eval", str(tmp_path), "--json", "--models", str(model_dir)])
 
-    captured = cli_output.readouterr()
+    captured = capsys.readouterr()
     assert code == 1
     assert captured.out == ""
     assert captured.err == f"no labelled images (manifest.csv) under {tmp_path}\n"
@@ -381,7 +389,7 @@ def test_eval_without_manifests_fails(
 
 
 def test_bench_saves_a_run_and_compares_with_it(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A saved bench is the baseline of the next one: both modes measured, then each figure compared."""
     saved = tmp_path / "runs" / "bench.json"
@@ -392,7 +400,7 @@ def test_bench_saves_a_run_and_compares_with_it(
 
     first = json.loads(saved.read_text(encoding="utf-8"))
     assert code == 0
-    assert json.loads(cli_output.readouterr().out.splitlines()[-1]) == first
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == first
     assert (first["source"], first["threads"]) == ("generated", 2)
     for mode in ("full_frame", "vehicle_box"):
         figures = first[mode]
@@ -407,7 +415,7 @@ def test_bench_saves_a_run_and_compares_with_it(
         ["bench", "--images", "2", "--baseline", str(saved), "--models", str(model_dir)]
     )
 
-    out = cli_output.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
     second = json.loads(out[-1])
     assert code == 0
     comparisons = out[:-1]
@@ -448,7 +456,7 @@ def test_compare_skips_figures_the_baseline_lacks() -> None:
 
 
 def test_bench_on_labelled_photos_uses_full_hd_frames_and_their_boxes(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bench figures are comparable only on 1280x720 frames, and the vehicle-box mode must search there.
 
@@ -472,7 +480,7 @@ def test_bench_on_labelled_photos_uses_full_hd_frames_and_their_boxes(
 
     code = cli.main(["bench", str(data), "--images", "5", "--models", str(model_dir)])
 
-    result = json.loads(cli_output.readouterr().out.splitlines()[-1])
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     assert result["source"] == str(data)
     assert (result["full_frame"]["n"], result["full_frame"]["accuracy"]) == (2, 1.0)
@@ -500,36 +508,29 @@ def test_photo_frames_stop_at_the_limit(tmp_path: Path) -> None:
 
 
 def test_bench_without_frames_fails(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A data folder with nothing to bench fails instead of printing empty figures."""
     code = cli.main(["bench", str(tmp_path), "--models", str(model_dir)])
 
-    captured = cli_output.readouterr()
+    captured = capsys.readouterr()
     assert code == 1
     assert captured.out == ""
     assert captured.err == f"no 1280x720 labelled frames under {tmp_path}\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bench --images 0 without DATA_DIR reports 'no 1280x720 labelled frames under None'",
-)
-def test_bench_with_no_generated_frames_names_no_folder(
-    model_dir: Path, cli_output: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("images", ["0", "-3"])
+def test_bench_needs_at_least_one_frame(
+    model_dir: Path, images: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Generated frames come from no folder, so the message must not point at one ('None')."""
-    code = cli.main(["bench", "--images", "0", "--models", str(model_dir)])
+    """``--images`` below 1 is refused by the parser, before any model is loaded."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--images", images, "--models", str(model_dir)])
 
-    captured = cli_output.readouterr()
-    assert code == 1
-    assert "None" not in captured.err
+    assert exit_info.value.code == 2
+    assert f"must be at least 1, not {images}" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="photo_frames appends before checking the limit, so 0 gives one frame",
-)
 def test_photo_frames_with_a_zero_limit_is_empty(tmp_path: Path) -> None:
     """`--images 0` must read nothing, as it does for generated frames."""
     (tmp_path / "manifest.csv").write_text(
@@ -542,7 +543,7 @@ def test_photo_frames_with_a_zero_limit_is_empty(tmp_path: Path) -> None:
 
 
 def test_bench_runs_the_reference_pipeline_side_by_side(
-    model_dir: Path, tmp_path: Path, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """RapidOCR's texts are scored by our format rules: a plate after other text counts once, no text misses.
 
@@ -575,7 +576,7 @@ def test_bench_runs_the_reference_pipeline_side_by_side(
         ]
     )
 
-    out = cli_output.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
     result = json.loads(out[-1])
     assert code == 0
     assert result["reference_rapidocr"] == {"n": 2, "p50_s": 0.4, "accuracy": 0.5}
@@ -594,12 +595,12 @@ def test_bench_runs_the_reference_pipeline_side_by_side(
 
 
 def test_fetch_prints_the_verified_model_paths(
-    model_dir: Path, offline: None, cli_output: pytest.CaptureFixture[str]
+    model_dir: Path, offline: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Models already on disk are verified and used without the network."""
     code = cli.main(["fetch", "--models", str(model_dir)])
 
-    (line,) = json_lines(cli_output.readouterr().out)
+    (line,) = json_lines(capsys.readouterr().out)
     assert code == 0
     assert line == {
         "detector": str(model_dir / "ch_PP-OCRv4_det_infer.onnx"),
@@ -616,7 +617,7 @@ def test_without_models_or_network_every_command_says_why(
     command: list[str],
     tmp_path: Path,
     offline: None,
-    cli_output: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No traceback when the models cannot be had: exit 2 and the reason on stderr, nothing on stdout."""
     empty = tmp_path / "models"
@@ -624,7 +625,7 @@ def test_without_models_or_network_every_command_says_why(
 
     code = cli.main([*command, "--models", str(empty)])
 
-    captured = cli_output.readouterr()
+    captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
     assert captured.err.startswith("models unavailable: cannot reach the package index")

@@ -44,8 +44,10 @@ class BenchImage:
 
 def photo_frames(data_dir: Path, limit: int) -> list[BenchImage]:
     """Labelled 1280x720 photos with a plate box (vehicle boxes derived from it)."""
-    frames = []
+    frames: list[BenchImage] = []
     for item in load_manifests(data_dir):
+        if len(frames) >= limit:
+            break
         if item.box is None or item.size != FRAME_SIZE:
             continue
         data = item.path.read_bytes()
@@ -54,8 +56,6 @@ def photo_frames(data_dir: Path, limit: int) -> list[BenchImage]:
                 data, vehicle_box_around(item.box, FRAME_SIZE), item.plate, item.region
             )
         )
-        if len(frames) >= limit:
-            break
     return frames
 
 

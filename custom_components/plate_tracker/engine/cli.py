@@ -38,9 +38,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _say(text: str, *, stream: TextIO = sys.stdout) -> None:
-    """Write one line for the person (or script) running the command."""
-    stream.write(text + "\n")
+def _say(text: str, *, stream: TextIO | None = None) -> None:
+    """Write one line for the person (or script) running the command (stdout by default).
+
+    ``sys.stdout`` is looked up on each call, so a caller's redirection holds.
+    """
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
         help="labelled photos (manifest.csv folders); generated scenes when omitted",
     )
     bench.add_argument(
-        "--images", type=int, default=40, help="frames to read (default %(default)s)"
+        "--images",
+        type=_positive_int,
+        default=40,
+        help="frames to read (default %(default)s)",
     )
     bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
     bench.add_argument("--save", type=Path, help="write this run's JSON here")
@@ -171,11 +184,16 @@ def _eval(args: argparse.Namespace) -> int:
         *(("region " + k, v) for k, v in summary["regions"].items()),
     ]
     for name, figures in [*rows, ("overall", summary["overall"])]:
-        recall = figures.get("detection_recall")
+        recall, p50, p90 = (
+            "" if figures.get(key) is None else f"{figures[key]:.3f}"
+            for key in ("detection_recall", "p50_s", "p90_s")
+        )
         _say(
             f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
-            f"{'' if recall is None else f'{recall:.3f}':>6} {figures['p50_s']:>6.3f} {figures['p90_s']:>6.3f}"
+            f"{recall:>6} {p50:>6} {p90:>6}"
         )
+    for item, reason in evaluation.unreadable:
+        _say(f"UNREADABLE {item.path}: {reason}", stream=sys.stderr)
     if args.failures:
         for item, read in evaluation.failures:
             _say(f"MISS {item.path} truth={item.plate} read={read}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import statistics
 from typing import Any
 
+from .imaging import ImageError
 from .types import Box, FrameResult
 
 MULTILINE_MARK = "multiline"
@@ -118,17 +119,34 @@ class Evaluation:
     by_region: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     overall: Tally = field(default_factory=Tally)
     failures: list[tuple[LabelledImage, str]] = field(default_factory=list)
+    unreadable: list[tuple[LabelledImage, str]] = field(default_factory=list)
+    """Images that could not be read (missing, corrupt): each counts as a miss."""
+
+    def add_unreadable(self, item: LabelledImage, reason: str) -> None:
+        """Count an image that could not be read as a miss, without a time."""
+        self.unreadable.append((item, reason))
+        for tally in (
+            self.by_source[(self._group(item), item.region)],
+            self.by_region[item.region],
+            self.overall,
+        ):
+            tally.n += 1
+            tally.boxes += item.box is not None
+        self.failures.append((item, "-"))
+
+    @staticmethod
+    def _group(item: LabelledImage) -> str:
+        return item.source + (
+            f"/{MULTILINE_MARK}" if MULTILINE_MARK in str(item.path) else ""
+        )
 
     def add(self, item: LabelledImage, result: FrameResult) -> None:
         """Score one image's result."""
         texts = [plate.text for plate in result.plates]
         correct = any(plates_equal(text, item.plate, item.region) for text in texts)
         top1 = bool(texts) and plates_equal(texts[0], item.plate, item.region)
-        group = item.source + (
-            f"/{MULTILINE_MARK}" if MULTILINE_MARK in str(item.path) else ""
-        )
         for tally in (
-            self.by_source[(group, item.region)],
+            self.by_source[(self._group(item), item.region)],
             self.by_region[item.region],
             self.overall,
         ):
@@ -170,7 +188,12 @@ def evaluate(
     for count, item in enumerate(items):
         if limit is not None and count >= limit:
             break
-        evaluation.add(item, read(item.path.read_bytes()))
+        try:
+            result = read(item.path.read_bytes())
+        except (OSError, ImageError) as err:
+            evaluation.add_unreadable(item, str(err))
+        else:
+            evaluation.add(item, result)
     return evaluation
 
 
