@@ -19,6 +19,17 @@ from .helpers import wait_until
 from .synthetic import scene_jpeg
 
 
+def _upload(path: Path, data: bytes) -> None:
+    """Upload as an FTP server finishes one: written aside, then renamed into the inbox.
+
+    The tests poll without waiting for uploads to settle, so a file written in
+    place could be read before its bytes are all there.
+    """
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 @pytest.mark.usefixtures("no_inbox_poll_wait")
 async def test_uploaded_snapshot_becomes_a_sighting(
     hass: HomeAssistant,
@@ -35,7 +46,7 @@ async def test_uploaded_snapshot_becomes_a_sighting(
     camera_dir = inbox / "bridge"
     camera_dir.mkdir()
     image = camera_dir / "20261125T101500.jpg"
-    await hass.async_add_executor_job(image.write_bytes, scene_jpeg("AE1234BK", seed=3))
+    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
 
     await wait_until(lambda: bool(events))
     await hass.async_block_till_done()
@@ -77,7 +88,7 @@ async def test_direction_in_the_file_name_reaches_the_sighting(
     await hass.async_block_till_done()
     events = async_capture_events(hass, EVENT_SIGHTING)
     image = inbox / "gate_20261125-101500_receding.jpg"
-    await hass.async_add_executor_job(image.write_bytes, scene_jpeg("AE1234BK", seed=3))
+    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
 
     await wait_until(lambda: bool(events))
     assert events[0].data["camera"] == "gate"
@@ -157,12 +168,12 @@ async def test_unreadable_upload_is_set_aside_for_a_person(
     camera_dir = inbox / "bridge"
     await hass.async_add_executor_job(camera_dir.mkdir)
     broken = camera_dir / "20261125T101400.jpg"
-    await hass.async_add_executor_job(broken.write_bytes, b"\xff\xd8\xff\xe0 cut off")
+    await hass.async_add_executor_job(_upload, broken, b"\xff\xd8\xff\xe0 cut off")
     rejected = inbox / ".rejected" / "2026-11-25" / "bridge" / broken.name
     await wait_until(rejected.is_file)
 
     good = camera_dir / "20261125T101500.jpg"
-    await hass.async_add_executor_job(good.write_bytes, scene_jpeg("AE1234BK", seed=3))
+    await hass.async_add_executor_job(_upload, good, scene_jpeg("AE1234BK", seed=3))
     await wait_until(lambda: bool(events))
     assert [event.data["plate"] for event in events] == ["AE1234BK"]
     assert init_folder.runtime_data.source_counters["inbox_rejected"] == 1

@@ -49,6 +49,14 @@ def test_unfinished_uploads_and_other_files_wait(tmp_path: Path) -> None:
     assert Inbox(tmp_path).scan(NOW) == []
 
 
+def test_an_empty_file_waits_for_its_data_however_old(tmp_path: Path) -> None:
+    """An FTP server creates the file before the data arrives: rejecting it would lose the upload."""
+    upload(tmp_path / "bridge" / "opened.jpg", age=3600, data=b"")
+    assert Inbox(tmp_path).scan(NOW) == []
+    upload(tmp_path / "bridge" / "opened.jpg", age=10)
+    assert [file.path.name for file in Inbox(tmp_path).scan(NOW)] == ["opened.jpg"]
+
+
 def test_finish_and_reject(tmp_path: Path) -> None:
     """Read files go away (or to .processed); unreadable ones are kept in .rejected for a person."""
     upload(tmp_path / "bridge" / "ok.jpg")

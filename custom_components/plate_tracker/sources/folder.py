@@ -130,14 +130,19 @@ class Inbox:
         )
 
     def scan(self, now: float) -> list[InboxFile]:
-        """Return settled image files, oldest first, at most MAX_FILES_PER_SCAN."""
+        """Return settled image files, oldest first, at most MAX_FILES_PER_SCAN.
+
+        An empty file is an upload whose data has not arrived yet (an FTP
+        server creates the file first): it waits, however old, rather than
+        being set aside as unreadable while the upload goes on.
+        """
         found: list[tuple[float, Path]] = []
         for path in self._candidates():
             try:
                 stat = path.stat()
             except FileNotFoundError:
                 continue
-            if now - stat.st_mtime >= SETTLE_SECONDS:
+            if stat.st_size and now - stat.st_mtime >= SETTLE_SECONDS:
                 found.append((stat.st_mtime, path))
         found.sort()
         return [self._file(path, mtime) for mtime, path in found[:MAX_FILES_PER_SCAN]]
