@@ -1,17 +1,22 @@
-"""The read_plates service: read an image without storing anything."""
+"""The camera services: read_plates reads an image without storing; capture_camera records it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.components.camera import Image
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+import voluptuous as vol
 
-from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
 
 from .synthetic import scene_jpeg
 
@@ -170,3 +175,114 @@ async def test_services_say_when_the_hub_is_not_loaded(
         )
     assert err.value.translation_key == "not_loaded"
     assert str(err.value) == "Plate Tracker is not set up or not loaded"
+
+
+async def _local_file_camera(hass: HomeAssistant, path: Path, name: str) -> str:
+    """Set up Home Assistant's own local_file camera showing ``path``; return its entity id."""
+    entry = MockConfigEntry(
+        domain="local_file", options={"name": name, "file_path": str(path)}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return f"camera.{name.lower()}"
+
+
+async def test_capture_camera_records_its_plates_as_sightings(
+    hass: HomeAssistant, init_folder: MockConfigEntry, config_dir: Path
+) -> None:
+    """A camera without an NVR: an automation captures it and the plate becomes a sighting.
+
+    The camera's name is the entity's object id unless the call names it, and the
+    direction the automation knows is kept.
+    """
+    picture = config_dir / "gate.jpg"
+    picture.write_bytes(scene_jpeg("AE1234BK", seed=5))
+    entity_id = await _local_file_camera(hass, picture, "Gate")
+    events = async_capture_events(hass, EVENT_SIGHTING)
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "capture_camera",
+        {"entity_id": entity_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    (sighting,) = response["sightings"]
+    assert (sighting["plate"], sighting["camera"], sighting["source"]) == (
+        "AE1234BK",
+        "gate",
+        "camera",
+    )
+    assert sighting["direction"] == "unknown"
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "capture_camera",
+        {"entity_id": entity_id, "camera": "north_exit", "direction": "receding"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    (again,) = response["sightings"]
+    assert (again["camera"], again["direction"]) == ("north_exit", "receding")
+
+    stored = await hass.async_add_executor_job(init_folder.runtime_data.store.recent)
+    assert sorted((s.camera, s.plate) for s in stored) == [
+        ("gate", "AE1234BK"),
+        ("north_exit", "AE1234BK"),
+    ]
+    await hass.async_block_till_done()
+    assert sorted(event.data["camera"] for event in events) == ["gate", "north_exit"]
+
+
+async def test_capture_camera_without_a_picture_or_with_a_broken_one(
+    hass: HomeAssistant, init_folder: MockConfigEntry, config_dir: Path
+) -> None:
+    """A camera that gives no picture, or a corrupt one, is a translated error and stores nothing."""
+    gone = config_dir / "gone.jpg"
+    gone.write_bytes(scene_jpeg("AE1234BK", seed=5))
+    missing = await _local_file_camera(hass, gone, "Dark")
+    gone.unlink()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "capture_camera", {"entity_id": missing}, blocking=True
+        )
+    assert err.value.translation_key == "camera_unavailable"
+
+    broken = config_dir / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 cut off")
+    corrupt = await _local_file_camera(hass, broken, "Broken")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "capture_camera", {"entity_id": corrupt}, blocking=True
+        )
+    assert err.value.translation_key == "invalid_image"
+
+    assert (
+        await hass.async_add_executor_job(init_folder.runtime_data.store.recent) == []
+    )
+    assert init_folder.runtime_data.pipeline.counters.frames_rejected == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"entity_id": "sensor.gate"},
+        {"entity_id": "camera.gate", "direction": "sideways"},
+        {"entity_id": "camera.gate", "vehicle_box": [1, 2, 3]},
+        {"entity_id": "camera.gate", "camera": "  "},
+    ],
+)
+async def test_capture_camera_refuses_wrong_service_data(
+    hass: HomeAssistant, init_folder: MockConfigEntry, data: dict[str, Any]
+) -> None:
+    """Wrong service data is refused before any camera is asked for a picture."""
+    with (
+        patch("homeassistant.components.camera.async_get_image") as get_image,
+        pytest.raises(vol.Invalid),
+    ):
+        await hass.services.async_call(DOMAIN, "capture_camera", data, blocking=True)
+    get_image.assert_not_called()

@@ -20,6 +20,8 @@ CONF_THREADS: Final = "threads"
 
 SOURCE_FRIGATE: Final = "frigate"
 SOURCE_FOLDER: Final = "folder"
+SOURCE_CAMERA: Final = "camera"
+"""Snapshots of Home Assistant camera entities, taken by the capture_camera service."""
 
 DEFAULT_MQTT_PREFIX: Final = "frigate"
 DEFAULT_MIN_CONFIDENCE: Final = 0.5

@@ -31,12 +31,13 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, SOURCE_CAMERA
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
-from .records import Priority, Sighting, WatchlistEntry
+from .pipeline import Frame, ImageRejectedError
+from .records import Direction, Priority, Sighting, WatchlistEntry
 from .routes import ROUTE_SERVICES
 from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
 
@@ -47,6 +48,7 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_REPORTED_ROW_ERRORS = 10
 
 SERVICE_READ_PLATES = "read_plates"
+SERVICE_CAPTURE_CAMERA = "capture_camera"
 SERVICE_WATCHLIST_ADD = "watchlist_add"
 SERVICE_WATCHLIST_REMOVE = "watchlist_remove"
 SERVICE_WATCHLIST_LIST = "watchlist_list"
@@ -67,6 +69,20 @@ READ_PLATES_SCHEMA = vol.Schema(
         vol.Exclusive(ATTR_FILE_PATH, "image"): cv.string,
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
             [vol.Coerce(int)], vol.Length(min=4, max=4)
+        ),
+    }
+)
+CAPTURE_CAMERA_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_ENTITY_ID): cv.entity_domain("camera"),
+        vol.Optional("camera"): vol.All(
+            cv.string, vol.Strip, vol.Length(min=1, max=100)
+        ),
+        vol.Optional(ATTR_VEHICLE_BOX): vol.All(
+            [vol.Coerce(int)], vol.Length(min=4, max=4)
+        ),
+        vol.Optional("direction", default=Direction.UNKNOWN.value): vol.In(
+            [d.value for d in Direction]
         ),
     }
 )
@@ -301,6 +317,39 @@ async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
             translation_placeholders={"error": str(err)},
         ) from err
     return result.to_dict()
+
+
+async def _capture_camera(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Record the plates a camera shows now as sightings, like an upload to the inbox.
+
+    For cameras without an NVR: an automation calls it when a motion or
+    presence sensor fires. The camera's name in sightings and in the camera
+    map is the entity's object id (``camera.bridge`` is ``bridge``) unless
+    ``camera`` names it.
+    """
+    entry = hub_entry(hass)
+    entity_id: str = call.data[ATTR_ENTITY_ID]
+    seen_at = dt_util.utcnow()
+    image = await _image_for_call(hass, call)
+    box: list[int] | None = call.data.get(ATTR_VEHICLE_BOX)
+    try:
+        sightings = await entry.runtime_data.pipeline.submit(
+            Frame(
+                image=image,
+                camera=call.data.get("camera") or entity_id.split(".", 1)[1],
+                seen_at=seen_at,
+                source=SOURCE_CAMERA,
+                vehicle_box=(box[0], box[1], box[2], box[3]) if box else None,
+                direction=Direction(call.data["direction"]),
+            )
+        )
+    except ImageRejectedError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_image",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return {"sightings": [sighting_payload(sighting) for sighting in sightings]}
 
 
 # --- watchlist --------------------------------------------------------------------------
@@ -687,6 +736,12 @@ type ServiceHandler = Callable[
 
 SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] = (
     (SERVICE_READ_PLATES, _read_plates, READ_PLATES_SCHEMA, SupportsResponse.ONLY),
+    (
+        SERVICE_CAPTURE_CAMERA,
+        _capture_camera,
+        CAPTURE_CAMERA_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    ),
     (
         SERVICE_WATCHLIST_ADD,
         _watchlist_add,
