@@ -254,11 +254,12 @@ async def test_capture_camera_without_a_picture_or_with_a_broken_one(
     broken = config_dir / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 cut off")
     corrupt = await _local_file_camera(hass, broken, "Broken")
-    with pytest.raises(ServiceValidationError) as err:
+    with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
             DOMAIN, "capture_camera", {"entity_id": corrupt}, blocking=True
         )
     assert err.value.translation_key == "invalid_image"
+    assert not isinstance(err.value, ServiceValidationError)
 
     assert (
         await hass.async_add_executor_job(init_folder.runtime_data.store.recent) == []

@@ -344,7 +344,8 @@ async def _capture_camera(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
             )
         )
     except ImageRejectedError as err:
-        raise ServiceValidationError(
+        # The camera's fault, not the caller's: an error, not a validation error.
+        raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="invalid_image",
             translation_placeholders={"error": str(err)},
