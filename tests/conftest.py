@@ -22,7 +22,8 @@ from custom_components.plate_tracker.const import (
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
 )
-from custom_components.plate_tracker.engine.models import ensure_models
+
+from .engine.conftest import require_models
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_CACHE = REPO / "models" / "cache"
@@ -31,8 +32,8 @@ FRIGATE_URL = "http://frigate.test:5000"
 
 @pytest.fixture(scope="session")
 def model_cache() -> Path:
-    """Fetch the verified recognition models once for the whole test run."""
-    ensure_models(MODEL_CACHE)
+    """Return the folder of the verified recognition models (scripts/setup fetched them)."""
+    require_models(MODEL_CACHE)
     return MODEL_CACHE
 
 
