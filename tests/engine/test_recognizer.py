@@ -305,7 +305,6 @@ def test_a_small_photo_is_enlarged_when_searched_again(
     ],
 )
 def test_what_ends_the_search_for_finer_scales(
-    recognizer: PlateRecognizer,
     text: str,
     loose: bool,
     confidence: float,
@@ -319,7 +318,7 @@ def test_what_ends_the_search_for_finer_scales(
         box=(0, 0, 10, 10),
         loose=loose,
     )
-    assert recognizer._settled([read]) is settles
+    assert recognizer_module._settled([read]) is settles
 
 
 def test_no_part_of_a_camera_date_is_a_plate(recognizer: PlateRecognizer) -> None:

@@ -98,6 +98,11 @@ class PlateFormat:
     emblem_glyphs: str = EMBLEM_GLYPHS
     """What that emblem is read as: dropping one of these there costs little."""
 
+    @property
+    def loose(self) -> bool:
+        """Whether some place allows any character (vanity plates, unknown states)."""
+        return "A" in self.pattern
+
 
 @dataclass(frozen=True, slots=True)
 class FormatMatch:
@@ -410,7 +415,7 @@ def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
         text
     ):
         return None
-    if "A" in plate_format.pattern:
+    if plate_format.loose:
         return _loose_text_penalty(text)
     return 0.0
 
@@ -476,7 +481,7 @@ def written_as(text: str, plate_format: PlateFormat) -> str:
     both, and registries (and the publishers of US ground truth) write it 0.
     Watchlist matching folds O and 0 anyway; this only fixes the spelling.
     """
-    if "O" not in text or "A" not in plate_format.pattern:
+    if "O" not in text or not plate_format.loose:
         return text
     return "".join(
         "0" if char == "O" and kind == "A" else char

@@ -188,7 +188,7 @@ class PlateRecognizer:
         plates = look(side, upscale)
         searched = side
         for scale in RETRY_SCALES:
-            if self._settled(plates):
+            if _settled(plates):
                 break
             # Capped: detection memory grows with the square of the side.
             retry_side = min(
@@ -202,34 +202,9 @@ class PlateRecognizer:
             # often shows at a finer scale; only frames without a good read pay for it.
             retried = look(retry_side, retry_upscale)
             searched = retry_side
-            if self._rank(retried) >= self._rank(plates):
+            if _rank(retried) >= _rank(plates):
                 plates = retried
         return plates
-
-    def _settled(self, plates: Sequence[PlateRead]) -> bool:
-        """Whether a read is good enough to stop searching at finer scales.
-
-        A plausible read settles it, unless it fits only a loose format and
-        is a word (letters, perhaps with round glyphs written 0): shop signs
-        and slogans read like that, plates rarely. A sure read always settles.
-        """
-        return any(
-            plate.confidence >= SURE_CONFIDENCE
-            or (
-                plate.confidence >= RETRY_BELOW_CONFIDENCE
-                and (
-                    not plate.loose
-                    or any(char in NONZERO_DIGITS for char in plate.text)
-                )
-            )
-            for plate in plates
-        )
-
-    def _rank(self, plates: Sequence[PlateRead]) -> tuple[bool, float]:
-        """Order of two passes' reads: a settled one first, then the more confident."""
-        return self._settled(plates), max(
-            (plate.confidence for plate in plates), default=0.0
-        )
 
     def _read_region(
         self,
@@ -400,7 +375,7 @@ class PlateRecognizer:
             box=box,
             region=best.plate_format.region,
             plate_format=best.plate_format.name,
-            loose="A" in best.plate_format.pattern,
+            loose=best.plate_format.loose,
             # Alternatives are scaled by how far their score trails the best
             # (format prior and left-out characters included), so a fragment
             # of the plate never looks likelier than the plate itself.
@@ -413,6 +388,28 @@ class PlateRecognizer:
             ),
             crop_jpeg=encode_jpeg(frame.crop(_with_margin(box, frame, 0.15))),
         )
+
+
+def _settled(plates: Sequence[PlateRead]) -> bool:
+    """Whether a read is good enough to stop searching at finer scales.
+
+    A plausible read settles it, unless it fits only a loose format and
+    is a word (letters, perhaps with round glyphs written 0): shop signs
+    and slogans read like that, plates rarely. A sure read always settles.
+    """
+    return any(
+        plate.confidence >= SURE_CONFIDENCE
+        or (
+            plate.confidence >= RETRY_BELOW_CONFIDENCE
+            and (not plate.loose or any(char in NONZERO_DIGITS for char in plate.text))
+        )
+        for plate in plates
+    )
+
+
+def _rank(plates: Sequence[PlateRead]) -> tuple[bool, float]:
+    """Order of two passes' reads: a settled one first, then the more confident."""
+    return _settled(plates), max((plate.confidence for plate in plates), default=0.0)
 
 
 def _restores_repeat(text: str, wide: str) -> bool:
@@ -438,9 +435,13 @@ def _is_slanted(line: TextLine) -> bool:
 
 def _is_sure(match: FormatMatch) -> bool:
     """Whether a read is good enough to stop looking at further candidates."""
-    pattern = match.plate_format.pattern
+    plate_format = match.plate_format
     # Loose and digit-only formats also fit signs, phone numbers and dates.
-    return match.confidence >= SURE_CONFIDENCE and "A" not in pattern and "L" in pattern
+    return (
+        match.confidence >= SURE_CONFIDENCE
+        and not plate_format.loose
+        and "L" in plate_format.pattern
+    )
 
 
 def _candidates(lines: Sequence[TextLine]) -> list[_Candidate]:
