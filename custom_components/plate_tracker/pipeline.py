@@ -327,8 +327,6 @@ class SightingPipeline:
             # A sighting is never lost because its image was: the NVR's read stays.
             reads = self._camera_side_reads(frame)
             self.counters.nvr_reads_without_image += bool(reads)
-        below = sum(1 for read in reads if read.confidence < self.min_confidence)
-        self.counters.reads_below_threshold += below
         reader = Reader.ENGINE if engine_read_plate else Reader.NVR
         plates = self._plates_of(reads)
         if key is None:
@@ -345,7 +343,8 @@ class SightingPipeline:
         """Return the reads of one frame that are plates, likeliest first.
 
         The engine's first read is its likeliest plate, kept when confident
-        enough whatever its format (a vanity plate fits only a loose one).
+        enough whatever its format (a vanity plate fits only a loose one);
+        reads below the minimum confidence are counted and left out.
         A further read is another vehicle's plate only when it fits a plate
         format of its own; one that fits only a loose format is, far more
         often, text on the same car, and is counted instead of stored.
@@ -353,6 +352,7 @@ class SightingPipeline:
         plates = []
         for index, read in enumerate(reads):
             if read.confidence < self.min_confidence:
+                self.counters.reads_below_threshold += 1
                 continue
             if index > 0 and read.loose:
                 self.counters.text_not_stored += 1
