@@ -21,9 +21,12 @@ import sys
 import textwrap
 import time
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -31,6 +34,9 @@ FRIGATE_VERSION = "0.16.0"
 # Set by .ci/run when mosquitto runs outside the environment the tests run in (the Python 3.14
 # root filesystem has none): "host:port" of a broker to use instead of starting one.
 EXTERNAL_BROKER_ENV = "PLATE_TRACKER_E2E_BROKER"
+# Set by .ci/run where no browser can run (the Python 3.14 root filesystem has no chromium): the
+# browser test is skipped there, even under CI, instead of failing for the missing browser.
+NO_BROWSER_ENV = "PLATE_TRACKER_E2E_NO_BROWSER"
 
 
 def free_port() -> int:
@@ -166,6 +172,13 @@ async def start_mosquitto(binary: str, workdir: Path) -> tuple[ManagedProcess, i
     return process, port
 
 
+def chromium_binary() -> str | None:
+    """Return the Debian chromium, or one on PATH (Playwright cannot download its own here)."""
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
 @dataclass
 class FakeFrigate:
     """The parts of Frigate's HTTP API plate_tracker calls, answering with one generated scene."""
@@ -223,11 +236,13 @@ class FakeFrigate:
         return web.Response(body=self.snapshot, content_type="image/jpeg")
 
 
-def write_hass_config(config: Path, http_port: int) -> None:
+def write_hass_config(config: Path, http_port: int, *, frontend: bool = False) -> None:
     """Write a minimal configuration: only what the REST and websocket APIs need.
 
     Not default_config: that would make hass install the frontend and a dozen other packages on
-    its first start, which is slow and tests nothing of ours.
+    its first start, which is slow and tests nothing of ours. With ``frontend``, the web UI too
+    (its package comes with the test requirements), and onboarding finished but for the owner
+    account, which ``HassClient.onboard`` creates.
     """
     config.mkdir(parents=True, exist_ok=True)
     (config / "configuration.yaml").write_text(
@@ -270,6 +285,33 @@ def write_hass_config(config: Path, http_port: int) -> None:
     models = config / "plate_tracker" / "models"
     models.parent.mkdir(parents=True, exist_ok=True)
     models.symlink_to(REPO / "models" / "cache", target_is_directory=True)
+    if frontend:
+        _enable_frontend(config)
+
+
+def _enable_frontend(config: Path) -> None:
+    """Serve the web UI, and skip the onboarding steps that follow the owner account.
+
+    Until onboarding is finished the UI shows the onboarding wizard instead of dashboards. Its
+    later steps (location, analytics, suggested integrations) would set up integrations that reach
+    out to the internet, so they are recorded as done, as on an installation whose owner clicked
+    through them; the owner step stays open for ``HassClient.onboard``.
+    """
+    with (config / "configuration.yaml").open("a", encoding="utf-8") as yaml:
+        yaml.write("frontend:\n")
+    storage = config / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / "onboarding").write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "minor_version": 1,
+                "key": "onboarding",
+                "data": {"done": ["core_config", "analytics", "integration"]},
+            }
+        ),
+        encoding="utf-8",
+    )
 
 
 def hass_executable() -> Path:
@@ -314,6 +356,8 @@ class HassClient:
         self.session = session
         self.base_url = base_url
         self.token = ""
+        self.refresh_token = ""
+        self.token_expires_in = 0
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -365,7 +409,64 @@ class HassClient:
         ) as response:
             body = await response.text()
             assert response.status == 200, f"/auth/token -> {response.status}: {body}"
-            self.token = json.loads(body)["access_token"]
+            tokens = json.loads(body)
+            self.token = tokens["access_token"]
+            self.refresh_token = tokens["refresh_token"]
+            self.token_expires_in = tokens["expires_in"]
+
+    def frontend_tokens(self) -> dict[str, Any]:
+        """Return the login as the web UI keeps it in ``localStorage["hassTokens"]``."""
+        return {
+            "hassUrl": self.base_url,
+            "clientId": self.base_url + "/",
+            "access_token": self.token,
+            "refresh_token": self.refresh_token,
+            "expires": int(time.time() * 1000) + self.token_expires_in * 1000,
+            "expires_in": self.token_expires_in,
+            "token_type": "Bearer",
+        }
+
+    async def websocket_command(self, command: dict[str, Any]) -> Any:
+        """Send one websocket API command on a connection of its own; return its result.
+
+        Fails with the answer when the command is refused.
+        """
+        url = self.base_url.replace("http://", "ws://") + "/api/websocket"
+        async with self.session.ws_connect(url) as ws:
+            assert (await ws.receive_json())["type"] == "auth_required"
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            answer = await ws.receive_json()
+            assert answer["type"] == "auth_ok", answer
+            await ws.send_json({"id": 1, **command})
+            answer = await ws.receive_json()
+            assert answer.get("success"), f"{command['type']} refused: {answer}"
+            return answer.get("result")
+
+    async def call_service(
+        self, domain: str, service: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Call a service that answers, through the REST API; return its response."""
+        answer: dict[str, Any] = await self.request(
+            "POST", f"/api/services/{domain}/{service}?return_response", data
+        )
+        response: dict[str, Any] = answer["service_response"]
+        return response
+
+    async def start_options_flow(self, entry_id: str) -> dict[str, Any]:
+        """Open an entry's options the way the UI's "Configure" does."""
+        result: dict[str, Any] = await self.request(
+            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        )
+        return result
+
+    async def options_flow_step(
+        self, flow_id: str, user_input: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Answer the current step of an options flow."""
+        result: dict[str, Any] = await self.request(
+            "POST", f"/api/config/config_entries/options/flow/{flow_id}", user_input
+        )
+        return result
 
     async def start_flow(self, handler: str) -> dict[str, Any]:
         """Start a config flow the way the UI's "Add integration" does."""
@@ -440,3 +541,21 @@ class EventSubscription:
         """Close the websocket."""
         if self._ws is not None:
             await self._ws.close()
+
+
+async def log_in_browser(context: BrowserContext, client: HassClient) -> None:
+    """Give every page of ``context`` the login of ``client``, as a remembered web UI login.
+
+    The web UI reads its tokens from ``localStorage["hassTokens"]`` before it would show the
+    login form, and refreshes them itself when they expire.
+    """
+    origin = client.base_url
+    tokens = json.dumps(client.frontend_tokens())
+    await context.add_init_script(
+        f"""
+        if (location.origin === {json.dumps(origin)}
+            && !window.localStorage.getItem("hassTokens")) {{
+          window.localStorage.setItem("hassTokens", {json.dumps(tokens)});
+        }}
+        """
+    )
