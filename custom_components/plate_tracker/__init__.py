@@ -57,6 +57,7 @@ from .coordinator import (
     SightingHub,
     SourceStatus,
 )
+from .dashboard import async_register_card
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
 from .matching.cooldown import AlertCooldown
@@ -68,6 +69,7 @@ from .source import async_start_sources
 from .store import SightingStore
 from .store.spool import SightingSpool
 from .views import SightingImageView
+from .websocket_api import async_register_websocket_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,7 +95,9 @@ RETIRED_CAMERAS_STORAGE_VERSION = 1
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the services and import a YAML inbox, if any."""
     async_setup_services(hass)
+    async_register_websocket_commands(hass)
     hass.http.register_view(SightingImageView(hass))
+    await async_register_card(hass)
     if DOMAIN in config:
         hass.async_create_task(
             hass.config_entries.flow.async_init(

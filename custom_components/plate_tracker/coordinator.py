@@ -50,6 +50,23 @@ def sighting_payload(sighting: Sighting) -> dict[str, Any]:
     }
 
 
+def sighting_with_links(
+    entry: PlateTrackerConfigEntry, sighting: Sighting
+) -> dict[str, Any]:
+    """Return a sighting as services and the dashboard card show it: with signed image links."""
+    alerts = entry.runtime_data.alerts
+    return {
+        **sighting_payload(sighting),
+        "legal_hold": sighting.legal_hold,
+        "crop_url": alerts.image_url(sighting.id, "crop")
+        if sighting.has_crop
+        else None,
+        "snapshot_url": alerts.image_url(sighting.id, "snapshot")
+        if sighting.has_snapshot
+        else None,
+    }
+
+
 @dataclass(slots=True)
 class SightingHub:
     """Keeps the last sighting per camera and announces new ones.

@@ -36,7 +36,7 @@ import voluptuous as vol
 
 from .alerts import WatchlistAlerts
 from .const import DOMAIN, SIGNAL_WATCHLIST_CHANGED
-from .coordinator import PlateTrackerConfigEntry, SightingHub
+from .coordinator import PlateTrackerConfigEntry, SightingHub, sighting_with_links
 from .entity import PlateTrackerWatchlistEntity, async_track_watchlist_entities
 from .matching.journeys import (
     CameraInfo,
@@ -532,7 +532,7 @@ async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 
 
 async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
-    from .services import _audit, _sighting_with_urls, hub_entry  # noqa: PLC0415
+    from .services import _audit, hub_entry  # noqa: PLC0415
 
     entry = hub_entry(hass)
     plate = _vehicle_plate(call.data["plate"])
@@ -544,7 +544,7 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
         )
     ):
         last = {
-            **_sighting_with_urls(entry, sighting),
+            **sighting_with_links(entry, sighting),
             "camera_name": found.last.camera_name,
             "latitude": found.last.latitude,
             "longitude": found.last.longitude,

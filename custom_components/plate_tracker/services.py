@@ -32,12 +32,12 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN, SOURCE_CAMERA
-from .coordinator import PlateTrackerConfigEntry, sighting_payload
+from .coordinator import PlateTrackerConfigEntry, sighting_payload, sighting_with_links
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
 from .pipeline import Frame, ImageRejectedError
-from .records import Direction, Priority, Sighting, WatchlistEntry
+from .records import Direction, Priority, WatchlistEntry
 from .routes import ROUTE_SERVICES
 from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
 
@@ -572,22 +572,6 @@ def _query(call: ServiceCall, **extra: Any) -> SearchQuery:
     )
 
 
-def _sighting_with_urls(
-    entry: PlateTrackerConfigEntry, sighting: Sighting
-) -> dict[str, Any]:
-    alerts = entry.runtime_data.alerts
-    return {
-        **sighting_payload(sighting),
-        "legal_hold": sighting.legal_hold,
-        "crop_url": alerts.image_url(sighting.id, "crop")
-        if sighting.has_crop
-        else None,
-        "snapshot_url": alerts.image_url(sighting.id, "snapshot")
-        if sighting.has_snapshot
-        else None,
-    }
-
-
 async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     query = _query(
@@ -615,7 +599,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     return {
         "sightings": [
             {
-                **_sighting_with_urls(entry, sighting),
+                **sighting_with_links(entry, sighting),
                 "match_kind": page.match_kinds.get(sighting.plate),
             }
             for sighting in page.sightings

@@ -1,0 +1,503 @@
+/*
+ * Plate Tracker dashboard card: the latest sightings live, a search, and a vehicle's route.
+ *
+ *   type: custom:plate-tracker-card
+ *   title: Plates          # optional
+ *   limit: 20              # optional, 1-100 latest sightings in the live list
+ *
+ * The integration serves this file and has the frontend load it; no resource to add by hand.
+ * Live list: the websocket command plate_tracker/sightings/subscribe. Search and route: the
+ * services search_sightings, get_route and where_is (with responses), which write the audit log.
+ * Plain custom element, no build step: all text goes in through textContent, never as HTML.
+ */
+
+const CARD_VERSION = "1";
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 100;
+const ROUTE_MAX_SIGHTINGS = 200;
+
+const STRINGS = {
+  en: {
+    title: "Plate Tracker",
+    recent: "Latest sightings",
+    none: "No sightings yet.",
+    search: "Search",
+    plate: "Plate or pattern (* and ?)",
+    reason: "Reason (written to the audit log)",
+    no_reason: "Give a reason: every search is written to the audit log.",
+    no_results: "Nothing found.",
+    route: "Route of",
+    close: "Close",
+    status: "City status",
+    no_map: "No camera of this route is on the camera map.",
+    trip: "Trip",
+    not_loaded: "Plate Tracker is not set up or not loaded.",
+    route_reason: "Opened from the dashboard card",
+    directions: {
+      approaching: "approaching",
+      receding: "receding",
+      left: "moving left",
+      right: "moving right",
+      unknown: "",
+    },
+    states: {
+      inside: "inside the city",
+      left: "left the city",
+      entered: "entered the city",
+      unknown: "unknown",
+    },
+  },
+  uk: {
+    title: "Plate Tracker",
+    recent: "Останні фіксації",
+    none: "Фіксацій ще немає.",
+    search: "Пошук",
+    plate: "Номер або шаблон (* і ?)",
+    reason: "Підстава (записується в журнал аудиту)",
+    no_reason: "Вкажіть підставу: кожен пошук записується в журнал аудиту.",
+    no_results: "Нічого не знайдено.",
+    route: "Маршрут",
+    close: "Закрити",
+    status: "Статус у місті",
+    no_map: "Жодна камера цього маршруту не позначена на карті камер.",
+    trip: "Поїздка",
+    not_loaded: "Plate Tracker не налаштовано або не завантажено.",
+    route_reason: "Відкрито з картки панелі",
+    directions: {
+      approaching: "наближається",
+      receding: "віддаляється",
+      left: "рух ліворуч",
+      right: "рух праворуч",
+      unknown: "",
+    },
+    states: {
+      inside: "у місті",
+      left: "виїхав з міста",
+      entered: "в'їхав у місто",
+      unknown: "невідомо",
+    },
+  },
+  ru: {
+    title: "Plate Tracker",
+    recent: "Последние фиксации",
+    none: "Фиксаций пока нет.",
+    search: "Поиск",
+    plate: "Номер или шаблон (* и ?)",
+    reason: "Основание (пишется в журнал аудита)",
+    no_reason: "Укажите основание: каждый поиск пишется в журнал аудита.",
+    no_results: "Ничего не найдено.",
+    route: "Маршрут",
+    close: "Закрыть",
+    status: "Статус в городе",
+    no_map: "Ни одна камера этого маршрута не отмечена на карте камер.",
+    trip: "Поездка",
+    not_loaded: "Plate Tracker не настроен или не загружен.",
+    route_reason: "Открыто из карточки панели",
+    directions: {
+      approaching: "приближается",
+      receding: "удаляется",
+      left: "движение влево",
+      right: "движение вправо",
+      unknown: "",
+    },
+    states: {
+      inside: "в городе",
+      left: "выехал из города",
+      entered: "въехал в город",
+      unknown: "неизвестно",
+    },
+  },
+};
+
+const STYLE = `
+  ha-card { padding: 12px 16px 16px; }
+  h2 { margin: 0 0 8px; font-size: 1.2em; font-weight: 500; }
+  h3 { margin: 12px 0 4px; font-size: 1em; font-weight: 500; color: var(--secondary-text-color); }
+  ul, ol { list-style: none; margin: 0; padding: 0; }
+  li.sighting { display: flex; align-items: center; gap: 10px; padding: 6px 0; cursor: pointer;
+    border-bottom: 1px solid var(--divider-color, #e0e0e0); }
+  li.sighting:hover { background: var(--secondary-background-color, #f5f5f5); }
+  li.sighting img { width: 96px; height: 32px; object-fit: contain; background: #000; border-radius: 3px; }
+  .plate { font-family: monospace; font-size: 1.15em; font-weight: 600; letter-spacing: 0.05em; }
+  .meta { color: var(--secondary-text-color); font-size: 0.9em; }
+  .grow { flex: 1; min-width: 0; }
+  form { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0; }
+  input { flex: 1 1 140px; padding: 6px 8px; font: inherit; color: var(--primary-text-color);
+    background: var(--card-background-color, #fff); border: 1px solid var(--divider-color, #ccc); border-radius: 4px; }
+  button { padding: 6px 12px; font: inherit; cursor: pointer; border: none; border-radius: 4px;
+    color: var(--text-primary-color, #fff); background: var(--primary-color, #03a9f4); }
+  button.flat { color: var(--primary-color, #03a9f4); background: none; }
+  #error { color: var(--error-color, #db4437); min-height: 1em; }
+  #error:empty { display: none; }
+  .empty { color: var(--secondary-text-color); padding: 6px 0; }
+  #route[hidden] { display: none; }
+  #route header { display: flex; align-items: center; justify-content: space-between; }
+  svg { width: 100%; max-height: 240px; background: var(--secondary-background-color, #f5f5f5); border-radius: 4px; }
+  svg polyline { fill: none; stroke: var(--primary-color, #03a9f4); stroke-width: 2; }
+  svg circle { fill: var(--accent-color, #ff9800); stroke: var(--card-background-color, #fff); stroke-width: 1.5; }
+  svg text { font-size: 9px; fill: var(--primary-text-color, #212121); }
+  li.stop { padding: 3px 0 3px 12px; border-left: 2px solid var(--primary-color, #03a9f4); }
+  li.trip { margin-top: 6px; font-weight: 500; color: var(--secondary-text-color); }
+`;
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== undefined && value !== null) node.setAttribute(name, String(value));
+  }
+  if (text) node.textContent = text;
+  return node;
+}
+
+function svgElement(tag, attributes = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
+class PlateTrackerCard extends HTMLElement {
+  constructor() {
+    super();
+    this.attachShadow({ mode: "open" });
+    this._config = { title: undefined, limit: DEFAULT_LIMIT };
+    this._hass = undefined;
+    this._recent = []; // newest first, by sighting_id without duplicates
+    this._unsubscribe = undefined;
+    this._subscribing = false;
+    this._built = false;
+  }
+
+  static getStubConfig() {
+    return { limit: DEFAULT_LIMIT };
+  }
+
+  setConfig(config) {
+    if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+    const limit = config.limit === undefined ? DEFAULT_LIMIT : Number(config.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new Error(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
+    }
+    const changed = this._config.limit !== limit;
+    this._config = { title: config.title, limit };
+    if (this._built) this.shadowRoot.querySelector("h2").textContent = this._title();
+    if (changed && this._unsubscribe) {
+      this._unsubscribeFeed();
+      this._subscribeFeed();
+    }
+  }
+
+  set hass(hass) {
+    const first = this._hass === undefined;
+    this._hass = hass;
+    if (!this._built) this._build();
+    if (first) this._renderRecent();
+    if (!this._unsubscribe && this.isConnected) this._subscribeFeed();
+  }
+
+  get hass() {
+    return this._hass;
+  }
+
+  connectedCallback() {
+    if (this._hass && !this._unsubscribe) this._subscribeFeed();
+  }
+
+  disconnectedCallback() {
+    this._unsubscribeFeed();
+  }
+
+  getCardSize() {
+    return 3 + Math.min(this._recent.length, this._config.limit);
+  }
+
+  getGridOptions() {
+    return { columns: 12, min_columns: 6, rows: "auto" };
+  }
+
+  _strings() {
+    const language = (this._hass && this._hass.language) || "en";
+    return STRINGS[language] || STRINGS[language.split("-")[0]] || STRINGS.en;
+  }
+
+  _title() {
+    return this._config.title === undefined ? this._strings().title : String(this._config.title);
+  }
+
+  _build() {
+    const s = this._strings();
+    const root = this.shadowRoot;
+    root.replaceChildren();
+    root.append(element("style", {}, STYLE));
+    const card = element("ha-card");
+    card.append(element("h2", {}, this._title()));
+
+    card.append(element("h3", {}, s.recent));
+    card.append(element("ul", { id: "recent" }));
+
+    card.append(element("h3", {}, s.search));
+    const form = element("form", { id: "search-form" });
+    form.append(
+      element("input", { id: "plate", placeholder: s.plate, "aria-label": s.plate, autocomplete: "off" }),
+      element("input", { id: "reason", placeholder: s.reason, "aria-label": s.reason }),
+      element("button", { id: "search", type: "submit" }, s.search),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this._search();
+    });
+    card.append(form, element("div", { id: "error", role: "alert" }), element("ul", { id: "results" }));
+
+    const route = element("section", { id: "route", hidden: "" });
+    const header = element("header");
+    header.append(element("h3", { id: "route-title" }));
+    const close = element("button", { id: "route-close", class: "flat", type: "button" }, s.close);
+    close.addEventListener("click", () => route.setAttribute("hidden", ""));
+    header.append(close);
+    route.append(header, element("div", { id: "status" }), svgElement("svg", { id: "route-map", viewBox: "0 0 320 200" }));
+    route.append(element("div", { id: "route-note", class: "empty" }), element("ol", { id: "trips" }));
+    card.append(route);
+
+    // One listener for every list: a row opens the route of its plate.
+    card.addEventListener("click", (event) => {
+      const row = event.composedPath().find((node) => node.classList && node.classList.contains("sighting"));
+      if (row) this._showRoute(row.dataset.plate);
+    });
+    root.append(card);
+    this._built = true;
+  }
+
+  // --- live list ---------------------------------------------------------------------------
+
+  async _subscribeFeed() {
+    if (this._subscribing || !this._hass || !this._hass.connection) return;
+    this._subscribing = true;
+    try {
+      this._unsubscribe = await this._hass.connection.subscribeMessage(
+        (message) => this._receive(message),
+        { type: "plate_tracker/sightings/subscribe", limit: this._config.limit },
+      );
+      this._setError("");
+    } catch (err) {
+      this._setError(err && err.code === "not_loaded" ? this._strings().not_loaded : this._message(err));
+    } finally {
+      this._subscribing = false;
+    }
+    if (!this.isConnected) this._unsubscribeFeed();
+  }
+
+  _unsubscribeFeed() {
+    const unsubscribe = this._unsubscribe;
+    this._unsubscribe = undefined;
+    if (unsubscribe) unsubscribe().catch(() => {}); // the connection may be gone already
+  }
+
+  _receive(message) {
+    const incoming = message.sightings || [];
+    const byId = new Map(this._recent.map((sighting) => [sighting.sighting_id, sighting]));
+    for (const sighting of incoming) byId.set(sighting.sighting_id, sighting); // a re-announced one replaces
+    this._recent = [...byId.values()]
+      .sort((a, b) => (a.seen_at < b.seen_at ? 1 : a.seen_at > b.seen_at ? -1 : b.sighting_id - a.sighting_id))
+      .slice(0, this._config.limit);
+    this._renderRecent();
+  }
+
+  _renderRecent() {
+    if (!this._built) return;
+    this._renderRows(this.shadowRoot.getElementById("recent"), this._recent, this._strings().none);
+  }
+
+  _renderRows(list, sightings, emptyText) {
+    if (!sightings.length) {
+      list.replaceChildren(element("li", { class: "empty" }, emptyText));
+      return;
+    }
+    list.replaceChildren(...sightings.map((sighting) => this._row(sighting)));
+  }
+
+  _row(sighting) {
+    const s = this._strings();
+    const row = element("li", {
+      class: "sighting",
+      "data-id": sighting.sighting_id,
+      "data-plate": sighting.plate,
+      "data-camera": sighting.camera,
+      tabindex: 0,
+    });
+    if (sighting.crop_url) row.append(element("img", { src: sighting.crop_url, alt: sighting.plate, loading: "lazy" }));
+    const text = element("div", { class: "grow" });
+    text.append(element("div", { class: "plate" }, sighting.plate));
+    const direction = s.directions[sighting.direction] || "";
+    const confidence = `${Math.round((sighting.confidence || 0) * 100)} %`;
+    text.append(
+      element("div", { class: "meta" }, [this._time(sighting.seen_at), sighting.camera, direction, confidence].filter(Boolean).join(" · ")),
+    );
+    row.append(text);
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this._showRoute(sighting.plate);
+    });
+    return row;
+  }
+
+  _time(iso) {
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return iso || "";
+    const locale = (this._hass && this._hass.locale && this._hass.locale.language) || undefined;
+    const today = new Date().toDateString() === when.toDateString();
+    return today ? when.toLocaleTimeString(locale) : when.toLocaleString(locale);
+  }
+
+  // --- search and route --------------------------------------------------------------------
+
+  async _callService(service, data) {
+    const answer = await this._hass.callWS({
+      type: "call_service",
+      domain: "plate_tracker",
+      service,
+      service_data: data,
+      return_response: true,
+    });
+    return answer.response;
+  }
+
+  _message(err) {
+    if (!err) return "";
+    if (typeof err === "string") return err;
+    return err.message || err.code || String(err);
+  }
+
+  _setError(text) {
+    if (this._built) this.shadowRoot.getElementById("error").textContent = text;
+  }
+
+  async _search() {
+    const root = this.shadowRoot;
+    const s = this._strings();
+    const plate = root.getElementById("plate").value.trim();
+    const reason = root.getElementById("reason").value.trim();
+    const results = root.getElementById("results");
+    if (!reason) {
+      this._setError(s.no_reason);
+      return;
+    }
+    this._setError("");
+    const data = { reason, fuzzy: true, page_size: 50 };
+    if (plate) data.plate = plate;
+    try {
+      const response = await this._callService("search_sightings", data);
+      this._renderRows(results, response.sightings || [], s.no_results);
+    } catch (err) {
+      results.replaceChildren();
+      this._setError(this._message(err));
+    }
+  }
+
+  async _showRoute(plate) {
+    if (!plate || !this._hass) return;
+    const root = this.shadowRoot;
+    const s = this._strings();
+    const section = root.getElementById("route");
+    root.getElementById("route-title").textContent = `${s.route} ${plate}`;
+    root.getElementById("status").textContent = "";
+    root.getElementById("trips").replaceChildren();
+    root.getElementById("route-map").replaceChildren();
+    root.getElementById("route-note").textContent = "";
+    section.removeAttribute("hidden");
+    const reason = root.getElementById("reason").value.trim() || s.route_reason;
+    let route;
+    let where;
+    try {
+      [route, where] = await Promise.all([
+        this._callService("get_route", { plate, reason, max_sightings: ROUTE_MAX_SIGHTINGS }),
+        this._callService("where_is", { plate, reason }),
+      ]);
+    } catch (err) {
+      this._setError(this._message(err));
+      return;
+    }
+    this._setError("");
+    const state = where.city_status ? where.city_status.state : "unknown";
+    const status = root.getElementById("status");
+    status.dataset.state = state;
+    status.textContent = `${s.status}: ${s.states[state] || state}`;
+    this._renderTrips(route.trips || []);
+    this._renderMap(route.trips || []);
+  }
+
+  _renderTrips(trips) {
+    const s = this._strings();
+    const list = this.shadowRoot.getElementById("trips");
+    const rows = [];
+    for (const trip of trips) {
+      rows.push(element("li", { class: "trip" }, `${s.trip} ${trip.index + 1}`));
+      for (const stop of trip.sightings) {
+        const direction = s.directions[stop.direction] || "";
+        rows.push(
+          element(
+            "li",
+            { class: "stop", "data-camera": stop.camera, "data-id": stop.id },
+            [this._time(stop.time), stop.camera_name || stop.camera, direction, stop.plate].filter(Boolean).join(" · "),
+          ),
+        );
+      }
+    }
+    list.replaceChildren(...rows);
+  }
+
+  _renderMap(trips) {
+    const svg = this.shadowRoot.getElementById("route-map");
+    const stops = trips.flatMap((trip) => trip.sightings).filter((stop) => typeof stop.latitude === "number" && typeof stop.longitude === "number");
+    if (!stops.length) {
+      svg.setAttribute("display", "none");
+      this.shadowRoot.getElementById("route-note").textContent = this._strings().no_map;
+      return;
+    }
+    svg.removeAttribute("display");
+    // Equirectangular projection, fitted to the box: a city is small enough for it.
+    const width = 320;
+    const height = 200;
+    const pad = 24;
+    const lats = stops.map((stop) => stop.latitude);
+    const lons = stops.map((stop) => stop.longitude);
+    const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;
+    const xScale = Math.cos((midLat * Math.PI) / 180);
+    const minX = Math.min(...lons) * xScale;
+    const maxX = Math.max(...lons) * xScale;
+    const minY = Math.min(...lats);
+    const maxY = Math.max(...lats);
+    const span = Math.max(maxX - minX, maxY - minY, 1e-6);
+    const scale = Math.min((width - 2 * pad) / span, (height - 2 * pad) / span);
+    const offsetX = (width - (maxX - minX) * scale) / 2;
+    const offsetY = (height - (maxY - minY) * scale) / 2;
+    const project = (stop) => [
+      offsetX + (stop.longitude * xScale - minX) * scale,
+      height - (offsetY + (stop.latitude - minY) * scale),
+    ];
+    const points = stops.map((stop) => project(stop).map((value) => value.toFixed(1)).join(","));
+    const nodes = [svgElement("polyline", { points: points.join(" ") })];
+    const cameras = new Map();
+    for (const stop of stops) cameras.set(stop.camera, stop);
+    for (const [camera, stop] of cameras) {
+      const [x, y] = project(stop);
+      const circle = svgElement("circle", { class: "camera", cx: x.toFixed(1), cy: y.toFixed(1), r: 5, "data-camera": camera });
+      const title = svgElement("title");
+      title.textContent = stop.camera_name || camera;
+      circle.append(title);
+      const label = svgElement("text", { x: (x + 7).toFixed(1), y: (y + 3).toFixed(1) });
+      label.textContent = stop.camera_name || camera;
+      nodes.push(circle, label);
+    }
+    svg.replaceChildren(...nodes);
+  }
+}
+
+if (!customElements.get("plate-tracker-card")) {
+  customElements.define("plate-tracker-card", PlateTrackerCard);
+  window.customCards = window.customCards || [];
+  window.customCards.push({
+    type: "plate-tracker-card",
+    name: "Plate Tracker",
+    description: "Latest plate sightings live, search, and a vehicle's route.",
+    documentationURL: "https://github.com/plate-tracker/plate_tracker#dashboard-card",
+  });
+  console.info(`%c PLATE-TRACKER-CARD %c ${CARD_VERSION} `, "color: white; background: #03a9f4", "");
+}

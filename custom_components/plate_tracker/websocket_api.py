@@ -1,0 +1,100 @@
+"""Websocket commands of the dashboard card: a live feed of the latest sightings.
+
+The card subscribes once and gets the latest sightings, then every new (or
+re-announced: a direction learned late) sighting as it is stored, without
+polling. Searches and routes go through the audited services instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components import websocket_api
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+import voluptuous as vol
+
+from .const import DOMAIN, SIGNAL_SIGHTING
+from .coordinator import PlateTrackerConfigEntry, sighting_with_links
+from .records import Sighting
+from .store import SearchQuery
+
+WS_SUBSCRIBE_SIGHTINGS = f"{DOMAIN}/sightings/subscribe"
+DEFAULT_FEED_SIZE = 20
+MAX_FEED_SIZE = 100
+
+
+@callback
+def async_register_websocket_commands(hass: HomeAssistant) -> None:
+    """Register the card's commands (once, when the integration is set up)."""
+    websocket_api.async_register_command(hass, ws_subscribe_sightings)
+
+
+def _loaded_entry(hass: HomeAssistant) -> PlateTrackerConfigEntry | None:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            return entry
+    return None
+
+
+@websocket_api.websocket_command(
+    {
+        vol.Required("type"): WS_SUBSCRIBE_SIGHTINGS,
+        vol.Optional("limit", default=DEFAULT_FEED_SIZE): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=MAX_FEED_SIZE)
+        ),
+    }
+)
+@websocket_api.async_response
+async def ws_subscribe_sightings(
+    hass: HomeAssistant,
+    connection: websocket_api.ActiveConnection,
+    msg: dict[str, Any],
+) -> None:
+    """Send the latest sightings, newest first, then each sighting as it is announced.
+
+    Every message is ``{"sightings": [...]}`` in the services' form (signed image
+    links included); the first one also has ``"initial": true``. A sighting
+    announced again (a direction learned at the end of a pass) comes again with
+    the same ``sighting_id``. The subscription is made before the store is read,
+    so nothing stored in between is missed; a sighting may then come twice.
+    """
+    entry = _loaded_entry(hass)
+    if entry is None:
+        connection.send_error(
+            msg["id"], "not_loaded", "Plate Tracker is not set up or not loaded"
+        )
+        return
+    signal = entry.runtime_data.hub.signal(SIGNAL_SIGHTING)
+
+    @callback
+    def forward(sighting: Sighting) -> None:
+        # The entry is looked up per sighting: a reload replaces its runtime data
+        # (and the link signer) but keeps its id, so the signal stays the same.
+        if (current := _loaded_entry(hass)) is None:
+            return
+        connection.send_message(
+            websocket_api.event_message(
+                msg["id"], {"sightings": [sighting_with_links(current, sighting)]}
+            )
+        )
+
+    connection.subscriptions[msg["id"]] = async_dispatcher_connect(
+        hass, signal, forward
+    )
+    connection.send_result(msg["id"])
+    page = await hass.async_add_executor_job(
+        entry.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
+    )
+    connection.send_message(
+        websocket_api.event_message(
+            msg["id"],
+            {
+                "initial": True,
+                "sightings": [
+                    sighting_with_links(entry, sighting) for sighting in page.sightings
+                ],
+            },
+        )
+    )

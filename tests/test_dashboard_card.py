@@ -1,0 +1,201 @@
+"""The dashboard card's backend: its live websocket feed and how the card's file is served.
+
+The card itself runs in a real browser in ``tests/e2e/test_dashboard_card.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    MockHAClientWebSocket,
+    WebSocketGenerator,
+)
+
+from custom_components.plate_tracker.dashboard import CARD_FILE, CARD_URL
+from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
+from custom_components.plate_tracker.store import SightingStore
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+async def _record(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    plate: str,
+    seen_at: datetime,
+    *,
+    crop: bool = True,
+    direction: Direction = Direction.UNKNOWN,
+) -> Sighting:
+    store: SightingStore = entry.runtime_data.store
+    sighting, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="exit_kyiv_road",
+            seen_at=seen_at,
+            plate=plate,
+            raw=plate,
+            confidence=0.91,
+            source="folder",
+            direction=direction,
+            crop_jpeg=b"crop" if crop else None,
+        ),
+    )
+    return sighting
+
+
+async def _next(client: MockHAClientWebSocket) -> dict[str, Any]:
+    """Return the next message; fail (instead of hanging) when none comes."""
+    async with asyncio.timeout(10):
+        message: dict[str, Any] = await client.receive_json()
+        return message
+
+
+async def _subscribe(
+    client: MockHAClientWebSocket, **extra: Any
+) -> tuple[int, dict[str, Any]]:
+    await client.send_json_auto_id(
+        {"type": "plate_tracker/sightings/subscribe", **extra}
+    )
+    result = await _next(client)
+    return result["id"], result
+
+
+async def test_feed_starts_with_the_latest_sightings_newest_first(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """The first message lists the latest sightings, newest first, with signed image links."""
+    for hours, plate in enumerate(("AE1234BK", "KA0001AA", "BC7777OO")):
+        await _record(
+            hass,
+            init_folder,
+            plate,
+            NOW - timedelta(hours=hours),
+            crop=plate != "KA0001AA",
+        )
+    client = await hass_ws_client(hass)
+
+    subscription, result = await _subscribe(client, limit=2)
+
+    assert result["success"], result
+    first = await _next(client)
+    assert first["id"] == subscription
+    assert first["event"]["initial"] is True
+    sightings = first["event"]["sightings"]
+    assert [sighting["plate"] for sighting in sightings] == ["AE1234BK", "KA0001AA"]
+    assert sightings[0]["camera"] == "exit_kyiv_road"
+    assert "/api/plate_tracker/sightings/" in sightings[0]["crop_url"]
+    assert "&sig=" in sightings[0]["crop_url"]
+    assert sightings[1]["crop_url"] is None
+
+
+async def test_feed_pushes_new_and_reannounced_sightings_until_unsubscribed(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Announced sightings arrive as they come; a late direction re-sends the same id."""
+    client = await hass_ws_client(hass)
+    subscription, result = await _subscribe(client)
+    assert result["success"], result
+    initial = await _next(client)
+    assert initial["event"] == {"initial": True, "sightings": []}
+    hub = init_folder.runtime_data.hub
+
+    sighting = await _record(hass, init_folder, "AE1234BK", NOW)
+    hub.async_publish(sighting)
+    pushed = await _next(client)
+    assert pushed["id"] == subscription
+    assert "initial" not in pushed["event"]
+    assert [s["plate"] for s in pushed["event"]["sightings"]] == ["AE1234BK"]
+    assert pushed["event"]["sightings"][0]["direction"] == "unknown"
+
+    updated = await hass.async_add_executor_job(
+        init_folder.runtime_data.store.get, sighting.id
+    )
+    assert updated is not None
+    hub.async_publish(replace(updated, direction=Direction.RECEDING))
+    again = (await _next(client))["event"]["sightings"][0]
+    assert again["sighting_id"] == sighting.id
+    assert again["direction"] == "receding"
+
+    await client.send_json_auto_id(
+        {"type": "unsubscribe_events", "subscription": subscription}
+    )
+    assert (await _next(client))["success"]
+    hub.async_publish(await _record(hass, init_folder, "KA0001AA", NOW))
+    await hass.async_block_till_done()
+    # Nothing more for the old subscription: the next message answers a new command.
+    await client.send_json_auto_id({"type": "ping"})
+    assert (await _next(client))["type"] == "pong"
+
+
+async def test_feed_refuses_a_bad_limit_and_a_missing_hub(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A limit out of range is refused; without a loaded hub the error says so."""
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    client = await hass_ws_client(hass)
+
+    for limit in (0, 101, "many"):
+        _, result = await _subscribe(client, limit=limit)
+        assert not result["success"]
+        assert result["error"]["code"] == "invalid_format"
+
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    _, result = await _subscribe(client)
+    assert not result["success"]
+    assert result["error"]["code"] == "not_loaded"
+
+
+async def test_card_is_served_and_loaded_by_the_frontend(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """With the frontend, the card's module is served and listed for every page to load."""
+    assert await async_setup_component(hass, "frontend", {})
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+    urls = [
+        url for url in hass.data[DATA_EXTRA_MODULE_URL].urls if url.startswith(CARD_URL)
+    ]
+    assert len(urls) == 1
+    assert urls[0].startswith(f"{CARD_URL}?v=")
+    client = await hass_client()
+    response = await client.get(urls[0])
+    assert response.status == 200
+    body = await response.text()
+    assert body == CARD_FILE.read_text(encoding="utf-8")
+    assert 'customElements.define("plate-tracker-card"' in body
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_no_card_without_the_frontend(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """A headless Home Assistant gets no card route (and no error)."""
+    assert DATA_EXTRA_MODULE_URL not in hass.data
+    client = await hass_client()
+    response = await client.get(CARD_URL)
+    assert response.status == 404
