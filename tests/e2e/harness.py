@@ -241,8 +241,8 @@ def write_hass_config(config: Path, http_port: int, *, frontend: bool = False) -
 
     Not default_config: that would make hass install the frontend and a dozen other packages on
     its first start, which is slow and tests nothing of ours. With ``frontend``, the web UI too
-    (its package comes with the test requirements), and onboarding finished but for the owner
-    account, which ``HassClient.onboard`` creates.
+    (its package comes with the test requirements) and the recorder it expects, and onboarding
+    finished but for the owner account, which ``HassClient.onboard`` creates.
     """
     config.mkdir(parents=True, exist_ok=True)
     (config / "configuration.yaml").write_text(
@@ -297,8 +297,10 @@ def _enable_frontend(config: Path) -> None:
     out to the internet, so they are recorded as done, as on an installation whose owner clicked
     through them; the owner step stays open for ``HassClient.onboard``.
     """
+    # The web UI asks the recorder for its state on every page (recorder/info) and logs a
+    # rejected promise when there is none; every real installation has one.
     with (config / "configuration.yaml").open("a", encoding="utf-8") as yaml:
-        yaml.write("frontend:\n")
+        yaml.write("frontend:\nrecorder:\n")
     storage = config / ".storage"
     storage.mkdir(exist_ok=True)
     (storage / "onboarding").write_text(
