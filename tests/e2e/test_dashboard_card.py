@@ -1,0 +1,477 @@
+"""The dashboard card in a real browser: live sightings, search with a reason, a plate's route.
+
+A real ``hass`` with the web UI and the integration from this checkout (an inbox-folder source,
+the real recognition models), Debian's chromium driven by Playwright, logged in as the owner the
+way the web UI remembers a login. Sightings are made as a camera makes them: a generated street
+scene uploaded into the inbox. Nothing behind the card is mocked.
+
+Run alone with ``scripts/test -m e2e tests/e2e/test_dashboard_card.py``. Without chromium the
+test is skipped, except under CI (``CI`` set), where a missing browser is a failure unless CI
+says that this environment has none (``PLATE_TRACKER_E2E_NO_BROWSER``, the Python 3.14 root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import random
+import re
+from typing import Any
+
+from aiohttp import ClientSession
+from playwright.async_api import (
+    ConsoleMessage,
+    Error as PlaywrightError,
+    Page,
+    async_playwright,
+    expect,
+)
+import pytest
+
+from custom_components.plate_tracker.engine.models import ensure_models
+
+from .harness import (
+    HOST,
+    NO_BROWSER_ENV,
+    REPO,
+    EventSubscription,
+    HassClient,
+    ManagedProcess,
+    chromium_binary,
+    form_defaults,
+    free_port,
+    hass_executable,
+    load_demo_feed,
+    log_in_browser,
+    log_tail,
+    wait_for,
+    write_hass_config,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.enable_socket,
+    pytest.mark.usefixtures("socket_enabled"),
+    pytest.mark.timeout(600),
+]
+
+PLATE = "AA1234BB"
+INBOX = "plate_inbox"
+# The plate is seen first at the entrance, before the page is open, then at the bridge while it
+# is: the second sighting must reach the card live. The cameras stand 40 m apart, so that
+# seconds between the two sightings are a plausible drive, not a misread to leave out.
+CAMERAS = {
+    "entrance_north": {
+        "name": "Entrance north",
+        "latitude": 50.4500,
+        "longitude": 30.5200,
+    },
+    "bridge": {"name": "Bridge", "latitude": 50.4503, "longitude": 30.5203},
+}
+FIRST_CAMERA, LIVE_CAMERA = CAMERAS
+SEARCH_REASON = "e2e: dashboard card search"
+DASHBOARD = "plate-tracker"
+VIEW = "plates"
+CONTROL_TEXT = "plate_tracker e2e dashboard"
+CITY_STATES = ("inside", "left", "entered", "unknown")
+
+HASS_START_TIMEOUT = 240  # a fresh config writes .storage and compiles bytecode
+ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
+# The inbox is polled every 2 s, a file settles for 2 s, then the engine reads it once.
+SIGHTING_TIMEOUT = 60
+UI_TIMEOUT_MS = 30_000  # the first page load parses the whole web UI on two cores
+LIVE_TIMEOUT_MS = 15_000  # from the bus event to the row: a push, not a poll
+UNHANDLED_REJECTION_DETAILS = """
+window.addEventListener("unhandledrejection", (event) => {
+  if (!(event.reason instanceof Error)) {
+    console.error("unhandled rejection: " + JSON.stringify(event.reason));
+  }
+});
+"""
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Return the chromium to drive; skip or, under CI, fail when there is none."""
+    if os.environ.get(NO_BROWSER_ENV):
+        pytest.skip(f"{NO_BROWSER_ENV} is set: this environment has no browser")
+    binary = chromium_binary()
+    if binary is None:
+        message = "chromium is not installed (Debian: apt-get install chromium)"
+        if _ci():
+            pytest.fail(
+                f"{message}; CI must run the browser test (or set {NO_BROWSER_ENV})"
+            )
+        pytest.skip(message)
+    return binary
+
+
+@dataclass
+class Hass:
+    """A hass process with the web UI, a logged-in client, and its inbox folder."""
+
+    client: HassClient
+    process: ManagedProcess
+    inbox: Path
+
+    def log(self) -> str:
+        """Return the end of hass's log, to explain a failure."""
+        return log_tail(self.process.log, 80)
+
+
+@pytest.fixture
+async def hass_with_ui(tmp_path: Path) -> AsyncGenerator[Hass]:
+    """Run a real ``hass`` with the web UI and a Plate Tracker inbox, its owner logged in."""
+    await asyncio.to_thread(ensure_models, REPO / "models" / "cache")
+    port = free_port()
+    config = tmp_path / "config"
+    write_hass_config(config, port, frontend=True)
+    # The README's one-line setup: the hub with an inbox-folder source, made at start-up.
+    with (config / "configuration.yaml").open("a", encoding="utf-8") as yaml:
+        yaml.write(f"plate_tracker:\n  inbox: {INBOX}\n")
+    process = ManagedProcess(
+        "hass",
+        [str(hass_executable()), "--config", str(config), "--log-no-color"],
+        tmp_path / "hass.log",
+        tmp_path,
+    )
+    session = ClientSession()
+    client = HassClient(session, f"http://{HOST}:{port}")
+    try:
+        await wait_for(
+            "hass to serve HTTP",
+            client.answers,
+            within=HASS_START_TIMEOUT,
+            interval=1,
+            alive=process.death,
+        )
+        await client.onboard()
+        yield Hass(client, process, config / INBOX)
+    finally:
+        await session.close()
+        await process.stop(grace=60)
+
+
+async def _entry_loaded(hass: Hass) -> dict[str, Any]:
+    """Wait until the Plate Tracker entry is set up; return it. Fail early when setup failed."""
+    found: list[dict[str, Any]] = []
+
+    async def loaded() -> bool:
+        entries = await hass.client.entries("plate_tracker")
+        if any(
+            entry["state"] in ("setup_error", "setup_retry", "migration_error")
+            for entry in entries
+        ):
+            raise AssertionError(f"plate_tracker did not set up: {entries}")
+        found[:] = [entry for entry in entries if entry["state"] == "loaded"]
+        return bool(found)
+
+    try:
+        await wait_for(
+            "the plate_tracker entry to load",
+            loaded,
+            within=ENTRY_LOAD_TIMEOUT,
+            interval=0.5,
+            alive=hass.process.death,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err
+    return found[0]
+
+
+async def _map_camera(hass: Hass, entry_id: str, camera: str) -> None:
+    """Put ``camera`` on the city map through the entry's options, as a user does."""
+    place = CAMERAS[camera]
+    client = hass.client
+    result = await client.start_options_flow(entry_id)
+    assert result["type"] == "menu", result
+    result = await client.options_flow_step(
+        result["flow_id"], {"next_step_id": "camera"}
+    )
+    assert result["step_id"] == "camera", result
+    result = await client.options_flow_step(
+        result["flow_id"], form_defaults(result["data_schema"]) | {"camera": camera}
+    )
+    assert result["step_id"] == "camera_details", result
+    result = await client.options_flow_step(
+        result["flow_id"],
+        form_defaults(result["data_schema"])
+        | {
+            "name": place["name"],
+            "location": {
+                "latitude": place["latitude"],
+                "longitude": place["longitude"],
+            },
+            "role": "inside",
+        },
+    )
+    assert result["type"] == "create_entry", result
+
+
+async def _upload_scene(
+    hass: Hass, subscription: EventSubscription, camera: str, seed: int
+) -> dict[str, Any]:
+    """Upload a street scene with PLATE as ``camera`` would; return the sighting it made."""
+    demo_feed = load_demo_feed()
+    scene: bytes = demo_feed.render_scene(
+        demo_feed.plate_from_text(PLATE), camera=camera, rng=random.Random(seed)
+    )
+    folder = hass.inbox / camera
+    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(
+        demo_feed.write_atomically, folder / f"e2e-{seed}.jpg", scene
+    )
+    sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+    assert sighting is not None, (
+        f"no sighting {SIGHTING_TIMEOUT} s after uploading a scene to {folder}\n"
+        f"hass log:\n{hass.log()}"
+    )
+    assert (sighting["plate"], sighting["camera"]) == (PLATE, camera), sighting
+    return sighting
+
+
+@dataclass
+class Console:
+    """What the page said on its console: errors and uncaught exceptions."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def message(self, message: ConsoleMessage) -> None:
+        """Keep a console error.
+
+        None is ignored: on this bare hass the web UI itself logs no error, even without
+        internet, so any error is news.
+        """
+        if message.type == "error":
+            self.errors.append(f"console.error at {message.location}: {message.text}")
+
+    def page_error(self, error: PlaywrightError) -> None:
+        """Keep an uncaught exception."""
+        self.errors.append(f"uncaught {error.name}: {error.message}\n{error.stack}")
+
+
+@asynccontextmanager
+async def _explained(
+    what: str, page: Page, hass: Hass, console: Console, folder: Path
+) -> AsyncIterator[None]:
+    """Turn a failure inside into one that shows the page, the console and hass's log."""
+    try:
+        yield
+    except (AssertionError, PlaywrightError) as err:
+        screenshot = folder / f"{what.replace(' ', '_')}.png"
+        try:
+            await page.screenshot(path=screenshot, full_page=True)
+        except PlaywrightError as shot_error:
+            screenshot = Path(f"(no screenshot: {shot_error.message})")
+        errors = "\n".join(console.errors) or "(none)"
+        try:
+            # Why the web UI shows an error card in place of a card: only in edit mode does
+            # it print the reason, which it keeps in the error card's configuration.
+            card_errors = await page.locator("hui-error-card").evaluate_all(
+                "cards => cards.map(card => card._config?.message ?? card._config?.error)"
+            )
+        except PlaywrightError as read_error:
+            card_errors = [f"(not read: {read_error.message})"]
+        raise AssertionError(
+            f"{what}: {err}\nscreenshot: {screenshot}\nconsole errors:\n{errors}\n"
+            f"cards in error: {card_errors or '(none)'}\nhass log:\n{hass.log()}"
+        ) from err
+
+
+async def _audit_reasons(hass: Hass) -> list[str | None]:
+    """Return the reasons the audit log holds for searches."""
+    log = await hass.client.call_service(
+        "plate_tracker", "audit_log", {"action": "search_sightings"}
+    )
+    return [record["reason"] for record in log["records"]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "two card bugs: (1) the card's module can run before the web UI installs its scoped "
+        "custom-element registry, so its definition lands in the replaced native registry and "
+        'the dashboard shows "Custom element doesn\'t exist: plate-tracker-card"; (2) the '
+        "thumbnail's src is the absolute link get_url(prefer_external=True) makes for "
+        "notifications, which a browser that reaches hass by another address cannot load"
+    ),
+)
+async def test_card_shows_searches_and_routes_live_sightings(
+    chromium: str, hass_with_ui: Hass, tmp_path: Path
+) -> None:
+    """The card a user opens on a dashboard shows what the cameras see, as they see it.
+
+    Unit tests check the services and the websocket command one by one; only a browser shows
+    that the card loads in the real web UI without errors, that its subscription delivers a
+    sighting to the screen without a reload, that its form passes the reason the audit log
+    requires (and shows the refusal without one), and that a click opens the plate's route.
+    """
+    hass = hass_with_ui
+    client = hass.client
+    entry = await _entry_loaded(hass)
+    for camera in CAMERAS:
+        await _map_camera(hass, entry["entry_id"], camera)
+        # Every change of options reloads the hub; the reload has begun by the time the
+        # flow answers, and the next options flow needs the hub loaded again.
+        await _entry_loaded(hass)
+
+    # A dashboard of its own, as Settings -> Dashboards -> Add makes it: the default one is
+    # now the built-in overview, which the web UI shows instead of a saved configuration.
+    await client.websocket_command(
+        {
+            "type": "lovelace/dashboards/create",
+            "url_path": DASHBOARD,
+            "title": "Plates",
+            "mode": "storage",
+            "require_admin": False,
+            "show_in_sidebar": True,
+        }
+    )
+    # What the dashboard's raw configuration editor saves.
+    await client.websocket_command(
+        {
+            "type": "lovelace/config/save",
+            "url_path": DASHBOARD,
+            "config": {
+                "views": [
+                    {
+                        "path": VIEW,
+                        "cards": [
+                            # The control: when it shows and the card does not, the web UI
+                            # works and the card is at fault.
+                            {"type": "markdown", "content": CONTROL_TEXT},
+                            {"type": "custom:plate-tracker-card", "title": "Plates"},
+                        ],
+                    }
+                ]
+            },
+        }
+    )
+
+    subscription = EventSubscription(client)
+    await subscription.subscribe("plate_tracker_sighting")
+    try:
+        first = await _upload_scene(hass, subscription, FIRST_CAMERA, seed=1)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium)
+            try:
+                context = await browser.new_context(
+                    viewport={"width": 1280, "height": 1600}
+                )
+                await log_in_browser(context, client)
+                # A promise rejected with a websocket error object reaches "pageerror" as
+                # just "Object"; this says which error it was.
+                await context.add_init_script(UNHANDLED_REJECTION_DETAILS)
+                page = await context.new_page()
+                console = Console()
+                page.on("console", console.message)
+                page.on("pageerror", console.page_error)
+                await _check_card(
+                    page,
+                    hass,
+                    console,
+                    tmp_path,
+                    first=first,
+                    live=lambda: _upload_scene(hass, subscription, LIVE_CAMERA, seed=2),
+                )
+            finally:
+                await browser.close()
+    finally:
+        await subscription.close()
+
+
+async def _check_card(
+    page: Page,
+    hass: Hass,
+    console: Console,
+    folder: Path,
+    *,
+    first: dict[str, Any],
+    live: Callable[[], Awaitable[dict[str, Any]]],
+) -> None:
+    """Drive the card through the four things a user does with it."""
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    card = page.locator("plate-tracker-card")
+    recent = card.locator("ul#recent li.sighting")
+
+    async with _explained("the card renders", page, hass, console, folder):
+        await page.goto(f"{hass.client.base_url}/{DASHBOARD}/{VIEW}")
+        await expect(page.locator("hui-markdown-card")).to_contain_text(CONTROL_TEXT)
+        await expect(card).to_have_count(1)
+        await expect(recent.first).to_have_attribute(
+            "data-id", str(first["sighting_id"])
+        )
+        assert not console.errors, "the web UI logged errors while the card rendered"
+
+    async with _explained("a sighting arrives live", page, hass, console, folder):
+        second = await live()
+        newest = recent.first
+        await expect(newest).to_have_attribute(
+            "data-id", str(second["sighting_id"]), timeout=LIVE_TIMEOUT_MS
+        )
+        await expect(newest).to_have_attribute("data-plate", PLATE)
+        await expect(newest).to_have_attribute("data-camera", LIVE_CAMERA)
+        await expect(newest).to_contain_text(PLATE)
+        await expect(recent.nth(1)).to_have_attribute(
+            "data-id", str(first["sighting_id"])
+        )
+        # The crop comes through the integration's authenticated image view.
+        thumbnail = newest.locator("img")
+        await expect(thumbnail).to_have_count(1)
+        loaded = await thumbnail.evaluate(
+            "img => img.decode().then(() => img.naturalWidth, () => 0)"
+        )
+        assert loaded > 0, "the thumbnail of the sighting did not load"
+
+    async with _explained("a search", page, hass, console, folder):
+        error = card.locator("#error")
+        results = card.locator("ul#results li.sighting")
+        # Whether or not the card keeps an empty #error around, it shows no error yet.
+        assert not "".join(await error.all_inner_texts()).strip()
+        await card.locator("input#plate").fill(PLATE)
+        await card.locator("input#reason").fill("")
+        await card.locator("button#search").click()
+        await expect(error).to_have_text(re.compile(r"\S"))
+
+        await card.locator("input#reason").fill(SEARCH_REASON)
+        await card.locator("button#search").click()
+        await expect(results).to_have_count(2)
+        await expect(results.first).to_have_attribute(
+            "data-id", str(second["sighting_id"])
+        )
+        await expect(results.nth(1)).to_have_attribute(
+            "data-id", str(first["sighting_id"])
+        )
+        assert SEARCH_REASON in await _audit_reasons(hass), (
+            "the search did not reach the audit log with its reason"
+        )
+
+    async with _explained("the route of a plate", page, hass, console, folder):
+        await results.first.click()
+        route = card.locator("#route")
+        await expect(route).to_be_visible()
+        stops = route.locator("ol#trips li.stop")
+        await expect(stops).to_have_count(2)
+        assert {
+            await stops.nth(0).get_attribute("data-camera"),
+            await stops.nth(1).get_attribute("data-camera"),
+        } == set(CAMERAS)
+        await expect(route.locator("svg#route-map circle.camera")).to_have_count(
+            len(CAMERAS)
+        )
+        where = await hass.client.call_service(
+            "plate_tracker", "where_is", {"plate": PLATE}
+        )
+        state = where["city_status"]["state"]
+        assert state in CITY_STATES, where
+        await expect(route.locator("#status")).to_contain_text(state)
+        assert not console.errors, "the web UI logged errors while the card was used"
