@@ -271,3 +271,41 @@ def test_zone_directions_are_read_per_camera() -> None:
         "centre": {"road": Direction.LEFT},
     }
     assert zone_directions({}) == {}
+
+
+async def test_steps_that_need_the_hub_abort_while_it_is_not_loaded(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """Saving options reloads the hub: a step answered meanwhile aborts, translated, not a 500.
+
+    The settings stay reachable, so a hub that failed to start can still be changed.
+    """
+    await hass.config_entries.async_unload(init_folder.entry_id)
+    await hass.async_block_till_done()
+
+    for step in ("camera", "watchlist_remove"):
+        result = await hass.config_entries.options.async_init(init_folder.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": step}
+        )
+        assert result["type"] is FlowResultType.ABORT, step
+        assert result["reason"] == "not_loaded"
+
+    # The watchlist form needs nothing of the hub until it is sent.
+    result = await hass.config_entries.options.async_init(init_folder.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "watchlist_add"}
+    )
+    assert result["step_id"] == "watchlist_add"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"plate": "AE1234BK", "label": "stolen"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"
+
+    result = await hass.config_entries.options.async_init(init_folder.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "settings"

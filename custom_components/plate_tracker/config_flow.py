@@ -14,6 +14,7 @@ from typing import Any
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
@@ -23,6 +24,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DateTimeSelector,
@@ -77,7 +79,7 @@ from .const import (
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
 )
-from .coordinator import PlateTrackerConfigEntry
+from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .records import Priority, WatchlistEntry
@@ -352,6 +354,17 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             ],
         )
 
+    def _runtime(self) -> PlateTrackerRuntimeData:
+        """Return what the loaded hub holds; abort when it is not loaded.
+
+        Saving options reloads the hub, so a flow opened (or a step answered)
+        during that reload, or while the hub failed to start, finds no hub.
+        """
+        if self.config_entry.state is not ConfigEntryState.LOADED:
+            raise AbortFlow("not_loaded")
+        runtime: PlateTrackerRuntimeData = self.config_entry.runtime_data
+        return runtime
+
     def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
         """Keep the other steps' options; the hub reloads only if something changed."""
         return self.async_create_entry(data={**self.config_entry.options, **changes})
@@ -506,7 +519,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 self._camera_step = user_input
                 return await self.async_step_camera_details()
         mapped = self.config_entry.options.get(CONF_CAMERAS, {})
-        known = set(mapped) | self.config_entry.runtime_data.hub.known_cameras
+        known = set(mapped) | self._runtime().hub.known_cameras
         schema = vol.Schema(
             {
                 vol.Required(CONF_CAMERA): SelectSelector(
@@ -640,7 +653,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         if user_input is not None:
             try:
                 listed = _watchlist_entry_from_form(user_input)
-                store = self.config_entry.runtime_data.store
+                store = self._runtime().store
                 await self.hass.async_add_executor_job(store.watchlist_add, listed)
             except MatchingValidationError as err:
                 errors["plate"] = err.translation_key.value
@@ -661,7 +674,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                     None,
                     dt_util.utcnow(),
                 )
-                await self.config_entry.runtime_data.alerts.async_reload_watchlist()
+                await self._runtime().alerts.async_reload_watchlist()
                 return self._save({})
         return self.async_show_form(
             step_id="watchlist_add",
@@ -676,11 +689,11 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Remove entries from the watchlist."""
-        alerts = self.config_entry.runtime_data.alerts
+        alerts = self._runtime().alerts
         if not alerts.entries:
             return self.async_abort(reason="watchlist_empty")
         if user_input is not None:
-            store = self.config_entry.runtime_data.store
+            store = self._runtime().store
             for entry_id in user_input["entries"]:
                 await self.hass.async_add_executor_job(
                     store.watchlist_remove, int(entry_id)
