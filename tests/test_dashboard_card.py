@@ -72,14 +72,35 @@ async def _subscribe(
 
 async def test_feed_starts_with_the_latest_sightings_newest_first(
     hass: HomeAssistant,
-    init_folder: MockConfigEntry,
+    folder_entry: MockConfigEntry,
     hass_ws_client: WebSocketGenerator,
 ) -> None:
-    """The first message lists the latest sightings, newest first, with signed image links."""
+    """The first message lists the latest sightings, newest first, with signed image links.
+
+    Each names its camera as the camera map does, or by its id when it is not on the map.
+    """
+    folder_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        folder_entry,
+        options={
+            **folder_entry.options,
+            "cameras": {
+                "exit_kyiv_road": {
+                    "name": "Kyiv road exit",
+                    "latitude": 50.40,
+                    "longitude": 30.45,
+                    "role": "exit",
+                    "leaving_direction": "receding",
+                }
+            },
+        },
+    )
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
     for hours, plate in enumerate(("AE1234BK", "KA0001AA", "BC7777OO")):
         await _record(
             hass,
-            init_folder,
+            folder_entry,
             plate,
             NOW - timedelta(hours=hours),
             crop=plate != "KA0001AA",
@@ -95,9 +116,11 @@ async def test_feed_starts_with_the_latest_sightings_newest_first(
     sightings = first["event"]["sightings"]
     assert [sighting["plate"] for sighting in sightings] == ["AE1234BK", "KA0001AA"]
     assert sightings[0]["camera"] == "exit_kyiv_road"
+    assert sightings[0]["camera_name"] == "Kyiv road exit"
     assert "/api/plate_tracker/sightings/" in sightings[0]["crop_url"]
     assert "&sig=" in sightings[0]["crop_url"]
     assert sightings[1]["crop_url"] is None
+    await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
 async def test_feed_pushes_new_and_reannounced_sightings_until_unsubscribed(
@@ -119,6 +142,8 @@ async def test_feed_pushes_new_and_reannounced_sightings_until_unsubscribed(
     assert pushed["id"] == subscription
     assert "initial" not in pushed["event"]
     assert [s["plate"] for s in pushed["event"]["sightings"]] == ["AE1234BK"]
+    # Not on the camera map: named by its id.
+    assert pushed["event"]["sightings"][0]["camera_name"] == "exit_kyiv_road"
     assert pushed["event"]["sightings"][0]["direction"] == "unknown"
 
     updated = await hass.async_add_executor_job(

@@ -53,10 +53,17 @@ def sighting_payload(sighting: Sighting) -> dict[str, Any]:
 def sighting_with_links(
     entry: PlateTrackerConfigEntry, sighting: Sighting
 ) -> dict[str, Any]:
-    """Return a sighting as services and the dashboard card show it: with signed image links."""
+    """Return a sighting as services and the dashboard card show it.
+
+    With signed image links, and the camera's name from the camera map (its id
+    when the camera is not on the map).
+    """
     alerts = entry.runtime_data.alerts
+    routes = entry.runtime_data.routes
+    info = routes.cameras.get(sighting.camera) if routes is not None else None
     return {
         **sighting_payload(sighting),
+        "camera_name": info.name if info is not None else sighting.camera,
         "legal_hold": sighting.legal_hold,
         "crop_url": alerts.image_url(sighting.id, "crop")
         if sighting.has_crop

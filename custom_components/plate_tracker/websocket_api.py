@@ -55,7 +55,7 @@ async def ws_subscribe_sightings(
     """Send the latest sightings, newest first, then each sighting as it is announced.
 
     Every message is ``{"sightings": [...]}`` in the services' form (signed image
-    links included); the first one also has ``"initial": true``. A sighting
+    links and the camera's name included); the first one also has ``"initial": true``. A sighting
     announced again (a direction learned at the end of a pass) comes again with
     the same ``sighting_id``. The subscription is made before the store is read,
     so nothing stored in between is missed; a sighting may then come twice.

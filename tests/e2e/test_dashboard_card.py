@@ -294,17 +294,6 @@ async def _audit_reasons(hass: Hass) -> list[str | None]:
     return [record["reason"] for record in log["records"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "two card bugs: (1) the card's module can run before the web UI installs its scoped "
-        "custom-element registry, so its definition lands in the replaced native registry and "
-        'the dashboard shows "Custom element doesn\'t exist: plate-tracker-card"; (2) the '
-        "thumbnail's src is the absolute link get_url(prefer_external=True) makes for "
-        "notifications, which a browser that reaches hass by another address cannot load"
-    ),
-)
 async def test_card_shows_searches_and_routes_live_sightings(
     chromium: str, hass_with_ui: Hass, tmp_path: Path
 ) -> None:
@@ -421,6 +410,8 @@ async def _check_card(
         await expect(newest).to_have_attribute("data-plate", PLATE)
         await expect(newest).to_have_attribute("data-camera", LIVE_CAMERA)
         await expect(newest).to_contain_text(PLATE)
+        # Named as the camera map names it, not by its id.
+        await expect(newest).to_contain_text(str(CAMERAS[LIVE_CAMERA]["name"]))
         await expect(recent.nth(1)).to_have_attribute(
             "data-id", str(first["sighting_id"])
         )

@@ -149,6 +149,18 @@ function element(tag, attributes = {}, text = "") {
   return node;
 }
 
+// Image links are signed over their path only, and come with Home Assistant's external URL (for
+// notifications). This page may reach Home Assistant by another address (a local IP, a proxy),
+// and an http link on an https page is blocked: the path and its signature work from any.
+function sameOrigin(url) {
+  try {
+    const parsed = new URL(url, window.location.origin);
+    return parsed.pathname + parsed.search;
+  } catch (err) {
+    return url;
+  }
+}
+
 function svgElement(tag, attributes = {}) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
@@ -323,13 +335,13 @@ class PlateTrackerCard extends HTMLElement {
       "data-camera": sighting.camera,
       tabindex: 0,
     });
-    if (sighting.crop_url) row.append(element("img", { src: sighting.crop_url, alt: sighting.plate, loading: "lazy" }));
+    if (sighting.crop_url) row.append(element("img", { src: sameOrigin(sighting.crop_url), alt: sighting.plate, loading: "lazy" }));
     const text = element("div", { class: "grow" });
     text.append(element("div", { class: "plate" }, sighting.plate));
     const direction = s.directions[sighting.direction] || "";
     const confidence = `${Math.round((sighting.confidence || 0) * 100)} %`;
     text.append(
-      element("div", { class: "meta" }, [this._time(sighting.seen_at), sighting.camera, direction, confidence].filter(Boolean).join(" · ")),
+      element("div", { class: "meta" }, [this._time(sighting.seen_at), sighting.camera_name || sighting.camera, direction, confidence].filter(Boolean).join(" · ")),
     );
     row.append(text);
     row.addEventListener("keydown", (event) => {
@@ -490,7 +502,8 @@ class PlateTrackerCard extends HTMLElement {
   }
 }
 
-if (!customElements.get("plate-tracker-card")) {
+function defineCard() {
+  if (customElements.get("plate-tracker-card")) return;
   customElements.define("plate-tracker-card", PlateTrackerCard);
   window.customCards = window.customCards || [];
   window.customCards.push({
@@ -499,5 +512,19 @@ if (!customElements.get("plate-tracker-card")) {
     description: "Latest plate sightings live, search, and a vehicle's route.",
     documentationURL: "https://github.com/plate-tracker/plate_tracker#dashboard-card",
   });
-  console.info(`%c PLATE-TRACKER-CARD %c ${CARD_VERSION} `, "color: white; background: #03a9f4", "");
+  console.info(`%\c PLATE-TRACKER-CARD %\c ${CARD_VERSION} `, "color: white; background: #03a9f4", "");
 }
+
+// The frontend loads this module while it starts, and puts its own element registry in place of
+// the browser's as it does: an element defined before that is lost to it ("Custom element doesn't
+// exist"). So the card is defined once the frontend has defined its own root element, which it
+// does through its registry; on a page without it (none is known), after 10 s regardless.
+function defineWhenFrontendIsUp(attempt = 0) {
+  if (customElements.get("home-assistant") || customElements.get("plate-tracker-card") || attempt >= 100) {
+    defineCard();
+    return;
+  }
+  setTimeout(() => defineWhenFrontendIsUp(attempt + 1), 100);
+}
+
+defineWhenFrontendIsUp();
