@@ -15,6 +15,7 @@ const CARD_VERSION = "1";
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 const ROUTE_MAX_SIGHTINGS = 200;
+const RESUBSCRIBE_MS = 15000;
 
 const STRINGS = {
   en: {
@@ -176,6 +177,7 @@ class PlateTrackerCard extends HTMLElement {
     this._recent = []; // newest first, by sighting_id without duplicates
     this._unsubscribe = undefined;
     this._subscribing = false;
+    this._retryTimer = undefined;
     this._built = false;
   }
 
@@ -203,7 +205,8 @@ class PlateTrackerCard extends HTMLElement {
     this._hass = hass;
     if (!this._built) this._build();
     if (first) this._renderRecent();
-    if (!this._unsubscribe && this.isConnected) this._subscribeFeed();
+    // Not on every state change after a refusal: a retry is scheduled then.
+    if (!this._unsubscribe && !this._retryTimer && this.isConnected) this._subscribeFeed();
   }
 
   get hass() {
@@ -211,10 +214,12 @@ class PlateTrackerCard extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this._hass && !this._unsubscribe) this._subscribeFeed();
+    if (this._hass && !this._unsubscribe && !this._retryTimer) this._subscribeFeed();
   }
 
   disconnectedCallback() {
+    clearTimeout(this._retryTimer);
+    this._retryTimer = undefined;
     this._unsubscribeFeed();
   }
 
@@ -290,7 +295,12 @@ class PlateTrackerCard extends HTMLElement {
       );
       this._setError("");
     } catch (err) {
+      // Refused (the hub is not loaded yet, or restarting): say so, and ask again later.
       this._setError(err && err.code === "not_loaded" ? this._strings().not_loaded : this._message(err));
+      this._retryTimer = setTimeout(() => {
+        this._retryTimer = undefined;
+        if (this.isConnected && !this._unsubscribe) this._subscribeFeed();
+      }, RESUBSCRIBE_MS);
     } finally {
       this._subscribing = false;
     }
