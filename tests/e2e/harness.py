@@ -8,7 +8,8 @@ the test fails.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 import importlib.util
 import json
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext
+    from playwright.async_api import BrowserContext, Playwright
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -34,9 +35,13 @@ FRIGATE_VERSION = "0.16.0"
 # Set by .ci/run when mosquitto runs outside the environment the tests run in (the Python 3.14
 # root filesystem has none): "host:port" of a broker to use instead of starting one.
 EXTERNAL_BROKER_ENV = "PLATE_TRACKER_E2E_BROKER"
-# Set by .ci/run where no browser can run (the Python 3.14 root filesystem has no chromium): the
-# browser test is skipped there, even under CI, instead of failing for the missing browser.
+# Set where no browser can run and none is lent (see BROWSER_CDP_ENV): the browser test is
+# skipped there, even under CI, instead of failing for the missing browser.
 NO_BROWSER_ENV = "PLATE_TRACKER_E2E_NO_BROWSER"
+# Set by .ci/run when chromium runs outside the environment the tests run in (the Python 3.14
+# root filesystem has none, but shares the machine's network): the DevTools address
+# ("http://127.0.0.1:port") of a headless chromium to connect to instead of launching one.
+BROWSER_CDP_ENV = "PLATE_TRACKER_E2E_BROWSER_CDP"
 
 
 def free_port() -> int:
@@ -177,6 +182,37 @@ def chromium_binary() -> str | None:
     if Path("/usr/bin/chromium").is_file():
         return "/usr/bin/chromium"
     return shutil.which("chromium")
+
+
+@dataclass(frozen=True)
+class Chromium:
+    """The chromium a browser test drives: a binary to launch, or a running one lent over CDP."""
+
+    binary: str | None = None
+    cdp_url: str | None = None
+
+    @asynccontextmanager
+    async def new_context(
+        self, playwright: Playwright, **options: Any
+    ) -> AsyncIterator[BrowserContext]:
+        """Yield a fresh browser context, closed afterwards with a browser launched for it.
+
+        A lent browser outlives the test and may serve others: only the context made here is
+        closed; the connection to it ends when ``playwright`` stops.
+        """
+        if self.cdp_url is not None:
+            lent = await playwright.chromium.connect_over_cdp(self.cdp_url)
+            context = await lent.new_context(**options)
+            try:
+                yield context
+            finally:
+                await context.close()
+            return
+        browser = await playwright.chromium.launch(executable_path=self.binary)
+        try:
+            yield await browser.new_context(**options)
+        finally:
+            await browser.close()
 
 
 @dataclass

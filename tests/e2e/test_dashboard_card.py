@@ -5,9 +5,12 @@ the real recognition models), Debian's chromium driven by Playwright, logged in 
 way the web UI remembers a login. Sightings are made as a camera makes them: a generated street
 scene uploaded into the inbox. Nothing behind the card is mocked.
 
-Run alone with ``scripts/test -m e2e tests/e2e/test_dashboard_card.py``. Without chromium the
-test is skipped, except under CI (``CI`` set), where a missing browser is a failure unless CI
-says that this environment has none (``PLATE_TRACKER_E2E_NO_BROWSER``, the Python 3.14 root).
+Run alone with ``scripts/test -m e2e tests/e2e/test_dashboard_card.py``. Where chromium runs
+outside the test's environment (the Python 3.14 root, which shares the machine's network), CI
+lends it: ``PLATE_TRACKER_E2E_BROWSER_CDP`` names its DevTools address and the test connects to
+it instead of launching one. Without chromium the test is skipped, except under CI (``CI`` set),
+where a missing browser is a failure unless CI says that this environment has none
+(``PLATE_TRACKER_E2E_NO_BROWSER``).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ import pytest
 from custom_components.plate_tracker.engine.models import ensure_models
 
 from .harness import (
+    BROWSER_CDP_ENV,
     HOST,
     NO_BROWSER_ENV,
     REPO,
+    Chromium,
     EventSubscription,
     HassClient,
     ManagedProcess,
@@ -99,8 +104,10 @@ def _ci() -> bool:
 
 
 @pytest.fixture
-def chromium() -> str:
+def chromium() -> Chromium:
     """Return the chromium to drive; skip or, under CI, fail when there is none."""
+    if cdp_url := os.environ.get(BROWSER_CDP_ENV):
+        return Chromium(cdp_url=cdp_url)
     if os.environ.get(NO_BROWSER_ENV):
         pytest.skip(f"{NO_BROWSER_ENV} is set: this environment has no browser")
     binary = chromium_binary()
@@ -111,7 +118,7 @@ def chromium() -> str:
                 f"{message}; CI must run the browser test (or set {NO_BROWSER_ENV})"
             )
         pytest.skip(message)
-    return binary
+    return Chromium(binary=binary)
 
 
 @dataclass
@@ -295,7 +302,7 @@ async def _audit_reasons(hass: Hass) -> list[str | None]:
 
 
 async def test_card_shows_searches_and_routes_live_sightings(
-    chromium: str, hass_with_ui: Hass, tmp_path: Path
+    chromium: Chromium, hass_with_ui: Hass, tmp_path: Path
 ) -> None:
     """The card a user opens on a dashboard shows what the cameras see, as they see it.
 
@@ -350,30 +357,28 @@ async def test_card_shows_searches_and_routes_live_sightings(
     await subscription.subscribe("plate_tracker_sighting")
     try:
         first = await _upload_scene(hass, subscription, FIRST_CAMERA, seed=1)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=chromium)
-            try:
-                context = await browser.new_context(
-                    viewport={"width": 1280, "height": 1600}
-                )
-                await log_in_browser(context, client)
-                # A promise rejected with a websocket error object reaches "pageerror" as
-                # just "Object"; this says which error it was.
-                await context.add_init_script(UNHANDLED_REJECTION_DETAILS)
-                page = await context.new_page()
-                console = Console()
-                page.on("console", console.message)
-                page.on("pageerror", console.page_error)
-                await _check_card(
-                    page,
-                    hass,
-                    console,
-                    tmp_path,
-                    first=first,
-                    live=lambda: _upload_scene(hass, subscription, LIVE_CAMERA, seed=2),
-                )
-            finally:
-                await browser.close()
+        async with (
+            async_playwright() as playwright,
+            chromium.new_context(
+                playwright, viewport={"width": 1280, "height": 1600}
+            ) as context,
+        ):
+            await log_in_browser(context, client)
+            # A promise rejected with a websocket error object reaches "pageerror" as
+            # just "Object"; this says which error it was.
+            await context.add_init_script(UNHANDLED_REJECTION_DETAILS)
+            page = await context.new_page()
+            console = Console()
+            page.on("console", console.message)
+            page.on("pageerror", console.page_error)
+            await _check_card(
+                page,
+                hass,
+                console,
+                tmp_path,
+                first=first,
+                live=lambda: _upload_scene(hass, subscription, LIVE_CAMERA, seed=2),
+            )
     finally:
         await subscription.close()
 
