@@ -423,6 +423,15 @@ class HassClient:
         except (OSError, TimeoutError):
             return False
 
+    async def started(self) -> bool:
+        """Return whether hass has finished starting (needs the login of ``onboard``).
+
+        HTTP answers long before: the integrations that start with hass are still being set up,
+        some still installing their requirements.
+        """
+        config = await self.request("GET", "/api/config")
+        return bool(config["state"] == "RUNNING")
+
     async def onboard(self) -> None:
         """Create the owner account through onboarding and log in as it."""
         client_id = self.base_url + "/"
@@ -464,11 +473,8 @@ class HassClient:
             "token_type": "Bearer",
         }
 
-    async def websocket_command(self, command: dict[str, Any]) -> Any:
-        """Send one websocket API command on a connection of its own; return its result.
-
-        Fails with the answer when the command is refused.
-        """
+    async def websocket_answer(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Send one websocket API command on a connection of its own; return the whole answer."""
         url = self.base_url.replace("http://", "ws://") + "/api/websocket"
         async with self.session.ws_connect(url) as ws:
             assert (await ws.receive_json())["type"] == "auth_required"
@@ -476,9 +482,29 @@ class HassClient:
             answer = await ws.receive_json()
             assert answer["type"] == "auth_ok", answer
             await ws.send_json({"id": 1, **command})
-            answer = await ws.receive_json()
-            assert answer.get("success"), f"{command['type']} refused: {answer}"
-            return answer.get("result")
+            reply: dict[str, Any] = await ws.receive_json()
+            return reply
+
+    async def websocket_command(self, command: dict[str, Any]) -> Any:
+        """Send one websocket API command; return its result, failing when it is refused."""
+        answer = await self.websocket_answer(command)
+        assert answer.get("success"), f"{command['type']} refused: {answer}"
+        return answer.get("result")
+
+    async def confirm_http_config(self) -> None:
+        """Confirm the ``http:`` settings of configuration.yaml, as the owner does in the web UI.
+
+        Home Assistant 2026.10 takes them into its storage once, as a trial: until the owner
+        confirms them, the web UI puts a dialog over every page (and it takes the clicks meant
+        for the page), and five minutes later hass reverts to its default port and restarts.
+        Older releases apply the YAML as it is and do not know the command.
+        """
+        answer = await self.websocket_answer({"type": "http/config"})
+        if not answer.get("success"):
+            assert answer["error"]["code"] == "unknown_command", answer
+            return
+        if answer["result"]["pending"] is not None:
+            await self.websocket_command({"type": "http/config/promote"})
 
     async def call_service(
         self, domain: str, service: str, data: dict[str, Any]

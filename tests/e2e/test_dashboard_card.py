@@ -161,6 +161,18 @@ async def hass_with_ui(tmp_path: Path) -> AsyncGenerator[Hass]:
             alive=process.death,
         )
         await client.onboard()
+        # As a user opens a dashboard: once hass has started. Before, the web UI can ask for
+        # the services while a platform that hass sets up at every start is still installing
+        # its requirements (Home Assistant 2026.10: assist_satellite's voice libraries, built
+        # from source on Python 3.14); that request fails and the page never leaves "Loading".
+        await wait_for(
+            "hass to finish starting",
+            client.started,
+            within=HASS_START_TIMEOUT,
+            interval=1,
+            alive=process.death,
+        )
+        await client.confirm_http_config()
         yield Hass(client, process, config / INBOX)
     finally:
         await session.close()
