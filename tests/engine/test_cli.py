@@ -239,6 +239,10 @@ def test_eval_json_scores_each_region(
         0.5,
         1.0,
     )
+    # The police's view: a watchlist entry for KA7316CE still alerts on the KA7316CB read,
+    # one character off, but not by an exact or look-alike match.
+    assert (ua["watchlist_recall"], ua["watchlist_strong_recall"]) == (1.0, 0.5)
+    assert overall["watchlist_false_alert_rate"] == 0.0
     assert (br["n"], br["accuracy"], br["top1_accuracy"]) == (1, 1.0, 1.0)
     assert "detection_recall" not in br
     assert (overall["n"], overall["accuracy"], overall["top1_accuracy"]) == (
@@ -248,10 +252,10 @@ def test_eval_json_scores_each_region(
     )
     assert overall["detection_recall"] == 1.0
     assert 0 < overall["p50_s"] <= overall["p90_s"]
-    table = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:-1]}
-    assert table["street:ua"] == ["2", "0.500"]
-    assert table["street:br"] == ["1", "1.000"]
-    assert table["overall"] == ["3", "0.667"]
+    table = {line.split()[0]: line.split()[1:5] for line in out.splitlines()[1:-1]}
+    assert table["street:ua"] == ["2", "0.500", "0.500", "1.000"]
+    assert table["street:br"] == ["1", "1.000", "1.000", "1.000"]
+    assert table["overall"] == ["3", "0.667", "0.667", "1.000"]
 
 
 def test_eval_below_floor_fails_and_names_the_region(
@@ -362,6 +366,9 @@ def test_eval_counts_an_unreadable_image_as_a_miss_and_goes_on(
         "n": 1,
         "accuracy": 0.0,
         "top1_accuracy": 0.0,
+        "watchlist_recall": 0.0,
+        "watchlist_strong_recall": 0.0,
+        "watchlist_false_alert_rate": 0.0,
         "p50_s": None,
         "p90_s": None,
     }
@@ -631,3 +638,29 @@ def test_without_models_or_network_every_command_says_why(
     assert captured.err.startswith("models unavailable: cannot reach the package index")
     assert "no route to host" in captured.err
     assert list(empty.iterdir()) == []
+
+
+def test_eval_counts_alerts_for_another_cars_plate(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two cars one character apart: each one's read alerts for the other's watchlist entry too."""
+    source = tmp_path / "data" / "street"
+    source.mkdir(parents=True)
+    (source / "first.jpg").write_bytes(scene(["AE 1455 KH"]))
+    (source / "second.jpg").write_bytes(scene(["AE 1455 KX"], seed=4))
+    (source / "manifest.csv").write_text(
+        MANIFEST_HEADER
+        + "first.jpg,AE1455KH,ua,,,,,1280,720,\n"
+        + "second.jpg,AE1455KX,ua,,,,,1280,720,\n",
+        encoding="utf-8",
+    )
+
+    code = cli.main(
+        ["eval", str(tmp_path / "data"), "--json", "--models", str(model_dir)]
+    )
+
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    overall = report["overall"]
+    assert (overall["accuracy"], overall["watchlist_strong_recall"]) == (1.0, 1.0)
+    assert overall["watchlist_false_alert_rate"] == 1.0

@@ -177,7 +177,7 @@ def _eval(args: argparse.Namespace) -> int:
         )
         return 1
     _say(
-        f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}"
+        f"{'source:region':<48} {'n':>4} {'acc':>6} {'top1':>6} {'watch':>6} {'recall':>6} {'p50 s':>6} {'p90 s':>6}"
     )
     rows = [
         *summary["sources"].items(),
@@ -190,7 +190,7 @@ def _eval(args: argparse.Namespace) -> int:
         )
         _say(
             f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
-            f"{recall:>6} {p50:>6} {p90:>6}"
+            f"{figures['watchlist_recall']:>6.3f} {recall:>6} {p50:>6} {p90:>6}"
         )
     for item, reason in evaluation.unreadable:
         _say(f"UNREADABLE {item.path}: {reason}", stream=sys.stderr)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 import csv
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 import statistics
 from typing import Any
 
+from ..matching.errors import MatchingValidationError
+from ..matching.watchlist import CompiledWatchlist, parse_plate_or_pattern
+from ..records import MatchKind, WatchlistEntry
 from .imaging import ImageError
 from .types import Box, FrameResult
 
@@ -39,6 +44,12 @@ class Tally:
     top1_correct: int = 0
     boxes: int = 0
     boxes_found: int = 0
+    watchlist_hits: int = 0
+    """Images where a watchlist entry for the true plate would alert, by any match kind."""
+    watchlist_strong_hits: int = 0
+    watchlist_false_alerts: int = 0
+    """Images where an entry for another image's plate would alert (the alarms an officer checks for nothing)."""
+    """The same, by an exact or look-alike match (not one edit away)."""
     seconds: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -47,6 +58,9 @@ class Tally:
             "n": self.n,
             "accuracy": _ratio(self.correct, self.n),
             "top1_accuracy": _ratio(self.top1_correct, self.n),
+            "watchlist_recall": _ratio(self.watchlist_hits, self.n),
+            "watchlist_strong_recall": _ratio(self.watchlist_strong_hits, self.n),
+            "watchlist_false_alert_rate": _ratio(self.watchlist_false_alerts, self.n),
             "p50_s": round(statistics.median(self.seconds), 4)
             if self.seconds
             else None,
@@ -121,6 +135,8 @@ class Evaluation:
     failures: list[tuple[LabelledImage, str]] = field(default_factory=list)
     unreadable: list[tuple[LabelledImage, str]] = field(default_factory=list)
     """Images that could not be read (missing, corrupt): each counts as a miss."""
+    watchlist: CompiledWatchlist = field(default_factory=lambda: CompiledWatchlist(()))
+    """One entry per true plate of the set, as the police would list wanted vehicles."""
 
     def add_unreadable(self, item: LabelledImage, reason: str) -> None:
         """Count an image that could not be read as a miss, without a time."""
@@ -140,11 +156,38 @@ class Evaluation:
             f"/{MULTILINE_MARK}" if MULTILINE_MARK in str(item.path) else ""
         )
 
+    def _watchlist_outcome(
+        self, truth: str, result: FrameResult
+    ) -> tuple[set[MatchKind], bool]:
+        """How the watchlist of every true plate in the set takes this frame's sightings.
+
+        The integration's own matcher, over each plate's text and alternatives,
+        as an alert would be decided: the kinds by which the entry for this
+        image's plate matched, and whether an entry for another plate did.
+        """
+        listed = _canonical(truth)
+        kinds: set[MatchKind] = set()
+        false_alert = False
+        for plate in result.plates:
+            for hit in self.watchlist.match(
+                plate=plate.text,
+                alternatives=plate.alternatives,
+                camera="eval",
+                at=_EVAL_TIME,
+                tz=UTC,
+            ):
+                if hit.listed_plate == listed:
+                    kinds.add(hit.kind)
+                else:
+                    false_alert = True
+        return kinds, false_alert
+
     def add(self, item: LabelledImage, result: FrameResult) -> None:
         """Score one image's result."""
         texts = [plate.text for plate in result.plates]
         correct = any(plates_equal(text, item.plate, item.region) for text in texts)
         top1 = bool(texts) and plates_equal(texts[0], item.plate, item.region)
+        kinds, false_alert = self._watchlist_outcome(item.plate, result)
         for tally in (
             self.by_source[(self._group(item), item.region)],
             self.by_region[item.region],
@@ -153,6 +196,9 @@ class Evaluation:
             tally.n += 1
             tally.correct += correct
             tally.top1_correct += top1
+            tally.watchlist_hits += bool(kinds)
+            tally.watchlist_strong_hits += bool(kinds - {MatchKind.ONE_EDIT})
+            tally.watchlist_false_alerts += false_alert
             tally.seconds.append(result.seconds)
             if item.box is not None:
                 tally.boxes += 1
@@ -177,6 +223,30 @@ class Evaluation:
         }
 
 
+_EVAL_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _canonical(plate: str) -> str | None:
+    """Return a true plate as a watchlist entry lists it; None when no entry could."""
+    try:
+        return parse_plate_or_pattern(plate)
+    except MatchingValidationError:
+        return None  # too short or long, or a character no plate alphabet has
+
+
+def watchlist_of(items: Sequence[LabelledImage]) -> CompiledWatchlist:
+    """Return a watchlist with one entry per distinct true plate of ``items``."""
+    plates = dict.fromkeys(
+        plate for item in items if (plate := _canonical(item.plate)) is not None
+    )
+    return CompiledWatchlist(
+        [
+            WatchlistEntry(id=number, plate=plate)
+            for number, plate in enumerate(plates, 1)
+        ]
+    )
+
+
 def evaluate(
     items: Iterator[LabelledImage],
     read: Callable[[bytes], FrameResult],
@@ -184,10 +254,9 @@ def evaluate(
     limit: int | None = None,
 ) -> Evaluation:
     """Read every image with ``read`` and score it."""
-    evaluation = Evaluation()
-    for count, item in enumerate(items):
-        if limit is not None and count >= limit:
-            break
+    chosen = list(islice(items, limit))
+    evaluation = Evaluation(watchlist=watchlist_of(chosen))
+    for item in chosen:
         try:
             result = read(item.path.read_bytes())
         except (OSError, ImageError) as err:
