@@ -16,6 +16,7 @@ const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 const ROUTE_MAX_SIGHTINGS = 200;
 const RESUBSCRIBE_MS = 15000;
+const SEARCH_PAGE_SIZE = 50;
 
 const STRINGS = {
   en: {
@@ -27,6 +28,7 @@ const STRINGS = {
     reason: "Reason (written to the audit log)",
     no_reason: "Give a reason: every search is written to the audit log.",
     no_results: "Nothing found.",
+    more: "More",
     route: "Route of",
     close: "Close",
     status: "City status",
@@ -57,6 +59,7 @@ const STRINGS = {
     reason: "Підстава (записується в журнал аудиту)",
     no_reason: "Вкажіть підставу: кожен пошук записується в журнал аудиту.",
     no_results: "Нічого не знайдено.",
+    more: "Ще",
     route: "Маршрут",
     close: "Закрити",
     status: "Статус у місті",
@@ -87,6 +90,7 @@ const STRINGS = {
     reason: "Основание (пишется в журнал аудита)",
     no_reason: "Укажите основание: каждый поиск пишется в журнал аудита.",
     no_results: "Ничего не найдено.",
+    more: "Ещё",
     route: "Маршрут",
     close: "Закрыть",
     status: "Статус в городе",
@@ -178,6 +182,9 @@ class PlateTrackerCard extends HTMLElement {
     this._unsubscribe = undefined;
     this._subscribing = false;
     this._retryTimer = undefined;
+    this._query = undefined; // the search "More" goes on with
+    this._found = [];
+    this._nextCursor = undefined;
     this._built = false;
   }
 
@@ -262,7 +269,9 @@ class PlateTrackerCard extends HTMLElement {
       event.preventDefault();
       this._search();
     });
-    card.append(form, element("div", { id: "error", role: "alert" }), element("ul", { id: "results" }));
+    const more = element("button", { id: "more", class: "flat", type: "button", hidden: "" }, s.more);
+    more.addEventListener("click", () => this._search(true));
+    card.append(form, element("div", { id: "error", role: "alert" }), element("ul", { id: "results" }), more);
 
     const route = element("section", { id: "route", hidden: "" });
     const header = element("header");
@@ -391,27 +400,40 @@ class PlateTrackerCard extends HTMLElement {
     if (this._built) this.shadowRoot.getElementById("error").textContent = text;
   }
 
-  async _search() {
+  async _search(more = false) {
     const root = this.shadowRoot;
     const s = this._strings();
-    const plate = root.getElementById("plate").value.trim();
-    const reason = root.getElementById("reason").value.trim();
     const results = root.getElementById("results");
-    if (!reason) {
-      this._setError(s.no_reason);
-      return;
+    const moreButton = root.getElementById("more");
+    // "More" goes on with the search as it was sent, whatever the boxes hold now.
+    if (!more) {
+      const plate = root.getElementById("plate").value.trim();
+      const reason = root.getElementById("reason").value.trim();
+      if (!reason) {
+        this._setError(s.no_reason);
+        return;
+      }
+      this._query = { reason, fuzzy: true, page_size: SEARCH_PAGE_SIZE };
+      if (plate) this._query.plate = plate;
+      this._found = [];
     }
     this._setError("");
-    const data = { reason, fuzzy: true, page_size: 50 };
-    if (plate) data.plate = plate;
+    const data = { ...this._query };
+    if (more) data.cursor = this._nextCursor;
     try {
       const response = await this._callService("search_sightings", data);
-      this._renderRows(results, response.sightings || [], s.no_results);
+      this._found = [...this._found, ...(response.sightings || [])];
+      this._nextCursor = response.next_cursor;
+      this._renderRows(results, this._found, s.no_results);
     } catch (err) {
-      results.replaceChildren();
+      if (!more) results.replaceChildren();
+      this._nextCursor = undefined;
       this._setError(this._message(err));
     }
+    if (this._nextCursor) moreButton.removeAttribute("hidden");
+    else moreButton.setAttribute("hidden", "");
   }
+
 
   async _showRoute(plate) {
     if (!plate || !this._hass) return;
