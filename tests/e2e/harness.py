@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 
+from custom_components.plate_tracker.engine.models import ensure_models
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Playwright
 
@@ -350,6 +352,41 @@ def _enable_frontend(config: Path) -> None:
         ),
         encoding="utf-8",
     )
+
+
+HASS_START_TIMEOUT = 240  # a fresh config writes .storage and compiles bytecode
+
+
+@asynccontextmanager
+async def running_hass(
+    config: Path, port: int, folder: Path
+) -> AsyncIterator[tuple[HassClient, ManagedProcess]]:
+    """Run ``hass`` on ``config`` until it serves HTTP on ``port``; stop it on the way out.
+
+    The models ``scripts/setup`` fetched are checked first, so that hass does not download
+    them. The log goes to ``folder/hass.log``.
+    """
+    await asyncio.to_thread(ensure_models, REPO / "models" / "cache")
+    process = ManagedProcess(
+        "hass",
+        [str(hass_executable()), "--config", str(config), "--log-no-color"],
+        folder / "hass.log",
+        folder,
+    )
+    session = ClientSession()
+    client = HassClient(session, f"http://{HOST}:{port}")
+    try:
+        await wait_for(
+            "hass to serve HTTP",
+            client.answers,
+            within=HASS_START_TIMEOUT,
+            interval=1,
+            alive=process.death,
+        )
+        yield client, process
+    finally:
+        await session.close()
+        await process.stop(grace=60)
 
 
 def hass_executable() -> Path:

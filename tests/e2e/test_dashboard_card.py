@@ -25,7 +25,6 @@ import random
 import re
 from typing import Any
 
-from aiohttp import ClientSession
 from playwright.async_api import (
     ConsoleMessage,
     Error as PlaywrightError,
@@ -35,13 +34,10 @@ from playwright.async_api import (
 )
 import pytest
 
-from custom_components.plate_tracker.engine.models import ensure_models
-
 from .harness import (
     BROWSER_CDP_ENV,
-    HOST,
+    HASS_START_TIMEOUT,
     NO_BROWSER_ENV,
-    REPO,
     Chromium,
     EventSubscription,
     HassClient,
@@ -49,10 +45,10 @@ from .harness import (
     chromium_binary,
     form_defaults,
     free_port,
-    hass_executable,
     load_demo_feed,
     log_in_browser,
     log_tail,
+    running_hass,
     wait_for,
     write_hass_config,
 )
@@ -84,7 +80,6 @@ VIEW = "plates"
 CONTROL_TEXT = "plate_tracker e2e dashboard"
 CITY_STATES = ("inside", "left", "entered", "unknown")
 
-HASS_START_TIMEOUT = 240  # a fresh config writes .storage and compiles bytecode
 ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
 # The inbox is polled every 2 s, a file settles for 2 s, then the engine reads it once.
 SIGHTING_TIMEOUT = 60
@@ -137,29 +132,13 @@ class Hass:
 @pytest.fixture
 async def hass_with_ui(tmp_path: Path) -> AsyncGenerator[Hass]:
     """Run a real ``hass`` with the web UI and a Plate Tracker inbox, its owner logged in."""
-    await asyncio.to_thread(ensure_models, REPO / "models" / "cache")
     port = free_port()
     config = tmp_path / "config"
     write_hass_config(config, port, frontend=True)
     # The README's one-line setup: the hub with an inbox-folder source, made at start-up.
     with (config / "configuration.yaml").open("a", encoding="utf-8") as yaml:
         yaml.write(f"plate_tracker:\n  inbox: {INBOX}\n")
-    process = ManagedProcess(
-        "hass",
-        [str(hass_executable()), "--config", str(config), "--log-no-color"],
-        tmp_path / "hass.log",
-        tmp_path,
-    )
-    session = ClientSession()
-    client = HassClient(session, f"http://{HOST}:{port}")
-    try:
-        await wait_for(
-            "hass to serve HTTP",
-            client.answers,
-            within=HASS_START_TIMEOUT,
-            interval=1,
-            alive=process.death,
-        )
+    async with running_hass(config, port, tmp_path) as (client, process):
         await client.onboard()
         # As a user opens a dashboard: once hass has started. Before, the web UI can ask for
         # the services while a platform that hass sets up at every start is still installing
@@ -174,9 +153,6 @@ async def hass_with_ui(tmp_path: Path) -> AsyncGenerator[Hass]:
         )
         await client.confirm_http_config()
         yield Hass(client, process, config / INBOX)
-    finally:
-        await session.close()
-        await process.stop(grace=60)
 
 
 async def _entry_loaded(hass: Hass) -> dict[str, Any]:

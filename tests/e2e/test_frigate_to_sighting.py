@@ -21,26 +21,22 @@ import random
 import time
 from typing import Any
 
-from aiohttp import ClientSession
 from paho.mqtt import publish
 import pytest
-
-from custom_components.plate_tracker.engine.models import ensure_models
 
 from .harness import (
     EXTERNAL_BROKER_ENV,
     HOST,
-    REPO,
     EventSubscription,
     FakeFrigate,
     HassClient,
     ManagedProcess,
     form_defaults,
     free_port,
-    hass_executable,
     load_demo_feed,
     log_tail,
     mosquitto_binary,
+    running_hass,
     start_mosquitto,
     wait_for,
     write_hass_config,
@@ -59,9 +55,6 @@ MQTT_PREFIX = "frigate"
 # Frigate's box of the car in the generated 1280x720 scene (the car is drawn in its lower half).
 VEHICLE_BOX = [100, 280, 1180, 720]
 
-HASS_START_TIMEOUT = (
-    240  # first start of a fresh config writes .storage and compiles bytecode
-)
 ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
 SIGHTING_TIMEOUT = 60  # three snapshot reads on two cores, then the pass is published
 # Home Assistant batches MQTT subscriptions for a moment before sending them to the broker;
@@ -124,30 +117,11 @@ async def frigate() -> AsyncGenerator[FakeFrigate]:
 @pytest.fixture
 async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
     """Run a real ``hass`` with the integration from this checkout, on a free port."""
-    await asyncio.to_thread(ensure_models, REPO / "models" / "cache")
     port = free_port()
     config = tmp_path / "config"
     write_hass_config(config, port)
-    process = ManagedProcess(
-        "hass",
-        [str(hass_executable()), "--config", str(config), "--log-no-color"],
-        tmp_path / "hass.log",
-        tmp_path,
-    )
-    session = ClientSession()
-    client = HassClient(session, f"http://{HOST}:{port}")
-    try:
-        await wait_for(
-            "hass to serve HTTP",
-            client.answers,
-            within=HASS_START_TIMEOUT,
-            interval=1,
-            alive=process.death,
-        )
+    async with running_hass(config, port, tmp_path) as (client, process):
         yield RunningHass(client, process)
-    finally:
-        await session.close()
-        await process.stop(grace=60)
 
 
 async def _run_flow(
@@ -285,6 +259,8 @@ async def test_frigate_event_becomes_sighting(
     hass = hass_process
     client = hass.client
     await client.onboard()
+    # Else Home Assistant 2026.10 would go back to its default port five minutes in.
+    await client.confirm_http_config()
 
     await _run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
     await _wait_loaded(hass, "mqtt")
