@@ -47,9 +47,9 @@ class Tally:
     watchlist_hits: int = 0
     """Images where a watchlist entry for the true plate would alert, by any match kind."""
     watchlist_strong_hits: int = 0
-    watchlist_false_alerts: int = 0
-    """Images where an entry for another image's plate would alert (the alarms an officer checks for nothing)."""
     """The same, by an exact or look-alike match (not one edit away)."""
+    watchlist_false_alerts: int = 0
+    """Images where an entry for another image's plate would alert (an officer checks for nothing)."""
     seconds: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
