@@ -298,3 +298,44 @@ async def test_setup_retried_after_a_source_was_not_ready_is_clean(
     finally:
         await hass.config_entries.async_unload(folder_entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_camera_devices_hang_under_the_engine_device(
+    hass: HomeAssistant, init_folder: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A camera's device names the engine's as its parent, in the way this release wants.
+
+    Home Assistant 2026.10 deprecates naming the parent by identifiers and logs it; the
+    engine's device exists before any camera's, so its registry id can be given instead.
+    """
+    from homeassistant.util import dt as dt_util
+
+    from custom_components.plate_tracker.records import NewSighting
+
+    store = init_folder.runtime_data.store
+    sighting, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=dt_util.utcnow(),
+            plate="AE1234BK",
+            raw="AE1234BK",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    init_folder.runtime_data.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+
+    by_identifier = {
+        identifier: device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), init_folder.entry_id
+        )
+        for identifier in device.identifiers
+    }
+    engine = by_identifier[(DOMAIN, init_folder.entry_id)]
+    camera = by_identifier[(DOMAIN, f"{init_folder.entry_id}_bridge")]
+    assert camera.via_device_id == engine.id
+    assert init_folder.runtime_data.engine_device_id == engine.id
+    assert "via_device" not in caplog.text

@@ -60,6 +60,7 @@ from .coordinator import (
 from .dashboard import async_register_card
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.recognizer import PlateRecognizer
+from .entity import engine_device_info
 from .matching.cooldown import AlertCooldown
 from .pipeline import SightingPipeline
 from .retention import async_schedule_retention
@@ -236,6 +237,14 @@ async def async_setup_entry(
         )
     )
     await RouteTracker.from_entry(hass, entry).async_start(entry)
+    # The cameras' devices name it as their parent, so it exists before any of them.
+    entry.runtime_data.engine_device_id = (
+        dr.async_get(hass)
+        .async_get_or_create(
+            config_entry_id=entry.entry_id, **engine_device_info(entry)
+        )
+        .id
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     try:
         entry.runtime_data.tasks.extend(

@@ -181,6 +181,8 @@ class PlateTrackerRuntimeData:
     """Background work to stop before the store closes."""
     routes: RouteTracker | None = None
     """Routes and city status; set once the camera map is loaded."""
+    engine_device_id: str | None = None
+    """Device registry id of the engine's device, the parent of the cameras' devices."""
     last_purge: tuple[datetime, PurgeReport] | None = None
     """When the retention purge last ran and what it removed."""
     source_status: dict[str, SourceStatus] = field(default_factory=dict)

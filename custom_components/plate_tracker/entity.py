@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
@@ -23,16 +24,24 @@ from .const import (
 from .coordinator import PlateTrackerConfigEntry
 from .records import Sighting, WatchlistEntry
 
+# Home Assistant 2026.10 names a parent device by its registry id and deprecates naming
+# it by identifiers (to be removed in 2027.8); older releases know only identifiers.
+_VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__optional_keys__
+
 
 def camera_device_info(entry: PlateTrackerConfigEntry, camera: str) -> DeviceInfo:
-    """Return the device of one camera of the entry's source."""
-    return DeviceInfo(
+    """Return the device of one camera of the entry's source, under the engine's device."""
+    info = DeviceInfo(
         identifiers={(DOMAIN, f"{entry.entry_id}_{camera}")},
         name=camera,
         manufacturer="plate_tracker",
         model="Camera",
-        via_device=(DOMAIN, entry.entry_id),
     )
+    if not _VIA_DEVICE_ID:
+        info["via_device"] = (DOMAIN, entry.entry_id)
+    elif (engine_device := entry.runtime_data.engine_device_id) is not None:
+        cast("dict[str, Any]", info)["via_device_id"] = engine_device
+    return info
 
 
 def engine_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
