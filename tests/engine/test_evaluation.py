@@ -64,6 +64,30 @@ def test_floor_violations_name_each_shortfall() -> None:
     assert floor_violations(summary, {"overall": 0.7, "regions": {"ua": 0.74}}) == []
 
 
+def test_floor_holds_the_watchlist_recall_and_caps_false_alerts() -> None:
+    """The police's figures gate CI too: recall from below, false alerts from above."""
+    summary = {
+        "overall": {
+            "accuracy": 0.85,
+            "watchlist_recall": 0.93,
+            "watchlist_false_alert_rate": 0.02,
+        },
+        "regions": {},
+    }
+    assert floor_violations(
+        summary, {"watchlist_recall": 0.94, "watchlist_false_alert_rate_max": 0.015}
+    ) == [
+        "watchlist recall 0.930 is below the floor 0.94",
+        "watchlist false alert rate 0.020 is above the ceiling 0.015",
+    ]
+    assert (
+        floor_violations(
+            summary, {"watchlist_recall": 0.93, "watchlist_false_alert_rate_max": 0.02}
+        )
+        == []
+    )
+
+
 def test_manifest_rows(tmp_path: Path) -> None:
     """Manifest rows become labelled images: path, upper-case plate, region group, box, size."""
     (tmp_path / "src").mkdir()

@@ -267,7 +267,11 @@ def evaluate(
 
 
 def floor_violations(summary: dict[str, Any], floor: dict[str, Any]) -> list[str]:
-    """Messages for every accuracy below the committed floor (empty when all hold)."""
+    """Messages for every figure past the committed floor (empty when all hold).
+
+    Exact-plate accuracy overall and per region, the watchlist recall, and the
+    watchlist false alert rate (a ceiling), each when the floor names it.
+    """
     problems = []
     overall_floor = floor.get("overall")
     if overall_floor is not None and summary["overall"]["accuracy"] < overall_floor:
@@ -284,6 +288,22 @@ def floor_violations(summary: dict[str, Any], floor: dict[str, Any]) -> list[str
             problems.append(
                 f"{region} accuracy {measured['accuracy']:.3f} is below the floor {region_floor}"
             )
+    # What reaches the police: alerts for the true plate, and alerts for another car's.
+    overall = summary["overall"]
+    watch_floor = floor.get("watchlist_recall")
+    if watch_floor is not None and overall["watchlist_recall"] < watch_floor:
+        problems.append(
+            f"watchlist recall {overall['watchlist_recall']:.3f} is below the floor {watch_floor}"
+        )
+    false_ceiling = floor.get("watchlist_false_alert_rate_max")
+    if (
+        false_ceiling is not None
+        and overall["watchlist_false_alert_rate"] > false_ceiling
+    ):
+        problems.append(
+            f"watchlist false alert rate {overall['watchlist_false_alert_rate']:.3f}"
+            f" is above the ceiling {false_ceiling}"
+        )
     return problems
 
 
