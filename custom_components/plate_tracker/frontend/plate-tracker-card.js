@@ -192,6 +192,10 @@ class PlateTrackerCard extends HTMLElement {
     return { limit: DEFAULT_LIMIT };
   }
 
+  static getConfigElement() {
+    return document.createElement("plate-tracker-card-editor");
+  }
+
   setConfig(config) {
     if (!config || typeof config !== "object") throw new Error("Invalid configuration");
     const limit = config.limit === undefined ? DEFAULT_LIMIT : Number(config.limit);
@@ -534,8 +538,76 @@ class PlateTrackerCard extends HTMLElement {
   }
 }
 
+// The card's settings in the dashboard editor: its title and how many sightings the list keeps.
+class PlateTrackerCardEditor extends HTMLElement {
+  constructor() {
+    super();
+    this.attachShadow({ mode: "open" });
+    this._config = {};
+    this._hass = undefined;
+  }
+
+  set hass(hass) {
+    const first = this._hass === undefined;
+    this._hass = hass;
+    if (first) this._render();
+  }
+
+  setConfig(config) {
+    this._config = { ...config };
+    this._render();
+  }
+
+  _strings() {
+    const language = (this._hass && this._hass.language) || "en";
+    return (EDITOR_STRINGS[language] || EDITOR_STRINGS[language.split("-")[0]] || EDITOR_STRINGS.en);
+  }
+
+  _render() {
+    const s = this._strings();
+    const root = this.shadowRoot;
+    root.replaceChildren(element("style", {}, EDITOR_STYLE));
+    const title = element("input", { id: "title", placeholder: STRINGS.en.title });
+    title.value = this._config.title === undefined ? "" : String(this._config.title);
+    const limit = element("input", { id: "limit", type: "number", min: 1, max: MAX_LIMIT, step: 1 });
+    limit.value = String(this._config.limit === undefined ? DEFAULT_LIMIT : this._config.limit);
+    title.addEventListener("change", () => {
+      const value = title.value.trim();
+      const { title: _old, ...rest } = this._config;
+      this._changed(value ? { ...rest, title: value } : rest);
+    });
+    limit.addEventListener("change", () => {
+      const value = Number(limit.value);
+      if (Number.isInteger(value) && value >= 1 && value <= MAX_LIMIT) this._changed({ ...this._config, limit: value });
+    });
+    const titleLabel = element("label", {}, s.title);
+    titleLabel.append(title);
+    const limitLabel = element("label", {}, s.limit);
+    limitLabel.append(limit);
+    root.append(titleLabel, limitLabel);
+  }
+
+  _changed(config) {
+    this._config = config;
+    this.dispatchEvent(new CustomEvent("config-changed", { detail: { config }, bubbles: true, composed: true }));
+  }
+}
+
+const EDITOR_STRINGS = {
+  en: { title: "Title", limit: `Sightings in the live list (1-${MAX_LIMIT})` },
+  uk: { title: "Заголовок", limit: `Фіксацій у живому списку (1-${MAX_LIMIT})` },
+  ru: { title: "Заголовок", limit: `Фиксаций в живом списке (1-${MAX_LIMIT})` },
+};
+
+const EDITOR_STYLE = `
+  label { display: flex; flex-direction: column; gap: 4px; margin-bottom: 12px; color: var(--secondary-text-color); }
+  input { padding: 8px; font: inherit; color: var(--primary-text-color); background: var(--card-background-color, #fff);
+    border: 1px solid var(--divider-color, #ccc); border-radius: 4px; }
+`;
+
 function defineCard() {
   if (customElements.get("plate-tracker-card")) return;
+  customElements.define("plate-tracker-card-editor", PlateTrackerCardEditor);
   customElements.define("plate-tracker-card", PlateTrackerCard);
   window.customCards = window.customCards || [];
   window.customCards.push({
