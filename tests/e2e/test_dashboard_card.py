@@ -74,6 +74,25 @@ CAMERAS = {
     "bridge": {"name": "Bridge", "latitude": 50.4503, "longitude": 30.5203},
 }
 FIRST_CAMERA, LIVE_CAMERA = CAMERAS
+# Types a length, a title, then a length out of range (which must change nothing).
+EDITOR_SCRIPT = """async () => {
+  const editor = customElements.get("plate-tracker-card").getConfigElement();
+  document.body.append(editor);
+  editor.hass = document.querySelector("home-assistant").hass;
+  editor.setConfig({type: "custom:plate-tracker-card", limit: 20});
+  const changes = [];
+  editor.addEventListener("config-changed", (event) => changes.push(event.detail.config));
+  const type = (id, value) => {
+    const input = editor.shadowRoot.getElementById(id);
+    input.value = value;
+    input.dispatchEvent(new Event("change"));
+  };
+  type("limit", "35");
+  type("title", "Exits");
+  type("limit", "500");
+  editor.remove();
+  return changes;
+}"""
 SEARCH_REASON = "e2e: dashboard card search"
 DASHBOARD = "plate-tracker"
 VIEW = "plates"
@@ -458,4 +477,13 @@ async def _check_card(
         state = where["city_status"]["state"]
         assert state in CITY_STATES, where
         await expect(route.locator("#status")).to_contain_text(state)
+
+    async with _explained("the card's settings editor", page, hass, console, folder):
+        # What the dashboard editor does with the element the card names: give it the
+        # configuration and hass, then listen for config-changed as the user types.
+        changes = await page.evaluate(EDITOR_SCRIPT)
+        assert changes == [
+            {"type": "custom:plate-tracker-card", "limit": 35},
+            {"type": "custom:plate-tracker-card", "limit": 35, "title": "Exits"},
+        ], "the editor did not report the settings as typed (or took a length of 500)"
         assert not console.errors, "the web UI logged errors while the card was used"
