@@ -352,7 +352,12 @@ async def test_card_shows_searches_and_routes_live_sightings(
                             # The control: when it shows and the card does not, the web UI
                             # works and the card is at fault.
                             {"type": "markdown", "content": CONTROL_TEXT},
-                            {"type": "custom:plate-tracker-card", "title": "Plates"},
+                            # One result per page: the second sighting needs "More".
+                            {
+                                "type": "custom:plate-tracker-card",
+                                "title": "Plates",
+                                "page_size": 1,
+                            },
                         ],
                     }
                 ]
@@ -447,7 +452,12 @@ async def _check_card(
 
         await card.locator("input#reason").fill(SEARCH_REASON)
         await card.locator("button#search").click()
+        more = card.locator("button#more")
+        await expect(results).to_have_count(1)
+        await expect(more).to_be_visible()
+        await more.click()
         await expect(results).to_have_count(2)
+        await expect(more).to_be_hidden()
         await expect(results.first).to_have_attribute(
             "data-id", str(second["sighting_id"])
         )

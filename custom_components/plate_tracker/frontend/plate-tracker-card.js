@@ -4,6 +4,7 @@
  *   type: custom:plate-tracker-card
  *   title: Plates          # optional
  *   limit: 20              # optional, 1-100 latest sightings in the live list
+ *   page_size: 50          # optional, 1-500 search results per page ("More" shows the next)
  *
  * The integration serves this file and has the frontend load it; no resource to add by hand.
  * Live list: the websocket command plate_tracker/sightings/subscribe. Search and route: the
@@ -17,6 +18,7 @@ const MAX_LIMIT = 100;
 const ROUTE_MAX_SIGHTINGS = 200;
 const RESUBSCRIBE_MS = 15000;
 const SEARCH_PAGE_SIZE = 50;
+const MAX_SEARCH_PAGE_SIZE = 500;
 
 const STRINGS = {
   en: {
@@ -176,7 +178,7 @@ class PlateTrackerCard extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
-    this._config = { title: undefined, limit: DEFAULT_LIMIT };
+    this._config = { title: undefined, limit: DEFAULT_LIMIT, page_size: SEARCH_PAGE_SIZE };
     this._hass = undefined;
     this._recent = []; // newest first, by sighting_id without duplicates
     this._unsubscribe = undefined;
@@ -202,8 +204,12 @@ class PlateTrackerCard extends HTMLElement {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
       throw new Error(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
     }
+    const pageSize = config.page_size === undefined ? SEARCH_PAGE_SIZE : Number(config.page_size);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_SEARCH_PAGE_SIZE) {
+      throw new Error(`page_size must be a whole number from 1 to ${MAX_SEARCH_PAGE_SIZE}`);
+    }
     const changed = this._config.limit !== limit;
-    this._config = { title: config.title, limit };
+    this._config = { title: config.title, limit, page_size: pageSize };
     if (this._built) this.shadowRoot.querySelector("h2").textContent = this._title();
     if (changed && this._unsubscribe) {
       this._unsubscribeFeed();
@@ -417,7 +423,7 @@ class PlateTrackerCard extends HTMLElement {
         this._setError(s.no_reason);
         return;
       }
-      this._query = { reason, fuzzy: true, page_size: SEARCH_PAGE_SIZE };
+      this._query = { reason, fuzzy: true, page_size: this._config.page_size };
       if (plate) this._query.plate = plate;
       this._found = [];
     }
