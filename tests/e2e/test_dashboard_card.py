@@ -487,6 +487,18 @@ async def _check_card(
         state = where["city_status"]["state"]
         assert state in CITY_STATES, where
         await expect(route.locator("#status")).to_contain_text(state)
+        # The picture of where it was last seen: the newest sighting's snapshot.
+        last_seen = route.locator("a#last-seen img")
+        await expect(last_seen).to_have_count(1)
+        assert f"/sightings/{second['sighting_id']}/" in str(
+            await last_seen.get_attribute("src")
+        )
+        assert (
+            await last_seen.evaluate(
+                "img => img.decode().then(() => img.naturalWidth, () => 0)"
+            )
+            > 0
+        ), "the picture of the last sighting did not load"
 
     async with _explained("the card's settings editor", page, hass, console, folder):
         # What the dashboard editor does with the element the card names: give it the

@@ -137,7 +137,9 @@ const STYLE = `
   #error { color: var(--error-color, #db4437); min-height: 1em; }
   #error:empty { display: none; }
   .empty { color: var(--secondary-text-color); padding: 6px 0; }
-  #route[hidden] { display: none; }
+  #route[hidden], #last-seen[hidden] { display: none; }
+  #last-seen { display: block; margin: 6px 0; text-decoration: none; }
+  #last-seen img { width: 100%; max-height: 240px; object-fit: contain; background: #000; border-radius: 4px; }
   #route header { display: flex; align-items: center; justify-content: space-between; }
   svg { width: 100%; max-height: 240px; background: var(--secondary-background-color, #f5f5f5); border-radius: 4px; }
   svg polyline { fill: none; stroke: var(--primary-color, #03a9f4); stroke-width: 2; }
@@ -289,7 +291,8 @@ class PlateTrackerCard extends HTMLElement {
     const close = element("button", { id: "route-close", class: "flat", type: "button" }, s.close);
     close.addEventListener("click", () => route.setAttribute("hidden", ""));
     header.append(close);
-    route.append(header, element("div", { id: "status" }), svgElement("svg", { id: "route-map", viewBox: "0 0 320 200" }));
+    route.append(header, element("div", { id: "status" }), element("a", { id: "last-seen", target: "_blank", rel: "noopener", hidden: "" }));
+    route.append(svgElement("svg", { id: "route-map", viewBox: "0 0 320 200" }));
     route.append(element("div", { id: "route-note", class: "empty" }), element("ol", { id: "trips" }));
     card.append(route);
 
@@ -455,6 +458,7 @@ class PlateTrackerCard extends HTMLElement {
     root.getElementById("trips").replaceChildren();
     root.getElementById("route-map").replaceChildren();
     root.getElementById("route-note").textContent = "";
+    root.getElementById("last-seen").setAttribute("hidden", "");
     section.removeAttribute("hidden");
     const reason = root.getElementById("reason").value.trim() || s.route_reason;
     let route;
@@ -473,8 +477,24 @@ class PlateTrackerCard extends HTMLElement {
     const status = root.getElementById("status");
     status.dataset.state = state;
     status.textContent = `${s.status}: ${s.states[state] || state}`;
+    this._renderLastSeen(where.last_sighting);
     this._renderTrips(route.trips || []);
     this._renderMap(route.trips || []);
+  }
+
+  // The picture of where the vehicle was last seen; a click opens it full size.
+  _renderLastSeen(last) {
+    const link = this.shadowRoot.getElementById("last-seen");
+    const url = last && (last.snapshot_url || last.crop_url);
+    if (!url) {
+      link.replaceChildren();
+      return;
+    }
+    const local = sameOrigin(url);
+    link.setAttribute("href", local);
+    const where = [last.camera_name || last.camera, this._time(last.seen_at)].filter(Boolean).join(" · ");
+    link.replaceChildren(element("img", { src: local, alt: `${last.plate} · ${where}` }), element("div", { class: "meta" }, where));
+    link.removeAttribute("hidden");
   }
 
   _renderTrips(trips) {
