@@ -59,11 +59,9 @@ def sighting_with_links(
     when the camera is not on the map).
     """
     alerts = entry.runtime_data.alerts
-    routes = entry.runtime_data.routes
-    info = routes.cameras.get(sighting.camera) if routes is not None else None
     return {
         **sighting_payload(sighting),
-        "camera_name": info.name if info is not None else sighting.camera,
+        "camera_name": alerts.camera_names.get(sighting.camera, sighting.camera),
         "legal_hold": sighting.legal_hold,
         "crop_url": alerts.image_url(sighting.id, "crop")
         if sighting.has_crop

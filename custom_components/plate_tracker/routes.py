@@ -545,7 +545,6 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     ):
         last = {
             **sighting_with_links(entry, sighting),
-            "camera_name": found.last.camera_name,
             "latitude": found.last.latitude,
             "longitude": found.last.longitude,
             "joined_misread": sighting.plate != plate,
