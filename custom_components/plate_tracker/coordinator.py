@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
@@ -48,6 +48,14 @@ def sighting_payload(sighting: Sighting) -> dict[str, Any]:
             for text, score in sighting.alternatives
         ],
     }
+
+
+def loaded_hub(hass: HomeAssistant) -> PlateTrackerConfigEntry | None:
+    """Return the loaded Plate Tracker hub (one config entry at most), or None."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            return entry
+    return None
 
 
 def sighting_with_links(

@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import (
     HomeAssistant,
@@ -32,7 +31,12 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN, SOURCE_CAMERA
-from .coordinator import PlateTrackerConfigEntry, sighting_payload, sighting_with_links
+from .coordinator import (
+    PlateTrackerConfigEntry,
+    loaded_hub,
+    sighting_payload,
+    sighting_with_links,
+)
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
@@ -175,9 +179,8 @@ AUDIT_LOG_SCHEMA = vol.Schema(
 
 def hub_entry(hass: HomeAssistant) -> PlateTrackerConfigEntry:
     """Return the loaded Plate Tracker hub, or raise a translated error."""
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            return entry
+    if (entry := loaded_hub(hass)) is not None:
+        return entry
     raise ServiceValidationError(
         translation_domain=DOMAIN, translation_key="not_loaded"
     )

@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components import websocket_api
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 import voluptuous as vol
 
 from .const import DOMAIN, SIGNAL_SIGHTING
-from .coordinator import PlateTrackerConfigEntry, sighting_with_links
+from .coordinator import loaded_hub, sighting_with_links
 from .records import Sighting
 from .store import SearchQuery
 
@@ -29,13 +28,6 @@ MAX_FEED_SIZE = 100
 def async_register_websocket_commands(hass: HomeAssistant) -> None:
     """Register the card's commands (once, when the integration is set up)."""
     websocket_api.async_register_command(hass, ws_subscribe_sightings)
-
-
-def _loaded_entry(hass: HomeAssistant) -> PlateTrackerConfigEntry | None:
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            return entry
-    return None
 
 
 @websocket_api.websocket_command(
@@ -60,7 +52,7 @@ async def ws_subscribe_sightings(
     the same ``sighting_id``. The subscription is made before the store is read,
     so nothing stored in between is missed; a sighting may then come twice.
     """
-    entry = _loaded_entry(hass)
+    entry = loaded_hub(hass)
     if entry is None:
         connection.send_error(
             msg["id"], "not_loaded", "Plate Tracker is not set up or not loaded"
@@ -72,7 +64,7 @@ async def ws_subscribe_sightings(
     def forward(sighting: Sighting) -> None:
         # The entry is looked up per sighting: a reload replaces its runtime data
         # (and the link signer) but keeps its id, so the signal stays the same.
-        if (current := _loaded_entry(hass)) is None:
+        if (current := loaded_hub(hass)) is None:
             return
         connection.send_message(
             websocket_api.event_message(
