@@ -28,6 +28,7 @@ from typing import Any
 from playwright.async_api import (
     ConsoleMessage,
     Error as PlaywrightError,
+    Locator,
     Page,
     async_playwright,
     expect,
@@ -395,6 +396,14 @@ async def test_card_shows_searches_and_routes_live_sightings(
         await subscription.close()
 
 
+async def _image_loads(image: Locator) -> bool:
+    """Return whether the browser could load and decode the picture of an ``img``."""
+    width: int = await image.evaluate(
+        "img => img.decode().then(() => img.naturalWidth, () => 0)"
+    )
+    return width > 0
+
+
 async def _check_card(
     page: Page,
     hass: Hass,
@@ -435,10 +444,9 @@ async def _check_card(
         # The crop comes through the integration's authenticated image view.
         thumbnail = newest.locator("img")
         await expect(thumbnail).to_have_count(1)
-        loaded = await thumbnail.evaluate(
-            "img => img.decode().then(() => img.naturalWidth, () => 0)"
+        assert await _image_loads(thumbnail), (
+            "the thumbnail of the sighting did not load"
         )
-        assert loaded > 0, "the thumbnail of the sighting did not load"
 
     async with _explained("a search", page, hass, console, folder):
         error = card.locator("#error")
@@ -493,12 +501,9 @@ async def _check_card(
         assert f"/sightings/{second['sighting_id']}/" in str(
             await last_seen.get_attribute("src")
         )
-        assert (
-            await last_seen.evaluate(
-                "img => img.decode().then(() => img.naturalWidth, () => 0)"
-            )
-            > 0
-        ), "the picture of the last sighting did not load"
+        assert await _image_loads(last_seen), (
+            "the picture of the last sighting did not load"
+        )
 
     async with _explained("the card's settings editor", page, hass, console, folder):
         # What the dashboard editor does with the element the card names: give it the

@@ -158,6 +158,12 @@ function element(tag, attributes = {}, text = "") {
   return node;
 }
 
+// The user's language of a table of strings ("uk", "uk-UA"), else English.
+function inLanguage(table, hass) {
+  const language = (hass && hass.language) || "en";
+  return table[language] || table[language.split("-")[0]] || table.en;
+}
+
 // Image links are signed over their path only, and come with Home Assistant's external URL (for
 // notifications). This page may reach Home Assistant by another address (a local IP, a proxy),
 // and an http link on an https page is blocked: the path and its signature work from any.
@@ -251,8 +257,7 @@ class PlateTrackerCard extends HTMLElement {
   }
 
   _strings() {
-    const language = (this._hass && this._hass.language) || "en";
-    return STRINGS[language] || STRINGS[language.split("-")[0]] || STRINGS.en;
+    return inLanguage(STRINGS, this._hass);
   }
 
   _title() {
@@ -585,8 +590,7 @@ class PlateTrackerCardEditor extends HTMLElement {
   }
 
   _strings() {
-    const language = (this._hass && this._hass.language) || "en";
-    return (EDITOR_STRINGS[language] || EDITOR_STRINGS[language.split("-")[0]] || EDITOR_STRINGS.en);
+    return inLanguage(EDITOR_STRINGS, this._hass);
   }
 
   _render() {
