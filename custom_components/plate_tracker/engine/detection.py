@@ -4,6 +4,9 @@ The detector outputs a per-pixel text probability. The lines are the connected
 regions above a threshold; each becomes a rotated rectangle (from the region's
 second moments, so slanted plates are deskewed later), grown back by the DB
 "unclip" distance because the network is trained to predict shrunk text cores.
+Each line also carries the region fitted as a parallelogram with vertical
+sides (its baseline from a regression of row on column): how a plate seen
+from the side looks, with a sloping baseline and upright characters.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class TextLine:
     angle: float
     """Radians of the line's direction from the x axis, within (-pi/2, pi/2]."""
     score: float
+    shear: TextLine | None = None
+    """The same region as a parallelogram with vertical sides, in the same
+    terms: ``angle`` is the baseline's slope, ``width`` runs along it and
+    ``height`` across it (see ``upright_extent``). ``None`` where not fitted."""
 
     @property
     def aspect(self) -> float:
@@ -54,6 +61,15 @@ class TextLine:
             )
             for sw, sh in ((-1, -1), (1, -1), (1, 1), (-1, 1))
         )
+
+    def upright_extent(self) -> tuple[float, float]:
+        """Return the width across and the height upright of the parallelogram.
+
+        That is the parallelogram with vertical sides whose baseline runs in
+        this line's direction.
+        """
+        cos_a = max(math.cos(self.angle), 1e-6)
+        return self.width * cos_a, self.height / cos_a
 
     def bounds(self) -> tuple[float, float, float, float]:
         """Axis-aligned x1, y1, x2, y2 around the rectangle."""
@@ -95,24 +111,60 @@ class TextDetector:
         scale_x = image.width / width
         scale_y = image.height / height
         return [
-            TextLine(
-                center_x=line.center_x * scale_x + offset[0],
-                center_y=line.center_y * scale_y + offset[1],
-                width=line.width
-                * math.hypot(
-                    scale_x * math.cos(line.angle), scale_y * math.sin(line.angle)
-                ),
-                height=line.height
-                * math.hypot(
-                    scale_x * math.sin(line.angle), scale_y * math.cos(line.angle)
-                ),
-                angle=math.atan2(
-                    scale_y * math.sin(line.angle), scale_x * math.cos(line.angle)
-                ),
-                score=line.score,
-            )
+            _in_frame(line, scale_x, scale_y, offset)
             for line in lines_from_probability(probability)
         ]
+
+
+def _in_frame(
+    line: TextLine, scale_x: float, scale_y: float, offset: tuple[int, int]
+) -> TextLine:
+    """Return a line of the detector's map in frame pixels (the map may be scaled unevenly)."""
+    shear = None
+    if line.shear is not None:
+        across, upright = line.shear.upright_extent()
+        shear = _upright_line(
+            line.shear.center_x * scale_x + offset[0],
+            line.shear.center_y * scale_y + offset[1],
+            across * scale_x,
+            upright * scale_y,
+            slope=math.tan(line.shear.angle) * scale_y / scale_x,
+            score=line.score,
+        )
+    return TextLine(
+        center_x=line.center_x * scale_x + offset[0],
+        center_y=line.center_y * scale_y + offset[1],
+        width=line.width
+        * math.hypot(scale_x * math.cos(line.angle), scale_y * math.sin(line.angle)),
+        height=line.height
+        * math.hypot(scale_x * math.sin(line.angle), scale_y * math.cos(line.angle)),
+        angle=math.atan2(
+            scale_y * math.sin(line.angle), scale_x * math.cos(line.angle)
+        ),
+        score=line.score,
+        shear=shear,
+    )
+
+
+def _upright_line(
+    center_x: float,
+    center_y: float,
+    across: float,
+    upright: float,
+    *,
+    slope: float,
+    score: float,
+) -> TextLine:
+    """Describe the parallelogram with vertical sides ``across`` wide and ``upright`` high."""
+    stretch = math.hypot(1.0, slope)
+    return TextLine(
+        center_x=center_x,
+        center_y=center_y,
+        width=across * stretch,
+        height=upright / stretch,
+        angle=math.atan(slope),
+        score=score,
+    )
 
 
 def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLine]:
@@ -152,6 +204,8 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
     cov_xy = per_label(rows * sum_x) / n - mean_x * mean_y
     score = per_label(prob_sums) / n
     angle = 0.5 * np.arctan2(2 * cov_xy, var_x - var_y)
+    # Baseline of the upright fit: least squares of row on column.
+    slope = cov_xy / var_x
 
     # Extent along each region's own axes, from the run end points.
     ux, uy = np.cos(angle)[labels], np.sin(angle)[labels]
@@ -168,6 +222,15 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
         np.maximum.at(hi_u, labels, along[k])
         np.minimum.at(lo_v, labels, across[k] - 0.5)
         np.maximum.at(hi_v, labels, across[k] + 0.5)
+    # The upright fit's extent: columns, and rows off the baseline.
+    lo_x, hi_x = np.full(count, np.inf), np.full(count, -np.inf)
+    lo_r, hi_r = np.full(count, np.inf), np.full(count, -np.inf)
+    np.minimum.at(lo_x, labels, first - 0.5)
+    np.maximum.at(hi_x, labels, last + 0.5)
+    for xs in (first, last):
+        off = rows - mean_y[labels] - slope[labels] * (xs - mean_x[labels])
+        np.minimum.at(lo_r, labels, off - 0.5)
+        np.maximum.at(hi_r, labels, off + 0.5)
 
     lines = []
     for label in range(count):
@@ -187,6 +250,16 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
                 if line_angle <= 0
                 else line_angle - math.pi / 2
             )
+        mid_x, mid_r = (hi_x[label] + lo_x[label]) / 2, (hi_r[label] + lo_r[label]) / 2
+        line_slope = float(slope[label])
+        shear = _upright_line(
+            float(mid_x + 0.5),
+            float(mean_y[label] + line_slope * (mid_x - mean_x[label]) + mid_r + 0.5),
+            float(hi_x[label] - lo_x[label] + 2 * grow),
+            float(hi_r[label] - lo_r[label] + 2 * grow * math.hypot(1.0, line_slope)),
+            slope=line_slope,
+            score=float(score[label]),
+        )
         lines.append(
             TextLine(
                 center_x=float(mean_x[label] + mid_u * cos_a - mid_v * sin_a + 0.5),
@@ -195,6 +268,7 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
                 height=float(height),
                 angle=line_angle,
                 score=float(score[label]),
+                shear=shear,
             )
         )
     return lines

@@ -430,7 +430,7 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 
 def _is_slanted(line: TextLine) -> bool:
-    return SHEAR_MIN_ANGLE <= abs(line.angle) <= SHEAR_MAX_ANGLE
+    return SHEAR_MIN_ANGLE <= abs((line.shear or line).angle) <= SHEAR_MAX_ANGLE
 
 
 def _is_sure(match: FormatMatch) -> bool:
@@ -537,9 +537,12 @@ def _line_crop(
     """Cut the line out upright, with a margin, at about the recogniser's height.
 
     ``sheared`` cuts a parallelogram with vertical sides instead of the rotated
-    rectangle: a plate seen from the side has a sloping baseline but upright
-    characters, which rotating would slant.
+    rectangle (the detector's upright fit where it has one): a plate seen from
+    the side has a sloping baseline but upright characters, which rotating
+    would slant.
     """
+    if sheared and line.shear is not None:
+        line = line.shear
     width = line.width + 2 * CROP_MARGIN_X * line.height
     height = line.height * (1 + 2 * CROP_MARGIN_Y)
     if sheared:
