@@ -32,3 +32,9 @@ def test_empty_output_reads_nothing() -> None:
     assert read.text == ""
     assert read.confidence == 0.0
     assert read.longest_run == 0
+
+
+def test_pitch_is_the_mean_step_from_one_character_to_the_next() -> None:
+    """Characters emitted at steps 0, 2, 5 and 6: pitch (6 - 0) / 3; one character has none."""
+    assert ctc_decode(_steps(list("A-B--CD"))).pitch == 2.0
+    assert ctc_decode(_steps(list("--A--"))).pitch == 0.0

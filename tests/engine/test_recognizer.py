@@ -13,7 +13,9 @@ from custom_components.plate_tracker.engine import (
     PlateRecognizer,
     recognizer as recognizer_module,
 )
+from custom_components.plate_tracker.engine.detection import TextLine
 from custom_components.plate_tracker.engine.formats import FORMATS, FormatMatch
+from custom_components.plate_tracker.engine.recognition import LineRead
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
@@ -241,6 +243,39 @@ def test_a_plate_seen_from_the_side_is_cut_out_upright(
         plate.text
         for plate in recognizer.read(jpeg(scene_with(sheared, at=PLATE_AT))).plates
     ][:1] == ["AE1455KH"]
+
+
+def test_a_squeezed_line_is_read_again_wider(recognizer: PlateRecognizer) -> None:
+    """A plate seen from the side is narrow: its line is cut again wider.
+
+    Its first read packs the characters tighter than the recogniser reads well,
+    so the line is read again stretched towards ``UNSQUEEZED_PITCH``; a plate
+    seen from the front is read once.
+    """
+    plate = render_plate(["AE 1455 KH"], char_height=30).convert("RGB")
+    for squeeze, expect_wider in ((1.0, False), (0.35, True)):
+        narrow = plate.resize((round(plate.width * squeeze), plate.height))
+        frame = Image.open(io.BytesIO(jpeg(scene_with(narrow, at=PLATE_AT)))).convert(
+            "RGB"
+        )
+        lines = [
+            line
+            for line in recognizer._detector.detect(frame, max_side=640)
+            if line.height >= 8
+        ]
+        reads: list[dict[TextLine, LineRead]] = [{} for _ in recognizer_module._Cut]
+        recognizer._read_lines(frame, lines, reads)
+        (first,) = reads[recognizer_module._Cut.ROTATED].values()
+        wider = list(reads[recognizer_module._Cut.ROTATED_WIDER].values())
+        assert first.text == "AE1455KH"
+        if not expect_wider:
+            assert first.pitch >= recognizer_module.SQUEEZED_PITCH
+            assert wider == []
+            continue
+        assert 0 < first.pitch < recognizer_module.SQUEEZED_PITCH
+        (again,) = wider
+        assert again.text == "AE1455KH"
+        assert again.pitch > 1.3 * first.pitch
 
 
 def test_a_small_vehicle_box_is_enlarged_for_the_detector(

@@ -41,6 +41,10 @@ class LineRead:
     longest_run: int = 0
     """Most time steps one emitted character held without a blank: a character
     held over several steps may hide a repeat (``33``) that CTC merged."""
+    pitch: float = 0.0
+    """Mean time steps from one emitted character to the next (0 for fewer than
+    two): below about 1.6 the characters are squeezed (a plate seen from the
+    side) and the recogniser starts to drop and confuse them."""
 
     @property
     def confidence(self) -> float:
@@ -98,6 +102,7 @@ def ctc_decode(steps: npt.NDArray[np.float32]) -> LineRead:
     best = steps.argmax(axis=1)
     chars: list[str] = []
     rows: list[npt.NDArray[np.float32]] = []
+    starts: list[int] = []
     previous = _BLANK
     run = longest_run = 0
     for step, column in enumerate(best.tolist()):
@@ -106,6 +111,7 @@ def ctc_decode(steps: npt.NDArray[np.float32]) -> LineRead:
             if column != previous:
                 chars.append(PLATE_CHARS[column - 1])
                 rows.append(row)
+                starts.append(step)
                 run = 0
             elif row[column - 1] > rows[-1][column - 1]:
                 rows[-1] = row
@@ -116,7 +122,8 @@ def ctc_decode(steps: npt.NDArray[np.float32]) -> LineRead:
         return LineRead("", np.zeros((0, len(PLATE_CHARS)), dtype=np.float32))
     matrix = np.asarray(rows, dtype=np.float32)
     matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1e-9)
-    return LineRead("".join(chars), matrix, longest_run)
+    pitch = (starts[-1] - starts[0]) / (len(starts) - 1) if len(starts) > 1 else 0.0
+    return LineRead("".join(chars), matrix, longest_run, pitch)
 
 
 def _plate_reduction(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 import math
 from pathlib import Path
 import time
@@ -65,6 +66,14 @@ MERGE_SUSPECT_RUN = 2
 character that comes and goes in one step hides no merged repeat."""
 SHEAR_MIN_ANGLE, SHEAR_MAX_ANGLE = 0.15, 0.8
 """Radians of slope between which a line is also read sheared (see ``_line_crop``)."""
+SQUEEZED_PITCH = 1.6
+"""Time steps per character (``LineRead.pitch``) below which a line is read again
+wider: a plate seen from the side is narrow, and packed that tightly the
+recogniser drops and confuses characters (``BE7425CB`` read ``BE7450``)."""
+UNSQUEEZED_PITCH = 2.4
+MAX_UNSQUEEZE = 2.2
+"""A squeezed line is read again stretched towards UNSQUEEZED_PITCH, at most this
+many times wider than the first read."""
 OVERLAP = 0.3
 """Share of the smaller box two reads must share to be of one place."""
 MISSING_CHARACTER_COST = 1.0
@@ -232,29 +241,26 @@ class PlateRecognizer:
             )
             candidates.insert(0, _Candidate((whole,)))
         candidates = candidates[:MAX_CANDIDATES]
-        reads: dict[TextLine, LineRead] = {}
-        sheared_reads: dict[TextLine, LineRead] = {}
+        # Each line is read as a rotated rectangle; a slanted one also sheared
+        # upright; a squeezed read again wider. A candidate's plate is the best
+        # of these ways of reading its lines.
+        reads: list[dict[TextLine, LineRead]] = [{} for _ in _Cut]
         found: list[tuple[_Candidate, tuple[FormatMatch, PlateRead]]] = []
         # Most frames hold one plate among the first candidates: read those
         # first, and the rest only when no sure plate came out of them.
         for stage in (candidates[:FIRST_STAGE], candidates[FIRST_STAGE:]):
             new_lines = list(
                 dict.fromkeys(
-                    line for c in stage for line in c.lines if line not in reads
+                    line
+                    for c in stage
+                    for line in c.lines
+                    if line not in reads[_Cut.ROTATED]
                 )
             )
             if new_lines:
-                slanted = [line for line in new_lines if _is_slanted(line)]
-                crops = [_line_crop(frame, line) for line in new_lines] + [
-                    _line_crop(frame, line, sheared=True) for line in slanted
-                ]
-                lines_read = self._recognizer.read(crops)
-                reads.update(zip(new_lines, lines_read[: len(new_lines)], strict=True))
-                sheared_reads.update(
-                    zip(slanted, lines_read[len(new_lines) :], strict=True)
-                )
+                self._read_lines(frame, new_lines, reads)
             for candidate in stage:
-                best = self._best_plate_from(frame, candidate, reads, sheared_reads)
+                best = self._best_plate_from(frame, candidate, reads)
                 if best is not None:
                     found.append((candidate, best))
             if any(_is_sure(match) for _, (match, _) in found):
@@ -266,7 +272,8 @@ class PlateRecognizer:
         found.sort(key=lambda item: item[1][0].score, reverse=True)
         for index, (candidate, best) in enumerate(found[:WIDE_REREADS]):
             if all(
-                reads[line].longest_run < MERGE_SUSPECT_RUN for line in candidate.lines
+                reads[_Cut.ROTATED][line].longest_run < MERGE_SUSPECT_RUN
+                for line in candidate.lines
             ):
                 continue
             wide = self._plate_from(
@@ -326,27 +333,54 @@ class PlateRecognizer:
                 )
         return lines
 
+    def _read_lines(
+        self,
+        frame: Image.Image,
+        lines: Sequence[TextLine],
+        reads: list[dict[TextLine, LineRead]],
+    ) -> None:
+        """Read ``lines`` every way that fits them into ``reads`` (one dict per ``_Cut``)."""
+        cuts = [(_Cut.ROTATED, line) for line in lines] + [
+            (_Cut.SHEARED, line) for line in lines if _is_slanted(line)
+        ]
+        first = self._recognizer.read(
+            [_line_crop(frame, line, sheared=cut is _Cut.SHEARED) for cut, line in cuts]
+        )
+        squeezed: list[tuple[_Cut, TextLine, float]] = []
+        for (cut, line), read in zip(cuts, first, strict=True):
+            reads[cut][line] = read
+            if 0 < read.pitch < SQUEEZED_PITCH:
+                widen = min(MAX_UNSQUEEZE, UNSQUEEZED_PITCH / read.pitch)
+                squeezed.append((_WIDER[cut], line, READ_STRETCH * widen))
+        if not squeezed:
+            return
+        wider = self._recognizer.read(
+            [
+                _line_crop(frame, line, stretch, sheared=cut is _Cut.SHEARED_WIDER)
+                for cut, line, stretch in squeezed
+            ]
+        )
+        for (cut, line, _), read in zip(squeezed, wider, strict=True):
+            reads[cut][line] = read
+
     def _best_plate_from(
         self,
         frame: Image.Image,
         candidate: _Candidate,
-        reads: dict[TextLine, LineRead],
-        sheared_reads: dict[TextLine, LineRead],
+        reads: list[dict[TextLine, LineRead]],
     ) -> tuple[FormatMatch, PlateRead] | None:
-        """Return the better plate of the candidate's rotated and (if slanted) sheared reads."""
+        """Return the best plate of the candidate's lines read each way they were cut."""
+        rotated = reads[_Cut.ROTATED]
         plates = [
             self._plate_from(
-                frame, candidate, [reads[line] for line in candidate.lines]
+                frame,
+                candidate,
+                [cut_reads.get(line, rotated[line]) for line in candidate.lines],
             )
+            for cut_reads in reads
+            if cut_reads is rotated
+            or any(line in cut_reads for line in candidate.lines)
         ]
-        if any(line in sheared_reads for line in candidate.lines):
-            plates.append(
-                self._plate_from(
-                    frame,
-                    candidate,
-                    [sheared_reads.get(line, reads[line]) for line in candidate.lines],
-                )
-            )
         found = [plate for plate in plates if plate is not None]
         return max(found, key=lambda plate: plate[0].score, default=None)
 
@@ -388,6 +422,18 @@ class PlateRecognizer:
             ),
             crop_jpeg=encode_jpeg(frame.crop(_with_margin(box, frame, 0.15))),
         )
+
+
+class _Cut(IntEnum):
+    """How a line is cut out for the recogniser (an index into the reads)."""
+
+    ROTATED = 0
+    SHEARED = 1
+    ROTATED_WIDER = 2
+    SHEARED_WIDER = 3
+
+
+_WIDER = {_Cut.ROTATED: _Cut.ROTATED_WIDER, _Cut.SHEARED: _Cut.SHEARED_WIDER}
 
 
 def _settled(plates: Sequence[PlateRead]) -> bool:
