@@ -61,17 +61,30 @@ def scene_with(
     return scene.filter(ImageFilter.GaussianBlur(0.6))
 
 
+PLATE_WIDTH_MM = {"us": 305, "br": 400}
+"""Plate widths by region (European and Ukrainian plates are 520 mm wide)."""
+EU_PLATE_WIDTH_MM = 520
+CAR_WIDTH_MM, CAR_ROOF_MM, PLATE_HEIGHT_MM = 1800, 1500, 500
+"""A car as an NVR's detector boxes it, and how high its plate's centre sits."""
+
+
 def vehicle_box_around(
-    plate_box: tuple[int, int, int, int], size: tuple[int, int]
+    plate_box: tuple[int, int, int, int], size: tuple[int, int], region: str = "eu"
 ) -> tuple[int, int, int, int]:
-    """Return a vehicle box an NVR might give for a car whose plate is at ``plate_box``."""
+    """Return the box an NVR would give for the car whose plate is at ``plate_box``.
+
+    The car is sized from the plate's real width in ``region``: a US plate is
+    a sixth of the car's width, a European one more than a quarter, so the
+    plate is as small in the box as it is on a real car.
+    """
     x1, y1, x2, y2 = plate_box
-    width = x2 - x1
+    per_mm = (x2 - x1) / PLATE_WIDTH_MM.get(region, EU_PLATE_WIDTH_MM)
+    center_x, center_y = (x1 + x2) / 2, (y1 + y2) / 2
     return (
-        max(0, x1 - width),
-        max(0, y1 - 3 * width // 2),
-        min(size[0], x2 + width),
-        min(size[1], y2 + width // 2),
+        max(0, round(center_x - per_mm * CAR_WIDTH_MM / 2)),
+        max(0, round(center_y - per_mm * (CAR_ROOF_MM - PLATE_HEIGHT_MM))),
+        min(size[0], round(center_x + per_mm * CAR_WIDTH_MM / 2)),
+        min(size[1], round(center_y + per_mm * PLATE_HEIGHT_MM)),
     )
 
 
