@@ -436,19 +436,22 @@ class _Cut(IntEnum):
 _WIDER = {_Cut.ROTATED: _Cut.ROTATED_WIDER, _Cut.SHEARED: _Cut.SHEARED_WIDER}
 
 
+def _is_word(plate: PlateRead) -> bool:
+    """Whether a read fits only a loose format and has no digit but 0: a sign's word."""
+    return plate.loose and not any(char in NONZERO_DIGITS for char in plate.text)
+
+
 def _settled(plates: Sequence[PlateRead]) -> bool:
     """Whether a read is good enough to stop searching at finer scales.
 
     A plausible read settles it, unless it fits only a loose format and
     is a word (letters, perhaps with round glyphs written 0): shop signs
-    and slogans read like that, plates rarely. A sure read always settles.
+    and slogans read like that, plates rarely, and a plate whose last
+    characters the coarse pass lost does too (``CCLVN`` for ``CCLVN-3``),
+    however sure the recogniser is of the letters it saw.
     """
     return any(
-        plate.confidence >= SURE_CONFIDENCE
-        or (
-            plate.confidence >= RETRY_BELOW_CONFIDENCE
-            and (not plate.loose or any(char in NONZERO_DIGITS for char in plate.text))
-        )
+        plate.confidence >= RETRY_BELOW_CONFIDENCE and not _is_word(plate)
         for plate in plates
     )
 
