@@ -339,6 +339,10 @@ def test_a_small_photo_is_enlarged_when_searched_again(
         # (CCLVN for CCLVN-3) reads as a sure word too.
         ("AN0HKPAC", True, 0.9, False),
         ("CCLVN3", True, 0.9, True),
+        # Four characters of a loose format: a piece of a date or a phone number.
+        ("0420", True, 0.9, False),
+        ("SGT5", True, 0.9, False),
+        ("SGTE5", True, 0.6, True),
         ("AE1455KH", False, 0.3, False),
     ],
 )

@@ -34,6 +34,8 @@ RETRY_BELOW_CONFIDENCE = 0.5
 """Without a read at least this confident that is no word (see ``_settled``),
 the region is searched again at the next of RETRY_SCALES times the first side."""
 NONZERO_DIGITS = frozenset("123456789")
+SETTLING_LOOSE_LENGTH = 5
+"""Characters a read that fits only a loose format needs to end the search."""
 RETRY_UPSCALE = 2.0
 """A whole frame searched again may be enlarged up to this many times: the
 plates of a small photo are small too."""
@@ -448,10 +450,15 @@ def _settled(plates: Sequence[PlateRead]) -> bool:
     is a word (letters, perhaps with round glyphs written 0): shop signs
     and slogans read like that, plates rarely, and a plate whose last
     characters the coarse pass lost does too (``CCLVN`` for ``CCLVN-3``),
-    however sure the recogniser is of the letters it saw.
+    however sure the recogniser is of the letters it saw. A loose read
+    shorter than SETTLING_LOOSE_LENGTH does not settle it either: a piece
+    of a date or a phone number in a corner reads like that (``0420``)
+    while the plate is still too small to be seen.
     """
     return any(
-        plate.confidence >= RETRY_BELOW_CONFIDENCE and not _is_word(plate)
+        plate.confidence >= RETRY_BELOW_CONFIDENCE
+        and not _is_word(plate)
+        and (not plate.loose or len(plate.text) >= SETTLING_LOOSE_LENGTH)
         for plate in plates
     )
 
