@@ -7,7 +7,11 @@ import io
 from PIL import Image
 import pytest
 
-from custom_components.plate_tracker.engine.imaging import ImageError, decode_image
+from custom_components.plate_tracker.engine.imaging import (
+    ImageError,
+    decode_image,
+    local_contrast,
+)
 
 
 def _encoded(image: Image.Image, image_format: str, **params: object) -> bytes:
@@ -72,3 +76,19 @@ def test_exif_orientation_is_applied() -> None:
     exif[0x0112] = 6
     decoded = decode_image(_encoded(image, "JPEG", exif=exif.tobytes()))
     assert decoded.size == (20, 60)
+
+
+def test_local_contrast_lifts_a_faint_mark_and_leaves_flat_areas_grey() -> None:
+    """A mark ten levels above a dark background comes out four times as far apart."""
+    image = Image.new("RGB", (200, 120), (30, 30, 30))
+    image.paste((40, 40, 40), (90, 50, 110, 70))
+    evened = local_contrast(image).convert("L")
+    mark, around, flat = (
+        evened.getpixel((100, 60)),
+        evened.getpixel((85, 60)),
+        evened.getpixel((10, 10)),
+    )
+    assert isinstance(mark, int)
+    assert isinstance(around, int)
+    assert mark - around > 40
+    assert flat == 128

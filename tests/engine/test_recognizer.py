@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 
-from PIL import Image
+from PIL import Image, ImageEnhance
 import pytest
 
 from custom_components.plate_tracker.engine import (
@@ -132,10 +132,15 @@ def test_bad_bytes_raise_image_error(recognizer: PlateRecognizer) -> None:
 def test_small_plate_found_by_the_finer_pass(
     recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plate too small for the quick pass is still read: frames without a good read are searched finer."""
+    """A plate too small for the quick pass is still read: frames without a good read are searched finer.
+
+    Without the finer passes (and with the last look, for faint plates, kept
+    at the quick pass's scale) it is not found.
+    """
     frame = jpeg(scene_with(render_plate(["AE 1455 KH"], char_height=12), at=PLATE_AT))
     assert [read.text for read in recognizer.read(frame).plates][:1] == ["AE1455KH"]
     monkeypatch.setattr(recognizer_module, "RETRY_SCALES", ())
+    monkeypatch.setattr(recognizer_module, "LOCAL_CONTRAST_SCALE", 1.0)
     assert recognizer.read(frame).plates == ()
 
 
@@ -278,6 +283,26 @@ def test_a_squeezed_line_is_read_again_wider(recognizer: PlateRecognizer) -> Non
         assert again.pitch > 1.3 * first.pitch
 
 
+def test_a_faint_plate_is_found_with_the_local_contrast_evened_out(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plate in a dim, flat frame is too faint for the detector at every scale.
+
+    The last look, on the frame with its local contrast evened out, finds it,
+    and the characters are read from the frame itself.
+    """
+    plate = render_plate(["AE 1455 KH"], char_height=28).convert("RGB")
+    scene = scene_with(plate, at=PLATE_AT)
+    dim = ImageEnhance.Brightness(ImageEnhance.Contrast(scene).enhance(0.08)).enhance(
+        0.5
+    )
+    data = jpeg(dim)
+
+    assert [read.text for read in recognizer.read(data).plates][:1] == ["AE1455KH"]
+    monkeypatch.setattr(recognizer_module, "local_contrast", lambda image: image)
+    assert recognizer.read(data).plates == ()
+
+
 def test_a_small_vehicle_box_is_enlarged_for_the_detector(
     recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,13 +331,15 @@ def test_the_finest_pass_runs_in_strips_of_bounded_area(
 
     Square 640 px tiles would need six, seeing twice the frame's area. No strip
     is larger than a square tile (detection memory grows with the area seen at once).
+    The last look, with the local contrast evened out, is at the second pass's scale.
     """
     seen = detector_inputs(recognizer, monkeypatch)
     scene = Image.linear_gradient("L").resize((1280, 720)).convert("RGB")
     assert recognizer.read(jpeg(scene)).plates == ()
     sides = [shape[2:] for shape in seen]
     assert sides[:2] == [(352, 640), (448, 800)]
-    strips = sides[2:]
+    assert sides[-1] == (448, 800)
+    strips = sides[2:-1]
     assert len(strips) == 3
     assert all(width == 1280 for _, width in strips)
     assert all(height * width <= 640 * 640 for height, width in strips)
@@ -325,7 +352,8 @@ def test_a_small_photo_is_enlarged_when_searched_again(
     seen = detector_inputs(recognizer, monkeypatch)
     scene = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
     assert recognizer.read(jpeg(scene)).plates == ()
-    assert [max(shape[2:]) for shape in seen] == [480, 608, 960]
+    # The last look (local contrast evened out) is at the second pass's scale.
+    assert [max(shape[2:]) for shape in seen] == [480, 608, 960, 608]
 
 
 @pytest.mark.parametrize(

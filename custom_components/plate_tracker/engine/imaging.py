@@ -5,10 +5,15 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
+LOCAL_CONTRAST_GAIN = 40.0
+"""Grey levels per mean absolute deviation in ``local_contrast``."""
+LOCAL_CONTRAST_FLOOR = 6.0
+"""Added to the deviation so flat areas (sky, a painted wall) are not made noisy."""
 
 
 class ImageError(ValueError):
@@ -62,3 +67,19 @@ def encode_jpeg(image: Image.Image, *, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def local_contrast(image: Image.Image, *, radius: int = 24) -> Image.Image:
+    """Return the image's brightness with its local contrast evened out (grey, as RGB).
+
+    Each pixel is set against the mean and the mean absolute deviation of its
+    surroundings (a box ``radius`` pixels wide each way), so a dim plate in a
+    dark rear or a hazy one under glare stands out as well as a sunlit one.
+    """
+    grey = image.convert("L")
+    mean = grey.filter(ImageFilter.BoxBlur(radius))
+    deviation = ImageChops.difference(grey, mean).filter(ImageFilter.BoxBlur(radius))
+    values = np.asarray(grey, dtype=np.float32) - np.asarray(mean, dtype=np.float32)
+    values /= np.asarray(deviation, dtype=np.float32) + LOCAL_CONTRAST_FLOOR
+    evened = np.clip(128.0 + LOCAL_CONTRAST_GAIN * values, 0, 255).astype(np.uint8)
+    return Image.fromarray(evened).convert("RGB")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from .detection import TextDetector, TextLine
 from .formats import FormatMatch, formats_for, looks_like_timestamp, match_formats
-from .imaging import decode_image, encode_jpeg
+from .imaging import decode_image, encode_jpeg, local_contrast
 from .models import ModelPaths, ensure_models
 from .recognition import INPUT_HEIGHT, LineRead, TextRecognizer
 from .types import Box, FrameResult, PlateRead
@@ -30,6 +30,9 @@ DETECTION_SIDE_VEHICLE = 384
 VEHICLE_UPSCALE = 2.0
 """A vehicle box smaller than its detection side is enlarged up to this many times."""
 RETRY_SCALES = (1.25, 2.0)
+LOCAL_CONTRAST_SCALE = 1.25
+"""Times the first side at which a frame still without a plausible read is
+looked at once more, with its local contrast evened out (``local_contrast``)."""
 RETRY_BELOW_CONFIDENCE = 0.5
 """Without a read at least this confident that is no word (see ``_settled``),
 the region is searched again at the next of RETRY_SCALES times the first side."""
@@ -184,11 +187,13 @@ class PlateRecognizer:
             else VEHICLE_UPSCALE
         )
 
-        def look(at_side: int, max_upscale: float) -> list[PlateRead]:
+        def look(
+            at_side: int, max_upscale: float, seen: Image.Image = region
+        ) -> list[PlateRead]:
             return _suppress_overlaps(
                 self._read_region(
                     frame,
-                    region,
+                    seen,
                     at_side,
                     offset,
                     whole_is_line=whole,
@@ -214,6 +219,21 @@ class PlateRecognizer:
             retried = look(retry_side, retry_upscale)
             searched = retry_side
             if _rank(retried) >= _rank(plates):
+                plates = retried
+        if not _settled(plates):
+            # A dim plate in a dark rear, or a hazy one in glare, is too faint
+            # for the detector at any scale: look once more with the local
+            # contrast evened out, and read what it finds from the frame itself.
+            retried = look(
+                min(
+                    round(side * LOCAL_CONTRAST_SCALE),
+                    MAX_DETECTION_SIDE,
+                    round(max(region.size) * retry_upscale),
+                ),
+                retry_upscale,
+                local_contrast(region),
+            )
+            if _rank(retried) > _rank(plates):
                 plates = retried
         return plates
 
