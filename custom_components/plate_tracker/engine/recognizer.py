@@ -201,17 +201,20 @@ class PlateRecognizer:
                 )
             )
 
+        def retry_side_at(scale: float) -> int:
+            # Capped: detection memory grows with the square of the side.
+            return min(
+                round(side * scale),
+                MAX_DETECTION_SIDE,
+                round(max(region.size) * retry_upscale),
+            )
+
         plates = look(side, upscale)
         searched = side
         for scale in RETRY_SCALES:
             if _settled(plates):
                 break
-            # Capped: detection memory grows with the square of the side.
-            retry_side = min(
-                round(side * scale),
-                MAX_DETECTION_SIDE,
-                round(max(region.size) * retry_upscale),
-            )
+            retry_side = retry_side_at(scale)
             if retry_side <= searched:
                 break
             # Coarse to fine: a small, slanted or dim plate the quick pass missed
@@ -225,11 +228,7 @@ class PlateRecognizer:
             # for the detector at any scale: look once more with the local
             # contrast evened out, and read what it finds from the frame itself.
             retried = look(
-                min(
-                    round(side * LOCAL_CONTRAST_SCALE),
-                    MAX_DETECTION_SIDE,
-                    round(max(region.size) * retry_upscale),
-                ),
+                retry_side_at(LOCAL_CONTRAST_SCALE),
                 retry_upscale,
                 local_contrast(region),
             )
