@@ -6,6 +6,11 @@ import asyncio
 from collections.abc import Callable
 import time
 
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.plate_tracker.records import NewSighting, Sighting
+
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 
@@ -24,3 +29,15 @@ async def wait_until(
         await asyncio.to_thread(time.sleep, POLL_SECONDS)
     if not condition():
         raise TimeoutError(f"still not true after {seconds} s")
+
+
+async def record_and_announce(
+    hass: HomeAssistant, entry: MockConfigEntry, new: NewSighting
+) -> Sighting:
+    """Store ``new`` in the hub's store and announce it, as the pipeline does with a read."""
+    sighting, _ = await hass.async_add_executor_job(
+        entry.runtime_data.store.record, new
+    )
+    entry.runtime_data.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    return sighting

@@ -16,6 +16,8 @@ from custom_components.plate_tracker.routes import (
     zone_directions,
 )
 
+from .helpers import record_and_announce
+
 
 async def _open_camera_step(hass: HomeAssistant, entry: MockConfigEntry) -> str:
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -33,9 +35,9 @@ async def test_exit_camera_is_placed_on_the_map(
     hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:
     """An exit camera without its leaving direction could never tell that a vehicle left: the form insists, then saves."""
-    store = init_folder.runtime_data.store
-    sighting, _ = await hass.async_add_executor_job(
-        store.record,
+    await record_and_announce(
+        hass,
+        init_folder,
         NewSighting(
             camera="gate_north",
             seen_at=datetime(2026, 11, 25, 10, tzinfo=UTC),
@@ -45,8 +47,6 @@ async def test_exit_camera_is_placed_on_the_map(
             source="folder",
         ),
     )
-    init_folder.runtime_data.hub.async_publish(sighting)
-    await hass.async_block_till_done()
 
     flow_id = await _open_camera_step(hass, init_folder)
     result = await hass.config_entries.options.async_configure(

@@ -15,12 +15,16 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
 from custom_components.plate_tracker.engine.models import ModelsUnavailable
+from custom_components.plate_tracker.records import NewSighting
+
+from .helpers import record_and_announce
 
 
 async def test_load_and_unload(
@@ -134,10 +138,6 @@ async def test_a_retired_cameras_device_can_be_deleted_and_returns_when_it_repor
     the camera reports again. The engine's own device cannot be deleted.
     """
     from datetime import timedelta
-
-    from homeassistant.util import dt as dt_util
-
-    from custom_components.plate_tracker.records import NewSighting
 
     store = init_folder.runtime_data.store
     await hass.async_add_executor_job(
@@ -308,13 +308,9 @@ async def test_camera_devices_hang_under_the_engine_device(
     Home Assistant 2026.10 deprecates naming the parent by identifiers and logs it; the
     engine's device exists before any camera's, so its registry id can be given instead.
     """
-    from homeassistant.util import dt as dt_util
-
-    from custom_components.plate_tracker.records import NewSighting
-
-    store = init_folder.runtime_data.store
-    sighting, _ = await hass.async_add_executor_job(
-        store.record,
+    await record_and_announce(
+        hass,
+        init_folder,
         NewSighting(
             camera="bridge",
             seen_at=dt_util.utcnow(),
@@ -324,8 +320,6 @@ async def test_camera_devices_hang_under_the_engine_device(
             source="folder",
         ),
     )
-    init_folder.runtime_data.hub.async_publish(sighting)
-    await hass.async_block_till_done()
 
     by_identifier = {
         identifier: device

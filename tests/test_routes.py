@@ -22,6 +22,8 @@ from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from custom_components.plate_tracker.routes import EVENT_ENTERED_CITY, EVENT_LEFT_CITY
 
+from .helpers import record_and_announce
+
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 PLATE = "AE1234BK"
 CAMERAS = {
@@ -94,8 +96,9 @@ async def sight(
 ) -> Sighting:
     """Store a sighting at ``at`` (the clock moves there) and announce it."""
     freezer.move_to(at)
-    sighting, _ = await hass.async_add_executor_job(
-        entry.runtime_data.store.record,
+    return await record_and_announce(
+        hass,
+        entry,
         NewSighting(
             camera=camera,
             seen_at=at,
@@ -108,9 +111,6 @@ async def sight(
             crop_jpeg=b"crop",
         ),
     )
-    entry.runtime_data.hub.async_publish(sighting)
-    await hass.async_block_till_done()
-    return sighting
 
 
 async def call(
