@@ -124,6 +124,30 @@ def test_confident_digit_stays_where_any_character_may_stand() -> None:
     assert matches[0].text == "7ABC123"
 
 
+@pytest.mark.parametrize(
+    ("raw", "rows", "expected_text", "expected_format"),
+    [
+        # One line of four digits and two letters is a US plate: its J stays a J.
+        ("5812HJ", 1, "5812HJ", "us_generic_6"),
+        ("8249AG", 1, "8249AG", "us_generic_6"),
+        # Read from two stacked lines, it is a Ukrainian trailer's plate.
+        ("6808XO", 2, "6808XO", "ua_two_line_short"),
+        ("10922BX", 2, "10922BX", "ua_two_line"),
+        # One-row formats still fit a read of two rows.
+        ("AE1455KH", 2, "AE1455KH", "ua_standard"),
+    ],
+)
+def test_two_row_formats_fit_only_two_row_reads(
+    raw: str, rows: int, expected_text: str, expected_format: str
+) -> None:
+    """A format written in two rows is not tried on a read of one line."""
+    matches = match_formats(one_hot(raw, 0.9), formats_for(("ua", "us")), rows=rows)
+    assert (matches[0].text, matches[0].plate_format.name) == (
+        expected_text,
+        expected_format,
+    )
+
+
 def test_alternatives_rank_the_second_guess() -> None:
     """An uncertain character yields the runner-up text as an alternative for fuzzy matching."""
     probabilities = one_hot("AE1455KH", 0.95)

@@ -97,6 +97,9 @@ class PlateFormat:
     arms, an inspection seal) that recognisers read as one extra character."""
     emblem_glyphs: str = EMBLEM_GLYPHS
     """What that emblem is read as: dropping one of these there costs little."""
+    rows: int = 1
+    """Lines of text the plate is written in: a format of two rows fits only a
+    read of two stacked lines (see ``match_formats``)."""
 
     @property
     def loose(self) -> bool:
@@ -122,8 +125,9 @@ _LOOSE = -1.4
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
-    PlateFormat("ua_two_line", "ua", "DDDDDLL", UA_LETTERS, _KNOWN),
-    PlateFormat("ua_two_line_short", "ua", "DDDDLL", UA_LETTERS, _KNOWN),
+    # Trailers, tractors and motorcycles: digits over letters.
+    PlateFormat("ua_two_line", "ua", "DDDDDLL", UA_LETTERS, _KNOWN, rows=2),
+    PlateFormat("ua_two_line_short", "ua", "DDDDLL", UA_LETTERS, _KNOWN, rows=2),
     # Equal priors: a round glyph in the fifth place decides between the two
     # Brazilian series by what the recogniser saw (0 or O), not by the prior.
     PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _KNOWN),
@@ -309,9 +313,15 @@ def match_formats(
     probabilities: ProbabilityMatrix,
     formats: Sequence[PlateFormat],
     *,
+    rows: int = 1,
     alternatives: int = 5,
 ) -> list[FormatMatch]:
     """Every reading of ``probabilities`` under ``formats``, best first.
+
+    ``rows`` is the number of stacked lines the characters were read from;
+    formats written in more rows than that are left out: a one-line read of
+    four digits and two letters is a US plate (``5812HJ``), not a Ukrainian
+    trailer's two rows with its ``J`` folded into an ``I``.
 
     When more characters were read than a format has, the format is tried on
     every contiguous window; characters left out cost their confidence (a
@@ -321,6 +331,8 @@ def match_formats(
     matches: dict[str, FormatMatch] = {}
     best_score = -math.inf
     for plate_format in formats:
+        if plate_format.rows > rows:
+            continue
         for kept, drop_cost in _windows(probabilities, plate_format):
             allowed = constrained_probabilities(kept, plate_format)
             ceiling = float(

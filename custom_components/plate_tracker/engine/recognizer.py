@@ -414,7 +414,7 @@ class PlateRecognizer:
             # ``20140514`` fits a US serial as well as a whole date fits nothing).
             return None
         probabilities = np.concatenate([read.probabilities for read in line_reads])
-        matches = match_formats(probabilities, self._formats)
+        matches = match_formats(probabilities, self._formats, rows=len(candidate.lines))
         if not matches or matches[0].confidence < MIN_CONFIDENCE:
             return None
         best = matches[0]
