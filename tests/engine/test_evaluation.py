@@ -107,3 +107,30 @@ def test_manifest_rows(tmp_path: Path) -> None:
     )
     assert first.path == tmp_path / "src" / "a.jpg"
     assert (second.box, second.size) == (None, None)
+
+
+def test_manifest_rows_written_loosely(tmp_path: Path) -> None:
+    """Manifests as people write them: a byte-order mark, spaced or Cyrillic labels, empty rows.
+
+    An empty row is left out and said; a letter the engine cannot read is kept,
+    so a read without it never counts as right.
+    """
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "manifest.csv").write_text(
+        "\ufeffimage,plate_text,region,x1,y1,x2,y2,img_w,img_h,notes\n"
+        "a.jpg,АЕ 1455-КН,UA,1.0,2,3,x,1280,720,\n"
+        ",,,,,,,,,\n"
+        "b.jpg,7686ЖЦ,ua,1,2,3,4,nan,720,\n",
+        encoding="utf-8",
+    )
+    skipped: list[str] = []
+    first, second = load_manifests(tmp_path, skipped)
+    assert (first.plate, first.region, first.box, first.size) == (
+        "AE1455KH",
+        "ua",
+        None,
+        (1280, 720),
+    )
+    assert (second.plate, second.box, second.size) == ("7686ЖЦ", (1, 2, 3, 4), None)
+    assert not plates_equal("7686", second.plate, second.region)
+    assert skipped == [f"{tmp_path / 'src' / 'manifest.csv'}:3: no image or plate text"]

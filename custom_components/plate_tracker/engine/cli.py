@@ -166,8 +166,9 @@ def _read(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     recognizer = _recognizer(args)
+    skipped: list[str] = []
     evaluation = evaluate(
-        load_manifests(args.data_dir), recognizer.read, limit=args.limit
+        load_manifests(args.data_dir, skipped), recognizer.read, limit=args.limit
     )
     summary = evaluation.summary()
     if not evaluation.overall.n:
@@ -192,6 +193,8 @@ def _eval(args: argparse.Namespace) -> int:
             f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
             f"{figures['watchlist_recall']:>6.3f} {recall:>6} {p50:>6} {p90:>6}"
         )
+    for where in skipped:
+        _say(f"SKIPPED {where}", stream=sys.stderr)
     for item, reason in evaluation.unreadable:
         _say(f"UNREADABLE {item.path}: {reason}", stream=sys.stderr)
     if args.failures:

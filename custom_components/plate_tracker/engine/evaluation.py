@@ -14,6 +14,7 @@ from typing import Any
 
 from ..matching.errors import MatchingValidationError
 from ..matching.watchlist import CompiledWatchlist, parse_plate_or_pattern
+from ..plate_text import CYRILLIC_TO_LATIN
 from ..records import MatchKind, WatchlistEntry
 from .imaging import ImageError
 from .types import Box, FrameResult
@@ -76,30 +77,62 @@ def region_group(region: str) -> str:
     return region.split("-", 1)[0]
 
 
-def load_manifests(data_dir: Path) -> Iterator[LabelledImage]:
-    """Every labelled image under ``data_dir``, manifest by manifest in name order."""
+def load_manifests(
+    data_dir: Path, skipped: list[str] | None = None
+) -> Iterator[LabelledImage]:
+    """Every labelled image under ``data_dir``, manifest by manifest in name order.
+
+    A row without an image or a plate text is left out, and said in
+    ``skipped`` (``manifest:line: why``) when a list is given. A box or a
+    size that is not a number counts as not given.
+    """
     for manifest in sorted(data_dir.rglob("manifest.csv", recurse_symlinks=True)):
         source = manifest.parent.name
-        with manifest.open(newline="", encoding="utf-8") as stream:
-            for row in csv.DictReader(stream):
-                box: Box | None = None
-                if all(row.get(key) for key in ("x1", "y1", "x2", "y2")):
-                    box = (
-                        int(row["x1"]),
-                        int(row["y1"]),
-                        int(row["x2"]),
-                        int(row["y2"]),
-                    )
+        # utf-8-sig: a manifest saved by a spreadsheet starts with a byte-order mark.
+        with manifest.open(newline="", encoding="utf-8-sig") as stream:
+            reader = csv.DictReader(stream)
+            for row in reader:
+                image = (row.get("image") or "").strip()
+                plate = label_text(row.get("plate_text") or "")
+                if not image or not plate:
+                    if skipped is not None:
+                        skipped.append(
+                            f"{manifest}:{reader.line_num}: no image or plate text"
+                        )
+                    continue
+                box = _integers(row, ("x1", "y1", "x2", "y2"))
+                size = _integers(row, ("img_w", "img_h"))
                 yield LabelledImage(
                     source=source,
-                    path=manifest.parent / row["image"],
-                    plate=row["plate_text"].strip().upper(),
-                    region=region_group(row["region"]),
-                    box=box,
-                    size=(int(row["img_w"]), int(row["img_h"]))
-                    if row.get("img_w") and row.get("img_h")
-                    else None,
+                    path=manifest.parent / image,
+                    plate=plate,
+                    region=region_group((row.get("region") or "").strip().lower()),
+                    box=(box[0], box[1], box[2], box[3]) if box else None,
+                    size=(size[0], size[1]) if size else None,
                 )
+
+
+def label_text(text: str) -> str:
+    """Return a manifest's plate text as the engine writes plates.
+
+    Upper case, without spaces, dashes or dots, and Ukrainian Cyrillic letters
+    as their Latin twins (``АЕ 1455 КН`` is ``AE1455KH``). Other characters are
+    kept: a plate with a letter the engine cannot read must not count as read
+    when the rest of it is.
+    """
+    return "".join(
+        char
+        for char in text.translate(CYRILLIC_TO_LATIN).upper()
+        if not char.isspace() and char not in "-.·"
+    )
+
+
+def _integers(row: dict[str, str], keys: Sequence[str]) -> list[int] | None:
+    """Return the row's integers at ``keys``, or None when any is missing or no number."""
+    try:
+        return [round(float(row[key])) for key in keys]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def plates_equal(read: str, truth: str, region: str) -> bool:
