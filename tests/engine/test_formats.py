@@ -133,6 +133,8 @@ def test_confident_digit_stays_where_any_character_may_stand() -> None:
         # Read from two stacked lines, it is a Ukrainian trailer's plate.
         ("6808XO", 2, "6808XO", "ua_two_line_short"),
         ("10922BX", 2, "10922BX", "ua_two_line"),
+        # One row of five digits and two letters is still Ukrainian: the 1995 series.
+        ("05954KA", 1, "05954KA", "ua_1995"),
         # One-row formats still fit a read of two rows.
         ("AE1455KH", 2, "AE1455KH", "ua_standard"),
     ],

@@ -128,6 +128,9 @@ FORMATS: tuple[PlateFormat, ...] = (
     # Trailers, tractors and motorcycles: digits over letters.
     PlateFormat("ua_two_line", "ua", "DDDDDLL", UA_LETTERS, _KNOWN, rows=2),
     PlateFormat("ua_two_line_short", "ua", "DDDDLL", UA_LETTERS, _KNOWN, rows=2),
+    # The 1995 series, one row (``059-54 KA``), still on old cars: rare now,
+    # so it ranks as low as a loose format.
+    PlateFormat("ua_1995", "ua", "DDDDDLL", UA_LETTERS, _LOOSE),
     # Equal priors: a round glyph in the fifth place decides between the two
     # Brazilian series by what the recogniser saw (0 or O), not by the prior.
     PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _KNOWN),
