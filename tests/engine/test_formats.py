@@ -150,6 +150,19 @@ def test_two_row_formats_fit_only_two_row_reads(
     )
 
 
+@pytest.mark.parametrize(
+    ("regions", "expected_format"),
+    [(("ua",), "ua_individual_7"), (("ua", "eu", "us"), "eu_generic_7")],
+)
+def test_individual_plates(regions: tuple[str, ...], expected_format: str) -> None:
+    """Ukraine alone still reads an owner's chosen plate; with other regions it keeps their name."""
+    matches = match_formats(one_hot("KYIV777", 0.95), formats_for(regions))
+    assert (matches[0].text, matches[0].plate_format.name) == (
+        "KYIV777",
+        expected_format,
+    )
+
+
 def test_alternatives_rank_the_second_guess() -> None:
     """An uncertain character yields the runner-up text as an alternative for fuzzy matching."""
     probabilities = one_hot("AE1455KH", 0.95)

@@ -122,6 +122,7 @@ class FormatMatch:
 _SPECIFIC = 0.0
 _KNOWN = -0.4
 _LOOSE = -1.4
+_INDIVIDUAL = _LOOSE - 0.6
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
@@ -131,6 +132,16 @@ FORMATS: tuple[PlateFormat, ...] = (
     # The 1995 series, one row (``059-54 KA``), still on old cars: rare now,
     # so it ranks as low as a loose format.
     PlateFormat("ua_1995", "ua", "DDDDDLL", UA_LETTERS, _LOOSE),
+    # Individual plates: four to eight letters and digits of the owner's choice
+    # (the same loose fit reads a foreign visitor's plate). Ranked below every
+    # other region's loose formats, so that with those regions set too such a
+    # read keeps their name; with Ukraine alone, they are still read.
+    *(
+        PlateFormat(
+            f"ua_individual_{length}", "ua", "A" * length, LATIN_LETTERS, _INDIVIDUAL
+        )
+        for length in range(8, 3, -1)
+    ),
     # Equal priors: a round glyph in the fifth place decides between the two
     # Brazilian series by what the recogniser saw (0 or O), not by the prior.
     PlateFormat("br_mercosur", "br", "LLLDLDD", BR_LETTERS, _KNOWN),
