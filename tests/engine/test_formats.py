@@ -152,15 +152,21 @@ def test_two_row_formats_fit_only_two_row_reads(
 
 @pytest.mark.parametrize(
     ("regions", "expected_format"),
-    [(("ua",), "ua_individual_7"), (("ua", "eu", "us"), "eu_generic_7")],
+    [
+        (("ua",), "ua_individual_7"),
+        (("ua", "br"), "ua_individual_7"),
+        (("ua", "eu", "us"), "eu_generic_7"),
+    ],
 )
 def test_individual_plates(regions: tuple[str, ...], expected_format: str) -> None:
-    """Ukraine alone still reads an owner's chosen plate; with other regions it keeps their name."""
-    matches = match_formats(one_hot("KYIV777", 0.95), formats_for(regions))
+    """Ukraine alone still reads an owner's chosen plate; other regions' loose formats take over."""
+    formats = formats_for(regions)
+    matches = match_formats(one_hot("KYIV777", 0.95), formats)
     assert (matches[0].text, matches[0].plate_format.name) == (
         "KYIV777",
         expected_format,
     )
+    assert any(f.fallback for f in formats) is expected_format.startswith("ua")
 
 
 def test_alternatives_rank_the_second_guess() -> None:

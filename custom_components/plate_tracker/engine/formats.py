@@ -100,6 +100,9 @@ class PlateFormat:
     rows: int = 1
     """Lines of text the plate is written in: a format of two rows fits only a
     read of two stacked lines (see ``match_formats``)."""
+    fallback: bool = False
+    """A loose format used only when no other region set has loose formats:
+    theirs fit the same texts, and every format tried costs time per read."""
 
     @property
     def loose(self) -> bool:
@@ -122,7 +125,6 @@ class FormatMatch:
 _SPECIFIC = 0.0
 _KNOWN = -0.4
 _LOOSE = -1.4
-_INDIVIDUAL = _LOOSE - 0.6
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
@@ -133,12 +135,15 @@ FORMATS: tuple[PlateFormat, ...] = (
     # so it ranks as low as a loose format.
     PlateFormat("ua_1995", "ua", "DDDDDLL", UA_LETTERS, _LOOSE),
     # Individual plates: four to eight letters and digits of the owner's choice
-    # (the same loose fit reads a foreign visitor's plate). Ranked below every
-    # other region's loose formats, so that with those regions set too such a
-    # read keeps their name; with Ukraine alone, they are still read.
+    # (the same loose fit reads a foreign visitor's plate).
     *(
         PlateFormat(
-            f"ua_individual_{length}", "ua", "A" * length, LATIN_LETTERS, _INDIVIDUAL
+            f"ua_individual_{length}",
+            "ua",
+            "A" * length,
+            LATIN_LETTERS,
+            _LOOSE if length > 4 else _LOOSE - 0.8,
+            fallback=True,
         )
         for length in range(8, 3, -1)
     ),
@@ -244,13 +249,18 @@ REGION_ORDER_COST = 0.15
 
 
 def formats_for(regions: Sequence[str]) -> tuple[PlateFormat, ...]:
-    """Return the formats of ``regions``, their priors lowered by the region's rank."""
-    return tuple(
+    """Return the formats of ``regions``, their priors lowered by the region's rank.
+
+    Fallback formats are left out when another region brings loose formats.
+    """
+    chosen = [
         replace(plate_format, prior=plate_format.prior - REGION_ORDER_COST * rank)
         for rank, region in enumerate(regions)
         for plate_format in FORMATS
         if plate_format.region == region
-    )
+    ]
+    loose_elsewhere = any(f.loose and not f.fallback for f in chosen)
+    return tuple(f for f in chosen if not (f.fallback and loose_elsewhere))
 
 
 def _position_matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
