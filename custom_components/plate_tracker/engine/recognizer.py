@@ -128,10 +128,14 @@ class PlateRecognizer:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # The detector's and the recogniser's thread pools would otherwise
-        # busy-wait after each run and take the cores from each other (and from
-        # Home Assistant's event loop): measured, it doubled the time per frame.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Worker threads spin between the operators of a run (parking and
+        # waking one for each of the networks' few hundred small operators
+        # cost the detector a sixth of its time), and stop when the run ends:
+        # left spinning after it, the detector's and the recogniser's pools
+        # took the cores from each other (and from Home Assistant's event
+        # loop), which doubled the time per frame.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         providers = ["CPUExecutionProvider"]
         self._detector = TextDetector(
             ort.InferenceSession(str(paths.detector), options, providers=providers)
