@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from typing import Any
+from unittest.mock import patch
 import urllib.error
 import urllib.request
 
@@ -600,6 +601,61 @@ def test_bench_runs_the_reference_pipeline_side_by_side(
     assert called["argv"] == [str(REFERENCE_SCRIPT)]
     assert len(called["sizes"]) == 3
     assert all(size > 10_000 for size in called["sizes"])
+
+
+def test_bench_rounds_take_each_frames_median_on_both_sides(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --rounds every frame is read that often, by the engine and the reference alike.
+
+    The stand-in for RapidOCR's script answers 0.1 s, 0.2 s, then 0.9 s a frame
+    on its three runs: the median, 0.2 s, is its figure, not the slow run.
+    """
+    calls = tmp_path / "calls"
+    stand_in = tmp_path / "python"
+    stand_in.write_text(
+        f"#!{sys.executable}\n"
+        "import json, pathlib, sys\n"
+        "paths = json.load(sys.stdin)\n"
+        f"calls = pathlib.Path({str(calls)!r})\n"
+        "count = len(calls.read_text().split()) if calls.exists() else 0\n"
+        "calls.write_text('x ' * (count + 1))\n"
+        "for _ in paths:\n"
+        "    print(json.dumps({'seconds': [0.1, 0.2, 0.9][count], 'texts': []}))\n",
+        encoding="utf-8",
+    )
+    stand_in.chmod(0o755)
+    reads = 0
+    read = PlateRecognizer.read
+
+    def counted(self: PlateRecognizer, *args: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return read(self, *args)
+
+    with patch.object(PlateRecognizer, "read", counted):
+        code = cli.main(
+            [
+                "bench",
+                "--images",
+                "2",
+                "--rounds",
+                "3",
+                "--reference-python",
+                str(stand_in),
+                "--models",
+                str(model_dir),
+            ]
+        )
+
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    assert result["rounds"] == 3
+    assert result["reference_rapidocr"]["p50_s"] == 0.2
+    assert calls.read_text().split() == ["x", "x", "x"]
+    # Per mode: one warm-up read, then two frames three times.
+    assert reads == 2 * (1 + 2 * 3)
+    assert result["full_frame"]["n"] == result["vehicle_box"]["n"] == 2
 
 
 # --- models -------------------------------------------------------------------------------

@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         default=40,
         help="frames to read (default %(default)s)",
     )
+    bench.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=1,
+        help="read every frame this many times, each frame's median time counting:"
+        " steadier figures on a busy machine (default %(default)s)",
+    )
     bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
     bench.add_argument("--save", type=Path, help="write this run's JSON here")
     bench.add_argument(
@@ -226,11 +233,11 @@ def _bench(args: argparse.Namespace) -> int:
     result = {
         "source": source,
         "threads": args.threads,
-        **run_benchmark(recognizer.read, frames),
+        **run_benchmark(recognizer.read, frames, rounds=args.rounds),
     }
     if args.reference_python is not None:
         reference = run_reference(
-            args.reference_python, frames, args.regions.split(",")
+            args.reference_python, frames, args.regions.split(","), rounds=args.rounds
         )
         result["reference_rapidocr"] = reference
         ours = result["full_frame"]
