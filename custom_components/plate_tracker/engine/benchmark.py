@@ -81,6 +81,12 @@ def generated_frames(count: int) -> list[BenchImage]:
     return frames
 
 
+def peak_rss_mb() -> float:
+    """Most resident memory this process has held so far, in MiB."""
+    # ru_maxrss is in KiB on Linux.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -140,10 +146,7 @@ def run_benchmark(
         "rounds": rounds,
         "full_frame": measure(read, frames, use_vehicle_box=False, rounds=rounds),
         "vehicle_box": measure(read, frames, use_vehicle_box=True, rounds=rounds),
-        # ru_maxrss is in KiB on Linux.
-        "peak_rss_mb": round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        ),
+        "peak_rss_mb": peak_rss_mb(),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpu_count": os.cpu_count(),
     }

@@ -12,6 +12,7 @@ from typing import TextIO
 from .benchmark import (
     compare,
     generated_frames,
+    peak_rss_mb,
     photo_frames,
     run_benchmark,
     run_reference,
@@ -220,6 +221,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    # What the process held before the engine: Python, and Home Assistant,
+    # which the integration's package imports (about 100 MB of it).
+    before_engine = peak_rss_mb()
     recognizer = _recognizer(args)
     if args.data_dir is not None:
         frames = photo_frames(args.data_dir, args.images)
@@ -234,6 +238,7 @@ def _bench(args: argparse.Namespace) -> int:
         "source": source,
         "threads": args.threads,
         **run_benchmark(recognizer.read, frames, rounds=args.rounds),
+        "rss_before_engine_mb": before_engine,
     }
     if args.reference_python is not None:
         reference = run_reference(
