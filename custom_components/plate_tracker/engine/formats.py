@@ -125,6 +125,8 @@ class FormatMatch:
 _SPECIFIC = 0.0
 _KNOWN = -0.4
 _LOOSE = -1.4
+_LOOSE_FOUR = _LOOSE - 0.8
+"""Four loose characters also fit a sticker, a piece of a date or a phone number."""
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("ua_standard", "ua", "LLDDDDLL", UA_LETTERS, _SPECIFIC),
@@ -142,7 +144,7 @@ FORMATS: tuple[PlateFormat, ...] = (
             "ua",
             "A" * length,
             LATIN_LETTERS,
-            _LOOSE if length > 4 else _LOOSE - 0.8,
+            _LOOSE if length > 4 else _LOOSE_FOUR,
             fallback=True,
         )
         for length in range(8, 3, -1)
@@ -184,7 +186,7 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("us_generic_7", "us", "A" * 7, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_6", "us", "A" * 6, LATIN_LETTERS, _LOOSE),
     PlateFormat("us_generic_5", "us", "A" * 5, LATIN_LETTERS, _LOOSE),
-    PlateFormat("us_generic_4", "us", "A" * 4, LATIN_LETTERS, _LOOSE - 0.8),
+    PlateFormat("us_generic_4", "us", "A" * 4, LATIN_LETTERS, _LOOSE_FOUR),
 )
 """All known formats; ``formats_for`` picks and orders those of the configured regions."""
 
