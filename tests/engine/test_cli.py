@@ -26,6 +26,7 @@ from custom_components.plate_tracker.engine.benchmark import (
     compare,
     photo_frames,
 )
+from custom_components.plate_tracker.engine.fusion import FUSION_VERSION
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
@@ -664,14 +665,15 @@ def test_bench_rounds_take_each_frames_median_on_both_sides(
 def test_fetch_prints_the_verified_model_paths(
     model_dir: Path, offline: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Models already on disk are verified and used without the network."""
+    """Models already on disk are verified, folded and used without the network."""
     code = cli.main(["fetch", "--models", str(model_dir)])
 
     (line,) = json_lines(capsys.readouterr().out)
     assert code == 0
+    folded = f"folded-{FUSION_VERSION}.onnx"
     assert line == {
-        "detector": str(model_dir / "ch_PP-OCRv4_det_infer.onnx"),
-        "recognizer": str(model_dir / "ch_PP-OCRv4_rec_infer.onnx"),
+        "detector": str(model_dir / f"ch_PP-OCRv4_det_infer.{folded}"),
+        "recognizer": str(model_dir / f"ch_PP-OCRv4_rec_infer.{folded}"),
     }
 
 

