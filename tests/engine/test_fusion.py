@@ -229,6 +229,24 @@ def test_disagreeing_fold_is_not_used(
     assert not list(model_copy.glob("*.folded-*"))
 
 
+def test_fold_that_breaks_the_graph_is_not_used(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folded graph ONNX Runtime cannot load costs speed, not the engine."""
+    fold = fusion.fold
+
+    def breaking_fold(model: onnx.ModelProto) -> fusion.Folded:
+        folded = fold(model)
+        del model.graph.node[0]
+        return folded
+
+    monkeypatch.setattr(fusion, "fold", breaking_fold)
+    with caplog.at_level(logging.WARNING, logger=fusion.__name__):
+        paths = ensure_models(model_copy, download=False)
+    assert paths.detector == model_copy / "ch_PP-OCRv4_det_infer.onnx"
+    assert "folding failed" in caplog.text
+
+
 def test_without_onnx_the_originals_are_used(
     model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

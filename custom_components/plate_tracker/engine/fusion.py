@@ -46,7 +46,7 @@ FUSION_VERSION = 1
 """Part of the folded file's name: a change to the folding makes new files."""
 MAX_DEVIATION = 1e-3
 """Largest difference allowed between the outputs of the folded and the
-original model on the check input (they differ by float rounding, ~1e-5)."""
+original model on the check inputs (they differ by float rounding: 1e-7 to 1e-6)."""
 CHECK_SHAPES = {"detector": (1, 3, 96, 160), "recognizer": (1, 3, 48, 160)}
 """Input of the agreement check, per model role (NCHW)."""
 
@@ -113,9 +113,12 @@ def fold_file(source: Path, role: str) -> tuple[bytes, Folded]:
         model = onnx.load_from_string(original)
     except Exception as err:  # onnx raises DecodeError and others from protobuf
         raise FoldingError(f"cannot parse the model: {err}") from err
-    folded = fold(model)
-    data = model.SerializeToString()
-    deviation = max_deviation(original, data, CHECK_SHAPES[role])
+    try:
+        folded = fold(model)
+        data = model.SerializeToString()
+        deviation = max_deviation(original, data, CHECK_SHAPES[role])
+    except Exception as err:  # whatever went wrong, the original still works
+        raise FoldingError(f"folding failed: {err!r}") from err
     if not deviation <= MAX_DEVIATION:
         raise FoldingError(
             f"folded model deviates by {deviation:g} from the original "
