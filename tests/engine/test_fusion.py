@@ -117,7 +117,7 @@ def test_folding_is_exact_and_leaves_padded_convolutions_alone() -> None:
     original = model.SerializeToString()
     folded = fusion.fold(model)
     assert folded == fusion.Folded(
-        affine_after_conv=1, hard_swish=1, affine_before_conv=1
+        affine_after_conv=1, hard_swish=1, affine_before_conv=1, after_transposed_conv=0
     )
     operators = _operators(model)
     assert "Clip" not in operators
@@ -135,6 +135,42 @@ def test_folding_is_exact_and_leaves_padded_convolutions_alone() -> None:
         _run(original, batch), _run(model.SerializeToString(), batch), strict=True
     ):
         np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+
+
+def test_bias_and_batch_norm_fold_into_a_transposed_convolution() -> None:
+    """The detector head's upsampling: transposed conv, separate bias, batch norm -> one op."""
+    channels = 4
+    nodes = [
+        _constant("T.W", RNG.normal(size=(3, channels, 2, 2))),
+        _constant("T.c", RNG.normal(size=(1, channels, 1, 1))),
+        _constant("N.gamma", RNG.uniform(0.5, 2, size=channels)),
+        _constant("N.beta", RNG.normal(size=channels)),
+        _constant("N.mean", RNG.normal(size=channels)),
+        _constant("N.var", RNG.uniform(0.1, 3, size=channels)),
+        helper.make_node("ConvTranspose", ["x", "T.W"], ["t"], strides=[2, 2]),
+        helper.make_node("Add", ["t", "T.c"], ["biased"]),
+        helper.make_node(
+            "BatchNormalization",
+            ["biased", "N.gamma", "N.beta", "N.mean", "N.var"],
+            ["normed"],
+            epsilon=1e-5,
+        ),
+        helper.make_node("Relu", ["normed"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, 16, 16])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    original = model.SerializeToString()
+    assert fusion.fold(model).after_transposed_conv == 1
+    assert _operators(model) == Counter({"ConvTranspose": 1, "Relu": 1})
+    batch = RNG.uniform(-3, 3, size=(1, 3, 8, 8)).astype(np.float32)
+    (before,) = _run(original, batch)
+    (after,) = _run(model.SerializeToString(), batch)
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
 
 
 def test_nothing_to_fold_changes_nothing() -> None:
@@ -203,6 +239,18 @@ def test_folded_twin_is_reused_and_remade_when_damaged(model_copy: Path) -> None
     first.write_bytes(good[: len(good) // 2])
     assert ensure_models(model_copy, download=False).detector == first
     assert first.read_bytes() == good
+
+
+def test_twins_of_an_earlier_folding_are_removed(model_copy: Path) -> None:
+    """A new FUSION_VERSION replaces the old twin instead of leaving it on disk."""
+    stale = model_copy / "ch_PP-OCRv4_det_infer.folded-0.onnx"
+    stale.write_bytes(b"an earlier folding")
+    stale.with_suffix(".sha256").write_text("0" * 64)
+    paths = ensure_models(model_copy, download=False)
+    assert not stale.exists()
+    assert not stale.with_suffix(".sha256").exists()
+    assert paths.detector.exists()
+    assert (model_copy / "ch_PP-OCRv4_det_infer.onnx").exists()
 
 
 def test_disagreeing_fold_is_not_used(

@@ -5,14 +5,17 @@ convolutions with a learnable affine block (``x * s + b``: two scalar
 operators) and writes hard-swish out in four operators
 (``x * clip(x + 3, 0, 6) / 6``), as Paddle's ONNX converter emits them. ONNX
 Runtime fuses none of these: each is one more pass over a whole feature map,
-and each breaks its blocked (NCHWc) convolutions into layout reorders. Three
+and each breaks its blocked (NCHWc) convolutions into layout reorders. Four
 identities remove them:
 
 - ``conv(x) * s + b`` is one convolution with weights ``s * W`` and bias ``s * B + b``;
 - ``x * clip(x + 3, 0, 6) / 6`` is ``x * hard_sigmoid(x)`` (alpha 1/6, beta 1/2),
   which ONNX Runtime fuses into the convolution before it;
 - ``conv(x * s + b)`` for an unpadded 1x1 convolution is one convolution with
-  weights ``s * W`` and bias ``B + b * sum(W)``.
+  weights ``s * W`` and bias ``B + b * sum(W)``;
+- in the detector's head, a transposed convolution followed by a separate
+  per-channel bias and a batch norm (``(t(x) + c) * g + h`` per channel) is one
+  transposed convolution with weights ``g * W`` and bias ``g * c + h``.
 
 An affine block in front of a padded convolution stays: the zeros padded
 around ``x * s + b`` are not ``b``. The folded model is checked against the
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-FUSION_VERSION = 1
+FUSION_VERSION = 2
 """Part of the folded file's name: a change to the folding makes new files."""
 MAX_DEVIATION = 1e-3
 """Largest difference allowed between the outputs of the folded and the
@@ -58,11 +61,17 @@ class Folded:
     affine_after_conv: int = 0
     hard_swish: int = 0
     affine_before_conv: int = 0
+    after_transposed_conv: int = 0
 
     @property
     def total(self) -> int:
         """Patterns folded in all."""
-        return self.affine_after_conv + self.hard_swish + self.affine_before_conv
+        return (
+            self.affine_after_conv
+            + self.hard_swish
+            + self.affine_before_conv
+            + self.after_transposed_conv
+        )
 
 
 def folded_model(source: Path, role: str) -> Path:
@@ -97,7 +106,15 @@ def folded_model(source: Path, role: str) -> Path:
         )
         return source
     _LOGGER.debug("Folded %s: %s", source.name, folded)
+    _remove_stale_twins(source, keep={target, digest_file})
     return target
+
+
+def _remove_stale_twins(source: Path, keep: set[Path]) -> None:
+    """Delete twins an earlier FUSION_VERSION made: nothing reads them any more."""
+    for path in source.parent.glob(f"{source.stem}.folded-*"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
 
 
 class FoldingError(RuntimeError):
@@ -177,6 +194,7 @@ def fold(model: onnx.ModelProto) -> Folded:
         affine_after_conv=graph.fold_affine_after_conv(),
         hard_swish=graph.fold_hard_swish(),
         affine_before_conv=graph.fold_affine_before_conv(),
+        after_transposed_conv=graph.fold_after_transposed_conv(),
     )
     graph.write_back()
     return folded
@@ -241,15 +259,19 @@ class _Graph:
         return self._scalar(second if first == other_than else first)
 
     def _conv_parameters(
-        self, conv: Any
+        self, conv: Any, *, out_axis: int = 0
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+        """Return a convolution's weights and bias (zeros when it has none).
+
+        ``out_axis`` is the weights' output-channel axis: 0 for Conv, 1 for ConvTranspose.
+        """
         weight = self.constants.get(conv.input[1])
         if weight is None or weight.dtype != np.float32:
             return None
         bias = (
             self.constants.get(conv.input[2])
             if len(conv.input) > 2
-            else np.zeros(weight.shape[0], np.float32)
+            else np.zeros(weight.shape[out_axis], np.float32)
         )
         if bias is None:
             return None
@@ -390,6 +412,84 @@ class _Graph:
             count += 1
         self.nodes = [node for node in self.nodes if id(node) not in removed]
         return count
+
+    def fold_after_transposed_conv(self) -> int:
+        """``t(x) [+ c] [-> batch norm]``, per output channel -> ``t'(x)``."""
+        consumers = self._consumers()
+        removed: set[int] = set()
+        count = 0
+        for conv in self.nodes:
+            if (
+                conv.op_type != "ConvTranspose"
+                or self._attribute(conv, "group", 1) != 1
+            ):
+                continue
+            if (parameters := self._conv_parameters(conv, out_axis=1)) is None:
+                continue
+            weight, bias = parameters
+            channels = weight.shape[1]
+            last = conv
+            add = self._only_consumer(consumers, conv.output[0], "Add")
+            shift = (
+                None
+                if add is None
+                else self._channel_operand(add, conv.output[0], channels)
+            )
+            if add is not None and shift is not None:
+                bias = bias + shift
+                removed.add(id(add))
+                last = add
+            norm = self._only_consumer(consumers, last.output[0], "BatchNormalization")
+            folded_norm = None if norm is None else self._batch_norm(norm, channels)
+            if norm is not None and folded_norm is not None:
+                scale, offset = folded_norm
+                weight = weight * scale[np.newaxis, :, np.newaxis, np.newaxis]
+                bias = bias * scale + offset
+                removed.add(id(norm))
+                last = norm
+            if last is conv:
+                continue
+            self._set_conv_parameters(conv, weight, bias)
+            conv.output[0] = last.output[0]
+            count += 1
+        self.nodes = [node for node in self.nodes if id(node) not in removed]
+        return count
+
+    def _channel_operand(
+        self, node: Any, other_than: str, channels: int
+    ) -> npt.NDArray[np.float32] | None:
+        """Return the per-channel constant (shape 1xCx1x1 or C) ``node`` adds to ``other_than``."""
+        if len(node.input) != 2 or other_than not in node.input:
+            return None
+        first, second = node.input
+        value = self.constants.get(second if first == other_than else first)
+        if value is None or value.dtype != np.float32:
+            return None
+        if value.shape not in ((1, channels, 1, 1), (channels, 1, 1)):
+            return None
+        return value.reshape(channels)
+
+    def _batch_norm(
+        self, norm: Any, channels: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+        """Return a batch norm's per-channel scale and offset, when its statistics are constants."""
+        if len(norm.input) != 5 or len(norm.output) != 1:
+            return None
+        values = [self.constants.get(name) for name in norm.input[1:]]
+        if any(v is None or v.shape != (channels,) for v in values):
+            return None
+        gamma, beta, mean, variance = (np.asarray(v, np.float64) for v in values)
+        epsilon = float(self._attribute(norm, "epsilon", 1e-5))
+        scale = gamma / np.sqrt(variance + epsilon)
+        return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
+
+    def _attribute(self, node: Any, name: str, default: Any) -> Any:
+        from onnx import helper  # noqa: PLC0415
+
+        for attribute in node.attribute:
+            if attribute.name == name:
+                return helper.get_attribute_value(attribute)
+        return default
 
     def _pointwise_parameters(
         self, conv: Any, name: str
