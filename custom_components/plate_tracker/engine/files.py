@@ -1,10 +1,31 @@
-"""Files the engine writes for itself: whole or not at all."""
+"""Files the engine keeps for itself: written whole or not at all, checked by hash."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 import tempfile
+from typing import BinaryIO
+
+_CHUNK = 1 << 20
+
+
+def sha256_of(stream: BinaryIO) -> str:
+    """Return the hex SHA-256 of what is left in ``stream``, read a chunk at a time."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_matches(path: Path, sha256: str) -> bool:
+    """Whether ``path`` exists and its bytes have the hex SHA-256 ``sha256``."""
+    try:
+        with path.open("rb") as stream:
+            return sha256_of(stream) == sha256
+    except OSError:
+        return False
 
 
 def write_atomically(target: Path, data: bytes) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .files import write_atomically
+from .files import file_matches, write_atomically
 from .synthetic import render_plate
 
 if TYPE_CHECKING:
@@ -529,7 +529,6 @@ class _Graph:
 def _matches_digest(path: Path, digest_file: Path) -> bool:
     try:
         expected = digest_file.read_text(encoding="ascii").strip()
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return False
-    return actual == expected
+    return file_matches(path, expected)

