@@ -271,7 +271,7 @@ def test_a_squeezed_line_is_read_again_wider(recognizer: PlateRecognizer) -> Non
     seen from the front is read once.
     """
     plate = render_plate(["AE 1455 KH"], char_height=30).convert("RGB")
-    for squeeze, expect_wider in ((1.0, False), (0.35, True)):
+    for squeeze, expect_wider in ((1.0, False), (0.3, True)):
         narrow = plate.resize((round(plate.width * squeeze), plate.height))
         frame = Image.open(io.BytesIO(jpeg(scene_with(narrow, at=PLATE_AT)))).convert(
             "RGB"

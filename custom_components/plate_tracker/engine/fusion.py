@@ -38,6 +38,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from .files import file_matches, write_atomically
+from .imaging import model_input
 from .synthetic import render_plate
 
 if TYPE_CHECKING:
@@ -179,8 +180,7 @@ def _plate_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
     plate = plate.resize((round(plate.width * scale), round(plate.height * scale)))
     ground = Image.new("RGB", (width, height), (128, 128, 128))
     ground.paste(plate, ((width - plate.width) // 2, (height - plate.height) // 2))
-    pixels = np.asarray(ground, dtype=np.float32) / 127.5 - 1.0
-    return pixels.transpose(2, 0, 1)[np.newaxis].copy()
+    return model_input(ground)[np.newaxis]
 
 
 def _noise_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..plate_text import normalize_plate
 from .formats import PLATE_CHARS, ProbabilityMatrix
+from .imaging import model_input
 
 INPUT_HEIGHT = 48
 """The recogniser's input height: crops are scaled to it."""
@@ -77,22 +78,20 @@ class TextRecognizer:
         scaled = [_scale_to_height(crop) for crop in crops]
         results: list[LineRead | None] = [None] * len(scaled)
         # Batches of similar widths waste little work on padding.
-        order = sorted(range(len(scaled)), key=lambda index: scaled[index].shape[1])
+        order = sorted(range(len(scaled)), key=lambda index: scaled[index].width)
         for begin in range(0, len(order), MAX_BATCH):
             indices = order[begin : begin + MAX_BATCH]
-            width = max(scaled[index].shape[1] for index in indices)
+            width = max(scaled[index].width for index in indices)
             # Zero after normalisation is mid grey, the padding PP-OCR trained with.
             batch = np.zeros((len(indices), 3, INPUT_HEIGHT, width), dtype=np.float32)
             for slot, index in enumerate(indices):
-                batch[slot, :, :, : scaled[index].shape[1]] = scaled[index].transpose(
-                    2, 0, 1
-                )
+                model_input(scaled[index], batch[slot, :, :, : scaled[index].width])
             output = self._session.run(None, {self._input_name: batch})[0]
             reduced = output[:, :, self._source_columns] @ self._reduction
             reduced /= np.maximum(reduced.sum(axis=2, keepdims=True), 1e-9)
             for slot, index in enumerate(indices):
                 # Time steps beyond a crop's own width only saw padding.
-                steps = max(1, -(-scaled[index].shape[1] * output.shape[1] // width))
+                steps = max(1, -(-scaled[index].width * output.shape[1] // width))
                 results[index] = ctc_decode(reduced[slot, :steps])
         return [result for result in results if result is not None]
 
@@ -181,9 +180,8 @@ def _plate_reduction(
     return columns, reduction
 
 
-def _scale_to_height(crop: Image.Image) -> npt.NDArray[np.float32]:
+def _scale_to_height(crop: Image.Image) -> Image.Image:
     width = max(
         INPUT_HEIGHT // 2, round(crop.width * INPUT_HEIGHT / max(crop.height, 1))
     )
-    resized = crop.resize((width, INPUT_HEIGHT), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.float32) / 127.5 - 1.0
+    return crop.resize((width, INPUT_HEIGHT), Image.Resampling.BILINEAR)
