@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 import pytest
 
@@ -11,6 +12,7 @@ from custom_components.plate_tracker.engine.imaging import (
     ImageError,
     decode_image,
     local_contrast,
+    model_input,
 )
 
 
@@ -92,3 +94,31 @@ def test_local_contrast_lifts_a_faint_mark_and_leaves_flat_areas_grey() -> None:
     assert isinstance(around, int)
     assert mark - around > 40
     assert flat == 128
+
+
+def test_model_input_is_channels_first_and_scaled_to_minus_one_one() -> None:
+    """Black, mid grey and white land on -1, 0 and 1; each channel keeps its plane."""
+    image = Image.new("RGB", (3, 2))
+    image.putdata([(0, 127, 255), (255, 0, 127), (51, 102, 204)] * 2)
+    pixels = np.asarray(image, dtype=np.float32)
+    expected = (pixels / 127.5 - 1.0).transpose(2, 0, 1)
+
+    result = model_input(image)
+
+    assert result.dtype == np.float32
+    assert result.shape == (3, 2, 3)
+    np.testing.assert_array_equal(result, expected)
+    assert result[0, 0, 0] == -1.0
+    assert result[2, 0, 0] == 1.0
+
+
+def test_model_input_fills_a_slot_of_a_padded_batch() -> None:
+    """Written into part of a batch, it leaves the padding (0: mid grey) alone."""
+    image = Image.new("RGB", (4, 2), (255, 255, 255))
+    batch = np.zeros((2, 3, 2, 6), dtype=np.float32)
+
+    model_input(image, batch[1, :, :, :4])
+
+    assert np.all(batch[1, :, :, :4] == 1.0)
+    assert np.all(batch[1, :, :, 4:] == 0.0)
+    assert np.all(batch[0] == 0.0)
