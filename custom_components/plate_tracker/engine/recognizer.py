@@ -129,8 +129,9 @@ class PlateRecognizer:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Worker threads spin between the operators of a run (parking and
-        # waking one for each of the networks' few hundred small operators
-        # cost the detector a sixth of its time), and stop when the run ends:
+        # waking one for each of the networks' small operators costs time:
+        # on the folded models, a detector run at 640x352 takes 24.1 against
+        # 25.9 ms, a recogniser line 9.5 against 11.1 ms), and stop when the run ends:
         # left spinning after it, the detector's and the recogniser's pools
         # took the cores from each other (and from Home Assistant's event
         # loop), which doubled the time per frame.
