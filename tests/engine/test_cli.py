@@ -207,6 +207,36 @@ def test_module_exits_with_the_code_main_returns(
     assert line["error"]
 
 
+def test_engine_script_reads_without_loading_home_assistant(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """scripts/engine is the same CLI without Home Assistant (5 s and 160 MB saved)."""
+    image = tmp_path / "scene.jpg"
+    image.write_bytes(scene(["AE1234KH"]))
+    repo = Path(__file__).resolve().parents[2]
+
+    completed = subprocess.run(  # noqa: S603  # our script, this interpreter's environment
+        [repo / "scripts" / "engine", "read", image, "--models", model_dir],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        # Every module imported is listed on stderr.
+        env={
+            "VENV": sys.prefix,
+            "PYTHONPROFILEIMPORTTIME": "1",
+            "PATH": "/usr/bin:/bin",
+        },
+        timeout=60,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    (line,) = json_lines(completed.stdout)
+    assert [plate["plate"] for plate in line["plates"]] == ["AE1234KH"]
+    assert "custom_components.plate_tracker.engine.cli" in completed.stderr
+    assert "homeassistant" not in completed.stderr
+
+
 def test_results_go_to_the_current_stdout(model_dir: Path) -> None:
     """A script embedding main() captures its results with redirect_stdout, as it already can its errors."""
     buffer = io.StringIO()
