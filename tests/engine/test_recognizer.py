@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import time
 
 from PIL import Image, ImageEnhance
@@ -231,6 +232,42 @@ def test_a_read_inside_a_longer_one_pays_for_what_it_leaves_out() -> None:
     )
     kept = recognizer_module._suppress_overlaps([short, long, other])
     assert [plate.text for plate in kept] == ["AB1234CD", "G343404"]
+
+
+def _piece(along: float, across: float, width: float, angle: float) -> TextLine:
+    """Return a detected line centred ``along`` and ``across`` direction ``angle``."""
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    return TextLine(
+        center_x=along * cos_a - across * sin_a,
+        center_y=along * sin_a + across * cos_a,
+        width=width,
+        height=90.0,
+        angle=angle,
+        score=0.99,
+    )
+
+
+def test_overlapping_pieces_of_a_slanted_line_are_joined() -> None:
+    """The detector split a plate turned 7 degrees into ``190`` and ``9024K``, overlapping.
+
+    In axis-aligned bounds the pieces overlapped by 54 px, more than the 20 px
+    allowed, so ``19024K`` was never read whole; along the line they overlap by
+    40 px and sit on one baseline.
+    """
+    angle = -0.13
+    left = _piece(70, 80, 130, angle)
+    right = _piece(200, 80, 210, angle + 0.02)
+    above = _piece(200, 80 - 45, 210, angle)
+
+    assert recognizer_module._side_by_side(left, right)
+    assert not recognizer_module._side_by_side(right, left)
+    assert not recognizer_module._side_by_side(left, above)
+    joined = recognizer_module._joined(left, right)
+    start, end, across = recognizer_module._along(joined, angle + 0.01)
+    assert start == pytest.approx(5, abs=1)
+    assert end == pytest.approx(305, abs=1)
+    assert across == pytest.approx(80, abs=1)
+    assert joined.angle == pytest.approx(angle + 0.01)
 
 
 def test_a_plate_seen_from_the_side_is_cut_out_upright(

@@ -51,6 +51,8 @@ TILE_OVERLAP = 96
 MIN_DETECTION_SIDE = 320
 """Small images (plate crops) are enlarged to this for detection, not more: their text is large."""
 MIN_LINE_HEIGHT = 8.0
+JOIN_OVERLAP = 0.5
+"""Line heights two pieces of one line may overlap by and still be joined."""
 MIN_ASPECT, MAX_ASPECT = 1.2, 11.0
 MAX_CANDIDATES = 5
 """Crops read per image at most: recognition time grows with every crop."""
@@ -561,31 +563,50 @@ def _plate_likeness(line: TextLine) -> float:
     return line.score * min(1.0, line.height / 24.0) * shape
 
 
+def _along(line: TextLine, angle: float) -> tuple[float, float, float]:
+    """Where ``line`` starts and ends along direction ``angle``, and its centre across it."""
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    along = line.center_x * cos_a + line.center_y * sin_a
+    across = line.center_y * cos_a - line.center_x * sin_a
+    return along - line.width / 2, along + line.width / 2, across
+
+
 def _side_by_side(left: TextLine, right: TextLine) -> bool:
-    """Whether ``right`` continues ``left`` on the same line, after a small gap."""
-    lx1, _, lx2, _ = left.bounds()
-    rx1, _, _, _ = right.bounds()
+    """Whether ``right`` continues ``left`` on the same line, after a small gap.
+
+    Measured along the lines' direction, not in axis-aligned bounds: a slanted
+    line's bounds grow by its height times the slope at each end, and the
+    detector sometimes splits a slanted line into two overlapping pieces
+    (``190`` and ``9024K`` out of ``19024K``).
+    """
+    if abs(left.angle - right.angle) >= 0.2:
+        return False
+    angle = (left.angle + right.angle) / 2
+    l_start, l_end, l_across = _along(left, angle)
+    r_start, r_end, r_across = _along(right, angle)
     height = max(left.height, right.height)
     return (
-        lx1 < rx1
-        and -0.2 * height < rx1 - lx2 < 1.2 * height
-        and abs(left.center_y - right.center_y) < 0.3 * height
+        l_start < r_start
+        and l_end < r_end
+        and -JOIN_OVERLAP * height < r_start - l_end < 1.2 * height
+        and abs(l_across - r_across) < 0.3 * height
         and 0.7 < left.height / right.height < 1.4
-        and abs(left.angle - right.angle) < 0.2
     )
 
 
 def _joined(left: TextLine, right: TextLine) -> TextLine:
-    """One line spanning two side-by-side lines."""
-    lx1, ly1, _, ly2 = left.bounds()
-    _, ry1, rx2, ry2 = right.bounds()
-    top, bottom = min(ly1, ry1), max(ly2, ry2)
+    """One line spanning two side-by-side lines, along their mean direction."""
+    angle = (left.angle + right.angle) / 2
+    start, _, l_across = _along(left, angle)
+    _, end, r_across = _along(right, angle)
+    along, across = (start + end) / 2, (l_across + r_across) / 2
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
     return TextLine(
-        center_x=(lx1 + rx2) / 2,
-        center_y=(top + bottom) / 2,
-        width=rx2 - lx1,
+        center_x=along * cos_a - across * sin_a,
+        center_y=along * sin_a + across * cos_a,
+        width=end - start,
         height=(left.height + right.height) / 2,
-        angle=(left.angle + right.angle) / 2,
+        angle=angle,
         score=min(left.score, right.score),
     )
 
