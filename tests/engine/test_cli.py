@@ -290,6 +290,79 @@ def test_eval_json_scores_each_region(
     assert table["overall"] == ["3", "0.667", "0.667", "1.000"]
 
 
+def test_eval_perturbed_reads_changed_photos_without_their_boxes(
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval --perturb rotate:5` reads turned photos; their labelled boxes no longer hold."""
+    code = cli.main(
+        [
+            "eval",
+            str(labelled_dir),
+            "--json",
+            "--perturb",
+            "rotate:5",
+            "--models",
+            str(model_dir),
+        ]
+    )
+
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    ua, overall = report["regions"]["ua"], report["overall"]
+    # Turned 5 degrees, the generated plates still read; the mislabelled one still misses.
+    assert (ua["n"], ua["accuracy"]) == (2, 0.5)
+    assert (overall["n"], overall["accuracy"]) == (3, 0.6667)
+    assert "detection_recall" not in ua
+    assert "detection_recall" not in overall
+
+
+def test_eval_perturbed_keeps_boxes_when_pixels_stay(
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A change of colour or quality leaves the plates where they were: recall is still scored."""
+    code = cli.main(
+        [
+            "eval",
+            str(labelled_dir),
+            "--json",
+            "--perturb",
+            "gray,jpeg:60",
+            "--models",
+            str(model_dir),
+        ]
+    )
+
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    assert report["overall"]["detection_recall"] == 1.0
+
+
+def test_eval_perturb_and_floor_do_not_combine(
+    labelled_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The floors hold the engine to the photos as they are, not to changed ones."""
+    floor = tmp_path / "floor.json"
+    floor.write_text('{"overall": 0.5}', encoding="utf-8")
+
+    code = cli.main(
+        ["eval", str(labelled_dir), "--perturb", "gray", "--floor", str(floor)]
+    )
+
+    assert code == 2
+    assert "--floor and --perturb cannot be combined" in capsys.readouterr().err
+
+
+def test_eval_rejects_an_unknown_perturbation(
+    labelled_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parser exits 2 with its reason, before any model is loaded."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["eval", str(labelled_dir), "--perturb", "rotate:90"])
+
+    assert exit_info.value.code == 2
+    assert "rotate:90 is outside -45..45" in capsys.readouterr().err
+
+
 def test_eval_below_floor_fails_and_names_the_region(
     model_dir: Path,
     labelled_dir: Path,

@@ -20,6 +20,7 @@ from .benchmark import (
 from .evaluation import evaluate, floor_violations, load_manifests
 from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
+from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
 from .types import Box
 
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument(
         "--failures", action="store_true", help="list misread images"
     )
+    evaluate_cmd.add_argument(
+        "--perturb",
+        type=_perturbation,
+        metavar="NAME:VALUE[,...]",
+        help="read every image changed first, to see how reads degrade: "
+        + describe_steps(),
+    )
     evaluate_cmd.set_defaults(run=_eval)
 
     bench = commands.add_parser(
@@ -141,6 +149,13 @@ def _box(text: str) -> Box:
     return (x1, y1, x2, y2)
 
 
+def _perturbation(text: str) -> Perturbation:
+    try:
+        return parse_perturbation(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
     ensure_models(args.models)
     return PlateRecognizer(
@@ -173,10 +188,17 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.floor is not None and args.perturb is not None:
+        # The floors hold the engine to the photos as they are.
+        _say("--floor and --perturb cannot be combined", stream=sys.stderr)
+        return 2
     recognizer = _recognizer(args)
     skipped: list[str] = []
     evaluation = evaluate(
-        load_manifests(args.data_dir, skipped), recognizer.read, limit=args.limit
+        load_manifests(args.data_dir, skipped),
+        recognizer.read,
+        limit=args.limit,
+        change=args.perturb,
     )
     summary = evaluation.summary()
     if not evaluation.overall.n:
