@@ -77,6 +77,16 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def eval_json(
+    data_dir: Path, model_dir: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict[str, Any]]:
+    """Run `eval DATA_DIR --json` with ``extra`` arguments: its exit code and last line."""
+    code = cli.main(
+        ["eval", str(data_dir), "--json", *extra, "--models", str(model_dir)]
+    )
+    return code, json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
 @pytest.fixture
 def labelled_dir(tmp_path: Path) -> Path:
     """Build a data folder like the photo set's: one source, three generated scenes, one mislabelled.
@@ -294,19 +304,8 @@ def test_eval_perturbed_reads_changed_photos_without_their_boxes(
     model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`eval --perturb rotate:5` reads turned photos; their labelled boxes no longer hold."""
-    code = cli.main(
-        [
-            "eval",
-            str(labelled_dir),
-            "--json",
-            "--perturb",
-            "rotate:5",
-            "--models",
-            str(model_dir),
-        ]
-    )
+    code, report = eval_json(labelled_dir, model_dir, capsys, "--perturb", "rotate:5")
 
-    report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     ua, overall = report["regions"]["ua"], report["overall"]
     # Turned 5 degrees, the generated plates still read; the mislabelled one still misses.
@@ -320,19 +319,10 @@ def test_eval_perturbed_keeps_boxes_when_pixels_stay(
     model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A change of colour or quality leaves the plates where they were: recall is still scored."""
-    code = cli.main(
-        [
-            "eval",
-            str(labelled_dir),
-            "--json",
-            "--perturb",
-            "gray,jpeg:60",
-            "--models",
-            str(model_dir),
-        ]
+    code, report = eval_json(
+        labelled_dir, model_dir, capsys, "--perturb", "gray,jpeg:60"
     )
 
-    report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     assert report["overall"]["detection_recall"] == 1.0
 
@@ -428,19 +418,8 @@ def test_eval_limit_reads_only_the_first_images(
     model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--limit` gives a quick look: only the first N manifest rows are read and counted."""
-    code = cli.main(
-        [
-            "eval",
-            str(labelled_dir),
-            "--json",
-            "--limit",
-            "1",
-            "--models",
-            str(model_dir),
-        ]
-    )
+    code, report = eval_json(labelled_dir, model_dir, capsys, "--limit", "1")
 
-    report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     assert report["overall"]["n"] == 1
     assert report["overall"]["accuracy"] == 1.0
