@@ -42,7 +42,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:
         # Truncated or corrupt files surface as OSError ("image file is truncated").
         raise ImageError(f"corrupt image: {err}") from err
-    image: Image.Image = ImageOps.exif_transpose(opened) or opened
+    # In place: without an orientation tag a copy would be made of every frame.
+    ImageOps.exif_transpose(opened, in_place=True)
+    image: Image.Image = opened
     if image.mode != "RGB":
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             # Transparent areas become white, as a viewer shows them, not black.
