@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
+import numpy as np
 import pytest
 
 from custom_components.plate_tracker.engine.formats import (
@@ -12,6 +16,7 @@ from custom_components.plate_tracker.engine.formats import (
     looks_like_timestamp,
     match_formats,
     one_hot,
+    top_texts,
 )
 
 FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
@@ -231,3 +236,49 @@ def test_timestamp_read_with_a_letter_is_no_plate() -> None:
         match_formats(one_hot("ZOI4051", 0.9), formats_for(("br",)))[0].text
         == "ZOI4051"
     )
+
+
+def _every_text_ranked(allowed: np.ndarray) -> list[tuple[str, float]]:
+    """Every text with its probability, best first; ties to the later text."""
+    texts = [
+        (
+            "".join(chars),
+            math.prod(
+                float(allowed[i, PLATE_CHARS.index(c)]) for i, c in enumerate(chars)
+            ),
+        )
+        for chars in itertools.product(PLATE_CHARS, repeat=allowed.shape[0])
+    ]
+    return sorted(texts, key=lambda item: (item[1], item[0]), reverse=True)
+
+
+@pytest.mark.parametrize("positions", [0, 1, 2, 3])
+@pytest.mark.parametrize("count", [1, 2, 5, 8])
+def test_top_texts_are_the_most_probable_texts(positions: int, count: int) -> None:
+    """The texts kept are exactly the ``count`` likeliest of all, in order, with their probabilities."""
+    rng = np.random.default_rng(positions * 10 + count)
+    for _ in range(5):
+        allowed = rng.dirichlet(np.full(len(PLATE_CHARS), 0.3), size=positions)
+        # Tied and impossible characters too, as a format's rules make them.
+        if positions:
+            allowed[:, rng.integers(0, len(PLATE_CHARS), 12)] = 0.0
+            allowed[0, 3] = allowed[0, 4] = allowed[0].max()
+        found = top_texts(allowed.astype(np.float32), count)
+        expected = _every_text_ranked(np.maximum(allowed.astype(np.float32), 1e-6))[
+            :count
+        ]
+        assert [text for text, _ in found] == [text for text, _ in expected]
+        for (_, probability), (_, truth) in zip(found, expected, strict=True):
+            assert probability == pytest.approx(truth, rel=1e-5)
+
+
+def test_top_texts_keep_close_runners_up_of_a_long_plate() -> None:
+    """Two doubtful places of an eight-character plate give the three texts that change them."""
+    probabilities = one_hot("AE1455KH", 0.97)
+    probabilities[2] = probabilities[5] = 0.0
+    probabilities[2, PLATE_CHARS.index("1")] = 0.7
+    probabilities[2, PLATE_CHARS.index("I")] = 0.3
+    probabilities[5, PLATE_CHARS.index("5")] = 0.6
+    probabilities[5, PLATE_CHARS.index("S")] = 0.4
+    texts = [text for text, _ in top_texts(probabilities, 4)]
+    assert texts == ["AE1455KH", "AE145SKH", "AEI455KH", "AEI45SKH"]

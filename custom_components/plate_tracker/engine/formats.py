@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-import heapq
+import functools
 import math
 
 import numpy as np
@@ -320,19 +320,60 @@ def constrained_probabilities(
 
 
 def top_texts(allowed: ProbabilityMatrix, count: int) -> list[tuple[str, float]]:
-    """Return the ``count`` most probable texts, positions taken as independent, best first."""
+    """Return the ``count`` most probable texts, positions taken as independent, best first.
+
+    Every text is the best one with some positions changed to lower-ranked
+    characters. One changed to ranks r1, r2, ... is beaten by each text with
+    some of those changes lowered or undone, (r1 + 1)(r2 + 1)... - 1 of them, so
+    only the patterns of ranks whose product is within ``count`` can place:
+    for five, the best text, one position changed to its 2nd to 5th character,
+    or two positions to their 2nd. All are scored at once; ties go to the
+    later text in ``PLATE_CHARS`` order.
+    """
     log_p = np.log(np.maximum(allowed, PROBABILITY_FLOOR))
-    # A short beam is exact enough: alternatives differ in one or two places.
-    order = np.argsort(-log_p, axis=1)[:, : max(count, 3)]
-    beams: list[tuple[float, str]] = [(0.0, "")]
-    for position in range(log_p.shape[0]):
-        extended = [
-            (score + float(log_p[position, column]), text + PLATE_CHARS[column])
-            for score, text in beams
-            for column in order[position]
-        ]
-        beams = heapq.nlargest(count, extended)
-    return [(text, math.exp(score)) for score, text in beams]
+    positions, columns = log_p.shape
+    if positions == 0:
+        return [("", 1.0)]
+    ranks = _rank_patterns(positions, min(count, columns))
+    # Ranked best first and, among equals, later character first, so that a
+    # text's lower-ranked twins never precede it even in a tie.
+    by_later = np.argsort(-log_p[:, ::-1], axis=1, kind="stable")
+    order = (columns - 1 - by_later)[:, : int(ranks.max(initial=0)) + 1]
+    rows = np.arange(positions)
+    chosen = order[rows, ranks]
+    values = np.take_along_axis(log_p, order, axis=1).astype(np.float64)[rows, ranks]
+    scores = np.zeros(len(ranks))
+    for position in range(positions):
+        # Added up in reading order: the same float as summing one text alone.
+        scores = scores + values[:, position]
+    best = np.lexsort((*chosen.T[::-1], scores))[::-1][:count]
+    # One row of characters viewed as one string of ``positions`` characters.
+    texts = _CHAR_ARRAY[chosen[best]].view(f"<U{positions}").ravel().tolist()
+    return [
+        (text, math.exp(score))
+        for text, score in zip(texts, scores[best].tolist(), strict=True)
+    ]
+
+
+_CHAR_ARRAY = np.array(list(PLATE_CHARS), dtype="<U1")
+
+
+@functools.lru_cache(maxsize=64)
+def _rank_patterns(positions: int, count: int) -> npt.NDArray[np.intp]:
+    """Return every pattern of ranks (0 = best) over ``positions`` whose (rank + 1) product is within ``count``."""
+    patterns: list[tuple[int, ...]] = []
+
+    def extend(prefix: tuple[int, ...], product: int) -> None:
+        if len(prefix) == positions:
+            patterns.append(prefix)
+            return
+        rank = 0
+        while product * (rank + 1) <= count:
+            extend((*prefix, rank), product * (rank + 1))
+            rank += 1
+
+    extend((), 1)
+    return np.array(patterns, dtype=np.intp).reshape(len(patterns), positions)
 
 
 def match_formats(
@@ -458,6 +499,9 @@ def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
     return 0.0
 
 
+_DIGIT_TRANSLATION = str.maketrans(DIGIT_FOR_LETTER)
+
+
 def looks_like_timestamp(text: str) -> bool:
     """Whether ``text`` reads like a date a camera burns into its picture (``20140514``).
 
@@ -465,13 +509,18 @@ def looks_like_timestamp(text: str) -> bool:
     digit-only plate that starts with a year and a month is rare by comparison.
     Only this century's dates count: a camera's clock is never set decades back.
     """
-    digits = "".join(DIGIT_FOR_LETTER.get(char, char) for char in text)
+    if len(text) < 6:
+        return False
+    digits = text.translate(_DIGIT_TRANSLATION)
     return (
         len(digits) >= 6
         and digits.isdigit()
         and digits[:2] == "20"
         and "01" <= digits[4:6] <= "12"
     )
+
+
+_DIGIT_SET, _LETTER_SET = frozenset(DIGITS), frozenset(LATIN_LETTERS)
 
 
 def _loose_text_penalty(text: str) -> float | None:
@@ -481,8 +530,8 @@ def _loose_text_penalty(text: str) -> float | None:
     series). All-letter texts are mostly words around a plate (state names,
     slogans, dealer frames), so they are kept only as a poor last resort.
     """
-    has_digit = any(char in DIGITS for char in text)
-    has_letter = any(char in LATIN_LETTERS for char in text)
+    has_digit = not _DIGIT_SET.isdisjoint(text)
+    has_letter = not _LETTER_SET.isdisjoint(text)
     if has_digit and has_letter:
         return 0.0
     if has_digit:
