@@ -11,6 +11,7 @@ import pytest
 from custom_components.plate_tracker.engine.formats import (
     FORMATS,
     PLATE_CHARS,
+    PROBABILITY_FLOOR,
     fold_to_format,
     formats_for,
     looks_like_timestamp,
@@ -264,9 +265,9 @@ def test_top_texts_are_the_most_probable_texts(positions: int, count: int) -> No
             allowed[:, rng.integers(0, len(PLATE_CHARS), 12)] = 0.0
             allowed[0, 3] = allowed[0, 4] = allowed[0].max()
         found = top_texts(allowed.astype(np.float32), count)
-        expected = _every_text_ranked(np.maximum(allowed.astype(np.float32), 1e-6))[
-            :count
-        ]
+        expected = _every_text_ranked(
+            np.maximum(allowed.astype(np.float32), PROBABILITY_FLOOR)
+        )[:count]
         assert [text for text, _ in found] == [text for text, _ in expected]
         for (_, probability), (_, truth) in zip(found, expected, strict=True):
             assert probability == pytest.approx(truth, rel=1e-5)

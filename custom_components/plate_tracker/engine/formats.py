@@ -512,12 +512,7 @@ def looks_like_timestamp(text: str) -> bool:
     if len(text) < 6:
         return False
     digits = text.translate(_DIGIT_TRANSLATION)
-    return (
-        len(digits) >= 6
-        and digits.isdigit()
-        and digits[:2] == "20"
-        and "01" <= digits[4:6] <= "12"
-    )
+    return digits.isdigit() and digits[:2] == "20" and "01" <= digits[4:6] <= "12"
 
 
 _DIGIT_SET, _LETTER_SET = frozenset(DIGITS), frozenset(LATIN_LETTERS)
