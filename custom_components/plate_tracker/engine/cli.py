@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 import json
+import os
 from pathlib import Path
 import sys
 from typing import TextIO
@@ -22,6 +23,7 @@ from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
 from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
+from .server import parse_regions, serve
 from .types import Box
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
@@ -138,6 +140,28 @@ def _parser() -> argparse.ArgumentParser:
         help="python of a venv with rapidocr-onnxruntime: run RapidOCR's pipeline side by side",
     )
     bench.set_defaults(run=_bench)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="read plates for Home Assistant over HTTP (for Home Assistant OS)",
+    )
+    serve.add_argument(
+        "--host",
+        # Home Assistant runs on another machine or container.
+        default="0.0.0.0",  # noqa: S104
+        help="address to listen on (default %(default)s)",
+    )
+    serve.add_argument(
+        "--port", type=_positive_int, default=8790, help="port (default %(default)s)"
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the bearer token clients must send (default: "
+        "$PLATE_TRACKER_ENGINE_TOKEN; none: no token asked)",
+    )
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -161,6 +185,29 @@ def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
     return PlateRecognizer(
         args.models, threads=args.threads, regions=args.regions.split(",")
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        regions = parse_regions(args.regions)
+    except ValueError as err:
+        _say(str(err), stream=sys.stderr)
+        return 2
+    if args.token_file is not None:
+        token = args.token_file.read_text(encoding="utf-8").strip()
+    else:
+        token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
+    args.regions = ",".join(regions or ())
+    recognizer = _recognizer(args)
+    if not token:
+        _say(
+            "no token: any client that reaches this port may read plates",
+            stream=sys.stderr,
+        )
+    serve(
+        recognizer, host=args.host, port=args.port, token=token or None, print_fn=_say
+    )
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:

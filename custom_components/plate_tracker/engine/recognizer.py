@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import copy
 from dataclasses import dataclass
 from enum import IntEnum
 import math
@@ -148,6 +149,16 @@ class PlateRecognizer:
         )
         self._formats = formats_for(regions)
         self.regions = tuple(regions)
+
+    def for_regions(self, regions: Sequence[str]) -> PlateRecognizer:
+        """Return a twin on the same loaded models that reads the formats of ``regions``.
+
+        Shares the inference sessions: use it from the same thread as this one.
+        """
+        twin = copy.copy(self)
+        twin._formats = formats_for(regions)  # noqa: SLF001 - its own class
+        twin.regions = tuple(regions)
+        return twin
 
     def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
         """Find and read the plates in ``image``; ``vehicle_box`` narrows the search.

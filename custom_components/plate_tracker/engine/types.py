@@ -1,12 +1,17 @@
 """What the recognition engine gives back: plain, picklable values.
 
 The engine sits behind a narrow interface (image bytes and an optional vehicle
-box in, ``PlateRead`` values out) so that it can later run in another process.
+box in, ``PlateRead`` values out), so it also runs in another process: the
+engine server (``server.py``) sends ``FrameResult.to_dict(with_crops=True)`` and
+the integration's client (``remote.py``) reads it back with ``from_dict``.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+import math
 from typing import Any
 
 type Box = tuple[int, int, int, int]
@@ -49,26 +54,95 @@ class FrameResult:
     seconds: float
     """Wall time the engine spent on this image."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form the CLI prints and the read_plates service returns."""
+    def to_dict(self, *, with_crops: bool = False) -> dict[str, Any]:
+        """Return the JSON-able form the CLI prints and the read_plates service returns.
+
+        ``with_crops`` adds each plate's crop as base64 JPEG (``crop_jpeg``):
+        the engine server sends it, because sightings keep it as evidence.
+        """
+        plates: list[dict[str, Any]] = []
+        for read in self.plates:
+            plate: dict[str, Any] = {
+                "plate": read.text,
+                "raw": read.raw,
+                "confidence": round(read.confidence, 4),
+                "box": list(read.box),
+                "region": read.region,
+                "format": read.plate_format,
+                "loose": read.loose,
+                "alternatives": [
+                    {"plate": text, "confidence": round(score, 4)}
+                    for text, score in read.alternatives
+                ],
+            }
+            if with_crops and read.crop_jpeg is not None:
+                plate["crop_jpeg"] = base64.b64encode(read.crop_jpeg).decode("ascii")
+            plates.append(plate)
         return {
             "width": self.width,
             "height": self.height,
             "seconds": round(self.seconds, 4),
-            "plates": [
-                {
-                    "plate": read.text,
-                    "raw": read.raw,
-                    "confidence": round(read.confidence, 4),
-                    "box": list(read.box),
-                    "region": read.region,
-                    "format": read.plate_format,
-                    "loose": read.loose,
-                    "alternatives": [
-                        {"plate": text, "confidence": round(score, 4)}
-                        for text, score in read.alternatives
-                    ],
-                }
-                for read in self.plates
-            ],
+            "plates": plates,
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FrameResult:
+        """Return the result ``to_dict`` described; ValueError names what is malformed."""
+        try:
+            return cls(
+                width=_integer(data["width"]),
+                height=_integer(data["height"]),
+                seconds=_number(data["seconds"]),
+                plates=tuple(_plate_from_dict(plate) for plate in data["plates"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            # binascii.Error (bad base64) is a ValueError too.
+            raise ValueError(f"malformed engine result: {err!r}") from err
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise TypeError(f"{value!r} is not finite")
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _plate_from_dict(data: Mapping[str, Any]) -> PlateRead:
+    box = tuple(_integer(value) for value in data["box"])
+    if len(box) != 4:
+        raise TypeError(f"box {box!r} is not 4 numbers")
+    crop = data.get("crop_jpeg")
+    loose = data.get("loose", False)
+    if not isinstance(loose, bool):
+        raise TypeError(f"loose {loose!r} is not true or false")
+    return PlateRead(
+        text=_text(data["plate"]),
+        raw=_text(data["raw"]),
+        confidence=_number(data["confidence"]),
+        box=(box[0], box[1], box[2], box[3]),
+        region=_optional_text(data.get("region")),
+        plate_format=_optional_text(data.get("format")),
+        loose=loose,
+        alternatives=tuple(
+            (_text(item["plate"]), _number(item["confidence"]))
+            for item in data.get("alternatives", ())
+        ),
+        crop_jpeg=base64.b64decode(_text(crop), validate=True) if crop else None,
+    )

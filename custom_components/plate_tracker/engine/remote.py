@@ -1,0 +1,137 @@
+"""Client of the engine server (``server.py``): the same reads, from another machine.
+
+``RemoteEngine.read`` answers like ``PlateRecognizer.read``: a ``FrameResult``,
+or ``ImageError`` (a ``ValueError``) for an image the engine refuses. A server
+that cannot be reached, times out, refuses the token or answers nonsense raises
+``EngineUnavailableError`` instead, so the caller can tell a bad image from a
+dead engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import json
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .imaging import ImageError
+from .types import Box, FrameResult
+
+READ_TIMEOUT_SECONDS = 30.0
+"""A read of a large frame takes about 0.5 s; a queue of them at the server, longer."""
+HEALTH_TIMEOUT_SECONDS = 10.0
+ATTEMPTS = 2
+"""A dropped keep-alive connection fails one request; the second gets a new one."""
+
+
+class EngineUnavailableError(Exception):
+    """The engine server did not give a usable answer."""
+
+    def __init__(self, url: str, reason: str, *, unauthorized: bool = False) -> None:
+        """Keep which server, why, and whether it was the token."""
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.unauthorized = unauthorized
+
+
+class RemoteEngine:
+    """Reads plates on an engine server; one instance per Home Assistant entry."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        token: str | None = None,
+        regions: Sequence[str] | None = None,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
+        """``url`` is the server's base address, e.g. ``http://engine:8790``."""
+        self._session = session
+        self._base = URL(url.rstrip("/") + "/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._regions = ",".join(regions) if regions else None
+        self._read_timeout = read_timeout
+
+    @property
+    def url(self) -> str:
+        """The server's base address."""
+        return str(self._base)
+
+    async def health(self) -> dict[str, Any]:
+        """Return the server's health answer; EngineUnavailableError when it has none."""
+        answer = await self._request("GET", "v1/health", seconds=HEALTH_TIMEOUT_SECONDS)
+        if not isinstance(answer, dict) or answer.get("status") != "ok":
+            raise EngineUnavailableError(
+                self.url, f"unexpected health answer {answer!r}"
+            )
+        return answer
+
+    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
+        """Read ``image`` on the server, as ``PlateRecognizer.read`` would here."""
+        params: dict[str, str] = {}
+        if vehicle_box is not None:
+            params["box"] = ",".join(str(int(value)) for value in vehicle_box)
+        if self._regions:
+            params["regions"] = self._regions
+        answer = await self._request(
+            "POST", "v1/read", params=params, data=image, seconds=self._read_timeout
+        )
+        try:
+            return FrameResult.from_dict(answer)
+        except ValueError as err:
+            raise EngineUnavailableError(self.url, str(err)) from err
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        seconds: float,
+        params: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Any:
+        last: Exception | None = None
+        for _ in range(ATTEMPTS):
+            try:
+                async with self._session.request(
+                    method,
+                    self._base.join(URL(path)),
+                    params=params,
+                    data=data,
+                    headers={
+                        **self._headers,
+                        "Content-Type": "application/octet-stream",
+                    },
+                    timeout=aiohttp.ClientTimeout(total=seconds),
+                ) as response:
+                    body = await response.read()
+                    return _answer(self.url, response.status, body)
+            except (aiohttp.ClientConnectionError, TimeoutError) as err:
+                last = err
+        raise EngineUnavailableError(
+            self.url, f"unreachable: {str(last) or type(last).__name__}"
+        )
+
+
+def _answer(url: str, status: int, body: bytes) -> Any:
+    """Return the JSON of a 200 answer; raise the right error for any other."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    if status == 200 and answer is not None:
+        return answer
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if (status, error) in ((400, "invalid_image"), (413, "too_large")):
+        raise ImageError(str(message))
+    if status == 401:
+        raise EngineUnavailableError(
+            url, "the engine server refused the token", unauthorized=True
+        )
+    detail = message or body[:200].decode("utf-8", "replace")
+    raise EngineUnavailableError(url, f"answered {status}: {detail}")

@@ -1,0 +1,185 @@
+"""The engine as an HTTP service, for a Home Assistant that cannot run it itself.
+
+Home Assistant OS and the official container are Alpine (musl) images, for
+which onnxruntime publishes no wheels. There the integration sends each image
+to this server, run on any glibc machine or container that can reach it
+(``python -m custom_components.plate_tracker.engine serve``), and gets back
+what the engine would have returned in process, plate crops included.
+
+``POST /v1/read`` takes the image as the body; the query may give ``box``
+(the vehicle's ``x1,y1,x2,y2``) and ``regions`` (``ua,eu,...``, in priority
+order). ``GET /v1/health`` says the server is up and which regions it reads by
+default. With a token set, both need ``Authorization: Bearer <token>``.
+Reads run one at a time on one worker thread: the engine's inference threads
+already fill the cores, and a queue of requests keeps memory flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+import hmac
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from .imaging import ImageError
+from .recognizer import PlateRecognizer
+from .types import Box
+
+_LOGGER = logging.getLogger(__name__)
+
+API_VERSION = 1
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
+"""Largest image body accepted (the integration's own services take as much)."""
+KNOWN_REGIONS = ("ua", "eu", "us", "br")
+
+_RECOGNIZER: web.AppKey[PlateRecognizer] = web.AppKey("recognizer")
+_TOKEN: web.AppKey[str | None] = web.AppKey("token")
+_WORKER: web.AppKey[ThreadPoolExecutor] = web.AppKey("worker")
+_BY_REGIONS: web.AppKey[dict[tuple[str, ...], PlateRecognizer]] = web.AppKey(
+    "by_regions"
+)
+
+
+def create_app(
+    recognizer: PlateRecognizer, *, token: str | None = None
+) -> web.Application:
+    """Return the server's application around one loaded recognizer."""
+    app = web.Application(
+        client_max_size=MAX_IMAGE_BYTES, middlewares=[_errors_as_json, _authorized]
+    )
+    app[_RECOGNIZER] = recognizer
+    app[_TOKEN] = token or None
+    app[_BY_REGIONS] = {recognizer.regions: recognizer}
+    app[_WORKER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-engine")
+    app.router.add_get("/v1/health", _health)
+    app.router.add_post("/v1/read", _read)
+    app.on_cleanup.append(_stop_worker)
+    return app
+
+
+async def _stop_worker(app: web.Application) -> None:
+    app[_WORKER].shutdown(wait=True, cancel_futures=True)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Every failure answers JSON the client can name, never an HTML page."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(
+            413, "too_large", f"images are limited to {MAX_IMAGE_BYTES} bytes"
+        )
+    except web.HTTPException as err:
+        return _error(err.status, "http_error", err.reason)
+    return response
+
+
+@web.middleware
+async def _authorized(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    token = request.app[_TOKEN]
+    if token is not None:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return _error(401, "unauthorized", "a valid bearer token is required")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def _health(request: web.Request) -> web.Response:
+    recognizer = request.app[_RECOGNIZER]
+    return web.json_response(
+        {
+            "status": "ok",
+            "api": API_VERSION,
+            "regions": list(recognizer.regions),
+            "known_regions": list(KNOWN_REGIONS),
+        }
+    )
+
+
+async def _read(request: web.Request) -> web.Response:
+    try:
+        box = parse_box(request.query.get("box"))
+        regions = parse_regions(request.query.get("regions"))
+    except ValueError as err:
+        return _error(400, "invalid_request", str(err))
+    image = await request.read()
+    if not image:
+        return _error(400, "invalid_image", "the request body holds no image")
+    recognizer = _recognizer_for(request.app, regions)
+    loop = asyncio.get_running_loop()
+    try:
+        result = await loop.run_in_executor(
+            request.app[_WORKER], recognizer.read, image, box
+        )
+    except ImageError as err:
+        return _error(400, "invalid_image", str(err))
+    return web.json_response(result.to_dict(with_crops=True))
+
+
+def _recognizer_for(
+    app: web.Application, regions: tuple[str, ...] | None
+) -> PlateRecognizer:
+    if regions is None:
+        return app[_RECOGNIZER]
+    known = app[_BY_REGIONS]
+    if regions not in known:
+        known[regions] = app[_RECOGNIZER].for_regions(regions)
+    return known[regions]
+
+
+def parse_box(text: str | None) -> Box | None:
+    """``x1,y1,x2,y2`` in pixels, or None; ValueError for anything else."""
+    if not text:
+        return None
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"box {text!r} is not four integers") from None
+    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"box {text!r} is not x1,y1,x2,y2 with x1 < x2 and y1 < y2")
+    return (values[0], values[1], values[2], values[3])
+
+
+def parse_regions(text: str | None) -> tuple[str, ...] | None:
+    """Regions in priority order, or None for the server's own; ValueError for unknown ones."""
+    if not text:
+        return None
+    regions = tuple(
+        dict.fromkeys(part.strip() for part in text.split(",") if part.strip())
+    )
+    unknown = [region for region in regions if region not in KNOWN_REGIONS]
+    if unknown or not regions:
+        raise ValueError(f"regions {text!r}: use some of {','.join(KNOWN_REGIONS)}")
+    return regions
+
+
+def serve(
+    recognizer: PlateRecognizer,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    print_fn: Callable[[str], None] = print,
+) -> None:
+    """Serve until interrupted."""
+    web.run_app(
+        create_app(recognizer, token=token),
+        host=host,
+        port=port,
+        print=print_fn,
+        access_log=None,
+    )

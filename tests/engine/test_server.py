@@ -1,0 +1,251 @@
+"""The engine server and its client: real models, real HTTP on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+import io
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+import pytest
+
+from custom_components.plate_tracker.engine import ImageError, PlateRecognizer
+from custom_components.plate_tracker.engine.remote import (
+    EngineUnavailableError,
+    RemoteEngine,
+)
+from custom_components.plate_tracker.engine.server import (
+    MAX_IMAGE_BYTES,
+    create_app,
+    parse_box,
+    parse_regions,
+)
+from custom_components.plate_tracker.engine.types import FrameResult, PlateRead
+
+from ..synthetic import scene_jpeg
+
+pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
+
+TOKEN = "s3cret-token"  # noqa: S105 - a test server's token
+UA_PLATE = "AE1234BK"
+
+type Start = Callable[..., Awaitable[tuple[str, aiohttp.ClientSession]]]
+
+
+@pytest.fixture
+async def start(recognizer: PlateRecognizer) -> AsyncGenerator[Start]:
+    """Start an engine server (or any app) on loopback; closed after the test."""
+    servers: list[TestServer] = []
+    session = aiohttp.ClientSession()
+
+    async def run(
+        *, token: str | None = TOKEN, app: web.Application | None = None
+    ) -> tuple[str, aiohttp.ClientSession]:
+        server = TestServer(
+            app if app is not None else create_app(recognizer, token=token),
+            host="127.0.0.1",
+        )
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}", session
+
+    yield run
+    await session.close()
+    for server in servers:
+        await server.close()
+
+
+async def test_remote_read_equals_the_local_read(
+    start: Start, recognizer: PlateRecognizer
+) -> None:
+    """Home Assistant OS gets the same plates, boxes and crops as an in-process engine."""
+    url, session = await start()
+    image = scene_jpeg(UA_PLATE)
+    remote = await RemoteEngine(session, url, token=TOKEN).read(image)
+    local = recognizer.read(image)
+    assert remote.plates[0].text == UA_PLATE
+    assert [plate.text for plate in remote.plates] == [
+        plate.text for plate in local.plates
+    ]
+    assert remote.plates[0].box == local.plates[0].box
+    assert remote.plates[0].alternatives == tuple(
+        (text, round(score, 4)) for text, score in local.plates[0].alternatives
+    )
+    crop = remote.plates[0].crop_jpeg
+    assert crop is not None
+    assert Image.open(io.BytesIO(crop)).format == "JPEG"
+    assert (remote.width, remote.height) == (local.width, local.height)
+
+
+async def test_vehicle_box_and_regions_reach_the_engine(start: Start) -> None:
+    """A box outside the plate finds nothing; the same frame without it finds the plate."""
+    url, session = await start()
+    image = scene_jpeg(UA_PLATE)
+    ukrainian = RemoteEngine(session, url, token=TOKEN, regions=["ua", "eu"])
+    assert (await ukrainian.read(image)).plates[0].region == "ua"
+    assert (await ukrainian.read(image, (0, 0, 40, 40))).plates == ()
+    american = RemoteEngine(session, url, token=TOKEN, regions=["us"])
+    assert (await american.read(image)).plates[0].region == "us"
+
+
+async def test_a_corrupt_image_is_an_image_error(start: Start) -> None:
+    """A bad image is the camera's fault (counted and skipped), not a dead engine."""
+    url, session = await start()
+    remote = RemoteEngine(session, url, token=TOKEN)
+    with pytest.raises(ImageError, match="not an image format"):
+        await remote.read(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageError, match="no image"):
+        await remote.read(b"")
+
+
+async def test_a_huge_body_is_refused_as_too_large(start: Start) -> None:
+    """The server never buffers more than its limit for one image."""
+    url, session = await start()
+    remote = RemoteEngine(session, url, token=TOKEN)
+    with pytest.raises(ImageError, match="limited"):
+        await remote.read(b"\0" * (MAX_IMAGE_BYTES + 1))
+
+
+async def test_the_token_is_required_and_checked(start: Start) -> None:
+    """A server reachable from the network reads plates only for its own Home Assistant."""
+    url, session = await start()
+    for token in (None, "wrong"):
+        with pytest.raises(EngineUnavailableError) as caught:
+            await RemoteEngine(session, url, token=token).health()
+        assert caught.value.unauthorized
+    assert (await RemoteEngine(session, url, token=TOKEN).health())["status"] == "ok"
+
+
+async def test_a_server_without_token_answers_everyone(start: Start) -> None:
+    """On a private network the operator may run it without one."""
+    url, session = await start(token=None)
+    health = await RemoteEngine(session, url).health()
+    assert health["regions"] == ["ua", "eu", "us", "br"]
+
+
+async def test_bad_query_is_a_clear_400(start: Start) -> None:
+    """A wrong box or region names itself instead of reading something else."""
+    url, session = await start()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for query, message in (
+        ("box=1,2,3", "four integers|x1,y1,x2,y2"),
+        ("box=10,10,5,5", "x1 < x2"),
+        ("regions=ua,xx", "use some of"),
+    ):
+        async with session.post(
+            f"{url}/v1/read?{query}", data=scene_jpeg(UA_PLATE), headers=headers
+        ) as response:
+            assert response.status == 400
+            answer = await response.json()
+        assert answer["error"] == "invalid_request"
+        assert message.split("|")[0] in answer["message"] or (
+            message.split("|")[-1] in answer["message"]
+        )
+
+
+async def test_a_dead_server_is_engine_unavailable(start: Start) -> None:
+    """Nothing listening is told apart from a bad image, so frames fall back to the NVR's read."""
+    _, session = await start()
+    dead = RemoteEngine(session, "http://127.0.0.1:9", read_timeout=2)
+    with pytest.raises(EngineUnavailableError, match="unreachable"):
+        await dead.read(scene_jpeg(UA_PLATE))
+    with pytest.raises(EngineUnavailableError):
+        await dead.health()
+
+
+async def test_nonsense_answers_are_engine_unavailable(start: Start) -> None:
+    """A proxy's error page or a different service at the address is not a read."""
+
+    async def html(_: web.Request) -> web.Response:
+        return web.Response(text="<html>502 Bad Gateway</html>", status=502)
+
+    async def wrong_json(_: web.Request) -> web.Response:
+        return web.json_response({"width": 1, "height": "x", "plates": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/health", html)
+    app.router.add_post("/v1/read", wrong_json)
+    url, session = await start(app=app)
+    remote = RemoteEngine(session, url)
+    with pytest.raises(EngineUnavailableError, match="502"):
+        await remote.health()
+    with pytest.raises(EngineUnavailableError, match="malformed"):
+        await remote.read(scene_jpeg(UA_PLATE))
+
+
+def test_results_survive_the_wire_format() -> None:
+    """to_dict(with_crops=True) and from_dict are exact inverses (at 4 decimals)."""
+    result = FrameResult(
+        width=1280,
+        height=720,
+        seconds=0.05,
+        plates=(
+            PlateRead(
+                text="AE1234BK",
+                raw="AE 1234 BK",
+                confidence=0.9712,
+                box=(1, 2, 30, 40),
+                region="ua",
+                plate_format="ua_standard",
+                loose=False,
+                alternatives=(("AE1234BX", 0.0123),),
+                crop_jpeg=b"\xff\xd8jpeg",
+            ),
+        ),
+    )
+    back = FrameResult.from_dict(result.to_dict(with_crops=True))
+    assert back == result
+    assert back.plates[0].crop_jpeg == b"\xff\xd8jpeg"
+    assert "crop_jpeg" not in result.to_dict()["plates"][0]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},
+        {"width": 1, "height": 1, "seconds": 0.1, "plates": [{"plate": "A"}]},
+        {"width": True, "height": 1, "seconds": 0.1, "plates": []},
+        {"width": 1, "height": 1, "seconds": float("nan"), "plates": []},
+        {
+            "width": 1,
+            "height": 1,
+            "seconds": 0.1,
+            "plates": [
+                {"plate": "A", "raw": "A", "confidence": 1, "box": [1, 2, 3]},
+            ],
+        },
+        {
+            "width": 1,
+            "height": 1,
+            "seconds": 0.1,
+            "plates": [
+                {
+                    "plate": "A",
+                    "raw": "A",
+                    "confidence": 1,
+                    "box": [1, 2, 3, 4],
+                    "crop_jpeg": "not base64!",
+                },
+            ],
+        },
+    ],
+)
+def test_malformed_results_are_value_errors(broken: dict[str, object]) -> None:
+    """Whatever the server sends, the client raises one error type, never a crash."""
+    with pytest.raises(ValueError, match="malformed engine result"):
+        FrameResult.from_dict(broken)
+
+
+def test_box_and_region_parsing() -> None:
+    """The query's box and regions, exactly as the client writes them."""
+    assert parse_box("1,2,30,40") == (1, 2, 30, 40)
+    assert parse_box(None) is None
+    assert parse_regions("us, ua,us") == ("us", "ua")
+    assert parse_regions("") is None
+    for bad in ("a,b,c,d", "1,2,3,4,5", "5,2,3,4"):
+        with pytest.raises(ValueError, match="box"):
+            parse_box(bad)
+    with pytest.raises(ValueError, match="use some of"):
+        parse_regions("xx")
