@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from custom_components.plate_tracker.engine.remote import EngineUnavailableError
 from custom_components.plate_tracker.engine.types import Box, FrameResult, PlateRead
 from custom_components.plate_tracker.pipeline import (
     SPOOL_REPLAY_BATCH,
@@ -52,11 +53,15 @@ class Harness:
     keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
     refuse_writes: bool = False
     """Answer writes like a full disk or a read-only database."""
+    engine_down: bool = False
+    """Answer reads like an engine server that cannot be reached."""
 
     async def read_frame(self, image: bytes, box: Box | None) -> FrameResult:
         """Answer from the script; ``corrupt`` is an image the engine refuses."""
         if image == b"corrupt":
             raise ValueError("cannot identify image file")
+        if self.engine_down:
+            raise EngineUnavailableError("http://engine:8790/", "unreachable")
         return FrameResult(
             width=100,
             height=100,
@@ -608,3 +613,38 @@ async def test_a_broken_spool_report_does_not_lose_the_sighting(
     assert "Reporting the spool's state failed" in [
         record.getMessage() for record in caplog.records
     ]
+
+
+async def test_engine_down_keeps_the_nvr_read_and_counts_the_frame(
+    harness: tuple[Harness, SightingPipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead engine server must not lose the sightings the NVR read itself, nor flood the log.
+
+    Frigate's own plate read still makes the sighting; frames without one are
+    counted, and the outage is logged once, not once per frame.
+    """
+    h, pipeline = harness
+    h.engine_down = True
+    assert pipeline.offer(frame(b"f1", event="ev1", anpr_plate="AE1234BK", final=True))
+    assert pipeline.offer(frame(b"f2", event="ev2", final=True))
+    await wait_until(lambda: pipeline.counters.frames_engine_unavailable == 2, 5)
+    await wait_until(lambda: bool(h.published), 5)
+    assert [new.plate for new in h.stored.values()] == ["AE1234BK"]
+    assert caplog.text.count("The engine is unavailable") == 1
+
+    h.engine_down = False
+    h.script[b"f3"] = [read("BC5512HP", 0.9)]
+    assert pipeline.offer(frame(b"f3", event="ev3", final=True))
+    await wait_until(lambda: len(h.published) == 2, 5)
+    assert "The engine answers again" in caplog.text
+
+
+async def test_engine_down_fails_a_service_call_that_waits(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """capture_camera's caller must hear that nothing was read, not get an empty answer."""
+    h, pipeline = harness
+    h.engine_down = True
+    with pytest.raises(EngineUnavailableError):
+        await pipeline.submit(frame(b"f1", final=True))
+    assert pipeline.counters.frames_engine_unavailable == 1

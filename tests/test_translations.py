@@ -290,6 +290,9 @@ async def _walk_options_flow(hass: HomeAssistant, entry: MockConfigEntry) -> Non
         flow_id, {"regions": [], "filename_pattern": "no group"}
     )
     options.async_abort(flow_id)
+    flow_id = await open_step("engine")
+    await options.async_configure(flow_id, {"engine_url": "engine:8790"})
+    options.async_abort(flow_id)
     options.async_abort(await open_step("alerts"))
     result = await options.async_init(entry.entry_id)
     result = await options.async_configure(

@@ -12,20 +12,24 @@ from pathlib import Path
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
     issue_registry as ir,
 )
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.requirements import RequirementsNotFound, async_process_requirements
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts, async_load_url_signer
 from .const import (
     CONF_ALERT_COOLDOWN,
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
     CONF_INBOX,
     CONF_MIN_CONFIDENCE,
     CONF_PUBLISH_AFTER,
@@ -43,15 +47,19 @@ from .const import (
     DEFAULT_THREADS,
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
+    ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     ISSUE_MODELS_UNAVAILABLE,
     ISSUE_SIGHTINGS_SPOOLED,
     ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY,
+    LOCAL_ENGINE_REQUIREMENTS,
     MODELS_DIR,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SPOOL_FILE,
 )
 from .coordinator import (
+    Engine,
+    LocalEngine,
     PlateTrackerConfigEntry,
     PlateTrackerRuntimeData,
     SightingHub,
@@ -59,7 +67,7 @@ from .coordinator import (
 )
 from .dashboard import async_register_card
 from .engine.models import ModelsUnavailable, ensure_models
-from .engine.recognizer import PlateRecognizer
+from .engine.remote import EngineUnavailableError, RemoteEngine
 from .entity import engine_device_info
 from .matching.cooldown import AlertCooldown
 from .pipeline import SightingPipeline
@@ -118,10 +126,47 @@ def models_dir(hass: HomeAssistant) -> Path:
     return Path(hass.config.path(DOMAIN, MODELS_DIR))
 
 
-async def async_setup_entry(
+async def _async_start_engine(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry
-) -> bool:
-    """Open the store, load the engine, start the pipeline and the source."""
+) -> Engine:
+    """Return the engine the options choose: an engine server, or one in this process."""
+    options = entry.options
+    regions = options.get(CONF_REGIONS, DEFAULT_REGIONS)
+    if url := options.get(CONF_ENGINE_URL):
+        remote = RemoteEngine(
+            async_get_clientsession(hass),
+            url,
+            token=options.get(CONF_ENGINE_TOKEN) or None,
+            regions=regions,
+        )
+        try:
+            await remote.health()
+        except EngineUnavailableError as err:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="engine_unavailable",
+                translation_placeholders={"url": url, "error": err.reason},
+            ) from err
+        return remote
+    try:
+        await async_process_requirements(hass, DOMAIN, list(LOCAL_ENGINE_REQUIREMENTS))
+    except RequirementsNotFound as err:
+        # Home Assistant OS: onnxruntime has no wheel for its musl libc.
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_LOCAL_ENGINE_UNSUPPORTED,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_LOCAL_ENGINE_UNSUPPORTED,
+            translation_placeholders={"requirements": ", ".join(err.requirements)},
+        )
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="local_engine_unsupported",
+            translation_placeholders={"requirements": ", ".join(err.requirements)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_LOCAL_ENGINE_UNSUPPORTED)
     try:
         await hass.async_add_executor_job(ensure_models, models_dir(hass))
     except ModelsUnavailable as err:
@@ -140,16 +185,26 @@ async def async_setup_entry(
             translation_placeholders={"error": str(err)},
         ) from err
     ir.async_delete_issue(hass, DOMAIN, ISSUE_MODELS_UNAVAILABLE)
+    # Imported here: onnxruntime exists only where the requirements above installed.
+    from .engine.recognizer import PlateRecognizer  # noqa: PLC0415
 
-    options = entry.options
     recognizer = await hass.async_add_executor_job(
         partial(
             PlateRecognizer,
             models_dir(hass),
             threads=options.get(CONF_THREADS, DEFAULT_THREADS),
-            regions=options.get(CONF_REGIONS, DEFAULT_REGIONS),
+            regions=regions,
         )
     )
+    return LocalEngine(hass, recognizer)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> bool:
+    """Open the store, load the engine, start the pipeline and the source."""
+    engine = await _async_start_engine(hass, entry)
+    options = entry.options
     db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
     try:
         store = await hass.async_add_executor_job(SightingStore.open, db_path)
@@ -202,9 +257,7 @@ async def async_setup_entry(
         ) from err
 
     pipeline = SightingPipeline(
-        read_frame=lambda image, box: hass.async_add_executor_job(
-            recognizer.read, image, box
-        ),
+        read_frame=engine.read,
         record=lambda new: hass.async_add_executor_job(store.record, new),
         publish=hub.async_publish,
         queue_size=options.get(CONF_QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
@@ -218,7 +271,7 @@ async def async_setup_entry(
     source_counters: Counter[str] = Counter()
     entry.runtime_data = PlateTrackerRuntimeData(
         store=store,
-        recognizer=recognizer,
+        engine=engine,
         pipeline=pipeline,
         hub=hub,
         alerts=alerts,

@@ -25,6 +25,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DateTimeSelector,
@@ -48,6 +49,8 @@ from yarl import URL
 
 from .const import (
     CONF_ALERT_COOLDOWN,
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
     CONF_FILENAME_PATTERN,
     CONF_FRIGATE_URL,
     CONF_INBOX,
@@ -80,6 +83,7 @@ from .const import (
     SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
+from .engine.remote import EngineUnavailableError, RemoteEngine
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .records import Priority, WatchlistEntry
@@ -125,6 +129,16 @@ FRIGATE_SCHEMA = vol.Schema(
     }
 )
 FOLDER_SCHEMA = vol.Schema({vol.Required(CONF_INBOX, default="plate_inbox"): str})
+ENGINE_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_ENGINE_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
+        ),
+        vol.Optional(CONF_ENGINE_TOKEN): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
+)
 
 
 def _check_inbox(path: Path) -> str | None:
@@ -136,6 +150,20 @@ def _check_inbox(path: Path) -> str | None:
     if not path.is_dir():
         return "inbox_not_dir"
     return None
+
+
+async def _validate_engine(hass: HomeAssistant, url: str, token: str) -> dict[str, str]:
+    """Errors of an engine server's address: it must answer its health check."""
+    parsed = URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return {CONF_ENGINE_URL: "invalid_url"}
+    engine = RemoteEngine(async_get_clientsession(hass), url, token=token or None)
+    try:
+        await engine.health()
+    except EngineUnavailableError as err:
+        _LOGGER.debug("No engine server answered at %s: %s", url, err)
+        return {"base": "engine_auth" if err.unauthorized else "engine_unreachable"}
+    return {}
 
 
 async def _validate_frigate(
@@ -347,6 +375,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             step_id="init",
             menu_options=[
                 "settings",
+                "engine",
                 "alerts",
                 "camera",
                 "watchlist_add",
@@ -424,6 +453,26 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(schema), user_input or dict(self.config_entry.options)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_engine(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where plates are read: here, or on an engine server (Home Assistant OS)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = (user_input.get(CONF_ENGINE_URL) or "").strip()
+            token = user_input.get(CONF_ENGINE_TOKEN) or ""
+            if url:
+                errors = await _validate_engine(self.hass, url, token)
+            if not errors:
+                return self._save({CONF_ENGINE_URL: url, CONF_ENGINE_TOKEN: token})
+        return self.async_show_form(
+            step_id="engine",
+            data_schema=self.add_suggested_values_to_schema(
+                ENGINE_SCHEMA, user_input or dict(self.config_entry.options)
             ),
             errors=errors,
         )

@@ -17,6 +17,14 @@ CONF_PUBLISH_AFTER: Final = "publish_after"
 CONF_REGIONS: Final = "regions"
 CONF_QUEUE_SIZE: Final = "queue_size"
 CONF_THREADS: Final = "threads"
+CONF_ENGINE_URL: Final = "engine_url"
+"""Address of an engine server; empty or missing: plates are read in Home Assistant."""
+CONF_ENGINE_TOKEN: Final = "engine_token"  # noqa: S105 - the option's key, not a secret
+
+LOCAL_ENGINE_REQUIREMENTS: Final = ("onnx==1.23.2", "onnxruntime==1.32.0")
+"""Installed at setup only when plates are read in Home Assistant: onnxruntime
+publishes no wheels for musl (Home Assistant OS and its container), where the
+engine server reads them instead. Keep in step with requirements.txt."""
 
 SOURCE_FRIGATE: Final = "frigate"
 SOURCE_FOLDER: Final = "folder"
@@ -44,6 +52,7 @@ SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
 SIGNAL_SOURCE_HEALTH: Final = f"{DOMAIN}_source_health_{{entry_id}}"
 
 ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
+ISSUE_LOCAL_ENGINE_UNSUPPORTED: Final = "local_engine_unsupported"
 ISSUE_FRIGATE_UNAVAILABLE: Final = "frigate_unavailable_{subentry_id}"
 ISSUE_MQTT_DISCONNECTED: Final = "mqtt_disconnected"
 ISSUE_INBOX_UNAVAILABLE: Final = "inbox_unavailable_{subentry_id}"

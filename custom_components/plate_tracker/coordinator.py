@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
@@ -16,16 +16,45 @@ from homeassistant.helpers.storage import Store
 
 from .alerts import WatchlistAlerts
 from .const import DOMAIN, EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
-from .engine.recognizer import PlateRecognizer
+from .engine.types import Box, FrameResult
 from .pipeline import SightingPipeline
 from .records import Sighting
 from .sources.health import ConnectionHealth
 from .store import PurgeReport, SightingStore
 
 if TYPE_CHECKING:
+    from .engine.recognizer import PlateRecognizer
     from .routes import RouteTracker
 
 type PlateTrackerConfigEntry = ConfigEntry[PlateTrackerRuntimeData]
+
+
+class Engine(Protocol):
+    """Reads plates: in Home Assistant's executor, or on an engine server.
+
+    ``read`` raises ``ValueError`` for an image the engine refuses and
+    ``EngineUnavailableError`` when an engine server gives no usable answer.
+    """
+
+    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
+        """Return the plates read in ``image``."""
+        ...
+
+
+class LocalEngine:
+    """The engine in this process: reads run in Home Assistant's executor."""
+
+    def __init__(self, hass: HomeAssistant, recognizer: PlateRecognizer) -> None:
+        """Wrap a loaded recognizer."""
+        self._hass = hass
+        self._recognizer = recognizer
+
+    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
+        """Return the plates read in ``image``."""
+        result: FrameResult = await self._hass.async_add_executor_job(
+            self._recognizer.read, image, vehicle_box
+        )
+        return result
 
 
 def sighting_payload(sighting: Sighting) -> dict[str, Any]:
@@ -177,7 +206,7 @@ class PlateTrackerRuntimeData:
     """What a loaded entry holds."""
 
     store: SightingStore
-    recognizer: PlateRecognizer
+    engine: Engine
     pipeline: SightingPipeline
     hub: SightingHub
     alerts: WatchlistAlerts

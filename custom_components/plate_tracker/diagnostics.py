@@ -14,16 +14,25 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_FRIGATE_URL, CONF_INBOX, SOURCE_FRIGATE
+from .const import (
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
+    CONF_FRIGATE_URL,
+    CONF_INBOX,
+    SOURCE_FRIGATE,
+)
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
+from .engine.remote import RemoteEngine
 from .store.spool import SightingSpool
 
 # Plates are personal data; so are places and the raw reads and alternatives that
 # spell a plate. Camera names and counters are what support needs and are kept.
-# A Frigate login is a credential.
+# A Frigate login and an engine server's token are credentials.
 TO_REDACT = {
     CONF_USERNAME,
     CONF_PASSWORD,
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
     "plate",
     "raw",
     "alternatives",
@@ -62,6 +71,7 @@ async def async_get_config_entry_diagnostics(
                 for subentry in entry.subentries.values()
             ],
         },
+        "engine": "server" if isinstance(runtime.engine, RemoteEngine) else "local",
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,
             "spool_depth": runtime.pipeline.spool_depth,

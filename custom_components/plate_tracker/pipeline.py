@@ -41,6 +41,7 @@ import time
 from typing import Any
 
 from .engine.consensus import combine_reads
+from .engine.remote import EngineUnavailableError
 from .engine.types import Box, FrameResult, PlateRead
 from .matching.movement import direction_from_boxes
 from .plate_text import normalize_plate
@@ -101,6 +102,9 @@ class PipelineCounters:
     """Frames refused because the queue was full (a burst larger than the engine keeps up with)."""
     frames_rejected: int = 0
     """Images the engine could not decode (corrupt, truncated, too large)."""
+    frames_engine_unavailable: int = 0
+    """Frames the engine server could not read (down, unreachable, refusing the token);
+    the NVR's own read of such a frame is still stored."""
     reads_below_threshold: int = 0
     text_not_stored: int = 0
     """Further reads of a frame that fit only a loose format: beside a car's
@@ -217,6 +221,7 @@ class SightingPipeline:
         self.publish_after = publish_after
         self.counters = PipelineCounters()
         self._passes: OrderedDict[tuple[str, str, str], _Pass] = OrderedDict()
+        self._engine_down = False
 
     @property
     def queue_depth(self) -> int:
@@ -320,7 +325,25 @@ class SightingPipeline:
         reads: list[PlateRead] = []
         engine_read_plate = False
         if frame.image is not None:
-            reads = await self._read(frame, frame.image)
+            try:
+                reads = await self._read(frame, frame.image)
+            except EngineUnavailableError as err:
+                self.counters.frames_engine_unavailable += 1
+                if not may_spool:
+                    # A service call waits for this frame: its caller hears why.
+                    raise
+                if not self._engine_down:
+                    # Once per outage: every frame of a busy city would repeat it.
+                    _LOGGER.warning(
+                        "The engine is unavailable, frames are not read (the NVR's "
+                        "own reads are still stored) until it answers again: %s",
+                        err,
+                    )
+                self._engine_down = True
+            else:
+                if self._engine_down:
+                    _LOGGER.info("The engine answers again")
+                self._engine_down = False
             engine_read_plate = bool(reads)
             reads = reads or self._camera_side_reads(frame)
         elif frame.snapshot_lost:

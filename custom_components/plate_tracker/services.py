@@ -37,6 +37,7 @@ from .coordinator import (
     sighting_payload,
     sighting_with_links,
 )
+from .engine.remote import EngineUnavailableError
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
@@ -310,14 +311,20 @@ async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
     image = await _image_for_call(hass, call)
     box = call.data.get(ATTR_VEHICLE_BOX)
     try:
-        result = await hass.async_add_executor_job(
-            entry.runtime_data.recognizer.read, image, tuple(box) if box else None
+        result = await entry.runtime_data.engine.read(
+            image, tuple(box) if box else None
         )
     except ValueError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_image",
             translation_placeholders={"error": str(err)},
+        ) from err
+    except EngineUnavailableError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="engine_unavailable",
+            translation_placeholders={"url": err.url, "error": err.reason},
         ) from err
     return result.to_dict()
 
@@ -352,6 +359,12 @@ async def _capture_camera(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
             translation_domain=DOMAIN,
             translation_key="invalid_image",
             translation_placeholders={"error": str(err)},
+        ) from err
+    except EngineUnavailableError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="engine_unavailable",
+            translation_placeholders={"url": err.url, "error": err.reason},
         ) from err
     return {"sightings": [sighting_payload(sighting) for sighting in sightings]}
 

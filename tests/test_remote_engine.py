@@ -1,0 +1,256 @@
+"""Home Assistant with its plates read on an engine server (the Home Assistant OS set-up).
+
+The server is the real one, with the real models, on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+import subprocess
+import sys
+from unittest.mock import patch
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.requirements import RequirementsNotFound
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+
+from custom_components.plate_tracker.const import (
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
+    DOMAIN,
+    EVENT_SIGHTING,
+    ISSUE_LOCAL_ENGINE_UNSUPPORTED,
+)
+from custom_components.plate_tracker.coordinator import LocalEngine
+from custom_components.plate_tracker.engine import PlateRecognizer
+from custom_components.plate_tracker.engine.remote import RemoteEngine
+from custom_components.plate_tracker.engine.server import create_app
+
+from .helpers import wait_until
+from .synthetic import scene_jpeg
+
+pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
+
+TOKEN = "engine-token"  # noqa: S105 - a test server's token
+REPO = Path(__file__).resolve().parents[1]
+
+
+class EngineServer:
+    """A real engine server on loopback that counts the reads it answered."""
+
+    def __init__(self, recognizer: PlateRecognizer) -> None:
+        """Serve ``recognizer``'s reads."""
+        self.reads = 0
+        self.app = create_app(recognizer, token=TOKEN)
+        self.app.on_response_prepare.append(self._count)
+        self.server = TestServer(self.app, host="127.0.0.1")
+
+    async def _count(self, request: web.Request, _: web.StreamResponse) -> None:
+        if request.path == "/v1/read":
+            self.reads += 1
+
+    @property
+    def url(self) -> str:
+        """The address Home Assistant is given."""
+        return f"http://127.0.0.1:{self.server.port}"
+
+
+@pytest.fixture(scope="module")
+def recognizer(model_cache: Path) -> PlateRecognizer:
+    """Load the real engine once for the module."""
+    return PlateRecognizer(model_cache, threads=2)
+
+
+@pytest.fixture
+async def engine_server(recognizer: PlateRecognizer) -> AsyncGenerator[EngineServer]:
+    """Start the engine server; closed after the test."""
+    server = EngineServer(recognizer)
+    await server.server.start_server()
+    yield server
+    await server.server.close()
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry, **options: str) -> None:
+    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_uploads_are_read_on_the_engine_server(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    inbox: Path,
+    engine_server: EngineServer,
+) -> None:
+    """With a server set, every frame goes to it and becomes a sighting as if read here."""
+    folder_entry.add_to_hass(hass)
+    with patch("custom_components.plate_tracker.async_process_requirements") as install:
+        await _setup(
+            hass,
+            folder_entry,
+            **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+        )
+    assert folder_entry.state is ConfigEntryState.LOADED
+    # Home Assistant OS cannot install onnxruntime: with a server it is never asked to.
+    install.assert_not_called()
+    assert isinstance(folder_entry.runtime_data.engine, RemoteEngine)
+
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera_dir = inbox / "gate"
+    camera_dir.mkdir()
+    part = camera_dir / ".20261125T101500.jpg.part"
+    await hass.async_add_executor_job(part.write_bytes, scene_jpeg("AE1234BK"))
+    await hass.async_add_executor_job(part.replace, camera_dir / "20261125T101500.jpg")
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+    assert events[0].data["plate"] == "AE1234BK"
+    assert engine_server.reads == 1
+    sightings = folder_entry.runtime_data.store.latest_per_camera()
+    assert sightings["gate"].has_crop
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_service_says_when_the_engine_server_is_gone(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    config_dir: Path,
+    engine_server: EngineServer,
+) -> None:
+    """read_plates reads on the server, and names the server when it stops answering."""
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    snapshots = config_dir / "snapshots"
+    snapshots.mkdir()
+    hass.config.allowlist_external_dirs = {str(snapshots)}
+    image = snapshots / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "read_plates",
+        {"file_path": str(image)},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
+
+    url = engine_server.url
+    await engine_server.server.close()
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "read_plates",
+            {"file_path": str(image)},
+            blocking=True,
+            return_response=True,
+        )
+    assert caught.value.translation_key == "engine_unavailable"
+    assert caught.value.translation_placeholders["url"] == f"{url}/"
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_setup_waits_for_an_unreachable_engine_server(
+    hass: HomeAssistant, folder_entry: MockConfigEntry
+) -> None:
+    """A server that is down at start-up is retried, not given up on."""
+    folder_entry.add_to_hass(hass)
+    await _setup(hass, folder_entry, **{CONF_ENGINE_URL: "http://127.0.0.1:9"})
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_no_onnxruntime_for_this_system_is_a_repair_issue(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    """On Home Assistant OS the local engine cannot be installed: say what to do instead."""
+    folder_entry.add_to_hass(hass)
+    with patch(
+        "custom_components.plate_tracker.async_process_requirements",
+        side_effect=RequirementsNotFound(DOMAIN, ["onnxruntime==1.32.0"]),
+    ):
+        await _setup(hass, folder_entry)
+    assert folder_entry.state is ConfigEntryState.SETUP_ERROR
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_LOCAL_ENGINE_UNSUPPORTED)
+    assert issue is not None
+    assert issue.translation_placeholders == {"requirements": "onnxruntime==1.32.0"}
+
+
+async def test_local_engine_is_the_default(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """Without a server address nothing changes for a Home Assistant Core install."""
+    assert isinstance(init_folder.runtime_data.engine, LocalEngine)
+
+
+async def test_options_check_the_engine_server(
+    hass: HomeAssistant, init_folder: MockConfigEntry, engine_server: EngineServer
+) -> None:
+    """The form refuses an address that is not a server, or the wrong token, and recovers."""
+    result = await hass.config_entries.options.async_init(init_folder.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "engine"}
+    )
+    assert result["step_id"] == "engine"
+    for answer, error in (
+        ({CONF_ENGINE_URL: "engine:8790"}, {CONF_ENGINE_URL: "invalid_url"}),
+        ({CONF_ENGINE_URL: "http://127.0.0.1:9"}, {"base": "engine_unreachable"}),
+        (
+            {CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: "wrong"},
+            {"base": "engine_auth"},
+        ),
+    ):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], answer
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == error
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_folder.options[CONF_ENGINE_URL] == engine_server.url
+    assert init_folder.options[CONF_ENGINE_TOKEN] == TOKEN
+    assert init_folder.options["min_confidence"] == 0.5
+    await hass.async_block_till_done()
+    assert isinstance(init_folder.runtime_data.engine, RemoteEngine)
+
+
+def test_the_integration_imports_without_onnxruntime() -> None:
+    """Home Assistant OS has no onnxruntime: everything but the local engine must load there."""
+    code = (
+        "import sys\n"
+        "sys.modules['onnxruntime'] = None\n"
+        "sys.modules['onnx'] = None\n"
+        "import importlib\n"
+        "for name in ('', '.config_flow', '.services', '.diagnostics', '.sensor',"
+        " '.binary_sensor', '.event', '.image', '.device_tracker', '.engine.remote'):\n"
+        "    importlib.import_module('custom_components.plate_tracker' + name)\n"
+        "assert 'onnxruntime' not in {m for m, v in sys.modules.items() if v is not None}\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
