@@ -6,6 +6,7 @@ The server is the real one, with the real models, on loopback.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import json
 from pathlib import Path
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from custom_components.plate_tracker.const import (
     DOMAIN,
     EVENT_SIGHTING,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
+    LOCAL_ENGINE_REQUIREMENTS,
 )
 from custom_components.plate_tracker.coordinator import LocalEngine
 from custom_components.plate_tracker.engine import PlateRecognizer
@@ -254,3 +256,19 @@ def test_the_integration_imports_without_onnxruntime() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_local_engine_requirements_match_requirements_txt() -> None:
+    """What Home Assistant installs for the local engine is what the tests and the server use."""
+    pinned = {
+        line.split("==")[0]: line.strip()
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.startswith(("onnx==", "onnxruntime=="))
+    }
+    assert sorted(LOCAL_ENGINE_REQUIREMENTS) == sorted(pinned.values())
+    manifest = json.loads(
+        (REPO / "custom_components" / "plate_tracker" / "manifest.json").read_text()
+    )
+    assert not any(
+        requirement.startswith("onnx") for requirement in manifest["requirements"]
+    )
