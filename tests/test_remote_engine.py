@@ -18,7 +18,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.requirements import RequirementsNotFound
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -165,6 +165,67 @@ async def test_service_says_when_the_engine_server_is_gone(
     assert caught.value.translation_key == "engine_unavailable"
     assert caught.value.translation_placeholders["url"] == f"{url}/"
     await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_engine_server_connectivity_is_an_entity(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    config_dir: Path,
+    engine_server: EngineServer,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Operators see a dead engine server on the engine's device, as they see a dead NVR."""
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    entity_id = entity_registry.async_get_entity_id(
+        "binary_sensor", DOMAIN, f"{folder_entry.entry_id}_engine_server"
+    )
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == "on"
+
+    snapshots = config_dir / "snapshots"
+    snapshots.mkdir()
+    hass.config.allowlist_external_dirs = {str(snapshots)}
+    image = snapshots / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    await engine_server.server.close()
+    for _ in range(3):
+        with pytest.raises(HomeAssistantError):
+            await hass.services.async_call(
+                DOMAIN,
+                "read_plates",
+                {"file_path": str(image)},
+                blocking=True,
+                return_response=True,
+            )
+    await hass.async_block_till_done()
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == "off"
+    assert state.attributes["consecutive_failures"] == 3
+    assert "unreachable" in state.attributes["last_error"]
+    assert state.attributes["token_refused"] is False
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_no_engine_server_entity_for_the_local_engine(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A Home Assistant that reads plates itself has no server to watch."""
+    assert (
+        entity_registry.async_get_entity_id(
+            "binary_sensor", DOMAIN, f"{init_folder.entry_id}_engine_server"
+        )
+        is None
+    )
 
 
 async def test_setup_waits_for_an_unreachable_engine_server(

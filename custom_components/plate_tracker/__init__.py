@@ -19,6 +19,7 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.requirements import RequirementsNotFound, async_process_requirements
@@ -53,6 +54,7 @@ from .const import (
     ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY,
     LOCAL_ENGINE_REQUIREMENTS,
     MODELS_DIR,
+    SIGNAL_ENGINE_HEALTH,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SPOOL_FILE,
@@ -138,6 +140,11 @@ async def _async_start_engine(
             url,
             token=options.get(CONF_ENGINE_TOKEN) or None,
             regions=regions,
+            on_health_change=partial(
+                async_dispatcher_send,
+                hass,
+                SIGNAL_ENGINE_HEALTH.format(entry_id=entry.entry_id),
+            ),
         )
         try:
             await remote.health()

@@ -50,6 +50,7 @@ SIGNAL_SIGHTING: Final = f"{DOMAIN}_sighting_{{entry_id}}"
 SIGNAL_NEW_CAMERA: Final = f"{DOMAIN}_new_camera_{{entry_id}}"
 SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
 SIGNAL_SOURCE_HEALTH: Final = f"{DOMAIN}_source_health_{{entry_id}}"
+SIGNAL_ENGINE_HEALTH: Final = f"{DOMAIN}_engine_health_{{entry_id}}"
 
 ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
 ISSUE_LOCAL_ENGINE_UNSUPPORTED: Final = "local_engine_unsupported"

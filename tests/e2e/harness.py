@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Playwright
 
 REPO = Path(__file__).resolve().parents[2]
+ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
 HOST = "127.0.0.1"
 FRIGATE_VERSION = "0.16.0"
 # Set by .ci/run when mosquitto runs outside the environment the tests run in (the Python 3.14
@@ -660,3 +661,82 @@ async def log_in_browser(context: BrowserContext, client: HassClient) -> None:
         }}
         """
     )
+
+
+@dataclass
+class RunningHass:
+    """A hass process under test and a logged-in client for it."""
+
+    client: HassClient
+    process: ManagedProcess
+
+    def log(self) -> str:
+        """Return the end of hass's log, to explain a failure."""
+        return log_tail(self.process.log, 80)
+
+
+async def run_flow(
+    hass: RunningHass, handler: str, answers: dict[str, Any]
+) -> dict[str, Any]:
+    """Drive a config flow through the REST API until it creates its entry.
+
+    ``answers`` maps each step id to the answer for it: a dict of form fields, or, for a menu,
+    the option to pick (given as a string; a form asking for a ``source`` gets it as that field,
+    so the flow may show the choice either way). Fields not answered keep the form's defaults,
+    as in the frontend (newer MQTT flows require a whole "other_settings" section, for one).
+    Any other outcome fails with the flow's answer.
+    """
+    result = await hass.client.start_flow(handler)
+    answered: set[str] = set()
+    while result["type"] in ("form", "menu"):
+        step = result["step_id"]
+        if result.get("errors"):
+            raise AssertionError(f"{handler} flow step {step!r} refused: {result}")
+        if step not in answers:
+            raise AssertionError(
+                f"{handler} flow asked for an unexpected step: {result}"
+            )
+        if step in answered:
+            raise AssertionError(
+                f"{handler} flow asked for step {step!r} again: {result}"
+            )
+        answered.add(step)
+        answer = answers[step]
+        if result["type"] == "menu":
+            payload = {"next_step_id": answer}
+        elif isinstance(answer, str):
+            payload = {"source": answer}
+        else:
+            # What the frontend sends: the form's defaults, then what the user typed.
+            payload = form_defaults(result.get("data_schema") or []) | answer
+        result = await hass.client.flow_step(result["flow_id"], payload)
+    if result["type"] != "create_entry":
+        raise AssertionError(f"{handler} flow ended without an entry: {result}")
+    return result
+
+
+async def wait_loaded(hass: RunningHass, domain: str) -> None:
+    """Wait until the config entry of ``domain`` is set up; fail early when setup failed."""
+
+    async def loaded() -> bool:
+        entries = await hass.client.entries(domain)
+        states = [entry["state"] for entry in entries]
+        if any(
+            state in ("setup_error", "migration_error", "failed_unload")
+            for state in states
+        ):
+            raise AssertionError(
+                f"{domain} entry failed to set up: {entries}\nhass log:\n{hass.log()}"
+            )
+        return "loaded" in states
+
+    try:
+        await wait_for(
+            f"the {domain} entry to load",
+            loaded,
+            within=ENTRY_LOAD_TIMEOUT,
+            interval=0.5,
+            alive=hass.process.death,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err

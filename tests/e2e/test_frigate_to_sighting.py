@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
@@ -29,16 +28,15 @@ from .harness import (
     HOST,
     EventSubscription,
     FakeFrigate,
-    HassClient,
-    ManagedProcess,
-    form_defaults,
+    RunningHass,
     free_port,
     load_demo_feed,
-    log_tail,
     mosquitto_binary,
+    run_flow,
     running_hass,
     start_mosquitto,
     wait_for,
+    wait_loaded,
     write_hass_config,
 )
 
@@ -55,7 +53,6 @@ MQTT_PREFIX = "frigate"
 # Frigate's box of the car in the generated 1280x720 scene (the car is drawn in its lower half).
 VEHICLE_BOX = [100, 280, 1180, 720]
 
-ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
 SIGHTING_TIMEOUT = 60  # three snapshot reads on two cores, then the pass is published
 # Home Assistant batches MQTT subscriptions for a moment before sending them to the broker;
 # Frigate's event messages are not retained, so publishing too early would lose them.
@@ -65,18 +62,6 @@ PUBLISH_ATTEMPTS = 3
 
 def _ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-@dataclass
-class RunningHass:
-    """A hass process under test and a logged-in client for it."""
-
-    client: HassClient
-    process: ManagedProcess
-
-    def log(self) -> str:
-        """Return the end of hass's log, to explain a failure."""
-        return log_tail(self.process.log, 80)
 
 
 @pytest.fixture
@@ -122,73 +107,6 @@ async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
     write_hass_config(config, port)
     async with running_hass(config, port, tmp_path) as (client, process):
         yield RunningHass(client, process)
-
-
-async def _run_flow(
-    hass: RunningHass, handler: str, answers: dict[str, Any]
-) -> dict[str, Any]:
-    """Drive a config flow through the REST API until it creates its entry.
-
-    ``answers`` maps each step id to the answer for it: a dict of form fields, or, for a menu,
-    the option to pick (given as a string; a form asking for a ``source`` gets it as that field,
-    so the flow may show the choice either way). Fields not answered keep the form's defaults,
-    as in the frontend (newer MQTT flows require a whole "other_settings" section, for one).
-    Any other outcome fails with the flow's answer.
-    """
-    result = await hass.client.start_flow(handler)
-    answered: set[str] = set()
-    while result["type"] in ("form", "menu"):
-        step = result["step_id"]
-        if result.get("errors"):
-            raise AssertionError(f"{handler} flow step {step!r} refused: {result}")
-        if step not in answers:
-            raise AssertionError(
-                f"{handler} flow asked for an unexpected step: {result}"
-            )
-        if step in answered:
-            raise AssertionError(
-                f"{handler} flow asked for step {step!r} again: {result}"
-            )
-        answered.add(step)
-        answer = answers[step]
-        if result["type"] == "menu":
-            payload = {"next_step_id": answer}
-        elif isinstance(answer, str):
-            payload = {"source": answer}
-        else:
-            # What the frontend sends: the form's defaults, then what the user typed.
-            payload = form_defaults(result.get("data_schema") or []) | answer
-        result = await hass.client.flow_step(result["flow_id"], payload)
-    if result["type"] != "create_entry":
-        raise AssertionError(f"{handler} flow ended without an entry: {result}")
-    return result
-
-
-async def _wait_loaded(hass: RunningHass, domain: str) -> None:
-    """Wait until the config entry of ``domain`` is set up; fail early when setup failed."""
-
-    async def loaded() -> bool:
-        entries = await hass.client.entries(domain)
-        states = [entry["state"] for entry in entries]
-        if any(
-            state in ("setup_error", "migration_error", "failed_unload")
-            for state in states
-        ):
-            raise AssertionError(
-                f"{domain} entry failed to set up: {entries}\nhass log:\n{hass.log()}"
-            )
-        return "loaded" in states
-
-    try:
-        await wait_for(
-            f"the {domain} entry to load",
-            loaded,
-            within=ENTRY_LOAD_TIMEOUT,
-            interval=0.5,
-            alive=hass.process.death,
-        )
-    except AssertionError as err:
-        raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err
 
 
 def _frigate_event(event_type: str, event_id: str, start: float, frame: float) -> str:
@@ -262,10 +180,10 @@ async def test_frigate_event_becomes_sighting(
     # Else Home Assistant 2026.10 would go back to its default port five minutes in.
     await client.confirm_http_config()
 
-    await _run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
-    await _wait_loaded(hass, "mqtt")
+    await run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
+    await wait_loaded(hass, "mqtt")
 
-    await _run_flow(
+    await run_flow(
         hass,
         "plate_tracker",
         {
@@ -273,7 +191,7 @@ async def test_frigate_event_becomes_sighting(
             "frigate": {"frigate_url": frigate.url, "mqtt_prefix": MQTT_PREFIX},
         },
     )
-    await _wait_loaded(hass, "plate_tracker")
+    await wait_loaded(hass, "plate_tracker")
     assert "/api/version" in frigate.requests, (
         "the flow must check Frigate before saving"
     )

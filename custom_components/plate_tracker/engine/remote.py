@@ -9,13 +9,14 @@ dead engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import json
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from ..sources.health import ConnectionHealth
 from .imaging import ImageError
 from .types import Box, FrameResult
 
@@ -48,8 +49,15 @@ class RemoteEngine:
         token: str | None = None,
         regions: Sequence[str] | None = None,
         read_timeout: float = READ_TIMEOUT_SECONDS,
+        on_health_change: Callable[[], None] | None = None,
     ) -> None:
-        """``url`` is the server's base address, e.g. ``http://engine:8790``."""
+        """``url`` is the server's base address, e.g. ``http://engine:8790``.
+
+        ``on_health_change`` is called when the server goes down or comes back
+        (``connection`` says which), from the event loop the requests run on.
+        """
+        self.connection = ConnectionHealth()
+        self._on_health_change = on_health_change
         self._session = session
         self._base = URL(url.rstrip("/") + "/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -86,6 +94,38 @@ class RemoteEngine:
             raise EngineUnavailableError(self.url, str(err)) from err
 
     async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        seconds: float,
+        params: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Any:
+        """Return the server's JSON answer, keeping ``connection`` up to date.
+
+        A refused image is an answer: the server works.
+        """
+        try:
+            answer = await self._answer_of(
+                method, path, seconds=seconds, params=params, data=data
+            )
+        except EngineUnavailableError as err:
+            self._health_changed(
+                self.connection.failed(err.reason, auth=err.unauthorized)
+            )
+            raise
+        except ImageError:
+            self._health_changed(self.connection.succeeded())
+            raise
+        self._health_changed(self.connection.succeeded())
+        return answer
+
+    def _health_changed(self, changed: bool) -> None:
+        if changed and self._on_health_change is not None:
+            self._on_health_change()
+
+    async def _answer_of(
         self,
         method: str,
         path: str,

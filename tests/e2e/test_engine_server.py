@@ -1,0 +1,192 @@
+"""Home Assistant reads plates on a separate engine server: the Home Assistant OS set-up, real parts.
+
+A real ``hass`` process with the integration from this checkout, and the engine server started
+as an operator would (``scripts/engine serve`` with a token file) in its own process. The
+options flow points the integration at the server; a camera upload into the inbox folder must
+come out as a sighting, and a stopped server must show on the engine server's connectivity
+sensor without taking the integration down.
+
+Run alone with ``scripts/test -m e2e``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from pathlib import Path
+import random
+import sys
+from typing import Any
+
+import pytest
+
+from .harness import (
+    HOST,
+    REPO,
+    EventSubscription,
+    ManagedProcess,
+    RunningHass,
+    free_port,
+    load_demo_feed,
+    port_open,
+    run_flow,
+    running_hass,
+    wait_for,
+    wait_loaded,
+    write_hass_config,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.enable_socket,
+    pytest.mark.usefixtures("socket_enabled"),
+    pytest.mark.timeout(600),
+]
+
+PLATE = "BC5512HP"
+CAMERA = "gate"
+TOKEN = "e2e-engine-token"  # noqa: S105 - a test server's token
+SERVER_START_TIMEOUT = 60  # loads (and on a first run folds) the models
+SIGHTING_TIMEOUT = 60
+
+
+@dataclass
+class EngineServer:
+    """The engine server process and the address Home Assistant is given."""
+
+    process: ManagedProcess
+    url: str
+
+
+@pytest.fixture
+async def engine_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[EngineServer]:
+    """Start ``scripts/engine serve`` in this test's Python environment, as README says."""
+    token_file = tmp_path / "engine.token"
+    token_file.write_text(f"{TOKEN}\n", encoding="utf-8")
+    port = free_port()
+    # scripts/engine runs in the venv named by VENV: the one running the tests.
+    monkeypatch.setenv("VENV", str(Path(sys.executable).parent.parent))
+    process = ManagedProcess(
+        "engine server",
+        [
+            str(REPO / "scripts" / "engine"),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--token-file",
+            str(token_file),
+        ],
+        tmp_path / "engine.log",
+        REPO,
+    )
+    try:
+        await wait_for(
+            "the engine server to listen",
+            lambda: port_open(port),
+            within=SERVER_START_TIMEOUT,
+            interval=0.5,
+            alive=process.death,
+        )
+        yield EngineServer(process, f"http://{HOST}:{port}")
+    finally:
+        await process.stop(grace=5)
+
+
+@pytest.fixture
+async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
+    """Run a real ``hass`` with the integration from this checkout, on a free port."""
+    port = free_port()
+    config = tmp_path / "config"
+    write_hass_config(config, port)
+    async with running_hass(config, port, tmp_path) as (client, process):
+        yield RunningHass(client, process)
+
+
+def _upload(inbox: Path, name: str, data: bytes) -> None:
+    """Upload as an FTP server finishes a file: written aside, then renamed into place."""
+    camera = inbox / CAMERA
+    camera.mkdir(parents=True, exist_ok=True)
+    partial = camera / f".{name}.part"
+    partial.write_bytes(data)
+    partial.replace(camera / name)
+
+
+def _engine_sensor(states: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next(
+        (
+            state
+            for state in states
+            if state["entity_id"].startswith("binary_sensor.")
+            and state["attributes"].get("device_class") == "connectivity"
+            and "token_refused" in state["attributes"]
+        ),
+        None,
+    )
+
+
+async def test_plates_are_read_on_the_engine_server(
+    engine_server: EngineServer, hass_process: RunningHass, tmp_path: Path
+) -> None:
+    """The Home Assistant OS path end to end: options flow, server reads, sensor on outage."""
+    hass = hass_process
+    client = hass.client
+    await client.onboard()
+    await client.confirm_http_config()
+    await run_flow(
+        hass,
+        "plate_tracker",
+        {"user": "folder", "folder": {"inbox": "plate_inbox"}},
+    )
+    await wait_loaded(hass, "plate_tracker")
+    (entry,) = await client.entries("plate_tracker")
+
+    flow = await client.start_options_flow(entry["entry_id"])
+    flow = await client.options_flow_step(flow["flow_id"], {"next_step_id": "engine"})
+    assert flow["step_id"] == "engine", flow
+    flow = await client.options_flow_step(
+        flow["flow_id"], {"engine_url": engine_server.url, "engine_token": TOKEN}
+    )
+    assert flow["type"] == "create_entry", f"{flow}\nhass log:\n{hass.log()}"
+    await wait_loaded(hass, "plate_tracker")
+
+    async def server_sensor_on() -> bool:
+        sensor = _engine_sensor(await client.states())
+        return sensor is not None and sensor["state"] == "on"
+
+    await wait_for("the engine server sensor", server_sensor_on, within=60)
+
+    demo_feed = load_demo_feed()
+    scene: bytes = demo_feed.render_scene(
+        demo_feed.plate_from_text(PLATE), camera=CAMERA, rng=random.Random(77)
+    )
+    inbox = tmp_path / "config" / "plate_inbox"
+    subscription = EventSubscription(client)
+    try:
+        await subscription.subscribe("plate_tracker_sighting")
+        await asyncio.to_thread(_upload, inbox, "20261126T101500.jpg", scene)
+        sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+    finally:
+        await subscription.close()
+    assert sighting is not None, f"no sighting\nhass log:\n{hass.log()}"
+    assert sighting["plate"] == PLATE, sighting
+    assert sighting["camera"] == CAMERA, sighting
+
+    await engine_server.process.stop(grace=5)
+    for number in range(3):
+        await asyncio.to_thread(_upload, inbox, f"20261126T1016{number:02}.jpg", scene)
+
+    async def server_sensor_off() -> bool:
+        sensor = _engine_sensor(await client.states())
+        return sensor is not None and sensor["state"] == "off"
+
+    await wait_for("the engine server sensor to go off", server_sensor_off, within=90)
+    sensor = _engine_sensor(await client.states())
+    assert sensor is not None
+    assert "unreachable" in sensor["attributes"]["last_error"], sensor
+    (entry,) = await client.entries("plate_tracker")
+    assert entry["state"] == "loaded", entry
