@@ -253,6 +253,32 @@ async def test_no_onnxruntime_for_this_system_is_a_repair_issue(
     assert issue.translation_placeholders == {"requirements": "onnxruntime==1.32.0"}
 
 
+async def test_setting_a_server_starts_a_hub_that_could_not_read_locally(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, engine_server: EngineServer
+) -> None:
+    """What the repair issue tells a Home Assistant OS user to do must work without a restart."""
+    folder_entry.add_to_hass(hass)
+    with patch(
+        "custom_components.plate_tracker.async_process_requirements",
+        side_effect=RequirementsNotFound(DOMAIN, ["onnxruntime==1.32.0"]),
+    ):
+        await _setup(hass, folder_entry)
+        assert folder_entry.state is ConfigEntryState.SETUP_ERROR
+        result = await hass.config_entries.options.async_init(folder_entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "engine"}
+        )
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.LOADED
+    assert isinstance(folder_entry.runtime_data.engine, RemoteEngine)
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
 async def test_local_engine_is_the_default(
     hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:

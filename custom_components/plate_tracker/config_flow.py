@@ -395,8 +395,23 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         return runtime
 
     def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
-        """Keep the other steps' options; the hub reloads only if something changed."""
-        return self.async_create_entry(data={**self.config_entry.options, **changes})
+        """Keep the other steps' options; the hub reloads only if something changed.
+
+        A hub that failed to start has no update listener: it is set up again
+        with the new options (on Home Assistant OS, the engine server that was
+        missing), instead of waiting for a restart.
+        """
+        options = {**self.config_entry.options, **changes}
+        if self.config_entry.state in (
+            ConfigEntryState.SETUP_ERROR,
+            ConfigEntryState.SETUP_RETRY,
+        ):
+            # Saved first: the reload starts before this flow's result is applied.
+            self.hass.config_entries.async_update_entry(
+                self.config_entry, options=options
+            )
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+        return self.async_create_entry(data=options)
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
