@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 import io
 
@@ -18,6 +19,7 @@ from custom_components.plate_tracker.engine.remote import (
 )
 from custom_components.plate_tracker.engine.server import (
     MAX_IMAGE_BYTES,
+    MAX_WAITING_READS,
     create_app,
     parse_box,
     parse_regions,
@@ -106,6 +108,26 @@ async def test_a_huge_body_is_refused_as_too_large(start: Start) -> None:
     remote = RemoteEngine(session, url, token=TOKEN)
     with pytest.raises(ImageError, match="limited"):
         await remote.read(b"\0" * (MAX_IMAGE_BYTES + 1))
+
+
+async def test_a_flood_of_reads_is_refused_not_queued_without_end(start: Start) -> None:
+    """Beyond the waiting room the server answers busy at once: memory stays flat."""
+    url, session = await start()
+    remote = RemoteEngine(session, url, token=TOKEN)
+    image = scene_jpeg(UA_PLATE)
+    outcomes = await asyncio.gather(
+        *(remote.read(image) for _ in range(MAX_WAITING_READS + 4)),
+        return_exceptions=True,
+    )
+    read = [o for o in outcomes if isinstance(o, FrameResult)]
+    busy = [o for o in outcomes if isinstance(o, EngineUnavailableError)]
+    assert len(read) + len(busy) == len(outcomes)
+    assert len(read) == MAX_WAITING_READS + 1
+    assert len(busy) == 3
+    assert all("answered 503" in str(o) and "waiting" in str(o) for o in busy)
+    assert all(result.plates[0].text == UA_PLATE for result in read)
+    # The room empties: the next read is served.
+    assert (await remote.read(image)).plates[0].text == UA_PLATE
 
 
 async def test_the_token_is_required_and_checked(start: Start) -> None:

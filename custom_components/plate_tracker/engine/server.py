@@ -35,6 +35,9 @@ API_VERSION = 1
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 """Largest image body accepted (the integration's own services take as much)."""
 KNOWN_REGIONS = ("ua", "eu", "us", "br")
+MAX_WAITING_READS = 8
+"""Reads queued behind the one running; more are refused (503) rather than held in
+memory: at 0.1-0.5 s a read, a deeper queue answers too late to be of use."""
 
 _RECOGNIZER: web.AppKey[PlateRecognizer] = web.AppKey("recognizer")
 _TOKEN: web.AppKey[str | None] = web.AppKey("token")
@@ -42,6 +45,7 @@ _WORKER: web.AppKey[ThreadPoolExecutor] = web.AppKey("worker")
 _BY_REGIONS: web.AppKey[dict[tuple[str, ...], PlateRecognizer]] = web.AppKey(
     "by_regions"
 )
+_WAITING: web.AppKey[list[int]] = web.AppKey("waiting")
 
 
 def create_app(
@@ -54,6 +58,7 @@ def create_app(
     app[_RECOGNIZER] = recognizer
     app[_TOKEN] = token or None
     app[_BY_REGIONS] = {recognizer.regions: recognizer}
+    app[_WAITING] = [0]
     app[_WORKER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-engine")
     app.router.add_get("/v1/health", _health)
     app.router.add_post("/v1/read", _read)
@@ -116,17 +121,25 @@ async def _read(request: web.Request) -> web.Response:
         regions = parse_regions(request.query.get("regions"))
     except ValueError as err:
         return _error(400, "invalid_request", str(err))
-    image = await request.read()
-    if not image:
-        return _error(400, "invalid_image", "the request body holds no image")
-    recognizer = _recognizer_for(request.app, regions)
-    loop = asyncio.get_running_loop()
+    waiting = request.app[_WAITING]
+    if waiting[0] > MAX_WAITING_READS:
+        return _error(503, "busy", f"{waiting[0]} reads are already waiting")
+    # Counted before the body arrives: requests coming together all see it.
+    waiting[0] += 1
     try:
-        result = await loop.run_in_executor(
-            request.app[_WORKER], recognizer.read, image, box
+        image = await request.read()
+        if not image:
+            return _error(400, "invalid_image", "the request body holds no image")
+        result = await asyncio.get_running_loop().run_in_executor(
+            request.app[_WORKER],
+            _recognizer_for(request.app, regions).read,
+            image,
+            box,
         )
     except ImageError as err:
         return _error(400, "invalid_image", str(err))
+    finally:
+        waiting[0] -= 1
     return web.json_response(result.to_dict(with_crops=True))
 
 
