@@ -74,6 +74,15 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.fixture
+def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
+    """Make a folder the user listed in allowlist_external_dirs."""
+    path = config_dir / "allowed"
+    path.mkdir()
+    hass.config.allowlist_external_dirs = {str(path)}
+    return path
+
+
+@pytest.fixture
 def inbox(config_dir: Path) -> Path:
     """Create the inbox folder of the folder-source entry."""
     path = config_dir / "plate_inbox"

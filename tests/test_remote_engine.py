@@ -6,6 +6,7 @@ The server is the real one, with the real models, on loopback.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import AbstractContextManager
 import json
 from pathlib import Path
 import subprocess
@@ -15,7 +16,7 @@ from unittest.mock import patch
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, ServiceResponse
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -89,6 +90,16 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry, **options: str) ->
     await hass.async_block_till_done()
 
 
+async def _read_plates(hass: HomeAssistant, image: Path) -> ServiceResponse:
+    return await hass.services.async_call(
+        DOMAIN,
+        "read_plates",
+        {"file_path": str(image)},
+        blocking=True,
+        return_response=True,
+    )
+
+
 async def test_uploads_are_read_on_the_engine_server(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
@@ -126,7 +137,7 @@ async def test_uploads_are_read_on_the_engine_server(
 async def test_service_says_when_the_engine_server_is_gone(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
-    config_dir: Path,
+    allowed_dir: Path,
     engine_server: EngineServer,
 ) -> None:
     """read_plates reads on the server, and names the server when it stops answering."""
@@ -136,32 +147,17 @@ async def test_service_says_when_the_engine_server_is_gone(
         folder_entry,
         **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
     )
-    snapshots = config_dir / "snapshots"
-    snapshots.mkdir()
-    hass.config.allowlist_external_dirs = {str(snapshots)}
-    image = snapshots / "gate.jpg"
+    image = allowed_dir / "gate.jpg"
     image.write_bytes(scene_jpeg("BC5512HP", seed=4))
 
-    response = await hass.services.async_call(
-        DOMAIN,
-        "read_plates",
-        {"file_path": str(image)},
-        blocking=True,
-        return_response=True,
-    )
+    response = await _read_plates(hass, image)
     assert response is not None
     assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
 
     url = engine_server.url
     await engine_server.server.close()
     with pytest.raises(HomeAssistantError) as caught:
-        await hass.services.async_call(
-            DOMAIN,
-            "read_plates",
-            {"file_path": str(image)},
-            blocking=True,
-            return_response=True,
-        )
+        await _read_plates(hass, image)
     assert caught.value.translation_key == "engine_unavailable"
     assert caught.value.translation_placeholders["url"] == f"{url}/"
     await hass.config_entries.async_unload(folder_entry.entry_id)
@@ -170,7 +166,7 @@ async def test_service_says_when_the_engine_server_is_gone(
 async def test_engine_server_connectivity_is_an_entity(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
-    config_dir: Path,
+    allowed_dir: Path,
     engine_server: EngineServer,
     entity_registry: er.EntityRegistry,
 ) -> None:
@@ -189,21 +185,12 @@ async def test_engine_server_connectivity_is_an_entity(
     assert state is not None
     assert state.state == "on"
 
-    snapshots = config_dir / "snapshots"
-    snapshots.mkdir()
-    hass.config.allowlist_external_dirs = {str(snapshots)}
-    image = snapshots / "gate.jpg"
+    image = allowed_dir / "gate.jpg"
     image.write_bytes(scene_jpeg("BC5512HP", seed=4))
     await engine_server.server.close()
     for _ in range(3):
         with pytest.raises(HomeAssistantError):
-            await hass.services.async_call(
-                DOMAIN,
-                "read_plates",
-                {"file_path": str(image)},
-                blocking=True,
-                return_response=True,
-            )
+            await _read_plates(hass, image)
     await hass.async_block_till_done()
     state = hass.states.get(entity_id)
     assert state is not None
@@ -237,15 +224,20 @@ async def test_setup_waits_for_an_unreachable_engine_server(
     assert folder_entry.state is ConfigEntryState.SETUP_RETRY
 
 
+def _no_onnxruntime() -> AbstractContextManager[object]:
+    """Installing the local engine fails, as on Home Assistant OS (musl)."""
+    return patch(
+        "custom_components.plate_tracker.async_process_requirements",
+        side_effect=RequirementsNotFound(DOMAIN, ["onnxruntime==1.32.0"]),
+    )
+
+
 async def test_no_onnxruntime_for_this_system_is_a_repair_issue(
     hass: HomeAssistant, folder_entry: MockConfigEntry, issue_registry: ir.IssueRegistry
 ) -> None:
     """On Home Assistant OS the local engine cannot be installed: say what to do instead."""
     folder_entry.add_to_hass(hass)
-    with patch(
-        "custom_components.plate_tracker.async_process_requirements",
-        side_effect=RequirementsNotFound(DOMAIN, ["onnxruntime==1.32.0"]),
-    ):
+    with _no_onnxruntime():
         await _setup(hass, folder_entry)
     assert folder_entry.state is ConfigEntryState.SETUP_ERROR
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE_LOCAL_ENGINE_UNSUPPORTED)
@@ -258,10 +250,7 @@ async def test_setting_a_server_starts_a_hub_that_could_not_read_locally(
 ) -> None:
     """What the repair issue tells a Home Assistant OS user to do must work without a restart."""
     folder_entry.add_to_hass(hass)
-    with patch(
-        "custom_components.plate_tracker.async_process_requirements",
-        side_effect=RequirementsNotFound(DOMAIN, ["onnxruntime==1.32.0"]),
-    ):
+    with _no_onnxruntime():
         await _setup(hass, folder_entry)
         assert folder_entry.state is ConfigEntryState.SETUP_ERROR
         result = await hass.config_entries.options.async_init(folder_entry.entry_id)

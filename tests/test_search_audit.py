@@ -51,15 +51,6 @@ async def sightings(
     return stored
 
 
-@pytest.fixture
-def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
-    """Make a folder the user listed in allowlist_external_dirs."""
-    path = config_dir / "evidence"
-    path.mkdir()
-    hass.config.allowlist_external_dirs = {str(path)}
-    return path
-
-
 async def call(
     hass: HomeAssistant, service: str, data: dict[str, Any], user: User | None = None
 ) -> Any:

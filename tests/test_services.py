@@ -21,15 +21,6 @@ from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
 from .synthetic import scene_jpeg
 
 
-@pytest.fixture
-def allowed_dir(hass: HomeAssistant, config_dir: Path) -> Path:
-    """Make a folder the user listed in allowlist_external_dirs."""
-    path = config_dir / "snapshots"
-    path.mkdir()
-    hass.config.allowlist_external_dirs = {str(path)}
-    return path
-
-
 async def test_read_plates_from_an_allowed_file(
     hass: HomeAssistant, init_folder: MockConfigEntry, allowed_dir: Path
 ) -> None:

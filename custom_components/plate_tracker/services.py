@@ -306,6 +306,15 @@ async def _image_for_call(hass: HomeAssistant, call: ServiceCall) -> bytes:
     )
 
 
+def _engine_unavailable(err: EngineUnavailableError) -> HomeAssistantError:
+    """Return the error a service raises when the engine server gave no usable answer."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="engine_unavailable",
+        translation_placeholders={"url": err.url, "error": err.reason},
+    )
+
+
 async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     image = await _image_for_call(hass, call)
@@ -321,11 +330,7 @@ async def _read_plates(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
             translation_placeholders={"error": str(err)},
         ) from err
     except EngineUnavailableError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="engine_unavailable",
-            translation_placeholders={"url": err.url, "error": err.reason},
-        ) from err
+        raise _engine_unavailable(err) from err
     return result.to_dict()
 
 
@@ -361,11 +366,7 @@ async def _capture_camera(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
             translation_placeholders={"error": str(err)},
         ) from err
     except EngineUnavailableError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="engine_unavailable",
-            translation_placeholders={"url": err.url, "error": err.reason},
-        ) from err
+        raise _engine_unavailable(err) from err
     return {"sightings": [sighting_payload(sighting) for sighting in sightings]}
 
 

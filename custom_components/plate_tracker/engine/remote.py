@@ -71,12 +71,9 @@ class RemoteEngine:
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health answer; EngineUnavailableError when it has none."""
-        answer = await self._request("GET", "v1/health", seconds=HEALTH_TIMEOUT_SECONDS)
-        if not isinstance(answer, dict) or answer.get("status") != "ok":
-            raise EngineUnavailableError(
-                self.url, f"unexpected health answer {answer!r}"
-            )
-        return answer
+        return await self._request(
+            "GET", "v1/health", HEALTH_TIMEOUT_SECONDS, _health_answer
+        )
 
     async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
         """Read ``image`` on the server, as ``PlateRecognizer.read`` would here."""
@@ -85,31 +82,34 @@ class RemoteEngine:
             params["box"] = ",".join(str(int(value)) for value in vehicle_box)
         if self._regions:
             params["regions"] = self._regions
-        answer = await self._request(
-            "POST", "v1/read", params=params, data=image, seconds=self._read_timeout
+        return await self._request(
+            "POST",
+            "v1/read",
+            self._read_timeout,
+            FrameResult.from_dict,
+            params=params,
+            data=image,
         )
-        try:
-            return FrameResult.from_dict(answer)
-        except ValueError as err:
-            raise EngineUnavailableError(self.url, str(err)) from err
 
-    async def _request(
+    async def _request[T](
         self,
         method: str,
         path: str,
-        *,
         seconds: float,
-        params: dict[str, str] | None = None,
-        data: bytes | None = None,
-    ) -> Any:
-        """Return the server's JSON answer, keeping ``connection`` up to date.
+        parse: Callable[[Any], T],
+        **send: Any,
+    ) -> T:
+        """Return ``parse`` of the server's JSON answer, keeping ``connection`` up to date.
 
-        A refused image is an answer: the server works.
+        A refused image is an answer (the server works); an answer ``parse``
+        finds malformed is not.
         """
         try:
-            answer = await self._answer_of(
-                method, path, seconds=seconds, params=params, data=data
-            )
+            answer = await self._answer(method, path, seconds, send)
+            try:
+                result = parse(answer)
+            except ValueError as err:
+                raise EngineUnavailableError(self.url, str(err)) from err
         except EngineUnavailableError as err:
             self._health_changed(
                 self.connection.failed(err.reason, auth=err.unauthorized)
@@ -119,20 +119,14 @@ class RemoteEngine:
             self._health_changed(self.connection.succeeded())
             raise
         self._health_changed(self.connection.succeeded())
-        return answer
+        return result
 
     def _health_changed(self, changed: bool) -> None:
         if changed and self._on_health_change is not None:
             self._on_health_change()
 
-    async def _answer_of(
-        self,
-        method: str,
-        path: str,
-        *,
-        seconds: float,
-        params: dict[str, str] | None = None,
-        data: bytes | None = None,
+    async def _answer(
+        self, method: str, path: str, seconds: float, send: dict[str, Any]
     ) -> Any:
         last: Exception | None = None
         for _ in range(ATTEMPTS):
@@ -140,13 +134,12 @@ class RemoteEngine:
                 async with self._session.request(
                     method,
                     self._base.join(URL(path)),
-                    params=params,
-                    data=data,
                     headers={
                         **self._headers,
                         "Content-Type": "application/octet-stream",
                     },
                     timeout=aiohttp.ClientTimeout(total=seconds),
+                    **send,
                 ) as response:
                     body = await response.read()
                     return _answer(self.url, response.status, body)
@@ -155,6 +148,12 @@ class RemoteEngine:
         raise EngineUnavailableError(
             self.url, f"unreachable: {str(last) or type(last).__name__}"
         )
+
+
+def _health_answer(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or answer.get("status") != "ok":
+        raise ValueError(f"unexpected health answer {answer!r}")
+    return answer
 
 
 def _answer(url: str, status: int, body: bytes) -> Any:
