@@ -6,6 +6,8 @@ images with the real models (never the photo set, which a user's clone does not 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 import contextlib
 import io
 import json
@@ -13,11 +15,13 @@ from pathlib import Path
 import re
 import subprocess
 import sys
+import threading
 from typing import Any
 from unittest.mock import patch
 import urllib.error
 import urllib.request
 
+from aiohttp import web
 import pytest
 
 from custom_components.plate_tracker.engine import PlateRecognizer, cli
@@ -27,6 +31,7 @@ from custom_components.plate_tracker.engine.benchmark import (
     photo_frames,
 )
 from custom_components.plate_tracker.engine.fusion import FUSION_VERSION
+from custom_components.plate_tracker.engine.server import create_app
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
@@ -522,6 +527,64 @@ def test_bench_saves_a_run_and_compares_with_it(
         comparisons[8]
         == f"peak_rss_mb: {second['peak_rss_mb']} vs {first['peak_rss_mb']}"
     )
+
+
+@pytest.mark.enable_socket
+@pytest.mark.usefixtures("socket_enabled")
+def test_bench_reads_through_an_engine_server(
+    recognizer: PlateRecognizer,
+    model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`bench --server` measures the HTTP hop Home Assistant OS pays, with the same reads."""
+    token = tmp_path / "engine.token"
+    token.write_text("bench-token\n", encoding="utf-8")
+    with _serving(recognizer, "bench-token") as url:
+        code = cli.main(
+            [
+                "bench",
+                "--images",
+                "2",
+                "--server",
+                url,
+                "--token-file",
+                str(token),
+                "--models",
+                str(model_dir),
+            ]
+        )
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    assert result["server"] == url
+    for mode in ("full_frame", "vehicle_box"):
+        assert result[mode]["n"] == 2
+        assert result[mode]["accuracy"] == 1.0
+        assert 0 < result[mode]["p50_s"] <= result[mode]["p90_s"]
+
+
+@contextlib.contextmanager
+def _serving(recognizer: PlateRecognizer, token: str) -> Iterator[str]:
+    """Serve the engine on loopback from a thread of its own; the CLI runs its own loop."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="engine-server-test")
+    thread.start()
+    runner = web.AppRunner(create_app(recognizer, token=token))
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    try:
+        port = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
 
 
 def test_compare_skips_figures_the_baseline_lacks() -> None:

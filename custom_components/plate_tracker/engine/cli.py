@@ -1,14 +1,18 @@
-"""Command line: fetch the models, read images, evaluate on labelled photos, benchmark."""
+"""Command line: fetch the models, read images, evaluate on labelled photos, benchmark, serve."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 import json
 import os
 from pathlib import Path
 import sys
 from typing import TextIO
+
+import aiohttp
 
 from .benchmark import (
     compare,
@@ -23,8 +27,9 @@ from .imaging import ImageError
 from .models import ModelsUnavailable, ensure_models
 from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
+from .remote import RemoteEngine
 from .server import parse_regions, serve
-from .types import Box
+from .types import Box, FrameResult
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
 """``<repo>/models/cache``: where a checkout keeps its models (ignored by git)."""
@@ -138,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
         "--reference-python",
         type=Path,
         help="python of a venv with rapidocr-onnxruntime: run RapidOCR's pipeline side by side",
+    )
+    bench.add_argument(
+        "--server",
+        metavar="URL",
+        help="read through this engine server (serve) instead of in this process: "
+        "what the HTTP hop costs (memory is then this client's)",
+    )
+    bench.add_argument(
+        "--token-file", type=Path, help="the server's bearer token, with --server"
     )
     bench.set_defaults(run=_bench)
 
@@ -294,7 +308,45 @@ def _bench(args: argparse.Namespace) -> int:
     # under scripts/engine; 158 MB under `python -m`, which loads Home
     # Assistant through the integration's package first (both measured).
     before_engine = peak_rss_mb()
-    recognizer = _recognizer(args)
+    with ExitStack() as stack:
+        if args.server is not None:
+            read = stack.enter_context(_remote_reads(args))
+        else:
+            read = _recognizer(args).read
+        return _run_bench(args, read, before_engine)
+
+
+@contextmanager
+def _remote_reads(
+    args: argparse.Namespace,
+) -> Iterator[Callable[[bytes, Box | None], FrameResult]]:
+    """Blocking reads through an engine server, on a loop of their own."""
+    token = (
+        args.token_file.read_text(encoding="utf-8").strip()
+        if args.token_file is not None
+        else None
+    )
+    loop = asyncio.new_event_loop()
+    session = loop.run_until_complete(_open_session())
+    remote = RemoteEngine(
+        session, args.server, token=token, regions=args.regions.split(",")
+    )
+    try:
+        yield lambda image, box: loop.run_until_complete(remote.read(image, box))
+    finally:
+        loop.run_until_complete(session.close())
+        loop.close()
+
+
+async def _open_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
+def _run_bench(
+    args: argparse.Namespace,
+    read: Callable[[bytes, Box | None], FrameResult],
+    before_engine: float,
+) -> int:
     if args.data_dir is not None:
         frames = photo_frames(args.data_dir, args.images)
         source = str(args.data_dir)
@@ -307,7 +359,8 @@ def _bench(args: argparse.Namespace) -> int:
     result = {
         "source": source,
         "threads": args.threads,
-        **run_benchmark(recognizer.read, frames, rounds=args.rounds),
+        **({"server": args.server} if args.server is not None else {}),
+        **run_benchmark(read, frames, rounds=args.rounds),
         "rss_before_engine_mb": before_engine,
     }
     if args.reference_python is not None:
