@@ -32,6 +32,7 @@ from custom_components.plate_tracker.const import (
     CONF_ENGINE_URL,
     DOMAIN,
     EVENT_SIGHTING,
+    ISSUE_ENGINE_SERVER_UNAVAILABLE,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     LOCAL_ENGINE_REQUIREMENTS,
 )
@@ -163,14 +164,15 @@ async def test_service_says_when_the_engine_server_is_gone(
     await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
-async def test_engine_server_connectivity_is_an_entity(
+async def test_engine_server_outage_is_a_sensor_and_a_repair_issue(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
     allowed_dir: Path,
     engine_server: EngineServer,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """Operators see a dead engine server on the engine's device, as they see a dead NVR."""
+    """Operators see a dead engine server on the engine's device and in Repairs, as a dead NVR."""
+    issue_registry = ir.async_get(hass)
     folder_entry.add_to_hass(hass)
     await _setup(
         hass,
@@ -187,6 +189,7 @@ async def test_engine_server_connectivity_is_an_entity(
 
     image = allowed_dir / "gate.jpg"
     image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    url = engine_server.url
     await engine_server.server.close()
     for _ in range(3):
         with pytest.raises(HomeAssistantError):
@@ -198,6 +201,23 @@ async def test_engine_server_connectivity_is_an_entity(
     assert state.attributes["consecutive_failures"] == 3
     assert "unreachable" in state.attributes["last_error"]
     assert state.attributes["token_refused"] is False
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_ENGINE_SERVER_UNAVAILABLE
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["url"] == f"{url}/"
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+    # Reading locally again: the old server's outage is no longer an issue.
+    hass.config_entries.async_update_entry(
+        folder_entry, options={**folder_entry.options, CONF_ENGINE_URL: ""}
+    )
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert isinstance(folder_entry.runtime_data.engine, LocalEngine)
+    assert (
+        issue_registry.async_get_issue(DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE) is None
+    )
     await hass.config_entries.async_unload(folder_entry.entry_id)
 
 

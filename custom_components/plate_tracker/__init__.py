@@ -48,6 +48,7 @@ from .const import (
     DEFAULT_THREADS,
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
+    ISSUE_ENGINE_SERVER_UNAVAILABLE,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     ISSUE_MODELS_UNAVAILABLE,
     ISSUE_SIGHTINGS_SPOOLED,
@@ -140,11 +141,7 @@ async def _async_start_engine(
             url,
             token=options.get(CONF_ENGINE_TOKEN) or None,
             regions=regions,
-            on_health_change=partial(
-                async_dispatcher_send,
-                hass,
-                SIGNAL_ENGINE_HEALTH.format(entry_id=entry.entry_id),
-            ),
+            on_health_change=lambda: _async_engine_server_changed(hass, entry, remote),
         )
         try:
             await remote.health()
@@ -154,7 +151,10 @@ async def _async_start_engine(
                 translation_key="engine_unavailable",
                 translation_placeholders={"url": url, "error": err.reason},
             ) from err
+        ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
         return remote
+    # Reading here now: an outage of a server no longer used is no issue.
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
     try:
         await async_process_requirements(hass, DOMAIN, list(LOCAL_ENGINE_REQUIREMENTS))
     except RequirementsNotFound as err:
@@ -204,6 +204,32 @@ async def _async_start_engine(
         )
     )
     return LocalEngine(hass, recognizer)
+
+
+@callback
+def _async_engine_server_changed(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry, remote: RemoteEngine
+) -> None:
+    """Tell the connectivity sensor, and keep a repair issue up while the server is off."""
+    async_dispatcher_send(hass, SIGNAL_ENGINE_HEALTH.format(entry_id=entry.entry_id))
+    connection = remote.connection
+    if connection.available is not False:
+        ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_ENGINE_SERVER_UNAVAILABLE,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="engine_server_auth_failed"
+        if connection.auth_failed
+        else ISSUE_ENGINE_SERVER_UNAVAILABLE,
+        translation_placeholders={
+            "url": remote.url,
+            "error": connection.last_error or "",
+        },
+    )
 
 
 async def async_setup_entry(

@@ -54,6 +54,7 @@ SIGNAL_ENGINE_HEALTH: Final = f"{DOMAIN}_engine_health_{{entry_id}}"
 
 ISSUE_MODELS_UNAVAILABLE: Final = "models_unavailable"
 ISSUE_LOCAL_ENGINE_UNSUPPORTED: Final = "local_engine_unsupported"
+ISSUE_ENGINE_SERVER_UNAVAILABLE: Final = "engine_server_unavailable"
 ISSUE_FRIGATE_UNAVAILABLE: Final = "frigate_unavailable_{subentry_id}"
 ISSUE_MQTT_DISCONNECTED: Final = "mqtt_disconnected"
 ISSUE_INBOX_UNAVAILABLE: Final = "inbox_unavailable_{subentry_id}"
