@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 import io
+from unittest.mock import patch
 
 import aiohttp
 from aiohttp import web
@@ -128,6 +129,21 @@ async def test_a_flood_of_reads_is_refused_not_queued_without_end(start: Start) 
     assert all(result.plates[0].text == UA_PLATE for result in read)
     # The room empties: the next read is served.
     assert (await remote.read(image)).plates[0].text == UA_PLATE
+
+
+async def test_an_engine_fault_is_a_json_500_and_logged(
+    start: Start, recognizer: PlateRecognizer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the engine reaches the client as a dead engine (the NVR's read kept), not a hang."""
+    url, session = await start()
+    remote = RemoteEngine(session, url, token=TOKEN)
+    with (
+        patch.object(type(recognizer), "read", side_effect=RuntimeError("boom")),
+        pytest.raises(EngineUnavailableError, match="answered 500: RuntimeError: boom"),
+    ):
+        await remote.read(scene_jpeg(UA_PLATE))
+    assert "Read failed" in caplog.text
+    assert (await remote.read(scene_jpeg(UA_PLATE))).plates[0].text == UA_PLATE
 
 
 async def test_the_token_is_required_and_checked(start: Start) -> None:

@@ -3,7 +3,7 @@
 Home Assistant OS and the official container are Alpine (musl) images, for
 which onnxruntime publishes no wheels. There the integration sends each image
 to this server, run on any glibc machine or container that can reach it
-(``python -m custom_components.plate_tracker.engine serve``), and gets back
+(``scripts/engine serve``: the engine's command line without Home Assistant), and gets back
 what the engine would have returned in process, plate crops included.
 
 ``POST /v1/read`` takes the image as the body; the query may give ``box``
@@ -87,6 +87,10 @@ async def _errors_as_json(
         )
     except web.HTTPException as err:
         return _error(err.status, "http_error", err.reason)
+    except Exception as err:
+        # A fault of the engine, not of the image: logged here, a 500 there.
+        _LOGGER.exception("Read failed")
+        return _error(500, "engine_error", f"{type(err).__name__}: {err}")
     return response
 
 
