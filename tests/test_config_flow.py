@@ -104,6 +104,11 @@ async def test_frigate_flow_checks_frigate_answers(
             {CONF_FRIGATE_URL: "invalid_url"},
         ),
         (
+            {CONF_FRIGATE_URL: "http://[frigate", CONF_MQTT_PREFIX: "frigate"},
+            {},
+            {CONF_FRIGATE_URL: "invalid_url"},
+        ),
+        (
             {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "fri gate/#"},
             {},
             {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"},

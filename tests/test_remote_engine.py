@@ -306,6 +306,7 @@ async def test_options_check_the_engine_server(
     assert result["step_id"] == "engine"
     for answer, error in (
         ({CONF_ENGINE_URL: "engine:8790"}, {CONF_ENGINE_URL: "invalid_url"}),
+        ({CONF_ENGINE_URL: "http://[engine"}, {CONF_ENGINE_URL: "invalid_url"}),
         ({CONF_ENGINE_URL: "http://127.0.0.1:9"}, {"base": "engine_unreachable"}),
         (
             {CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: "wrong"},

@@ -152,10 +152,18 @@ def _check_inbox(path: Path) -> str | None:
     return None
 
 
+def _http_url(text: str) -> URL | None:
+    """Return the address as a URL if it is http(s) with a host, else None."""
+    try:
+        url = URL(text)
+    except ValueError:  # "http://[host": yarl refuses it
+        return None
+    return url if url.scheme in ("http", "https") and url.host else None
+
+
 async def _validate_engine(hass: HomeAssistant, url: str, token: str) -> dict[str, str]:
     """Errors of an engine server's address: it must answer its health check."""
-    parsed = URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if _http_url(url) is None:
         return {CONF_ENGINE_URL: "invalid_url"}
     engine = RemoteEngine(async_get_clientsession(hass), url, token=token or None)
     try:
@@ -170,8 +178,8 @@ async def _validate_frigate(
     hass: HomeAssistant, user_input: dict[str, Any]
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
-    url = URL(user_input[CONF_FRIGATE_URL])
-    if url.scheme not in ("http", "https") or not url.host:
+    url = _http_url(user_input[CONF_FRIGATE_URL])
+    if url is None:
         errors[CONF_FRIGATE_URL] = "invalid_url"
     if not _MQTT_PREFIX.match(user_input[CONF_MQTT_PREFIX].strip("/")):
         errors[CONF_MQTT_PREFIX] = "invalid_mqtt_prefix"
