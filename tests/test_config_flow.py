@@ -26,6 +26,7 @@ from custom_components.plate_tracker.const import (
     CONF_KEEP_FILES,
     CONF_MIN_CONFIDENCE,
     CONF_MQTT_PREFIX,
+    CONF_PARALLEL_READS,
     CONF_PUBLISH_AFTER,
     CONF_QUEUE_SIZE,
     CONF_REGIONS,
@@ -400,6 +401,7 @@ async def test_options_flow_validates_and_saves(
         CONF_REGIONS: [],
         CONF_QUEUE_SIZE: 16,
         CONF_THREADS: 2,
+        CONF_PARALLEL_READS: 2,
         CONF_FILENAME_PATTERN: "^no_group_",
         CONF_KEEP_FILES: True,
     }

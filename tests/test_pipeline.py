@@ -648,3 +648,61 @@ async def test_engine_down_fails_a_service_call_that_waits(
     with pytest.raises(EngineUnavailableError):
         await pipeline.submit(frame(b"f1", final=True))
     assert pipeline.counters.frames_engine_unavailable == 1
+
+
+async def test_parallel_reads_overlap_but_apply_in_order() -> None:
+    """With two engines, two frames are read at once; a pass still sees its frames in order.
+
+    The first frame's read is made the slowest: applied out of order, the later
+    frames' reads would become the pass's first read and its direction.
+    """
+    h = Harness()
+    active = 0
+    most = 0
+    order: list[bytes] = []
+
+    async def slow_first(image: bytes, box: Box | None) -> FrameResult:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.2 if image == b"f1" else 0.01)
+        active -= 1
+        order.append(image)
+        return await h.read_frame(image, box)
+
+    recorded: list[Box | None] = []
+
+    async def record(new: NewSighting) -> tuple[Sighting, bool]:
+        recorded.append(new.box)
+        return await h.record(new)
+
+    pipeline = SightingPipeline(
+        read_frame=slow_first,
+        record=record,
+        publish=h.publish,
+        queue_size=8,
+        publish_after=0.05,
+        parallel_reads=2,
+    )
+    h.script[b"f1"] = [read("AE1234BK", 0.7, FAR_PLATE)]
+    h.script[b"f2"] = [read("AE1234BK", 0.8, (295, 215, 345, 228))]
+    h.script[b"f3"] = [read("AE1234BK", 0.9, NEAR_PLATE)]
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        for number, image in enumerate((b"f1", b"f2", b"f3")):
+            assert pipeline.offer(
+                frame(
+                    image, at=number, final=image == b"f3", direction=Direction.UNKNOWN
+                )
+            )
+        await wait_until(lambda: pipeline.counters.frames_read == 3, 5)
+        await wait_until(lambda: bool(h.published), 5)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert most == 2
+    assert order[0] == b"f2"  # f2 finished first...
+    (stored,) = h.stored.values()
+    # ...yet the pass was built from f1, f2, f3 in that order: the plate grew nearer.
+    assert stored.direction is Direction.APPROACHING
+    assert recorded[0] == FAR_PLATE, recorded

@@ -5,12 +5,15 @@ The server is the real one, with the real models, on loopback.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import AbstractContextManager
 import json
 from pathlib import Path
 import subprocess
 import sys
+import threading
+import time
 from unittest.mock import patch
 
 from aiohttp import web
@@ -30,6 +33,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.plate_tracker.const import (
     CONF_ENGINE_TOKEN,
     CONF_ENGINE_URL,
+    CONF_PARALLEL_READS,
     DOMAIN,
     EVENT_SIGHTING,
     ISSUE_ENGINE_SERVER_UNAVAILABLE,
@@ -40,6 +44,7 @@ from custom_components.plate_tracker.coordinator import LocalEngine
 from custom_components.plate_tracker.engine import PlateRecognizer
 from custom_components.plate_tracker.engine.remote import RemoteEngine
 from custom_components.plate_tracker.engine.server import create_app
+from custom_components.plate_tracker.engine.types import FrameResult
 
 from .helpers import wait_until
 from .synthetic import scene_jpeg
@@ -85,7 +90,9 @@ async def engine_server(recognizer: PlateRecognizer) -> AsyncGenerator[EngineSer
     await server.server.close()
 
 
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry, **options: str) -> None:
+async def _setup(
+    hass: HomeAssistant, entry: MockConfigEntry, **options: object
+) -> None:
     hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -369,3 +376,48 @@ def test_local_engine_requirements_match_requirements_txt() -> None:
     assert not any(
         requirement.startswith("onnx") for requirement in manifest["requirements"]
     )
+
+
+class _CountingRecognizer:
+    """Stands in for PlateRecognizer: counts how many threads are in read at once."""
+
+    lock = threading.Lock()
+    active = 0
+    most = 0
+
+    def __init__(self) -> None:
+        self.busy = False
+
+    def read(self, image: bytes, vehicle_box: object = None) -> FrameResult:
+        assert not self.busy, "one recognizer was given two images at once"
+        self.busy = True
+        with self.lock:
+            type(self).active += 1
+            type(self).most = max(type(self).most, type(self).active)
+        time.sleep(0.1)
+        with self.lock:
+            type(self).active -= 1
+        self.busy = False
+        return FrameResult(width=1, height=1, plates=(), seconds=0.1)
+
+
+async def test_local_engine_reads_each_image_on_a_free_recognizer(
+    hass: HomeAssistant,
+) -> None:
+    """Parallel reads and a service call beside them never share a recognizer."""
+    engine = LocalEngine(hass, [_CountingRecognizer(), _CountingRecognizer()])
+    results = await asyncio.gather(*(engine.read(b"image") for _ in range(5)))
+    assert len(results) == 5
+    assert _CountingRecognizer.most == 2
+
+
+async def test_parallel_reads_option_loads_as_many_engines(
+    hass: HomeAssistant, folder_entry: MockConfigEntry
+) -> None:
+    """Each parallel read in Home Assistant has its own engine (its own memory)."""
+    folder_entry.add_to_hass(hass)
+    await _setup(hass, folder_entry, **{CONF_PARALLEL_READS: 2})
+    engine = folder_entry.runtime_data.engine
+    assert isinstance(engine, LocalEngine)
+    assert engine.workers == 2
+    await hass.config_entries.async_unload(folder_entry.entry_id)

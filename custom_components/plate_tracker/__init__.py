@@ -33,6 +33,7 @@ from .const import (
     CONF_ENGINE_URL,
     CONF_INBOX,
     CONF_MIN_CONFIDENCE,
+    CONF_PARALLEL_READS,
     CONF_PUBLISH_AFTER,
     CONF_QUEUE_SIZE,
     CONF_REGIONS,
@@ -42,6 +43,7 @@ from .const import (
     DATABASE_FILE,
     DEFAULT_ALERT_COOLDOWN,
     DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_PARALLEL_READS,
     DEFAULT_PUBLISH_AFTER,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_REGIONS,
@@ -195,15 +197,18 @@ async def _async_start_engine(
     # Imported here: onnxruntime exists only where the requirements above installed.
     from .engine.recognizer import PlateRecognizer  # noqa: PLC0415
 
-    recognizer = await hass.async_add_executor_job(
-        partial(
-            PlateRecognizer,
-            models_dir(hass),
-            threads=options.get(CONF_THREADS, DEFAULT_THREADS),
-            regions=regions,
+    recognizers = [
+        await hass.async_add_executor_job(
+            partial(
+                PlateRecognizer,
+                models_dir(hass),
+                threads=options.get(CONF_THREADS, DEFAULT_THREADS),
+                regions=regions,
+            )
         )
-    )
-    return LocalEngine(hass, recognizer)
+        for _ in range(options.get(CONF_PARALLEL_READS, DEFAULT_PARALLEL_READS))
+    ]
+    return LocalEngine(hass, recognizers)
 
 
 @callback
@@ -299,6 +304,7 @@ async def async_setup_entry(
         spool=spool,
         run_blocking=hass.async_add_executor_job,
         on_spool_change=partial(_async_spool_changed, hass, spool),
+        parallel_reads=options.get(CONF_PARALLEL_READS, DEFAULT_PARALLEL_READS),
     )
     _async_spool_changed(hass, spool, len(spool))
     source_counters: Counter[str] = Counter()

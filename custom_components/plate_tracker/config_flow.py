@@ -60,6 +60,7 @@ from .const import (
     CONF_KEEP_IMAGE_DAYS,
     CONF_MIN_CONFIDENCE,
     CONF_MQTT_PREFIX,
+    CONF_PARALLEL_READS,
     CONF_PUBLISH_AFTER,
     CONF_QUEUE_SIZE,
     CONF_REGIONS,
@@ -71,6 +72,7 @@ from .const import (
     DEFAULT_KEEP_HIT_DAYS,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MQTT_PREFIX,
+    DEFAULT_PARALLEL_READS,
     DEFAULT_PUBLISH_AFTER,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_REGIONS,
@@ -464,6 +466,10 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             ),
             vol.Required(CONF_THREADS, default=DEFAULT_THREADS): vol.All(
                 NumberSelector(NumberSelectorConfig(min=1, max=16, step=1)),
+                vol.Coerce(int),
+            ),
+            vol.Required(CONF_PARALLEL_READS, default=DEFAULT_PARALLEL_READS): vol.All(
+                NumberSelector(NumberSelectorConfig(min=1, max=8, step=1)),
                 vol.Coerce(int),
             ),
         }

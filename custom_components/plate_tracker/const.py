@@ -17,6 +17,9 @@ CONF_PUBLISH_AFTER: Final = "publish_after"
 CONF_REGIONS: Final = "regions"
 CONF_QUEUE_SIZE: Final = "queue_size"
 CONF_THREADS: Final = "threads"
+CONF_PARALLEL_READS: Final = "parallel_reads"
+"""Frames read at once: engines (each with CONF_THREADS threads) in Home
+Assistant, or requests in flight to an engine server."""
 CONF_ENGINE_URL: Final = "engine_url"
 """Address of an engine server; empty or missing: plates are read in Home Assistant."""
 CONF_ENGINE_TOKEN: Final = "engine_token"  # noqa: S105 - the option's key, not a secret
@@ -36,6 +39,7 @@ DEFAULT_MIN_CONFIDENCE: Final = 0.5
 DEFAULT_PUBLISH_AFTER: Final = 3.0
 DEFAULT_QUEUE_SIZE: Final = 32
 DEFAULT_THREADS: Final = 2
+DEFAULT_PARALLEL_READS: Final = 1
 REGIONS: Final = ("ua", "eu", "us", "br")
 DEFAULT_REGIONS: Final = ["ua", "eu", "us"]
 INBOX_POLL_SECONDS: Final = 2.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,18 +42,33 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """The engine in this process: reads run in Home Assistant's executor."""
+    """The engine in this process: reads run in Home Assistant's executor.
 
-    def __init__(self, hass: HomeAssistant, recognizer: PlateRecognizer) -> None:
-        """Wrap a loaded recognizer."""
+    Each recognizer reads one image at a time; with several, as many images
+    are read at once (the pipeline's parallel reads, and a service call beside
+    them), each on a free one.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, recognizers: Sequence[PlateRecognizer]
+    ) -> None:
+        """Wrap loaded recognizers (at least one)."""
         self._hass = hass
-        self._recognizer = recognizer
+        self.workers = len(recognizers)
+        """How many images it reads at once."""
+        self._free: asyncio.Queue[PlateRecognizer] = asyncio.Queue()
+        for recognizer in recognizers:
+            self._free.put_nowait(recognizer)
 
     async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
         """Return the plates read in ``image``."""
-        result: FrameResult = await self._hass.async_add_executor_job(
-            self._recognizer.read, image, vehicle_box
-        )
+        recognizer = await self._free.get()
+        try:
+            result: FrameResult = await self._hass.async_add_executor_job(
+                recognizer.read, image, vehicle_box
+            )
+        finally:
+            self._free.put_nowait(recognizer)
         return result
 
 

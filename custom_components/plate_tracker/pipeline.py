@@ -32,7 +32,7 @@ its file instead: its ``submit`` raises and the file is read again later.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -199,8 +199,12 @@ class SightingPipeline:
         run_blocking: RunBlocking = asyncio.to_thread,
         on_spool_change: Callable[[int], None] | None = None,
         spool_retry_seconds: float = SPOOL_RETRY_SECONDS,
+        parallel_reads: int = 1,
     ) -> None:
         """Wire the pipeline; ``run()`` starts the worker.
+
+        ``parallel_reads`` frames are read at once (as many as the engine has
+        workers); what they read is applied one frame at a time, in order.
 
         ``spool`` keeps push sources' sightings the store refused; its file is
         written with ``run_blocking``. ``on_spool_change`` hears the number of
@@ -222,6 +226,7 @@ class SightingPipeline:
         self.counters = PipelineCounters()
         self._passes: OrderedDict[tuple[str, str, str], _Pass] = OrderedDict()
         self._engine_down = False
+        self._parallel_reads = max(1, parallel_reads)
 
     @property
     def queue_depth(self) -> int:
@@ -276,17 +281,33 @@ class SightingPipeline:
         return await done
 
     async def run(self) -> None:
-        """Process frames until cancelled; spooled sightings of an earlier run go first."""
+        """Process frames until cancelled; spooled sightings of an earlier run go first.
+
+        The next frames' reads start while a frame is read (up to
+        ``parallel_reads`` at once), but results are applied in the order the
+        frames came: a vehicle pass sees its frames in order, and the store
+        and the alerts work as with one read at a time.
+        """
+        in_flight: deque[tuple[_Job, asyncio.Task[list[PlateRead]] | None]] = deque()
         try:
             await self._drain_spool()
             while True:
-                job = await self._next_job()
-                if job is None:
-                    await self._drain_spool()
-                    continue
+                while len(in_flight) < self._parallel_reads and (
+                    not in_flight or not self._queue.empty()
+                ):
+                    if in_flight:
+                        job = self._queue.get_nowait()
+                    else:
+                        next_job = await self._next_job()
+                        if next_job is None:
+                            await self._drain_spool()
+                            continue
+                        job = next_job
+                    in_flight.append((job, self._start_read(job.frame)))
+                job, read = in_flight.popleft()
                 try:
                     sightings = await self._process(
-                        job.frame, may_spool=job.done is None
+                        job.frame, read, may_spool=job.done is None
                     )
                 except Exception as err:
                     if job.done is not None and not job.done.done():
@@ -299,9 +320,20 @@ class SightingPipeline:
                 finally:
                     self._queue.task_done()
         finally:
+            for _, read in in_flight:
+                if read is not None:
+                    read.cancel()
             if self._retry_timer is not None:
                 self._retry_timer.cancel()
             self._flush_passes()
+
+    def _start_read(self, frame: Frame) -> asyncio.Task[list[PlateRead]] | None:
+        """Start reading a frame's image (None when it has none)."""
+        if frame.image is None:
+            return None
+        return asyncio.get_running_loop().create_task(
+            self._read(frame, frame.image), name=f"read {frame.camera}"
+        )
 
     async def _next_job(self) -> _Job | None:
         """Return the next frame, or None when the spool is due for a retry."""
@@ -320,13 +352,19 @@ class SightingPipeline:
         # A frame taken from the queue is never given up; the retry waits a turn.
         return get.result() if get.done() and not get.cancelled() else None
 
-    async def _process(self, frame: Frame, *, may_spool: bool) -> list[Sighting]:
+    async def _process(
+        self,
+        frame: Frame,
+        read: asyncio.Task[list[PlateRead]] | None,
+        *,
+        may_spool: bool,
+    ) -> list[Sighting]:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
         reads: list[PlateRead] = []
         engine_read_plate = False
-        if frame.image is not None:
+        if read is not None:
             try:
-                reads = await self._read(frame, frame.image)
+                reads = await read
             except EngineUnavailableError as err:
                 self.counters.frames_engine_unavailable += 1
                 if not may_spool:
