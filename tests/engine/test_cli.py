@@ -587,6 +587,25 @@ def _serving(recognizer: PlateRecognizer, token: str) -> Iterator[str]:
         loop.close()
 
 
+def test_bench_workers_measure_frames_per_second_at_once(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workers 2` adds the throughput of two engines reading at once, compared like the rest."""
+    saved = tmp_path / "bench.json"
+    argv = ["bench", "--images", "3", "--workers", "2", "--models", str(model_dir)]
+    assert cli.main([*argv, "--save", str(saved)]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[-1])
+    parallel = first["parallel"]
+    assert parallel["workers"] == 2
+    assert parallel["full_frame_per_s"] > 0
+    assert parallel["vehicle_box_per_s"] > 0
+    assert first["full_frame"]["accuracy"] == 1.0
+
+    assert cli.main([*argv, "--baseline", str(saved)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("parallel.full_frame_per_s: ") for line in out[:-1])
+
+
 def test_compare_skips_figures_the_baseline_lacks() -> None:
     """An older or partial baseline is compared on what it has, never divided by zero."""
     current = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 import io
+import threading
+import time
 from unittest.mock import patch
 
 import aiohttp
@@ -25,7 +27,7 @@ from custom_components.plate_tracker.engine.server import (
     parse_box,
     parse_regions,
 )
-from custom_components.plate_tracker.engine.types import FrameResult, PlateRead
+from custom_components.plate_tracker.engine.types import Box, FrameResult, PlateRead
 
 from ..synthetic import scene_jpeg
 
@@ -144,6 +146,41 @@ async def test_an_engine_fault_is_a_json_500_and_logged(
         await remote.read(scene_jpeg(UA_PLATE))
     assert "Read failed" in caplog.text
     assert (await remote.read(scene_jpeg(UA_PLATE))).plates[0].text == UA_PLATE
+
+
+async def test_workers_read_images_at_once(
+    start: Start, recognizer: PlateRecognizer
+) -> None:
+    """`serve --workers 2` reads two images at once, each on its own recognizer."""
+    lock = threading.Lock()
+    active: list[int] = [0, 0]  # now, most
+    original = PlateRecognizer.read
+
+    def counting(
+        self: PlateRecognizer, image: bytes, vehicle_box: Box | None = None
+    ) -> FrameResult:
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        try:
+            time.sleep(0.05)
+            return original(self, image, vehicle_box)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    app = create_app(
+        recognizer, recognizer.for_regions(recognizer.regions), token=TOKEN
+    )
+    url, session = await start(app=app)
+    remote = RemoteEngine(session, url, token=TOKEN)
+    assert (await remote.health())["workers"] == 2
+    with patch.object(PlateRecognizer, "read", counting):
+        results = await asyncio.gather(
+            *(remote.read(scene_jpeg(UA_PLATE)) for _ in range(4))
+        )
+    assert [result.plates[0].text for result in results] == [UA_PLATE] * 4
+    assert active[1] == 2
 
 
 async def test_the_token_is_required_and_checked(start: Start) -> None:

@@ -17,6 +17,7 @@ import aiohttp
 from .benchmark import (
     compare,
     generated_frames,
+    measure_parallel,
     peak_rss_mb,
     photo_frames,
     run_benchmark,
@@ -145,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         help="python of a venv with rapidocr-onnxruntime: run RapidOCR's pipeline side by side",
     )
     bench.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="also measure frames per second with this many reads at once (as many "
+        "engines of --threads threads; with --server, requests in flight)",
+    )
+    bench.add_argument(
         "--server",
         metavar="URL",
         help="read through this engine server (serve) instead of in this process: "
@@ -168,6 +176,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=_positive_int, default=8790, help="port (default %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="images read at once, each by its own engine of --threads threads"
+        " (about 20 MB more each; default %(default)s)",
     )
     serve.add_argument(
         "--token-file",
@@ -212,14 +227,14 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
     args.regions = ",".join(regions or ())
-    recognizer = _recognizer(args)
+    recognizers = [_recognizer(args) for _ in range(args.workers)]
     if not token:
         _say(
             "no token: any client that reaches this port may read plates",
             stream=sys.stderr,
         )
     serve(
-        recognizer, host=args.host, port=args.port, token=token or None, print_fn=_say
+        recognizers, host=args.host, port=args.port, token=token or None, print_fn=_say
     )
     return 0
 
@@ -310,10 +325,12 @@ def _bench(args: argparse.Namespace) -> int:
     before_engine = peak_rss_mb()
     with ExitStack() as stack:
         if args.server is not None:
-            read = stack.enter_context(_remote_reads(args))
+            reads = [
+                stack.enter_context(_remote_reads(args)) for _ in range(args.workers)
+            ]
         else:
-            read = _recognizer(args).read
-        return _run_bench(args, read, before_engine)
+            reads = [_recognizer(args).read for _ in range(args.workers)]
+        return _run_bench(args, reads, before_engine)
 
 
 @contextmanager
@@ -344,7 +361,7 @@ async def _open_session() -> aiohttp.ClientSession:
 
 def _run_bench(
     args: argparse.Namespace,
-    read: Callable[[bytes, Box | None], FrameResult],
+    reads: Sequence[Callable[[bytes, Box | None], FrameResult]],
     before_engine: float,
 ) -> int:
     if args.data_dir is not None:
@@ -360,9 +377,11 @@ def _run_bench(
         "source": source,
         "threads": args.threads,
         **({"server": args.server} if args.server is not None else {}),
-        **run_benchmark(read, frames, rounds=args.rounds),
+        **run_benchmark(reads[0], frames, rounds=args.rounds),
         "rss_before_engine_mb": before_engine,
     }
+    if len(reads) > 1:
+        result["parallel"] = measure_parallel(reads, frames, rounds=args.rounds)
     if args.reference_python is not None:
         reference = run_reference(
             args.reference_python, frames, args.regions.split(","), rounds=args.rounds

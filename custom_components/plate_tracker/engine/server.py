@@ -10,24 +10,27 @@ what the engine would have returned in process, plate crops included.
 (the vehicle's ``x1,y1,x2,y2``) and ``regions`` (``ua,eu,...``, in priority
 order). ``GET /v1/health`` says the server is up and which regions it reads by
 default. With a token set, both need ``Authorization: Bearer <token>``.
-Reads run one at a time on one worker thread: the engine's inference threads
-already fill the cores, and a queue of requests keeps memory flat.
+Each loaded recognizer (``--workers``, one by default) reads one image at a
+time on a worker thread of its own; on 2 cores, 2 workers of 1 thread each
+read about a fifth more full frames and a quarter more vehicle boxes per
+second than 1 worker of 2 threads (``bench --workers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 import hmac
 import logging
+import queue
 from typing import Any
 
 from aiohttp import web
 
 from .imaging import ImageError
 from .recognizer import PlateRecognizer
-from .types import Box
+from .types import Box, FrameResult
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,30 +39,56 @@ MAX_IMAGE_BYTES = 30 * 1024 * 1024
 """Largest image body accepted (the integration's own services take as much)."""
 KNOWN_REGIONS = ("ua", "eu", "us", "br")
 MAX_WAITING_READS = 8
-"""Reads queued behind the one running; more are refused (503) rather than held in
+"""Reads queued behind the running ones; more are refused (503) rather than held in
 memory: at 0.1-0.5 s a read, a deeper queue answers too late to be of use."""
 
-_RECOGNIZER: web.AppKey[PlateRecognizer] = web.AppKey("recognizer")
+_READERS: web.AppKey[_Readers] = web.AppKey("readers")
 _TOKEN: web.AppKey[str | None] = web.AppKey("token")
 _WORKER: web.AppKey[ThreadPoolExecutor] = web.AppKey("worker")
-_BY_REGIONS: web.AppKey[dict[tuple[str, ...], PlateRecognizer]] = web.AppKey(
-    "by_regions"
-)
 _WAITING: web.AppKey[list[int]] = web.AppKey("waiting")
 
 
+class _Readers:
+    """Loaded recognizers, each reading one image at a time on a worker thread."""
+
+    def __init__(self, recognizers: Sequence[PlateRecognizer]) -> None:
+        self.count = len(recognizers)
+        self.regions = recognizers[0].regions
+        self._free: queue.SimpleQueue[PlateRecognizer] = queue.SimpleQueue()
+        for recognizer in recognizers:
+            self._free.put(recognizer)
+        self._twins: dict[tuple[int, tuple[str, ...]], PlateRecognizer] = {}
+
+    def read(
+        self, image: bytes, box: Box | None, regions: tuple[str, ...] | None
+    ) -> FrameResult:
+        """Read on a free recognizer (in a worker thread), in ``regions`` if given."""
+        recognizer = self._free.get()
+        try:
+            reader = recognizer
+            if regions is not None and regions != recognizer.regions:
+                key = (id(recognizer), regions)
+                if key not in self._twins:
+                    self._twins[key] = recognizer.for_regions(regions)
+                reader = self._twins[key]
+            return reader.read(image, box)
+        finally:
+            self._free.put(recognizer)
+
+
 def create_app(
-    recognizer: PlateRecognizer, *, token: str | None = None
+    *recognizers: PlateRecognizer, token: str | None = None
 ) -> web.Application:
-    """Return the server's application around one loaded recognizer."""
+    """Return the server's application around loaded recognizers: as many reads at once."""
     app = web.Application(
         client_max_size=MAX_IMAGE_BYTES, middlewares=[_errors_as_json, _authorized]
     )
-    app[_RECOGNIZER] = recognizer
+    app[_READERS] = _Readers(recognizers)
     app[_TOKEN] = token or None
-    app[_BY_REGIONS] = {recognizer.regions: recognizer}
     app[_WAITING] = [0]
-    app[_WORKER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-engine")
+    app[_WORKER] = ThreadPoolExecutor(
+        max_workers=len(recognizers), thread_name_prefix="plate-engine"
+    )
     app.router.add_get("/v1/health", _health)
     app.router.add_post("/v1/read", _read)
     app.on_cleanup.append(_stop_worker)
@@ -108,12 +137,13 @@ async def _authorized(
 
 
 async def _health(request: web.Request) -> web.Response:
-    recognizer = request.app[_RECOGNIZER]
+    readers = request.app[_READERS]
     return web.json_response(
         {
             "status": "ok",
             "api": API_VERSION,
-            "regions": list(recognizer.regions),
+            "workers": readers.count,
+            "regions": list(readers.regions),
             "known_regions": list(KNOWN_REGIONS),
         }
     )
@@ -126,7 +156,7 @@ async def _read(request: web.Request) -> web.Response:
     except ValueError as err:
         return _error(400, "invalid_request", str(err))
     waiting = request.app[_WAITING]
-    if waiting[0] > MAX_WAITING_READS:
+    if waiting[0] >= MAX_WAITING_READS + request.app[_READERS].count:
         return _error(503, "busy", f"{waiting[0]} reads are already waiting")
     # Counted before the body arrives: requests coming together all see it.
     waiting[0] += 1
@@ -135,27 +165,13 @@ async def _read(request: web.Request) -> web.Response:
         if not image:
             return _error(400, "invalid_image", "the request body holds no image")
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app[_WORKER],
-            _recognizer_for(request.app, regions).read,
-            image,
-            box,
+            request.app[_WORKER], request.app[_READERS].read, image, box, regions
         )
     except ImageError as err:
         return _error(400, "invalid_image", str(err))
     finally:
         waiting[0] -= 1
     return web.json_response(result.to_dict(with_crops=True))
-
-
-def _recognizer_for(
-    app: web.Application, regions: tuple[str, ...] | None
-) -> PlateRecognizer:
-    if regions is None:
-        return app[_RECOGNIZER]
-    known = app[_BY_REGIONS]
-    if regions not in known:
-        known[regions] = app[_RECOGNIZER].for_regions(regions)
-    return known[regions]
 
 
 def parse_box(text: str | None) -> Box | None:
@@ -185,7 +201,7 @@ def parse_regions(text: str | None) -> tuple[str, ...] | None:
 
 
 def serve(
-    recognizer: PlateRecognizer,
+    recognizers: Sequence[PlateRecognizer],
     *,
     host: str,
     port: int,
@@ -194,7 +210,7 @@ def serve(
 ) -> None:
     """Serve until interrupted."""
     web.run_app(
-        create_app(recognizer, token=token),
+        create_app(*recognizers, token=token),
         host=host,
         port=port,
         print=print_fn,
