@@ -321,8 +321,12 @@ class SightingPipeline:
                     self._queue.task_done()
         finally:
             for _, read in in_flight:
-                if read is not None:
-                    read.cancel()
+                if read is None:
+                    continue
+                if read.done() and not read.cancelled():
+                    # Retrieved, so asyncio does not report it: the frame is given up.
+                    read.exception()
+                read.cancel()
             if self._retry_timer is not None:
                 self._retry_timer.cancel()
             self._flush_passes()
