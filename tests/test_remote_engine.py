@@ -39,11 +39,12 @@ from custom_components.plate_tracker.const import (
     ISSUE_ENGINE_SERVER_UNAVAILABLE,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     LOCAL_ENGINE_REQUIREMENTS,
+    REGIONS,
 )
 from custom_components.plate_tracker.coordinator import LocalEngine
 from custom_components.plate_tracker.engine import PlateRecognizer
 from custom_components.plate_tracker.engine.remote import RemoteEngine
-from custom_components.plate_tracker.engine.server import create_app
+from custom_components.plate_tracker.engine.server import KNOWN_REGIONS, create_app
 from custom_components.plate_tracker.engine.types import FrameResult
 
 from .helpers import wait_until
@@ -421,3 +422,8 @@ async def test_parallel_reads_option_loads_as_many_engines(
     assert isinstance(engine, LocalEngine)
     assert engine.workers == 2
     await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+def test_every_region_the_options_offer_is_one_the_server_reads() -> None:
+    """A region chosen in the options must never make the engine server refuse every frame."""
+    assert set(REGIONS) <= set(KNOWN_REGIONS)

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .formats import FORMATS
 from .imaging import ImageError
 from .recognizer import PlateRecognizer
 from .types import Box, FrameResult
@@ -37,7 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 API_VERSION = 1
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 """Largest image body accepted (the integration's own services take as much)."""
-KNOWN_REGIONS = ("ua", "eu", "us", "br")
+KNOWN_REGIONS = tuple(dict.fromkeys(plate_format.region for plate_format in FORMATS))
+"""Regions the engine has plate formats for: what a request may ask for."""
 MAX_WAITING_READS = 8
 """Reads queued behind the running ones; more are refused (503) rather than held in
 memory: at 0.1-0.5 s a read, a deeper queue answers too late to be of use."""
