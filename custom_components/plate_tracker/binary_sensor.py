@@ -1,7 +1,8 @@
 """Connectivity of each source, and of the engine server when plates are read on one.
 
-A Frigate source has its HTTP API and MQTT broker, an inbox its folder. These sensors, not the cameras' entities, show a dead NVR or broker: a camera's
-last plate stays true while its NVR is down, and a quiet camera is not broken.
+A Frigate source has its HTTP API and MQTT broker, an inbox its folder. These
+sensors, not the cameras' entities, show a dead NVR or broker: a camera's last
+plate stays true while its NVR is down, and a quiet camera is not broken.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ class RemoteEngine:
                     **send,
                 ) as response:
                     body = await response.read()
-                    return _answer(self.url, response.status, body)
+                    return _json_of(self.url, response.status, body)
             except (aiohttp.ClientConnectionError, TimeoutError) as err:
                 last = err
         raise EngineUnavailableError(
@@ -156,7 +156,7 @@ def _health_answer(answer: Any) -> dict[str, Any]:
     return answer
 
 
-def _answer(url: str, status: int, body: bytes) -> Any:
+def _json_of(url: str, status: int, body: bytes) -> Any:
     """Return the JSON of a 200 answer; raise the right error for any other."""
     try:
         answer = json.loads(body)
