@@ -606,6 +606,17 @@ def test_bench_workers_measure_frames_per_second_at_once(
     assert any(line.startswith("parallel.full_frame_per_s: ") for line in out[:-1])
 
 
+@pytest.mark.parametrize(
+    ("regions", "message"), [("", "names no region"), ("ua,xx", "use some of")]
+)
+def test_serve_refuses_regions_it_cannot_read(
+    regions: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server started with no readable region would answer every frame with nothing."""
+    assert cli.main(["serve", "--regions", regions]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_compare_skips_figures_the_baseline_lacks() -> None:
     """An older or partial baseline is compared on what it has, never divided by zero."""
     current = {

@@ -222,11 +222,15 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as err:
         _say(str(err), stream=sys.stderr)
         return 2
+    if regions is None:
+        # Serving no formats would read no plate at all, for every client.
+        _say("--regions names no region", stream=sys.stderr)
+        return 2
     if args.token_file is not None:
         token = args.token_file.read_text(encoding="utf-8").strip()
     else:
         token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
-    args.regions = ",".join(regions or ())
+    args.regions = ",".join(regions)
     recognizers = [_recognizer(args) for _ in range(args.workers)]
     if not token:
         _say(
