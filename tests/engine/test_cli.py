@@ -606,14 +606,18 @@ def test_bench_workers_measure_frames_per_second_at_once(
     assert any(line.startswith("parallel.full_frame_per_s: ") for line in out[:-1])
 
 
+@pytest.mark.parametrize("command", ["read", "eval", "bench", "serve"])
 @pytest.mark.parametrize(
     ("regions", "message"), [("", "names no region"), ("ua,xx", "use some of")]
 )
-def test_serve_refuses_regions_it_cannot_read(
-    regions: str, message: str, capsys: pytest.CaptureFixture[str]
+def test_commands_refuse_regions_they_cannot_read(
+    command: str, regions: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A server started with no readable region would answer every frame with nothing."""
-    assert cli.main(["serve", "--regions", regions]) == 2
+    """An engine with no readable region would answer every frame with nothing."""
+    positional = {"read": ["frame.jpg"], "eval": ["data"]}.get(command, [])
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, *positional, "--regions", regions])
+    assert exited.value.code == 2
     assert message in capsys.readouterr().err
 
 

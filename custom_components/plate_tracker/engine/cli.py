@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=int, default=2, help="inference threads")
     common.add_argument(
         "--regions",
+        type=_regions,
         default="ua,eu,us,br",
         help="plate regions in priority order (default %(default)s)",
     )
@@ -209,28 +210,27 @@ def _perturbation(text: str) -> Perturbation:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _regions(text: str) -> tuple[str, ...]:
+    try:
+        regions = parse_regions(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    if regions is None:
+        # An engine without formats reads no plate at all.
+        raise argparse.ArgumentTypeError("names no region")
+    return regions
+
+
 def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
     ensure_models(args.models)
-    return PlateRecognizer(
-        args.models, threads=args.threads, regions=args.regions.split(",")
-    )
+    return PlateRecognizer(args.models, threads=args.threads, regions=args.regions)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        regions = parse_regions(args.regions)
-    except ValueError as err:
-        _say(str(err), stream=sys.stderr)
-        return 2
-    if regions is None:
-        # Serving no formats would read no plate at all, for every client.
-        _say("--regions names no region", stream=sys.stderr)
-        return 2
     if args.token_file is not None:
         token = args.token_file.read_text(encoding="utf-8").strip()
     else:
         token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
-    args.regions = ",".join(regions)
     recognizers = [_recognizer(args) for _ in range(args.workers)]
     if not token:
         _say(
@@ -349,9 +349,7 @@ def _remote_reads(
     )
     loop = asyncio.new_event_loop()
     session = loop.run_until_complete(_open_session())
-    remote = RemoteEngine(
-        session, args.server, token=token, regions=args.regions.split(",")
-    )
+    remote = RemoteEngine(session, args.server, token=token, regions=args.regions)
     try:
         yield lambda image, box: loop.run_until_complete(remote.read(image, box))
     finally:
@@ -388,7 +386,7 @@ def _run_bench(
         result["parallel"] = measure_parallel(reads, frames, rounds=args.rounds)
     if args.reference_python is not None:
         reference = run_reference(
-            args.reference_python, frames, args.regions.split(","), rounds=args.rounds
+            args.reference_python, frames, args.regions, rounds=args.rounds
         )
         result["reference_rapidocr"] = reference
         ours = result["full_frame"]
