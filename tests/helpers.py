@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import time
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+from yarl import URL
 
 from custom_components.plate_tracker.records import NewSighting, Sighting
 
@@ -41,3 +47,20 @@ async def record_and_announce(
     entry.runtime_data.hub.async_publish(sighting)
     await hass.async_block_till_done()
     return sighting
+
+
+def fake_authenticated_frigate(
+    aioclient_mock: AiohttpClientMocker, frigate_url: str, accepted: str
+) -> None:
+    """Answer like Frigate's port 8971: the version for anyone, a token for user ``police`` with ``accepted``."""
+
+    async def login(method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
+        if data == {"user": "police", "password": accepted}:
+            return AiohttpClientMockResponse(
+                method, url, cookies={"frigate_token": "jwt-1"}
+            )
+        return AiohttpClientMockResponse(method, url, status=401)
+
+    aioclient_mock.get(f"{frigate_url}/api/version", text="0.16.2")
+    aioclient_mock.post(f"{frigate_url}/api/login", side_effect=login)
+    aioclient_mock.get(f"{frigate_url}/api/stats", json={})

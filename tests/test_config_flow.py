@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 from unittest.mock import AsyncMock, patch
 
 from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
@@ -13,11 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.test_util.aiohttp import (
-    AiohttpClientMocker,
-    AiohttpClientMockResponse,
-)
-from yarl import URL
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.plate_tracker.const import (
     CONF_FILENAME_PATTERN,
@@ -36,6 +31,7 @@ from custom_components.plate_tracker.const import (
 )
 
 from .conftest import FRIGATE_URL
+from .helpers import fake_authenticated_frigate
 
 
 @pytest.fixture(autouse=True)
@@ -158,29 +154,12 @@ async def test_frigate_flow_errors_recover(
 AUTH_URL = "https://frigate.test:8971"
 
 
-def _fake_authenticated_frigate(
-    aioclient_mock: AiohttpClientMocker, accepted: str
-) -> None:
-    """Answer like Frigate's port 8971: version for all, stats only with the token of a good login."""
-
-    async def login(method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
-        if data == {"user": "police", "password": accepted}:
-            return AiohttpClientMockResponse(
-                method, url, cookies={"frigate_token": "jwt-1"}
-            )
-        return AiohttpClientMockResponse(method, url, status=401)
-
-    aioclient_mock.get(f"{AUTH_URL}/api/version", text="0.16.2")
-    aioclient_mock.post(f"{AUTH_URL}/api/login", side_effect=login)
-    aioclient_mock.get(f"{AUTH_URL}/api/stats", json={})
-
-
 @pytest.mark.usefixtures("mqtt_entry")
 async def test_frigate_login_is_checked_and_recovers(
     hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
 ) -> None:
     """A wrong password on port 8971 is named on the form, not found later as missing sightings."""
-    _fake_authenticated_frigate(aioclient_mock, accepted="s3cret")
+    fake_authenticated_frigate(aioclient_mock, AUTH_URL, accepted="s3cret")
     flow_id = await _frigate_form(hass)
     user_input = {
         CONF_FRIGATE_URL: AUTH_URL,
@@ -235,7 +214,7 @@ async def test_reconfigure_adds_a_login(
 ) -> None:
     """Moving a source from port 5000 to 8971 keeps the hub and its sightings; empty fields store no login."""
     frigate_entry.add_to_hass(hass)
-    _fake_authenticated_frigate(aioclient_mock, accepted="s3cret")
+    fake_authenticated_frigate(aioclient_mock, AUTH_URL, accepted="s3cret")
     (subentry_id,) = frigate_entry.subentries
     result = await frigate_entry.start_subentry_reconfigure_flow(hass, subentry_id)
     assert result["step_id"] == "frigate"

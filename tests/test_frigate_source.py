@@ -12,8 +12,9 @@ import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
@@ -28,6 +29,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.plate_tracker.const import (
+    CONF_FRIGATE_URL,
     DOMAIN,
     EVENT_SIGHTING,
     FRIGATE_PROBE_SECONDS,
@@ -38,7 +40,7 @@ from custom_components.plate_tracker.diagnostics import (
 from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
-from .helpers import wait_until
+from .helpers import fake_authenticated_frigate, wait_until
 from .synthetic import scene_jpeg
 
 EVENT_ID = "1764065700.123456-abc123"
@@ -366,8 +368,9 @@ async def test_refused_login_asks_for_the_password(
     hass: HomeAssistant,
     start_frigate: StartFrigate,
     issue_registry: ir.IssueRegistry,
+    aioclient_mock: AiohttpClientMocker,
 ) -> None:
-    """Retrying cannot fix a password: the first refusal is an outage whose issue says how to fix it."""
+    """Retrying cannot fix a password: Home Assistant asks for the login, checks it and keeps it."""
     entry = await start_frigate(stats={"status": 401})
     await hass.async_block_till_done()
     state = hass.states.get(API_SENSOR)
@@ -375,9 +378,50 @@ async def test_refused_login_asks_for_the_password(
     assert state.state == STATE_OFF
     assert state.attributes["login_refused"] is True
     (subentry_id,) = entry.subentries
-    issue = issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
-    assert issue is not None
-    assert issue.translation_key == "frigate_auth_failed"
+    # The reauth flow is how it is fixed: no repair issue besides it.
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
+        is None
+    )
+    (flow,) = [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    assert flow["step_id"] == "reauth_frigate"
+
+    aioclient_mock.clear_requests()
+    fake_authenticated_frigate(aioclient_mock, FRIGATE_URL, accepted="s3cret")
+    login = {CONF_USERNAME: "police", CONF_PASSWORD: "wrong"}
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], login)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["description_placeholders"] is not None
+    assert result["description_placeholders"]["source"] == "Frigate frigate.test"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], login | {CONF_PASSWORD: "s3cret"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    data = entry.subentries[subentry_id].data
+    assert (data[CONF_USERNAME], data[CONF_PASSWORD]) == ("police", "s3cret")
+    assert data[CONF_FRIGATE_URL] == FRIGATE_URL
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+
+
+async def test_reauth_for_a_removed_source_ends_at_once(
+    hass: HomeAssistant, start_frigate: StartFrigate
+) -> None:
+    """A reauth left waiting while its source was removed has nothing to ask."""
+    entry = await start_frigate()
+    result = await entry.start_reauth_flow(hass, data={"reauth_source": "gone"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_not_needed"
 
 
 async def test_broker_disconnect_is_shown_and_logged_once(

@@ -53,6 +53,7 @@ from .synthetic import scene_jpeg
 pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
 
 TOKEN = "engine-token"  # noqa: S105 - a test server's token
+NEW_TOKEN = "rotated-token"  # noqa: S105 - the same server restarted with another
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -227,6 +228,122 @@ async def test_engine_server_outage_is_a_sensor_and_a_repair_issue(
         issue_registry.async_get_issue(DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE) is None
     )
     await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+def _reauth_flow(hass: HomeAssistant) -> dict[str, object]:
+    """Return the one re-authentication flow Home Assistant shows for the hub."""
+    (flow,) = [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    return dict(flow)
+
+
+async def _answer_token(
+    hass: HomeAssistant, flow_id: str, token: str
+) -> dict[str, object]:
+    return dict(
+        await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_ENGINE_TOKEN: token}
+        )
+    )
+
+
+async def test_refused_token_at_start_asks_for_the_token(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, engine_server: EngineServer
+) -> None:
+    """Retrying cannot fix a token: Home Assistant asks for it, checks it, and starts the hub with it."""
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: "stale"},
+    )
+    assert folder_entry.state is ConfigEntryState.SETUP_ERROR
+    flow = _reauth_flow(hass)
+    assert flow["step_id"] == "reauth_engine"
+    flow_id = str(flow["flow_id"])
+
+    result = await _answer_token(hass, flow_id, "still-wrong")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "engine_auth"}
+    assert result["description_placeholders"] == {
+        "url": engine_server.url,
+        "name": folder_entry.title,
+    }
+
+    result = await _answer_token(hass, flow_id, TOKEN)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.LOADED
+    assert folder_entry.options[CONF_ENGINE_TOKEN] == TOKEN
+    assert isinstance(folder_entry.runtime_data.engine, RemoteEngine)
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_token_changed_on_the_server_asks_for_the_new_one(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    allowed_dir: Path,
+    engine_server: EngineServer,
+    recognizer: PlateRecognizer,
+) -> None:
+    """The server restarted with a new token: the sensor says so, and Home Assistant asks for it."""
+    issue_registry = ir.async_get(hass)
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    image = allowed_dir / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    port = engine_server.server.port
+    await engine_server.server.close()
+    restarted = TestServer(
+        create_app(recognizer, token=NEW_TOKEN), host="127.0.0.1", port=port
+    )
+    await restarted.start_server()
+    try:
+        with pytest.raises(HomeAssistantError):
+            await _read_plates(hass, image)
+        await hass.async_block_till_done()
+        entity_id = er.async_get(hass).async_get_entity_id(
+            "binary_sensor", DOMAIN, f"{folder_entry.entry_id}_engine_server"
+        )
+        assert entity_id is not None
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state == "off"
+        assert state.attributes["token_refused"] is True
+        # The reauth flow is how it is fixed: no repair issue besides it.
+        assert (
+            issue_registry.async_get_issue(DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
+            is None
+        )
+        flow = _reauth_flow(hass)
+        assert flow["step_id"] == "reauth_engine"
+        result = await _answer_token(hass, str(flow["flow_id"]), NEW_TOKEN)
+        assert result["reason"] == "reauth_successful"
+        await hass.async_block_till_done()
+        assert folder_entry.state is ConfigEntryState.LOADED
+        response = await _read_plates(hass, image)
+        assert response is not None
+        assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
+        await hass.config_entries.async_unload(folder_entry.entry_id)
+    finally:
+        await restarted.close()
+
+
+async def test_reauth_without_an_engine_server_has_nothing_to_ask(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """A reauth left over from a server no longer used ends at once."""
+    result = await init_folder.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_not_needed"
 
 
 async def test_no_engine_server_entity_for_the_local_engine(

@@ -19,11 +19,12 @@ import string
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
+from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowHandler, FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.plate_tracker import config_flow
 from custom_components.plate_tracker.config_flow import (
@@ -31,10 +32,14 @@ from custom_components.plate_tracker.config_flow import (
     _camera_details_schema,
 )
 from custom_components.plate_tracker.const import (
+    CONF_ENGINE_URL,
     CONF_FRIGATE_URL,
     CONF_INBOX,
     CONF_MQTT_PREFIX,
+    CONF_REAUTH_SOURCE,
+    CONF_SOURCE,
     DOMAIN,
+    SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
 )
 from custom_components.plate_tracker.matching.errors import ValidationKey
@@ -328,12 +333,50 @@ async def _walk_options_flow(hass: HomeAssistant, entry: MockConfigEntry) -> Non
     options.async_abort(flow_id)
 
 
+async def _walk_reauth_flows(
+    hass: HomeAssistant, entry: MockConfigEntry, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """Ask for an engine server's token and a Frigate source's login, with their errors."""
+    aioclient_mock.get("http://engine.test:8790/v1/health", status=401)
+    result = await entry.start_reauth_flow(hass)
+    assert result["reason"] == "reauth_not_needed"
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_ENGINE_URL: "http://engine.test:8790"}
+    )
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"engine_token": "x"}
+    )
+    assert result["errors"] == {"base": "engine_auth"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    frigate = ConfigSubentry(
+        subentry_type=SUBENTRY_SOURCE,
+        title="Frigate frigate",
+        unique_id="frigate:http://frigate:5000",
+        data={
+            CONF_SOURCE: SOURCE_FRIGATE,
+            CONF_FRIGATE_URL: "http://frigate:5000",
+            CONF_MQTT_PREFIX: "frigate",
+        },
+    )
+    hass.config_entries.async_add_subentry(entry, frigate)
+    result = await entry.start_reauth_flow(
+        hass, data={CONF_REAUTH_SOURCE: frigate.subentry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"username": "police", "password": "x"}
+    )
+    assert result["errors"] == {"base": "mqtt_not_configured"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
 @pytest.fixture
 async def walked(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
     config_dir: Path,
     shown: _Shown,
+    aioclient_mock: AiohttpClientMocker,
 ) -> _Shown:
     """Drive every flow through its steps and error paths, recording what it showed."""
     with patch("custom_components.plate_tracker.async_setup_entry", return_value=True):
@@ -350,6 +393,8 @@ async def walked(
         )
         assert result["reason"] == "single_instance_allowed"
         await _walk_subentry_flow(hass, folder_entry)
+        await hass.async_block_till_done()
+        await _walk_reauth_flows(hass, folder_entry, aioclient_mock)
         await hass.async_block_till_done()
     return shown
 

@@ -12,7 +12,11 @@ from pathlib import Path
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -148,6 +152,13 @@ async def _async_start_engine(
         try:
             await remote.health()
         except EngineUnavailableError as err:
+            if err.unauthorized:
+                # Home Assistant asks for the token (the reauth flow); no retries meanwhile.
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="engine_token_refused",
+                    translation_placeholders={"url": url},
+                ) from err
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key="engine_unavailable",
@@ -215,11 +226,16 @@ async def _async_start_engine(
 def _async_engine_server_changed(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry, remote: RemoteEngine
 ) -> None:
-    """Tell the connectivity sensor, and keep a repair issue up while the server is off."""
+    """Tell the connectivity sensor; while the server is off, keep a repair issue up.
+
+    A refused token asks the user for the right one instead (the reauth flow).
+    """
     async_dispatcher_send(hass, SIGNAL_ENGINE_HEALTH.format(entry_id=entry.entry_id))
     connection = remote.connection
-    if connection.available is not False:
+    if connection.available is not False or connection.auth_failed:
         ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
+        if connection.auth_failed:
+            entry.async_start_reauth(hass)
         return
     ir.async_create_issue(
         hass,
@@ -227,9 +243,7 @@ def _async_engine_server_changed(
         ISSUE_ENGINE_SERVER_UNAVAILABLE,
         is_fixable=False,
         severity=ir.IssueSeverity.ERROR,
-        translation_key="engine_server_auth_failed"
-        if connection.auth_failed
-        else ISSUE_ENGINE_SERVER_UNAVAILABLE,
+        translation_key=ISSUE_ENGINE_SERVER_UNAVAILABLE,
         translation_placeholders={
             "url": remote.url,
             "error": connection.last_error or "",

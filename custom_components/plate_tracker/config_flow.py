@@ -6,6 +6,7 @@ watchlist, whatever number of NVRs and inboxes feed them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import logging
 from pathlib import Path
 import re
@@ -17,6 +18,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryData,
     ConfigSubentryFlow,
     OptionsFlow,
@@ -63,6 +65,7 @@ from .const import (
     CONF_PARALLEL_READS,
     CONF_PUBLISH_AFTER,
     CONF_QUEUE_SIZE,
+    CONF_REAUTH_SOURCE,
     CONF_REGIONS,
     CONF_SOURCE,
     CONF_THREADS,
@@ -138,6 +141,27 @@ ENGINE_SCHEMA = vol.Schema(
         ),
         vol.Optional(CONF_ENGINE_TOKEN): TextSelector(
             TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
+)
+
+
+ENGINE_TOKEN_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_ENGINE_TOKEN): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
+)
+LOGIN_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_USERNAME): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username")
+        ),
+        vol.Required(CONF_PASSWORD): TextSelector(
+            TextSelectorConfig(
+                type=TextSelectorType.PASSWORD, autocomplete="current-password"
+            )
         ),
     }
 )
@@ -298,6 +322,7 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
     """Set up Plate Tracker with its first source; more sources are added as subentries."""
 
     VERSION = 1
+    _reauth_source: str | None = None
 
     async def _finish_source(
         self, title: str, data: dict[str, Any], unique_id: str
@@ -318,6 +343,99 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
             {CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: import_data[CONF_INBOX]},
             f"folder:{inbox}",
         )
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Ask again for a refused credential: a Frigate source's login, else the engine server's token."""
+        self._reauth_source = entry_data.get(CONF_REAUTH_SOURCE)
+        if self._reauth_source is not None:
+            return await self.async_step_reauth_frigate()
+        return await self.async_step_reauth_engine()
+
+    async def async_step_reauth_engine(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the token the engine server was started with, and check it."""
+        entry = self._get_reauth_entry()
+        url = entry.options.get(CONF_ENGINE_URL)
+        if not url:
+            # Reading in Home Assistant now: there is no token to ask for.
+            return self.async_abort(reason="reauth_not_needed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = (user_input.get(CONF_ENGINE_TOKEN) or "").strip()
+            errors = await _validate_engine(self.hass, url, token)
+            if not errors:
+                return self._finish_reauth(
+                    entry, options={**entry.options, CONF_ENGINE_TOKEN: token}
+                )
+        return self.async_show_form(
+            step_id="reauth_engine",
+            data_schema=ENGINE_TOKEN_SCHEMA,
+            errors=errors,
+            description_placeholders={"url": url},
+        )
+
+    async def async_step_reauth_frigate(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the Frigate login of the source that was refused, and check it."""
+        entry = self._get_reauth_entry()
+        subentry = entry.subentries.get(self._reauth_source or "")
+        if subentry is None or subentry.data.get(CONF_SOURCE) != SOURCE_FRIGATE:
+            # The source was removed while the flow waited.
+            return self.async_abort(reason="reauth_not_needed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                **subentry.data,
+                CONF_USERNAME: user_input[CONF_USERNAME].strip(),
+                CONF_PASSWORD: user_input[CONF_PASSWORD],
+            }
+            errors = await _validate_frigate(self.hass, data)
+            if not errors:
+                return self._finish_reauth(entry, subentry=subentry, data=data)
+        return self.async_show_form(
+            step_id="reauth_frigate",
+            data_schema=self.add_suggested_values_to_schema(
+                LOGIN_SCHEMA,
+                {CONF_USERNAME: subentry.data.get(CONF_USERNAME, "")},
+            ),
+            errors=errors,
+            description_placeholders={
+                "source": subentry.title,
+                "url": subentry.data[CONF_FRIGATE_URL],
+            },
+        )
+
+    def _finish_reauth(
+        self,
+        entry: ConfigEntry,
+        *,
+        options: dict[str, Any] | None = None,
+        subentry: ConfigSubentry | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> ConfigFlowResult:
+        """Save the checked credential and start the hub again with it, once.
+
+        A loaded hub reloads on its own when the entry changes (its update
+        listener); a hub whose setup failed, or an unchanged credential (the
+        server was fixed instead), is reloaded here.
+        """
+        reloads_itself = entry.state is ConfigEntryState.LOADED
+        changed = False
+        if options is not None:
+            changed = self.hass.config_entries.async_update_entry(
+                entry, options=options
+            )
+        if subentry is not None and data is not None:
+            changed = self.hass.config_entries.async_update_subentry(
+                entry, subentry, data=data
+            )
+        if not (reloads_itself and changed):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_abort(reason="reauth_successful")
 
     @classmethod
     @callback

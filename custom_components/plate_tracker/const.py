@@ -23,6 +23,9 @@ Assistant, or requests in flight to an engine server."""
 CONF_ENGINE_URL: Final = "engine_url"
 """Address of an engine server; empty or missing: plates are read in Home Assistant."""
 CONF_ENGINE_TOKEN: Final = "engine_token"  # noqa: S105 - the option's key, not a secret
+CONF_REAUTH_SOURCE: Final = "reauth_source"
+"""In a re-authentication flow's data: the subentry of the Frigate source whose
+login was refused (absent: the engine server refused its token)."""
 
 LOCAL_ENGINE_REQUIREMENTS: Final = ("onnx==1.23.2", "onnxruntime==1.32.0")
 """Installed at setup only when plates are read in Home Assistant: onnxruntime

@@ -27,6 +27,7 @@ from .const import (
     CONF_INBOX,
     CONF_KEEP_FILES,
     CONF_MQTT_PREFIX,
+    CONF_REAUTH_SOURCE,
     CONF_SOURCE,
     DEFAULT_MQTT_PREFIX,
     DOMAIN,
@@ -147,16 +148,21 @@ class FrigateConnectionMonitor:
         if self.status.api.failed(str(err), auth=auth):
             _LOGGER.warning("Frigate source %s is unavailable: %s", self._title, err)
             self._changed()
-        if self.status.api.available is False:
+        issue = ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id)
+        if auth:
+            # A refused login asks the user for the right one (the reauth flow).
+            ir.async_delete_issue(self._hass, DOMAIN, issue)
+            self._entry.async_start_reauth(
+                self._hass, data={CONF_REAUTH_SOURCE: self._subentry_id}
+            )
+        elif self.status.api.available is False:
             ir.async_create_issue(
                 self._hass,
                 DOMAIN,
-                ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id),
+                issue,
                 is_fixable=False,
                 severity=ir.IssueSeverity.ERROR,
-                translation_key="frigate_auth_failed"
-                if auth
-                else "frigate_unavailable",
+                translation_key="frigate_unavailable",
                 translation_placeholders={"source": self._title, "error": str(err)},
             )
 
