@@ -290,7 +290,11 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
     engine_server: EngineServer,
     recognizer: PlateRecognizer,
 ) -> None:
-    """The server restarted with a new token: the sensor says so, and Home Assistant asks for it."""
+    """The server was down, then came back with a new token: Home Assistant asks for it.
+
+    The connection was already off when the token was refused: the refusal must
+    still reach the sensor and start the reauth flow.
+    """
     issue_registry = ir.async_get(hass)
     folder_entry.add_to_hass(hass)
     await _setup(
@@ -302,6 +306,9 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
     image.write_bytes(scene_jpeg("BC5512HP", seed=4))
     port = engine_server.server.port
     await engine_server.server.close()
+    for _ in range(3):
+        with pytest.raises(HomeAssistantError):
+            await _read_plates(hass, image)
     restarted = TestServer(
         create_app(recognizer, token=NEW_TOKEN), host="127.0.0.1", port=port
     )

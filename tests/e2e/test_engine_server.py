@@ -47,6 +47,7 @@ pytestmark = [
 PLATE = "BC5512HP"
 CAMERA = "gate"
 TOKEN = "e2e-engine-token"  # noqa: S105 - a test server's token
+NEW_TOKEN = "e2e-rotated-token"  # noqa: S105 - the same server restarted with another
 SERVER_START_TIMEOUT = 60  # loads (and on a first run folds) the models
 SIGHTING_TIMEOUT = 60
 
@@ -57,44 +58,66 @@ class EngineServer:
 
     process: ManagedProcess
     url: str
+    port: int
 
 
-@pytest.fixture
-async def engine_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncGenerator[EngineServer]:
-    """Start ``scripts/engine serve`` in this test's Python environment, as README says."""
-    token_file = tmp_path / "engine.token"
-    token_file.write_text(f"{TOKEN}\n", encoding="utf-8")
-    port = free_port()
-    # scripts/engine runs in the venv named by VENV: the one running the tests.
-    monkeypatch.setenv("VENV", str(Path(sys.executable).parent.parent))
-    process = ManagedProcess(
-        "engine server",
-        [
-            str(REPO / "scripts" / "engine"),
-            "serve",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-        ],
-        tmp_path / "engine.log",
-        REPO,
-    )
-    try:
+class EngineServers:
+    """Starts ``scripts/engine serve`` as README says, on one port, and stops what it started."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        """Serve on a free port; logs and token files go to ``tmp_path``."""
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.started: list[ManagedProcess] = []
+
+    async def start(self, token: str) -> EngineServer:
+        """Start a server that accepts ``token`` (from a token file) and wait until it listens."""
+        number = len(self.started)
+        token_file = self.tmp_path / f"engine-{number}.token"
+        token_file.write_text(f"{token}\n", encoding="utf-8")
+        process = ManagedProcess(
+            "engine server",
+            [
+                str(REPO / "scripts" / "engine"),
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--token-file",
+                str(token_file),
+            ],
+            self.tmp_path / f"engine-{number}.log",
+            REPO,
+        )
+        self.started.append(process)
         await wait_for(
             "the engine server to listen",
-            lambda: port_open(port),
+            lambda: port_open(self.port),
             within=SERVER_START_TIMEOUT,
             interval=0.5,
             alive=process.death,
         )
-        yield EngineServer(process, f"http://{HOST}:{port}")
+        return EngineServer(process, f"http://{HOST}:{self.port}", self.port)
+
+    async def stop_all(self) -> None:
+        """Stop every server started (a stopped one again is harmless)."""
+        for process in self.started:
+            await process.stop(grace=5)
+
+
+@pytest.fixture
+async def engine_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[EngineServers]:
+    """Start engine servers in this test's Python environment; all stopped after the test."""
+    # scripts/engine runs in the venv named by VENV: the one running the tests.
+    monkeypatch.setenv("VENV", str(Path(sys.executable).parent.parent))
+    servers = EngineServers(tmp_path)
+    try:
+        yield servers
     finally:
-        await process.stop(grace=5)
+        await servers.stop_all()
 
 
 @pytest.fixture
@@ -129,10 +152,30 @@ def _engine_sensor(states: list[dict[str, Any]]) -> dict[str, Any] | None:
     )
 
 
+async def _sighting_of_upload(
+    hass: RunningHass, inbox: Path, name: str, scene: bytes
+) -> dict[str, Any]:
+    """Upload ``scene`` into the inbox and return the sighting Home Assistant announces."""
+    subscription = EventSubscription(hass.client)
+    try:
+        await subscription.subscribe("plate_tracker_sighting")
+        await asyncio.to_thread(_upload, inbox, name, scene)
+        sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+    finally:
+        await subscription.close()
+    assert sighting is not None, f"no sighting\nhass log:\n{hass.log()}"
+    return sighting
+
+
 async def test_plates_are_read_on_the_engine_server(
-    engine_server: EngineServer, hass_process: RunningHass, tmp_path: Path
+    engine_servers: EngineServers, hass_process: RunningHass, tmp_path: Path
 ) -> None:
-    """The Home Assistant OS path end to end: options flow, server reads, sensor on outage."""
+    """The Home Assistant OS path end to end.
+
+    Options flow, reads on the server, the sensor off while it is down, and a
+    server restarted with a new token: Home Assistant asks for it and reads again.
+    """
+    engine_server = await engine_servers.start(TOKEN)
     hass = hass_process
     client = hass.client
     await client.onboard()
@@ -165,14 +208,7 @@ async def test_plates_are_read_on_the_engine_server(
         demo_feed.plate_from_text(PLATE), camera=CAMERA, rng=random.Random(77)
     )
     inbox = tmp_path / "config" / "plate_inbox"
-    subscription = EventSubscription(client)
-    try:
-        await subscription.subscribe("plate_tracker_sighting")
-        await asyncio.to_thread(_upload, inbox, "20261126T101500.jpg", scene)
-        sighting = await subscription.next_event(SIGHTING_TIMEOUT)
-    finally:
-        await subscription.close()
-    assert sighting is not None, f"no sighting\nhass log:\n{hass.log()}"
+    sighting = await _sighting_of_upload(hass, inbox, "20261126T101500.jpg", scene)
     assert sighting["plate"] == PLATE, sighting
     assert sighting["camera"] == CAMERA, sighting
 
@@ -190,3 +226,43 @@ async def test_plates_are_read_on_the_engine_server(
     assert "unreachable" in sensor["attributes"]["last_error"], sensor
     (entry,) = await client.entries("plate_tracker")
     assert entry["state"] == "loaded", entry
+
+    # The server comes back with a new token: retrying cannot help, so Home
+    # Assistant asks for it (the reauth flow), checks it and reads again.
+    await engine_servers.start(NEW_TOKEN)
+    await asyncio.to_thread(_upload, inbox, "20261126T101700.jpg", scene)
+
+    async def reauth_flow() -> dict[str, Any] | None:
+        # What the frontend lists under "Discovered" and "Attention required".
+        flows: list[dict[str, Any]] = await client.websocket_command(
+            {"type": "config_entries/flow/progress"}
+        )
+        return next(
+            (
+                flow
+                for flow in flows
+                if flow["handler"] == "plate_tracker"
+                and flow["context"]["source"] == "reauth"
+            ),
+            None,
+        )
+
+    async def token_asked() -> bool:
+        return await reauth_flow() is not None
+
+    await wait_for("Home Assistant to ask for the token", token_asked, within=90)
+    reauth = await reauth_flow()
+    assert reauth is not None
+    assert reauth["step_id"] == "reauth_engine", reauth
+    sensor = _engine_sensor(await client.states())
+    assert sensor is not None
+    assert sensor["attributes"]["token_refused"] is True, sensor
+    result = await client.flow_step(reauth["flow_id"], {"engine_token": "wrong"})
+    assert result["errors"] == {"base": "engine_auth"}, result
+    result = await client.flow_step(reauth["flow_id"], {"engine_token": NEW_TOKEN})
+    assert result["type"] == "abort", result
+    assert result["reason"] == "reauth_successful", result
+    await wait_loaded(hass, "plate_tracker")
+    await wait_for("the engine server sensor", server_sensor_on, within=60)
+    sighting = await _sighting_of_upload(hass, inbox, "20261126T101800.jpg", scene)
+    assert sighting["plate"] == PLATE, sighting

@@ -34,12 +34,18 @@ class ConnectionHealth:
         return changed
 
     def failed(self, error: str, *, auth: bool = False) -> bool:
-        """Record a failure; return True when the connection just became unavailable."""
+        """Record a failure; return True when the connection just became unavailable.
+
+        Also True when a connection already down starts refusing the login: a
+        server back with a new token, an NVR back with a changed password. That
+        needs the user, where waiting fixed an outage.
+        """
         self.consecutive_failures += 1
         self.last_error = error
+        newly_refused = auth and not self.auth_failed
         self.auth_failed = auth
         if self.available is False:
-            return False
+            return newly_refused
         if auth or self.consecutive_failures >= self.failures_until_unavailable:
             self.available = False
             return True
