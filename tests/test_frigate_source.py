@@ -414,6 +414,32 @@ async def test_refused_login_asks_for_the_password(
     assert state.state == STATE_ON
 
 
+def _reauth_steps(hass: HomeAssistant) -> list[str]:
+    return [
+        flow["step_id"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+
+
+async def test_login_that_works_again_ends_the_reauth_prompt(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    freezer: FrozenDateTimeFactory,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Frigate refused the login for a moment (restarting): once it answers, nothing is left to ask."""
+    await start_frigate(stats={"status": 401})
+    assert _reauth_steps(hass) == ["reauth_frigate"]
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+    assert _reauth_steps(hass) == []
+
+
 async def test_reauth_for_a_removed_source_ends_at_once(
     hass: HomeAssistant, start_frigate: StartFrigate
 ) -> None:

@@ -344,6 +344,50 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
         await restarted.close()
 
 
+async def test_token_that_works_again_ends_the_reauth_prompt(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    allowed_dir: Path,
+    engine_server: EngineServer,
+    recognizer: PlateRecognizer,
+) -> None:
+    """A server started once with the wrong token and again with the right one leaves no prompt."""
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    image = allowed_dir / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    port = engine_server.server.port
+    await engine_server.server.close()
+    for token in (NEW_TOKEN, TOKEN):
+        server = TestServer(
+            create_app(recognizer, token=token), host="127.0.0.1", port=port
+        )
+        await server.start_server()
+        try:
+            if token == NEW_TOKEN:
+                with pytest.raises(HomeAssistantError):
+                    await _read_plates(hass, image)
+                await hass.async_block_till_done()
+                assert _reauth_flow(hass)["step_id"] == "reauth_engine"
+            else:
+                response = await _read_plates(hass, image)
+                assert response is not None
+                assert [p["plate"] for p in response["plates"]] == ["BC5512HP"]
+        finally:
+            await server.close()
+    await hass.async_block_till_done()
+    assert not [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
 async def test_reauth_without_an_engine_server_has_nothing_to_ask(
     hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:

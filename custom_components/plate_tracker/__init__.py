@@ -73,6 +73,7 @@ from .coordinator import (
     PlateTrackerRuntimeData,
     SightingHub,
     SourceStatus,
+    async_abort_reauth,
 )
 from .dashboard import async_register_card
 from .engine.models import ModelsUnavailable, ensure_models
@@ -236,6 +237,8 @@ def _async_engine_server_changed(
         ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
         if connection.auth_failed:
             entry.async_start_reauth(hass)
+        elif connection.available:
+            async_abort_reauth(hass, entry, "reauth_engine")
         return
     ir.async_create_issue(
         hass,

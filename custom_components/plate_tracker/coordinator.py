@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
@@ -100,6 +100,21 @@ def loaded_hub(hass: HomeAssistant) -> PlateTrackerConfigEntry | None:
         if entry.state is ConfigEntryState.LOADED:
             return entry
     return None
+
+
+@callback
+def async_abort_reauth(hass: HomeAssistant, entry: ConfigEntry, step_id: str) -> None:
+    """End the hub's reauth flow at ``step_id``: the credential it asks for works again.
+
+    A login refused for a moment (Frigate restarting, a server restarted with
+    its old token) must not leave a prompt behind once everything works.
+    ``step_id`` is the flow's step: ``reauth_engine`` or ``reauth_frigate``.
+    """
+    for flow in hass.config_entries.flow.async_progress_by_handler(
+        DOMAIN, match_context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}
+    ):
+        if flow["step_id"] == step_id:
+            hass.config_entries.flow.async_abort(flow["flow_id"])
 
 
 def sighting_with_links(

@@ -41,7 +41,7 @@ from .const import (
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
 )
-from .coordinator import PlateTrackerConfigEntry, SourceStatus
+from .coordinator import PlateTrackerConfigEntry, SourceStatus, async_abort_reauth
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
 from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile
@@ -132,6 +132,12 @@ class FrigateConnectionMonitor:
                 DOMAIN,
                 ISSUE_FRIGATE_UNAVAILABLE.format(subentry_id=self._subentry_id),
             )
+            if not any(
+                status.api.auth_failed
+                for status in self._entry.runtime_data.source_status.values()
+            ):
+                # The one reauth flow of the hub asks for a login that works again.
+                async_abort_reauth(self._hass, self._entry, "reauth_frigate")
             self._changed()
 
     @callback
