@@ -288,6 +288,20 @@ async def _tick(
     await hass.async_block_till_done()
 
 
+async def _frigate_answers_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Let Frigate's stats answer again and wait for the next check to see it."""
+    aioclient_mock.clear_requests()
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    state = hass.states.get(API_SENSOR)
+    assert state is not None
+    assert state.state == STATE_ON
+
+
 def _messages(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in record.getMessage() for record in caplog.records)
 
@@ -351,12 +365,7 @@ async def test_dead_frigate_is_shown_logged_once_and_recovers(
     assert last_plate is not None
     assert last_plate.state == "AE1234BK"
 
-    aioclient_mock.clear_requests()
-    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
-    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
-    state = hass.states.get(API_SENSOR)
-    assert state is not None
-    assert state.state == STATE_ON
+    await _frigate_answers_again(hass, freezer, aioclient_mock)
     assert _messages(caplog, "is available again") == 1
     assert (
         issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
@@ -431,12 +440,7 @@ async def test_login_that_works_again_ends_the_reauth_prompt(
     """Frigate refused the login for a moment (restarting): once it answers, nothing is left to ask."""
     await start_frigate(stats={"status": 401})
     assert _reauth_steps(hass) == ["reauth_frigate"]
-    aioclient_mock.clear_requests()
-    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
-    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
-    state = hass.states.get(API_SENSOR)
-    assert state is not None
-    assert state.state == STATE_ON
+    await _frigate_answers_again(hass, freezer, aioclient_mock)
     assert _reauth_steps(hass) == []
 
 

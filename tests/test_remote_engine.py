@@ -6,8 +6,8 @@ The server is the real one, with the real models, on loopback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 import json
 from pathlib import Path
 import subprocess
@@ -63,6 +63,8 @@ class EngineServer:
     def __init__(self, recognizer: PlateRecognizer) -> None:
         """Serve ``recognizer``'s reads."""
         self.reads = 0
+        self.port = 0
+        """Set once started: a closed TestServer forgets its port."""
         self.app = create_app(recognizer, token=TOKEN)
         self.app.on_response_prepare.append(self._count)
         self.server = TestServer(self.app, host="127.0.0.1")
@@ -74,7 +76,7 @@ class EngineServer:
     @property
     def url(self) -> str:
         """The address Home Assistant is given."""
-        return f"http://127.0.0.1:{self.server.port}"
+        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,7 @@ async def engine_server(recognizer: PlateRecognizer) -> AsyncGenerator[EngineSer
     """Start the engine server; closed after the test."""
     server = EngineServer(recognizer)
     await server.server.start_server()
+    server.port = server.server.port
     yield server
     await server.server.close()
 
@@ -283,6 +286,35 @@ async def test_refused_token_at_start_asks_for_the_token(
     await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
+@asynccontextmanager
+async def _restarted(
+    server: EngineServer, recognizer: PlateRecognizer, token: str
+) -> AsyncIterator[None]:
+    """Stop ``server`` and serve again on its port, now with ``token``."""
+    await server.server.close()
+    restarted = TestServer(
+        create_app(recognizer, token=token),
+        host="127.0.0.1",
+        port=server.port,
+    )
+    await restarted.start_server()
+    try:
+        yield
+    finally:
+        await restarted.close()
+
+
+async def _set_up_reading_on(
+    hass: HomeAssistant, entry: MockConfigEntry, server: EngineServer, folder: Path
+) -> Path:
+    """Set the hub up on ``server`` with its token; return an image of plate BC5512HP."""
+    entry.add_to_hass(hass)
+    await _setup(hass, entry, **{CONF_ENGINE_URL: server.url, CONF_ENGINE_TOKEN: TOKEN})
+    image = folder / "gate.jpg"
+    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
+    return image
+
+
 async def test_token_changed_on_the_server_asks_for_the_new_one(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
@@ -296,24 +328,12 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
     still reach the sensor and start the reauth flow.
     """
     issue_registry = ir.async_get(hass)
-    folder_entry.add_to_hass(hass)
-    await _setup(
-        hass,
-        folder_entry,
-        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
-    )
-    image = allowed_dir / "gate.jpg"
-    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
-    port = engine_server.server.port
+    image = await _set_up_reading_on(hass, folder_entry, engine_server, allowed_dir)
     await engine_server.server.close()
     for _ in range(3):
         with pytest.raises(HomeAssistantError):
             await _read_plates(hass, image)
-    restarted = TestServer(
-        create_app(recognizer, token=NEW_TOKEN), host="127.0.0.1", port=port
-    )
-    await restarted.start_server()
-    try:
+    async with _restarted(engine_server, recognizer, NEW_TOKEN):
         with pytest.raises(HomeAssistantError):
             await _read_plates(hass, image)
         await hass.async_block_till_done()
@@ -340,8 +360,6 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
         assert response is not None
         assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
         await hass.config_entries.async_unload(folder_entry.entry_id)
-    finally:
-        await restarted.close()
 
 
 async def test_token_that_works_again_ends_the_reauth_prompt(
@@ -352,40 +370,23 @@ async def test_token_that_works_again_ends_the_reauth_prompt(
     recognizer: PlateRecognizer,
 ) -> None:
     """A server started once with the wrong token and again with the right one leaves no prompt."""
-    folder_entry.add_to_hass(hass)
-    await _setup(
-        hass,
-        folder_entry,
-        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
-    )
-    image = allowed_dir / "gate.jpg"
-    image.write_bytes(scene_jpeg("BC5512HP", seed=4))
-    port = engine_server.server.port
-    await engine_server.server.close()
-    for token in (NEW_TOKEN, TOKEN):
-        server = TestServer(
-            create_app(recognizer, token=token), host="127.0.0.1", port=port
-        )
-        await server.start_server()
-        try:
-            if token == NEW_TOKEN:
-                with pytest.raises(HomeAssistantError):
-                    await _read_plates(hass, image)
-                await hass.async_block_till_done()
-                assert _reauth_flow(hass)["step_id"] == "reauth_engine"
-            else:
-                response = await _read_plates(hass, image)
-                assert response is not None
-                assert [p["plate"] for p in response["plates"]] == ["BC5512HP"]
-        finally:
-            await server.close()
-    await hass.async_block_till_done()
-    assert not [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == "reauth"
-    ]
-    await hass.config_entries.async_unload(folder_entry.entry_id)
+    image = await _set_up_reading_on(hass, folder_entry, engine_server, allowed_dir)
+    async with _restarted(engine_server, recognizer, NEW_TOKEN):
+        with pytest.raises(HomeAssistantError):
+            await _read_plates(hass, image)
+        await hass.async_block_till_done()
+        assert _reauth_flow(hass)["step_id"] == "reauth_engine"
+    async with _restarted(engine_server, recognizer, TOKEN):
+        response = await _read_plates(hass, image)
+        assert response is not None
+        assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
+        await hass.async_block_till_done()
+        assert not [
+            flow
+            for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+            if flow["context"]["source"] == "reauth"
+        ]
+        await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
 async def test_reauth_without_an_engine_server_has_nothing_to_ask(
