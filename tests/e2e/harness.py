@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+import secrets
 import shutil
 import socket
 import subprocess
@@ -220,16 +221,31 @@ class Chromium:
 
 @dataclass
 class FakeFrigate:
-    """The parts of Frigate's HTTP API plate_tracker calls, answering with one generated scene."""
+    """The parts of Frigate's HTTP API plate_tracker calls, answering with one generated scene.
+
+    With ``login`` it behaves like Frigate's authenticated port 8971: ``POST /api/login``
+    with that user and password sets a ``frigate_token`` cookie, and every other path
+    but ``/api/version`` needs that token as a bearer token.
+    """
 
     snapshot: bytes
     requests: list[str] = field(default_factory=list)
     url: str = ""
+    login: tuple[str, str] | None = None
+    """The user and password Frigate accepts; None: no login (port 5000)."""
+    _token: str = ""
     _runner: web.AppRunner | None = None
+
+    def change_password(self, password: str) -> None:
+        """Change the user's password, as Frigate's admin would; tokens given before stop working."""
+        assert self.login is not None
+        self.login = (self.login[0], password)
+        self._token = ""
 
     async def start(self) -> None:
         """Listen on a free 127.0.0.1 port."""
         app = web.Application()
+        app.router.add_post("/api/login", self._login)
         app.router.add_get("/api/version", self._version)
         app.router.add_get("/api/config", self._config)
         app.router.add_get("/api/stats", self._stats)
@@ -254,7 +270,21 @@ class FakeFrigate:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests.append(request.path_qs)
+        open_paths = ("/api/version", "/api/login")
+        if self.login is not None and request.path not in open_paths:
+            given = request.headers.get("Authorization", "")
+            if not self._token or given != f"Bearer {self._token}":
+                return web.Response(status=401, text="Unauthorized")
         return await handler(request)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        if self.login is None or (data.get("user"), data.get("password")) != self.login:
+            return web.Response(status=401, text="Login failed")
+        self._token = secrets.token_hex(16)
+        response = web.json_response({})
+        response.set_cookie("frigate_token", self._token)
+        return response
 
     async def _version(self, request: web.Request) -> web.Response:
         return web.Response(text=FRIGATE_VERSION)
@@ -713,6 +743,33 @@ async def run_flow(
     if result["type"] != "create_entry":
         raise AssertionError(f"{handler} flow ended without an entry: {result}")
     return result
+
+
+async def reauth_flow(client: HassClient, domain: str) -> dict[str, Any] | None:
+    """Return the re-authentication flow ``domain`` waits in, as the frontend lists it, or None."""
+    flows: list[dict[str, Any]] = await client.websocket_command(
+        {"type": "config_entries/flow/progress"}
+    )
+    return next(
+        (
+            flow
+            for flow in flows
+            if flow["handler"] == domain and flow["context"]["source"] == "reauth"
+        ),
+        None,
+    )
+
+
+async def wait_for_reauth(hass: RunningHass, domain: str) -> dict[str, Any]:
+    """Wait until ``domain`` asks to re-authenticate; return that flow."""
+
+    async def asked() -> bool:
+        return await reauth_flow(hass.client, domain) is not None
+
+    await wait_for(f"{domain} to ask for a credential", asked, within=90)
+    flow = await reauth_flow(hass.client, domain)
+    assert flow is not None, hass.log()
+    return flow
 
 
 async def wait_loaded(hass: RunningHass, domain: str) -> None:

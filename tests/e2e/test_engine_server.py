@@ -33,6 +33,7 @@ from .harness import (
     run_flow,
     running_hass,
     wait_for,
+    wait_for_reauth,
     wait_loaded,
     write_hass_config,
 )
@@ -232,27 +233,7 @@ async def test_plates_are_read_on_the_engine_server(
     await engine_servers.start(NEW_TOKEN)
     await asyncio.to_thread(_upload, inbox, "20261126T101700.jpg", scene)
 
-    async def reauth_flow() -> dict[str, Any] | None:
-        # What the frontend lists under "Discovered" and "Attention required".
-        flows: list[dict[str, Any]] = await client.websocket_command(
-            {"type": "config_entries/flow/progress"}
-        )
-        return next(
-            (
-                flow
-                for flow in flows
-                if flow["handler"] == "plate_tracker"
-                and flow["context"]["source"] == "reauth"
-            ),
-            None,
-        )
-
-    async def token_asked() -> bool:
-        return await reauth_flow() is not None
-
-    await wait_for("Home Assistant to ask for the token", token_asked, within=90)
-    reauth = await reauth_flow()
-    assert reauth is not None
+    reauth = await wait_for_reauth(hass, "plate_tracker")
     assert reauth["step_id"] == "reauth_engine", reauth
     sensor = _engine_sensor(await client.states())
     assert sensor is not None

@@ -36,6 +36,7 @@ from .harness import (
     running_hass,
     start_mosquitto,
     wait_for,
+    wait_for_reauth,
     wait_loaded,
     write_hass_config,
 )
@@ -58,6 +59,9 @@ SIGHTING_TIMEOUT = 60  # three snapshot reads on two cores, then the pass is pub
 # Frigate's event messages are not retained, so publishing too early would lose them.
 SUBSCRIBE_SETTLE = 3.0
 PUBLISH_ATTEMPTS = 3
+FRIGATE_USER = "police"
+FRIGATE_PASSWORD = "s3cret"  # noqa: S105 - the fake Frigate's password
+NEW_FRIGATE_PASSWORD = "n3w-s3cret"  # noqa: S105 - the same, changed by its admin
 
 
 def _ci() -> bool:
@@ -92,6 +96,21 @@ async def frigate() -> AsyncGenerator[FakeFrigate]:
         demo_feed.plate_from_text(PLATE), camera=CAMERA, rng=random.Random(1234)
     )
     fake = FakeFrigate(snapshot=scene)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def frigate_with_login() -> AsyncGenerator[FakeFrigate]:
+    """Serve the same fake Frigate behind a login, as on its authenticated port 8971."""
+    demo_feed = load_demo_feed()
+    scene: bytes = demo_feed.render_scene(
+        demo_feed.plate_from_text(PLATE), camera=CAMERA, rng=random.Random(1234)
+    )
+    fake = FakeFrigate(snapshot=scene, login=(FRIGATE_USER, FRIGATE_PASSWORD))
     await fake.start()
     try:
         yield fake
@@ -163,6 +182,33 @@ def _publish_event(host: str, port: int, event_id: str) -> None:
         time.sleep(1)
 
 
+async def _sighting_of_events(
+    hass: RunningHass, frigate: FakeFrigate, broker: tuple[str, int]
+) -> tuple[dict[str, Any], list[str]]:
+    """Publish car events until one becomes a sighting; return it and the event ids sent."""
+    host, port = broker
+    subscription = EventSubscription(hass.client)
+    try:
+        await subscription.subscribe("plate_tracker_sighting")
+        await asyncio.sleep(SUBSCRIBE_SETTLE)
+        sent: list[str] = []
+        sighting: dict[str, Any] | None = None
+        for attempt in range(PUBLISH_ATTEMPTS):
+            event_id = f"{time.time():.6f}-e2e{attempt}"
+            sent.append(event_id)
+            await asyncio.to_thread(_publish_event, host, port, event_id)
+            sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+            if sighting is not None:
+                break
+    finally:
+        await subscription.close()
+    assert sighting is not None, (
+        f"no plate_tracker_sighting after {PUBLISH_ATTEMPTS} Frigate events {sent}; "
+        f"Frigate served {frigate.requests}\nhass log:\n{hass.log()}"
+    )
+    return sighting, sent
+
+
 async def test_frigate_event_becomes_sighting(
     broker: tuple[str, int], frigate: FakeFrigate, hass_process: RunningHass
 ) -> None:
@@ -196,26 +242,7 @@ async def test_frigate_event_becomes_sighting(
         "the flow must check Frigate before saving"
     )
 
-    subscription = EventSubscription(client)
-    try:
-        await subscription.subscribe("plate_tracker_sighting")
-        await asyncio.sleep(SUBSCRIBE_SETTLE)
-        sent: list[str] = []
-        sighting: dict[str, Any] | None = None
-        for attempt in range(PUBLISH_ATTEMPTS):
-            event_id = f"{time.time():.6f}-e2e{attempt}"
-            sent.append(event_id)
-            await asyncio.to_thread(_publish_event, host, port, event_id)
-            sighting = await subscription.next_event(SIGHTING_TIMEOUT)
-            if sighting is not None:
-                break
-    finally:
-        await subscription.close()
-
-    assert sighting is not None, (
-        f"no plate_tracker_sighting after {PUBLISH_ATTEMPTS} Frigate events {sent}; "
-        f"Frigate served {frigate.requests}\nhass log:\n{hass.log()}"
-    )
+    sighting, sent = await _sighting_of_events(hass, frigate, broker)
     assert sighting["plate"] == PLATE, sighting
     assert sighting["camera"] == CAMERA, sighting
     assert sighting["event_id"] in sent, (sighting, sent)
@@ -249,3 +276,57 @@ def _names(state: dict[str, Any]) -> str:
     return (
         f"{state['entity_id']} {state['attributes'].get('friendly_name', '')}".lower()
     )
+
+
+async def test_changed_frigate_password_is_asked_for_and_kept(
+    broker: tuple[str, int], frigate_with_login: FakeFrigate, hass_process: RunningHass
+) -> None:
+    """Frigate on port 8971: its admin changes the password, Home Assistant asks for the new one.
+
+    The source logs in with the user and password given in its flow; after the
+    change Frigate refuses it, the reauth flow appears where the frontend lists
+    it, checks the new password with Frigate, keeps it, and events become
+    sightings again.
+    """
+    frigate = frigate_with_login
+    host, port = broker
+    hass = hass_process
+    client = hass.client
+    await client.onboard()
+    await client.confirm_http_config()
+    await run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
+    await wait_loaded(hass, "mqtt")
+    await run_flow(
+        hass,
+        "plate_tracker",
+        {
+            "user": "frigate",
+            "frigate": {
+                "frigate_url": frigate.url,
+                "mqtt_prefix": MQTT_PREFIX,
+                "username": FRIGATE_USER,
+                "password": FRIGATE_PASSWORD,
+            },
+        },
+    )
+    await wait_loaded(hass, "plate_tracker")
+    sighting, _ = await _sighting_of_events(hass, frigate, broker)
+    assert sighting["plate"] == PLATE, sighting
+
+    frigate.change_password(NEW_FRIGATE_PASSWORD)
+    await asyncio.to_thread(_publish_event, host, port, f"{time.time():.6f}-refused")
+
+    reauth = await wait_for_reauth(hass, "plate_tracker")
+    assert reauth["step_id"] == "reauth_frigate", reauth
+    login = {"username": FRIGATE_USER, "password": FRIGATE_PASSWORD}
+    result = await client.flow_step(reauth["flow_id"], login)
+    assert result["errors"] == {"base": "invalid_auth"}, result
+    result = await client.flow_step(
+        reauth["flow_id"], login | {"password": NEW_FRIGATE_PASSWORD}
+    )
+    assert result["type"] == "abort", result
+    assert result["reason"] == "reauth_successful", result
+    await wait_loaded(hass, "plate_tracker")
+    sighting, sent = await _sighting_of_events(hass, frigate, broker)
+    assert sighting["plate"] == PLATE, sighting
+    assert sighting["event_id"] in sent, (sighting, sent)
