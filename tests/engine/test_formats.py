@@ -109,6 +109,44 @@ def test_emblem_is_dropped_only_at_its_place() -> None:
     assert matches[0].text == "4B38376"
 
 
+def test_formats_of_one_shape_keep_their_own_priors() -> None:
+    """Europe's ``LLLDDDD`` and the US one are read once, but each scores with its own prior.
+
+    The region listed first wins; with equal priors the format listed first
+    does, as when every format was read on its own.
+    """
+    read = one_hot("ABC1234", 0.8)
+    us_first = match_formats(read, formats_for(("us", "eu")))
+    eu_first = match_formats(read, formats_for(("eu", "us")))
+    assert (us_first[0].text, us_first[0].plate_format.name) == (
+        "ABC1234",
+        "us_abc1234",
+    )
+    assert (eu_first[0].text, eu_first[0].plate_format.name) == ("ABC1234", "eu_cs_old")
+    # The same characters under the same prior: the same score, whichever region leads.
+    assert us_first[0].score == eu_first[0].score
+    twins = (FORMAT_BY_NAME["eu_cs_old"], FORMAT_BY_NAME["us_abc1234"])
+    assert twins[0].prior == twins[1].prior
+    for order in (twins, twins[::-1]):
+        (best, *_) = match_formats(read, order)
+        assert best.plate_format is order[0]
+
+
+def test_a_dropped_character_costs_the_same_in_every_window() -> None:
+    """Stray characters on either side of the plate are charged once each, whatever the format."""
+    formats = formats_for(("ua",))
+    (alone, *_) = match_formats(one_hot("AE1234BK", 0.9), formats)
+    framed = {
+        match.text: match
+        for match in match_formats(one_hot("7AE1234BK1", 0.9), formats)
+    }["AE1234BK"]
+    # A confident 7 costs 0.4 + 1.2 * 0.9; a thin 1 costs 0.4 * 0.5 / 1.2 + 0.5 * 0.9.
+    dropped = (0.4 + 1.2 * 0.9) + (0.4 * 0.5 / 1.2 + 0.5 * 0.9)
+    assert framed.plate_format is alone.plate_format
+    # 0.9 is held as float32 in the read.
+    assert framed.score == pytest.approx(alone.score - dropped, abs=1e-6)
+
+
 def test_words_are_not_plates() -> None:
     """A state name or a dealer's word fits a loose format's length but is no plate."""
     matches = match_formats(one_hot("ALASKA", 0.99), formats_for(("us", "eu")))

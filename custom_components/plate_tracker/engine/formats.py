@@ -11,7 +11,7 @@ so ``AA1234B8`` becomes ``AA1234BB`` on a Ukrainian plate while an unambiguous
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 import functools
 import math
@@ -395,95 +395,162 @@ def match_formats(
     confident extra character is more likely a misfit than stray text such as a
     country code or a frame screw).
     """
-    matches: dict[str, FormatMatch] = {}
-    best_score = -math.inf
+    # Every window of every format, with the score its best text could reach
+    # (each position's likeliest allowed character), best first: a window
+    # that cannot come within MATCH_SCORE_RANGE of a text already scored is
+    # not read further, nor is any after it. The order changes no result: a
+    # text that ranks was never below the bound that skips a window.
+    # Formats of one shape (``LLLDDDD`` in Europe and the US, the loose ones)
+    # see the same characters the same way in a window: read them once.
+    read = _Read(probabilities)
+    shapes: dict[_Shape, tuple[ProbabilityMatrix, float]] = {}
+    windows: list[tuple[float, int, PlateFormat, _Shape, float]] = []
     for plate_format in formats:
         if plate_format.rows > rows:
             continue
-        for kept, drop_cost in _windows(probabilities, plate_format):
-            allowed = constrained_probabilities(kept, plate_format)
-            ceiling = float(
-                np.sum(np.log(np.maximum(allowed.max(axis=1), PROBABILITY_FLOOR)))
-            )
-            if (
-                ceiling + plate_format.prior - drop_cost
-                < best_score - MATCH_SCORE_RANGE
-            ):
-                # Even this window's best text could not rank among the matches kept.
-                continue
-            for text, confidence in top_texts(allowed, alternatives):
-                penalty = _text_penalty(text, plate_format)
-                if penalty is None:
-                    continue
-                text = written_as(text, plate_format)
-                score = (
-                    math.log(max(confidence, 1e-12))
-                    + plate_format.prior
-                    - drop_cost
-                    - penalty
+        for kept, drop_cost in _windows(read, plate_format):
+            shape = (plate_format.pattern, plate_format.letters, tuple(kept))
+            if shape not in shapes:
+                allowed = read.constrained(kept, plate_format)
+                shapes[shape] = (
+                    allowed,
+                    float(
+                        np.sum(
+                            np.log(np.maximum(allowed.max(axis=1), PROBABILITY_FLOOR))
+                        )
+                    ),
                 )
-                best_score = max(best_score, score)
-                known = matches.get(text)
-                if known is None or known.score < score:
-                    matches[text] = FormatMatch(text, plate_format, confidence, score)
-    return sorted(
+            bound = shapes[shape][1] + plate_format.prior - drop_cost
+            windows.append((bound, len(windows), plate_format, shape, drop_cost))
+    # Ties keep the formats' order, as reading them one by one did.
+    windows.sort(key=lambda window: (-window[0], window[1]))
+    texts: dict[_Shape, list[tuple[str, float]]] = {}
+    found: dict[str, tuple[float, int, PlateFormat, float]] = {}
+    best_score = -math.inf
+    for bound, order, plate_format, shape, drop_cost in windows:
+        if bound < best_score - MATCH_SCORE_RANGE:
+            break
+        if shape not in texts:
+            texts[shape] = top_texts(shapes[shape][0], alternatives)
+        for text, confidence in texts[shape]:
+            penalty = _text_penalty(text, plate_format)
+            if penalty is None:
+                continue
+            text = written_as(text, plate_format)
+            score = (
+                math.log(max(confidence, 1e-12))
+                + plate_format.prior
+                - drop_cost
+                - penalty
+            )
+            best_score = max(best_score, score)
+            known = found.get(text)
+            # Equal scores: the window read first in the formats' order wins.
+            if known is None or (known[0], -known[1]) < (score, -order):
+                found[text] = (score, order, plate_format, confidence)
+    ranked = sorted(
         (
-            match
-            for match in matches.values()
-            if match.score >= best_score - MATCH_SCORE_RANGE
+            (score, order, text, plate_format, confidence)
+            for text, (score, order, plate_format, confidence) in found.items()
+            if score >= best_score - MATCH_SCORE_RANGE
         ),
-        key=lambda match: match.score,
-        reverse=True,
+        key=lambda item: (-item[0], item[1]),
     )
+    return [
+        FormatMatch(text, plate_format, confidence, score)
+        for score, _, text, plate_format, confidence in ranked
+    ]
+
+
+type _Shape = tuple[str, str, tuple[int, ...]]
+"""A window as formats see it: their pattern and letters, and the characters it keeps."""
+
+
+class _Read:
+    """One read's characters, with what every format's windows share worked out once.
+
+    Windows of different formats overlap on the same characters: the cost of
+    leaving a character out and a position's constrained probabilities are
+    computed once per character, with the same arithmetic as for one window
+    alone, so every window scores exactly as it would on its own.
+    """
+
+    def __init__(self, probabilities: ProbabilityMatrix) -> None:
+        self.probabilities = probabilities
+        self.length = probabilities.shape[0]
+        self.columns = [int(row.argmax()) for row in probabilities]
+        self.drop_costs = [
+            _drop_term(row, column)
+            for row, column in zip(probabilities, self.columns, strict=True)
+        ]
+        self._constrained: dict[tuple[str, str, int], npt.NDArray[np.float32]] = {}
+
+    def drop_cost(self, *dropped: Iterable[int]) -> float:
+        """Cost of leaving the characters at ``dropped`` out (see ``_drop_term``)."""
+        cost = 0.0
+        for indices in dropped:
+            for index in indices:
+                cost += self.drop_costs[index]
+        return cost
+
+    def constrained(
+        self, kept: Sequence[int], plate_format: PlateFormat
+    ) -> ProbabilityMatrix:
+        """``constrained_probabilities`` of the characters at ``kept`` under ``plate_format``."""
+        rows = []
+        for kind, index in zip(plate_format.pattern, kept, strict=True):
+            key = (kind, plate_format.letters, index)
+            row = self._constrained.get(key)
+            if row is None:
+                row = _matrix(kind, plate_format.letters) @ self.probabilities[index]
+                self._constrained[key] = row
+            rows.append(row)
+        return np.asarray(rows, dtype=np.float32)
 
 
 def _windows(
-    probabilities: ProbabilityMatrix, plate_format: PlateFormat
-) -> Iterator[tuple[ProbabilityMatrix, float]]:
+    read: _Read, plate_format: PlateFormat
+) -> Iterator[tuple[list[int], float]]:
     """Yield the runs of read characters that may be this plate, and the cost of the rest.
 
     Every contiguous window of the format's length; for formats with an emblem,
     also every window one longer whose character at the emblem's place is left
-    out (cheaply when it has the emblem's round shape).
+    out (cheaply when it has the emblem's round shape). Windows are given as
+    the indices of the characters they keep.
     """
-    read_length = probabilities.shape[0]
+    read_length = read.length
     length = len(plate_format.pattern)
     for start in range(read_length - length + 1):
         yield (
-            probabilities[start : start + length],
-            _drop_cost(probabilities[:start], probabilities[start + length :]),
+            list(range(start, start + length)),
+            read.drop_cost(range(start), range(start + length, read_length)),
         )
     emblem_at = plate_format.emblem_at
     if emblem_at is None:
         return
     for start in range(read_length - length):
         emblem = start + emblem_at
-        glyph = PLATE_CHARS[int(probabilities[emblem].argmax())]
+        glyph = PLATE_CHARS[read.columns[emblem]]
         yield (
-            np.delete(probabilities[start : start + length + 1], emblem_at, axis=0),
-            _drop_cost(probabilities[:start], probabilities[start + length + 1 :])
+            [index for index in range(start, start + length + 1) if index != emblem],
+            read.drop_cost(range(start), range(start + length + 1, read_length))
             + (
                 EMBLEM_DROP_COST
                 if glyph in plate_format.emblem_glyphs
-                else _drop_cost(probabilities[emblem : emblem + 1])
+                else read.drop_cost([emblem])
             ),
         )
 
 
-def _drop_cost(*dropped: ProbabilityMatrix) -> float:
-    """Cost of leaving characters out of a plate read.
+def _drop_term(row: npt.NDArray[np.float32], column: int) -> float:
+    """Cost of leaving one character out of a plate read.
 
     A confident character costs more than a doubtful one. Thin strokes (1, I, L,
     J) are what plate frames, screws and edges are most often read as, so
     leaving them out costs less.
     """
-    cost = 0.0
-    for matrix in dropped:
-        for row in matrix:
-            column = int(row.argmax())
-            weight = 0.5 if PLATE_CHARS[column] in THIN_STROKES else 1.2
-            cost += 0.4 * weight / 1.2 + weight * float(row[column])
-    return cost
+    weight = 0.5 if PLATE_CHARS[column] in THIN_STROKES else 1.2
+    return 0.4 * weight / 1.2 + weight * float(row[column])
 
 
 def _text_penalty(text: str, plate_format: PlateFormat) -> float | None:
