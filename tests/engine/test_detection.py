@@ -10,6 +10,7 @@ import pytest
 from custom_components.plate_tracker.engine.detection import (
     TextLine,
     _in_frame,
+    _runs,
     lines_from_probability,
 )
 
@@ -68,3 +69,41 @@ def test_an_uneven_map_scale_carries_the_upright_fit_into_the_frame() -> None:
     assert framed.shear.upright_extent() == pytest.approx((across * 2.0, upright * 1.5))
     plain = TextLine(10.0, 10.0, 30.0, 8.0, 0.0, 0.9)
     assert _in_frame(plain, 2.0, 1.5, (0, 0)).shear is None
+
+
+def _runs_by_scanning(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """Row, first column and column after the last of every run, found pixel by pixel."""
+    found = []
+    for row, pixels in enumerate(mask.tolist()):
+        start = None
+        for column, pixel in enumerate([*pixels, False]):
+            if pixel and start is None:
+                start = column
+            elif not pixel and start is not None:
+                found.append((row, start, column))
+                start = None
+    return found
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.5, 0.95, 1.0])
+def test_runs_are_every_horizontal_run_of_set_pixels(density: float) -> None:
+    """Runs touching either edge, single pixels and full rows all come out, in reading order."""
+    rng = np.random.default_rng(3)
+    mask = rng.random((37, 53)) < density
+    mask[5, :] = True
+    mask[6, 0] = mask[6, -1] = True
+    runs = _runs(mask)
+    assert list(
+        zip(runs.rows.tolist(), runs.starts.tolist(), runs.ends.tolist(), strict=True)
+    ) == _runs_by_scanning(mask)
+
+
+def test_a_region_scores_its_mean_probability() -> None:
+    """A line's score is the mean probability over its pixels above the threshold."""
+    probability = np.zeros((40, 90), np.float32)
+    probability[10:20, 10:70] = np.linspace(0.4, 1.0, 60, dtype=np.float32)
+    probability[10:20, 70:72] = 0.2  # below the threshold: not part of the region
+    (line,) = lines_from_probability(probability)
+    assert line.score == pytest.approx(
+        float(probability[10:20, 10:70].mean()), abs=1e-6
+    )

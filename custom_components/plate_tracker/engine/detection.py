@@ -177,16 +177,18 @@ def lines_from_probability(probability: npt.NDArray[np.float32]) -> list[TextLin
     if runs.rows.size == 0:
         return []
     labels, count = _label_runs(runs)
+    # Running sums along the rows that hold runs only (text covers few rows).
+    text_rows, row_of_run = np.unique(runs.rows, return_inverse=True)
     row_sums: npt.NDArray[np.float64] = np.concatenate(
         (
-            np.zeros((probability.shape[0], 1), np.float64),
-            np.cumsum(probability, axis=1),
+            np.zeros((text_rows.size, 1), np.float64),
+            np.cumsum(probability[text_rows], axis=1),
         ),
         axis=1,
     )
     lengths = (runs.ends - runs.starts).astype(np.float64)
     prob_sums: npt.NDArray[np.float64] = (
-        row_sums[runs.rows, runs.ends] - row_sums[runs.rows, runs.starts]
+        row_sums[row_of_run, runs.ends] - row_sums[row_of_run, runs.starts]
     )
     first, last = runs.starts.astype(np.float64), (runs.ends - 1).astype(np.float64)
     rows = runs.rows.astype(np.float64)
@@ -289,9 +291,11 @@ class _Runs:
 def _runs(mask: npt.NDArray[np.bool_]) -> _Runs:
     padded = np.pad(mask, ((0, 0), (1, 1))).astype(np.int8)
     edges = np.diff(padded, axis=1)
-    start_rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    return _Runs(start_rows, starts, ends)
+    # One pass over the map for both edges: a run starts at +1 and ends at -1,
+    # and along each row they alternate, starting with a start.
+    at = np.flatnonzero(edges)
+    rows, columns = np.divmod(at, edges.shape[1])
+    return _Runs(rows[::2], columns[::2], columns[1::2])
 
 
 def _label_runs(runs: _Runs) -> tuple[npt.NDArray[np.intp], int]:
