@@ -341,7 +341,7 @@ def top_texts(allowed: ProbabilityMatrix, count: int) -> list[tuple[str, float]]
     order = (columns - 1 - by_later)[:, : int(ranks.max(initial=0)) + 1]
     rows = np.arange(positions)
     chosen = order[rows, ranks]
-    values = np.take_along_axis(log_p, order, axis=1).astype(np.float64)[rows, ranks]
+    values = log_p[rows, chosen].astype(np.float64)
     scores = np.zeros(len(ranks))
     for position in range(positions):
         # Added up in reading order: the same float as summing one text alone.
