@@ -308,17 +308,6 @@ def _matrix(kind: str, letters: str) -> npt.NDArray[np.float32]:
     return _MATRICES[key]
 
 
-def constrained_probabilities(
-    probabilities: ProbabilityMatrix, plate_format: PlateFormat
-) -> ProbabilityMatrix:
-    """Per position, the probability of each character the format allows there."""
-    rows = [
-        _matrix(kind, plate_format.letters) @ probabilities[position]
-        for position, kind in enumerate(plate_format.pattern)
-    ]
-    return np.asarray(rows, dtype=np.float32)
-
-
 def top_texts(allowed: ProbabilityMatrix, count: int) -> list[tuple[str, float]]:
     """Return the ``count`` most probable texts, positions taken as independent, best first.
 
@@ -496,7 +485,10 @@ class _Read:
     def constrained(
         self, kept: Sequence[int], plate_format: PlateFormat
     ) -> ProbabilityMatrix:
-        """``constrained_probabilities`` of the characters at ``kept`` under ``plate_format``."""
+        """Per position of ``plate_format``, the probability of each character it allows there.
+
+        The characters are those at ``kept``, one per position.
+        """
         rows = []
         for kind, index in zip(plate_format.pattern, kept, strict=True):
             key = (kind, plate_format.letters, index)
