@@ -7,6 +7,7 @@ from collections.abc import Callable
 import time
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
@@ -15,6 +16,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 )
 from yarl import URL
 
+from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import NewSighting, Sighting
 
 WAIT_SECONDS = 30.0
@@ -64,3 +66,13 @@ def fake_authenticated_frigate(
     aioclient_mock.get(f"{frigate_url}/api/version", text="0.16.2")
     aioclient_mock.post(f"{frigate_url}/api/login", side_effect=login)
     aioclient_mock.get(f"{frigate_url}/api/stats", json={})
+
+
+def reauth_flows(hass: HomeAssistant) -> list[dict[str, Any]]:
+    """Return the re-authentication flows the hub waits in, as Home Assistant lists them."""
+    return [
+        dict(flow)
+        for flow in hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN, match_context={"source": SOURCE_REAUTH}
+        )
+    ]

@@ -40,7 +40,7 @@ from custom_components.plate_tracker.diagnostics import (
 from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
-from .helpers import fake_authenticated_frigate, wait_until
+from .helpers import fake_authenticated_frigate, reauth_flows, wait_until
 from .synthetic import scene_jpeg
 
 EVENT_ID = "1764065700.123456-abc123"
@@ -392,11 +392,7 @@ async def test_refused_login_asks_for_the_password(
         issue_registry.async_get_issue(DOMAIN, f"frigate_unavailable_{subentry_id}")
         is None
     )
-    (flow,) = [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == "reauth"
-    ]
+    (flow,) = reauth_flows(hass)
     assert flow["step_id"] == "reauth_frigate"
 
     aioclient_mock.clear_requests()
@@ -424,11 +420,7 @@ async def test_refused_login_asks_for_the_password(
 
 
 def _reauth_steps(hass: HomeAssistant) -> list[str]:
-    return [
-        flow["step_id"]
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == "reauth"
-    ]
+    return [flow["step_id"] for flow in reauth_flows(hass)]
 
 
 async def test_login_that_works_again_ends_the_reauth_prompt(

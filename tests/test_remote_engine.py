@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 from unittest.mock import patch
 
 from aiohttp import web
@@ -47,7 +48,7 @@ from custom_components.plate_tracker.engine.remote import RemoteEngine
 from custom_components.plate_tracker.engine.server import KNOWN_REGIONS, create_app
 from custom_components.plate_tracker.engine.types import FrameResult
 
-from .helpers import wait_until
+from .helpers import reauth_flows, wait_until
 from .synthetic import scene_jpeg
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
@@ -233,14 +234,10 @@ async def test_engine_server_outage_is_a_sensor_and_a_repair_issue(
     await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
-def _reauth_flow(hass: HomeAssistant) -> dict[str, object]:
+def _reauth_flow(hass: HomeAssistant) -> dict[str, Any]:
     """Return the one re-authentication flow Home Assistant shows for the hub."""
-    (flow,) = [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == "reauth"
-    ]
-    return dict(flow)
+    (flow,) = reauth_flows(hass)
+    return flow
 
 
 async def _answer_token(
@@ -381,11 +378,7 @@ async def test_token_that_works_again_ends_the_reauth_prompt(
         assert response is not None
         assert [plate["plate"] for plate in response["plates"]] == ["BC5512HP"]
         await hass.async_block_till_done()
-        assert not [
-            flow
-            for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-            if flow["context"]["source"] == "reauth"
-        ]
+        assert not reauth_flows(hass)
         await hass.config_entries.async_unload(folder_entry.entry_id)
 
 

@@ -182,6 +182,34 @@ def _publish_event(host: str, port: int, event_id: str) -> None:
         time.sleep(1)
 
 
+async def _set_up_frigate_source(
+    hass: RunningHass,
+    broker: tuple[str, int],
+    frigate: FakeFrigate,
+    login: dict[str, str] | None = None,
+) -> None:
+    """Onboard, connect MQTT to ``broker`` and add the Frigate source, as a user would."""
+    host, port = broker
+    await hass.client.onboard()
+    # Else Home Assistant 2026.10 would go back to its default port five minutes in.
+    await hass.client.confirm_http_config()
+    await run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
+    await wait_loaded(hass, "mqtt")
+    await run_flow(
+        hass,
+        "plate_tracker",
+        {
+            "user": "frigate",
+            "frigate": {
+                "frigate_url": frigate.url,
+                "mqtt_prefix": MQTT_PREFIX,
+                **(login or {}),
+            },
+        },
+    )
+    await wait_loaded(hass, "plate_tracker")
+
+
 async def _sighting_of_events(
     hass: RunningHass, frigate: FakeFrigate, broker: tuple[str, int]
 ) -> tuple[dict[str, Any], list[str]]:
@@ -219,25 +247,9 @@ async def test_frigate_event_becomes_sighting(
     the unit tests cannot see (wrong topic, wrong URL, blocking the loop, a missing requirement),
     this test fails.
     """
-    host, port = broker
     hass = hass_process
     client = hass.client
-    await client.onboard()
-    # Else Home Assistant 2026.10 would go back to its default port five minutes in.
-    await client.confirm_http_config()
-
-    await run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
-    await wait_loaded(hass, "mqtt")
-
-    await run_flow(
-        hass,
-        "plate_tracker",
-        {
-            "user": "frigate",
-            "frigate": {"frigate_url": frigate.url, "mqtt_prefix": MQTT_PREFIX},
-        },
-    )
-    await wait_loaded(hass, "plate_tracker")
+    await _set_up_frigate_source(hass, broker, frigate)
     assert "/api/version" in frigate.requests, (
         "the flow must check Frigate before saving"
     )
@@ -292,24 +304,12 @@ async def test_changed_frigate_password_is_asked_for_and_kept(
     host, port = broker
     hass = hass_process
     client = hass.client
-    await client.onboard()
-    await client.confirm_http_config()
-    await run_flow(hass, "mqtt", {"broker": {"broker": host, "port": port}})
-    await wait_loaded(hass, "mqtt")
-    await run_flow(
+    await _set_up_frigate_source(
         hass,
-        "plate_tracker",
-        {
-            "user": "frigate",
-            "frigate": {
-                "frigate_url": frigate.url,
-                "mqtt_prefix": MQTT_PREFIX,
-                "username": FRIGATE_USER,
-                "password": FRIGATE_PASSWORD,
-            },
-        },
+        broker,
+        frigate,
+        login={"username": FRIGATE_USER, "password": FRIGATE_PASSWORD},
     )
-    await wait_loaded(hass, "plate_tracker")
     sighting, _ = await _sighting_of_events(hass, frigate, broker)
     assert sighting["plate"] == PLATE, sighting
 
