@@ -16,6 +16,7 @@ import pytest
 
 from custom_components.plate_tracker.engine import fusion
 from custom_components.plate_tracker.engine.models import ensure_models
+from custom_components.plate_tracker.engine.recognition import plate_reduction
 
 from .conftest import MODEL_CACHE, require_models
 
@@ -191,6 +192,84 @@ def test_nothing_to_fold_changes_nothing() -> None:
     assert _operators(model) == Counter({"Conv": 1, "Relu": 1})
 
 
+HEAD_CHARACTERS = ["A", "中", "1", "-", "文", "ａ"]
+"""A recogniser alphabet in miniature: kept are A, 1, the dash (a blank) and
+the full-width a; the two Chinese characters go."""
+
+
+def _softmax_head(axis: int = 2, opset: int = 12) -> onnx.ModelProto:
+    """Return the recogniser's CTC head: ``softmax(x @ W + b)`` over blank, alphabet, space."""
+    classes = len(HEAD_CHARACTERS) + 2
+    nodes = [
+        _constant("W", RNG.normal(size=(4, classes))),
+        _constant("b", RNG.normal(size=classes)),
+        helper.make_node("MatMul", ["x", "W"], ["logits"]),
+        helper.make_node("Add", ["logits", "b"], ["biased"]),
+        helper.make_node("Softmax", ["biased"], ["y"], axis=axis),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ctc_head",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, classes])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    helper.set_model_props(model, {"character": "\n".join(HEAD_CHARACTERS)})
+    return model
+
+
+def test_recognizer_head_keeps_only_the_columns_the_engine_reads() -> None:
+    """The pruned head's softmax is the original's over the kept columns, renormalised."""
+    model = _softmax_head()
+    original = model.SerializeToString()
+    columns = fusion.prune_recognizer_head(model)
+    assert columns is not None
+    assert columns.tolist() == [0, 1, 3, 4, 6, 7]
+    onnx.checker.check_model(model)
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+    assert metadata["character"].splitlines() == ["A", "1", "-", "ａ"]
+    # Read again, the pruned alphabet keeps every column, folded as before.
+    pruned_columns, pruned_reduction = plate_reduction(
+        ["", *metadata["character"].splitlines(), " "]
+    )
+    _, reduction = plate_reduction(["", *HEAD_CHARACTERS, " "])
+    assert pruned_columns.tolist() == list(range(6))
+    np.testing.assert_array_equal(pruned_reduction, reduction)
+    batch = RNG.normal(size=(1, 5, 4)).astype(np.float32)
+    (before,) = _run(original, batch)
+    (after,) = _run(model.SerializeToString(), batch)
+    kept = before[..., columns]
+    np.testing.assert_allclose(
+        after, kept / kept.sum(axis=-1, keepdims=True), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("axis", "opset"),
+    [(1, 12), (None, 12), (1, 13)],
+    ids=["flattened-from-time", "opset-12-default", "time-axis"],
+)
+def test_head_not_over_the_classes_alone_is_left_alone(
+    axis: int | None, opset: int
+) -> None:
+    """Pruning a softmax that normalises over more than the classes would change it."""
+    model = _softmax_head(axis=1 if axis is None else axis, opset=opset)
+    if axis is None:
+        del model.graph.node[-1].attribute[:]
+    original = model.SerializeToString()
+    assert fusion.prune_recognizer_head(model) is None
+    assert model.SerializeToString() == original
+
+
+def test_head_without_an_alphabet_is_left_alone() -> None:
+    """The kept columns come from the ``character`` metadata; without it nothing is cut."""
+    model = _softmax_head()
+    del model.metadata_props[:]
+    original = model.SerializeToString()
+    assert fusion.prune_recognizer_head(model) is None
+    assert model.SerializeToString() == original
+
+
 @pytest.fixture(name="model_copy")
 def model_copy_fixture(tmp_path: Path) -> Path:
     """Copy the verified real models, so their folded twins are made afresh."""
@@ -219,12 +298,25 @@ def test_real_models_fold_and_agree(model_copy: Path) -> None:
         assert "Clip" not in _operators(after)
         assert _operators(after)["Div"] == _operators(before)["Div"] - written_out
         assert len(after.graph.node) < len(before.graph.node) / 2
-        # The recogniser's alphabet travels in the metadata: it must survive.
-        assert after.metadata_props == before.metadata_props
+        columns = None
+        if role == "recognizer":
+            # The alphabet travels in the metadata: it lists the kept classes.
+            alphabet = {p.key: p.value for p in before.metadata_props}["character"]
+            columns, reduction = plate_reduction(["", *alphabet.splitlines(), " "])
+            kept = {p.key: p.value for p in after.metadata_props}["character"]
+            assert len(kept.splitlines()) == len(columns) - 2 < 300
+            pruned_columns, pruned_reduction = plate_reduction(
+                ["", *kept.splitlines(), " "]
+            )
+            assert len(pruned_columns) == len(columns)
+            np.testing.assert_array_equal(pruned_reduction, reduction)
+        else:
+            assert after.metadata_props == before.metadata_props
         deviation = fusion.max_deviation(
             (model_copy / source).read_bytes(),
             path.read_bytes(),
             fusion.CHECK_SHAPES[role],
+            columns,
         )
         assert deviation < 1e-4
 
@@ -275,6 +367,26 @@ def test_disagreeing_fold_is_not_used(
     assert paths.recognizer == model_copy / "ch_PP-OCRv4_rec_infer.onnx"
     assert "deviates" in caplog.text
     assert not list(model_copy.glob("*.folded-*"))
+
+
+def test_pruned_head_that_disagrees_is_not_used(
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check compares the pruned head with the columns it claims to keep."""
+    prune = fusion.prune_recognizer_head
+
+    def misreported_prune(model: onnx.ModelProto) -> np.ndarray | None:
+        columns = prune(model)
+        assert columns is not None
+        # Claim the neighbours of the kept columns: the outputs no longer agree.
+        return np.minimum(columns + 1, columns[-1])
+
+    monkeypatch.setattr(fusion, "prune_recognizer_head", misreported_prune)
+    with caplog.at_level(logging.WARNING, logger=fusion.__name__):
+        paths = ensure_models(model_copy, download=False)
+    assert paths.recognizer == model_copy / "ch_PP-OCRv4_rec_infer.onnx"
+    assert paths.detector.name.endswith(f".folded-{fusion.FUSION_VERSION}.onnx")
+    assert "deviates" in caplog.text
 
 
 def test_fold_that_breaks_the_graph_is_not_used(

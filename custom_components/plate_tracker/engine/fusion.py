@@ -17,6 +17,14 @@ identities remove them:
   per-channel bias and a batch norm (``(t(x) + c) * g + h`` per channel) is one
   transposed convolution with weights ``g * W`` and bias ``g * c + h``.
 
+The recogniser's head also loses the columns the engine never reads
+(``prune_recognizer_head``): it scores 6625 classes, mostly Chinese
+characters, at every time step, and the engine keeps the 288 that fold into
+plate characters or count as blanks, then renormalises them. A softmax over
+only those columns is that same renormalised distribution, so the head's
+matrix keeps their columns alone and the ``character`` metadata lists their
+characters.
+
 An affine block in front of a padded convolution stays: the zeros padded
 around ``x * s + b`` are not ``b``. The folded model is checked against the
 original on the same input before it replaces it (``MAX_DEVIATION``); when the
@@ -46,7 +54,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-FUSION_VERSION = 2
+FUSION_VERSION = 3
 """Part of the folded file's name: a change to the folding makes new files."""
 MAX_DEVIATION = 1e-3
 """Largest difference allowed between the outputs of the folded and the
@@ -133,8 +141,9 @@ def fold_file(source: Path, role: str) -> tuple[bytes, Folded]:
         raise FoldingError(f"cannot parse the model: {err}") from err
     try:
         folded = fold(model)
+        columns = prune_recognizer_head(model) if role == "recognizer" else None
         data = model.SerializeToString()
-        deviation = max_deviation(original, data, CHECK_SHAPES[role])
+        deviation = max_deviation(original, data, CHECK_SHAPES[role], columns)
     except Exception as err:  # whatever went wrong, the original still works
         raise FoldingError(f"folding failed: {err!r}") from err
     if not deviation <= MAX_DEVIATION:
@@ -142,15 +151,24 @@ def fold_file(source: Path, role: str) -> tuple[bytes, Folded]:
             f"folded model deviates by {deviation:g} from the original "
             f"(more than {MAX_DEVIATION:g})"
         )
+    if columns is not None:
+        _LOGGER.debug("Kept %d classes of the recogniser's head", len(columns))
     return data, folded
 
 
-def max_deviation(original: bytes, folded: bytes, shape: tuple[int, ...]) -> float:
+def max_deviation(
+    original: bytes,
+    folded: bytes,
+    shape: tuple[int, ...],
+    columns: npt.NDArray[np.intp] | None = None,
+) -> float:
     """Largest absolute difference of the two models' outputs on the check inputs.
 
     The inputs are a generated plate (text the networks respond to: on noise
     alone the detector's map stays near zero and would hide a difference) and
-    uniform noise, both scaled to the networks' [-1, 1] range.
+    uniform noise, both scaled to the networks' [-1, 1] range. With
+    ``columns`` (a pruned recogniser head), the original's output is reduced
+    to those columns of its last axis and renormalised first.
     """
     import onnxruntime as ort  # noqa: PLC0415
 
@@ -166,6 +184,8 @@ def max_deviation(original: bytes, folded: bytes, shape: tuple[int, ...]) -> flo
         outputs.append(
             [np.asarray(session.run(None, {name: batch})[0]) for batch in batches]
         )
+        if columns is not None and len(outputs) == 1:
+            outputs[0] = [_renormalised(output[..., columns]) for output in outputs[0]]
     return max(
         float(np.abs(before - after).max())
         for before, after in zip(outputs[0], outputs[1], strict=True)
@@ -183,6 +203,11 @@ def _plate_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
     return model_input(ground)[np.newaxis]
 
 
+def _renormalised(probabilities: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    total = np.maximum(probabilities.sum(axis=-1, keepdims=True), np.float32(1e-30))
+    return np.asarray(probabilities / total, dtype=np.float32)
+
+
 def _noise_batch(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
     return np.random.default_rng(0).uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
@@ -198,6 +223,40 @@ def fold(model: onnx.ModelProto) -> Folded:
     )
     graph.write_back()
     return folded
+
+
+def prune_recognizer_head(model: onnx.ModelProto) -> npt.NDArray[np.intp] | None:
+    """Keep only the classes the engine reads in the recogniser's softmax head.
+
+    The head must end the graph as ``softmax(x @ W + b)`` over its last axis,
+    with ``W`` and ``b`` constants, and the ``character`` metadata must list
+    the classes between the CTC blank (first) and the space (last). The
+    metadata is rewritten to the kept characters, so the pruned model reads
+    like any other (``recognition.plate_reduction`` then keeps every column).
+    Returns the original columns kept, or None when the model is left as it is.
+    """
+    # recognition imports onnxruntime, which this module must not (Home
+    # Assistant OS imports the integration without it).
+    from .recognition import plate_reduction  # noqa: PLC0415
+
+    metadata = {prop.key: prop for prop in model.metadata_props}
+    if "character" not in metadata:
+        return None
+    characters = metadata["character"].value.splitlines()
+    alphabet = ["", *characters, " "]
+    columns, _ = plate_reduction(alphabet)
+    # Blank first and space last keep the layout the recogniser expects.
+    if columns[0] != 0 or columns[-1] != len(alphabet) - 1:
+        return None
+    kept = [alphabet[column] for column in columns[1:-1]]
+    if "\n".join(kept).splitlines() != kept:
+        return None
+    graph = _Graph(model)
+    if not graph.prune_softmax_head(columns, len(alphabet)):
+        return None
+    graph.write_back()
+    metadata["character"].value = "\n".join(kept)
+    return columns
 
 
 @dataclass
@@ -509,6 +568,67 @@ class _Graph:
             and self._attribute(conv, "auto_pad", b"NOTSET") in (b"NOTSET", b"VALID")
         )
         return parameters if plain else None
+
+    def prune_softmax_head(self, columns: npt.NDArray[np.intp], classes: int) -> bool:
+        """``softmax(x @ W + b)`` ending the graph -> the same over ``columns`` only."""
+        graph = self.model.graph
+        if len(graph.output) != 1:
+            return False
+        output = graph.output[0]
+        producers = {name: node for node in self.nodes for name in node.output}
+        softmax = producers.get(output.name)
+        if softmax is None or softmax.op_type != "Softmax":
+            return False
+        consumers = self._consumers()
+        add = producers.get(softmax.input[0])
+        if add is None or add.op_type != "Add" or len(consumers[add.output[0]]) != 1:
+            return False
+        matmul = next(
+            (
+                producers[name]
+                for name in add.input
+                if name in producers and producers[name].op_type == "MatMul"
+            ),
+            None,
+        )
+        if matmul is None or len(consumers[matmul.output[0]]) != 1:
+            return False
+        bias_name = self._other_operand(add, matmul.output[0])
+        weight_name = matmul.input[1]
+        if bias_name is None:
+            return False
+        bias = self.constants.get(bias_name)
+        weight = self.constants.get(weight_name)
+        if (
+            weight is None
+            or bias is None
+            or weight.ndim != 2
+            or weight.shape[1] != classes
+            or bias.shape != (classes,)
+            or len(consumers[weight_name]) != 1
+            or len(consumers[bias_name]) != 1
+        ):
+            return False
+        # Over the last axis: opset 13's default, or the last of a 3-D output.
+        dims = output.type.tensor_type.shape.dim
+        axis = self._attribute(softmax, "axis", 1 if self._opset() < 13 else -1)
+        if len(dims) != 3 or axis not in (-1, 2):
+            return False
+        self.constants[weight_name] = np.ascontiguousarray(weight[:, columns])
+        self.constants[bias_name] = np.ascontiguousarray(bias[columns])
+        dims[2].Clear()
+        dims[2].dim_value = len(columns)
+        return True
+
+    def _opset(self) -> int:
+        return next(
+            (
+                entry.version
+                for entry in self.model.opset_import
+                if entry.domain in ("", "ai.onnx")
+            ),
+            1,
+        )
 
     def write_back(self) -> None:
         """Replace the model's graph nodes and initializers with the edited ones."""

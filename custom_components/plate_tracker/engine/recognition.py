@@ -71,7 +71,7 @@ class TextRecognizer:
             raise RecognizerModelError("recognition model has no 'character' metadata")
         # Output columns: CTC blank, the alphabet in metadata order, then a space.
         alphabet = ["", *metadata["character"].splitlines(), " "]
-        self._source_columns, self._reduction = _plate_reduction(alphabet)
+        self._source_columns, self._reduction = plate_reduction(alphabet)
 
     def read(self, crops: Sequence[Image.Image]) -> list[LineRead]:
         """Read each crop (RGB, any size; scaled to the model's height here)."""
@@ -159,7 +159,7 @@ def _spread_character(
     return [(step, char + 1, steps[step, 1:])]
 
 
-def _plate_reduction(
+def plate_reduction(
     alphabet: Sequence[str],
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """Columns to keep, and the matrix summing them into blank + ``PLATE_CHARS``."""
