@@ -531,15 +531,28 @@ def test_bench_saves_a_run_and_compares_with_it(
 
 @pytest.mark.enable_socket
 @pytest.mark.usefixtures("socket_enabled")
+@pytest.mark.parametrize("token_in_file", [True, False], ids=["file", "environment"])
 def test_bench_reads_through_an_engine_server(
     recognizer: PlateRecognizer,
     model_dir: Path,
     tmp_path: Path,
+    *,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    token_in_file: bool,
 ) -> None:
-    """`bench --server` measures the HTTP hop Home Assistant OS pays, with the same reads."""
-    token = tmp_path / "engine.token"
-    token.write_text("bench-token\n", encoding="utf-8")
+    """`bench --server` measures the HTTP hop Home Assistant OS pays, with the same reads.
+
+    The token comes as `serve` takes it: from `--token-file`, else the environment.
+    """
+    token_args: list[str] = []
+    if token_in_file:
+        token = tmp_path / "engine.token"
+        token.write_text("bench-token\n", encoding="utf-8")
+        token_args = ["--token-file", str(token)]
+        monkeypatch.setenv("PLATE_TRACKER_ENGINE_TOKEN", "not-this-one")
+    else:
+        monkeypatch.setenv("PLATE_TRACKER_ENGINE_TOKEN", " bench-token\n")
     with _serving(recognizer, "bench-token") as url:
         code = cli.main(
             [
@@ -548,8 +561,7 @@ def test_bench_reads_through_an_engine_server(
                 "2",
                 "--server",
                 url,
-                "--token-file",
-                str(token),
+                *token_args,
                 "--models",
                 str(model_dir),
             ]

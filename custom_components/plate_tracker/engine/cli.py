@@ -160,7 +160,10 @@ def _parser() -> argparse.ArgumentParser:
         "what the HTTP hop costs (memory is then this client's)",
     )
     bench.add_argument(
-        "--token-file", type=Path, help="the server's bearer token, with --server"
+        "--token-file",
+        type=Path,
+        help="file holding the server's bearer token, with --server (default: "
+        "$PLATE_TRACKER_ENGINE_TOKEN)",
     )
     bench.set_defaults(run=_bench)
 
@@ -226,20 +229,24 @@ def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
     return PlateRecognizer(args.models, threads=args.threads, regions=args.regions)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _token(args: argparse.Namespace) -> str | None:
+    """Return the bearer token from ``--token-file`` or the environment, None without one."""
     if args.token_file is not None:
         token = args.token_file.read_text(encoding="utf-8").strip()
     else:
         token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
+    return token or None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    token = _token(args)
     recognizers = [_recognizer(args) for _ in range(args.workers)]
     if not token:
         _say(
             "no token: any client that reaches this port may read plates",
             stream=sys.stderr,
         )
-    serve(
-        recognizers, host=args.host, port=args.port, token=token or None, print_fn=_say
-    )
+    serve(recognizers, host=args.host, port=args.port, token=token, print_fn=_say)
     return 0
 
 
@@ -342,11 +349,7 @@ def _remote_reads(
     args: argparse.Namespace,
 ) -> Iterator[Callable[[bytes, Box | None], FrameResult]]:
     """Blocking reads through an engine server, on a loop of their own."""
-    token = (
-        args.token_file.read_text(encoding="utf-8").strip()
-        if args.token_file is not None
-        else None
-    )
+    token = _token(args)
     loop = asyncio.new_event_loop()
     session = loop.run_until_complete(_open_session())
     remote = RemoteEngine(session, args.server, token=token, regions=args.regions)
