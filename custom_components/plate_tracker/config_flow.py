@@ -117,52 +117,37 @@ _LOGGER = logging.getLogger(__name__)
 _MQTT_PREFIX = re.compile(r"^[^#+\s]+$")
 
 
+_URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_USERNAME_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username")
+)
+_PASSWORD_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password")
+)
+_TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
 FRIGATE_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_FRIGATE_URL): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.URL)
-        ),
+        vol.Required(CONF_FRIGATE_URL): _URL_SELECTOR,
         vol.Required(CONF_MQTT_PREFIX, default=DEFAULT_MQTT_PREFIX): str,
-        vol.Optional(CONF_USERNAME): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username")
-        ),
-        vol.Optional(CONF_PASSWORD): TextSelector(
-            TextSelectorConfig(
-                type=TextSelectorType.PASSWORD, autocomplete="current-password"
-            )
-        ),
+        vol.Optional(CONF_USERNAME): _USERNAME_SELECTOR,
+        vol.Optional(CONF_PASSWORD): _PASSWORD_SELECTOR,
     }
 )
 FOLDER_SCHEMA = vol.Schema({vol.Required(CONF_INBOX, default="plate_inbox"): str})
 ENGINE_SCHEMA = vol.Schema(
     {
-        vol.Optional(CONF_ENGINE_URL): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.URL)
-        ),
-        vol.Optional(CONF_ENGINE_TOKEN): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.PASSWORD)
-        ),
+        vol.Optional(CONF_ENGINE_URL): _URL_SELECTOR,
+        vol.Optional(CONF_ENGINE_TOKEN): _TOKEN_SELECTOR,
     }
 )
-
-
-ENGINE_TOKEN_SCHEMA = vol.Schema(
-    {
-        vol.Optional(CONF_ENGINE_TOKEN): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.PASSWORD)
-        ),
-    }
-)
+# Re-authentication asks only for what was refused: the engine server's
+# token, or a Frigate source's login (required there, optional when adding one).
+ENGINE_TOKEN_SCHEMA = vol.Schema({vol.Optional(CONF_ENGINE_TOKEN): _TOKEN_SELECTOR})
 LOGIN_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_USERNAME): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username")
-        ),
-        vol.Required(CONF_PASSWORD): TextSelector(
-            TextSelectorConfig(
-                type=TextSelectorType.PASSWORD, autocomplete="current-password"
-            )
-        ),
+        vol.Required(CONF_USERNAME): _USERNAME_SELECTOR,
+        vol.Required(CONF_PASSWORD): _PASSWORD_SELECTOR,
     }
 )
 
