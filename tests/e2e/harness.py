@@ -772,20 +772,27 @@ async def wait_for_reauth(hass: RunningHass, domain: str) -> dict[str, Any]:
     return flow
 
 
-async def wait_loaded(hass: RunningHass, domain: str) -> None:
-    """Wait until the config entry of ``domain`` is set up; fail early when setup failed."""
+async def wait_loaded(
+    hass: RunningHass, domain: str, *, retry_fails: bool = False
+) -> dict[str, Any]:
+    """Wait until the config entry of ``domain`` is set up and return it.
+
+    Fails early when setup failed, and with ``retry_fails`` also when it is
+    waiting to retry (for a test where nothing should keep it from starting).
+    """
+    failed = {"setup_error", "migration_error", "failed_unload"}
+    if retry_fails:
+        failed.add("setup_retry")
+    found: list[dict[str, Any]] = []
 
     async def loaded() -> bool:
         entries = await hass.client.entries(domain)
-        states = [entry["state"] for entry in entries]
-        if any(
-            state in ("setup_error", "migration_error", "failed_unload")
-            for state in states
-        ):
+        if any(entry["state"] in failed for entry in entries):
             raise AssertionError(
                 f"{domain} entry failed to set up: {entries}\nhass log:\n{hass.log()}"
             )
-        return "loaded" in states
+        found[:] = [entry for entry in entries if entry["state"] == "loaded"]
+        return bool(found)
 
     try:
         await wait_for(
@@ -797,3 +804,4 @@ async def wait_loaded(hass: RunningHass, domain: str) -> None:
         )
     except AssertionError as err:
         raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err
+    return found[0]

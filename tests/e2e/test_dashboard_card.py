@@ -41,16 +41,15 @@ from .harness import (
     NO_BROWSER_ENV,
     Chromium,
     EventSubscription,
-    HassClient,
-    ManagedProcess,
+    RunningHass,
     chromium_binary,
     form_defaults,
     free_port,
     load_demo_feed,
     log_in_browser,
-    log_tail,
     running_hass,
     wait_for,
+    wait_loaded,
     write_hass_config,
 )
 
@@ -100,7 +99,6 @@ VIEW = "plates"
 CONTROL_TEXT = "plate_tracker e2e dashboard"
 CITY_STATES = ("inside", "left", "entered", "unknown")
 
-ENTRY_LOAD_TIMEOUT = 120  # the integration loads the ONNX models during setup
 # The inbox is polled every 2 s, a file settles for 2 s, then the engine reads it once.
 SIGHTING_TIMEOUT = 60
 UI_TIMEOUT_MS = 30_000  # the first page load parses the whole web UI on two cores
@@ -137,16 +135,10 @@ def chromium() -> Chromium:
 
 
 @dataclass
-class Hass:
+class Hass(RunningHass):
     """A hass process with the web UI, a logged-in client, and its inbox folder."""
 
-    client: HassClient
-    process: ManagedProcess
     inbox: Path
-
-    def log(self) -> str:
-        """Return the end of hass's log, to explain a failure."""
-        return log_tail(self.process.log, 80)
 
 
 @pytest.fixture
@@ -173,33 +165,6 @@ async def hass_with_ui(tmp_path: Path) -> AsyncGenerator[Hass]:
         )
         await client.confirm_http_config()
         yield Hass(client, process, config / INBOX)
-
-
-async def _entry_loaded(hass: Hass) -> dict[str, Any]:
-    """Wait until the Plate Tracker entry is set up; return it. Fail early when setup failed."""
-    found: list[dict[str, Any]] = []
-
-    async def loaded() -> bool:
-        entries = await hass.client.entries("plate_tracker")
-        if any(
-            entry["state"] in ("setup_error", "setup_retry", "migration_error")
-            for entry in entries
-        ):
-            raise AssertionError(f"plate_tracker did not set up: {entries}")
-        found[:] = [entry for entry in entries if entry["state"] == "loaded"]
-        return bool(found)
-
-    try:
-        await wait_for(
-            "the plate_tracker entry to load",
-            loaded,
-            within=ENTRY_LOAD_TIMEOUT,
-            interval=0.5,
-            alive=hass.process.death,
-        )
-    except AssertionError as err:
-        raise AssertionError(f"{err}\nhass log:\n{hass.log()}") from err
-    return found[0]
 
 
 async def _map_camera(hass: Hass, entry_id: str, camera: str) -> None:
@@ -321,12 +286,12 @@ async def test_card_shows_searches_and_routes_live_sightings(
     """
     hass = hass_with_ui
     client = hass.client
-    entry = await _entry_loaded(hass)
+    entry = await wait_loaded(hass, "plate_tracker", retry_fails=True)
     for camera in CAMERAS:
         await _map_camera(hass, entry["entry_id"], camera)
         # Every change of options reloads the hub; the reload has begun by the time the
         # flow answers, and the next options flow needs the hub loaded again.
-        await _entry_loaded(hass)
+        await wait_loaded(hass, "plate_tracker", retry_fails=True)
 
     # A dashboard of its own, as Settings -> Dashboards -> Add makes it: the default one is
     # now the built-in overview, which the web UI shows instead of a saved configuration.
