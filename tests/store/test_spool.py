@@ -291,6 +291,67 @@ def test_an_unreadable_line_is_logged_once_and_left_out_when_rewritten(
     assert [e.plate for e in waiting(reopened)] == ["AE1234BK", "KA7777OO", "BC0001AA"]
 
 
+def test_an_image_that_does_not_decode_costs_the_image_not_the_sighting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plate, camera and time police rely on outlive a damaged picture."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    kept = sighting("AE1234BK")
+    damaged = sighting_to_line(sighting("KA7777OO", at=5)).replace(
+        '"snapshot_jpeg":"', '"snapshot_jpeg":"#not base64#'
+    )
+    path.write_text(f"{sighting_to_line(kept)}\n{damaged}\n", encoding="utf-8")
+
+    spool = SightingSpool.open(path)
+    assert spool.unreadable_lines == 0
+    first, second = waiting(spool)
+    assert first == kept
+    assert first.snapshot_jpeg == kept.snapshot_jpeg
+    assert second.plate == "KA7777OO"
+    assert second.snapshot_jpeg is None
+    assert second.crop_jpeg == kept.crop_jpeg
+    assert "kept without it" in caplog.text
+
+
+def test_an_image_that_is_not_text_makes_the_line_unreadable(tmp_path: Path) -> None:
+    """Open, which does not decode images, and replay agree on which lines are sightings."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    lines = [
+        sighting_to_line(sighting("AE1234BK")),
+        sighting_to_line(sighting("KA7777OO")).replace(
+            '"crop_jpeg":"', '"crop_jpeg":5,"was":"'
+        ),
+        sighting_to_line(sighting("BC0001AA")),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    spool = SightingSpool.open(path)
+    assert spool.unreadable_lines == 1
+    assert len(spool) == 2
+    assert [e.plate for e in waiting(spool)] == ["AE1234BK", "BC0001AA"]
+    assert [e.plate for e in spool.read(1, 1)] == ["BC0001AA"]
+
+
+def test_open_checks_lines_without_decoding_their_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decoding took most of the time open spent on a spool of gigabytes; replay decodes."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    SightingSpool.open(path).append(sighting("AE1234BK"))
+    decoded: list[str] = []
+    b64decode = spool_module.base64.b64decode
+
+    def counting(text: str, *, validate: bool = False) -> bytes:
+        decoded.append(text)
+        return b64decode(text, validate=validate)
+
+    monkeypatch.setattr(spool_module.base64, "b64decode", counting)
+    spool = SightingSpool.open(path)
+    assert decoded == []
+    assert waiting(spool)[0].snapshot_jpeg == sighting("AE1234BK").snapshot_jpeg
+    assert len(decoded) == 2
+
+
 def test_a_sighting_spooled_after_a_power_cut_is_not_swallowed_by_the_torn_line(
     tmp_path: Path,
 ) -> None:

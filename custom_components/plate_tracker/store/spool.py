@@ -20,6 +20,7 @@ dropped; both are counted and logged.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -48,8 +49,26 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def _unb64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
+def _image_text(value: object) -> str | None:
+    """Check a spooled image field: base64 text, or None for no image."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"an image is {type(value).__name__}, not base64 text")
+    return value
+
+
+def _unb64(value: object) -> bytes | None:
+    """Decode a spooled image; one that does not decode is dropped, not its sighting."""
+    text = _image_text(value)
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as err:
+        _LOGGER.warning(
+            "A spooled sighting's image cannot be decoded (%s): it is kept without it",
+            err,
+        )
+        return None
 
 
 def sighting_to_line(new: NewSighting) -> str:
@@ -76,8 +95,15 @@ def sighting_to_line(new: NewSighting) -> str:
     )
 
 
-def sighting_from_line(line: str) -> NewSighting:
-    """Parse a spool line; raise ValueError for a line that is not one."""
+def sighting_from_line(line: str, *, images: bool = True) -> NewSighting:
+    """Parse a spool line; raise ValueError for a line that is not one.
+
+    Without ``images`` the image fields are only checked, not decoded, and
+    left out: that is how ``SightingSpool.open`` checks a file of gigabytes.
+    Whether a line is a sighting does not depend on them (an image that does
+    not decode is dropped from its sighting), so both ways agree on that.
+    """
+    decode = _unb64 if images else _skip_image
     try:
         data: dict[str, Any] = json.loads(line)
         if data.get("v") != SPOOL_FORMAT:
@@ -99,16 +125,20 @@ def sighting_from_line(line: str) -> NewSighting:
             ),
             # Lines spooled before the reader was kept were all the engine's.
             reader=Reader(data.get("reader", Reader.ENGINE)),
-            crop_jpeg=_unb64(data["crop_jpeg"]),
-            snapshot_jpeg=_unb64(data["snapshot_jpeg"]),
+            crop_jpeg=decode(data["crop_jpeg"]),
+            snapshot_jpeg=decode(data["snapshot_jpeg"]),
         )
     except (KeyError, TypeError, IndexError, AttributeError) as err:
         raise ValueError(f"not a spooled sighting: {err!r}") from err
 
 
-def _parse(line: bytes) -> NewSighting:
+def _skip_image(value: object) -> None:
+    _image_text(value)
+
+
+def _parse(line: bytes, *, images: bool = True) -> NewSighting:
     """Parse a raw spool line; raise ValueError for one that is not a sighting."""
-    return sighting_from_line(line.decode("utf-8"))
+    return sighting_from_line(line.decode("utf-8"), images=images)
 
 
 def _image_bytes(new: NewSighting) -> int:
@@ -172,7 +202,8 @@ class SightingSpool:
     ) -> SightingSpool:
         """Return the spool at ``path`` with the sightings it holds from an earlier run.
 
-        Blocking. Every line is checked once here, one at a time; an unreadable
+        Blocking. Every line is checked once here, one at a time (its images
+        only for being text: decoding them took most of the time); an unreadable
         one is counted and logged now, skipped by every later read and left out
         when the file is next rewritten.
         """
@@ -191,7 +222,7 @@ class SightingSpool:
                 if not line.strip():
                     continue
                 try:
-                    _parse(line)
+                    _parse(line, images=False)
                 except ValueError as err:
                     spool.unreadable_lines += 1
                     _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
