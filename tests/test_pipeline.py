@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import sqlite3
@@ -19,6 +19,7 @@ from custom_components.plate_tracker.pipeline import (
     Frame,
     ImageRejectedError,
     SightingPipeline,
+    plate_moved_with,
 )
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from custom_components.plate_tracker.store.spool import SightingSpool
@@ -55,9 +56,14 @@ class Harness:
     """Answer writes like a full disk or a read-only database."""
     engine_down: bool = False
     """Answer reads like an engine server that cannot be reached."""
+    reads: list[tuple[bytes, Box | None, Box | None]] = field(default_factory=list)
+    """Each read asked for: image, vehicle box, plate hint."""
 
-    async def read_frame(self, image: bytes, box: Box | None) -> FrameResult:
+    async def read_frame(
+        self, image: bytes, box: Box | None, plate_hint: Box | None = None
+    ) -> FrameResult:
         """Answer from the script; ``corrupt`` is an image the engine refuses."""
+        self.reads.append((image, box, plate_hint))
         if image == b"corrupt":
             raise ValueError("cannot identify image file")
         if self.engine_down:
@@ -291,6 +297,44 @@ async def test_plate_movement_gives_the_direction_the_source_lacks(
     assert h.stored[1].direction is Direction.APPROACHING
     (announced,) = h.announced
     assert announced.direction is Direction.APPROACHING
+
+
+async def test_a_later_frame_of_a_pass_is_read_where_its_plate_was(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """The engine is told where the pass's plate was, moved and scaled with the vehicle's box."""
+    h, pipeline = harness
+    h.script[b"first"] = [read("AE1234BK", 0.9, (300, 500, 400, 532))]
+    h.script[b"second"] = [read("AE1234BK", 0.9, (400, 620, 525, 660))]
+    await pipeline.submit(frame(b"first"))
+    # The car came 50 px right, 20 px down and a quarter bigger.
+    await pipeline.submit(
+        replace(frame(b"second", at=1), vehicle_box=(150, 120, 1150, 870))
+    )
+    await pipeline.submit(replace(frame(b"no box", at=2), vehicle_box=None))
+    await pipeline.submit(frame(b"another car", event="ev2", at=3))
+    await pipeline.submit(frame(b"no event", event=None, at=4))
+    assert [(image, hint) for image, _, hint in h.reads] == [
+        (b"first", None),
+        (b"second", (400, 620, 525, 660)),
+        (b"no box", (400, 620, 525, 660)),
+        (b"another car", None),
+        (b"no event", None),
+    ]
+
+
+def test_a_plate_moves_with_its_vehicle() -> None:
+    """Its place on the vehicle stays; a missing or empty box leaves the plate where it was."""
+    plate = (300, 500, 400, 532)
+    assert plate_moved_with(plate, (100, 100, 900, 700), (150, 120, 1150, 870)) == (
+        400,
+        620,
+        525,
+        660,
+    )
+    assert plate_moved_with(plate, None, (150, 120, 1150, 870)) == plate
+    assert plate_moved_with(plate, (100, 100, 900, 700), None) == plate
+    assert plate_moved_with(plate, (100, 100, 100, 700), (0, 0, 10, 10)) == plate
 
 
 async def test_source_direction_wins_over_plate_movement(
@@ -550,7 +594,9 @@ async def test_a_failing_frame_or_listener_does_not_stop_the_worker(
     h.script[b"later"] = [read("KA7777OO", 0.9)]
     engine_read = h.read_frame
 
-    async def crashing_read(image: bytes, box: Box | None) -> FrameResult:
+    async def crashing_read(
+        image: bytes, box: Box | None, plate_hint: Box | None
+    ) -> FrameResult:
         if image == b"crash":
             raise RuntimeError("inference session died")
         return await engine_read(image, box)
@@ -661,7 +707,9 @@ async def test_parallel_reads_overlap_but_apply_in_order() -> None:
     most = 0
     order: list[bytes] = []
 
-    async def slow_first(image: bytes, box: Box | None) -> FrameResult:
+    async def slow_first(
+        image: bytes, box: Box | None, plate_hint: Box | None
+    ) -> FrameResult:
         nonlocal active, most
         active += 1
         most = max(most, active)

@@ -551,7 +551,9 @@ class _CountingRecognizer:
     def __init__(self) -> None:
         self.busy = False
 
-    def read(self, image: bytes, vehicle_box: object = None) -> FrameResult:
+    def read(
+        self, image: bytes, vehicle_box: object = None, plate_hint: object = None
+    ) -> FrameResult:
         assert not self.busy, "one recognizer was given two images at once"
         self.busy = True
         with self.lock:

@@ -36,8 +36,13 @@ class Engine(Protocol):
     ``EngineUnavailableError`` when an engine server gives no usable answer.
     """
 
-    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
-        """Return the plates read in ``image``."""
+    async def read(
+        self,
+        image: bytes,
+        vehicle_box: Box | None = None,
+        plate_hint: Box | None = None,
+    ) -> FrameResult:
+        """Return the plates read in ``image`` (see ``PlateRecognizer.read``)."""
         ...
 
 
@@ -60,12 +65,17 @@ class LocalEngine:
         for recognizer in recognizers:
             self._free.put_nowait(recognizer)
 
-    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
+    async def read(
+        self,
+        image: bytes,
+        vehicle_box: Box | None = None,
+        plate_hint: Box | None = None,
+    ) -> FrameResult:
         """Return the plates read in ``image``."""
         recognizer = await self._free.get()
         try:
             result: FrameResult = await self._hass.async_add_executor_job(
-                recognizer.read, image, vehicle_box
+                recognizer.read, image, vehicle_box, plate_hint
             )
         finally:
             self._free.put_nowait(recognizer)

@@ -498,7 +498,7 @@ def test_bench_saves_a_run_and_compares_with_it(
     assert code == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == first
     assert (first["source"], first["threads"]) == ("generated", 2)
-    for mode in ("full_frame", "vehicle_box"):
+    for mode in ("full_frame", "vehicle_box", "pass_frame"):
         figures = first[mode]
         assert figures["n"] == 2
         assert 0 < figures["p50_s"] <= figures["p90_s"]
@@ -515,8 +515,8 @@ def test_bench_saves_a_run_and_compares_with_it(
     second = json.loads(out[-1])
     assert code == 0
     comparisons = out[:-1]
-    assert len(comparisons) == 9
-    for line in comparisons[:8]:
+    assert len(comparisons) == 13
+    for line in comparisons[:12]:
         match = re.fullmatch(r"(\w+)\.(\w+): (\S+) vs (\S+) \(x(\S+)\)", line)
         assert match is not None, line
         mode, key, now, before, ratio = match.groups()
@@ -524,7 +524,7 @@ def test_bench_saves_a_run_and_compares_with_it(
         assert float(before) == first[mode][key]
         assert ratio == f"{second[mode][key] / first[mode][key]:.2f}"
     assert (
-        comparisons[8]
+        comparisons[12]
         == f"peak_rss_mb: {second['peak_rss_mb']} vs {first['peak_rss_mb']}"
     )
 
@@ -569,7 +569,7 @@ def test_bench_reads_through_an_engine_server(
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert code == 0
     assert result["server"] == url
-    for mode in ("full_frame", "vehicle_box"):
+    for mode in ("full_frame", "vehicle_box", "pass_frame"):
         assert result[mode]["n"] == 2
         assert result[mode]["accuracy"] == 1.0
         assert 0 < result[mode]["p50_s"] <= result[mode]["p90_s"]
@@ -845,8 +845,10 @@ def test_bench_rounds_take_each_frames_median_on_both_sides(
     assert result["rounds"] == 3
     assert result["reference_rapidocr"]["p50_s"] == 0.2
     assert calls.read_text().split() == ["x", "x", "x"]
-    # Per mode: one warm-up read, then two frames three times.
-    assert reads == 2 * (1 + 2 * 3)
+    # The two frames read once for the later frames' plate hints; then per
+    # mode (full frame, vehicle box, later frame of a pass) one warm-up read
+    # and two frames three times.
+    assert reads == 2 + 3 * (1 + 2 * 3)
     assert result["full_frame"]["n"] == result["vehicle_box"]["n"] == 2
 
 

@@ -113,6 +113,43 @@ def test_vehicle_box_outside_the_plate_finds_nothing(
     assert all(read.text != "AE1455KH" for read in result.plates)
 
 
+def test_a_plate_hint_reads_the_region_around_it_first(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later frame of a pass is read where its plate was: one smaller detector input, same read."""
+    plate = render_plate(["AE 1455 KH"])
+    frame = jpeg(scene_with(plate, at=PLATE_AT))
+    vehicle_box = (300, 150, 1000, 700)
+    seen = detector_inputs(recognizer, monkeypatch)
+    first = recognizer.read(frame, vehicle_box).plates[0]
+    whole_box_input = seen[0]
+    seen.clear()
+    hinted = recognizer.read(frame, vehicle_box, first.box).plates[0]
+    assert hinted.text == first.text == "AE1455KH"
+    assert _inside(hinted.box, plate)
+    assert len(seen) == 1
+    assert seen[0][2] * seen[0][3] < whole_box_input[2] * whole_box_input[3] / 2
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [(40, 40, 140, 70), (700, 400, 600, 450), (math.nan, 0.0, 10.0, 10.0)],
+    ids=["where-no-plate-is", "inverted", "not-a-number"],
+)
+def test_a_plate_hint_that_finds_nothing_falls_back_to_the_whole_search(
+    recognizer: PlateRecognizer, hint: tuple[float, float, float, float]
+) -> None:
+    """The vehicle moved or the hint is nonsense: the plate is still found in the vehicle box."""
+    plate = render_plate(["AE 1455 KH"])
+    frame = jpeg(scene_with(plate, at=PLATE_AT))
+    vehicle_box = (300, 150, 1000, 700)
+    without = recognizer.read(frame, vehicle_box).plates
+    hinted = recognizer.read(frame, vehicle_box, hint).plates  # type: ignore[arg-type]
+    assert [read.text for read in hinted] == [read.text for read in without]
+    assert hinted[0].text == "AE1455KH"
+    assert hinted[0].box == without[0].box
+
+
 def test_plain_scene_has_no_plate(recognizer: PlateRecognizer) -> None:
     """A frame without text yields no plate rather than noise."""
     scene = Image.linear_gradient("L").resize((640, 360)).convert("RGB")

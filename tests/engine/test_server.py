@@ -95,6 +95,17 @@ async def test_vehicle_box_and_regions_reach_the_engine(start: Start) -> None:
     assert (await american.read(image)).plates[0].region == "us"
 
 
+async def test_a_plate_hint_reaches_the_engine(start: Start) -> None:
+    """The region around the hint is read first, whatever the vehicle box says."""
+    url, session = await start()
+    image = scene_jpeg(UA_PLATE)
+    remote = RemoteEngine(session, url, token=TOKEN)
+    plate_box = (await remote.read(image)).plates[0].box
+    assert (await remote.read(image, (0, 0, 40, 40))).plates == ()
+    hinted = await remote.read(image, (0, 0, 40, 40), plate_box)
+    assert hinted.plates[0].text == UA_PLATE
+
+
 async def test_a_corrupt_image_is_an_image_error(start: Start) -> None:
     """A bad image is the camera's fault (counted and skipped), not a dead engine."""
     url, session = await start()
@@ -157,14 +168,17 @@ async def test_workers_read_images_at_once(
     original = PlateRecognizer.read
 
     def counting(
-        self: PlateRecognizer, image: bytes, vehicle_box: Box | None = None
+        self: PlateRecognizer,
+        image: bytes,
+        vehicle_box: Box | None = None,
+        plate_hint: Box | None = None,
     ) -> FrameResult:
         with lock:
             active[0] += 1
             active[1] = max(active[1], active[0])
         try:
             time.sleep(0.05)
-            return original(self, image, vehicle_box)
+            return original(self, image, vehicle_box, plate_hint)
         finally:
             with lock:
                 active[0] -= 1
@@ -207,6 +221,7 @@ async def test_bad_query_is_a_clear_400(start: Start) -> None:
     for query, message in (
         ("box=1,2,3", "four integers|x1,y1,x2,y2"),
         ("box=10,10,5,5", "x1 < x2"),
+        ("hint=10,10,5", "hint"),
         ("regions=ua,xx", "use some of"),
     ):
         async with session.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 import json
 import os
@@ -15,6 +15,7 @@ from typing import TextIO
 import aiohttp
 
 from .benchmark import (
+    Read,
     compare,
     generated_frames,
     measure_parallel,
@@ -30,7 +31,7 @@ from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
 from .remote import RemoteEngine
 from .server import parse_regions, serve
-from .types import Box, FrameResult
+from .types import Box
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
 """``<repo>/models/cache``: where a checkout keeps its models (ignored by git)."""
@@ -347,14 +348,16 @@ def _bench(args: argparse.Namespace) -> int:
 @contextmanager
 def _remote_reads(
     args: argparse.Namespace,
-) -> Iterator[Callable[[bytes, Box | None], FrameResult]]:
+) -> Iterator[Read]:
     """Blocking reads through an engine server, on a loop of their own."""
     token = _token(args)
     loop = asyncio.new_event_loop()
     session = loop.run_until_complete(_open_session())
     remote = RemoteEngine(session, args.server, token=token, regions=args.regions)
     try:
-        yield lambda image, box: loop.run_until_complete(remote.read(image, box))
+        yield lambda image, box, hint: loop.run_until_complete(
+            remote.read(image, box, hint)
+        )
     finally:
         loop.run_until_complete(session.close())
         loop.close()
@@ -366,7 +369,7 @@ async def _open_session() -> aiohttp.ClientSession:
 
 def _run_bench(
     args: argparse.Namespace,
-    reads: Sequence[Callable[[bytes, Box | None], FrameResult]],
+    reads: Sequence[Read],
     before_engine: float,
 ) -> int:
     if args.data_dir is not None:

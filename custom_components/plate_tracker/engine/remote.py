@@ -75,11 +75,18 @@ class RemoteEngine:
             "GET", "v1/health", HEALTH_TIMEOUT_SECONDS, _health_answer
         )
 
-    async def read(self, image: bytes, vehicle_box: Box | None = None) -> FrameResult:
+    async def read(
+        self,
+        image: bytes,
+        vehicle_box: Box | None = None,
+        plate_hint: Box | None = None,
+    ) -> FrameResult:
         """Read ``image`` on the server, as ``PlateRecognizer.read`` would here."""
         params: dict[str, str] = {}
         if vehicle_box is not None:
             params["box"] = ",".join(str(int(value)) for value in vehicle_box)
+        if plate_hint is not None:
+            params["hint"] = ",".join(str(int(value)) for value in plate_hint)
         if self._regions:
             params["regions"] = self._regions
         return await self._request(

@@ -7,8 +7,9 @@ to this server, run on any glibc machine or container that can reach it
 what the engine would have returned in process, plate crops included.
 
 ``POST /v1/read`` takes the image as the body; the query may give ``box``
-(the vehicle's ``x1,y1,x2,y2``) and ``regions`` (``ua,eu,...``, in priority
-order). ``GET /v1/health`` says the server is up and which regions it reads by
+(the vehicle's ``x1,y1,x2,y2``), ``hint`` (where the plate likely is, the same
+way: its place in an earlier frame of the pass) and ``regions`` (``ua,eu,...``,
+in priority order; a server older than ``hint`` ignores it). ``GET /v1/health`` says the server is up and which regions it reads by
 default. With a token set, both need ``Authorization: Bearer <token>``.
 Each loaded recognizer (``--workers``, one by default) reads one image at a
 time on a worker thread of its own; on 2 cores, 2 workers of 1 thread each
@@ -62,7 +63,11 @@ class _Readers:
         self._twins: dict[tuple[int, tuple[str, ...]], PlateRecognizer] = {}
 
     def read(
-        self, image: bytes, box: Box | None, regions: tuple[str, ...] | None
+        self,
+        image: bytes,
+        box: Box | None,
+        regions: tuple[str, ...] | None,
+        hint: Box | None = None,
     ) -> FrameResult:
         """Read on a free recognizer (in a worker thread), in ``regions`` if given."""
         recognizer = self._free.get()
@@ -73,7 +78,7 @@ class _Readers:
                 if key not in self._twins:
                     self._twins[key] = recognizer.for_regions(regions)
                 reader = self._twins[key]
-            return reader.read(image, box)
+            return reader.read(image, box, hint)
         finally:
             self._free.put(recognizer)
 
@@ -154,6 +159,7 @@ async def _health(request: web.Request) -> web.Response:
 async def _read(request: web.Request) -> web.Response:
     try:
         box = parse_box(request.query.get("box"))
+        hint = parse_box(request.query.get("hint"), name="hint")
         regions = parse_regions(request.query.get("regions"))
     except ValueError as err:
         return _error(400, "invalid_request", str(err))
@@ -167,7 +173,12 @@ async def _read(request: web.Request) -> web.Response:
         if not image:
             return _error(400, "invalid_image", "the request body holds no image")
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app[_WORKER], request.app[_READERS].read, image, box, regions
+            request.app[_WORKER],
+            request.app[_READERS].read,
+            image,
+            box,
+            regions,
+            hint,
         )
     except ImageError as err:
         return _error(400, "invalid_image", str(err))
@@ -176,16 +187,16 @@ async def _read(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict(with_crops=True))
 
 
-def parse_box(text: str | None) -> Box | None:
+def parse_box(text: str | None, *, name: str = "box") -> Box | None:
     """``x1,y1,x2,y2`` in pixels, or None; ValueError for anything else."""
     if not text:
         return None
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"box {text!r} is not four integers") from None
+        raise ValueError(f"{name} {text!r} is not four integers") from None
     if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
-        raise ValueError(f"box {text!r} is not x1,y1,x2,y2 with x1 < x2 and y1 < y2")
+        raise ValueError(f"{name} {text!r} is not x1,y1,x2,y2 with x1 < x2 and y1 < y2")
     return (values[0], values[1], values[2], values[3])
 
 
