@@ -73,6 +73,7 @@ class Harness:
             height=100,
             plates=tuple(self.script.get(image, [])),
             seconds=0.01,
+            read_at_hint=plate_hint is not None,
         )
 
     async def record(self, new: NewSighting) -> tuple[Sighting, bool]:
@@ -321,6 +322,8 @@ async def test_a_later_frame_of_a_pass_is_read_where_its_plate_was(
         (b"another car", None),
         (b"no event", None),
     ]
+    assert pipeline.counters.frames_read_at_hint == 2
+    assert pipeline.counters.frames_read == 5
 
 
 def test_a_plate_moves_with_its_vehicle() -> None:

@@ -118,6 +118,9 @@ class PipelineCounters:
 
     frames_received: int = 0
     frames_read: int = 0
+    frames_read_at_hint: int = 0
+    """Later frames of a pass whose plate was found around its place in an
+    earlier frame, without searching the whole vehicle box."""
     frames_dropped: int = 0
     """Frames refused because the queue was full (a burst larger than the engine keeps up with)."""
     frames_rejected: int = 0
@@ -478,6 +481,7 @@ class SightingPipeline:
             _LOGGER.warning("Skipped an image from camera %s: %s", frame.camera, err)
             raise ImageRejectedError(str(err)) from err
         self.counters.frames_read += 1
+        self.counters.frames_read_at_hint += result.read_at_hint
         self.counters.last_read_seconds = time.perf_counter() - started
         # The engine ranks its reads by format and evidence, not by raw confidence
         # alone: a slogan read very confidently must not outrank the plate.

@@ -124,7 +124,9 @@ def test_a_plate_hint_reads_the_region_around_it_first(
     first = recognizer.read(frame, vehicle_box).plates[0]
     whole_box_input = seen[0]
     seen.clear()
-    hinted = recognizer.read(frame, vehicle_box, first.box).plates[0]
+    result = recognizer.read(frame, vehicle_box, first.box)
+    assert result.read_at_hint
+    hinted = result.plates[0]
     assert hinted.text == first.text == "AE1455KH"
     assert _inside(hinted.box, plate)
     assert len(seen) == 1
@@ -144,7 +146,9 @@ def test_a_plate_hint_that_finds_nothing_falls_back_to_the_whole_search(
     frame = jpeg(scene_with(plate, at=PLATE_AT))
     vehicle_box = (300, 150, 1000, 700)
     without = recognizer.read(frame, vehicle_box).plates
-    hinted = recognizer.read(frame, vehicle_box, hint).plates  # type: ignore[arg-type]
+    result = recognizer.read(frame, vehicle_box, hint)  # type: ignore[arg-type]
+    assert not result.read_at_hint
+    hinted = result.plates
     assert [read.text for read in hinted] == [read.text for read in without]
     assert hinted[0].text == "AE1455KH"
     assert hinted[0].box == without[0].box

@@ -104,6 +104,7 @@ async def test_a_plate_hint_reaches_the_engine(start: Start) -> None:
     assert (await remote.read(image, (0, 0, 40, 40))).plates == ()
     hinted = await remote.read(image, (0, 0, 40, 40), plate_box)
     assert hinted.plates[0].text == UA_PLATE
+    assert hinted.read_at_hint
 
 
 async def test_a_corrupt_image_is_an_image_error(start: Start) -> None:
@@ -289,6 +290,13 @@ def test_results_survive_the_wire_format() -> None:
     assert back == result
     assert back.plates[0].crop_jpeg == b"\xff\xd8jpeg"
     assert "crop_jpeg" not in result.to_dict()["plates"][0]
+    hinted = FrameResult(width=1, height=1, seconds=0.0, plates=(), read_at_hint=True)
+    assert FrameResult.from_dict(hinted.to_dict()) == hinted
+    # A server older than plate hints leaves the key out.
+    older = {
+        key: value for key, value in hinted.to_dict().items() if key != "read_at_hint"
+    }
+    assert not FrameResult.from_dict(older).read_at_hint
 
 
 @pytest.mark.parametrize(

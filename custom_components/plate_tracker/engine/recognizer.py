@@ -182,6 +182,7 @@ class PlateRecognizer:
         started = time.perf_counter()
         frame = decode_image(image)
         plates = None if plate_hint is None else self._read_hint(frame, plate_hint)
+        read_at_hint = plates is not None
         if plates is None:
             plates = self._read_frame(frame, vehicle_box)
         return FrameResult(
@@ -189,6 +190,7 @@ class PlateRecognizer:
             height=frame.height,
             plates=tuple(plates),
             seconds=time.perf_counter() - started,
+            read_at_hint=read_at_hint,
         )
 
     def _read_hint(self, frame: Image.Image, hint: Box) -> list[PlateRead] | None:

@@ -53,6 +53,8 @@ class FrameResult:
     """Likeliest plate first: ranked by format and evidence, not by raw confidence."""
     seconds: float
     """Wall time the engine spent on this image."""
+    read_at_hint: bool = False
+    """The plates were found around the plate hint: the vehicle box was not searched."""
 
     def to_dict(self, *, with_crops: bool = False) -> dict[str, Any]:
         """Return the JSON-able form the CLI prints and the read_plates service returns.
@@ -78,12 +80,16 @@ class FrameResult:
             if with_crops and read.crop_jpeg is not None:
                 plate["crop_jpeg"] = base64.b64encode(read.crop_jpeg).decode("ascii")
             plates.append(plate)
-        return {
+        result: dict[str, Any] = {
             "width": self.width,
             "height": self.height,
             "seconds": round(self.seconds, 4),
             "plates": plates,
         }
+        if self.read_at_hint:
+            # Only a read given a plate hint (an engine server's) can say so.
+            result["read_at_hint"] = True
+        return result
 
     @classmethod
     def from_dict(cls, data: Any) -> FrameResult:
@@ -94,6 +100,8 @@ class FrameResult:
                 height=_integer(data["height"]),
                 seconds=_number(data["seconds"]),
                 plates=tuple(_plate_from_dict(plate) for plate in data["plates"]),
+                # A server older than plate hints does not say.
+                read_at_hint=data.get("read_at_hint", False) is True,
             )
         except (KeyError, TypeError, ValueError) as err:
             # binascii.Error (bad base64) is a ValueError too.
