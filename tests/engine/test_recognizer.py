@@ -133,6 +133,18 @@ def test_a_plate_hint_reads_the_region_around_it_first(
     assert seen[0][2] * seen[0][3] < whole_box_input[2] * whole_box_input[3] / 2
 
 
+def test_a_plate_hint_stays_inside_the_vehicle_box(
+    recognizer: PlateRecognizer,
+) -> None:
+    """Another car's plate beside this one must not become its read through a stale hint."""
+    plate = render_plate(["AE 1455 KH"])
+    frame = jpeg(scene_with(plate, at=PLATE_AT))
+    beside = recognizer.read(frame).plates[0].box
+    result = recognizer.read(frame, (0, 0, 400, 300), beside)
+    assert not result.read_at_hint
+    assert all(read.text != "AE1455KH" for read in result.plates)
+
+
 @pytest.mark.parametrize(
     "hint",
     [(40, 40, 140, 70), (700, 400, 600, 450), (math.nan, 0.0, 10.0, 10.0)],

@@ -181,7 +181,11 @@ class PlateRecognizer:
         """
         started = time.perf_counter()
         frame = decode_image(image)
-        plates = None if plate_hint is None else self._read_hint(frame, plate_hint)
+        plates = (
+            None
+            if plate_hint is None
+            else self._read_hint(frame, plate_hint, vehicle_box)
+        )
         read_at_hint = plates is not None
         if plates is None:
             plates = self._read_frame(frame, vehicle_box)
@@ -193,8 +197,14 @@ class PlateRecognizer:
             read_at_hint=read_at_hint,
         )
 
-    def _read_hint(self, frame: Image.Image, hint: Box) -> list[PlateRead] | None:
-        """Return the plates around ``hint`` if one settles there, else None."""
+    def _read_hint(
+        self, frame: Image.Image, hint: Box, vehicle_box: Box | None
+    ) -> list[PlateRead] | None:
+        """Return the plates around ``hint`` if one settles there, else None.
+
+        The region stays inside the vehicle's box: another car's plate beside
+        it must not become this one's.
+        """
         if not all(math.isfinite(value) for value in hint):
             return None
         x1, y1, x2, y2 = hint
@@ -211,6 +221,10 @@ class PlateRecognizer:
             frame.width,
             frame.height,
         )
+        if vehicle_box is not None and all(math.isfinite(v) for v in vehicle_box):
+            vx1, vy1, vx2, vy2 = vehicle_box
+            x1, y1 = max(x1, round(vx1)), max(y1, round(vy1))
+            x2, y2 = min(x2, round(vx2)), min(y2, round(vy2))
         if x2 - x1 < 16 or y2 - y1 < 16:
             return None
         region = frame.crop((x1, y1, x2, y2))
