@@ -227,21 +227,16 @@ class PlateRecognizer:
             x2, y2 = min(x2, round(vx2)), min(y2, round(vy2))
         if x2 - x1 < 16 or y2 - y1 < 16:
             return None
-        region = frame.crop((x1, y1, x2, y2))
-        plates = _suppress_overlaps(
-            self._read_region(
-                frame,
-                region,
-                min(DETECTION_SIDE_VEHICLE, max(MIN_DETECTION_SIDE, *region.size)),
-                (x1, y1),
-                whole_is_line=False,
-                max_upscale=VEHICLE_UPSCALE,
-            )
-        )
+        # Looked at as a vehicle box is at first, without the finer passes.
+        plates = self._read_frame(frame, (x1, y1, x2, y2), first_look_only=True)
         return plates if _settled(plates) else None
 
     def _read_frame(
-        self, frame: Image.Image, vehicle_box: Box | None
+        self,
+        frame: Image.Image,
+        vehicle_box: Box | None,
+        *,
+        first_look_only: bool = False,
     ) -> list[PlateRead]:
         region = frame
         side = (
@@ -293,6 +288,8 @@ class PlateRecognizer:
             )
 
         plates = look(side, upscale)
+        if first_look_only:
+            return plates
         searched = side
         for scale in RETRY_SCALES:
             if _settled(plates):
