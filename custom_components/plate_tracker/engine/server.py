@@ -8,8 +8,9 @@ what the engine would have returned in process, plate crops included.
 
 ``POST /v1/read`` takes the image as the body; the query may give ``box``
 (the vehicle's ``x1,y1,x2,y2``), ``hint`` (where the plate likely is, the same
-way: its place in an earlier frame of the pass) and ``regions`` (``ua,eu,...``,
-in priority order; a server older than ``hint`` ignores it). ``GET /v1/health`` says the server is up and which regions it reads by
+way: its place in an earlier frame of the pass; a server older than ``hint``
+ignores it) and ``regions`` (``ua,eu,...``, in priority order).
+``GET /v1/health`` says the server is up and which regions it reads by
 default. With a token set, both need ``Authorization: Bearer <token>``.
 Each loaded recognizer (``--workers``, one by default) reads one image at a
 time on a worker thread of its own; on 2 cores, 2 workers of 1 thread each
