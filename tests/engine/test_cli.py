@@ -817,13 +817,13 @@ def test_bench_rounds_take_each_frames_median_on_both_sides(
         encoding="utf-8",
     )
     stand_in.chmod(0o755)
-    reads = 0
+    reads: list[tuple[tuple[Any, ...], Any]] = []
     read = PlateRecognizer.read
 
     def counted(self: PlateRecognizer, *args: Any) -> Any:
-        nonlocal reads
-        reads += 1
-        return read(self, *args)
+        result = read(self, *args)
+        reads.append((args, result))
+        return result
 
     with patch.object(PlateRecognizer, "read", counted):
         code = cli.main(
@@ -845,10 +845,15 @@ def test_bench_rounds_take_each_frames_median_on_both_sides(
     assert result["rounds"] == 3
     assert result["reference_rapidocr"]["p50_s"] == 0.2
     assert calls.read_text().split() == ["x", "x", "x"]
-    # The two frames read once for the later frames' plate hints; then per
-    # mode (full frame, vehicle box, later frame of a pass) one warm-up read
-    # and two frames three times.
-    assert reads == 2 + 3 * (1 + 2 * 3)
+    # Per mode (full frame, vehicle box, later frame of a pass) one warm-up
+    # read and two frames three times.
+    assert len(reads) == 3 * (1 + 2 * 3)
+    full_frame, vehicle_box, pass_frame = reads[:7], reads[7:14], reads[14:]
+    assert all(args[1:] == (None, None) for args, _ in full_frame)
+    assert all(args[1] is not None and args[2] is None for args, _ in vehicle_box)
+    # A later frame's hint is where the vehicle box's first round found the plate.
+    first_round = [result.plates[0].box for _, result in vehicle_box[1:3]]
+    assert [args[2] for args, _ in pass_frame[1:]] == first_round * 3
     assert result["full_frame"]["n"] == result["vehicle_box"]["n"] == 2
 
 
