@@ -331,7 +331,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    # What the process held before the engine: 63 MB of Python and numpy
+    # What the process held before the engine: 76 MB of Python and numpy
     # under scripts/engine; 158 MB under `python -m`, which loads Home
     # Assistant through the integration's package first (both measured).
     before_engine = peak_rss_mb()
