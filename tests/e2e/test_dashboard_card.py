@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+import math
 import os
 from pathlib import Path
 import random
@@ -34,6 +35,8 @@ from playwright.async_api import (
     expect,
 )
 import pytest
+
+from custom_components.plate_tracker.dashboard import CARD_FILE
 
 from .harness import (
     BROWSER_CDP_ENV,
@@ -92,6 +95,34 @@ EDITOR_SCRIPT = """async () => {
   type("limit", "500");
   editor.remove();
   return changes;
+}"""
+# A route of two trips as get_route returns it (oldest first): the card's map, in a bare page.
+ROUTE_MAP_SCRIPT = """async () => {
+  await customElements.whenDefined("plate-tracker-card");
+  const card = document.createElement("plate-tracker-card");
+  card.setConfig({});
+  card._build();
+  const stop = (camera, latitude, longitude) => ({ camera, camera_name: camera, latitude, longitude });
+  card._renderMap([
+    { index: 0, sightings: [stop("west", 50.45, 30.40), stop("centre", 50.45, 30.52)] },
+    { index: 1, sightings: [
+      stop("centre", 50.45, 30.52),
+      stop("east", 50.50, 30.60),
+      stop("east", 50.50, 30.60),
+      { camera: "unmapped", latitude: null, longitude: null },
+    ] },
+  ]);
+  const svg = card.shadowRoot.getElementById("route-map");
+  const circles = Object.fromEntries([...svg.querySelectorAll("circle.camera")].map(
+    (c) => [c.dataset.camera, [Number(c.getAttribute("cx")), Number(c.getAttribute("cy"))]]));
+  return {
+    circles,
+    lines: [...svg.querySelectorAll("polyline")].map((l) => ({
+      cls: l.getAttribute("class"), trip: l.dataset.trip, points: l.getAttribute("points").split(" ").length })),
+    arrows: [...svg.querySelectorAll("path.direction")].map((a) => ({
+      cls: a.getAttribute("class"), trip: a.dataset.trip, from: a.dataset.from, to: a.dataset.to,
+      transform: a.getAttribute("transform") })),
+  };
 }"""
 SEARCH_REASON = "e2e: dashboard card search"
 DASHBOARD = "plate-tracker"
@@ -454,6 +485,17 @@ async def _check_card(
         await expect(route.locator("svg#route-map circle.camera")).to_have_count(
             len(CAMERAS)
         )
+        # A line per trip, with an arrow from the earlier sighting's camera to the later's.
+        trip_lines = route.locator("svg#route-map polyline.trip")
+        await expect(trip_lines).to_have_count(
+            await route.locator("ol#trips li.trip").count()
+        )
+        arrow = route.locator("svg#route-map path.direction")
+        await expect(arrow).to_have_count(1)
+        assert (
+            await arrow.get_attribute("data-from"),
+            await arrow.get_attribute("data-to"),
+        ) == (first["camera"], second["camera"])
         where = await hass.client.call_service(
             "plate_tracker", "where_is", {"plate": PLATE}
         )
@@ -479,3 +521,54 @@ async def _check_card(
             {"type": "custom:plate-tracker-card", "limit": 35, "title": "Exits"},
         ], "the editor did not report the settings as typed (or took a length of 500)"
         assert not console.errors, "the web UI logged errors while the card was used"
+
+
+async def test_route_map_draws_each_trip_and_the_way_it_went(
+    chromium: Chromium,
+) -> None:
+    """Trips are separate lines, the latest strongest, with an arrow along each leg.
+
+    Hours apart, two trips are no road between their cameras. The arrows sit halfway along
+    each leg, pointing from the earlier sighting to the later; a repeated camera (no leg) and a
+    camera without a place on the map get none.
+    """
+    async with (
+        async_playwright() as playwright,
+        chromium.new_context(playwright) as context,
+    ):
+        page = await context.new_page()
+        console = Console()
+        page.on("console", console.message)
+        page.on("pageerror", console.page_error)
+        await page.set_content("<!doctype html><html><body></body></html>")
+        # The card waits for the web UI's root element before it defines itself.
+        await page.evaluate(
+            'customElements.define("home-assistant", class extends HTMLElement {})'
+        )
+        await page.add_script_tag(content=CARD_FILE.read_text(encoding="utf-8"))
+        drawn = await page.evaluate(ROUTE_MAP_SCRIPT)
+    assert not console.errors, console.errors
+    assert set(drawn["circles"]) == {"west", "centre", "east"}
+    assert drawn["lines"] == [
+        {"cls": "trip earlier", "trip": "0", "points": 2},
+        {"cls": "trip", "trip": "1", "points": 3},
+    ]
+    legs = [(a["cls"], a["trip"], a["from"], a["to"]) for a in drawn["arrows"]]
+    assert legs == [
+        ("direction earlier", "0", "west", "centre"),
+        ("direction", "1", "centre", "east"),
+    ]
+    for arrow in drawn["arrows"]:
+        found = re.fullmatch(
+            r"translate\((\S+) (\S+)\) rotate\((\S+)\)", arrow["transform"]
+        )
+        assert found, arrow
+        x, y, angle = map(float, found.groups())
+        (x1, y1), (x2, y2) = (
+            drawn["circles"][arrow["from"]],
+            drawn["circles"][arrow["to"]],
+        )
+        assert (x, y) == pytest.approx(((x1 + x2) / 2, (y1 + y2) / 2), abs=0.11)
+        assert angle == pytest.approx(
+            math.degrees(math.atan2(y2 - y1, x2 - x1)), abs=0.11
+        )

@@ -12,10 +12,11 @@
  * Plain custom element, no build step: all text goes in through textContent, never as HTML.
  */
 
-const CARD_VERSION = "1";
+const CARD_VERSION = "2";
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 const ROUTE_MAX_SIGHTINGS = 200;
+const MIN_ARROW_LEG = 18; // map units (the map is 320 x 200): room for an arrow between two dots
 const RESUBSCRIBE_MS = 15000;
 const SEARCH_PAGE_SIZE = 50;
 const MAX_SEARCH_PAGE_SIZE = 500;
@@ -143,6 +144,9 @@ const STYLE = `
   #route header { display: flex; align-items: center; justify-content: space-between; }
   svg { width: 100%; max-height: 240px; background: var(--secondary-background-color, #f5f5f5); border-radius: 4px; }
   svg polyline { fill: none; stroke: var(--primary-color, #03a9f4); stroke-width: 2; }
+  svg polyline.earlier { stroke-width: 1.5; opacity: 0.45; }
+  svg path.direction { fill: var(--primary-color, #03a9f4); }
+  svg path.direction.earlier { opacity: 0.45; }
   svg circle { fill: var(--accent-color, #ff9800); stroke: var(--card-background-color, #fff); stroke-width: 1.5; }
   svg text { font-size: 9px; fill: var(--primary-text-color, #212121); }
   li.stop { padding: 3px 0 3px 12px; border-left: 2px solid var(--primary-color, #03a9f4); }
@@ -551,8 +555,36 @@ class PlateTrackerCard extends HTMLElement {
       offsetX + (stop.longitude * xScale - minX) * scale,
       height - (offsetY + (stop.latitude - minY) * scale),
     ];
-    const points = stops.map((stop) => project(stop).map((value) => value.toFixed(1)).join(","));
-    const nodes = [svgElement("polyline", { points: points.join(" ") })];
+    // One line per trip: a gap of hours between two trips is no road between their cameras.
+    // An arrow halfway along each leg shows which way the vehicle went; the latest trip is drawn
+    // strongest.
+    const nodes = [];
+    const mapped = trips.map((trip) => trip.sightings.filter((stop) => typeof stop.latitude === "number" && typeof stop.longitude === "number"));
+    const latest = mapped.findLastIndex((trip) => trip.length > 0);
+    mapped.forEach((tripStops, number) => {
+      if (!tripStops.length) return;
+      const earlier = number === latest ? "" : " earlier";
+      const trip = trips[number].index;
+      const points = tripStops.map(project);
+      nodes.push(svgElement("polyline", { class: `trip${earlier}`, "data-trip": trip, points: points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ") }));
+      for (let leg = 1; leg < points.length; leg++) {
+        const [x1, y1] = points[leg - 1];
+        const [x2, y2] = points[leg];
+        // Too short to hold an arrow between the two cameras' dots.
+        if (Math.hypot(x2 - x1, y2 - y1) < MIN_ARROW_LEG) continue;
+        const angle = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
+        nodes.push(
+          svgElement("path", {
+            class: `direction${earlier}`,
+            "data-trip": trip,
+            "data-from": tripStops[leg - 1].camera,
+            "data-to": tripStops[leg].camera,
+            d: "M 6 0 L -4 -5 L -4 5 Z",
+            transform: `translate(${((x1 + x2) / 2).toFixed(1)} ${((y1 + y2) / 2).toFixed(1)}) rotate(${angle.toFixed(1)})`,
+          }),
+        );
+      }
+    });
     const cameras = new Map();
     for (const stop of stops) cameras.set(stop.camera, stop);
     for (const [camera, stop] of cameras) {
