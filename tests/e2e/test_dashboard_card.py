@@ -124,6 +124,32 @@ ROUTE_MAP_SCRIPT = """async () => {
       transform: a.getAttribute("transform") })),
   };
 }"""
+# A route cut to its latest sightings, one of them too fast to be the same car, one a misread
+# counted as this vehicle: the card's trip list, in a bare page, in English and in Ukrainian.
+ROUTE_TRIPS_SCRIPT = """async (language) => {
+  await customElements.whenDefined("plate-tracker-card");
+  const card = document.createElement("plate-tracker-card");
+  card.setConfig({});
+  card._hass = { language };
+  card._build();
+  const stop = (id, camera, flags, plate = "AA1234BB") => ({
+    id, camera, camera_name: camera, time: "2026-11-27T06:00:00+00:00", plate, direction: "unknown", flags });
+  const list = (route) => {
+    card._renderTrips(route);
+    const root = card.shadowRoot;
+    return {
+      stops: [...root.querySelectorAll("ol#trips li.stop")].map((row) => ({
+        id: row.dataset.id, cls: row.getAttribute("class"), flags: row.dataset.flags ?? null,
+        labels: [...row.querySelectorAll(".flag")].map((flag) => [flag.dataset.flag, flag.textContent]) })),
+      note: root.getElementById("route-truncated").textContent,
+    };
+  };
+  const cut = list({ truncated: true, sighting_count: 250, trips: [{ index: 7, sightings: [
+    stop(1, "west", []), stop(2, "east", ["impossible_travel"]),
+    stop(3, "east", ["joined_misread", "impossible_travel"], "AA1234BV") ] }] });
+  const whole = list({ truncated: false, sighting_count: 1, trips: [{ index: 0, sightings: [stop(4, "west", [])] }] });
+  return { cut, whole };
+}"""
 SEARCH_REASON = "e2e: dashboard card search"
 DASHBOARD = "plate-tracker"
 VIEW = "plates"
@@ -523,14 +549,11 @@ async def _check_card(
         assert not console.errors, "the web UI logged errors while the card was used"
 
 
-async def test_route_map_draws_each_trip_and_the_way_it_went(
-    chromium: Chromium,
-) -> None:
-    """Trips are separate lines, the latest strongest, with an arrow along each leg.
+@asynccontextmanager
+async def _bare_card_page(chromium: Chromium) -> AsyncIterator[tuple[Page, Console]]:
+    """Yield a blank page with the card's script loaded, and what its console says.
 
-    Hours apart, two trips are no road between their cameras. The arrows sit halfway along
-    each leg, pointing from the earlier sighting to the later; a repeated camera (no leg) and a
-    camera without a place on the map get none.
+    For the parts of the card that draw what a service returned: no Home Assistant needed.
     """
     async with (
         async_playwright() as playwright,
@@ -546,6 +569,19 @@ async def test_route_map_draws_each_trip_and_the_way_it_went(
             'customElements.define("home-assistant", class extends HTMLElement {})'
         )
         await page.add_script_tag(content=CARD_FILE.read_text(encoding="utf-8"))
+        yield page, console
+
+
+async def test_route_map_draws_each_trip_and_the_way_it_went(
+    chromium: Chromium,
+) -> None:
+    """Trips are separate lines, the latest strongest, with an arrow along each leg.
+
+    Hours apart, two trips are no road between their cameras. The arrows sit halfway along
+    each leg, pointing from the earlier sighting to the later; a repeated camera (no leg) and a
+    camera without a place on the map get none.
+    """
+    async with _bare_card_page(chromium) as (page, console):
         drawn = await page.evaluate(ROUTE_MAP_SCRIPT)
     assert not console.errors, console.errors
     assert set(drawn["circles"]) == {"west", "centre", "east"}
@@ -572,3 +608,55 @@ async def test_route_map_draws_each_trip_and_the_way_it_went(
         assert angle == pytest.approx(
             math.degrees(math.atan2(y2 - y1, x2 - x1)), abs=0.11
         )
+
+
+@pytest.mark.parametrize(
+    ("language", "impossible", "joined", "note"),
+    [
+        (
+            "en",
+            "impossible travel: a misread or a cloned plate?",
+            "misread, same vehicle",
+            "The latest 3 of 250 sightings.",
+        ),
+        (
+            "uk",
+            "неможливий переїзд: помилка зчитування чи клон номера?",
+            "помилка зчитування, той самий автомобіль",
+            "Останні 3 з 250 фіксацій.",
+        ),
+    ],
+    ids=["en", "uk"],
+)
+async def test_route_list_flags_doubtful_sightings_and_says_when_it_is_cut(
+    chromium: Chromium, language: str, impossible: str, joined: str, note: str
+) -> None:
+    """An officer reading a route sees which sightings it doubts, and that older ones exist.
+
+    A speed no car makes between two cameras marks a misread or a cloned plate; a misread
+    counted as this vehicle says so; a route longer than the card asks for says how much of it
+    is shown.
+    """
+    async with _bare_card_page(chromium) as (page, console):
+        listed = await page.evaluate(ROUTE_TRIPS_SCRIPT, language)
+    assert not console.errors, console.errors
+    assert listed["cut"]["stops"] == [
+        {"id": "1", "cls": "stop", "flags": None, "labels": []},
+        {
+            "id": "2",
+            "cls": "stop impossible",
+            "flags": "impossible_travel",
+            "labels": [["impossible_travel", impossible]],
+        },
+        {
+            "id": "3",
+            "cls": "stop impossible",
+            "flags": "joined_misread impossible_travel",
+            "labels": [["joined_misread", joined], ["impossible_travel", impossible]],
+        },
+    ]
+    assert listed["cut"]["note"] == note
+    assert listed["whole"] == {
+        "stops": [{"id": "4", "cls": "stop", "flags": None, "labels": []}],
+        "note": "",
+    }

@@ -37,6 +37,11 @@ const STRINGS = {
     status: "City status",
     no_map: "No camera of this route is on the camera map.",
     trip: "Trip",
+    truncated: "The latest {shown} of {total} sightings.",
+    flags: {
+      impossible_travel: "impossible travel: a misread or a cloned plate?",
+      joined_misread: "misread, same vehicle",
+    },
     not_loaded: "Plate Tracker is not set up or not loaded.",
     route_reason: "Opened from the dashboard card",
     directions: {
@@ -68,6 +73,11 @@ const STRINGS = {
     status: "Статус у місті",
     no_map: "Жодна камера цього маршруту не позначена на карті камер.",
     trip: "Поїздка",
+    truncated: "Останні {shown} з {total} фіксацій.",
+    flags: {
+      impossible_travel: "неможливий переїзд: помилка зчитування чи клон номера?",
+      joined_misread: "помилка зчитування, той самий автомобіль",
+    },
     not_loaded: "Plate Tracker не налаштовано або не завантажено.",
     route_reason: "Відкрито з картки панелі",
     directions: {
@@ -99,6 +109,11 @@ const STRINGS = {
     status: "Статус в городе",
     no_map: "Ни одна камера этого маршрута не отмечена на карте камер.",
     trip: "Поездка",
+    truncated: "Последние {shown} из {total} фиксаций.",
+    flags: {
+      impossible_travel: "невозможный переезд: ошибка распознавания или двойник номера?",
+      joined_misread: "ошибка распознавания, тот же автомобиль",
+    },
     not_loaded: "Plate Tracker не настроен или не загружен.",
     route_reason: "Открыто из карточки панели",
     directions: {
@@ -150,6 +165,9 @@ const STYLE = `
   svg circle { fill: var(--accent-color, #ff9800); stroke: var(--card-background-color, #fff); stroke-width: 1.5; }
   svg text { font-size: 9px; fill: var(--primary-text-color, #212121); }
   li.stop { padding: 3px 0 3px 12px; border-left: 2px solid var(--primary-color, #03a9f4); }
+  li.stop.impossible { border-left-color: var(--error-color, #db4437); }
+  li.stop .flag { color: var(--secondary-text-color); }
+  li.stop .flag[data-flag="impossible_travel"] { color: var(--error-color, #db4437); }
   li.trip { margin-top: 6px; font-weight: 500; color: var(--secondary-text-color); }
 `;
 
@@ -302,7 +320,11 @@ class PlateTrackerCard extends HTMLElement {
     header.append(close);
     route.append(header, element("div", { id: "status" }), element("a", { id: "last-seen", target: "_blank", rel: "noopener", hidden: "" }));
     route.append(svgElement("svg", { id: "route-map", viewBox: "0 0 320 200" }));
-    route.append(element("div", { id: "route-note", class: "empty" }), element("ol", { id: "trips" }));
+    route.append(
+      element("div", { id: "route-note", class: "empty" }),
+      element("ol", { id: "trips" }),
+      element("div", { id: "route-truncated", class: "empty" }),
+    );
     card.append(route);
 
     // One listener for every list: a row opens the route of its plate.
@@ -467,6 +489,7 @@ class PlateTrackerCard extends HTMLElement {
     root.getElementById("trips").replaceChildren();
     root.getElementById("route-map").replaceChildren();
     root.getElementById("route-note").textContent = "";
+    root.getElementById("route-truncated").textContent = "";
     root.getElementById("last-seen").setAttribute("hidden", "");
     section.removeAttribute("hidden");
     const reason = root.getElementById("reason").value.trim() || s.route_reason;
@@ -487,7 +510,7 @@ class PlateTrackerCard extends HTMLElement {
     status.dataset.state = state;
     status.textContent = `${s.status}: ${s.states[state] || state}`;
     this._renderLastSeen(where.last_sighting);
-    this._renderTrips(route.trips || []);
+    this._renderTrips(route);
     this._renderMap(route.trips || []);
   }
 
@@ -506,21 +529,38 @@ class PlateTrackerCard extends HTMLElement {
     link.removeAttribute("hidden");
   }
 
-  _renderTrips(trips) {
+  // The trips, oldest first, and how much of a long route they show (get_route lists only the
+  // latest ROUTE_MAX_SIGHTINGS sightings).
+  _renderTrips(route) {
     const s = this._strings();
+    const trips = route.trips || [];
     const list = this.shadowRoot.getElementById("trips");
+    const shown = trips.reduce((count, trip) => count + trip.sightings.length, 0);
+    this.shadowRoot.getElementById("route-truncated").textContent = route.truncated
+      ? s.truncated.replace("{shown}", shown).replace("{total}", route.sighting_count)
+      : "";
     const rows = [];
     for (const trip of trips) {
       rows.push(element("li", { class: "trip" }, `${s.trip} ${trip.index + 1}`));
       for (const stop of trip.sightings) {
         const direction = s.directions[stop.direction] || "";
-        rows.push(
-          element(
-            "li",
-            { class: "stop", "data-camera": stop.camera, "data-id": stop.id },
-            [this._time(stop.time), stop.camera_name || stop.camera, direction, stop.plate].filter(Boolean).join(" · "),
-          ),
+        const flags = stop.flags || [];
+        const row = element(
+          "li",
+          {
+            class: flags.includes("impossible_travel") ? "stop impossible" : "stop",
+            "data-camera": stop.camera,
+            "data-id": stop.id,
+            "data-flags": flags.length ? flags.join(" ") : undefined,
+          },
+          [this._time(stop.time), stop.camera_name || stop.camera, direction, stop.plate].filter(Boolean).join(" · "),
         );
+        // What the route doubts about a sighting: a speed no car makes between two cameras
+        // (a misread, or two cars with one plate), or a misread counted as this vehicle.
+        for (const flag of flags) {
+          row.append(" · ", element("span", { class: "flag", "data-flag": flag }, s.flags[flag] || flag));
+        }
+        rows.push(row);
       }
     }
     list.replaceChildren(...rows);
