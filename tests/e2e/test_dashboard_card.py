@@ -133,7 +133,10 @@ ROUTE_TRIPS_SCRIPT = """async (language) => {
   card._hass = { language };
   card._build();
   const stop = (id, camera, flags, plate = "AA1234BB") => ({
-    id, camera, camera_name: camera, time: "2026-11-27T06:00:00+00:00", plate, direction: "unknown", flags });
+    id, camera, camera_name: camera.toUpperCase(), time: "2026-11-27T06:00:00+00:00", plate,
+    direction: "unknown", flags });
+  const pair = (from_id, to_id, from_camera, to_camera, speed_kmh) => ({
+    from_id, to_id, from_camera, to_camera, distance_km: 7, seconds: 60, speed_kmh });
   const list = (route) => {
     card._renderTrips(route);
     const root = card.shadowRoot;
@@ -145,8 +148,9 @@ ROUTE_TRIPS_SCRIPT = """async (language) => {
     };
   };
   const cut = list({ truncated: true, sighting_count: 250, trips: [{ index: 7, sightings: [
-    stop(1, "west", []), stop(2, "east", ["impossible_travel"]),
-    stop(3, "east", ["joined_misread", "impossible_travel"], "AA1234BV") ] }] });
+    stop(1, "west", ["impossible_travel"]), stop(2, "east", ["impossible_travel"]),
+    stop(3, "north", ["joined_misread", "impossible_travel"], "AA1234BV") ] }],
+    impossible_travel: [pair(1, 2, "west", "east", 412.3), pair(2, 3, "east", "north", null)] });
   const whole = list({ truncated: false, sighting_count: 1, trips: [{ index: 0, sightings: [stop(4, "west", [])] }] });
   return { cut, whole };
 }"""
@@ -610,26 +614,51 @@ async def test_route_map_draws_each_trip_and_the_way_it_went(
         )
 
 
+@dataclass(frozen=True)
+class _RouteWords:
+    """What the trip list says, in one language."""
+
+    impossible: str
+    speeds: tuple[str, str, str]
+    """Stop 1's (to the camera after it), stop 2's (from the one before) and stop 3's (no speed)."""
+    joined: str
+    note: str
+
+
 @pytest.mark.parametrize(
-    ("language", "impossible", "joined", "note"),
+    ("language", "said"),
     [
         (
             "en",
-            "impossible travel: a misread or a cloned plate?",
-            "misread, same vehicle",
-            "The latest 3 of 250 sightings.",
+            _RouteWords(
+                "impossible travel: a misread or a cloned plate?",
+                (
+                    "412 km/h to EAST",
+                    "412 km/h from WEST",
+                    "at the same moment as EAST",
+                ),
+                "misread, same vehicle",
+                "The latest 3 of 250 sightings.",
+            ),
         ),
         (
             "uk",
-            "неможливий переїзд: помилка зчитування чи клон номера?",
-            "помилка зчитування, той самий автомобіль",
-            "Останні 3 з 250 фіксацій.",
+            _RouteWords(
+                "неможливий переїзд: помилка зчитування чи клон номера?",
+                (
+                    "412 км/год до EAST",
+                    "412 км/год від WEST",
+                    "в ту саму мить, що й EAST",
+                ),
+                "помилка зчитування, той самий автомобіль",
+                "Останні 3 з 250 фіксацій.",
+            ),
         ),
     ],
     ids=["en", "uk"],
 )
 async def test_route_list_flags_doubtful_sightings_and_says_when_it_is_cut(
-    chromium: Chromium, language: str, impossible: str, joined: str, note: str
+    chromium: Chromium, language: str, said: _RouteWords
 ) -> None:
     """An officer reading a route sees which sightings it doubts, and that older ones exist.
 
@@ -640,22 +669,34 @@ async def test_route_list_flags_doubtful_sightings_and_says_when_it_is_cut(
     async with _bare_card_page(chromium) as (page, console):
         listed = await page.evaluate(ROUTE_TRIPS_SCRIPT, language)
     assert not console.errors, console.errors
+    # Each side of a too-fast pair names the other camera, and the speed when there is one.
+    to_east, from_west, same_moment = (
+        f"{said.impossible} ({speed})" for speed in said.speeds
+    )
     assert listed["cut"]["stops"] == [
-        {"id": "1", "cls": "stop", "flags": None, "labels": []},
+        {
+            "id": "1",
+            "cls": "stop impossible",
+            "flags": "impossible_travel",
+            "labels": [["impossible_travel", to_east]],
+        },
         {
             "id": "2",
             "cls": "stop impossible",
             "flags": "impossible_travel",
-            "labels": [["impossible_travel", impossible]],
+            "labels": [["impossible_travel", from_west]],
         },
         {
             "id": "3",
             "cls": "stop impossible",
             "flags": "joined_misread impossible_travel",
-            "labels": [["joined_misread", joined], ["impossible_travel", impossible]],
+            "labels": [
+                ["joined_misread", said.joined],
+                ["impossible_travel", same_moment],
+            ],
         },
     ]
-    assert listed["cut"]["note"] == note
+    assert listed["cut"]["note"] == said.note
     assert listed["whole"] == {
         "stops": [{"id": "4", "cls": "stop", "flags": None, "labels": []}],
         "note": "",

@@ -42,6 +42,9 @@ const STRINGS = {
       impossible_travel: "impossible travel: a misread or a cloned plate?",
       joined_misread: "misread, same vehicle",
     },
+    speed_from: "{speed} km/h from {camera}",
+    speed_to: "{speed} km/h to {camera}",
+    same_moment: "at the same moment as {camera}",
     not_loaded: "Plate Tracker is not set up or not loaded.",
     route_reason: "Opened from the dashboard card",
     directions: {
@@ -78,6 +81,9 @@ const STRINGS = {
       impossible_travel: "неможливий переїзд: помилка зчитування чи клон номера?",
       joined_misread: "помилка зчитування, той самий автомобіль",
     },
+    speed_from: "{speed} км/год від {camera}",
+    speed_to: "{speed} км/год до {camera}",
+    same_moment: "в ту саму мить, що й {camera}",
     not_loaded: "Plate Tracker не налаштовано або не завантажено.",
     route_reason: "Відкрито з картки панелі",
     directions: {
@@ -114,6 +120,9 @@ const STRINGS = {
       impossible_travel: "невозможный переезд: ошибка распознавания или двойник номера?",
       joined_misread: "ошибка распознавания, тот же автомобиль",
     },
+    speed_from: "{speed} км/ч от {camera}",
+    speed_to: "{speed} км/ч до {camera}",
+    same_moment: "в тот же момент, что и {camera}",
     not_loaded: "Plate Tracker не настроен или не загружен.",
     route_reason: "Открыто из карточки панели",
     directions: {
@@ -539,6 +548,7 @@ class PlateTrackerCard extends HTMLElement {
     this.shadowRoot.getElementById("route-truncated").textContent = route.truncated
       ? s.truncated.replace("{shown}", shown).replace("{total}", route.sighting_count)
       : "";
+    const names = new Map(trips.flatMap((trip) => trip.sightings.map((stop) => [stop.camera, stop.camera_name || stop.camera])));
     const rows = [];
     for (const trip of trips) {
       rows.push(element("li", { class: "trip" }, `${s.trip} ${trip.index + 1}`));
@@ -558,12 +568,30 @@ class PlateTrackerCard extends HTMLElement {
         // What the route doubts about a sighting: a speed no car makes between two cameras
         // (a misread, or two cars with one plate), or a misread counted as this vehicle.
         for (const flag of flags) {
-          row.append(" · ", element("span", { class: "flag", "data-flag": flag }, s.flags[flag] || flag));
+          let label = s.flags[flag] || flag;
+          if (flag === "impossible_travel") {
+            const detail = this._impossibleTravel(stop, route.impossible_travel || [], names);
+            if (detail) label = `${label} (${detail})`;
+          }
+          row.append(" · ", element("span", { class: "flag", "data-flag": flag }, label));
         }
         rows.push(row);
       }
     }
     list.replaceChildren(...rows);
+  }
+
+  // How fast the vehicle would have had to go to be the sighting next to this one: from the
+  // one before it (where this one is the later of a pair), else to the one after it.
+  _impossibleTravel(stop, pairs, names) {
+    const s = this._strings();
+    const arriving = pairs.find((pair) => pair.to_id === stop.id);
+    const pair = arriving || pairs.find((pair) => pair.from_id === stop.id);
+    if (!pair) return "";
+    const other = arriving ? pair.from_camera : pair.to_camera;
+    const camera = names.get(other) || other;
+    if (typeof pair.speed_kmh !== "number") return s.same_moment.replace("{camera}", camera);
+    return (arriving ? s.speed_from : s.speed_to).replace("{speed}", Math.round(pair.speed_kmh)).replace("{camera}", camera);
   }
 
   _renderMap(trips) {
