@@ -596,7 +596,9 @@ class PlateTrackerCard extends HTMLElement {
 
   _renderMap(trips) {
     const svg = this.shadowRoot.getElementById("route-map");
-    const stops = trips.flatMap((trip) => trip.sightings).filter((stop) => typeof stop.latitude === "number" && typeof stop.longitude === "number");
+    // Each trip's sightings at a camera with a place on the camera map.
+    const mapped = trips.map((trip) => trip.sightings.filter((stop) => typeof stop.latitude === "number" && typeof stop.longitude === "number"));
+    const stops = mapped.flat();
     if (!stops.length) {
       svg.setAttribute("display", "none");
       this.shadowRoot.getElementById("route-note").textContent = this._strings().no_map;
@@ -627,7 +629,6 @@ class PlateTrackerCard extends HTMLElement {
     // An arrow halfway along each leg shows which way the vehicle went; the latest trip is drawn
     // strongest.
     const nodes = [];
-    const mapped = trips.map((trip) => trip.sightings.filter((stop) => typeof stop.latitude === "number" && typeof stop.longitude === "number"));
     const latest = mapped.findLastIndex((trip) => trip.length > 0);
     mapped.forEach((tripStops, number) => {
       if (!tripStops.length) return;
