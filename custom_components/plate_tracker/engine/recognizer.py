@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 import math
 from pathlib import Path
@@ -192,7 +192,17 @@ class PlateRecognizer:
         return FrameResult(
             width=frame.width,
             height=frame.height,
-            plates=tuple(plates),
+            # Only the plates kept carry their picture, encoded once here: a
+            # frame's search scores many candidate reads that are dropped.
+            plates=tuple(
+                replace(
+                    plate,
+                    crop_jpeg=encode_jpeg(
+                        frame.crop(_with_margin(plate.box, frame, 0.15))
+                    ),
+                )
+                for plate in plates
+            ),
             seconds=time.perf_counter() - started,
             read_at_hint=read_at_hint,
         )
@@ -521,7 +531,6 @@ class PlateRecognizer:
                 )
                 for match in matches[1:6]
             ),
-            crop_jpeg=encode_jpeg(frame.crop(_with_margin(box, frame, 0.15))),
         )
 
 
