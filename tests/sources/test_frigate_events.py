@@ -79,12 +79,65 @@ def test_other_objects_are_ignored(after: dict[str, Any]) -> None:
         "[1]",
         '{"type":"gone","after":{}}',
         '{"type":"new","after":{"id":"x"}}',
+        '{"type":"new","after":{"id":"x","camera":"c","label":["car"]}}',
+        '{"type":"new","after":{"id":"x","camera":"c","label":{"car":1}}}',
     ],
 )
 def test_malformed_payloads_raise(payload: bytes | str) -> None:
     """A malformed payload is reported to the caller, who counts it."""
     with pytest.raises(MalformedEventError):
         FrigateEventTracker().handle(payload)
+
+
+def hostile(kind: str, value: Any) -> str:
+    """An events payload with ``value`` in every number but the start time."""
+    return json.dumps(
+        {
+            "type": kind,
+            "after": {
+                "id": "e1",
+                "camera": "bridge",
+                "label": "car",
+                "has_snapshot": True,
+                "box": [10, 20, value, 400],
+                "frame_time": value,
+                "start_time": 1_700_000_000.0,
+                "snapshot": {"frame_time": value, "box": [value, 20, 300, 400]},
+                "recognized_license_plate": "AE1234BK",
+                "recognized_license_plate_score": value,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True])
+def test_numbers_that_are_not_numbers_are_left_out(value: Any) -> None:
+    """Python's JSON reads NaN and Infinity: neither is a box, a frame time or a score.
+
+    None of them may raise out of the MQTT callback, and the end still
+    completes the pass with what the message does say.
+    """
+    tracker = FrigateEventTracker()
+    # Without a usable frame time there is no new frame to fetch.
+    assert tracker.handle(hostile("new", value)) is None
+    assert tracker.handle(hostile("update", value)) is None
+    end = tracker.handle(hostile("end", value))
+    assert end is not None
+    assert (end.fetch, end.final) == (False, True)
+    assert end.vehicle_box is None
+    assert end.anpr_score is None
+    assert end.anpr_plate == "AE1234BK"
+    assert end.seen_at.timestamp() == 1_700_000_000.0
+
+
+@pytest.mark.parametrize("value", [1e300, 10**30, -5.0])
+def test_numbers_out_of_range_give_no_time_and_no_score(value: float) -> None:
+    """A frame time past any calendar (or before 1970) falls back to the start time; a score outside 0..1 is none."""
+    request = FrigateEventTracker().handle(hostile("new", value))
+    assert request is not None
+    assert request.fetch
+    assert request.seen_at.timestamp() == 1_700_000_000.0
+    assert request.anpr_score is None
 
 
 def test_open_events_are_bounded() -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import math
 from typing import Any
 
 import aiohttp
@@ -107,14 +108,24 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
         raise MalformedEventError("missing 'type' or 'after'")
     if not isinstance(after.get("id"), str) or not isinstance(after.get("camera"), str):
         raise MalformedEventError("'after' has no string 'id' and 'camera'")
+    if not isinstance(after.get("label", ""), str):
+        raise MalformedEventError("'after' has a 'label' that is not a string")
     return event_type, after
+
+
+def _number(value: Any) -> float | None:
+    """``value`` if it is a finite JSON number (Python's JSON reads NaN and Infinity too)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value):
+            return value
+    return None
 
 
 def _box(value: Any) -> Box | None:
     if (
         isinstance(value, (list, tuple))
         and len(value) == 4
-        and all(isinstance(v, (int, float)) for v in value)
+        and all(_number(v) is not None for v in value)
     ):
         x1, y1, x2, y2 = (int(v) for v in value)
         if x2 > x1 and y2 > y1:
@@ -123,9 +134,14 @@ def _box(value: Any) -> Box | None:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)) and value > 0:
-        return datetime.fromtimestamp(value, UTC)
-    return None
+    seconds = _number(value)
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        # Beyond the year 9999 or the platform's time_t: no usable time.
+        return None
 
 
 def direction_from_zones(
@@ -196,11 +212,11 @@ class FrigateEventTracker:
         box = _vehicle_box(after, snapshot)
         if state.first_box is None:
             state.first_box = box
-        frame_time = snapshot.get("frame_time") if snapshot else after.get("frame_time")
-        has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
-        is_new_frame = (
-            isinstance(frame_time, (int, float)) and frame_time != state.last_frame_time
+        frame_time = _number(
+            snapshot.get("frame_time") if snapshot else after.get("frame_time")
         )
+        has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
+        is_new_frame = frame_time is not None and frame_time != state.last_frame_time
         fetch = has_snapshot and is_new_frame
         if not fetch and not final:
             return None
@@ -244,7 +260,9 @@ class FrigateEventTracker:
             fetch=fetch,
             direction=direction,
             anpr_plate=plate if isinstance(plate, str) and plate else None,
-            anpr_score=float(score) if isinstance(score, (int, float)) else None,
+            anpr_score=float(score)
+            if _number(score) is not None and 0 <= score <= 1
+            else None,
         )
 
 
