@@ -41,6 +41,17 @@ def test_camera_from_subfolder_or_filename(tmp_path: Path) -> None:
     assert files[1].seen_at == datetime(2026, 11, 25, 10, 15, tzinfo=UTC)
 
 
+def test_a_pattern_whose_camera_group_is_empty_names_the_default_camera(
+    tmp_path: Path,
+) -> None:
+    """A pattern's camera group may be optional or match nothing: the file still has a camera."""
+    upload(tmp_path / "_20261125-101500.jpg")
+    upload(tmp_path / "20261125-101600.jpg", age=20)
+    pattern = r"^(?P<camera>[a-z]*)_?\d{8}|^(?P<other>x)?"
+    files = Inbox(tmp_path, filename_pattern=pattern).scan(NOW)
+    assert [file.camera for file in files] == [DEFAULT_CAMERA, DEFAULT_CAMERA]
+
+
 def test_unfinished_uploads_and_other_files_wait(tmp_path: Path) -> None:
     """A file still being written (recent mtime) or not an image is left alone."""
     upload(tmp_path / "bridge" / "writing.jpg", age=0.5)

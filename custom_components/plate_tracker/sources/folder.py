@@ -114,9 +114,8 @@ class Inbox:
         relative = path.relative_to(self.root)
         if len(relative.parts) > 1:
             return relative.parts[0]
-        if match is not None:
-            return match.group("camera")
-        return DEFAULT_CAMERA
+        # An optional or empty group names no camera.
+        return (match.group("camera") if match is not None else None) or DEFAULT_CAMERA
 
     def _file(self, path: Path, mtime: float) -> InboxFile:
         match = self._pattern.search(path.name)
