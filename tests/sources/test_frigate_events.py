@@ -90,7 +90,7 @@ def test_malformed_payloads_raise(payload: bytes | str) -> None:
 
 
 def hostile(kind: str, value: Any) -> str:
-    """An events payload with ``value`` in every number but the start time."""
+    """Return an events payload with ``value`` in every number but the start time."""
     return json.dumps(
         {
             "type": kind,

@@ -114,10 +114,13 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
 
 
 def _number(value: Any) -> float | None:
-    """``value`` if it is a finite JSON number (Python's JSON reads NaN and Infinity too)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if math.isfinite(value):
-            return value
+    """Return ``value`` if it is a finite JSON number (Python's JSON reads NaN and Infinity too)."""
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    ):
+        return value
     return None
 
 
@@ -250,7 +253,7 @@ class FrigateEventTracker:
             or datetime.now(UTC)
         )
         plate = after.get("recognized_license_plate")
-        score = after.get("recognized_license_plate_score")
+        score = _number(after.get("recognized_license_plate_score"))
         return FrigateFrameRequest(
             event_id=event_id,
             camera=after["camera"],
@@ -260,9 +263,7 @@ class FrigateEventTracker:
             fetch=fetch,
             direction=direction,
             anpr_plate=plate if isinstance(plate, str) and plate else None,
-            anpr_score=float(score)
-            if _number(score) is not None and 0 <= score <= 1
-            else None,
+            anpr_score=float(score) if score is not None and 0 <= score <= 1 else None,
         )
 
 
