@@ -65,6 +65,25 @@ def test_modes_become_rgb(mode: str) -> None:
     assert decoded.size == (40, 20)
 
 
+@pytest.mark.parametrize("top", [65535, 4095])
+def test_sixteen_bit_grey_keeps_its_picture(top: int) -> None:
+    """A 16-bit grey frame (an infrared camera's) keeps its shades, scaled to its own brightest.
+
+    Pillow's own conversion clips every value above 255: the frame became white.
+    A 12-bit sensor's frame (brightest 4095) is stretched the same way.
+    """
+    ramp = np.linspace(0, top, 64, dtype=np.float64).round().astype(np.uint16)
+    image = Image.fromarray(np.tile(ramp, (8, 1)))
+    assert image.mode == "I;16"
+    decoded = np.asarray(decode_image(_encoded(image, "PNG")))
+    assert decoded.shape == (8, 64, 3)
+    row = decoded[0, :, 0].astype(int)
+    assert row[0] == 0
+    assert row[-1] == 255
+    assert 120 <= row[32] <= 135
+    assert np.all(np.diff(row) >= 0)
+
+
 def test_transparency_becomes_white() -> None:
     """Transparent pixels show as white, as in a viewer, not as black."""
     decoded = decode_image(_encoded(Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "PNG"))

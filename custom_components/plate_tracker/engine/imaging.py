@@ -45,6 +45,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     # In place: without an orientation tag a copy would be made of every frame.
     ImageOps.exif_transpose(opened, in_place=True)
     image: Image.Image = opened
+    if image.mode in _WIDE_GREY_MODES:
+        image = _grey_to_8_bits(image)
     if image.mode != "RGB":
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             # Transparent areas become white, as a viewer shows them, not black.
@@ -53,6 +55,24 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             image = Image.alpha_composite(background, rgba)
         image = image.convert("RGB")
     return image
+
+
+_WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+"""Grey of more than 8 bits (16-bit PNG and TIFF, from infrared and thermal cameras)."""
+
+
+def _grey_to_8_bits(image: Image.Image) -> Image.Image:
+    """Scale wide grey into 0..255, as Pillow's own conversion does not.
+
+    Pillow clips such values to 255, so a 16-bit frame became a white page. The
+    frame's own brightest value maps to 255: a 12-bit sensor written as 16 bits
+    uses only the low part of the range.
+    """
+    values = np.asarray(image, dtype=np.float32)
+    top = float(values.max(initial=0.0))
+    if top > 255:
+        values = values * (255 / top)
+    return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), "L")
 
 
 def _refuse_oversized(image: Image.Image, max_pixels: int) -> None:
