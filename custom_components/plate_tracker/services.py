@@ -67,6 +67,9 @@ SERVICE_SET_LEGAL_HOLD = "set_legal_hold"
 SERVICE_AUDIT_LOG = "audit_log"
 
 _REASON = vol.All(cv.string, vol.Strip, vol.Length(min=3, max=500))
+SQLITE_MAX_INTEGER = 2**63 - 1
+"""The largest integer SQLite stores: a larger id or offset fails to bind."""
+_ROW_ID = vol.All(vol.Coerce(int), vol.Range(min=1, max=SQLITE_MAX_INTEGER))
 
 READ_PLATES_SCHEMA = vol.Schema(
     {
@@ -108,7 +111,7 @@ WATCHLIST_ADD_SCHEMA = vol.Schema(
 )
 WATCHLIST_REMOVE_SCHEMA = vol.Schema(
     {
-        vol.Exclusive("entry_id", "which"): vol.Coerce(int),
+        vol.Exclusive("entry_id", "which"): _ROW_ID,
         vol.Exclusive("plate", "which"): cv.string,
     }
 )
@@ -121,7 +124,7 @@ WATCHLIST_IMPORT_SCHEMA = vol.Schema(
 )
 WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): cv.string})
 ACKNOWLEDGE_HIT_SCHEMA = vol.Schema(
-    {vol.Required("hit_id"): vol.Coerce(int), vol.Optional("note"): cv.string}
+    {vol.Required("hit_id"): _ROW_ID, vol.Optional("note"): cv.string}
 )
 _SELECTION: dict[vol.Marker, Any] = {
     vol.Optional("plate"): cv.string,
@@ -158,7 +161,7 @@ PURGE_SCHEMA = vol.Schema(
 LEGAL_HOLD_SCHEMA = vol.Schema(
     {
         vol.Required("sighting_ids"): vol.All(
-            cv.ensure_list, [vol.Coerce(int)], vol.Length(min=1)
+            cv.ensure_list, [_ROW_ID], vol.Length(min=1)
         ),
         vol.Optional("held", default=True): cv.boolean,
         vol.Required("reason"): _REASON,
@@ -173,7 +176,9 @@ AUDIT_LOG_SCHEMA = vol.Schema(
         vol.Optional("limit", default=100): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=1000)
         ),
-        vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Optional("offset", default=0): vol.All(
+            vol.Coerce(int), vol.Range(min=0, max=SQLITE_MAX_INTEGER)
+        ),
     }
 )
 
@@ -201,12 +206,23 @@ async def require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    """Read a naive service datetime as Home Assistant's local time."""
+    """Read a naive service datetime as Home Assistant's local time.
+
+    A time that UTC cannot hold (``0001-01-01T00:00+05:00``, or the last day
+    of 9999 west of Greenwich) is refused with a translated error.
+    """
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(value)
+    try:
+        return dt_util.as_utc(value)
+    except OverflowError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="datetime_out_of_range",
+            translation_placeholders={"value": value.isoformat()},
+        ) from err
 
 
 def _validation_error(

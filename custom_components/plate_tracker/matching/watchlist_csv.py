@@ -253,7 +253,11 @@ def _parse_expiry(value: str, default_tz: tzinfo | None) -> datetime:
         if default_tz is None:
             raise _CellError(ValidationKey.EXPIRES_AT_NEEDS_TIMEZONE)
         expires_at = expires_at.replace(tzinfo=default_tz)
-    return expires_at.astimezone(UTC)
+    try:
+        return expires_at.astimezone(UTC)
+    except OverflowError as err:
+        # Years 1 and 9999 a zone away from UTC have no UTC time.
+        raise _CellError(ValidationKey.EXPIRES_AT_INVALID) from err
 
 
 def _parse_cameras(value: str) -> tuple[str, ...]:

@@ -1,0 +1,147 @@
+"""Service data that passes its type but not what SQLite and UTC can hold is refused clearly.
+
+Each of these raised an OverflowError out of the service (an untranslated
+"unknown error" in the UI) before: ids and offsets beyond SQLite's 64-bit
+integers, and times that UTC cannot hold (the first hours of year 1 east of
+Greenwich, the last of 9999 west of it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from homeassistant.auth.models import User
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+
+from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.records import NewSighting
+from custom_components.plate_tracker.services import SQLITE_MAX_INTEGER
+
+BEYOND_SQLITE = SQLITE_MAX_INTEGER + 1
+BEFORE_UTC = "0001-01-01T00:00:00+05:00"
+AFTER_UTC = "9999-12-31T23:59:59-05:00"
+REASON = {"reason": "case 42"}
+
+
+async def call(
+    hass: HomeAssistant, user: User, service: str, data: dict[str, Any]
+) -> Any:
+    """Call ``service`` as ``user``, asking for a response where it gives one."""
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        return_response=service != "watchlist_remove",
+        context=Context(user_id=user.id),
+    )
+
+
+@pytest.mark.usefixtures("init_folder")
+@pytest.mark.parametrize(
+    ("service", "data", "field"),
+    [
+        ("acknowledge_hit", {"hit_id": BEYOND_SQLITE}, "hit_id"),
+        ("acknowledge_hit", {"hit_id": -BEYOND_SQLITE}, "hit_id"),
+        ("watchlist_remove", {"entry_id": BEYOND_SQLITE}, "entry_id"),
+        (
+            "set_legal_hold",
+            {"sighting_ids": [3, BEYOND_SQLITE], **REASON},
+            "sighting_ids",
+        ),
+        ("audit_log", {"offset": BEYOND_SQLITE}, "offset"),
+    ],
+)
+async def test_ids_and_offsets_beyond_sqlite_are_refused_by_the_schema(
+    hass: HomeAssistant,
+    hass_admin_user: User,
+    service: str,
+    data: dict[str, Any],
+    field: str,
+) -> None:
+    """The schema names the field and the limit; nothing reaches the store."""
+    with pytest.raises(vol.Invalid) as err:
+        await call(hass, hass_admin_user, service, data)
+    assert field in str(err.value)
+
+
+@pytest.mark.usefixtures("init_folder")
+@pytest.mark.parametrize("moment", [BEFORE_UTC, AFTER_UTC])
+@pytest.mark.parametrize(
+    ("service", "data"),
+    [
+        ("search_sightings", {"since": None, **REASON}),
+        ("search_sightings", {"until": None, **REASON}),
+        ("purge_sightings", {"since": None, **REASON}),
+        ("audit_log", {"until": None}),
+        ("get_route", {"plate": "AE1234BK", "since": None}),
+        ("watchlist_add", {"plate": "AE1234BK", "expires_at": None}),
+    ],
+)
+async def test_times_utc_cannot_hold_are_a_translated_error(
+    hass: HomeAssistant,
+    hass_admin_user: User,
+    service: str,
+    data: dict[str, Any],
+    moment: str,
+) -> None:
+    """The error says which time, in the user's language, instead of an unknown error."""
+    data = {key: moment if value is None else value for key, value in data.items()}
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, hass_admin_user, service, data)
+    assert err.value.translation_key == "datetime_out_of_range"
+    assert str(err.value) == (
+        f"{moment} is outside the times Plate Tracker can store (years 1 to 9999 in UTC)"
+    )
+
+
+async def test_the_widest_times_utc_holds_still_search(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """The limit is UTC's own: a search from year 1 to 9999 in UTC finds every sighting."""
+    store = init_folder.runtime_data.store
+    await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=datetime(2026, 11, 25, 12, tzinfo=UTC),
+            plate="AE1234BK",
+            raw="AE1234BK",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    response = await call(
+        hass,
+        hass_admin_user,
+        "search_sightings",
+        {
+            "since": "0001-01-01T05:00:00+05:00",
+            "until": "9999-12-31T18:59:59-05:00",
+            **REASON,
+        },
+    )
+    assert [found["plate"] for found in response["sightings"]] == ["AE1234BK"]
+
+
+@pytest.mark.usefixtures("init_folder")
+async def test_a_watchlist_file_with_such_an_expiry_imports_nothing(
+    hass: HomeAssistant, hass_admin_user: User
+) -> None:
+    """The row is named as invalid, as any unreadable expiry is, and no entry is added."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            hass_admin_user,
+            "watchlist_import",
+            {"csv": f"plate,expires_at\nAE1234BK,{BEFORE_UTC}\nKA0001AA,\n"},
+        )
+    assert err.value.translation_key == "watchlist_import_invalid"
+    assert "line 2, expires_at: expires_at_invalid" in str(err.value)
+    listed = await call(hass, hass_admin_user, "watchlist_list", {})
+    assert listed["entries"] == []
