@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import math
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.matching.journeys import CameraRole
@@ -90,6 +92,39 @@ async def test_exit_camera_is_placed_on_the_map(
     assert tracker.trip_gap.total_seconds() == 45 * 60
     assert tracker.max_speed_kmh == 150
     assert init_folder.runtime_data.alerts.camera_names["gate_north"] == "North gate"
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        {"latitude": 400.0, "longitude": 30.5},
+        {"latitude": 50.5, "longitude": -181.0},
+        {"latitude": math.nan, "longitude": 30.5},
+    ],
+)
+async def test_a_place_not_on_earth_is_refused_not_left_off_the_map(
+    hass: HomeAssistant, init_folder: MockConfigEntry, location: dict[str, float]
+) -> None:
+    """The map picks real places, but the API can send any number: the form says so.
+
+    Saved, such a camera would only be logged and silently left off the map.
+    """
+    flow_id = await _open_camera_step(hass, init_folder)
+    await hass.config_entries.options.async_configure(
+        flow_id, {"camera": "centre", "trip_gap_minutes": 30, "max_speed_kmh": 200}
+    )
+    details = {"name": "Centre", "location": location, "role": "inside"}
+    result = await hass.config_entries.options.async_configure(flow_id, details)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"location": "location_invalid"}
+    assert "cameras" not in init_folder.options
+
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**details, "location": {"latitude": 50.45, "longitude": 30.52}}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert "centre" in route_tracker(init_folder).cameras
 
 
 async def test_camera_step_needs_a_camera_and_recovers(

@@ -766,6 +766,10 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 cameras.pop(camera, None)
                 return self._save({CONF_CAMERAS: cameras, **route_options})
             is_exit = user_input[CONF_ROLE] == "exit"
+            if not _on_earth(user_input[CONF_LOCATION]):
+                # Only the API can send one (the map picks real places): saved,
+                # the camera would silently stay off the map.
+                errors[CONF_LOCATION] = "location_invalid"
             if is_exit and not user_input.get(CONF_LEAVING_DIRECTION):
                 errors[CONF_LEAVING_DIRECTION] = "leaving_direction_required"
             zones: dict[str, str] = {}
@@ -961,6 +965,13 @@ def _zone_fields(zone_directions: dict[str, str]) -> dict[str, list[str]]:
         )
         for meant, field in ZONE_FIELDS.items()
     }
+
+
+def _on_earth(location: Mapping[str, Any]) -> bool:
+    """Whether a location selector's value is a place on Earth (not NaN, not latitude 400)."""
+    latitude = float(location[CONF_LATITUDE])
+    longitude = float(location[CONF_LONGITUDE])
+    return -90 <= latitude <= 90 and -180 <= longitude <= 180
 
 
 def _zone_directions_from_form(
