@@ -246,6 +246,8 @@ async def test_frigate_zones_are_mapped_per_camera_in_the_options(
         {"status": 500},
         {"text": "<html>proxy error</html>"},
         {"text": '{"mqtt": {}}'},
+        {"text": '{"cameras": {"gate": {"zones": 5}}}'},
+        {"text": '{"cameras": {"gate": {"zones": "city_limit"}}}'},
         {"exc": TimeoutError()},
     ],
 )

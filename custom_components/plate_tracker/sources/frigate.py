@@ -147,6 +147,16 @@ def _timestamp(value: Any) -> datetime | None:
         return None
 
 
+def _zone_names(camera_settings: dict[str, Any]) -> list[Any]:
+    """Return the names of a camera's zones: the keys of its ``zones`` map, as Frigate writes it.
+
+    A list is taken as the names themselves. Anything else there (a number, a
+    string) names no zone: iterated, a string would offer each of its letters.
+    """
+    zones = camera_settings.get("zones")
+    return list(zones) if isinstance(zones, dict | list) else []
+
+
 def direction_from_zones(
     entered_zones: Any, zone_directions: Mapping[str, Direction]
 ) -> Direction:
@@ -331,7 +341,7 @@ class FrigateClient:
         if not isinstance(cameras, dict):
             raise FrigateError("configuration has no cameras")
         return {
-            str(camera): sorted(str(zone) for zone in settings.get("zones") or {})
+            str(camera): sorted(str(zone) for zone in _zone_names(settings))
             for camera, settings in cameras.items()
             if isinstance(settings, dict)
         }
