@@ -379,6 +379,16 @@ async def test_camera_side_plate_box_is_no_plate_movement(
     assert h.stored[1].direction is Direction.UNKNOWN
 
 
+async def test_a_camera_side_read_longer_than_any_plate_is_no_sighting(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A camera that sends a line of text as its plate read must not fill the store with it."""
+    h, pipeline = harness
+    await pipeline.submit(frame(b"no plate", event="ev1", anpr_plate="AE1234BK" * 2))
+    await pipeline.submit(frame(b"no plate", event="ev2", anpr_plate="AE 1234 BK"))
+    assert [new.plate for new in h.stored.values()] == ["AE1234BK"]
+
+
 async def test_direction_learnt_at_the_end_is_stored_and_announced_again(
     harness: tuple[Harness, SightingPipeline],
 ) -> None:

@@ -44,6 +44,7 @@ from .engine.consensus import combine_reads
 from .engine.remote import EngineUnavailableError
 from .engine.types import Box, FrameResult, PlateRead
 from .matching.movement import direction_from_boxes
+from .matching.watchlist import MAX_PLATE_LENGTH
 from .plate_text import normalize_plate
 from .records import Direction, NewSighting, Reader, Sighting
 from .store.spool import SightingSpool, SpoolWriteError
@@ -495,6 +496,15 @@ class SightingPipeline:
         """
         plate = normalize_plate(frame.anpr_plate) if frame.anpr_plate else ""
         if not plate:
+            return []
+        if len(plate) > MAX_PLATE_LENGTH:
+            # A line of text, or a broken message: no plate is this long, and
+            # the watchlist could never list it.
+            _LOGGER.debug(
+                "Ignored the %s-character plate camera %s read itself",
+                len(plate),
+                frame.camera,
+            )
             return []
         return [
             PlateRead(
