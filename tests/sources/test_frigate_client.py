@@ -6,6 +6,7 @@ parsed from a real ``Set-Cookie`` header, as Frigate sends it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import count
@@ -15,9 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 import pytest
 
+from custom_components.plate_tracker.sources import frigate
 from custom_components.plate_tracker.sources.frigate import (
     FrigateAuthError,
     FrigateClient,
+    FrigateError,
     FrigateUnreachableError,
 )
 
@@ -25,6 +28,8 @@ from custom_components.plate_tracker.sources.frigate import (
 pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
 
 SNAPSHOT = b"\xff\xd8 a jpeg \xff\xd9"
+LARGE_SNAPSHOT = bytes(range(256)) * 4096
+"""1 MiB, about a 1080p snapshot at quality 95."""
 
 
 @dataclass
@@ -80,9 +85,20 @@ class FakeFrigate:
             return web.Response(status=401)
         return web.Response(body=SNAPSHOT, content_type="image/jpeg")
 
+    async def large_snapshot(self, request: web.Request) -> web.StreamResponse:
+        """Send LARGE_SNAPSHOT in packets, as a real network delivers a 1080p JPEG."""
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        await response.prepare(request)
+        for start in range(0, len(LARGE_SNAPSHOT), 16 * 1024):
+            await response.write(LARGE_SNAPSHOT[start : start + 16 * 1024])
+            await asyncio.sleep(0)
+        await response.write_eof()
+        return response
+
     def app(self) -> web.Application:
         """Return the fake's routes."""
         app = web.Application()
+        app.router.add_get("/api/events/large/snapshot.jpg", self.large_snapshot)
         app.router.add_get("/api/version", self.version)
         app.router.add_post("/api/login", self.login)
         app.router.add_get("/api/stats", self.stats)
@@ -123,6 +139,28 @@ async def test_open_port_needs_no_login(connect: Connect) -> None:
     await client.check_access()
     assert await client.event_snapshot("ev1") == SNAPSHOT
     assert fake.logins == 0
+
+
+async def test_a_snapshot_that_arrives_in_packets_is_read_whole(
+    connect: Connect,
+) -> None:
+    """A real snapshot comes in many packets; every byte of it must reach the engine.
+
+    The client read only what had arrived when it first looked: a cut JPEG,
+    which the engine refuses as truncated.
+    """
+    _, client = await connect(auth=False)
+    assert await client.event_snapshot("large") == LARGE_SNAPSHOT
+
+
+async def test_a_snapshot_over_the_limit_is_refused(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit holds however the body arrives: a runaway answer is an error, not memory."""
+    monkeypatch.setattr(frigate, "MAX_SNAPSHOT_BYTES", 100_000)
+    _, client = await connect(auth=False)
+    with pytest.raises(FrigateError, match="answer larger than 100000 bytes"):
+        await client.event_snapshot("large")
 
 
 async def test_login_once_then_token_on_every_request(connect: Connect) -> None:
