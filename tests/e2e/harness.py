@@ -219,6 +219,10 @@ class Chromium:
             await browser.close()
 
 
+SNAPSHOT_PACKET_BYTES = 8 * 1024
+"""The fake Frigate sends snapshots in packets this large."""
+
+
 @dataclass
 class FakeFrigate:
     """The parts of Frigate's HTTP API plate_tracker calls, answering with one generated scene.
@@ -301,8 +305,16 @@ class FakeFrigate:
             {"cameras": cameras, "mqtt": {"topic_prefix": "frigate"}}
         )
 
-    async def _image(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.snapshot, content_type="image/jpeg")
+    async def _image(self, request: web.Request) -> web.StreamResponse:
+        # In packets, as over a real network: a client that reads only what
+        # has arrived gets a cut JPEG (it did, and loopback hid it).
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        await response.prepare(request)
+        for start in range(0, len(self.snapshot), SNAPSHOT_PACKET_BYTES):
+            await response.write(self.snapshot[start : start + SNAPSHOT_PACKET_BYTES])
+            await asyncio.sleep(0.001)
+        await response.write_eof()
+        return response
 
 
 def write_hass_config(config: Path, http_port: int, *, frontend: bool = False) -> None:
