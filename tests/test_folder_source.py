@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+import os
 from pathlib import Path
 
 from homeassistant.const import STATE_OFF, STATE_ON
@@ -19,14 +21,17 @@ from .helpers import wait_until
 from .synthetic import scene_jpeg
 
 
-def _upload(path: Path, data: bytes) -> None:
+def _upload(path: Path, data: bytes, arrived: datetime | None = None) -> None:
     """Upload as an FTP server finishes one: written aside, then renamed into the inbox.
 
     The tests poll without waiting for uploads to settle, so a file written in
-    place could be read before its bytes are all there.
+    place could be read before its bytes are all there. ``arrived`` sets the
+    file's time: the name's time counts only when it fits the arrival.
     """
     partial = path.with_name(f".{path.name}.part")
     partial.write_bytes(data)
+    if arrived is not None:
+        os.utime(partial, (arrived.timestamp(), arrived.timestamp()))
     partial.replace(path)
 
 
@@ -46,7 +51,12 @@ async def test_uploaded_snapshot_becomes_a_sighting(
     camera_dir = inbox / "bridge"
     camera_dir.mkdir()
     image = camera_dir / "20261125T101500.jpg"
-    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
+    await hass.async_add_executor_job(
+        _upload,
+        image,
+        scene_jpeg("AE1234BK", seed=3),
+        datetime(2026, 11, 25, 10, 15, 4, tzinfo=UTC),
+    )
 
     await wait_until(lambda: bool(events))
     await hass.async_block_till_done()

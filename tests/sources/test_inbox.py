@@ -30,15 +30,16 @@ def upload(path: Path, age: float = 10.0, data: bytes = b"jpeg") -> Path:
 def test_camera_from_subfolder_or_filename(tmp_path: Path) -> None:
     """Cameras upload into their own folder or prefix file names; both name the camera."""
     upload(tmp_path / "bridge" / "a.jpg")
-    upload(tmp_path / "gate_20261125-101500.jpg", age=20)
+    # Taken at 07:59:30 by the camera's clock, arrived at 07:59:40.
+    upload(tmp_path / "gate_20270115-075930.jpg", age=20)
     upload(tmp_path / "noprefix.png", age=30)
     files = Inbox(tmp_path).scan(NOW)
     assert [(file.path.name, file.camera) for file in files] == [
         ("noprefix.png", DEFAULT_CAMERA),
-        ("gate_20261125-101500.jpg", "gate"),
+        ("gate_20270115-075930.jpg", "gate"),
         ("a.jpg", "bridge"),
     ]
-    assert files[1].seen_at == datetime(2026, 11, 25, 10, 15, tzinfo=UTC)
+    assert files[1].seen_at == datetime(2027, 1, 15, 7, 59, 30, tzinfo=UTC)
 
 
 def test_a_pattern_whose_camera_group_is_empty_names_the_default_camera(
@@ -140,6 +141,40 @@ def test_impossible_time_in_the_name_falls_back_to_the_file_time(
     (file,) = Inbox(tmp_path).scan(NOW)
     assert file.camera == "gate"
     assert file.seen_at == datetime.fromtimestamp(NOW - 10.0, UTC)
+
+
+def test_a_camera_clock_far_from_the_arrival_is_overruled_and_named_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A clock reset to 2000 by a power cut, or set to local time east of UTC, must not date sightings.
+
+    Dated 2000, a sighting would be purged by the next nightly retention run;
+    dated ahead, it would stay its camera's latest. The arrival time stands in,
+    and the log names the camera once. A camera that uploads a backlog a few
+    days late keeps its own times.
+    """
+    arrived = datetime.fromtimestamp(NOW - 10.0, UTC)
+    assert arrived == datetime(2027, 1, 15, 7, 59, 50, tzinfo=UTC)
+    upload(tmp_path / "gate" / "gate_20000101-000512.jpg", age=10)
+    upload(tmp_path / "gate" / "gate_20270115-100000.jpg", age=10)
+    upload(tmp_path / "west" / "west_20270115-081600.jpg", age=10)
+    upload(tmp_path / "late" / "late_20270112-093000.jpg", age=10)
+    upload(tmp_path / "ahead" / "ahead_20270115-081400.jpg", age=10)
+    files = {file.path.name: file.seen_at for file in Inbox(tmp_path).scan(NOW)}
+    assert files == {
+        "gate_20000101-000512.jpg": arrived,
+        "gate_20270115-100000.jpg": arrived,
+        "west_20270115-081600.jpg": arrived,
+        "late_20270112-093000.jpg": datetime(2027, 1, 12, 9, 30, tzinfo=UTC),
+        "ahead_20270115-081400.jpg": datetime(2027, 1, 15, 8, 14, tzinfo=UTC),
+    }
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "WARNING"
+    ]
+    assert len(warnings) == 2
+    assert sorted(warning.split()[1] for warning in warnings) == ["gate", "west"]
 
 
 def test_missing_inbox_scans_empty(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ A file leaves the inbox only after the caller has stored what was read from it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import logging
 import os
 from pathlib import Path
@@ -36,6 +36,10 @@ MAX_FILES_PER_SCAN = 200
 MAX_FILE_BYTES = 30 * 1024 * 1024
 # An upload is complete when the file has not changed for this long.
 SETTLE_SECONDS = 2.0
+MAX_CLOCK_AHEAD = timedelta(minutes=15)
+"""How far after its arrival a file's name may date it (clocks drift; uploads take time)."""
+MAX_UPLOAD_DELAY = timedelta(days=7)
+"""How long before its arrival a file's name may date it (a camera uploading a backlog)."""
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
 
 
@@ -70,8 +74,8 @@ def _direction(text: str | None) -> Direction:
         return Direction.UNKNOWN
 
 
-def _seen_at(path: Path, mtime: float) -> datetime:
-    """Time from a ``YYYYMMDD[T_-]HHMMSS`` in the name (camera clock, UTC), else the mtime."""
+def _named_time(path: Path) -> datetime | None:
+    """Return the ``YYYYMMDD[T_-]HHMMSS`` in the name (camera clock, UTC), if it is a real time."""
     if match := _TIMESTAMP.search(path.stem):
         try:
             return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S").replace(
@@ -79,7 +83,26 @@ def _seen_at(path: Path, mtime: float) -> datetime:
             )
         except ValueError:
             pass
-    return datetime.fromtimestamp(mtime, UTC)
+    return None
+
+
+def _seen_at(path: Path, mtime: float) -> tuple[datetime, bool]:
+    """Return when the picture was taken, and whether the camera's clock was overruled.
+
+    The name's time counts when it fits the upload: at most MAX_CLOCK_AHEAD
+    after the file arrived and at most MAX_UPLOAD_DELAY before. Otherwise the
+    camera's clock is wrong (reset to 2000 by a power cut, or set to local
+    time east of UTC) and the arrival time stands in: a sighting dated years
+    back would be purged by the next nightly retention run, and one dated
+    ahead would stay the "latest" of its camera.
+    """
+    arrived = datetime.fromtimestamp(mtime, UTC)
+    named = _named_time(path)
+    if named is None:
+        return arrived, False
+    if arrived - MAX_UPLOAD_DELAY <= named <= arrived + MAX_CLOCK_AHEAD:
+        return named, False
+    return arrived, True
 
 
 class Inbox:
@@ -96,6 +119,7 @@ class Inbox:
         self.root = root
         self._pattern = compile_filename_pattern(filename_pattern)
         self._keep_files = keep_files
+        self._clock_doubted: set[str] = set()
 
     def ensure_exists(self) -> None:
         """Create the inbox folder if needed (raises OSError when it cannot)."""
@@ -119,10 +143,22 @@ class Inbox:
 
     def _file(self, path: Path, mtime: float) -> InboxFile:
         match = self._pattern.search(path.name)
+        camera = self._camera_for(path, match)
+        seen_at, overruled = _seen_at(path, mtime)
+        if overruled and camera not in self._clock_doubted:
+            self._clock_doubted.add(camera)
+            _LOGGER.warning(
+                "Camera %s names its files with times far from when they arrive "
+                "(%s arrived %s): its clock looks wrong, so its sightings are dated "
+                "by arrival. Set the camera's clock (NTP, UTC)",
+                camera,
+                path.name,
+                seen_at.isoformat(timespec="seconds"),
+            )
         return InboxFile(
             path=path,
-            camera=self._camera_for(path, match),
-            seen_at=_seen_at(path, mtime),
+            camera=camera,
+            seen_at=seen_at,
             direction=_direction(match.groupdict().get("direction"))
             if match is not None
             else Direction.UNKNOWN,
