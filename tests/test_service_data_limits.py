@@ -9,6 +9,7 @@ Greenwich, the last of 9999 west of it).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import math
 from typing import Any
 
 from homeassistant.auth.models import User
@@ -20,7 +21,7 @@ import voluptuous as vol
 
 from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import NewSighting
-from custom_components.plate_tracker.services import SQLITE_MAX_INTEGER
+from custom_components.plate_tracker.validation import SQLITE_MAX_INTEGER
 
 BEYOND_SQLITE = SQLITE_MAX_INTEGER + 1
 BEFORE_UTC = "0001-01-01T00:00:00+05:00"
@@ -55,6 +56,20 @@ async def call(
             "sighting_ids",
         ),
         ("audit_log", {"offset": BEYOND_SQLITE}, "offset"),
+        # A script's YAML can say .inf, which int() cannot take.
+        ("acknowledge_hit", {"hit_id": math.inf}, "hit_id"),
+        ("audit_log", {"limit": math.inf}, "limit"),
+        ("search_sightings", {"page_size": -math.inf, **REASON}, "page_size"),
+        (
+            "get_route",
+            {"plate": "AE1234BK", "max_sightings": math.inf},
+            "max_sightings",
+        ),
+        (
+            "read_plates",
+            {"file_path": "scene.jpg", "vehicle_box": [0, 0, math.inf, 9]},
+            "vehicle_box",
+        ),
     ],
 )
 async def test_ids_and_offsets_beyond_sqlite_are_refused_by_the_schema(

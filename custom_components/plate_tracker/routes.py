@@ -51,6 +51,7 @@ from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import SightingStore
 from .store.sighting_store import to_us
+from .validation import whole_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -427,7 +428,7 @@ GET_ROUTE_SCHEMA = vol.Schema(
             vol.Coerce(float), vol.Range(min=1, max=7 * 24 * 60)
         ),
         vol.Optional("max_sightings", default=DEFAULT_MAX_ROUTE_SIGHTINGS): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=MAX_ROUTE_SIGHTINGS)
+            whole_number, vol.Range(min=1, max=MAX_ROUTE_SIGHTINGS)
         ),
         vol.Optional("include_lookalikes", default=True): cv.boolean,
         vol.Optional("reason"): _OPTIONAL_REASON,

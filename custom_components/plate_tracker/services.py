@@ -45,6 +45,7 @@ from .pipeline import Frame, ImageRejectedError
 from .records import Direction, Priority, WatchlistEntry
 from .routes import ROUTE_SERVICES
 from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
+from .validation import ROW_ID, SQLITE_MAX_INTEGER, whole_number
 
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"
@@ -67,16 +68,13 @@ SERVICE_SET_LEGAL_HOLD = "set_legal_hold"
 SERVICE_AUDIT_LOG = "audit_log"
 
 _REASON = vol.All(cv.string, vol.Strip, vol.Length(min=3, max=500))
-SQLITE_MAX_INTEGER = 2**63 - 1
-"""The largest integer SQLite stores: a larger id or offset fails to bind."""
-_ROW_ID = vol.All(vol.Coerce(int), vol.Range(min=1, max=SQLITE_MAX_INTEGER))
 
 READ_PLATES_SCHEMA = vol.Schema(
     {
         vol.Exclusive(ATTR_ENTITY_ID, "image"): cv.entity_domain("camera"),
         vol.Exclusive(ATTR_FILE_PATH, "image"): cv.string,
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
-            [vol.Coerce(int)], vol.Length(min=4, max=4)
+            [whole_number], vol.Length(min=4, max=4)
         ),
     }
 )
@@ -87,7 +85,7 @@ CAPTURE_CAMERA_SCHEMA = vol.Schema(
             cv.string, vol.Strip, vol.Length(min=1, max=100)
         ),
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
-            [vol.Coerce(int)], vol.Length(min=4, max=4)
+            [whole_number], vol.Length(min=4, max=4)
         ),
         vol.Optional("direction", default=Direction.UNKNOWN.value): vol.In(
             [d.value for d in Direction]
@@ -111,7 +109,7 @@ WATCHLIST_ADD_SCHEMA = vol.Schema(
 )
 WATCHLIST_REMOVE_SCHEMA = vol.Schema(
     {
-        vol.Exclusive("entry_id", "which"): _ROW_ID,
+        vol.Exclusive("entry_id", "which"): ROW_ID,
         vol.Exclusive("plate", "which"): cv.string,
     }
 )
@@ -124,7 +122,7 @@ WATCHLIST_IMPORT_SCHEMA = vol.Schema(
 )
 WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): cv.string})
 ACKNOWLEDGE_HIT_SCHEMA = vol.Schema(
-    {vol.Required("hit_id"): _ROW_ID, vol.Optional("note"): cv.string}
+    {vol.Required("hit_id"): ROW_ID, vol.Optional("note"): cv.string}
 )
 _SELECTION: dict[vol.Marker, Any] = {
     vol.Optional("plate"): cv.string,
@@ -142,7 +140,7 @@ SEARCH_SCHEMA = vol.Schema(
             [s.value for s in SearchSort]
         ),
         vol.Optional("page_size", default=50): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=MAX_PAGE_SIZE)
+            whole_number, vol.Range(min=1, max=MAX_PAGE_SIZE)
         ),
         vol.Optional("cursor"): cv.string,
     }
@@ -161,7 +159,7 @@ PURGE_SCHEMA = vol.Schema(
 LEGAL_HOLD_SCHEMA = vol.Schema(
     {
         vol.Required("sighting_ids"): vol.All(
-            cv.ensure_list, [_ROW_ID], vol.Length(min=1)
+            cv.ensure_list, [ROW_ID], vol.Length(min=1)
         ),
         vol.Optional("held", default=True): cv.boolean,
         vol.Required("reason"): _REASON,
@@ -174,10 +172,10 @@ AUDIT_LOG_SCHEMA = vol.Schema(
         vol.Optional("user_id"): cv.string,
         vol.Optional("action"): cv.string,
         vol.Optional("limit", default=100): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=1000)
+            whole_number, vol.Range(min=1, max=1000)
         ),
         vol.Optional("offset", default=0): vol.All(
-            vol.Coerce(int), vol.Range(min=0, max=SQLITE_MAX_INTEGER)
+            whole_number, vol.Range(min=0, max=SQLITE_MAX_INTEGER)
         ),
     }
 )
