@@ -41,7 +41,7 @@ from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
 from .helpers import fake_authenticated_frigate, reauth_flows, wait_until
-from .synthetic import scene_jpeg
+from .synthetic import render_plate, scene_jpeg, spaced
 
 EVENT_ID = "1764065700.123456-abc123"
 
@@ -205,6 +205,40 @@ async def test_dead_frigate_loses_no_pass_end(
         lambda: frigate_entry.runtime_data.source_counters["snapshot_fetch_errors"] == 2
     )
     assert frigate_entry.runtime_data.pipeline.counters.sightings_recorded == 0
+
+
+async def test_a_frigate_plus_plate_box_is_where_the_engine_reads_first(
+    hass: HomeAssistant, init_frigate: MockConfigEntry
+) -> None:
+    """A Frigate+ model's ``license_plate`` attribute spares the search of the whole vehicle.
+
+    The engine reads around it at once (counted as a read at the hint) and
+    finds the plate there.
+    """
+    plate = render_plate([spaced("AE1234BK")], char_height=40)
+    left, top = 560, 470  # where scene_with puts the plate
+    plate_box = [left, top, left + plate.width, top + plate.height]
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=1764065701.5,
+            snapshot={
+                "frame_time": 1764065701.5,
+                "box": [300, 250, 1000, 700],
+                "score": 0.9,
+                "attributes": [
+                    {"label": "license_plate", "box": plate_box, "score": 0.83}
+                ],
+            },
+        ),
+    )
+    await wait_until(lambda: bool(events))
+    assert events[0].data["plate"] == "AE1234BK"
+    counters = init_frigate.runtime_data.pipeline.counters
+    assert (counters.frames_read, counters.frames_read_at_hint) == (1, 1)
 
 
 async def test_camera_side_plate_is_used_when_the_engine_reads_none(

@@ -326,6 +326,26 @@ async def test_a_later_frame_of_a_pass_is_read_where_its_plate_was(
     assert pipeline.counters.frames_read == 5
 
 
+async def test_the_nvrs_plate_box_is_the_first_hint_and_the_engines_the_next(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """Frigate+ gives the plate's box: the first frame is read there; later frames where the engine found it."""
+    h, pipeline = harness
+    h.script[b"first"] = [read("AE1234BK", 0.9, (300, 500, 400, 532))]
+    nvr_plate = (290, 495, 410, 540)
+    await pipeline.submit(replace(frame(b"first"), plate_box=nvr_plate))
+    await pipeline.submit(replace(frame(b"second", at=1), plate_box=(1, 1, 9, 9)))
+    await pipeline.submit(
+        replace(frame(b"folder", event=None, at=2), plate_box=nvr_plate)
+    )
+    assert [(image, hint) for image, _, hint in h.reads] == [
+        (b"first", nvr_plate),
+        (b"second", (300, 500, 400, 532)),
+        (b"folder", nvr_plate),
+    ]
+    assert pipeline.counters.frames_read_at_hint == 3
+
+
 def test_a_plate_moves_with_its_vehicle() -> None:
     """Its place on the vehicle stays; a missing or empty box leaves the plate where it was."""
     plate = (300, 500, 400, 532)

@@ -103,6 +103,10 @@ class Frame:
     source: str
     event_id: str | None = None
     vehicle_box: Box | None = None
+    plate_box: Box | None = None
+    """Where the NVR found the plate in this image (a Frigate+ model's
+    ``license_plate`` attribute): read there first, as a later frame is read
+    where the engine found the plate before."""
     final: bool = True
     direction: Direction = Direction.UNKNOWN
     anpr_plate: str | None = None
@@ -372,13 +376,14 @@ class SightingPipeline:
         A later frame of a pass is read around that place first: faster than
         the whole vehicle box, which is searched when no plate settles there.
         The plate keeps its place on the vehicle, so it moves and grows with
-        the vehicle's box when both frames have one.
+        the vehicle's box when both frames have one. Before the engine has
+        found it, the NVR's own plate box (if it gives one) is the hint.
         """
         if frame.event_id is None:
-            return None
+            return frame.plate_box
         state = self._passes.get((frame.source, frame.camera, frame.event_id))
         if state is None or state.last_plate_box is None:
-            return None
+            return frame.plate_box
         x1, y1, x2, y2 = plate_moved_with(
             state.last_plate_box, state.last_plate_vehicle_box, frame.vehicle_box
         )

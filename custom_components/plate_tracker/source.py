@@ -264,6 +264,7 @@ async def _async_start_frigate(
                 source=SOURCE_FRIGATE,
                 event_id=request.event_id,
                 vehicle_box=request.vehicle_box,
+                plate_box=request.plate_box,
                 final=request.final,
                 direction=request.direction,
                 anpr_plate=request.anpr_plate,

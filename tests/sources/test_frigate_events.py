@@ -140,6 +140,46 @@ def test_numbers_out_of_range_give_no_time_and_no_score(value: float) -> None:
     assert request.anpr_score is None
 
 
+def test_a_frigate_plus_plate_attribute_is_passed_on_as_the_plate_box() -> None:
+    """A Frigate+ model marks where it sees the plate; the engine reads there first.
+
+    Only the snapshot's own attributes count (they are in the fetched image's
+    pixels), the likeliest of several, and never a malformed one.
+    """
+    snapshot = {
+        "frame_time": 1.0,
+        "box": [10, 20, 300, 400],
+        "attributes": [
+            {"label": "face", "box": [1, 2, 3, 4], "score": 0.99},
+            {"label": "license_plate", "box": [100, 300, 160, 318], "score": 0.71},
+            {"label": "license_plate", "box": [120, 310, 180, 330], "score": 0.88},
+            {"label": "license_plate", "box": [0, 0, float("nan"), 9], "score": 0.95},
+            "license_plate",
+        ],
+    }
+    payload = json.dumps(
+        {
+            "type": "new",
+            "after": {
+                "id": "e1",
+                "camera": "bridge",
+                "label": "car",
+                "has_snapshot": True,
+                "snapshot": snapshot,
+                "current_attributes": [
+                    {"label": "license_plate", "box": [5, 5, 50, 20], "score": 0.99}
+                ],
+            },
+        }
+    )
+    request = FrigateEventTracker().handle(payload)
+    assert request is not None
+    assert request.plate_box == (120, 310, 180, 330)
+    request = FrigateEventTracker().handle(message("new", 1.0))
+    assert request is not None
+    assert request.plate_box is None
+
+
 def test_open_events_are_bounded() -> None:
     """Events Frigate never ended (it restarted) must not grow memory without bound."""
     tracker = FrigateEventTracker()

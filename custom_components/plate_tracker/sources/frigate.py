@@ -33,6 +33,8 @@ from ..records import Direction
 _LOGGER = logging.getLogger(__name__)
 
 VEHICLE_LABELS = frozenset({"car", "motorcycle", "bus", "truck", "license_plate"})
+PLATE_ATTRIBUTE = "license_plate"
+"""The attribute a Frigate+ model puts on a vehicle where it sees its plate."""
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
 MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
 # Events Frigate never ended (Frigate restarted, a message was lost) are forgotten
@@ -77,6 +79,9 @@ class FrigateFrameRequest:
     camera: str
     seen_at: datetime
     vehicle_box: Box | None
+    plate_box: Box | None = None
+    """The plate Frigate found on the vehicle in the snapshot (a Frigate+ model's
+    ``license_plate`` attribute), if it found one."""
     final: bool
     """True for the event's last frame: the pass is complete after it."""
     fetch: bool
@@ -134,6 +139,24 @@ def _box(value: Any) -> Box | None:
         if x2 > x1 and y2 > y1:
             return (x1, y1, x2, y2)
     return None
+
+
+def _plate_box(snapshot: dict[str, Any] | None) -> Box | None:
+    """Return the likeliest ``license_plate`` attribute box of the snapshot's frame.
+
+    Only the snapshot's own attributes are in the fetched image's pixels: the
+    message's ``current_attributes`` may be of a later frame.
+    """
+    attributes = snapshot.get("attributes") if snapshot else None
+    best: tuple[float, Box] | None = None
+    for attribute in attributes if isinstance(attributes, list) else ():
+        if not isinstance(attribute, dict) or attribute.get("label") != PLATE_ATTRIBUTE:
+            continue
+        box = _box(attribute.get("box"))
+        score = _number(attribute.get("score")) or 0.0
+        if box is not None and (best is None or score > best[0]):
+            best = (score, box)
+    return None if best is None else best[1]
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -269,6 +292,7 @@ class FrigateEventTracker:
             camera=after["camera"],
             seen_at=seen_at,
             vehicle_box=_box(snapshot.get("box") if snapshot else after.get("box")),
+            plate_box=_plate_box(snapshot),
             final=final,
             fetch=fetch,
             direction=direction,
