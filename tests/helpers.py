@@ -7,8 +7,9 @@ from collections.abc import Callable
 import time
 from typing import Any
 
+from homeassistant.auth.models import User
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import (
     AiohttpClientMocker,
@@ -76,3 +77,22 @@ def reauth_flows(hass: HomeAssistant) -> list[dict[str, Any]]:
             DOMAIN, match_context={"source": SOURCE_REAUTH}
         )
     ]
+
+
+async def call(
+    hass: HomeAssistant,
+    service: str,
+    data: dict[str, Any],
+    user: User | None = None,
+    *,
+    response: bool = True,
+) -> Any:
+    """Call a service of the integration as ``user`` (None: Home Assistant itself); return its response."""
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        return_response=response,
+        context=Context(user_id=user.id if user else None),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.auth.models import User
 from homeassistant.const import STATE_UNKNOWN
-from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -22,7 +22,7 @@ from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from custom_components.plate_tracker.routes import EVENT_ENTERED_CITY, EVENT_LEFT_CITY
 
-from .helpers import record_and_announce
+from .helpers import call, record_and_announce
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 PLATE = "AE1234BK"
@@ -110,20 +110,6 @@ async def sight(
             direction=direction,
             crop_jpeg=b"crop",
         ),
-    )
-
-
-async def call(
-    hass: HomeAssistant, service: str, data: dict[str, Any], user: User | None = None
-) -> Any:
-    """Call a service of the integration and return its response."""
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        data,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id if user else None),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import zipfile
 
 from homeassistant.auth.models import User
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.util import dt as dt_util
@@ -18,9 +18,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import NewSighting, Sighting
 from custom_components.plate_tracker.retention import async_purge_expired
+
+from .helpers import call
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PLATES = ("AE1234BK", "AE5634BK", "KA1234OO", "BC0034BK", "AE1234BX")
@@ -49,20 +50,6 @@ async def sightings(
         )
         stored.append(sighting)
     return stored
-
-
-async def call(
-    hass: HomeAssistant, service: str, data: dict[str, Any], user: User | None = None
-) -> Any:
-    """Call a service of the integration and return its response."""
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        data,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id if user else None),
-    )
 
 
 @pytest.mark.usefixtures("sightings")

@@ -13,15 +13,16 @@ import math
 from typing import Any
 
 from homeassistant.auth.models import User
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.plate_tracker.const import DOMAIN
 from custom_components.plate_tracker.records import NewSighting
 from custom_components.plate_tracker.validation import SQLITE_MAX_INTEGER
+
+from .helpers import call
 
 BEYOND_SQLITE = SQLITE_MAX_INTEGER + 1
 BEFORE_UTC = "0001-01-01T00:00:00+05:00"
@@ -29,18 +30,11 @@ AFTER_UTC = "9999-12-31T23:59:59-05:00"
 REASON = {"reason": "case 42"}
 
 
-async def call(
+async def call_as_admin(
     hass: HomeAssistant, user: User, service: str, data: dict[str, Any]
 ) -> Any:
     """Call ``service`` as ``user``, asking for a response where it gives one."""
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        data,
-        blocking=True,
-        return_response=service != "watchlist_remove",
-        context=Context(user_id=user.id),
-    )
+    return await call(hass, service, data, user, response=service != "watchlist_remove")
 
 
 @pytest.mark.usefixtures("init_folder")
@@ -81,7 +75,7 @@ async def test_ids_and_offsets_beyond_sqlite_are_refused_by_the_schema(
 ) -> None:
     """The schema names the field and the limit; nothing reaches the store."""
     with pytest.raises(vol.Invalid) as err:
-        await call(hass, hass_admin_user, service, data)
+        await call_as_admin(hass, hass_admin_user, service, data)
     assert field in str(err.value)
 
 
@@ -108,7 +102,7 @@ async def test_times_utc_cannot_hold_are_a_translated_error(
     """The error says which time, in the user's language, instead of an unknown error."""
     data = {key: moment if value is None else value for key, value in data.items()}
     with pytest.raises(ServiceValidationError) as err:
-        await call(hass, hass_admin_user, service, data)
+        await call_as_admin(hass, hass_admin_user, service, data)
     assert err.value.translation_key == "datetime_out_of_range"
     assert str(err.value) == (
         f"{moment} is outside the times Plate Tracker can store (years 1 to 9999 in UTC)"
@@ -131,7 +125,7 @@ async def test_the_widest_times_utc_holds_still_search(
             source="folder",
         ),
     )
-    response = await call(
+    response = await call_as_admin(
         hass,
         hass_admin_user,
         "search_sightings",
@@ -150,7 +144,7 @@ async def test_a_watchlist_file_with_such_an_expiry_imports_nothing(
 ) -> None:
     """The row is named as invalid, as any unreadable expiry is, and no entry is added."""
     with pytest.raises(ServiceValidationError) as err:
-        await call(
+        await call_as_admin(
             hass,
             hass_admin_user,
             "watchlist_import",
@@ -158,5 +152,5 @@ async def test_a_watchlist_file_with_such_an_expiry_imports_nothing(
         )
     assert err.value.translation_key == "watchlist_import_invalid"
     assert "line 2, expires_at: expires_at_invalid" in str(err.value)
-    listed = await call(hass, hass_admin_user, "watchlist_list", {})
+    listed = await call_as_admin(hass, hass_admin_user, "watchlist_list", {})
     assert listed["entries"] == []
