@@ -15,7 +15,11 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 import pytest
 
-from custom_components.plate_tracker.engine import ImageError, PlateRecognizer
+from custom_components.plate_tracker.engine import (
+    ImageError,
+    PlateRecognizer,
+    remote as remote_module,
+)
 from custom_components.plate_tracker.engine.remote import (
     EngineUnavailableError,
     RemoteEngine,
@@ -264,6 +268,37 @@ async def test_nonsense_answers_are_engine_unavailable(start: Start) -> None:
         await remote.health()
     with pytest.raises(EngineUnavailableError, match="malformed"):
         await remote.read(scene_jpeg(UA_PLATE))
+
+
+async def test_an_endless_answer_is_engine_unavailable_not_held(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera stream at the engine's address must not fill Home Assistant's memory.
+
+    The answer is read in packets up to the limit, then given up.
+    """
+    monkeypatch.setattr(remote_module, "MAX_ANSWER_BYTES", 200_000)
+    packets: list[int] = []
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            for _ in range(1000):
+                await response.write(b" " * 16_384)
+                packets.append(1)
+                await asyncio.sleep(0)
+        except ConnectionError:
+            pass
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/read", stream)
+    url, session = await start(app=app)
+    with pytest.raises(EngineUnavailableError, match="answer larger than 200000"):
+        await RemoteEngine(session, url).read(scene_jpeg(UA_PLATE))
+    # Each of the two attempts stopped soon after the limit, not at the stream's end.
+    assert len(packets) < 200
 
 
 def test_results_survive_the_wire_format() -> None:

@@ -25,6 +25,9 @@ READ_TIMEOUT_SECONDS = 30.0
 HEALTH_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 2
 """A dropped keep-alive connection fails one request; the second gets a new one."""
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""A read's answer is a few plates with their crops: far less. A larger one is
+not the engine server (a camera stream at that address, say), and is not held."""
 
 
 class EngineUnavailableError(Exception):
@@ -148,13 +151,33 @@ class RemoteEngine:
                     timeout=aiohttp.ClientTimeout(total=seconds),
                     **send,
                 ) as response:
-                    body = await response.read()
+                    body = await read_at_most(response.content, MAX_ANSWER_BYTES)
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise EngineUnavailableError(
+                            self.url, f"answer larger than {MAX_ANSWER_BYTES} bytes"
+                        )
                     return _json_of(self.url, response.status, body)
             except (aiohttp.ClientConnectionError, TimeoutError) as err:
                 last = err
         raise EngineUnavailableError(
             self.url, f"unreachable: {str(last) or type(last).__name__}"
         )
+
+
+async def read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """Return the whole body, or its first bytes past ``limit`` when it is larger.
+
+    ``StreamReader.read(n)`` returns only what has arrived so far: a snapshot
+    that came in several network packets was cut to its first one.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_any():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
 
 
 def _health_answer(answer: Any) -> dict[str, Any]:

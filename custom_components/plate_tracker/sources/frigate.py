@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from ..engine.remote import read_at_most
 from ..engine.types import Box
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
@@ -454,25 +455,9 @@ class FrigateClient:
             ) as response:
                 if response.status != 200:
                     return response.status, b""
-                return 200, await _read_at_most(response.content, limit)
+                return 200, await read_at_most(response.content, limit)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise FrigateUnreachableError(f"{type(err).__name__}: {err}") from err
-
-
-async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
-    """Return the whole body, or its first bytes past ``limit`` when it is larger.
-
-    ``StreamReader.read(n)`` returns only what has arrived so far: a snapshot
-    that came in several network packets was cut to its first one.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in content.iter_any():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)
 
 
 def _status_error(status: int, url: URL) -> FrigateError:
