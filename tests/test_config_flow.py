@@ -347,6 +347,47 @@ async def test_folder_flow_creates_the_inbox(
     assert (config_dir / "uploads").is_dir()
 
 
+@pytest.mark.parametrize(
+    ("inbox", "error"),
+    [
+        ("", "inbox_holds_config"),
+        (" . ", "inbox_holds_config"),
+        ("..", "inbox_holds_config"),
+        ("/", "inbox_holds_config"),
+        ("uploads\x00", "inbox_not_creatable"),
+    ],
+)
+async def test_an_inbox_that_would_empty_home_assistants_folder_is_refused(
+    hass: HomeAssistant, config_dir: Path, inbox: str, error: str
+) -> None:
+    """Files in an inbox are read and then deleted: never Home Assistant's own.
+
+    An empty or "." inbox is the configuration folder itself (``www/`` would
+    pass for a camera); a folder above it holds it. A NUL character is no
+    path at all.
+    """
+    (config_dir / "www").mkdir()
+    (config_dir / "www" / "floorplan.png").write_bytes(b"png")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "folder"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_INBOX: inbox}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_INBOX: error}
+    # configuration.yaml's inbox is taken as written (the form strips spaces).
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_IMPORT}, data={CONF_INBOX: inbox.strip()}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == error
+    assert (config_dir / "www" / "floorplan.png").exists()
+
+
 async def test_yaml_inbox_is_imported_once(
     hass: HomeAssistant, config_dir: Path
 ) -> None:

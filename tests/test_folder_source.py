@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import os
 from pathlib import Path
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -76,6 +77,25 @@ async def test_uploaded_snapshot_becomes_a_sighting(
     await wait_until(lambda: not image.exists())
     store = init_folder.runtime_data.store
     assert await hass.async_add_executor_job(store.count) == 1
+
+
+async def test_an_inbox_saved_as_the_configuration_folder_never_starts(
+    hass: HomeAssistant, inbox: Path, folder_entry: MockConfigEntry, config_dir: Path
+) -> None:
+    """An inbox saved before the form refused it must not read and delete Home Assistant's images."""
+    (config_dir / "www").mkdir()
+    image = config_dir / "www" / "floorplan.jpg"
+    image.write_bytes(scene_jpeg("AE1234BK", seed=3))
+    folder_entry.add_to_hass(hass)
+    (subentry,) = folder_entry.subentries.values()
+    hass.config_entries.async_update_subentry(
+        folder_entry, subentry, data={**subentry.data, "inbox": "."}
+    )
+    assert not await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    assert "configuration folder" in (folder_entry.reason or "")
+    assert image.exists()
 
 
 @pytest.mark.usefixtures("no_inbox_poll_wait")

@@ -108,7 +108,7 @@ from .routes import (
     LEAVING_DIRECTIONS,
 )
 from .source import frigate_client, resolve_inbox
-from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern
+from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern, holds
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
 
@@ -152,11 +152,14 @@ LOGIN_SCHEMA = vol.Schema(
 )
 
 
-def _check_inbox(path: Path) -> str | None:
+def _check_inbox(path: Path, config_dir: Path) -> str | None:
     """Return an error key, or None when the inbox can be used (it is created if missing)."""
     try:
+        if holds(path, config_dir):
+            # An empty or "." inbox is the configuration folder itself.
+            return "inbox_holds_config"
         path.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character in the path
         return "inbox_not_creatable"
     if not path.is_dir():
         return "inbox_not_dir"
@@ -275,7 +278,9 @@ class _SourceSteps:
         errors: dict[str, str] = {}
         if user_input is not None:
             inbox = resolve_inbox(self.hass, user_input[CONF_INBOX].strip())
-            if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
+            if error := await self.hass.async_add_executor_job(
+                _check_inbox, inbox, Path(self.hass.config.config_dir)
+            ):
                 errors[CONF_INBOX] = error
             else:
                 return await self._finish_source(
@@ -321,7 +326,9 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
         """Create the hub with the inbox described in configuration.yaml, once."""
         inbox = resolve_inbox(self.hass, import_data[CONF_INBOX])
-        if error := await self.hass.async_add_executor_job(_check_inbox, inbox):
+        if error := await self.hass.async_add_executor_job(
+            _check_inbox, inbox, Path(self.hass.config.config_dir)
+        ):
             return self.async_abort(reason=error)
         return await self._finish_source(
             f"Inbox {inbox.name}",

@@ -44,7 +44,7 @@ from .const import (
 from .coordinator import PlateTrackerConfigEntry, SourceStatus, async_abort_reauth
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
-from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile
+from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile, holds
 from .sources.frigate import (
     FrigateAuthError,
     FrigateClient,
@@ -418,6 +418,15 @@ async def _async_start_folder(
         ),
         keep_files=entry.options.get(CONF_KEEP_FILES, False),
     )
+    if await hass.async_add_executor_job(
+        holds, inbox.root, Path(hass.config.config_dir)
+    ):
+        # Its files would be read and deleted: Home Assistant's own with them.
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="inbox_holds_config",
+            translation_placeholders={"path": str(inbox.root)},
+        )
     try:
         await hass.async_add_executor_job(inbox.ensure_exists)
     except OSError as err:

@@ -105,6 +105,17 @@ def _seen_at(path: Path, mtime: float) -> tuple[datetime, bool]:
     return arrived, True
 
 
+def holds(inbox: Path, folder: Path) -> bool:
+    """Return whether ``inbox`` is ``folder`` or a folder above it.
+
+    Files found in an inbox are read and then deleted: an inbox that holds
+    Home Assistant's configuration folder would take its images with them
+    (``www/``, the first level below the inbox counting as cameras).
+    """
+    inbox, folder = inbox.resolve(), folder.resolve()
+    return folder == inbox or folder.is_relative_to(inbox)
+
+
 class Inbox:
     """Finds finished uploads and clears them once read."""
 
