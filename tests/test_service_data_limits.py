@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from custom_components.plate_tracker.records import NewSighting
-from custom_components.plate_tracker.validation import SQLITE_MAX_INTEGER
+from custom_components.plate_tracker.store import SQLITE_MAX_INTEGER
 
 from .helpers import call
 

@@ -44,8 +44,14 @@ from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
 from .pipeline import Frame, ImageRejectedError
 from .records import Direction, Priority, WatchlistEntry
 from .routes import ROUTE_SERVICES
-from .store import MAX_PAGE_SIZE, SearchQuery, SearchSort, StoreValidationError
-from .validation import ROW_ID, SQLITE_MAX_INTEGER, whole_number
+from .store import (
+    MAX_PAGE_SIZE,
+    SQLITE_MAX_INTEGER,
+    SearchQuery,
+    SearchSort,
+    StoreValidationError,
+)
+from .validation import ROW_ID, whole_number
 
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"

@@ -6,8 +6,7 @@ from typing import Any
 
 import voluptuous as vol
 
-SQLITE_MAX_INTEGER = 2**63 - 1
-"""The largest integer SQLite stores: a larger id or offset fails to bind."""
+from .store import SQLITE_MAX_INTEGER
 
 
 def whole_number(value: Any) -> int:

@@ -21,13 +21,14 @@ from .models import (
     WatchlistHit,
 )
 from .schema import SCHEMA_VERSION
-from .sighting_store import SightingStore
+from .sighting_store import SQLITE_MAX_INTEGER, SightingStore
 
 __all__ = [
     "CSV_COLUMNS",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "SCHEMA_VERSION",
+    "SQLITE_MAX_INTEGER",
     "AuditRecord",
     "ExportReport",
     "ImageKind",

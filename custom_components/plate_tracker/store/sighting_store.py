@@ -85,6 +85,9 @@ type _BatchParams = Callable[[tuple[int, int]], tuple[Any, ...]]
 """Gives a batch query its parameters for the keyset cursor ``(seen_us, id)``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SQLITE_MAX_INTEGER = 2**63 - 1
+"""The largest integer SQLite stores: a larger id or offset fails to bind."""
+_SQLITE_MIN_INTEGER = -(2**63)
 _DAY_US = 86_400_000_000
 
 # Stored codes; append only, never reorder.
@@ -555,7 +558,7 @@ class SightingStore:
                 row[0]
                 for row in conn.execute(
                     "SELECT id FROM sightings WHERE id < ? ORDER BY id DESC LIMIT ?",
-                    (before_id if before_id is not None else 2**63 - 1, limit),
+                    (before_id if before_id is not None else SQLITE_MAX_INTEGER, limit),
                 )
             ]
             return self._load_sightings(conn, ids)
@@ -1234,7 +1237,7 @@ class SightingStore:
         plates removed.
         """
         sightings = images = plates = 0
-        cursor: tuple[int, int] = (-(2**63), -(2**63))
+        cursor: tuple[int, int] = (_SQLITE_MIN_INTEGER, _SQLITE_MIN_INTEGER)
         with self._checkpoints_between_batches() as checkpoint:
             while True:
                 with self._write() as conn:
@@ -1264,7 +1267,7 @@ class SightingStore:
     def _purge_images(self, select_batch: str, batch_params: _BatchParams) -> int:
         """Delete images batch by batch, as ``_purge_sightings`` does sightings."""
         removed = 0
-        cursor: tuple[int, int] = (-(2**63), -(2**63))
+        cursor: tuple[int, int] = (_SQLITE_MIN_INTEGER, _SQLITE_MIN_INTEGER)
         with self._checkpoints_between_batches() as checkpoint:
             while True:
                 with self._write() as conn:
@@ -1449,8 +1452,8 @@ def _in_route_order(seen_us: NDArray[np.int64], ids: NDArray[np.int64]) -> bool:
 
 
 def _time_range(since: datetime | None, until: datetime | None) -> tuple[int, int]:
-    since_us = to_us(since) if since is not None else -(2**63)
-    until_us = to_us(until) if until is not None else 2**63 - 1
+    since_us = to_us(since) if since is not None else _SQLITE_MIN_INTEGER
+    until_us = to_us(until) if until is not None else SQLITE_MAX_INTEGER
     if since_us > until_us:
         raise StoreValidationError(
             "time_range_reversed",
