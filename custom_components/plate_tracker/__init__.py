@@ -31,6 +31,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts, async_load_url_signer
+from .backup import async_hold_if_backing_up
 from .const import (
     CONF_ALERT_COOLDOWN,
     CONF_ENGINE_TOKEN,
@@ -269,6 +270,7 @@ async def async_setup_entry(
             translation_key="store_unavailable",
             translation_placeholders={"path": str(db_path), "error": str(err)},
         ) from err
+    await async_hold_if_backing_up(hass, store)
 
     alerts = WatchlistAlerts(
         hass,

@@ -72,6 +72,7 @@ async def async_get_config_entry_diagnostics(
             ],
         },
         "engine": "server" if isinstance(runtime.engine, RemoteEngine) else "local",
+        "store": {"main_file_held_for_backup": runtime.store.main_file_held},
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,
             "spool_depth": runtime.pipeline.spool_depth,

@@ -10,6 +10,8 @@ and release the locks between them.
 
 Durability: ``synchronous=FULL`` makes every committed transaction reach the
 disk before ``record`` returns, so an acknowledged sighting survives a power cut.
+For a backup that copies the files while sightings keep coming,
+``hold_main_file`` keeps the main file still (see there).
 
 Images are blobs in their own table rather than files beside the database: a
 sighting and its images commit in one transaction (no orphan or missing files
@@ -176,6 +178,8 @@ class SightingStore:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()
+        self._main_file_held = False
+        self._purges_running = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -206,19 +210,89 @@ class SightingStore:
         return store
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close the connections."""
+        """Checkpoint the WAL into the main file and close the connections.
+
+        While ``hold_main_file`` holds, nothing is checkpointed, not even by
+        SQLite on the last close: the WAL stays and is read on the next open.
+        """
         with self._write_lock, self._read_lock, self._checkpoint_lock:
-            if self._checkpointer is not None:
-                self._checkpointer.close()
-                self._checkpointer = None
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
-            if self._writer is not None:
-                self._writer.execute("PRAGMA optimize")
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self._writer.close()
-                self._writer = None
+            held = self._main_file_held
+            for name in ("_checkpointer", "_reader", "_writer"):
+                conn: sqlite3.Connection | None = getattr(self, name)
+                if conn is None:
+                    continue
+                if held:
+                    conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
+                elif conn is self._writer:
+                    conn.execute("PRAGMA optimize")
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.close()
+                setattr(self, name, None)
+
+    # -- backups -------------------------------------------------------------
+
+    @property
+    def main_file_held(self) -> bool:
+        """Whether ``hold_main_file`` holds the main file still."""
+        return self._main_file_held
+
+    def hold_main_file(self) -> None:
+        """Leave the main database file untouched until ``release_main_file``.
+
+        For a backup that copies the files one after the other while sightings
+        keep coming (Home Assistant's own backups do). In WAL mode only a
+        checkpoint writes the main file; while held none runs (none after a
+        commit, none between a purge's batches, none on close). Nor is the WAL
+        started over from its first frame, which a writer does only once a
+        checkpoint has copied all of it: a commit here, before the backup
+        starts, leaves a frame no checkpoint will copy. So commits only add to
+        the WAL's end. A copy of the main file with whatever part of the WAL the
+        backup read opens as the database was at one moment of the backup:
+        SQLite replays the WAL's frames up to its last complete commit and, by
+        their checksums, ignores the rest. Nothing waits for the backup.
+
+        First the WAL is checkpointed and emptied, with every connection of
+        this store idle, so the copy holds little of it. Blocking; holding
+        twice is one hold.
+        """
+        with self._write_lock, self._read_lock, self._checkpoint_lock:
+            writer, checkpointer = self._writer, self._checkpointer
+            if writer is None or checkpointer is None:
+                raise RuntimeError("the sighting store is not open")
+            if self._main_file_held:
+                return
+            checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                (version,) = writer.execute("PRAGMA user_version").fetchone()
+                writer.execute(f"PRAGMA user_version = {int(version)}")
+            except BaseException:
+                writer.execute("ROLLBACK")
+                writer.execute(
+                    f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}"
+                )
+                raise
+            writer.execute("COMMIT")
+            self._main_file_held = True
+
+    def release_main_file(self) -> bool:
+        """End ``hold_main_file``: checkpoints run again. Return whether it held.
+
+        Blocking: what the WAL gathered meanwhile is checkpointed now, without
+        waiting for readers, instead of inside the next sighting's commit.
+        """
+        with self._write_lock:
+            held, self._main_file_held = self._main_file_held, False
+            if self._writer is not None and not self._purges_running:
+                self._writer.execute(
+                    f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}"
+                )
+        if held:
+            with self._checkpoint_lock:
+                if self._checkpointer is not None and not self._main_file_held:
+                    self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return held
 
     def __enter__(self) -> Self:
         """Use an open store in a ``with`` block that closes it."""
@@ -1290,24 +1364,28 @@ class SightingStore:
         (and any sighting waiting for it) through the fsync of every page the
         purge touched. During a purge the writer's automatic checkpoints are
         off; the purge calls the yielded function between batches instead,
-        which checkpoints on a connection of its own while writers go on.
+        which checkpoints on a connection of its own while writers go on
+        (unless ``hold_main_file`` holds).
         """
 
-        def set_autocheckpoint(pages: int) -> None:
+        def purges_running(change: int) -> None:
             with self._write_lock:
+                self._purges_running += change
+                automatic = not (self._purges_running or self._main_file_held)
                 if self._writer is not None:
+                    pages = _WAL_AUTOCHECKPOINT_PAGES if automatic else 0
                     self._writer.execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
         def checkpoint() -> None:
             with self._checkpoint_lock:
-                if self._checkpointer is not None:
+                if self._checkpointer is not None and not self._main_file_held:
                     self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-        set_autocheckpoint(0)
+        purges_running(1)
         try:
             yield checkpoint
         finally:
-            set_autocheckpoint(_WAL_AUTOCHECKPOINT_PAGES)
+            purges_running(-1)
 
     # -- evidence export -------------------------------------------------------
 
