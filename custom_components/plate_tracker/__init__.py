@@ -55,6 +55,7 @@ from .const import (
     DEFAULT_THREADS,
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
+    ISSUE_DATABASE_DAMAGED,
     ISSUE_ENGINE_SERVER_UNAVAILABLE,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     ISSUE_MODELS_UNAVAILABLE,
@@ -87,6 +88,7 @@ from .routes import RouteTracker
 from .services import async_setup_services
 from .source import async_start_sources
 from .store import SightingStore
+from .store.recovery import is_damaged, set_damaged_aside
 from .store.spool import SightingSpool
 from .views import SightingImageView
 from .websocket_api import async_register_websocket_commands
@@ -255,14 +257,27 @@ def _async_engine_server_changed(
     )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant, entry: PlateTrackerConfigEntry
-) -> bool:
-    """Open the store, load the engine, start the pipeline and the source."""
-    engine = await _async_start_engine(hass, entry)
-    options = entry.options
-    db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
+async def _async_open_store(hass: HomeAssistant, db_path: Path) -> SightingStore:
+    """Open the sightings database; a damaged one is set aside and a new one started.
+
+    Waiting cannot mend a file SQLite calls damaged, and no sighting is stored
+    while the entry waits. The damaged file is kept whole for recovery and a
+    repair issue says where (see ``store/recovery.py``).
+    """
     try:
+        return await hass.async_add_executor_job(SightingStore.open, db_path)
+    except Exception as err:
+        if not is_damaged(err):
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="store_unavailable",
+                translation_placeholders={"path": str(db_path), "error": str(err)},
+            ) from err
+        damage = err
+    try:
+        set_aside = await hass.async_add_executor_job(
+            set_damaged_aside, db_path, dt_util.utcnow()
+        )
         store = await hass.async_add_executor_job(SightingStore.open, db_path)
     except Exception as err:
         raise ConfigEntryNotReady(
@@ -270,6 +285,37 @@ async def async_setup_entry(
             translation_key="store_unavailable",
             translation_placeholders={"path": str(db_path), "error": str(err)},
         ) from err
+    key = (
+        "database_damaged"
+        if set_aside.watchlist_complete
+        else "database_damaged_watchlist_incomplete"
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_DATABASE_DAMAGED.format(damaged=set_aside.damaged.name),
+        is_fixable=False,
+        is_persistent=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=key,
+        translation_placeholders={
+            "path": str(db_path),
+            "damaged": str(set_aside.damaged),
+            "error": str(damage),
+            "watchlist": str(set_aside.watchlist_recovered),
+        },
+    )
+    return store
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> bool:
+    """Open the store, load the engine, start the pipeline and the source."""
+    engine = await _async_start_engine(hass, entry)
+    options = entry.options
+    db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
+    store = await _async_open_store(hass, db_path)
     await async_hold_if_backing_up(hass, store)
 
     alerts = WatchlistAlerts(

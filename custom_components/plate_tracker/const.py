@@ -67,6 +67,7 @@ ISSUE_MQTT_DISCONNECTED: Final = "mqtt_disconnected"
 ISSUE_INBOX_UNAVAILABLE: Final = "inbox_unavailable_{subentry_id}"
 ISSUE_SIGHTINGS_SPOOLED: Final = "sightings_spooled"
 ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY: Final = "sightings_spooled_in_memory"
+ISSUE_DATABASE_DAMAGED: Final = "database_damaged_{damaged}"
 """The same issue's text while the spool file cannot be written either."""
 SPOOL_FILE: Final = "plate_tracker.spool.jsonl"
 FRIGATE_PROBE_SECONDS: Final = 60

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, time, timedelta
 import heapq
 from itertools import islice
 import json
+import logging
 from pathlib import Path
 import re
 import sqlite3
@@ -120,6 +121,8 @@ _MERGE_LIMIT = 32
 _PURGE_BATCH = 500
 _CHUNK_DTYPES = ("<i8", "<i8", "<i4", "<i8")
 """Element types of the ``route_chunks`` blobs: seen_us, ids, camera_ids, event_keys."""
+_LOGGER = logging.getLogger(__name__)
+
 _WAL_AUTOCHECKPOINT_PAGES = 1000
 """SQLite's default, restored after a purge."""
 
@@ -1050,6 +1053,34 @@ class SightingStore:
                 _watchlist_entry(row)
                 for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
             ]
+
+    def insert_recovered_watchlist(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Add watchlist rows read from a damaged copy of this database; return how many.
+
+        Each row maps column names to values as that file had them; the
+        columns this schema has are kept, ids included. A row this schema
+        refuses (a plate listed twice, a missing value) is logged and left out.
+        """
+        with self._write() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(watchlist)")}
+            added = 0
+            for row in rows:
+                names = [name for name in row if name in columns]
+                try:
+                    conn.execute(
+                        f"INSERT INTO watchlist ({', '.join(names)})"  # noqa: S608
+                        f" VALUES ({', '.join('?' * len(names))})",
+                        [row[name] for name in names],
+                    )
+                except sqlite3.DatabaseError as err:
+                    _LOGGER.warning(
+                        "A recovered watchlist entry (id %s) is left out: %s",
+                        row.get("id"),
+                        err,
+                    )
+                else:
+                    added += 1
+        return added
 
     @staticmethod
     def _insert_watchlist(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:

@@ -1,0 +1,132 @@
+"""A damaged database file is kept whole, a new one started, and its watchlist carried over."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+import sqlite3
+
+import pytest
+
+from custom_components.plate_tracker.records import Priority, WatchlistEntry
+from custom_components.plate_tracker.store import SightingStore
+from custom_components.plate_tracker.store.recovery import is_damaged, set_damaged_aside
+
+from .conftest import T0, minutes, sighting
+
+GARBAGE = b"this was a database until the SD card failed\n" * 200
+WANTED = (
+    WatchlistEntry(
+        id=None,
+        plate="AE1234BK",
+        label="Stolen van",
+        reason="case 12/345",
+        priority=Priority.CRITICAL,
+        expires_at=T0 + minutes(60 * 24 * 30),
+        cameras=("bridge", "exit_north"),
+        active_from=time(22, 0),
+        active_until=time(6, 0),
+    ),
+    WatchlistEntry(id=None, plate="KA0001AA", label="Witness"),
+    WatchlistEntry(id=None, plate="BC55*", enabled=False),
+)
+
+
+def _open_error(path: Path) -> BaseException:
+    with pytest.raises(sqlite3.DatabaseError) as caught:
+        SightingStore.open(path).close()
+    return caught.value
+
+
+def test_a_file_that_is_not_a_database_is_damaged(db_path: Path) -> None:
+    """Garbage where the database was is damage, not a passing error."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(GARBAGE)
+    assert is_damaged(_open_error(db_path))
+
+
+def test_busy_or_unreadable_is_not_damage(db_path: Path, tmp_path: Path) -> None:
+    """A locked database or a missing folder is waited for, never set aside."""
+    with SightingStore.open(db_path) as store:
+        other = sqlite3.connect(db_path, autocommit=True, timeout=0)
+        try:
+            store._writer.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            with pytest.raises(sqlite3.OperationalError) as locked:
+                other.execute("BEGIN IMMEDIATE")
+            store._writer.execute("ROLLBACK")  # type: ignore[union-attr]
+        finally:
+            other.close()
+    assert not is_damaged(locked.value)
+    with pytest.raises(sqlite3.OperationalError) as missing:
+        sqlite3.connect(tmp_path / "no" / "such" / "folder.db")
+    assert not is_damaged(missing.value)
+    assert not is_damaged(OSError("disk full"))
+
+
+def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None:
+    """Nothing of the damaged file is changed or deleted, its WAL included."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(GARBAGE)
+    wal = db_path.with_name(db_path.name + "-wal")
+    wal.write_bytes(b"half a WAL")
+
+    result = set_damaged_aside(db_path, T0)
+
+    assert result.damaged == db_path.with_name(
+        f"{db_path.name}.damaged-20260301T120000Z"
+    )
+    assert result.damaged.read_bytes() == GARBAGE
+    assert result.damaged.with_name(result.damaged.name + "-wal").read_bytes() == (
+        b"half a WAL"
+    )
+    assert (result.watchlist_recovered, result.watchlist_complete) == (0, False)
+    with SightingStore.open(db_path) as store:
+        assert store.count() == 0
+        assert store.record(sighting())[1]
+
+    # Damaged again within the same second: the first file is not overwritten.
+    db_path.unlink()
+    db_path.with_name(db_path.name + "-wal").unlink(missing_ok=True)
+    db_path.write_bytes(GARBAGE[:100])
+    again = set_damaged_aside(db_path, T0)
+    assert again.damaged.name == f"{db_path.name}.damaged-20260301T120000Z-2"
+    assert result.damaged.read_bytes() == GARBAGE
+
+
+def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
+    db_path: Path,
+) -> None:
+    """Images' pages overwritten: the watchlist still reads, every field of it."""
+    with SightingStore.open(db_path) as store:
+        listed = [store.watchlist_add(entry) for entry in WANTED]
+        for number in range(300):
+            store.record(
+                sighting(
+                    seen_at=T0 + minutes(number),
+                    event_id=str(number),
+                    snapshot_jpeg=bytes([number % 256]) * 3000,
+                )
+            )
+    conn = sqlite3.connect(db_path)
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (images_root,) = conn.execute(
+        "SELECT rootpage FROM sqlite_schema WHERE name = 'images'"
+    ).fetchone()
+    conn.close()
+    with db_path.open("r+b") as file:
+        file.seek((images_root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    conn = sqlite3.connect(db_path)
+    with pytest.raises(sqlite3.DatabaseError) as caught:
+        conn.execute("SELECT count(*), sum(length(jpeg)) FROM images").fetchone()
+    conn.close()
+    assert is_damaged(caught.value)
+    assert pages > 100
+
+    result = set_damaged_aside(db_path, T0)
+
+    assert (result.watchlist_recovered, result.watchlist_complete) == (3, True)
+    with SightingStore.open(db_path) as store:
+        assert store.watchlist() == listed
+        assert store.count() == 0
