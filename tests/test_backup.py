@@ -22,8 +22,10 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.plate_tracker import backup
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.records import NewSighting
 
 from .helpers import wait_until
+from .store.conftest import T0
 from .synthetic import scene_jpeg
 from .test_folder_source import _upload
 
@@ -71,23 +73,36 @@ async def test_backup_manager_holds_the_store_and_sightings_go_on(
     assert await hass.async_add_executor_job(_digest, _main_file(hass)) != held_digest
 
 
-async def test_an_entry_set_up_during_a_backup_is_held_and_let_go(
-    hass: HomeAssistant, folder_entry: MockConfigEntry
+async def test_a_reload_during_a_backup_keeps_the_main_file_still(
+    hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:
-    """A reload in the middle of a backup must not checkpoint under it."""
+    """The store closed and opened again mid-backup checkpoints nothing, opening included."""
+    for number in range(3):
+        await hass.async_add_executor_job(
+            init_folder.runtime_data.store.record,
+            NewSighting(
+                camera="bridge",
+                seen_at=T0 + timedelta(minutes=number),
+                plate="AE1234BK",
+                raw="AE 1234 BK",
+                confidence=0.9,
+                source="folder",
+            ),
+        )
     await backup.async_pre_backup(hass)
-    assert backup.backup_in_progress(hass)
-    folder_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    held_digest = await hass.async_add_executor_job(_digest, _main_file(hass))
+
+    assert await hass.config_entries.async_reload(init_folder.entry_id)
     await hass.async_block_till_done()
-    store = folder_entry.runtime_data.store
+    store = init_folder.runtime_data.store
     assert store.main_file_held
+    assert await hass.async_add_executor_job(store.count) == 3
+    assert await hass.async_add_executor_job(_digest, _main_file(hass)) == held_digest
 
     await backup.async_post_backup(hass)
     assert not backup.backup_in_progress(hass)
     assert not store.main_file_held
-    await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
+    assert await hass.async_add_executor_job(_digest, _main_file(hass)) != held_digest
 
 
 async def test_a_backup_that_never_ends_is_let_go_after_the_limit(

@@ -31,7 +31,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts, async_load_url_signer
-from .backup import async_hold_if_backing_up
+from .backup import async_open_store
 from .const import (
     CONF_ALERT_COOLDOWN,
     CONF_ENGINE_TOKEN,
@@ -257,15 +257,19 @@ def _async_engine_server_changed(
     )
 
 
-async def _async_open_store(hass: HomeAssistant, db_path: Path) -> SightingStore:
+async def _async_open_store(
+    hass: HomeAssistant, db_path: Path, held: bool
+) -> SightingStore:
     """Open the sightings database; a damaged one is set aside and a new one started.
 
     Waiting cannot mend a file SQLite calls damaged, and no sighting is stored
     while the entry waits. The damaged file is kept whole for recovery and a
-    repair issue says where (see ``store/recovery.py``).
+    repair issue says where (see ``store/recovery.py``). ``held``: a backup
+    is in progress (see ``backup.py``).
     """
+    open_store = partial(SightingStore.open, db_path, held=held)
     try:
-        return await hass.async_add_executor_job(SightingStore.open, db_path)
+        return await hass.async_add_executor_job(open_store)
     except Exception as err:
         if not is_damaged(err):
             raise ConfigEntryNotReady(
@@ -278,7 +282,7 @@ async def _async_open_store(hass: HomeAssistant, db_path: Path) -> SightingStore
         set_aside = await hass.async_add_executor_job(
             set_damaged_aside, db_path, dt_util.utcnow()
         )
-        store = await hass.async_add_executor_job(SightingStore.open, db_path)
+        store = await hass.async_add_executor_job(open_store)
     except Exception as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
@@ -315,8 +319,7 @@ async def async_setup_entry(
     engine = await _async_start_engine(hass, entry)
     options = entry.options
     db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
-    store = await _async_open_store(hass, db_path)
-    await async_hold_if_backing_up(hass, store)
+    store = await async_open_store(hass, partial(_async_open_store, hass, db_path))
 
     alerts = WatchlistAlerts(
         hass,

@@ -8,13 +8,14 @@ leaves its main file untouched and only adds to its WAL
 (``SightingStore.hold_main_file``): the copy opens as the database was at one
 moment of the backup, and no sighting, alert or search waits for the backup.
 
-An entry set up while a backup runs is held from the start. A backup that never
+An entry set up while a backup runs is held from its store's opening on. A backup that never
 says it ended is let go after ``BACKUP_HOLD_LIMIT``, with a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -73,12 +74,22 @@ async def _async_hold(
         backups.held.append(store)
 
 
-async def async_hold_if_backing_up(hass: HomeAssistant, store: SightingStore) -> None:
-    """Hold a newly opened store's main file still if a backup is in progress."""
+async def async_open_store(
+    hass: HomeAssistant, opener: Callable[[bool], Awaitable[SightingStore]]
+) -> SightingStore:
+    """Open a store with ``opener(held)``, held from the start if a backup is in progress.
+
+    Opening writes (a schema upgrade, statistics), and a checkpoint in its
+    commits could write the main file under the backup: so the store is held
+    before its first write, and no backup starts or ends meanwhile.
+    """
     backups = _backups(hass)
     async with backups.lock:
-        if backups.cancel_limit is not None:
-            await _async_hold(hass, backups, store)
+        held = backups.cancel_limit is not None
+        store = await opener(held)
+        if held:
+            backups.held.append(store)
+    return store
 
 
 async def _async_release(hass: HomeAssistant, backups: _Backups) -> None:

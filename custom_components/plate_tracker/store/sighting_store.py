@@ -188,16 +188,26 @@ class SightingStore:
 
     @classmethod
     def open(
-        cls, path: Path, *, cache_mib: int = 64, busy_timeout_s: float = 10.0
+        cls,
+        path: Path,
+        *,
+        cache_mib: int = 64,
+        busy_timeout_s: float = 10.0,
+        held: bool = False,
     ) -> Self:
         """Open (creating or upgrading) the database file and return the store.
 
-        ``cache_mib`` is the page cache of each of the two connections.
+        ``cache_mib`` is the page cache of each of the two connections. With
+        ``held`` the store is opened while a backup copies the files: it is
+        held as ``hold_main_file`` holds, from before its first write on, and
+        without the checkpoint a hold starts with.
         """
         store = cls(path, cache_mib=cache_mib, busy_timeout_s=busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = store._connect()
         try:
+            if held:
+                writer.execute("PRAGMA wal_autocheckpoint = 0")
             writer.execute("PRAGMA journal_mode = WAL")
             migrate(writer)
             # Plan queries from statistics; the limit keeps that quick on big files.
@@ -210,6 +220,8 @@ class SightingStore:
         reader.execute("PRAGMA query_only = ON")
         store._writer, store._reader = writer, reader
         store._checkpointer = store._connect()
+        if held:
+            store._hold(checkpoint_first=False)
         return store
 
     def close(self) -> None:
@@ -258,13 +270,17 @@ class SightingStore:
         this store idle, so the copy holds little of it. Blocking; holding
         twice is one hold.
         """
+        self._hold(checkpoint_first=True)
+
+    def _hold(self, *, checkpoint_first: bool) -> None:
         with self._write_lock, self._read_lock, self._checkpoint_lock:
             writer, checkpointer = self._writer, self._checkpointer
             if writer is None or checkpointer is None:
                 raise RuntimeError("the sighting store is not open")
             if self._main_file_held:
                 return
-            checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if checkpoint_first:
+                checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             writer.execute("BEGIN IMMEDIATE")
             try:
