@@ -22,10 +22,9 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.plate_tracker import backup
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
-from custom_components.plate_tracker.records import NewSighting
 
 from .helpers import wait_until
-from .store.conftest import T0
+from .store.conftest import T0, sighting
 from .synthetic import scene_jpeg
 from .test_folder_source import _upload
 
@@ -80,14 +79,7 @@ async def test_a_reload_during_a_backup_keeps_the_main_file_still(
     for number in range(3):
         await hass.async_add_executor_job(
             init_folder.runtime_data.store.record,
-            NewSighting(
-                camera="bridge",
-                seen_at=T0 + timedelta(minutes=number),
-                plate="AE1234BK",
-                raw="AE 1234 BK",
-                confidence=0.9,
-                source="folder",
-            ),
+            sighting(seen_at=T0 + timedelta(minutes=number)),
         )
     await backup.async_pre_backup(hass)
     held_digest = await hass.async_add_executor_job(_digest, _main_file(hass))

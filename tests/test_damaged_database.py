@@ -10,9 +10,8 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN
-from custom_components.plate_tracker.records import NewSighting
 
-from .store.conftest import T0
+from .store.conftest import sighting
 
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
 
@@ -45,14 +44,7 @@ async def test_damaged_database_is_set_aside_and_sightings_go_on(
     store = folder_entry.runtime_data.store
     _, created = await hass.async_add_executor_job(
         store.record,
-        NewSighting(
-            camera="bridge",
-            seen_at=T0,
-            plate="AE1234BK",
-            raw="AE 1234 BK",
-            confidence=0.9,
-            source="folder",
-        ),
+        sighting(),
     )
     assert created
     await hass.config_entries.async_unload(folder_entry.entry_id)

@@ -317,6 +317,18 @@ class FakeFrigate:
         return response
 
 
+def upload(inbox: Path, camera: str, name: str, data: bytes) -> None:
+    """Upload into ``camera``'s inbox folder as an FTP server finishes a file.
+
+    Written aside, then renamed into place, so the inbox never sees half a file.
+    """
+    folder = inbox / camera
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.part"
+    partial.write_bytes(data)
+    partial.replace(folder / name)
+
+
 def write_hass_config(config: Path, http_port: int, *, frontend: bool = False) -> None:
     """Write a minimal configuration: only what the REST and websocket APIs need.
 

@@ -27,6 +27,7 @@ from .harness import (
     free_port,
     load_demo_feed,
     running_hass,
+    upload,
     wait_for,
     wait_loaded,
     write_hass_config,
@@ -56,15 +57,6 @@ async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
     async with running_hass(config, port, tmp_path) as (client, process):
         await client.onboard()
         yield RunningHass(client, process)
-
-
-def _upload(inbox: Path, name: str, data: bytes) -> None:
-    """Upload as an FTP server finishes a file: written aside, then renamed into place."""
-    camera = inbox / CAMERA
-    camera.mkdir(parents=True, exist_ok=True)
-    partial = camera / f".{name}.part"
-    partial.write_bytes(data)
-    partial.replace(camera / name)
 
 
 def _restore_database(archive: Path, dest: Path) -> Path:
@@ -114,7 +106,7 @@ async def test_backup_during_sightings_restores_a_sound_database(
 
     subscription = EventSubscription(client)
     await subscription.subscribe("plate_tracker_sighting")
-    await asyncio.to_thread(_upload, inbox, "20261127T100000.jpg", scene)
+    await asyncio.to_thread(upload, inbox, CAMERA, "20261127T100000.jpg", scene)
     first = await subscription.next_event(90)
     assert first is not None, f"no sighting\nhass log:\n{hass.log()}"
     assert first["plate"] == PLATE, first
@@ -122,7 +114,11 @@ async def test_backup_during_sightings_restores_a_sound_database(
     async def keep_uploading() -> None:
         for number in range(1, 1000):
             await asyncio.to_thread(
-                _upload, inbox, f"20261127T1001{number % 60:02}-{number}.jpg", scene
+                upload,
+                inbox,
+                CAMERA,
+                f"20261127T1001{number % 60:02}-{number}.jpg",
+                scene,
             )
             await asyncio.sleep(0.5)
 

@@ -32,6 +32,7 @@ from .harness import (
     port_open,
     run_flow,
     running_hass,
+    upload,
     wait_for,
     wait_for_reauth,
     wait_loaded,
@@ -131,15 +132,6 @@ async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
         yield RunningHass(client, process)
 
 
-def _upload(inbox: Path, name: str, data: bytes) -> None:
-    """Upload as an FTP server finishes a file: written aside, then renamed into place."""
-    camera = inbox / CAMERA
-    camera.mkdir(parents=True, exist_ok=True)
-    partial = camera / f".{name}.part"
-    partial.write_bytes(data)
-    partial.replace(camera / name)
-
-
 def _engine_sensor(states: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next(
         (
@@ -160,7 +152,7 @@ async def _sighting_of_upload(
     subscription = EventSubscription(hass.client)
     try:
         await subscription.subscribe("plate_tracker_sighting")
-        await asyncio.to_thread(_upload, inbox, name, scene)
+        await asyncio.to_thread(upload, inbox, CAMERA, name, scene)
         sighting = await subscription.next_event(SIGHTING_TIMEOUT)
     finally:
         await subscription.close()
@@ -215,7 +207,9 @@ async def test_plates_are_read_on_the_engine_server(
 
     await engine_server.process.stop(grace=5)
     for number in range(3):
-        await asyncio.to_thread(_upload, inbox, f"20261126T1016{number:02}.jpg", scene)
+        await asyncio.to_thread(
+            upload, inbox, CAMERA, f"20261126T1016{number:02}.jpg", scene
+        )
 
     async def server_sensor_off() -> bool:
         sensor = _engine_sensor(await client.states())
@@ -231,7 +225,7 @@ async def test_plates_are_read_on_the_engine_server(
     # The server comes back with a new token: retrying cannot help, so Home
     # Assistant asks for it (the reauth flow), checks it and reads again.
     await engine_servers.start(NEW_TOKEN)
-    await asyncio.to_thread(_upload, inbox, "20261126T101700.jpg", scene)
+    await asyncio.to_thread(upload, inbox, CAMERA, "20261126T101700.jpg", scene)
 
     reauth = await wait_for_reauth(hass, "plate_tracker")
     assert reauth["step_id"] == "reauth_engine", reauth
