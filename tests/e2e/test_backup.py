@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from .harness import (
+    HASS_START_TIMEOUT,
     EventSubscription,
     RunningHass,
     free_port,
@@ -56,6 +57,14 @@ async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
         yaml.write(f"backup:\nplate_tracker:\n  inbox: {INBOX}\n")
     async with running_hass(config, port, tmp_path) as (client, process):
         await client.onboard()
+        # Home Assistant refuses backups ("Backup manager busy: blocked") until it has started.
+        await wait_for(
+            "hass to finish starting",
+            client.started,
+            within=HASS_START_TIMEOUT,
+            interval=1,
+            alive=process.death,
+        )
         yield RunningHass(client, process)
 
 
