@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+import sqlite3
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
-from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN
+from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.records import WatchlistEntry
 
+from .helpers import wait_until
 from .store.conftest import sighting
+from .synthetic import scene_jpeg
 
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
 
@@ -30,7 +38,7 @@ async def test_damaged_database_is_set_aside_and_sightings_go_on(
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.LOADED
 
-    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*")
+    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
     assert damaged.read_bytes() == GARBAGE
     issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
     assert issue is not None
@@ -63,4 +71,76 @@ async def test_a_database_that_cannot_be_opened_is_waited_for_not_set_aside(
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.SETUP_RETRY
     assert database.is_dir()
-    assert not list(folder.glob(f"{DATABASE_FILE}.damaged-*"))
+    assert not list(folder.glob(f"{DATABASE_FILE}.damaged-*Z"))
+
+
+def _damage_table(database: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` as a failing card would."""
+    conn = sqlite3.connect(database)
+    try:
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_schema WHERE name = ?", (table,)
+        ).fetchone()
+    finally:
+        conn.close()
+    with database.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_damage_found_by_a_write_is_checked_and_set_aside(
+    hass: HomeAssistant,
+    config_dir: Path,
+    inbox: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Damage the start-up does not touch: the sighting waits, is stored, and alerts go on.
+
+    The images table is damaged while Home Assistant is stopped; opening the
+    database reads none of it. The first upload's write is refused as damaged:
+    the sighting goes to the spool, the entry reloads, SQLite's quick check
+    finds the damage, the file is set aside with its watchlist carried over,
+    and the spooled sighting is stored in the new database and announced.
+    """
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    store = folder_entry.runtime_data.store
+    listed = await hass.async_add_executor_job(
+        store.watchlist_add, WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
+    )
+    await hass.async_add_executor_job(
+        store.record, sighting(plate="KA0001AA", snapshot_jpeg=b"\xff\xd8 old")
+    )
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    database = config_dir / DOMAIN / DATABASE_FILE
+    _damage_table(database, "images")
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not list(database.parent.glob(f"{DATABASE_FILE}.damaged-*Z"))
+
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera = inbox / "bridge"
+    camera.mkdir()
+    partial = camera / ".snapshot.jpg.part"
+    partial.write_bytes(scene_jpeg("AE1234BK", seed=3))
+    partial.replace(camera / "snapshot.jpg")
+    await wait_until(lambda: bool(events), seconds=60)
+    await hass.async_block_till_done()
+
+    assert events[0].data["plate"] == "AE1234BK"
+    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
+    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
+    assert issue is not None
+    assert issue.translation_key == "database_damaged"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["watchlist"] == "1"
+    store = folder_entry.runtime_data.store
+    assert await hass.async_add_executor_job(store.watchlist) == [listed]
+    assert await hass.async_add_executor_job(store.count) == 1
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()

@@ -228,6 +228,7 @@ class SightingPipeline:
         spool: SightingSpool | None = None,
         run_blocking: RunBlocking = asyncio.to_thread,
         on_spool_change: Callable[[int], None] | None = None,
+        on_store_error: Callable[[Exception], None] | None = None,
         spool_retry_seconds: float = SPOOL_RETRY_SECONDS,
         parallel_reads: int = 1,
     ) -> None:
@@ -238,7 +239,8 @@ class SightingPipeline:
 
         ``spool`` keeps push sources' sightings the store refused; its file is
         written with ``run_blocking``. ``on_spool_change`` hears the number of
-        sightings waiting whenever the spool fills or empties.
+        sightings waiting whenever the spool fills or empties; ``on_store_error``
+        hears every error the store raised for a sighting.
         """
         self._read_frame = read_frame
         self._record = record
@@ -246,6 +248,7 @@ class SightingPipeline:
         self._spool = spool
         self._run_blocking = run_blocking
         self._on_spool_change = on_spool_change
+        self._on_store_error = on_store_error
         self._spool_retry_seconds = spool_retry_seconds
         self._retry_delay = spool_retry_seconds
         self._retry_timer: asyncio.TimerHandle | None = None
@@ -660,6 +663,7 @@ class SightingPipeline:
             sighting, created = await self._record(new)
         except Exception as err:
             self.counters.store_errors += 1
+            self._store_error(err)
             if spool is None:
                 raise
             _LOGGER.warning(
@@ -692,6 +696,13 @@ class SightingPipeline:
             self._schedule_drain()
         if was_empty or _memory_state(spool) != held_before:
             self._spool_changed()
+
+    def _store_error(self, err: Exception) -> None:
+        if self._on_store_error is not None:
+            try:
+                self._on_store_error(err)
+            except Exception:
+                _LOGGER.exception("Reporting the store's error failed")
 
     def _spool_changed(self) -> None:
         if self._on_spool_change is not None:
@@ -744,6 +755,7 @@ class SightingPipeline:
                     replayed[sighting.id] = sighting
         except Exception as err:  # noqa: BLE001 - whatever the store raises, the spool keeps the rest
             self.counters.store_errors += 1
+            self._store_error(err)
             self._retry_later()
             _LOGGER.debug(
                 "The sightings database still refuses writes (%s); %s sightings"

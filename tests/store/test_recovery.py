@@ -10,7 +10,12 @@ import pytest
 
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
 from custom_components.plate_tracker.store import SightingStore
-from custom_components.plate_tracker.store.recovery import is_damaged, set_damaged_aside
+from custom_components.plate_tracker.store.recovery import (
+    DamagedDatabaseError,
+    check_store,
+    is_damaged,
+    set_damaged_aside,
+)
 
 from .conftest import T0, minutes, sighting
 
@@ -130,3 +135,37 @@ def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
     with SightingStore.open(db_path) as store:
         assert store.watchlist() == listed
         assert store.count() == 0
+
+
+def test_extended_damage_codes_count_as_damage() -> None:
+    """SQLITE_CORRUPT_INDEX and its kin carry SQLITE_CORRUPT in their low byte."""
+    err = sqlite3.DatabaseError("database disk image is malformed")
+    err.sqlite_errorcode = sqlite3.SQLITE_CORRUPT_INDEX  # type: ignore[attr-defined]
+    assert is_damaged(err)
+    err.sqlite_errorcode = sqlite3.SQLITE_BUSY_SNAPSHOT  # type: ignore[attr-defined]
+    assert not is_damaged(err)
+
+
+def test_quick_check_finds_damage_and_a_damaged_store_still_closes(
+    db_path: Path,
+) -> None:
+    """The check the integration runs after a refused write; closing never raises."""
+    with SightingStore.open(db_path) as store:
+        check_store(store)
+        store.record(sighting(snapshot_jpeg=b"x" * 5000))
+    conn = sqlite3.connect(db_path)
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    (root,) = conn.execute(
+        "SELECT rootpage FROM sqlite_schema WHERE name = 'images'"
+    ).fetchone()
+    conn.close()
+    with db_path.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+    store = SightingStore.open(db_path)
+    with pytest.raises(DamagedDatabaseError) as caught:
+        check_store(store)
+    assert is_damaged(caught.value)
+    assert "malformed" in str(caught.value)
+    store.close()

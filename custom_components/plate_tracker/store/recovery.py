@@ -29,12 +29,38 @@ _DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+class DamagedDatabaseError(Exception):
+    """SQLite's own check of the database file found it damaged."""
+
+
 def is_damaged(err: BaseException) -> bool:
     """Return whether SQLite refused a file as damaged, not as busy, locked or unreadable."""
+    if isinstance(err, DamagedDatabaseError):
+        return True
+    code = getattr(err, "sqlite_errorcode", None)
+    # Extended codes (SQLITE_CORRUPT_INDEX and the like) carry the primary one in the low byte.
     return (
         isinstance(err, sqlite3.DatabaseError)
-        and getattr(err, "sqlite_errorcode", None) in _DAMAGED_CODES
+        and isinstance(code, int)
+        and code & 0xFF in _DAMAGED_CODES
     )
+
+
+def check_store(store: SightingStore) -> None:
+    """Raise ``DamagedDatabaseError`` when SQLite's quick check finds damage. Blocking.
+
+    It reads every page of the file: seconds to minutes for a large one, so
+    it runs only after a write was refused as damaged.
+    """
+    try:
+        problems = store.quick_check()
+    except sqlite3.DatabaseError as err:
+        # The check itself can stop at a page too damaged to walk.
+        if is_damaged(err):
+            raise DamagedDatabaseError(str(err)) from err
+        raise
+    if problems != ["ok"]:
+        raise DamagedDatabaseError("; ".join(problems[:3]))
 
 
 @dataclass(frozen=True, slots=True)

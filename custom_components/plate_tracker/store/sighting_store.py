@@ -239,8 +239,16 @@ class SightingStore:
                 if held:
                     conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
                 elif conn is self._writer:
-                    conn.execute("PRAGMA optimize")
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    try:
+                        conn.execute("PRAGMA optimize")
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    except sqlite3.Error as err:
+                        # A damaged or full disk: the WAL stays for the next open.
+                        _LOGGER.warning(
+                            "Closing the sightings database %s without a checkpoint: %s",
+                            self.path,
+                            err,
+                        )
                 conn.close()
                 setattr(self, name, None)
 
@@ -1068,6 +1076,16 @@ class SightingStore:
             return [
                 _watchlist_entry(row)
                 for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
+            ]
+
+    def quick_check(self, limit: int = 10) -> list[str]:
+        """Return SQLite's ``quick_check`` of the file: ``["ok"]``, or up to ``limit`` problems.
+
+        Blocking, and it reads every page: for after a write was refused as damaged.
+        """
+        with self._read() as conn:
+            return [
+                str(row[0]) for row in conn.execute(f"PRAGMA quick_check({int(limit)})")
             ]
 
     def insert_recovered_watchlist(self, rows: Iterable[dict[str, Any]]) -> int:
