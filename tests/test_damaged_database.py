@@ -144,3 +144,44 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     assert await hass.async_add_executor_job(store.count) == 1
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
+    hass: HomeAssistant,
+    config_dir: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The sightings table damaged: setup waits, the next try checks and sets the file aside."""
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    store = folder_entry.runtime_data.store
+    listed = await hass.async_add_executor_job(
+        store.watchlist_add, WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
+    )
+    for number in range(50):
+        await hass.async_add_executor_job(
+            store.record, sighting(camera=f"camera_{number}", event_id=str(number))
+        )
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    database = config_dir / DOMAIN / DATABASE_FILE
+    _damage_table(database, "sightings")
+
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not list(database.parent.glob(f"{DATABASE_FILE}.damaged-*Z"))
+
+    assert await hass.config_entries.async_reload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.LOADED
+    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
+    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
+    assert issue is not None
+    assert issue.translation_key == "database_damaged"
+    store = folder_entry.runtime_data.store
+    assert await hass.async_add_executor_job(store.watchlist) == [listed]
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()

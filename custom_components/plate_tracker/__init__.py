@@ -389,35 +389,49 @@ async def async_setup_entry(
         hass, partial(_async_open_store, hass, db_path, check=check)
     )
 
-    alerts = WatchlistAlerts(
-        hass,
-        entry.entry_id,
-        store,
-        await async_load_url_signer(hass),
-        AlertCooldown(options.get(CONF_ALERT_COOLDOWN, DEFAULT_ALERT_COOLDOWN)),
-        timedelta(
-            hours=options.get(CONF_URL_LIFETIME_HOURS, DEFAULT_URL_LIFETIME_HOURS)
-        ),
-    )
-    await alerts.async_reload_watchlist()
-    await alerts.async_load_last_hits()
-    hub = SightingHub(hass, entry.entry_id, alerts)
-    hub.retired_store = Store(
-        hass,
-        RETIRED_CAMERAS_STORAGE_VERSION,
-        f"{DOMAIN}.{entry.entry_id}.retired_cameras",
-    )
-    retired = (await hub.retired_store.async_load() or {}).get("cameras", {})
-    latest = await hass.async_add_executor_job(store.latest_per_camera)
-    hub.last_by_camera.update(latest)
-    for camera, sighting in latest.items():
-        removed = retired.get(camera)
-        removed_at = dt_util.parse_datetime(removed) if removed else None
-        if removed_at is not None and sighting.seen_at <= removed_at:
-            # The user deleted this camera's device and it has not reported since.
-            hub.retired_cameras[camera] = removed
-        else:
-            hub.known_cameras.add(camera)
+    try:
+        alerts = WatchlistAlerts(
+            hass,
+            entry.entry_id,
+            store,
+            await async_load_url_signer(hass),
+            AlertCooldown(options.get(CONF_ALERT_COOLDOWN, DEFAULT_ALERT_COOLDOWN)),
+            timedelta(
+                hours=options.get(CONF_URL_LIFETIME_HOURS, DEFAULT_URL_LIFETIME_HOURS)
+            ),
+        )
+        await alerts.async_reload_watchlist()
+        await alerts.async_load_last_hits()
+        hub = SightingHub(hass, entry.entry_id, alerts)
+        hub.retired_store = Store(
+            hass,
+            RETIRED_CAMERAS_STORAGE_VERSION,
+            f"{DOMAIN}.{entry.entry_id}.retired_cameras",
+        )
+        retired = (await hub.retired_store.async_load() or {}).get("cameras", {})
+        latest = await hass.async_add_executor_job(store.latest_per_camera)
+        hub.last_by_camera.update(latest)
+        for camera, sighting in latest.items():
+            removed = retired.get(camera)
+            removed_at = dt_util.parse_datetime(removed) if removed else None
+            if removed_at is not None and sighting.seen_at <= removed_at:
+                # The user deleted this camera's device and it has not reported since.
+                hub.retired_cameras[camera] = removed
+            else:
+                hub.known_cameras.add(camera)
+    except Exception as err:
+        # The first reads of the sightings and the watchlist can meet damage the
+        # opening did not: check the whole file on the next try (see above).
+        with suppress(sqlite3.Error):
+            await hass.async_add_executor_job(store.close)
+        if not is_damaged(err):
+            raise
+        checks.due.add(entry.entry_id)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="store_unavailable",
+            translation_placeholders={"path": str(db_path), "error": str(err)},
+        ) from err
 
     spool_path = db_path.with_name(SPOOL_FILE)
     try:
