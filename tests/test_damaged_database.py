@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-import sqlite3
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -18,7 +17,7 @@ from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_S
 from custom_components.plate_tracker.records import WatchlistEntry
 
 from .helpers import wait_until
-from .store.conftest import sighting
+from .store.conftest import damage_last_leaf, sighting
 from .synthetic import scene_jpeg
 
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
@@ -74,21 +73,6 @@ async def test_a_database_that_cannot_be_opened_is_waited_for_not_set_aside(
     assert not list(folder.glob(f"{DATABASE_FILE}.damaged-*Z"))
 
 
-def _damage_table(database: Path, table: str) -> None:
-    """Overwrite the root page of ``table`` as a failing card would."""
-    conn = sqlite3.connect(database)
-    try:
-        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_schema WHERE name = ?", (table,)
-        ).fetchone()
-    finally:
-        conn.close()
-    with database.open("r+b") as file:
-        file.seek((root - 1) * page_size)
-        file.write(b"\xff" * page_size)
-
-
 @pytest.mark.usefixtures("no_inbox_poll_wait")
 async def test_damage_found_by_a_write_is_checked_and_set_aside(
     hass: HomeAssistant,
@@ -99,8 +83,8 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
 ) -> None:
     """Damage the start-up does not touch: the sighting waits, is stored, and alerts go on.
 
-    The images table is damaged while Home Assistant is stopped; opening the
-    database reads none of it. The first upload's write is refused as damaged:
+    The last page of the images table is damaged while Home Assistant is
+    stopped; opening the database does not read it. The first upload's write is refused as damaged:
     the sighting goes to the spool, the entry reloads, SQLite's quick check
     finds the damage, the file is set aside with its watchlist carried over,
     and the spooled sighting is stored in the new database and announced.
@@ -112,13 +96,15 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     listed = await hass.async_add_executor_job(
         store.watchlist_add, WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
     )
-    await hass.async_add_executor_job(
-        store.record, sighting(plate="KA0001AA", snapshot_jpeg=b"\xff\xd8 old")
-    )
+    for number in range(20):
+        await hass.async_add_executor_job(
+            store.record,
+            sighting(plate="KA0001AA", event_id=str(number), snapshot_jpeg=b"j" * 3000),
+        )
     assert await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
     database = config_dir / DOMAIN / DATABASE_FILE
-    _damage_table(database, "images")
+    damage_last_leaf(database, "images")
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert not list(database.parent.glob(f"{DATABASE_FILE}.damaged-*Z"))
@@ -152,22 +138,26 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     folder_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """The sightings table damaged: setup waits, the next try checks and sets the file aside."""
+    """The watchlist's last page damaged: setup waits, the next try sets the file aside.
+
+    The watchlist is read whole at setup, after opening. What comes before the
+    damaged page is carried over, and the issue says the rest was not.
+    """
     folder_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     store = folder_entry.runtime_data.store
-    listed = await hass.async_add_executor_job(
-        store.watchlist_add, WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
-    )
-    for number in range(50):
+    for number in range(100):
         await hass.async_add_executor_job(
-            store.record, sighting(camera=f"camera_{number}", event_id=str(number))
+            store.watchlist_add,
+            WatchlistEntry(
+                id=None, plate=f"AE{number:04d}BK", label="Stolen", reason="x" * 200
+            ),
         )
     assert await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
     database = config_dir / DOMAIN / DATABASE_FILE
-    _damage_table(database, "sightings")
+    damage_last_leaf(database, "watchlist")
 
     await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
@@ -180,8 +170,14 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
     issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
     assert issue is not None
-    assert issue.translation_key == "database_damaged"
+    assert issue.translation_key == "database_damaged_watchlist_incomplete"
+    assert issue.translation_placeholders is not None
+    carried = int(issue.translation_placeholders["watchlist"])
+    assert 50 < carried < 100
     store = folder_entry.runtime_data.store
-    assert await hass.async_add_executor_job(store.watchlist) == [listed]
+    plates = [
+        entry.plate for entry in await hass.async_add_executor_job(store.watchlist)
+    ]
+    assert plates == [f"AE{number:04d}BK" for number in range(carried)]
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()

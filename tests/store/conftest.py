@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import sqlite3
 from typing import Any
 
 import pytest
@@ -45,3 +46,50 @@ def store(db_path: Path) -> Iterator[SightingStore]:
     """Return an open store on a fresh file, closed after the test."""
     with SightingStore.open(db_path) as opened:
         yield opened
+
+
+def damage_last_leaf(database: Path, table: str) -> int:
+    """Overwrite the last leaf page of ``table``'s b-tree as a failing card would.
+
+    Opening the store reads the first pages of every table (newer SQLite's
+    ``PRAGMA optimize`` estimates their sizes from them), so damage there is
+    found at once. The last leaf is where new rows go and what a full read
+    ends with: damage a write or a later read finds. Returns its page number.
+    The table must span more than one page; the file must have no WAL.
+    """
+    conn = sqlite3.connect(database)
+    try:
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    finally:
+        conn.close()
+    root = page = table_root(database, table)
+    with database.open("r+b") as file:
+        while True:
+            file.seek((page - 1) * page_size)
+            data = file.read(page_size)
+            header = 100 if page == 1 else 0
+            if data[header] != _INTERIOR_TABLE_PAGE:
+                break
+            # An interior page's header ends with its right-most child's page number.
+            page = int.from_bytes(data[header + 8 : header + 12], "big")
+        assert data[header] == _LEAF_TABLE_PAGE, f"page {page} is no table leaf"
+        assert page != root, f"{table} has a single page"
+        file.seek((page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    return page
+
+
+_INTERIOR_TABLE_PAGE = 0x05
+_LEAF_TABLE_PAGE = 0x0D
+
+
+def table_root(database: Path, table: str) -> int:
+    """Return the root page number of ``table``."""
+    conn = sqlite3.connect(database)
+    try:
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_schema WHERE name = ?", (table,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(root)

@@ -17,7 +17,7 @@ from custom_components.plate_tracker.store.recovery import (
     set_damaged_aside,
 )
 
-from .conftest import T0, minutes, sighting
+from .conftest import T0, damage_last_leaf, minutes, sighting
 
 GARBAGE = b"this was a database until the SD card failed\n" * 200
 WANTED = (
@@ -152,16 +152,9 @@ def test_quick_check_finds_damage_and_a_damaged_store_still_closes(
     """The check the integration runs after a refused write; closing never raises."""
     with SightingStore.open(db_path) as store:
         check_store(store)
-        store.record(sighting(snapshot_jpeg=b"x" * 5000))
-    conn = sqlite3.connect(db_path)
-    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-    (root,) = conn.execute(
-        "SELECT rootpage FROM sqlite_schema WHERE name = 'images'"
-    ).fetchone()
-    conn.close()
-    with db_path.open("r+b") as file:
-        file.seek((root - 1) * page_size)
-        file.write(b"\xff" * page_size)
+        for number in range(20):
+            store.record(sighting(event_id=str(number), snapshot_jpeg=b"x" * 3000))
+    damage_last_leaf(db_path, "images")
 
     store = SightingStore.open(db_path)
     with pytest.raises(DamagedDatabaseError) as caught:
