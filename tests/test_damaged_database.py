@@ -6,6 +6,7 @@ from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -16,8 +17,8 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
 from custom_components.plate_tracker.records import WatchlistEntry
 
-from .helpers import wait_until
-from .store.conftest import damage_last_leaf, sighting
+from .helpers import call, wait_until
+from .store.conftest import T0, damage_last_leaf, sighting
 from .synthetic import scene_jpeg
 
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
@@ -179,5 +180,50 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
         entry.plate for entry in await hass.async_add_executor_job(store.watchlist)
     ]
     assert plates == [f"AE{number:04d}BK" for number in range(carried)]
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
+    hass: HomeAssistant,
+    config_dir: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A search whose audit line cannot be written says so; the reload sets the file aside.
+
+    The audit log's last page is damaged: the search itself reads fine, but
+    its audit line, written before the answer, is refused as damaged. No
+    unaudited answer is given.
+    """
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    store = folder_entry.runtime_data.store
+    for _ in range(100):
+        await hass.async_add_executor_job(
+            store.audit_append, None, "search", {"n": "x" * 200}, None, T0
+        )
+    await hass.async_add_executor_job(store.record, sighting())
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    database = config_dir / DOMAIN / DATABASE_FILE
+    damage_last_leaf(database, "audit")
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+    with pytest.raises(HomeAssistantError) as caught:
+        await call(hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 42"})
+    assert caught.value.translation_key == "store_failed"
+    assert "malformed" in str(caught.value.translation_placeholders)
+    await hass.async_block_till_done()
+
+    assert folder_entry.state is ConfigEntryState.LOADED
+    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
+    assert issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
+    answer = await call(
+        hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 42"}
+    )
+    assert answer["sightings"] == []
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 import logging
 from pathlib import Path
 import sqlite3
-import time
 
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
@@ -32,11 +30,9 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.requirements import RequirementsNotFound, async_process_requirements
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts, async_load_url_signer
-from .backup import async_open_store
 from .const import (
     CONF_ALERT_COOLDOWN,
     CONF_ENGINE_TOKEN,
@@ -60,7 +56,6 @@ from .const import (
     DEFAULT_THREADS,
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
-    ISSUE_DATABASE_DAMAGED,
     ISSUE_ENGINE_SERVER_UNAVAILABLE,
     ISSUE_LOCAL_ENGINE_UNSUPPORTED,
     ISSUE_MODELS_UNAVAILABLE,
@@ -83,6 +78,7 @@ from .coordinator import (
     async_abort_reauth,
 )
 from .dashboard import async_register_card
+from .database import async_check_due, async_open_database, async_store_failed
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.remote import EngineUnavailableError, RemoteEngine
 from .entity import engine_device_info
@@ -92,8 +88,7 @@ from .retention import async_schedule_retention
 from .routes import RouteTracker
 from .services import async_setup_services
 from .source import async_start_sources
-from .store import SightingStore
-from .store.recovery import check_store, is_damaged, set_damaged_aside
+from .store.recovery import is_damaged
 from .store.spool import SightingSpool
 from .views import SightingImageView
 from .websocket_api import async_register_websocket_commands
@@ -262,119 +257,6 @@ def _async_engine_server_changed(
     )
 
 
-STORE_CHECK_INTERVAL = 3600.0
-"""Seconds before a write refused as damaged makes the entry check its database again."""
-
-
-@dataclass(slots=True)
-class _StoreChecks:
-    """Entries whose database a write found damaged, to be checked when set up again."""
-
-    due: set[str] = field(default_factory=set)
-    asked: dict[str, float] = field(default_factory=dict)
-    """When each entry last asked for a check (monotonic seconds): one an hour at most."""
-
-
-DATA_STORE_CHECKS: HassKey[_StoreChecks] = HassKey(f"{DOMAIN}_store_checks")
-
-
-@callback
-def _async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> None:
-    """Reload the entry to check its database when SQLite refused a write as damaged.
-
-    The sighting waits already (in the spool, or as its file in the inbox).
-    Damage in a page a write needs refuses every later write too, and waiting
-    sightings raise no alerts: so
-    the file is checked (``PRAGMA quick_check``) when the entry is set up
-    again, and set aside if damaged.
-    """
-    if not is_damaged(err):
-        return
-    checks = hass.data.setdefault(DATA_STORE_CHECKS, _StoreChecks())
-    now = time.monotonic()
-    last = checks.asked.get(entry_id)
-    if entry_id in checks.due or (
-        last is not None and now - last < STORE_CHECK_INTERVAL
-    ):
-        return
-    checks.due.add(entry_id)
-    checks.asked[entry_id] = now
-    _LOGGER.error(
-        "The sightings database refused a write as damaged (%s): the sighting waits"
-        " to be stored, and Plate Tracker reloads to check the file",
-        err,
-    )
-    hass.config_entries.async_schedule_reload(entry_id)
-
-
-async def _async_open_store(
-    hass: HomeAssistant, db_path: Path, held: bool, *, check: bool = False
-) -> SightingStore:
-    """Open the sightings database; a damaged one is set aside and a new one started.
-
-    Waiting cannot mend a file SQLite calls damaged, and no sighting is stored
-    while the entry waits. The damaged file is kept whole for recovery and a
-    repair issue says where (see ``store/recovery.py``). ``held``: a backup
-    is in progress (see ``backup.py``). With ``check`` the whole file is
-    checked too, after a write was refused as damaged.
-    """
-    open_store = partial(SightingStore.open, db_path, held=held)
-    try:
-        store = await hass.async_add_executor_job(open_store)
-        if check:
-            try:
-                await hass.async_add_executor_job(check_store, store)
-            except Exception:
-                with suppress(sqlite3.Error):
-                    await hass.async_add_executor_job(store.close)
-                raise
-            _LOGGER.info(
-                "The sightings database %s passed SQLite's quick check", db_path
-            )
-    except Exception as err:
-        if not is_damaged(err):
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="store_unavailable",
-                translation_placeholders={"path": str(db_path), "error": str(err)},
-            ) from err
-        damage = err
-    else:
-        return store
-    try:
-        set_aside = await hass.async_add_executor_job(
-            set_damaged_aside, db_path, dt_util.utcnow()
-        )
-        store = await hass.async_add_executor_job(open_store)
-    except Exception as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="store_unavailable",
-            translation_placeholders={"path": str(db_path), "error": str(err)},
-        ) from err
-    key = (
-        "database_damaged"
-        if set_aside.watchlist_complete
-        else "database_damaged_watchlist_incomplete"
-    )
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        ISSUE_DATABASE_DAMAGED.format(damaged=set_aside.damaged.name),
-        is_fixable=False,
-        is_persistent=True,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=key,
-        translation_placeholders={
-            "path": str(db_path),
-            "damaged": str(set_aside.damaged),
-            "error": str(damage),
-            "watchlist": str(set_aside.watchlist_recovered),
-        },
-    )
-    return store
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry
 ) -> bool:
@@ -382,12 +264,7 @@ async def async_setup_entry(
     engine = await _async_start_engine(hass, entry)
     options = entry.options
     db_path = Path(hass.config.path(DOMAIN, DATABASE_FILE))
-    checks = hass.data.setdefault(DATA_STORE_CHECKS, _StoreChecks())
-    check = entry.entry_id in checks.due
-    checks.due.discard(entry.entry_id)
-    store = await async_open_store(
-        hass, partial(_async_open_store, hass, db_path, check=check)
-    )
+    store = await async_open_database(hass, entry.entry_id, db_path)
 
     try:
         alerts = WatchlistAlerts(
@@ -426,7 +303,7 @@ async def async_setup_entry(
             await hass.async_add_executor_job(store.close)
         if not is_damaged(err):
             raise
-        checks.due.add(entry.entry_id)
+        async_check_due(hass, entry.entry_id)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="store_unavailable",
@@ -454,7 +331,7 @@ async def async_setup_entry(
         spool=spool,
         run_blocking=hass.async_add_executor_job,
         on_spool_change=partial(_async_spool_changed, hass, spool),
-        on_store_error=partial(_async_store_failed, hass, entry.entry_id),
+        on_store_error=partial(async_store_failed, hass, entry.entry_id),
         parallel_reads=options.get(CONF_PARALLEL_READS, DEFAULT_PARALLEL_READS),
     )
     _async_spool_changed(hass, spool, len(spool))

@@ -498,6 +498,7 @@ async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     )
     route = await _store_call(
         hass,
+        entry,
         partial(
             _route_response,
             entry.runtime_data.store,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, time
 from functools import partial
 from pathlib import Path
+import sqlite3
 from typing import Any
 
 from homeassistant.const import ATTR_ENTITY_ID
@@ -37,6 +38,7 @@ from .coordinator import (
     sighting_payload,
     sighting_with_links,
 )
+from .database import async_store_failed
 from .engine.remote import EngineUnavailableError
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
@@ -244,12 +246,28 @@ def _validation_error(
     )
 
 
-async def _store_call[T](hass: HomeAssistant, func: Callable[[], T]) -> T:
-    """Run a store method in the executor; its refusals become translated errors."""
+def _store_failed(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry, err: sqlite3.Error
+) -> HomeAssistantError:
+    """Return the translated error for a database that failed; damage gets it checked."""
+    async_store_failed(hass, entry.entry_id, err)
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="store_failed",
+        translation_placeholders={"error": str(err)},
+    )
+
+
+async def _store_call[T](
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry, func: Callable[[], T]
+) -> T:
+    """Run a store method in the executor; its refusals and failures become translated errors."""
     try:
         return await hass.async_add_executor_job(func)
     except StoreValidationError as err:
         raise _validation_error(err) from err
+    except sqlite3.Error as err:
+        raise _store_failed(hass, entry, err) from err
 
 
 async def _audit(
@@ -261,14 +279,17 @@ async def _audit(
     *,
     reason: str | None = None,
 ) -> None:
-    await hass.async_add_executor_job(
-        entry.runtime_data.store.audit_append,
-        call.context.user_id,
-        action,
-        details,
-        reason,
-        dt_util.utcnow(),
-    )
+    try:
+        await hass.async_add_executor_job(
+            entry.runtime_data.store.audit_append,
+            call.context.user_id,
+            action,
+            details,
+            reason,
+            dt_util.utcnow(),
+        )
+    except sqlite3.Error as err:
+        raise _store_failed(hass, entry, err) from err
 
 
 def _allowed_path(hass: HomeAssistant, value: str) -> Path:
@@ -434,7 +455,7 @@ async def _watchlist_add(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
         enabled=call.data["enabled"],
     )
     stored = await _store_call(
-        hass, partial(entry.runtime_data.store.watchlist_add, listed)
+        hass, entry, partial(entry.runtime_data.store.watchlist_add, listed)
     )
     await _audit(hass, entry, call, SERVICE_WATCHLIST_ADD, watchlist_entry_dict(stored))
     await entry.runtime_data.alerts.async_reload_watchlist()
@@ -454,7 +475,7 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             translation_domain=DOMAIN, translation_key="entry_or_plate_required"
         )
     if not await _store_call(
-        hass, partial(entry.runtime_data.store.watchlist_remove, which)
+        hass, entry, partial(entry.runtime_data.store.watchlist_remove, which)
     ):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -525,6 +546,7 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     replace_all = call.data["replace"]
     result = await _store_call(
         hass,
+        entry,
         partial(
             entry.runtime_data.store.watchlist_replace_or_merge,
             entries,
@@ -569,6 +591,7 @@ async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
     user_id = call.context.user_id or "system"
     hit = await _store_call(
         hass,
+        entry,
         partial(
             entry.runtime_data.store.acknowledge_hit,
             call.data["hit_id"],
@@ -617,7 +640,9 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         page_size=call.data["page_size"],
         cursor=call.data.get("cursor"),
     )
-    page = await _store_call(hass, partial(entry.runtime_data.store.search, query))
+    page = await _store_call(
+        hass, entry, partial(entry.runtime_data.store.search, query)
+    )
     await _audit(
         hass,
         entry,
@@ -652,7 +677,7 @@ async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
     dest = folder / f"plate_tracker_evidence_{stamp}.zip"
     report = await _store_call(
-        hass, partial(entry.runtime_data.store.export_zip, query, dest)
+        hass, entry, partial(entry.runtime_data.store.export_zip, query, dest)
     )
     response: dict[str, Any] = {
         "path": str(report.path),
@@ -679,6 +704,7 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
     since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
     removed = await _store_call(
         hass,
+        entry,
         partial(
             entry.runtime_data.store.purge,
             _plate_or_pattern(plate) if plate else None,
@@ -707,7 +733,9 @@ async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     entry = hub_entry(hass)
     ids = call.data["sighting_ids"]
     changed = await _store_call(
-        hass, partial(entry.runtime_data.store.set_legal_hold, ids, call.data["held"])
+        hass,
+        entry,
+        partial(entry.runtime_data.store.set_legal_hold, ids, call.data["held"]),
     )
     await _audit(
         hass,
@@ -725,6 +753,7 @@ async def _audit_log(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     records = await _store_call(
         hass,
+        entry,
         partial(
             entry.runtime_data.store.audit_log,
             since=_as_utc(call.data.get("since")),

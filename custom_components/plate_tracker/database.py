@@ -1,0 +1,164 @@
+"""The sightings database in Home Assistant: opened, checked, and set aside when damaged.
+
+``store/recovery.py`` does the file work; this module decides when, and tells
+the user through a repair issue. A write or a service call that SQLite refuses
+as damaged reloads the entry (at most once an hour); the next setup checks the
+whole file and sets it aside if the check finds damage.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import partial
+import logging
+from pathlib import Path
+import sqlite3
+import time
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .backup import async_open_store
+from .const import DOMAIN, ISSUE_DATABASE_DAMAGED
+from .store import SightingStore
+from .store.recovery import check_store, is_damaged, set_damaged_aside
+
+_LOGGER = logging.getLogger(__name__)
+
+STORE_CHECK_INTERVAL = 3600.0
+"""Seconds before a write refused as damaged makes the entry check its database again."""
+
+
+@dataclass(slots=True)
+class _StoreChecks:
+    """Entries whose database a write found damaged, to be checked when set up again."""
+
+    due: set[str] = field(default_factory=set)
+    asked: dict[str, float] = field(default_factory=dict)
+    """When each entry last asked for a check (monotonic seconds): one an hour at most."""
+
+
+DATA_STORE_CHECKS: HassKey[_StoreChecks] = HassKey(f"{DOMAIN}_store_checks")
+
+
+@callback
+def async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> None:
+    """Reload the entry to check its database when SQLite refused a call as damaged.
+
+    The sighting waits already (in the spool, or as its file in the inbox).
+    Damage in a page a write needs refuses every later write too, and waiting
+    sightings raise no alerts: so
+    the file is checked (``PRAGMA quick_check``) when the entry is set up
+    again, and set aside if damaged.
+    """
+    if not is_damaged(err):
+        return
+    checks = _checks(hass)
+    now = time.monotonic()
+    last = checks.asked.get(entry_id)
+    if entry_id in checks.due or (
+        last is not None and now - last < STORE_CHECK_INTERVAL
+    ):
+        return
+    checks.due.add(entry_id)
+    checks.asked[entry_id] = now
+    _LOGGER.error(
+        "The sightings database refused a write as damaged (%s): the sighting waits"
+        " to be stored, and Plate Tracker reloads to check the file",
+        err,
+    )
+    hass.config_entries.async_schedule_reload(entry_id)
+
+
+async def _async_open(
+    hass: HomeAssistant, db_path: Path, held: bool, *, check: bool = False
+) -> SightingStore:
+    """Open the sightings database; a damaged one is set aside and a new one started.
+
+    Waiting cannot mend a file SQLite calls damaged, and no sighting is stored
+    while the entry waits. The damaged file is kept whole for recovery and a
+    repair issue says where (see ``store/recovery.py``). ``held``: a backup
+    is in progress (see ``backup.py``). With ``check`` the whole file is
+    checked too, after a write was refused as damaged.
+    """
+    open_store = partial(SightingStore.open, db_path, held=held)
+    try:
+        store = await hass.async_add_executor_job(open_store)
+        if check:
+            try:
+                await hass.async_add_executor_job(check_store, store)
+            except Exception:
+                with suppress(sqlite3.Error):
+                    await hass.async_add_executor_job(store.close)
+                raise
+            _LOGGER.info(
+                "The sightings database %s passed SQLite's quick check", db_path
+            )
+    except Exception as err:
+        if not is_damaged(err):
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="store_unavailable",
+                translation_placeholders={"path": str(db_path), "error": str(err)},
+            ) from err
+        damage = err
+    else:
+        return store
+    try:
+        set_aside = await hass.async_add_executor_job(
+            set_damaged_aside, db_path, dt_util.utcnow()
+        )
+        store = await hass.async_add_executor_job(open_store)
+    except Exception as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="store_unavailable",
+            translation_placeholders={"path": str(db_path), "error": str(err)},
+        ) from err
+    key = (
+        "database_damaged"
+        if set_aside.watchlist_complete
+        else "database_damaged_watchlist_incomplete"
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_DATABASE_DAMAGED.format(damaged=set_aside.damaged.name),
+        is_fixable=False,
+        is_persistent=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=key,
+        translation_placeholders={
+            "path": str(db_path),
+            "damaged": str(set_aside.damaged),
+            "error": str(damage),
+            "watchlist": str(set_aside.watchlist_recovered),
+        },
+    )
+    return store
+
+
+def _checks(hass: HomeAssistant) -> _StoreChecks:
+    return hass.data.setdefault(DATA_STORE_CHECKS, _StoreChecks())
+
+
+@callback
+def async_check_due(hass: HomeAssistant, entry_id: str) -> None:
+    """Check the entry's database when it is next set up."""
+    _checks(hass).due.add(entry_id)
+
+
+async def async_open_database(
+    hass: HomeAssistant, entry_id: str, db_path: Path
+) -> SightingStore:
+    """Open the entry's database: checked if one is due, held if a backup runs."""
+    checks = _checks(hass)
+    check = entry_id in checks.due
+    checks.due.discard(entry_id)
+    return await async_open_store(
+        hass, partial(_async_open, hass, db_path, check=check)
+    )
