@@ -24,6 +24,18 @@ from .synthetic import scene_jpeg
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
 
 
+def _kept_file_and_issue(
+    issue_registry: ir.IssueRegistry, database: Path
+) -> tuple[Path, ir.IssueEntry]:
+    """Return the one damaged file kept beside ``database``, and the repair issue naming it."""
+    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
+    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_placeholders is not None
+    return damaged, issue
+
+
 async def test_damaged_database_is_set_aside_and_sightings_go_on(
     hass: HomeAssistant,
     config_dir: Path,
@@ -38,13 +50,9 @@ async def test_damaged_database_is_set_aside_and_sightings_go_on(
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.LOADED
 
-    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
+    damaged, issue = _kept_file_and_issue(issue_registry, database)
     assert damaged.read_bytes() == GARBAGE
-    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
-    assert issue is not None
-    assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "database_damaged_watchlist_incomplete"
-    assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["damaged"] == str(damaged)
     assert issue.translation_placeholders["watchlist"] == "0"
     assert "not a database" in issue.translation_placeholders["error"]
@@ -120,11 +128,8 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     await hass.async_block_till_done()
 
     assert events[0].data["plate"] == "AE1234BK"
-    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
-    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
-    assert issue is not None
+    _, issue = _kept_file_and_issue(issue_registry, database)
     assert issue.translation_key == "database_damaged"
-    assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["watchlist"] == "1"
     store = folder_entry.runtime_data.store
     assert await hass.async_add_executor_job(store.watchlist) == [listed]
@@ -168,11 +173,8 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     assert await hass.config_entries.async_reload(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.LOADED
-    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
-    issue = issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
-    assert issue is not None
+    _, issue = _kept_file_and_issue(issue_registry, database)
     assert issue.translation_key == "database_damaged_watchlist_incomplete"
-    assert issue.translation_placeholders is not None
     carried = int(issue.translation_placeholders["watchlist"])
     assert 50 < carried < 100
     store = folder_entry.runtime_data.store
@@ -219,8 +221,7 @@ async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
     await hass.async_block_till_done()
 
     assert folder_entry.state is ConfigEntryState.LOADED
-    (damaged,) = database.parent.glob(f"{DATABASE_FILE}.damaged-*Z")
-    assert issue_registry.async_get_issue(DOMAIN, f"database_damaged_{damaged.name}")
+    _kept_file_and_issue(issue_registry, database)
     answer = await call(
         hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 42"}
     )
