@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntryState
@@ -13,6 +14,8 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from yarl import URL
 
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
 from custom_components.plate_tracker.records import WatchlistEntry
@@ -226,5 +229,42 @@ async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
         hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 42"}
     )
     assert answer["sightings"] == []
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_signed_image_link_meeting_damage_is_unavailable_and_checked(
+    hass: HomeAssistant,
+    config_dir: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """An alert's picture on a damaged page: 503, never an error page, and the file checked."""
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = folder_entry.runtime_data
+    for number in range(20):
+        last, _ = await hass.async_add_executor_job(
+            runtime.store.record,
+            sighting(event_id=str(number), snapshot_jpeg=b"j" * 3000),
+        )
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    database = config_dir / DOMAIN / DATABASE_FILE
+    damage_last_leaf(database, "images")
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+    link = URL(folder_entry.runtime_data.alerts.image_url(last.id, "snapshot"))
+    client = await hass_client_no_auth()
+    response = await client.get(link.path_qs)
+    assert response.status == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "try again later" in await response.text()
+    await hass.async_block_till_done()
+
+    assert folder_entry.state is ConfigEntryState.LOADED
+    _kept_file_and_issue(issue_registry, database)
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()

@@ -30,12 +30,12 @@ from .store.recovery import check_store, is_damaged, set_damaged_aside
 _LOGGER = logging.getLogger(__name__)
 
 STORE_CHECK_INTERVAL = 3600.0
-"""Seconds before a write refused as damaged makes the entry check its database again."""
+"""Seconds before a call refused as damaged makes the entry check its database again."""
 
 
 @dataclass(slots=True)
 class _StoreChecks:
-    """Entries whose database a write found damaged, to be checked when set up again."""
+    """Entries whose database a call found damaged, to be checked when set up again."""
 
     due: set[str] = field(default_factory=set)
     asked: dict[str, float] = field(default_factory=dict)
@@ -49,11 +49,10 @@ DATA_STORE_CHECKS: HassKey[_StoreChecks] = HassKey(f"{DOMAIN}_store_checks")
 def async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> None:
     """Reload the entry to check its database when SQLite refused a call as damaged.
 
-    The sighting waits already (in the spool, or as its file in the inbox).
-    Damage in a page a write needs refuses every later write too, and waiting
-    sightings raise no alerts: so
-    the file is checked (``PRAGMA quick_check``) when the entry is set up
-    again, and set aside if damaged.
+    A refused sighting waits already (in the spool, or as its file in the
+    inbox). Damage in a page a write needs refuses every later write too, and
+    waiting sightings raise no alerts: so the file is checked (``PRAGMA
+    quick_check``) when the entry is set up again, and set aside if damaged.
     """
     if not is_damaged(err):
         return
@@ -67,8 +66,8 @@ def async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> No
     checks.due.add(entry_id)
     checks.asked[entry_id] = now
     _LOGGER.error(
-        "The sightings database refused a write as damaged (%s): the sighting waits"
-        " to be stored, and Plate Tracker reloads to check the file",
+        "The sightings database reported damage (%s): Plate Tracker reloads to"
+        " check the file; sightings wait to be stored meanwhile",
         err,
     )
     hass.config_entries.async_schedule_reload(entry_id)

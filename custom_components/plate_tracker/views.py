@@ -8,6 +8,8 @@ link was signed for, until the link expires, and nothing else.
 from __future__ import annotations
 
 from http import HTTPStatus
+import logging
+import sqlite3
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +19,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, IMAGE_URL_PATH
+from .database import async_store_failed
+
+_LOGGER = logging.getLogger(__name__)
 
 IMAGE_KINDS = ("crop", "snapshot")
 
@@ -37,7 +42,10 @@ class SightingImageView(HomeAssistantView):
     async def get(
         self, request: web.Request, sighting_id: str, kind: str
     ) -> web.StreamResponse:
-        """Return the JPEG, or 403 for a missing, forged or expired signature."""
+        """Return the JPEG, or 403 for a missing, forged or expired signature.
+
+        503 while the hub is not loaded or its database fails to read.
+        """
         entries = [
             entry
             for entry in self.hass.config_entries.async_entries(DOMAIN)
@@ -50,9 +58,20 @@ class SightingImageView(HomeAssistantView):
             request.path, request.query, dt_util.utcnow()
         ):
             return web.Response(status=HTTPStatus.FORBIDDEN)
-        image = await self.hass.async_add_executor_job(
-            runtime.store.image, int(sighting_id), kind
-        )
+        try:
+            image = await self.hass.async_add_executor_job(
+                runtime.store.image, int(sighting_id), kind
+            )
+        except sqlite3.Error as err:
+            # Damage gets the file checked; the link works again once it is mended.
+            async_store_failed(self.hass, entries[0].entry_id, err)
+            _LOGGER.warning(
+                "The %s of sighting %s could not be read: %s", kind, sighting_id, err
+            )
+            return web.Response(
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+                text="The sightings database failed to read this image; try again later.",
+            )
         if image is None:
             return web.Response(status=HTTPStatus.NOT_FOUND)
         return web.Response(
