@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import sqlite3
 from typing import Any
 
 from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import (
     ClientSessionGenerator,
@@ -187,6 +189,44 @@ async def test_feed_refuses_a_bad_limit_and_a_missing_hub(
     _, result = await _subscribe(client)
     assert not result["success"]
     assert result["error"]["code"] == "not_loaded"
+
+
+async def test_feed_refused_while_the_database_fails_and_then_checked(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first page the database cannot read is a clear refusal, and damage gets a check.
+
+    The card shows the refusal and subscribes again later; by then a reload
+    has checked the file (here it is sound, so it is kept) and the feed works.
+    """
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    await _record(hass, folder_entry, "AE1234BK", NOW, crop=False)
+    store = folder_entry.runtime_data.store
+
+    def damaged(query: object) -> None:
+        err = sqlite3.DatabaseError("database disk image is malformed")
+        err.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+        raise err
+
+    monkeypatch.setattr(store, "search", damaged)
+    client = await hass_ws_client(hass)
+    _, result = await _subscribe(client)
+    assert not result["success"]
+    assert result["error"]["code"] == "store_failed"
+    assert "malformed" in result["error"]["message"]
+    await hass.async_block_till_done()
+
+    assert folder_entry.runtime_data.store is not store, "reloaded to check the file"
+    _, result = await _subscribe(client)
+    assert result["success"]
+    first = await _next(client)
+    assert first["event"]["initial"] is True
+    assert [one["plate"] for one in first["event"]["sightings"]] == ["AE1234BK"]
 
 
 async def test_card_is_served_and_loaded_by_the_frontend(

@@ -7,6 +7,8 @@ polling. Searches and routes go through the audited services instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+import sqlite3
 from typing import Any
 
 from homeassistant.components import websocket_api
@@ -16,6 +18,7 @@ import voluptuous as vol
 
 from .const import DOMAIN, SIGNAL_SIGHTING
 from .coordinator import loaded_hub, sighting_with_links
+from .database import async_store_failed
 from .records import Sighting
 from .store import SearchQuery
 
@@ -50,7 +53,10 @@ async def ws_subscribe_sightings(
     links and the camera's name included); the first one also has ``"initial": true``. A sighting
     announced again (a direction learned at the end of a pass) comes again with
     the same ``sighting_id``. The subscription is made before the store is read,
-    so nothing stored in between is missed; a sighting may then come twice.
+    so nothing stored in between is missed (what is announced meanwhile follows
+    the first message); a sighting may then come twice. A database that fails to
+    read refuses the subscription (``store_failed``) and, when damaged, gets its
+    file checked; the card shows the error and asks again later.
     """
     entry = loaded_hub(hass)
     if entry is None:
@@ -59,34 +65,43 @@ async def ws_subscribe_sightings(
         )
         return
     signal = entry.runtime_data.hub.signal(SIGNAL_SIGHTING)
+    waiting: list[Sighting] | None = []
 
-    @callback
-    def forward(sighting: Sighting) -> None:
-        # The entry is looked up per sighting: a reload replaces its runtime data
+    def send(sightings: Sequence[Sighting], *, initial: bool = False) -> None:
+        # The entry is looked up per message: a reload replaces its runtime data
         # (and the link signer) but keeps its id, so the signal stays the same.
         if (current := loaded_hub(hass)) is None:
             return
-        connection.send_message(
-            websocket_api.event_message(
-                msg["id"], {"sightings": [sighting_with_links(current, sighting)]}
-            )
-        )
+        event: dict[str, Any] = {
+            "sightings": [sighting_with_links(current, one) for one in sightings]
+        }
+        if initial:
+            event["initial"] = True
+        connection.send_message(websocket_api.event_message(msg["id"], event))
 
-    connection.subscriptions[msg["id"]] = async_dispatcher_connect(
-        hass, signal, forward
-    )
-    connection.send_result(msg["id"])
-    page = await hass.async_add_executor_job(
-        entry.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
-    )
-    connection.send_message(
-        websocket_api.event_message(
-            msg["id"],
-            {
-                "initial": True,
-                "sightings": [
-                    sighting_with_links(entry, sighting) for sighting in page.sightings
-                ],
-            },
+    @callback
+    def forward(sighting: Sighting) -> None:
+        if waiting is not None:
+            waiting.append(sighting)
+        else:
+            send([sighting])
+
+    unsubscribe = async_dispatcher_connect(hass, signal, forward)
+    try:
+        page = await hass.async_add_executor_job(
+            entry.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
         )
-    )
+    except sqlite3.Error as err:
+        unsubscribe()
+        async_store_failed(hass, entry.entry_id, err)
+        connection.send_error(
+            msg["id"], "store_failed", f"The sightings database failed: {err}"
+        )
+        return
+    connection.subscriptions[msg["id"]] = unsubscribe
+    connection.send_result(msg["id"])
+    send(page.sightings, initial=True)
+    pending = waiting if waiting is not None else []
+    waiting = None
+    for sighting in pending:
+        send([sighting])
