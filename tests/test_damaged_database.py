@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 
@@ -19,12 +20,15 @@ from yarl import URL
 
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
 from custom_components.plate_tracker.records import WatchlistEntry
+from custom_components.plate_tracker.store import SightingStore
 
 from .helpers import call, wait_until
 from .store.conftest import T0, damage_last_leaf, sighting
 from .synthetic import scene_jpeg
 
 GARBAGE = b"the SD card returned this instead of the database\n" * 100
+IMAGE = b"j" * 3000
+"""Nearly a page: 20 images fill 20 leaves of the images table."""
 
 
 def _kept_file_and_issue(
@@ -37,6 +41,28 @@ def _kept_file_and_issue(
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_placeholders is not None
     return damaged, issue
+
+
+async def _damaged_while_stopped[T](
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    config_dir: Path,
+    table: str,
+    fill: Callable[[SightingStore], T],
+) -> tuple[Path, T]:
+    """Set the entry up, ``fill`` its store, stop it, and damage ``table``'s last page.
+
+    Return the database's path and what ``fill`` returned.
+    """
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    filled = await hass.async_add_executor_job(fill, entry.runtime_data.store)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    database = config_dir / DOMAIN / DATABASE_FILE
+    damage_last_leaf(database, table)
+    return database, filled
 
 
 async def test_damaged_database_is_set_aside_and_sightings_go_on(
@@ -101,22 +127,19 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     finds the damage, the file is set aside with its watchlist carried over,
     and the spooled sighting is stored in the new database and announced.
     """
-    folder_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    store = folder_entry.runtime_data.store
-    listed = await hass.async_add_executor_job(
-        store.watchlist_add, WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
-    )
-    for number in range(20):
-        await hass.async_add_executor_job(
-            store.record,
-            sighting(plate="KA0001AA", event_id=str(number), snapshot_jpeg=b"j" * 3000),
+
+    def fill(store: SightingStore) -> WatchlistEntry:
+        for number in range(20):
+            store.record(
+                sighting(plate="KA0001AA", event_id=str(number), snapshot_jpeg=IMAGE)
+            )
+        return store.watchlist_add(
+            WatchlistEntry(id=None, plate="AE1234BK", label="Stolen")
         )
-    assert await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    database = config_dir / DOMAIN / DATABASE_FILE
-    damage_last_leaf(database, "images")
+
+    database, listed = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "images", fill
+    )
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert not list(database.parent.glob(f"{DATABASE_FILE}.damaged-*Z"))
@@ -152,21 +175,18 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     The watchlist is read whole at setup, after opening. What comes before the
     damaged page is carried over, and the issue says the rest was not.
     """
-    folder_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    store = folder_entry.runtime_data.store
-    for number in range(100):
-        await hass.async_add_executor_job(
-            store.watchlist_add,
-            WatchlistEntry(
-                id=None, plate=f"AE{number:04d}BK", label="Stolen", reason="x" * 200
-            ),
-        )
-    assert await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    database = config_dir / DOMAIN / DATABASE_FILE
-    damage_last_leaf(database, "watchlist")
+
+    def fill(store: SightingStore) -> None:
+        for number in range(100):
+            store.watchlist_add(
+                WatchlistEntry(
+                    id=None, plate=f"AE{number:04d}BK", label="Stolen", reason="x" * 200
+                )
+            )
+
+    database, _ = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "watchlist", fill
+    )
 
     await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
@@ -201,19 +221,15 @@ async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
     its audit line, written before the answer, is refused as damaged. No
     unaudited answer is given.
     """
-    folder_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    store = folder_entry.runtime_data.store
-    for _ in range(100):
-        await hass.async_add_executor_job(
-            store.audit_append, None, "search", {"n": "x" * 200}, None, T0
-        )
-    await hass.async_add_executor_job(store.record, sighting())
-    assert await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    database = config_dir / DOMAIN / DATABASE_FILE
-    damage_last_leaf(database, "audit")
+
+    def fill(store: SightingStore) -> None:
+        for _ in range(100):
+            store.audit_append(None, "search", {"n": "x" * 200}, None, T0)
+        store.record(sighting())
+
+    database, _ = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "audit", fill
+    )
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
 
@@ -241,23 +257,19 @@ async def test_a_signed_image_link_meeting_damage_is_unavailable_and_checked(
     hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
     """An alert's picture on a damaged page: 503, never an error page, and the file checked."""
-    folder_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    runtime = folder_entry.runtime_data
-    for number in range(20):
-        last, _ = await hass.async_add_executor_job(
-            runtime.store.record,
-            sighting(event_id=str(number), snapshot_jpeg=b"j" * 3000),
-        )
-    assert await hass.config_entries.async_unload(folder_entry.entry_id)
-    await hass.async_block_till_done()
-    database = config_dir / DOMAIN / DATABASE_FILE
-    damage_last_leaf(database, "images")
+
+    def fill(store: SightingStore) -> int:
+        for number in range(20):
+            last, _ = store.record(sighting(event_id=str(number), snapshot_jpeg=IMAGE))
+        return last.id
+
+    database, last_id = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "images", fill
+    )
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
 
-    link = URL(folder_entry.runtime_data.alerts.image_url(last.id, "snapshot"))
+    link = URL(folder_entry.runtime_data.alerts.image_url(last_id, "snapshot"))
     client = await hass_client_no_auth()
     response = await client.get(link.path_qs)
     assert response.status == HTTPStatus.SERVICE_UNAVAILABLE
