@@ -289,19 +289,28 @@ class SightingStore:
                 return
             if checkpoint_first:
                 checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            self._main_file_held = True
+            self._apply_autocheckpoint()
             writer.execute("BEGIN IMMEDIATE")
             try:
                 (version,) = writer.execute("PRAGMA user_version").fetchone()
                 writer.execute(f"PRAGMA user_version = {int(version)}")
             except BaseException:
                 writer.execute("ROLLBACK")
-                writer.execute(
-                    f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}"
-                )
+                self._main_file_held = False
+                self._apply_autocheckpoint()
                 raise
             writer.execute("COMMIT")
-            self._main_file_held = True
+
+    def _apply_autocheckpoint(self) -> None:
+        """Turn the writer's automatic checkpoints off while a hold or a purge wants them off.
+
+        The caller holds the write lock.
+        """
+        if self._writer is not None:
+            held = self._main_file_held or self._purges_running
+            pages = 0 if held else _WAL_AUTOCHECKPOINT_PAGES
+            self._writer.execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
     def release_main_file(self) -> bool:
         """End ``hold_main_file``: checkpoints run again. Return whether it held.
@@ -311,10 +320,7 @@ class SightingStore:
         """
         with self._write_lock:
             held, self._main_file_held = self._main_file_held, False
-            if self._writer is not None and not self._purges_running:
-                self._writer.execute(
-                    f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}"
-                )
+            self._apply_autocheckpoint()
         if held:
             with self._checkpoint_lock:
                 if self._checkpointer is not None and not self._main_file_held:
@@ -1436,10 +1442,7 @@ class SightingStore:
         def purges_running(change: int) -> None:
             with self._write_lock:
                 self._purges_running += change
-                automatic = not (self._purges_running or self._main_file_held)
-                if self._writer is not None:
-                    pages = _WAL_AUTOCHECKPOINT_PAGES if automatic else 0
-                    self._writer.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+                self._apply_autocheckpoint()
 
         def checkpoint() -> None:
             with self._checkpoint_lock:
