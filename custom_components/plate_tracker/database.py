@@ -108,10 +108,9 @@ async def _async_open(
     else:
         return store
     try:
-        set_aside = await hass.async_add_executor_job(
-            set_damaged_aside, db_path, dt_util.utcnow()
+        store, set_aside = await hass.async_add_executor_job(
+            partial(set_damaged_aside, db_path, dt_util.utcnow(), held=held)
         )
-        store = await hass.async_add_executor_job(open_store)
     except Exception as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,

@@ -75,7 +75,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
     wal = db_path.with_name(db_path.name + "-wal")
     wal.write_bytes(b"half a WAL")
 
-    result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0)
 
     assert result.damaged == db_path.with_name(
         f"{db_path.name}.damaged-20260301T120000Z"
@@ -85,7 +85,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
         b"half a WAL"
     )
     assert (result.watchlist_recovered, result.watchlist_complete) == (0, False)
-    with SightingStore.open(db_path) as store:
+    with store:
         assert store.count() == 0
         assert store.record(sighting())[1]
 
@@ -93,7 +93,8 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
     db_path.unlink()
     db_path.with_name(db_path.name + "-wal").unlink(missing_ok=True)
     db_path.write_bytes(GARBAGE[:100])
-    again = set_damaged_aside(db_path, T0)
+    store, again = set_damaged_aside(db_path, T0)
+    store.close()
     assert again.damaged.name == f"{db_path.name}.damaged-20260301T120000Z-2"
     assert result.damaged.read_bytes() == GARBAGE
 
@@ -129,10 +130,10 @@ def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
     assert is_damaged(caught.value)
     assert pages > 100
 
-    result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0)
 
     assert (result.watchlist_recovered, result.watchlist_complete) == (3, True)
-    with SightingStore.open(db_path) as store:
+    with store:
         assert store.watchlist() == listed
         assert store.count() == 0
 

@@ -75,13 +75,16 @@ class SetAside:
     """Whether the damaged file's watchlist could be read to its end."""
 
 
-def set_damaged_aside(path: Path, now: datetime) -> SetAside:
+def set_damaged_aside(
+    path: Path, now: datetime, *, held: bool = False
+) -> tuple[SightingStore, SetAside]:
     """Rename the damaged database at ``path``, start a new one, carry its watchlist over.
 
     Blocking. The damaged file becomes ``<name>.damaged-<UTC time>`` beside
-    it, with its WAL and other side files renamed alike. Raises ``OSError``
-    when the files cannot be renamed (nothing is changed then) and whatever
-    ``SightingStore.open`` raises for the new file.
+    it, with its WAL and other side files renamed alike. Returns the new
+    store, open (``held`` as ``SightingStore.open`` takes it), and what was
+    done. Raises ``OSError`` when the files cannot be renamed (nothing is
+    changed then) and whatever ``SightingStore.open`` raises for the new file.
     """
     damaged = path.with_name(f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}")
     suffix = 1
@@ -105,8 +108,12 @@ def set_damaged_aside(path: Path, now: datetime) -> SetAside:
             target.rename(source)
         raise
     entries, complete = _read_watchlist(damaged)
-    with SightingStore.open(path) as store:
+    store = SightingStore.open(path, held=held)
+    try:
         recovered = store.insert_recovered_watchlist(entries)
+    except BaseException:
+        store.close()
+        raise
     _LOGGER.error(
         "The sightings database %s is damaged: it is kept as %s and a new one is"
         " started; %s watchlist entries were carried over%s",
@@ -115,7 +122,7 @@ def set_damaged_aside(path: Path, now: datetime) -> SetAside:
         recovered,
         "" if complete else " (the rest of the watchlist could not be read)",
     )
-    return SetAside(damaged, recovered, complete)
+    return store, SetAside(damaged, recovered, complete)
 
 
 def _read_watchlist(damaged: Path) -> tuple[list[dict[str, object]], bool]:
