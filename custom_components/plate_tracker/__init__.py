@@ -78,7 +78,12 @@ from .coordinator import (
     async_abort_reauth,
 )
 from .dashboard import async_register_card
-from .database import async_check_due, async_open_database, async_store_failed
+from .database import (
+    async_check_due,
+    async_open_database,
+    async_store_failed,
+    store_unavailable,
+)
 from .engine.models import ModelsUnavailable, ensure_models
 from .engine.remote import EngineUnavailableError, RemoteEngine
 from .entity import engine_device_info
@@ -304,11 +309,7 @@ async def async_setup_entry(
         if not is_damaged(err):
             raise
         async_check_due(hass, entry.entry_id)
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="store_unavailable",
-            translation_placeholders={"path": str(db_path), "error": str(err)},
-        ) from err
+        raise store_unavailable(db_path, err) from err
 
     spool_path = db_path.with_name(SPOOL_FILE)
     try:

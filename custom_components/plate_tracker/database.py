@@ -45,6 +45,15 @@ class _StoreChecks:
 DATA_STORE_CHECKS: HassKey[_StoreChecks] = HassKey(f"{DOMAIN}_store_checks")
 
 
+def store_unavailable(db_path: Path, err: BaseException) -> ConfigEntryNotReady:
+    """Return setup's translated wait for a database that cannot be used now."""
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="store_unavailable",
+        translation_placeholders={"path": str(db_path), "error": str(err)},
+    )
+
+
 @callback
 def async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> None:
     """Reload the entry to check its database when SQLite refused a call as damaged.
@@ -99,11 +108,7 @@ async def _async_open(
             )
     except Exception as err:
         if not is_damaged(err):
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="store_unavailable",
-                translation_placeholders={"path": str(db_path), "error": str(err)},
-            ) from err
+            raise store_unavailable(db_path, err) from err
         damage = err
     else:
         return store
@@ -112,11 +117,7 @@ async def _async_open(
             partial(set_damaged_aside, db_path, dt_util.utcnow(), held=held)
         )
     except Exception as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="store_unavailable",
-            translation_placeholders={"path": str(db_path), "error": str(err)},
-        ) from err
+        raise store_unavailable(db_path, err) from err
     key = (
         "database_damaged"
         if set_aside.watchlist_complete
