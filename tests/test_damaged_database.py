@@ -124,8 +124,10 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     The last page of the images table is damaged while Home Assistant is
     stopped; opening the database does not read it. The first upload's write is refused as damaged:
     the sighting goes to the spool, the entry reloads, SQLite's quick check
-    finds the damage, the file is set aside with its watchlist carried over,
-    and the spooled sighting is stored in the new database and announced.
+    finds the damage, the file is set aside with what still reads carried
+    over (the watchlist, the earlier sightings, the pictures not on the
+    damaged page), and the spooled sighting is stored in the new database
+    after them and announced.
     """
 
     def fill(store: SightingStore) -> WatchlistEntry:
@@ -155,11 +157,15 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
 
     assert events[0].data["plate"] == "AE1234BK"
     _, issue = _kept_file_and_issue(issue_registry, database)
-    assert issue.translation_key == "database_damaged"
-    assert issue.translation_placeholders["watchlist"] == "1"
+    # The pictures on the damaged page are lost; everything else came over.
+    assert issue.translation_key == "database_damaged_rows_lost"
+    placeholders = issue.translation_placeholders
+    assert (placeholders["watchlist"], placeholders["sightings"]) == ("1", "20")
+    assert int(placeholders["images"]) < 20
     store = folder_entry.runtime_data.store
     assert await hass.async_add_executor_job(store.watchlist) == [listed]
-    assert await hass.async_add_executor_job(store.count) == 1
+    assert await hass.async_add_executor_job(store.count) == 21
+    assert events[0].data["sighting_id"] == 21
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
 
@@ -244,7 +250,8 @@ async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
     answer = await call(
         hass, "search_sightings", {"plate": "AE1234BK", "reason": "case 42"}
     )
-    assert answer["sightings"] == []
+    # The sighting came over with the audit lines before the damaged page.
+    assert [found["plate"] for found in answer["sightings"]] == ["AE1234BK"]
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
 

@@ -88,8 +88,9 @@ async def _async_open(
     """Open the sightings database; a damaged one is set aside and a new one started.
 
     Waiting cannot mend a file SQLite calls damaged, and no sighting is stored
-    while the entry waits. The damaged file is kept whole for recovery and a
-    repair issue says where (see ``store/recovery.py``). ``held``: a backup
+    while the entry waits. The damaged file is kept whole, every row that can
+    still be read is carried into the new one, and a repair issue says where
+    the file is and what was carried over (see ``store/recovery.py``). ``held``: a backup
     is in progress (see ``backup.py``). With ``check`` the whole file is
     checked too, after a write was refused as damaged.
     """
@@ -118,11 +119,13 @@ async def _async_open(
         )
     except Exception as err:
         raise store_unavailable(db_path, err) from err
-    key = (
-        "database_damaged"
-        if set_aside.watchlist_complete
-        else "database_damaged_watchlist_incomplete"
-    )
+    if not set_aside.watchlist_complete:
+        key = "database_damaged_watchlist_incomplete"
+    elif set_aside.unread:
+        key = "database_damaged_rows_lost"
+    else:
+        key = "database_damaged"
+    carried = set_aside.carried
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -135,7 +138,11 @@ async def _async_open(
             "path": str(db_path),
             "damaged": str(set_aside.damaged),
             "error": str(damage),
-            "watchlist": str(set_aside.watchlist_recovered),
+            "watchlist": str(carried["watchlist"]),
+            "sightings": str(carried["sightings"]),
+            "images": str(carried["images"]),
+            "hits": str(carried["watchlist_hits"]),
+            "audit": str(carried["audit"]),
         },
     )
     return store

@@ -79,6 +79,35 @@ def damage_last_leaf(database: Path, table: str) -> int:
     return page
 
 
+def table_pages(database: Path, table: str, kind: str) -> list[tuple[int, int]]:
+    """Return ``(page number, cells)`` of ``table``'s pages of ``kind``, in b-tree order.
+
+    ``kind`` is SQLite's ``dbstat`` page type: ``leaf``, ``internal`` or ``overflow``.
+    """
+    conn = sqlite3.connect(database)
+    try:
+        rows = conn.execute(
+            "SELECT pageno, ncell FROM dbstat WHERE name = ? AND pagetype = ?"
+            " ORDER BY path",
+            (table, kind),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(int(page), int(cells)) for page, cells in rows]
+
+
+def damage_page(database: Path, page: int) -> None:
+    """Overwrite one page of ``database`` (which must have no WAL) with 0xff bytes."""
+    conn = sqlite3.connect(database)
+    try:
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    finally:
+        conn.close()
+    with database.open("r+b") as file:
+        file.seek((page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+
 _INTERIOR_TABLE_PAGE = 0x05
 _LEAF_TABLE_PAGE = 0x0D
 

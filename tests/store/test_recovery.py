@@ -1,4 +1,4 @@
-"""A damaged database file is kept whole, a new one started, and its watchlist carried over."""
+"""A damaged database file is kept whole, a new one started, and what still reads carried over."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
-from custom_components.plate_tracker.store import SightingStore
+from custom_components.plate_tracker.store import SearchQuery, SightingStore
 from custom_components.plate_tracker.store.recovery import (
     DamagedDatabaseError,
     check_store,
@@ -17,7 +17,7 @@ from custom_components.plate_tracker.store.recovery import (
     set_damaged_aside,
 )
 
-from .conftest import T0, damage_last_leaf, minutes, sighting
+from .conftest import T0, damage_last_leaf, damage_page, minutes, sighting, table_pages
 
 GARBAGE = b"this was a database until the SD card failed\n" * 200
 WANTED = (
@@ -133,9 +133,12 @@ def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
     store, result = set_damaged_aside(db_path, T0)
 
     assert (result.watchlist_recovered, result.watchlist_complete) == (3, True)
+    assert result.unread == ("images",)
+    assert (result.carried["sightings"], result.carried["images"]) == (300, 0)
     with store:
         assert store.watchlist() == listed
-        assert store.count() == 0
+        assert store.count() == 300
+        assert store.image(1, "snapshot") is None
 
 
 def test_extended_damage_codes_count_as_damage() -> None:
@@ -163,3 +166,122 @@ def test_quick_check_finds_damage_and_a_damaged_store_still_closes(
     assert is_damaged(caught.value)
     assert "malformed" in str(caught.value)
     store.close()
+
+
+def _fill(store: SightingStore, count: int, picture: int) -> list[WatchlistEntry]:
+    """Store ``count`` sightings (five a plate, two cameras), hits and audit lines."""
+    listed = [store.watchlist_add(entry) for entry in WANTED]
+    for number in range(count):
+        stored, _ = store.record(
+            sighting(
+                camera=("bridge", "exit_north")[number % 2],
+                seen_at=T0 + minutes(number),
+                plate=f"AE{number // 5:04d}BK",
+                event_id=str(number),
+                snapshot_jpeg=bytes([number % 251]) * picture,
+            )
+        )
+        if number % 7 == 0:
+            store.record_hit(stored.id, listed[0].id or 0, "exact", stored.plate, T0)
+        store.audit_append("police", "search", {"n": number}, "case 12/345", T0)
+    return listed
+
+
+def test_rows_past_a_damaged_page_are_carried_over(db_path: Path) -> None:
+    """A damaged page in the middle of the sightings loses only the rows on it."""
+    with SightingStore.open(db_path) as store:
+        listed = _fill(store, 600, picture=300)
+        before = {number: store.get(number) for number in range(1, 601)}
+        hits_before = store.hits_for_entry(listed[0].id or 0, limit=1000)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    page, lost = leaves[len(leaves) // 2]
+    damage_page(db_path, page)
+
+    store, result = set_damaged_aside(db_path, T0)
+
+    with store:
+        carried = {number: store.get(number) for number in range(1, 601)}
+        missing = [number for number, found in carried.items() if found is None]
+        # The rows of that one page, ids in a row; every other sighting whole.
+        assert len(missing) == lost > 5
+        assert missing == list(range(missing[0], missing[0] + lost))
+        assert all(carried[n] == before[n] for n in before if n not in missing)
+        assert result.carried["sightings"] == store.count() == 600 - lost
+        assert result.unread == ("sightings", "images", "watchlist_hits")
+        assert result.watchlist_complete
+        assert store.watchlist() == listed
+        assert result.carried["audit"] == 600
+        assert [len(store.audit_log(limit=500, offset=at)) for at in (0, 500)] == [
+            500,
+            100,
+        ]
+        # Pictures and hits come with the sightings they belong to.
+        assert result.carried["images"] == 600 - lost
+        assert store.image(600, "snapshot") == bytes([599 % 251]) * 300
+        assert store.image(missing[0], "snapshot") is None
+        assert store.hits_for_entry(listed[0].id or 0, limit=1000) == [
+            hit for hit in hits_before if hit.sighting_id not in missing
+        ]
+        # Plates seen only on the lost page are gone; the others still search,
+        # fuzzily too, and their routes are built again.
+        gone = {before[n].plate for n in missing} - {  # type: ignore[union-attr]
+            found.plate for found in carried.values() if found is not None
+        }
+        assert gone
+        for plate in gone:
+            assert store.route_for(plate) == []
+            assert not store.search(SearchQuery(plate=plate)).sightings
+        assert [row[0] for row in store.route_for("AE0119BK")] == [
+            596,
+            597,
+            598,
+            599,
+            600,
+        ]
+        fuzzy = store.search(SearchQuery(plate="AE0I19BK", fuzzy=True)).sightings
+        assert {596, 597, 598, 599, 600} <= {found.id for found in fuzzy}
+        assert store.search(SearchQuery(plate="AE011*")).sightings
+        # New sightings follow the carried ones.
+        new, _ = store.record(sighting(seen_at=T0 + minutes(700), event_id="new"))
+        assert new.id == 601
+
+
+def test_a_damaged_picture_loses_only_its_own_row(db_path: Path) -> None:
+    """A picture whose overflow page is damaged is left out; the scan goes on past it."""
+    with SightingStore.open(db_path) as store:
+        _fill(store, 40, picture=9000)
+    overflow = table_pages(db_path, "images", "overflow")
+    assert len(overflow) >= 80
+    damage_page(db_path, overflow[len(overflow) // 2][0])
+
+    store, result = set_damaged_aside(db_path, T0)
+
+    with store:
+        assert result.carried["sightings"] == store.count() == 40
+        assert result.carried["images"] == 39
+        assert result.unread == ("images",)
+        pictures = [store.image(number, "snapshot") for number in range(1, 41)]
+        assert pictures.count(None) == 1
+        assert all(
+            picture == bytes([number % 251]) * 9000
+            for number, picture in enumerate(pictures)
+            if picture is not None
+        )
+
+
+def test_two_damaged_pages_lose_only_their_own_rows(db_path: Path) -> None:
+    """Each damaged stretch is sought past on its own; the rows between them come over."""
+    with SightingStore.open(db_path) as store:
+        _fill(store, 600, picture=0)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    for page, _ in (leaves[1], leaves[-2]):
+        damage_page(db_path, page)
+
+    store, result = set_damaged_aside(db_path, T0)
+
+    with store:
+        missing = [n for n in range(1, 601) if store.get(n) is None]
+    runs = [n for n in missing if n - 1 not in missing]
+    assert len(runs) == 2
+    assert len(missing) == leaves[1][1] + leaves[-2][1]
+    assert result.carried["sightings"] == 600 - len(missing)

@@ -5,28 +5,44 @@ Plain Python, no Home Assistant imports. SQLite says a file is damaged with
 ("file is not a database"): a failing SD card, a copy cut short, another
 program writing over it. Retrying cannot mend that, and while the integration
 waits no sighting at all is stored. So the file and its WAL are renamed (never
-deleted: the sightings, hits and audit log in them are evidence, and SQLite's
-``.recover`` often gets most of them back) and a new database is started.
+deleted: the sightings, hits and audit log in them are evidence) and a new
+database is started.
 
-The watchlist is what the police rely on right away: every entry that can
-still be read from the damaged file is carried into the new one, so alerts go
-on. Everything else stays in the damaged file.
+Damage is usually a few pages; the rest of the file still reads. Every row
+that can still be read is carried into the new database with its id: the
+watchlist, so alerts go on, and the sightings with their pictures, the
+watchlist hits and the audit log, so searches and routes go on too. A table
+is read in rowid order; where the read meets a damaged page it seeks past it
+(``_readable_rows``), so one bad page loses the rows on that page, not the rest
+of the table. What sat on the damaged pages stays only in the kept file, where
+SQLite's ``.recover`` may find more of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
 import sqlite3
+from types import MappingProxyType
 
-from .sighting_store import SightingStore
+from .sighting_store import (
+    _SQLITE_MIN_INTEGER,
+    RECOVERED_TABLES,
+    SQLITE_MAX_INTEGER,
+    SightingStore,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 _DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+_BATCH_ROWS = 500
+_BATCH_BYTES = 8 * 1024 * 1024
+"""Rows read and added at a time: at most 500, and no more than about 8 MB of
+pictures, so a file of large snapshots is carried over in little memory."""
 
 
 class DamagedDatabaseError(Exception):
@@ -69,22 +85,35 @@ class SetAside:
 
     damaged: Path
     """Where the damaged file is now; its WAL, if any, beside it with ``-wal`` added."""
-    watchlist_recovered: int
-    """Watchlist entries carried into the new database."""
-    watchlist_complete: bool
-    """Whether the damaged file's watchlist could be read to its end."""
+    carried: Mapping[str, int]
+    """Rows carried into the new database, per table of ``RECOVERED_TABLES``."""
+    unread: tuple[str, ...]
+    """Tables whose rows could not all be read or carried over (damaged pages,
+    or rows that refer to lost ones), in ``RECOVERED_TABLES`` order."""
+
+    @property
+    def watchlist_recovered(self) -> int:
+        """Watchlist entries carried into the new database."""
+        return self.carried["watchlist"]
+
+    @property
+    def watchlist_complete(self) -> bool:
+        """Whether the damaged file's watchlist was carried over whole."""
+        return "watchlist" not in self.unread
 
 
 def set_damaged_aside(
     path: Path, now: datetime, *, held: bool = False
 ) -> tuple[SightingStore, SetAside]:
-    """Rename the damaged database at ``path``, start a new one, carry its watchlist over.
+    """Rename the damaged database at ``path``, start a new one, carry its rows over.
 
-    Blocking. The damaged file becomes ``<name>.damaged-<UTC time>`` beside
-    it, with its WAL and other side files renamed alike. Returns the new
-    store, open (``held`` as ``SightingStore.open`` takes it), and what was
-    done. Raises ``OSError`` when the files cannot be renamed (nothing is
-    changed then) and whatever ``SightingStore.open`` raises for the new file.
+    Blocking: carrying a large file over reads all of it and takes minutes.
+    The damaged file becomes ``<name>.damaged-<UTC time>`` beside it, with its
+    WAL and other side files renamed alike. Returns the new store, open
+    (``held`` as ``SightingStore.open`` takes it), and what was done. Raises
+    ``OSError`` when the files cannot be renamed (nothing is changed then)
+    and whatever ``SightingStore.open`` raises for the new file. A failure
+    while carrying rows over only stops it there (logged).
     """
     damaged = path.with_name(f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}")
     suffix = 1
@@ -107,46 +136,160 @@ def set_damaged_aside(
         for target, source in reversed(moved):
             target.rename(source)
         raise
-    entries, complete = _read_watchlist(damaged)
     store = SightingStore.open(path, held=held)
     try:
-        recovered = store.insert_recovered_watchlist(entries)
+        result = _carry_over(damaged, store)
     except BaseException:
         store.close()
         raise
     _LOGGER.error(
         "The sightings database %s is damaged: it is kept as %s and a new one is"
-        " started; %s watchlist entries were carried over%s",
+        " started, with the rows that could still be read (%s)%s",
         path,
         damaged,
-        recovered,
-        "" if complete else " (the rest of the watchlist could not be read)",
+        ", ".join(f"{table} {count}" for table, count in result.carried.items()),
+        f"; not all of {', '.join(result.unread)}" if result.unread else "",
     )
-    return store, SetAside(damaged, recovered, complete)
+    return store, result
 
 
-def _read_watchlist(damaged: Path) -> tuple[list[dict[str, object]], bool]:
-    """Return the watchlist rows the damaged file still gives, and whether that is all."""
-    rows: list[dict[str, object]] = []
+def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
+    """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``."""
+    carried = dict.fromkeys(RECOVERED_TABLES, 0)
+    unread: list[str] = []
     try:
         conn = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
-        return rows, False
+        return SetAside(damaged, MappingProxyType(carried), RECOVERED_TABLES)
+    _LOGGER.warning(
+        "Carrying what still reads over from the damaged database %s; a large"
+        " file takes minutes",
+        damaged,
+    )
     try:
-        cursor = conn.execute("SELECT * FROM watchlist ORDER BY id")
-        names = [column[0] for column in cursor.description]
-        for row in cursor:
-            # One by one: the rows read before the damage are kept.
-            rows.append(dict(zip(names, row, strict=True)))  # noqa: PERF401
-    except sqlite3.Error as err:
-        _LOGGER.warning(
-            "Reading the watchlist of the damaged database %s stopped after %s"
-            " entries: %s",
-            damaged,
-            len(rows),
-            err,
-        )
-        return rows, False
+        for table in RECOVERED_TABLES:
+            skipped: list[tuple[int, int | None]] = []
+            read, stopped = 0, False
+            try:
+                for rows in _readable_rows(conn, table, skipped):
+                    read += len(rows)
+                    carried[table] += store.insert_recovered(table, rows)
+            except sqlite3.Error as err:
+                _LOGGER.warning(
+                    "Carrying %s over from the damaged database %s stopped after"
+                    " %s rows: %s",
+                    table,
+                    damaged,
+                    carried[table],
+                    err,
+                )
+                stopped = True
+            if skipped:
+                _LOGGER.warning(
+                    "Rows of %s on damaged pages of %s could not be read (ids %s)",
+                    table,
+                    damaged,
+                    ", ".join(_stretch(*gap) for gap in skipped[:5]),
+                )
+            if skipped or stopped or carried[table] < read:
+                unread.append(table)
     finally:
         conn.close()
-    return rows, True
+    store.drop_unseen_plates()
+    return SetAside(damaged, MappingProxyType(carried), tuple(unread))
+
+
+def _stretch(after: int, resume: int | None) -> str:
+    """Describe the ids between two read rows, for the log."""
+    first = "the first" if after == _SQLITE_MIN_INTEGER else str(after + 1)
+    return f"{first} to {'the last' if resume is None else resume - 1}"
+
+
+def _readable_rows(
+    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+) -> Iterator[list[dict[str, object]]]:
+    """Yield ``table``'s rows in rowid order, in batches, seeking past damaged pages.
+
+    Each damaged stretch met is added to ``skipped`` as (the last rowid read
+    before it, the first read after it or ``None`` at the end).
+    """
+    scan = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid"  # noqa: S608
+    one = f"SELECT rowid, * FROM {table} WHERE rowid = ?"  # noqa: S608
+    after = _SQLITE_MIN_INTEGER
+    batch: list[dict[str, object]] = []
+    size = 0
+    while True:
+        try:
+            cursor = conn.execute(scan, (after,))
+            names = [column[0] for column in cursor.description][1:]
+            for row in cursor:
+                batch.append(dict(zip(names, row[1:], strict=True)))
+                after = row[0]
+                size += sum(len(value) for value in row if isinstance(value, bytes))
+                if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:
+                    yield batch
+                    batch, size = [], 0
+        except sqlite3.DatabaseError as err:
+            if not is_damaged(err):
+                raise
+            # Python's cursor reads one row ahead and drops the row it holds
+            # when that fails: the row before the damage comes back below,
+            # read alone.
+            resume, lost = _next_readable(conn, table, after)
+            if lost:
+                skipped.append((after, resume))
+            if resume is None:
+                break
+            cursor = conn.execute(one, (resume,))
+            names = [column[0] for column in cursor.description][1:]
+            batch.append(dict(zip(names, cursor.fetchone()[1:], strict=True)))
+            after = resume
+            continue
+        break
+    if batch:
+        yield batch
+
+
+def _next_readable(
+    conn: sqlite3.Connection, table: str, after: int
+) -> tuple[int | None, bool]:
+    """Return the first readable rowid past ``after`` (``None`` if none), and whether rows were lost.
+
+    Seeks to ever farther rowids (1, 2, 4, ... past ``after``) until one lands
+    on a page that reads, then halves the gap back to the first such rowid:
+    the rows lost are those on the damaged pages, found in about 2 x 64 seeks
+    at most.
+    """
+    # The whole row, as the scan reads it: a picture's overflow pages can be
+    # the damaged ones. LIMIT 1 stops before the row after it is read.
+    query = f"SELECT rowid, * FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1"  # noqa: S608
+
+    def first_from(start: int) -> tuple[bool, int | None]:
+        """Return whether the seek to ``start`` read, and the rowid it found (``None``: past the last)."""
+        try:
+            row = conn.execute(query, (start,)).fetchone()
+        except sqlite3.DatabaseError as err:
+            if not is_damaged(err):
+                raise
+            return False, None
+        return True, None if row is None else int(row[0])
+
+    failing, step = after, 1
+    while True:
+        reads = after + step
+        if reads > SQLITE_MAX_INTEGER:
+            return None, True
+        readable, found = first_from(reads)
+        if readable:
+            break
+        failing, step = reads, step * 2
+    if step == 1:
+        return found, False
+    while reads - failing > 1:
+        middle = (failing + reads) // 2
+        readable, found_there = first_from(middle)
+        if readable:
+            reads, found = middle, found_there
+        else:
+            failing = middle
+    return found, True

@@ -91,6 +91,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SQLITE_MAX_INTEGER = 2**63 - 1
 """The largest integer SQLite stores: a larger id or offset fails to bind."""
 _SQLITE_MIN_INTEGER = -(2**63)
+RECOVERED_TABLES = (
+    "cameras",
+    "plates",
+    "sightings",
+    "images",
+    "watchlist",
+    "watchlist_hits",
+    "audit",
+)
+"""What a damaged file's rows are carried over into a new database from, in order
+(see ``insert_recovered``). The rest is built from these: the plates' fuzzy and
+trigram indexes as plates are added, route chunks on the first route read."""
 _DAY_US = 86_400_000_000
 
 # Stored codes; append only, never reorder.
@@ -1094,33 +1106,71 @@ class SightingStore:
                 str(row[0]) for row in conn.execute(f"PRAGMA quick_check({int(limit)})")
             ]
 
-    def insert_recovered_watchlist(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Add watchlist rows read from a damaged copy of this database; return how many.
+    def insert_recovered(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Add rows read from a damaged copy of this database, ids kept; return how many.
 
-        Each row maps column names to values as that file had them; the
-        columns this schema has are kept, ids included. A row this schema
-        refuses (a plate listed twice, a missing value) is logged and left out.
+        ``table`` is one of ``RECOVERED_TABLES``, taken in that order so that
+        what a row refers to is there before it. Each row maps column names to
+        values as that file had them; the columns this schema has are kept. A
+        row this schema refuses (its sighting or plate was lost, a value
+        missing) is left out and counted in one log line. A plate gets its
+        fuzzy-index rows; a hit whose watchlist entry was lost keeps no entry,
+        as when an entry is removed. Route chunks are built on the first
+        route read (see ``route_columns``). Other errors (a full disk) raise,
+        and the batch is not added.
         """
+        if table not in RECOVERED_TABLES:
+            raise ValueError(f"not a table carried over from a damaged file: {table}")
         with self._write() as conn:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(watchlist)")}
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             added = 0
+            refused: list[tuple[object, str]] = []
             for row in rows:
-                names = [name for name in row if name in columns]
-                try:
+                values = {name: value for name, value in row.items() if name in columns}
+                if table == "watchlist_hits" and (
                     conn.execute(
-                        f"INSERT INTO watchlist ({', '.join(names)})"  # noqa: S608
-                        f" VALUES ({', '.join('?' * len(names))})",
-                        [row[name] for name in names],
+                        "SELECT 1 FROM watchlist WHERE id = ?",
+                        (values.get("entry_id"),),
+                    ).fetchone()
+                    is None
+                ):
+                    values["entry_id"] = None
+                try:
+                    # One statement: refused alone, the transaction goes on.
+                    conn.execute(
+                        f"INSERT INTO {table} ({', '.join(values)})"  # noqa: S608
+                        f" VALUES ({', '.join('?' * len(values))})",
+                        list(values.values()),
                     )
-                except sqlite3.DatabaseError as err:
-                    _LOGGER.warning(
-                        "A recovered watchlist entry (id %s) is left out: %s",
-                        row.get("id"),
-                        err,
+                except sqlite3.IntegrityError as err:
+                    refused.append((row.get("id"), str(err)))
+                    continue
+                if table == "plates":
+                    conn.executemany(
+                        "INSERT INTO plate_variants (variant, plate_id) VALUES (?, ?)",
+                        (
+                            (variant, values["id"])
+                            for variant in deletion_variants(values["lookalike"])
+                        ),
                     )
-                else:
-                    added += 1
+                added += 1
+        if refused:
+            _LOGGER.warning(
+                "%s rows of %s recovered from a damaged database are left out"
+                " (the first, id %s: %s)",
+                len(refused),
+                table,
+                *refused[0],
+            )
         return added
+
+    def drop_unseen_plates(self) -> int:
+        """Remove plates no sighting refers to (after a recovery lost theirs); return how many."""
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM plates WHERE NOT EXISTS"
+                " (SELECT 1 FROM sightings WHERE sightings.plate_id = plates.id)"
+            ).rowcount
 
     @staticmethod
     def _insert_watchlist(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
