@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
+import sqlite3
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -49,10 +50,12 @@ async def _damaged_while_stopped[T](
     config_dir: Path,
     table: str,
     fill: Callable[[SightingStore], T],
+    damage: Callable[[Path, str], object] = damage_last_leaf,
 ) -> tuple[Path, T]:
-    """Set the entry up, ``fill`` its store, stop it, and damage ``table``'s last page.
+    """Set the entry up, ``fill`` its store, stop it, and ``damage`` ``table``.
 
-    Return the database's path and what ``fill`` returned.
+    By default the table's last page is overwritten. Return the database's
+    path and what ``fill`` returned.
     """
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -61,7 +64,7 @@ async def _damaged_while_stopped[T](
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     database = config_dir / DOMAIN / DATABASE_FILE
-    damage_last_leaf(database, table)
+    damage(database, table)
     return database, filled
 
 
@@ -252,6 +255,62 @@ async def test_a_service_meeting_damage_gets_a_translated_error_and_a_check(
     )
     # The sighting came over with the audit lines before the damaged page.
     assert [found["plate"] for found in answer["sightings"]] == ["AE1234BK"]
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def _scramble_fts_index(database: Path, table: str) -> None:
+    """Overwrite the FTS5 index ``table``'s segments: its pages stay sound, its content not."""
+    conn = sqlite3.connect(database)
+    try:
+        with conn:
+            conn.execute(
+                f"UPDATE {table}_data SET block = randomblob(length(block))"  # noqa: S608
+                " WHERE id > 10"
+            )
+    finally:
+        conn.close()
+
+
+async def test_a_damaged_trigram_index_is_rebuilt_and_the_file_kept(
+    hass: HomeAssistant,
+    config_dir: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A pattern search meeting FTS5 damage is refused once; the check rebuilds the index.
+
+    SQLite's page checks pass such a file, so without the rebuild every
+    pattern search failed and the entry reloaded once an hour for ever.
+    """
+
+    def fill(store: SightingStore) -> None:
+        for number in range(300):
+            store.record(sighting(plate=f"AE{number:04d}BK", event_id=str(number)))
+
+    database, _ = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "plate_trigrams", fill, _scramble_fts_index
+    )
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    query = {"plate": "AE01*", "page_size": 500, "reason": "case 42"}
+
+    with pytest.raises(HomeAssistantError) as caught:
+        await call(hass, "search_sightings", query)
+    assert caught.value.translation_key == "store_failed"
+    await hass.async_block_till_done()
+
+    assert folder_entry.state is ConfigEntryState.LOADED
+    answer = await call(hass, "search_sightings", query)
+    assert sorted(found["plate"] for found in answer["sightings"]) == [
+        f"AE{number:04d}BK" for number in range(100, 200)
+    ]
+    assert not list(database.parent.glob(f"{DATABASE_FILE}.damaged-*"))
+    assert not [
+        issue
+        for (domain, _), issue in issue_registry.issues.items()
+        if domain == DOMAIN
+    ]
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
 

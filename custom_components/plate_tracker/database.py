@@ -105,7 +105,7 @@ async def _async_open(
                     await hass.async_add_executor_job(store.close)
                 raise
             _LOGGER.info(
-                "The sightings database %s passed SQLite's quick check", db_path
+                "The sightings database %s passed SQLite's checks", db_path
             )
     except Exception as err:
         if not is_damaged(err):

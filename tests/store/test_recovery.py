@@ -285,3 +285,71 @@ def test_two_damaged_pages_lose_only_their_own_rows(db_path: Path) -> None:
     assert len(runs) == 2
     assert len(missing) == leaves[1][1] + leaves[-2][1]
     assert result.carried["sightings"] == 600 - len(missing)
+
+
+def test_a_damaged_trigram_index_is_rebuilt_in_place(db_path: Path) -> None:
+    """FTS5 damage passes SQLite's page checks: the check rebuilds it, the file stays."""
+    with SightingStore.open(db_path) as store:
+        for number in range(300):
+            store.record(sighting(plate=f"AE{number:04d}BK", event_id=str(number)))
+        wanted = store.search(SearchQuery(plate="AE01*", page_size=500)).sightings
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "UPDATE plate_trigrams_data SET block = randomblob(length(block))"
+            " WHERE id > 10"
+        )
+    conn.close()
+
+    with SightingStore.open(db_path) as store:
+        with pytest.raises(sqlite3.DatabaseError) as caught:
+            store.search(SearchQuery(plate="AE01*", page_size=500))
+        assert is_damaged(caught.value)
+        assert store.quick_check() == ["ok"]
+
+        assert check_store(store) == ["plate_trigrams"]
+
+        assert store.search(SearchQuery(plate="AE01*", page_size=500)).sightings == (
+            wanted
+        )
+        assert len(wanted) == 100
+        assert check_store(store) == []
+    assert not list(db_path.parent.glob("*.damaged-*"))
+
+
+def test_indexes_that_no_longer_match_their_tables_are_rebuilt(db_path: Path) -> None:
+    """Two time indexes swapped on disk: the quick check passes, the full one does not."""
+    with SightingStore.open(db_path) as store:
+        for number in range(300):
+            store.record(
+                sighting(
+                    seen_at=T0 + minutes(number),
+                    event_id=str(number),
+                    snapshot_jpeg=b"x" * 100 if number % 3 else None,
+                )
+            )
+    conn = sqlite3.connect(db_path)
+    roots = dict(
+        conn.execute(
+            "SELECT name, rootpage FROM sqlite_schema"
+            " WHERE name IN ('sightings_time', 'images_time')"
+        ).fetchall()
+    )
+    conn.execute("PRAGMA writable_schema = ON")
+    with conn:
+        for name, other in (
+            ("sightings_time", "images_time"),
+            ("images_time", "sightings_time"),
+        ):
+            conn.execute(
+                "UPDATE sqlite_schema SET rootpage = ? WHERE name = ?",
+                (roots[other], name),
+            )
+    conn.close()
+
+    with SightingStore.open(db_path) as store:
+        assert store.quick_check() == ["ok"]
+        assert check_store(store) == ["indexes"]
+        assert store._integrity_problems(10) == []
+        page = store.search(SearchQuery(since=T0 + minutes(290), page_size=500))
+        assert [found.id for found in page.sightings] == list(range(300, 290, -1))

@@ -62,21 +62,36 @@ def is_damaged(err: BaseException) -> bool:
     )
 
 
-def check_store(store: SightingStore) -> None:
-    """Raise ``DamagedDatabaseError`` when SQLite's quick check finds damage. Blocking.
+def check_store(store: SightingStore) -> list[str]:
+    """Check the file after SQLite reported damage; mend what can be rebuilt. Blocking.
 
-    It reads every page of the file: seconds to minutes for a large one, so
-    it runs only after a write was refused as damaged.
+    Raises ``DamagedDatabaseError`` when SQLite's quick check finds damaged
+    pages, or when ``integrity_check`` still finds problems after the indexes
+    were rebuilt. An index that no longer matches its table (or a damaged
+    FTS5 trigram index) passes the quick check but is reported as damage on
+    every use: it is rebuilt in place instead, and its name returned. The
+    checks read every page: seconds to minutes for a large file, so they run
+    only after a call was refused as damaged.
     """
     try:
         problems = store.quick_check()
+        if problems != ["ok"]:
+            raise DamagedDatabaseError("; ".join(problems[:3]))
+        mended, problems = store.mend_indexes()
     except sqlite3.DatabaseError as err:
         # The check itself can stop at a page too damaged to walk.
         if is_damaged(err):
             raise DamagedDatabaseError(str(err)) from err
         raise
-    if problems != ["ok"]:
+    if problems:
         raise DamagedDatabaseError("; ".join(problems[:3]))
+    if mended:
+        _LOGGER.warning(
+            "Rebuilt the damaged %s of the sightings database %s; no data was lost",
+            " and ".join(mended),
+            store.path,
+        )
+    return mended
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +210,13 @@ def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
                 unread.append(table)
     finally:
         conn.close()
-    store.drop_unseen_plates()
+    try:
+        store.drop_unseen_plates()
+    except sqlite3.Error as err:
+        # Only fuzzy lookups' exactness is at stake: a plate with no sighting finds nothing.
+        _LOGGER.warning(
+            "Plates without sightings are left in the new database: %s", err
+        )
     return SetAside(damaged, MappingProxyType(carried), tuple(unread))
 
 

@@ -1106,6 +1106,44 @@ class SightingStore:
                 str(row[0]) for row in conn.execute(f"PRAGMA quick_check({int(limit)})")
             ]
 
+    def mend_indexes(self, limit: int = 10) -> tuple[list[str], list[str]]:
+        """Rebuild indexes that no longer match their tables. Blocking, reads every page.
+
+        ``quick_check`` looks at every page but not at what the indexes hold,
+        nor inside the FTS5 trigram index, whose damage SQLite reports
+        (``SQLITE_CORRUPT_VTAB``) on every pattern search while the file
+        passes its checks. Both are built from the tables, so they are rebuilt
+        in place and nothing is lost. Returns what was rebuilt
+        (``plate_trigrams``, ``indexes``) and what ``integrity_check`` still
+        finds afterwards (empty when the file is sound).
+        """
+        mended: list[str] = []
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO plate_trigrams (plate_trigrams) VALUES ('integrity-check')"
+                )
+            except sqlite3.DatabaseError as err:
+                if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CORRUPT:
+                    raise
+                conn.execute("INSERT INTO plate_trigrams (plate_trigrams) VALUES ('rebuild')")
+                mended.append("plate_trigrams")
+        problems = self._integrity_problems(limit)
+        if problems:
+            with self._write() as conn:
+                conn.execute("REINDEX")
+            mended.append("indexes")
+            problems = self._integrity_problems(limit)
+        return mended, problems
+
+    def _integrity_problems(self, limit: int) -> list[str]:
+        with self._read() as conn:
+            rows = [
+                str(row[0])
+                for row in conn.execute(f"PRAGMA integrity_check({int(limit)})")
+            ]
+        return [] if rows == ["ok"] else rows
+
     def insert_recovered(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
         """Add rows read from a damaged copy of this database, ids kept; return how many.
 
