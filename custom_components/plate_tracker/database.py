@@ -25,7 +25,13 @@ from homeassistant.util.hass_dict import HassKey
 from .backup import async_open_store
 from .const import DOMAIN, ISSUE_DATABASE_DAMAGED
 from .store import SightingStore
-from .store.recovery import check_store, is_damaged, set_damaged_aside
+from .store.recovery import (
+    SetAside,
+    check_store,
+    is_damaged,
+    resume_set_aside,
+    set_damaged_aside,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,7 +67,8 @@ def async_store_failed(hass: HomeAssistant, entry_id: str, err: Exception) -> No
     A refused sighting waits already (in the spool, or as its file in the
     inbox). Damage in a page a write needs refuses every later write too, and
     waiting sightings raise no alerts: so the file is checked (``PRAGMA
-    quick_check``) when the entry is set up again, and set aside if damaged.
+    integrity_check``) when the entry is set up again: damaged indexes are
+    rebuilt, and a file with damaged pages is set aside.
     """
     if not is_damaged(err):
         return
@@ -94,6 +101,18 @@ async def _async_open(
     is in progress (see ``backup.py``). With ``check`` the whole file is
     checked too, after a write was refused as damaged.
     """
+    try:
+        resumed = await hass.async_add_executor_job(
+            partial(resume_set_aside, db_path, held=held)
+        )
+    except Exception as err:
+        raise store_unavailable(db_path, err) from err
+    if resumed is not None:
+        store, set_aside = resumed
+        _async_report_set_aside(
+            hass, db_path, set_aside, "setting it aside was interrupted; done again"
+        )
+        return store
     open_store = partial(SightingStore.open, db_path, held=held)
     try:
         store = await hass.async_add_executor_job(open_store)
@@ -104,9 +123,7 @@ async def _async_open(
                 with suppress(sqlite3.Error):
                     await hass.async_add_executor_job(store.close)
                 raise
-            _LOGGER.info(
-                "The sightings database %s passed SQLite's checks", db_path
-            )
+            _LOGGER.info("The sightings database %s passed SQLite's checks", db_path)
     except Exception as err:
         if not is_damaged(err):
             raise store_unavailable(db_path, err) from err
@@ -119,6 +136,15 @@ async def _async_open(
         )
     except Exception as err:
         raise store_unavailable(db_path, err) from err
+    _async_report_set_aside(hass, db_path, set_aside, str(damage))
+    return store
+
+
+@callback
+def _async_report_set_aside(
+    hass: HomeAssistant, db_path: Path, set_aside: SetAside, error: str
+) -> None:
+    """Raise the repair issue that names the kept file and what came over from it."""
     if not set_aside.watchlist_complete:
         key = "database_damaged_watchlist_incomplete"
     elif set_aside.unread:
@@ -137,7 +163,7 @@ async def _async_open(
         translation_placeholders={
             "path": str(db_path),
             "damaged": str(set_aside.damaged),
-            "error": str(damage),
+            "error": error,
             "watchlist": str(carried["watchlist"]),
             "sightings": str(carried["sightings"]),
             "images": str(carried["images"]),
@@ -145,7 +171,6 @@ async def _async_open(
             "audit": str(carried["audit"]),
         },
     )
-    return store
 
 
 def _checks(hass: HomeAssistant) -> _StoreChecks:

@@ -39,6 +39,8 @@ _LOGGER = logging.getLogger(__name__)
 
 _DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+_BUILDING = ".new"
+"""Added to the kept file's name for the new database while rows are carried into it."""
 _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 """Rows read and added at a time: at most 500, and no more than about 8 MB of
@@ -65,18 +67,15 @@ def is_damaged(err: BaseException) -> bool:
 def check_store(store: SightingStore) -> list[str]:
     """Check the file after SQLite reported damage; mend what can be rebuilt. Blocking.
 
-    Raises ``DamagedDatabaseError`` when SQLite's quick check finds damaged
-    pages, or when ``integrity_check`` still finds problems after the indexes
-    were rebuilt. An index that no longer matches its table (or a damaged
-    FTS5 trigram index) passes the quick check but is reported as damage on
-    every use: it is rebuilt in place instead, and its name returned. The
-    checks read every page: seconds to minutes for a large file, so they run
-    only after a call was refused as damaged.
+    An index out of step with its table, or a damaged FTS5 trigram index, is
+    reported as damage on every use, but both are built from the tables: they
+    are rebuilt in place and their names returned (``mend_indexes``). Raises
+    ``DamagedDatabaseError`` when SQLite's ``integrity_check`` still finds
+    problems after that: damaged pages. The checks read every page, seconds
+    to minutes for a large file, so they run only after a call was refused as
+    damaged.
     """
     try:
-        problems = store.quick_check()
-        if problems != ["ok"]:
-            raise DamagedDatabaseError("; ".join(problems[:3]))
         mended, problems = store.mend_indexes()
     except sqlite3.DatabaseError as err:
         # The check itself can stop at a page too damaged to walk.
@@ -124,11 +123,15 @@ def set_damaged_aside(
 
     Blocking: carrying a large file over reads all of it and takes minutes.
     The damaged file becomes ``<name>.damaged-<UTC time>`` beside it, with its
-    WAL and other side files renamed alike. Returns the new store, open
-    (``held`` as ``SightingStore.open`` takes it), and what was done. Raises
-    ``OSError`` when the files cannot be renamed (nothing is changed then)
-    and whatever ``SightingStore.open`` raises for the new file. A failure
-    while carrying rows over only stops it there (logged).
+    WAL and other side files renamed alike. The new database is built beside
+    it as ``<that name>.new`` and moved to ``path`` only when every readable
+    row is in it: a start after a power cut in between finds no database at
+    ``path`` and carries the rows over again (``resume_set_aside``). Returns
+    the new store, open (``held`` as ``SightingStore.open`` takes it), and
+    what was done. Raises ``OSError`` when the files cannot be renamed
+    (nothing is changed then) and whatever ``SightingStore.open`` raises for
+    the new file. A failure while carrying rows over only stops it there
+    (logged).
     """
     damaged = path.with_name(f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}")
     suffix = 1
@@ -137,26 +140,47 @@ def set_damaged_aside(
         damaged = damaged.with_name(
             f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}-{suffix}"
         )
-    # The WAL first: a main file moved without it would be opened with a stranger's WAL.
-    moved: list[tuple[Path, Path]] = []
-    try:
-        for side in _SIDE_FILES:
-            source = path.with_name(path.name + side)
-            if source.exists():
-                target = damaged.with_name(damaged.name + side)
-                source.rename(target)
-                moved.append((target, source))
-        path.rename(damaged)
-    except OSError:
-        for target, source in reversed(moved):
-            target.rename(source)
-        raise
-    store = SightingStore.open(path, held=held)
+    _rename_with_side_files(path, damaged)
+    return _start_from(path, damaged, held=held)
+
+
+def resume_set_aside(
+    path: Path, *, held: bool = False
+) -> tuple[SightingStore, SetAside] | None:
+    """Finish a set-aside that a crash or power cut interrupted; ``None`` if none was. Blocking.
+
+    Such a start finds no database at ``path`` but a ``<name>.damaged-<UTC
+    time>.new`` beside the kept file: that half-built database is deleted
+    and the rows are carried over again from the kept file.
+    """
+    if path.exists():
+        return None
+    for building in sorted(path.parent.glob(f"{path.name}.damaged-*{_BUILDING}")):
+        damaged = building.with_name(building.name.removesuffix(_BUILDING))
+        if damaged.exists():
+            _LOGGER.warning(
+                "Setting the damaged database %s aside was interrupted; carrying"
+                " its rows over again",
+                damaged,
+            )
+            return _start_from(path, damaged, held=held)
+    return None
+
+
+def _start_from(
+    path: Path, damaged: Path, *, held: bool
+) -> tuple[SightingStore, SetAside]:
+    """Build the new database from what ``damaged`` still gives, then move it to ``path``."""
+    building = damaged.with_name(damaged.name + _BUILDING)
+    for side in ("", *_SIDE_FILES):
+        building.with_name(building.name + side).unlink(missing_ok=True)
+    store = SightingStore.open(building, held=held)
     try:
         result = _carry_over(damaged, store)
-    except BaseException:
+    finally:
         store.close()
-        raise
+    _rename_with_side_files(building, path)
+    store = SightingStore.open(path, held=held)
     _LOGGER.error(
         "The sightings database %s is damaged: it is kept as %s and a new one is"
         " started, with the rows that could still be read (%s)%s",
@@ -166,6 +190,24 @@ def set_damaged_aside(
         f"; not all of {', '.join(result.unread)}" if result.unread else "",
     )
     return store, result
+
+
+def _rename_with_side_files(source: Path, target: Path) -> None:
+    """Rename a database file and its side files; all of them or, on failure, none."""
+    # The WAL first: a main file moved without it would be opened with a stranger's WAL.
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for side in _SIDE_FILES:
+            side_file = source.with_name(source.name + side)
+            if side_file.exists():
+                renamed = target.with_name(target.name + side)
+                side_file.rename(renamed)
+                moved.append((renamed, side_file))
+        source.rename(target)
+    except OSError:
+        for renamed, side_file in reversed(moved):
+            renamed.rename(side_file)
+        raise
 
 
 def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
