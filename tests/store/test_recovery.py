@@ -394,3 +394,35 @@ def test_a_set_aside_cut_short_is_done_again(
         assert store.watchlist() == listed
     assert not list(db_path.parent.glob("*.new*"))
     assert resume_set_aside(db_path) is None
+
+
+def test_a_set_aside_that_could_not_start_its_new_database_is_done_again(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new file refused (a full disk) after the damaged one moved: the next start goes on."""
+    with SightingStore.open(db_path) as store:
+        _fill(store, 300, picture=10)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    page, lost = leaves[len(leaves) // 2]
+    damage_page(db_path, page)
+    opened = SightingStore.open
+
+    def refuse_the_new_file(path: Path, **kwargs: bool) -> SightingStore:
+        if path.name.endswith(".new"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return opened(path, **kwargs)
+
+    monkeypatch.setattr(SightingStore, "open", refuse_the_new_file)
+    with pytest.raises(sqlite3.OperationalError):
+        set_damaged_aside(db_path, T0)
+    monkeypatch.undo()
+    assert not db_path.exists()
+
+    resumed = resume_set_aside(db_path)
+
+    assert resumed is not None
+    store, result = resumed
+    with store:
+        assert result.carried["watchlist"] == 3
+        assert store.count() == 300 - lost
+    assert not list(db_path.parent.glob("*.new*"))

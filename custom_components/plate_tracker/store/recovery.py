@@ -140,7 +140,15 @@ def set_damaged_aside(
         damaged = damaged.with_name(
             f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}-{suffix}"
         )
-    _rename_with_side_files(path, damaged)
+    # The new database's name is there before the damaged file moves: whatever
+    # stops the set-aside from here on, the next start finds it and goes on.
+    building = damaged.with_name(damaged.name + _BUILDING)
+    building.touch()
+    try:
+        _rename_with_side_files(path, damaged)
+    except OSError:
+        building.unlink()
+        raise
     return _start_from(path, damaged, held=held)
 
 
@@ -172,8 +180,10 @@ def _start_from(
 ) -> tuple[SightingStore, SetAside]:
     """Build the new database from what ``damaged`` still gives, then move it to ``path``."""
     building = damaged.with_name(damaged.name + _BUILDING)
-    for side in ("", *_SIDE_FILES):
+    # Emptied, not deleted: the name stays until the database takes its place.
+    for side in _SIDE_FILES:
         building.with_name(building.name + side).unlink(missing_ok=True)
+    building.write_bytes(b"")
     store = SightingStore.open(building, held=held)
     try:
         result = _carry_over(damaged, store)
