@@ -426,3 +426,25 @@ def test_a_set_aside_that_could_not_start_its_new_database_is_done_again(
         assert result.carried["watchlist"] == 3
         assert store.count() == 300 - lost
     assert not list(db_path.parent.glob("*.new*"))
+
+
+def test_a_set_aside_during_a_backup_keeps_the_new_main_file_still(
+    db_path: Path,
+) -> None:
+    """Held (a backup runs): the carried rows wait in the WAL, the main file is not written."""
+    with SightingStore.open(db_path) as store:
+        _fill(store, 300, picture=10)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    page, lost = leaves[len(leaves) // 2]
+    damage_page(db_path, page)
+
+    store, _ = set_damaged_aside(db_path, T0, held=True)
+
+    assert store.main_file_held
+    main_file = db_path.read_bytes()
+    store.record(sighting(event_id="during the backup"))
+    assert store.count() == 301 - lost
+    store.close()
+    assert db_path.read_bytes() == main_file
+    with SightingStore.open(db_path) as store:
+        assert store.count() == 301 - lost
