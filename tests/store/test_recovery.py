@@ -188,6 +188,21 @@ def _fill(store: SightingStore, count: int, picture: int) -> list[WatchlistEntry
     return listed
 
 
+def _damaged_in_the_middle(
+    db_path: Path, count: int, picture: int
+) -> tuple[list[WatchlistEntry], int]:
+    """Fill a store (see ``_fill``), then damage its middle sightings page.
+
+    Return the watchlist and how many sightings that page held.
+    """
+    with SightingStore.open(db_path) as store:
+        listed = _fill(store, count, picture=picture)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    page, lost = leaves[len(leaves) // 2]
+    damage_page(db_path, page)
+    return listed, lost
+
+
 def test_rows_past_a_damaged_page_are_carried_over(db_path: Path) -> None:
     """A damaged page in the middle of the sightings loses only the rows on it."""
     with SightingStore.open(db_path) as store:
@@ -363,11 +378,7 @@ def test_a_set_aside_cut_short_is_done_again(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The new database is moved into place only when whole; a cut one is built again."""
-    with SightingStore.open(db_path) as store:
-        listed = _fill(store, 300, picture=100)
-    leaves = table_pages(db_path, "sightings", "leaf")
-    page, lost = leaves[len(leaves) // 2]
-    damage_page(db_path, page)
+    listed, lost = _damaged_in_the_middle(db_path, 300, picture=100)
     carry = SightingStore.insert_recovered
 
     def cut_at_images(store: SightingStore, table: str, rows: list) -> int:
@@ -400,11 +411,7 @@ def test_a_set_aside_that_could_not_start_its_new_database_is_done_again(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The new file refused (a full disk) after the damaged one moved: the next start goes on."""
-    with SightingStore.open(db_path) as store:
-        _fill(store, 300, picture=10)
-    leaves = table_pages(db_path, "sightings", "leaf")
-    page, lost = leaves[len(leaves) // 2]
-    damage_page(db_path, page)
+    _, lost = _damaged_in_the_middle(db_path, 300, picture=10)
     opened = SightingStore.open
 
     def refuse_the_new_file(path: Path, **kwargs: bool) -> SightingStore:
@@ -432,11 +439,7 @@ def test_a_set_aside_during_a_backup_keeps_the_new_main_file_still(
     db_path: Path,
 ) -> None:
     """Held (a backup runs): the carried rows wait in the WAL, the main file is not written."""
-    with SightingStore.open(db_path) as store:
-        _fill(store, 300, picture=10)
-    leaves = table_pages(db_path, "sightings", "leaf")
-    page, lost = leaves[len(leaves) // 2]
-    damage_page(db_path, page)
+    _, lost = _damaged_in_the_middle(db_path, 300, picture=10)
 
     store, _ = set_damaged_aside(db_path, T0, held=True)
 
