@@ -16,6 +16,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
@@ -71,6 +74,7 @@ async def _damaged_while_stopped[T](
 
 async def test_damaged_database_is_set_aside_and_sightings_go_on(
     hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
     config_dir: Path,
     folder_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
@@ -89,6 +93,12 @@ async def test_damaged_database_is_set_aside_and_sightings_go_on(
     assert issue.translation_placeholders["damaged"] == str(damaged)
     assert issue.translation_placeholders["watchlist"] == "0"
     assert "not a database" in issue.translation_placeholders["error"]
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, folder_entry
+    )
+    assert diagnostics["store"]["damaged_files_kept"] == [
+        {"name": damaged.name, "bytes": len(GARBAGE)}
+    ]
 
     store = folder_entry.runtime_data.store
     _, created = await hass.async_add_executor_job(

@@ -23,6 +23,7 @@ from .const import (
 )
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
 from .engine.remote import RemoteEngine
+from .store.recovery import kept_damaged_files
 from .store.spool import SightingSpool
 
 # Plates are personal data; so are places and the raw reads and alternatives that
@@ -58,11 +59,12 @@ def _spool_state(spool: SightingSpool | None) -> dict[str, int] | None:
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant,  # noqa: ARG001 - the signature Home Assistant calls
+    hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
 ) -> dict[str, Any]:
     """Return what helps to debug an entry, without personal data."""
     runtime = entry.runtime_data
+    kept = await hass.async_add_executor_job(kept_damaged_files, runtime.store.path)
     return {
         "entry": {
             "options": async_redact_data(dict(entry.options), TO_REDACT),
@@ -72,7 +74,11 @@ async def async_get_config_entry_diagnostics(
             ],
         },
         "engine": "server" if isinstance(runtime.engine, RemoteEngine) else "local",
-        "store": {"main_file_held_for_backup": runtime.store.main_file_held},
+        "store": {
+            "main_file_held_for_backup": runtime.store.main_file_held,
+            # Set aside when damaged, never deleted: what they are and the room they take.
+            "damaged_files_kept": kept,
+        },
         "pipeline": {
             "queue_depth": runtime.pipeline.queue_depth,
             "spool_depth": runtime.pipeline.spool_depth,

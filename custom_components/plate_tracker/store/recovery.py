@@ -175,6 +175,28 @@ def resume_set_aside(
     return None
 
 
+def kept_damaged_files(path: Path) -> list[dict[str, object]]:
+    """Return the damaged files set aside beside ``path``: name and size, oldest first. Blocking.
+
+    They are never deleted by the integration; diagnostics list them so that
+    support sees what is kept, and how much room it takes.
+    """
+    kept = []
+    for candidate in sorted(path.parent.glob(f"{path.name}.damaged-*")):
+        if candidate.name.endswith((*_SIDE_FILES, _BUILDING)):
+            continue
+        size = sum(
+            side.stat().st_size
+            for side in (
+                candidate,
+                *(candidate.with_name(candidate.name + s) for s in _SIDE_FILES),
+            )
+            if side.exists()
+        )
+        kept.append({"name": candidate.name, "bytes": size})
+    return kept
+
+
 def _start_from(
     path: Path, damaged: Path, *, held: bool
 ) -> tuple[SightingStore, SetAside]:
