@@ -285,22 +285,30 @@ def test_a_damaged_picture_loses_only_its_own_row(db_path: Path) -> None:
         )
 
 
-def test_two_damaged_pages_lose_only_their_own_rows(db_path: Path) -> None:
-    """Each damaged stretch is sought past on its own; the rows between them come over."""
+@pytest.mark.parametrize("between", [1, 2, 5])
+def test_two_damaged_pages_lose_only_their_own_rows(
+    db_path: Path, between: int
+) -> None:
+    """Each damaged stretch is sought past on its own; the pages between them come over.
+
+    A seek that jumps past the first stretch cannot land beyond a good page at
+    least as long as that stretch, so one good page between two is kept.
+    """
     with SightingStore.open(db_path) as store:
-        _fill(store, 600, picture=0)
+        _fill(store, 1000, picture=0)
     leaves = table_pages(db_path, "sightings", "leaf")
-    for page, _ in (leaves[1], leaves[-2]):
+    damaged = (leaves[2], leaves[3 + between])
+    for page, _ in damaged:
         damage_page(db_path, page)
 
     store, result = set_damaged_aside(db_path, T0)
 
     with store:
-        missing = [n for n in range(1, 601) if store.get(n) is None]
+        missing = [n for n in range(1, 1001) if store.get(n) is None]
     runs = [n for n in missing if n - 1 not in missing]
     assert len(runs) == 2
-    assert len(missing) == leaves[1][1] + leaves[-2][1]
-    assert result.carried["sightings"] == 600 - len(missing)
+    assert len(missing) == sum(cells for _, cells in damaged)
+    assert result.carried["sightings"] == 1000 - len(missing)
 
 
 def test_a_damaged_trigram_index_is_rebuilt_in_place(db_path: Path) -> None:
