@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+import pytest
 
 from custom_components.plate_tracker.engine.models import ensure_models
 
@@ -46,6 +47,16 @@ NO_BROWSER_ENV = "PLATE_TRACKER_E2E_NO_BROWSER"
 # root filesystem has none, but shares the machine's network): the DevTools address
 # ("http://127.0.0.1:port") of a headless chromium to connect to instead of launching one.
 BROWSER_CDP_ENV = "PLATE_TRACKER_E2E_BROWSER_CDP"
+
+
+def e2e_marks(timeout: int = 600) -> list[pytest.MarkDecorator]:
+    """Return an end-to-end module's ``pytestmark``: the ``e2e`` mark, real sockets, a time limit."""
+    return [
+        pytest.mark.e2e,
+        pytest.mark.enable_socket,
+        pytest.mark.usefixtures("socket_enabled"),
+        pytest.mark.timeout(timeout),
+    ]
 
 
 def free_port() -> int:

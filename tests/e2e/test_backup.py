@@ -25,6 +25,7 @@ from .harness import (
     HASS_START_TIMEOUT,
     EventSubscription,
     RunningHass,
+    e2e_marks,
     free_port,
     load_demo_feed,
     running_hass,
@@ -34,12 +35,7 @@ from .harness import (
     write_hass_config,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.enable_socket,
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.timeout(600),
-]
+pytestmark = e2e_marks()
 
 INBOX = "plate_inbox"
 CAMERA = "gate"

@@ -28,6 +28,7 @@ from ..store.conftest import T0, damage_page, minutes, sighting, table_pages
 from .harness import (
     EventSubscription,
     RunningHass,
+    e2e_marks,
     free_port,
     load_demo_feed,
     running_hass,
@@ -37,12 +38,7 @@ from .harness import (
     write_hass_config,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.enable_socket,
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.timeout(600),
-]
+pytestmark = e2e_marks()
 
 INBOX = "plate_inbox"
 CAMERA = "gate"

@@ -46,6 +46,7 @@ from .harness import (
     EventSubscription,
     RunningHass,
     chromium_binary,
+    e2e_marks,
     form_defaults,
     free_port,
     load_demo_feed,
@@ -56,12 +57,7 @@ from .harness import (
     write_hass_config,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.enable_socket,
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.timeout(600),
-]
+pytestmark = e2e_marks()
 
 PLATE = "AA1234BB"
 INBOX = "plate_inbox"

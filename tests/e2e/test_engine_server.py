@@ -27,6 +27,7 @@ from .harness import (
     EventSubscription,
     ManagedProcess,
     RunningHass,
+    e2e_marks,
     free_port,
     load_demo_feed,
     port_open,
@@ -39,12 +40,7 @@ from .harness import (
     write_hass_config,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.enable_socket,
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.timeout(600),
-]
+pytestmark = e2e_marks()
 
 PLATE = "BC5512HP"
 CAMERA = "gate"

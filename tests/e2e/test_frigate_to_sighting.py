@@ -29,6 +29,7 @@ from .harness import (
     EventSubscription,
     FakeFrigate,
     RunningHass,
+    e2e_marks,
     free_port,
     load_demo_feed,
     mosquitto_binary,
@@ -41,12 +42,7 @@ from .harness import (
     write_hass_config,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.enable_socket,
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.timeout(900),
-]
+pytestmark = e2e_marks(timeout=900)
 
 PLATE = "AE1234BK"
 CAMERA = "bridge"
