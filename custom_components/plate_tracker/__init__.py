@@ -93,7 +93,7 @@ from .retention import async_schedule_retention
 from .routes import RouteTracker
 from .services import async_setup_services
 from .source import async_start_sources
-from .store.recovery import is_damaged
+from .store.errors import is_damaged
 from .store.spool import SightingSpool
 from .views import SightingImageView
 from .websocket_api import async_register_websocket_commands

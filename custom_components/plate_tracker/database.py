@@ -25,13 +25,8 @@ from homeassistant.util.hass_dict import HassKey
 from .backup import async_open_store
 from .const import DOMAIN, ISSUE_DATABASE_DAMAGED
 from .store import SightingStore
-from .store.recovery import (
-    SetAside,
-    check_store,
-    is_damaged,
-    resume_set_aside,
-    set_damaged_aside,
-)
+from .store.errors import is_damaged
+from .store.recovery import SetAside, check_store, resume_set_aside, set_damaged_aside
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -10,10 +10,12 @@ import pytest
 
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
 from custom_components.plate_tracker.store import SearchQuery, SightingStore
-from custom_components.plate_tracker.store.recovery import (
+from custom_components.plate_tracker.store.errors import (
     DamagedDatabaseError,
-    check_store,
     is_damaged,
+)
+from custom_components.plate_tracker.store.recovery import (
+    check_store,
     resume_set_aside,
     set_damaged_aside,
 )

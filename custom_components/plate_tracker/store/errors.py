@@ -1,4 +1,4 @@
-"""Errors the store raises for input it refuses.
+"""Errors the store raises for input it refuses, and how it tells a damaged file.
 
 The Home Assistant glue turns a ``StoreValidationError`` into a translated
 ``ServiceValidationError``: ``translation_key`` is stable and names an entry under
@@ -15,9 +15,16 @@ Keys and their placeholders:
   ``watchlist_duplicate_plate`` (plate)
 - ``purge_needs_criteria``
 - ``export_exists`` (path), ``export_folder_missing`` (path)
+
+A damaged file (``is_damaged``) is not the caller's doing: ``store/recovery.py``
+checks it, mends its indexes or sets it aside.
 """
 
 from __future__ import annotations
+
+import sqlite3
+
+_DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
 class StoreValidationError(ValueError):
@@ -35,3 +42,20 @@ class StoreValidationError(ValueError):
         super().__init__(
             f"{translation_key}({details})" if details else translation_key
         )
+
+
+class DamagedDatabaseError(Exception):
+    """SQLite's own check of the database file found it damaged."""
+
+
+def is_damaged(err: BaseException) -> bool:
+    """Return whether SQLite refused a file as damaged, not as busy, locked or unreadable."""
+    if isinstance(err, DamagedDatabaseError):
+        return True
+    code = getattr(err, "sqlite_errorcode", None)
+    # Extended codes (SQLITE_CORRUPT_INDEX and the like) carry the primary one in the low byte.
+    return (
+        isinstance(err, sqlite3.DatabaseError)
+        and isinstance(code, int)
+        and code & 0xFF in _DAMAGED_CODES
+    )

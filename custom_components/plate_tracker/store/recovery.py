@@ -28,6 +28,7 @@ from pathlib import Path
 import sqlite3
 from types import MappingProxyType
 
+from .errors import DamagedDatabaseError, is_damaged
 from .sighting_store import (
     _SQLITE_MIN_INTEGER,
     RECOVERED_TABLES,
@@ -37,7 +38,6 @@ from .sighting_store import (
 
 _LOGGER = logging.getLogger(__name__)
 
-_DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 _BUILDING = ".new"
 """Added to the kept file's name for the new database while rows are carried into it."""
@@ -45,23 +45,6 @@ _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 """Rows read and added at a time: at most 500, and no more than about 8 MB of
 pictures, so a file of large snapshots is carried over in little memory."""
-
-
-class DamagedDatabaseError(Exception):
-    """SQLite's own check of the database file found it damaged."""
-
-
-def is_damaged(err: BaseException) -> bool:
-    """Return whether SQLite refused a file as damaged, not as busy, locked or unreadable."""
-    if isinstance(err, DamagedDatabaseError):
-        return True
-    code = getattr(err, "sqlite_errorcode", None)
-    # Extended codes (SQLITE_CORRUPT_INDEX and the like) carry the primary one in the low byte.
-    return (
-        isinstance(err, sqlite3.DatabaseError)
-        and isinstance(code, int)
-        and code & 0xFF in _DAMAGED_CODES
-    )
 
 
 def check_store(store: SightingStore) -> list[str]:

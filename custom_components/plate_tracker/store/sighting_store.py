@@ -61,7 +61,7 @@ from ..records import (
     WatchlistEntry,
 )
 from . import export as evidence
-from .errors import StoreValidationError
+from .errors import StoreValidationError, is_damaged
 from .models import (
     MAX_PAGE_SIZE,
     AuditRecord,
@@ -334,10 +334,14 @@ class SightingStore:
             held, self._main_file_held = self._main_file_held, False
             self._apply_autocheckpoint()
         if held:
-            with self._checkpoint_lock:
-                if self._checkpointer is not None and not self._main_file_held:
-                    self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpoint_passive()
         return held
+
+    def _checkpoint_passive(self) -> None:
+        """Checkpoint what readers allow, on a connection of its own; none while held."""
+        with self._checkpoint_lock:
+            if self._checkpointer is not None and not self._main_file_held:
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def __enter__(self) -> Self:
         """Use an open store in a ``with`` block that closes it."""
@@ -608,11 +612,16 @@ class SightingStore:
                 (plate, key),
             ).fetchone()[0],
         )
+        SightingStore._add_plate_variants(conn, plate_id, key)
+        return plate_id
+
+    @staticmethod
+    def _add_plate_variants(conn: sqlite3.Connection, plate_id: int, key: str) -> None:
+        """Add a new plate's rows to the fuzzy index (see ``schema``)."""
         conn.executemany(
             "INSERT INTO plate_variants (variant, plate_id) VALUES (?, ?)",
             ((variant, plate_id) for variant in deletion_variants(key)),
         )
-        return plate_id
 
     @staticmethod
     def _drop_orphan_plates(conn: sqlite3.Connection, plate_ids: Iterable[int]) -> int:
@@ -1116,7 +1125,7 @@ class SightingStore:
                     "INSERT INTO plate_trigrams (plate_trigrams) VALUES ('integrity-check')"
                 )
             except sqlite3.DatabaseError as err:
-                if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CORRUPT:
+                if not is_damaged(err):
                     raise
                 conn.execute(
                     "INSERT INTO plate_trigrams (plate_trigrams) VALUES ('rebuild')"
@@ -1181,13 +1190,7 @@ class SightingStore:
                     refused.append((row.get("id"), str(err)))
                     continue
                 if table == "plates":
-                    conn.executemany(
-                        "INSERT INTO plate_variants (variant, plate_id) VALUES (?, ?)",
-                        (
-                            (variant, values["id"])
-                            for variant in deletion_variants(values["lookalike"])
-                        ),
-                    )
+                    self._add_plate_variants(conn, values["id"], values["lookalike"])
                 added += 1
         if refused:
             _LOGGER.warning(
@@ -1529,14 +1532,9 @@ class SightingStore:
                 self._purges_running += change
                 self._apply_autocheckpoint()
 
-        def checkpoint() -> None:
-            with self._checkpoint_lock:
-                if self._checkpointer is not None and not self._main_file_held:
-                    self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
         purges_running(1)
         try:
-            yield checkpoint
+            yield self._checkpoint_passive
         finally:
             purges_running(-1)
 
