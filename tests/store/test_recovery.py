@@ -87,7 +87,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
     assert result.damaged.with_name(result.damaged.name + "-wal").read_bytes() == (
         b"half a WAL"
     )
-    assert (result.watchlist_recovered, result.watchlist_complete) == (0, False)
+    assert (result.carried["watchlist"], result.watchlist_complete) == (0, False)
     with store:
         assert store.count() == 0
         assert store.record(sighting())[1]
@@ -135,7 +135,7 @@ def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
 
     store, result = set_damaged_aside(db_path, T0)
 
-    assert (result.watchlist_recovered, result.watchlist_complete) == (3, True)
+    assert (result.carried["watchlist"], result.watchlist_complete) == (3, True)
     assert result.unread == ("images",)
     assert (result.carried["sightings"], result.carried["images"]) == (300, 0)
     with store:

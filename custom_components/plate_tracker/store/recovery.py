@@ -89,11 +89,6 @@ class SetAside:
     or rows that refer to lost ones), in ``RECOVERED_TABLES`` order."""
 
     @property
-    def watchlist_recovered(self) -> int:
-        """Watchlist entries carried into the new database."""
-        return self.carried["watchlist"]
-
-    @property
     def watchlist_complete(self) -> bool:
         """Whether the damaged file's watchlist was carried over whole."""
         return "watchlist" not in self.unread
