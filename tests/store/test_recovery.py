@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from custom_components.plate_tracker.records import Priority, WatchlistEntry
+from custom_components.plate_tracker.records import Priority, Sighting, WatchlistEntry
 from custom_components.plate_tracker.store import SearchQuery, SightingStore
 from custom_components.plate_tracker.store.errors import (
     DamagedDatabaseError,
@@ -311,6 +311,94 @@ def test_two_damaged_pages_lose_only_their_own_rows(
     assert len(runs) == 2
     assert len(missing) == sum(cells for _, cells in damaged)
     assert result.carried["sightings"] == 1000 - len(missing)
+
+
+def test_cameras_and_plates_on_damaged_pages_come_back_from_their_indexes(
+    db_path: Path,
+) -> None:
+    """A lost camera or plate row would take every sighting of it along.
+
+    The cameras table fits in one page: damaged, no sighting could be carried
+    over. Both tables' rows are whole in their unique indexes, on other pages.
+    """
+    with SightingStore.open(db_path) as store:
+        listed = _fill(store, 3000, picture=20)
+        before = [store.get(number) for number in range(1, 3001)]
+        hits_before = store.hits_for_entry(listed[0].id or 0, limit=1000)
+        cameras = store.cameras()
+    # Every plates leaf: more rows than one batch read back.
+    plate_leaves = table_pages(db_path, "plates", "leaf")
+    assert len(plate_leaves) >= 3
+    for page, _ in plate_leaves:
+        damage_page(db_path, page)
+    (camera_page,) = table_pages(db_path, "cameras", "leaf")
+    damage_page(db_path, camera_page[0])
+    lost = _unreadable_plates(db_path, before)
+    assert len(lost) == 600
+
+    store, result = set_damaged_aside(db_path, T0)
+
+    with store:
+        assert result.unread == ()
+        assert result.carried["cameras"] == 2
+        assert result.carried["plates"] == 600
+        assert result.carried["sightings"] == store.count() == 3000
+        assert [store.get(number) for number in range(1, 3001)] == before
+        assert store.cameras() == cameras
+        assert result.carried["images"] == 3000
+        assert store.hits_for_entry(listed[0].id or 0, limit=1000) == hits_before
+        # Plates read back from the index are found fuzzily and by pattern too.
+        for plate, sighting_ids in lost.items():
+            for query in (
+                SearchQuery(plate=f"{plate[:-1]}X", fuzzy=True, page_size=500),
+                SearchQuery(plate=f"{plate[:6]}*", page_size=500),
+            ):
+                found = {found.id for found in store.search(query).sightings}
+                assert sighting_ids <= found
+
+
+def _unreadable_plates(
+    db_path: Path, sightings: list[Sighting | None]
+) -> dict[str, set[int]]:
+    """Return the plates whose rows no longer read, with their sightings' ids."""
+    by_plate: dict[str, set[int]] = {}
+    for found in sightings:
+        assert found is not None
+        by_plate.setdefault(found.plate, set()).add(found.id)
+    conn = sqlite3.connect(db_path)
+    lost = {}
+    try:
+        for plate, ids in by_plate.items():
+            plate_id = conn.execute(
+                "SELECT plate_id FROM sightings WHERE id = ?", (min(ids),)
+            ).fetchone()[0]
+            try:
+                conn.execute(
+                    "SELECT plate FROM plates WHERE id = ?", (plate_id,)
+                ).fetchone()
+            except sqlite3.DatabaseError:
+                lost[plate] = ids
+    finally:
+        conn.close()
+    return lost
+
+
+def test_a_damaged_index_too_leaves_its_table_incomplete(db_path: Path) -> None:
+    """With the cameras' index damaged as well, their sightings cannot come over."""
+    with SightingStore.open(db_path) as store:
+        _fill(store, 50, picture=0)
+    for name in ("cameras", "sqlite_autoindex_cameras_1"):
+        ((page, _),) = table_pages(db_path, name, "leaf")
+        damage_page(db_path, page)
+
+    store, result = set_damaged_aside(db_path, T0)
+
+    with store:
+        assert result.carried["cameras"] == 0
+        assert result.carried["sightings"] == store.count() == 0
+        assert result.unread == ("cameras", "sightings", "images", "watchlist_hits")
+        assert result.carried["audit"] == 50
+        assert result.watchlist_complete
 
 
 def test_a_damaged_trigram_index_is_rebuilt_in_place(db_path: Path) -> None:

@@ -14,8 +14,12 @@ watchlist, so alerts go on, and the sightings with their pictures, the
 watchlist hits and the audit log, so searches and routes go on too. A table
 is read in rowid order; where the read meets a damaged page it seeks past it
 (``_readable_rows``), so one bad page loses the rows on that page, not the rest
-of the table. What sat on the damaged pages stays only in the kept file, where
-SQLite's ``.recover`` may find more of it.
+of the table. A camera or plate row is also held whole by its table's unique
+index, on other pages: those lost with a table page are read back from there
+(``_rows_from_index``). Without that, one damaged page of the cameras table,
+which usually fits in one, would leave every sighting out. What else sat on the
+damaged pages stays only in the kept file, where SQLite's ``.recover`` may find
+more of it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import sqlite3
 from types import MappingProxyType
 
+from ..plate_text import lookalike_key
 from .errors import DamagedDatabaseError, is_damaged
 from .sighting_store import (
     _SQLITE_MIN_INTEGER,
@@ -45,6 +50,13 @@ _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 """Rows read and added at a time: at most 500, and no more than about 8 MB of
 pictures, so a file of large snapshots is carried over in little memory."""
+_WHOLE_IN_INDEX = {
+    "cameras": ("name", "sqlite_autoindex_cameras_1"),
+    "plates": ("plate", "sqlite_autoindex_plates_1"),
+}
+"""Tables whose rows their UNIQUE index holds whole (the rowid is in every
+index entry; a plate's look-alike key is made from the plate): the column and
+the index SQLite made for it."""
 
 
 def check_store(store: SightingStore) -> list[str]:
@@ -223,7 +235,6 @@ def _rename_with_side_files(source: Path, target: Path) -> None:
 def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
     """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``."""
     carried = dict.fromkeys(RECOVERED_TABLES, 0)
-    unread: list[str] = []
     try:
         conn = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
@@ -234,32 +245,12 @@ def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
         damaged,
     )
     try:
-        for table in RECOVERED_TABLES:
-            skipped: list[tuple[int, int | None]] = []
-            read, stopped = 0, False
-            try:
-                for rows in _readable_rows(conn, table, skipped):
-                    read += len(rows)
-                    carried[table] += store.insert_recovered(table, rows)
-            except sqlite3.Error as err:
-                _LOGGER.warning(
-                    "Carrying %s over from the damaged database %s stopped after"
-                    " %s rows: %s",
-                    table,
-                    damaged,
-                    carried[table],
-                    err,
-                )
-                stopped = True
-            if skipped:
-                _LOGGER.warning(
-                    "Rows of %s on damaged pages of %s could not be read (ids %s)",
-                    table,
-                    damaged,
-                    ", ".join(_stretch(*gap) for gap in skipped[:5]),
-                )
-            if skipped or stopped or carried[table] < read:
-                unread.append(table)
+        # In order: what a row refers to is carried over before the row.
+        unread = [
+            table
+            for table in RECOVERED_TABLES
+            if not _carry_table(conn, table, store, damaged, carried)
+        ]
     finally:
         conn.close()
     try:
@@ -270,6 +261,92 @@ def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
             "Plates without sightings are left in the new database: %s", err
         )
     return SetAside(damaged, MappingProxyType(carried), tuple(unread))
+
+
+def _carry_table(
+    conn: sqlite3.Connection,
+    table: str,
+    store: SightingStore,
+    damaged: Path,
+    carried: dict[str, int],
+) -> bool:
+    """Carry ``table``'s readable rows over, counted in ``carried``; return whether all came."""
+    skipped: list[tuple[int, int | None]] = []
+    read = 0
+    from_index = ""
+    try:
+        for rows in _readable_rows(conn, table, skipped):
+            read += len(rows)
+            carried[table] += store.insert_recovered(table, rows)
+        complete = not skipped
+        if skipped and table in _WHOLE_IN_INDEX:
+            found, added, complete = _carry_from_index(conn, table, skipped, store)
+            read += found
+            carried[table] += added
+            from_index = f"; {found} read back from its index" + (
+                "" if complete else ", which is damaged too"
+            )
+    except sqlite3.Error as err:
+        _LOGGER.warning(
+            "Carrying %s over from the damaged database %s stopped after %s rows: %s",
+            table,
+            damaged,
+            carried[table],
+            err,
+        )
+        return False
+    finally:
+        if skipped:
+            _LOGGER.warning(
+                "Rows of %s on damaged pages of %s could not be read (ids %s)%s",
+                table,
+                damaged,
+                ", ".join(_stretch(*gap) for gap in skipped[:5]),
+                from_index,
+            )
+    return complete and carried[table] == read
+
+
+def _carry_from_index(
+    conn: sqlite3.Connection,
+    table: str,
+    skipped: list[tuple[int, int | None]],
+    store: SightingStore,
+) -> tuple[int, int, bool]:
+    """Carry the rows of ``table`` in the ``skipped`` stretches over from its unique index.
+
+    Returns how many it found and how many were added, and whether the whole
+    index read: a damaged index page stops the read there. The scan reads
+    only the index's pages (a covering index), never the table's.
+    """
+    column, index = _WHOLE_IN_INDEX[table]
+    found = added = 0
+    batch: list[dict[str, object]] = []
+    complete = True
+    try:
+        for rowid, value in conn.execute(
+            f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
+        ):
+            if not any(
+                after < rowid and (resume is None or rowid < resume)
+                for after, resume in skipped
+            ):
+                continue
+            row: dict[str, object] = {"id": rowid, column: value}
+            if table == "plates":
+                row["lookalike"] = lookalike_key(value)
+            batch.append(row)
+            if len(batch) >= _BATCH_ROWS:
+                found += len(batch)
+                added += store.insert_recovered(table, batch)
+                batch = []
+    except sqlite3.DatabaseError as err:
+        if not is_damaged(err):
+            raise
+        complete = False
+    found += len(batch)
+    added += store.insert_recovered(table, batch)
+    return found, added, complete
 
 
 def _stretch(after: int, resume: int | None) -> str:
