@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import time
+import gc
 from pathlib import Path
 import sqlite3
+import warnings
 
 import pytest
 
@@ -51,6 +53,23 @@ def test_a_file_that_is_not_a_database_is_damaged(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(GARBAGE)
     assert is_damaged(_open_error(db_path))
+
+
+def test_a_refused_open_leaves_no_connection_open(db_path: Path) -> None:
+    """Each retry on a damaged file must not leave a connection (and its file) open."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(GARBAGE)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            try:
+                SightingStore.open(db_path)
+            except sqlite3.DatabaseError:
+                pass
+            else:
+                pytest.fail("a file that is not a database was opened")
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 def test_busy_or_unreadable_is_not_damage(db_path: Path, tmp_path: Path) -> None:

@@ -216,8 +216,9 @@ class SightingStore:
         """
         store = cls(path, cache_mib=cache_mib, busy_timeout_s=busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = store._connect()
+        opened: list[sqlite3.Connection] = []
         try:
+            opened.append(writer := store._connect())
             if held:
                 writer.execute("PRAGMA wal_autocheckpoint = 0")
             writer.execute("PRAGMA journal_mode = WAL")
@@ -225,13 +226,16 @@ class SightingStore:
             # Plan queries from statistics; the limit keeps that quick on big files.
             writer.execute("PRAGMA analysis_limit = 1000")
             writer.execute("PRAGMA optimize = 0x10002")
-            reader = store._connect()
+            opened.append(reader := store._connect())
+            reader.execute("PRAGMA query_only = ON")
+            opened.append(checkpointer := store._connect())
         except BaseException:
-            writer.close()
+            # A damaged file fails here; each retry must not leave a connection open.
+            for conn in reversed(opened):
+                conn.close()
             raise
-        reader.execute("PRAGMA query_only = ON")
         store._writer, store._reader = writer, reader
-        store._checkpointer = store._connect()
+        store._checkpointer = checkpointer
         if held:
             store._hold(checkpoint_first=False)
         return store
@@ -358,11 +362,15 @@ class SightingStore:
             check_same_thread=False,
             timeout=self._busy_timeout_s,
         )
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-        conn.execute(f"PRAGMA cache_size = {-self._cache_mib * 1024}")
-        conn.execute("PRAGMA temp_store = MEMORY")
+        try:
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+            conn.execute(f"PRAGMA cache_size = {-self._cache_mib * 1024}")
+            conn.execute("PRAGMA temp_store = MEMORY")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextmanager
