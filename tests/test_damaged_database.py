@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 import sqlite3
@@ -96,11 +97,20 @@ async def test_damaged_database_is_set_aside_and_sightings_go_on(
     diagnostics = await get_diagnostics_for_config_entry(
         hass, hass_client, folder_entry
     )
+    error = issue.translation_placeholders["error"]
     assert diagnostics["store"]["damaged_files_kept"] == [
-        {"name": damaged.name, "bytes": len(GARBAGE)}
+        {"name": damaged.name, "bytes": len(GARBAGE), "reason": error}
     ]
 
     store = folder_entry.runtime_data.store
+    (audited,) = await hass.async_add_executor_job(
+        partial(store.audit_log, action="database_set_aside")
+    )
+    assert audited.user_id is None
+    assert audited.details["kept"] == damaged.name
+    assert audited.details["error"] == error
+    assert audited.details["carried"]["watchlist"] == 0
+    assert "watchlist" in audited.details["not_whole"]
     _, created = await hass.async_add_executor_job(
         store.record,
         sighting(),
@@ -129,6 +139,9 @@ async def test_a_set_aside_a_power_cut_interrupted_is_done_again_at_start(
     kept = database.with_name(f"{DATABASE_FILE}.damaged-20260301T120000Z")
     database.rename(kept)
     kept.with_name(kept.name + ".new").write_bytes(b"half a database")
+    kept.with_name(kept.name + ".reason").write_text(
+        "database disk image is malformed", encoding="utf-8"
+    )
 
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
@@ -137,9 +150,15 @@ async def test_a_set_aside_a_power_cut_interrupted_is_done_again_at_start(
     damaged, issue = _kept_file_and_issue(issue_registry, database)
     assert damaged == kept
     assert issue.translation_key == "database_damaged"
-    assert "interrupted" in issue.translation_placeholders["error"]
+    # What SQLite said before the power cut, kept beside the file.
+    assert issue.translation_placeholders["error"] == "database disk image is malformed"
     assert issue.translation_placeholders["sightings"] == "20"
     store = folder_entry.runtime_data.store
+    (audited,) = await hass.async_add_executor_job(
+        partial(store.audit_log, action="database_set_aside")
+    )
+    assert audited.details["error"] == "database disk image is malformed"
+    assert audited.details["carried"]["sightings"] == 20
     assert await hass.async_add_executor_job(store.watchlist) == [listed]
     assert await hass.async_add_executor_job(store.count) == 20
     assert not list(database.parent.glob("*.new*"))

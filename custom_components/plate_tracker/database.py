@@ -104,9 +104,7 @@ async def _async_open(
         raise store_unavailable(db_path, err) from err
     if resumed is not None:
         store, set_aside = resumed
-        _async_report_set_aside(
-            hass, db_path, set_aside, "setting it aside was interrupted; done again"
-        )
+        _async_report_set_aside(hass, db_path, set_aside)
         return store
     open_store = partial(SightingStore.open, db_path, held=held)
     try:
@@ -127,17 +125,19 @@ async def _async_open(
         return store
     try:
         store, set_aside = await hass.async_add_executor_job(
-            partial(set_damaged_aside, db_path, dt_util.utcnow(), held=held)
+            partial(
+                set_damaged_aside, db_path, dt_util.utcnow(), str(damage), held=held
+            )
         )
     except Exception as err:
         raise store_unavailable(db_path, err) from err
-    _async_report_set_aside(hass, db_path, set_aside, str(damage))
+    _async_report_set_aside(hass, db_path, set_aside)
     return store
 
 
 @callback
 def _async_report_set_aside(
-    hass: HomeAssistant, db_path: Path, set_aside: SetAside, error: str
+    hass: HomeAssistant, db_path: Path, set_aside: SetAside
 ) -> None:
     """Raise the repair issue that names the kept file and what came over from it."""
     if not set_aside.watchlist_complete:
@@ -158,7 +158,7 @@ def _async_report_set_aside(
         translation_placeholders={
             "path": str(db_path),
             "damaged": str(set_aside.damaged),
-            "error": error,
+            "error": set_aside.reason,
             "watchlist": str(carried["watchlist"]),
             "sightings": str(carried["sightings"]),
             "images": str(carried["images"]),

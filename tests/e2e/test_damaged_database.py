@@ -151,6 +151,22 @@ async def test_a_search_meeting_damage_gets_the_file_set_aside_and_its_rows_back
         (kept,) = folder.glob("plate_tracker.db.damaged-*Z")
         assert issue["translation_placeholders"]["damaged"] == str(kept)
 
+        # The audit log, carried over, says so itself: the kept file and SQLite's error.
+        audit = await hass.client.websocket_answer(
+            {
+                "type": "call_service",
+                "domain": "plate_tracker",
+                "service": "audit_log",
+                "service_data": {"action": "database_set_aside"},
+                "return_response": True,
+            }
+        )
+        assert audit["success"], audit
+        (record,) = audit["result"]["response"]["records"]
+        assert record["details"]["kept"] == kept.name, record
+        assert "malformed" in record["details"]["error"], record
+        assert record["details"]["carried"]["sightings"] == STORED + 1 - lost, record
+
         answer = await _search(hass)
         assert answer["success"], answer
         found = answer["result"]["response"]["sightings"]

@@ -17,10 +17,13 @@ from custom_components.plate_tracker.store.errors import (
     is_damaged,
 )
 from custom_components.plate_tracker.store.recovery import (
+    AUDIT_ACTION,
     check_store,
+    kept_damaged_files,
     resume_set_aside,
     set_damaged_aside,
 )
+from custom_components.plate_tracker.store.sighting_store import RECOVERED_TABLES
 
 from .conftest import T0, damage_last_leaf, damage_page, minutes, sighting, table_pages
 
@@ -97,7 +100,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
     wal = db_path.with_name(db_path.name + "-wal")
     wal.write_bytes(b"half a WAL")
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     assert result.damaged == db_path.with_name(
         f"{db_path.name}.damaged-20260301T120000Z"
@@ -107,15 +110,27 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
         b"half a WAL"
     )
     assert (result.carried["watchlist"], result.watchlist_complete) == (0, False)
+    # Why it was set aside stays beside it, and in the new database's audit log.
+    assert result.reason == "malformed"
+    (kept,) = kept_damaged_files(db_path)
+    assert (kept["name"], kept["reason"]) == (result.damaged.name, "malformed")
+    assert kept["bytes"] >= len(GARBAGE) + len(b"half a WAL")
     with store:
         assert store.count() == 0
+        (audited,) = store.audit_log(action=AUDIT_ACTION)
+        assert audited.details == {
+            "kept": result.damaged.name,
+            "error": "malformed",
+            "carried": dict.fromkeys(RECOVERED_TABLES, 0),
+            "not_whole": list(RECOVERED_TABLES),
+        }
         assert store.record(sighting())[1]
 
     # Damaged again within the same second: the first file is not overwritten.
     db_path.unlink()
     db_path.with_name(db_path.name + "-wal").unlink(missing_ok=True)
     db_path.write_bytes(GARBAGE[:100])
-    store, again = set_damaged_aside(db_path, T0)
+    store, again = set_damaged_aside(db_path, T0, "malformed")
     store.close()
     assert again.damaged.name == f"{db_path.name}.damaged-20260301T120000Z-2"
     assert result.damaged.read_bytes() == GARBAGE
@@ -152,7 +167,7 @@ def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
     assert is_damaged(caught.value)
     assert pages > 100
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     assert (result.carried["watchlist"], result.watchlist_complete) == (3, True)
     assert result.unread == ("images",)
@@ -234,7 +249,7 @@ def test_rows_past_a_damaged_page_are_carried_over(db_path: Path) -> None:
     page, lost = leaves[len(leaves) // 2]
     damage_page(db_path, page)
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     with store:
         carried = {number: store.get(number) for number in range(1, 601)}
@@ -248,10 +263,12 @@ def test_rows_past_a_damaged_page_are_carried_over(db_path: Path) -> None:
         assert result.watchlist_complete
         assert store.watchlist() == listed
         assert result.carried["audit"] == 600
+        # The 600 carried lines, and the set-aside's own as the newest.
         assert [len(store.audit_log(limit=500, offset=at)) for at in (0, 500)] == [
             500,
-            100,
+            101,
         ]
+        assert store.audit_log(limit=1)[0].action == AUDIT_ACTION
         # Pictures and hits come with the sightings they belong to.
         assert result.carried["images"] == 600 - lost
         assert store.image(600, "snapshot") == bytes([599 % 251]) * 300
@@ -291,7 +308,7 @@ def test_a_damaged_picture_loses_only_its_own_row(db_path: Path) -> None:
     assert len(overflow) >= 80
     damage_page(db_path, overflow[len(overflow) // 2][0])
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     with store:
         assert result.carried["sightings"] == store.count() == 40
@@ -322,7 +339,7 @@ def test_two_damaged_pages_lose_only_their_own_rows(
     for page, _ in damaged:
         damage_page(db_path, page)
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     with store:
         missing = [n for n in range(1, 1001) if store.get(n) is None]
@@ -355,7 +372,7 @@ def test_cameras_and_plates_on_damaged_pages_come_back_from_their_indexes(
     lost = _unreadable_plates(db_path, before)
     assert len(lost) == 600
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     with store:
         assert result.unread == ()
@@ -410,7 +427,7 @@ def test_a_damaged_index_too_leaves_its_table_incomplete(db_path: Path) -> None:
         ((page, _),) = table_pages(db_path, name, "leaf")
         damage_page(db_path, page)
 
-    store, result = set_damaged_aside(db_path, T0)
+    store, result = set_damaged_aside(db_path, T0, "malformed")
 
     with store:
         assert result.carried["cameras"] == 0
@@ -505,7 +522,7 @@ def test_a_set_aside_cut_short_is_done_again(
 
     monkeypatch.setattr(SightingStore, "insert_recovered", cut_at_images)
     with pytest.raises(_PowerCut):
-        set_damaged_aside(db_path, T0)
+        set_damaged_aside(db_path, T0, "malformed")
     monkeypatch.undo()
     # The sightings went into the half-built file only: no database to open.
     assert not db_path.exists()
@@ -520,6 +537,9 @@ def test_a_set_aside_cut_short_is_done_again(
         assert result.carried["images"] == result.carried["sightings"] == store.count()
         assert store.count() == 300 - lost
         assert store.watchlist() == listed
+        assert result.reason == "malformed"
+        (audited,) = store.audit_log(action=AUDIT_ACTION)
+        assert audited.details["carried"]["sightings"] == 300 - lost
     assert not list(db_path.parent.glob("*.new*"))
     assert resume_set_aside(db_path) is None
 
@@ -538,15 +558,19 @@ def test_a_set_aside_that_could_not_start_its_new_database_is_done_again(
 
     monkeypatch.setattr(SightingStore, "open", refuse_the_new_file)
     with pytest.raises(sqlite3.OperationalError):
-        set_damaged_aside(db_path, T0)
+        set_damaged_aside(db_path, T0, "malformed")
     monkeypatch.undo()
     assert not db_path.exists()
+    # Set aside by a version that kept no reason.
+    (reason,) = db_path.parent.glob("*.reason")
+    reason.unlink()
 
     resumed = resume_set_aside(db_path)
 
     assert resumed is not None
     store, result = resumed
     with store:
+        assert result.reason.startswith("not recorded")
         assert result.carried["watchlist"] == 3
         assert store.count() == 300 - lost
     assert not list(db_path.parent.glob("*.new*"))
@@ -558,7 +582,7 @@ def test_a_set_aside_during_a_backup_keeps_the_new_main_file_still(
     """Held (a backup runs): the carried rows wait in the WAL, the main file is not written."""
     _, lost = _damaged_in_the_middle(db_path, 300, picture=10)
 
-    store, _ = set_damaged_aside(db_path, T0, held=True)
+    store, _ = set_damaged_aside(db_path, T0, "malformed", held=True)
 
     assert store.main_file_held
     main_file = db_path.read_bytes()

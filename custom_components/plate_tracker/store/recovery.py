@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 import logging
 from pathlib import Path
 import sqlite3
@@ -46,6 +46,12 @@ _LOGGER = logging.getLogger(__name__)
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 _BUILDING = ".new"
 """Added to the kept file's name for the new database while rows are carried into it."""
+_REASON = ".reason"
+"""Added to the kept file's name for a text file with what SQLite said of it."""
+_UNKNOWN_REASON = "not recorded (set aside by an earlier version)"
+AUDIT_ACTION = "database_set_aside"
+"""The audit log's action for a damaged file set aside (details: the kept file,
+SQLite's error, the rows carried over and the tables not carried whole)."""
 _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 """Rows read and added at a time: at most 500, and no more than about 8 MB of
@@ -94,6 +100,8 @@ class SetAside:
 
     damaged: Path
     """Where the damaged file is now; its WAL, if any, beside it with ``-wal`` added."""
+    reason: str
+    """What SQLite said of the file (kept beside it, so a resumed set-aside says it too)."""
     carried: Mapping[str, int]
     """Rows carried into the new database, per table of ``RECOVERED_TABLES``."""
     unread: tuple[str, ...]
@@ -107,7 +115,7 @@ class SetAside:
 
 
 def set_damaged_aside(
-    path: Path, now: datetime, *, held: bool = False
+    path: Path, now: datetime, reason: str, *, held: bool = False
 ) -> tuple[SightingStore, SetAside]:
     """Rename the damaged database at ``path``, start a new one, carry its rows over.
 
@@ -116,7 +124,10 @@ def set_damaged_aside(
     WAL and other side files renamed alike. The new database is built beside
     it as ``<that name>.new`` and moved to ``path`` only when every readable
     row is in it: a start after a power cut in between finds no database at
-    ``path`` and carries the rows over again (``resume_set_aside``). Returns
+    ``path`` and carries the rows over again (``resume_set_aside``).
+    ``reason``, SQLite's error, is kept beside the file as ``<that
+    name>.reason`` and written to the new database's audit log with what was
+    carried over (``AUDIT_ACTION``). Returns
     the new store, open (``held`` as ``SightingStore.open`` takes it), and
     what was done. Raises ``OSError`` when the files cannot be renamed
     (nothing is changed then) and whatever ``SightingStore.open`` raises for
@@ -133,11 +144,14 @@ def set_damaged_aside(
     # The new database's name is there before the damaged file moves: whatever
     # stops the set-aside from here on, the next start finds it and goes on.
     building = damaged.with_name(damaged.name + _BUILDING)
+    why = damaged.with_name(damaged.name + _REASON)
+    why.write_text(reason, encoding="utf-8")
     building.touch()
     try:
         _rename_with_side_files(path, damaged)
     except OSError:
         building.unlink()
+        why.unlink()
         raise
     return _start_from(path, damaged, held=held)
 
@@ -166,14 +180,14 @@ def resume_set_aside(
 
 
 def kept_damaged_files(path: Path) -> list[dict[str, object]]:
-    """Return the damaged files set aside beside ``path``: name and size, oldest first. Blocking.
+    """Return the damaged files set aside beside ``path``: name, size and reason, oldest first. Blocking.
 
     They are never deleted by the integration; diagnostics list them so that
     support sees what is kept, and how much room it takes.
     """
     kept = []
     for candidate in sorted(path.parent.glob(f"{path.name}.damaged-*")):
-        if candidate.name.endswith((*_SIDE_FILES, _BUILDING)):
+        if candidate.name.endswith((*_SIDE_FILES, _BUILDING, _REASON)):
             continue
         size = sum(
             side.stat().st_size
@@ -183,8 +197,18 @@ def kept_damaged_files(path: Path) -> list[dict[str, object]]:
             )
             if side.exists()
         )
-        kept.append({"name": candidate.name, "bytes": size})
+        kept.append(
+            {"name": candidate.name, "bytes": size, "reason": _reason_for(candidate)}
+        )
     return kept
+
+
+def _reason_for(damaged: Path) -> str:
+    """Return what SQLite said of the kept file ``damaged``, as ``set_damaged_aside`` kept it."""
+    try:
+        return damaged.with_name(damaged.name + _REASON).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return _UNKNOWN_REASON
 
 
 def _start_from(
@@ -196,9 +220,12 @@ def _start_from(
     for side in _SIDE_FILES:
         building.with_name(building.name + side).unlink(missing_ok=True)
     building.write_bytes(b"")
+    reason = _reason_for(damaged)
     store = SightingStore.open(building, held=held)
     try:
-        result = _carry_over(damaged, store)
+        carried, unread = _carry_over(damaged, store)
+        result = SetAside(damaged, reason, MappingProxyType(carried), unread)
+        _audit(store, result)
     finally:
         store.close()
     _rename_with_side_files(building, path)
@@ -212,6 +239,26 @@ def _start_from(
         f"; not all of {', '.join(result.unread)}" if result.unread else "",
     )
     return store, result
+
+
+def _audit(store: SightingStore, result: SetAside) -> None:
+    """Write the set-aside to the new database's audit log, in the database it is about."""
+    try:
+        store.audit_append(
+            None,
+            AUDIT_ACTION,
+            {
+                "kept": result.damaged.name,
+                "error": result.reason,
+                "carried": dict(result.carried),
+                "not_whole": list(result.unread),
+            },
+            None,
+            datetime.now(UTC),
+        )
+    except sqlite3.Error as err:
+        # The rows are carried; the repair issue and the log still say what happened.
+        _LOGGER.warning("The set-aside is not in the audit log: %s", err)
 
 
 def _rename_with_side_files(source: Path, target: Path) -> None:
@@ -232,13 +279,18 @@ def _rename_with_side_files(source: Path, target: Path) -> None:
         raise
 
 
-def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
-    """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``."""
+def _carry_over(
+    damaged: Path, store: SightingStore
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``.
+
+    Returns the rows carried per table, and the tables not carried whole.
+    """
     carried = dict.fromkeys(RECOVERED_TABLES, 0)
     try:
         conn = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
-        return SetAside(damaged, MappingProxyType(carried), RECOVERED_TABLES)
+        return carried, RECOVERED_TABLES
     _LOGGER.warning(
         "Carrying what still reads over from the damaged database %s; a large"
         " file takes minutes",
@@ -260,7 +312,7 @@ def _carry_over(damaged: Path, store: SightingStore) -> SetAside:
         _LOGGER.warning(
             "Plates without sightings are left in the new database: %s", err
         )
-    return SetAside(damaged, MappingProxyType(carried), tuple(unread))
+    return carried, tuple(unread)
 
 
 def _carry_table(
