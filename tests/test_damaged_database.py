@@ -249,7 +249,7 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     """The watchlist's last page damaged: setup waits, the next try sets the file aside.
 
     The watchlist is read whole at setup, after opening. What comes before the
-    damaged page is carried over, and the issue says the rest was not.
+    damaged page is carried over, and the issue names the plates of the rest.
     """
 
     def fill(store: SightingStore) -> None:
@@ -273,9 +273,13 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.LOADED
     _, issue = _kept_file_and_issue(issue_registry, database)
-    assert issue.translation_key == "database_damaged_watchlist_incomplete"
+    # The entries on the damaged page are named, from the watchlist's index.
+    assert issue.translation_key == "database_damaged_watchlist_lost"
     carried = int(issue.translation_placeholders["watchlist"])
     assert 50 < carried < 100
+    assert issue.translation_placeholders["watchlist_lost"] == ", ".join(
+        f"AE{number:04d}BK" for number in range(carried, 100)
+    )
     store = folder_entry.runtime_data.store
     plates = [
         entry.plate for entry in await hass.async_add_executor_job(store.watchlist)

@@ -140,7 +140,10 @@ def _async_report_set_aside(
     hass: HomeAssistant, db_path: Path, set_aside: SetAside
 ) -> None:
     """Raise the repair issue that names the kept file and what came over from it."""
-    if not set_aside.watchlist_complete:
+    if set_aside.watchlist_lost:
+        # The plates to add again are known (from the watchlist's index).
+        key = "database_damaged_watchlist_lost"
+    elif not set_aside.watchlist_complete:
         key = "database_damaged_watchlist_incomplete"
     elif set_aside.unread:
         key = "database_damaged_rows_lost"
@@ -160,6 +163,7 @@ def _async_report_set_aside(
             "damaged": str(set_aside.damaged),
             "error": set_aside.reason,
             "watchlist": str(carried["watchlist"]),
+            "watchlist_lost": ", ".join(set_aside.watchlist_lost or ()),
             "sightings": str(carried["sightings"]),
             "images": str(carried["images"]),
             "hits": str(carried["watchlist_hits"]),

@@ -123,6 +123,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
             "error": "malformed",
             "carried": dict.fromkeys(RECOVERED_TABLES, 0),
             "not_whole": list(RECOVERED_TABLES),
+            "watchlist_lost": None,
         }
         assert store.record(sighting())[1]
 
@@ -417,6 +418,35 @@ def _unreadable_plates(
     finally:
         conn.close()
     return lost
+
+
+@pytest.mark.parametrize("index_damaged", [False, True])
+def test_watchlist_entries_lost_are_named_from_their_index(
+    db_path: Path, index_damaged: bool
+) -> None:
+    """A lost entry's label and times are gone, but its plate is in the index: say which."""
+    with SightingStore.open(db_path) as store:
+        listed = _fill(store, 50, picture=0)
+        hits = store.hits_for_entry(listed[0].id or 0, limit=100)
+    names = ["watchlist"] + (["sqlite_autoindex_watchlist_1"] if index_damaged else [])
+    for name in names:
+        ((page, _),) = table_pages(db_path, name, "leaf")
+        damage_page(db_path, page)
+
+    store, result = set_damaged_aside(db_path, T0, "malformed")
+
+    with store:
+        assert not result.watchlist_complete
+        assert store.watchlist() == []
+        expected = None if index_damaged else ("AE1234BK", "BC55*", "KA0001AA")
+        assert result.watchlist_lost == expected
+        (audited,) = store.audit_log(action=AUDIT_ACTION)
+        assert audited.details["watchlist_lost"] == (
+            None if expected is None else list(expected)
+        )
+        # The hits stay, without their entry, as after an entry is removed.
+        assert result.carried["watchlist_hits"] == len(hits) == 8
+        assert store.count() == 50
 
 
 def test_a_damaged_index_too_leaves_its_table_incomplete(db_path: Path) -> None:

@@ -56,13 +56,17 @@ _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 """Rows read and added at a time: at most 500, and no more than about 8 MB of
 pictures, so a file of large snapshots is carried over in little memory."""
-_WHOLE_IN_INDEX = {
+_UNIQUE_INDEX = {
     "cameras": ("name", "sqlite_autoindex_cameras_1"),
     "plates": ("plate", "sqlite_autoindex_plates_1"),
+    "watchlist": ("plate", "sqlite_autoindex_watchlist_1"),
 }
-"""Tables whose rows their UNIQUE index holds whole (the rowid is in every
-index entry; a plate's look-alike key is made from the plate): the column and
-the index SQLite made for it."""
+"""Tables with a UNIQUE column: the column and the index SQLite made for it,
+whose entries hold the column and the rowid, on pages of their own."""
+_WHOLE_IN_INDEX = ("cameras", "plates")
+"""Tables whose rows their unique index holds whole (a plate's look-alike key is
+made from the plate). A watchlist entry's label, priority and times are not in
+its index: the plates of entries lost are only reported (``watchlist_lost``)."""
 
 
 def check_store(store: SightingStore) -> list[str]:
@@ -107,6 +111,10 @@ class SetAside:
     unread: tuple[str, ...]
     """Tables whose rows could not all be read or carried over (damaged pages,
     or rows that refer to lost ones), in ``RECOVERED_TABLES`` order."""
+    watchlist_lost: tuple[str, ...] | None = ()
+    """The plates (or patterns) of the watchlist entries that could not be
+    carried over, read from the watchlist's unique index; ``None`` when they
+    are not known (that index is damaged too, or the file is no database)."""
 
     @property
     def watchlist_complete(self) -> bool:
@@ -223,8 +231,10 @@ def _start_from(
     reason = _reason_for(damaged)
     store = SightingStore.open(building, held=held)
     try:
-        carried, unread = _carry_over(damaged, store)
-        result = SetAside(damaged, reason, MappingProxyType(carried), unread)
+        carried, unread, watchlist_lost = _carry_over(damaged, store)
+        result = SetAside(
+            damaged, reason, MappingProxyType(carried), unread, watchlist_lost
+        )
         _audit(store, result)
     finally:
         store.close()
@@ -252,6 +262,11 @@ def _audit(store: SightingStore, result: SetAside) -> None:
                 "error": result.reason,
                 "carried": dict(result.carried),
                 "not_whole": list(result.unread),
+                "watchlist_lost": (
+                    None
+                    if result.watchlist_lost is None
+                    else list(result.watchlist_lost)
+                ),
             },
             None,
             datetime.now(UTC),
@@ -281,28 +296,35 @@ def _rename_with_side_files(source: Path, target: Path) -> None:
 
 def _carry_over(
     damaged: Path, store: SightingStore
-) -> tuple[dict[str, int], tuple[str, ...]]:
+) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...] | None]:
     """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``.
 
-    Returns the rows carried per table, and the tables not carried whole.
+    Returns the rows carried per table, the tables not carried whole, and the
+    plates of the watchlist entries lost (see ``SetAside.watchlist_lost``).
     """
     carried = dict.fromkeys(RECOVERED_TABLES, 0)
     try:
         conn = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
-        return carried, RECOVERED_TABLES
+        return carried, RECOVERED_TABLES, None
     _LOGGER.warning(
         "Carrying what still reads over from the damaged database %s; a large"
         " file takes minutes",
         damaged,
     )
+    unread: list[str] = []
+    watchlist_lost: tuple[str, ...] | None = ()
     try:
         # In order: what a row refers to is carried over before the row.
-        unread = [
-            table
-            for table in RECOVERED_TABLES
-            if not _carry_table(conn, table, store, damaged, carried)
-        ]
+        for table in RECOVERED_TABLES:
+            skipped: list[tuple[int, int | None]] = []
+            if _carry_table(
+                conn, table, store, damaged, carried=carried, skipped=skipped
+            ):
+                continue
+            unread.append(table)
+            if table == "watchlist":
+                watchlist_lost = _lost_keys(conn, table, skipped)
     finally:
         conn.close()
     try:
@@ -312,7 +334,7 @@ def _carry_over(
         _LOGGER.warning(
             "Plates without sightings are left in the new database: %s", err
         )
-    return carried, tuple(unread)
+    return carried, tuple(unread), watchlist_lost
 
 
 def _carry_table(
@@ -320,10 +342,14 @@ def _carry_table(
     table: str,
     store: SightingStore,
     damaged: Path,
+    *,
     carried: dict[str, int],
+    skipped: list[tuple[int, int | None]],
 ) -> bool:
-    """Carry ``table``'s readable rows over, counted in ``carried``; return whether all came."""
-    skipped: list[tuple[int, int | None]] = []
+    """Carry ``table``'s readable rows over, counted in ``carried``; return whether all came.
+
+    The stretches of rowids that could not be read are added to ``skipped``.
+    """
     read = 0
     from_index = ""
     try:
@@ -371,7 +397,7 @@ def _carry_from_index(
     index read: a damaged index page stops the read there. The scan reads
     only the index's pages (a covering index), never the table's.
     """
-    column, index = _WHOLE_IN_INDEX[table]
+    column, index = _UNIQUE_INDEX[table]
     found = added = 0
     batch: list[dict[str, object]] = []
     complete = True
@@ -379,10 +405,7 @@ def _carry_from_index(
         for rowid, value in conn.execute(
             f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
         ):
-            if not any(
-                after < rowid and (resume is None or rowid < resume)
-                for after, resume in skipped
-            ):
+            if not _in_stretches(rowid, skipped):
                 continue
             row: dict[str, object] = {"id": rowid, column: value}
             if table == "plates":
@@ -399,6 +422,40 @@ def _carry_from_index(
     found += len(batch)
     added += store.insert_recovered(table, batch)
     return found, added, complete
+
+
+def _lost_keys(
+    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+) -> tuple[str, ...] | None:
+    """Return the unique column of ``table``'s rows in the ``skipped`` stretches, sorted.
+
+    ``None`` when they cannot be told: nothing was skipped (the rows were
+    lost some other way), or the index is damaged too.
+    """
+    if not skipped:
+        return None
+    column, index = _UNIQUE_INDEX[table]
+    try:
+        keys = [
+            value
+            for rowid, value in conn.execute(
+                f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
+            )
+            if _in_stretches(rowid, skipped)
+        ]
+    except sqlite3.DatabaseError as err:
+        if not is_damaged(err):
+            raise
+        return None
+    return tuple(sorted(keys))
+
+
+def _in_stretches(rowid: int, skipped: list[tuple[int, int | None]]) -> bool:
+    """Whether ``rowid`` lies in one of the stretches a table read skipped."""
+    return any(
+        after < rowid and (resume is None or rowid < resume)
+        for after, resume in skipped
+    )
 
 
 def _stretch(after: int, resume: int | None) -> str:
