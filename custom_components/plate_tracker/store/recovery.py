@@ -397,16 +397,12 @@ def _carry_from_index(
     index read: a damaged index page stops the read there. The scan reads
     only the index's pages (a covering index), never the table's.
     """
-    column, index = _UNIQUE_INDEX[table]
+    column, _ = _UNIQUE_INDEX[table]
     found = added = 0
     batch: list[dict[str, object]] = []
     complete = True
     try:
-        for rowid, value in conn.execute(
-            f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
-        ):
-            if not _in_stretches(rowid, skipped):
-                continue
+        for rowid, value in _index_entries(conn, table, skipped):
             row: dict[str, object] = {"id": rowid, column: value}
             if table == "plates":
                 row["lookalike"] = lookalike_key(value)
@@ -434,28 +430,32 @@ def _lost_keys(
     """
     if not skipped:
         return None
-    column, index = _UNIQUE_INDEX[table]
     try:
-        keys = [
-            value
-            for rowid, value in conn.execute(
-                f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
-            )
-            if _in_stretches(rowid, skipped)
-        ]
-    except sqlite3.DatabaseError as err:
-        if not is_damaged(err):
-            raise
+        return tuple(sorted(value for _, value in _index_entries(conn, table, skipped)))
+    except sqlite3.Error as err:
+        _LOGGER.warning(
+            "The %s index of %s cannot be read either: %s", table, conn, err
+        )
         return None
-    return tuple(sorted(keys))
 
 
-def _in_stretches(rowid: int, skipped: list[tuple[int, int | None]]) -> bool:
-    """Whether ``rowid`` lies in one of the stretches a table read skipped."""
-    return any(
-        after < rowid and (resume is None or rowid < resume)
-        for after, resume in skipped
-    )
+def _index_entries(
+    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+) -> Iterator[tuple[int, str]]:
+    """Yield (rowid, unique value) of ``table``'s rows in the ``skipped`` stretches.
+
+    Read from the table's unique index alone (a covering index scan), never
+    from the table's pages. Raises what SQLite raises at a damaged index page.
+    """
+    column, index = _UNIQUE_INDEX[table]
+    for rowid, value in conn.execute(
+        f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
+    ):
+        if any(
+            after < rowid and (resume is None or rowid < resume)
+            for after, resume in skipped
+        ):
+            yield rowid, value
 
 
 def _stretch(after: int, resume: int | None) -> str:
