@@ -434,7 +434,9 @@ def _lost_keys(
         return tuple(sorted(value for _, value in _index_entries(conn, table, skipped)))
     except sqlite3.Error as err:
         _LOGGER.warning(
-            "The %s index of %s cannot be read either: %s", table, conn, err
+            "The %s index cannot be read either, so the rows lost are not known: %s",
+            table,
+            err,
         )
         return None
 
