@@ -328,11 +328,7 @@ def test_a_damaged_picture_loses_only_its_own_row(db_path: Path) -> None:
 def test_two_damaged_pages_lose_only_their_own_rows(
     db_path: Path, between: int
 ) -> None:
-    """Each damaged stretch is sought past on its own; the pages between them come over.
-
-    A seek that jumps past the first stretch cannot land beyond a good page at
-    least as long as that stretch, so one good page between two is kept.
-    """
+    """Each damaged stretch is sought past on its own; the pages between them come over."""
     with SightingStore.open(db_path) as store:
         _fill(store, 1000, picture=0)
     leaves = table_pages(db_path, "sightings", "leaf")
@@ -348,6 +344,32 @@ def test_two_damaged_pages_lose_only_their_own_rows(
     assert len(runs) == 2
     assert len(missing) == sum(cells for _, cells in damaged)
     assert result.carried["sightings"] == 1000 - len(missing)
+
+
+@pytest.mark.parametrize("first", [2, 3, 4, 6])
+def test_a_good_page_between_longer_damaged_stretches_is_carried_over(
+    db_path: Path, first: int
+) -> None:
+    """A seek that doubles its jump can leap over a good page shorter than the damage before it.
+
+    Every row whose page still reads comes over all the same: the rows the
+    table holds are known from one of its indexes, on pages of their own.
+    """
+    with SightingStore.open(db_path) as store:
+        _fill(store, 3000, picture=0)
+    leaves = table_pages(db_path, "sightings", "leaf")
+    damaged = [*leaves[2 : 2 + first], leaves[3 + first]]
+    for page, _ in damaged:
+        damage_page(db_path, page)
+
+    store, result = set_damaged_aside(db_path, T0, "malformed")
+
+    with store:
+        missing = [n for n in range(1, 3001) if store.get(n) is None]
+    assert len(missing) == sum(cells for _, cells in damaged)
+    runs = [n for n in missing if n - 1 not in missing]
+    assert len(runs) == 2
+    assert result.carried["sightings"] == 3000 - len(missing)
 
 
 def test_cameras_and_plates_on_damaged_pages_come_back_from_their_indexes(

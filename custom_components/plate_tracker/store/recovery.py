@@ -13,13 +13,16 @@ that can still be read is carried into the new database with its id: the
 watchlist, so alerts go on, and the sightings with their pictures, the
 watchlist hits and the audit log, so searches and routes go on too. A table
 is read in rowid order; where the read meets a damaged page it seeks past it
-(``_readable_rows``), so one bad page loses the rows on that page, not the rest
-of the table. A camera or plate row is also held whole by its table's unique
-index, on other pages: those lost with a table page are read back from there
-(``_rows_from_index``). Without that, one damaged page of the cameras table,
-which usually fits in one, would leave every sighting out. What else sat on the
-damaged pages stays only in the kept file, where SQLite's ``.recover`` may find
-more of it.
+(``_readable_rows``). The seek jumps ever farther and can leap over a short
+good stretch, so the rows in the stretches it skipped are then read one by
+one, their rowids taken from one of the table's indexes, whose pages are their
+own (``_carry_one_by_one``): only the rows on damaged pages are lost. A camera
+or plate row is also held whole by its table's unique index: those lost with a
+table page are read back from there (``_carry_from_index``). Without that, one
+damaged page of the cameras table, which usually fits in one, would leave
+every sighting out. A lost watchlist entry cannot be rebuilt, but its plate is
+named (``SetAside.watchlist_lost``). What else sat on the damaged pages stays
+only in the kept file, where SQLite's ``.recover`` may find more of it.
 """
 
 from __future__ import annotations
@@ -317,14 +320,12 @@ def _carry_over(
     try:
         # In order: what a row refers to is carried over before the row.
         for table in RECOVERED_TABLES:
-            skipped: list[tuple[int, int | None]] = []
-            if _carry_table(
-                conn, table, store, damaged, carried=carried, skipped=skipped
-            ):
+            whole, lost = _carry_table(conn, table, store, damaged, carried)
+            if whole:
                 continue
             unread.append(table)
             if table == "watchlist":
-                watchlist_lost = _lost_keys(conn, table, skipped)
+                watchlist_lost = None if lost is None else _lost_keys(conn, table, lost)
     finally:
         conn.close()
     try:
@@ -342,27 +343,35 @@ def _carry_table(
     table: str,
     store: SightingStore,
     damaged: Path,
-    *,
     carried: dict[str, int],
-    skipped: list[tuple[int, int | None]],
-) -> bool:
-    """Carry ``table``'s readable rows over, counted in ``carried``; return whether all came.
+) -> tuple[bool, list[int] | None]:
+    """Carry ``table``'s readable rows over, counted in ``carried``.
 
-    The stretches of rowids that could not be read are added to ``skipped``.
+    Returns whether all came, and the rowids of the rows that could not be
+    read (``None`` when they are not known: no index of the table reads whole).
     """
+    skipped: list[tuple[int, int | None]] = []
     read = 0
-    from_index = ""
+    lost: list[int] | None = []
+    note = ""
     try:
         for rows in _readable_rows(conn, table, skipped):
             read += len(rows)
             carried[table] += store.insert_recovered(table, rows)
-        complete = not skipped
-        if skipped and table in _WHOLE_IN_INDEX:
-            found, added, complete = _carry_from_index(conn, table, skipped, store)
+        if skipped:
+            if table in _WHOLE_IN_INDEX:
+                found, added, whole = _carry_from_index(conn, table, skipped, store)
+                lost = [] if whole else None
+                note = f"; {found} read back from its unique index"
+            else:
+                found, added, lost = _carry_one_by_one(conn, table, skipped, store)
+                note = f"; {found} more on pages between them read one by one"
             read += found
             carried[table] += added
-            from_index = f"; {found} read back from its index" + (
-                "" if complete else ", which is damaged too"
+            note += (
+                "; which ids were lost is not known (its indexes are damaged too)"
+                if lost is None
+                else f"; {len(lost)} lost"
             )
     except sqlite3.Error as err:
         _LOGGER.warning(
@@ -372,7 +381,7 @@ def _carry_table(
             carried[table],
             err,
         )
-        return False
+        return False, None
     finally:
         if skipped:
             _LOGGER.warning(
@@ -380,9 +389,82 @@ def _carry_table(
                 table,
                 damaged,
                 ", ".join(_stretch(*gap) for gap in skipped[:5]),
-                from_index,
+                note,
             )
-    return complete and carried[table] == read
+    return lost == [] and carried[table] == read, lost
+
+
+def _carry_one_by_one(
+    conn: sqlite3.Connection,
+    table: str,
+    skipped: list[tuple[int, int | None]],
+    store: SightingStore,
+) -> tuple[int, int, list[int] | None]:
+    """Read each row the ``skipped`` stretches held, one at a time, and carry those that read.
+
+    Seeking past damage jumps ever farther, so it can leap over a good page
+    shorter than the damage before it. Which rowids the table holds is known
+    from any of its indexes that covers every row (their pages are their
+    own); each is then read alone, so only the rows on damaged pages are
+    lost. Returns how many were found and added, and the rowids that did not
+    read (``None`` when no such index reads whole).
+    """
+    rowids = _rowids_in(conn, table, skipped)
+    if rowids is None:
+        return 0, 0, None
+    one = f"SELECT rowid, * FROM {table} WHERE rowid = ?"  # noqa: S608
+    found = added = size = 0
+    batch: list[dict[str, object]] = []
+    lost: list[int] = []
+    for rowid in rowids:
+        try:
+            cursor = conn.execute(one, (rowid,))
+            row = cursor.fetchone()
+        except sqlite3.DatabaseError as err:
+            if not is_damaged(err):
+                raise
+            lost.append(rowid)
+            continue
+        if row is None:
+            lost.append(rowid)
+            continue
+        names = [column[0] for column in cursor.description][1:]
+        batch.append(dict(zip(names, row[1:], strict=True)))
+        size += sum(len(value) for value in row if isinstance(value, bytes))
+        if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:
+            found += len(batch)
+            added += store.insert_recovered(table, batch)
+            batch, size = [], 0
+    found += len(batch)
+    added += store.insert_recovered(table, batch)
+    return found, added, lost
+
+
+def _rowids_in(
+    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+) -> list[int] | None:
+    """Return the rowids ``table`` holds in the ``skipped`` stretches, from one of its indexes.
+
+    Any index without a WHERE clause holds every row's rowid; the first that
+    reads whole is used. ``None`` when none does.
+    """
+    for _, index, _, _, partial in conn.execute(
+        f"PRAGMA index_list({table})"
+    ).fetchall():
+        if partial:
+            continue
+        try:
+            return [
+                rowid
+                for (rowid,) in conn.execute(
+                    f"SELECT rowid FROM {table} INDEXED BY {index}"  # noqa: S608
+                )
+                if _in_stretches(rowid, skipped)
+            ]
+        except sqlite3.DatabaseError as err:
+            if not is_damaged(err):
+                raise
+    return None
 
 
 def _carry_from_index(
@@ -421,17 +503,24 @@ def _carry_from_index(
 
 
 def _lost_keys(
-    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+    conn: sqlite3.Connection, table: str, lost: list[int]
 ) -> tuple[str, ...] | None:
-    """Return the unique column of ``table``'s rows in the ``skipped`` stretches, sorted.
+    """Return the unique column of ``table``'s rows with the ``lost`` rowids, sorted.
 
-    ``None`` when they cannot be told: nothing was skipped (the rows were
-    lost some other way), or the index is damaged too.
+    ``None`` when they cannot be told: the unique index is damaged too.
     """
-    if not skipped:
-        return None
+    wanted = set(lost)
+    column, index = _UNIQUE_INDEX[table]
     try:
-        return tuple(sorted(value for _, value in _index_entries(conn, table, skipped)))
+        return tuple(
+            sorted(
+                value
+                for rowid, value in conn.execute(
+                    f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
+                )
+                if rowid in wanted
+            )
+        )
     except sqlite3.Error as err:
         _LOGGER.warning(
             "The %s index cannot be read either, so the rows lost are not known: %s",
@@ -453,11 +542,16 @@ def _index_entries(
     for rowid, value in conn.execute(
         f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
     ):
-        if any(
-            after < rowid and (resume is None or rowid < resume)
-            for after, resume in skipped
-        ):
+        if _in_stretches(rowid, skipped):
             yield rowid, value
+
+
+def _in_stretches(rowid: int, skipped: list[tuple[int, int | None]]) -> bool:
+    """Whether ``rowid`` lies in one of the stretches a table read skipped."""
+    return any(
+        after < rowid and (resume is None or rowid < resume)
+        for after, resume in skipped
+    )
 
 
 def _stretch(after: int, resume: int | None) -> str:
