@@ -124,6 +124,7 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
             "carried": dict.fromkeys(RECOVERED_TABLES, 0),
             "not_whole": list(RECOVERED_TABLES),
             "watchlist_lost": None,
+            "unreadable_ids": dict.fromkeys(RECOVERED_TABLES),
         }
         assert store.record(sighting())[1]
 
@@ -261,6 +262,17 @@ def test_rows_past_a_damaged_page_are_carried_over(db_path: Path) -> None:
         assert all(carried[n] == before[n] for n in before if n not in missing)
         assert result.carried["sightings"] == store.count() == 600 - lost
         assert result.unread == ("sightings", "images", "watchlist_hits")
+        # Which sightings were on the damaged page is known; the pictures and
+        # hits left out read fine but belong to those sightings.
+        assert result.unreadable_ids == {
+            "sightings": ((missing[0], missing[-1]),),
+            "images": (),
+            "watchlist_hits": (),
+        }
+        (audited,) = store.audit_log(action=AUDIT_ACTION)
+        assert audited.details["unreadable_ids"]["sightings"] == [
+            [missing[0], missing[-1]]
+        ]
         assert result.watchlist_complete
         assert store.watchlist() == listed
         assert result.carried["audit"] == 600
@@ -370,6 +382,11 @@ def test_a_good_page_between_longer_damaged_stretches_is_carried_over(
     runs = [n for n in missing if n - 1 not in missing]
     assert len(runs) == 2
     assert result.carried["sightings"] == 3000 - len(missing)
+    assert [
+        n
+        for first, last in result.unreadable_ids["sightings"] or ()
+        for n in range(first, last + 1)
+    ] == missing
 
 
 def test_cameras_and_plates_on_damaged_pages_come_back_from_their_indexes(

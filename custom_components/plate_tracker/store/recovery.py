@@ -118,6 +118,14 @@ class SetAside:
     """The plates (or patterns) of the watchlist entries that could not be
     carried over, read from the watchlist's unique index; ``None`` when they
     are not known (that index is damaged too, or the file is no database)."""
+    unreadable_ids: Mapping[str, tuple[tuple[int, int], ...] | None] = MappingProxyType(
+        {}
+    )
+    """Per table of ``unread``: the ids of the rows on damaged pages, as
+    (first, last) runs, or ``None`` when they are not known. A sighting named
+    in a case file and missing now can be told lost with a damaged page. (Rows
+    that read but refer to lost ones, such as the pictures of lost sightings,
+    are left out too; only ``carried`` counts them.)"""
 
     @property
     def watchlist_complete(self) -> bool:
@@ -231,13 +239,9 @@ def _start_from(
     for side in _SIDE_FILES:
         building.with_name(building.name + side).unlink(missing_ok=True)
     building.write_bytes(b"")
-    reason = _reason_for(damaged)
     store = SightingStore.open(building, held=held)
     try:
-        carried, unread, watchlist_lost = _carry_over(damaged, store)
-        result = SetAside(
-            damaged, reason, MappingProxyType(carried), unread, watchlist_lost
-        )
+        result = _carry_over(damaged, _reason_for(damaged), store)
         _audit(store, result)
     finally:
         store.close()
@@ -270,6 +274,10 @@ def _audit(store: SightingStore, result: SetAside) -> None:
                     if result.watchlist_lost is None
                     else list(result.watchlist_lost)
                 ),
+                "unreadable_ids": {
+                    table: None if runs is None else [list(run) for run in runs]
+                    for table, runs in result.unreadable_ids.items()
+                },
             },
             None,
             datetime.now(UTC),
@@ -297,25 +305,26 @@ def _rename_with_side_files(source: Path, target: Path) -> None:
         raise
 
 
-def _carry_over(
-    damaged: Path, store: SightingStore
-) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...] | None]:
-    """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``.
-
-    Returns the rows carried per table, the tables not carried whole, and the
-    plates of the watchlist entries lost (see ``SetAside.watchlist_lost``).
-    """
+def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
+    """Copy every readable row of ``RECOVERED_TABLES`` from ``damaged`` into ``store``."""
     carried = dict.fromkeys(RECOVERED_TABLES, 0)
     try:
         conn = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
-        return carried, RECOVERED_TABLES, None
+        return SetAside(
+            damaged,
+            reason,
+            MappingProxyType(carried),
+            RECOVERED_TABLES,
+            None,
+            MappingProxyType(dict.fromkeys(RECOVERED_TABLES)),
+        )
     _LOGGER.warning(
         "Carrying what still reads over from the damaged database %s; a large"
         " file takes minutes",
         damaged,
     )
-    unread: list[str] = []
+    unreadable_ids: dict[str, tuple[tuple[int, int], ...] | None] = {}
     watchlist_lost: tuple[str, ...] | None = ()
     try:
         # In order: what a row refers to is carried over before the row.
@@ -323,7 +332,7 @@ def _carry_over(
             whole, lost = _carry_table(conn, table, store, damaged, carried)
             if whole:
                 continue
-            unread.append(table)
+            unreadable_ids[table] = None if lost is None else _runs(lost)
             if table == "watchlist":
                 watchlist_lost = None if lost is None else _lost_keys(conn, table, lost)
     finally:
@@ -335,7 +344,25 @@ def _carry_over(
         _LOGGER.warning(
             "Plates without sightings are left in the new database: %s", err
         )
-    return carried, tuple(unread), watchlist_lost
+    return SetAside(
+        damaged,
+        reason,
+        MappingProxyType(carried),
+        tuple(unreadable_ids),
+        watchlist_lost,
+        MappingProxyType(unreadable_ids),
+    )
+
+
+def _runs(ids: list[int]) -> tuple[tuple[int, int], ...]:
+    """Return sorted ``ids`` as (first, last) runs of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for rowid in sorted(ids):
+        if runs and rowid == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], rowid)
+        else:
+            runs.append((rowid, rowid))
+    return tuple(runs)
 
 
 def _carry_table(
