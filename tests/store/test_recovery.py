@@ -138,6 +138,34 @@ def test_garbage_is_kept_whole_and_a_new_database_started(db_path: Path) -> None
     assert result.damaged.read_bytes() == GARBAGE
 
 
+def test_a_file_that_cannot_be_renamed_is_left_as_it_was(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused rename changes nothing: no half-built database, no reason file."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(GARBAGE)
+    wal = db_path.with_name(db_path.name + "-wal")
+    wal.write_bytes(b"half a WAL")
+    rename = Path.rename
+
+    def refuse_the_main_file(self: Path, target: Path) -> Path:
+        if self == db_path:
+            raise PermissionError("read-only folder")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_main_file)
+    with pytest.raises(PermissionError):
+        set_damaged_aside(db_path, T0, "malformed")
+    monkeypatch.undo()
+
+    assert sorted(path.name for path in db_path.parent.iterdir()) == [
+        db_path.name,
+        wal.name,
+    ]
+    assert db_path.read_bytes() == GARBAGE
+    assert wal.read_bytes() == b"half a WAL"
+
+
 def test_the_watchlist_is_carried_over_from_a_file_damaged_elsewhere(
     db_path: Path,
 ) -> None:

@@ -114,13 +114,11 @@ class SetAside:
     unread: tuple[str, ...]
     """Tables whose rows could not all be read or carried over (damaged pages,
     or rows that refer to lost ones), in ``RECOVERED_TABLES`` order."""
-    watchlist_lost: tuple[str, ...] | None = ()
+    watchlist_lost: tuple[str, ...] | None
     """The plates (or patterns) of the watchlist entries that could not be
     carried over, read from the watchlist's unique index; ``None`` when they
     are not known (that index is damaged too, or the file is no database)."""
-    unreadable_ids: Mapping[str, tuple[tuple[int, int], ...] | None] = MappingProxyType(
-        {}
-    )
+    unreadable_ids: Mapping[str, tuple[tuple[int, int], ...] | None]
     """Per table of ``unread``: the ids of the rows on damaged pages, as
     (first, last) runs, or ``None`` when they are not known. A sighting named
     in a case file and missing now can be told lost with a damaged page. (Rows
@@ -164,13 +162,17 @@ def set_damaged_aside(
     # stops the set-aside from here on, the next start finds it and goes on.
     building = damaged.with_name(damaged.name + _BUILDING)
     why = damaged.with_name(damaged.name + _REASON)
-    why.write_text(reason, encoding="utf-8")
+    try:
+        why.write_text(reason, encoding="utf-8")
+    except OSError as err:
+        # Only a resumed set-aside's wording is at stake; setting the file aside is not.
+        _LOGGER.warning("Cannot keep why %s was set aside: %s", damaged, err)
     building.touch()
     try:
         _rename_with_side_files(path, damaged)
     except OSError:
         building.unlink()
-        why.unlink()
+        why.unlink(missing_ok=True)
         raise
     return _start_from(path, damaged, held=held)
 
