@@ -27,7 +27,7 @@ only in the kept file, where SQLite's ``.recover`` may find more of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -513,7 +513,9 @@ def _carry_from_index(
     batch: list[dict[str, object]] = []
     complete = True
     try:
-        for rowid, value in _index_entries(conn, table, skipped):
+        for rowid, value in _index_entries(
+            conn, table, lambda rowid: _in_stretches(rowid, skipped)
+        ):
             row: dict[str, object] = {"id": rowid, column: value}
             if table == "plates":
                 row["lookalike"] = lookalike_key(value)
@@ -538,16 +540,11 @@ def _lost_keys(
 
     ``None`` when they cannot be told: the unique index is damaged too.
     """
-    wanted = set(lost)
-    column, index = _UNIQUE_INDEX[table]
     try:
         return tuple(
             sorted(
                 value
-                for rowid, value in conn.execute(
-                    f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
-                )
-                if rowid in wanted
+                for _, value in _index_entries(conn, table, set(lost).__contains__)
             )
         )
     except sqlite3.Error as err:
@@ -560,9 +557,9 @@ def _lost_keys(
 
 
 def _index_entries(
-    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+    conn: sqlite3.Connection, table: str, wanted: Callable[[int], bool]
 ) -> Iterator[tuple[int, str]]:
-    """Yield (rowid, unique value) of ``table``'s rows in the ``skipped`` stretches.
+    """Yield (rowid, unique value) of the ``wanted`` rowids of ``table``.
 
     Read from the table's unique index alone (a covering index scan), never
     from the table's pages. Raises what SQLite raises at a damaged index page.
@@ -571,7 +568,7 @@ def _index_entries(
     for rowid, value in conn.execute(
         f"SELECT rowid, {column} FROM {table} INDEXED BY {index}"  # noqa: S608
     ):
-        if _in_stretches(rowid, skipped):
+        if wanted(rowid):
             yield rowid, value
 
 
