@@ -12,6 +12,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -24,7 +25,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
-from custom_components.plate_tracker.records import WatchlistEntry
+from custom_components.plate_tracker.records import Priority, WatchlistEntry
+from custom_components.plate_tracker.repairs import RESTORED_LABEL
 from custom_components.plate_tracker.store import SightingStore
 
 from .helpers import call, wait_until
@@ -242,6 +244,7 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
 
 async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
     config_dir: Path,
     folder_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
@@ -285,6 +288,49 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
         entry.plate for entry in await hass.async_add_executor_job(store.watchlist)
     ]
     assert plates == [f"AE{number:04d}BK" for number in range(carried)]
+
+    # The repair lists the lost plates again in one step, at the priority chosen.
+    lost = [f"AE{number:04d}BK" for number in range(carried, 100)]
+    await hass.async_add_executor_job(
+        store.watchlist_add,
+        WatchlistEntry(id=None, plate=lost[0], label="Listed again by hand"),
+    )
+    assert issue.is_fixable
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    started = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    assert started.status == HTTPStatus.OK
+    form = await started.json()
+    assert form["step_id"] == "confirm"
+    assert form["description_placeholders"]["plates"] == ", ".join(lost)
+    done = await client.post(
+        f"/api/repairs/issues/fix/{form['flow_id']}", json={"priority": "critical"}
+    )
+    assert done.status == HTTPStatus.OK
+    assert (await done.json())["type"] == "create_entry"
+    listed = {
+        entry.plate: entry
+        for entry in await hass.async_add_executor_job(store.watchlist)
+    }
+    assert sorted(listed) == [f"AE{number:04d}BK" for number in range(100)]
+    assert listed[lost[0]].label == "Listed again by hand"
+    for plate in lost[1:]:
+        assert (listed[plate].label, listed[plate].priority) == (
+            RESTORED_LABEL,
+            Priority.CRITICAL,
+        )
+    # Alerts use them at once, the change is audited, and the issue is gone.
+    alerts = folder_entry.runtime_data.alerts
+    assert {entry.plate for entry in alerts.entries} >= set(lost)
+    (audited,) = await hass.async_add_executor_job(
+        partial(store.audit_log, action="watchlist_add")
+    )
+    assert audited.details["plates"] == lost[1:]
+    assert audited.details["already_listed"] == lost[:1]
+    assert audited.details["via"] == "repair_flow"
+    assert issue_registry.async_get_issue(DOMAIN, issue.issue_id) is None
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
 

@@ -154,8 +154,17 @@ def _async_report_set_aside(
         hass,
         DOMAIN,
         ISSUE_DATABASE_DAMAGED.format(damaged=set_aside.damaged.name),
-        is_fixable=False,
+        # Lost entries whose plates are known are listed again in one step (repairs.py).
+        is_fixable=bool(set_aside.watchlist_lost),
         is_persistent=True,
+        data=(
+            {
+                "plates": ",".join(set_aside.watchlist_lost),
+                "kept": set_aside.damaged.name,
+            }
+            if set_aside.watchlist_lost
+            else None
+        ),
         severity=ir.IssueSeverity.ERROR,
         translation_key=key,
         translation_placeholders={

@@ -1,0 +1,138 @@
+"""Repair flows: the watchlist entries a damaged database lost, listed again in one step.
+
+When a damaged database is set aside (``database.py``), watchlist entries on
+its damaged pages cannot be carried over: their labels, priorities and times
+are gone, but the watchlist's index still names their plates, and the repair
+issue lists them. Until they are listed again those vehicles raise no alert,
+so the issue offers to add them all back at once, at the priority the
+operator picks; labels and times can be edited afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .coordinator import loaded_hub
+from .records import Priority, WatchlistEntry
+from .store import StoreValidationError
+
+RESTORED_LABEL = "Re-added after database damage"
+"""The label of an entry listed again from its plate alone (the operator's to change)."""
+
+
+async def async_create_fix_flow(
+    _hass: HomeAssistant,
+    _issue_id: str,
+    data: dict[str, str | int | float | None] | None,
+) -> RepairsFlow:
+    """Return the flow that fixes an issue (only lost watchlist entries are fixable)."""
+    return WatchlistRestoreFlow(data or {})
+
+
+class WatchlistRestoreFlow(RepairsFlow):
+    """Add the plates of the lost watchlist entries back to the watchlist."""
+
+    def __init__(self, data: dict[str, str | int | float | None]) -> None:
+        """Keep the plates the issue names and the kept file they came from."""
+        # Issue data holds plain values: the plates come as one comma-separated text.
+        self._plates = [
+            plate.strip()
+            for plate in str(data.get("plates") or "").split(",")
+            if plate.strip()
+        ]
+        self._kept = str(data.get("kept") or "")
+
+    async def async_step_init(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - Home Assistant calls steps with it
+    ) -> data_entry_flow.FlowResult:
+        """Start at the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Show the plates; on submit, list each again at the chosen priority."""
+        if not self._plates:
+            return self.async_abort(reason="nothing_to_restore")
+        if user_input is not None:
+            entry = loaded_hub(self.hass)
+            if entry is None:
+                return self.async_abort(reason="not_loaded")
+            store = entry.runtime_data.store
+            priority = Priority(user_input["priority"])
+            added: list[str] = []
+            already: list[str] = []
+            try:
+                for plate in self._plates:
+                    try:
+                        await self.hass.async_add_executor_job(
+                            store.watchlist_add,
+                            WatchlistEntry(
+                                id=None,
+                                plate=plate,
+                                label=RESTORED_LABEL,
+                                reason=f"lost with the damaged database {self._kept}",
+                                priority=priority,
+                            ),
+                        )
+                    except StoreValidationError:
+                        # Listed again by hand meanwhile: that entry stays as it is.
+                        already.append(plate)
+                    else:
+                        added.append(plate)
+                details: dict[str, Any] = {
+                    "plates": added,
+                    "already_listed": already,
+                    "priority": priority.value,
+                    "via": "repair_flow",
+                    "kept": self._kept,
+                }
+                user_id = self.context.get("user_id")
+                await self.hass.async_add_executor_job(
+                    store.audit_append,
+                    user_id if isinstance(user_id, str) else None,
+                    "watchlist_add",
+                    details,
+                    None,
+                    dt_util.utcnow(),
+                )
+            except sqlite3.Error as err:
+                return self.async_abort(
+                    reason="store_failed", description_placeholders={"error": str(err)}
+                )
+            finally:
+                await entry.runtime_data.alerts.async_reload_watchlist()
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required("priority", default=Priority.HIGH.value): (
+                        SelectSelector(
+                            SelectSelectorConfig(
+                                options=[priority.value for priority in Priority],
+                                mode=SelectSelectorMode.DROPDOWN,
+                                translation_key="priority",
+                            )
+                        )
+                    )
+                }
+            ),
+            description_placeholders={
+                "plates": ", ".join(self._plates),
+                "count": str(len(self._plates)),
+            },
+        )
