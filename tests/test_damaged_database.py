@@ -469,3 +469,34 @@ async def test_a_signed_image_link_meeting_damage_is_unavailable_and_checked(
     _kept_file_and_issue(issue_registry, database)
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_the_watchlist_repair_waits_for_the_hub(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """Without a running hub the repair adds nothing and says why; the issue stays."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        "database_damaged_test",
+        is_fixable=True,
+        is_persistent=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="database_damaged_watchlist_lost",
+        data={"plates": "AE1234BK,KA0001AA", "kept": "plate_tracker.db.damaged-x"},
+    )
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    started = await client.post(
+        "/api/repairs/issues/fix",
+        json={"handler": DOMAIN, "issue_id": "database_damaged_test"},
+    )
+    form = await started.json()
+    assert form["description_placeholders"]["plates"] == "AE1234BK, KA0001AA"
+    done = await client.post(
+        f"/api/repairs/issues/fix/{form['flow_id']}", json={"priority": "high"}
+    )
+    answer = await done.json()
+    assert (answer["type"], answer["reason"]) == ("abort", "not_loaded")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "database_damaged_test")
