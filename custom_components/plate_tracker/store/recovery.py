@@ -27,9 +27,11 @@ only in the kept file, where SQLite's ``.recover`` may find more of it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import itertools
 import logging
 from pathlib import Path
 import sqlite3
@@ -334,7 +336,7 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
             whole, lost = _carry_table(conn, table, store, damaged, carried)
             if whole:
                 continue
-            unreadable_ids[table] = None if lost is None else _runs(lost)
+            unreadable_ids[table] = lost
             if table == "watchlist":
                 watchlist_lost = None if lost is None else _lost_keys(conn, table, lost)
     finally:
@@ -356,32 +358,22 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
     )
 
 
-def _runs(ids: list[int]) -> tuple[tuple[int, int], ...]:
-    """Return sorted ``ids`` as (first, last) runs of consecutive ids."""
-    runs: list[tuple[int, int]] = []
-    for rowid in sorted(ids):
-        if runs and rowid == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], rowid)
-        else:
-            runs.append((rowid, rowid))
-    return tuple(runs)
-
-
 def _carry_table(
     conn: sqlite3.Connection,
     table: str,
     store: SightingStore,
     damaged: Path,
     carried: dict[str, int],
-) -> tuple[bool, list[int] | None]:
+) -> tuple[bool, tuple[tuple[int, int], ...] | None]:
     """Carry ``table``'s readable rows over, counted in ``carried``.
 
     Returns whether all came, and the rowids of the rows that could not be
-    read (``None`` when they are not known: no index of the table reads whole).
+    read as (first, last) runs (``None`` when they are not known: no index of
+    the table reads whole).
     """
     skipped: list[tuple[int, int | None]] = []
     read = 0
-    lost: list[int] | None = []
+    lost: tuple[tuple[int, int], ...] | None = ()
     note = ""
     try:
         for rows in _readable_rows(conn, table, skipped):
@@ -390,7 +382,7 @@ def _carry_table(
         if skipped:
             if table in _WHOLE_IN_INDEX:
                 found, added, whole = _carry_from_index(conn, table, skipped, store)
-                lost = [] if whole else None
+                lost = () if whole else None
                 note = f"; {found} read back from its unique index"
             else:
                 found, added, lost = _carry_one_by_one(conn, table, skipped, store)
@@ -400,7 +392,7 @@ def _carry_table(
             note += (
                 "; which ids were lost is not known (its indexes are damaged too)"
                 if lost is None
-                else f"; {len(lost)} lost"
+                else f"; {sum(last - first + 1 for first, last in lost)} lost"
             )
     except sqlite3.Error as err:
         _LOGGER.warning(
@@ -420,7 +412,7 @@ def _carry_table(
                 ", ".join(_stretch(*gap) for gap in skipped[:5]),
                 note,
             )
-    return lost == [] and carried[table] == read, lost
+    return lost == () and carried[table] == read, lost
 
 
 def _carry_one_by_one(
@@ -428,7 +420,7 @@ def _carry_one_by_one(
     table: str,
     skipped: list[tuple[int, int | None]],
     store: SightingStore,
-) -> tuple[int, int, list[int] | None]:
+) -> tuple[int, int, tuple[tuple[int, int], ...] | None]:
     """Read each row the ``skipped`` stretches held, one at a time, and carry those that read.
 
     Seeking past damage jumps ever farther, so it can leap over a good page
@@ -436,7 +428,9 @@ def _carry_one_by_one(
     from any of its indexes that covers every row (their pages are their
     own); each is then read alone, so only the rows on damaged pages are
     lost. Returns how many were found and added, and the rowids that did not
-    read (``None`` when no such index reads whole).
+    read as (first, last) runs (``None`` when no such index reads whole).
+    Memory stays small however many rows the stretches hold (a damaged root
+    page skips the whole table): rowids come in order from SQLite's sorter.
     """
     rowids = _rowids_in(conn, table, skipped)
     if rowids is None:
@@ -444,7 +438,7 @@ def _carry_one_by_one(
     one = f"SELECT rowid, * FROM {table} WHERE rowid = ?"  # noqa: S608
     found = added = size = 0
     batch: list[dict[str, object]] = []
-    lost: list[int] = []
+    lost: list[tuple[int, int]] = []
     for rowid in rowids:
         try:
             cursor = conn.execute(one, (rowid,))
@@ -452,10 +446,12 @@ def _carry_one_by_one(
         except sqlite3.DatabaseError as err:
             if not is_damaged(err):
                 raise
-            lost.append(rowid)
-            continue
+            row = None
         if row is None:
-            lost.append(rowid)
+            if lost and lost[-1][1] == rowid - 1:
+                lost[-1] = (lost[-1][0], rowid)
+            else:
+                lost.append((rowid, rowid))
             continue
         names = [column[0] for column in cursor.description][1:]
         batch.append(dict(zip(names, row[1:], strict=True)))
@@ -466,33 +462,35 @@ def _carry_one_by_one(
             batch, size = [], 0
     found += len(batch)
     added += store.insert_recovered(table, batch)
-    return found, added, lost
+    return found, added, tuple(lost)
 
 
 def _rowids_in(
     conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
-) -> list[int] | None:
-    """Return the rowids ``table`` holds in the ``skipped`` stretches, from one of its indexes.
+) -> Iterator[int] | None:
+    """Return the rowids ``table`` holds in the ``skipped`` stretches, in order, from one of its indexes.
 
     Any index without a WHERE clause holds every row's rowid; the first that
-    reads whole is used. ``None`` when none does.
+    reads whole is used. Sorting by rowid reads the whole index before the
+    first rowid comes out, so a damaged index fails here, not halfway through.
+    ``None`` when none reads whole.
     """
     for _, index, _, _, partial in conn.execute(
         f"PRAGMA index_list({table})"
     ).fetchall():
         if partial:
             continue
+        cursor = conn.execute(
+            f"SELECT rowid FROM {table} INDEXED BY {index} ORDER BY rowid"  # noqa: S608
+        )
         try:
-            return [
-                rowid
-                for (rowid,) in conn.execute(
-                    f"SELECT rowid FROM {table} INDEXED BY {index}"  # noqa: S608
-                )
-                if _in_stretches(rowid, skipped)
-            ]
+            first = cursor.fetchone()
         except sqlite3.DatabaseError as err:
             if not is_damaged(err):
                 raise
+            continue
+        rows = itertools.chain([] if first is None else [first], cursor)
+        return (rowid for (rowid,) in rows if _in_stretches(rowid, skipped))
     return None
 
 
@@ -534,19 +532,20 @@ def _carry_from_index(
 
 
 def _lost_keys(
-    conn: sqlite3.Connection, table: str, lost: list[int]
+    conn: sqlite3.Connection, table: str, lost: tuple[tuple[int, int], ...]
 ) -> tuple[str, ...] | None:
-    """Return the unique column of ``table``'s rows with the ``lost`` rowids, sorted.
+    """Return the unique column of ``table``'s rows in the ``lost`` runs of rowids, sorted.
 
     ``None`` when they cannot be told: the unique index is damaged too.
     """
+    firsts = [first for first, _ in lost]
+
+    def is_lost(rowid: int) -> bool:
+        at = bisect.bisect_right(firsts, rowid) - 1
+        return at >= 0 and rowid <= lost[at][1]
+
     try:
-        return tuple(
-            sorted(
-                value
-                for _, value in _index_entries(conn, table, set(lost).__contains__)
-            )
-        )
+        return tuple(sorted(value for _, value in _index_entries(conn, table, is_lost)))
     except sqlite3.Error as err:
         _LOGGER.warning(
             "The %s index cannot be read either, so the rows lost are not known: %s",
@@ -573,11 +572,14 @@ def _index_entries(
 
 
 def _in_stretches(rowid: int, skipped: list[tuple[int, int | None]]) -> bool:
-    """Whether ``rowid`` lies in one of the stretches a table read skipped."""
-    return any(
-        after < rowid and (resume is None or rowid < resume)
-        for after, resume in skipped
-    )
+    """Whether ``rowid`` lies in one of the stretches a table read skipped (in rowid order)."""
+    # The last stretch that starts before it; found by bisection, as a damaged
+    # file can have many stretches and a table millions of rowids.
+    at = bisect.bisect_left(skipped, (rowid,)) - 1
+    if at < 0:
+        return False
+    resume = skipped[at][1]
+    return resume is None or rowid < resume
 
 
 def _stretch(after: int, resume: int | None) -> str:
