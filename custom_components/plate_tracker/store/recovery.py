@@ -16,9 +16,9 @@ is read in rowid order; where the read meets a damaged page it seeks past it
 (``_readable_rows``). The seek jumps ever farther and can leap over a short
 good stretch, so the rows in the stretches it skipped are then read one by
 one, their rowids taken from one of the table's indexes, whose pages are their
-own (``_carry_one_by_one``): only the rows on damaged pages are lost. A camera
+own (``_rows_by_id``): only the rows on damaged pages are lost. A camera
 or plate row is also held whole by its table's unique index: those lost with a
-table page are read back from there (``_carry_from_index``). Without that, one
+table page are read back from there (``_rebuilt_rows``). Without that, one
 damaged page of the cameras table, which usually fits in one, would leave
 every sighting out. A lost watchlist entry cannot be rebuilt, but its plate is
 named (``SetAside.watchlist_lost``). What else sat on the damaged pages stays
@@ -28,7 +28,7 @@ only in the kept file, where SQLite's ``.recover`` may find more of it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import itertools
@@ -36,6 +36,7 @@ import logging
 from pathlib import Path
 import sqlite3
 from types import MappingProxyType
+from typing import Any
 
 from ..plate_text import lookalike_key
 from .errors import DamagedDatabaseError, is_damaged
@@ -59,8 +60,8 @@ AUDIT_ACTION = "database_set_aside"
 SQLite's error, the rows carried over and the tables not carried whole)."""
 _BATCH_ROWS = 500
 _BATCH_BYTES = 8 * 1024 * 1024
-"""Rows read and added at a time: at most 500, and no more than about 8 MB of
-pictures, so a file of large snapshots is carried over in little memory."""
+"""Rows added at a time (``_carry_rows``): at most 500, and no more than about
+8 MB of pictures, so a file of large snapshots is carried over in little memory."""
 _UNIQUE_INDEX = {
     "cameras": ("name", "sqlite_autoindex_cameras_1"),
     "plates": ("plate", "sqlite_autoindex_plates_1"),
@@ -113,19 +114,24 @@ class SetAside:
     """What SQLite said of the file (kept beside it, so a resumed set-aside says it too)."""
     carried: Mapping[str, int]
     """Rows carried into the new database, per table of ``RECOVERED_TABLES``."""
-    unread: tuple[str, ...]
-    """Tables whose rows could not all be read or carried over (damaged pages,
-    or rows that refer to lost ones), in ``RECOVERED_TABLES`` order."""
     watchlist_lost: tuple[str, ...] | None
     """The plates (or patterns) of the watchlist entries that could not be
     carried over, read from the watchlist's unique index; ``None`` when they
     are not known (that index is damaged too, or the file is no database)."""
     unreadable_ids: Mapping[str, tuple[tuple[int, int], ...] | None]
-    """Per table of ``unread``: the ids of the rows on damaged pages, as
+    """Per table not carried over whole (``unread``): the ids of the rows on damaged pages, as
     (first, last) runs, or ``None`` when they are not known. A sighting named
     in a case file and missing now can be told lost with a damaged page. (Rows
     that read but refer to lost ones, such as the pictures of lost sightings,
     are left out too; only ``carried`` counts them.)"""
+
+    @property
+    def unread(self) -> tuple[str, ...]:
+        """Tables not carried over whole, in ``RECOVERED_TABLES`` order.
+
+        Their rows sat on damaged pages, or refer to rows that did.
+        """
+        return tuple(self.unreadable_ids)
 
     @property
     def watchlist_complete(self) -> bool:
@@ -319,7 +325,6 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
             damaged,
             reason,
             MappingProxyType(carried),
-            RECOVERED_TABLES,
             None,
             MappingProxyType(dict.fromkeys(RECOVERED_TABLES)),
         )
@@ -352,7 +357,6 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
         damaged,
         reason,
         MappingProxyType(carried),
-        tuple(unreadable_ids),
         watchlist_lost,
         MappingProxyType(unreadable_ids),
     )
@@ -376,19 +380,29 @@ def _carry_table(
     lost: tuple[tuple[int, int], ...] | None = ()
     note = ""
     try:
-        for rows in _readable_rows(conn, table, skipped):
-            read += len(rows)
-            carried[table] += store.insert_recovered(table, rows)
+        read, _ = _carry_rows(
+            store, table, _readable_rows(conn, table, skipped), carried
+        )
         if skipped:
             if table in _WHOLE_IN_INDEX:
-                found, added, whole = _carry_from_index(conn, table, skipped, store)
+                found, whole = _carry_rows(
+                    store, table, _rebuilt_rows(conn, table, skipped), carried
+                )
                 lost = () if whole else None
                 note = f"; {found} read back from its unique index"
             else:
-                found, added, lost = _carry_one_by_one(conn, table, skipped, store)
+                rowids = _rowids_in(conn, table, skipped)
+                runs: list[tuple[int, int]] = []
+                found, _ = (
+                    (0, False)
+                    if rowids is None
+                    else _carry_rows(
+                        store, table, _rows_by_id(conn, table, rowids, runs), carried
+                    )
+                )
+                lost = None if rowids is None else tuple(runs)
                 note = f"; {found} more on pages between them read one by one"
             read += found
-            carried[table] += added
             note += (
                 "; which ids were lost is not known (its indexes are damaged too)"
                 if lost is None
@@ -415,30 +429,60 @@ def _carry_table(
     return lost == () and carried[table] == read, lost
 
 
-def _carry_one_by_one(
+def _carry_rows(
+    store: SightingStore,
+    table: str,
+    rows: Iterable[dict[str, object]],
+    carried: dict[str, int],
+) -> tuple[int, bool]:
+    """Add ``rows`` to ``table`` in batches, counted in ``carried`` as they are added.
+
+    Returns how many rows came, and whether ``rows`` ran to its end (``False``:
+    a damaged page stopped it). A batch is at most ``_BATCH_ROWS`` rows and
+    about ``_BATCH_BYTES`` of pictures, so a file of large snapshots is carried
+    over in little memory.
+    """
+    found = size = 0
+    batch: list[dict[str, object]] = []
+    whole = True
+    iterator = iter(rows)
+    while True:
+        try:
+            row = next(iterator)
+        except StopIteration:
+            break
+        except sqlite3.DatabaseError as err:
+            if not is_damaged(err):
+                raise
+            whole = False
+            break
+        batch.append(row)
+        size += sum(len(value) for value in row.values() if isinstance(value, bytes))
+        if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:
+            found += len(batch)
+            carried[table] += store.insert_recovered(table, batch)
+            batch, size = [], 0
+    found += len(batch)
+    carried[table] += store.insert_recovered(table, batch)
+    return found, whole
+
+
+def _rows_by_id(
     conn: sqlite3.Connection,
     table: str,
-    skipped: list[tuple[int, int | None]],
-    store: SightingStore,
-) -> tuple[int, int, tuple[tuple[int, int], ...] | None]:
-    """Read each row the ``skipped`` stretches held, one at a time, and carry those that read.
+    rowids: Iterator[int],
+    lost: list[tuple[int, int]],
+) -> Iterator[dict[str, object]]:
+    """Yield the rows of ``rowids`` that read, each read alone; add the others to ``lost`` as runs.
 
     Seeking past damage jumps ever farther, so it can leap over a good page
     shorter than the damage before it. Which rowids the table holds is known
-    from any of its indexes that covers every row (their pages are their
-    own); each is then read alone, so only the rows on damaged pages are
-    lost. Returns how many were found and added, and the rowids that did not
-    read as (first, last) runs (``None`` when no such index reads whole).
-    Memory stays small however many rows the stretches hold (a damaged root
-    page skips the whole table): rowids come in order from SQLite's sorter.
+    from one of its indexes (``_rowids_in``); reading each alone loses only
+    the rows on damaged pages. ``rowids`` come in order, so ``lost`` is kept
+    as (first, last) runs: memory stays small however many rows a stretch
+    holds (a damaged root page skips the whole table).
     """
-    rowids = _rowids_in(conn, table, skipped)
-    if rowids is None:
-        return 0, 0, None
     one = f"SELECT rowid, * FROM {table} WHERE rowid = ?"  # noqa: S608
-    found = added = size = 0
-    batch: list[dict[str, object]] = []
-    lost: list[tuple[int, int]] = []
     for rowid in rowids:
         try:
             cursor = conn.execute(one, (rowid,))
@@ -447,22 +491,18 @@ def _carry_one_by_one(
             if not is_damaged(err):
                 raise
             row = None
-        if row is None:
-            if lost and lost[-1][1] == rowid - 1:
-                lost[-1] = (lost[-1][0], rowid)
-            else:
-                lost.append((rowid, rowid))
-            continue
-        names = [column[0] for column in cursor.description][1:]
-        batch.append(dict(zip(names, row[1:], strict=True)))
-        size += sum(len(value) for value in row if isinstance(value, bytes))
-        if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:
-            found += len(batch)
-            added += store.insert_recovered(table, batch)
-            batch, size = [], 0
-    found += len(batch)
-    added += store.insert_recovered(table, batch)
-    return found, added, tuple(lost)
+        if row is not None:
+            yield _as_dict(cursor, row)
+        elif lost and lost[-1][1] == rowid - 1:
+            lost[-1] = (lost[-1][0], rowid)
+        else:
+            lost.append((rowid, rowid))
+
+
+def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, object]:
+    """Return a ``SELECT rowid, *`` row as its columns by name, the rowid left out."""
+    names = [column[0] for column in cursor.description][1:]
+    return dict(zip(names, row[1:], strict=True))
 
 
 def _rowids_in(
@@ -494,41 +534,22 @@ def _rowids_in(
     return None
 
 
-def _carry_from_index(
-    conn: sqlite3.Connection,
-    table: str,
-    skipped: list[tuple[int, int | None]],
-    store: SightingStore,
-) -> tuple[int, int, bool]:
-    """Carry the rows of ``table`` in the ``skipped`` stretches over from its unique index.
+def _rebuilt_rows(
+    conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
+) -> Iterator[dict[str, object]]:
+    """Yield the rows of ``table`` in the ``skipped`` stretches, rebuilt from its unique index.
 
-    Returns how many it found and how many were added, and whether the whole
-    index read: a damaged index page stops the read there. The scan reads
-    only the index's pages (a covering index), never the table's.
+    The scan reads only the index's pages (a covering index), never the
+    table's; a damaged index page raises there.
     """
     column, _ = _UNIQUE_INDEX[table]
-    found = added = 0
-    batch: list[dict[str, object]] = []
-    complete = True
-    try:
-        for rowid, value in _index_entries(
-            conn, table, lambda rowid: _in_stretches(rowid, skipped)
-        ):
-            row: dict[str, object] = {"id": rowid, column: value}
-            if table == "plates":
-                row["lookalike"] = lookalike_key(value)
-            batch.append(row)
-            if len(batch) >= _BATCH_ROWS:
-                found += len(batch)
-                added += store.insert_recovered(table, batch)
-                batch = []
-    except sqlite3.DatabaseError as err:
-        if not is_damaged(err):
-            raise
-        complete = False
-    found += len(batch)
-    added += store.insert_recovered(table, batch)
-    return found, added, complete
+    for rowid, value in _index_entries(
+        conn, table, lambda rowid: _in_stretches(rowid, skipped)
+    ):
+        row: dict[str, object] = {"id": rowid, column: value}
+        if table == "plates":
+            row["lookalike"] = lookalike_key(value)
+        yield row
 
 
 def _lost_keys(
@@ -590,8 +611,8 @@ def _stretch(after: int, resume: int | None) -> str:
 
 def _readable_rows(
     conn: sqlite3.Connection, table: str, skipped: list[tuple[int, int | None]]
-) -> Iterator[list[dict[str, object]]]:
-    """Yield ``table``'s rows in rowid order, in batches, seeking past damaged pages.
+) -> Iterator[dict[str, object]]:
+    """Yield ``table``'s rows in rowid order, seeking past damaged pages.
 
     Each damaged stretch met is added to ``skipped`` as (the last rowid read
     before it, the first read after it or ``None`` at the end).
@@ -599,19 +620,12 @@ def _readable_rows(
     scan = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid"  # noqa: S608
     one = f"SELECT rowid, * FROM {table} WHERE rowid = ?"  # noqa: S608
     after = _SQLITE_MIN_INTEGER
-    batch: list[dict[str, object]] = []
-    size = 0
     while True:
         try:
             cursor = conn.execute(scan, (after,))
-            names = [column[0] for column in cursor.description][1:]
             for row in cursor:
-                batch.append(dict(zip(names, row[1:], strict=True)))
                 after = row[0]
-                size += sum(len(value) for value in row if isinstance(value, bytes))
-                if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:
-                    yield batch
-                    batch, size = [], 0
+                yield _as_dict(cursor, row)
         except sqlite3.DatabaseError as err:
             if not is_damaged(err):
                 raise
@@ -624,13 +638,10 @@ def _readable_rows(
             if resume is None:
                 break
             cursor = conn.execute(one, (resume,))
-            names = [column[0] for column in cursor.description][1:]
-            batch.append(dict(zip(names, cursor.fetchone()[1:], strict=True)))
+            yield _as_dict(cursor, cursor.fetchone())
             after = resume
             continue
         break
-    if batch:
-        yield batch
 
 
 def _next_readable(
