@@ -147,8 +147,14 @@ def test_a_plate_hint_stays_inside_the_vehicle_box(
 
 @pytest.mark.parametrize(
     "hint",
-    [(40, 40, 140, 70), (700, 400, 600, 450), (math.nan, 0.0, 10.0, 10.0)],
-    ids=["where-no-plate-is", "inverted", "not-a-number"],
+    [
+        (40, 40, 140, 70),
+        (700, 400, 600, 450),
+        (math.nan, 0.0, 10.0, 10.0),
+        # Valid JSON and a valid query, but beyond any float.
+        (0, 0, 10**400, 10**400),
+    ],
+    ids=["where-no-plate-is", "inverted", "not-a-number", "beyond-any-float"],
 )
 def test_a_plate_hint_that_finds_nothing_falls_back_to_the_whole_search(
     recognizer: PlateRecognizer, hint: tuple[float, float, float, float]

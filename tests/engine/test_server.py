@@ -341,6 +341,8 @@ def test_results_survive_the_wire_format() -> None:
         {"width": 1, "height": 1, "seconds": 0.1, "plates": [{"plate": "A"}]},
         {"width": True, "height": 1, "seconds": 0.1, "plates": []},
         {"width": 1, "height": 1, "seconds": float("nan"), "plates": []},
+        # Valid JSON: Python reads it as an int too large for a float.
+        {"width": 1, "height": 1, "seconds": 10**400, "plates": []},
         {
             "width": 1,
             "height": 1,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from typing import Any
 
 import pytest
@@ -322,3 +324,122 @@ def test_movement_state_is_forgotten_with_the_event() -> None:
     again = tracker.handle(moving("new", 5.0, NEAR))
     assert again is not None
     assert again.direction is Direction.UNKNOWN
+
+
+_HOSTILE_VALUES: tuple[Any, ...] = (
+    None,
+    True,
+    0,
+    -1,
+    10**400,
+    1e308,
+    float("nan"),
+    float("-inf"),
+    "",
+    "car",
+    "x" * 10_000,
+    [],
+    [1, 2],
+    [None, "a", {}, []],
+    {},
+    {"label": "license_plate"},
+)
+
+
+def _full_after(frame_time: float) -> dict[str, Any]:
+    """Return an event's ``after`` with every field the tracker reads."""
+    return {
+        "id": "e1",
+        "camera": "bridge",
+        "label": "car",
+        "false_positive": False,
+        "has_snapshot": True,
+        "box": [10, 20, 300, 400],
+        "frame_time": frame_time,
+        "start_time": 1_700_000_000.0,
+        "entered_zones": ["street", "city_limit"],
+        "recognized_license_plate": "AE1234BK",
+        "recognized_license_plate_score": 0.9,
+        "snapshot": {
+            "frame_time": frame_time,
+            "box": [12, 22, 302, 402],
+            "attributes": [
+                {"label": "license_plate", "box": [100, 300, 160, 318], "score": 0.8}
+            ],
+        },
+    }
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value: dictionary keys and list indexes, depth first."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _mutated(message_body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Return the message with one to three places replaced by a hostile value or removed."""
+    body = copy.deepcopy(message_body)
+    for _ in range(rng.randint(1, 3)):
+        path = rng.choice(_paths(body)[1:])
+        parent = body
+        for step in path[:-1]:
+            parent = parent[step]
+        if isinstance(parent, dict) and rng.random() < 0.2:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(_HOSTILE_VALUES))
+        if not isinstance(body, dict):
+            break
+    return body
+
+
+def test_mutated_events_never_raise_anything_but_malformed() -> None:
+    """Thousands of broken variants of a full event: each is a request, nothing, or counted.
+
+    Frigate versions, bridges and hand-written test messages put any JSON
+    anywhere. Whatever arrives, the tracker may only answer with a frame to
+    read, with no frame, or with MalformedEventError (which the source counts):
+    any other exception would escape the MQTT callback. Every request it makes
+    carries values the pipeline can use.
+    """
+    rng = random.Random(20261127)
+    outcomes = {"request": 0, "none": 0, "malformed": 0}
+    tracker = FrigateEventTracker(
+        zone_directions={"bridge": {"city_limit": Direction.RECEDING}}
+    )
+    for round_index in range(1500):
+        for kind, frame_time in (("new", 1.0), ("update", 2.0), ("end", 2.0)):
+            body = {"type": kind, "before": {}, "after": _full_after(frame_time)}
+            body["after"]["id"] = f"e{round_index}"
+            payload = json.dumps(_mutated(body, rng))
+            try:
+                request = tracker.handle(payload)
+            except MalformedEventError:
+                outcomes["malformed"] += 1
+                continue
+            if request is None:
+                outcomes["none"] += 1
+                continue
+            outcomes["request"] += 1
+            assert isinstance(request.camera, str)
+            assert request.seen_at.tzinfo is not None
+            for box in (request.vehicle_box, request.plate_box):
+                assert box is None or (
+                    all(isinstance(v, int) for v in box)
+                    and box[2] > box[0]
+                    and box[3] > box[1]
+                )
+            assert request.anpr_plate is None or (
+                isinstance(request.anpr_plate, str) and request.anpr_plate
+            )
+            assert request.anpr_score is None or 0 <= request.anpr_score <= 1
+            assert isinstance(request.direction, Direction)
+    # The mutations reach every outcome, so the loop tested all three paths.
+    assert min(outcomes.values()) > 100, outcomes
+    assert tracker.open_events <= MAX_OPEN_EVENTS

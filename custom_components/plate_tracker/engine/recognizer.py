@@ -19,7 +19,7 @@ from .formats import FormatMatch, formats_for, looks_like_timestamp, match_forma
 from .imaging import decode_image, encode_jpeg, local_contrast
 from .models import ModelPaths, ensure_models
 from .recognition import INPUT_HEIGHT, LineRead, TextRecognizer
-from .types import Box, FrameResult, PlateRead
+from .types import Box, FrameResult, PlateRead, is_finite_number
 
 DETECTION_SIDE_FRAME = 640
 """Longer side the detector sees for a frame up to 1280 px: plates of 60+ px width stay findable."""
@@ -215,7 +215,7 @@ class PlateRecognizer:
         The region stays inside the vehicle's box: another car's plate beside
         it must not become this one's.
         """
-        if not all(math.isfinite(value) for value in hint):
+        if not all(is_finite_number(value) for value in hint):
             return None
         x1, y1, x2, y2 = hint
         width, height = x2 - x1, y2 - y1
@@ -231,7 +231,7 @@ class PlateRecognizer:
             frame.width,
             frame.height,
         )
-        if vehicle_box is not None and all(math.isfinite(v) for v in vehicle_box):
+        if vehicle_box is not None and all(is_finite_number(v) for v in vehicle_box):
             vx1, vy1, vx2, vy2 = vehicle_box
             x1, y1 = max(x1, round(vx1)), max(y1, round(vy1))
             x2, y2 = min(x2, round(vx2)), min(y2, round(vy2))

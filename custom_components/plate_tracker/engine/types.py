@@ -18,6 +18,20 @@ type Box = tuple[int, int, int, int]
 """x1, y1, x2, y2 in pixels of the frame that was read."""
 
 
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a JSON number a float can hold: not NaN, infinite, a bool, or too large.
+
+    JSON has no limit on digits: an integer of 400 digits is valid JSON, and
+    ``math.isfinite`` raises OverflowError for it instead of answering.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlateRead:
     """One plate found in one image."""
@@ -115,10 +129,8 @@ def _integer(value: Any) -> int:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{value!r} is not a number")
-    if not math.isfinite(value):
-        raise TypeError(f"{value!r} is not finite")
+    if not is_finite_number(value):
+        raise TypeError(f"{value!r} is not a finite number")
     return float(value)
 
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
-import math
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from ..engine.remote import read_at_most
-from ..engine.types import Box
+from ..engine.types import Box, is_finite_number
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
 
@@ -121,13 +120,7 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
 
 def _number(value: Any) -> float | None:
     """Return ``value`` if it is a finite JSON number (Python's JSON reads NaN and Infinity too)."""
-    if (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    ):
-        return value
-    return None
+    return value if is_finite_number(value) else None
 
 
 def _box(value: Any) -> Box | None:
