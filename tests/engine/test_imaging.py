@@ -99,6 +99,23 @@ def test_exif_orientation_is_applied() -> None:
     assert decoded.size == (20, 60)
 
 
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP", "JPEG"])
+def test_a_broken_exif_block_costs_the_orientation_not_the_frame(
+    image_format: str,
+) -> None:
+    """Pillow's EXIF parser raises SyntaxError on a block that is no TIFF structure.
+
+    The pixels decoded fine, so the frame is read as it is, unturned: losing a
+    camera's frames to its metadata would lose its sightings.
+    """
+    image = Image.new("RGB", (60, 20), (10, 200, 30))
+    data = _encoded(image, image_format, exif=b"Exif\x00\x00MM\xfe\x00garbage")
+    decoded = decode_image(data)
+    assert decoded.mode == "RGB"
+    assert decoded.size == (60, 20)
+    assert decoded.getpixel((5, 5)) == pytest.approx((10, 200, 30), abs=3)
+
+
 def test_local_contrast_lifts_a_faint_mark_and_leaves_flat_areas_grey() -> None:
     """A mark ten levels above a dark background comes out four times as far apart."""
     image = Image.new("RGB", (200, 120), (30, 30, 30))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
+
+_LOGGER = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
@@ -42,8 +45,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:
         # Truncated or corrupt files surface as OSError ("image file is truncated").
         raise ImageError(f"corrupt image: {err}") from err
-    # In place: without an orientation tag a copy would be made of every frame.
-    ImageOps.exif_transpose(opened, in_place=True)
+    _upright(opened)
     image: Image.Image = opened
     if image.mode in _WIDE_GREY_MODES:
         image = _grey_to_8_bits(image)
@@ -55,6 +57,20 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             image = Image.alpha_composite(background, rgba)
         image = image.convert("RGB")
     return image
+
+
+def _upright(image: Image.Image) -> None:
+    """Turn ``image`` as its EXIF orientation says; leave it as it is when the EXIF is broken.
+
+    The pixels decoded fine, so a damaged EXIF block (Pillow raises SyntaxError,
+    TypeError and others from deep in its TIFF parser for those) costs only the
+    orientation, not the frame: most cameras never turn their frames anyway.
+    """
+    try:
+        # In place: without an orientation tag a copy would be made of every frame.
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:  # noqa: BLE001 - any error of Pillow's EXIF parser
+        _LOGGER.debug("Ignored the unreadable EXIF block of a %s image", image.format)
 
 
 _WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
