@@ -64,6 +64,22 @@ async def call_as_admin(
             {"file_path": "scene.jpg", "vehicle_box": [0, 0, math.inf, 9]},
             "vehicle_box",
         ),
+        # Valid YAML and JSON, but no float holds it; and NaN, never a number.
+        (
+            "search_sightings",
+            {"min_confidence": 10**400, **REASON},
+            "min_confidence",
+        ),
+        (
+            "search_sightings",
+            {"min_confidence": math.nan, **REASON},
+            "min_confidence",
+        ),
+        (
+            "get_route",
+            {"plate": "AE1234BK", "trip_gap_minutes": 10**400},
+            "trip_gap_minutes",
+        ),
     ],
 )
 async def test_ids_and_offsets_beyond_sqlite_are_refused_by_the_schema(

@@ -51,7 +51,7 @@ from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import SightingStore
 from .store.sighting_store import to_us
-from .validation import whole_number
+from .validation import real_number, whole_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -425,7 +425,7 @@ GET_ROUTE_SCHEMA = vol.Schema(
         vol.Optional("since"): cv.datetime,
         vol.Optional("until"): cv.datetime,
         vol.Optional(CONF_TRIP_GAP_MINUTES): vol.All(
-            vol.Coerce(float), vol.Range(min=1, max=7 * 24 * 60)
+            real_number, vol.Range(min=1, max=7 * 24 * 60)
         ),
         vol.Optional("max_sightings", default=DEFAULT_MAX_ROUTE_SIGHTINGS): vol.All(
             whole_number, vol.Range(min=1, max=MAX_ROUTE_SIGHTINGS)

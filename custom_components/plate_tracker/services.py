@@ -53,7 +53,7 @@ from .store import (
     SearchSort,
     StoreValidationError,
 )
-from .validation import ROW_ID, whole_number
+from .validation import ROW_ID, real_number, whole_number
 
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"
@@ -138,7 +138,7 @@ _SELECTION: dict[vol.Marker, Any] = {
     vol.Optional("since"): cv.datetime,
     vol.Optional("until"): cv.datetime,
     vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [cv.string]),
-    vol.Optional("min_confidence"): vol.All(vol.Coerce(float), vol.Range(min=0, max=1)),
+    vol.Optional("min_confidence"): vol.All(real_number, vol.Range(min=0, max=1)),
 }
 SEARCH_SCHEMA = vol.Schema(
     {
@@ -292,9 +292,12 @@ async def _audit(
         raise _store_failed(hass, entry, err) from err
 
 
-def _allowed_path(hass: HomeAssistant, value: str) -> Path:
+async def _allowed_path(hass: HomeAssistant, value: str) -> Path:
     path = Path(value)
-    if not path.is_absolute() or not hass.config.is_allowed_path(str(path)):
+    # is_allowed_path resolves links on disk: blocking I/O, kept off the event loop.
+    if not path.is_absolute() or not await hass.async_add_executor_job(
+        hass.config.is_allowed_path, str(path)
+    ):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="path_not_allowed",
@@ -312,7 +315,7 @@ def _read_file(path: Path, limit: int) -> bytes:
 
 
 async def _read_allowed_file(hass: HomeAssistant, value: str, limit: int) -> bytes:
-    path = _allowed_path(hass, value)
+    path = await _allowed_path(hass, value)
     try:
         return await hass.async_add_executor_job(_read_file, path, limit)
     except (OSError, ValueError) as err:
@@ -573,7 +576,7 @@ async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         "csv": text,
     }
     if ATTR_FILE_PATH in call.data:
-        path = _allowed_path(hass, call.data[ATTR_FILE_PATH])
+        path = await _allowed_path(hass, call.data[ATTR_FILE_PATH])
         await hass.async_add_executor_job(path.write_text, text, "utf-8")
         response["path"] = str(path)
     await _audit(
@@ -672,7 +675,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
 
 async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
-    folder = _allowed_path(hass, call.data["folder"])
+    folder = await _allowed_path(hass, call.data["folder"])
     query = _query(call, page_size=MAX_PAGE_SIZE)
     stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
     dest = folder / f"plate_tracker_evidence_{stamp}.zip"

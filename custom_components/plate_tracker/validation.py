@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import voluptuous as vol
@@ -20,6 +21,22 @@ def whole_number(value: Any) -> int:
         return int(value)
     except (OverflowError, TypeError, ValueError) as err:
         raise vol.Invalid("expected a whole number") from err
+
+
+def real_number(value: Any) -> float:
+    """Coerce to float as ``vol.Coerce(float)`` does, refusing NaN and what no float holds.
+
+    An integer of 400 digits is valid YAML and JSON; ``float()`` raises
+    OverflowError for it, which ``vol.Coerce`` lets through. NaN is refused
+    here too, so no field relies on a ``vol.Range`` after it to do so.
+    """
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError) as err:
+        raise vol.Invalid("expected a number") from err
+    if math.isnan(number):
+        raise vol.Invalid("expected a number, not NaN")
+    return number
 
 
 ROW_ID = vol.All(whole_number, vol.Range(min=1, max=SQLITE_MAX_INTEGER))
