@@ -164,6 +164,23 @@ async def test_an_engine_fault_is_a_json_500_and_logged(
     assert (await remote.read(scene_jpeg(UA_PLATE))).plates[0].text == UA_PLATE
 
 
+@pytest.mark.parametrize("status", [200, 500])
+async def test_an_answer_nested_too_deep_is_a_dead_engine(
+    start: Start, status: int
+) -> None:
+    """JSON nested deeper than Python's decoder recurses raised RecursionError out of the read."""
+
+    async def deep(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=status, text="[" * 100_000)
+
+    app = web.Application()
+    app.router.add_post("/v1/read", deep)
+    url, session = await start(app=app)
+    with pytest.raises(EngineUnavailableError, match=f"answered {status}: \\[\\["):
+        await RemoteEngine(session, url, token=TOKEN).read(scene_jpeg(UA_PLATE))
+
+
 async def test_workers_read_images_at_once(
     start: Start, recognizer: PlateRecognizer
 ) -> None:

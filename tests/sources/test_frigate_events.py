@@ -83,6 +83,9 @@ def test_other_objects_are_ignored(after: dict[str, Any]) -> None:
         '{"type":"new","after":{"id":"x"}}',
         '{"type":"new","after":{"id":"x","camera":"c","label":["car"]}}',
         '{"type":"new","after":{"id":"x","camera":"c","label":{"car":1}}}',
+        # Nested deeper than Python's JSON decoder recurses: RecursionError.
+        pytest.param("[" * 100_000, id="arrays-nested-too-deep"),
+        pytest.param('{"a":' * 100_000, id="objects-nested-too-deep"),
     ],
 )
 def test_malformed_payloads_raise(payload: bytes | str) -> None:

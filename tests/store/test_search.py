@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -202,6 +203,36 @@ def test_foreign_cursor_is_refused(city: SightingStore, cursor: str) -> None:
     """A cursor from another sort (or none at all) cannot silently skip results."""
     with pytest.raises(StoreValidationError) as caught:
         city.search(SearchQuery(cursor=cursor))
+    assert caught.value.translation_key == "invalid_cursor"
+
+
+def _cursor_of(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Each raised OverflowError or RecursionError out of the search: an
+        # untranslated unknown error for an edited cursor.
+        pytest.param('["newest", 1, ' + "9" * 400 + "]", id="id-beyond-64-bits"),
+        pytest.param('["newest", ' + "9" * 400 + ", 1]", id="key-beyond-64-bits"),
+        pytest.param("[" * 100_000, id="nested-too-deep"),
+        # JSON as Python reads it, which the store never writes.
+        '["newest", NaN, 1]',
+        '["newest", Infinity, 1]',
+        '["confidence", 1e400, 1]',
+        '["newest", 1, 1.5]',
+        '["newest", true, 1]',
+    ],
+)
+def test_an_edited_cursor_is_refused_not_a_crash(
+    city: SightingStore, text: str
+) -> None:
+    """A cursor comes back from the caller, who may have edited it; only the store's own pass."""
+    sort = SearchSort.CONFIDENCE if "confidence" in text else SearchSort.NEWEST
+    with pytest.raises(StoreValidationError) as caught:
+        city.search(SearchQuery(cursor=_cursor_of(text), sort=sort))
     assert caught.value.translation_key == "invalid_cursor"
 
 

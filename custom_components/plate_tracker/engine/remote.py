@@ -190,7 +190,7 @@ def _json_of(url: str, status: int, body: bytes) -> Any:
     """Return the JSON of a 200 answer; raise the right error for any other."""
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         answer = None
     message = answer.get("message") if isinstance(answer, dict) else None
     if status == 200 and answer is not None:

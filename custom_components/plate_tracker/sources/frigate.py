@@ -103,7 +103,8 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
     try:
         message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        # RecursionError: arrays or objects nested deeper than Python recurses.
         raise MalformedEventError(f"not JSON: {err}") from err
     if not isinstance(message, dict):
         raise MalformedEventError("not a JSON object")
@@ -353,7 +354,7 @@ class FrigateClient:
         )
         try:
             config = json.loads(body)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise FrigateError(f"configuration is not JSON: {err}") from err
         cameras = config.get("cameras") if isinstance(config, dict) else None
         if not isinstance(cameras, dict):

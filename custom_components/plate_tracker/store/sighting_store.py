@@ -34,6 +34,7 @@ import heapq
 from itertools import islice
 import json
 import logging
+import math
 from pathlib import Path
 import re
 import sqlite3
@@ -1706,18 +1707,34 @@ def _encode_cursor(sort: SearchSort, key: float, sighting_id: int) -> str:
 
 
 def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[float, int]:
+    """Return the sort key and id a page ends at; StoreValidationError for anything else.
+
+    The cursor comes back from the caller, who may have edited it: only what
+    ``_encode_cursor`` can write passes, so nothing reaches SQLite that it
+    cannot bind (an integer beyond 64 bits raised OverflowError).
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, key, sighting_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as err:
+    except (binascii.Error, ValueError, TypeError, RecursionError) as err:
         raise StoreValidationError("invalid_cursor") from err
     if (
         cursor_sort != sort
-        or not isinstance(key, int | float)
+        or not _bindable_number(key)
+        or not _bindable_number(sighting_id)
         or not isinstance(sighting_id, int)
     ):
         raise StoreValidationError("invalid_cursor")
     return key, sighting_id
+
+
+def _bindable_number(value: object) -> bool:
+    """Whether SQLite can bind ``value`` as a number: a finite float or a 64-bit integer."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -SQLITE_MAX_INTEGER - 1 <= value <= SQLITE_MAX_INTEGER
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _candidate_plates(
