@@ -406,7 +406,11 @@ async def test_a_camera_side_read_longer_than_any_plate_is_no_sighting(
     h, pipeline = harness
     await pipeline.submit(frame(b"no plate", event="ev1", anpr_plate="AE1234BK" * 2))
     await pipeline.submit(frame(b"no plate", event="ev2", anpr_plate="AE 1234 BK"))
+    # A short plate in 100 kB of padding: the raw read would be stored whole.
+    padded = "AE1234BK" + " " * 100_000
+    await pipeline.submit(frame(b"no plate", event="ev3", anpr_plate=padded))
     assert [new.plate for new in h.stored.values()] == ["AE1234BK"]
+    assert [new.raw for new in h.stored.values()] == ["AE 1234 BK"]
 
 
 async def test_direction_learnt_at_the_end_is_stored_and_announced_again(

@@ -51,6 +51,10 @@ from .store.spool import SightingSpool, SpoolWriteError
 
 _LOGGER = logging.getLogger(__name__)
 
+MAX_CAMERA_READ_LENGTH = 4 * MAX_PLATE_LENGTH
+"""Longest plate read a camera or NVR may send as it wrote it (spaces, dashes, a
+country code around the plate); longer is no plate read, however short the plate in it."""
+
 MAX_OPEN_PASSES = 256
 SPOOL_RETRY_SECONDS = 5.0
 SPOOL_RETRY_MAX_SECONDS = 300.0
@@ -505,12 +509,16 @@ class SightingPipeline:
         plate = normalize_plate(frame.anpr_plate) if frame.anpr_plate else ""
         if not plate:
             return []
-        if len(plate) > MAX_PLATE_LENGTH:
+        if (
+            len(plate) > MAX_PLATE_LENGTH
+            or len(frame.anpr_plate or "") > MAX_CAMERA_READ_LENGTH
+        ):
             # A line of text, or a broken message: no plate is this long, and
-            # the watchlist could never list it.
+            # the watchlist could never list it. The raw read is stored as
+            # evidence, so padding around a short plate counts too.
             _LOGGER.debug(
                 "Ignored the %s-character plate camera %s read itself",
-                len(plate),
+                len(frame.anpr_plate or ""),
                 frame.camera,
             )
             return []
