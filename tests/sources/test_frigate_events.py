@@ -84,6 +84,11 @@ def test_other_objects_are_ignored(after: dict[str, Any]) -> None:
         '{"type":"new","after":{"id":"x","camera":"c","label":["car"]}}',
         '{"type":"new","after":{"id":"x","camera":"c","label":{"car":1}}}',
         # Nested deeper than Python's JSON decoder recurses: RecursionError.
+        # The id is a path segment of Frigate's API: none may leave it.
+        '{"type":"new","after":{"id":"../../api/config","camera":"c","label":"car"}}',
+        '{"type":"new","after":{"id":"..","camera":"c","label":"car"}}',
+        '{"type":"new","after":{"id":"a/b","camera":"c","label":"car"}}',
+        '{"type":"new","after":{"id":"","camera":"c","label":"car"}}',
         pytest.param("[" * 100_000, id="arrays-nested-too-deep"),
         pytest.param('{"a":' * 100_000, id="objects-nested-too-deep"),
     ],

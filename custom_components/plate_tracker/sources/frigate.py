@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -99,6 +100,11 @@ class _OpenEvent:
     """The vehicle box of the first message seen, for the movement."""
 
 
+_EVENT_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,128}")
+"""An event id as Frigate writes it (``1700000000.123456-abc123``): one path
+segment of its API, never ``.`` or ``..``."""
+
+
 def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
     try:
@@ -114,6 +120,11 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
         raise MalformedEventError("missing 'type' or 'after'")
     if not isinstance(after.get("id"), str) or not isinstance(after.get("camera"), str):
         raise MalformedEventError("'after' has no string 'id' and 'camera'")
+    if not _EVENT_ID.fullmatch(after["id"]):
+        # The id becomes a path of Frigate's API: "../.." would fetch another one.
+        raise MalformedEventError(
+            f"'after' has an id Frigate never gives: {after['id'][:40]!r}"
+        )
     if not isinstance(after.get("label", ""), str):
         raise MalformedEventError("'after' has a 'label' that is not a string")
     return event_type, after
