@@ -64,6 +64,9 @@ async def call_as_admin(
             {"file_path": "scene.jpg", "vehicle_box": [0, 0, math.inf, 9]},
             "vehicle_box",
         ),
+        # Text kept for good (the audit log) or parsed whole: bounded.
+        ("acknowledge_hit", {"hit_id": 1, "note": "x" * 501}, "note"),
+        ("watchlist_import", {"csv": "plate\n" + "x" * 10 * 1024 * 1024}, "csv"),
         # Valid YAML and JSON, but no float holds it; and NaN, never a number.
         (
             "search_sightings",

@@ -123,14 +123,21 @@ WATCHLIST_REMOVE_SCHEMA = vol.Schema(
 )
 WATCHLIST_IMPORT_SCHEMA = vol.Schema(
     {
-        vol.Exclusive("csv", "source"): cv.string,
+        # As long as a file may be: text sent inline is the same import.
+        vol.Exclusive("csv", "source"): vol.All(
+            cv.string, vol.Length(max=MAX_IMPORT_BYTES)
+        ),
         vol.Exclusive(ATTR_FILE_PATH, "source"): cv.string,
         vol.Optional("replace", default=False): cv.boolean,
     }
 )
 WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): cv.string})
 ACKNOWLEDGE_HIT_SCHEMA = vol.Schema(
-    {vol.Required("hit_id"): ROW_ID, vol.Optional("note"): cv.string}
+    {
+        vol.Required("hit_id"): ROW_ID,
+        # Kept in the audit log for good, as a reason is: no longer than one.
+        vol.Optional("note"): vol.All(cv.string, vol.Length(max=500)),
+    }
 )
 _SELECTION: dict[vol.Marker, Any] = {
     vol.Optional("plate"): cv.string,
