@@ -22,6 +22,9 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.plate_tracker import backup
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 
 from .helpers import wait_until
 from .store.conftest import T0, sighting
@@ -90,10 +93,21 @@ async def test_a_reload_during_a_backup_keeps_the_main_file_still(
     assert store.main_file_held
     assert await hass.async_add_executor_job(store.count) == 3
     assert await hass.async_add_executor_job(_digest, _main_file(hass)) == held_digest
+    # Support sees both halves: the backup runs, and the new store holds still too.
+    held = (await async_get_config_entry_diagnostics(hass, init_folder))["store"]
+    assert (held["backup_in_progress"], held["main_file_held_for_backup"]) == (
+        True,
+        True,
+    )
 
     await backup.async_post_backup(hass)
     assert not backup.backup_in_progress(hass)
     assert not store.main_file_held
+    ended = (await async_get_config_entry_diagnostics(hass, init_folder))["store"]
+    assert (ended["backup_in_progress"], ended["main_file_held_for_backup"]) == (
+        False,
+        False,
+    )
     assert await hass.async_add_executor_job(_digest, _main_file(hass)) != held_digest
 
 

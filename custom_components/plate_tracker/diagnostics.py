@@ -14,6 +14,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
+from .backup import backup_in_progress
 from .const import (
     CONF_ENGINE_TOKEN,
     CONF_ENGINE_URL,
@@ -75,6 +76,8 @@ async def async_get_config_entry_diagnostics(
         },
         "engine": "server" if isinstance(runtime.engine, RemoteEngine) else "local",
         "store": {
+            # A backup in progress without the file held means its copy may not open.
+            "backup_in_progress": backup_in_progress(hass),
             "main_file_held_for_backup": runtime.store.main_file_held,
             # Set aside when damaged, never deleted: what they are and the room they take.
             "damaged_files_kept": kept,
