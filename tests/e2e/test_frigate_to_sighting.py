@@ -270,6 +270,39 @@ async def test_frigate_event_becomes_sighting(
         sensors
     )
 
+    # Anyone on the broker can publish: what Frigate never sends is counted, not
+    # followed. A traversing id must not make the integration fetch another path.
+    host, port = broker
+    hostile = [
+        "[" * 100_000,
+        _frigate_event("new", "../../api/stats", time.time(), time.time()),
+        _frigate_event("new", "..", time.time(), time.time()),
+    ]
+    for payload in hostile:
+        await asyncio.to_thread(
+            publish.single,
+            f"{MQTT_PREFIX}/events",
+            payload,
+            hostname=host,
+            port=port,
+        )
+
+    async def all_counted() -> bool:
+        return any(
+            state["entity_id"].endswith("malformed_messages")
+            and state["state"] == str(len(hostile))
+            for state in await client.states()
+        )
+
+    await wait_for("the hostile messages counted", all_counted, within=30)
+    snapshots = [path for path in frigate.requests if "snapshot.jpg" in path]
+    assert snapshots, frigate.requests
+    assert all(
+        path.split("?")[0]
+        in {f"/api/events/{sent_id}/snapshot.jpg" for sent_id in sent}
+        for path in snapshots
+    ), frigate.requests
+
 
 def _plate_sensors(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
