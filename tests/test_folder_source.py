@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.sources.folder import Inbox, InboxFile
 
 from .helpers import wait_until
 from .synthetic import scene_jpeg
@@ -209,4 +211,159 @@ async def test_unreadable_upload_is_set_aside_for_a_person(
     assert init_folder.runtime_data.source_counters["inbox_rejected"] == 1
     assert await hass.async_add_executor_job(rejected.read_bytes) == (
         b"\xff\xd8\xff\xe0 cut off"
+    )
+
+
+def _failing_for(
+    monkeypatch: pytest.MonkeyPatch, method: str, broken: Path, error: OSError
+) -> list[Path]:
+    """Make ``Path.<method>`` raise ``error`` for ``broken`` only; return the calls it refused."""
+    original = getattr(Path, method)
+    refused: list[Path] = []
+
+    def failing(self: Path, *args: object, **kwargs: object) -> object:
+        if self == broken:
+            refused.append(self)
+            raise error
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, method, failing)
+    return refused
+
+
+def _counting_scans(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record each poll of the inbox (the time each scan was asked for)."""
+    original = Inbox.scan
+    scans: list[float] = []
+
+    def counting(self: Inbox, now: float) -> list[InboxFile]:
+        scans.append(now)
+        return original(self, now)
+
+    monkeypatch.setattr(Inbox, "scan", counting)
+    return scans
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_file_that_cannot_be_removed_is_stored_once(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A folder the integration cannot write in must not store the same upload at every poll.
+
+    The file is read, its sighting stored, and it stays: that version is not
+    read again. The camera writing the name anew is a new upload, read again.
+    """
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    image = camera_dir / "20261125T101500.jpg"
+    refused = _failing_for(
+        monkeypatch, "unlink", image, PermissionError(13, "Permission denied")
+    )
+    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
+    scans = _counting_scans(monkeypatch)
+    store = init_folder.runtime_data.store
+    await wait_until(lambda: bool(refused))
+    # Twenty polls later (0.05 s each), still one sighting and one warning.
+    seen = len(scans)
+    await wait_until(lambda: len(scans) >= seen + 20)
+    assert await hass.async_add_executor_job(store.count) == 1
+    assert image.exists()
+    assert len(refused) == 1
+    assert caplog.text.count("cannot remove it from the inbox") == 1
+    assert init_folder.runtime_data.source_counters["inbox_files"] == 1
+
+    await hass.async_add_executor_job(
+        _upload,
+        image,
+        scene_jpeg("BC5512HP", seed=4),
+        datetime(2026, 11, 25, 10, 16, tzinfo=UTC),
+    )
+    await wait_until(lambda: len(refused) == 2)
+    assert await hass.async_add_executor_job(store.count) == 2
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_file_that_cannot_be_opened_does_not_hold_up_the_others(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The oldest upload failing to open must not stop every newer one behind it.
+
+    It stays in the inbox (nothing is lost: it is tried again at each poll,
+    and read once it opens), warned about once.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    locked = camera_dir / "20261125T101400.jpg"
+    refused = _failing_for(
+        monkeypatch, "read_bytes", locked, PermissionError(13, "Permission denied")
+    )
+    await hass.async_add_executor_job(
+        _upload,
+        locked,
+        scene_jpeg("BC5512HP", seed=4),
+        datetime(2026, 11, 25, 10, 14, tzinfo=UTC),
+    )
+    good = camera_dir / "20261125T101500.jpg"
+    await hass.async_add_executor_job(
+        _upload,
+        good,
+        scene_jpeg("AE1234BK", seed=3),
+        datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
+    )
+    await wait_until(lambda: bool(events))
+    await wait_until(lambda: len(refused) >= 3)
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert locked.exists()
+    warned = [
+        record
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+        and "cannot read 20261125T101400.jpg" in record.getMessage()
+    ]
+    assert len(warned) == 1
+
+    monkeypatch.undo()
+    await wait_until(lambda: len(events) == 2)
+    assert [event.data["plate"] for event in events] == ["AE1234BK", "BC5512HP"]
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_camera_folder_that_cannot_be_listed_does_not_stop_the_others(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One camera's folder with the wrong owner leaves the inbox up for every other camera."""
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    locked = inbox / "gate"
+    await hass.async_add_executor_job(locked.mkdir)
+    refused = _failing_for(
+        monkeypatch, "iterdir", locked, PermissionError(13, "Permission denied")
+    )
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    await hass.async_add_executor_job(
+        _upload, camera_dir / "20261125T101500.jpg", scene_jpeg("AE1234BK", seed=3)
+    )
+    await wait_until(lambda: bool(events))
+    await wait_until(lambda: len(refused) >= 3)
+    assert events[0].data["camera"] == "bridge"
+    assert caplog.text.count(f"Inbox folder {locked} cannot be listed") == 1
+    (status,) = init_folder.runtime_data.source_status.values()
+    assert status.inbox.available is not False
+
+    monkeypatch.undo()
+    await wait_until(
+        lambda: f"Inbox folder {locked} can be listed again" in caplog.text
     )

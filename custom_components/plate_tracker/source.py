@@ -459,7 +459,15 @@ async def _async_start_folder(
         except (ImageRejectedError, ValueError) as err:
             counters["inbox_rejected"] += 1
             target = await hass.async_add_executor_job(inbox.reject, file)
-            _LOGGER.warning("Moved unreadable image to %s: %s", target, err)
+            if target == file.path:
+                _LOGGER.warning(
+                    "Unreadable image %s cannot be moved aside; it is not read again "
+                    "until it changes: %s",
+                    file.path,
+                    err,
+                )
+            else:
+                _LOGGER.warning("Moved unreadable image to %s: %s", target, err)
             return
         counters["inbox_files"] += 1
         await hass.async_add_executor_job(inbox.finish, file)
@@ -478,10 +486,22 @@ async def _async_start_folder(
             monitor.readable()
             try:
                 for file in files:
-                    await read_file(file)
-            except OSError as err:
-                counters["inbox_errors"] += 1
-                _LOGGER.warning("Inbox %s: %s", inbox.root, err)
+                    try:
+                        await read_file(file)
+                    except OSError as err:
+                        # This file only (it went, or cannot be opened): the files
+                        # after it are still read, and it is tried again next poll.
+                        counters["inbox_errors"] += 1
+                        _LOGGER.log(
+                            logging.WARNING
+                            if not isinstance(err, FileNotFoundError)
+                            and inbox.first_failure(file)
+                            else logging.DEBUG,
+                            "Inbox %s: cannot read %s, tried again each poll: %s",
+                            inbox.root,
+                            file.path.name,
+                            err,
+                        )
             except Exception:
                 # Most likely the store: the file stays in the inbox and is read again.
                 counters["inbox_errors"] += 1

@@ -52,6 +52,9 @@ class InboxFile:
     seen_at: datetime
     direction: Direction = Direction.UNKNOWN
     """What the camera wrote in the name (the pattern's ``direction`` group), if anything."""
+    version: tuple[int, int] = (0, 0)
+    """The file's modification time (ns) and size when found: a new upload under the
+    same name is another version."""
 
 
 def compile_filename_pattern(pattern: str) -> re.Pattern[str]:
@@ -131,6 +134,12 @@ class Inbox:
         self._pattern = compile_filename_pattern(filename_pattern)
         self._keep_files = keep_files
         self._clock_doubted: set[str] = set()
+        self._stuck: set[tuple[Path, tuple[int, int]]] = set()
+        """Versions of files read to the end that could not be moved out: not read again."""
+        self._unlistable: set[Path] = set()
+        """Camera folders that could not be listed at the last scan (warned once)."""
+        self._failed: set[tuple[Path, tuple[int, int]]] = set()
+        """Versions of files that failed to open (warned once; tried again each poll)."""
 
     def ensure_exists(self) -> None:
         """Create the inbox folder if needed (raises OSError when it cannot)."""
@@ -152,7 +161,8 @@ class Inbox:
         # An optional or empty group names no camera.
         return (match.group("camera") if match is not None else None) or DEFAULT_CAMERA
 
-    def _file(self, path: Path, mtime: float) -> InboxFile:
+    def _file(self, path: Path, stat: os.stat_result) -> InboxFile:
+        mtime = stat.st_mtime
         match = self._pattern.search(path.name)
         camera = self._camera_for(path, match)
         seen_at, overruled = _seen_at(path, mtime)
@@ -173,6 +183,7 @@ class Inbox:
             direction=_direction(match.groupdict().get("direction"))
             if match is not None
             else Direction.UNKNOWN,
+            version=(stat.st_mtime_ns, stat.st_size),
         )
 
     def scan(self, now: float) -> list[InboxFile]:
@@ -182,16 +193,24 @@ class Inbox:
         server creates the file first): it waits, however old, rather than
         being set aside as unreadable while the upload goes on.
         """
-        found: list[tuple[float, Path]] = []
+        found: list[tuple[float, Path, os.stat_result]] = []
+        present: set[tuple[Path, tuple[int, int]]] = set()
         for path in self._candidates():
             try:
                 stat = path.stat()
             except FileNotFoundError:
                 continue
+            version = (path, (stat.st_mtime_ns, stat.st_size))
+            present.add(version)
+            if version in self._stuck:
+                continue
             if stat.st_size and now - stat.st_mtime >= SETTLE_SECONDS:
-                found.append((stat.st_mtime, path))
-        found.sort()
-        return [self._file(path, mtime) for mtime, path in found[:MAX_FILES_PER_SCAN]]
+                found.append((stat.st_mtime, path, stat))
+        # A stuck or failing file that went (or was uploaded again) is forgotten.
+        self._stuck &= present
+        self._failed &= present
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [self._file(path, stat) for _, path, stat in found[:MAX_FILES_PER_SCAN]]
 
     def _candidates(self) -> list[Path]:
         paths: list[Path] = []
@@ -203,9 +222,25 @@ class Inbox:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
+                try:
+                    children = list(entry.iterdir())
+                except OSError as err:
+                    # One camera's folder (wrong owner, a broken mount) must not
+                    # stop every other camera's uploads.
+                    if entry not in self._unlistable:
+                        self._unlistable.add(entry)
+                        _LOGGER.warning(
+                            "Inbox folder %s cannot be listed, its uploads wait: %s",
+                            entry,
+                            err,
+                        )
+                    continue
+                if entry in self._unlistable:
+                    self._unlistable.discard(entry)
+                    _LOGGER.info("Inbox folder %s can be listed again", entry)
                 paths.extend(
                     child
-                    for child in entry.iterdir()
+                    for child in children
                     if child.is_file()
                     and not child.name.startswith(".")
                     and child.suffix.lower() in IMAGE_SUFFIXES
@@ -221,16 +256,45 @@ class Inbox:
             raise ValueError(f"{size} bytes is more than {MAX_FILE_BYTES}")
         return file.path.read_bytes()
 
+    def first_failure(self, file: InboxFile) -> bool:
+        """Record that ``file`` failed to open; return whether this version had not before."""
+        version = (file.path, file.version)
+        if version in self._failed:
+            return False
+        self._failed.add(version)
+        return True
+
     def finish(self, file: InboxFile) -> None:
-        """Remove a file whose reads are stored (or keep it under ``.processed/``)."""
-        if self._keep_files:
-            self._move(file, PROCESSED_DIR)
-        else:
-            file.path.unlink(missing_ok=True)
+        """Remove a file whose reads are stored (or keep it under ``.processed/``).
+
+        A file that cannot be removed (the folder is not writable) stays, but
+        this version of it is not read again: every poll would store its
+        sighting once more.
+        """
+        try:
+            if self._keep_files:
+                self._move(file, PROCESSED_DIR)
+            else:
+                file.path.unlink(missing_ok=True)
+        except OSError as err:
+            self._stuck.add((file.path, file.version))
+            _LOGGER.warning(
+                "Read %s but cannot remove it from the inbox, so it is not read again "
+                "until it changes (after a restart it is read once more): %s",
+                file.path,
+                err,
+            )
 
     def reject(self, file: InboxFile) -> Path:
-        """Move a file that cannot be read to ``.rejected/`` for a person to look at."""
-        return self._move(file, REJECTED_DIR)
+        """Move a file that cannot be read to ``.rejected/`` for a person to look at.
+
+        When it cannot be moved it stays where it is, not read again until it changes.
+        """
+        try:
+            return self._move(file, REJECTED_DIR)
+        except OSError:
+            self._stuck.add((file.path, file.version))
+            return file.path
 
     def _move(self, file: InboxFile, folder: str) -> Path:
         target_dir = (
