@@ -10,7 +10,6 @@ untranslated "unknown error", and is a bug this test finds.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 import logging
 import math
 from pathlib import Path
@@ -23,9 +22,8 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 import voluptuous as vol
 
-from custom_components.plate_tracker.records import NewSighting
-
 from .helpers import call
+from .store.conftest import sighting
 
 REASON = "case 42"
 
@@ -147,17 +145,7 @@ async def test_broken_service_data_is_refused_clearly_never_crashes(
 ) -> None:
     """Each call succeeds, fails its schema, or raises a translated error; nothing is logged as a crash."""
     entry = hass.config_entries.async_entries("plate_tracker")[0]
-    await hass.async_add_executor_job(
-        entry.runtime_data.store.record,
-        NewSighting(
-            camera="bridge",
-            seen_at=datetime(2026, 11, 25, 12, tzinfo=UTC),
-            plate="AE1234BK",
-            raw="AE1234BK",
-            confidence=0.9,
-            source="folder",
-        ),
-    )
+    await hass.async_add_executor_job(entry.runtime_data.store.record, sighting())
     rng = random.Random(20261127)
     outcomes: dict[str, int] = {"ok": 0, "schema": 0, "translated": 0}
     caplog.set_level(logging.ERROR)
