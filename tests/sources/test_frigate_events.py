@@ -89,6 +89,14 @@ def test_other_objects_are_ignored(after: dict[str, Any]) -> None:
         '{"type":"new","after":{"id":"..","camera":"c","label":"car"}}',
         '{"type":"new","after":{"id":"a/b","camera":"c","label":"car"}}',
         '{"type":"new","after":{"id":"","camera":"c","label":"car"}}',
+        # Frigate's config takes only these names; each camera gets a device.
+        '{"type":"new","after":{"id":"x","camera":"gate/../x","label":"car"}}',
+        '{"type":"new","after":{"id":"x","camera":"","label":"car"}}',
+        pytest.param(
+            '{"type":"new","after":{"id":"x","camera":"%s","label":"car"}}'
+            % ("c" * 129),
+            id="camera-name-too-long",
+        ),
         pytest.param("[" * 100_000, id="arrays-nested-too-deep"),
         pytest.param('{"a":' * 100_000, id="objects-nested-too-deep"),
     ],

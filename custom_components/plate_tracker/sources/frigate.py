@@ -105,6 +105,10 @@ _EVENT_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,128}")
 segment of its API, never ``.`` or ``..``."""
 
 
+_CAMERA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+"""A camera name Frigate accepts in its config (its ``REGEX_CAMERA_NAME``), of a sane length."""
+
+
 def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
     try:
@@ -120,6 +124,12 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
         raise MalformedEventError("missing 'type' or 'after'")
     if not isinstance(after.get("id"), str) or not isinstance(after.get("camera"), str):
         raise MalformedEventError("'after' has no string 'id' and 'camera'")
+    if not _CAMERA_NAME.fullmatch(after["camera"]):
+        # Frigate refuses such a name in its config: a camera's device and
+        # entities would be made from whatever a publisher wrote here.
+        raise MalformedEventError(
+            f"'after' has a camera name Frigate never gives: {after['camera'][:40]!r}"
+        )
     if not _EVENT_ID.fullmatch(after["id"]):
         # The id becomes a path of Frigate's API: "../.." would fetch another one.
         raise MalformedEventError(
