@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 import json
 import random
 from typing import Any
@@ -128,6 +129,11 @@ def hostile(kind: str, value: Any) -> str:
     )
 
 
+def soon_after_start() -> datetime:
+    """Return the arrival time of the ``hostile`` messages: a minute after their start."""
+    return datetime.fromtimestamp(1_700_000_060, UTC)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True])
 def test_numbers_that_are_not_numbers_are_left_out(value: Any) -> None:
     """Python's JSON reads NaN and Infinity: neither is a box, a frame time or a score.
@@ -135,7 +141,7 @@ def test_numbers_that_are_not_numbers_are_left_out(value: Any) -> None:
     None of them may raise out of the MQTT callback, and the end still
     completes the pass with what the message does say.
     """
-    tracker = FrigateEventTracker()
+    tracker = FrigateEventTracker(clock=soon_after_start)
     # Without a usable frame time there is no new frame to fetch.
     assert tracker.handle(hostile("new", value)) is None
     assert tracker.handle(hostile("update", value)) is None
@@ -148,10 +154,36 @@ def test_numbers_that_are_not_numbers_are_left_out(value: Any) -> None:
     assert end.seen_at.timestamp() == 1_700_000_000.0
 
 
+@pytest.mark.parametrize(
+    ("told", "arrived", "believed"),
+    [
+        # Minutes late (a slow network) or early (drift): Frigate's time stands.
+        (1_700_000_000.0, 1_700_000_300.0, True),
+        (1_700_000_000.0, 1_699_999_400.0, True),
+        # A host whose clock fell back to 2000 after a power cut, or runs a
+        # day ahead: the arrival stands in, so retention does not purge the
+        # sighting at once nor does it stay its camera's latest for good.
+        (946_684_800.0, 1_700_000_000.0, False),
+        (1_700_086_400.0, 1_700_000_000.0, False),
+    ],
+)
+def test_a_frigate_clock_far_off_is_overruled_by_arrival(
+    told: float, arrived: float, believed: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same rule as an inbox camera's clock; warned about once per camera."""
+    tracker = FrigateEventTracker(clock=lambda: datetime.fromtimestamp(arrived, UTC))
+    for event_id in ("e1", "e2"):
+        request = tracker.handle(message("new", told, event_id=event_id))
+        assert request is not None
+        assert request.seen_at.timestamp() == (told if believed else arrived)
+    warnings = caplog.text.count("its clock looks wrong")
+    assert warnings == (0 if believed else 1)
+
+
 @pytest.mark.parametrize("value", [1e300, 10**30, -5.0])
 def test_numbers_out_of_range_give_no_time_and_no_score(value: float) -> None:
     """A frame time past any calendar (or before 1970) falls back to the start time; a score outside 0..1 is none."""
-    request = FrigateEventTracker().handle(hostile("new", value))
+    request = FrigateEventTracker(clock=soon_after_start).handle(hostile("new", value))
     assert request is not None
     assert request.fetch
     assert request.seen_at.timestamp() == 1_700_000_000.0

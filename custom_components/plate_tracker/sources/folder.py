@@ -16,7 +16,7 @@ A file leaves the inbox only after the caller has stored what was read from it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import logging
 import os
 from pathlib import Path
@@ -24,6 +24,7 @@ import re
 import shutil
 
 from ..records import Direction
+from . import plausible_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ MAX_FILES_PER_SCAN = 200
 MAX_FILE_BYTES = 30 * 1024 * 1024
 # An upload is complete when the file has not changed for this long.
 SETTLE_SECONDS = 2.0
-MAX_CLOCK_AHEAD = timedelta(minutes=15)
-"""How far after its arrival a file's name may date it (clocks drift; uploads take time)."""
-MAX_UPLOAD_DELAY = timedelta(days=7)
-"""How long before its arrival a file's name may date it (a camera uploading a backlog)."""
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
 
 
@@ -92,18 +89,14 @@ def _named_time(path: Path) -> datetime | None:
 def _seen_at(path: Path, mtime: float) -> tuple[datetime, bool]:
     """Return when the picture was taken, and whether the camera's clock was overruled.
 
-    The name's time counts when it fits the upload: at most MAX_CLOCK_AHEAD
-    after the file arrived and at most MAX_UPLOAD_DELAY before. Otherwise the
-    camera's clock is wrong (reset to 2000 by a power cut, or set to local
-    time east of UTC) and the arrival time stands in: a sighting dated years
-    back would be purged by the next nightly retention run, and one dated
-    ahead would stay the "latest" of its camera.
+    The name's time counts when it fits the upload (``plausible_time``);
+    otherwise the file's arrival stands in.
     """
     arrived = datetime.fromtimestamp(mtime, UTC)
     named = _named_time(path)
     if named is None:
         return arrived, False
-    if arrived - MAX_UPLOAD_DELAY <= named <= arrived + MAX_CLOCK_AHEAD:
+    if plausible_time(named, arrived):
         return named, False
     return arrived, True
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -30,6 +30,7 @@ from ..engine.remote import read_at_most
 from ..engine.types import Box, is_finite_number
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
+from . import plausible_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -224,11 +225,18 @@ class FrigateEventTracker:
         *,
         labels: frozenset[str] = VEHICLE_LABELS,
         zone_directions: ZoneDirections | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Track events of the given object labels; ``zone_directions`` is by camera."""
+        """Track events of the given object labels; ``zone_directions`` is by camera.
+
+        ``clock`` says when a message arrives: it stands in for a frame time
+        that Frigate's own clock got wrong.
+        """
         self._labels = labels
         self._zone_directions = zone_directions or {}
         self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
+        self._clock = clock
+        self._clock_doubted: set[str] = set()
 
     @property
     def open_events(self) -> int:
@@ -295,12 +303,26 @@ class FrigateEventTracker:
         fetch: bool,
         direction: Direction,
     ) -> FrigateFrameRequest:
-        seen_at = (
+        arrived = self._clock()
+        told = (
             _timestamp(snapshot.get("frame_time") if snapshot else None)
             or _timestamp(after.get("frame_time"))
             or _timestamp(after.get("start_time"))
-            or datetime.now(UTC)
         )
+        seen_at = arrived if told is None else told
+        if told is not None and not plausible_time(told, arrived):
+            seen_at = arrived
+            camera = after["camera"]
+            if camera not in self._clock_doubted:
+                self._clock_doubted.add(camera)
+                _LOGGER.warning(
+                    "Frigate dates camera %s's frames far from when they arrive "
+                    "(%s, arrived %s): its clock looks wrong, so its sightings are "
+                    "dated by arrival. Set the Frigate host's clock (NTP)",
+                    camera,
+                    told.isoformat(timespec="seconds"),
+                    arrived.isoformat(timespec="seconds"),
+                )
         plate = after.get("recognized_license_plate")
         score = _number(after.get("recognized_license_plate_score"))
         return FrigateFrameRequest(
