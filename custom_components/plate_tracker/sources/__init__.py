@@ -1,6 +1,9 @@
 """Where frames come from: Frigate, a watched folder. Plain Python, no Home Assistant imports."""
 
 from datetime import datetime, timedelta
+import logging
+
+_LOGGER = logging.getLogger(__name__)
 
 MAX_CLOCK_AHEAD = timedelta(minutes=15)
 """How far after its arrival a source may date a picture (clocks drift; uploads take time)."""
@@ -9,12 +12,39 @@ MAX_CLOCK_BEHIND = timedelta(days=7)
 a Frigate event that ends hours after its best snapshot)."""
 
 
-def plausible_time(told: datetime, arrived: datetime) -> bool:
-    """Whether the time a source gives a picture fits when the picture reached us.
+class SourceClock:
+    """Dates pictures by their source's clock unless it is far off; names such a camera once.
 
-    Outside that window the source's clock is wrong (reset to 2000 by a power
-    cut, set to local time east of UTC) and the arrival time must stand in: a
-    sighting dated years back would be purged by the next nightly retention
-    run, and one dated ahead would stay the "latest" of its camera.
+    Outside MAX_CLOCK_BEHIND..MAX_CLOCK_AHEAD of a picture's arrival the
+    source's clock is wrong (reset to 2000 by a power cut, set to local time
+    east of UTC) and the arrival stands in: a sighting dated years back would
+    be purged by the next nightly retention run, and one dated ahead would
+    stay the "latest" of its camera.
     """
-    return arrived - MAX_CLOCK_BEHIND <= told <= arrived + MAX_CLOCK_AHEAD
+
+    def __init__(self, remedy: str) -> None:
+        """``remedy`` ends the warning: what the user should set right."""
+        self._remedy = remedy
+        self._doubted: set[str] = set()
+
+    def date(
+        self, camera: str, told: datetime | None, arrived: datetime, *, what: str
+    ) -> datetime:
+        """Return when ``camera``'s picture ``what`` was taken: ``told``, or ``arrived``."""
+        if told is None:
+            return arrived
+        if arrived - MAX_CLOCK_BEHIND <= told <= arrived + MAX_CLOCK_AHEAD:
+            return told
+        if camera not in self._doubted:
+            self._doubted.add(camera)
+            _LOGGER.warning(
+                "Camera %s dates its pictures far from when they arrive (%s at %s, "
+                "arrived %s): its clock looks wrong, so its sightings are dated by "
+                "arrival. %s",
+                camera,
+                what,
+                told.isoformat(timespec="seconds"),
+                arrived.isoformat(timespec="seconds"),
+                self._remedy,
+            )
+        return arrived

@@ -24,7 +24,7 @@ import re
 import shutil
 
 from ..records import Direction
-from . import plausible_time
+from . import SourceClock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,21 +86,6 @@ def _named_time(path: Path) -> datetime | None:
     return None
 
 
-def _seen_at(path: Path, mtime: float) -> tuple[datetime, bool]:
-    """Return when the picture was taken, and whether the camera's clock was overruled.
-
-    The name's time counts when it fits the upload (``plausible_time``);
-    otherwise the file's arrival stands in.
-    """
-    arrived = datetime.fromtimestamp(mtime, UTC)
-    named = _named_time(path)
-    if named is None:
-        return arrived, False
-    if plausible_time(named, arrived):
-        return named, False
-    return arrived, True
-
-
 def holds(inbox: Path, folder: Path) -> bool:
     """Return whether ``inbox`` is ``folder`` or a folder above it.
 
@@ -126,7 +111,7 @@ class Inbox:
         self.root = root
         self._pattern = compile_filename_pattern(filename_pattern)
         self._keep_files = keep_files
-        self._clock_doubted: set[str] = set()
+        self._clock = SourceClock("Set the camera's clock (NTP, UTC)")
         self._stuck: set[tuple[Path, tuple[int, int]]] = set()
         """Versions of files read to the end that could not be moved out: not read again."""
         self._unlistable: set[Path] = set()
@@ -155,24 +140,18 @@ class Inbox:
         return (match.group("camera") if match is not None else None) or DEFAULT_CAMERA
 
     def _file(self, path: Path, stat: os.stat_result) -> InboxFile:
-        mtime = stat.st_mtime
         match = self._pattern.search(path.name)
         camera = self._camera_for(path, match)
-        seen_at, overruled = _seen_at(path, mtime)
-        if overruled and camera not in self._clock_doubted:
-            self._clock_doubted.add(camera)
-            _LOGGER.warning(
-                "Camera %s names its files with times far from when they arrive "
-                "(%s arrived %s): its clock looks wrong, so its sightings are dated "
-                "by arrival. Set the camera's clock (NTP, UTC)",
-                camera,
-                path.name,
-                seen_at.isoformat(timespec="seconds"),
-            )
         return InboxFile(
             path=path,
             camera=camera,
-            seen_at=seen_at,
+            # The name's time, unless the camera's clock is far off its upload.
+            seen_at=self._clock.date(
+                camera,
+                _named_time(path),
+                datetime.fromtimestamp(stat.st_mtime, UTC),
+                what=path.name,
+            ),
             direction=_direction(match.groupdict().get("direction"))
             if match is not None
             else Direction.UNKNOWN,

@@ -30,7 +30,7 @@ from ..engine.remote import read_at_most
 from ..engine.types import Box, is_finite_number
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
-from . import plausible_time
+from . import SourceClock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -235,8 +235,8 @@ class FrigateEventTracker:
         self._labels = labels
         self._zone_directions = zone_directions or {}
         self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
-        self._clock = clock
-        self._clock_doubted: set[str] = set()
+        self._now = clock
+        self._clock = SourceClock("Set the Frigate host's clock (NTP)")
 
     @property
     def open_events(self) -> int:
@@ -303,26 +303,14 @@ class FrigateEventTracker:
         fetch: bool,
         direction: Direction,
     ) -> FrigateFrameRequest:
-        arrived = self._clock()
-        told = (
+        seen_at = self._clock.date(
+            after["camera"],
             _timestamp(snapshot.get("frame_time") if snapshot else None)
             or _timestamp(after.get("frame_time"))
-            or _timestamp(after.get("start_time"))
+            or _timestamp(after.get("start_time")),
+            self._now(),
+            what=f"event {event_id}",
         )
-        seen_at = arrived if told is None else told
-        if told is not None and not plausible_time(told, arrived):
-            seen_at = arrived
-            camera = after["camera"]
-            if camera not in self._clock_doubted:
-                self._clock_doubted.add(camera)
-                _LOGGER.warning(
-                    "Frigate dates camera %s's frames far from when they arrive "
-                    "(%s, arrived %s): its clock looks wrong, so its sightings are "
-                    "dated by arrival. Set the Frigate host's clock (NTP)",
-                    camera,
-                    told.isoformat(timespec="seconds"),
-                    arrived.isoformat(timespec="seconds"),
-                )
         plate = after.get("recognized_license_plate")
         score = _number(after.get("recognized_license_plate_score"))
         return FrigateFrameRequest(
