@@ -459,7 +459,7 @@ async def _async_start_folder(
         except (ImageRejectedError, ValueError) as err:
             counters["inbox_rejected"] += 1
             target = await hass.async_add_executor_job(inbox.reject, file)
-            if target == file.path:
+            if target is None:
                 _LOGGER.warning(
                     "Unreadable image %s cannot be moved aside; it is not read again "
                     "until it changes: %s",

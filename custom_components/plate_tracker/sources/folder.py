@@ -257,16 +257,17 @@ class Inbox:
                 err,
             )
 
-    def reject(self, file: InboxFile) -> Path:
+    def reject(self, file: InboxFile) -> Path | None:
         """Move a file that cannot be read to ``.rejected/`` for a person to look at.
 
-        When it cannot be moved it stays where it is, not read again until it changes.
+        Return where it went, or None when it cannot be moved: it then stays
+        where it is, not read again until it changes.
         """
         try:
             return self._move(file, REJECTED_DIR)
         except OSError:
             self._stuck.add((file.path, file.version))
-            return file.path
+            return None
 
     def _move(self, file: InboxFile, folder: str) -> Path:
         target_dir = (
