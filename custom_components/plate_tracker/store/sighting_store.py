@@ -34,7 +34,6 @@ import heapq
 from itertools import islice
 import json
 import logging
-import math
 from pathlib import Path
 import re
 import sqlite3
@@ -44,7 +43,7 @@ from typing import Any, Self, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.types import Box
+from ..engine.types import Box, is_finite_number
 from ..plate_text import (
     deletion_variants,
     fold_lookalikes,
@@ -1730,11 +1729,9 @@ def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[float, int]:
 
 def _bindable_number(value: object) -> bool:
     """Whether SQLite can bind ``value`` as a number: a finite float or a 64-bit integer."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return -SQLITE_MAX_INTEGER - 1 <= value <= SQLITE_MAX_INTEGER
-    return isinstance(value, float) and math.isfinite(value)
+    return is_finite_number(value)
 
 
 def _candidate_plates(
