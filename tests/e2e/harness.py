@@ -689,20 +689,24 @@ class EventSubscription:
         assert answer.get("success"), answer
 
     async def next_event(self, within: float) -> dict[str, Any] | None:
-        """Return the next event's ``data``, or None when none came ``within`` seconds."""
-        deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = await self._ws.receive(timeout=left)
-            except TimeoutError:
-                return None
-            if message.type != WSMsgType.TEXT:
-                raise AssertionError(f"websocket closed: {message!r}")
-            payload = json.loads(message.data)
-            if payload.get("type") == "event":
-                data: dict[str, Any] = payload["event"]["data"]
-                return data
-        return None
+        """Return the next event's ``data``, or None when none came ``within`` seconds.
+
+        One deadline for the whole wait: ``receive(timeout=...)`` starts its time-out
+        again after each ping it answers, and Home Assistant pings every 55 s, so a
+        wait of 60 s for an event that never comes would never end.
+        """
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    message = await self._ws.receive()
+                    if message.type != WSMsgType.TEXT:
+                        raise AssertionError(f"websocket closed: {message!r}")
+                    payload = json.loads(message.data)
+                    if payload.get("type") == "event":
+                        data: dict[str, Any] = payload["event"]["data"]
+                        return data
+        except TimeoutError:
+            return None
 
     async def close(self) -> None:
         """Close the websocket."""
