@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
@@ -24,7 +25,10 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_mqtt_message,
     async_fire_time_changed,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
@@ -48,6 +52,18 @@ EVENT_ID = "1764065700.123456-abc123"
 # The MQTT integration's own periodic timer outlives a test on Home Assistant 2026.10;
 # it is not ours, and our entries are unloaded by the fixtures below.
 pytestmark = pytest.mark.parametrize("expected_lingering_timers", [True])
+
+RETRIES = 2
+
+
+@pytest.fixture(autouse=True)
+def no_retry_waits() -> Generator[None]:
+    """Try an unanswered end's snapshot again at once, twice (minutes apart in real use)."""
+    with patch(
+        "custom_components.plate_tracker.sources.frigate.SNAPSHOT_RETRY_DELAYS",
+        (0,) * RETRIES,
+    ):
+        yield
 
 
 def frigate_event(
@@ -205,6 +221,125 @@ async def test_dead_frigate_loses_no_pass_end(
         lambda: frigate_entry.runtime_data.source_counters["snapshot_fetch_errors"] == 2
     )
     assert frigate_entry.runtime_data.pipeline.counters.sightings_recorded == 0
+
+
+def frigate_recovering(
+    failures: int, answer: AiohttpClientMockResponse | None = None
+) -> tuple[dict[str, Any], list[int]]:
+    """Return a snapshot answer that fails ``failures`` times (no answer), then serves the scene.
+
+    With it, the list of the answers given (HTTP status, 0 for none) as they are given.
+    """
+    answers: list[int] = []
+    image = scene_jpeg("AE1234BK", seed=1)
+
+    async def snapshot(method: str, url: Any, data: Any) -> AiohttpClientMockResponse:
+        if len(answers) < failures:
+            answers.append(0)
+            raise aiohttp.ClientConnectionError("connection refused")
+        answers.append(200)
+        return answer or AiohttpClientMockResponse(method, url, response=image)
+
+    return {"side_effect": snapshot}, answers
+
+
+async def test_an_end_reads_the_snapshot_frigate_failed_to_serve(
+    hass: HomeAssistant, start_frigate: StartFrigate
+) -> None:
+    """A snapshot that could not be downloaded is downloaded at the event's end.
+
+    Frigate's ``end`` repeats the frame of the last ``update`` when nothing better
+    came: a download of that frame that failed (Frigate busy for a moment) must
+    not count as read, or the car is lost though Frigate answers again.
+    """
+    answer, answers = frigate_recovering(1)
+    entry = await start_frigate(**answer)
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
+    )
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065700.5)
+    )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert answers == [0, 200]
+    assert events[0].data["plate"] == "AE1234BK"
+    assert events[0].data["reader"] == "engine"
+    counters = entry.runtime_data.source_counters
+    assert (counters["snapshot_fetch_errors"], counters["snapshot_fetch_retries"]) == (
+        1,
+        0,
+    )
+    stored = await hass.async_add_executor_job(
+        entry.runtime_data.store.get, events[0].data["sighting_id"]
+    )
+    assert stored is not None
+    assert stored.has_snapshot
+
+
+async def test_an_unread_end_is_tried_again_until_frigate_answers(
+    hass: HomeAssistant, start_frigate: StartFrigate
+) -> None:
+    """A car whose every snapshot met a dead Frigate is read once Frigate is back.
+
+    A short event (one message) during a Frigate restart would otherwise leave
+    no sighting at all; the end's snapshot is on Frigate's disk, so it is asked
+    for again while Frigate does not answer.
+    """
+    answer, answers = frigate_recovering(RETRIES)
+    entry = await start_frigate(**answer)
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065700.5)
+    )
+    await wait_until(lambda: bool(events))
+
+    assert answers == [0] * RETRIES + [200]
+    assert events[0].data["plate"] == "AE1234BK"
+    counters = entry.runtime_data.source_counters
+    assert (counters["snapshot_fetch_errors"], counters["snapshot_fetch_retries"]) == (
+        0,
+        RETRIES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "tries"),
+    [
+        ({"exc": aiohttp.ClientConnectionError("refused")}, 1 + RETRIES),
+        ({"status": 503}, 1 + RETRIES),
+        ({"status": 404}, 1),
+    ],
+    ids=["no_answer", "frigate_error", "not_found"],
+)
+async def test_retries_of_an_end_stop(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    failure: dict[str, Any],
+    tries: int,
+) -> None:
+    """An end is tried again only while Frigate does not answer, and a bounded number of times.
+
+    A 404 is Frigate's answer that it has no snapshot (the event was deleted, or
+    Frigate keeps no snapshots on disk): asking again cannot change it.
+    """
+    entry = await start_frigate(**failure)
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=1764065700.5)
+    )
+    counters = entry.runtime_data.source_counters
+    await wait_until(lambda: counters["snapshot_fetch_errors"] == 1)
+    await hass.async_block_till_done()
+
+    snapshot_calls = [
+        call for call in aioclient_mock.mock_calls if call[1].path.endswith(".jpg")
+    ]
+    assert len(snapshot_calls) == tries
+    assert counters["snapshot_fetch_retries"] == tries - 1
+    assert entry.runtime_data.pipeline.counters.sightings_recorded == 0
 
 
 async def test_a_frigate_plus_plate_box_is_where_the_engine_reads_first(

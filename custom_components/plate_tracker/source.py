@@ -53,6 +53,7 @@ from .sources.frigate import (
     FrigateFrameRequest,
     FrigateUnreachableError,
     MalformedEventError,
+    SnapshotDownloads,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -228,6 +229,53 @@ async def _async_start_frigate(
     # Frames of one event are fetched one after another, so an ``end`` never
     # overtakes the ``update`` before it and splits the pass in two.
     last_fetch: dict[str, asyncio.Task[None]] = {}
+    downloads = SnapshotDownloads()
+
+    def lost(request: FrigateFrameRequest, err: FrigateError) -> None:
+        counters["snapshot_fetch_errors"] += 1
+        # An outage is logged once, by the monitor; each lost frame is counted.
+        outage = isinstance(err, (FrigateUnreachableError, FrigateAuthError))
+        _LOGGER.log(
+            logging.DEBUG if outage else logging.WARNING,
+            "Could not fetch the snapshot of Frigate event %s: %s",
+            request.event_id,
+            err,
+        )
+        downloads.failed(request.event_id)
+
+    async def download(request: FrigateFrameRequest) -> bytes | None:
+        """Return the request's snapshot, or None (counted and logged) when Frigate gave none."""
+        delays = iter(downloads.retry_delays(request))
+        while True:
+            try:
+                image = await client.event_snapshot(request.event_id)
+            except FrigateError as err:
+                monitor.api_failed(err)
+                delay = (
+                    next(delays, None)
+                    if isinstance(err, FrigateUnreachableError)
+                    else None
+                )
+                if delay is None:
+                    lost(request, err)
+                    return None
+            else:
+                monitor.api_succeeded()
+                downloads.downloaded(request.event_id)
+                return image
+            counters["snapshot_fetch_retries"] += 1
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                # Home Assistant stops, or the source is reloaded: say what is lost.
+                counters["snapshot_fetch_errors"] += 1
+                _LOGGER.warning(
+                    "Gave up the snapshot of Frigate event %s (camera %s): Frigate "
+                    "had not answered since the event ended",
+                    request.event_id,
+                    request.camera,
+                )
+                raise
 
     async def fetch_and_offer(
         request: FrigateFrameRequest, previous: asyncio.Task[None] | None
@@ -236,26 +284,14 @@ async def _async_start_frigate(
             await asyncio.wait([previous])
         image: bytes | None = None
         snapshot_lost = False
-        if request.fetch:
-            try:
-                image = await client.event_snapshot(request.event_id)
-            except FrigateError as err:
-                counters["snapshot_fetch_errors"] += 1
-                # An outage is logged once, by the monitor; each lost frame is counted.
-                outage = isinstance(err, (FrigateUnreachableError, FrigateAuthError))
-                _LOGGER.log(
-                    logging.DEBUG if outage else logging.WARNING,
-                    "Could not fetch the snapshot of Frigate event %s: %s",
-                    request.event_id,
-                    err,
-                )
-                monitor.api_failed(err)
-                snapshot_lost = True
-                # Without Frigate's own read there is nothing to read; an end still closes the pass.
-                if not request.final and not request.anpr_plate:
-                    return
-            else:
-                monitor.api_succeeded()
+        if downloads.wanted(request):
+            image = await download(request)
+            snapshot_lost = image is None
+            # Without Frigate's own read there is nothing to read; an end still closes the pass.
+            if snapshot_lost and not request.final and not request.anpr_plate:
+                return
+        if request.final:
+            downloads.ended(request.event_id)
         pipeline.offer(
             Frame(
                 image=image,

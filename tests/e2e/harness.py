@@ -248,6 +248,8 @@ class FakeFrigate:
     url: str = ""
     login: tuple[str, str] | None = None
     """The user and password Frigate accepts; None: no login (port 5000)."""
+    restarting: bool = False
+    """Answer every request with 502, as the proxy in front of Frigate's API does while it restarts."""
     _token: str = ""
     _runner: web.AppRunner | None = None
 
@@ -285,6 +287,8 @@ class FakeFrigate:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests.append(request.path_qs)
+        if self.restarting:
+            return web.Response(status=502, text="Bad Gateway")
         open_paths = ("/api/version", "/api/login")
         if self.login is not None and request.path not in open_paths:
             given = request.headers.get("Authorization", "")

@@ -303,6 +303,45 @@ async def test_frigate_event_becomes_sighting(
         for path in snapshots
     ), frigate.requests
 
+    await _a_pass_during_a_frigate_restart_is_read(hass, frigate, broker)
+
+
+async def _a_pass_during_a_frigate_restart_is_read(
+    hass: RunningHass, frigate: FakeFrigate, broker: tuple[str, int]
+) -> None:
+    """Check that a short pass (one ``end`` message) while Frigate restarts is read once it is back."""
+    host, port = broker
+    event_id = f"{time.time():.6f}-restart"
+    snapshot_path = f"/api/events/{event_id}/snapshot.jpg"
+    subscription = EventSubscription(hass.client)
+    try:
+        await subscription.subscribe("plate_tracker_sighting")
+        await asyncio.sleep(SUBSCRIBE_SETTLE)
+        frigate.restarting = True
+        start = time.time()
+        await asyncio.to_thread(
+            publish.single,
+            f"{MQTT_PREFIX}/events",
+            _frigate_event("end", event_id, start, start + 0.5),
+            hostname=host,
+            port=port,
+        )
+
+        async def refused() -> bool:
+            return any(path.startswith(snapshot_path) for path in frigate.requests)
+
+        await wait_for("the snapshot asked for during the restart", refused, within=30)
+        frigate.restarting = False
+        sighting = await subscription.next_event(SIGHTING_TIMEOUT)
+    finally:
+        frigate.restarting = False
+        await subscription.close()
+    asked = [path for path in frigate.requests if path.startswith(snapshot_path)]
+    assert sighting is not None, f"Frigate served {asked}\nhass log:\n{hass.log()}"
+    assert sighting["event_id"] == event_id, sighting
+    assert sighting["plate"] == PLATE, sighting
+    assert len(asked) >= 2, asked
+
 
 def _plate_sensors(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [

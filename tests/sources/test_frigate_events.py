@@ -13,8 +13,10 @@ import pytest
 from custom_components.plate_tracker.records import Direction
 from custom_components.plate_tracker.sources.frigate import (
     MAX_OPEN_EVENTS,
+    SNAPSHOT_RETRY_DELAYS,
     FrigateEventTracker,
     MalformedEventError,
+    SnapshotDownloads,
     direction_from_zones,
 )
 
@@ -236,6 +238,41 @@ def test_open_events_are_bounded() -> None:
     for index in range(MAX_OPEN_EVENTS + 50):
         tracker.handle(message("new", 1.0, event_id=f"e{index}"))
     assert tracker.open_events == MAX_OPEN_EVENTS
+
+
+def test_a_failed_download_leaves_the_frame_for_the_end() -> None:
+    """The tracker counts a frame seen when it asks for it; a failed download undoes that for the end."""
+    tracker, downloads = FrigateEventTracker(), SnapshotDownloads()
+    first = tracker.handle(message("new", 1.0))
+    end = tracker.handle(message("end", 1.0))
+    assert first is not None
+    assert end is not None
+    assert (first.fetch, end.fetch) == (True, False)
+    # Read: the end has nothing new to download.
+    downloads.downloaded("e1")
+    assert downloads.wanted(first)
+    assert not downloads.wanted(end)
+    assert downloads.retry_delays(end) == ()
+    # Not read: the end downloads it, tried again only while nothing of the event was read.
+    downloads.failed("e1")
+    assert downloads.wanted(end)
+    assert downloads.retry_delays(end) == ()
+    downloads.ended("e1")
+    downloads.failed("e1")
+    assert downloads.wanted(end)
+    assert downloads.retry_delays(end) == SNAPSHOT_RETRY_DELAYS
+    assert downloads.retry_delays(first) == ()
+    assert sum(SNAPSHOT_RETRY_DELAYS) <= 300
+
+
+def test_download_records_are_bounded() -> None:
+    """Events that never end (Frigate restarted) must not grow memory without bound."""
+    downloads = SnapshotDownloads(limit=8)
+    for index in range(20):
+        downloads.failed(f"e{index}")
+    assert len(downloads) == 8
+    downloads.ended("e19")
+    assert len(downloads) == 7
 
 
 def test_camera_side_plate_and_zone_direction_are_passed_on() -> None:

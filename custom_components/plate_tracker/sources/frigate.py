@@ -42,6 +42,11 @@ MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
 # Events Frigate never ended (Frigate restarted, a message was lost) are forgotten
 # after this many are open at once, oldest first.
 MAX_OPEN_EVENTS = 512
+SNAPSHOT_RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30, 60, 120)
+"""Seconds between tries of an event's last snapshot while Frigate does not answer
+and none of the event's snapshots could be downloaded: about four minutes, the time
+Frigate takes to restart. An ended event's snapshot is on Frigate's disk (its
+``snapshots`` option), so it can still be downloaded then."""
 CONFIG_TIMEOUT = aiohttp.ClientTimeout(total=5)
 """Frigate's configuration is only a convenience in a form: do not keep the form waiting."""
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
@@ -325,6 +330,69 @@ class FrigateEventTracker:
             anpr_plate=plate if isinstance(plate, str) and plate else None,
             anpr_score=float(score) if score is not None and 0 <= score <= 1 else None,
         )
+
+
+@dataclass(slots=True)
+class _Downloads:
+    read: bool = False
+    """One of the event's snapshots was downloaded."""
+    unread: bool = False
+    """The latest snapshot asked for could not be downloaded."""
+
+
+class SnapshotDownloads:
+    """Which events' snapshots were downloaded, so that a short outage loses no vehicle.
+
+    The tracker counts a frame as seen when it asks for it, before the download.
+    A download that then fails leaves the frame unread: the event's end downloads
+    it again even when Frigate offers no newer frame, and the end of an event none
+    of whose snapshots could be downloaded is tried again while Frigate does not
+    answer (``SNAPSHOT_RETRY_DELAYS``).
+    """
+
+    def __init__(self, limit: int = MAX_OPEN_EVENTS) -> None:
+        """Remember at most ``limit`` events (those Frigate never ended go first)."""
+        self._events: OrderedDict[str, _Downloads] = OrderedDict()
+        self._limit = limit
+
+    def __len__(self) -> int:
+        """Events remembered."""
+        return len(self._events)
+
+    def wanted(self, request: FrigateFrameRequest) -> bool:
+        """Whether to download the request's snapshot: a new frame, or an end left unread."""
+        if request.fetch:
+            return True
+        state = self._events.get(request.event_id)
+        return request.final and state is not None and state.unread
+
+    def retry_delays(self, request: FrigateFrameRequest) -> tuple[float, ...]:
+        """Return the waits before each new try while Frigate does not answer: only an unread end has any."""
+        state = self._events.get(request.event_id)
+        if request.final and (state is None or not state.read):
+            return SNAPSHOT_RETRY_DELAYS
+        return ()
+
+    def downloaded(self, event_id: str) -> None:
+        """Note that the event's latest snapshot was downloaded."""
+        state = self._state(event_id)
+        state.read, state.unread = True, False
+
+    def failed(self, event_id: str) -> None:
+        """Note that the event's latest snapshot could not be downloaded."""
+        self._state(event_id).unread = True
+
+    def ended(self, event_id: str) -> None:
+        """Forget an event whose end was handled."""
+        self._events.pop(event_id, None)
+
+    def _state(self, event_id: str) -> _Downloads:
+        state = self._events.get(event_id)
+        if state is None:
+            state = self._events[event_id] = _Downloads()
+            while len(self._events) > self._limit:
+                self._events.popitem(last=False)
+        return state
 
 
 class FrigateClient:
