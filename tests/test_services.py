@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+import threading
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.auth.models import User
 from homeassistant.components.camera import Image
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -66,6 +69,44 @@ async def test_read_plates_refuses_bad_input(
             DOMAIN, "read_plates", data, blocking=True, return_response=True
         )
     assert err.value.translation_key == key
+
+
+async def test_path_checks_stay_off_the_event_loop(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    allowed_dir: Path,
+    hass_admin_user: User,
+) -> None:
+    """``is_allowed_path`` resolves links on disk: on the event loop it would stall everything.
+
+    Every service that takes a path asks it from an executor thread.
+    """
+    on_loop: list[bool] = []
+    check = hass.config.is_allowed_path
+
+    def recorded(path: str) -> bool:
+        on_loop.append(threading.get_ident() == hass.loop_thread_id)
+        return check(path)
+
+    calls = [
+        ("read_plates", {"file_path": str(allowed_dir / "gone.jpg")}),
+        ("watchlist_export", {"file_path": str(allowed_dir / "watchlist.csv")}),
+        ("export_sightings", {"folder": str(allowed_dir), "reason": "case 12/345"}),
+    ]
+    with patch.object(hass.config, "is_allowed_path", recorded):
+        for service, data in calls:
+            # A missing file is refused after the check; that refusal is not this test's.
+            with contextlib.suppress(ServiceValidationError):
+                await hass.services.async_call(
+                    DOMAIN,
+                    service,
+                    data,
+                    blocking=True,
+                    return_response=True,
+                    context=Context(user_id=hass_admin_user.id),
+                )
+    assert on_loop == [False] * len(calls)
+    assert (allowed_dir / "watchlist.csv").is_file()
 
 
 async def test_read_plates_refuses_broken_images(
