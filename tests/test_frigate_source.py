@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
+import time
 from typing import Any
 from unittest.mock import patch
 
@@ -94,11 +95,18 @@ type StartFrigate = Callable[..., Awaitable[MockConfigEntry]]
 
 
 @pytest.fixture
+def frigate_event_list() -> list[dict[str, Any]]:
+    """Return what Frigate's ``/api/events`` lists: nothing, until a test adds events."""
+    return []
+
+
+@pytest.fixture
 async def start_frigate(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     frigate_entry: MockConfigEntry,
     aioclient_mock: AiohttpClientMocker,
+    frigate_event_list: list[dict[str, Any]],
 ) -> AsyncGenerator[StartFrigate]:
     """Return a function that sets up the Frigate entry with a given snapshot answer.
 
@@ -109,6 +117,13 @@ async def start_frigate(
         stats: dict[str, Any] | None = None, **snapshot_answer: Any
     ) -> MockConfigEntry:
         aioclient_mock.get(f"{FRIGATE_URL}/api/stats", **(stats or {"json": {}}))
+
+        async def event_list(
+            method: str, url: Any, data: Any
+        ) -> AiohttpClientMockResponse:
+            return AiohttpClientMockResponse(method, url, json=list(frigate_event_list))
+
+        aioclient_mock.get(f"{FRIGATE_URL}/api/events", side_effect=event_list)
         aioclient_mock.get(
             f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", **snapshot_answer
         )
@@ -340,6 +355,149 @@ async def test_retries_of_an_end_stop(
     assert len(snapshot_calls) == tries
     assert counters["snapshot_fetch_retries"] == tries - 1
     assert entry.runtime_data.pipeline.counters.sightings_recorded == 0
+
+
+def listed_event(event_id: str, *, ended: float | None) -> dict[str, Any]:
+    """Return an event as Frigate's ``/api/events`` lists it."""
+    return {
+        "id": event_id,
+        "label": "car",
+        "sub_label": None,
+        "camera": "bridge",
+        "start_time": (ended or time.time()) - 4.0,
+        "end_time": ended,
+        "false_positive": False,
+        "zones": [],
+        "thumbnail": "",
+        "has_clip": True,
+        "has_snapshot": True,
+        "retain_indefinitely": False,
+        "plus_id": None,
+        "model_hash": None,
+        "detector_type": "cpu",
+        "model_type": "ssd",
+        # Relative units, unlike the events topic: not a box in pixels.
+        "data": {"box": [0.2, 0.3, 0.5, 0.6], "score": 0.9, "type": "object"},
+    }
+
+
+async def test_events_missed_while_the_broker_was_lost_are_read(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    frigate_event_list: list[dict[str, Any]],
+) -> None:
+    """Cars that passed while the broker was lost are asked of Frigate's API once it is back.
+
+    Frigate's event messages are not kept for a client that is away: without
+    asking, every car of the outage would be lost. An event whose end came is
+    not read again, and one still in progress is left to its messages.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    # An event whose end came before the outage, without a snapshot to read.
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=time.time(),
+            event_id="seen-end",
+            has_snapshot=False,
+            snapshot=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+
+    ended = time.time() + 1.0
+    frigate_event_list[:] = [
+        listed_event("in-progress", ended=None),
+        listed_event(EVENT_ID, ended=ended),
+        listed_event("seen-end", ended=ended - 2.0),
+        listed_event("long-ago", ended=ended - 7200.0),
+    ]
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert [event.data["event_id"] for event in events] == [EVENT_ID]
+    assert events[0].data["plate"] == "AE1234BK"
+    requests = [call[1] for call in aioclient_mock.mock_calls]
+    (listing,) = [url for url in requests if url.path == "/api/events"]
+    assert listing.query["in_progress"] == "0"
+    assert listing.query["has_snapshot"] == "1"
+    # Listed by start: from an hour before the last message on, to catch long events.
+    after, before = float(listing.query["after"]), float(listing.query["before"])
+    assert ended - 2.0 - 3600 - 60 - 1 < after < ended - 3600
+    assert ended - 5.0 < before <= time.time()
+    assert [url.path for url in requests if url.path.endswith(".jpg")] == [
+        f"/api/events/{EVENT_ID}/snapshot.jpg"
+    ]
+    assert entry.runtime_data.source_counters["missed_events_read"] == 1
+
+
+async def test_events_that_ended_while_home_assistant_was_down_are_read(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    frigate_event_list: list[dict[str, Any]],
+) -> None:
+    """When the last message came is kept across restarts, and the gap since is read.
+
+    Unloading the source (as a restart does) saves the time of its last message;
+    set up again, it asks Frigate for the events that ended since, and a
+    sighting already stored for one of them is not read (nor announced) twice.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=time.time())
+    )
+    await wait_until(lambda: bool(events))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    ended = time.time() + 1.0
+    aioclient_mock.get(
+        f"{FRIGATE_URL}/api/events/while-down/snapshot.jpg",
+        content=scene_jpeg("KA7777OO", seed=2),
+    )
+    frigate_event_list[:] = [
+        listed_event("while-down", ended=ended),
+        listed_event(EVENT_ID, ended=ended - 3.0),
+    ]
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_until(lambda: len(events) == 2)
+    await hass.async_block_till_done()
+
+    assert [(event.data["event_id"], event.data["plate"]) for event in events] == [
+        (EVENT_ID, "AE1234BK"),
+        ("while-down", "KA7777OO"),
+    ]
+    snapshots = [
+        call[1].path
+        for call in aioclient_mock.mock_calls
+        if call[1].path.endswith(".jpg")
+    ]
+    assert snapshots.count(f"/api/events/{EVENT_ID}/snapshot.jpg") == 1
+    assert await hass.async_add_executor_job(entry.runtime_data.store.count) == 2
+
+
+async def test_a_first_start_asks_frigate_for_nothing_missed(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """A source that never had a message has no gap: its first start lists no events."""
+    await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert not [
+        call for call in aioclient_mock.mock_calls if call[1].path == "/api/events"
+    ]
 
 
 async def test_a_frigate_plus_plate_box_is_where_the_engine_reads_first(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
+import sqlite3
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
 
 from .const import (
     CONF_FILENAME_PATTERN,
@@ -42,6 +44,7 @@ from .const import (
     SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry, SourceStatus, async_abort_reauth
+from .engine.types import is_finite_number
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
 from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile, holds
@@ -57,6 +60,16 @@ from .sources.frigate import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+MISSED_EVENTS_MAX_AGE = 24 * 3600
+"""After a gap in a Frigate source's events (Home Assistant stopped, the broker
+lost), events that ended up to this many seconds ago are read from Frigate's API."""
+MISSED_EVENTS_LONGEST = 3600
+"""Seconds before the gap to list events from: Frigate lists events by their start,
+and one that started this long before the gap may have ended in it."""
+MISSED_EVENTS_MARGIN = 60
+"""Seconds of the stream before the gap read again: two hosts' clocks differ."""
+STREAM_SAVE_DELAY = 10
 
 
 def resolve_inbox(hass: HomeAssistant, inbox: str) -> Path:
@@ -215,84 +228,214 @@ async def _async_start_frigate(
     pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> None:
-    config = subentry.data
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="mqtt_unavailable"
         )
-    client = frigate_client(hass, config)
-    monitor = FrigateConnectionMonitor(
-        hass, entry, subentry, entry.runtime_data.source_status[subentry.subentry_id]
-    )
-    # The camera map's zones; a changed map reloads the entry and builds a new tracker.
-    tracker = FrigateEventTracker(zone_directions=zone_directions(entry.options))
-    # Frames of one event are fetched one after another, so an ``end`` never
-    # overtakes the ``update`` before it and splits the pass in two.
-    last_fetch: dict[str, asyncio.Task[None]] = {}
-    downloads = SnapshotDownloads()
-
-    def lost(request: FrigateFrameRequest, err: FrigateError) -> None:
-        counters["snapshot_fetch_errors"] += 1
-        # An outage is logged once, by the monitor; each lost frame is counted.
-        outage = isinstance(err, (FrigateUnreachableError, FrigateAuthError))
-        _LOGGER.log(
-            logging.DEBUG if outage else logging.WARNING,
-            "Could not fetch the snapshot of Frigate event %s: %s",
-            request.event_id,
-            err,
+    source = FrigateSource(hass, entry, subentry, pipeline, counters)
+    await source.async_load_stream()
+    prefix = subentry.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+    entry.async_on_unload(
+        await mqtt.async_subscribe(
+            hass, f"{prefix}/events", source.message_received, encoding=None
         )
-        downloads.failed(request.event_id)
+    )
+    entry.async_on_unload(
+        mqtt.async_subscribe_connection_status(hass, source.mqtt_state)
+    )
+    # A removed or reconfigured source must not leave its outage behind.
+    entry.async_on_unload(source.monitor.async_forget_issues)
+    entry.async_on_unload(source.async_save_stream)
+    source.mqtt_state(mqtt.is_connected(hass))
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass,
+            source.probe,
+            timedelta(seconds=FRIGATE_PROBE_SECONDS),
+            name=f"{DOMAIN} frigate check {subentry.title}",
+            cancel_on_shutdown=True,
+        )
+    )
+    # Check at once, without holding up setup: the other sources, search and the
+    # watchlist keep working while one NVR is down, and the sensors say so.
+    entry.async_create_background_task(
+        hass, source.probe(), name=f"{DOMAIN} frigate check {subentry.title}"
+    )
 
-    async def download(request: FrigateFrameRequest) -> bytes | None:
-        """Return the request's snapshot, or None (counted and logged) when Frigate gave none."""
-        delays = iter(downloads.retry_delays(request))
-        while True:
-            try:
-                image = await client.event_snapshot(request.event_id)
-            except FrigateError as err:
-                monitor.api_failed(err)
-                delay = (
-                    next(delays, None)
-                    if isinstance(err, FrigateUnreachableError)
-                    else None
-                )
-                if delay is None:
-                    lost(request, err)
-                    return None
-            else:
-                monitor.api_succeeded()
-                downloads.downloaded(request.event_id)
-                return image
-            counters["snapshot_fetch_retries"] += 1
-            try:
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                # Home Assistant stops, or the source is reloaded: say what is lost.
-                counters["snapshot_fetch_errors"] += 1
-                _LOGGER.warning(
-                    "Gave up the snapshot of Frigate event %s (camera %s): Frigate "
-                    "had not answered since the event ended",
-                    request.event_id,
-                    request.camera,
-                )
-                raise
 
-    async def fetch_and_offer(
-        request: FrigateFrameRequest, previous: asyncio.Task[None] | None
+class FrigateSource:
+    """One Frigate source: its event messages in, frames for the pipeline out."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        pipeline: SightingPipeline,
+        counters: Counter[str],
+    ) -> None:
+        """Follow the source ``subentry`` of ``entry``."""
+        self._hass = hass
+        self._entry = entry
+        self._title = subentry.title
+        self._pipeline = pipeline
+        self._counters = counters
+        self._client = frigate_client(hass, subentry.data)
+        self.monitor = FrigateConnectionMonitor(
+            hass,
+            entry,
+            subentry,
+            entry.runtime_data.source_status[subentry.subentry_id],
+        )
+        # The camera map's zones; a changed map reloads the entry and builds a new tracker.
+        self._tracker = FrigateEventTracker(
+            zone_directions=zone_directions(entry.options)
+        )
+        self._downloads = SnapshotDownloads()
+        # Frames of one event are fetched one after another, so an ``end`` never
+        # overtakes the ``update`` before it and splits the pass in two.
+        self._last_fetch: dict[str, asyncio.Task[None]] = {}
+        # When the last event message came, kept across restarts: after a gap in
+        # the stream, the events that ended in it are asked of Frigate's API.
+        self._stream_store: Store[dict[str, Any]] = Store(
+            hass, 1, f"{DOMAIN}.frigate_stream_{subentry.subentry_id}"
+        )
+        self._last_message: float | None = None
+        self._connected = False
+
+    async def async_load_stream(self) -> None:
+        """Load when the last event message came before Home Assistant stopped."""
+        saved = await self._stream_store.async_load() or {}
+        last: Any = saved.get("last_message")
+        self._last_message = float(last) if is_finite_number(last) else None
+
+    async def async_save_stream(self) -> None:
+        """Save when the last event message came now (the source is unloaded)."""
+        if self._last_message is not None:
+            await self._stream_store.async_save({"last_message": self._last_message})
+
+    @callback
+    def message_received(self, msg: mqtt.ReceiveMessage) -> None:
+        """Turn one message of ``<prefix>/events`` into a frame to read, if it brings one."""
+        self._counters["mqtt_messages"] += 1
+        self._last_message = time.time()
+        self._stream_store.async_delay_save(
+            lambda: {"last_message": self._last_message}, STREAM_SAVE_DELAY
+        )
+        try:
+            request = self._tracker.handle(msg.payload)
+        except MalformedEventError as err:
+            self._counters["mqtt_malformed"] += 1
+            _LOGGER.warning("Ignored a malformed message on %s: %s", msg.topic, err)
+            return
+        if request is not None:
+            self._follow(request)
+
+    @callback
+    def mqtt_state(self, connected: bool) -> None:
+        """Show the broker's state; once connected, read what ended while it was not."""
+        self.monitor.mqtt_state(connected)
+        was_connected, self._connected = self._connected, connected
+        if connected and not was_connected and self._last_message is not None:
+            self._entry.async_create_background_task(
+                self._hass,
+                self._catch_up(self._last_message),
+                name=f"{DOMAIN} frigate missed events {self._title}",
+            )
+
+    async def probe(self, _: datetime | None = None) -> None:
+        """Ask Frigate for its stats, so an outage shows even while cameras are quiet."""
+        try:
+            await self._client.check_access()
+        except FrigateError as err:
+            self._counters["frigate_probe_errors"] += 1
+            self.monitor.api_failed(err)
+        else:
+            self.monitor.api_succeeded()
+
+    @callback
+    def _follow(self, request: FrigateFrameRequest) -> None:
+        event_id = request.event_id
+        task = self._entry.async_create_background_task(
+            self._hass,
+            self._fetch_and_offer(request, self._last_fetch.get(event_id)),
+            name=f"{DOMAIN} frigate event {event_id}",
+        )
+        self._last_fetch[event_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._last_fetch.get(event_id) is done:
+                del self._last_fetch[event_id]
+
+        task.add_done_callback(forget)
+
+    async def _catch_up(self, since: float) -> None:
+        """Read the events that ended while their messages did not come."""
+        now = time.time()
+        since = max(since - MISSED_EVENTS_MARGIN, now - MISSED_EVENTS_MAX_AGE)
+        try:
+            events = await self._client.ended_events(since - MISSED_EVENTS_LONGEST, now)
+        except FrigateError as err:
+            self._counters["missed_event_list_errors"] += 1
+            self.monitor.api_failed(err)
+            _LOGGER.warning(
+                "Could not ask Frigate source %s for the events whose MQTT messages "
+                "did not come: %s",
+                self._title,
+                err,
+            )
+            return
+        self.monitor.api_succeeded()
+        missed = [
+            event
+            for event in events
+            if is_finite_number(event.get("end_time"))
+            and event["end_time"] >= since
+            and not self._tracker.ended(str(event.get("id")))
+        ]
+        try:
+            stored = await self._hass.async_add_executor_job(
+                self._entry.runtime_data.store.stored_events,
+                SOURCE_FRIGATE,
+                [(str(event.get("camera")), str(event.get("id"))) for event in missed],
+            )
+        except (sqlite3.Error, RuntimeError):
+            # The store cannot answer now: a pass read twice updates its one sighting.
+            stored = set()
+        requests = [
+            request
+            for event in missed
+            if event.get("id") not in stored
+            and (request := self._tracker.handle_missed(event)) is not None
+        ]
+        if not requests:
+            return
+        self._counters["missed_events_read"] += len(requests)
+        _LOGGER.info(
+            "Frigate source %s: reading %d events that ended while their MQTT "
+            "messages did not come",
+            self._title,
+            len(requests),
+        )
+        for request in requests:
+            self._follow(request)
+
+    async def _fetch_and_offer(
+        self, request: FrigateFrameRequest, previous: asyncio.Task[None] | None
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         image: bytes | None = None
         snapshot_lost = False
-        if downloads.wanted(request):
-            image = await download(request)
+        if self._downloads.wanted(request):
+            image = await self._download(request)
             snapshot_lost = image is None
             # Without Frigate's own read there is nothing to read; an end still closes the pass.
             if snapshot_lost and not request.final and not request.anpr_plate:
                 return
         if request.final:
-            downloads.ended(request.event_id)
-        pipeline.offer(
+            self._downloads.ended(request.event_id)
+        self._pipeline.offer(
             Frame(
                 image=image,
                 camera=request.camera,
@@ -309,66 +452,51 @@ async def _async_start_frigate(
             )
         )
 
-    @callback
-    def message_received(msg: mqtt.ReceiveMessage) -> None:
-        counters["mqtt_messages"] += 1
-        try:
-            request = tracker.handle(msg.payload)
-        except MalformedEventError as err:
-            counters["mqtt_malformed"] += 1
-            _LOGGER.warning("Ignored a malformed message on %s: %s", msg.topic, err)
-            return
-        if request is None:
-            return
-        task = entry.async_create_background_task(
-            hass,
-            fetch_and_offer(request, last_fetch.get(request.event_id)),
-            name=f"{DOMAIN} frigate event {request.event_id}",
+    async def _download(self, request: FrigateFrameRequest) -> bytes | None:
+        """Return the request's snapshot, or None (counted and logged) when Frigate gave none."""
+        delays = iter(self._downloads.retry_delays(request))
+        while True:
+            try:
+                image = await self._client.event_snapshot(request.event_id)
+            except FrigateError as err:
+                self.monitor.api_failed(err)
+                delay = (
+                    next(delays, None)
+                    if isinstance(err, FrigateUnreachableError)
+                    else None
+                )
+                if delay is None:
+                    self._lost(request, err)
+                    return None
+            else:
+                self.monitor.api_succeeded()
+                self._downloads.downloaded(request.event_id)
+                return image
+            self._counters["snapshot_fetch_retries"] += 1
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                # Home Assistant stops, or the source is reloaded: say what is lost.
+                self._counters["snapshot_fetch_errors"] += 1
+                _LOGGER.warning(
+                    "Gave up the snapshot of Frigate event %s (camera %s): Frigate "
+                    "had not answered since the event ended",
+                    request.event_id,
+                    request.camera,
+                )
+                raise
+
+    def _lost(self, request: FrigateFrameRequest, err: FrigateError) -> None:
+        self._counters["snapshot_fetch_errors"] += 1
+        # An outage is logged once, by the monitor; each lost frame is counted.
+        outage = isinstance(err, (FrigateUnreachableError, FrigateAuthError))
+        _LOGGER.log(
+            logging.DEBUG if outage else logging.WARNING,
+            "Could not fetch the snapshot of Frigate event %s: %s",
+            request.event_id,
+            err,
         )
-        last_fetch[request.event_id] = task
-
-        def forget(done: asyncio.Task[None], event_id: str = request.event_id) -> None:
-            if last_fetch.get(event_id) is done:
-                del last_fetch[event_id]
-
-        task.add_done_callback(forget)
-
-    async def probe(_: datetime | None = None) -> None:
-        """Ask Frigate for its stats, so an outage shows even while cameras are quiet."""
-        try:
-            await client.check_access()
-        except FrigateError as err:
-            counters["frigate_probe_errors"] += 1
-            monitor.api_failed(err)
-        else:
-            monitor.api_succeeded()
-
-    prefix = config.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
-    entry.async_on_unload(
-        await mqtt.async_subscribe(
-            hass, f"{prefix}/events", message_received, encoding=None
-        )
-    )
-    entry.async_on_unload(
-        mqtt.async_subscribe_connection_status(hass, monitor.mqtt_state)
-    )
-    # A removed or reconfigured source must not leave its outage behind.
-    entry.async_on_unload(monitor.async_forget_issues)
-    monitor.mqtt_state(mqtt.is_connected(hass))
-    entry.async_on_unload(
-        async_track_time_interval(
-            hass,
-            probe,
-            timedelta(seconds=FRIGATE_PROBE_SECONDS),
-            name=f"{DOMAIN} frigate check {subentry.title}",
-            cancel_on_shutdown=True,
-        )
-    )
-    # Check at once, without holding up setup: the other sources, search and the
-    # watchlist keep working while one NVR is down, and the sensors say so.
-    entry.async_create_background_task(
-        hass, probe(), name=f"{DOMAIN} frigate check {subentry.title}"
-    )
+        self._downloads.failed(request.event_id)
 
 
 class InboxMonitor:

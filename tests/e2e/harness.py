@@ -266,6 +266,7 @@ class FakeFrigate:
         app.router.add_get("/api/version", self._version)
         app.router.add_get("/api/config", self._config)
         app.router.add_get("/api/stats", self._stats)
+        app.router.add_get("/api/events", self._events)
         app.router.add_get("/api/events/{event_id}/snapshot.jpg", self._image)
         app.router.add_get("/api/events/{event_id}/thumbnail.jpg", self._image)
         app.middlewares.append(self._record)
@@ -307,6 +308,10 @@ class FakeFrigate:
 
     async def _version(self, request: web.Request) -> web.Response:
         return web.Response(text=FRIGATE_VERSION)
+
+    async def _events(self, request: web.Request) -> web.Response:
+        """List no events: nothing ended while the integration did not listen."""
+        return web.json_response([])
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"service": {"version": "0.16.0"}})

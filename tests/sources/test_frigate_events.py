@@ -265,6 +265,44 @@ def test_a_failed_download_leaves_the_frame_for_the_end() -> None:
     assert sum(SNAPSHOT_RETRY_DELAYS) <= 300
 
 
+def test_a_missed_end_from_the_event_list() -> None:
+    """An event of Frigate's list becomes an end to read, unless its messages already ended it."""
+    tracker = FrigateEventTracker(
+        clock=lambda: datetime.fromtimestamp(1764065760.0, UTC)
+    )
+    listed = {
+        "id": "e2",
+        "camera": "bridge",
+        "label": "car",
+        "false_positive": False,
+        "has_snapshot": True,
+        "start_time": 1764065700.0,
+        "end_time": 1764065709.0,
+        "zones": [],
+        "data": {"box": [0.1, 0.2, 0.3, 0.4]},
+    }
+    request = tracker.handle_missed(listed)
+    assert request is not None
+    assert (request.final, request.fetch, request.vehicle_box) == (True, True, None)
+    assert request.seen_at == datetime.fromtimestamp(1764065700.0, UTC)
+    assert tracker.ended("e2")
+    assert tracker.handle_missed(listed) is None
+    # Seen before the gap: the end's snapshot is read, dated by the pass's first frame.
+    assert tracker.handle(message("new", 1764065701.0, event_id="e3")) is not None
+    request = tracker.handle_missed({**listed, "id": "e3"})
+    assert request is not None
+    assert request.fetch
+    for broken in (
+        {**listed, "id": "e4", "end_time": None},
+        {**listed, "id": "../e5"},
+        {**listed, "id": "e6", "camera": None},
+        {**listed, "id": "e7", "label": "person"},
+        {**listed, "id": "e8", "false_positive": True},
+        {"id": 9},
+    ):
+        assert tracker.handle_missed(broken) is None
+
+
 def test_download_records_are_bounded() -> None:
     """Events that never end (Frigate restarted) must not grow memory without bound."""
     downloads = SnapshotDownloads(limit=8)

@@ -47,6 +47,11 @@ SNAPSHOT_RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30, 60, 120)
 and none of the event's snapshots could be downloaded: about four minutes, the time
 Frigate takes to restart. An ended event's snapshot is on Frigate's disk (its
 ``snapshots`` option), so it can still be downloaded then."""
+MAX_MISSED_EVENTS = 1000
+"""Events asked of Frigate's API after a gap in its MQTT stream, at the most."""
+MAX_EVENT_LIST_BYTES = 20 * 1024 * 1024
+RECENTLY_ENDED = 4096
+"""Ended events remembered, so an event list after a gap does not read them again."""
 CONFIG_TIMEOUT = aiohttp.ClientTimeout(total=5)
 """Frigate's configuration is only a convenience in a form: do not keep the form waiting."""
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
@@ -240,6 +245,7 @@ class FrigateEventTracker:
         self._labels = labels
         self._zone_directions = zone_directions or {}
         self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self._now = clock
         self._clock = SourceClock("Set the Frigate host's clock (NTP)")
 
@@ -269,6 +275,9 @@ class FrigateEventTracker:
         final = event_type == "end"
         if final:
             self._open.pop(event_id, None)
+            self._ended[event_id] = None
+            while len(self._ended) > RECENTLY_ENDED:
+                self._ended.popitem(last=False)
 
         snapshot = (
             after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
@@ -297,6 +306,45 @@ class FrigateEventTracker:
         return self._request(
             after, event_id, snapshot, final=final, fetch=fetch, direction=direction
         )
+
+    def ended(self, event_id: str) -> bool:
+        """Whether the event's end came (among the last ``RECENTLY_ENDED`` ends)."""
+        return event_id in self._ended
+
+    def handle_missed(self, event: Mapping[str, Any]) -> FrigateFrameRequest | None:
+        """Return the end of an event from Frigate's event list whose messages did not come.
+
+        None for an event still in progress (its messages come now), one whose end
+        came, or anything the events topic would not carry. The list gives no
+        snapshot frame time and its box is in other units, so the request is dated
+        by the event's start and the engine searches the whole snapshot.
+        """
+        event_id, end_time = event.get("id"), event.get("end_time")
+        if not isinstance(event_id, str) or not is_finite_number(end_time):
+            return None
+        if event_id in self._ended:
+            return None
+        after = {
+            "id": event_id,
+            "camera": event.get("camera"),
+            "label": event.get("label"),
+            "false_positive": event.get("false_positive"),
+            "has_snapshot": event.get("has_snapshot"),
+            "start_time": event.get("start_time"),
+            # An event seen before the gap has its frames read: the end's snapshot
+            # is another one. One never seen is dated by its start.
+            "frame_time": end_time
+            if event_id in self._open
+            else event.get("start_time"),
+            "end_time": end_time,
+            "entered_zones": event.get("zones"),
+        }
+        try:
+            return self.handle(
+                json.dumps({"type": "end", "before": after, "after": after})
+            )
+        except (MalformedEventError, TypeError, ValueError):
+            return None
 
     def _request(
         self,
@@ -443,6 +491,31 @@ class FrigateClient:
         catches a wrong password or a missing login where ``version`` cannot.
         """
         await self._get(self._base / "api" / "stats", limit=MAX_STATS_BYTES)
+
+    async def ended_events(self, after: float, before: float) -> list[dict[str, Any]]:
+        """Return the vehicle events with a snapshot that started between ``after`` and ``before``.
+
+        Oldest first, at most ``MAX_MISSED_EVENTS``; Frigate lists the newest first.
+        """
+        url = (self._base / "api" / "events").with_query(
+            after=f"{after:.3f}",
+            before=f"{before:.3f}",
+            labels=",".join(sorted(VEHICLE_LABELS)),
+            has_snapshot=1,
+            in_progress=0,
+            include_thumbnails=0,
+            limit=MAX_MISSED_EVENTS,
+        )
+        body = await self._get(url, limit=MAX_EVENT_LIST_BYTES)
+        try:
+            events = json.loads(body)
+        except (ValueError, RecursionError) as err:
+            raise FrigateError(f"event list is not JSON: {err}") from err
+        if not isinstance(events, list):
+            raise FrigateError("event list is not a list")
+        found = [event for event in events if isinstance(event, dict)]
+        found.reverse()
+        return found
 
     async def camera_zones(self) -> dict[str, list[str]]:
         """Return the zone names of every camera in Frigate's configuration."""

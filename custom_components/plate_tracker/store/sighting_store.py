@@ -868,6 +868,20 @@ class SightingStore:
                 "int", conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
             )
 
+    def stored_events(self, source: str, events: Iterable[tuple[str, str]]) -> set[str]:
+        """Return the event ids of ``events`` ((camera, event id) pairs) with a sighting from ``source``."""
+        with self._read() as conn:
+            return {
+                event_id
+                for camera, event_id in events
+                if conn.execute(
+                    "SELECT 1 FROM sightings WHERE source = ? AND event_id = ?"
+                    " AND camera_id = (SELECT id FROM cameras WHERE name = ?)",
+                    (source, event_id, camera),
+                ).fetchone()
+                is not None
+            }
+
     def cameras(self) -> list[str]:
         """Return every camera that has ever reported a sighting, by name."""
         with self._read() as conn:
