@@ -485,6 +485,65 @@ async def test_events_that_ended_while_home_assistant_was_down_are_read(
     assert await hass.async_add_executor_job(entry.runtime_data.store.count) == 2
 
 
+@pytest.mark.parametrize(
+    "failing", ["/api/events", f"/api/events/{EVENT_ID}/snapshot.jpg"]
+)
+async def test_missed_events_wait_for_frigate_to_answer(
+    hass: HomeAssistant,
+    *,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    frigate_event_list: list[dict[str, Any]],
+    failing: str,
+) -> None:
+    """Frigate starting up again with the broker: what it cannot answer yet is asked again.
+
+    The event list, or a missed event's snapshot, that Frigate does not serve
+    yet is asked for again once it answers its next check, not given up.
+    """
+    image = scene_jpeg("AE1234BK", seed=1)
+    refused: list[str] = []
+
+    async def answer(method: str, url: Any, data: Any) -> AiohttpClientMockResponse:
+        if url.path == failing and not refused:
+            refused.append(url.path)
+            return AiohttpClientMockResponse(method, url, status=502)
+        if url.path == "/api/events":
+            return AiohttpClientMockResponse(method, url, json=list(frigate_event_list))
+        return AiohttpClientMockResponse(method, url, response=image)
+
+    aioclient_mock.get(f"{FRIGATE_URL}/api/events", side_effect=answer)
+    aioclient_mock.get(
+        f"{FRIGATE_URL}/api/events/{EVENT_ID}/snapshot.jpg", side_effect=answer
+    )
+    entry = await start_frigate()
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=time.time(),
+            event_id="before",
+            has_snapshot=False,
+            snapshot=None,
+        ),
+    )
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+    frigate_event_list[:] = [listed_event(EVENT_ID, ended=time.time() + 1.0)]
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await wait_until(lambda: refused == [failing])
+    await hass.async_block_till_done()
+    assert not events
+
+    await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
+    await wait_until(lambda: bool(events))
+    assert events[0].data["event_id"] == EVENT_ID
+    assert entry.runtime_data.source_counters["missed_events_read"] == 1
+
+
 async def test_a_first_start_asks_frigate_for_nothing_missed(
     hass: HomeAssistant,
     start_frigate: StartFrigate,

@@ -304,6 +304,14 @@ class SightingPipeline:
             return False
         return True
 
+    async def put(self, frame: Frame) -> None:
+        """Queue a frame, waiting for room: for a source that can wait (a backlog being read).
+
+        Like ``offer`` otherwise: the frame's sighting is stored (or spooled) in the background.
+        """
+        self.counters.frames_received += 1
+        await self._queue.put(_Job(frame, None))
+
     async def submit(self, frame: Frame) -> list[Sighting]:
         """Queue a frame, waiting for room, and return the sightings stored from it.
 

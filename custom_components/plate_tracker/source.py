@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Coroutine, Mapping
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
@@ -49,6 +49,7 @@ from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
 from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile, holds
 from .sources.frigate import (
+    MISSED_EVENTS_MAX,
     FrigateAuthError,
     FrigateClient,
     FrigateError,
@@ -302,6 +303,11 @@ class FrigateSource:
         )
         self._last_message: float | None = None
         self._connected = False
+        self._catch_up_from: float | None = None
+        """The start of a gap whose events Frigate could not list yet."""
+        self._missed: deque[FrigateFrameRequest] = deque()
+        """Ends of missed events whose snapshots are still to be read."""
+        self._reading_missed = False
 
     async def async_load_stream(self) -> None:
         """Load when the last event message came before Home Assistant stopped."""
@@ -337,11 +343,7 @@ class FrigateSource:
         self.monitor.mqtt_state(connected)
         was_connected, self._connected = self._connected, connected
         if connected and not was_connected and self._last_message is not None:
-            self._entry.async_create_background_task(
-                self._hass,
-                self._catch_up(self._last_message),
-                name=f"{DOMAIN} frigate missed events {self._title}",
-            )
+            self._start(self._catch_up(self._last_message))
 
     async def probe(self, _: datetime | None = None) -> None:
         """Ask Frigate for its stats, so an outage shows even while cameras are quiet."""
@@ -350,8 +352,19 @@ class FrigateSource:
         except FrigateError as err:
             self._counters["frigate_probe_errors"] += 1
             self.monitor.api_failed(err)
-        else:
-            self.monitor.api_succeeded()
+            return
+        self.monitor.api_succeeded()
+        if (since := self._catch_up_from) is not None and self._connected:
+            self._catch_up_from = None
+            self._start(self._catch_up(since))
+        elif self._missed and not self._reading_missed:
+            self._start(self._read_missed())
+
+    @callback
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        self._entry.async_create_background_task(
+            self._hass, work, name=f"{DOMAIN} frigate missed events {self._title}"
+        )
 
     @callback
     def _follow(self, request: FrigateFrameRequest) -> None:
@@ -378,14 +391,25 @@ class FrigateSource:
         except FrigateError as err:
             self._counters["missed_event_list_errors"] += 1
             self.monitor.api_failed(err)
+            # Asked again when Frigate answers the next check (it may be starting too).
+            self._catch_up_from = since + MISSED_EVENTS_MARGIN
             _LOGGER.warning(
                 "Could not ask Frigate source %s for the events whose MQTT messages "
-                "did not come: %s",
+                "did not come; asking again when it answers: %s",
                 self._title,
                 err,
             )
             return
+        self._catch_up_from = None
         self.monitor.api_succeeded()
+        if len(events) >= MISSED_EVENTS_MAX:
+            _LOGGER.warning(
+                "Frigate source %s lists %d or more events since its last message; "
+                "only the last %d are read",
+                self._title,
+                MISSED_EVENTS_MAX,
+                MISSED_EVENTS_MAX,
+            )
         missed = [
             event
             for event in events
@@ -410,21 +434,69 @@ class FrigateSource:
         ]
         if not requests:
             return
-        self._counters["missed_events_read"] += len(requests)
         _LOGGER.info(
             "Frigate source %s: reading %d events that ended while their MQTT "
             "messages did not come",
             self._title,
             len(requests),
         )
-        for request in requests:
-            self._follow(request)
+        self._missed.extend(requests)
+        await self._read_missed()
+
+    async def _read_missed(self) -> None:
+        """Read the missed events' snapshots one at a time, as the engine takes them.
+
+        Neither Frigate nor memory is given a thousand snapshots at once. While
+        Frigate does not answer, the rest wait for its next answer to a check.
+        """
+        if self._reading_missed:
+            return
+        self._reading_missed = True
+        try:
+            while self._missed:
+                request = self._missed[0]
+                try:
+                    image: bytes | None = await self._client.event_snapshot(
+                        request.event_id
+                    )
+                except (FrigateUnreachableError, FrigateAuthError) as err:
+                    self.monitor.api_failed(err)
+                    _LOGGER.debug(
+                        "Frigate source %s: %d missed events wait for Frigate: %s",
+                        self._title,
+                        len(self._missed),
+                        err,
+                    )
+                    return
+                except FrigateError as err:
+                    # Frigate answered: this event has no snapshot (any more).
+                    self.monitor.api_succeeded()
+                    self._counters["snapshot_fetch_errors"] += 1
+                    _LOGGER.debug(
+                        "No snapshot of missed event %s: %s", request.event_id, err
+                    )
+                    image = None
+                else:
+                    self.monitor.api_succeeded()
+                self._missed.popleft()
+                self._counters["missed_events_read"] += 1
+                # Without an image it still ends a pass seen before the gap.
+                await self._pipeline.put(
+                    self._frame_of(request, image, snapshot_lost=image is None)
+                )
+        finally:
+            self._reading_missed = False
 
     async def _fetch_and_offer(
         self, request: FrigateFrameRequest, previous: asyncio.Task[None] | None
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
+        if (frame := await self._frame(request)) is not None:
+            self._pipeline.offer(frame)
+
+    async def _frame(self, request: FrigateFrameRequest) -> Frame | None:
+        """Download the request's snapshot if it is wanted; return the frame to read, if any."""
         image: bytes | None = None
         snapshot_lost = False
         if self._downloads.wanted(request):
@@ -432,24 +504,28 @@ class FrigateSource:
             snapshot_lost = image is None
             # Without Frigate's own read there is nothing to read; an end still closes the pass.
             if snapshot_lost and not request.final and not request.anpr_plate:
-                return
+                return None
         if request.final:
             self._downloads.ended(request.event_id)
-        self._pipeline.offer(
-            Frame(
-                image=image,
-                camera=request.camera,
-                seen_at=request.seen_at,
-                source=SOURCE_FRIGATE,
-                event_id=request.event_id,
-                vehicle_box=request.vehicle_box,
-                plate_box=request.plate_box,
-                final=request.final,
-                direction=request.direction,
-                anpr_plate=request.anpr_plate,
-                anpr_score=request.anpr_score,
-                snapshot_lost=snapshot_lost,
-            )
+        return self._frame_of(request, image, snapshot_lost=snapshot_lost)
+
+    @staticmethod
+    def _frame_of(
+        request: FrigateFrameRequest, image: bytes | None, *, snapshot_lost: bool
+    ) -> Frame:
+        return Frame(
+            image=image,
+            camera=request.camera,
+            seen_at=request.seen_at,
+            source=SOURCE_FRIGATE,
+            event_id=request.event_id,
+            vehicle_box=request.vehicle_box,
+            plate_box=request.plate_box,
+            final=request.final,
+            direction=request.direction,
+            anpr_plate=request.anpr_plate,
+            anpr_score=request.anpr_score,
+            snapshot_lost=snapshot_lost,
         )
 
     async def _download(self, request: FrigateFrameRequest) -> bytes | None:

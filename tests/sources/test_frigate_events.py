@@ -289,9 +289,19 @@ def test_a_missed_end_from_the_event_list() -> None:
     assert tracker.handle_missed(listed) is None
     # Seen before the gap: the end's snapshot is read, dated by the pass's first frame.
     assert tracker.handle(message("new", 1764065701.0, event_id="e3")) is not None
-    request = tracker.handle_missed({**listed, "id": "e3"})
+    request = tracker.handle_missed(
+        {
+            **listed,
+            "id": "e3",
+            "data": {
+                "recognized_license_plate": "AE1234BK",
+                "recognized_license_plate_score": 0.92,
+            },
+        }
+    )
     assert request is not None
     assert request.fetch
+    assert (request.anpr_plate, request.anpr_score) == ("AE1234BK", 0.92)
     for broken in (
         {**listed, "id": "e4", "end_time": None},
         {**listed, "id": "../e5"},

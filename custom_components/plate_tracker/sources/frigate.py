@@ -47,7 +47,7 @@ SNAPSHOT_RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30, 60, 120)
 and none of the event's snapshots could be downloaded: about four minutes, the time
 Frigate takes to restart. An ended event's snapshot is on Frigate's disk (its
 ``snapshots`` option), so it can still be downloaded then."""
-MAX_MISSED_EVENTS = 1000
+MISSED_EVENTS_MAX = 1000
 """Events asked of Frigate's API after a gap in its MQTT stream, at the most."""
 MAX_EVENT_LIST_BYTES = 20 * 1024 * 1024
 RECENTLY_ENDED = 4096
@@ -339,6 +339,11 @@ class FrigateEventTracker:
             "end_time": end_time,
             "entered_zones": event.get("zones"),
         }
+        data = event.get("data")
+        if isinstance(data, dict):
+            # Frigate's own plate read, where its recognition stored one.
+            for key in ("recognized_license_plate", "recognized_license_plate_score"):
+                after[key] = data.get(key)
         try:
             return self.handle(
                 json.dumps({"type": "end", "before": after, "after": after})
@@ -495,7 +500,7 @@ class FrigateClient:
     async def ended_events(self, after: float, before: float) -> list[dict[str, Any]]:
         """Return the vehicle events with a snapshot that started between ``after`` and ``before``.
 
-        Oldest first, at most ``MAX_MISSED_EVENTS``; Frigate lists the newest first.
+        Oldest first, at most ``MISSED_EVENTS_MAX``; Frigate lists the newest first.
         """
         url = (self._base / "api" / "events").with_query(
             after=f"{after:.3f}",
@@ -504,7 +509,7 @@ class FrigateClient:
             has_snapshot=1,
             in_progress=0,
             include_thumbnails=0,
-            limit=MAX_MISSED_EVENTS,
+            limit=MISSED_EVENTS_MAX,
         )
         body = await self._get(url, limit=MAX_EVENT_LIST_BYTES)
         try:
