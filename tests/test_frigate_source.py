@@ -381,6 +381,24 @@ def listed_event(event_id: str, *, ended: float | None) -> dict[str, Any]:
     }
 
 
+async def _end_came_then_broker_lost(hass: HomeAssistant, event_id: str) -> None:
+    """Let an event without a snapshot end by MQTT, then lose the broker."""
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=time.time(),
+            event_id=event_id,
+            has_snapshot=False,
+            snapshot=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+
+
 async def test_events_missed_while_the_broker_was_lost_are_read(
     hass: HomeAssistant,
     start_frigate: StartFrigate,
@@ -395,21 +413,7 @@ async def test_events_missed_while_the_broker_was_lost_are_read(
     """
     entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
     events = async_capture_events(hass, EVENT_SIGHTING)
-    # An event whose end came before the outage, without a snapshot to read.
-    async_fire_mqtt_message(
-        hass,
-        "frigate/events",
-        frigate_event(
-            "end",
-            frame_time=time.time(),
-            event_id="seen-end",
-            has_snapshot=False,
-            snapshot=None,
-        ),
-    )
-    await hass.async_block_till_done()
-    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
-    await hass.async_block_till_done()
+    await _end_came_then_broker_lost(hass, "seen-end")
 
     ended = time.time() + 1.0
     frigate_event_list[:] = [
@@ -519,19 +523,7 @@ async def test_missed_events_wait_for_frigate_to_answer(
     )
     entry = await start_frigate()
     events = async_capture_events(hass, EVENT_SIGHTING)
-    async_fire_mqtt_message(
-        hass,
-        "frigate/events",
-        frigate_event(
-            "end",
-            frame_time=time.time(),
-            event_id="before",
-            has_snapshot=False,
-            snapshot=None,
-        ),
-    )
-    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
-    await hass.async_block_till_done()
+    await _end_came_then_broker_lost(hass, "before")
     frigate_event_list[:] = [listed_event(EVENT_ID, ended=time.time() + 1.0)]
     async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
     await wait_until(lambda: refused == [failing])
