@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.engine.remote import EngineUnavailableError
 from custom_components.plate_tracker.sources.folder import Inbox, InboxFile
 
 from .helpers import wait_until
@@ -367,3 +368,51 @@ async def test_a_camera_folder_that_cannot_be_listed_does_not_stop_the_others(
     await wait_until(
         lambda: f"Inbox folder {locked} can be listed again" in caplog.text
     )
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_uploads_wait_for_an_engine_server_that_is_down(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the engine server is down, uploads stay in the inbox, without an error each poll.
+
+    The outage is the engine server's sensor and repair issue; the inbox only
+    waits, and reads the files once the engine answers.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    pipeline = init_folder.runtime_data.pipeline
+    read = pipeline._read_frame
+    tried: list[bytes] = []
+
+    async def engine_down(image: bytes, *args: object, **kwargs: object) -> object:
+        tried.append(image)
+        raise EngineUnavailableError("http://engine.test:8765/", "unreachable")
+
+    monkeypatch.setattr(pipeline, "_read_frame", engine_down)
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    image = camera_dir / "20261125T101500.jpg"
+    await hass.async_add_executor_job(
+        _upload,
+        image,
+        scene_jpeg("AE1234BK", seed=3),
+        datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
+    )
+    await wait_until(lambda: len(tried) >= 3)
+    assert image.exists()
+    assert not events
+    assert init_folder.runtime_data.source_counters["inbox_engine_unavailable"] >= 3
+    assert not [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and "plate_tracker" in record.name
+    ]
+
+    monkeypatch.setattr(pipeline, "_read_frame", read)
+    await wait_until(lambda: bool(events))
+    assert events[0].data["plate"] == "AE1234BK"
+    await wait_until(lambda: not image.exists())

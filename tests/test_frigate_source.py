@@ -42,6 +42,7 @@ from custom_components.plate_tracker.const import (
 from custom_components.plate_tracker.diagnostics import (
     async_get_config_entry_diagnostics,
 )
+from custom_components.plate_tracker.engine.remote import EngineUnavailableError
 from custom_components.plate_tracker.records import NewSighting
 
 from .conftest import FRIGATE_URL
@@ -533,6 +534,56 @@ async def test_missed_events_wait_for_frigate_to_answer(
     await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
     await wait_until(lambda: bool(events))
     assert events[0].data["event_id"] == EVENT_ID
+    assert entry.runtime_data.source_counters["missed_events_read"] == 1
+
+
+async def test_events_the_engine_could_not_read_are_read_when_it_answers(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    frigate_event_list: list[dict[str, Any]],
+) -> None:
+    """A car seen while the engine (server) was down is read once the engine answers again.
+
+    Its messages came and its snapshot was downloaded, but nothing could read
+    it; the snapshot is still on Frigate's disk, so the event is read again
+    from Frigate's list when the next frame shows the engine is back.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    # The pipeline holds the engine's read: that is where an engine server's outage shows.
+    pipeline = entry.runtime_data.pipeline
+    read = pipeline._read_frame
+    down = [True]
+
+    async def read_unless_down(*args: Any, **kwargs: Any) -> Any:
+        if down[0]:
+            raise EngineUnavailableError("http://engine.test:8765", "no answer")
+        return await read(*args, **kwargs)
+
+    with patch.object(pipeline, "_read_frame", read_unless_down):
+        async_fire_mqtt_message(
+            hass, "frigate/events", frigate_event("end", frame_time=time.time())
+        )
+        counters = entry.runtime_data.pipeline.counters
+        await wait_until(lambda: counters.frames_engine_unavailable == 1)
+        assert not events
+        frigate_event_list[:] = [listed_event(EVENT_ID, ended=time.time())]
+        aioclient_mock.get(
+            f"{FRIGATE_URL}/api/events/next-car/snapshot.jpg",
+            content=scene_jpeg("KA7777OO", seed=2),
+        )
+        down[0] = False
+        # The next frame the engine reads (another car) shows it is back.
+        async_fire_mqtt_message(
+            hass,
+            "frigate/events",
+            frigate_event("end", frame_time=time.time(), event_id="next-car"),
+        )
+        await wait_until(lambda: any(e.data["event_id"] == EVENT_ID for e in events))
+    await hass.async_block_till_done()
+    (read_again,) = [e for e in events if e.data["event_id"] == EVENT_ID]
+    assert read_again.data["plate"] == "AE1234BK"
     assert entry.runtime_data.source_counters["missed_events_read"] == 1
 
 

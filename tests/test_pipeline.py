@@ -722,6 +722,40 @@ async def test_engine_down_keeps_the_nvr_read_and_counts_the_frame(
     assert "The engine answers again" in caplog.text
 
 
+async def test_the_engine_back_tells_sources_since_when_frames_were_lost(
+    harness: tuple[Harness, SightingPipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A source that can ask its NVR for the outage's frames again learns when it began, once."""
+    h, pipeline = harness
+    told: list[float] = []
+
+    def broken(_: float) -> None:
+        raise RuntimeError("a source that fails")
+
+    pipeline.on_engine_back(broken)
+    stop = pipeline.on_engine_back(told.append)
+    h.engine_down = True
+    assert pipeline.offer(frame(b"f1", event="ev1", final=True, at=5))
+    assert pipeline.offer(frame(b"f2", event="ev2", final=True, at=9))
+    await wait_until(lambda: pipeline.counters.frames_engine_unavailable == 2, 5)
+    assert told == []
+    h.engine_down = False
+    assert pipeline.offer(frame(b"f3", event="ev3", final=True, at=12))
+    assert pipeline.offer(frame(b"f4", event="ev4", final=True, at=13))
+    await wait_until(lambda: pipeline.counters.frames_read == 2, 5)
+    # The first lost frame's time (T0 is long past, so earlier than now).
+    assert told == [(T0 + timedelta(seconds=5)).timestamp()]
+    assert "could not ask for the frames of the outage" in caplog.text
+    stop()
+    h.engine_down = True
+    assert pipeline.offer(frame(b"f5", event="ev5", final=True))
+    await wait_until(lambda: pipeline.counters.frames_engine_unavailable == 3, 5)
+    h.engine_down = False
+    assert pipeline.offer(frame(b"f6", event="ev6", final=True))
+    await wait_until(lambda: pipeline.counters.frames_read == 3, 5)
+    assert len(told) == 1
+
+
 async def test_engine_down_fails_a_service_call_that_waits(
     harness: tuple[Harness, SightingPipeline],
 ) -> None:

@@ -263,6 +263,8 @@ class SightingPipeline:
         self.counters = PipelineCounters()
         self._passes: OrderedDict[tuple[str, str, str], _Pass] = OrderedDict()
         self._engine_down = False
+        self._engine_down_since: float | None = None
+        self._engine_back: list[Callable[[float], None]] = []
         self._parallel_reads = max(1, parallel_reads)
 
     @property
@@ -279,6 +281,25 @@ class SightingPipeline:
     def spool_depth(self) -> int:
         """Sightings waiting in the spool for the store."""
         return len(self._spool) if self._spool is not None else 0
+
+    def on_engine_back(self, listener: Callable[[float], None]) -> Callable[[], None]:
+        """Call ``listener`` when the engine answers after an outage; return the undo.
+
+        It gets when the outage began (seconds since the epoch): frames from then
+        on were not read, and a source that can ask its NVR for them again may.
+        """
+        self._engine_back.append(listener)
+        return lambda: self._engine_back.remove(listener)
+
+    def _engine_answers_again(self) -> None:
+        since, self._engine_down_since = self._engine_down_since, None
+        if since is None:
+            return
+        for listener in list(self._engine_back):
+            try:
+                listener(since)
+            except Exception:
+                _LOGGER.exception("A source could not ask for the frames of the outage")
 
     def offer(self, frame: Frame) -> bool:
         """Queue a frame without waiting; False (and counted) when the queue is full.
@@ -446,10 +467,16 @@ class SightingPipeline:
                         "own reads are still stored) until it answers again: %s",
                         err,
                     )
+                    # From the earlier of the frame's time and now: a source may
+                    # ask its NVR for what was lost from there (two clocks).
+                    self._engine_down_since = min(
+                        time.time(), frame.seen_at.timestamp()
+                    )
                 self._engine_down = True
             else:
                 if self._engine_down:
                     _LOGGER.info("The engine answers again")
+                    self._engine_answers_again()
                 self._engine_down = False
             engine_read_plate = bool(reads)
             reads = reads or self._camera_side_reads(frame)

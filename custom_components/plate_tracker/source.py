@@ -44,6 +44,7 @@ from .const import (
     SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry, SourceStatus, async_abort_reauth
+from .engine.remote import EngineUnavailableError
 from .engine.types import is_finite_number
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
@@ -247,6 +248,7 @@ async def _async_start_frigate(
     # A removed or reconfigured source must not leave its outage behind.
     entry.async_on_unload(source.monitor.async_forget_issues)
     entry.async_on_unload(source.async_save_stream)
+    entry.async_on_unload(pipeline.on_engine_back(source.engine_back))
     source.mqtt_state(mqtt.is_connected(hass))
     entry.async_on_unload(
         async_track_time_interval(
@@ -303,8 +305,8 @@ class FrigateSource:
         )
         self._last_message: float | None = None
         self._connected = False
-        self._catch_up_from: float | None = None
-        """The start of a gap whose events Frigate could not list yet."""
+        self._catch_up_from: tuple[float, bool] | None = None
+        """The start of a gap whose events Frigate could not list yet, and whether to read again."""
         self._missed: deque[FrigateFrameRequest] = deque()
         """Ends of missed events whose snapshots are still to be read."""
         self._reading_missed = False
@@ -354,9 +356,9 @@ class FrigateSource:
             self.monitor.api_failed(err)
             return
         self.monitor.api_succeeded()
-        if (since := self._catch_up_from) is not None and self._connected:
+        if (gap := self._catch_up_from) is not None and self._connected:
             self._catch_up_from = None
-            self._start(self._catch_up(since))
+            self._start(self._catch_up(gap[0], again=gap[1]))
         elif self._missed and not self._reading_missed:
             self._start(self._read_missed())
 
@@ -382,8 +384,16 @@ class FrigateSource:
 
         task.add_done_callback(forget)
 
-    async def _catch_up(self, since: float) -> None:
-        """Read the events that ended while their messages did not come."""
+    @callback
+    def engine_back(self, since: float) -> None:
+        """Read again the events that ended while the engine could not read them."""
+        self._start(self._catch_up(since, again=True))
+
+    async def _catch_up(self, since: float, *, again: bool = False) -> None:
+        """Read the events that ended while their messages did not come.
+
+        ``again``: while the engine could not read them; their messages came.
+        """
         now = time.time()
         since = max(since - MISSED_EVENTS_MARGIN, now - MISSED_EVENTS_MAX_AGE)
         try:
@@ -392,7 +402,7 @@ class FrigateSource:
             self._counters["missed_event_list_errors"] += 1
             self.monitor.api_failed(err)
             # Asked again when Frigate answers the next check (it may be starting too).
-            self._catch_up_from = since + MISSED_EVENTS_MARGIN
+            self._catch_up_from = (since + MISSED_EVENTS_MARGIN, again)
             _LOGGER.warning(
                 "Could not ask Frigate source %s for the events whose MQTT messages "
                 "did not come; asking again when it answers: %s",
@@ -415,7 +425,7 @@ class FrigateSource:
             for event in events
             if is_finite_number(event.get("end_time"))
             and event["end_time"] >= since
-            and not self._tracker.ended(str(event.get("id")))
+            and (again or not self._tracker.ended(str(event.get("id"))))
         ]
         try:
             stored = await self._hass.async_add_executor_job(
@@ -430,15 +440,17 @@ class FrigateSource:
             request
             for event in missed
             if event.get("id") not in stored
-            and (request := self._tracker.handle_missed(event)) is not None
+            and (request := self._tracker.handle_missed(event, again=again)) is not None
         ]
         if not requests:
             return
         _LOGGER.info(
-            "Frigate source %s: reading %d events that ended while their MQTT "
-            "messages did not come",
+            "Frigate source %s: reading %d events that ended while %s",
             self._title,
             len(requests),
+            "the engine could not read them"
+            if again
+            else "their MQTT messages did not come",
         )
         self._missed.extend(requests)
         await self._read_missed()
@@ -728,6 +740,14 @@ async def _async_start_folder(
                 for file in files:
                     try:
                         await read_file(file)
+                    except EngineUnavailableError as err:
+                        # The engine server is down (its sensor and repair issue say
+                        # so): the files wait in the inbox, read once it answers.
+                        counters["inbox_engine_unavailable"] += 1
+                        _LOGGER.debug(
+                            "Inbox %s waits for the engine: %s", inbox.root, err
+                        )
+                        break
                     except OSError as err:
                         # This file only (it went, or cannot be opened): the files
                         # after it are still read, and it is tried again next poll.

@@ -311,18 +311,21 @@ class FrigateEventTracker:
         """Whether the event's end came (among the last ``RECENTLY_ENDED`` ends)."""
         return event_id in self._ended
 
-    def handle_missed(self, event: Mapping[str, Any]) -> FrigateFrameRequest | None:
+    def handle_missed(
+        self, event: Mapping[str, Any], *, again: bool = False
+    ) -> FrigateFrameRequest | None:
         """Return the end of an event from Frigate's event list whose messages did not come.
 
         None for an event still in progress (its messages come now), one whose end
-        came, or anything the events topic would not carry. The list gives no
-        snapshot frame time and its box is in other units, so the request is dated
-        by the event's start and the engine searches the whole snapshot.
+        came (unless it is to be read ``again``: the engine could not read it), or
+        anything the events topic would not carry. The list gives no snapshot
+        frame time and its box is in other units, so the request is dated by the
+        event's start and the engine searches the whole snapshot.
         """
         event_id, end_time = event.get("id"), event.get("end_time")
         if not isinstance(event_id, str) or not is_finite_number(end_time):
             return None
-        if event_id in self._ended:
+        if event_id in self._ended and not again:
             return None
         after = {
             "id": event_id,
