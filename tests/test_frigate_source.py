@@ -587,6 +587,26 @@ async def test_events_the_engine_could_not_read_are_read_when_it_answers(
     assert entry.runtime_data.source_counters["missed_events_read"] == 1
 
 
+async def test_a_removed_hub_leaves_no_stream_marks(
+    hass: HomeAssistant, start_frigate: StartFrigate, hass_storage: dict[str, Any]
+) -> None:
+    """Removing the hub removes the time of each source's last message from the storage."""
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("end", frame_time=time.time())
+    )
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    (subentry_id,) = entry.subentries
+    key = f"{DOMAIN}.frigate_stream_{subentry_id}"
+    assert hass_storage[key]["data"]["last_message"] > 0
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
 async def test_a_first_start_asks_frigate_for_nothing_missed(
     hass: HomeAssistant,
     start_frigate: StartFrigate,

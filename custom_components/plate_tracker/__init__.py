@@ -92,7 +92,7 @@ from .pipeline import SightingPipeline
 from .retention import async_schedule_retention
 from .routes import RouteTracker
 from .services import async_setup_services
-from .source import async_start_sources
+from .source import async_remove_stream_marks, async_start_sources
 from .store.errors import is_damaged
 from .store.spool import SightingSpool
 from .views import SightingImageView
@@ -286,9 +286,7 @@ async def async_setup_entry(
         await alerts.async_load_last_hits()
         hub = SightingHub(hass, entry.entry_id, alerts)
         hub.retired_store = Store(
-            hass,
-            RETIRED_CAMERAS_STORAGE_VERSION,
-            f"{DOMAIN}.{entry.entry_id}.retired_cameras",
+            hass, RETIRED_CAMERAS_STORAGE_VERSION, _retired_cameras_key(entry.entry_id)
         )
         retired = (await hub.retired_store.async_load() or {}).get("cameras", {})
         latest = await hass.async_add_executor_job(store.latest_per_camera)
@@ -426,6 +424,23 @@ async def _async_entry_updated(
 ) -> None:
     """Reload when options or sources changed: new thresholds, a new or removed source."""
     await hass.config_entries.async_reload(entry.entry_id)
+
+
+def _retired_cameras_key(entry_id: str) -> str:
+    return f"{DOMAIN}.{entry_id}.retired_cameras"
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> None:
+    """Remove what a removed hub kept in Home Assistant's storage besides its database.
+
+    The sightings database stays where it is: it is evidence, removed only by a person.
+    """
+    await async_remove_stream_marks(hass, list(entry.subentries))
+    await Store[dict[str, object]](
+        hass, RETIRED_CAMERAS_STORAGE_VERSION, _retired_cameras_key(entry.entry_id)
+    ).async_remove()
 
 
 async def async_remove_config_entry_device(

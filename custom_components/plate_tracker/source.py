@@ -266,6 +266,18 @@ async def _async_start_frigate(
     )
 
 
+def _stream_key(subentry_id: str) -> str:
+    return f"{DOMAIN}.frigate_stream_{subentry_id}"
+
+
+async def async_remove_stream_marks(
+    hass: HomeAssistant, subentry_ids: list[str]
+) -> None:
+    """Remove the saved last-message times of these sources (the hub is being removed)."""
+    for subentry_id in subentry_ids:
+        await Store[dict[str, Any]](hass, 1, _stream_key(subentry_id)).async_remove()
+
+
 class FrigateSource:
     """One Frigate source: its event messages in, frames for the pipeline out."""
 
@@ -301,7 +313,7 @@ class FrigateSource:
         # When the last event message came, kept across restarts: after a gap in
         # the stream, the events that ended in it are asked of Frigate's API.
         self._stream_store: Store[dict[str, Any]] = Store(
-            hass, 1, f"{DOMAIN}.frigate_stream_{subentry.subentry_id}"
+            hass, 1, _stream_key(subentry.subentry_id)
         )
         self._last_message: float | None = None
         self._connected = False
