@@ -127,6 +127,11 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         # RecursionError: arrays or objects nested deeper than Python recurses.
         raise MalformedEventError(f"not JSON: {err}") from err
+    return _event_from(message)
+
+
+def _event_from(message: Any) -> tuple[str, dict[str, Any]]:
+    """Return (type, after) from a decoded events message or raise MalformedEventError."""
     if not isinstance(message, dict):
         raise MalformedEventError("not a JSON object")
     event_type = message.get("type")
@@ -149,6 +154,13 @@ def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str
     if not isinstance(after.get("label", ""), str):
         raise MalformedEventError("'after' has a 'label' that is not a string")
     return event_type, after
+
+
+def _remember[K, V](memory: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
+    """Put ``key`` in ``memory``, forgetting the oldest entries beyond ``limit``."""
+    memory[key] = value
+    while len(memory) > limit:
+        memory.popitem(last=False)
 
 
 def _number(value: Any) -> float | None:
@@ -259,7 +271,11 @@ class FrigateEventTracker:
 
         Raises MalformedEventError for payloads that are not Frigate events.
         """
-        event_type, after = parse_event_message(payload)
+        return self._handle(*parse_event_message(payload))
+
+    def _handle(
+        self, event_type: str, after: dict[str, Any]
+    ) -> FrigateFrameRequest | None:
         if after.get("label") not in self._labels or after.get("false_positive"):
             return None
         event_id: str = after["id"]
@@ -269,15 +285,12 @@ class FrigateEventTracker:
                 # The end of an event we never saw start: read its final snapshot once.
                 state = _OpenEvent(last_frame_time=None)
             else:
-                state = self._open[event_id] = _OpenEvent(last_frame_time=None)
-                while len(self._open) > MAX_OPEN_EVENTS:
-                    self._open.popitem(last=False)
+                state = _OpenEvent(last_frame_time=None)
+                _remember(self._open, event_id, state, MAX_OPEN_EVENTS)
         final = event_type == "end"
         if final:
             self._open.pop(event_id, None)
-            self._ended[event_id] = None
-            while len(self._ended) > RECENTLY_ENDED:
-                self._ended.popitem(last=False)
+            _remember(self._ended, event_id, None, RECENTLY_ENDED)
 
         snapshot = (
             after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
@@ -348,10 +361,8 @@ class FrigateEventTracker:
             for key in ("recognized_license_plate", "recognized_license_plate_score"):
                 after[key] = data.get(key)
         try:
-            return self.handle(
-                json.dumps({"type": "end", "before": after, "after": after})
-            )
-        except (MalformedEventError, TypeError, ValueError):
+            return self._handle(*_event_from({"type": "end", "after": after}))
+        except MalformedEventError:
             return None
 
     def _request(
@@ -445,9 +456,8 @@ class SnapshotDownloads:
     def _state(self, event_id: str) -> _Downloads:
         state = self._events.get(event_id)
         if state is None:
-            state = self._events[event_id] = _Downloads()
-            while len(self._events) > self._limit:
-                self._events.popitem(last=False)
+            state = _Downloads()
+            _remember(self._events, event_id, state, self._limit)
         return state
 
 
