@@ -262,8 +262,8 @@ class SightingPipeline:
         self.publish_after = publish_after
         self.counters = PipelineCounters()
         self._passes: OrderedDict[tuple[str, str, str], _Pass] = OrderedDict()
-        self._engine_down = False
         self._engine_down_since: float | None = None
+        """When the engine outage began (seconds since the epoch); None while it reads."""
         self._engine_back: list[Callable[[float], None]] = []
         self._parallel_reads = max(1, parallel_reads)
 
@@ -291,10 +291,7 @@ class SightingPipeline:
         self._engine_back.append(listener)
         return lambda: self._engine_back.remove(listener)
 
-    def _engine_answers_again(self) -> None:
-        since, self._engine_down_since = self._engine_down_since, None
-        if since is None:
-            return
+    def _engine_answers_again(self, since: float) -> None:
         for listener in list(self._engine_back):
             try:
                 listener(since)
@@ -460,7 +457,7 @@ class SightingPipeline:
                 if not may_spool:
                     # A service call waits for this frame: its caller hears why.
                     raise
-                if not self._engine_down:
+                if self._engine_down_since is None:
                     # Once per outage: every frame of a busy city would repeat it.
                     _LOGGER.warning(
                         "The engine is unavailable, frames are not read (the NVR's "
@@ -472,12 +469,11 @@ class SightingPipeline:
                     self._engine_down_since = min(
                         time.time(), frame.seen_at.timestamp()
                     )
-                self._engine_down = True
             else:
-                if self._engine_down:
+                if (since := self._engine_down_since) is not None:
                     _LOGGER.info("The engine answers again")
-                    self._engine_answers_again()
-                self._engine_down = False
+                    self._engine_down_since = None
+                    self._engine_answers_again(since)
             engine_read_plate = bool(reads)
             reads = reads or self._camera_side_reads(frame)
         elif frame.snapshot_lost:

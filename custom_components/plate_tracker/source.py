@@ -316,12 +316,15 @@ class FrigateSource:
             hass, 1, _stream_key(subentry.subentry_id)
         )
         self._last_message: float | None = None
-        self._connected = False
         self._catch_up_from: tuple[float, bool] | None = None
         """The start of a gap whose events Frigate could not list yet, and whether to read again."""
         self._missed: deque[FrigateFrameRequest] = deque()
         """Ends of missed events whose snapshots are still to be read."""
         self._reading_missed = False
+
+    @property
+    def _mqtt_connected(self) -> bool:
+        return self.monitor.status.mqtt.available is True
 
     async def async_load_stream(self) -> None:
         """Load when the last event message came before Home Assistant stopped."""
@@ -354,8 +357,8 @@ class FrigateSource:
     @callback
     def mqtt_state(self, connected: bool) -> None:
         """Show the broker's state; once connected, read what ended while it was not."""
+        was_connected = self._mqtt_connected
         self.monitor.mqtt_state(connected)
-        was_connected, self._connected = self._connected, connected
         if connected and not was_connected and self._last_message is not None:
             self._start(self._catch_up(self._last_message))
 
@@ -368,7 +371,7 @@ class FrigateSource:
             self.monitor.api_failed(err)
             return
         self.monitor.api_succeeded()
-        if (gap := self._catch_up_from) is not None and self._connected:
+        if (gap := self._catch_up_from) is not None and self._mqtt_connected:
             self._catch_up_from = None
             self._start(self._catch_up(gap[0], again=gap[1]))
         elif self._missed and not self._reading_missed:
