@@ -1,0 +1,361 @@
+"""Cameras that read plates themselves (camera-side ANPR) and push each read over HTTP.
+
+Plain Python, no Home Assistant imports; ``parse_anpr_request`` is CPU work on
+bodies of up to a few MB and is meant to run in an executor. Two payloads are
+understood, told apart by their content type:
+
+- **Hikvision ISAPI** ANPR alarms, as an ANPR camera's *alarm server* (HTTP
+  listening) sends them: ``multipart/form-data`` with an
+  ``EventNotificationAlert`` XML part (``anpr.xml``) and the pictures
+  (``licensePlatePicture.jpg``, ``detectionPicture.jpg``, ``vehiclePicture.jpg``),
+  or the XML alone. Heartbeats and other alarms of the same channel are
+  recognised and ignored.
+- **JSON** for any other camera, NVR or script (Node-RED, a camera's HTTP
+  notification): ``{"plate", "camera", "confidence", "time", "direction",
+  "event_id", "image", "plate_image"}``, pictures as base64.
+
+Whatever arrives is checked: a plate longer than a plate can be, a camera name
+no device may get, a picture that is not a JPEG or PNG, a time that is not one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
+import math
+import re
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from ..records import Direction
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Home Assistant's own limit for a request body."""
+MAX_RAW_PLATE_LENGTH = 40
+"""What a camera may write as a plate (spaces, dashes, a country prefix); more is not a plate."""
+MAX_MULTIPART_PARTS = 16
+MAX_XML_BYTES = 256 * 1024
+
+NO_PLATE = frozenset(
+    {"", "unknown", "noplate", "no plate", "none", "null", "-", "无车牌"}
+)
+"""What cameras write when they saw a vehicle but read no plate (Hikvision: ``unknown``)."""
+
+CAMERA_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""A camera name as Frigate and the folder source allow: each camera gets a device."""
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_DIRECTIONS = {
+    "approaching": Direction.APPROACHING,
+    "receding": Direction.RECEDING,
+    "left": Direction.LEFT,
+    "right": Direction.RIGHT,
+    # Hikvision: "forward" is a vehicle driving towards the camera, "reverse" away from it.
+    "forward": Direction.APPROACHING,
+    "reverse": Direction.RECEDING,
+}
+
+_PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+_HIKVISION_PLATE_PICTURES = ("licenseplatepicture",)
+_HIKVISION_SCENE_PICTURES = ("detectionpicture", "vehiclepicture", "featurepicture")
+"""The whole scene first; a vehicle picture when the camera sends no scene."""
+
+
+class MalformedAnprError(ValueError):
+    """A request that is not an ANPR read this source understands (the reason says why)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnprRead:
+    """One vehicle a camera saw, with the plate it read (if any) and its pictures."""
+
+    plate: str | None
+    """The plate as the camera wrote it; None when it read none (the engine may)."""
+    confidence: float | None
+    """0..1 (a camera's 0..100 is scaled); None when the camera gives none."""
+    camera: str | None
+    """The camera named in the request (JSON only); None: the source's own camera."""
+    seen_at: datetime | None
+    """When the camera saw it, from a time with a UTC offset; None: on arrival."""
+    direction: Direction
+    event_id: str | None
+    """The camera's id of this read (a resent read has the same one)."""
+    picture: bytes | None
+    """The scene or vehicle picture."""
+    plate_picture: bytes | None
+    """The camera's crop of the plate."""
+    pictures_dropped: int = 0
+    """Pictures in the request that were not JPEG or PNG, or not base64."""
+
+
+def parse_anpr_request(content_type: str, body: bytes) -> AnprRead | None:
+    """Return the read in an ANPR camera's request; None for a heartbeat or another alarm.
+
+    Raises MalformedAnprError for anything else.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedAnprError(f"the request is larger than {MAX_BODY_BYTES} bytes")
+    media_type, params = _media_type(content_type)
+    if media_type.startswith("multipart/"):
+        return _hikvision_multipart(body, params.get("boundary", ""))
+    if media_type in ("application/xml", "text/xml"):
+        return _hikvision_alert(body, {})
+    if media_type == "application/json" or body.lstrip()[:1] == b"{":
+        return _json_read(body)
+    if body.lstrip()[:1] == b"<":
+        return _hikvision_alert(body, {})
+    raise MalformedAnprError(f"unsupported content type {media_type or 'none'!r}")
+
+
+def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    kind, _, rest = content_type.partition(";")
+    params: dict[str, str] = {}
+    for item in rest.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return kind.strip().lower(), params
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _json_read(body: bytes) -> AnprRead:
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise MalformedAnprError(f"not JSON: {err}") from err
+    if not isinstance(message, dict):
+        raise MalformedAnprError("not a JSON object")
+    plate = _plate(message.get("plate"))
+    camera = message.get("camera")
+    if camera is not None and (
+        not isinstance(camera, str) or not CAMERA_NAME.fullmatch(camera)
+    ):
+        raise MalformedAnprError(
+            "'camera' must be letters, digits, '_' or '-' (at most 128)"
+        )
+    dropped = 0
+    pictures: list[bytes | None] = []
+    for field in ("image", "plate_image"):
+        picture, bad = _base64_picture(message.get(field))
+        pictures.append(picture)
+        dropped += bad
+    if plate is None and pictures[0] is None and pictures[1] is None:
+        raise MalformedAnprError("neither a 'plate' nor an 'image' to read one in")
+    return AnprRead(
+        plate=plate,
+        confidence=_confidence(message.get("confidence")),
+        camera=camera,
+        seen_at=_time(message.get("time")),
+        direction=_direction(message.get("direction")),
+        event_id=_event_id(message.get("event_id")),
+        picture=pictures[0],
+        plate_picture=pictures[1],
+        pictures_dropped=dropped,
+    )
+
+
+def _base64_picture(value: Any) -> tuple[bytes | None, int]:
+    """Return (picture, 1 if one was given but is unusable else 0)."""
+    if value is None or value == "":
+        return None, 0
+    if not isinstance(value, str):
+        return None, 1
+    if value.startswith("data:"):
+        # A data URL: "data:image/jpeg;base64,...".
+        value = value.partition(",")[2]
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None, 1
+    return (data, 0) if _is_picture(data) else (None, 1)
+
+
+# ---------------------------------------------------------------- Hikvision
+
+
+def _hikvision_multipart(body: bytes, boundary: str) -> AnprRead | None:
+    if not boundary or len(boundary) > 200:
+        raise MalformedAnprError("a multipart request without a boundary")
+    parts = _multipart_parts(body, boundary.encode("latin-1", "replace"))
+    alert: bytes | None = None
+    pictures: dict[str, bytes] = {}
+    for headers, content in parts:
+        name = _part_name(headers)
+        kind = headers.get("content-type", "")
+        if name.endswith(".xml") or "xml" in kind or content.lstrip()[:5] == b"<?xml":
+            alert = alert or content
+        elif name:
+            pictures[name.rsplit(".", 1)[0]] = content  # "detectionpicture"
+    if alert is None:
+        raise MalformedAnprError("a multipart request without an XML alert part")
+    return _hikvision_alert(alert, pictures)
+
+
+def _multipart_parts(
+    body: bytes, boundary: bytes
+) -> list[tuple[dict[str, str], bytes]]:
+    """Split a multipart body into (headers, content) parts, tolerating LF line ends."""
+    delimiter = b"--" + boundary
+    chunks = body.split(delimiter)
+    if len(chunks) < 3:
+        raise MalformedAnprError("a multipart request with no complete part")
+    parts: list[tuple[dict[str, str], bytes]] = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            break  # the closing delimiter
+        if len(parts) >= MAX_MULTIPART_PARTS:
+            raise MalformedAnprError(f"more than {MAX_MULTIPART_PARTS} parts")
+        chunk = chunk.removeprefix(b"\r\n").removeprefix(b"\n")
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, content = chunk.partition(b"\n\n")
+        if not sep:
+            raise MalformedAnprError("a multipart part without headers")
+        headers: dict[str, str] = {}
+        for line in head.decode("latin-1").splitlines():
+            key, colon, value = line.partition(":")
+            if colon:
+                headers[key.strip().lower()] = value.strip()
+        parts.append((headers, content.removesuffix(b"\r\n").removesuffix(b"\n")))
+    return parts
+
+
+def _part_name(headers: dict[str, str]) -> str:
+    """Return the part's file name, else its form field name, lower-cased."""
+    _, params = _media_type("x;" + headers.get("content-disposition", ""))
+    return (params.get("filename") or params.get("name") or "").lower()
+
+
+def _hikvision_alert(xml: bytes, pictures: dict[str, bytes]) -> AnprRead | None:
+    if len(xml) > MAX_XML_BYTES:
+        raise MalformedAnprError(f"an XML alert larger than {MAX_XML_BYTES} bytes")
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        # No camera sends a document type; entities are how XML bombs explode.
+        raise MalformedAnprError("an XML alert with a document type declaration")
+    try:
+        root = ET.fromstring(xml)  # noqa: S314 - size-limited, no DOCTYPE or entities
+    except (ET.ParseError, LookupError, ValueError) as err:
+        # LookupError: an encoding Python does not know in the XML declaration.
+        raise MalformedAnprError(f"not XML: {err}") from err
+    fields = {_local(element.tag): element for element in root.iter()}
+    if _local(root.tag) != "EventNotificationAlert":
+        raise MalformedAnprError(
+            f"an XML document that is not an alert: {_local(root.tag)[:40]!r}"
+        )
+    event_type = _text(fields.get("eventType")).lower()
+    anpr = fields.get("ANPR")
+    if anpr is None:
+        if event_type == "anpr":
+            raise MalformedAnprError("an ANPR alert without its ANPR element")
+        # A heartbeat (videoloss, inactive) or another alarm of the camera.
+        return None
+    values = {_local(element.tag): _text(element) for element in anpr.iter()}
+    usable = {
+        name: content for name, content in pictures.items() if _is_picture(content)
+    }
+    dropped = len(pictures) - len(usable)
+    plate_picture = next(
+        (usable[n] for n in _HIKVISION_PLATE_PICTURES if n in usable), None
+    )
+    scene = next((usable[n] for n in _HIKVISION_SCENE_PICTURES if n in usable), None)
+    plate = _plate(values.get("licensePlate"))
+    if plate is None and scene is None and plate_picture is None:
+        raise MalformedAnprError("an ANPR alert with neither a plate nor a picture")
+    return AnprRead(
+        plate=plate,
+        confidence=_confidence(values.get("confidenceLevel")),
+        camera=None,
+        seen_at=_time(_text(fields.get("dateTime"))),
+        direction=_direction(values.get("direction")),
+        event_id=_event_id(_text(fields.get("UUID"))),
+        picture=scene,
+        plate_picture=plate_picture,
+        pictures_dropped=dropped,
+    )
+
+
+def _local(tag: str) -> str:
+    """Return a tag without its namespace (Hikvision uses hikvision.com's or isapi.org's)."""
+    return tag.rpartition("}")[2]
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""
+
+
+# ---------------------------------------------------------------- fields
+
+
+def _plate(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedAnprError("'plate' is not a string")
+    plate = value.strip()
+    if plate.lower() in NO_PLATE:
+        return None
+    if len(plate) > MAX_RAW_PLATE_LENGTH:
+        raise MalformedAnprError(
+            f"a plate longer than {MAX_RAW_PLATE_LENGTH} characters"
+        )
+    return plate
+
+
+def _confidence(value: Any) -> float | None:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0 or value > 100:
+        return None
+    # Cameras give 0..100; scripts often 0..1. A read of 1 % is not a read.
+    return value / 100 if value > 1 else float(value)
+
+
+def _time(value: Any) -> datetime | None:
+    """Return a time with a UTC offset, or seconds (milliseconds) since 1970; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value <= 0:
+            return None
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    try:
+        told = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    # A time without an offset is the camera's local time, which is not known here.
+    return told.astimezone(UTC) if told.tzinfo is not None else None
+
+
+def _direction(value: Any) -> Direction:
+    if not isinstance(value, str):
+        return Direction.UNKNOWN
+    return _DIRECTIONS.get(value.strip().lower(), Direction.UNKNOWN)
+
+
+def _event_id(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _EVENT_ID.fullmatch(value.strip()):
+        return None
+    return value.strip()
+
+
+def _is_picture(data: bytes) -> bool:
+    return data.startswith(_PICTURE_MAGIC)
