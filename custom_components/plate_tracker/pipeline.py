@@ -119,6 +119,11 @@ class Frame:
     snapshot_lost: bool = False
     """The source had an image but could not get it (a failed download): the
     camera's or NVR's own read stands in for the engine's."""
+    read_image: bool = True
+    """False when the camera's own read is taken as it is (a camera-side ANPR
+    camera that is trusted): the image is kept as evidence, not read."""
+    plate_image: bytes | None = None
+    """The camera's own crop of the plate, kept as the crop of a camera-side read."""
 
 
 @dataclass(slots=True)
@@ -215,6 +220,8 @@ class _Pass:
 class _Job:
     frame: Frame
     done: asyncio.Future[list[Sighting]] | None
+    may_spool: bool
+    """A sighting the store refuses goes to the spool (else the waiter hears the error)."""
 
 
 class SightingPipeline:
@@ -306,11 +313,11 @@ class SightingPipeline:
         """
         self.counters.frames_received += 1
         try:
-            self._queue.put_nowait(_Job(frame, None))
+            self._queue.put_nowait(_Job(frame, None, may_spool=True))
         except asyncio.QueueFull:
             if frame.final:
                 asyncio.get_running_loop().create_task(
-                    self._queue.put(_Job(frame, None))
+                    self._queue.put(_Job(frame, None, may_spool=True))
                 )
                 return True
             self.counters.frames_dropped += 1
@@ -328,19 +335,22 @@ class SightingPipeline:
         Like ``offer`` otherwise: the frame's sighting is stored (or spooled) in the background.
         """
         self.counters.frames_received += 1
-        await self._queue.put(_Job(frame, None))
+        await self._queue.put(_Job(frame, None, may_spool=True))
 
-    async def submit(self, frame: Frame) -> list[Sighting]:
+    async def submit(self, frame: Frame, *, may_spool: bool = False) -> list[Sighting]:
         """Queue a frame, waiting for room, and return the sightings stored from it.
 
         For pull sources (the inbox): the file stays on disk until this returns.
-        Raises ImageRejectedError when the engine refuses the image.
+        Raises ImageRejectedError when the engine refuses the image. With
+        ``may_spool`` (a camera that pushed the frame and waits for an answer), a
+        sighting the store refuses is spooled and not returned, and an engine
+        outage leaves the camera's own read, as for push sources.
         """
         self.counters.frames_received += 1
         done: asyncio.Future[list[Sighting]] = (
             asyncio.get_running_loop().create_future()
         )
-        await self._queue.put(_Job(frame, done))
+        await self._queue.put(_Job(frame, done, may_spool=may_spool))
         return await done
 
     async def run(self) -> None:
@@ -370,7 +380,7 @@ class SightingPipeline:
                 job, read = in_flight.popleft()
                 try:
                     sightings = await self._process(
-                        job.frame, read, may_spool=job.done is None
+                        job.frame, read, may_spool=job.may_spool
                     )
                 except Exception as err:
                     if job.done is not None and not job.done.done():
@@ -395,8 +405,8 @@ class SightingPipeline:
             self._flush_passes()
 
     def _start_read(self, frame: Frame) -> asyncio.Task[list[PlateRead]] | None:
-        """Start reading a frame's image (None when it has none)."""
-        if frame.image is None:
+        """Start reading a frame's image (None when it has none, or is not to be read)."""
+        if frame.image is None or not frame.read_image:
             return None
         return asyncio.get_running_loop().create_task(
             self._read(frame, frame.image, self._plate_hint(frame)),
@@ -480,6 +490,8 @@ class SightingPipeline:
             # A sighting is never lost because its image was: the NVR's read stays.
             reads = self._camera_side_reads(frame)
             self.counters.nvr_reads_without_image += bool(reads)
+        elif not frame.read_image:
+            reads = self._camera_side_reads(frame)
         reader = Reader.ENGINE if engine_read_plate else Reader.NVR
         plates = self._plates_of(reads)
         if key is None:
@@ -559,6 +571,7 @@ class SightingPipeline:
                 raw=frame.anpr_plate or plate,
                 confidence=frame.anpr_score if frame.anpr_score is not None else 0.5,
                 box=frame.vehicle_box or (0, 0, 0, 0),
+                crop_jpeg=frame.plate_image,
             )
         ]
 
