@@ -56,7 +56,7 @@ async def _frigate_form(hass: HomeAssistant) -> str:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["frigate", "folder"]
+    assert result["menu_options"] == ["frigate", "folder", "anpr"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "frigate"}
     )

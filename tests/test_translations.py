@@ -247,6 +247,19 @@ async def _walk_config_flow(hass: HomeAssistant, config_dir: Path) -> None:
     )
     hass.config_entries.flow.async_abort(result["flow_id"])
     result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "anpr"}
+    )
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"camera": "exit north"}
+    )
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"camera": "exit_north"}
+    )
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_IMPORT}, data={CONF_INBOX: "a_file"}
     )
     assert result["type"] is FlowResultType.ABORT
@@ -273,6 +286,14 @@ async def _walk_subentry_flow(hass: HomeAssistant, entry: MockConfigEntry) -> No
     await flows.async_configure(result["flow_id"], {"next_step_id": "folder"})
     result = await flows.async_configure(result["flow_id"], {CONF_INBOX: "plate_inbox"})
     assert result["reason"] == "already_configured"
+    result = await flows.async_init(
+        (entry.entry_id, SUBENTRY_SOURCE), context={"source": SOURCE_USER}
+    )
+    await flows.async_configure(result["flow_id"], {"next_step_id": "anpr"})
+    await flows.async_configure(result["flow_id"], {"camera": "exit/north"})
+    result = await flows.async_configure(result["flow_id"], {"camera": "exit_north"})
+    assert result["step_id"] == "anpr_address"
+    flows.async_abort(result["flow_id"])
     (subentry_id,) = entry.subentries
     result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
     result = await flows.async_configure(result["flow_id"], {CONF_INBOX: "plate_inbox"})
@@ -434,6 +455,8 @@ async def test_every_flow_screen_is_translated(walked: _Shown) -> None:
     assert walked.forms[f"config_subentries.{SUBENTRY_SOURCE}"].keys() == {
         "frigate",
         "folder",
+        "anpr",
+        "anpr_address",
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import re
 from typing import Any
 
+from homeassistant.components import webhook
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -24,10 +25,11 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DateTimeSelector,
@@ -51,6 +53,8 @@ from yarl import URL
 
 from .const import (
     CONF_ALERT_COOLDOWN,
+    CONF_ALLOW_REMOTE,
+    CONF_ANPR_CAMERA,
     CONF_ENGINE_TOKEN,
     CONF_ENGINE_URL,
     CONF_FILENAME_PATTERN,
@@ -65,6 +69,7 @@ from .const import (
     CONF_PARALLEL_READS,
     CONF_PUBLISH_AFTER,
     CONF_QUEUE_SIZE,
+    CONF_READ_PICTURES,
     CONF_REAUTH_SOURCE,
     CONF_REGIONS,
     CONF_SOURCE,
@@ -83,6 +88,7 @@ from .const import (
     DEFAULT_URL_LIFETIME_HOURS,
     DOMAIN,
     REGIONS,
+    SOURCE_ANPR,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
@@ -108,6 +114,7 @@ from .routes import (
     LEAVING_DIRECTIONS,
 )
 from .source import frigate_client, resolve_inbox
+from .sources.anpr import CAMERA_NAME
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern, holds
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
@@ -135,6 +142,13 @@ FRIGATE_SCHEMA = vol.Schema(
     }
 )
 FOLDER_SCHEMA = vol.Schema({vol.Required(CONF_INBOX, default="plate_inbox"): str})
+ANPR_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_ANPR_CAMERA): str,
+        vol.Required(CONF_READ_PICTURES, default=False): bool,
+        vol.Required(CONF_ALLOW_REMOTE, default=False): bool,
+    }
+)
 ENGINE_SCHEMA = vol.Schema(
     {
         vol.Optional(CONF_ENGINE_URL): _URL_SELECTOR,
@@ -233,6 +247,8 @@ class _SourceSteps:
 
     hass: HomeAssistant
     _reconfigured: dict[str, Any] | None = None
+    _anpr: dict[str, Any]
+    """The ANPR camera being added, between its two steps."""
 
     async def _finish_source(
         self, title: str, data: dict[str, Any], unique_id: str
@@ -242,7 +258,7 @@ class _SourceSteps:
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> Any:  # noqa: ARG002 - Home Assistant calls steps with it
         """Ask which source to use."""
         return self.async_show_menu(  # type: ignore[attr-defined]
-            step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER]
+            step_id="user", menu_options=[SOURCE_FRIGATE, SOURCE_FOLDER, SOURCE_ANPR]
         )
 
     async def async_step_frigate(self, user_input: dict[str, Any] | None = None) -> Any:
@@ -297,6 +313,55 @@ class _SourceSteps:
                 FOLDER_SCHEMA, user_input or self._reconfigured or {}
             ),
             errors=errors,
+        )
+
+    async def async_step_anpr(self, user_input: dict[str, Any] | None = None) -> Any:
+        """Ask for the camera that reads plates itself, then show the address it sends to."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input[CONF_ANPR_CAMERA] = user_input[CONF_ANPR_CAMERA].strip()
+            if not CAMERA_NAME.fullmatch(user_input[CONF_ANPR_CAMERA]):
+                errors[CONF_ANPR_CAMERA] = "invalid_camera_name"
+            else:
+                # A reconfigured camera keeps its address: the camera need not change.
+                webhook_id = (self._reconfigured or {}).get(
+                    CONF_WEBHOOK_ID
+                ) or webhook.async_generate_id()
+                self._anpr = {
+                    CONF_SOURCE: SOURCE_ANPR,
+                    **user_input,
+                    CONF_WEBHOOK_ID: webhook_id,
+                }
+                return await self.async_step_anpr_address()
+        return self.async_show_form(  # type: ignore[attr-defined]
+            step_id="anpr",
+            data_schema=self.add_suggested_values_to_schema(  # type: ignore[attr-defined]
+                ANPR_SCHEMA, user_input or self._reconfigured or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_anpr_address(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """Show where the camera sends its reads; finish when the user has read it."""
+        data = self._anpr
+        if user_input is not None:
+            return await self._finish_source(
+                f"ANPR {data[CONF_ANPR_CAMERA]}",
+                data,
+                f"anpr:{data[CONF_ANPR_CAMERA]}",
+            )
+        path = webhook.async_generate_path(data[CONF_WEBHOOK_ID])
+        try:
+            url = webhook.async_generate_url(
+                self.hass, data[CONF_WEBHOOK_ID], allow_ip=True, prefer_external=False
+            )
+        except NoURLAvailableError:
+            url = f"http://<home-assistant>:8123{path}"
+        return self.async_show_form(  # type: ignore[attr-defined]
+            step_id="anpr_address",
+            description_placeholders={"url": url, "path": path},
         )
 
 
@@ -474,11 +539,10 @@ class SourceSubentryFlow(_SourceSteps, ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Change a source's URL, prefix or folder (its kind stays)."""
         self._reconfigured = dict(self._get_reconfigure_subentry().data)
-        step = (
-            self.async_step_frigate
-            if self._reconfigured[CONF_SOURCE] == SOURCE_FRIGATE
-            else self.async_step_folder
-        )
+        step = {
+            SOURCE_FRIGATE: self.async_step_frigate,
+            SOURCE_ANPR: self.async_step_anpr,
+        }.get(self._reconfigured[CONF_SOURCE], self.async_step_folder)
         result: SubentryFlowResult = await step()
         return result
 

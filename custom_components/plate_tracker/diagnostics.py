@@ -11,6 +11,7 @@ from homeassistant.const import (
     CONF_LONGITUDE,
     CONF_PASSWORD,
     CONF_USERNAME,
+    CONF_WEBHOOK_ID,
 )
 from homeassistant.core import HomeAssistant
 
@@ -29,8 +30,9 @@ from .store.spool import SightingSpool
 
 # Plates are personal data; so are places and the raw reads and alternatives that
 # spell a plate. Camera names and counters are what support needs and are kept.
-# A Frigate login and an engine server's token are credentials.
+# A Frigate login, an engine server's token and an ANPR camera's webhook id are credentials.
 TO_REDACT = {
+    CONF_WEBHOOK_ID,
     CONF_USERNAME,
     CONF_PASSWORD,
     CONF_ENGINE_TOKEN,

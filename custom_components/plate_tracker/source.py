@@ -23,6 +23,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 
+from .anpr_webhook import async_start_anpr
 from .const import (
     CONF_FILENAME_PATTERN,
     CONF_FRIGATE_URL,
@@ -39,6 +40,7 @@ from .const import (
     ISSUE_INBOX_UNAVAILABLE,
     ISSUE_MQTT_DISCONNECTED,
     SIGNAL_SOURCE_HEALTH,
+    SOURCE_ANPR,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SUBENTRY_SOURCE,
@@ -105,6 +107,8 @@ async def async_start_sources(
             tasks.append(
                 await _async_start_folder(hass, entry, subentry, pipeline, counters)
             )
+        elif subentry.data[CONF_SOURCE] == SOURCE_ANPR:
+            async_start_anpr(hass, entry, subentry, pipeline, counters)
     return tasks
 
 

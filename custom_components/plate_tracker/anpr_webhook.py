@@ -1,0 +1,202 @@
+"""Home Assistant glue for cameras that read plates themselves: a webhook per source.
+
+The camera (or its NVR, or a script) POSTs each read to
+``/api/webhook/<webhook_id>``; the parsing is ``sources/anpr.py``. The answer
+tells the sender whether to send again:
+
+- 200 ``{"stored": n}`` once the read is stored (or, the database refusing it,
+  kept in the spool, whence it is stored later): the sender may forget it;
+- 200 ``{"ignored": ...}`` for a heartbeat or another alarm of the camera;
+- 202 ``{"queued": true}`` when the engine is too busy to finish within
+  ``ACK_SECONDS``: the read waits in the queue and is stored after;
+- 400 ``{"error": ...}`` for a request that is not a read (counted, logged once
+  a minute at most): sending it again would not help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from http import HTTPStatus
+import logging
+import time
+
+from aiohttp import web
+from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant
+
+from .const import (
+    CONF_ALLOW_REMOTE,
+    CONF_ANPR_CAMERA,
+    CONF_READ_PICTURES,
+    DOMAIN,
+    SOURCE_ANPR,
+)
+from .coordinator import PlateTrackerConfigEntry
+from .pipeline import Frame, ImageRejectedError, SightingPipeline
+from .sources import SourceClock
+from .sources.anpr import (
+    MAX_BODY_BYTES,
+    AnprRead,
+    MalformedAnprError,
+    parse_anpr_request,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+ACK_SECONDS = 20.0
+"""How long a camera's request waits for its read to be stored before the answer
+says it is queued (cameras give up after 30-60 s and send again)."""
+MALFORMED_LOG_SECONDS = 60.0
+
+
+class AnprWebhook:
+    """Receives one source's reads and turns each into a frame of the pipeline."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        subentry: ConfigSubentry,
+        pipeline: SightingPipeline,
+        counters: Counter[str],
+    ) -> None:
+        """Serve ``subentry``'s webhook into ``pipeline``."""
+        self._hass = hass
+        self._pipeline = pipeline
+        self._counters = counters
+        self._camera: str = subentry.data[CONF_ANPR_CAMERA]
+        self._read_pictures: bool = subentry.data.get(CONF_READ_PICTURES, False)
+        self._clock = SourceClock(
+            "Set the camera's clock (NTP) and its time zone, so that it sends its offset."
+        )
+        self._last_malformed_log = -MALFORMED_LOG_SECONDS
+
+    async def handle(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        """Answer one request of the camera (Home Assistant's webhook handler)."""
+        del hass, webhook_id
+        arrived = datetime.now(UTC)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return self._refused(
+                request, f"the request is larger than {MAX_BODY_BYTES} bytes"
+            )
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refused(
+                request, f"the request is larger than {MAX_BODY_BYTES} bytes"
+            )
+        try:
+            read = await self._hass.async_add_executor_job(
+                parse_anpr_request, request.headers.get("Content-Type", ""), body
+            )
+        except MalformedAnprError as err:
+            return self._refused(request, str(err))
+        if read is None:
+            self._counters["anpr_ignored"] += 1
+            return web.json_response({"ignored": "not an ANPR read"})
+        self._counters["anpr_reads"] += 1
+        self._counters["anpr_pictures_dropped"] += read.pictures_dropped
+        if read.pictures_dropped:
+            _LOGGER.debug(
+                "ANPR camera %s sent %s pictures that are not JPEG or PNG",
+                self._camera,
+                read.pictures_dropped,
+            )
+        frame = self._frame(read, arrived)
+        work = self._hass.async_create_task(
+            self._store(frame),
+            f"{DOMAIN} ANPR read of {frame.camera}",
+            eager_start=True,
+        )
+        try:
+            stored = await asyncio.wait_for(asyncio.shield(work), ACK_SECONDS)
+        except TimeoutError:
+            self._counters["anpr_queued"] += 1
+            return web.json_response({"queued": True}, status=HTTPStatus.ACCEPTED)
+        return web.json_response({"stored": stored})
+
+    def _frame(self, read: AnprRead, arrived: datetime) -> Frame:
+        camera = read.camera or self._camera
+        picture = read.picture or read.plate_picture
+        return Frame(
+            image=picture,
+            camera=camera,
+            seen_at=self._clock.date(camera, read.seen_at, arrived, what="a read"),
+            source=SOURCE_ANPR,
+            event_id=read.event_id,
+            direction=read.direction,
+            anpr_plate=read.plate,
+            anpr_score=read.confidence,
+            # The camera's read stands as it is unless the engine is to read too;
+            # a picture without a read is always read.
+            read_image=self._read_pictures or read.plate is None,
+            plate_image=read.plate_picture,
+        )
+
+    async def _store(self, frame: Frame) -> int:
+        """Store the frame's sightings (spooled if the database refuses); return how many."""
+        try:
+            return len(await self._pipeline.submit(frame, may_spool=True))
+        except ImageRejectedError:
+            if frame.anpr_plate is None:
+                return 0  # counted and logged by the pipeline
+            # The camera's read is kept even when its picture is not readable.
+            return len(
+                await self._pipeline.submit(
+                    Frame(
+                        image=None,
+                        camera=frame.camera,
+                        seen_at=frame.seen_at,
+                        source=frame.source,
+                        event_id=frame.event_id,
+                        direction=frame.direction,
+                        anpr_plate=frame.anpr_plate,
+                        anpr_score=frame.anpr_score,
+                        snapshot_lost=True,
+                    ),
+                    may_spool=True,
+                )
+            )
+
+    def _refused(self, request: web.Request, reason: str) -> web.Response:
+        self._counters["anpr_malformed"] += 1
+        now = time.monotonic()
+        # A misconfigured camera sends the same thing every few seconds.
+        quiet = now - self._last_malformed_log < MALFORMED_LOG_SECONDS
+        if not quiet:
+            self._last_malformed_log = now
+        _LOGGER.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "Refused a request to ANPR camera %s's webhook from %s: %s",
+            self._camera,
+            request.remote,
+            reason,
+        )
+        return web.json_response({"error": reason}, status=HTTPStatus.BAD_REQUEST)
+
+
+def async_start_anpr(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    subentry: ConfigSubentry,
+    pipeline: SightingPipeline,
+    counters: Counter[str],
+) -> None:
+    """Register the source's webhook until the entry unloads."""
+    receiver = AnprWebhook(hass, subentry, pipeline, counters)
+    webhook_id = subentry.data[CONF_WEBHOOK_ID]
+    webhook.async_register(
+        hass,
+        DOMAIN,
+        subentry.title,
+        webhook_id,
+        receiver.handle,
+        local_only=not subentry.data.get(CONF_ALLOW_REMOTE, False),
+        allowed_methods=["POST", "PUT"],
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))

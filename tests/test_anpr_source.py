@@ -1,0 +1,357 @@
+"""Cameras that read plates themselves, pushing to the source's webhook: Home Assistant level."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncGenerator
+from datetime import timedelta, timezone
+import json
+import logging
+
+from homeassistant import config_entries
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.plate_tracker.const import (
+    CONF_ALLOW_REMOTE,
+    CONF_ANPR_CAMERA,
+    CONF_READ_PICTURES,
+    CONF_SOURCE,
+    DOMAIN,
+    EVENT_SIGHTING,
+    SOURCE_ANPR,
+    SUBENTRY_SOURCE,
+)
+from custom_components.plate_tracker.records import Direction, Reader
+
+from .sources.test_anpr import MULTIPART, hikvision_alert, jpeg, multipart
+from .synthetic import scene_jpeg
+
+WEBHOOK_ID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+
+def anpr_entry(*, read_pictures: bool = False) -> MockConfigEntry:
+    """Return an entry with one ANPR camera source, not yet added to Home Assistant."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Plate Tracker",
+        data={},
+        options={"min_confidence": 0.5},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="ANPR exit_north",
+                unique_id="anpr:exit_north",
+                data={
+                    CONF_SOURCE: SOURCE_ANPR,
+                    CONF_ANPR_CAMERA: "exit_north",
+                    CONF_READ_PICTURES: read_pictures,
+                    CONF_ALLOW_REMOTE: False,
+                    CONF_WEBHOOK_ID: WEBHOOK_ID,
+                },
+            )
+        ],
+    )
+
+
+@pytest.fixture
+def read_pictures() -> bool:
+    """Whether the source's engine reads the pictures too (parametrised per test)."""
+    return False
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, read_pictures: bool
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up the ANPR entry; unload it after the test."""
+    entry = anpr_entry(read_pictures=read_pictures)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _post(
+    hass_client_no_auth: ClientSessionGenerator, body: bytes, content_type: str
+) -> tuple[int, dict[str, object]]:
+    """POST to the source's webhook as a camera would; return status and JSON answer."""
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{WEBHOOK_ID}", data=body, headers={"Content-Type": content_type}
+    )
+    return response.status, await response.json()
+
+
+async def test_hikvision_read_is_stored_with_its_pictures(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A Hikvision ANPR alarm is stored before the camera hears 200, the camera's read as it is."""
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    crop, scene = jpeg("white"), jpeg("black", (320, 180))
+    # The camera's clock, in its own zone: two minutes before now.
+    seen = (dt_util.utcnow() - timedelta(minutes=2)).replace(microsecond=0)
+    told = seen.astimezone(timezone(timedelta(hours=2))).isoformat()
+    body = multipart(
+        (
+            "anpr.xml",
+            "text/xml",
+            hikvision_alert("AE 1234 BK", confidence="96", date_time=told),
+        ),
+        ("licensePlatePicture.jpg", "image/jpeg", crop),
+        ("detectionPicture.jpg", "image/jpeg", scene),
+    )
+
+    status, answer = await _post(hass_client_no_auth, body, MULTIPART)
+
+    assert (status, answer) == (200, {"stored": 1})
+    store = entry.runtime_data.store
+    latest = (await hass.async_add_executor_job(store.latest_per_camera))["exit_north"]
+    assert latest.plate == "AE1234BK"
+    assert latest.raw == "AE 1234 BK"
+    assert latest.confidence == pytest.approx(0.96)
+    assert latest.reader is Reader.NVR
+    assert latest.source == SOURCE_ANPR
+    assert latest.direction is Direction.APPROACHING
+    assert latest.seen_at == seen
+    assert await hass.async_add_executor_job(store.image, latest.id, "crop") == crop
+    assert (
+        await hass.async_add_executor_job(store.image, latest.id, "snapshot") == scene
+    )
+    await hass.async_block_till_done()
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert events[0].data["camera"] == "exit_north"
+
+    # The camera sends it again (it missed the answer): the same UUID is the same sighting.
+    status, answer = await _post(hass_client_no_auth, body, MULTIPART)
+    assert status == 200
+    assert await hass.async_add_executor_job(store.count) == 1
+
+
+async def test_json_picture_without_a_plate_is_read_by_the_engine(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A camera that read no plate sends its picture: the engine reads it."""
+    body = json.dumps(
+        {
+            "camera": "bridge",
+            "plate": "unknown",
+            "image": base64.b64encode(scene_jpeg("AE1234BK", seed=3)).decode(),
+        }
+    ).encode()
+
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+
+    assert (status, answer) == (200, {"stored": 1})
+    latest = (
+        await hass.async_add_executor_job(entry.runtime_data.store.latest_per_camera)
+    )["bridge"]
+    assert latest.plate == "AE1234BK"
+    assert latest.reader is Reader.ENGINE
+    assert latest.has_crop
+
+
+@pytest.mark.parametrize("read_pictures", [True])
+async def test_reading_pictures_too_prefers_the_engine(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """With the engine reading too, its read wins; the camera's stands where it reads none."""
+    store = entry.runtime_data.store
+    engine_read = json.dumps(
+        {
+            "camera": "gate_a",
+            "plate": "AE1284BK",  # the camera misread a digit
+            "confidence": 70,
+            "image": base64.b64encode(scene_jpeg("AE1234BK", seed=3)).decode(),
+        }
+    ).encode()
+    nothing_to_read = json.dumps(
+        {
+            "camera": "gate_b",
+            "plate": "BC0001AA",
+            "confidence": 90,
+            "image": base64.b64encode(jpeg("gray", (640, 360))).decode(),
+        }
+    ).encode()
+    broken_picture = json.dumps(
+        {
+            "camera": "gate_c",
+            "plate": "KA7777XX",
+            "image": base64.b64encode(b"\xff\xd8\xff" + b"\0" * 64).decode(),
+        }
+    ).encode()
+
+    for body in (engine_read, nothing_to_read, broken_picture):
+        assert await _post(hass_client_no_auth, body, "application/json") == (
+            200,
+            {"stored": 1},
+        )
+
+    latest = await hass.async_add_executor_job(store.latest_per_camera)
+    assert (latest["gate_a"].plate, latest["gate_a"].reader) == (
+        "AE1234BK",
+        Reader.ENGINE,
+    )
+    assert (latest["gate_b"].plate, latest["gate_b"].reader) == ("BC0001AA", Reader.NVR)
+    # A picture the engine cannot open does not cost the camera's read.
+    assert (latest["gate_c"].plate, latest["gate_c"].reader) == ("KA7777XX", Reader.NVR)
+    assert entry.runtime_data.pipeline.counters.frames_rejected == 1
+
+
+async def test_bad_requests_are_refused_counted_and_logged_once(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """400 with a reason for bad requests, 200 for heartbeats; one warning, not one per request."""
+    caplog.set_level(logging.DEBUG, "custom_components.plate_tracker")
+    for body in (b"{broken", b'{"plate": 5}', b'{"camera": "../x", "plate": "AA"}'):
+        status, answer = await _post(hass_client_no_auth, body, "application/json")
+        assert status == 400
+        assert isinstance(answer["error"], str)
+        assert answer["error"]
+    heartbeat = hikvision_alert(event_type="videoloss").split(b"<ANPR>")[0] + (
+        b"</EventNotificationAlert>"
+    )
+    assert await _post(hass_client_no_auth, heartbeat, "application/xml") == (
+        200,
+        {"ignored": "not an ANPR read"},
+    )
+
+    counters = entry.runtime_data.source_counters
+    assert counters["anpr_malformed"] == 3
+    assert counters["anpr_ignored"] == 1
+    assert counters["anpr_reads"] == 0
+    assert await hass.async_add_executor_job(entry.runtime_data.store.count) == 0
+    warnings = [
+        record
+        for record in caplog.records
+        if record.levelno == logging.WARNING and "Refused a request" in record.message
+    ]
+    assert len(warnings) == 1, "a camera repeating a bad request must not flood the log"
+
+
+async def test_unloaded_source_takes_its_webhook_away(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Unloading removes the webhook; setting up again brings it back at the same address."""
+    assert WEBHOOK_ID in hass.data["webhook"]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert WEBHOOK_ID not in hass.data["webhook"]
+    # Reloading registers it again (the same address: the camera need not change).
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert WEBHOOK_ID in hass.data["webhook"]
+
+
+async def test_add_anpr_source_shows_its_address_and_keeps_it(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Add a second ANPR camera, then reconfigure it: the address stays the same."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_SOURCE),
+        context={"source": config_entries.SOURCE_USER},
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert "anpr" in result["menu_options"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "anpr"}
+    )
+    assert result["step_id"] == "anpr"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_ANPR_CAMERA: "exit south", CONF_READ_PICTURES: False}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ANPR_CAMERA: "invalid_camera_name"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_ANPR_CAMERA: " exit_south ", CONF_READ_PICTURES: True}
+    )
+    assert result["step_id"] == "anpr_address"
+    placeholders = result["description_placeholders"]
+    assert placeholders["path"].startswith("/api/webhook/")
+    assert placeholders["url"].endswith(placeholders["path"])
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    subentry = next(
+        sub for sub in entry.subentries.values() if sub.unique_id == "anpr:exit_south"
+    )
+    assert subentry.title == "ANPR exit_south"
+    assert subentry.data[CONF_ANPR_CAMERA] == "exit_south"
+    assert subentry.data[CONF_READ_PICTURES] is True
+    webhook_id = subentry.data[CONF_WEBHOOK_ID]
+    assert placeholders["path"] == f"/api/webhook/{webhook_id}"
+    assert len(webhook_id) >= 32
+    assert webhook_id in hass.data["webhook"]
+
+    # The same camera twice is refused.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_SOURCE),
+        context={"source": config_entries.SOURCE_USER},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "anpr"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_ANPR_CAMERA: "exit_south"}
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    assert result["step_id"] == "anpr"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_ANPR_CAMERA: "exit_south_2", CONF_READ_PICTURES: False}
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    subentry = entry.subentries[subentry.subentry_id]
+    assert subentry.data[CONF_ANPR_CAMERA] == "exit_south_2"
+    assert subentry.data[CONF_WEBHOOK_ID] == webhook_id
+    assert webhook_id in hass.data["webhook"]
+
+
+async def test_first_source_can_be_an_anpr_camera(hass: HomeAssistant) -> None:
+    """The first setup offers the ANPR camera too, and its webhook works at once."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "anpr"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ANPR_CAMERA: "exit_north"}
+    )
+    assert result["step_id"] == "anpr_address"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    (subentry,) = entry.subentries.values()
+    assert subentry.data[CONF_SOURCE] == SOURCE_ANPR
+    assert subentry.data[CONF_WEBHOOK_ID] in hass.data["webhook"]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
