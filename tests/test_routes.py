@@ -418,6 +418,53 @@ async def test_unknown_direction_is_never_guessed(
     assert response["city_status"]["last_known_state"] == "inside"
 
 
+async def test_where_is_reports_what_each_exit_recorded_since(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An "inside" holds only as far as the exits worked: each exit's traffic since the car was seen."""
+    await sight(hass, city, freezer, "gate_east", START, plate="KA0001AA")
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=5),
+        plate="KA0002AA",
+    )
+    seen = await sight(hass, city, freezer, "centre", START + timedelta(minutes=10))
+    # After the car: the north gate keeps recording traffic, the east gate records nothing.
+    for minute in (12, 14, 16):
+        await sight(
+            hass,
+            city,
+            freezer,
+            "gate_north",
+            START + timedelta(minutes=minute),
+            plate=f"KA00{minute}AA",
+        )
+
+    response = await call(hass, "where_is", {"plate": PLATE})
+
+    assert response["last_sighting"]["sighting_id"] == seen.id
+    assert response["city_status"]["state"] == "inside"
+    assert response["exit_cameras"] == [
+        {
+            "camera": "gate_east",
+            "name": "East gate",
+            "sightings_since_last_seen": 0,
+            "last_sighting_at": START.isoformat(),
+        },
+        {
+            "camera": "gate_north",
+            "name": "North gate",
+            "sightings_since_last_seen": 3,
+            "last_sighting_at": (START + timedelta(minutes=16)).isoformat(),
+        },
+    ]
+    # A plate never seen has no "since".
+    assert (await call(hass, "where_is", {"plate": "BC0000AA"}))["exit_cameras"] == []
+
+
 async def test_where_is_answers_with_the_last_sighting(
     hass: HomeAssistant,
     city: MockConfigEntry,

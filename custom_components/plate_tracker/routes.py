@@ -32,6 +32,7 @@ from homeassistant.helpers.dispatcher import (
 )
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts
@@ -538,7 +539,8 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 
     entry = hub_entry(hass)
     plate = _vehicle_plate(call.data["plate"])
-    found = await route_tracker(entry).async_locate(plate)
+    tracker = route_tracker(entry)
+    found = await tracker.async_locate(plate)
     last: dict[str, Any] | None = None
     if found.last is not None and (
         sighting := await hass.async_add_executor_job(
@@ -567,7 +569,45 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
         "plate": plate,
         "last_sighting": last,
         "city_status": found.status.to_dict(),
+        "exit_cameras": await _exit_activity(hass, entry, tracker.cameras, found),
     }
+
+
+async def _exit_activity(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    cameras: Mapping[str, CameraInfo],
+    found: Whereabouts,
+) -> list[JsonValueType]:
+    """Return what each exit camera recorded since the vehicle was last seen.
+
+    "Inside" means no exit camera saw the vehicle leave; that holds only as far
+    as the exits were working. An exit that recorded nothing since then, while
+    others did, may have been down: the police weigh it, this only reports it.
+    """
+    exits = {
+        camera_id: camera
+        for camera_id, camera in cameras.items()
+        if camera.role is CameraRole.EXIT
+    }
+    if found.last is None or not exits:
+        return []
+    activity = await hass.async_add_executor_job(
+        entry.runtime_data.store.camera_activity, list(exits), found.last.seen_at
+    )
+    return [
+        {
+            "camera": camera_id,
+            "name": exits[camera_id].name,
+            "sightings_since_last_seen": seen.sightings_since,
+            "last_sighting_at": (
+                seen.last_seen_at.isoformat() if seen.last_seen_at else None
+            ),
+        }
+        for camera_id, seen in sorted(
+            activity.items(), key=lambda item: exits[item[0]].name
+        )
+    ]
 
 
 ROUTE_SERVICES: tuple[

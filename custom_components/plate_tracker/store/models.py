@@ -139,6 +139,20 @@ class AuditRecord:
     reason: str | None
 
 
+ACTIVITY_COUNT_LIMIT = 1000
+"""Sightings of a camera counted after a time, at most: enough to tell a silent camera."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraActivity:
+    """What one camera recorded after a moment, which tells whether it still sees traffic."""
+
+    sightings_since: int
+    """Sightings of any plate after the moment, counted up to ACTIVITY_COUNT_LIMIT."""
+    last_seen_at: datetime | None
+    """Its latest sighting of any plate; None when it has none."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PurgeReport:
     """What a purge removed."""

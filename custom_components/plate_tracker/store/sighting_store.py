@@ -63,8 +63,10 @@ from ..records import (
 from . import export as evidence
 from .errors import StoreValidationError, is_damaged
 from .models import (
+    ACTIVITY_COUNT_LIMIT,
     MAX_PAGE_SIZE,
     AuditRecord,
+    CameraActivity,
     ExportReport,
     ImageKind,
     PurgeReport,
@@ -683,6 +685,32 @@ class SightingStore:
                 )
             ]
             return {s.camera: s for s in self._load_sightings(conn, ids)}
+
+    def camera_activity(
+        self, cameras: Iterable[str], since: datetime
+    ) -> dict[str, CameraActivity]:
+        """Return what each camera recorded after ``since`` and when it last recorded anything.
+
+        A camera without any sighting counts 0 with no last time. Both come from
+        the (camera, time) index: a busy exit costs a bounded range scan.
+        """
+        since_us = to_us(since)
+        activity: dict[str, CameraActivity] = {}
+        with self._read() as conn:
+            for camera in cameras:
+                row = conn.execute(
+                    "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM sightings"
+                    "   WHERE camera_id = c.id AND seen_us > ? LIMIT ?)),"
+                    " (SELECT MAX(seen_us) FROM sightings WHERE camera_id = c.id)"
+                    " FROM cameras c WHERE c.name = ?",
+                    (since_us, ACTIVITY_COUNT_LIMIT, camera),
+                ).fetchone()
+                count, last_us = row if row is not None else (0, None)
+                activity[camera] = CameraActivity(
+                    sightings_since=count,
+                    last_seen_at=from_us(last_us) if last_us is not None else None,
+                )
+        return activity
 
     def recent(self, limit: int = 50, before_id: int | None = None) -> list[Sighting]:
         """Return the most recently stored sightings, newest first.
