@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 import logging
@@ -146,22 +147,10 @@ class AnprWebhook:
             if frame.anpr_plate is None:
                 return 0  # counted and logged by the pipeline
             # The camera's read is kept even when its picture is not readable.
-            return len(
-                await self._pipeline.submit(
-                    Frame(
-                        image=None,
-                        camera=frame.camera,
-                        seen_at=frame.seen_at,
-                        source=frame.source,
-                        event_id=frame.event_id,
-                        direction=frame.direction,
-                        anpr_plate=frame.anpr_plate,
-                        anpr_score=frame.anpr_score,
-                        snapshot_lost=True,
-                    ),
-                    may_spool=True,
-                )
-            )
+            # The picture the engine refused is not kept as evidence either.
+            crop = None if frame.plate_image is frame.image else frame.plate_image
+            unread = replace(frame, image=None, plate_image=crop, snapshot_lost=True)
+            return len(await self._pipeline.submit(unread, may_spool=True))
 
     def _refused(self, request: web.Request, reason: str) -> web.Response:
         self._counters["anpr_malformed"] += 1

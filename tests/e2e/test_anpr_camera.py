@@ -12,7 +12,6 @@ Run alone with ``scripts/test -m e2e``.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 import io
 import json
@@ -28,11 +27,8 @@ from .harness import (
     EventSubscription,
     RunningHass,
     e2e_marks,
-    free_port,
     load_demo_feed,
-    running_hass,
     wait_loaded,
-    write_hass_config,
 )
 
 pytestmark = e2e_marks()
@@ -79,16 +75,6 @@ def _hikvision_alarm(seen_at: datetime, crop: bytes, scene: bytes) -> bytes:
             + b"\r\n"
         )
     return body + f"--{BOUNDARY}--\r\n".encode()
-
-
-@pytest.fixture
-async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
-    """Run a real ``hass`` with the integration from this checkout, on a free port."""
-    port = free_port()
-    config = tmp_path / "config"
-    write_hass_config(config, port)
-    async with running_hass(config, port, tmp_path) as (client, process):
-        yield RunningHass(client, process)
 
 
 async def _add_anpr_source(hass: RunningHass) -> str:

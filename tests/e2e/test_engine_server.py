@@ -32,12 +32,10 @@ from .harness import (
     load_demo_feed,
     port_open,
     run_flow,
-    running_hass,
     upload,
     wait_for,
     wait_for_reauth,
     wait_loaded,
-    write_hass_config,
 )
 
 pytestmark = e2e_marks()
@@ -116,16 +114,6 @@ async def engine_servers(
         yield servers
     finally:
         await servers.stop_all()
-
-
-@pytest.fixture
-async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
-    """Run a real ``hass`` with the integration from this checkout, on a free port."""
-    port = free_port()
-    config = tmp_path / "config"
-    write_hass_config(config, port)
-    async with running_hass(config, port, tmp_path) as (client, process):
-        yield RunningHass(client, process)
 
 
 def _engine_sensor(states: list[dict[str, Any]]) -> dict[str, Any] | None:

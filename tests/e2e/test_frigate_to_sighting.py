@@ -30,16 +30,13 @@ from .harness import (
     FakeFrigate,
     RunningHass,
     e2e_marks,
-    free_port,
     load_demo_feed,
     mosquitto_binary,
     run_flow,
-    running_hass,
     start_mosquitto,
     wait_for,
     wait_for_reauth,
     wait_loaded,
-    write_hass_config,
 )
 
 pytestmark = e2e_marks(timeout=900)
@@ -112,16 +109,6 @@ async def frigate_with_login() -> AsyncGenerator[FakeFrigate]:
         yield fake
     finally:
         await fake.stop()
-
-
-@pytest.fixture
-async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
-    """Run a real ``hass`` with the integration from this checkout, on a free port."""
-    port = free_port()
-    config = tmp_path / "config"
-    write_hass_config(config, port)
-    async with running_hass(config, port, tmp_path) as (client, process):
-        yield RunningHass(client, process)
 
 
 def _frigate_event(event_type: str, event_id: str, start: float, frame: float) -> str:
