@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncGenerator
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 import json
 import logging
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.const import CONF_WEBHOOK_ID
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_WEBHOOK_ID, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    mock_restore_cache_with_extra_data,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -353,5 +356,81 @@ async def test_first_source_can_be_an_anpr_camera(hass: HomeAssistant) -> None:
     (subentry,) = entry.subentries.values()
     assert subentry.data[CONF_SOURCE] == SOURCE_ANPR
     assert subentry.data[CONF_WEBHOOK_ID] in hass.data["webhook"]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_camera_liveness_sensors(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    entity_registry: er.EntityRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The source's device shows when the camera last sent anything and last sent a read."""
+    subentry_id = next(iter(entry.subentries))
+    ids = {
+        key: entity_registry.async_get_entity_id(
+            "sensor", DOMAIN, f"{entry.entry_id}_{subentry_id}_{key}"
+        )
+        for key in ("anpr_last_request", "anpr_last_read")
+    }
+    assert all(ids.values()), ids
+    registered = entity_registry.async_get(ids["anpr_last_read"])
+    device = dr.async_get(hass).async_get(registered.device_id)
+    assert (device.name, device.model) == ("ANPR exit_north", "ANPR camera webhook")
+    assert hass.states.get(ids["anpr_last_request"]).state == STATE_UNKNOWN
+
+    read_at = dt_util.utcnow().replace(microsecond=0)
+    freezer.move_to(read_at)
+    body = json.dumps({"plate": "AE1234BK"}).encode()
+    assert (await _post(hass_client_no_auth, body, "application/json"))[0] == 200
+    heard_at = read_at + timedelta(minutes=5)
+    freezer.move_to(heard_at)
+    heartbeat = hikvision_alert(event_type="videoloss").split(b"<ANPR>")[0] + (
+        b"</EventNotificationAlert>"
+    )
+    assert (await _post(hass_client_no_auth, heartbeat, "application/xml"))[0] == 200
+    await hass.async_block_till_done()
+
+    assert hass.states.get(ids["anpr_last_read"]).state == read_at.isoformat()
+    assert hass.states.get(ids["anpr_last_request"]).state == heard_at.isoformat()
+
+
+async def test_liveness_survives_a_restart(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """After a restart a camera that has not sent since still shows when it last did."""
+    entry = anpr_entry()
+    entry.add_to_hass(hass)
+    subentry_id = next(iter(entry.subentries))
+    entity_id = "sensor.anpr_exit_north_last_read"
+    entity_registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"{entry.entry_id}_{subentry_id}_anpr_last_read",
+        suggested_object_id="anpr_exit_north_last_read",
+        config_entry=entry,
+        config_subentry_id=subentry_id,
+    )
+    before = datetime(2026, 11, 27, 3, 14, tzinfo=UTC)
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(entity_id, before.isoformat()),
+                {
+                    "native_value": {
+                        "__type": "<class 'datetime.datetime'>",
+                        "isoformat": before.isoformat(),
+                    },
+                    "native_unit_of_measurement": None,
+                },
+            )
+        ],
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id).state == before.isoformat()
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

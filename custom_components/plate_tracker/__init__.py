@@ -64,6 +64,7 @@ from .const import (
     LOCAL_ENGINE_REQUIREMENTS,
     MODELS_DIR,
     SIGNAL_ENGINE_HEALTH,
+    SOURCE_ANPR,
     SOURCE_FOLDER,
     SOURCE_FRIGATE,
     SPOOL_FILE,
@@ -347,7 +348,8 @@ async def async_setup_entry(
                 title=subentry.title, kind=subentry.data[CONF_SOURCE]
             )
             for subentry in entry.subentries.values()
-            if subentry.data.get(CONF_SOURCE) in (SOURCE_FRIGATE, SOURCE_FOLDER)
+            if subentry.data.get(CONF_SOURCE)
+            in (SOURCE_FRIGATE, SOURCE_FOLDER, SOURCE_ANPR)
         },
     )
     entry.runtime_data.tasks.append(

@@ -28,16 +28,18 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import (
     CONF_ALLOW_REMOTE,
     CONF_ANPR_CAMERA,
     CONF_READ_PICTURES,
     DOMAIN,
+    SIGNAL_SOURCE_HEALTH,
     SOURCE_ANPR,
 )
 from .coordinator import PlateTrackerConfigEntry
-from .pipeline import Frame, ImageRejectedError, SightingPipeline
+from .pipeline import Frame, ImageRejectedError
 from .sources import SourceClock
 from .sources.anpr import (
     MAX_BODY_BYTES,
@@ -60,14 +62,17 @@ class AnprWebhook:
     def __init__(
         self,
         hass: HomeAssistant,
+        entry: PlateTrackerConfigEntry,
         subentry: ConfigSubentry,
-        pipeline: SightingPipeline,
         counters: Counter[str],
     ) -> None:
-        """Serve ``subentry``'s webhook into ``pipeline``."""
+        """Serve ``subentry``'s webhook into the entry's pipeline."""
         self._hass = hass
-        self._pipeline = pipeline
+        self._pipeline = entry.runtime_data.pipeline
         self._counters = counters
+        self._status = entry.runtime_data.source_status[subentry.subentry_id]
+        self._health_signal = SIGNAL_SOURCE_HEALTH.format(entry_id=entry.entry_id)
+        self._subentry_id = subentry.subentry_id
         self._camera: str = subentry.data[CONF_ANPR_CAMERA]
         self._read_pictures: bool = subentry.data.get(CONF_READ_PICTURES, False)
         self._clock = SourceClock(
@@ -81,6 +86,9 @@ class AnprWebhook:
         """Answer one request of the camera (Home Assistant's webhook handler)."""
         del hass, webhook_id
         arrived = datetime.now(UTC)
+        # Any request shows the camera is alive, a refused one too (its count says more).
+        self._status.last_request = arrived
+        self._health_changed()
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return self._refused(
                 request, f"the request is larger than {MAX_BODY_BYTES} bytes"
@@ -101,6 +109,8 @@ class AnprWebhook:
             self._counters["anpr_ignored"] += 1
             return web.json_response({"ignored": "not an ANPR read"})
         self._counters["anpr_reads"] += 1
+        self._status.last_read = arrived
+        self._health_changed()
         self._counters["anpr_pictures_dropped"] += read.pictures_dropped
         if read.pictures_dropped:
             _LOGGER.debug(
@@ -152,6 +162,9 @@ class AnprWebhook:
             unread = replace(frame, image=None, plate_image=crop, snapshot_lost=True)
             return len(await self._pipeline.submit(unread, may_spool=True))
 
+    def _health_changed(self) -> None:
+        async_dispatcher_send(self._hass, self._health_signal, self._subentry_id)
+
     def _refused(self, request: web.Request, reason: str) -> web.Response:
         self._counters["anpr_malformed"] += 1
         now = time.monotonic()
@@ -173,11 +186,10 @@ def async_start_anpr(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
     subentry: ConfigSubentry,
-    pipeline: SightingPipeline,
     counters: Counter[str],
 ) -> None:
     """Register the source's webhook until the entry unloads."""
-    receiver = AnprWebhook(hass, subentry, pipeline, counters)
+    receiver = AnprWebhook(hass, entry, subentry, counters)
     webhook_id = subentry.data[CONF_WEBHOOK_ID]
     webhook.async_register(
         hass,

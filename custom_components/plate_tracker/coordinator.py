@@ -227,18 +227,23 @@ class SightingHub:
 class SourceStatus:
     """What is known about the connections of one source.
 
-    A Frigate source uses ``api`` and ``mqtt``, an inbox-folder source ``inbox``.
+    A Frigate source uses ``api`` and ``mqtt``, an inbox-folder source ``inbox``,
+    an ANPR camera's webhook ``last_request`` and ``last_read``.
     """
 
     title: str
     kind: str
-    """``frigate`` or ``folder``."""
+    """``frigate``, ``folder`` or ``anpr``."""
     api: ConnectionHealth = field(default_factory=ConnectionHealth)
     """Frigate's HTTP API: snapshot downloads and the periodic check."""
     mqtt: ConnectionHealth = field(default_factory=ConnectionHealth)
     """Home Assistant's MQTT client, which brings Frigate's events."""
     inbox: ConnectionHealth = field(default_factory=ConnectionHealth)
     """The inbox folder: present and readable at the last polls."""
+    last_request: datetime | None = None
+    """When the ANPR camera last sent anything (a heartbeat, a refused request too)."""
+    last_read: datetime | None = None
+    """When the ANPR camera last sent a read."""
 
 
 @dataclass(slots=True)

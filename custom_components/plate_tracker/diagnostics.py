@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -21,6 +22,7 @@ from .const import (
     CONF_ENGINE_URL,
     CONF_FRIGATE_URL,
     CONF_INBOX,
+    SOURCE_ANPR,
     SOURCE_FRIGATE,
 )
 from .coordinator import PlateTrackerConfigEntry, sighting_payload
@@ -46,6 +48,10 @@ TO_REDACT = {
     CONF_FRIGATE_URL,
     CONF_INBOX,
 }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _spool_state(spool: SightingSpool | None) -> dict[str, int] | None:
@@ -97,6 +103,11 @@ async def async_get_config_entry_diagnostics(
                 "mqtt_broker": async_redact_data(asdict(status.mqtt), {"last_error"}),
             }
             if status.kind == SOURCE_FRIGATE
+            else {
+                "last_request": _iso(status.last_request),
+                "last_read": _iso(status.last_read),
+            }
+            if status.kind == SOURCE_ANPR
             # An inbox's error names its path.
             else {
                 "inbox_folder": async_redact_data(asdict(status.inbox), {"last_error"})

@@ -19,6 +19,7 @@ from .const import (
     SIGNAL_NEW_CAMERA,
     SIGNAL_SIGHTING,
     SIGNAL_WATCHLIST_CHANGED,
+    SOURCE_ANPR,
     SOURCE_FRIGATE,
 )
 from .coordinator import PlateTrackerConfigEntry
@@ -59,12 +60,15 @@ def source_device_info(
     entry: PlateTrackerConfigEntry, subentry: ConfigSubentry
 ) -> DeviceInfo:
     """Return the device standing for one source of the entry."""
-    frigate = subentry.data.get(CONF_SOURCE) == SOURCE_FRIGATE
+    manufacturer, model = {
+        SOURCE_FRIGATE: ("Frigate", "NVR"),
+        SOURCE_ANPR: ("plate_tracker", "ANPR camera webhook"),
+    }.get(subentry.data.get(CONF_SOURCE, ""), ("plate_tracker", "Inbox folder"))
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.entry_id}_source_{subentry.subentry_id}")},
         name=subentry.title,
-        manufacturer="Frigate" if frigate else "plate_tracker",
-        model="NVR" if frigate else "Inbox folder",
+        manufacturer=manufacturer,
+        model=model,
     )
 
 

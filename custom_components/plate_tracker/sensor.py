@@ -8,24 +8,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SIGNAL_WATCHLIST_HIT
-from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
+from .const import CONF_SOURCE, SIGNAL_SOURCE_HEALTH, SIGNAL_WATCHLIST_HIT, SOURCE_ANPR
+from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SourceStatus
 from .entity import (
     PlateTrackerCameraEntity,
     PlateTrackerWatchlistEntity,
     async_add_camera_entities,
     async_track_watchlist_entities,
     engine_device_info,
+    source_device_info,
 )
 from .matching.journeys import CityState
 from .records import Sighting, WatchlistEntry
@@ -70,7 +73,11 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
         key="messages_malformed",
         translation_key="messages_malformed",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.source_counters["mqtt_malformed"],
+        # MQTT messages from Frigate and requests to an ANPR camera's webhook.
+        value_fn=lambda data: (
+            data.source_counters["mqtt_malformed"]
+            + data.source_counters["anpr_malformed"]
+        ),
     ),
     EngineSensorEntityDescription(
         key="sightings_recorded",
@@ -111,15 +118,49 @@ ENGINE_SENSORS: tuple[EngineSensorEntityDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceTimeDescription(SensorEntityDescription):
+    """When a push source last sent something."""
+
+    value_fn: Callable[[SourceStatus], datetime | None]
+
+
+ANPR_SENSORS: tuple[SourceTimeDescription, ...] = (
+    SourceTimeDescription(
+        key="anpr_last_request",
+        translation_key="anpr_last_request",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda status: status.last_request,
+    ),
+    SourceTimeDescription(
+        key="anpr_last_read",
+        translation_key="anpr_last_read",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda status: status.last_read,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: PlateTrackerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the engine's counters and a last-plate sensor per camera."""
+    """Add the engine's counters, a last-plate sensor per camera, an ANPR camera's times."""
     async_add_entities(
         EngineSensorEntity(entry, description) for description in ENGINE_SENSORS
     )
+    for subentry in entry.subentries.values():
+        if subentry.data.get(CONF_SOURCE) == SOURCE_ANPR:
+            async_add_entities(
+                (
+                    SourceTimeSensorEntity(entry, subentry, description)
+                    for description in ANPR_SENSORS
+                ),
+                config_subentry_id=subentry.subentry_id,
+            )
     async_add_camera_entities(
         hass,
         entry,
@@ -175,6 +216,60 @@ class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
     def handle_sighting(self, sighting: Sighting) -> None:
         """Show the new plate."""
         self._show(sighting)
+
+
+class SourceTimeSensorEntity(RestoreSensor):
+    """When an ANPR camera last sent something: a camera gone quiet shows here.
+
+    Restored across restarts, so a camera that died before one still shows
+    when it was last heard of, not "unknown".
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: SourceTimeDescription
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        description: SourceTimeDescription,
+    ) -> None:
+        """Attach the sensor to the source's device."""
+        self.entity_description = description
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._status = entry.runtime_data.source_status[subentry.subentry_id]
+        self._restored: datetime | None = None
+        self._attr_unique_id = (
+            f"{entry.entry_id}_{subentry.subentry_id}_{description.key}"
+        )
+        self._attr_device_info = source_device_info(entry, subentry)
+
+    async def async_added_to_hass(self) -> None:
+        """Take the time known before a restart; follow the source from now on."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None and (
+            isinstance(last.native_value, datetime)
+        ):
+            self._restored = last.native_value
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
+                self._changed,
+            )
+        )
+
+    @callback
+    def _changed(self, subentry_id: str) -> None:
+        if subentry_id == self._subentry_id:
+            self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The latest time: since this start, else the one from before it."""
+        return self.entity_description.value_fn(self._status) or self._restored
 
 
 class EngineSensorEntity(SensorEntity):

@@ -108,7 +108,7 @@ async def async_start_sources(
                 await _async_start_folder(hass, entry, subentry, pipeline, counters)
             )
         elif subentry.data[CONF_SOURCE] == SOURCE_ANPR:
-            async_start_anpr(hass, entry, subentry, pipeline, counters)
+            async_start_anpr(hass, entry, subentry, counters)
     return tasks
 
 
