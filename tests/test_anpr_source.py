@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta, timezone
@@ -434,3 +435,39 @@ async def test_liveness_survives_a_restart(
     assert hass.states.get(entity_id).state == before.isoformat()
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_answer_says_when_to_send_again(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read that could not be stored is 503 (send again); a slow one 202 (it is queued)."""
+    pipeline = entry.runtime_data.pipeline
+    body = json.dumps({"plate": "AE1234BK"}).encode()
+
+    async def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("the spool's disk is gone")
+
+    monkeypatch.setattr(pipeline, "submit", broken)
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+    assert (status, answer) == (503, {"error": "not stored, send it again"})
+    assert entry.runtime_data.source_counters["anpr_errors"] == 1
+
+    finished = asyncio.Event()
+
+    async def slow(*args: object, **kwargs: object) -> list[object]:
+        await asyncio.sleep(0.2)
+        finished.set()
+        return []
+
+    monkeypatch.setattr(pipeline, "submit", slow)
+    monkeypatch.setattr(
+        "custom_components.plate_tracker.anpr_webhook.ACK_SECONDS", 0.01
+    )
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+    assert (status, answer) == (202, {"queued": True})
+    # The read goes on after the answer.
+    await asyncio.wait_for(finished.wait(), 5)
+    assert entry.runtime_data.source_counters["anpr_queued"] == 1

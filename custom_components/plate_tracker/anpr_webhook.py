@@ -10,7 +10,8 @@ tells the sender whether to send again:
 - 202 ``{"queued": true}`` when the engine is too busy to finish within
   ``ACK_SECONDS``: the read waits in the queue and is stored after;
 - 400 ``{"error": ...}`` for a request that is not a read (counted, logged once
-  a minute at most): sending it again would not help.
+  a minute at most): sending it again would not help;
+- 503 ``{"error": ...}`` when the read could not be stored or spooled: send again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 import logging
 import time
@@ -29,6 +30,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_ALLOW_REMOTE,
@@ -85,7 +87,7 @@ class AnprWebhook:
     ) -> web.Response:
         """Answer one request of the camera (Home Assistant's webhook handler)."""
         del hass, webhook_id
-        arrived = datetime.now(UTC)
+        arrived = dt_util.utcnow()
         # Any request shows the camera is alive, a refused one too (its count says more).
         self._status.last_request = arrived
         self._health_changed()
@@ -129,6 +131,14 @@ class AnprWebhook:
         except TimeoutError:
             self._counters["anpr_queued"] += 1
             return web.json_response({"queued": True}, status=HTTPStatus.ACCEPTED)
+        except Exception:
+            # Not stored: the camera must send it again, not hear that all is well.
+            self._counters["anpr_errors"] += 1
+            _LOGGER.exception("Could not store a read of ANPR camera %s", frame.camera)
+            return web.json_response(
+                {"error": "not stored, send it again"},
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+            )
         return web.json_response({"stored": stored})
 
     def _frame(self, read: AnprRead, arrived: datetime) -> Frame:
