@@ -212,6 +212,26 @@ def test_json_read() -> None:
     assert (read.picture, read.plate_picture) == (scene, crop)
 
 
+def test_axis_license_plate_verifier_json() -> None:
+    """JSON as an Axis LPV publisher sends it: "timestamp" in ms; its device name is not read."""
+    body = json.dumps(
+        {
+            "topic": "lpv",
+            "device": "ACCC8E000000",
+            "name": "North exit",
+            "plate": "AE1234BK",
+            "image": None,
+            "localTime": "2026-11-25 22:42:07",
+            "clock": 81727,
+            "timestamp": 1764103327000,
+        }
+    ).encode()
+    read = parse_anpr_request("application/json", body)
+    assert read is not None
+    assert (read.plate, read.camera, read.picture) == ("AE1234BK", None, None)
+    assert read.seen_at == datetime(2025, 11, 25, 20, 42, 7, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("time", "expected"),
     [

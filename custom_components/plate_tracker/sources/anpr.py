@@ -151,7 +151,8 @@ def _json_read(body: bytes) -> AnprRead:
         plate=plate,
         confidence=_confidence(message.get("confidence")),
         camera=camera,
-        seen_at=_time(message.get("time")),
+        # "timestamp": what publishers for Axis License Plate Verifier call it (ms).
+        seen_at=_time(message.get("time", message.get("timestamp"))),
         direction=_direction(message.get("direction")),
         event_id=_event_id(message.get("event_id")),
         picture=pictures[0],
