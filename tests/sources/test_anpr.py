@@ -184,6 +184,42 @@ def test_hikvision_picture_that_is_not_an_image_is_dropped_and_counted() -> None
     assert read.plate == "AE1234BK"
 
 
+def _png(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_png_pictures_are_kept_as_jpeg_and_bad_ones_dropped() -> None:
+    """The store serves JPEG: a PNG is converted; a broken PNG or a PNG bomb is not kept."""
+    png = _png((120, 30))
+    bomb = _png(
+        (8000, 8000), "1"
+    )  # 64 MP: over the engine's 50 MP limit, yet a small file
+    body = json.dumps(
+        {
+            "plate": "AE1234BK",
+            "image": base64.b64encode(bomb).decode(),
+            "plate_image": base64.b64encode(png).decode(),
+        }
+    ).encode()
+    read = parse_anpr_request("application/json", body)
+    assert read is not None
+    assert read.plate_picture is not None
+    assert read.plate_picture.startswith(b"\xff\xd8\xff")
+    assert Image.open(io.BytesIO(read.plate_picture)).size == (120, 30)
+    assert read.picture is None
+    assert read.pictures_dropped == 1
+
+    broken = multipart(
+        ("anpr.xml", "text/xml", hikvision_alert()),
+        ("licensePlatePicture.jpg", "image/png", png[:40]),
+    )
+    read = parse_anpr_request(MULTIPART, broken)
+    assert read is not None
+    assert (read.plate_picture, read.pictures_dropped) == (None, 1)
+
+
 def test_json_read() -> None:
     """Every field of the JSON form, pictures as base64 and as a data URL."""
     scene, crop = jpeg("black"), jpeg("white")

@@ -30,6 +30,7 @@ import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ..engine.imaging import ImageError, decode_image, encode_jpeg
 from ..records import Direction
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -58,7 +59,8 @@ _DIRECTIONS = {
     "reverse": Direction.RECEDING,
 }
 
-_PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _HIKVISION_PLATE_PICTURES = ("licenseplatepicture",)
 _HIKVISION_SCENE_PICTURES = ("detectionpicture", "vehiclepicture", "featurepicture")
@@ -174,7 +176,8 @@ def _base64_picture(value: Any) -> tuple[bytes | None, int]:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return None, 1
-    return (data, 0) if _is_picture(data) else (None, 1)
+    picture = _as_jpeg(data)
+    return (picture, 0) if picture is not None else (None, 1)
 
 
 # ---------------------------------------------------------------- Hikvision
@@ -258,7 +261,9 @@ def _hikvision_alert(xml: bytes, pictures: dict[str, bytes]) -> AnprRead | None:
         return None
     values = {_local(element.tag): _text(element) for element in anpr.iter()}
     usable = {
-        name: content for name, content in pictures.items() if _is_picture(content)
+        name: picture
+        for name, content in pictures.items()
+        if (picture := _as_jpeg(content)) is not None
     }
     dropped = len(pictures) - len(usable)
     plate_picture = next(
@@ -358,5 +363,18 @@ def _event_id(value: Any) -> str | None:
     return value.strip()
 
 
-def _is_picture(data: bytes) -> bool:
-    return data.startswith(_PICTURE_MAGIC)
+def _as_jpeg(data: bytes) -> bytes | None:
+    """Return a camera's picture as the JPEG the store keeps; None if it is neither JPEG nor PNG.
+
+    A JPEG is kept byte for byte (it is evidence); a PNG is decoded, within the
+    engine's limits against decompression bombs, and written as JPEG, since
+    the image entity and signed links serve JPEG.
+    """
+    if data.startswith(_JPEG_MAGIC):
+        return data
+    if not data.startswith(_PNG_MAGIC):
+        return None
+    try:
+        return encode_jpeg(decode_image(data))
+    except ImageError:
+        return None
