@@ -16,22 +16,15 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import (
-    CONF_SOURCE,
-    SIGNAL_ENGINE_HEALTH,
-    SIGNAL_SOURCE_HEALTH,
-    SOURCE_FOLDER,
-    SOURCE_FRIGATE,
-)
+from .const import CONF_SOURCE, SIGNAL_ENGINE_HEALTH, SOURCE_FOLDER, SOURCE_FRIGATE
 from .coordinator import PlateTrackerConfigEntry, SourceStatus
 from .engine.remote import RemoteEngine
-from .entity import engine_device_info, source_device_info
+from .entity import PlateTrackerSourceEntity, engine_device_info
 from .sources.health import ConnectionHealth
 
 PARALLEL_UPDATES = 0
@@ -99,44 +92,10 @@ async def async_setup_entry(
         )
 
 
-class SourceConnectivityEntity(BinarySensorEntity):
+class SourceConnectivityEntity(PlateTrackerSourceEntity, BinarySensorEntity):
     """Whether one connection of a source works."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     entity_description: SourceConnectivityDescription
-
-    def __init__(
-        self,
-        entry: PlateTrackerConfigEntry,
-        subentry: ConfigSubentry,
-        description: SourceConnectivityDescription,
-    ) -> None:
-        """Attach the sensor to the source's device."""
-        self.entity_description = description
-        self._entry_id = entry.entry_id
-        self._subentry_id = subentry.subentry_id
-        self._status = entry.runtime_data.source_status[subentry.subentry_id]
-        self._attr_unique_id = (
-            f"{entry.entry_id}_{subentry.subentry_id}_{description.key}"
-        )
-        self._attr_device_info = source_device_info(entry, subentry)
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the source's connection state."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
-                self._health_changed,
-            )
-        )
-
-    @callback
-    def _health_changed(self, subentry_id: str) -> None:
-        if subentry_id == self._subentry_id:
-            self.async_write_ha_state()
 
     @property
     def is_on(self) -> bool | None:

@@ -18,11 +18,12 @@ from .const import (
     DOMAIN,
     SIGNAL_NEW_CAMERA,
     SIGNAL_SIGHTING,
+    SIGNAL_SOURCE_HEALTH,
     SIGNAL_WATCHLIST_CHANGED,
     SOURCE_ANPR,
     SOURCE_FRIGATE,
 )
-from .coordinator import PlateTrackerConfigEntry
+from .coordinator import PlateTrackerConfigEntry, SourceStatus
 from .records import Sighting, WatchlistEntry
 
 # Home Assistant 2026.10 names a parent device by its registry id and deprecates naming
@@ -70,6 +71,47 @@ def source_device_info(
         manufacturer=manufacturer,
         model=model,
     )
+
+
+class PlateTrackerSourceEntity(Entity):
+    """An entity of one source, on the source's device, updated when its status changes."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        subentry: ConfigSubentry,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the source's device and status."""
+        self.entity_description = description
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._status: SourceStatus = entry.runtime_data.source_status[
+            subentry.subentry_id
+        ]
+        self._attr_unique_id = (
+            f"{entry.entry_id}_{subentry.subentry_id}_{description.key}"
+        )
+        self._attr_device_info = source_device_info(entry, subentry)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the source's status."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
+                self._source_changed,
+            )
+        )
+
+    @callback
+    def _source_changed(self, subentry_id: str) -> None:
+        if subentry_id == self._subentry_id:
+            self.async_write_ha_state()
 
 
 def watchlist_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:

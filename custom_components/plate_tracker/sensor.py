@@ -14,21 +14,20 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_SOURCE, SIGNAL_SOURCE_HEALTH, SIGNAL_WATCHLIST_HIT, SOURCE_ANPR
+from .const import CONF_SOURCE, SIGNAL_WATCHLIST_HIT, SOURCE_ANPR
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SourceStatus
 from .entity import (
     PlateTrackerCameraEntity,
+    PlateTrackerSourceEntity,
     PlateTrackerWatchlistEntity,
     async_add_camera_entities,
     async_track_watchlist_entities,
     engine_device_info,
-    source_device_info,
 )
 from .matching.journeys import CityState
 from .records import Sighting, WatchlistEntry
@@ -218,33 +217,15 @@ class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
         self._show(sighting)
 
 
-class SourceTimeSensorEntity(RestoreSensor):
+class SourceTimeSensorEntity(PlateTrackerSourceEntity, RestoreSensor):
     """When an ANPR camera last sent something: a camera gone quiet shows here.
 
     Restored across restarts, so a camera that died before one still shows
     when it was last heard of, not "unknown".
     """
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     entity_description: SourceTimeDescription
-
-    def __init__(
-        self,
-        entry: PlateTrackerConfigEntry,
-        subentry: ConfigSubentry,
-        description: SourceTimeDescription,
-    ) -> None:
-        """Attach the sensor to the source's device."""
-        self.entity_description = description
-        self._entry_id = entry.entry_id
-        self._subentry_id = subentry.subentry_id
-        self._status = entry.runtime_data.source_status[subentry.subentry_id]
-        self._restored: datetime | None = None
-        self._attr_unique_id = (
-            f"{entry.entry_id}_{subentry.subentry_id}_{description.key}"
-        )
-        self._attr_device_info = source_device_info(entry, subentry)
+    _restored: datetime | None = None
 
     async def async_added_to_hass(self) -> None:
         """Take the time known before a restart; follow the source from now on."""
@@ -253,18 +234,6 @@ class SourceTimeSensorEntity(RestoreSensor):
             isinstance(last.native_value, datetime)
         ):
             self._restored = last.native_value
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                SIGNAL_SOURCE_HEALTH.format(entry_id=self._entry_id),
-                self._changed,
-            )
-        )
-
-    @callback
-    def _changed(self, subentry_id: str) -> None:
-        if subentry_id == self._subentry_id:
-            self.async_write_ha_state()
 
     @property
     def native_value(self) -> datetime | None:
