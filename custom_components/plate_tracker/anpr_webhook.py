@@ -90,29 +90,18 @@ class AnprWebhook:
         arrived = dt_util.utcnow()
         # Any request shows the camera is alive, a refused one too (its count says more).
         self._status.last_request = arrived
-        self._health_changed()
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            return self._refused(
-                request, f"the request is larger than {MAX_BODY_BYTES} bytes"
-            )
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._refused(
-                request, f"the request is larger than {MAX_BODY_BYTES} bytes"
-            )
-        try:
-            read = await self._hass.async_add_executor_job(
-                parse_anpr_request, request.headers.get("Content-Type", ""), body
-            )
+            read = await self._parse(request)
         except MalformedAnprError as err:
+            self._health_changed()
             return self._refused(request, str(err))
         if read is None:
+            self._health_changed()
             self._counters["anpr_ignored"] += 1
             return web.json_response({"ignored": "not an ANPR read"})
-        self._counters["anpr_reads"] += 1
         self._status.last_read = arrived
         self._health_changed()
+        self._counters["anpr_reads"] += 1
         self._counters["anpr_pictures_dropped"] += read.pictures_dropped
         if read.pictures_dropped:
             _LOGGER.debug(
@@ -140,6 +129,19 @@ class AnprWebhook:
                 status=HTTPStatus.SERVICE_UNAVAILABLE,
             )
         return web.json_response({"stored": stored})
+
+    async def _parse(self, request: web.Request) -> AnprRead | None:
+        """Return the request's read (None: a heartbeat); raise MalformedAnprError."""
+        too_large = f"the request is larger than {MAX_BODY_BYTES} bytes"
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise MalformedAnprError(too_large)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as err:
+            raise MalformedAnprError(too_large) from err
+        return await self._hass.async_add_executor_job(
+            parse_anpr_request, request.headers.get("Content-Type", ""), body
+        )
 
     def _frame(self, read: AnprRead, arrived: datetime) -> Frame:
         camera = read.camera or self._camera
