@@ -282,6 +282,7 @@ def test_axis_license_plate_verifier_json() -> None:
         (-5, None),
         (True, None),
         (10**30, None),
+        (10**400, None),  # valid JSON, but no float holds it
     ],
 )
 def test_json_times(time: object, expected: datetime | None) -> None:
@@ -302,6 +303,8 @@ def test_json_times(time: object, expected: datetime | None) -> None:
         (-1, None),
         ("x", None),
         (None, None),
+        ("nan", None),
+        (10**400, None),
     ],
 )
 def test_json_confidence(confidence: object, expected: float | None) -> None:

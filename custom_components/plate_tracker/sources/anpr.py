@@ -25,12 +25,12 @@ import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
-import math
 import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..engine.imaging import ImageError, decode_image, encode_jpeg
+from ..engine.types import is_finite_number
 from ..records import Direction
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -319,9 +319,7 @@ def _confidence(value: Any) -> float | None:
             value = float(value)
         except ValueError:
             return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not math.isfinite(value) or value < 0 or value > 100:
+    if not is_finite_number(value) or value < 0 or value > 100:
         return None
     # Cameras give 0..100; scripts often 0..1. A read of 1 % is not a read.
     return value / 100 if value > 1 else float(value)
@@ -332,7 +330,8 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value <= 0:
+        # A JSON integer of hundreds of digits is no float: math.isfinite would raise.
+        if not is_finite_number(value) or value <= 0:
             return None
         seconds = value / 1000 if value > 1e11 else value
         try:
