@@ -114,7 +114,7 @@ from .routes import (
     LEAVING_DIRECTIONS,
 )
 from .source import frigate_client, resolve_inbox
-from .sources.anpr import CAMERA_NAME
+from .sources import CAMERA_NAME
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern, holds
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError

@@ -2,8 +2,13 @@
 
 from datetime import datetime, timedelta
 import logging
+import re
 
 _LOGGER = logging.getLogger(__name__)
+
+CAMERA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+"""A camera name a source may give: what Frigate accepts in its config (its
+``REGEX_CAMERA_NAME``), of a sane length. Each camera gets a device and entities."""
 
 MAX_CLOCK_AHEAD = timedelta(minutes=15)
 """How far after its arrival a source may date a picture (clocks drift; uploads take time)."""

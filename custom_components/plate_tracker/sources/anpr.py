@@ -32,6 +32,7 @@ from xml.etree import ElementTree as ET
 from ..engine.imaging import ImageError, decode_image, encode_jpeg
 from ..engine.types import is_finite_number
 from ..records import Direction
+from . import CAMERA_NAME
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """Home Assistant's own limit for a request body."""
@@ -45,8 +46,6 @@ NO_PLATE = frozenset(
 )
 """What cameras write when they saw a vehicle but read no plate (Hikvision: ``unknown``)."""
 
-CAMERA_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
-"""A camera name as Frigate and the folder source allow: each camera gets a device."""
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _DIRECTIONS = {

@@ -30,7 +30,7 @@ from ..engine.remote import read_at_most
 from ..engine.types import Box, is_finite_number
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
-from . import SourceClock
+from . import CAMERA_NAME, SourceClock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -116,10 +116,6 @@ _EVENT_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,128}")
 segment of its API, never ``.`` or ``..``."""
 
 
-_CAMERA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
-"""A camera name Frigate accepts in its config (its ``REGEX_CAMERA_NAME``), of a sane length."""
-
-
 def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
     try:
@@ -140,7 +136,7 @@ def _event_from(message: Any) -> tuple[str, dict[str, Any]]:
         raise MalformedEventError("missing 'type' or 'after'")
     if not isinstance(after.get("id"), str) or not isinstance(after.get("camera"), str):
         raise MalformedEventError("'after' has no string 'id' and 'camera'")
-    if not _CAMERA_NAME.fullmatch(after["camera"]):
+    if not CAMERA_NAME.fullmatch(after["camera"]):
         # Frigate refuses such a name in its config: a camera's device and
         # entities would be made from whatever a publisher wrote here.
         raise MalformedEventError(
