@@ -21,7 +21,12 @@ from custom_components.plate_tracker.pipeline import (
     SightingPipeline,
     plate_moved_with,
 )
-from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
+from custom_components.plate_tracker.records import (
+    Direction,
+    NewSighting,
+    Reader,
+    Sighting,
+)
 from custom_components.plate_tracker.store.spool import SightingSpool
 
 from .helpers import wait_until
@@ -260,6 +265,27 @@ async def test_rejected_images_are_counted_and_reported(
     with pytest.raises(ImageRejectedError):
         await pipeline.submit(frame(b"corrupt", event=None))
     assert pipeline.counters.frames_rejected == 1
+
+
+async def test_a_refused_image_keeps_the_nvrs_own_read(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """A corrupt snapshot must not cost the plate the NVR or camera read itself.
+
+    The sighting is the NVR's read, without the picture the engine refused;
+    a refused image without such a read still reaches the caller.
+    """
+    h, pipeline = harness
+    stored = await pipeline.submit(
+        frame(b"corrupt", event=None, anpr_plate="AE1234BK"), may_spool=True
+    )
+    assert [sighting.plate for sighting in stored] == ["AE1234BK"]
+    (new,) = h.stored.values()
+    assert (new.reader, new.snapshot_jpeg, new.crop_jpeg) == (Reader.NVR, None, None)
+    assert pipeline.counters.frames_rejected == 1
+    assert pipeline.counters.nvr_reads_without_image == 1
+    with pytest.raises(ImageRejectedError):
+        await pipeline.submit(frame(b"corrupt", event=None))
 
 
 async def test_a_full_queue_drops_frames_but_never_an_end() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime
 from http import HTTPStatus
 import logging
@@ -166,13 +165,9 @@ class AnprWebhook:
         try:
             return len(await self._pipeline.submit(frame, may_spool=True))
         except ImageRejectedError:
-            if frame.anpr_plate is None:
-                return 0  # counted and logged by the pipeline
-            # The camera's read is kept even when its picture is not readable.
-            # The picture the engine refused is not kept as evidence either.
-            crop = None if frame.plate_image is frame.image else frame.plate_image
-            unread = replace(frame, image=None, plate_image=crop, snapshot_lost=True)
-            return len(await self._pipeline.submit(unread, may_spool=True))
+            # A picture without the camera's read that the engine cannot open
+            # (counted and logged by the pipeline); with one, the read is stored.
+            return 0
 
     def _health_changed(self) -> None:
         async_dispatcher_send(self._hass, self._health_signal, self._subentry_id)

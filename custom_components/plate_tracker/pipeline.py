@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import logging
 import time
@@ -462,6 +462,15 @@ class SightingPipeline:
         if read is not None:
             try:
                 reads = await read
+            except ImageRejectedError:
+                if not frame.anpr_plate:
+                    raise  # counted and logged by _read; an inbox moves the file aside
+                # A sighting is never lost because its image was: the camera's or
+                # NVR's own read stands, without the picture the engine refused.
+                crop = None if frame.plate_image is frame.image else frame.plate_image
+                frame = replace(frame, image=None, plate_image=crop, snapshot_lost=True)
+                reads = self._camera_side_reads(frame)
+                self.counters.nvr_reads_without_image += bool(reads)
             except EngineUnavailableError as err:
                 self.counters.frames_engine_unavailable += 1
                 if not may_spool:
@@ -480,11 +489,11 @@ class SightingPipeline:
                         time.time(), frame.seen_at.timestamp()
                     )
             else:
+                engine_read_plate = bool(reads)
                 if (since := self._engine_down_since) is not None:
                     _LOGGER.info("The engine answers again")
                     self._engine_down_since = None
                     self._engine_answers_again(since)
-            engine_read_plate = bool(reads)
             reads = reads or self._camera_side_reads(frame)
         elif frame.snapshot_lost:
             # A sighting is never lost because its image was: the NVR's read stays.
