@@ -100,6 +100,44 @@ async def test_restart_shows_the_last_plate_again(
     assert state is not None
     assert state.state == "KA7777OO"
     assert state.attributes["seen_at"] == "2026-11-25T08:00:00+00:00"
+    last_sighting = hass.states.get("sensor.gate_last_sighting")
+    assert last_sighting is not None
+    assert last_sighting.state == "2026-11-25T08:00:00+00:00"
+
+
+async def test_last_sighting_time_never_moves_back(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """A pass read late (events caught up after an outage) must not make a camera look quiet."""
+    from datetime import UTC, datetime
+
+    from custom_components.plate_tracker.records import NewSighting
+
+    from .helpers import record_and_announce
+
+    def sighting(plate: str, hour: int) -> NewSighting:
+        return NewSighting(
+            camera="gate",
+            seen_at=datetime(2026, 11, 25, hour, 0, tzinfo=UTC),
+            plate=plate,
+            raw=plate,
+            confidence=0.9,
+            source="folder",
+        )
+
+    await record_and_announce(hass, init_folder, sighting("KA7777OO", 9))
+    assert hass.states.get("sensor.gate_last_sighting").state == (
+        "2026-11-25T09:00:00+00:00"
+    )
+    await record_and_announce(hass, init_folder, sighting("AE1234BK", 8))
+    assert hass.states.get("sensor.gate_last_plate").state == "AE1234BK"
+    assert hass.states.get("sensor.gate_last_sighting").state == (
+        "2026-11-25T09:00:00+00:00"
+    )
+    await record_and_announce(hass, init_folder, sighting("BC0001AA", 10))
+    assert hass.states.get("sensor.gate_last_sighting").state == (
+        "2026-11-25T10:00:00+00:00"
+    )
 
 
 async def test_busy_counters_are_disabled_by_default(

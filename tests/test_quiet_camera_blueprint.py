@@ -1,4 +1,7 @@
-"""The quiet-camera blueprint: a real automation on a real ANPR source's *Last read* sensor.
+"""The quiet-camera blueprint: a real automation on a camera's *Last sighting* sensor.
+
+Both kinds of sensor it takes are tried: every camera's *Last sighting* and an ANPR source's
+*Last read*, fed by real reads over the ANPR webhook.
 
 An exit camera that stops reading leaves the city open: the duty officer is told once, when
 it has been quiet for the set minutes, and again only after it read something in between.
@@ -32,7 +35,8 @@ from .test_anpr_source import _post, anpr_entry
 REPO = Path(__file__).resolve().parents[1]
 BLUEPRINT_PATH = "plate_tracker/camera_quiet.yaml"
 BLUEPRINT_FILE = REPO / "blueprints" / "automation" / BLUEPRINT_PATH
-SENSOR = "sensor.anpr_exit_north_last_read"
+LAST_READ = ("sensor.anpr_exit_north_last_read", "ANPR exit_north Last read")
+LAST_SIGHTING = ("sensor.exit_north_last_sighting", "exit_north Last sighting")
 
 
 def test_blueprint_metadata() -> None:
@@ -79,20 +83,25 @@ async def _minutes_pass(
         await hass.async_block_till_done()
 
 
+@pytest.mark.parametrize(
+    "quiet_sensor", [LAST_SIGHTING, LAST_READ], ids=["last_sighting", "last_read"]
+)
 async def test_told_once_when_the_camera_goes_quiet(
+    quiet_sensor: tuple[str, str],
     hass: HomeAssistant,
     exit_camera: MockConfigEntry,
     hass_client_no_auth: ClientSessionGenerator,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Quiet for 30 minutes: the actions run once; a read and a new silence run them again."""
+    sensor, name = quiet_sensor
     freezer.move_to(dt_util.utcnow().replace(second=0, microsecond=0))
     target = Path(hass.config.path("blueprints/automation/plate_tracker"))
     await hass.async_add_executor_job(_install, target)
     told = async_capture_events(hass, "exit_camera_quiet")
     await _read(hass_client_no_auth)
     await hass.async_block_till_done()
-    assert hass.states.get(SENSOR).state == dt_util.utcnow().isoformat()
+    assert hass.states.get(sensor).state == dt_util.utcnow().isoformat()
     assert await async_setup_component(
         hass,
         automation.DOMAIN,
@@ -103,7 +112,7 @@ async def test_told_once_when_the_camera_goes_quiet(
                 "use_blueprint": {
                     "path": BLUEPRINT_PATH,
                     "input": {
-                        "last_read_sensor": SENSOR,
+                        "last_read_sensor": sensor,
                         "quiet_minutes": 30,
                         "actions": [
                             {
@@ -122,14 +131,14 @@ async def test_told_once_when_the_camera_goes_quiet(
     )
     await hass.async_block_till_done()
     assert hass.states.get("automation.exit_north_quiet").state == "on"
-    last_read = hass.states.get(SENSOR).state
+    last_read = hass.states.get(sensor).state
 
     await _minutes_pass(hass, freezer, 29)
     assert told == []
     await _minutes_pass(hass, freezer, 2)
     assert len(told) == 1
     assert told[0].data == {
-        "source": "ANPR exit_north Last read",
+        "source": name,
         "last_read": last_read,
         "minutes": 30,
     }

@@ -38,6 +38,11 @@ PARALLEL_UPDATES = 0
 SCAN_INTERVAL = timedelta(seconds=30)
 
 LAST_PLATE = SensorEntityDescription(key="last_plate", translation_key="last_plate")
+LAST_SIGHTING = SensorEntityDescription(
+    key="last_sighting",
+    translation_key="last_sighting",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +169,10 @@ async def async_setup_entry(
         hass,
         entry,
         async_add_entities,
-        lambda camera: [LastPlateSensorEntity(entry, camera, LAST_PLATE)],
+        lambda camera: [
+            LastPlateSensorEntity(entry, camera, LAST_PLATE),
+            LastSightingSensorEntity(entry, camera, LAST_SIGHTING),
+        ],
     )
     async_track_watchlist_entities(
         hass,
@@ -215,6 +223,33 @@ class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
     def handle_sighting(self, sighting: Sighting) -> None:
         """Show the new plate."""
         self._show(sighting)
+
+
+class LastSightingSensorEntity(PlateTrackerCameraEntity, SensorEntity):
+    """When the camera last saw a plate: an exit camera gone quiet shows here.
+
+    The latest time wins: a pass read late (Frigate's events caught up after a broker
+    outage) does not move the sensor back. It starts from the store, so a restart
+    shows the same time.
+    """
+
+    def __init__(
+        self,
+        entry: PlateTrackerConfigEntry,
+        camera: str,
+        description: SensorEntityDescription,
+    ) -> None:
+        """Start from the camera's latest stored sighting."""
+        super().__init__(entry, camera, description)
+        last = self.last_sighting
+        self._attr_native_value = last.seen_at if last is not None else None
+
+    @callback
+    def handle_sighting(self, sighting: Sighting) -> None:
+        """Move to the sighting's time when it is later than the one shown."""
+        shown = self._attr_native_value
+        if not isinstance(shown, datetime) or sighting.seen_at > shown:
+            self._attr_native_value = sighting.seen_at
 
 
 class SourceTimeSensorEntity(PlateTrackerSourceEntity, RestoreSensor):
