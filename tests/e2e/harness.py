@@ -164,9 +164,15 @@ def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto")
 
 
-async def start_mosquitto(binary: str, workdir: Path) -> tuple[ManagedProcess, int]:
-    """Start an anonymous mosquitto on a free 127.0.0.1 port; return it and the port."""
-    port = free_port()
+async def start_mosquitto(
+    binary: str, workdir: Path, port: int | None = None
+) -> tuple[ManagedProcess, int]:
+    """Start an anonymous mosquitto on ``port`` (default a free one) of 127.0.0.1; return it and the port.
+
+    Given the port of a broker stopped before, this is that broker back after a restart:
+    without persistence it remembers no session, as after a crash.
+    """
+    port = port or free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         textwrap.dedent(
@@ -250,6 +256,8 @@ class FakeFrigate:
     """The user and password Frigate accepts; None: no login (port 5000)."""
     restarting: bool = False
     """Answer every request with 502, as the proxy in front of Frigate's API does while it restarts."""
+    ended: list[dict[str, Any]] = field(default_factory=list)
+    """Events ``/api/events`` lists (those that started within its ``after``-``before``)."""
     _token: str = ""
     _runner: web.AppRunner | None = None
 
@@ -310,8 +318,14 @@ class FakeFrigate:
         return web.Response(text=FRIGATE_VERSION)
 
     async def _events(self, request: web.Request) -> web.Response:
-        """List no events: nothing ended while the integration did not listen."""
-        return web.json_response([])
+        """List the ``ended`` events that started in the asked window, newest first, as Frigate does."""
+        after = float(request.query.get("after", "0"))
+        before = float(request.query.get("before", "inf"))
+        listed = [
+            event for event in self.ended if after <= event["start_time"] <= before
+        ]
+        listed.sort(key=lambda event: event["start_time"], reverse=True)
+        return web.json_response(listed)
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"service": {"version": "0.16.0"}})
