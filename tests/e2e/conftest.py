@@ -9,11 +9,24 @@ need the ``hass`` fixture are replaced here by ones that do not. ``hass_process`
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import os
 from pathlib import Path
 
 import pytest
 
-from .harness import RunningHass, free_port, running_hass, write_hass_config
+from .frigate import scene
+from .harness import (
+    EXTERNAL_BROKER_ENV,
+    HOST,
+    FakeFrigate,
+    RunningHass,
+    free_port,
+    in_ci,
+    mosquitto_binary,
+    running_hass,
+    start_mosquitto,
+    write_hass_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +48,34 @@ async def hass_process(tmp_path: Path) -> AsyncGenerator[RunningHass]:
     write_hass_config(config, port)
     async with running_hass(config, port, tmp_path) as (client, process):
         yield RunningHass(client, process)
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncGenerator[tuple[str, int]]:
+    """Provide a real MQTT broker: mosquitto started for this test, or the one CI started."""
+    if external := os.environ.get(EXTERNAL_BROKER_ENV):
+        host, _, external_port = external.rpartition(":")
+        yield host, int(external_port)
+        return
+    binary = mosquitto_binary()
+    if binary is None:
+        message = "mosquitto is not installed (Debian: apt-get install mosquitto)"
+        if in_ci():
+            pytest.fail(f"{message}; CI must run the end-to-end test")
+        pytest.skip(message)
+    process, port = await start_mosquitto(binary, tmp_path)
+    try:
+        yield HOST, port
+    finally:
+        await process.stop(grace=5)
+
+
+@pytest.fixture
+async def frigate() -> AsyncGenerator[FakeFrigate]:
+    """Serve a fake Frigate whose every event snapshot shows a car with plate AE1234BK."""
+    fake = FakeFrigate(snapshot=scene())
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

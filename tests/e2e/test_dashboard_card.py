@@ -49,6 +49,7 @@ from .harness import (
     e2e_marks,
     form_defaults,
     free_port,
+    in_ci,
     load_demo_feed,
     log_in_browser,
     running_hass,
@@ -169,10 +170,6 @@ window.addEventListener("unhandledrejection", (event) => {
 """
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture
 def chromium() -> Chromium:
     """Return the chromium to drive; skip or, under CI, fail when there is none."""
@@ -183,7 +180,7 @@ def chromium() -> Chromium:
     binary = chromium_binary()
     if binary is None:
         message = "chromium is not installed (Debian: apt-get install chromium)"
-        if _ci():
+        if in_ci():
             pytest.fail(
                 f"{message}; CI must run the browser test (or set {NO_BROWSER_ENV})"
             )

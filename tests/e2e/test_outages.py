@@ -1,17 +1,18 @@
-"""The MQTT broker dies and comes back: a pass that ended meanwhile is still a sighting.
+"""Outages: a pass while the MQTT broker or Home Assistant itself was down is still a sighting.
 
-Frigate's event messages are not kept by the broker: a car that passes while the broker is
-down never reaches Home Assistant over MQTT. The integration must show the outage, and once
-Home Assistant's MQTT client is back, ask Frigate's HTTP API for the events that ended in the
-gap and read them. Real mosquitto (stopped and started again on its port, without a session,
-as after a crash), a real ``hass``, the fake Frigate's event list.
+Frigate's event messages are not kept for a client that is away: a car that passes while the
+broker is down, or while Home Assistant is stopped, never reaches Home Assistant over MQTT. Once
+both are back, the integration must ask Frigate's HTTP API for the events that ended in the gap
+and read them, and what was stored before must still be there. Real mosquitto, real ``hass``
+processes on one configuration folder, the fake Frigate's event list.
 
-It needs a broker of its own to stop: where CI lends the host's broker (the Python 3.14 root),
-it is skipped; the Python 3.13 line runs it.
+The broker test needs a broker of its own to stop: where CI lends the host's broker (the
+Python 3.14 root), it is skipped; the Python 3.13 line runs it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 import os
@@ -21,6 +22,15 @@ from typing import Any
 
 import pytest
 
+from .frigate import (
+    CAMERA,
+    PLATE,
+    SIGHTING_TIMEOUT,
+    ended_event,
+    publish_event,
+    set_up_frigate_source,
+    sighting_of_events,
+)
 from .harness import (
     EXTERNAL_BROKER_ENV,
     HOST,
@@ -29,18 +39,14 @@ from .harness import (
     ManagedProcess,
     RunningHass,
     e2e_marks,
+    free_port,
+    in_ci,
     mosquitto_binary,
+    running_hass,
     start_mosquitto,
     wait_for,
-)
-from .test_frigate_to_sighting import (
-    CAMERA,
-    PLATE,
-    SIGHTING_TIMEOUT,
-    _ci,
-    _set_up_frigate_source,
-    _sighting_of_events,
-    frigate,  # noqa: F401 - the fixture, shared
+    wait_loaded,
+    write_hass_config,
 )
 
 pytestmark = e2e_marks(timeout=900)
@@ -75,7 +81,7 @@ async def own_broker(tmp_path: Path) -> AsyncGenerator[StoppableBroker]:
     binary = mosquitto_binary()
     if binary is None:
         message = "mosquitto is not installed (Debian: apt-get install mosquitto)"
-        if _ci():
+        if in_ci():
             pytest.fail(f"{message}; CI must run the end-to-end test")
         pytest.skip(message)
     workdir = tmp_path / "mosquitto"
@@ -86,35 +92,6 @@ async def own_broker(tmp_path: Path) -> AsyncGenerator[StoppableBroker]:
         yield broker
     finally:
         await broker.process.stop(grace=5)
-
-
-def _ended_event(event_id: str, start: float) -> dict[str, Any]:
-    """Return one event as Frigate's ``/api/events`` lists it (Frigate 0.16)."""
-    return {
-        "id": event_id,
-        "camera": CAMERA,
-        "label": "car",
-        "sub_label": None,
-        "top_score": 0.91,
-        "false_positive": False,
-        "start_time": start,
-        "end_time": start + 2.0,
-        "zones": [],
-        "thumbnail": None,
-        "has_clip": True,
-        "has_snapshot": True,
-        "retain_indefinitely": False,
-        "plus_id": None,
-        "model_hash": None,
-        "data": {
-            "box": [0.08, 0.39, 0.84, 0.61],
-            "region": [0, 0, 1, 1],
-            "score": 0.91,
-            "top_score": 0.91,
-            "attributes": [],
-            "type": "object",
-        },
-    }
 
 
 async def _broker_sensor(hass: RunningHass) -> dict[str, Any]:
@@ -131,7 +108,7 @@ async def _broker_sensor(hass: RunningHass) -> dict[str, Any]:
 
 async def test_pass_during_a_broker_outage_is_read(
     own_broker: StoppableBroker,
-    frigate: FakeFrigate,  # noqa: F811 - the fixture imported above
+    frigate: FakeFrigate,
     hass_process: RunningHass,
 ) -> None:
     """Broker down: the source says so; a car passes; broker back: that car is a sighting.
@@ -141,8 +118,8 @@ async def test_pass_during_a_broker_outage_is_read(
     """
     hass = hass_process
     broker = (HOST, own_broker.port)
-    await _set_up_frigate_source(hass, broker, frigate)
-    sighting, _ = await _sighting_of_events(hass, frigate, broker)
+    await set_up_frigate_source(hass, broker, frigate)
+    sighting, _ = await sighting_of_events(hass, frigate, broker)
     assert sighting["plate"] == PLATE, sighting
     assert (await _broker_sensor(hass))["state"] == "on"
 
@@ -154,7 +131,7 @@ async def test_pass_during_a_broker_outage_is_read(
     await wait_for("the broker shown disconnected", lambda: shows("off"), within=60)
 
     missed_id = f"{time.time():.6f}-outage"
-    frigate.ended.append(_ended_event(missed_id, time.time() - 1.0))
+    frigate.ended.append(ended_event(missed_id, time.time() - 1.0))
     snapshot_path = f"/api/events/{missed_id}/snapshot.jpg"
     assert not any(path.startswith(snapshot_path) for path in frigate.requests)
 
@@ -183,6 +160,79 @@ async def test_pass_during_a_broker_outage_is_read(
     listed = [path for path in frigate.requests if path.startswith("/api/events?")]
     assert listed, frigate.requests
 
-    after, sent = await _sighting_of_events(hass, frigate, broker)
+    after, sent = await sighting_of_events(hass, frigate, broker)
     assert after["event_id"] in sent, (after, sent)
     assert after["plate"] == PLATE, after
+
+
+async def _search(hass: RunningHass) -> list[dict[str, Any]]:
+    """Return every stored sighting, searched as an operator does."""
+    answer = await hass.client.websocket_answer(
+        {
+            "type": "call_service",
+            "domain": "plate_tracker",
+            "service": "search_sightings",
+            "service_data": {
+                "since": "2026-01-01T00:00:00+00:00",
+                "page_size": 100,
+                "reason": "e2e restart",
+            },
+            "return_response": True,
+        }
+    )
+    assert answer["success"], answer
+    found: list[dict[str, Any]] = answer["result"]["response"]["sightings"]
+    return found
+
+
+async def test_pass_while_home_assistant_is_stopped_is_read_at_start(
+    broker: tuple[str, int],
+    frigate: FakeFrigate,
+    tmp_path: Path,
+) -> None:
+    """Home Assistant stops; a car passes (its messages go to no one); it starts again.
+
+    The first sighting is still stored, and the pass of the gap is read from Frigate's
+    event list: the time of the last message was kept across the restart.
+    """
+    port = free_port()
+    config = tmp_path / "config"
+    write_hass_config(config, port)
+    runs = [tmp_path / "first", tmp_path / "second"]
+    for folder in runs:
+        folder.mkdir()
+
+    async with running_hass(config, port, runs[0]) as (client, process):
+        hass = RunningHass(client, process)
+        await set_up_frigate_source(hass, broker, frigate)
+        before, _ = await sighting_of_events(hass, frigate, broker)
+        assert before["plate"] == PLATE, before
+
+    missed_id = f"{time.time():.6f}-stopped"
+    start = time.time()
+    # Frigate publishes the pass as always; no one is subscribed.
+    await asyncio.to_thread(publish_event, *broker, missed_id)
+    frigate.ended.append(ended_event(missed_id, start))
+
+    async with running_hass(config, port, runs[1]) as (client, process):
+        hass = RunningHass(client, process)
+        await client.log_in()
+        await wait_loaded(hass, "plate_tracker")
+
+        async def read() -> bool:
+            return any(
+                state["entity_id"] == f"sensor.{CAMERA}_last_plate"
+                and state["attributes"].get("event_id") == missed_id
+                for state in await client.states()
+            )
+
+        try:
+            await wait_for("the missed pass read", read, within=SIGHTING_TIMEOUT * 2)
+        except AssertionError as err:
+            raise AssertionError(
+                f"{err}; Frigate served {frigate.requests}\nhass log:\n{hass.log()}"
+            ) from None
+        found = {row["event_id"]: row for row in await _search(hass)}
+    assert before["event_id"] in found, found
+    assert found[missed_id]["plate"] == PLATE, found[missed_id]
+    assert found[missed_id]["camera"] == CAMERA, found[missed_id]
