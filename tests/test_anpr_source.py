@@ -37,7 +37,13 @@ from custom_components.plate_tracker.const import (
 )
 from custom_components.plate_tracker.records import Direction, Reader
 
-from .sources.test_anpr import MULTIPART, hikvision_alert, jpeg, multipart
+from .sources.test_anpr import (
+    MULTIPART,
+    dahua_tollgate,
+    hikvision_alert,
+    jpeg,
+    multipart,
+)
 from .synthetic import scene_jpeg
 
 WEBHOOK_ID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -121,7 +127,7 @@ async def test_hikvision_read_is_stored_with_its_pictures(
 
     status, answer = await _post(hass_client_no_auth, body, MULTIPART)
 
-    assert (status, answer) == (200, {"stored": 1})
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
     store = entry.runtime_data.store
     latest = (await hass.async_add_executor_job(store.latest_per_camera))["exit_north"]
     assert latest.plate == "AE1234BK"
@@ -145,6 +151,45 @@ async def test_hikvision_read_is_stored_with_its_pictures(
     assert await hass.async_add_executor_job(store.count) == 1
 
 
+async def test_dahua_push_is_stored_and_acknowledged_once(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A Dahua ITSAPI push: stored with its pictures, answered with its Result; a resend is no second car."""
+    body = json.dumps(dahua_tollgate()).encode()
+    before = dt_util.utcnow()
+
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
+    store = entry.runtime_data.store
+    latest = (await hass.async_add_executor_job(store.latest_per_camera))["exit_north"]
+    assert (latest.plate, latest.reader) == ("AE1234BK", Reader.NVR)
+    assert latest.confidence == pytest.approx(0.87)
+    assert latest.direction is Direction.APPROACHING
+    # The camera's local time has no offset: the arrival dates it.
+    assert latest.seen_at >= before.replace(microsecond=0)
+    assert await hass.async_add_executor_job(store.image, latest.id, "crop") == (
+        jpeg("white")
+    )
+    assert await hass.async_add_executor_job(store.image, latest.id, "snapshot") == (
+        jpeg("black")
+    )
+
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
+    assert await hass.async_add_executor_job(store.count) == 1
+
+    heartbeat = b'{"Active": "keepAlive", "DeviceID": "ITC-EXIT-N"}'
+    status, answer = await _post(hass_client_no_auth, heartbeat, "application/json")
+    assert (status, answer) == (
+        200,
+        {"ignored": "not an ANPR read", "Result": True},
+    )
+    assert await hass.async_add_executor_job(store.count) == 1
+
+
 async def test_json_picture_without_a_plate_is_read_by_the_engine(
     hass: HomeAssistant,
     entry: MockConfigEntry,
@@ -161,7 +206,7 @@ async def test_json_picture_without_a_plate_is_read_by_the_engine(
 
     status, answer = await _post(hass_client_no_auth, body, "application/json")
 
-    assert (status, answer) == (200, {"stored": 1})
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
     latest = (
         await hass.async_add_executor_job(entry.runtime_data.store.latest_per_camera)
     )["bridge"]
@@ -205,7 +250,7 @@ async def test_reading_pictures_too_prefers_the_engine(
     for body in (engine_read, nothing_to_read, broken_picture):
         assert await _post(hass_client_no_auth, body, "application/json") == (
             200,
-            {"stored": 1},
+            {"stored": 1, "Result": True},
         )
 
     latest = await hass.async_add_executor_job(store.latest_per_camera)
@@ -237,7 +282,7 @@ async def test_bad_requests_are_refused_counted_and_logged_once(
     )
     assert await _post(hass_client_no_auth, heartbeat, "application/xml") == (
         200,
-        {"ignored": "not an ANPR read"},
+        {"ignored": "not an ANPR read", "Result": True},
     )
 
     counters = entry.runtime_data.source_counters

@@ -7,6 +7,9 @@ tells the sender whether to send again:
 - 200 ``{"stored": n}`` once the read is stored (or, the database refusing it,
   kept in the spool, whence it is stored later): the sender may forget it;
 - 200 ``{"ignored": ...}`` for a heartbeat or another alarm of the camera;
+
+  both 200 answers carry ``"Result": true`` too, the acknowledgement a Dahua
+  camera waits for before it stops sending the same read;
 - 202 ``{"queued": true}`` when the engine is too busy to finish within
   ``ACK_SECONDS``: the read waits in the queue and is stored after;
 - 400 ``{"error": ...}`` for a request that is not a read (counted, logged once
@@ -54,6 +57,8 @@ _LOGGER = logging.getLogger(__name__)
 ACK_SECONDS = 20.0
 """How long a camera's request waits for its read to be stored before the answer
 says it is queued (cameras give up after 30-60 s and send again)."""
+ACKNOWLEDGED = {"Result": True}
+"""What Dahua's ITSAPI push waits for in a 200 answer; without it, it sends the read again."""
 MALFORMED_LOG_SECONDS = 60.0
 
 
@@ -97,7 +102,7 @@ class AnprWebhook:
         if read is None:
             self._health_changed()
             self._counters["anpr_ignored"] += 1
-            return web.json_response({"ignored": "not an ANPR read"})
+            return web.json_response({"ignored": "not an ANPR read", **ACKNOWLEDGED})
         self._status.last_read = arrived
         self._health_changed()
         self._counters["anpr_reads"] += 1
@@ -127,7 +132,7 @@ class AnprWebhook:
                 {"error": "not stored, send it again"},
                 status=HTTPStatus.SERVICE_UNAVAILABLE,
             )
-        return web.json_response({"stored": stored})
+        return web.json_response({"stored": stored, **ACKNOWLEDGED})
 
     async def _parse(self, request: web.Request) -> AnprRead | None:
         """Return the request's read (None: a heartbeat); raise MalformedAnprError."""

@@ -135,10 +135,14 @@ async def test_anpr_camera_reads_become_sightings(
             answer = await _send(
                 session, url, alarm, f"multipart/form-data; boundary={BOUNDARY}"
             )
-            assert answer == (200, {"stored": 1}), f"{answer}\nhass log:\n{hass.log()}"
+            assert answer == (200, {"stored": 1, "Result": True}), (
+                f"{answer}\nhass log:\n{hass.log()}"
+            )
             camera_read = await subscription.next_event(SIGHTING_TIMEOUT)
             answer = await _send(session, url, picture_only, "application/json")
-            assert answer == (200, {"stored": 1}), f"{answer}\nhass log:\n{hass.log()}"
+            assert answer == (200, {"stored": 1, "Result": True}), (
+                f"{answer}\nhass log:\n{hass.log()}"
+            )
             engine_read = await subscription.next_event(SIGHTING_TIMEOUT)
             # Not a read: refused with a reason, and nothing is stored.
             status, refused = await _send(session, url, b"{", "application/json")

@@ -1,4 +1,4 @@
-"""Reads that ANPR cameras push: Hikvision ISAPI alarms and JSON, and what is refused."""
+"""Reads that ANPR cameras push: Hikvision ISAPI alarms, Dahua ITSAPI, JSON; what is refused."""
 
 from __future__ import annotations
 
@@ -248,6 +248,88 @@ def test_json_read() -> None:
     assert (read.picture, read.plate_picture) == (scene, crop)
 
 
+def dahua_tollgate(**plate: object) -> dict[str, object]:
+    """Return a Dahua ITC camera's ITSAPI ``TollgateInfo`` push, as its platform server gets it."""
+    return {
+        "Picture": {
+            "Plate": {
+                "PlateNumber": "AE1234BK",
+                "PlateColor": "White",
+                "PlateType": "Normal",
+                "Confidence": 87,
+                "IsExist": True,
+                "BoundingBox": [3520, 4480, 4352, 4736],
+                "Channel": 0,
+                **plate,
+            },
+            "Vehicle": {"VehicleColor": "Black", "VehicleType": "PassengerCar"},
+            "SnapInfo": {
+                "DeviceID": "ITC-EXIT-N",
+                "AccurateTime": "2026-11-25 22:42:07.312",
+                "SnapTime": "2026-11-25 22:42:07",
+                "TimeZone": 2,
+                "Direction": "Obverse",
+                "LanNo": 1,
+            },
+            "NormalPic": {
+                "Content": base64.b64encode(jpeg("black")).decode(),
+                "PicName": "AE1234BK-20261125224207.jpg",
+            },
+            "CutoutPic": {
+                "Content": base64.b64encode(jpeg("white")).decode(),
+                "PicName": "AE1234BK-plate.jpg",
+            },
+        }
+    }
+
+
+def test_dahua_itsapi_read() -> None:
+    """A Dahua push: plate, confidence, direction, both pictures; its local time left to arrival."""
+    body = json.dumps(dahua_tollgate()).encode()
+    read = parse_anpr_request("application/json;charset=UTF-8", body)
+    assert read is not None
+    assert (read.plate, read.camera) == ("AE1234BK", None)
+    assert read.confidence == pytest.approx(0.87)
+    assert read.direction is Direction.APPROACHING
+    # "2026-11-25 22:42:07.312" is the camera's clock without an offset.
+    assert read.seen_at is None
+    assert (read.picture, read.plate_picture) == (jpeg("black"), jpeg("white"))
+    assert read.event_id is not None
+    assert read.event_id.startswith("dahua-")
+    # The camera sends the same read again until it is acknowledged: the same id.
+    again = parse_anpr_request("application/json", body)
+    assert again is not None
+    assert again.event_id == read.event_id
+    # Another read of the same camera is another sighting.
+    other = dahua_tollgate()
+    other["Picture"]["SnapInfo"]["AccurateTime"] = "2026-11-25 22:42:09.020"  # type: ignore[index]
+    later = parse_anpr_request("application/json", json.dumps(other).encode())
+    assert later is not None
+    assert later.event_id != read.event_id
+
+
+def test_dahua_without_a_plate_or_a_scene() -> None:
+    """No plate found (IsExist false): the engine reads the pictures; the vehicle picture stands in."""
+    push = dahua_tollgate(IsExist=False, PlateNumber="")
+    picture = push["Picture"]
+    assert isinstance(picture, dict)
+    picture["VehiclePic"] = picture.pop("NormalPic")
+    picture["SnapInfo"]["Direction"] = "Reverse"
+    read = parse_anpr_request("application/json", json.dumps(push).encode())
+    assert read is not None
+    assert read.plate is None
+    assert read.picture == jpeg("black")
+    assert read.direction is Direction.RECEDING
+    # The picture's name moved with it; the time still tells this read apart.
+    assert read.event_id is not None
+
+
+def test_dahua_heartbeat_is_ignored() -> None:
+    """The ITSAPI keep-alive is a sign of life, not a read."""
+    body = b'{"Active": "keepAlive", "DeviceID": "ITC-EXIT-N"}'
+    assert parse_anpr_request("application/json", body) is None
+
+
 def test_axis_license_plate_verifier_json() -> None:
     """JSON as an Axis LPV publisher sends it: "timestamp" in ms; its device name is not read."""
     body = json.dumps(
@@ -331,6 +413,18 @@ def test_json_confidence(confidence: object, expected: float | None) -> None:
         ("application/json", b'{"camera": "gate"}', "neither a 'plate' nor an 'image'"),
         ("application/json", b'{"plate": "unknown", "image": "@@@"}', "neither"),
         ("application/json", b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        ("application/json", b'{"Picture": []}', "'Picture' that is not an object"),
+        ("application/json", b'{"Picture": {"Plate": 5}}', "'Plate' or 'SnapInfo'"),
+        (
+            "application/json",
+            b'{"Picture": {"Plate": {"IsExist": false}, "NormalPic": {"Content": "@"}}}',
+            "Dahua read with neither a plate nor a picture",
+        ),
+        (
+            "application/json",
+            b'{"Picture": {"Plate": {"PlateNumber": ["AE1234BK"]}}}',
+            "not a string",
+        ),
         ("text/plain", b"hello", "unsupported content type"),
         ("application/xml", b"<EventNotificationAlert><ANPR>", "not XML"),
         ("application/xml", b"<html/>", "not an alert"),
@@ -404,6 +498,7 @@ def test_mutated_requests_never_raise_anything_else() -> None:
                 }
             ).encode(),
         ),
+        ("application/json", json.dumps(dahua_tollgate()).encode()),
     ]
     outcomes = {"read": 0, "ignored": 0, "refused": 0}
     for _ in range(1500):

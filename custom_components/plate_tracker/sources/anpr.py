@@ -10,6 +10,11 @@ understood, told apart by their content type:
   (``licensePlatePicture.jpg``, ``detectionPicture.jpg``, ``vehiclePicture.jpg``),
   or the XML alone. Heartbeats and other alarms of the same channel are
   recognised and ignored.
+- **Dahua ITSAPI** (``TollgateInfo``), as a Dahua ITC camera's *platform server*
+  push sends it: JSON with a ``Picture`` object (``Plate.PlateNumber``,
+  ``Plate.Confidence``, ``SnapInfo.AccurateTime`` and ``Direction``, the scene in
+  ``NormalPic.Content`` and the plate in ``CutoutPic.Content``, base64). Its
+  heartbeat (``{"Active": "keepAlive", "DeviceID": ...}``) is ignored.
 - **JSON** for any other camera, NVR or script (Node-RED, a camera's HTTP
   notification): ``{"plate", "camera", "confidence", "time", "direction",
   "event_id", "image", "plate_image"}``, pictures as base64.
@@ -24,6 +29,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import hashlib
 import json
 import re
 from typing import Any
@@ -53,13 +59,18 @@ _DIRECTIONS = {
     "receding": Direction.RECEDING,
     "left": Direction.LEFT,
     "right": Direction.RIGHT,
-    # Hikvision: "forward" is a vehicle driving towards the camera, "reverse" away from it.
+    # Hikvision: "forward" is a vehicle driving towards the camera, "reverse" away from it;
+    # Dahua calls the lane's own direction "Obverse".
     "forward": Direction.APPROACHING,
+    "obverse": Direction.APPROACHING,
     "reverse": Direction.RECEDING,
 }
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+_DAHUA_SCENE_PICTURES = ("NormalPic", "VehiclePic")
+"""The whole scene first; the vehicle's picture when the camera sends no scene."""
 
 _HIKVISION_PLATE_PICTURES = ("licenseplatepicture",)
 _HIKVISION_SCENE_PICTURES = ("detectionpicture", "vehiclepicture", "featurepicture")
@@ -125,13 +136,17 @@ def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
 # ---------------------------------------------------------------- JSON
 
 
-def _json_read(body: bytes) -> AnprRead:
+def _json_read(body: bytes) -> AnprRead | None:
     try:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise MalformedAnprError(f"not JSON: {err}") from err
     if not isinstance(message, dict):
         raise MalformedAnprError("not a JSON object")
+    if "Picture" in message:
+        return _dahua_read(message["Picture"], message.get("PicName"))
+    if "Active" in message and "plate" not in message:
+        return None  # a Dahua ITSAPI heartbeat
     plate = _plate(message.get("plate"))
     camera = message.get("camera")
     if camera is not None and (
@@ -177,6 +192,67 @@ def _base64_picture(value: Any) -> tuple[bytes | None, int]:
         return None, 1
     picture = _as_jpeg(data)
     return (picture, 0) if picture is not None else (None, 1)
+
+
+# ---------------------------------------------------------------- Dahua
+
+
+def _dahua_read(picture: Any, pic_name: Any) -> AnprRead:
+    """Return the read of a Dahua ITSAPI ``TollgateInfo`` push (its ``Picture`` object)."""
+    if not isinstance(picture, dict):
+        raise MalformedAnprError("a Dahua 'Picture' that is not an object")
+    plate_info, snap = picture.get("Plate") or {}, picture.get("SnapInfo") or {}
+    if not isinstance(plate_info, dict) or not isinstance(snap, dict):
+        raise MalformedAnprError("a Dahua 'Plate' or 'SnapInfo' that is not an object")
+    # IsExist false: a vehicle without a plate the camera could find.
+    plate = (
+        None
+        if plate_info.get("IsExist") is False
+        else _plate(plate_info.get("PlateNumber"))
+    )
+    dropped = 0
+    found: dict[str, bytes] = {}
+    for name in ("CutoutPic", *_DAHUA_SCENE_PICTURES):
+        part = picture.get(name)
+        if part is None:
+            continue
+        content = part.get("Content") if isinstance(part, dict) else part
+        image, bad = _base64_picture(content)
+        dropped += bad
+        if image is not None:
+            found[name] = image
+    scene = next((found[n] for n in _DAHUA_SCENE_PICTURES if n in found), None)
+    if plate is None and scene is None and "CutoutPic" not in found:
+        raise MalformedAnprError("a Dahua read with neither a plate nor a picture")
+    accurate = snap.get("AccurateTime") or snap.get("SnapTime")
+    if not isinstance(pic_name, str) and isinstance(picture.get("NormalPic"), dict):
+        pic_name = picture["NormalPic"].get("PicName")
+    return AnprRead(
+        plate=plate,
+        confidence=_confidence(plate_info.get("Confidence")),
+        camera=None,
+        # Dahua writes the camera's local time without an offset: dated on arrival.
+        seen_at=_time(accurate),
+        direction=_direction(snap.get("Direction")),
+        event_id=_dahua_event_id(snap.get("DeviceID"), pic_name, accurate, plate),
+        picture=scene,
+        plate_picture=found.get("CutoutPic"),
+        pictures_dropped=dropped,
+    )
+
+
+def _dahua_event_id(
+    device: Any, pic_name: Any, accurate: Any, plate: str | None
+) -> str | None:
+    """Return one id for every resend of a Dahua read (it sends again until answered).
+
+    Dahua gives no event id: the camera, the picture's name and the time of the read
+    stand for one. None when it gives neither a picture name nor a time.
+    """
+    if not isinstance(pic_name, str) and not isinstance(accurate, str):
+        return None
+    key = json.dumps([str(device), str(pic_name), str(accurate), plate or ""])
+    return "dahua-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------- Hikvision
