@@ -107,7 +107,7 @@ async def _send(
 async def test_anpr_camera_reads_become_sightings(
     hass_process: RunningHass, tmp_path: Path
 ) -> None:
-    """The camera's own read is stored as it is; a picture without a read is read here."""
+    """The camera's own read is stored as it is (Hikvision, Dahua); a picture without a read is read here."""
     hass = hass_process
     client = hass.client
     await client.onboard()
@@ -128,6 +128,26 @@ async def test_anpr_camera_reads_become_sightings(
         {"camera": "gate", "plate": "", "image": base64.b64encode(scene).decode()}
     ).encode()
 
+    dahua_push = json.dumps(
+        {
+            "Picture": {
+                "Plate": {"PlateNumber": "BC5512HP", "Confidence": 91, "IsExist": True},
+                "SnapInfo": {
+                    "DeviceID": "ITC-1",
+                    "AccurateTime": "2026-11-27 23:10:05.120",
+                    "Direction": "Obverse",
+                },
+                "NormalPic": {
+                    "Content": base64.b64encode(_jpeg("gray", (640, 360))).decode(),
+                    "PicName": "BC5512HP-20261127231005.jpg",
+                },
+                "CutoutPic": {
+                    "Content": base64.b64encode(_jpeg("white", (160, 40))).decode()
+                },
+            }
+        }
+    ).encode()
+
     subscription = EventSubscription(client)
     try:
         await subscription.subscribe("plate_tracker_sighting")
@@ -144,6 +164,11 @@ async def test_anpr_camera_reads_become_sightings(
                 f"{answer}\nhass log:\n{hass.log()}"
             )
             engine_read = await subscription.next_event(SIGHTING_TIMEOUT)
+            answer = await _send(session, url, dahua_push, "application/json")
+            assert answer == (200, {"stored": 1, "Result": True}), (
+                f"{answer}\nhass log:\n{hass.log()}"
+            )
+            dahua_read = await subscription.next_event(SIGHTING_TIMEOUT)
             # Not a read: refused with a reason, and nothing is stored.
             status, refused = await _send(session, url, b"{", "application/json")
             assert status == 400
@@ -162,6 +187,12 @@ async def test_anpr_camera_reads_become_sightings(
     assert engine_read["plate"] == ENGINE_PLATE
     assert engine_read["camera"] == "gate"
     assert engine_read["reader"] == "engine"
+    assert dahua_read is not None, f"no sighting\nhass log:\n{hass.log()}"
+    assert dahua_read["plate"] == "BC5512HP"
+    assert dahua_read["camera"] == CAMERA
+    assert dahua_read["reader"] == "nvr"
+    assert dahua_read["direction"] == "approaching"
+    assert dahua_read["confidence"] == pytest.approx(0.91)
 
     states = {state["entity_id"]: state for state in await client.states()}
     sensor = next(
@@ -169,9 +200,10 @@ async def test_anpr_camera_reads_become_sightings(
         for entity_id, state in states.items()
         if entity_id.startswith("sensor.")
         and entity_id.endswith("_last_plate")
-        and state["state"] == "AE1234BK"
+        and state["state"] == "BC5512HP"
     )
-    assert sensor["attributes"]["sighting_id"] == camera_read["sighting_id"]
+    # The camera's latest read, Dahua's, on the source's camera.
+    assert sensor["attributes"]["sighting_id"] == dahua_read["sighting_id"]
     # The camera's pictures are the sighting's evidence: its plate image shows the crop.
     image_entity = sensor["entity_id"].replace("sensor.", "image.") + "_image"
     assert image_entity in states, sorted(states)
