@@ -233,16 +233,11 @@ class LastSightingSensorEntity(PlateTrackerCameraEntity, SensorEntity):
     shows the same time.
     """
 
-    def __init__(
-        self,
-        entry: PlateTrackerConfigEntry,
-        camera: str,
-        description: SensorEntityDescription,
-    ) -> None:
+    async def async_added_to_hass(self) -> None:
         """Start from the camera's latest stored sighting."""
-        super().__init__(entry, camera, description)
-        last = self.last_sighting
-        self._attr_native_value = last.seen_at if last is not None else None
+        await super().async_added_to_hass()
+        if (last := self.last_sighting) is not None:
+            self.handle_sighting(last)
 
     @callback
     def handle_sighting(self, sighting: Sighting) -> None:
