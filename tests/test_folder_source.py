@@ -7,9 +7,10 @@ import logging
 import os
 from pathlib import Path
 
+from homeassistant.auth.models import User
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -17,7 +18,11 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.const import (
+    DOMAIN,
+    EVENT_SIGHTING,
+    EVENT_WATCHLIST_HIT,
+)
 from custom_components.plate_tracker.engine.remote import EngineUnavailableError
 from custom_components.plate_tracker.sources.folder import Inbox, InboxFile
 
@@ -416,3 +421,52 @@ async def test_uploads_wait_for_an_engine_server_that_is_down(
     await wait_until(lambda: bool(events))
     assert events[0].data["plate"] == "AE1234BK"
     await wait_until(lambda: not image.exists())
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_watched_plate_read_below_the_minimum_is_kept_and_alerts(
+    hass: HomeAssistant,
+    inbox: Path,
+    folder_entry: MockConfigEntry,
+    hass_admin_user: User,
+) -> None:
+    """Every read is below a minimum of 1.0 here: the watched car is stored and alerted, the other not.
+
+    Real engine, real store, the real watchlist matcher: what the police would lose
+    to the minimum confidence is only what no watched plate matches.
+    """
+    folder_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        folder_entry, options={"min_confidence": 1.0}
+    )
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        DOMAIN,
+        "watchlist_add",
+        # Written on paper with Cyrillic letters and spaces, as officers do.
+        {"plate": "АЕ 1234 ВК", "label": "Stolen van"},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    files = []
+    for camera, plate in (("bridge", "AE1234BK"), ("gate", "KA7777OO")):
+        (inbox / camera).mkdir()
+        files.append(inbox / camera / "20261125T101500.jpg")
+        await hass.async_add_executor_job(_upload, files[-1], scene_jpeg(plate, seed=3))
+
+    await wait_until(lambda: not any(path.exists() for path in files))
+    await wait_until(lambda: bool(hits))
+    await hass.async_block_till_done()
+
+    runtime = folder_entry.runtime_data
+    latest = await hass.async_add_executor_job(runtime.store.latest_per_camera)
+    assert sorted(latest) == ["bridge"]
+    assert latest["bridge"].plate == "AE1234BK"
+    assert latest["bridge"].confidence < 1.0
+    assert [hit.data["plate"] for hit in hits] == ["AE1234BK"]
+    assert runtime.pipeline.counters.watched_below_threshold == 1
+    assert runtime.pipeline.counters.reads_below_threshold >= 1
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()

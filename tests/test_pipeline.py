@@ -193,6 +193,65 @@ async def test_text_beside_the_plate_of_a_single_image_is_not_a_sighting(
     assert pipeline.counters.text_not_stored == 2
 
 
+async def test_a_watched_plate_below_the_minimum_is_kept() -> None:
+    """A wanted car read unsurely is stored (and so alerted); another unsure read is not."""
+    h = Harness()
+    asked: list[tuple[str, str]] = []
+
+    def is_watched(plate_read: PlateRead, seen: Frame) -> bool:
+        asked.append((plate_read.text, seen.camera))
+        return plate_read.text == "XI1469OO"
+
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=h.record,
+        publish=h.publish,
+        is_watched=is_watched,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        h.script[b"unsure"] = [
+            read("XI1469OO", 0.43),
+            read("KA7777OO", 0.41),
+            read("SC0TT", 0.9, loose=True),
+            read("AE1234BK", 0.95),
+        ]
+        sightings = await pipeline.submit(frame(b"unsure", event=None, final=True))
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert [(s.plate, s.confidence) for s in sightings] == [
+        ("XI1469OO", 0.43),
+        ("AE1234BK", 0.95),
+    ]
+    assert pipeline.counters.watched_below_threshold == 1
+    assert pipeline.counters.reads_below_threshold == 1
+    assert pipeline.counters.text_not_stored == 1
+    # Confident reads of a plate format are never asked about.
+    assert [text for text, _ in asked] == ["XI1469OO", "KA7777OO", "SC0TT"]
+
+
+async def test_a_failing_watchlist_check_leaves_the_threshold_as_it_was() -> None:
+    """The watchlist must never cost a read its normal handling."""
+    h = Harness()
+
+    def broken(plate_read: PlateRead, seen: Frame) -> bool:
+        raise ValueError("at must be timezone aware")
+
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame, record=h.record, publish=h.publish, is_watched=broken
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        h.script[b"two"] = [read("AE1234BK", 0.9), read("XI1469OO", 0.43)]
+        sightings = await pipeline.submit(frame(b"two", event=None, final=True))
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert [s.plate for s in sightings] == ["AE1234BK"]
+    assert pipeline.counters.reads_below_threshold == 1
+
+
 async def test_an_event_never_takes_text_for_its_plate(
     harness: tuple[Harness, SightingPipeline],
 ) -> None:

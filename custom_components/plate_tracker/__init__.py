@@ -333,6 +333,9 @@ async def async_setup_entry(
         on_spool_change=partial(_async_spool_changed, hass, spool),
         on_store_error=partial(async_store_failed, hass, entry.entry_id),
         parallel_reads=options.get(CONF_PARALLEL_READS, DEFAULT_PARALLEL_READS),
+        is_watched=lambda read, frame: alerts.is_watched(
+            read.text, read.alternatives, frame.camera, frame.seen_at
+        ),
     )
     _async_spool_changed(hass, spool, len(spool))
     source_counters: Counter[str] = Counter()

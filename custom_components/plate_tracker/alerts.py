@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -25,7 +25,7 @@ from .const import (
 from .matching.cooldown import AlertCooldown
 from .matching.signing import UrlSigner
 from .matching.watchlist import CompiledWatchlist, WatchlistHit
-from .records import Sighting, WatchlistEntry
+from .records import MatchKind, Sighting, WatchlistEntry
 from .store import SearchQuery, SearchSort, SightingStore
 from .store.models import ImageKind
 
@@ -91,6 +91,28 @@ class WatchlistAlerts:
         except NoURLAvailableError:
             base = ""
         return f"{base}{path}?{query}"
+
+    def is_watched(
+        self,
+        plate: str,
+        alternatives: Sequence[tuple[str, float]],
+        camera: str,
+        at: datetime,
+    ) -> bool:
+        """Whether a read matches a watched plate exactly, by pattern or by look-alikes.
+
+        A match by one edit does not count: it is how reads of other cars match.
+        """
+        return any(
+            hit.kind is not MatchKind.ONE_EDIT
+            for hit in self._compiled.match(
+                plate=plate,
+                alternatives=alternatives,
+                camera=camera,
+                at=at,
+                tz=dt_util.get_default_time_zone(),
+            )
+        )
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:
         """Record every hit of a sighting; alert for those that start a new pass."""

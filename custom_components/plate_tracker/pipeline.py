@@ -143,6 +143,9 @@ class PipelineCounters:
     """Frames the engine server could not read (down, unreachable, refusing the token);
     the NVR's own read of such a frame is still stored."""
     reads_below_threshold: int = 0
+    watched_below_threshold: int = 0
+    """Reads below the minimum confidence kept because they match a watched plate
+    exactly or by look-alikes: a wanted vehicle missed costs more than a check."""
     text_not_stored: int = 0
     """Further reads of a frame that fit only a loose format: beside a car's
     plate the engine also reads its dealer's name, sticker years and phone numbers."""
@@ -242,8 +245,13 @@ class SightingPipeline:
         on_store_error: Callable[[Exception], None] | None = None,
         spool_retry_seconds: float = SPOOL_RETRY_SECONDS,
         parallel_reads: int = 1,
+        is_watched: Callable[[PlateRead, Frame], bool] | None = None,
     ) -> None:
         """Wire the pipeline; ``run()`` starts the worker.
+
+        ``is_watched`` tells whether a read of a frame matches a watched plate
+        strongly (not by one edit): such a read is kept whatever its confidence
+        or its format.
 
         ``parallel_reads`` frames are read at once (as many as the engine has
         workers); what they read is applied one frame at a time, in order.
@@ -273,6 +281,7 @@ class SightingPipeline:
         """When the engine outage began (seconds since the epoch); None while it reads."""
         self._engine_back: list[Callable[[float], None]] = []
         self._parallel_reads = max(1, parallel_reads)
+        self._is_watched = is_watched
 
     @property
     def queue_depth(self) -> int:
@@ -502,7 +511,7 @@ class SightingPipeline:
         elif not frame.read_image:
             reads = self._camera_side_reads(frame)
         reader = Reader.ENGINE if engine_read_plate else Reader.NVR
-        plates = self._plates_of(reads)
+        plates = self._plates_of(reads, frame)
         if key is None:
             stored = [
                 await self._store_single(frame, read, reader, may_spool=may_spool)
@@ -513,7 +522,7 @@ class SightingPipeline:
             key, frame, plates, plate_box_known=engine_read_plate, may_spool=may_spool
         )
 
-    def _plates_of(self, reads: list[PlateRead]) -> list[PlateRead]:
+    def _plates_of(self, reads: list[PlateRead], frame: Frame) -> list[PlateRead]:
         """Return the reads of one frame that are plates, likeliest first.
 
         The engine's first read is its likeliest plate, kept when confident
@@ -522,10 +531,20 @@ class SightingPipeline:
         A further read is another vehicle's plate only when it fits a plate
         format of its own; one that fits only a loose format is, far more
         often, text on the same car, and is counted instead of stored.
+        A read that matches a watched plate exactly or by look-alikes is
+        kept either way (and counted when its confidence alone would have
+        dropped it): on the 557 labelled photos, with every true plate
+        watched, the alerts at a minimum of 0.5 cover 535 photos' own plates
+        instead of 516, and photos alerting for another plate stay 2.
         """
         plates = []
         for index, read in enumerate(reads):
-            if read.confidence < self.min_confidence:
+            below = read.confidence < self.min_confidence
+            if (below or (index > 0 and read.loose)) and self._watched(read, frame):
+                self.counters.watched_below_threshold += below
+                plates.append(read)
+                continue
+            if below:
                 self.counters.reads_below_threshold += 1
                 continue
             if index > 0 and read.loose:
@@ -533,6 +552,18 @@ class SightingPipeline:
                 continue
             plates.append(read)
         return plates
+
+    def _watched(self, read: PlateRead, frame: Frame) -> bool:
+        if self._is_watched is None:
+            return False
+        try:
+            return self._is_watched(read, frame)
+        except Exception:
+            # The watchlist must never cost a read its normal handling.
+            _LOGGER.exception(
+                "Could not match a read of %s to the watchlist", frame.camera
+            )
+            return False
 
     async def _read(
         self, frame: Frame, image: bytes, plate_hint: Box | None = None
