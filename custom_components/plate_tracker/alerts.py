@@ -92,6 +92,22 @@ class WatchlistAlerts:
             base = ""
         return f"{base}{path}?{query}"
 
+    def _hits(
+        self,
+        plate: str,
+        alternatives: Sequence[tuple[str, float]],
+        camera: str,
+        at: datetime,
+    ) -> list[WatchlistHit]:
+        """Match one read against the watchlist, in Home Assistant's time zone."""
+        return self._compiled.match(
+            plate=plate,
+            alternatives=alternatives,
+            camera=camera,
+            at=at,
+            tz=dt_util.get_default_time_zone(),
+        )
+
     def is_watched(
         self,
         plate: str,
@@ -105,23 +121,13 @@ class WatchlistAlerts:
         """
         return any(
             hit.kind is not MatchKind.ONE_EDIT
-            for hit in self._compiled.match(
-                plate=plate,
-                alternatives=alternatives,
-                camera=camera,
-                at=at,
-                tz=dt_util.get_default_time_zone(),
-            )
+            for hit in self._hits(plate, alternatives, camera, at)
         )
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:
         """Record every hit of a sighting; alert for those that start a new pass."""
-        hits = self._compiled.match(
-            plate=sighting.plate,
-            alternatives=sighting.alternatives,
-            camera=sighting.camera,
-            at=sighting.seen_at,
-            tz=dt_util.get_default_time_zone(),
+        hits = self._hits(
+            sighting.plate, sighting.alternatives, sighting.camera, sighting.seen_at
         )
         for hit in hits:
             if hit.entry.id is None:  # only stored entries (with ids) are ever compiled
