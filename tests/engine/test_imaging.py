@@ -132,6 +132,18 @@ def test_local_contrast_lifts_a_faint_mark_and_leaves_flat_areas_grey() -> None:
     assert flat == 128
 
 
+def test_local_contrast_of_a_large_image_is_a_smaller_copy_evened_alike() -> None:
+    """Above ``max_side`` the image is evened out at that size, the radius shrunk with it."""
+    image = Image.new("RGB", (800, 480), (30, 30, 30))
+    image.paste((40, 40, 40), (360, 200, 440, 280))
+    evened = local_contrast(image, radius=96, max_side=200).convert("L")
+    assert evened.size == (200, 120)
+    assert evened.getpixel((100, 60)) - evened.getpixel((85, 60)) > 40
+    assert evened.getpixel((10, 10)) == 128
+    small = Image.new("RGB", (150, 90), (30, 30, 30))
+    assert local_contrast(small, max_side=200).size == (150, 90)
+
+
 def test_model_input_is_channels_first_and_scaled_to_minus_one_one() -> None:
     """Black, mid grey and white land on -1, 0 and 1; each channel keeps its plane."""
     image = Image.new("RGB", (3, 2))

@@ -17,6 +17,7 @@ from custom_components.plate_tracker.engine import (
 )
 from custom_components.plate_tracker.engine.detection import TextLine
 from custom_components.plate_tracker.engine.formats import FORMATS, FormatMatch
+from custom_components.plate_tracker.engine.imaging import local_contrast
 from custom_components.plate_tracker.engine.recognition import LineRead
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
@@ -408,8 +409,41 @@ def test_a_faint_plate_is_found_with_the_local_contrast_evened_out(
     data = jpeg(dim)
 
     assert [read.text for read in recognizer.read(data).plates][:1] == ["AE1455KH"]
-    monkeypatch.setattr(recognizer_module, "local_contrast", lambda image: image)
+    monkeypatch.setattr(recognizer_module, "local_contrast", lambda image, **_: image)
     assert recognizer.read(data).plates == ()
+
+
+def test_a_faint_plate_in_a_large_photo_is_found_on_a_smaller_evened_copy(
+    recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4K frame is evened out at the size the detector sees, not in full.
+
+    The faint plate is still found, and its box lands where it is in the
+    frame's own pixels (the smaller copy's lines are scaled back).
+    """
+    plate = render_plate(["AE 1455 KH"], char_height=56).convert("RGB")
+    at = (1700, 1300)
+    scene = scene_with(plate, size=(3840, 2160), at=at)
+    dim = ImageEnhance.Brightness(ImageEnhance.Contrast(scene).enhance(0.08)).enhance(
+        0.5
+    )
+    evened_sizes: list[tuple[int, int]] = []
+
+    def spy(image: Image.Image, **kwargs: int) -> Image.Image:
+        evened = local_contrast(image, **kwargs)
+        evened_sizes.append(evened.size)
+        return evened
+
+    monkeypatch.setattr(recognizer_module, "local_contrast", spy)
+    (read, *_) = recognizer.read(jpeg(dim)).plates
+
+    assert read.text == "AE1455KH"
+    assert evened_sizes == [(1280, 720)]
+    x1, y1, x2, y2 = read.box
+    assert abs(x1 - at[0]) < 0.1 * plate.width
+    assert abs(x2 - (at[0] + plate.width)) < 0.1 * plate.width
+    assert abs(y1 - at[1]) < 0.3 * plate.height
+    assert abs(y2 - (at[1] + plate.height)) < 0.3 * plate.height
 
 
 def test_a_small_vehicle_box_is_enlarged_for_the_detector(

@@ -92,13 +92,16 @@ class TextDetector:
         image: Image.Image,
         *,
         max_side: int,
-        offset: tuple[int, int] = (0, 0),
+        offset: tuple[float, float] = (0, 0),
         max_upscale: float = 1.0,
+        frame_scale: tuple[float, float] = (1.0, 1.0),
     ) -> list[TextLine]:
         """Text lines in ``image`` (read scaled so its longer side is at most ``max_side``).
 
         A smaller image is enlarged towards ``max_side`` by at most ``max_upscale``.
-        ``offset`` is added to every line so boxes found in a crop land in frame pixels.
+        ``offset`` is added to every line so boxes found in a crop land in frame
+        pixels; ``frame_scale`` is the frame pixels per pixel of ``image`` where
+        it is a smaller copy standing for the frame's pixels.
         """
         scale = min(max_upscale, max_side / max(image.size))
         # The network downsamples by 32: pick the nearest multiple per side.
@@ -111,8 +114,8 @@ class TextDetector:
         )
         batch = model_input(resized)[np.newaxis]
         probability = self._session.run(None, {self._input_name: batch})[0][0, 0]
-        scale_x = image.width / width
-        scale_y = image.height / height
+        scale_x = image.width * frame_scale[0] / width
+        scale_y = image.height * frame_scale[1] / height
         return [
             _in_frame(line, scale_x, scale_y, offset)
             for line in lines_from_probability(probability)
@@ -120,7 +123,7 @@ class TextDetector:
 
 
 def _in_frame(
-    line: TextLine, scale_x: float, scale_y: float, offset: tuple[int, int]
+    line: TextLine, scale_x: float, scale_y: float, offset: tuple[float, float]
 ) -> TextLine:
     """Return a line of the detector's map in frame pixels (the map may be scaled unevenly)."""
     shear = None

@@ -276,16 +276,17 @@ class PlateRecognizer:
         )
 
         def look(
-            at_side: int, max_upscale: float, seen: Image.Image = region
+            at_side: int, max_upscale: float, seen: Image.Image | None = None
         ) -> list[PlateRead]:
             return _suppress_overlaps(
                 self._read_region(
                     frame,
-                    seen,
+                    region,
                     at_side,
                     offset,
                     whole_is_line=whole,
                     max_upscale=max_upscale,
+                    seen=seen,
                 )
             )
 
@@ -317,10 +318,14 @@ class PlateRecognizer:
             # A dim plate in a dark rear, or a hazy one in glare, is too faint
             # for the detector at any scale: look once more with the local
             # contrast evened out, and read what it finds from the frame itself.
+            # Evened out at the size the detector sees it (no smaller than a
+            # 1280 px frame's, which is evened out as it is): a large photo's
+            # float arrays at full size cost far more memory and time.
+            contrast_side = retry_side_at(LOCAL_CONTRAST_SCALE)
             retried = look(
-                retry_side_at(LOCAL_CONTRAST_SCALE),
+                contrast_side,
                 retry_upscale,
-                local_contrast(region),
+                local_contrast(region, max_side=max(contrast_side, MAX_DETECTION_SIDE)),
             )
             if _rank(retried) > _rank(plates):
                 plates = retried
@@ -335,9 +340,23 @@ class PlateRecognizer:
         *,
         whole_is_line: bool,
         max_upscale: float,
+        seen: Image.Image | None = None,
     ) -> list[tuple[FormatMatch, PlateRead]]:
-        """Every plate read in ``region`` seen at ``side``, with its format match."""
-        lines = self._detect(region, side, offset, max_upscale=max_upscale)
+        """Every plate read in ``region`` seen at ``side``, with its format match.
+
+        The detector looks at ``seen`` instead where given: a copy of the
+        region, perhaps smaller; the characters are read from ``frame``.
+        """
+        if seen is None:
+            lines = self._detect(region, side, offset, max_upscale=max_upscale)
+        else:
+            lines = self._detect(
+                seen,
+                side,
+                offset,
+                max_upscale=max_upscale * region.width / seen.width,
+                frame_scale=(region.width / seen.width, region.height / seen.height),
+            )
         candidates = _candidates(lines)
         if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
@@ -405,8 +424,12 @@ class PlateRecognizer:
         offset: tuple[int, int],
         *,
         max_upscale: float,
+        frame_scale: tuple[float, float] = (1.0, 1.0),
     ) -> list[TextLine]:
         """Text lines of ``region`` seen at ``side``; in overlapping tiles above DETECTION_SIDE_LARGE_FRAME.
+
+        ``frame_scale`` is the frame pixels per pixel of ``region`` (see
+        ``TextDetector.detect``).
 
         Detection memory grows with the area seen at once, so the finest scale
         is reached tile by tile, each of at most TILE_SIDE squared detector
@@ -416,7 +439,11 @@ class PlateRecognizer:
         """
         if side <= DETECTION_SIDE_LARGE_FRAME:
             return self._detector.detect(
-                region, max_side=side, offset=offset, max_upscale=max_upscale
+                region,
+                max_side=side,
+                offset=offset,
+                max_upscale=max_upscale,
+                frame_scale=frame_scale,
             )
         scale = side / max(region.size)
         strip_height = TILE_SIDE * TILE_SIDE / (region.width * scale)
@@ -438,8 +465,12 @@ class PlateRecognizer:
                     self._detector.detect(
                         region.crop(box),
                         max_side=round(max(box[2] - left, box[3] - top) * scale),
-                        offset=(offset[0] + left, offset[1] + top),
+                        offset=(
+                            offset[0] + left * frame_scale[0],
+                            offset[1] + top * frame_scale[1],
+                        ),
                         max_upscale=max_upscale,
+                        frame_scale=frame_scale,
                     )
                 )
         return lines
