@@ -22,15 +22,18 @@ import urllib.error
 import urllib.request
 
 from aiohttp import web
+from PIL import ImageStat
 import pytest
 
 from custom_components.plate_tracker.engine import PlateRecognizer, cli
 from custom_components.plate_tracker.engine.benchmark import (
     REFERENCE_SCRIPT,
     compare,
+    generated_frames,
     photo_frames,
 )
 from custom_components.plate_tracker.engine.fusion import FUSION_VERSION
+from custom_components.plate_tracker.engine.imaging import decode_image
 from custom_components.plate_tracker.engine.server import create_app
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
@@ -687,6 +690,82 @@ def test_bench_on_labelled_photos_uses_full_hd_frames_and_their_boxes(
     assert (result["vehicle_box"]["n"], result["vehicle_box"]["accuracy"]) == (2, 0.5)
 
 
+def test_bench_without_plates_counts_every_read_as_false(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--no-plate`` draws plates without text at ``--frame-size``: right is reading nothing."""
+    code = cli.main(
+        [
+            "bench",
+            "--images",
+            "2",
+            "--no-plate",
+            "--frame-size",
+            "1920x1080",
+            "--models",
+            str(model_dir),
+        ]
+    )
+
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 0
+    assert (result["frame_size"], result["plates"]) == ("1920x1080", "hidden")
+    for mode in ("full_frame", "vehicle_box", "pass_frame"):
+        figures = result[mode]
+        assert figures["n"] == 2
+        assert figures["accuracy"] == pytest.approx(1 - figures["read_share"])
+
+
+def test_generated_frames_scale_with_the_frame_and_can_hide_the_plate() -> None:
+    """A 4K scene's plate is three times as large; a hidden plate is drawn without its text."""
+    (shown,) = generated_frames(1, size=(3840, 2160))
+    (hidden,) = generated_frames(1, size=(3840, 2160), plate_hidden=True)
+    (small,) = generated_frames(1)
+
+    assert decode_image(shown.data).size == (3840, 2160)
+    assert (shown.plate, hidden.plate) == ("AE1000KH", "")
+    x1, y1, x2, y2 = shown.vehicle_box
+    sx1, sy1, sx2, sy2 = small.vehicle_box
+    assert (x2 - x1) == pytest.approx(3 * (sx2 - sx1), rel=0.1)
+    assert (y2 - y1) == pytest.approx(3 * (sy2 - sy1), rel=0.1)
+
+
+def test_photo_frames_can_cover_the_labelled_plate(tmp_path: Path) -> None:
+    """The plate's box is painted over in one colour; the rest of the photo stays."""
+    (tmp_path / "plate.jpg").write_bytes(scene(["AE 1455 KH"]))
+    box = plate_box(["AE 1455 KH"])
+    (tmp_path / "manifest.csv").write_text(
+        MANIFEST_HEADER
+        + f"plate.jpg,AE1455KH,ua,{','.join(map(str, box))},1280,720,\n",
+        encoding="utf-8",
+    )
+
+    (shown,) = photo_frames(tmp_path, 1)
+    (covered,) = photo_frames(tmp_path, 1, plate_hidden=True)
+
+    assert (shown.plate, covered.plate) == ("AE1455KH", "")
+    assert covered.vehicle_box == shown.vehicle_box
+    before, after = decode_image(shown.data), decode_image(covered.data)
+    assert max(ImageStat.Stat(before.crop(box).convert("L")).stddev) > 30
+    assert max(ImageStat.Stat(after.crop(box).convert("L")).stddev) < 3
+    corner = (0, 0, 200, 200)
+    assert ImageStat.Stat(after.crop(corner)).mean == pytest.approx(
+        ImageStat.Stat(before.crop(corner)).mean, abs=2
+    )
+
+
+@pytest.mark.parametrize("size", ["1920", "axb", "10x10", "10000x10000"])
+def test_bench_refuses_a_frame_size_it_cannot_use(
+    model_dir: Path, size: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed or out-of-range ``--frame-size`` is a usage error, before any model is loaded."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--frame-size", size, "--models", str(model_dir)])
+
+    assert exit_info.value.code == 2
+    assert "--frame-size" in capsys.readouterr().err
+
+
 def test_photo_frames_stop_at_the_limit(tmp_path: Path) -> None:
     """`--images N` bounds the run time on a large photo set."""
     (tmp_path / "manifest.csv").write_text(
@@ -783,7 +862,12 @@ def test_bench_runs_the_reference_pipeline_side_by_side(
     out = capsys.readouterr().out.splitlines()
     result = json.loads(out[-1])
     assert code == 0
-    assert result["reference_rapidocr"] == {"n": 3, "p50_s": 0.4, "accuracy": 0.3333}
+    assert result["reference_rapidocr"] == {
+        "n": 3,
+        "p50_s": 0.4,
+        "accuracy": 0.3333,
+        "read_share": 0.6667,
+    }
     ours = result["full_frame"]
     assert out[0] == (
         f"engine p50 {ours['p50_s']} s, accuracy {ours['accuracy']}; "

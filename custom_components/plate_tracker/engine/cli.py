@@ -15,6 +15,7 @@ from typing import TextIO
 import aiohttp
 
 from .benchmark import (
+    FRAME_SIZE,
     Read,
     compare,
     generated_frames,
@@ -25,7 +26,7 @@ from .benchmark import (
     run_reference,
 )
 from .evaluation import evaluate, floor_violations, load_manifests
-from .imaging import ImageError
+from .imaging import MAX_PIXELS, ImageError
 from .models import ModelsUnavailable, ensure_models
 from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
@@ -62,6 +63,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 3840x2160, not {text!r}"
+        ) from None
+    if min(size) < 64 or size[0] * size[1] > MAX_PIXELS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is outside 64x64 to {MAX_PIXELS} pixels"
+        )
+    return size
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench",
         parents=[common],
-        help="latency, throughput and memory on 1280x720 frames",
+        help="latency, throughput and memory on 1280x720 frames (or --frame-size)",
     )
     bench.add_argument(
         "data_dir",
@@ -139,6 +155,20 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="read every frame this many times, each frame's median time counting:"
         " steadier figures on a busy machine (default %(default)s)",
+    )
+    bench.add_argument(
+        "--frame-size",
+        type=_frame_size,
+        default=FRAME_SIZE,
+        metavar="WxH",
+        help="frames of this size: labelled photos of it, or scenes drawn at it"
+        " (default 1280x720)",
+    )
+    bench.add_argument(
+        "--no-plate",
+        action="store_true",
+        help="cover each labelled plate (draw plates without text): what a car whose"
+        " plate cannot be read costs, the engine's longest search",
     )
     bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
     bench.add_argument("--save", type=Path, help="write this run's JSON here")
@@ -372,17 +402,26 @@ def _run_bench(
     reads: Sequence[Read],
     before_engine: float,
 ) -> int:
+    size, hidden = args.frame_size, args.no_plate
     if args.data_dir is not None:
-        frames = photo_frames(args.data_dir, args.images)
+        frames = photo_frames(
+            args.data_dir, args.images, size=size, plate_hidden=hidden
+        )
         source = str(args.data_dir)
     else:
-        frames = generated_frames(args.images)
+        frames = generated_frames(args.images, size=size, plate_hidden=hidden)
         source = "generated"
+    width, height = size
     if not frames:
-        _say(f"no 1280x720 labelled frames under {args.data_dir}", stream=sys.stderr)
+        _say(
+            f"no {width}x{height} labelled frames under {args.data_dir}",
+            stream=sys.stderr,
+        )
         return 1
     result = {
         "source": source,
+        "frame_size": f"{width}x{height}",
+        "plates": "hidden" if hidden else "shown",
         "threads": args.threads,
         **({"server": args.server} if args.server is not None else {}),
         **run_benchmark(reads[0], frames, rounds=args.rounds),
