@@ -193,6 +193,48 @@ async def test_text_beside_the_plate_of_a_single_image_is_not_a_sighting(
     assert pipeline.counters.text_not_stored == 2
 
 
+async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() -> None:
+    """A make or model read as the first text is counted, not stored, unless it is watched.
+
+    A vanity plate is stored as before, and so is a badge the police listed.
+    """
+    h = Harness()
+
+    def is_watched(plate_read: PlateRead, seen: Frame) -> bool:
+        return plate_read.text == "MUSTANG"
+
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=h.record,
+        publish=h.publish,
+        is_watched=is_watched,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        h.script[b"badges"] = [read("QUEST", 0.91, loose=True)]
+        h.script[b"misread badge, then a plate"] = [
+            read("CHEVRDLE", 0.88, loose=True),
+            read("7ABC123", 0.9),
+        ]
+        h.script[b"watched"] = [read("MUSTANG", 0.95, loose=True)]
+        h.script[b"vanity"] = [read("DUKDAWG", 0.98, loose=True)]
+        stored = [
+            [s.plate for s in await pipeline.submit(frame(image, event=None))]
+            for image in (
+                b"badges",
+                b"misread badge, then a plate",
+                b"watched",
+                b"vanity",
+            )
+        ]
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert stored == [[], ["7ABC123"], ["MUSTANG"], ["DUKDAWG"]]
+    assert pipeline.counters.vehicle_words_not_stored == 2
+    assert pipeline.counters.text_not_stored == 0
+
+
 async def test_a_watched_plate_below_the_minimum_is_kept() -> None:
     """A wanted car read unsurely is stored (and so alerted); another unsure read is not."""
     h = Harness()
