@@ -194,7 +194,7 @@ async def test_text_beside_the_plate_of_a_single_image_is_not_a_sighting(
 
 
 async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() -> None:
-    """A make or model read as the first text is counted, not stored, unless it is watched.
+    """A make, model or sign read as the first text is counted, not stored, unless watched.
 
     A vanity plate is stored as before, and so is a badge the police listed.
     """
@@ -212,6 +212,7 @@ async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() ->
     worker = asyncio.get_running_loop().create_task(pipeline.run())
     try:
         h.script[b"badges"] = [read("QUEST", 0.91, loose=True)]
+        h.script[b"sign"] = [read("EXIT0NLY", 0.96, loose=True)]
         h.script[b"misread badge, then a plate"] = [
             read("CHEVRDLE", 0.88, loose=True),
             read("7ABC123", 0.9),
@@ -222,6 +223,7 @@ async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() ->
             [s.plate for s in await pipeline.submit(frame(image, event=None))]
             for image in (
                 b"badges",
+                b"sign",
                 b"misread badge, then a plate",
                 b"watched",
                 b"vanity",
@@ -230,8 +232,8 @@ async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() ->
     finally:
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
-    assert stored == [[], ["7ABC123"], ["MUSTANG"], ["DUKDAWG"]]
-    assert pipeline.counters.vehicle_words_not_stored == 2
+    assert stored == [[], [], ["7ABC123"], ["MUSTANG"], ["DUKDAWG"]]
+    assert pipeline.counters.words_not_stored == 3
     assert pipeline.counters.text_not_stored == 0
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from .engine.consensus import combine_reads
 from .engine.remote import EngineUnavailableError
 from .engine.types import Box, FrameResult, PlateRead
-from .engine.vehicle_words import is_vehicle_word
+from .engine.words import is_known_word
 from .matching.movement import direction_from_boxes
 from .matching.watchlist import MAX_PLATE_LENGTH
 from .plate_text import normalize_plate
@@ -150,9 +150,9 @@ class PipelineCounters:
     text_not_stored: int = 0
     """Further reads of a frame that fit only a loose format: beside a car's
     plate the engine also reads its dealer's name, sticker years and phone numbers."""
-    vehicle_words_not_stored: int = 0
-    """Reads that are a make, model or badge (``QUEST``, ``LINC0LN``): what the
-    engine reads on a car whose plate it cannot see."""
+    words_not_stored: int = 0
+    """First reads that are a make, model, badge or sign (``QUEST``, ``LINC0LN``,
+    ``EXIT0NLY``): what the engine reads around a car whose plate it cannot see."""
     nvr_reads_without_image: int = 0
     """Frames whose snapshot was lost but whose plate the NVR had read: kept as sightings."""
     sightings_recorded: int = 0
@@ -535,10 +535,11 @@ class SightingPipeline:
         A further read is another vehicle's plate only when it fits a plate
         format of its own; one that fits only a loose format is, far more
         often, text on the same car, and is counted instead of stored.
-        A first read that is a make, model or badge word is no plate either:
-        with the plates of the 82 boxed photos covered, 4 of the 11 vehicle
-        boxes' first reads at 0.5 or more were such words (``QUEST``,
-        ``LINC0LN``); none of the 557 labelled plates is one.
+        A first read that is a make, model, badge or sign word is no plate
+        either: with the plates of the 82 boxed photos covered, 4 of the 11
+        vehicle boxes' first reads at 0.5 or more were such words (``QUEST``,
+        ``LINC0LN``), and 9 of the whole frames' 20; none of the 557
+        labelled plates is one.
         A read that matches a watched plate exactly or by look-alikes is
         kept either way (and counted when its confidence alone would have
         dropped it): on the 557 labelled photos, with every true plate
@@ -548,8 +549,9 @@ class SightingPipeline:
         plates = []
         for index, read in enumerate(reads):
             below = read.confidence < self.min_confidence
-            badge = read.loose and is_vehicle_word(read.text)
-            if (below or badge or (index > 0 and read.loose)) and self._watched(
+            # Only the first read can become a sighting by its format alone.
+            word = index == 0 and not below and read.loose and is_known_word(read.text)
+            if (below or word or (index > 0 and read.loose)) and self._watched(
                 read, frame
             ):
                 self.counters.watched_below_threshold += below
@@ -558,8 +560,8 @@ class SightingPipeline:
             if below:
                 self.counters.reads_below_threshold += 1
                 continue
-            if badge:
-                self.counters.vehicle_words_not_stored += 1
+            if word:
+                self.counters.words_not_stored += 1
                 continue
             if index > 0 and read.loose:
                 self.counters.text_not_stored += 1
