@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -193,6 +194,25 @@ async def test_text_beside_the_plate_of_a_single_image_is_not_a_sighting(
     assert pipeline.counters.text_not_stored == 2
 
 
+@contextlib.asynccontextmanager
+async def watching(
+    h: Harness, is_watched: Callable[[PlateRead, Frame], bool]
+) -> AsyncIterator[SightingPipeline]:
+    """Run a pipeline that asks ``is_watched`` about reads, in the background."""
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=h.record,
+        publish=h.publish,
+        is_watched=is_watched,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        yield pipeline
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+
 async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() -> None:
     """A make, model or sign read as the first text is counted, not stored, unless watched.
 
@@ -203,22 +223,15 @@ async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() ->
     def is_watched(plate_read: PlateRead, seen: Frame) -> bool:
         return plate_read.text == "MUSTANG"
 
-    pipeline = SightingPipeline(
-        read_frame=h.read_frame,
-        record=h.record,
-        publish=h.publish,
-        is_watched=is_watched,
-    )
-    worker = asyncio.get_running_loop().create_task(pipeline.run())
-    try:
-        h.script[b"badges"] = [read("QUEST", 0.91, loose=True)]
-        h.script[b"sign"] = [read("EXIT0NLY", 0.96, loose=True)]
-        h.script[b"misread badge, then a plate"] = [
-            read("CHEVRDLE", 0.88, loose=True),
-            read("7ABC123", 0.9),
-        ]
-        h.script[b"watched"] = [read("MUSTANG", 0.95, loose=True)]
-        h.script[b"vanity"] = [read("DUKDAWG", 0.98, loose=True)]
+    h.script[b"badges"] = [read("QUEST", 0.91, loose=True)]
+    h.script[b"sign"] = [read("EXIT0NLY", 0.96, loose=True)]
+    h.script[b"misread badge, then a plate"] = [
+        read("CHEVRDLE", 0.88, loose=True),
+        read("7ABC123", 0.9),
+    ]
+    h.script[b"watched"] = [read("MUSTANG", 0.95, loose=True)]
+    h.script[b"vanity"] = [read("DUKDAWG", 0.98, loose=True)]
+    async with watching(h, is_watched) as pipeline:
         stored = [
             [s.plate for s in await pipeline.submit(frame(image, event=None))]
             for image in (
@@ -229,9 +242,6 @@ async def test_a_badge_read_on_a_car_whose_plate_is_not_seen_is_no_sighting() ->
                 b"vanity",
             )
         ]
-    finally:
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
     assert stored == [[], [], ["7ABC123"], ["MUSTANG"], ["DUKDAWG"]]
     assert pipeline.counters.words_not_stored == 3
     assert pipeline.counters.text_not_stored == 0
@@ -246,24 +256,14 @@ async def test_a_watched_plate_below_the_minimum_is_kept() -> None:
         asked.append((plate_read.text, seen.camera))
         return plate_read.text == "XI1469OO"
 
-    pipeline = SightingPipeline(
-        read_frame=h.read_frame,
-        record=h.record,
-        publish=h.publish,
-        is_watched=is_watched,
-    )
-    worker = asyncio.get_running_loop().create_task(pipeline.run())
-    try:
-        h.script[b"unsure"] = [
-            read("XI1469OO", 0.43),
-            read("KA7777OO", 0.41),
-            read("SC0TT", 0.9, loose=True),
-            read("AE1234BK", 0.95),
-        ]
+    h.script[b"unsure"] = [
+        read("XI1469OO", 0.43),
+        read("KA7777OO", 0.41),
+        read("SC0TT", 0.9, loose=True),
+        read("AE1234BK", 0.95),
+    ]
+    async with watching(h, is_watched) as pipeline:
         sightings = await pipeline.submit(frame(b"unsure", event=None, final=True))
-    finally:
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
     assert [(s.plate, s.confidence) for s in sightings] == [
         ("XI1469OO", 0.43),
         ("AE1234BK", 0.95),
@@ -282,16 +282,9 @@ async def test_a_failing_watchlist_check_leaves_the_threshold_as_it_was() -> Non
     def broken(plate_read: PlateRead, seen: Frame) -> bool:
         raise ValueError("at must be timezone aware")
 
-    pipeline = SightingPipeline(
-        read_frame=h.read_frame, record=h.record, publish=h.publish, is_watched=broken
-    )
-    worker = asyncio.get_running_loop().create_task(pipeline.run())
-    try:
-        h.script[b"two"] = [read("AE1234BK", 0.9), read("XI1469OO", 0.43)]
+    h.script[b"two"] = [read("AE1234BK", 0.9), read("XI1469OO", 0.43)]
+    async with watching(h, broken) as pipeline:
         sightings = await pipeline.submit(frame(b"two", event=None, final=True))
-    finally:
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
     assert [s.plate for s in sightings] == ["AE1234BK"]
     assert pipeline.counters.reads_below_threshold == 1
 

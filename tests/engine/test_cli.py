@@ -754,18 +754,6 @@ def test_photo_frames_can_cover_the_labelled_plate(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("size", ["1920", "axb", "10x10", "10000x10000"])
-def test_bench_refuses_a_frame_size_it_cannot_use(
-    model_dir: Path, size: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A malformed or out-of-range ``--frame-size`` is a usage error, before any model is loaded."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["bench", "--frame-size", size, "--models", str(model_dir)])
-
-    assert exit_info.value.code == 2
-    assert "--frame-size" in capsys.readouterr().err
-
-
 def test_photo_frames_stop_at_the_limit(tmp_path: Path) -> None:
     """`--images N` bounds the run time on a large photo set."""
     (tmp_path / "manifest.csv").write_text(
@@ -798,16 +786,30 @@ def test_bench_without_frames_fails(
     assert captured.err == f"no 1280x720 labelled frames under {tmp_path}\n"
 
 
-@pytest.mark.parametrize("images", ["0", "-3"])
-def test_bench_needs_at_least_one_frame(
-    model_dir: Path, images: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--images", "0", "must be at least 1, not 0"),
+        ("--images", "-3", "must be at least 1, not -3"),
+        ("--frame-size", "1920", "expected WIDTHxHEIGHT, e.g. 3840x2160, not '1920'"),
+        ("--frame-size", "axb", "expected WIDTHxHEIGHT"),
+        ("--frame-size", "10x10", "10x10 is outside 64x64 to 50000000 pixels"),
+        ("--frame-size", "10000x10000", "is outside 64x64"),
+    ],
+)
+def test_bench_refuses_an_option_value_it_cannot_use(
+    model_dir: Path,
+    option: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``--images`` below 1 is refused by the parser, before any model is loaded."""
+    """Too few frames or a malformed frame size: refused by the parser, before any model is loaded."""
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["bench", "--images", images, "--models", str(model_dir)])
+        cli.main(["bench", option, value, "--models", str(model_dir)])
 
     assert exit_info.value.code == 2
-    assert f"must be at least 1, not {images}" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_photo_frames_with_a_zero_limit_is_empty(tmp_path: Path) -> None:
