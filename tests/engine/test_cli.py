@@ -658,6 +658,19 @@ def test_compare_skips_figures_the_baseline_lacks() -> None:
     assert compare(current, baseline) == ["full_frame.p50_s: 0.1 vs 0.2 (x0.50)"]
 
 
+def test_compare_says_when_the_baseline_read_other_frames() -> None:
+    """A run without plates or at another size is not the same measure as the baseline's."""
+    current = {"frame_size": "3840x2160", "plates": "hidden"}
+
+    assert compare(current, {"peak_rss_mb": 0}) == [
+        (
+            "baseline read other frames: 1280x720 with plates shown"
+            " against 3840x2160 with plates hidden"
+        )
+    ]
+    assert compare(current, dict(current)) == []
+
+
 def test_bench_on_labelled_photos_uses_full_hd_frames_and_their_boxes(
     model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -358,6 +358,17 @@ def measure_parallel(
 def compare(current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     """Lines comparing the headline figures with a saved run (ratio < 1 means faster now)."""
     lines = []
+    # Runs saved before these keys existed were of 1280x720 frames with plates.
+    frames_now, frames_before = (
+        (run.get("frame_size", "1280x720"), run.get("plates", "shown"))
+        for run in (current, baseline)
+    )
+    if frames_now != frames_before:
+        lines.append(
+            "baseline read other frames: {} with plates {} against {} with plates {}".format(
+                *frames_before, *frames_now
+            )
+        )
     for mode in ("full_frame", "vehicle_box", "pass_frame"):
         for key in ("p50_s", "p90_s", "cpu_p50_s", "throughput_per_s"):
             now = current.get(mode, {}).get(key)
