@@ -347,16 +347,14 @@ class PlateRecognizer:
         The detector looks at ``seen`` instead where given: a copy of the
         region, perhaps smaller; the characters are read from ``frame``.
         """
-        if seen is None:
-            lines = self._detect(region, side, offset, max_upscale=max_upscale)
-        else:
-            lines = self._detect(
-                seen,
-                side,
-                offset,
-                max_upscale=max_upscale * region.width / seen.width,
-                frame_scale=(region.width / seen.width, region.height / seen.height),
-            )
+        seen = region if seen is None else seen
+        lines = self._detect(
+            seen,
+            side,
+            offset,
+            max_upscale=max_upscale * region.width / seen.width,
+            frame_scale=(region.width / seen.width, region.height / seen.height),
+        )
         candidates = _candidates(lines)
         if whole_is_line and _looks_like_plate_crop(region):
             # A plate crop fills the image: the whole image is a line too, which
