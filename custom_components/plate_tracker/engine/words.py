@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
+from ..plate_text import within_one_edit
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -92,7 +94,7 @@ def is_known_word(text: str) -> bool:
     badges of six or seven letters match with one character wrong, left out
     or added, longer ones with two (``CHEVRDLE`` is ``CHEVROLET``); shorter
     ones and signs' words exactly, as do reads joined from up to MAX_JOINED
-    words (``EXITONLY``). Up to a millisecond for a read near no word: the
+    words (``EXITONLY``). Up to half a millisecond for a read near no word: the
     pipeline asks only about a frame's first read, and remembers the answer
     for the next frames of a pass.
     """
@@ -103,11 +105,15 @@ def is_known_word(text: str) -> bool:
         return False
     if _joined_from_words(letters, MAX_JOINED) or letters in _cut_makes():
         return True
+    one_edit, two_edits = _words_by_allowed_edits()
     return any(
-        _within_edits(letters, word, allowed)
-        for allowed, words in _words_by_allowed_edits()
-        for word in words
-        if abs(len(word) - len(letters)) <= allowed
+        within_one_edit(letters, word)
+        for word in one_edit
+        if abs(len(word) - len(letters)) <= 1
+    ) or any(
+        _within_two_edits(letters, word)
+        for word in two_edits
+        if abs(len(word) - len(letters)) <= 2
     )
 
 
@@ -158,21 +164,21 @@ MIN_FUZZY_CUT_LENGTH = 7
 
 
 @cache
-def _words_by_allowed_edits() -> tuple[tuple[int, tuple[str, ...]], ...]:
+def _words_by_allowed_edits() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the words a read may be one edit off, and those it may be two edits off.
+
+    Exact matches are found before, so ``within_one_edit`` (False for equal
+    texts) tells the rest.
+    """
     long_cuts = {cut for cut in _cut_makes() if len(cut) >= MIN_FUZZY_CUT_LENGTH}
     return (
-        (
-            1,
-            tuple(
-                sorted({w for w in FUZZY_WORDS if _allowed_edits(w) == 1} | long_cuts)
-            ),
-        ),
-        (2, tuple(sorted(w for w in FUZZY_WORDS if _allowed_edits(w) == 2))),
+        tuple(sorted({w for w in FUZZY_WORDS if _allowed_edits(w) == 1} | long_cuts)),
+        tuple(sorted(w for w in FUZZY_WORDS if _allowed_edits(w) == 2)),
     )
 
 
-def _within_edits(text: str, word: str, allowed: int) -> bool:
-    """Whether ``text`` becomes ``word`` by at most ``allowed`` one-character edits."""
+def _within_two_edits(text: str, word: str) -> bool:
+    """Whether ``text`` becomes ``word`` by at most two one-character edits."""
     previous = list(range(len(word) + 1))
     for row, char in enumerate(text, start=1):
         current = [row]
@@ -184,7 +190,7 @@ def _within_edits(text: str, word: str, allowed: int) -> bool:
                     previous[column - 1] + (char != wanted),
                 )
             )
-        if min(current) > allowed:
+        if min(current) > 2:
             return False
         previous = current
-    return previous[-1] <= allowed
+    return previous[-1] <= 2
