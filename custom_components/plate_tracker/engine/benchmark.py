@@ -197,12 +197,9 @@ def _measure(
             if round_index == 0:
                 firsts.append(result)
                 with_read += bool(result.plates)
-                # The first read is the one a sighting takes as its plate; a
-                # frame without a plate is read right when nothing is read.
-                correct += (
-                    plates_equal(result.plates[0].text, frame.plate, frame.region)
-                    if result.plates
-                    else not frame.plate
+                # The first read is the one a sighting takes as its plate.
+                correct += _read_right(
+                    result.plates[0].text if result.plates else None, frame
                 )
     elapsed = time.perf_counter() - started
     latencies = [statistics.median(times) for times in walls]
@@ -219,6 +216,13 @@ def _measure(
         "read_share": round(with_read / len(frames), 4),
     }
     return figures, firsts
+
+
+def _read_right(text: str | None, frame: BenchImage) -> bool:
+    """Whether a frame's plate (None: nothing read) is right; without a plate, nothing is."""
+    if text is None:
+        return not frame.plate
+    return plates_equal(text, frame.plate, frame.region)
 
 
 def run_benchmark(
@@ -306,11 +310,7 @@ def run_reference(
             default=None,
         )
         with_read += best is not None
-        correct += (
-            plates_equal(best.text, frame.plate, frame.region)
-            if best is not None
-            else not frame.plate
-        )
+        correct += _read_right(best.text if best is not None else None, frame)
     return {
         "n": len(frames),
         "p50_s": round(statistics.median(latencies), 4),
