@@ -537,6 +537,20 @@ def test_unmapped_cameras_say_nothing_about_the_city() -> None:
     assert status() == (CityState.UNKNOWN, CityReason.NO_SIGHTINGS, None)
 
 
+def test_an_unmapped_camera_does_not_split_an_exit_pass() -> None:
+    """An overview camera off the map reading the car mid-pass leaves the gate's frames one pass.
+
+    Split, the gate's later frame without a direction would be a pass of its
+    own: "left" would turn "unknown", and the next directed frame would
+    announce the same departure again.
+    """
+    assert status(
+        sighting(1, "west_exit", 0, direction=Direction.RECEDING),
+        sighting(2, "driveway", 2),
+        sighting(3, "west_exit", 4),
+    ) == (CityState.LEFT, CityReason.EXIT_LEAVING, 1)
+
+
 def test_city_status_of_a_route_and_as_json() -> None:
     """``where_is`` answers from a route and returns JSON with the deciding sighting."""
     route = route_of(

@@ -101,9 +101,11 @@ def generated(seed: int, count: int) -> list[NewSighting]:
         for _ in range(rng.randint(1, 6)):
             roll = rng.random()
             plate = LOOKALIKE if roll < 0.1 else ONE_EDIT if roll < 0.15 else PLATE
+            # Now and then a camera off the map reads the car between the frames.
+            off_map = rng.random() < 0.08
             made.append(
                 NewSighting(
-                    camera=camera,
+                    camera="off_map_1" if off_map else camera,
                     seen_at=at,
                     plate=plate,
                     raw=plate,

@@ -1098,7 +1098,7 @@ def _status_before(
             index -= 1
             continue
         state, reason, decider, pass_start = _decide(
-            camera, columns, index, pass_window
+            camera, columns, index, pass_window, cameras
         )
         if state is CityState.UNKNOWN:
             # Keep the latest undecided exit pass as the answer and look
@@ -1142,7 +1142,11 @@ def _city_status_result(
 
 
 def _decide(
-    camera: CameraInfo, columns: SightingColumns, index: int, pass_window: float
+    camera: CameraInfo,
+    columns: SightingColumns,
+    index: int,
+    pass_window: float,
+    cameras: Mapping[str, CameraInfo],
 ) -> tuple[CityState, CityReason, int, int]:
     """Judge one sighting at a mapped camera.
 
@@ -1151,7 +1155,7 @@ def _decide(
     """
     if camera.role is CameraRole.INSIDE:
         return CityState.INSIDE, CityReason.INSIDE_CAMERA, index, index
-    pass_start, directed = _exit_pass(columns, index, pass_window)
+    pass_start, directed = _exit_pass(columns, index, pass_window, cameras)
     entering = camera.entering_direction
     if entering is None:
         return CityState.UNKNOWN, CityReason.EXIT_NOT_CONFIGURED, index, pass_start
@@ -1165,9 +1169,17 @@ def _decide(
 
 
 def _exit_pass(
-    columns: SightingColumns, last: int, pass_window: float
+    columns: SightingColumns,
+    last: int,
+    pass_window: float,
+    cameras: Mapping[str, CameraInfo],
 ) -> tuple[int, int | None]:
-    """Return where the pass ending at ``last`` starts, and its latest directed sighting."""
+    """Return where the pass ending at ``last`` starts, and its latest directed sighting.
+
+    Sightings at cameras off the map say nothing about the city, so they do not
+    end the pass either: an overview camera that reads the car between two
+    frames of the gate's camera leaves them one pass.
+    """
     rows = columns.rows
     camera = rows[last][_CAMERA]
     directed: int | None = None
@@ -1176,6 +1188,8 @@ def _exit_pass(
         if directed is None and rows[index][_DIRECTION] != Direction.UNKNOWN:
             directed = index
         previous = index - 1
+        while previous >= 0 and rows[previous][_CAMERA] not in cameras:
+            previous -= 1
         if (
             previous < 0
             or rows[previous][_CAMERA] != camera
@@ -1261,7 +1275,7 @@ def _packed_status(
             )
         else:
             pass_start, directed = _packed_exit_pass(
-                columns, camera_keys, index, pass_window
+                columns, camera_keys, mapped[: position + 1], pass_window
             )
             state, reason, decider = _exit_state(camera, columns, index, directed)
             if state is CityState.UNKNOWN:
@@ -1293,21 +1307,29 @@ def _exit_state(
 def _packed_exit_pass(
     columns: SightingColumns,
     camera_keys: NDArray[np.int64],
-    last: int,
+    mapped: NDArray[np.intp],
     pass_window: float,
 ) -> tuple[int, int | None]:
-    """Return what ``_exit_pass`` does, reading rows only for their directions."""
+    """Return what ``_exit_pass`` does for the pass ending at ``mapped[-1]``.
+
+    ``mapped`` holds the indices of the sightings at cameras on the map, in
+    order: those in between are skipped, as ``_exit_pass`` skips them. Rows are
+    read only for their directions.
+    """
     timestamps = columns.timestamps
-    camera = camera_keys[last]
+    position = len(mapped) - 1
+    index = int(mapped[position])
+    camera = camera_keys[index]
     directed: int | None = None
-    index = last
     while True:
         if directed is None and columns.rows[index][_DIRECTION] != Direction.UNKNOWN:
             directed = index
-        previous = index - 1
+        position -= 1
+        if position < 0:
+            return index, directed
+        previous = int(mapped[position])
         if (
-            previous < 0
-            or camera_keys[previous] != camera
+            camera_keys[previous] != camera
             or timestamps[index] - timestamps[previous] > pass_window
         ):
             return index, directed
