@@ -204,6 +204,15 @@ async def test_purge_respects_legal_hold_and_is_audited(
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "purge_sightings", {"reason": "no criteria"}, hass_admin_user)
     assert err.value.translation_key == "purge_needs_criteria"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "purge_sightings",
+            {"plate": "AE?234BK", "reason": "a pattern"},
+            hass_admin_user,
+        )
+    assert err.value.translation_key == "purge_plate_pattern"
+    assert await hass.async_add_executor_job(store.count) == 1
 
 
 async def test_daily_retention_purge(

@@ -132,6 +132,22 @@ def test_explicit_purge_needs_a_criterion(store: SightingStore) -> None:
     assert caught.value.translation_key == "time_range_reversed"
 
 
+def test_explicit_purge_refuses_a_pattern(store: SightingStore) -> None:
+    """A pattern is no plate to erase: stripped of ``?`` it would name another car."""
+    kept = [
+        store.record(sighting(plate=plate, seen_at=NOW - timedelta(days=1)))[0].id
+        for plate in ("AE1234BK", "AE234BK")
+    ]
+    for pattern in ("AE?234BK", "AE*BK"):
+        with pytest.raises(StoreValidationError) as caught:
+            store.purge(plate=pattern)
+        assert caught.value.translation_key == "purge_plate_pattern"
+    with pytest.raises(StoreValidationError) as caught:
+        store.route_for("AE?234BK")
+    assert caught.value.translation_key == "invalid_plate"
+    assert [store.get(sighting_id) is not None for sighting_id in kept] == [True, True]
+
+
 def test_purge_restores_automatic_checkpoints(store: SightingStore) -> None:
     """Checkpoints move out of the write lock only while a purge runs.
 

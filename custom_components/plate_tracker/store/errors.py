@@ -13,7 +13,7 @@ Keys and their placeholders:
   ``hit_already_acknowledged`` (hit_id, user_id, at)
 - ``watchlist_entry_not_found`` (entry_id), ``watchlist_plate_exists`` (plate),
   ``watchlist_duplicate_plate`` (plate)
-- ``purge_needs_criteria``
+- ``purge_needs_criteria``, ``purge_plate_pattern`` (plate)
 - ``export_exists`` (path), ``export_folder_missing`` (path)
 
 A damaged file (``is_damaged``) is not the caller's doing: ``store/recovery.py``

@@ -39,8 +39,12 @@ def longest_literal_run(pattern: str) -> int:
 
 
 def canonical_plate(text: str) -> str:
-    """Return the canonical plate or raise ``invalid_plate`` when nothing is left."""
+    """Return the canonical plate or raise ``invalid_plate`` when nothing is left.
+
+    A pattern is refused, not read as the plate its letters spell: stripped of
+    its wildcards, ``AE?234BK`` would name another car (``AE234BK``).
+    """
     plate = normalize_plate(text)
-    if not plate or len(plate) > MAX_PLATE_LENGTH:
+    if not plate or len(plate) > MAX_PLATE_LENGTH or not WILDCARDS.isdisjoint(text):
         raise StoreValidationError("invalid_plate", plate=text)
     return plate

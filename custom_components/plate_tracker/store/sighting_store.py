@@ -1488,7 +1488,8 @@ class SightingStore:
         An administrator's explicit erasure: watchlist hits do not protect a
         sighting here (its hits go with it), legal hold does, because a hold
         is the one promise the store makes to a court. Raises
-        ``StoreValidationError("purge_needs_criteria")`` without any criterion.
+        ``StoreValidationError("purge_needs_criteria")`` without any criterion,
+        ``"purge_plate_pattern"`` for a pattern instead of a plate.
         """
         if plate is None and since is None and until is None:
             raise StoreValidationError("purge_needs_criteria")
@@ -1500,6 +1501,10 @@ class SightingStore:
                 " AND (s.seen_us, s.id) > (?, ?) ORDER BY s.seen_us, s.id LIMIT ?",
                 lambda cursor: (since_us, until_us, *cursor, batch_size),
             )[0]
+        if is_pattern(plate):
+            # An erasure names one plate: a pattern's wildcards stripped would
+            # name another car, and a pattern erases cars nobody looked at.
+            raise StoreValidationError("purge_plate_pattern", plate=plate)
         canonical = canonical_plate(plate)
         return self._purge_sightings(
             "SELECT s.id, s.seen_us, s.legal_hold = 0 FROM sightings s"
