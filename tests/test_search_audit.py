@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 import hashlib
 import json
 from pathlib import Path
+import sqlite3
 from typing import Any
 import zipfile
 
 from homeassistant.auth.models import User
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.util import dt as dt_util
 import pytest
@@ -20,6 +21,7 @@ import voluptuous as vol
 
 from custom_components.plate_tracker.records import NewSighting, Sighting
 from custom_components.plate_tracker.retention import async_purge_expired
+from custom_components.plate_tracker.store import SightingStore
 
 from .helpers import call
 
@@ -249,6 +251,74 @@ async def test_daily_retention_purge(
     purged_at = dt_util.parse_datetime(state.state)
     assert purged_at is not None
     assert abs(purged_at - line.at) < timedelta(seconds=2)
+
+
+def _failing_after_sightings(
+    store: SightingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make a purge fail once its sightings are erased, as a full disk would."""
+    erase = store._purge_sightings
+
+    def erase_then_fail(*args: Any) -> None:
+        erase(*args)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "_purge_sightings", erase_then_fail)
+
+
+async def test_a_retention_purge_that_fails_is_audited(
+    hass: HomeAssistant, init_folder: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a purge erased before it failed is in the audit log, with the error."""
+    hass.config_entries.async_update_entry(
+        init_folder, options={**init_folder.options, "keep_days": 1}
+    )
+    await hass.async_block_till_done()
+    store = init_folder.runtime_data.store
+    old, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=dt_util.utcnow() - timedelta(days=3),
+            plate="AA0000AA",
+            raw="AA0000AA",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    _failing_after_sightings(store, monkeypatch)
+    with pytest.raises(sqlite3.OperationalError):
+        await async_purge_expired(hass, init_folder)
+    assert await hass.async_add_executor_job(store.get, old.id) is None
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert line.action == "retention_purge"
+    assert line.details["sightings"] == 1
+    assert line.details["interrupted"] == "database or disk is full"
+
+
+async def test_an_explicit_purge_that_fails_is_audited(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    sightings: list[Sighting],
+    hass_admin_user: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An administrator's purge that fails part-way still leaves its line in the audit log."""
+    store = init_folder.runtime_data.store
+    _failing_after_sightings(store, monkeypatch)
+    with pytest.raises(HomeAssistantError):
+        await call(
+            hass,
+            "purge_sightings",
+            {"plate": "AE1234BK", "reason": "court order 7"},
+            hass_admin_user,
+        )
+    assert await hass.async_add_executor_job(store.get, sightings[0].id) is None
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert line.action == "purge_sightings"
+    assert line.reason == "court order 7"
+    assert line.details["removed"] == 1
+    assert line.details["interrupted"] == "database or disk is full"
 
 
 @pytest.mark.usefixtures("sightings")

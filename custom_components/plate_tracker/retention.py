@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 import logging
+import sqlite3
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_change
@@ -21,7 +23,7 @@ from .const import (
     RETENTION_MINUTE,
 )
 from .coordinator import PlateTrackerConfigEntry
-from .store import PurgeReport
+from .store import PurgeProgress, PurgeReport, SightingStore
 
 _LOGGER = logging.getLogger(__name__)
 AUDIT_ACTION = "retention_purge"
@@ -30,17 +32,29 @@ AUDIT_ACTION = "retention_purge"
 async def async_purge_expired(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry
 ) -> PurgeReport:
-    """Remove what the retention options no longer allow, in the store's small batches."""
+    """Remove what the retention options no longer allow, in the store's small batches.
+
+    A purge that fails part-way has erased what its committed batches removed:
+    that is written to the audit log too, with the error, before it is raised.
+    """
     options = entry.options
     store = entry.runtime_data.store
     keep_image_days = options.get(CONF_KEEP_IMAGE_DAYS) or None
-    report = await hass.async_add_executor_job(
-        store.purge_expired,
-        dt_util.utcnow(),
-        int(options.get(CONF_KEEP_DAYS, DEFAULT_KEEP_DAYS)),
-        int(options.get(CONF_KEEP_HIT_DAYS, DEFAULT_KEEP_HIT_DAYS)),
-        int(keep_image_days) if keep_image_days else None,
-    )
+    progress = PurgeProgress()
+    try:
+        report = await hass.async_add_executor_job(
+            partial(
+                store.purge_expired,
+                dt_util.utcnow(),
+                int(options.get(CONF_KEEP_DAYS, DEFAULT_KEEP_DAYS)),
+                int(options.get(CONF_KEEP_HIT_DAYS, DEFAULT_KEEP_HIT_DAYS)),
+                int(keep_image_days) if keep_image_days else None,
+                progress=progress,
+            )
+        )
+    except Exception as err:
+        await _audit_interrupted(hass, store, progress, err)
+        raise
     await hass.async_add_executor_job(
         store.audit_append, None, AUDIT_ACTION, asdict(report), None, dt_util.utcnow()
     )
@@ -52,6 +66,32 @@ async def async_purge_expired(
         report.plates,
     )
     return report
+
+
+async def _audit_interrupted(
+    hass: HomeAssistant, store: SightingStore, progress: PurgeProgress, err: Exception
+) -> None:
+    """Audit what a failed purge had already erased; a failing audit is logged, not raised."""
+    report = progress.report()
+    _LOGGER.error(
+        "Retention purge failed after removing %s sightings, %s images: %s",
+        report.sightings,
+        report.images,
+        err,
+    )
+    if report == PurgeReport():
+        return
+    try:
+        await hass.async_add_executor_job(
+            store.audit_append,
+            None,
+            AUDIT_ACTION,
+            {**asdict(report), "interrupted": str(err)},
+            None,
+            dt_util.utcnow(),
+        )
+    except sqlite3.Error:
+        _LOGGER.exception("Could not audit the interrupted retention purge")
 
 
 @callback

@@ -49,6 +49,7 @@ from .routes import ROUTE_SERVICES
 from .store import (
     MAX_PAGE_SIZE,
     SQLITE_MAX_INTEGER,
+    PurgeProgress,
     SearchQuery,
     SearchSort,
     StoreValidationError,
@@ -712,27 +713,46 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
     entry = hub_entry(hass)
     plate = call.data.get("plate")
     since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
-    removed = await _store_call(
-        hass,
-        entry,
-        partial(
-            entry.runtime_data.store.purge,
-            _plate_or_pattern(plate) if plate else None,
-            since,
-            until,
-        ),
-    )
+    details: dict[str, Any] = {
+        "plate": plate,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    progress = PurgeProgress()
+    try:
+        removed = await _store_call(
+            hass,
+            entry,
+            partial(
+                entry.runtime_data.store.purge,
+                _plate_or_pattern(plate) if plate else None,
+                since,
+                until,
+                progress=progress,
+            ),
+        )
+    except Exception as err:
+        if progress.sightings:
+            # The committed batches are erased: the audit log says so.
+            await _audit(
+                hass,
+                entry,
+                call,
+                SERVICE_PURGE_SIGHTINGS,
+                {
+                    **details,
+                    "removed": progress.sightings,
+                    "interrupted": str(err.__cause__ or err),
+                },
+                reason=call.data["reason"],
+            )
+        raise
     await _audit(
         hass,
         entry,
         call,
         SERVICE_PURGE_SIGHTINGS,
-        {
-            "plate": plate,
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
-            "removed": removed,
-        },
+        {**details, "removed": removed},
         reason=call.data["reason"],
     )
     return {"removed": removed}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import sqlite3
+from typing import Any
 
 import pytest
 
 from custom_components.plate_tracker.records import WatchlistEntry
 from custom_components.plate_tracker.store import (
+    PurgeProgress,
     PurgeReport,
     SearchQuery,
     SightingStore,
@@ -146,6 +149,32 @@ def test_explicit_purge_refuses_a_pattern(store: SightingStore) -> None:
         store.route_for("AE?234BK")
     assert caught.value.translation_key == "invalid_plate"
     assert [store.get(sighting_id) is not None for sighting_id in kept] == [True, True]
+
+
+def test_purge_progress_counts_only_committed_batches(
+    store: SightingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purge failing in its second batch reports the first batch, which is gone."""
+    ids = [
+        store.record(sighting(seen_at=NOW - timedelta(days=40, hours=hour)))[0].id
+        for hour in range(3)
+    ]
+    drop = store._drop_orphan_plates
+    calls = 0
+
+    def fail_second(*args: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return drop(*args)
+
+    monkeypatch.setattr(store, "_drop_orphan_plates", fail_second)
+    progress = PurgeProgress()
+    with pytest.raises(sqlite3.OperationalError):
+        store.purge_expired(NOW, keep_days=30, batch_size=1, progress=progress)
+    assert progress.report() == PurgeReport(sightings=1)
+    assert sum(store.get(sighting_id) is None for sighting_id in ids) == 1
 
 
 def test_purge_restores_automatic_checkpoints(store: SightingStore) -> None:

@@ -163,6 +163,26 @@ class PurgeReport:
     """Distinct plates that no sighting refers to any more."""
 
 
+@dataclass(slots=True)
+class PurgeProgress:
+    """What a purge has removed so far: counted as each batch commits.
+
+    A purge commits batch by batch, so one that fails part-way has already
+    erased what the earlier batches removed; the caller's audit line says so
+    from here instead of saying nothing.
+    """
+
+    sightings: int = 0
+    images: int = 0
+    plates: int = 0
+
+    def report(self) -> PurgeReport:
+        """Return the counts as a ``PurgeReport``."""
+        return PurgeReport(
+            sightings=self.sightings, images=self.images, plates=self.plates
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExportReport:
     """What an evidence export wrote."""

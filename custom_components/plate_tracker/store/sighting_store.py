@@ -69,6 +69,7 @@ from .models import (
     CameraActivity,
     ExportReport,
     ImageKind,
+    PurgeProgress,
     PurgeReport,
     RouteColumns,
     RouteRow,
@@ -1414,6 +1415,7 @@ class SightingStore:
         keep_image_days: int | None = None,
         *,
         batch_size: int = _PURGE_BATCH,
+        progress: PurgeProgress | None = None,
     ) -> PurgeReport:
         """Remove what the retention settings no longer allow to keep.
 
@@ -1423,8 +1425,10 @@ class SightingStore:
         than ``keep_hit_days``. Images older than ``keep_image_days`` go by the
         same exceptions; without it images live as long as their sighting.
         Works in batches of ``batch_size`` rows, each its own short transaction,
-        so sightings keep being stored while it runs.
+        so sightings keep being stored while it runs; ``progress`` counts what
+        the committed batches removed, for the audit of a purge that fails.
         """
+        progress = progress if progress is not None else PurgeProgress()
         now_us = to_us(now)
         hit_cutoff = now_us - keep_hit_days * _DAY_US
         with self._read() as conn:
@@ -1447,7 +1451,7 @@ class SightingStore:
             " WHERE h.sighting_id = s.id AND h.at_us >= ?)"
         )
         protect = (hit_cutoff, json.dumps(watched_plate_ids), hit_cutoff)
-        removed_sightings, removed_images, removed_plates = self._purge_sightings(
+        self._purge_sightings(
             f"SELECT s.id, s.seen_us, {deletable} FROM sightings s INDEXED BY sightings_time"  # noqa: S608
             " WHERE s.seen_us < ? AND (s.seen_us, s.id) > (?, ?)"
             " ORDER BY s.seen_us, s.id LIMIT ?",
@@ -1457,9 +1461,10 @@ class SightingStore:
                 *cursor,
                 batch_size,
             ),
+            progress,
         )
         if keep_image_days is not None:
-            removed_images += self._purge_images(
+            self._purge_images(
                 f"SELECT i.id, i.seen_us, {deletable} FROM images i INDEXED BY images_time"  # noqa: S608
                 " JOIN sightings s ON s.id = i.sighting_id"
                 " WHERE i.seen_us < ? AND (i.seen_us, i.id) > (?, ?)"
@@ -1470,10 +1475,9 @@ class SightingStore:
                     *cursor,
                     batch_size,
                 ),
+                progress,
             )
-        return PurgeReport(
-            sightings=removed_sightings, images=removed_images, plates=removed_plates
-        )
+        return progress.report()
 
     def purge(
         self,
@@ -1482,6 +1486,7 @@ class SightingStore:
         until: datetime | None = None,
         *,
         batch_size: int = _PURGE_BATCH,
+        progress: PurgeProgress | None = None,
     ) -> int:
         """Remove the sightings of a plate and/or a time range; return how many.
 
@@ -1489,42 +1494,47 @@ class SightingStore:
         sighting here (its hits go with it), legal hold does, because a hold
         is the one promise the store makes to a court. Raises
         ``StoreValidationError("purge_needs_criteria")`` without any criterion,
-        ``"purge_plate_pattern"`` for a pattern instead of a plate.
+        ``"purge_plate_pattern"`` for a pattern instead of a plate. ``progress``
+        counts what the committed batches removed, as in ``purge_expired``.
         """
+        progress = progress if progress is not None else PurgeProgress()
         if plate is None and since is None and until is None:
             raise StoreValidationError("purge_needs_criteria")
         since_us, until_us = _time_range(since, until)
         if plate is None:
-            return self._purge_sightings(
+            self._purge_sightings(
                 "SELECT s.id, s.seen_us, s.legal_hold = 0 FROM sightings s"
                 " INDEXED BY sightings_time WHERE s.seen_us >= ? AND s.seen_us < ?"
                 " AND (s.seen_us, s.id) > (?, ?) ORDER BY s.seen_us, s.id LIMIT ?",
                 lambda cursor: (since_us, until_us, *cursor, batch_size),
-            )[0]
+                progress,
+            )
+            return progress.sightings
         if is_pattern(plate):
             # An erasure names one plate: a pattern's wildcards stripped would
             # name another car, and a pattern erases cars nobody looked at.
             raise StoreValidationError("purge_plate_pattern", plate=plate)
         canonical = canonical_plate(plate)
-        return self._purge_sightings(
+        self._purge_sightings(
             "SELECT s.id, s.seen_us, s.legal_hold = 0 FROM sightings s"
             " INDEXED BY sightings_plate_route"
             " WHERE s.plate_id = (SELECT id FROM plates WHERE plate = ?)"
             " AND s.seen_us >= ? AND s.seen_us < ? AND (s.seen_us, s.id) > (?, ?)"
             " ORDER BY s.seen_us, s.id LIMIT ?",
             lambda cursor: (canonical, since_us, until_us, *cursor, batch_size),
-        )[0]
+            progress,
+        )
+        return progress.sightings
 
     def _purge_sightings(
-        self, select_batch: str, batch_params: _BatchParams
-    ) -> tuple[int, int, int]:
+        self, select_batch: str, batch_params: _BatchParams, progress: PurgeProgress
+    ) -> None:
         """Delete, batch by batch, the rows a keyset query marks deletable.
 
         ``select_batch`` returns ``(id, seen_us, deletable)`` in ``(seen_us, id)``
-        order after the cursor it is given. Returns sightings, images and
-        plates removed.
+        order after the cursor it is given. Each committed batch's sightings,
+        images and plates are added to ``progress``.
         """
-        sightings = images = plates = 0
         cursor: tuple[int, int] = (_SQLITE_MIN_INTEGER, _SQLITE_MIN_INTEGER)
         with self._checkpoints_between_batches() as checkpoint:
             while True:
@@ -1534,7 +1544,7 @@ class SightingStore:
                         break
                     cursor = (rows[-1][1], rows[-1][0])
                     doomed = json.dumps([row[0] for row in rows if row[2]])
-                    images += conn.execute(
+                    images = conn.execute(
                         "SELECT count(*) FROM images"
                         " WHERE sighting_id IN (SELECT value FROM json_each(?))",
                         (doomed,),
@@ -1546,15 +1556,18 @@ class SightingStore:
                         (doomed,),
                     ).fetchall():
                         removed.setdefault(plate_id, []).append(sighting_id)
-                    sightings += sum(map(len, removed.values()))
                     self._remove_from_route_chunks(conn, removed)
-                    plates += self._drop_orphan_plates(conn, removed)
+                    plates = self._drop_orphan_plates(conn, removed)
+                # Committed: only now are these rows gone.
+                progress.sightings += sum(map(len, removed.values()))
+                progress.images += images
+                progress.plates += plates
                 checkpoint()
-        return sightings, images, plates
 
-    def _purge_images(self, select_batch: str, batch_params: _BatchParams) -> int:
+    def _purge_images(
+        self, select_batch: str, batch_params: _BatchParams, progress: PurgeProgress
+    ) -> None:
         """Delete images batch by batch, as ``_purge_sightings`` does sightings."""
-        removed = 0
         cursor: tuple[int, int] = (_SQLITE_MIN_INTEGER, _SQLITE_MIN_INTEGER)
         with self._checkpoints_between_batches() as checkpoint:
             while True:
@@ -1563,12 +1576,12 @@ class SightingStore:
                     if not rows:
                         break
                     cursor = (rows[-1][1], rows[-1][0])
-                    removed += conn.execute(
+                    removed = conn.execute(
                         "DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))",
                         (json.dumps([row[0] for row in rows if row[2]]),),
                     ).rowcount
+                progress.images += removed
                 checkpoint()
-        return removed
 
     @contextmanager
     def _checkpoints_between_batches(self) -> Iterator[Callable[[], None]]:
