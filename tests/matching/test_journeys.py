@@ -381,6 +381,27 @@ def test_route_to_dict_lists_only_the_latest_sightings_when_asked() -> None:
     assert route.to_dict(max_sightings=6)["truncated"] is False
 
 
+def test_route_to_dict_lists_every_misread_when_nothing_is_cut() -> None:
+    """A look-alike read older than the plate's first read, or of a plate never read as itself, is listed.
+
+    Those may be the only record of the wanted car at an exit; an uncut
+    answer that hid them would say nothing was left out.
+    """
+    only_misread = route_of(
+        sighting(1, "west_exit", 0, plate="AEI234BK", direction=Direction.RECEDING)
+    )
+    data = only_misread.to_dict(max_sightings=500)
+    assert (data["sighting_count"], data["truncated"]) == (0, False)
+    assert [item["id"] for item in data["not_joined"]] == [1]
+    misread_first = route_of(
+        sighting(1, "west_exit", 0, plate="AEI234BK"), sighting(2, "center", 3600)
+    )
+    for limit in (None, 500):
+        listed = misread_first.to_dict(max_sightings=limit)["not_joined"]
+        assert [item["id"] for item in listed] == [1]
+    assert misread_first.to_dict(max_sightings=0)["not_joined"] == []
+
+
 def test_empty_route() -> None:
     """A plate never seen has an empty route, not an error."""
     route = route_of()

@@ -446,7 +446,16 @@ class Route:
             else len(self.trip_starts)
         )
         first_pair = bisect_left(self.impossible_pairs, first - 1)
-        listed_since = self.sightings.timestamps[first] if first < total else math.inf
+        # Misreads kept apart are listed back to the first listed sighting only
+        # when the list was cut: uncut, every one is listed, even those older
+        # than the plate's first read or of a plate never read as itself.
+        listed_since = (
+            -math.inf
+            if first == 0
+            else self.sightings.timestamps[first]
+            if first < total
+            else math.inf
+        )
         trips = []
         for number in range(first_trip, len(self.trip_starts)):
             trip = self._trip(number)
