@@ -597,3 +597,93 @@ async def test_vehicle_entities_follow_the_watchlist(
     await hass.async_block_till_done()
     assert entity_registry.async_get(tracker_id) is None
     assert entity_registry.async_get(sensor_id) is None
+
+
+async def test_a_corrected_plate_is_recomputed_for_the_vehicle_it_was(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A better read moving the deciding sighting to another car leaves no stale "left".
+
+    The pipeline announces the corrected sighting under its new plate; the
+    watched car it was first read as must be recomputed too.
+    """
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    at = START + timedelta(minutes=20)
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        at,
+        direction=Direction.RECEDING,
+        event_id="ev-1",
+    )
+    assert hass.states.get(sensor_id).state == "left"
+    # A surer read of the same NVR event: it was another car.
+    corrected = await record_and_announce(
+        hass,
+        city,
+        NewSighting(
+            camera="gate_north",
+            seen_at=at,
+            plate="AE9876OP",
+            raw="AE9876OP",
+            confidence=0.97,
+            source="folder",
+            event_id="ev-1",
+            direction=Direction.RECEDING,
+            crop_jpeg=b"crop",
+        ),
+    )
+    assert corrected.plate == "AE9876OP"
+    fresh = await call(hass, "where_is", {"plate": PLATE})
+    assert fresh["city_status"]["state"] == "inside"
+    assert hass.states.get(sensor_id).state == "inside"
+
+
+async def test_a_purge_leaves_no_erased_sighting_on_show(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_admin_user: User,
+) -> None:
+    """Vehicles and cameras show what the store still holds once a purge erased sightings."""
+    listed_id = await watch(hass)
+    tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=20),
+        direction=Direction.RECEDING,
+    )
+    registry = er.async_get(hass)
+    last_plate = registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{city.entry_id}_gate_north_last_plate"
+    )
+    assert last_plate is not None
+    assert hass.states.get(last_plate).state == PLATE
+    assert hass.states.get(sensor_id).state == "left"
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    entered = async_capture_events(hass, EVENT_ENTERED_CITY)
+
+    removed = await call(
+        hass,
+        "purge_sightings",
+        {"since": (START + timedelta(minutes=10)).isoformat(), "reason": "erased"},
+        hass_admin_user,
+    )
+    await hass.async_block_till_done()
+
+    assert removed == {"removed": 1}
+    fresh = await call(hass, "where_is", {"plate": PLATE})
+    assert fresh["city_status"]["state"] == "inside"
+    assert hass.states.get(sensor_id).state == "inside"
+    assert hass.states.get(tracker_id).attributes["camera"] == "centre"
+    assert hass.states.get(last_plate).state == STATE_UNKNOWN
+    # A purge changes what is shown, not where the car went: nothing is announced.
+    assert (left, entered) == ([], [])

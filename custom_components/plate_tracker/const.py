@@ -62,6 +62,8 @@ EVENT_SIGHTING: Final = "plate_tracker_sighting"
 EVENT_TYPE_PLATE_READ: Final = "plate_read"
 
 SIGNAL_SIGHTING: Final = f"{DOMAIN}_sighting_{{entry_id}}"
+SIGNAL_SIGHTINGS_REMOVED: Final = f"{DOMAIN}_sightings_removed_{{entry_id}}"
+"""Sent once a purge erased sightings: what entities show may be gone from the store."""
 SIGNAL_NEW_CAMERA: Final = f"{DOMAIN}_new_camera_{{entry_id}}"
 SIGNAL_COUNTERS: Final = f"{DOMAIN}_counters_{{entry_id}}"
 SIGNAL_SOURCE_HEALTH: Final = f"{DOMAIN}_source_health_{{entry_id}}"

@@ -15,7 +15,13 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 
 from .alerts import WatchlistAlerts
-from .const import DOMAIN, EVENT_SIGHTING, SIGNAL_NEW_CAMERA, SIGNAL_SIGHTING
+from .const import (
+    DOMAIN,
+    EVENT_SIGHTING,
+    SIGNAL_NEW_CAMERA,
+    SIGNAL_SIGHTING,
+    SIGNAL_SIGHTINGS_REMOVED,
+)
 from .engine.types import Box, FrameResult
 from .pipeline import SightingPipeline
 from .records import Sighting
@@ -198,6 +204,19 @@ class SightingHub:
             self.retired_store.async_delay_save(
                 lambda: {"cameras": dict(self.retired_cameras)}, 1
             )
+
+    async def async_sightings_removed(self, store: SightingStore) -> None:
+        """Show what the store still holds once a purge erased sightings.
+
+        Each camera's latest sighting is read again (a camera whose sightings
+        are all gone shows none), then entities and the route tracker are told,
+        so no state keeps showing an erased sighting until a restart.
+        """
+        latest = await self.hass.async_add_executor_job(store.latest_per_camera)
+        for camera in set(self.last_by_camera) - set(latest):
+            del self.last_by_camera[camera]
+        self.last_by_camera.update(latest)
+        async_dispatcher_send(self.hass, self.signal(SIGNAL_SIGHTINGS_REMOVED))
 
     @callback
     def async_publish(self, sighting: Sighting) -> None:

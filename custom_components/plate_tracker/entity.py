@@ -18,6 +18,7 @@ from .const import (
     DOMAIN,
     SIGNAL_NEW_CAMERA,
     SIGNAL_SIGHTING,
+    SIGNAL_SIGHTINGS_REMOVED,
     SIGNAL_SOURCE_HEALTH,
     SIGNAL_WATCHLIST_CHANGED,
     SOURCE_ANPR,
@@ -181,6 +182,13 @@ class PlateTrackerCameraEntity(Entity):
                 self.hass, self._hub.signal(SIGNAL_SIGHTING), self._sighting_received
             )
         )
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                self._hub.signal(SIGNAL_SIGHTINGS_REMOVED),
+                self._sightings_removed,
+            )
+        )
 
     @callback
     def _sighting_received(self, sighting: Sighting) -> None:
@@ -189,8 +197,21 @@ class PlateTrackerCameraEntity(Entity):
             self.async_write_ha_state()
 
     @callback
+    def _sightings_removed(self) -> None:
+        self.handle_latest_changed()
+        self.async_write_ha_state()
+
+    @callback
     def handle_sighting(self, sighting: Sighting) -> None:
         """Update the entity's own state from a new sighting (before it is written)."""
+
+    @callback
+    def handle_latest_changed(self) -> None:
+        """Show ``last_sighting`` again: a purge may have erased the one shown.
+
+        Entities whose state is the latest sighting override this; an event
+        entity's past events are history and stay.
+        """
 
 
 class PlateTrackerWatchlistEntity(Entity):

@@ -49,6 +49,12 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
         """Tell the frontend that a new crop is there."""
         self._attr_image_last_updated = sighting.seen_at
 
+    @callback
+    def handle_latest_changed(self) -> None:
+        """Tell the frontend the crop shown may be gone (served from ``last_sighting``)."""
+        last = self.last_sighting
+        self._attr_image_last_updated = last.seen_at if last is not None else None
+
     async def async_image(self) -> bytes | None:
         """Return the crop of the latest sighting, or None when it has none."""
         if (sighting := self.last_sighting) is None:

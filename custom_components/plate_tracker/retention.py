@@ -54,10 +54,14 @@ async def async_purge_expired(
         )
     except Exception as err:
         await _audit_interrupted(hass, store, progress, err)
+        if progress.sightings:
+            await entry.runtime_data.hub.async_sightings_removed(store)
         raise
     await hass.async_add_executor_job(
         store.audit_append, None, AUDIT_ACTION, asdict(report), None, dt_util.utcnow()
     )
+    if report.sightings:
+        await entry.runtime_data.hub.async_sightings_removed(store)
     entry.runtime_data.last_purge = (dt_util.utcnow(), report)
     _LOGGER.info(
         "Retention purge removed %s sightings, %s images, %s plates",

@@ -36,7 +36,7 @@ from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts
-from .const import DOMAIN, SIGNAL_WATCHLIST_CHANGED
+from .const import DOMAIN, SIGNAL_SIGHTINGS_REMOVED, SIGNAL_WATCHLIST_CHANGED
 from .coordinator import PlateTrackerConfigEntry, SightingHub, sighting_with_links
 from .entity import PlateTrackerWatchlistEntity, async_track_watchlist_entities
 from .matching.journeys import (
@@ -258,6 +258,13 @@ class RouteTracker:
                 self._watchlist_changed,
             )
         )
+        entry.async_on_unload(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_SIGHTINGS_REMOVED.format(entry_id=self.entry_id),
+                self._sightings_removed,
+            )
+        )
         entry.runtime_data.routes = self
 
     async def async_locate(self, plate: str) -> Whereabouts:
@@ -304,9 +311,32 @@ class RouteTracker:
             async_dispatcher_send(self.hass, self.signal, plate)
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:
-        """Recompute the watchlisted vehicles a new sighting may be a read of."""
-        if plates := self._by_lookalike.get(lookalike_key(sighting.plate)):
+        """Recompute the watchlisted vehicles a new sighting may be a read of.
+
+        A sighting is announced again when a better read of its NVR event
+        changed its plate: the vehicles whose whereabouts it decided are
+        recomputed too, or they would keep a status the store no longer has.
+        """
+        plates = dict.fromkeys(
+            self._by_lookalike.get(lookalike_key(sighting.plate), ())
+        )
+        plates.update(
+            dict.fromkeys(
+                plate
+                for plate, found in self.whereabouts.items()
+                if sighting.id in _sighting_ids(found)
+            )
+        )
+        if plates:
             await self.async_refresh(plates, announce=True)
+
+    @callback
+    def _sightings_removed(self) -> None:
+        """Recompute every vehicle once a purge erased sightings (nothing announced)."""
+        self.hub.async_run_tracked(
+            self.async_refresh(list(self._watched), announce=False),
+            f"{DOMAIN} whereabouts after a purge",
+        )
 
     @callback
     def _index_watchlist(self) -> None:
@@ -342,6 +372,16 @@ class RouteTracker:
             "seen_at": decided.seen_at.isoformat() if decided else None,
             "direction": decided.direction.value if decided else None,
         }
+
+
+def _sighting_ids(found: Whereabouts) -> set[int]:
+    """Return the ids of the sightings a vehicle's whereabouts rest on."""
+    status = found.status
+    return {
+        shown.id
+        for shown in (found.last, status.decided_by, status.last_known_by)
+        if shown is not None
+    }
 
 
 def route_tracker(entry: PlateTrackerConfigEntry) -> RouteTracker:

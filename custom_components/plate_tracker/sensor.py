@@ -224,6 +224,11 @@ class LastPlateSensorEntity(PlateTrackerCameraEntity, SensorEntity):
         """Show the new plate."""
         self._show(sighting)
 
+    @callback
+    def handle_latest_changed(self) -> None:
+        """Show the latest sighting the store still holds."""
+        self._show(self.last_sighting)
+
 
 class LastSightingSensorEntity(PlateTrackerCameraEntity, SensorEntity):
     """When the camera last saw a plate: an exit camera gone quiet shows here.
@@ -245,6 +250,12 @@ class LastSightingSensorEntity(PlateTrackerCameraEntity, SensorEntity):
         shown = self._attr_native_value
         if not isinstance(shown, datetime) or sighting.seen_at > shown:
             self._attr_native_value = sighting.seen_at
+
+    @callback
+    def handle_latest_changed(self) -> None:
+        """Show the time of the latest sighting the store still holds."""
+        last = self.last_sighting
+        self._attr_native_value = last.seen_at if last is not None else None
 
 
 class SourceTimeSensorEntity(PlateTrackerSourceEntity, RestoreSensor):

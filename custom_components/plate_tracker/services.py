@@ -746,6 +746,9 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
                 },
                 reason=call.data["reason"],
             )
+            await entry.runtime_data.hub.async_sightings_removed(
+                entry.runtime_data.store
+            )
         raise
     await _audit(
         hass,
@@ -755,6 +758,8 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
         {**details, "removed": removed},
         reason=call.data["reason"],
     )
+    if removed:
+        await entry.runtime_data.hub.async_sightings_removed(entry.runtime_data.store)
     return {"removed": removed}
 
 
