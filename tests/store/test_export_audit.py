@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 import sqlite3
+import threading
 import zipfile
 
 import pytest
@@ -15,6 +18,8 @@ import pytest
 from custom_components.plate_tracker.records import Direction, WatchlistEntry
 from custom_components.plate_tracker.store import (
     CSV_COLUMNS,
+    ExportReport,
+    SearchPage,
     SearchQuery,
     SightingStore,
     StoreValidationError,
@@ -90,6 +95,119 @@ def test_failed_export_leaves_no_file(store: SightingStore, tmp_path: Path) -> N
     with pytest.raises(StoreValidationError):
         store.export_zip(SearchQuery(plate="**"), exports / "case.zip")
     assert list(exports.iterdir()) == []
+
+
+@pytest.mark.parametrize("hard_links", [True, False], ids=["links", "no_links"])
+def test_two_exports_to_one_name_publish_one_whole_file(
+    store: SightingStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hard_links: bool,
+) -> None:
+    """Two exports started at once to one name: one file, whole, and the hash it reports.
+
+    The export service names files by the second, so two officers exporting
+    at once race for one name. Evidence whose hash differs from the audited
+    one, or that holds the other officer's sightings, is worthless in court;
+    the export that loses must say the name is taken, not fail obscurely. On
+    a file system without hard links (FAT and exFAT cards) the same holds.
+    """
+    for second in range(40):
+        plate = "AE1234BK" if second % 2 else "KA0001AA"
+        store.record(
+            sighting(
+                plate=plate,
+                seen_at=T0 + minutes(second),
+                crop_jpeg=bytes([second]) * 50_000,
+            )
+        )
+    if not hard_links:
+
+        def no_link(source: object, target: object) -> None:
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    dest = exports / "plate_tracker_evidence_20260301T120000Z.zip"
+    # Both exports have checked that the name is free before either writes.
+    both_started = threading.Barrier(2, timeout=10)
+    first_pages: set[int] = set()
+    search = store.search
+
+    def search_together(query: SearchQuery) -> SearchPage:
+        if threading.get_ident() not in first_pages:
+            first_pages.add(threading.get_ident())
+            both_started.wait()
+        return search(query)
+
+    monkeypatch.setattr(store, "search", search_together)
+    outcomes: dict[str, ExportReport | StoreValidationError] = {}
+
+    def export(plate: str) -> None:
+        try:
+            outcomes[plate] = store.export_zip(SearchQuery(plate=plate), dest)
+        except StoreValidationError as err:
+            outcomes[plate] = err
+
+    threads = [
+        threading.Thread(target=export, args=(plate,))
+        for plate in ("AE1234BK", "KA0001AA")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    reports = {p: o for p, o in outcomes.items() if isinstance(o, ExportReport)}
+    refused = [o for o in outcomes.values() if isinstance(o, StoreValidationError)]
+    assert len(reports) == 1, outcomes
+    assert [err.translation_key for err in refused] == ["export_exists"]
+    ((plate, report),) = reports.items()
+    assert report.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert [p.name for p in exports.iterdir()] == [dest.name], "no partial file left"
+    with zipfile.ZipFile(dest) as archive:
+        assert archive.testzip() is None
+        manifest = json.loads(archive.read("manifest.json"))
+        for name, described in manifest["files"].items():
+            assert hashlib.sha256(archive.read(name)).hexdigest() == described["sha256"]
+        rows = list(csv.DictReader(io.StringIO(archive.read("sightings.csv").decode())))
+    assert manifest["query"]["plate"] == plate
+    assert {row["plate"] for row in rows} == {plate}
+    assert len(rows) == report.sightings == 20
+
+
+def test_export_to_a_file_system_without_links_never_overwrites(
+    store: SightingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exports to a FAT or exFAT card, which has no hard links, still work and still never overwrite."""
+
+    def no_link(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    store.record(sighting(crop_jpeg=b"crop-1"))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    dest = exports / "case.zip"
+    report = store.export_zip(SearchQuery(), dest)
+    assert report.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert [p.name for p in exports.iterdir()] == ["case.zip"]
+
+    taken = exports / "taken.zip"
+    search = store.search
+
+    def search_while_name_is_taken(query: SearchQuery) -> SearchPage:
+        if not taken.exists():
+            taken.write_bytes(b"another export")
+        return search(query)
+
+    monkeypatch.setattr(store, "search", search_while_name_is_taken)
+    with pytest.raises(StoreValidationError) as caught:
+        store.export_zip(SearchQuery(), taken)
+    assert caught.value.translation_key == "export_exists"
+    assert taken.read_bytes() == b"another export"
+    assert sorted(p.name for p in exports.iterdir()) == ["case.zip", "taken.zip"]
 
 
 def test_audit_log_filters_and_orders(store: SightingStore) -> None:

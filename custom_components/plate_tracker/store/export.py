@@ -14,8 +14,11 @@ Layout of the ZIP:
 - ``manifest.json``: when and what was exported, and the SHA-256 and size of
   every other file, so a copy can be verified later.
 
-The ZIP is written under a temporary name beside ``dest``, flushed to disk and
-renamed, so a half-written export never carries the final name.
+The ZIP is written to a file of its own beside ``dest`` (a hidden name no other
+export shares), flushed to disk, hashed and then linked to ``dest``. So a
+half-written export never carries the final name, and a link, unlike a rename,
+never replaces a file: of two exports to one name at once, one publishes its
+whole file and the other is refused (``export_exists``), never mixed in.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from __future__ import annotations
 import csv
 from dataclasses import replace
 from datetime import UTC, datetime
+import errno
 import hashlib
 import io
 import json
+import logging
 import os
 from pathlib import Path
+import secrets
 from typing import TYPE_CHECKING
 import zipfile
 
@@ -36,6 +42,12 @@ from .models import MAX_PAGE_SIZE, ExportReport, ImageKind, SearchQuery
 
 if TYPE_CHECKING:
     from .sighting_store import SightingStore
+
+_LOGGER = logging.getLogger(__name__)
+
+_NO_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+"""What ``link`` fails with on a file system without hard links (FAT and
+exFAT, as on many USB sticks and memory cards, say ``EPERM``)."""
 
 CSV_COLUMNS = (
     "id",
@@ -57,19 +69,31 @@ CSV_COLUMNS = (
 
 
 def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportReport:
-    """Export what ``query`` selects (all pages) into the ZIP file ``dest``."""
+    """Export what ``query`` selects (all pages) into the ZIP file ``dest``.
+
+    The returned SHA-256 is that of the file published under ``dest``. Raises
+    ``StoreValidationError("export_exists")`` when ``dest`` exists, also when
+    another export took the name while this one was written.
+    """
     if dest.exists():
         raise StoreValidationError("export_exists", path=str(dest))
     if not dest.parent.is_dir():
         raise StoreValidationError("export_folder_missing", path=str(dest.parent))
-    partial = dest.with_name(f".{dest.name}.partial")
     hashes: dict[str, dict[str, str | int]] = {}
     crops = snapshots = sightings = 0
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    partial = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.partial")
+    # O_EXCL: this file is this export's alone, never one another export writes
+    # too. Made as open() makes files (not mkstemp's owner-only mode), since an
+    # export is meant to be handed on.
+    descriptor = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with zipfile.ZipFile(partial, "w") as archive:
+        with (
+            os.fdopen(descriptor, "w+b") as file,
+            zipfile.ZipFile(file, "w") as archive,
+        ):
 
             def add(name: str, data: bytes, method: int) -> None:
                 archive.writestr(name, data, compress_type=method)
@@ -139,11 +163,12 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
             )
         with partial.open("rb") as written:
             os.fsync(written.fileno())
+            # What is hashed is what is published: the file is this export's
+            # alone, and dest becomes a link to it, not a copy.
             digest = hashlib.file_digest(written, "sha256").hexdigest()
-        partial.replace(dest)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+        _publish(partial, dest)
+    finally:
+        _discard(partial)
     return ExportReport(
         path=dest,
         sightings=sightings,
@@ -152,6 +177,42 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         sha256=digest,
         files={name: str(entry["sha256"]) for name, entry in hashes.items()},
     )
+
+
+def _publish(partial: Path, dest: Path) -> None:
+    """Give the finished file ``partial`` the name ``dest`` too, unless that name is taken.
+
+    ``link`` fails on an existing name where ``rename`` would replace the file:
+    the export that comes second is refused and the first one's file stays as
+    it is. Without hard links (FAT, exFAT) the name is taken first by creating
+    it empty and exclusively, then the file is renamed onto it: for that
+    moment an empty file carries the name, never a part of an export.
+    """
+    try:
+        os.link(partial, dest)
+    except FileExistsError as err:
+        raise StoreValidationError("export_exists", path=str(dest)) from err
+    except OSError as err:
+        if err.errno not in _NO_LINKS:
+            raise
+        try:
+            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError as exists:
+            raise StoreValidationError("export_exists", path=str(dest)) from exists
+        try:
+            partial.replace(dest)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+
+
+def _discard(partial: Path) -> None:
+    """Remove an export's own file once it is published, or when the export failed."""
+    try:
+        partial.unlink(missing_ok=True)
+    except OSError as err:
+        # The export itself is settled; only a hidden leftover stays.
+        _LOGGER.warning("Cannot remove the unfinished export %s: %s", partial, err)
 
 
 def _describe(query: SearchQuery) -> dict[str, object]:
