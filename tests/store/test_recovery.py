@@ -417,6 +417,41 @@ def test_a_good_page_between_longer_damaged_stretches_is_carried_over(
     ] == missing
 
 
+@pytest.mark.parametrize("sequence_kept", [True, False], ids=["sequence", "none"])
+def test_ids_lost_with_a_damaged_file_are_not_given_again(
+    db_path: Path, sequence_kept: bool
+) -> None:
+    """A case file may cite a sighting or hit only the damaged file still holds: no new row takes its id.
+
+    The damaged file's ``sqlite_sequence`` tells the highest id it ever gave,
+    purged rows' too. Without it (a file from before schema version 7, or that
+    table damaged too) the ids of the rows lost on damaged pages, and of the
+    hits left out with them, are known all the same.
+    """
+    with SightingStore.open(db_path) as store:
+        listed = _fill(store, 600, picture=0)
+        hits = [hit.id for hit in store.hits_for_entry(listed[0].id or 0, limit=1000)]
+        # Purged before the damage: only the sequence still knows these ids.
+        assert store.purge(since=T0 + minutes(590)) == 10
+    if not sequence_kept:
+        conn = sqlite3.connect(db_path)
+        with conn:
+            conn.execute("DELETE FROM sqlite_sequence")
+        conn.close()
+    damage_last_leaf(db_path, "sightings")
+
+    store, result = set_damaged_aside(db_path, T0, "malformed")
+
+    with store:
+        ((_, last_lost),) = result.unreadable_ids["sightings"] or ()
+        assert last_lost == 590
+        new, _ = store.record(sighting(seen_at=T0 + minutes(700), event_id="new"))
+        hit = store.record_hit(new.id, listed[0].id or 0, "exact", new.plate, T0)
+    # A hit on every seventh sighting; the one on sighting 596 went with the purge.
+    assert max(hits) == 86
+    assert (new.id, hit) == ((601, 87) if sequence_kept else (591, 86))
+
+
 def test_cameras_and_plates_on_damaged_pages_come_back_from_their_indexes(
     db_path: Path,
 ) -> None:

@@ -23,6 +23,11 @@ damaged page of the cameras table, which usually fits in one, would leave
 every sighting out. A lost watchlist entry cannot be rebuilt, but its plate is
 named (``SetAside.watchlist_lost``). What else sat on the damaged pages stays
 only in the kept file, where SQLite's ``.recover`` may find more of it.
+
+Ids lost are not handed out again: a case file may cite them. The new
+database's sequences start above the highest id the damaged file's
+``sqlite_sequence`` records (``_ids_used``), the highest id lost on a damaged
+page, and the highest id of a row read but left out.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 
 from ..plate_text import lookalike_key
 from .errors import DamagedDatabaseError, is_damaged
+from .schema import STABLE_ID_TABLES
 from .sighting_store import (
     _SQLITE_MIN_INTEGER,
     RECOVERED_TABLES,
@@ -344,8 +350,19 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
             unreadable_ids[table] = lost
             if table == "watchlist":
                 watchlist_lost = None if lost is None else _lost_keys(conn, table, lost)
+        used = _ids_used(conn, damaged)
     finally:
         conn.close()
+    for table, lost in unreadable_ids.items():
+        if lost and table in STABLE_ID_TABLES:
+            used[table] = max(used.get(table, 0), lost[-1][1])
+    try:
+        # A lost row's id may be cited in a case file: it must not name a new row.
+        store.keep_ids_above(used)
+    except sqlite3.Error as err:
+        _LOGGER.warning(
+            "Ids of rows lost with the damaged database may be given again: %s", err
+        )
     try:
         store.drop_unseen_plates()
     except sqlite3.Error as err:
@@ -360,6 +377,30 @@ def _carry_over(damaged: Path, reason: str, store: SightingStore) -> SetAside:
         watchlist_lost,
         MappingProxyType(unreadable_ids),
     )
+
+
+def _ids_used(conn: sqlite3.Connection, damaged: Path) -> dict[str, int]:
+    """Return the highest id the damaged file gave each table of ``STABLE_ID_TABLES``.
+
+    Read from its ``sqlite_sequence``; rows of any age, carried over or not,
+    had ids up to there. Empty for a file older than schema version 7, which
+    has none, or when that table does not read.
+    """
+    try:
+        return {
+            table: highest
+            for table, highest in conn.execute("SELECT name, seq FROM sqlite_sequence")
+            if table in STABLE_ID_TABLES and isinstance(highest, int)
+        }
+    except sqlite3.DatabaseError as err:
+        if is_damaged(err):
+            _LOGGER.warning(
+                "The ids used in the damaged database %s are known only from its"
+                " rows: %s",
+                damaged,
+                err,
+            )
+        return {}
 
 
 def _carry_table(

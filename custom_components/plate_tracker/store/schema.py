@@ -3,7 +3,8 @@
 ``PRAGMA user_version`` holds the schema version. ``MIGRATIONS[n]`` upgrades a
 database from version ``n`` to ``n + 1``; each runs in its own transaction, so an
 upgrade interrupted by a power cut resumes at the last finished step. Never edit
-a released migration: add a new one.
+a released migration: add a new one. A new file runs every step too: the
+tables version 7 rebuilds are empty then, and rebuilt at once.
 
 Layout (times are integer microseconds since the Unix epoch, UTC):
 
@@ -27,6 +28,12 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
 - ``watchlist`` and ``watchlist_hits``: the watchlist and the sightings that
   matched it, with who acknowledged each hit and when.
 - ``audit``: append-only; triggers refuse UPDATE and DELETE.
+- The ids of sightings, watchlist entries, hits and audit lines
+  (``STABLE_ID_TABLES``) leave the database: in search results, alerts,
+  signed image links, legal holds, case files and the audit log. They are
+  ``AUTOINCREMENT``, so an id is never handed out again, not even after the
+  newest rows are purged; ``sqlite_sequence`` holds the highest id each table
+  has used. The other ids stay inside the database.
 - ``route_chunks``: per plate, the time, id, camera id and event key (see
   ``event_key``) of every sighting as packed little-endian arrays in chunks of ``ROUTE_CHUNK`` sightings, so a
   route of 100,000 sightings is read as a few dozen blobs instead of 100,000
@@ -39,7 +46,7 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import hashlib
 import sqlite3
 import struct
@@ -50,6 +57,9 @@ ROUTE_CHUNK = 1024
 """Sightings per ``route_chunks`` row: appending rewrites one chunk, so small
 enough to keep ``record`` cheap, large enough that a 100,000-sighting route is
 about a hundred rows."""
+
+STABLE_ID_TABLES = ("sightings", "watchlist", "watchlist_hits", "audit")
+"""Tables whose ids are cited outside the database, and so never reused."""
 
 type Migration = Callable[[sqlite3.Connection], None]
 type RouteEntry = tuple[int, int, int, str | None]
@@ -304,6 +314,108 @@ def _add_reader(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sightings ADD COLUMN reader INTEGER NOT NULL DEFAULT 0")
 
 
+_AUTOINCREMENT_TABLES = {
+    "sightings": """
+        CREATE TABLE new_sightings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            plate_id INTEGER NOT NULL REFERENCES plates (id),
+            camera_id INTEGER NOT NULL REFERENCES cameras (id),
+            seen_us INTEGER NOT NULL,
+            raw TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            source TEXT NOT NULL,
+            event_id TEXT,
+            region TEXT,
+            box TEXT,
+            direction INTEGER NOT NULL DEFAULT 0,
+            alternatives TEXT,
+            legal_hold INTEGER NOT NULL DEFAULT 0,
+            reader INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    "watchlist": """
+        CREATE TABLE new_watchlist (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            plate TEXT NOT NULL UNIQUE,
+            label TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            priority TEXT NOT NULL,
+            expires_us INTEGER,
+            cameras TEXT NOT NULL DEFAULT '[]',
+            active_from TEXT,
+            active_until TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+    "watchlist_hits": """
+        CREATE TABLE new_watchlist_hits (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sighting_id INTEGER NOT NULL REFERENCES sightings (id) ON DELETE CASCADE,
+            entry_id INTEGER REFERENCES watchlist (id) ON DELETE SET NULL,
+            listed_plate TEXT NOT NULL,
+            match_kind TEXT NOT NULL,
+            plate_read TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            acknowledged_by TEXT,
+            acknowledged_us INTEGER
+        )
+        """,
+    "audit": """
+        CREATE TABLE new_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at_us INTEGER NOT NULL,
+            user_id TEXT,
+            action TEXT NOT NULL,
+            details TEXT NOT NULL,
+            reason TEXT
+        )
+        """,
+}
+"""Version 7's layout of the tables it rebuilds, each under a new name."""
+
+
+def _ids_never_reused(conn: sqlite3.Connection) -> None:
+    """Version 7: ids of sightings, hits, watchlist entries and audit lines are never reused.
+
+    A plain ``INTEGER PRIMARY KEY`` takes the highest id stored plus one: after
+    a purge of the newest sightings the next car got a purged one's id, and a
+    legal hold, signed image link or acknowledgement citing it acted on that
+    car. ``AUTOINCREMENT`` cannot be added to a table, so each table of
+    ``STABLE_ID_TABLES`` is rebuilt as SQLite's documented procedure for other
+    table changes has it (https://www.sqlite.org/lang_altertable.html#otheralter):
+    ``migrate`` turns foreign keys off around the transaction (dropping the
+    old sightings would otherwise delete their images and hits), the rows are
+    copied with their ids, the old table dropped, the new one renamed, its
+    indexes and triggers created again from their stored SQL, and foreign
+    keys checked before the commit. Copying the ids starts each table's
+    ``sqlite_sequence`` at its highest id stored. Rows purged from the top
+    before this upgrade left no trace: their ids can be handed out once more.
+    """
+    for table, create in _AUTOINCREMENT_TABLES.items():
+        attached = conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE tbl_name = ?"
+            " AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+            (table,),
+        ).fetchall()
+        conn.execute(create)
+        columns = ", ".join(
+            row[1] for row in conn.execute(f"PRAGMA table_info(new_{table})")
+        )
+        conn.execute(
+            f"INSERT INTO new_{table} ({columns}) SELECT {columns} FROM {table}"  # noqa: S608
+        )
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE new_{table} RENAME TO {table}")
+        for (sql,) in attached:
+            conn.execute(sql)
+    for table in ("sightings", "images", "watchlist_hits"):
+        broken = conn.execute(f"PRAGMA foreign_key_check({table})").fetchone()
+        if broken is not None:
+            raise sqlite3.IntegrityError(
+                f"{table} row {broken[1]} refers to a missing {broken[2]} row"
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_sightings,
     _create_watchlist,
@@ -311,8 +423,29 @@ MIGRATIONS: tuple[Migration, ...] = (
     _route_index_with_event_ids,
     _add_route_chunks,
     _add_reader,
+    _ids_never_reused,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def keep_ids_above(conn: sqlite3.Connection, used: Mapping[str, int]) -> None:
+    """Make each table of ``STABLE_ID_TABLES`` in ``used`` hand out ids above ``used[table]`` only.
+
+    For ids known to be used elsewhere, such as by rows of a damaged copy of
+    the database that could not be carried over. Never lowers a sequence.
+    """
+    for table, highest in used.items():
+        if table not in STABLE_ID_TABLES:
+            raise ValueError(f"ids of {table} may be reused")
+        if not conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+            (highest, table),
+        ).rowcount:
+            # A table gets its row at its first insert.
+            conn.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+                (table, highest),
+            )
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -322,23 +455,30 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> None:
-    """Upgrade the database step by step up to ``target``.
+    """Upgrade the database step by step up to ``target`` (a new file from version 0).
 
     The connection must be opened with ``autocommit=True`` (no implicit
     transactions, so ``executescript`` does not commit halfway); every
-    step and its version bump commit together.
+    step and its version bump commit together. Foreign keys are off while
+    the steps run, as SQLite's table rebuild needs (the pragma does nothing
+    inside a transaction), and back as they were afterwards.
     """
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema {version} is newer than this code ({SCHEMA_VERSION})"
         )
-    for step in range(version, target):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            MIGRATIONS[step](conn)
-            conn.execute(f"PRAGMA user_version = {step + 1}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    (foreign_keys,) = conn.execute("PRAGMA foreign_keys").fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for step in range(version, target):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[step](conn)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {int(foreign_keys)}")

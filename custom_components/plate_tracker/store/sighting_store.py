@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 import heapq
@@ -81,7 +81,9 @@ from .models import (
 from .plate_patterns import canonical_plate, longest_literal_run, normalize_pattern
 from .schema import (
     ROUTE_CHUNK,
+    STABLE_ID_TABLES,
     RouteEntry,
+    keep_ids_above,
     migrate,
     pack_route_columns,
     write_route_chunks,
@@ -1211,8 +1213,9 @@ class SightingStore:
         missing) is left out and counted in one log line. A plate gets its
         fuzzy-index rows; a hit whose watchlist entry was lost keeps no entry,
         as when an entry is removed. Route chunks are built on the first
-        route read (see ``route_columns``). Other errors (a full disk) raise,
-        and the batch is not added.
+        route read (see ``route_columns``). The ids of refused rows are not
+        handed out again either (``STABLE_ID_TABLES``). Other errors (a full
+        disk) raise, and the batch is not added.
         """
         if table not in RECOVERED_TABLES:
             raise ValueError(f"not a table carried over from a damaged file: {table}")
@@ -1220,7 +1223,10 @@ class SightingStore:
             columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             added = 0
             refused: list[tuple[object, str]] = []
+            used: int | None = None
             for row in rows:
+                if isinstance(row_id := row.get("id"), int):
+                    used = row_id if used is None else max(used, row_id)
                 values = {name: value for name, value in row.items() if name in columns}
                 if table == "watchlist_hits" and (
                     conn.execute(
@@ -1243,6 +1249,8 @@ class SightingStore:
                 if table == "plates":
                     self._add_plate_variants(conn, values["id"], values["lookalike"])
                 added += 1
+            if used is not None and table in STABLE_ID_TABLES:
+                keep_ids_above(conn, {table: used})
         if refused:
             _LOGGER.warning(
                 "%s rows of %s recovered from a damaged database are left out"
@@ -1252,6 +1260,15 @@ class SightingStore:
                 *refused[0],
             )
         return added
+
+    def keep_ids_above(self, used: Mapping[str, int]) -> None:
+        """Never hand out an id up to ``used[table]`` for the tables of ``STABLE_ID_TABLES`` named.
+
+        For the ids a damaged copy of this database gave rows that could not
+        be carried over: a case file may cite them.
+        """
+        with self._write() as conn:
+            keep_ids_above(conn, used)
 
     def drop_unseen_plates(self) -> int:
         """Remove plates no sighting refers to (after a recovery lost theirs); return how many."""
