@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import errno
 import hashlib
 import json
 from pathlib import Path
@@ -174,6 +175,31 @@ async def test_export_writes_verifiable_evidence(
             hass, "export_sightings", {"folder": "/etc", "reason": "court request 7"}
         )
     assert err.value.translation_key == "path_not_allowed"
+
+
+@pytest.mark.usefixtures("sightings")
+async def test_an_export_the_disk_refuses_is_a_translated_error(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    allowed_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full or read-only export folder is said in words, and nothing is audited as exported."""
+    store = init_folder.runtime_data.store
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "export_zip", disk_full)
+    with pytest.raises(HomeAssistantError) as err:
+        await call(
+            hass,
+            "export_sightings",
+            {"folder": str(allowed_dir), "reason": "court request 8"},
+        )
+    assert err.value.translation_key == "export_failed"
+    assert "No space left on device" in err.value.translation_placeholders["error"]
+    assert await hass.async_add_executor_job(store.audit_log) == []
 
 
 async def test_purge_respects_legal_hold_and_is_audited(

@@ -685,11 +685,20 @@ async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     entry = hub_entry(hass)
     folder = await _allowed_path(hass, call.data["folder"])
     query = _query(call, page_size=MAX_PAGE_SIZE)
-    stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    # To the microsecond: two exports started in one second get two files.
+    stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     dest = folder / f"plate_tracker_evidence_{stamp}.zip"
-    report = await _store_call(
-        hass, entry, partial(entry.runtime_data.store.export_zip, query, dest)
-    )
+    try:
+        report = await _store_call(
+            hass, entry, partial(entry.runtime_data.store.export_zip, query, dest)
+        )
+    except OSError as err:
+        # The folder's disk, not the database: full, read-only, gone meanwhile.
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="export_failed",
+            translation_placeholders={"path": str(dest), "error": str(err)},
+        ) from err
     response: dict[str, Any] = {
         "path": str(report.path),
         "sightings": report.sightings,
