@@ -516,3 +516,57 @@ async def test_answer_says_when_to_send_again(
     # The read goes on after the answer.
     await asyncio.wait_for(finished.wait(), 5)
     assert entry.runtime_data.source_counters["anpr_queued"] == 1
+
+
+async def test_a_time_past_the_calendar_is_dated_on_arrival(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A time whose offset takes it past the year 9999 is no time: the read is stored, dated on arrival.
+
+    Converting it to UTC raised OverflowError out of the webhook; Home Assistant
+    then answered an empty 200, so the camera forgot a read that was never stored.
+    """
+    before = dt_util.utcnow()
+    body = (
+        b'{"plate": "AE1234BK", "event_id": "e1", "time": "9999-12-31T23:59:59-05:00"}'
+    )
+
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
+    store = entry.runtime_data.store
+    latest = (await hass.async_add_executor_job(store.latest_per_camera))["exit_north"]
+    assert latest.plate == "AE1234BK"
+    assert before.replace(microsecond=0) <= latest.seen_at <= dt_util.utcnow()
+
+
+async def test_a_plate_the_store_cannot_write_is_refused_and_holds_up_nothing(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A plate with a lone surrogate (valid JSON) is refused on arrival; the next read is stored.
+
+    SQLite cannot write it: accepted, it went to the spool, which never got rid
+    of it, and every later read of every push source queued behind it.
+    """
+    status, answer = await _post(
+        hass_client_no_auth,
+        b'{"plate": "AE1234BK\\ud800", "event_id": "e1"}',
+        "application/json",
+    )
+    assert status == 400
+    assert "UTF-8 cannot write" in str(answer["error"])
+
+    status, answer = await _post(
+        hass_client_no_auth,
+        b'{"plate": "KA7777OO", "event_id": "e2"}',
+        "application/json",
+    )
+
+    assert (status, answer) == (200, {"stored": 1, "Result": True})
+    assert await hass.async_add_executor_job(entry.runtime_data.store.count) == 1
+    assert entry.runtime_data.pipeline.spool_depth == 0
+    assert entry.runtime_data.source_counters["anpr_malformed"] == 1

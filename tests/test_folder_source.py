@@ -220,6 +220,71 @@ async def test_unreadable_upload_is_set_aside_for_a_person(
     )
 
 
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_camera_folder_named_in_latin1_gives_sightings(
+    hass: HomeAssistant, inbox: Path, init_folder: MockConfigEntry
+) -> None:
+    """A folder whose name is not UTF-8 (an FTP server writing Latin-1 'Süd') still names a camera.
+
+    Its name held a surrogate escape, which the store cannot write: the error
+    was taken for an unreadable picture, and a good snapshot went to .rejected.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera_dir = Path(os.fsdecode(os.fsencode(inbox) + b"/Einfahrt_S\xfcd"))
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    image = camera_dir / "20261125T101500.jpg"
+    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
+
+    await wait_until(lambda: bool(events))
+    await wait_until(lambda: not image.exists())
+
+    assert (events[0].data["plate"], events[0].data["camera"]) == (
+        "AE1234BK",
+        "Einfahrt_S_d",
+    )
+    assert not (inbox / ".rejected").exists()
+    assert init_folder.runtime_data.source_counters["inbox_rejected"] == 0
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_a_sighting_the_store_refuses_leaves_its_file_for_a_retry(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store error is not the picture's fault: the file stays in the inbox and is read again.
+
+    The store raises ValueErrors too (UnicodeEncodeError): taken for an
+    unreadable image, they moved a good picture to .rejected, its car lost.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    store = init_folder.runtime_data.store
+    record = store.record
+    refused: list[object] = []
+
+    def refusing_once(new: object) -> object:
+        if not refused:
+            refused.append(new)
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+        return record(new)
+
+    monkeypatch.setattr(store, "record", refusing_once)
+    camera_dir = inbox / "bridge"
+    await hass.async_add_executor_job(camera_dir.mkdir)
+    image = camera_dir / "20261125T101500.jpg"
+    await hass.async_add_executor_job(_upload, image, scene_jpeg("AE1234BK", seed=3))
+
+    await wait_until(lambda: bool(events))
+    await wait_until(lambda: not image.exists())
+
+    assert refused
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert not (inbox / ".rejected").exists()
+    counters = init_folder.runtime_data.source_counters
+    assert (counters["inbox_rejected"], counters["inbox_errors"]) == (0, 1)
+
+
 def _failing_for(
     monkeypatch: pytest.MonkeyPatch, method: str, broken: Path, error: OSError
 ) -> list[Path]:

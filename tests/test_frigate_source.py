@@ -443,6 +443,38 @@ async def test_events_missed_while_the_broker_was_lost_are_read(
     assert entry.runtime_data.source_counters["missed_events_read"] == 1
 
 
+async def test_event_list_entries_without_a_usable_id_are_skipped(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    frigate_event_list: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One entry of Frigate's list with an id that is no name costs no other missed car.
+
+    An id that is a list or a dict raised TypeError in the lookup of stored
+    events: it ended the catch-up, and every event of the gap was lost.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    await _end_came_then_broker_lost(hass, "seen-end")
+
+    ended = time.time() + 1.0
+    broken = [
+        {**listed_event("x", ended=ended - 1.0), "id": ["garbage"]},
+        {**listed_event("x", ended=ended - 1.0), "id": {"a": 1}},
+        {**listed_event("z", ended=ended - 1.0), "camera": 7},
+    ]
+    frigate_event_list[:] = [listed_event(EVENT_ID, ended=ended), *broken, "event"]
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert [event.data["event_id"] for event in events] == [EVENT_ID]
+    assert entry.runtime_data.source_counters["missed_events_read"] == 1
+    assert "Skipped 4 entries of Frigate's event list" in caplog.text
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 async def test_events_that_ended_while_home_assistant_was_down_are_read(
     hass: HomeAssistant,
     start_frigate: StartFrigate,
@@ -723,6 +755,104 @@ async def test_frigate_read_survives_a_lost_snapshot(
     assert stored is not None
     assert (stored.has_crop, stored.has_snapshot) == (False, False)
     assert stored.reader == "nvr"
+
+
+async def test_boxes_far_outside_the_picture_do_not_lose_the_pass(
+    hass: HomeAssistant,
+    start_frigate: StartFrigate,
+    aioclient_mock: AiohttpClientMocker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Box numbers that are valid JSON but beyond any picture are counted and left out; the end is read.
+
+    The movement between such boxes raised OverflowError out of the MQTT
+    callback after the event had ended there: its last snapshot was never read.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass, "frigate/events", frigate_event("new", frame_time=1764065700.5)
+    )
+    huge = [0, 0, 1e200, 1e200]
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=1764065701.5,
+            box=huge,
+            snapshot={"frame_time": 1764065701.5, "box": huge, "score": 0.9},
+        ),
+    )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    snapshot_calls = [
+        call for call in aioclient_mock.mock_calls if call[1].path.endswith(".jpg")
+    ]
+    assert len(snapshot_calls) == 2
+    counters = entry.runtime_data.source_counters
+    assert (counters["frigate_malformed_boxes"], counters["mqtt_malformed"]) == (2, 0)
+    assert events[0].data["plate"] == "AE1234BK"
+
+
+async def test_a_frigate_plate_read_the_store_cannot_write_is_left_out(
+    hass: HomeAssistant, start_frigate: StartFrigate
+) -> None:
+    """Frigate's plate read with a lone surrogate is dropped and counted; the snapshot's read is stored.
+
+    SQLite refuses such text: the sighting went to the spool and held up every
+    later one there.
+    """
+    entry = await start_frigate(content=scene_jpeg("AE1234BK", seed=1))
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    async_fire_mqtt_message(
+        hass,
+        "frigate/events",
+        frigate_event(
+            "end",
+            frame_time=1764065701.5,
+            recognized_license_plate="AE1234BK\ud800",
+            recognized_license_plate_score=0.9,
+        ),
+    )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert (events[0].data["plate"], events[0].data["reader"]) == ("AE1234BK", "engine")
+    runtime = entry.runtime_data
+    assert runtime.source_counters["frigate_malformed_plates"] == 1
+    assert runtime.pipeline.spool_depth == 0
+    assert await hass.async_add_executor_job(runtime.store.count) == 1
+
+
+async def test_an_end_reads_the_snapshot_of_an_event_without_frame_times(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """An event that has a snapshot but no usable frame time is read at its end.
+
+    No message was a new frame, and the end read nothing either: the vehicle
+    was lost without a log line or a count.
+    """
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    snapshot = {"frame_time": None, "box": [300, 250, 1000, 700]}
+    for kind in ("new", "update", "end"):
+        async_fire_mqtt_message(
+            hass,
+            "frigate/events",
+            frigate_event(kind, frame_time=1764065701.5, snapshot=snapshot),
+        )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+
+    assert events[0].data["plate"] == "AE1234BK"
+    snapshot_calls = [
+        call for call in aioclient_mock.mock_calls if call[1].path.endswith(".jpg")
+    ]
+    assert len(snapshot_calls) == 1
 
 
 API_SENSOR = "binary_sensor.frigate_frigate_test_api"

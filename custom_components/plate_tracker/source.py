@@ -50,7 +50,13 @@ from .engine.remote import EngineUnavailableError
 from .engine.types import is_finite_number
 from .pipeline import Frame, ImageRejectedError, SightingPipeline
 from .routes import zone_directions
-from .sources.folder import DEFAULT_FILENAME_PATTERN, Inbox, InboxFile, holds
+from .sources.folder import (
+    DEFAULT_FILENAME_PATTERN,
+    FileTooLargeError,
+    Inbox,
+    InboxFile,
+    holds,
+)
 from .sources.frigate import (
     MISSED_EVENTS_MAX,
     FrigateAuthError,
@@ -308,7 +314,7 @@ class FrigateSource:
         )
         # The camera map's zones; a changed map reloads the entry and builds a new tracker.
         self._tracker = FrigateEventTracker(
-            zone_directions=zone_directions(entry.options)
+            zone_directions=zone_directions(entry.options), counters=counters
         )
         self._downloads = SnapshotDownloads()
         # Frames of one event are fetched one after another, so an ``end`` never
@@ -444,13 +450,13 @@ class FrigateSource:
             for event in events
             if is_finite_number(event.get("end_time"))
             and event["end_time"] >= since
-            and (again or not self._tracker.ended(str(event.get("id"))))
+            and (again or not self._tracker.ended(event["id"]))
         ]
         try:
             stored = await self._hass.async_add_executor_job(
                 self._entry.runtime_data.store.stored_events,
                 SOURCE_FRIGATE,
-                [(str(event.get("camera")), str(event.get("id"))) for event in missed],
+                [(event["camera"], event["id"]) for event in missed],
             )
         except (sqlite3.Error, RuntimeError):
             # The store cannot answer now: a pass read twice updates its one sighting.
@@ -458,7 +464,7 @@ class FrigateSource:
         requests = [
             request
             for event in missed
-            if event.get("id") not in stored
+            if event["id"] not in stored
             and (request := self._tracker.handle_missed(event, again=again)) is not None
         ]
         if not requests:
@@ -727,18 +733,11 @@ async def _async_start_folder(
                     direction=file.direction,
                 )
             )
-        except (ImageRejectedError, ValueError) as err:
+        except (ImageRejectedError, FileTooLargeError) as err:
+            # Only the picture's own fault sets it aside. Any other error (the
+            # store refusing the sighting) leaves it in the inbox, read again.
             counters["inbox_rejected"] += 1
-            target = await hass.async_add_executor_job(inbox.reject, file)
-            if target is None:
-                _LOGGER.warning(
-                    "Unreadable image %s cannot be moved aside; it is not read again "
-                    "until it changes: %s",
-                    file.path,
-                    err,
-                )
-            else:
-                _LOGGER.warning("Moved unreadable image to %s: %s", target, err)
+            await hass.async_add_executor_job(inbox.reject, file, str(err))
             return
         counters["inbox_files"] += 1
         await hass.async_add_executor_job(inbox.finish, file)

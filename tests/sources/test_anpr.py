@@ -365,6 +365,9 @@ def test_axis_license_plate_verifier_json() -> None:
         (True, None),
         (10**30, None),
         (10**400, None),  # valid JSON, but no float holds it
+        # Valid ISO 8601 whose offset takes it past the calendar's edge in UTC.
+        ("9999-12-31T23:59:59-05:00", None),
+        ("0001-01-01T00:00:00+01:00", None),
     ],
 )
 def test_json_times(time: object, expected: datetime | None) -> None:
@@ -468,6 +471,36 @@ def test_refused_with_a_reason(content_type: str, body: bytes, reason: str) -> N
     """Each kind of bad request is refused with a reason the sender can act on."""
     with pytest.raises(MalformedAnprError, match=reason):
         parse_anpr_request(content_type, body)
+
+
+def test_an_alert_time_past_the_calendar_dates_the_read_on_arrival() -> None:
+    """A camera's time at the calendar's edge is no time, as an unparsable one: the read is kept.
+
+    Converted to UTC it would raise OverflowError out of the webhook, which
+    answers the camera with an empty 200: the read would be lost unstored.
+    """
+    read = parse_anpr_request(
+        "application/xml", hikvision_alert(date_time="9999-12-31T23:00:00-08:00")
+    )
+    assert read is not None
+    assert (read.plate, read.seen_at) == ("AE1234BK", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"plate": "AE1234BK\\ud800"}',
+        b'{"Picture": {"Plate": {"PlateNumber": "\\udc00AE1234BK"}}}',
+    ],
+)
+def test_a_plate_the_store_cannot_write_is_refused(body: bytes) -> None:
+    """Valid JSON can hold a lone surrogate, which SQLite refuses: the read is refused on arrival.
+
+    Let through, it would be spooled when the store refused it, and every later
+    read of every push source would queue behind it for good.
+    """
+    with pytest.raises(MalformedAnprError, match="UTF-8 cannot write"):
+        parse_anpr_request("application/json", body)
 
 
 def test_body_over_the_limit_is_refused_before_parsing() -> None:

@@ -42,6 +42,8 @@ class FakeFrigate:
     valid_tokens: set[str] = field(default_factory=set)
     logins: int = 0
     refused: int = 0
+    event_list: bytes = b"[]"
+    """What ``/api/events`` answers, as JSON text."""
     _numbers: count[int] = field(default_factory=count)
 
     def expire_tokens(self) -> None:
@@ -85,6 +87,10 @@ class FakeFrigate:
             return web.Response(status=401)
         return web.Response(body=SNAPSHOT, content_type="image/jpeg")
 
+    async def events(self, _: web.Request) -> web.Response:
+        """Answer the event list as it is set (to a client that needs no login)."""
+        return web.Response(body=self.event_list, content_type="application/json")
+
     async def large_snapshot(self, request: web.Request) -> web.StreamResponse:
         """Send LARGE_SNAPSHOT in packets, as a real network delivers a 1080p JPEG."""
         response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
@@ -102,6 +108,7 @@ class FakeFrigate:
         app.router.add_get("/api/version", self.version)
         app.router.add_post("/api/login", self.login)
         app.router.add_get("/api/stats", self.stats)
+        app.router.add_get("/api/events", self.events)
         app.router.add_get("/api/events/{event_id}/snapshot.jpg", self.snapshot)
         return app
 
@@ -219,3 +226,26 @@ async def test_nothing_listening_is_unreachable() -> None:
         client = FrigateClient(session, "http://127.0.0.1:9", username="u")
         with pytest.raises(FrigateUnreachableError):
             await client.version()
+
+
+async def test_event_list_keeps_only_events_with_an_id_and_a_camera(
+    connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Entries the events topic could not carry are skipped, counted in one warning.
+
+    Their id and camera are looked up in the store: an id that is a list
+    raised TypeError there, a camera with a lone surrogate UnicodeEncodeError,
+    and either ended the reading of every missed event.
+    """
+    fake, client = await connect(auth=False)
+    fake.event_list = (
+        b'[{"id": "e2", "camera": "gate"}, {"id": ["e"], "camera": "gate"},'
+        b' {"id": {"a": 1}, "camera": "gate"}, {"id": "../e", "camera": "gate"},'
+        b' {"id": "e3", "camera": "gate\\udc00"}, {"id": "e4", "camera": null},'
+        b' "e5", {"id": "e1", "camera": "bridge"}]'
+    )
+    assert await client.ended_events(0, 1) == [
+        {"id": "e1", "camera": "bridge"},
+        {"id": "e2", "camera": "gate"},
+    ]
+    assert "Skipped 6 entries of Frigate's event list" in caplog.text

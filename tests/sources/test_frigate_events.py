@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 import copy
 from datetime import UTC, datetime
 import json
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from custom_components.plate_tracker.matching.movement import direction_from_boxes
 from custom_components.plate_tracker.records import Direction
 from custom_components.plate_tracker.sources.frigate import (
+    MAX_FRAME_SIDE,
     MAX_OPEN_EVENTS,
     SNAPSHOT_RETRY_DELAYS,
     FrigateEventTracker,
@@ -141,16 +144,20 @@ def test_numbers_that_are_not_numbers_are_left_out(value: Any) -> None:
     """Python's JSON reads NaN and Infinity: neither is a box, a frame time or a score.
 
     None of them may raise out of the MQTT callback, and the end still
-    completes the pass with what the message does say.
+    completes the pass with what the message does say: having a snapshot, it
+    reads it, since no frame of the event was read.
     """
-    tracker = FrigateEventTracker(clock=soon_after_start)
+    counters: Counter[str] = Counter()
+    tracker = FrigateEventTracker(clock=soon_after_start, counters=counters)
     # Without a usable frame time there is no new frame to fetch.
     assert tracker.handle(hostile("new", value)) is None
     assert tracker.handle(hostile("update", value)) is None
     end = tracker.handle(hostile("end", value))
     assert end is not None
-    assert (end.fetch, end.final) == (False, True)
+    assert (end.fetch, end.final) == (True, True)
     assert end.vehicle_box is None
+    # The message box and the snapshot box of each of the three messages.
+    assert counters["frigate_malformed_boxes"] == 6
     assert end.anpr_score is None
     assert end.anpr_plate == "AE1234BK"
     assert end.seen_at.timestamp() == 1_700_000_000.0
@@ -230,6 +237,119 @@ def test_a_frigate_plus_plate_attribute_is_passed_on_as_the_plate_box() -> None:
     request = FrigateEventTracker().handle(message("new", 1.0))
     assert request is not None
     assert request.plate_box is None
+
+
+@pytest.mark.parametrize("huge", [1e200, 10**200, MAX_FRAME_SIDE + 1])
+def test_boxes_far_outside_any_picture_are_left_out_and_counted(
+    huge: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finite numbers beyond any snapshot's pixels are no box: left out and counted, never raised.
+
+    The movement between two such boxes overflowed a float: the error escaped
+    the MQTT callback after the event was recorded, so the end's snapshot was
+    never read and the vehicle was lost.
+    """
+
+    def at(kind: str, frame_time: float, box: list[Any]) -> str:
+        snapshot = {"frame_time": frame_time, "box": box}
+        return message(kind, None, has_snapshot=True, box=box, snapshot=snapshot)
+
+    counters: Counter[str] = Counter()
+    tracker = FrigateEventTracker(counters=counters)
+    assert tracker.handle(at("new", 1.0, [0, 0, 1, 1])) is not None
+    update = tracker.handle(at("update", 2.0, [0, 0, huge, huge]))
+    end = tracker.handle(at("end", 2.0, [0, 0, huge, huge]))
+    assert update is not None
+    assert update.fetch
+    assert end is not None
+    assert (end.final, end.vehicle_box, end.direction) == (
+        True,
+        None,
+        Direction.UNKNOWN,
+    )
+    # The current box and the snapshot's, in the update and the end.
+    assert counters["frigate_malformed_boxes"] == 4
+    assert "Left out 2 malformed box(es) of Frigate event e1" in caplog.text
+    # The edge of a JPEG is still in the picture.
+    edge = tracker.handle(at("new", 1.0, [0, 0, MAX_FRAME_SIDE, 9]))
+    assert edge is not None
+    assert edge.vehicle_box == (0, 0, MAX_FRAME_SIDE, 9)
+    assert counters["frigate_malformed_boxes"] == 4
+
+
+def test_movement_of_boxes_no_float_holds_is_unknown() -> None:
+    """Whatever boxes reach it, the movement rule answers: one it cannot compute in floats is unknown."""
+    small, huge, beyond = (0, 0, 1, 1), (0, 0, 10**200, 10**200), (0, 0, 10**400, 1)
+    assert direction_from_boxes(small, huge) is Direction.UNKNOWN
+    assert direction_from_boxes(small, beyond) is Direction.UNKNOWN
+    assert direction_from_boxes(beyond, small) is Direction.UNKNOWN
+
+
+def test_a_plate_read_the_store_cannot_write_is_left_out_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Frigate's plate read with a lone surrogate (valid JSON) is dropped; the snapshot is still read.
+
+    SQLite refuses such text: kept, the sighting went to the spool and blocked
+    every later one there.
+    """
+    counters: Counter[str] = Counter()
+    tracker = FrigateEventTracker(counters=counters)
+    request = tracker.handle(
+        message(
+            "end",
+            1.0,
+            recognized_license_plate="AE1234BK\ud800",
+            recognized_license_plate_score=0.9,
+        )
+    )
+    assert request is not None
+    assert (request.fetch, request.anpr_plate) == (True, None)
+    assert counters["frigate_malformed_plates"] == 1
+    assert "Left out Frigate's plate read 'AE1234BK\\ud800'" in caplog.text
+    missed = tracker.handle_missed(
+        {
+            "id": "e2",
+            "camera": "bridge",
+            "label": "car",
+            "has_snapshot": True,
+            "start_time": 1764065700.0,
+            "end_time": 1764065709.0,
+            "data": {"recognized_license_plate": "\udc00"},
+        }
+    )
+    assert missed is not None
+    assert missed.anpr_plate is None
+    assert counters["frigate_malformed_plates"] == 2
+
+
+def test_an_end_reads_a_snapshot_no_frame_time_announced() -> None:
+    """An event with a snapshot but no usable frame time reads it at its end, once.
+
+    Without a frame time no message is a new frame; the end reading nothing
+    either lost the vehicle without a word.
+    """
+    for frame_time in (None, "1764065701.5"):
+        tracker = FrigateEventTracker()
+        after = {
+            "id": "e1",
+            "camera": "bridge",
+            "label": "car",
+            "has_snapshot": True,
+            "frame_time": "1764065701.5",
+            "snapshot": {"frame_time": frame_time, "box": [300, 250, 1000, 700]},
+        }
+        for kind in ("new", "update"):
+            assert tracker.handle(json.dumps({"type": kind, "after": after})) is None
+        end = tracker.handle(json.dumps({"type": "end", "after": after}))
+        assert end is not None
+        assert (end.fetch, end.final) == (True, True)
+    # An event one of whose frames was read has nothing new for such an end.
+    tracker = FrigateEventTracker()
+    assert tracker.handle(message("new", 1.0)) is not None
+    end = tracker.handle(message("end", None, has_snapshot=True))
+    assert end is not None
+    assert (end.fetch, end.final) == (False, True)
 
 
 def test_open_events_are_bounded() -> None:

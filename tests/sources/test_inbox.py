@@ -12,6 +12,8 @@ from custom_components.plate_tracker.records import Direction
 from custom_components.plate_tracker.sources.folder import (
     DEFAULT_CAMERA,
     MAX_FILES_PER_SCAN,
+    SETTLE_SECONDS,
+    FileTooLargeError,
     Inbox,
     compile_filename_pattern,
 )
@@ -76,7 +78,7 @@ def test_finish_and_reject(tmp_path: Path) -> None:
     inbox = Inbox(tmp_path, keep_files=True)
     ok, bad = sorted(inbox.scan(NOW), key=lambda file: file.path.name, reverse=True)
     inbox.finish(ok)
-    rejected = inbox.reject(bad)
+    rejected = inbox.reject(bad, "not an image")
     assert not ok.path.exists()
     assert list((tmp_path / ".processed").rglob("ok.jpg"))
     assert rejected.is_file()
@@ -100,7 +102,7 @@ def test_huge_files_are_refused(tmp_path: Path) -> None:
         handle.truncate(40 * 1024 * 1024)
     inbox = Inbox(tmp_path)
     (file,) = inbox.scan(NOW + 100)
-    with pytest.raises(ValueError, match="bytes is more than"):
+    with pytest.raises(FileTooLargeError, match="bytes is more than"):
         inbox.read(file)
 
 
@@ -186,9 +188,90 @@ def test_rejecting_the_same_name_twice_keeps_both(tmp_path: Path) -> None:
     """Cameras reuse file names; a second bad upload of the same name must not overwrite the first one set aside."""
     inbox = Inbox(tmp_path)
     upload(tmp_path / "bridge" / "snap.jpg", data=b"first")
-    first = inbox.reject(inbox.scan(NOW)[0])
+    first = inbox.reject(inbox.scan(NOW)[0], "not an image")
     upload(tmp_path / "bridge" / "snap.jpg", data=b"second")
-    second = inbox.reject(inbox.scan(NOW)[0])
+    second = inbox.reject(inbox.scan(NOW)[0], "not an image")
     assert first != second
     assert first.parent == second.parent
     assert (first.read_bytes(), second.read_bytes()) == (b"first", b"second")
+
+
+def test_a_camera_name_that_is_not_utf8_is_written_with_underscores(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder named in Latin-1 names its camera with '_' for each byte UTF-8 cannot read.
+
+    Such a name held a surrogate escape that the store cannot write: the
+    sighting was refused and the good picture set aside as unreadable. Other
+    names stay as they were, so no camera's history changes name. Each
+    renaming is warned about once.
+    """
+    latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/Einfahrt_S\xfcd"))
+    upload(latin1 / "a.jpg", age=40)
+    upload(latin1 / "b.jpg", age=30)
+    upload(tmp_path / "Front Gate" / "c.jpg", age=20)
+    upload(tmp_path / "Південь" / "d.jpg", age=15)
+    upload(tmp_path / "gate.cam_20261125-101500.jpg", age=10)
+    files = Inbox(tmp_path).scan(NOW)
+    assert [file.camera for file in files] == [
+        "Einfahrt_S_d",
+        "Einfahrt_S_d",
+        "Front Gate",
+        "Південь",
+        "gate.cam",
+    ]
+    assert caplog.text.count("its sightings are recorded as camera") == 1
+
+
+def test_a_new_upload_under_the_same_name_is_not_removed_unread(
+    tmp_path: Path,
+) -> None:
+    """A camera that writes 'snapshot.jpg' anew while the last one is read keeps its new upload.
+
+    Removing (or moving aside) whatever is at the path once the old version
+    was read lost the next car without reading it.
+    """
+    path = upload(tmp_path / "gate" / "snapshot.jpg", data=b"first car")
+    for keep_files in (False, True):
+        inbox = Inbox(tmp_path, keep_files=keep_files)
+        (read,) = inbox.scan(NOW)
+        upload(path, age=5, data=b"second car")
+        inbox.finish(read)
+        assert path.read_bytes() == b"second car"
+        (again,) = inbox.scan(NOW)
+        assert again.version != read.version
+        upload(path, age=4, data=b"third car")
+        assert inbox.reject(again, "not an image") is None
+        assert path.read_bytes() == b"third car"
+        assert [file.path for file in inbox.scan(NOW)] == [path]
+        upload(path, age=10, data=b"first car")
+    assert not (tmp_path / ".processed").exists()
+    assert not (tmp_path / ".rejected").exists()
+
+
+def test_a_file_dated_ahead_of_the_host_clock_is_read_once_it_stops_changing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A camera or file server whose clock runs ahead does not hold its uploads back until that time.
+
+    Its file is settled once it has not changed between scans SETTLE_SECONDS
+    apart, and dated by its arrival; the camera is named once in the log.
+    """
+    year = 365 * 86400.0
+    upload(tmp_path / "gate" / "a.jpg", age=-year)
+    upload(tmp_path / "gate" / "b.jpg", age=-year)
+    growing = upload(tmp_path / "gate" / "c.jpg", age=-year)
+    inbox = Inbox(tmp_path)
+    assert inbox.scan(NOW) == []
+    # Still being written: its size changes, so it is not settled yet.
+    upload(growing, age=-year, data=b"jpeg, more of it")
+    later = NOW + SETTLE_SECONDS
+    files = inbox.scan(later)
+    assert [file.path.name for file in files] == ["a.jpg", "b.jpg"]
+    assert {file.seen_at for file in files} == {datetime.fromtimestamp(later, UTC)}
+    assert [file.path.name for file in inbox.scan(later + SETTLE_SECONDS)] == [
+        "a.jpg",
+        "b.jpg",
+        "c.jpg",
+    ]
+    assert caplog.text.count("uploads files dated ahead of this host's clock") == 1

@@ -40,6 +40,15 @@ def direction_from_boxes(first: Box | None, last: Box | None) -> Direction:
     """
     if first is None or last is None:
         return Direction.UNKNOWN
+    try:
+        return _direction_between(first, last)
+    except OverflowError:
+        # Sides too large for a float to hold (a malformed message's box): no
+        # picture is that large, so the movement is none that can be judged.
+        return Direction.UNKNOWN
+
+
+def _direction_between(first: Box, last: Box) -> Direction:
     first_width, first_height = first[2] - first[0], first[3] - first[1]
     last_width, last_height = last[2] - last[0], last[3] - last[1]
     if min(first_width, first_height, last_width, last_height) <= 0:

@@ -17,6 +17,20 @@ MAX_CLOCK_BEHIND = timedelta(days=7)
 a Frigate event that ends hours after its best snapshot)."""
 
 
+def storable_text(text: str) -> bool:
+    r"""Whether ``text`` can be written as UTF-8, as the sightings store and its spool write it.
+
+    Valid JSON such as ``"AE1234BK\ud800"`` decodes to a lone surrogate, which
+    UTF-8 cannot write: SQLite refuses the sighting, and a sighting spooled for
+    a later try blocks every one after it. A source refuses such text on arrival.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class SourceClock:
     """Dates pictures by their source's clock unless it is far off; names such a camera once.
 

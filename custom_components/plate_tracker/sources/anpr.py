@@ -19,8 +19,9 @@ understood, told apart by their content type:
   notification): ``{"plate", "camera", "confidence", "time", "direction",
   "event_id", "image", "plate_image"}``, pictures as base64.
 
-Whatever arrives is checked: a plate longer than a plate can be, a camera name
-no device may get, a picture that is not a JPEG or PNG, a time that is not one.
+Whatever arrives is checked: a plate longer than a plate can be or with a
+character the store cannot write, a camera name no device may get, a picture
+that is not a JPEG or PNG, a time that is not one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from xml.etree import ElementTree as ET
 from ..engine.imaging import ImageError, decode_image, encode_jpeg
 from ..engine.types import is_finite_number
 from ..records import Direction
-from . import CAMERA_NAME
+from . import CAMERA_NAME, storable_text
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """Home Assistant's own limit for a request body."""
@@ -385,6 +386,10 @@ def _plate(value: Any) -> str | None:
         raise MalformedAnprError(
             f"a plate longer than {MAX_RAW_PLATE_LENGTH} characters"
         )
+    if not storable_text(plate):
+        raise MalformedAnprError(
+            f"a plate with a character UTF-8 cannot write: {plate!a}"
+        )
     return plate
 
 
@@ -417,10 +422,12 @@ def _time(value: Any) -> datetime | None:
         return None
     try:
         told = datetime.fromisoformat(value.strip())
-    except ValueError:
+        # A time without an offset is the camera's local time, which is not known here.
+        return told.astimezone(UTC) if told.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        # OverflowError: a time at the calendar's edge that its offset takes past
+        # it ("9999-12-31T23:59:59-05:00"). Either way the read is dated on arrival.
         return None
-    # A time without an offset is the camera's local time, which is not known here.
-    return told.astimezone(UTC) if told.tzinfo is not None else None
 
 
 def _direction(value: Any) -> Direction:

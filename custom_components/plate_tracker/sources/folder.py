@@ -11,6 +11,8 @@ it applies to every file, in a subfolder or not.
 
 A file leaves the inbox only after the caller has stored what was read from it
 (``finish``), so a restart in between reads it again instead of losing it.
+A folder or file name that is not UTF-8 names its camera with ``_`` for each
+byte that is not (see ``Inbox._camera_name``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 import shutil
 
 from ..records import Direction
-from . import SourceClock
+from . import MAX_CLOCK_AHEAD, SourceClock, storable_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ MAX_FILE_BYTES = 30 * 1024 * 1024
 # An upload is complete when the file has not changed for this long.
 SETTLE_SECONDS = 2.0
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
+
+
+class FileTooLargeError(ValueError):
+    """A file far larger than any snapshot: set aside unread."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +124,12 @@ class Inbox:
         """Camera folders that could not be listed at the last scan (warned once)."""
         self._failed: set[tuple[Path, tuple[int, int]]] = set()
         """Versions of files that failed to open (warned once; tried again each poll)."""
+        self._ahead: dict[Path, tuple[tuple[int, int], float]] = {}
+        """Files dated ahead of this host's clock: the version seen, and when it was first."""
+        self._ahead_cameras: set[str] = set()
+        """Cameras whose files were dated ahead of this host's clock (warned once)."""
+        self._renamed: set[str] = set()
+        """Camera names that are not UTF-8 (warned once)."""
 
     def ensure_exists(self) -> None:
         """Create the inbox folder if needed (raises OSError when it cannot)."""
@@ -135,13 +147,53 @@ class Inbox:
     def _camera_for(self, path: Path, match: re.Match[str] | None) -> str:
         relative = path.relative_to(self.root)
         if len(relative.parts) > 1:
-            return relative.parts[0]
+            return self._camera_name(relative.parts[0])
         # An optional or empty group names no camera.
-        return (match.group("camera") if match is not None else None) or DEFAULT_CAMERA
+        return self._camera_name(
+            (match.group("camera") if match is not None else None) or DEFAULT_CAMERA
+        )
 
-    def _file(self, path: Path, stat: os.stat_result) -> InboxFile:
+    def _camera_name(self, name: str) -> str:
+        """Return ``name`` with every byte that is not UTF-8 written as ``_``.
+
+        A folder name that is not UTF-8 (an FTP server writing Latin-1 or
+        cp1251) decodes to surrogate escapes, which the sightings store cannot
+        write: the sighting was refused and the picture set aside. Which legacy
+        encoding it was cannot be told, so those bytes become ``_``; every
+        other name is kept as it is, so no camera's history changes name.
+        """
+        if storable_text(name):
+            return name
+        camera = os.fsencode(name).decode("utf-8", "replace").replace("\ufffd", "_")
+        if name not in self._renamed:
+            self._renamed.add(name)
+            _LOGGER.warning(
+                "Inbox camera name %r is not UTF-8: its sightings are recorded as "
+                "camera %s. Rename its folder (or its file names) to choose the name",
+                name,
+                camera,
+            )
+        return camera
+
+    def _file(self, path: Path, stat: os.stat_result, now: float) -> InboxFile:
         match = self._pattern.search(path.name)
         camera = self._camera_for(path, match)
+        arrived = stat.st_mtime
+        if arrived > now:
+            # Written by a clock ahead of this host's: it arrived by now at the latest.
+            arrived = now
+            if (
+                stat.st_mtime - now > MAX_CLOCK_AHEAD.total_seconds()
+                and camera not in self._ahead_cameras
+            ):
+                self._ahead_cameras.add(camera)
+                _LOGGER.warning(
+                    "Inbox camera %s uploads files dated ahead of this host's clock "
+                    "(%s): each is read once it stops changing and dated by its "
+                    "arrival. Set the clock of the camera or of the file server (NTP)",
+                    camera,
+                    path.name,
+                )
         return InboxFile(
             path=path,
             camera=camera,
@@ -149,7 +201,7 @@ class Inbox:
             seen_at=self._clock.date(
                 camera,
                 _named_time(path),
-                datetime.fromtimestamp(stat.st_mtime, UTC),
+                datetime.fromtimestamp(arrived, UTC),
                 what=path.name,
             ),
             direction=_direction(match.groupdict().get("direction"))
@@ -163,7 +215,10 @@ class Inbox:
 
         An empty file is an upload whose data has not arrived yet (an FTP
         server creates the file first): it waits, however old, rather than
-        being set aside as unreadable while the upload goes on.
+        being set aside as unreadable while the upload goes on. A file dated
+        ahead of ``now`` (a camera's or file server's clock ahead, ``cp -p``)
+        is settled once it has not changed for SETTLE_SECONDS of this host's
+        clock: by its own date it would wait until that time came.
         """
         found: list[tuple[float, Path, os.stat_result]] = []
         present: set[tuple[Path, tuple[int, int]]] = set()
@@ -174,15 +229,32 @@ class Inbox:
                 continue
             version = (path, (stat.st_mtime_ns, stat.st_size))
             present.add(version)
-            if version in self._stuck:
+            if version in self._stuck or not stat.st_size:
                 continue
-            if stat.st_size and now - stat.st_mtime >= SETTLE_SECONDS:
+            if now - self._unchanged_since(path, stat, now) >= SETTLE_SECONDS:
                 found.append((stat.st_mtime, path, stat))
         # A stuck or failing file that went (or was uploaded again) is forgotten.
         self._stuck &= present
         self._failed &= present
+        self._ahead = {
+            path: seen
+            for path, seen in self._ahead.items()
+            if (path, seen[0]) in present
+        }
         found.sort(key=lambda item: (item[0], item[1]))
-        return [self._file(path, stat) for _, path, stat in found[:MAX_FILES_PER_SCAN]]
+        return [
+            self._file(path, stat, now) for _, path, stat in found[:MAX_FILES_PER_SCAN]
+        ]
+
+    def _unchanged_since(self, path: Path, stat: os.stat_result, now: float) -> float:
+        """Return since when a file has not changed: its time, or for one dated ahead, its first scan."""
+        if stat.st_mtime <= now:
+            return stat.st_mtime
+        version = (stat.st_mtime_ns, stat.st_size)
+        seen = self._ahead.get(path)
+        if seen is None or seen[0] != version:
+            seen = self._ahead[path] = (version, now)
+        return seen[1]
 
     def _candidates(self) -> list[Path]:
         paths: list[Path] = []
@@ -222,10 +294,10 @@ class Inbox:
         return paths
 
     def read(self, file: InboxFile) -> bytes:
-        """Return the file's bytes; raise ValueError for files too large to be a snapshot."""
+        """Return the file's bytes; raise FileTooLargeError for files too large to be a snapshot."""
         size = file.path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ValueError(f"{size} bytes is more than {MAX_FILE_BYTES}")
+            raise FileTooLargeError(f"{size} bytes is more than {MAX_FILE_BYTES}")
         return file.path.read_bytes()
 
     def first_failure(self, file: InboxFile) -> bool:
@@ -241,9 +313,12 @@ class Inbox:
 
         A file that cannot be removed (the folder is not writable) stays, but
         this version of it is not read again: every poll would store its
-        sighting once more.
+        sighting once more. A new upload under the same name since the file
+        was found stays for the next scan.
         """
         try:
+            if self._replaced(file):
+                return
             if self._keep_files:
                 self._move(file, PROCESSED_DIR)
             else:
@@ -257,17 +332,49 @@ class Inbox:
                 err,
             )
 
-    def reject(self, file: InboxFile) -> Path | None:
+    def reject(self, file: InboxFile, reason: str) -> Path | None:
         """Move a file that cannot be read to ``.rejected/`` for a person to look at.
 
-        Return where it went, or None when it cannot be moved: it then stays
-        where it is, not read again until it changes.
+        Return where it went (logged with ``reason``), or None when it stays:
+        it cannot be moved, and is not read again until it changes; or a new
+        upload under its name came since it was found, read at the next scan.
         """
         try:
-            return self._move(file, REJECTED_DIR)
-        except OSError:
+            if self._replaced(file):
+                return None
+            target = self._move(file, REJECTED_DIR)
+        except OSError as err:
             self._stuck.add((file.path, file.version))
+            _LOGGER.warning(
+                "Unreadable image %s cannot be moved aside (%s); it is not read "
+                "again until it changes: %s",
+                file.path,
+                err,
+                reason,
+            )
             return None
+        _LOGGER.warning("Moved unreadable image to %s: %s", target, reason)
+        return target
+
+    def _replaced(self, file: InboxFile) -> bool:
+        """Whether the file at ``file.path`` is a newer upload than the one found.
+
+        Cameras that upload under one name ("snapshot.jpg") may write the next
+        car while this one is read: removing or moving it would lose that car
+        unread. Raises OSError when the file cannot be looked at.
+        """
+        try:
+            stat = file.path.stat()
+        except FileNotFoundError:
+            return False
+        if (stat.st_mtime_ns, stat.st_size) == file.version:
+            return False
+        _LOGGER.debug(
+            "Inbox file %s was uploaded again while it was read; the new upload is "
+            "read at the next scan",
+            file.path,
+        )
+        return True
 
     def _move(self, file: InboxFile, folder: str) -> Path:
         target_dir = (

@@ -14,7 +14,7 @@ else the movement of the vehicle box between the first message and this one.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from ..engine.remote import read_at_most
 from ..engine.types import Box, is_finite_number
 from ..matching.movement import direction_from_boxes
 from ..records import Direction
-from . import CAMERA_NAME, SourceClock
+from . import CAMERA_NAME, SourceClock, storable_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
 # Events Frigate never ended (Frigate restarted, a message was lost) are forgotten
 # after this many are open at once, oldest first.
 MAX_OPEN_EVENTS = 512
+MAX_FRAME_SIDE = 65_535
+"""The widest and tallest a JPEG can be: a box coordinate beyond it is in no snapshot."""
 SNAPSHOT_RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30, 60, 120)
 """Seconds between tries of an event's last snapshot while Frigate does not answer
 and none of the event's snapshots could be downloaded: about four minutes, the time
@@ -165,15 +167,31 @@ def _number(value: Any) -> float | None:
 
 
 def _box(value: Any) -> Box | None:
+    """Return a box in a snapshot's pixels, or None for anything else.
+
+    A finite number may still be far outside any picture (``1e200``): the
+    movement between two such boxes is no float's either.
+    """
     if (
         isinstance(value, (list, tuple))
         and len(value) == 4
-        and all(_number(v) is not None for v in value)
+        and all(_number(v) is not None and 0 <= v <= MAX_FRAME_SIDE for v in value)
     ):
         x1, y1, x2, y2 = (int(v) for v in value)
         if x2 > x1 and y2 > y1:
             return (x1, y1, x2, y2)
     return None
+
+
+def _malformed_boxes(after: dict[str, Any], snapshot: dict[str, Any] | None) -> int:
+    """Return how many of the message's boxes are given but are no box (they are left out)."""
+    given = [after.get("box")]
+    if snapshot is not None:
+        given.append(snapshot.get("box"))
+        attributes = snapshot.get("attributes")
+        if isinstance(attributes, list):
+            given += [a.get("box") for a in attributes if isinstance(a, dict)]
+    return sum(value is not None and _box(value) is None for value in given)
 
 
 def _plate_box(snapshot: dict[str, Any] | None) -> Box | None:
@@ -244,14 +262,18 @@ class FrigateEventTracker:
         labels: frozenset[str] = VEHICLE_LABELS,
         zone_directions: ZoneDirections | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        counters: Counter[str] | None = None,
     ) -> None:
         """Track events of the given object labels; ``zone_directions`` is by camera.
 
         ``clock`` says when a message arrives: it stands in for a frame time
-        that Frigate's own clock got wrong.
+        that Frigate's own clock got wrong. ``counters`` counts the fields left
+        out of a message that is used all the same (``frigate_malformed_boxes``,
+        ``frigate_malformed_plates``).
         """
         self._labels = labels
         self._zone_directions = zone_directions or {}
+        self._counters: Counter[str] = Counter() if counters is None else counters
         self._open: OrderedDict[str, _OpenEvent] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._now = clock
@@ -291,6 +313,14 @@ class FrigateEventTracker:
         snapshot = (
             after.get("snapshot") if isinstance(after.get("snapshot"), dict) else None
         )
+        if malformed := _malformed_boxes(after, snapshot):
+            self._counters["frigate_malformed_boxes"] += malformed
+            _LOGGER.warning(
+                "Left out %d malformed box(es) of Frigate event %s (camera %s)",
+                malformed,
+                event_id,
+                after["camera"],
+            )
         # Every message moves the vehicle, even one with no new snapshot to read.
         box = _vehicle_box(after, snapshot)
         if state.first_box is None:
@@ -300,7 +330,12 @@ class FrigateEventTracker:
         )
         has_snapshot = bool(after.get("has_snapshot")) or snapshot is not None
         is_new_frame = frame_time is not None and frame_time != state.last_frame_time
-        fetch = has_snapshot and is_new_frame
+        # An end with a snapshot but no frame time to tell frames apart by still
+        # reads the snapshot once, if none of the event's frames was: else the
+        # vehicle would be lost without a word.
+        fetch = has_snapshot and (
+            is_new_frame or (final and state.last_frame_time is None)
+        )
         if not fetch and not final:
             return None
         if fetch:
@@ -380,6 +415,17 @@ class FrigateEventTracker:
             what=f"event {event_id}",
         )
         plate = after.get("recognized_license_plate")
+        if isinstance(plate, str) and not storable_text(plate):
+            # Valid JSON ("\ud800") that the store cannot write: the snapshot is still read.
+            self._counters["frigate_malformed_plates"] += 1
+            _LOGGER.warning(
+                "Left out Frigate's plate read %s of event %s (camera %s): it has a "
+                "character UTF-8 cannot write",
+                ascii(plate[:40]),
+                event_id,
+                after["camera"],
+            )
+            plate = None
         score = _number(after.get("recognized_license_plate_score"))
         return FrigateFrameRequest(
             event_id=event_id,
@@ -510,6 +556,8 @@ class FrigateClient:
         """Return the vehicle events with a snapshot that started between ``after`` and ``before``.
 
         Oldest first, at most ``MISSED_EVENTS_MAX``; Frigate lists the newest first.
+        Each has a string ``id`` and ``camera`` as its messages would; any other
+        entry is skipped (counted in a warning).
         """
         url = (self._base / "api" / "events").with_query(
             after=f"{after:.3f}",
@@ -527,7 +575,15 @@ class FrigateClient:
             raise FrigateError(f"event list is not JSON: {err}") from err
         if not isinstance(events, list):
             raise FrigateError("event list is not a list")
-        found = [event for event in events if isinstance(event, dict)]
+        found = [event for event in events if _listed_event(event)]
+        if skipped := len(events) - len(found):
+            # The ids and cameras are looked up in the store and Frigate's API:
+            # one that is no string (a list, a dict) would stop the whole gap's reading.
+            _LOGGER.warning(
+                "Skipped %d entries of Frigate's event list that are not events "
+                "with an id and a camera name Frigate gives",
+                skipped,
+            )
         found.reverse()
         return found
 
@@ -638,6 +694,17 @@ class FrigateClient:
                 return 200, await read_at_most(response.content, limit)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise FrigateUnreachableError(f"{type(err).__name__}: {err}") from err
+
+
+def _listed_event(event: Any) -> bool:
+    """Whether an entry of Frigate's event list is an event the events topic could carry."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event_id := event.get("id"), str)
+        and _EVENT_ID.fullmatch(event_id) is not None
+        and isinstance(camera := event.get("camera"), str)
+        and CAMERA_NAME.fullmatch(camera) is not None
+    )
 
 
 def _status_error(status: int, url: URL) -> FrigateError:
