@@ -46,6 +46,9 @@ HOSTILE: tuple[Any, ...] = (
     "AE1234BK",
     "A\x00B",
     "😀",
+    # Valid JSON ("\ud800") from the websocket API: a lone surrogate, which
+    # UTF-8, and so SQLite and the audit log, cannot write.
+    "AE\ud800",
     "0001-01-01T00:00:00+05:00",
     "9999-12-31T23:59:59-05:00",
     "2026-13-45",

@@ -54,7 +54,7 @@ from .store import (
     SearchSort,
     StoreValidationError,
 )
-from .validation import ROW_ID, real_number, whole_number
+from .validation import ROW_ID, real_number, utf8_string, whole_number
 
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"
@@ -76,12 +76,12 @@ SERVICE_PURGE_SIGHTINGS = "purge_sightings"
 SERVICE_SET_LEGAL_HOLD = "set_legal_hold"
 SERVICE_AUDIT_LOG = "audit_log"
 
-_REASON = vol.All(cv.string, vol.Strip, vol.Length(min=3, max=500))
+_REASON = vol.All(utf8_string, vol.Strip, vol.Length(min=3, max=500))
 
 READ_PLATES_SCHEMA = vol.Schema(
     {
         vol.Exclusive(ATTR_ENTITY_ID, "image"): cv.entity_domain("camera"),
-        vol.Exclusive(ATTR_FILE_PATH, "image"): cv.string,
+        vol.Exclusive(ATTR_FILE_PATH, "image"): utf8_string,
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
             [whole_number], vol.Length(min=4, max=4)
         ),
@@ -91,7 +91,7 @@ CAPTURE_CAMERA_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_ENTITY_ID): cv.entity_domain("camera"),
         vol.Optional("camera"): vol.All(
-            cv.string, vol.Strip, vol.Length(min=1, max=100)
+            utf8_string, vol.Strip, vol.Length(min=1, max=100)
         ),
         vol.Optional(ATTR_VEHICLE_BOX): vol.All(
             [whole_number], vol.Length(min=4, max=4)
@@ -103,14 +103,14 @@ CAPTURE_CAMERA_SCHEMA = vol.Schema(
 )
 WATCHLIST_ADD_SCHEMA = vol.Schema(
     {
-        vol.Required("plate"): cv.string,
-        vol.Optional("label", default=""): vol.All(cv.string, vol.Length(max=200)),
-        vol.Optional("reason", default=""): vol.All(cv.string, vol.Length(max=500)),
+        vol.Required("plate"): utf8_string,
+        vol.Optional("label", default=""): vol.All(utf8_string, vol.Length(max=200)),
+        vol.Optional("reason", default=""): vol.All(utf8_string, vol.Length(max=500)),
         vol.Optional("priority", default=Priority.HIGH.value): vol.In(
             [p.value for p in Priority]
         ),
         vol.Optional("expires_at"): cv.datetime,
-        vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [utf8_string]),
         vol.Inclusive("active_from", "active_hours"): cv.time,
         vol.Inclusive("active_until", "active_hours"): cv.time,
         vol.Optional("enabled", default=True): cv.boolean,
@@ -119,33 +119,33 @@ WATCHLIST_ADD_SCHEMA = vol.Schema(
 WATCHLIST_REMOVE_SCHEMA = vol.Schema(
     {
         vol.Exclusive("entry_id", "which"): ROW_ID,
-        vol.Exclusive("plate", "which"): cv.string,
+        vol.Exclusive("plate", "which"): utf8_string,
     }
 )
 WATCHLIST_IMPORT_SCHEMA = vol.Schema(
     {
         # As long as a file may be: text sent inline is the same import.
         vol.Exclusive("csv", "source"): vol.All(
-            cv.string, vol.Length(max=MAX_IMPORT_BYTES)
+            utf8_string, vol.Length(max=MAX_IMPORT_BYTES)
         ),
-        vol.Exclusive(ATTR_FILE_PATH, "source"): cv.string,
+        vol.Exclusive(ATTR_FILE_PATH, "source"): utf8_string,
         vol.Optional("replace", default=False): cv.boolean,
     }
 )
-WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): cv.string})
+WATCHLIST_EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_FILE_PATH): utf8_string})
 ACKNOWLEDGE_HIT_SCHEMA = vol.Schema(
     {
         vol.Required("hit_id"): ROW_ID,
         # Kept in the audit log for good, as a reason is: no longer than one.
-        vol.Optional("note"): vol.All(cv.string, vol.Length(max=500)),
+        vol.Optional("note"): vol.All(utf8_string, vol.Length(max=500)),
     }
 )
 _SELECTION: dict[vol.Marker, Any] = {
-    vol.Optional("plate"): cv.string,
+    vol.Optional("plate"): utf8_string,
     vol.Optional("fuzzy", default=False): cv.boolean,
     vol.Optional("since"): cv.datetime,
     vol.Optional("until"): cv.datetime,
-    vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [cv.string]),
+    vol.Optional("cameras", default=[]): vol.All(cv.ensure_list, [utf8_string]),
     vol.Optional("min_confidence"): vol.All(real_number, vol.Range(min=0, max=1)),
 }
 SEARCH_SCHEMA = vol.Schema(
@@ -158,15 +158,15 @@ SEARCH_SCHEMA = vol.Schema(
         vol.Optional("page_size", default=50): vol.All(
             whole_number, vol.Range(min=1, max=MAX_PAGE_SIZE)
         ),
-        vol.Optional("cursor"): cv.string,
+        vol.Optional("cursor"): utf8_string,
     }
 )
 EXPORT_SCHEMA = vol.Schema(
-    {**_SELECTION, vol.Required("reason"): _REASON, vol.Required("folder"): cv.string}
+    {**_SELECTION, vol.Required("reason"): _REASON, vol.Required("folder"): utf8_string}
 )
 PURGE_SCHEMA = vol.Schema(
     {
-        vol.Optional("plate"): cv.string,
+        vol.Optional("plate"): utf8_string,
         vol.Optional("since"): cv.datetime,
         vol.Optional("until"): cv.datetime,
         vol.Required("reason"): _REASON,
@@ -185,8 +185,8 @@ AUDIT_LOG_SCHEMA = vol.Schema(
     {
         vol.Optional("since"): cv.datetime,
         vol.Optional("until"): cv.datetime,
-        vol.Optional("user_id"): cv.string,
-        vol.Optional("action"): cv.string,
+        vol.Optional("user_id"): utf8_string,
+        vol.Optional("action"): utf8_string,
         vol.Optional("limit", default=100): vol.All(
             whole_number, vol.Range(min=1, max=1000)
         ),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
+from .sources import storable_text
 from .store import SQLITE_MAX_INTEGER
 
 
@@ -41,3 +43,16 @@ def real_number(value: Any) -> float:
 
 ROW_ID = vol.All(whole_number, vol.Range(min=1, max=SQLITE_MAX_INTEGER))
 """A sighting's, hit's or watchlist entry's id."""
+
+
+def utf8_string(value: Any) -> str:
+    r"""Coerce to a string as ``cv.string`` does, refusing what UTF-8 cannot write.
+
+    JSON from the websocket API can carry a lone surrogate (``"\ud800"``);
+    SQLite refuses it when the sighting, watchlist entry or audit line is
+    written, long after the schema could have named the field.
+    """
+    string: str = cv.string(value)
+    if not storable_text(string):
+        raise vol.Invalid("expected text without lone surrogates (not UTF-8)")
+    return string
