@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +19,7 @@ from custom_components.plate_tracker.pipeline import (
     SPOOL_REPLAY_BATCH,
     Frame,
     ImageRejectedError,
+    PipelineStoppedError,
     SightingPipeline,
     plate_moved_with,
 )
@@ -84,6 +85,10 @@ class Harness:
 
     async def record(self, new: NewSighting) -> tuple[Sighting, bool]:
         """Store like SightingStore.record: one sighting per (source, camera, event)."""
+        return self.record_now(new)
+
+    def record_now(self, new: NewSighting) -> tuple[Sighting, bool]:
+        """Store at once, as SightingStore.record does in its executor thread."""
         if self.refuse_writes:
             raise sqlite3.OperationalError("database or disk is full")
         key = (new.source, new.camera, new.event_id) if new.event_id else None
@@ -947,3 +952,395 @@ async def test_parallel_reads_overlap_but_apply_in_order() -> None:
     # ...yet the pass was built from f1, f2, f3 in that order: the plate grew nearer.
     assert stored.direction is Direction.APPROACHING
     assert recorded[0] == FAR_PLATE, recorded
+
+
+async def test_an_end_whose_image_is_refused_still_ends_the_pass_with_its_direction(
+    harness: tuple[Harness, SightingPipeline],
+) -> None:
+    """The end of an event brings the direction a city exit is told by: a truncated snapshot must not lose it.
+
+    The pass learns the direction, is stored with it and announced as it
+    ends; the refused image is still counted and its caller told.
+    """
+    h, pipeline = harness
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    await pipeline.submit(frame(b"f1", direction=Direction.UNKNOWN))
+    with pytest.raises(ImageRejectedError):
+        await pipeline.submit(frame(b"corrupt", final=True, at=2))
+    assert h.stored[1].direction is Direction.RECEDING
+    assert [(s.id, s.direction) for s in h.announced] == [(1, Direction.RECEDING)]
+    assert pipeline.counters.frames_rejected == 1
+    # The pass is over: a frame of the next event starts a sighting of its own.
+    h.script[b"next"] = [read("AE1234BK", 0.9)]
+    await pipeline.submit(frame(b"next", event="ev2", final=True, at=3))
+    assert sorted(h.stored) == [1, 2]
+
+
+async def test_an_engine_crash_on_the_end_of_a_pass_still_ends_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever the engine does with the last image, the pass ends with what its source knew, and the crash is logged."""
+    h = Harness()
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+
+    async def crashing_read(
+        image: bytes, box: Box | None, plate_hint: Box | None
+    ) -> FrameResult:
+        if image == b"crash":
+            raise RuntimeError("inference session died")
+        return await h.read_frame(image, box)
+
+    pipeline = SightingPipeline(
+        read_frame=crashing_read, record=h.record, publish=h.publish, publish_after=30
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    pipeline.offer(frame(b"f1", direction=Direction.UNKNOWN))
+    pipeline.offer(frame(b"crash", final=True, at=2, direction=Direction.LEFT))
+    await wait_until(lambda: bool(h.announced), 5)
+    await _stop(worker)
+    assert [(s.id, s.direction) for s in h.announced] == [(1, Direction.LEFT)]
+    assert h.stored[1].direction is Direction.LEFT
+    assert "Frame of camera bridge failed" in caplog.text
+
+
+async def test_a_due_replay_is_not_starved_by_steady_traffic_with_parallel_reads(
+    tmp_path: Path,
+) -> None:
+    """With several engines and a queue that never empties, the spool must still be replayed.
+
+    Else every later sighting waits behind it, unstored and unannounced, for
+    as long as the traffic lasts.
+    """
+    h = Harness(refuse_writes=True)
+
+    async def slow_read(
+        image: bytes, box: Box | None, plate_hint: Box | None
+    ) -> FrameResult:
+        await asyncio.sleep(0.01)
+        return await h.read_frame(image, box)
+
+    pipeline = SightingPipeline(
+        read_frame=slow_read,
+        record=h.record,
+        publish=h.publish,
+        queue_size=8,
+        publish_after=0.05,
+        spool=SightingSpool.open(tmp_path / "spool.jsonl"),
+        spool_retry_seconds=0.05,
+        parallel_reads=2,
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    h.script[b"first"] = [read("AE1234BK", 0.9)]
+    pipeline.offer(frame(b"first", event="first", final=True))
+    await wait_until(lambda: pipeline.spool_depth == 1, 5)
+    h.refuse_writes = False
+    try:
+        for number in range(200):
+            image = f"car {number}".encode()
+            h.script[image] = [read(f"KA{number:04d}OO", 0.9)]
+            await pipeline.put(frame(image, event=f"e{number}", final=True, at=number))
+        replayed_under_traffic = pipeline.counters.sightings_replayed
+        queued = pipeline.queue_depth
+    finally:
+        await _stop(worker)
+    assert queued > 0, "the traffic had not stopped yet"
+    assert replayed_under_traffic >= 1
+    assert h.stored[1].plate == "AE1234BK", "the spooled sighting stays first"
+
+
+async def _replay_into(
+    h: Harness,
+    spool: SightingSpool,
+    record: Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]],
+) -> tuple[SightingPipeline, asyncio.Task[None]]:
+    """Run a pipeline that gives ``spool`` to ``record`` first thing."""
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame,
+        record=record,
+        publish=h.publish,
+        spool=spool,
+    )
+    return pipeline, asyncio.get_running_loop().create_task(pipeline.run())
+
+
+def _spool_without_event_ids(path: Path, count: int) -> SightingSpool:
+    """Return a spool of ``count`` sightings without an event id: the store cannot merge them."""
+    spool = SightingSpool.open(path)
+    for number in range(count):
+        spool.append(
+            NewSighting(
+                camera="gate",
+                seen_at=T0 + timedelta(seconds=number),
+                plate=f"AA{number:04d}BB",
+                raw=f"AA{number:04d}BB",
+                confidence=0.9,
+                source="anpr",
+                event_id=None,
+                region=None,
+                box=None,
+                direction=Direction.UNKNOWN,
+                alternatives=(),
+            )
+        )
+    return spool
+
+
+async def _stop_during_the_eleventh_write(
+    path: Path,
+) -> tuple[Harness, SightingPipeline]:
+    """Replay a spool of 40 into a store whose 11th write is under way when the worker is stopped."""
+    h = Harness()
+    started, release, written = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_record(new: NewSighting) -> tuple[Sighting, bool]:
+        if len(h.stored) != 10:
+            return h.record_now(new)
+        started.set()
+        release.wait(5)
+        try:
+            return h.record_now(new)
+        finally:
+            written.set()
+
+    pipeline, worker = await _replay_into(
+        h,
+        _spool_without_event_ids(path, 40),
+        lambda new: asyncio.to_thread(slow_record, new),
+    )
+    await asyncio.to_thread(started.wait, 5)
+    worker.cancel()
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(worker, return_exceptions=True)
+    # The thread commits whether or not the worker waited for it.
+    await asyncio.to_thread(written.wait, 5)
+    return h, pipeline
+
+
+async def test_a_stop_during_replay_stores_nothing_twice(tmp_path: Path) -> None:
+    """A sighting without an event id stored once must not be stored again by the next start's replay.
+
+    The write under way when the worker stops is waited for and leaves the
+    spool with the others the store took; the rest is replayed after a restart.
+    """
+    path = tmp_path / "spool.jsonl"
+    h, pipeline = await _stop_during_the_eleventh_write(path)
+    assert len(h.stored) == 11
+    assert pipeline.counters.sightings_replayed == 11
+    assert len(SightingSpool.open(path)) == 29
+
+    restarted = Harness()
+    pipeline, worker = await _replay_into(
+        restarted, SightingSpool.open(path), restarted.record
+    )
+    await wait_until(lambda: len(restarted.stored) == 29, 5)
+    await _stop(worker)
+    plates = [new.plate for new in [*h.stored.values(), *restarted.stored.values()]]
+    assert plates == [f"AA{number:04d}BB" for number in range(40)]
+    assert not path.exists()
+
+
+async def test_what_a_stopped_replay_stored_is_announced(tmp_path: Path) -> None:
+    """The spool forgets what the store took: unless it is announced then, no alert ever comes for it."""
+    path = tmp_path / "spool.jsonl"
+    h, _ = await _stop_during_the_eleventh_write(path)
+    assert [plate for _, plate in h.published] == [
+        new.plate for new in h.stored.values()
+    ]
+    assert len(h.published) == 11
+
+
+async def test_a_stop_fails_waiting_callers_and_counts_the_frames_it_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Frames accepted and never read must show in the counters and the log, and a camera waiting for its answer must hear to send again.
+
+    Else a webhook request or a capture_camera call waits forever, and the
+    dropped frames are nowhere to be seen.
+    """
+    h = Harness()
+    reading = asyncio.Event()
+
+    async def slow_read(
+        image: bytes, box: Box | None, plate_hint: Box | None
+    ) -> FrameResult:
+        reading.set()
+        await asyncio.sleep(30)
+        return await h.read_frame(image, box)
+
+    pipeline = SightingPipeline(
+        read_frame=slow_read, record=h.record, publish=h.publish, queue_size=3
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    for number in range(3):
+        assert pipeline.offer(frame(b"f", event=f"ev{number}", final=True))
+    await reading.wait()
+    waiting_call = asyncio.get_running_loop().create_task(
+        pipeline.submit(frame(b"cam", event=None), may_spool=True)
+    )
+    assert pipeline.offer(frame(b"f", event="ev3", final=True)), "an end waits for room"
+    await asyncio.sleep(0.01)
+    await _stop(worker)
+
+    with pytest.raises(PipelineStoppedError):
+        await asyncio.wait_for(waiting_call, 1)
+    assert pipeline.counters.frames_dropped == 4
+    assert pipeline.queue_depth == 0
+    assert (
+        "4 frames it had accepted are dropped unread (cameras: bridge)" in caplog.text
+    )
+    assert h.stored == {}
+
+    # Frames that come after the stop are refused the same way.
+    assert not pipeline.offer(frame(b"f", event="late", final=True))
+    with pytest.raises(PipelineStoppedError):
+        await pipeline.put(frame(b"f", event="later", final=True))
+    with pytest.raises(PipelineStoppedError):
+        await pipeline.submit(frame(b"cam", event=None))
+    assert pipeline.counters.frames_dropped == 6
+    await asyncio.wait_for(pipeline.join(), 1)
+
+
+async def test_join_waits_until_what_was_accepted_is_stored() -> None:
+    """An orderly stop stops the sources, then lets the pipeline store what they sent before it cancels the worker."""
+    h = Harness()
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    h.script[b"f2"] = [read("KA7777OO", 0.9)]
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame, record=h.record, publish=h.publish, queue_size=1
+    )
+    assert pipeline.offer(frame(b"f1", event="ev1", final=True))
+    assert pipeline.offer(frame(b"f2", event="ev2", final=True)), "waits for room"
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    await asyncio.wait_for(pipeline.join(), 5)
+    await _stop(worker)
+    assert sorted(new.plate for new in h.stored.values()) == ["AE1234BK", "KA7777OO"]
+    assert pipeline.counters.frames_dropped == 0
+
+
+async def test_a_replayed_pass_is_announced_again_only_if_it_changed(
+    tmp_path: Path,
+) -> None:
+    """A later frame of an announced pass that waited in the spool must not repeat the alert when it says the same.
+
+    When it says something else (here the direction), it is announced.
+    """
+    h = Harness()
+    h.script[b"f1"] = [read("AE1234BK", 0.9)]
+    h.script[b"f2"] = [read("AE1234BK", 0.8)]
+    pipeline, worker = await _start(h, SightingSpool.open(tmp_path / "spool.jsonl"), [])
+    passes = (("same", Direction.RECEDING), ("turned", Direction.LEFT))
+    for number, (event, end_direction) in enumerate(passes, start=1):
+        pipeline.offer(frame(b"f1", event=event))
+        await wait_until(lambda: len(h.announced) == number, 5)  # noqa: B023
+        h.refuse_writes = True
+        pipeline.offer(frame(b"f2", event=event, at=1, direction=end_direction))
+        pipeline.offer(
+            frame(None, event=event, final=True, at=2, direction=end_direction)
+        )
+        await wait_until(lambda: pipeline.spool_depth == 1, 5)
+        h.refuse_writes = False
+        await wait_until(lambda: pipeline.spool_depth == 0, 5)
+        await asyncio.sleep(0.1)
+    await _stop(worker)
+    assert [(s.id, s.direction) for s in h.announced] == [
+        (1, Direction.RECEDING),
+        (2, Direction.RECEDING),
+        (2, Direction.LEFT),
+    ]
+    assert pipeline.counters.sightings_replayed == 2, "the later frames were stored"
+
+
+async def test_a_frame_read_again_after_a_refused_plate_stores_each_plate_once() -> (
+    None
+):
+    """The inbox reads a file again when its submit failed: the plate stored the first time must not be stored and announced twice.
+
+    Without an event id the store cannot tell it has it already.
+    """
+    h = Harness()
+    h.script[b"two cars"] = [read("AE1234BK", 0.9), read("KA7777OO", 0.9)]
+    calls = 0
+
+    async def locked_once(new: NewSighting) -> tuple[Sighting, bool]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sqlite3.OperationalError("database is locked")
+        return await h.record(new)
+
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame, record=locked_once, publish=h.publish
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    upload = frame(b"two cars", event=None, final=True)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await pipeline.submit(upload)
+        sightings = await pipeline.submit(upload)
+    finally:
+        await _stop(worker)
+    assert [s.plate for s in sightings] == ["AE1234BK", "KA7777OO"]
+    assert [new.plate for new in h.stored.values()] == ["AE1234BK", "KA7777OO"]
+    assert [plate for _, plate in h.published] == ["AE1234BK", "KA7777OO"]
+
+
+def _refusing(h: Harness) -> Callable[[NewSighting], Awaitable[tuple[Sighting, bool]]]:
+    """Return a store that cannot encode a lone surrogate, like SQLite."""
+
+    async def record(new: NewSighting) -> tuple[Sighting, bool]:
+        new.raw.encode()
+        return await h.record(new)
+
+    return record
+
+
+async def test_a_spooled_sighting_the_store_refuses_for_good_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sighting the store will never take must not hold up every sighting after it.
+
+    It is kept beside the spool, counted and logged with the reason; the
+    replay goes on with the rest, in order.
+    """
+    path = tmp_path / "spool.jsonl"
+    spool = _spool_without_event_ids(path, 3)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"raw":"AA0001BB"', '"raw":"AA0001BB\\ud800"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = Harness()
+    pipeline, worker = await _replay_into(h, SightingSpool.open(path), _refusing(h))
+    await wait_until(lambda: len(h.stored) == 2, 5)
+    await _stop(worker)
+    assert [new.plate for new in h.stored.values()] == ["AA0000BB", "AA0002BB"]
+    assert pipeline.spool_depth == 0
+    assert pipeline.counters.sightings_set_aside == 1
+    (kept,) = spool.set_aside_path.read_text(encoding="utf-8").splitlines()
+    assert '"plate":"AA0001BB"' in kept
+    assert '"refused":"UnicodeEncodeError' in kept
+    assert "for what it holds" in caplog.text
+
+
+async def test_a_sighting_the_store_refuses_for_good_is_set_aside_not_spooled(
+    tmp_path: Path,
+) -> None:
+    """Spooled, it would be refused again at every replay, with all later sightings waiting behind it."""
+    h = Harness()
+    spool = SightingSpool.open(tmp_path / "spool.jsonl")
+    pipeline = SightingPipeline(
+        read_frame=h.read_frame, record=_refusing(h), publish=h.publish, spool=spool
+    )
+    worker = asyncio.get_running_loop().create_task(pipeline.run())
+    try:
+        sightings = await pipeline.submit(
+            frame(b"no plate", event=None, anpr_plate="AE1234BK\ud800"), may_spool=True
+        )
+        assert sightings == []
+        h.script[b"next"] = [read("KA7777OO", 0.9)]
+        await pipeline.submit(frame(b"next", event=None), may_spool=True)
+    finally:
+        await _stop(worker)
+    assert pipeline.spool_depth == 0
+    assert pipeline.counters.sightings_set_aside == 1
+    assert [new.plate for new in h.stored.values()] == ["KA7777OO"]
+    assert spool.set_aside_path.is_file()

@@ -25,8 +25,17 @@ A push source's sighting that the store cannot take (disk full, a locked or
 read-only database) goes to the durable spool instead of being lost; while the
 spool holds anything, later sightings queue behind it, and the worker replays
 it in order, with growing pauses, until the store takes it (first of all when it
-starts). A replayed sighting is announced then. A pull source (the inbox) keeps
-its file instead: its ``submit`` raises and the file is read again later.
+starts). A replayed sighting is announced then, unless its pass was announced
+already as it is. A pull source (the inbox) keeps its file instead: its
+``submit`` raises and the file is read again later. A sighting the store
+refuses for what it holds, not for its state, is set aside next to the spool
+(``SightingSpool.set_aside``) rather than holding up all after it.
+
+Stopping the worker (``run`` cancelled) finishes the store write under way, so
+that what the store committed is accounted for, but reads no more frames: the
+frames still waiting are counted as dropped and logged, and a ``submit`` caller
+waiting for one hears ``PipelineStoppedError`` (a camera sends it again).
+``join`` lets the frames accepted so far be processed first.
 """
 
 from __future__ import annotations
@@ -60,7 +69,18 @@ MAX_OPEN_PASSES = 256
 SPOOL_RETRY_SECONDS = 5.0
 SPOOL_RETRY_MAX_SECONDS = 300.0
 SPOOL_REPLAY_BATCH = 32
-"""Spooled sightings read at a time; with their images, a few MB."""
+"""Spooled sightings read at a time; with their images, a few MB. They leave the
+spool together, once the store took them all."""
+MAX_REPLAYED_PASSES = 4096
+"""Ended passes with sightings still in the spool whose announcement is kept,
+so that their replay is not announced again unchanged; a few hundred bytes each."""
+MAX_PARTLY_STORED_FRAMES = 64
+"""Frames without an event id whose first plates were stored before the store
+refused a later one, kept until they are read again."""
+REFUSED_FOR_GOOD = (ValueError, TypeError, OverflowError)
+"""What the store raises for a sighting it will never take (a text it cannot
+encode, a plate it does not accept, a number too large), unlike a locked,
+read-only or full database (``sqlite3.Error``, ``OSError``)."""
 
 type ReadFrame = Callable[[bytes, Box | None, Box | None], Awaitable[FrameResult]]
 """Read an image: its bytes, the vehicle's box, where the plate likely is (or None)."""
@@ -76,6 +96,36 @@ def _memory_state(spool: SightingSpool) -> tuple[bool, int, int]:
 
 class ImageRejectedError(ValueError):
     """The engine refused an image (corrupt, truncated, too large)."""
+
+
+class PipelineStoppedError(RuntimeError):
+    """The worker stopped before it read the frame (Plate Tracker is unloading)."""
+
+    def __init__(self) -> None:
+        """Say that the frame was not read and is to be sent again."""
+        super().__init__("plate recognition stopped before the frame was read")
+
+
+async def _outlast(
+    work: asyncio.Future[Any], on_stop: Callable[[], object] | None = None
+) -> bool:
+    """Wait until ``work`` is done, even when the waiting task is cancelled meanwhile.
+
+    Return whether it was: it is to stop then, once it has dealt with the
+    outcome. A store write runs on in its executor thread whatever happens to
+    the task that waits for it: what it committed must be counted, announced
+    and taken from the spool, or it is never announced, or stored twice.
+    ``on_stop`` is called at the cancellation, to give up what can be given up.
+    """
+    stopping = False
+    while not work.done():
+        try:
+            await asyncio.wait((work,))
+        except asyncio.CancelledError:
+            stopping = True
+            if on_stop is not None:
+                on_stop()
+    return stopping
 
 
 def plate_moved_with(plate: Box, before: Box | None, now: Box | None) -> Box:
@@ -137,7 +187,8 @@ class PipelineCounters:
     """Later frames of a pass whose plate was found around its place in an
     earlier frame, without searching the whole vehicle box."""
     frames_dropped: int = 0
-    """Frames refused because the queue was full (a burst larger than the engine keeps up with)."""
+    """Frames refused because the queue was full (a burst larger than the engine keeps up with),
+    or accepted and not read because the worker stopped (nobody waited for them)."""
     frames_rejected: int = 0
     """Images the engine could not decode (corrupt, truncated, too large)."""
     frames_engine_unavailable: int = 0
@@ -162,6 +213,8 @@ class PipelineCounters:
     """Sightings the store could not take at once, kept in the spool."""
     sightings_replayed: int = 0
     """Spooled sightings the store took later."""
+    sightings_set_aside: int = 0
+    """Sightings the store refused for what they hold, kept in the spool's set-aside file."""
     spool_write_errors: int = 0
     """Spool writes that failed too (the sighting stayed in memory)."""
     last_read_seconds: float | None = None
@@ -286,6 +339,17 @@ class SightingPipeline:
         self._engine_back: list[Callable[[float], None]] = []
         self._parallel_reads = max(1, parallel_reads)
         self._is_watched = is_watched
+        self._stopped = False
+        self._late_puts: dict[asyncio.Task[None], _Job] = {}
+        """Ends of passes ``offer`` queues once the queue has room."""
+        self._replayed_passes: OrderedDict[
+            tuple[str, str, str], tuple[str, Direction]
+        ] = OrderedDict()
+        """What was announced of ended passes that have sightings in the spool."""
+        self._partly_stored: OrderedDict[
+            tuple[str, str, datetime], dict[str, Sighting | None]
+        ] = OrderedDict()
+        """The plates stored of frames without an event id that failed after them."""
 
     @property
     def queue_depth(self) -> int:
@@ -325,13 +389,17 @@ class SightingPipeline:
         loop. The last frame of an event is never dropped, so a pass always ends.
         """
         self.counters.frames_received += 1
+        job = _Job(frame, None, may_spool=True)
+        if self._stopped:
+            self._give_up([job])
+            return False
         try:
-            self._queue.put_nowait(_Job(frame, None, may_spool=True))
+            self._queue.put_nowait(job)
         except asyncio.QueueFull:
             if frame.final:
-                asyncio.get_running_loop().create_task(
-                    self._queue.put(_Job(frame, None, may_spool=True))
-                )
+                late = asyncio.get_running_loop().create_task(self._enqueue(job))
+                self._late_puts[late] = job
+                late.add_done_callback(self._late_puts.pop)
                 return True
             self.counters.frames_dropped += 1
             _LOGGER.warning(
@@ -345,10 +413,16 @@ class SightingPipeline:
     async def put(self, frame: Frame) -> None:
         """Queue a frame, waiting for room: for a source that can wait (a backlog being read).
 
-        Like ``offer`` otherwise: the frame's sighting is stored (or spooled) in the background.
+        Like ``offer`` otherwise: the frame's sighting is stored (or spooled) in
+        the background. Raises PipelineStoppedError (the frame counted as
+        dropped) once the worker has stopped.
         """
         self.counters.frames_received += 1
-        await self._queue.put(_Job(frame, None, may_spool=True))
+        job = _Job(frame, None, may_spool=True)
+        if self._stopped:
+            self._give_up([job])
+            raise PipelineStoppedError
+        await self._enqueue(job)
 
     async def submit(self, frame: Frame, *, may_spool: bool = False) -> list[Sighting]:
         """Queue a frame, waiting for room, and return the sightings stored from it.
@@ -357,14 +431,34 @@ class SightingPipeline:
         Raises ImageRejectedError when the engine refuses the image. With
         ``may_spool`` (a camera that pushed the frame and waits for an answer), a
         sighting the store refuses is spooled and not returned, and an engine
-        outage leaves the camera's own read, as for push sources.
+        outage leaves the camera's own read, as for push sources. Raises
+        PipelineStoppedError when the worker stops before it read the frame.
         """
         self.counters.frames_received += 1
+        if self._stopped:
+            raise PipelineStoppedError
         done: asyncio.Future[list[Sighting]] = (
             asyncio.get_running_loop().create_future()
         )
-        await self._queue.put(_Job(frame, done, may_spool=may_spool))
+        await self._enqueue(_Job(frame, done, may_spool=may_spool))
         return await done
+
+    async def _enqueue(self, job: _Job) -> None:
+        """Put a job in the queue, waiting for room; given up if the worker stopped meanwhile."""
+        await self._queue.put(job)
+        if self._stopped:
+            # The room came from the stopping worker emptying the queue.
+            self._give_up(self._take_queued())
+
+    async def join(self) -> None:
+        """Wait until every frame accepted so far is processed (or given up by a stop).
+
+        For an orderly stop: once the sources stopped, what they sent is read
+        and stored before the worker is cancelled (with a time limit around this).
+        """
+        while self._late_puts:
+            await asyncio.wait(list(self._late_puts))
+        await self._queue.join()
 
     async def run(self) -> None:
         """Process frames until cancelled; spooled sightings of an earlier run go first.
@@ -373,49 +467,109 @@ class SightingPipeline:
         ``parallel_reads`` at once), but results are applied in the order the
         frames came: a vehicle pass sees its frames in order, and the store
         and the alerts work as with one read at a time.
+
+        Cancelled, it finishes storing and announcing the frame whose
+        sightings are being stored, gives up the reads under way, and fails
+        or counts every frame it will not read (see the module's docstring).
         """
         in_flight: deque[tuple[_Job, asyncio.Task[list[PlateRead]] | None]] = deque()
         try:
             await self._drain_spool()
             while True:
-                while len(in_flight) < self._parallel_reads and (
-                    not in_flight or not self._queue.empty()
+                # A replay that is due waits for the frames being read, no more:
+                # under steady traffic the queue is never empty.
+                while (
+                    len(in_flight) < self._parallel_reads
+                    and not self._drain_due.is_set()
+                    and not self._queue.empty()
                 ):
-                    if in_flight:
-                        job = self._queue.get_nowait()
-                    else:
-                        next_job = await self._next_job()
-                        if next_job is None:
-                            await self._drain_spool()
-                            continue
-                        job = next_job
+                    job = self._queue.get_nowait()
                     in_flight.append((job, self._start_read(job.frame)))
-                job, read = in_flight.popleft()
-                try:
-                    sightings = await self._process(
-                        job.frame, read, may_spool=job.may_spool
-                    )
-                except Exception as err:
-                    if job.done is not None and not job.done.done():
-                        job.done.set_exception(err)
-                    elif not isinstance(err, ImageRejectedError):
-                        _LOGGER.exception("Frame of camera %s failed", job.frame.camera)
-                else:
-                    if job.done is not None and not job.done.done():
-                        job.done.set_result(sightings)
-                finally:
-                    self._queue.task_done()
-        finally:
-            for _, read in in_flight:
-                if read is None:
+                if not in_flight:
+                    next_job = await self._next_job()
+                    if next_job is None:
+                        await self._drain_spool()
+                    else:
+                        in_flight.append((next_job, self._start_read(next_job.frame)))
                     continue
+                job, read = in_flight.popleft()
+                processing = asyncio.ensure_future(
+                    self._process(job.frame, read, may_spool=job.may_spool)
+                )
+                # Stopped while the frame is read, the read is given up; once its
+                # sightings are being stored, they are stored and announced first.
+                stopping = await _outlast(processing, read.cancel if read else None)
+                if processing.cancelled():
+                    # Stopped while the frame was read: given up with the others.
+                    in_flight.appendleft((job, None))
+                    raise asyncio.CancelledError
+                self._queue.task_done()
+                self._settle(job, processing)
+                if stopping:
+                    raise asyncio.CancelledError
+        finally:
+            self._stop(in_flight)
+
+    def _settle(self, job: _Job, processing: asyncio.Future[list[Sighting]]) -> None:
+        """Tell a processed frame's waiter what came of it; log a failure nobody waits for."""
+        err = processing.exception()
+        if job.done is not None and not job.done.done():
+            if err is None:
+                job.done.set_result(processing.result())
+            else:
+                job.done.set_exception(err)
+        elif err is not None and not isinstance(err, ImageRejectedError):
+            _LOGGER.error("Frame of camera %s failed", job.frame.camera, exc_info=err)
+
+    def _stop(
+        self, in_flight: deque[tuple[_Job, asyncio.Task[list[PlateRead]] | None]]
+    ) -> None:
+        """Give up every frame the stopping worker will not read, and announce open passes."""
+        self._stopped = True
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        given_up: list[_Job] = []
+        for job, read in in_flight:
+            if read is not None:
                 if read.done() and not read.cancelled():
                     # Retrieved, so asyncio does not report it: the frame is given up.
                     read.exception()
                 read.cancel()
-            if self._retry_timer is not None:
-                self._retry_timer.cancel()
-            self._flush_passes()
+            self._queue.task_done()
+            given_up.append(job)
+        for late, job in list(self._late_puts.items()):
+            if not late.done():
+                late.cancel()
+                given_up.append(job)
+        self._give_up([*given_up, *self._take_queued()])
+        self._flush_passes()
+
+    def _take_queued(self) -> list[_Job]:
+        """Take every job out of the queue."""
+        jobs = []
+        while not self._queue.empty():
+            jobs.append(self._queue.get_nowait())
+            self._queue.task_done()
+        return jobs
+
+    def _give_up(self, jobs: list[_Job]) -> None:
+        """Fail the waiters of frames the stopped worker will not read; count and log the others."""
+        dropped = [job.frame.camera for job in jobs if job.done is None]
+        told = 0
+        for job in jobs:
+            if job.done is not None and not job.done.done():
+                job.done.set_exception(PipelineStoppedError())
+                told += 1
+        self.counters.frames_dropped += len(dropped)
+        if dropped or told:
+            _LOGGER.warning(
+                "Plate recognition stopped: %s frames it had accepted are dropped"
+                " unread (cameras: %s), %s callers waiting for a frame are told to"
+                " send it again",
+                len(dropped),
+                ", ".join(sorted(set(dropped))) or "none",
+                told,
+            )
 
     def _start_read(self, frame: Frame) -> asyncio.Task[list[PlateRead]] | None:
         """Start reading a frame's image (None when it has none, or is not to be read)."""
@@ -455,6 +609,12 @@ class SightingPipeline:
         due = asyncio.ensure_future(self._drain_due.wait())
         try:
             await asyncio.wait({get, due}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if get.done() and not get.cancelled():
+                # Taken from the queue as the worker stops: given up, not lost.
+                self._queue.task_done()
+                self._give_up([get.result()])
+            raise
         finally:
             for waiter in (get, due):
                 if not waiter.done():
@@ -470,6 +630,35 @@ class SightingPipeline:
         may_spool: bool,
     ) -> list[Sighting]:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
+        try:
+            frame, reads, engine_read_plate = await self._reads_of(
+                frame, read, may_spool=may_spool
+            )
+        except Exception:
+            if key is not None:
+                # The image is lost, not what the source knows: the pass learns
+                # the frame's direction and, at the event's end, ends (a city
+                # exit must not wait for a pass that never closes).
+                await self._update_pass(
+                    key, frame, [], plate_box_known=False, may_spool=may_spool
+                )
+            raise
+        reader = Reader.ENGINE if engine_read_plate else Reader.NVR
+        plates = self._plates_of(reads, frame)
+        if key is None:
+            return await self._store_frame(frame, plates, reader, may_spool=may_spool)
+        return await self._update_pass(
+            key, frame, plates, plate_box_known=engine_read_plate, may_spool=may_spool
+        )
+
+    async def _reads_of(
+        self,
+        frame: Frame,
+        read: asyncio.Task[list[PlateRead]] | None,
+        *,
+        may_spool: bool,
+    ) -> tuple[Frame, list[PlateRead], bool]:
+        """Return the frame (without an image the engine refused), its reads, and whether the engine read a plate."""
         reads: list[PlateRead] = []
         engine_read_plate = False
         if read is not None:
@@ -514,17 +703,33 @@ class SightingPipeline:
             self.counters.nvr_reads_without_image += bool(reads)
         elif not frame.read_image:
             reads = self._camera_side_reads(frame)
-        reader = Reader.ENGINE if engine_read_plate else Reader.NVR
-        plates = self._plates_of(reads, frame)
-        if key is None:
-            stored = [
-                await self._store_single(frame, read, reader, may_spool=may_spool)
-                for read in plates
-            ]
-            return [sighting for sighting in stored if sighting is not None]
-        return await self._update_pass(
-            key, frame, plates, plate_box_known=engine_read_plate, may_spool=may_spool
-        )
+        return frame, reads, engine_read_plate
+
+    async def _store_frame(
+        self, frame: Frame, plates: list[PlateRead], reader: Reader, *, may_spool: bool
+    ) -> list[Sighting]:
+        """Store and announce every plate of a frame without an event id.
+
+        When the store refuses a plate after it took others, the caller hears
+        it and gives the frame again later (the inbox keeps its file): the
+        plates stored by then are remembered and neither stored nor announced
+        a second time. Only a restart in between forgets them.
+        """
+        frame_key = (frame.source, frame.camera, frame.seen_at)
+        stored = self._partly_stored.pop(frame_key, {})
+        try:
+            for read in plates:
+                if read.text not in stored:
+                    stored[read.text] = await self._store_single(
+                        frame, read, reader, may_spool=may_spool
+                    )
+        except Exception:
+            if stored:
+                self._partly_stored[frame_key] = stored
+                while len(self._partly_stored) > MAX_PARTLY_STORED_FRAMES:
+                    self._partly_stored.popitem(last=False)
+            raise
+        return [sighting for sighting in stored.values() if sighting is not None]
 
     def _plates_of(self, reads: list[PlateRead], frame: Frame) -> list[PlateRead]:
         """Return the reads of one frame that are plates, likeliest first.
@@ -654,7 +859,7 @@ class SightingPipeline:
         if state is None:
             state = self._passes[key] = _Pass(first_seen=frame.seen_at)
             while len(self._passes) > MAX_OPEN_PASSES:
-                self._finish_pass(self._passes.popitem(last=False)[1])
+                self._finish_pass(*self._passes.popitem(last=False))
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
@@ -699,7 +904,7 @@ class SightingPipeline:
                     self.publish_after, self._publish_due, key
                 )
         if frame.final:
-            self._finish_pass(self._passes.pop(key))
+            self._finish_pass(key, self._passes.pop(key))
         return (
             [state.sighting] if state.sighting is not None and read is not None else []
         )
@@ -774,6 +979,10 @@ class SightingPipeline:
             self._store_error(err)
             if spool is None:
                 raise
+            if isinstance(err, REFUSED_FOR_GOOD) and await self._set_aside(
+                spool, new, err
+            ):
+                return None
             _LOGGER.warning(
                 "The sightings database refused a write (%s); sightings are kept in"
                 " %s and stored when it works again",
@@ -830,20 +1039,31 @@ class SightingPipeline:
         """Give the spooled sightings to the store, oldest first, until one fails.
 
         The spool is read a batch at a time in the executor: at a busy city an
-        outage of hours leaves more images in it than memory should hold.
+        outage of hours leaves more images in it than memory should hold. A
+        batch leaves the spool as soon as the store took it, and is announced
+        right after: a stop (the worker cancelled) during a long replay, which
+        waits for the write under way, neither stores a replayed sighting again
+        at the next start nor leaves it unannounced. Only a crash or a power cut
+        after the store committed some of a batch, before the batch left the
+        spool, replays those again at the next start: at most
+        ``SPOOL_REPLAY_BATCH`` sightings, of which those of an NVR event merge
+        into their sighting, while one without an event id is stored twice
+        (the store knows no key that would tell it had it already).
+
+        A sighting the store refuses for what it holds is set aside
+        (``SightingSpool.set_aside``), counted and logged, and the replay goes
+        on with the next one.
         """
         self._drain_due.clear()
         spool = self._spool
         if spool is None or not len(spool):
             return
-        taken = 0
-        replayed: dict[int, Sighting] = {}
+        replayed = left = 0
+        stopping = False
         try:
-            while taken < len(spool):
+            while len(spool) and not stopping:
                 try:
-                    batch = await self._run_blocking(
-                        spool.read, taken, SPOOL_REPLAY_BATCH
-                    )
+                    batch = await self._run_blocking(spool.read, 0, SPOOL_REPLAY_BATCH)
                 except OSError as err:
                     self._retry_later()
                     _LOGGER.warning(
@@ -851,43 +1071,112 @@ class SightingPipeline:
                         " next try in %s s",
                         spool.path,
                         err,
-                        len(spool) - taken,
+                        len(spool),
                         self._retry_delay,
                     )
                     break
-                for new in batch:
-                    sighting, created = await self._record(new)
-                    taken += 1
-                    if created:
-                        self.counters.sightings_recorded += 1
-                    replayed[sighting.id] = sighting
-        except Exception as err:  # noqa: BLE001 - whatever the store raises, the spool keeps the rest
-            self.counters.store_errors += 1
-            self._store_error(err)
-            self._retry_later()
-            _LOGGER.debug(
-                "The sightings database still refuses writes (%s); %s sightings"
-                " wait in the spool, next try in %s s",
-                err,
-                len(spool) - taken,
-                self._retry_delay,
-            )
+                taken, sightings, stopping, failure = await self._replay(spool, batch)
+                if taken:
+                    drop = asyncio.ensure_future(
+                        self._run_blocking(spool.drop_first, taken)
+                    )
+                    stopping = await _outlast(drop) or stopping
+                    drop.result()
+                    left += taken
+                    self.counters.sightings_replayed += len(sightings)
+                    replayed += len(sightings)
+                    for sighting in sightings:
+                        self._announce_replayed(sighting)
+                if failure is not None:
+                    self.counters.store_errors += 1
+                    self._store_error(failure)
+                    self._retry_later()
+                    _LOGGER.debug(
+                        "The sightings database still refuses writes (%s); %s sightings"
+                        " wait in the spool, next try in %s s",
+                        failure,
+                        len(spool),
+                        self._retry_delay,
+                    )
+                    break
         finally:
-            if taken:
-                await self._run_blocking(spool.drop_first, taken)
-                self.counters.sightings_replayed += taken
-        if not len(spool):
-            self._retry_delay = self._spool_retry_seconds
-            _LOGGER.warning(
-                "The sightings database takes writes again: %s spooled sightings stored",
-                taken,
+            if not len(spool):
+                self._retry_delay = self._spool_retry_seconds
+                _LOGGER.warning(
+                    "The sightings database takes writes again: %s spooled sightings stored",
+                    replayed,
+                )
+                self._spool_changed()
+            elif left:
+                # The shorter file may hold everything again: the issue says so.
+                self._spool_changed()
+        if stopping:
+            raise asyncio.CancelledError
+
+    async def _replay(
+        self, spool: SightingSpool, batch: list[NewSighting]
+    ) -> tuple[int, list[Sighting], bool, Exception | None]:
+        """Give a batch of the spool to the store, in order, until it refuses one.
+
+        Return how many left the spool's front (stored or set aside), the
+        sightings stored (one per sighting, its latest), whether the worker is
+        to stop (it was cancelled meanwhile), and what stopped the batch early.
+        """
+        taken = 0
+        stored: dict[int, Sighting] = {}
+        stopping = False
+        for new in batch:
+            write = asyncio.ensure_future(self._record(new))
+            stopping = await _outlast(write)
+            try:
+                sighting, created = write.result()
+            except REFUSED_FOR_GOOD as err:
+                self.counters.store_errors += 1
+                self._store_error(err)
+                keeping = asyncio.ensure_future(self._set_aside(spool, new, err))
+                stopping = await _outlast(keeping) or stopping
+                if not keeping.result():
+                    return taken, list(stored.values()), stopping, err
+            except Exception as err:  # noqa: BLE001 - whatever the store raises, the spool keeps the rest
+                return taken, list(stored.values()), stopping, err
+            else:
+                self.counters.sightings_recorded += created
+                stored.pop(sighting.id, None)
+                stored[sighting.id] = sighting
+            taken += 1
+            if stopping:
+                break
+        return taken, list(stored.values()), stopping, None
+
+    async def _set_aside(
+        self, spool: SightingSpool, new: NewSighting, err: Exception
+    ) -> bool:
+        """Keep a sighting the store refuses for good beside the spool; False if it cannot be."""
+        try:
+            await self._run_blocking(
+                spool.set_aside, new, f"{type(err).__name__}: {err}"
             )
-            self._spool_changed()
-        elif taken:
-            # The shorter file may hold everything again: the issue says so.
-            self._spool_changed()
-        for sighting in replayed.values():
-            self._announce_replayed(sighting)
+        except OSError as write_err:
+            _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
+                "The sightings database refuses a sighting of camera %s (%s), and it"
+                " cannot be set aside in %s (%s): it waits in the spool",
+                new.camera,
+                err,
+                spool.set_aside_path,
+                write_err,
+            )
+            return False
+        self.counters.sightings_set_aside += 1
+        _LOGGER.error(
+            "The sightings database refuses a sighting of camera %s seen at %s for"
+            " what it holds (%s): it is kept in %s, and the sightings after it are"
+            " stored",
+            new.camera,
+            new.seen_at.isoformat(),
+            err,
+            spool.set_aside_path,
+        )
+        return True
 
     def _retry_later(self) -> None:
         """Try the spool again after a longer pause than last time."""
@@ -899,7 +1188,13 @@ class SightingPipeline:
         key = (sighting.source, sighting.camera, sighting.event_id or "")
         state = self._passes.get(key) if sighting.event_id else None
         if state is None or state.consensus is None:
-            # The pass is over: nobody else will announce it.
+            # The pass is over: nobody else will announce it, unless it says
+            # what was announced already.
+            announced = (sighting.plate, sighting.direction)
+            if sighting.event_id:
+                if self._replayed_passes.get(key) == announced:
+                    return
+                self._remember_replayed(key, announced)
             self.counters.sightings_published += 1
             try:
                 self._publish(sighting)
@@ -920,11 +1215,29 @@ class SightingPipeline:
         if state is not None and state.published_plate is None:
             self._publish_pending(state)
 
-    def _finish_pass(self, state: _Pass) -> None:
+    def _finish_pass(self, key: tuple[str, str, str], state: _Pass) -> None:
         if state.timer is not None:
             state.timer.cancel()
         if state.published_plate is None:
             self._publish_pending(state)
+        if (
+            state.spooled_direction is not None
+            and state.published_plate is not None
+            and state.published_direction is not None
+        ):
+            # Its latest sighting waits in the spool: once replayed, it is
+            # announced only if it says something else than this.
+            self._remember_replayed(
+                key, (state.published_plate, state.published_direction)
+            )
+
+    def _remember_replayed(
+        self, key: tuple[str, str, str], announced: tuple[str, Direction]
+    ) -> None:
+        self._replayed_passes[key] = announced
+        self._replayed_passes.move_to_end(key)
+        while len(self._replayed_passes) > MAX_REPLAYED_PASSES:
+            self._replayed_passes.popitem(last=False)
 
     def _publish_pending(self, state: _Pass) -> None:
         if state.sighting is not None and state.consensus is not None:
@@ -948,4 +1261,4 @@ class SightingPipeline:
     def _flush_passes(self) -> None:
         """Publish what open passes have when the worker stops (e.g. on unload)."""
         while self._passes:
-            self._finish_pass(self._passes.popitem(last=False)[1])
+            self._finish_pass(*self._passes.popitem(last=False))

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import errno
 import gc
+import json
 import logging
 import os
 from pathlib import Path
@@ -385,3 +386,87 @@ def test_a_spool_file_that_lost_lines_is_replayed_for_what_it_still_has(
     assert [e.plate for e in spool.read(0, 5)] == ["BC0001AA"]
     assert (len(spool), spool.memory_only) == (1, 1)
     assert sum("lost 2 sightings" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_an_image_with_a_character_that_is_not_ascii_costs_the_image_not_the_sighting(
+    tmp_path: Path,
+) -> None:
+    """A damaged byte that is still valid UTF-8 must not cost the plate, camera and time either.
+
+    base64 refuses such a character with a plain ValueError, not binascii.Error:
+    open counted the line as a sighting, and replay skipped it as lost.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    damaged = sighting_to_line(sighting("AE1234BK")).replace(
+        '"snapshot_jpeg":"', '"snapshot_jpeg":"\\u00e9'
+    )
+    path.write_text(
+        f"{damaged}\n{sighting_to_line(sighting('KA7777OO', at=5))}\n",
+        encoding="utf-8",
+    )
+
+    spool = SightingSpool.open(path)
+    first, second = waiting(spool)
+    assert (first.plate, first.snapshot_jpeg) == ("AE1234BK", None)
+    assert first.crop_jpeg == sighting("AE1234BK").crop_jpeg
+    assert second.plate == "KA7777OO"
+    assert len(spool) == 2
+
+
+def test_taken_sightings_are_marked_where_they_are_not_copied(tmp_path: Path) -> None:
+    """Replay drops a batch at a time: copying the rest of a spool of gigabytes for each batch would write it over and over.
+
+    What the store took is marked taken in place and never replayed after a
+    restart; the file is rewritten only once the taken lines are most of it,
+    and goes once nothing waits.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    plates = [f"AA{number:04d}AA" for number in range(10)]
+    for number, plate in enumerate(plates):
+        spool.append(sighting(plate, at=number))
+    size, inode = path.stat().st_size, path.stat().st_ino
+
+    spool.drop_first(3)
+    assert (path.stat().st_size, path.stat().st_ino) == (size, inode), "not copied"
+    assert [e.plate for e in waiting(spool)] == plates[3:]
+    reopened = SightingSpool.open(path)
+    assert reopened.unreadable_lines == 0, "taken lines are no damage"
+    assert [e.plate for e in waiting(reopened)] == plates[3:]
+
+    reopened.drop_first(1)
+    reopened.append(sighting("BC0001AA", at=20))
+    assert path.stat().st_ino == inode, "appended, not rewritten"
+    reopened.drop_first(2)
+    assert path.stat().st_ino != inode, "rewritten once most of it was taken"
+    assert path.stat().st_size < size
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == [
+        *plates[6:],
+        "BC0001AA",
+    ]
+    reopened.drop_first(5)
+    assert not path.exists()
+
+
+def test_a_sighting_set_aside_is_kept_with_why_in_a_file_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A sighting the store refuses for good is not lost: it can be given to the store again once that takes it."""
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    refused = replace(sighting("AE1234BK"), raw="AE\ud8001234BK")
+    spool.set_aside(refused, "UnicodeEncodeError: surrogates not allowed")
+    spool.set_aside(sighting("KA7777OO"), "StoreValidationError: invalid_plate")
+
+    assert spool.set_aside_path == tmp_path / "plate_tracker.spool.refused.jsonl"
+    assert not path.exists(), "the spool itself is not touched"
+    lines = spool.set_aside_path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["refused"] for line in lines] == [
+        "UnicodeEncodeError: surrogates not allowed",
+        "StoreValidationError: invalid_plate",
+    ]
+    # Moved back into the spool file, the lines are replayed as they were.
+    spool.set_aside_path.replace(path)
+    kept = waiting(SightingSpool.open(path))
+    assert kept == [refused, sighting("KA7777OO")]
+    assert kept[0].snapshot_jpeg == refused.snapshot_jpeg

@@ -4,8 +4,18 @@ Plain Python, no Home Assistant imports. When a write to the sightings store
 fails (disk full, a locked or read-only database), the sighting is appended as
 one JSON line to a file next to the database and flushed to disk before the
 caller goes on, so a restart or a power cut loses nothing that was spooled.
-Entries are replayed in the order they were spooled; the file shrinks only
-after the store took them.
+Entries are replayed in the order they were spooled. What the store took is
+marked taken where it is in the file (one byte over the line's first, flushed
+to disk), a batch at a time, so that a restart does not replay it; the rest is
+not copied for that, or a spool of gigabytes would be written again for every
+batch. The file goes once nothing waits in it, and is rewritten without the
+taken lines once they are more than half of it.
+
+A sighting the store refuses for what it holds, not for its state (a text it
+cannot encode, a plate it does not accept), would be refused at every replay
+and hold up all after it: it is set aside in a file of its own next to the
+spool (``set_aside``), in the same format with the reason added, so that it is
+not lost and can be given to the store again once that takes it.
 
 What the file holds is not kept in memory: an outage of hours at a busy city
 spools gigabytes of images, so replay reads the file again, a batch at a time
@@ -20,8 +30,7 @@ dropped; both are counted and logged.
 from __future__ import annotations
 
 import base64
-import binascii
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 import json
@@ -35,6 +44,8 @@ from ..records import Direction, NewSighting, Reader
 _LOGGER = logging.getLogger(__name__)
 
 SPOOL_FORMAT = 1
+_TAKEN = b"#"
+"""The first byte of a line the store took, written over the line's ``{``."""
 MEMORY_ONLY_SIGHTINGS = 5000
 """Sightings kept while the spool file cannot be written; a text-only one is about 1 kB."""
 MEMORY_ONLY_IMAGE_BYTES = 64 * 1024 * 1024
@@ -63,7 +74,9 @@ def _unb64(value: object) -> bytes | None:
         return None
     try:
         return base64.b64decode(text, validate=True)
-    except binascii.Error as err:
+    except ValueError as err:
+        # binascii.Error for a bad character or length, a plain ValueError for
+        # one that is not ASCII (a damaged byte that is still valid UTF-8).
         _LOGGER.warning(
             "A spooled sighting's image cannot be decoded (%s): it is kept without it",
             err,
@@ -71,8 +84,11 @@ def _unb64(value: object) -> bytes | None:
         return None
 
 
-def sighting_to_line(new: NewSighting) -> str:
-    """Return one spool line (JSON, no newline inside) for a sighting."""
+def sighting_to_line(new: NewSighting, **extra: str) -> str:
+    """Return one spool line (JSON, no newline inside) for a sighting.
+
+    ``extra`` fields are written after the sighting's; reading ignores them.
+    """
     return json.dumps(
         {
             "v": SPOOL_FORMAT,
@@ -90,6 +106,7 @@ def sighting_to_line(new: NewSighting) -> str:
             "reader": new.reader.value,
             "crop_jpeg": _b64(new.crop_jpeg),
             "snapshot_jpeg": _b64(new.snapshot_jpeg),
+            **extra,
         },
         separators=(",", ":"),
     )
@@ -136,6 +153,11 @@ def _skip_image(value: object) -> None:
     _image_text(value)
 
 
+def _passed_over(line: bytes) -> bool:
+    """Return whether a line of the file is no waiting sighting by its look: blank or taken."""
+    return not line.strip() or line.startswith(_TAKEN)
+
+
 def _parse(line: bytes, *, images: bool = True) -> NewSighting:
     """Parse a raw spool line; raise ValueError for one that is not a sighting."""
     return sighting_from_line(line.decode("utf-8"), images=images)
@@ -162,6 +184,9 @@ class SightingSpool:
     pipeline's worker).
     """
 
+    SET_ASIDE_SUFFIX = ".refused"
+    """Put before the spool file's suffix to name the file of sightings set aside."""
+
     def __init__(
         self,
         path: Path,
@@ -171,10 +196,14 @@ class SightingSpool:
     ) -> None:
         """Use the spool file at ``path``; ``open`` reads what it holds."""
         self.path = path
+        self.set_aside_path = path.with_suffix(self.SET_ASIDE_SUFFIX + path.suffix)
+        """Where sightings the store refuses for good are kept (``set_aside``)."""
         self._on_file = 0
-        """Waiting sightings the file holds (readable lines after ``_taken_on_file``)."""
-        self._taken_on_file = 0
-        """Readable lines at the start of the file the store has already taken."""
+        """Waiting sightings the file holds (readable lines from ``_start`` on)."""
+        self._start = 0
+        """Byte offset of the file's first waiting line: before it, only lines the
+        store took (marked taken, or about to be left out by a rewrite), lines
+        that are no sightings and blank ones."""
         self._memory: list[NewSighting] = []
         """Waiting sightings the file could not take, after those it holds."""
         self._file_behind = False
@@ -205,7 +234,7 @@ class SightingSpool:
         Blocking. Every line is checked once here, one at a time (its images
         only for being text: decoding them took most of the time); an unreadable
         one is counted and logged now, skipped by every later read and left out
-        when the file is next rewritten.
+        when the file is next rewritten. Lines marked taken are passed over.
         """
         spool = cls(
             path,
@@ -217,9 +246,11 @@ class SightingSpool:
         except FileNotFoundError:
             return spool
         line = b""
+        offset = 0
         with file:
             for number, line in enumerate(file, start=1):
-                if not line.strip():
+                at, offset = offset, offset + len(line)
+                if _passed_over(line):
                     continue
                 try:
                     _parse(line, images=False)
@@ -232,6 +263,8 @@ class SightingSpool:
                         err,
                     )
                 else:
+                    if not spool._on_file:
+                        spool._start = at
                     spool._on_file += 1
         # A line cut off at the end would swallow the next one appended to it.
         spool._file_behind = bool(spool.unreadable_lines) or (
@@ -279,18 +312,19 @@ class SightingSpool:
         return batch
 
     def _file_lines(
-        self, start: int, count: int
+        self, start: int, count: int, *, images: bool = True
     ) -> Iterator[tuple[bytes, NewSighting, int]]:
         """Yield up to ``count`` waiting sightings of the file from position ``start``.
 
-        Each comes as its raw line, parsed, and with the byte offset after it.
+        Each comes as its raw line, parsed (``images`` as ``sighting_from_line``),
+        and with the byte offset after it.
         """
         if count <= 0:
             return
         if self._resume is not None and self._resume[0] == start:
             offset, skip = self._resume[1], 0
         else:
-            offset, skip = 0, self._taken_on_file + start
+            offset, skip = self._start, start
         try:
             file = self.path.open("rb")
         except FileNotFoundError:
@@ -299,10 +333,10 @@ class SightingSpool:
             file.seek(offset)
             for line in file:
                 offset += len(line)
-                if not line.strip():
+                if _passed_over(line):
                     continue
                 try:
-                    new = _parse(line)
+                    new = _parse(line, images=images)
                 except ValueError:
                     # Counted and logged by open(), or a write that failed and is retried.
                     continue
@@ -386,20 +420,69 @@ class SightingSpool:
         )
 
     def drop_first(self, count: int) -> None:
-        """Forget the ``count`` oldest sightings (the store has them now); blocking."""
+        """Forget the ``count`` oldest sightings (the store has them now); blocking.
+
+        Their lines are marked taken in the file and flushed to disk before
+        this returns. The file is removed once nothing waits, and rewritten
+        when sightings only memory holds wait, when it is not what waits (see
+        ``append``), or when the taken lines are more than half of it.
+        """
         from_file = min(count, self._on_file)
-        self._taken_on_file += from_file
+        taken = [
+            (end - len(line), end)
+            for line, _, end in self._file_lines(0, from_file, images=False)
+        ]
+        if taken:
+            self._start = taken[-1][1]
+        if len(taken) < from_file:
+            self._file_behind = True
         self._on_file -= from_file
         del self._memory[: count - from_file]
-        self._resume = None
+        if self._resume is not None and self._resume[0] >= from_file:
+            self._resume = (self._resume[0] - from_file, self._resume[1])
+        else:
+            self._resume = None
         try:
-            self._rewrite()
+            if taken:
+                self._mark_taken(start for start, _ in taken)
+            if (
+                not len(self)
+                or self._memory
+                or self._file_behind
+                or 2 * self._start > self.path.stat().st_size
+            ):
+                self._rewrite()
         except OSError as err:
-            # The file still holds them, so a restart replays them again; that
-            # is harmless, since the store merges sightings of one NVR event.
+            # The file may still hold them unmarked: a restart then replays them
+            # again (the pipeline's replay says what that costs).
             self._file_behind = True
             self.write_errors += 1
             _LOGGER.warning("Could not shorten the spool %s: %s", self.path, err)
+
+    def _mark_taken(self, starts: Iterable[int]) -> None:
+        """Mark the lines that begin at ``starts`` taken, on disk when this returns."""
+        with self.path.open("r+b") as file:
+            for start in starts:
+                file.seek(start)
+                file.write(_TAKEN)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def set_aside(self, new: NewSighting, reason: str) -> None:
+        """Keep a sighting the store refuses for good in the set-aside file; blocking.
+
+        It is on disk when this returns without OSError; ``drop_first`` then
+        takes it from the spool like a stored one. The line is the spool's, with
+        ``refused`` saying why: moved back into the spool file, it is replayed.
+        """
+        created = not self.set_aside_path.exists()
+        self.set_aside_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.set_aside_path.open("a", encoding="utf-8") as file:
+            file.write(sighting_to_line(new, refused=reason) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        if created:
+            _fsync_dir(self.set_aside_path.parent)
 
     def _rewrite(self, new: NewSighting | None = None) -> None:
         """Make the file hold exactly the waiting sightings and ``new``, atomically.
@@ -415,7 +498,7 @@ class SightingSpool:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             partial = self.path.with_name(self.path.name + ".tmp")
             with partial.open("wb") as file:
-                for line, _, _ in self._file_lines(0, self._on_file):
+                for line, _, _ in self._file_lines(0, self._on_file, images=False):
                     file.write(line if line.endswith(b"\n") else line + b"\n")
                     held += 1
                 file.writelines(
@@ -430,7 +513,7 @@ class SightingSpool:
         if held < self._on_file:
             self._lost_from_file(held)
         self._on_file = held + len(from_memory)
-        self._taken_on_file = 0
+        self._start = 0
         self._memory.clear()
         self._resume = None
         self._file_behind = False
