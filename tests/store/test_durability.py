@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 import sqlite3
 
@@ -157,3 +158,25 @@ def test_reader_is_kept_and_older_databases_read_as_the_engine(db_path: Path) ->
         nvr_read, _ = store.record(sighting(event_id="b", reader=Reader.NVR))
         assert nvr_read.reader is Reader.NVR
         assert store.get(nvr_read.id) == nvr_read
+
+
+def test_a_sighting_without_an_event_id_stored_again_is_the_same_one(
+    store: SightingStore,
+) -> None:
+    """A replay after a crash, or an inbox picture read again, stores no second row.
+
+    Same source, camera, plate and time to the microsecond is the same read;
+    a microsecond apart, another camera or another plate is another sighting.
+    """
+    first, created = store.record(sighting(seen_at=T0))
+    assert created
+    again, created = store.record(sighting(seen_at=T0, confidence=0.95))
+    assert (again.id, created) == (first.id, False)
+    others = [
+        sighting(seen_at=T0 + timedelta(microseconds=1)),
+        sighting(seen_at=T0, camera="market"),
+        sighting(seen_at=T0, plate="KA0001AA"),
+        sighting(seen_at=T0, source="anpr"),
+    ]
+    assert [store.record(new)[1] for new in others] == [True] * 4
+    assert store.count() == 5

@@ -418,6 +418,11 @@ class SightingStore:
         whatever the confidence (the NVR often learns it late in the pass, at
         the latest when the event ends), and an unknown one never replaces a
         known one.
+
+        A sighting without an event id that is already stored (same source,
+        camera, time to the microsecond and plate) is that one again, not a
+        second car: a spool replayed after a crash, or an inbox picture read
+        again after the store refused its next plate, would store it twice.
         """
         with self._write() as conn:
             sighting_id, created = self._record(conn, new, {})
@@ -492,6 +497,16 @@ class SightingStore:
                     )
                 return sighting_id, False
         seen_us = to_us(new.seen_at)
+        if new.event_id is None:
+            again = conn.execute(
+                "SELECT s.id FROM sightings s INDEXED BY sightings_camera_time"
+                " JOIN plates p ON p.id = s.plate_id"
+                " WHERE s.camera_id = ? AND s.seen_us = ? AND p.plate = ?"
+                " AND s.source = ? AND s.event_id IS NULL",
+                (camera_id, seen_us, plate, new.source),
+            ).fetchone()
+            if again is not None:
+                return again[0], False
         plate_id = self._plate_id(conn, plate)
         (sighting_id,) = conn.execute(
             "INSERT INTO sightings (plate_id, camera_id, seen_us, raw, confidence,"
