@@ -35,8 +35,10 @@ from custom_components.plate_tracker.const import (
     SOURCE_ANPR,
     SUBENTRY_SOURCE,
 )
+from custom_components.plate_tracker.pipeline import PipelineStoppedError
 from custom_components.plate_tracker.records import Direction, Reader
 
+from .helpers import wait_until
 from .sources.test_anpr import (
     MULTIPART,
     dahua_tollgate,
@@ -516,6 +518,24 @@ async def test_answer_says_when_to_send_again(
     # The read goes on after the answer.
     await asyncio.wait_for(finished.wait(), 5)
     assert entry.runtime_data.source_counters["anpr_queued"] == 1
+
+    async def slow_then_broken(*args: object, **kwargs: object) -> list[object]:
+        await asyncio.sleep(0.2)
+        raise RuntimeError("the spool's disk is gone")
+
+    monkeypatch.setattr(pipeline, "submit", slow_then_broken)
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+    assert (status, answer) == (202, {"queued": True})
+    # Answered already, a read that fails later is still counted.
+    await wait_until(lambda: entry.runtime_data.source_counters["anpr_errors"] == 2)
+
+    async def stopped(*args: object, **kwargs: object) -> list[object]:
+        raise PipelineStoppedError
+
+    monkeypatch.setattr(pipeline, "submit", stopped)
+    status, answer = await _post(hass_client_no_auth, body, "application/json")
+    assert status == 503
+    assert answer == {"error": "plate recognition is stopping, send it again"}
 
 
 async def test_a_time_past_the_calendar_is_dated_on_arrival(

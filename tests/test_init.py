@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 from pathlib import Path
 from unittest.mock import patch
@@ -22,9 +23,12 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
 from custom_components.plate_tracker.engine.models import ModelsUnavailable
+from custom_components.plate_tracker.pipeline import Frame
 from custom_components.plate_tracker.records import NewSighting
+from custom_components.plate_tracker.store import SightingStore
 
 from .helpers import record_and_announce
+from .synthetic import scene_jpeg
 
 
 async def test_load_and_unload(
@@ -33,11 +37,39 @@ async def test_load_and_unload(
     """Unloading stops the worker and closes the database, which stays on disk for the next start."""
     assert init_folder.state is ConfigEntryState.LOADED
     assert (config_dir / DOMAIN / "plate_tracker.db").is_file()
-    tasks = list(init_folder.runtime_data.tasks)
+    runtime = init_folder.runtime_data
+    tasks = [*runtime.tasks, runtime.pipeline_task]
     assert await hass.config_entries.async_unload(init_folder.entry_id)
     await hass.async_block_till_done()
     assert init_folder.state is ConfigEntryState.NOT_LOADED
-    assert all(task.done() for task in tasks)
+    assert all(task is not None and task.done() for task in tasks)
+
+
+async def test_unload_reads_the_frames_already_accepted(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """A frame a source handed over just before the unload is read and stored, not dropped."""
+    pipeline = init_folder.runtime_data.pipeline
+    store_path = init_folder.runtime_data.store.path
+    frames = [
+        Frame(
+            image=scene_jpeg(plate, seed=index),
+            camera="bridge",
+            seen_at=dt_util.utcnow() - timedelta(seconds=index),
+            source="folder",
+        )
+        for index, plate in enumerate(("AE1234BK", "KA0001AA"))
+    ]
+    for frame in frames:
+        assert pipeline.offer(frame)
+    assert await hass.config_entries.async_unload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    assert (pipeline.counters.frames_read, pipeline.counters.frames_dropped) == (2, 0)
+    with SightingStore.open(store_path) as store:
+        assert {found.plate for found in store.recent(limit=10)} == {
+            "AE1234BK",
+            "KA0001AA",
+        }
 
 
 async def test_missing_models_raise_a_repair_issue(

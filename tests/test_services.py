@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 import voluptuous as vol
 
 from custom_components.plate_tracker.const import DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.pipeline import PipelineStoppedError
 
 from .synthetic import scene_jpeg
 
@@ -297,6 +298,28 @@ async def test_capture_camera_without_a_picture_or_with_a_broken_one(
         await hass.async_add_executor_job(init_folder.runtime_data.store.recent) == []
     )
     assert init_folder.runtime_data.pipeline.counters.frames_rejected == 1
+
+
+async def test_capture_camera_while_recognition_stops(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A capture the unloading pipeline will not read says so, in words, instead of waiting forever."""
+    picture = config_dir / "gate.jpg"
+    picture.write_bytes(scene_jpeg("AE1234BK", seed=5))
+    camera = await _local_file_camera(hass, picture, "Gate")
+
+    async def stopped(*args: object, **kwargs: object) -> list[object]:
+        raise PipelineStoppedError
+
+    monkeypatch.setattr(init_folder.runtime_data.pipeline, "submit", stopped)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "capture_camera", {"entity_id": camera}, blocking=True
+        )
+    assert err.value.translation_key == "recognition_stopped"
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ from .const import (
     ISSUE_SIGHTINGS_SPOOLED_IN_MEMORY,
     LOCAL_ENGINE_REQUIREMENTS,
     MODELS_DIR,
+    PIPELINE_STOP_SECONDS,
     SIGNAL_ENGINE_HEALTH,
     SOURCE_ANPR,
     SOURCE_FOLDER,
@@ -355,10 +356,8 @@ async def async_setup_entry(
             in (SOURCE_FRIGATE, SOURCE_FOLDER, SOURCE_ANPR)
         },
     )
-    entry.runtime_data.tasks.append(
-        entry.async_create_background_task(
-            hass, pipeline.run(), name=f"{DOMAIN} pipeline {entry.entry_id}"
-        )
+    entry.runtime_data.pipeline_task = entry.async_create_background_task(
+        hass, pipeline.run(), name=f"{DOMAIN} pipeline {entry.entry_id}"
     )
     await RouteTracker.from_entry(hass, entry).async_start(entry)
     # The cameras' devices name it as their parent, so it exists before any of them.
@@ -471,13 +470,25 @@ async def async_remove_config_entry_device(
 async def async_unload_entry(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry
 ) -> bool:
-    """Stop the source and the pipeline, then close the store they write to."""
+    """Stop the sources, let the pipeline read what they sent, then close the store.
+
+    Frames already accepted are read and stored for up to PIPELINE_STOP_SECONDS;
+    what is left then is counted as dropped, and a camera still waiting for
+    its answer is told to send again (see ``SightingPipeline.run``).
+    """
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         return False
     runtime = entry.runtime_data
     for task in runtime.tasks:
         task.cancel()
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    if (pipeline_task := runtime.pipeline_task) is not None:
+        if not pipeline_task.done():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(PIPELINE_STOP_SECONDS):
+                    await runtime.pipeline.join()
+        pipeline_task.cancel()
+        await asyncio.gather(pipeline_task, return_exceptions=True)
     # Matching and route work already started for announced sightings is finished, not
     # cut off: it writes watchlist hits the police rely on.
     await asyncio.gather(*runtime.hub.pending, return_exceptions=True)

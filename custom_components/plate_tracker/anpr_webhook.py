@@ -43,7 +43,7 @@ from .const import (
     SOURCE_ANPR,
 )
 from .coordinator import PlateTrackerConfigEntry
-from .pipeline import Frame, ImageRejectedError
+from .pipeline import Frame, ImageRejectedError, PipelineStoppedError
 from .sources import SourceClock
 from .sources.anpr import (
     MAX_BODY_BYTES,
@@ -123,7 +123,16 @@ class AnprWebhook:
             stored = await asyncio.wait_for(asyncio.shield(work), ACK_SECONDS)
         except TimeoutError:
             self._counters["anpr_queued"] += 1
+            # Answered already: a read that fails later is counted and logged here.
+            work.add_done_callback(self._queued_done)
             return web.json_response({"queued": True}, status=HTTPStatus.ACCEPTED)
+        except PipelineStoppedError:
+            # Plate Tracker is unloading: nothing is wrong with the read.
+            self._counters["anpr_errors"] += 1
+            return web.json_response(
+                {"error": "plate recognition is stopping, send it again"},
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+            )
         except Exception:
             # Not stored: the camera must send it again, not hear that all is well.
             self._counters["anpr_errors"] += 1
@@ -173,6 +182,22 @@ class AnprWebhook:
             # A picture without the camera's read that the engine cannot open
             # (counted and logged by the pipeline); with one, the read is stored.
             return 0
+
+    def _queued_done(self, work: asyncio.Task[int]) -> None:
+        """Count and log a queued read that was not stored after its 202 answer."""
+        if work.cancelled() or (err := work.exception()) is None:
+            return
+        self._counters["anpr_errors"] += 1
+        if isinstance(err, PipelineStoppedError):
+            _LOGGER.warning(
+                "A queued read of ANPR camera %s was not read: %s", self._camera, err
+            )
+        else:
+            _LOGGER.error(
+                "Could not store a queued read of ANPR camera %s",
+                self._camera,
+                exc_info=err,
+            )
 
     def _health_changed(self) -> None:
         async_dispatcher_send(self._hass, self._health_signal, self._subentry_id)

@@ -51,6 +51,8 @@ DEFAULT_PUBLISH_AFTER: Final = 3.0
 DEFAULT_QUEUE_SIZE: Final = 32
 DEFAULT_THREADS: Final = 2
 DEFAULT_PARALLEL_READS: Final = 1
+PIPELINE_STOP_SECONDS: Final = 10.0
+"""How long an unload waits for the frames already accepted to be read and stored."""
 REGIONS: Final = ("ua", "eu", "us", "br")
 DEFAULT_REGIONS: Final = ["ua", "eu", "us"]
 INBOX_POLL_SECONDS: Final = 2.0

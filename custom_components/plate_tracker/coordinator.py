@@ -277,7 +277,9 @@ class PlateTrackerRuntimeData:
     source_counters: Counter[str]
     """What the source counted: messages, malformed payloads, fetch errors, files."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    """Background work to stop before the store closes."""
+    """The sources' background work, stopped first when the entry unloads."""
+    pipeline_task: asyncio.Task[None] | None = None
+    """The pipeline's worker: stopped once it has read what the sources sent."""
     routes: RouteTracker | None = None
     """Routes and city status; set once the camera map is loaded."""
     engine_device_id: str | None = None

@@ -43,7 +43,7 @@ from .engine.remote import EngineUnavailableError
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
-from .pipeline import Frame, ImageRejectedError
+from .pipeline import Frame, ImageRejectedError, PipelineStoppedError
 from .records import Direction, Priority, WatchlistEntry
 from .routes import ROUTE_SERVICES
 from .store import (
@@ -419,6 +419,10 @@ async def _capture_camera(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         ) from err
     except EngineUnavailableError as err:
         raise _engine_unavailable(err) from err
+    except PipelineStoppedError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="recognition_stopped"
+        ) from err
     return {"sightings": [sighting_payload(sighting) for sighting in sightings]}
 
 
