@@ -169,14 +169,18 @@ def _insert(conn: sqlite3.Connection, table: str, *rows: dict[str, object]) -> N
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Return every row of every table but ``sqlite_sequence``, in rowid (or key) order."""
+    """Return every row of every data table, in rowid (or key) order.
+
+    SQLite's own tables are left out: ``sqlite_sequence``, and ``sqlite_stat1``,
+    which newer SQLite versions fill when a connection closes (``PRAGMA optimize``).
+    """
     conn = sqlite3.connect(path)
     try:
         tables = [
             name
             for (name,) in conn.execute(
                 "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                " AND name != 'sqlite_sequence' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+                " AND name NOT LIKE 'sqlite%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
             )
         ]
         return {
