@@ -382,6 +382,62 @@ async def test_leaving_and_entering_the_city_fire_events(
     assert (len(left), len(entered)) == (1, 1)
 
 
+@pytest.mark.parametrize(
+    ("listed", "delivered_after", "announced"),
+    [
+        ({"enabled": False}, timedelta(0), 0),
+        ({"expires_at": (START + timedelta(minutes=1)).isoformat()}, timedelta(0), 0),
+        # In force when the vehicle left; expired by the time a slow source delivered it.
+        (
+            {"expires_at": (START + timedelta(hours=1, minutes=20)).isoformat()},
+            timedelta(hours=1),
+            1,
+        ),
+    ],
+)
+async def test_an_entry_not_in_force_announces_no_city_exit(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    *,
+    listed: dict[str, Any],
+    delivered_after: timedelta,
+    announced: int,
+) -> None:
+    """A car already found or a closed case must not page anyone when it drives out of town.
+
+    Its tracker and city status still follow the vehicle: whereabouts are not
+    alerts. Expiry is judged at the sighting that decided, not at its delivery.
+    """
+    response = await call(
+        hass, "watchlist_add", {"plate": PLATE, "label": "Found", **listed}
+    )
+    await hass.async_block_till_done()
+    tracker_id, sensor_id = vehicle_entities(
+        hass, city, int(response["entry"]["entry_id"])
+    )
+    left: list[Event] = async_capture_events(hass, EVENT_LEFT_CITY)
+    await sight(hass, city, freezer, "centre", START + timedelta(hours=1))
+    leaving_at = START + timedelta(hours=1, minutes=10)
+    freezer.move_to(leaving_at + delivered_after)
+    await record_and_announce(
+        hass,
+        city,
+        NewSighting(
+            camera="gate_north",
+            seen_at=leaving_at,
+            plate=PLATE,
+            raw=PLATE,
+            confidence=0.9,
+            source="folder",
+            direction=Direction.RECEDING,
+        ),
+    )
+    assert len(left) == announced
+    assert hass.states.get(sensor_id).state == "left"
+    assert hass.states.get(tracker_id).attributes["camera_name"] == "North gate"
+
+
 async def test_unknown_direction_is_never_guessed(
     hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -25,6 +25,8 @@ from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
 from custom_components.plate_tracker.matching.cooldown import AlertCooldown
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 
+from .helpers import record_and_announce
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
@@ -688,3 +690,238 @@ async def test_signed_link_without_an_image_or_a_hub(
     await hass.async_block_till_done()
     response = await client.get(crop.path_qs)
     assert response.status == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+async def test_the_wanted_car_right_behind_a_one_edit_car_alerts(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """Another car one character off must not silence the wanted car a minute later.
+
+    The one-edit hit alerts (it may be the wanted car misread); the exact hit in
+    the same pass is news and alerts once more; the pass is quiet after that.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BX")
+    await announce(hass, init_folder, "AE1234BK", at=NOW + timedelta(seconds=60))
+    await announce(hass, init_folder, "AEI234BK", at=NOW + timedelta(seconds=61))
+    await announce(hass, init_folder, "AE1234BX", at=NOW + timedelta(seconds=62))
+    assert [(hit.data["plate"], hit.data["match_kind"]) for hit in hits] == [
+        ("AE1234BX", "one_edit"),
+        ("AE1234BK", "exact"),
+    ]
+
+
+async def test_a_pattern_alerts_for_every_car_it_lists(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A witness's partial plate fits many cars: each passing car alerts, once per pass.
+
+    Look-alike misreads of one car are that car's pass, not a new car.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE*BK")
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    for minute, plate in enumerate(("AE1111BK", "AE2222BK", "AE1111BK", "AEI111BK")):
+        await announce(hass, init_folder, plate, at=NOW + timedelta(minutes=minute))
+    assert [hit.data["plate"] for hit in hits] == ["AE1111BK", "AE2222BK"]
+
+
+@pytest.mark.parametrize(
+    ("read", "alternatives"),
+    [("AEI234BK", ()), ("AE1234BX", ()), ("KA9999OO", (("AE1234BK", 0.6),))],
+)
+async def test_recent_sightings_are_the_wanted_vehicles(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    *,
+    read: str,
+    alternatives: tuple[tuple[str, float], ...],
+) -> None:
+    """An officer judges a misread or second-guess alert by where the wanted car was seen before.
+
+    So the alert lists the listed plate's sightings with their look-alike
+    misreads, and the sighting that alerted; not the earlier sightings of the
+    plate that was read, which may be another car's.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    await announce(
+        hass, init_folder, "AE1234BK", camera="bridge", at=NOW - timedelta(hours=3)
+    )
+    await announce(
+        hass, init_folder, "AEI234BK", camera="centre", at=NOW - timedelta(hours=2)
+    )
+    await announce(hass, init_folder, read, camera="lviv", at=NOW - timedelta(hours=1))
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, read, alternatives=alternatives)
+    recent = hits[-1].data["recent_sightings"]
+    expected = ["exit_kyiv_road", "centre", "bridge"]
+    if read == "AEI234BK":  # the earlier read in Lviv was a look-alike misread too
+        expected.insert(1, "lviv")
+    assert [(item["camera"], item["camera_name"]) for item in recent] == [
+        (camera, camera) for camera in expected
+    ]
+    assert recent[-1]["seen_at"] == (NOW - timedelta(hours=3)).isoformat()
+    assert recent[-1]["direction"] == "receding"
+    assert recent[-1]["confidence"] == 0.93
+
+
+async def test_recent_sightings_of_a_pattern_hit_are_the_car_that_was_read(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A pattern lists many cars; the alert shows the route of the one that fits, not of the others."""
+    await add_listed(hass, hass_admin_user, plate="AE*BK")
+    await announce(
+        hass, init_folder, "AE1111BK", camera="bridge", at=NOW - timedelta(hours=2)
+    )
+    await announce(
+        hass, init_folder, "AE2222BK", camera="centre", at=NOW - timedelta(hours=1)
+    )
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AEI111BK")
+    assert [item["camera"] for item in hits[-1].data["recent_sightings"]] == [
+        "exit_kyiv_road",
+        "bridge",
+    ]
+
+
+async def test_an_exact_alternative_makes_an_unsure_read_watched(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """The pipeline keeps an unsure read only when it may be a watched car; the listed plate among its guesses is such.
+
+    A best read one edit off must not hide an exact alternative: the read is
+    watched, and its alert cites the alternative as exact, the better evidence.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    alerts = init_folder.runtime_data.alerts
+    guess = (("AE1234BK", 0.4),)
+    assert alerts.is_watched("AE1234BX", guess, "exit_kyiv_road", NOW)
+    assert alerts.is_watched("KA9999OO", guess, "exit_kyiv_road", NOW)
+    assert not alerts.is_watched("AE1234BX", (), "exit_kyiv_road", NOW)
+    assert not alerts.is_watched(
+        "KA9999OO", (("AE1234BX", 0.4),), "exit_kyiv_road", NOW
+    )
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BX", alternatives=guess)
+    assert [
+        (h.data["match_kind"], h.data["read_plate"], h.data["from_alternative"])
+        for h in hits
+    ] == [("exact", "AE1234BK", True)]
+
+
+async def test_last_seen_never_moves_back_in_time(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A slow source delivers an older sighting after a newer one: the dashboard keeps the newer.
+
+    A better read of the sighting on show still replaces it, and a restart
+    shows the same.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Skoda")
+
+    async def sight(camera: str, at: datetime, plate: str, confidence: float) -> None:
+        await record_and_announce(
+            hass,
+            init_folder,
+            NewSighting(
+                camera=camera,
+                seen_at=at,
+                plate=plate,
+                raw=plate,
+                confidence=confidence,
+                source="folder",
+                event_id=f"{camera}-{at.isoformat()}",
+            ),
+        )
+
+    def shown() -> tuple[str, str, str]:
+        state = hass.states.get("sensor.watchlist_last_seen_skoda")
+        assert state is not None
+        return (state.state, state.attributes["camera"], state.attributes["match_kind"])
+
+    await sight("bridge", NOW, "AEI234BK", 0.7)
+    await sight("exit_kyiv_road", NOW - timedelta(minutes=10), "AE1234BK", 0.9)
+    assert shown() == (NOW.isoformat(), "bridge", "lookalike")
+    listing = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_list",
+        {},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert listing is not None
+    assert listing["entries"][0]["last_seen"]["camera"] == "bridge"  # type: ignore[index]
+
+    await sight("bridge", NOW, "AE1234BK", 0.95)
+    assert shown() == (NOW.isoformat(), "bridge", "exact")
+
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    assert shown() == (NOW.isoformat(), "bridge", "exact")
+
+
+async def test_an_entry_removed_while_a_sighting_is_matched_costs_no_other_alert(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An entry removed between the store and the index costs only its own hit.
+
+    The sighting matched against the old index still alerts and stores the
+    hits of the entries that are listed, and nothing fails.
+    """
+    caplog.set_level(logging.DEBUG, logger="custom_components.plate_tracker")
+    removed = await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    await add_listed(hass, hass_admin_user, plate="AE*BK")
+    store = init_folder.runtime_data.store
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    assert await hass.async_add_executor_job(
+        store.watchlist_remove, removed["entry_id"]
+    )
+    sighting = await announce(hass, init_folder, "AE1234BK")
+    assert [hit.data["listed_plate"] for hit in hits] == ["AE*BK"]
+    stored = await hass.async_add_executor_job(store.hits_for_sighting, sighting.id)
+    assert [hit.listed_plate for hit in stored] == ["AE*BK"]
+    assert "was removed while sighting" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("service", "data"),
+    [
+        ("watchlist_remove", {"plate": "AE1234BK"}),
+        ("watchlist_import", {"csv": "plate\nKA0001OO\n", "replace": True}),
+    ],
+)
+async def test_the_index_is_rebuilt_before_the_audit_is_written(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    service: str,
+    data: dict[str, Any],
+) -> None:
+    """Sightings matched while the audit is written must not see a removed entry any more."""
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    await add_listed(hass, hass_admin_user, plate="KA0001OO")
+    runtime = init_folder.runtime_data
+    listed_while_audited: list[list[str]] = []
+    audit_append = runtime.store.audit_append
+
+    def audit_and_look(*args: Any) -> None:
+        listed_while_audited.append([entry.plate for entry in runtime.alerts.entries])
+        audit_append(*args)
+
+    monkeypatch.setattr(runtime.store, "audit_append", audit_and_look)
+    await hass.services.async_call(
+        DOMAIN,
+        service,
+        data,
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert listed_while_audited == [["KA0001OO"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import logging
 import secrets
 from typing import Any
@@ -24,9 +24,11 @@ from .const import (
 )
 from .matching.cooldown import AlertCooldown
 from .matching.signing import UrlSigner
+from .matching.similarity import is_strong_match
 from .matching.watchlist import CompiledWatchlist, WatchlistHit
-from .records import MatchKind, Sighting, WatchlistEntry
-from .store import SearchQuery, SearchSort, SightingStore
+from .plate_text import is_pattern
+from .records import Sighting, WatchlistEntry
+from .store import RouteRow, SightingStore, StoreValidationError
 from .store.models import ImageKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,8 +78,15 @@ class WatchlistAlerts:
 
     async def async_reload_watchlist(self) -> None:
         """Read the watchlist from the store and index it; tell entities it changed."""
-        self.entries = await self.hass.async_add_executor_job(self.store.watchlist)
-        self._compiled = CompiledWatchlist(self.entries)
+        self.async_set_watchlist(
+            await self.hass.async_add_executor_job(self.store.watchlist)
+        )
+
+    @callback
+    def async_set_watchlist(self, entries: list[WatchlistEntry]) -> None:
+        """Index the watchlist as the store now holds it; tell entities it changed."""
+        self.entries = entries
+        self._compiled = CompiledWatchlist(entries)
         async_dispatcher_send(
             self.hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=self.entry_id)
         )
@@ -117,10 +126,11 @@ class WatchlistAlerts:
     ) -> bool:
         """Whether a read matches a watched plate exactly, by pattern or by look-alikes.
 
-        A match by one edit does not count: it is how reads of other cars match.
+        The best read or any alternative may match. A match by one edit does
+        not count: it is how reads of other cars match.
         """
         return any(
-            hit.kind is not MatchKind.ONE_EDIT
+            is_strong_match(hit.kind)
             for hit in self._hits(plate, alternatives, camera, at)
         )
 
@@ -132,32 +142,53 @@ class WatchlistAlerts:
         for hit in hits:
             if hit.entry.id is None:  # only stored entries (with ids) are ever compiled
                 continue
-            hit_id = await self.hass.async_add_executor_job(
-                self.store.record_hit,
-                sighting.id,
-                hit.entry.id,
-                hit.kind.value,
-                hit.read_plate,
-                dt_util.utcnow(),
-            )
+            try:
+                hit_id = await self.hass.async_add_executor_job(
+                    self.store.record_hit,
+                    sighting.id,
+                    hit.entry.id,
+                    hit.kind.value,
+                    hit.read_plate,
+                    dt_util.utcnow(),
+                )
+            except StoreValidationError as err:
+                if err.translation_key != "watchlist_entry_not_found":
+                    raise
+                # Removed (or dropped by an import) after this sighting was
+                # matched; the index is being rebuilt. The other entries' hits
+                # still count.
+                _LOGGER.debug(
+                    "Watchlist entry %s was removed while sighting %s was matched",
+                    hit.entry.id,
+                    sighting.id,
+                )
+                continue
             # A correction that only adds what was learnt later (the direction
             # at the event's end) matches as the hit already recorded: it was
             # alerted (or not) the first time and must not alert again.
             previous = self.last_hit_by_entry.get(hit.entry.id)
             repeated = previous is not None and previous.hit_id == hit_id
-            self.last_hit_by_entry[hit.entry.id] = LastHit(
-                hit_id=hit_id,
-                sighting_id=sighting.id,
-                camera=sighting.camera,
-                seen_at=sighting.seen_at,
-                plate_read=hit.read_plate,
-                match_kind=hit.kind.value,
-            )
+            # A slow source may deliver an older sighting after a newer one:
+            # "last seen" never moves back in time, but a correction of the
+            # sighting on show replaces it.
+            if (
+                previous is None
+                or previous.sighting_id == sighting.id
+                or sighting.seen_at >= previous.seen_at
+            ):
+                self.last_hit_by_entry[hit.entry.id] = LastHit(
+                    hit_id=hit_id,
+                    sighting_id=sighting.id,
+                    camera=sighting.camera,
+                    seen_at=sighting.seen_at,
+                    plate_read=hit.read_plate,
+                    match_kind=hit.kind.value,
+                )
             payload: dict[str, Any] | None = None
             if repeated:
                 _LOGGER.debug("Hit %s was announced already", hit_id)
             elif self.cooldown.should_alert(
-                hit.listed_plate, sighting.camera, sighting.seen_at
+                hit.vehicle, sighting.camera, sighting.seen_at, kind=hit.kind
             ):
                 payload = await self._payload(hit_id, sighting, hit)
                 self.hass.bus.async_fire(EVENT_WATCHLIST_HIT, payload)
@@ -191,14 +222,44 @@ class WatchlistAlerts:
 
         self.last_hit_by_entry.update(await self.hass.async_add_executor_job(load))
 
+    def _recent_sightings(
+        self, hit: WatchlistHit, sighting: Sighting
+    ) -> list[RouteRow]:
+        """Return the latest sightings of the vehicle a hit is about, newest first (blocking).
+
+        The vehicle is the listed plate, or for a pattern the read that matched,
+        with its look-alike misreads, as a route joins them; reads within one
+        edit may be other cars and are left out. The sighting that matched is
+        among them even when it is not one of those reads (an alternative or a
+        one-edit hit), unless the list is full of newer ones.
+        """
+        plate = hit.read_plate if is_pattern(hit.listed_plate) else hit.listed_plate
+        route = self.store.route_columns(plate, include_lookalikes=True)
+        rows = {
+            row[0]: row
+            for row in route.load_rows(route.ids[-RECENT_SIGHTINGS:].tolist())
+        }
+        rows.setdefault(
+            sighting.id,
+            (
+                sighting.id,
+                sighting.camera,
+                sighting.seen_at.timestamp(),
+                sighting.plate,
+                sighting.confidence,
+                sighting.direction.value,
+                sighting.event_id,
+            ),
+        )
+        return sorted(rows.values(), key=lambda row: (row[2], row[0]), reverse=True)[
+            :RECENT_SIGHTINGS
+        ]
+
     async def _payload(
         self, hit_id: int, sighting: Sighting, hit: WatchlistHit
     ) -> dict[str, Any]:
         recent = await self.hass.async_add_executor_job(
-            self.store.search,
-            SearchQuery(
-                plate=sighting.plate, sort=SearchSort.NEWEST, page_size=RECENT_SIGHTINGS
-            ),
+            self._recent_sightings, hit, sighting
         )
         return {
             "config_entry_id": self.entry_id,
@@ -226,13 +287,13 @@ class WatchlistAlerts:
             ),
             "recent_sightings": [
                 {
-                    "camera": other.camera,
-                    "camera_name": self.camera_names.get(other.camera, other.camera),
-                    "seen_at": other.seen_at.isoformat(),
-                    "direction": other.direction.value,
-                    "confidence": round(other.confidence, 4),
+                    "camera": camera,
+                    "camera_name": self.camera_names.get(camera, camera),
+                    "seen_at": datetime.fromtimestamp(seen_at, UTC).isoformat(),
+                    "direction": direction,
+                    "confidence": round(confidence, 4),
                 }
-                for other in recent.sightings
+                for _, camera, seen_at, _, confidence, direction, _ in recent
             ],
         }
 

@@ -48,6 +48,7 @@ from .matching.journeys import (
     packed_whereabouts,
     route_response,
 )
+from .matching.watchlist import is_in_force
 from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import SightingStore
@@ -190,7 +191,11 @@ def locate(
 
 
 def exact_plates(entries: Iterable[WatchlistEntry]) -> dict[str, list[WatchlistEntry]]:
-    """Return the watchlist entries that name one vehicle, by plate (patterns name none)."""
+    """Return the watchlist entries that name one vehicle, by plate (patterns name none).
+
+    Disabled and expired entries are among them: their vehicles are still
+    followed; only their city events are left out.
+    """
     plates: dict[str, list[WatchlistEntry]] = {}
     for listed in entries:
         if listed.id is not None and not is_pattern(listed.plate):
@@ -304,10 +309,15 @@ class RouteTracker:
                 and state in _STATE_EVENTS
                 and (previous is None or previous.status.state is not state)
             ):
+                decided = found.status.decided_by
+                at = decided.seen_at if decided else dt_util.utcnow()
                 for listed in self._watched.get(plate, ()):
-                    self.hass.bus.async_fire(
-                        _STATE_EVENTS[state], self._event_payload(listed, found)
-                    )
+                    # A disabled or expired entry keeps its vehicle's tracker
+                    # and city status up to date, but announcing is alerting.
+                    if is_in_force(listed, at):
+                        self.hass.bus.async_fire(
+                            _STATE_EVENTS[state], self._event_payload(listed, found)
+                        )
             async_dispatcher_send(self.hass, self.signal, plate)
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:

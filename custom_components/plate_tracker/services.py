@@ -497,8 +497,10 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             translation_key="watchlist_entry_not_found",
             translation_placeholders={"entry_id": str(which)},
         )
-    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, {"entry": which})
+    # Sightings matched before the index is rebuilt still see the entry: the
+    # fewer awaits in between, the fewer hits that have to be skipped.
     await entry.runtime_data.alerts.async_reload_watchlist()
+    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, {"entry": which})
     return None
 
 
@@ -568,6 +570,9 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             replace=replace_all,
         ),
     )
+    # The store answers with the new watchlist: index it before any other await,
+    # so that few sightings are matched against entries the import removed.
+    entry.runtime_data.alerts.async_set_watchlist(result)
     await _audit(
         hass,
         entry,
@@ -575,7 +580,6 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         SERVICE_WATCHLIST_IMPORT,
         {"rows": len(entries), "replace": replace_all, "total": len(result)},
     )
-    await entry.runtime_data.alerts.async_reload_watchlist()
     return {"imported": len(entries), "total": len(result)}
 
 

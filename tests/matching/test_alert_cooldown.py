@@ -1,4 +1,4 @@
-"""Tests of the per plate and camera alert cooldown."""
+"""Tests of the per vehicle and camera alert cooldown."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from custom_components.plate_tracker.matching.cooldown import AlertCooldown
+from custom_components.plate_tracker.records import MatchKind
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -48,6 +49,38 @@ def test_late_delivery_does_not_alert_twice() -> None:
     assert cooldown.should_alert("AE1234BK", "gate", seconds(100))
     assert not cooldown.should_alert("AE1234BK", "gate", seconds(10))
     assert not cooldown.should_alert("AE1234BK", "gate", seconds(150))
+
+
+def test_a_strong_match_after_a_one_edit_alert_alerts_once_more() -> None:
+    """A look-alike car (one edit off) must not silence the wanted car right behind it.
+
+    A read within one edit may be another car, so the first exact or look-alike
+    read in the same pass is news; after that the pass is quiet again, whatever
+    the kind, and a late delivery of a strong read counts the same.
+    """
+    cooldown = AlertCooldown(300)
+    one_edit, exact = MatchKind.ONE_EDIT, MatchKind.EXACT
+    assert cooldown.should_alert("AE1234BK", "gate", seconds(0), kind=one_edit)
+    assert not cooldown.should_alert("AE1234BK", "gate", seconds(5), kind=one_edit)
+    assert cooldown.should_alert("AE1234BK", "gate", seconds(60), kind=exact)
+    assert not cooldown.should_alert("AE1234BK", "gate", seconds(61), kind=exact)
+    assert not cooldown.should_alert(
+        "AE1234BK", "gate", seconds(62), kind=MatchKind.LOOKALIKE
+    )
+    assert not cooldown.should_alert("AE1234BK", "gate", seconds(63), kind=one_edit)
+
+    assert cooldown.should_alert("AE1234BK", "bridge", seconds(100), kind=one_edit)
+    assert cooldown.should_alert("AE1234BK", "bridge", seconds(90), kind=exact)
+    assert not cooldown.should_alert("AE1234BK", "bridge", seconds(101), kind=exact)
+
+
+def test_a_strong_first_alert_is_not_repeated_for_a_one_edit_read() -> None:
+    """After an exact alert, a one-edit read in the same pass is nothing new."""
+    cooldown = AlertCooldown(60)
+    assert cooldown.should_alert("AE1234BK", "gate", seconds(0))
+    assert not cooldown.should_alert(
+        "AE1234BK", "gate", seconds(10), kind=MatchKind.ONE_EDIT
+    )
 
 
 def test_zero_cooldown_alerts_every_sighting() -> None:

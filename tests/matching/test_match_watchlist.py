@@ -138,6 +138,50 @@ def test_alternative_read_matches_and_says_so() -> None:
     assert hits[0].score == pytest.approx(0.6)
 
 
+@pytest.mark.parametrize(
+    ("alternative", "kind", "score"),
+    [
+        (("AE1234BK", 0.4), MatchKind.EXACT, 0.4),
+        (("AEI234BK", 0.3), MatchKind.LOOKALIKE, 0.24),
+    ],
+)
+def test_a_strong_alternative_wins_over_a_one_edit_best_read(
+    alternative: tuple[str, float], kind: MatchKind, score: float
+) -> None:
+    """The listed plate among the engine's guesses is better evidence than a near miss.
+
+    A best read one edit away may be another car; an exact or look-alike
+    alternative names the listed one. The hit cites it, with its own (lower)
+    score, even though the one-edit hit on the best read would score higher.
+    """
+    hits = hits_for("AE1234BX", alternatives=(alternative,))
+    assert [
+        (hit.kind, hit.read_plate, hit.from_alternative, hit.score) for hit in hits
+    ] == [(kind, alternative[0], True, pytest.approx(score))]
+
+
+def test_a_hit_names_the_vehicle_it_is_about() -> None:
+    """Alerts come once per vehicle pass, so a hit must say which vehicle it is about.
+
+    A plate entry lists one vehicle, however it was read. A pattern lists many:
+    two cars it fits are two vehicles, and look-alike misreads of one car are
+    the same vehicle.
+    """
+    pattern = WatchlistEntry(id=2, plate="AE*BK")
+
+    def vehicle(read: str, entry: WatchlistEntry) -> tuple[str, str]:
+        (hit,) = hits_for(read, [entry])
+        return hit.vehicle
+
+    assert vehicle("AE1234BK", WANTED) == vehicle("AE1234BX", WANTED)
+    assert vehicle("AE1234BK", WANTED) == vehicle("AEI234BK", WANTED)
+    assert vehicle("AE1111BK", pattern) != vehicle("AE2222BK", pattern)
+    assert vehicle("AE1111BK", pattern) == vehicle("AEI111BK", pattern)
+    assert vehicle("AE1111BK", pattern) != vehicle(
+        "AE1111BK", WatchlistEntry(id=3, plate="AE11*")
+    )
+
+
 def test_best_read_wins_over_an_alternative_of_the_same_kind() -> None:
     """When both the best read and an alternative match, the hit cites the best read."""
     hits = hits_for("AE1234BK", alternatives=(("AE1234BK", 0.9),))

@@ -130,6 +130,30 @@ def test_hits_are_recorded_acknowledged_once_and_outlive_their_entry(
     )
 
 
+def test_last_hit_is_of_the_latest_sighting_not_the_latest_recorded(
+    store: SightingStore,
+) -> None:
+    """'Last seen' after a restart must not go back in time when a slow source delivered late.
+
+    The hit of an older sighting recorded after a newer one's does not count as
+    the last; a corrected read of the newest sighting (a second hit of it) does.
+    """
+    listed = store.watchlist_add(entry())
+    assert listed.id is not None
+    newer, _ = store.record(sighting(seen_at=T0 + minutes(10)))
+    older, _ = store.record(sighting(camera="exit_north"))
+    newer_hit = store.record_hit(
+        newer.id, listed.id, "lookalike", "AEI234BK", T0 + minutes(10)
+    )
+    store.record_hit(older.id, listed.id, "exact", "AE1234BK", T0 + minutes(11))
+    assert store.last_hit_per_entry()[listed.id].id == newer_hit
+
+    corrected = store.record_hit(
+        newer.id, listed.id, "exact", "AE1234BK", T0 + minutes(12)
+    )
+    assert store.last_hit_per_entry()[listed.id].id == corrected
+
+
 def test_hit_for_unknown_sighting_or_entry_is_refused(store: SightingStore) -> None:
     """A hit must point at a real sighting and a real entry."""
     listed = store.watchlist_add(entry())

@@ -18,6 +18,16 @@ MIN_ONE_EDIT_LENGTH = 6
 point at the wrong car."""
 
 
+def is_strong_match(kind: MatchKind) -> bool:
+    """Return whether a match kind says the read is of a listed vehicle itself.
+
+    Exact, pattern and look-alike matches do: they differ from the listed text
+    only where OCR confuses characters. A read within one edit is also how the
+    plates of other cars match, so it is weaker evidence than any of them.
+    """
+    return kind is not MatchKind.ONE_EDIT
+
+
 def misread_kind(read: str, plate: str) -> MatchKind | None:
     """Return how a canonical read matches a canonical plate (never PATTERN), or None.
 

@@ -19,11 +19,12 @@ from ..plate_text import (
     deletion_variants,
     fold_lookalikes,
     is_pattern,
+    lookalike_key,
     normalize_plate,
 )
 from ..records import MatchKind, Priority, WatchlistEntry
 from .errors import MatchingValidationError, ValidationKey
-from .similarity import misread_kind
+from .similarity import is_strong_match, misread_kind
 
 MIN_PLATE_LENGTH = 2
 """Shortest plate a watchlist entry may list (some vanity plates are two characters)."""
@@ -65,6 +66,19 @@ class WatchlistHit:
     score: float
     """0..1 for ranking: the kind's weight (exact 1.0, pattern 0.9, lookalike 0.8,
     one_edit 0.5) times 1.0 for the best read or the alternative's confidence."""
+
+    @property
+    def vehicle(self) -> tuple[str, str]:
+        """Which vehicle of the entry the hit is about, for one alert per vehicle pass.
+
+        A plate entry lists one vehicle, so every hit on it is about that one
+        (a read within one edit that may be another car is told apart by its
+        kind, see ``AlertCooldown``). A pattern lists many vehicles: the read's
+        look-alike key tells them apart and keeps the misreads of one car together.
+        """
+        if is_pattern(self.listed_plate):
+            return (self.listed_plate, lookalike_key(self.read_plate))
+        return (self.listed_plate, self.listed_plate)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the match and the entry's public fields, JSON-able, for an event payload."""
@@ -148,10 +162,16 @@ def _compile(pattern: str) -> re.Pattern[str]:
     )
 
 
+def is_in_force(entry: WatchlistEntry, at: datetime) -> bool:
+    """Return whether an entry is enabled and not yet expired at ``at``.
+
+    An entry that is not alerts for nothing: no hit and no city event.
+    """
+    return entry.enabled and (entry.expires_at is None or at < entry.expires_at)
+
+
 def _is_active(entry: WatchlistEntry, camera: str, at: datetime, local: time) -> bool:
-    if not entry.enabled:
-        return False
-    if entry.expires_at is not None and entry.expires_at <= at:
+    if not is_in_force(entry, at):
         return False
     if entry.cameras and camera not in entry.cameras:
         return False
@@ -261,7 +281,12 @@ class CompiledWatchlist:
                     1.0 if confidence is None else min(max(confidence, 0.0), 1.0)
                 )
                 score = _KIND_WEIGHT[kind] * read_weight
-                if best is None or score > best.score:
+                # A strong match on an unsure alternative is better evidence
+                # for the listed vehicle than a one-edit match on the best read.
+                if best is None or (is_strong_match(kind), score) > (
+                    is_strong_match(best.kind),
+                    best.score,
+                ):
                     best = WatchlistHit(
                         entry=entry,
                         listed_plate=listed.canonical,
@@ -288,7 +313,9 @@ def match_watchlist(
     """Return the watchlist hits for one sighting, best first, one per entry.
 
     ``plate`` is the engine's best read and ``alternatives`` its other reads
-    with their confidence. ``at`` must be timezone aware; active hours are
+    with their confidence. An entry's hit is its read with the highest score,
+    except that a match by one edit yields to any stronger kind (exact,
+    pattern, look-alike) whatever their scores. ``at`` must be timezone aware; active hours are
     judged in local time ``tz``. Entries that are disabled, expired
     (``expires_at <= at``), limited to other cameras or outside their active
     hours never match. Plates shorter than ``MIN_LOOKALIKE_LENGTH`` (4) match

@@ -1408,7 +1408,12 @@ class SightingStore:
             ]
 
     def last_hit_per_entry(self) -> dict[int, WatchlistHit]:
-        """Return the latest hit of every watchlist entry that has one."""
+        """Return the hit of the latest sighting of every watchlist entry that has one.
+
+        Latest by when the vehicle was seen, not when the hit was recorded: a
+        slow source may deliver an older sighting after a newer one. Of two
+        hits of one sighting (a corrected read) the one recorded last counts.
+        """
         with self._read() as conn:
             return {
                 hit.entry_id: hit
@@ -1417,8 +1422,9 @@ class SightingStore:
                     for row in conn.execute(
                         _HIT_SELECT  # noqa: S608
                         + " WHERE id IN (SELECT (SELECT h.id FROM watchlist_hits h"
-                        " WHERE h.entry_id = w.id ORDER BY h.at_us DESC, h.id DESC LIMIT 1)"
-                        " FROM watchlist w)"
+                        " JOIN sightings s ON s.id = h.sighting_id"
+                        " WHERE h.entry_id = w.id ORDER BY s.seen_us DESC, h.id DESC"
+                        " LIMIT 1) FROM watchlist w)"
                     )
                 )
                 if hit.entry_id is not None
