@@ -10,6 +10,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.auth.models import User
+from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
@@ -860,6 +861,56 @@ async def test_last_seen_never_moves_back_in_time(
     await hass.config_entries.async_reload(init_folder.entry_id)
     await hass.async_block_till_done()
     assert shown() == (NOW.isoformat(), "bridge", "exact")
+
+
+async def test_last_seen_follows_a_purge(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """After a purge the sensor shows the latest sighting left, or none, as after a restart."""
+    await add_listed(hass, hass_admin_user, plate="AE1234BK", label="Skoda")
+    for camera, at in (("exit_kyiv_road", NOW - timedelta(days=2)), ("bridge", NOW)):
+        await record_and_announce(
+            hass,
+            init_folder,
+            NewSighting(
+                camera=camera,
+                seen_at=at,
+                plate="AE1234BK",
+                raw="AE1234BK",
+                confidence=0.9,
+                source="folder",
+            ),
+        )
+
+    def shown() -> tuple[str, str | None]:
+        state = hass.states.get("sensor.watchlist_last_seen_skoda")
+        assert state is not None
+        return state.state, state.attributes.get("camera")
+
+    assert shown() == (NOW.isoformat(), "bridge")
+    await hass.services.async_call(
+        DOMAIN,
+        "purge_sightings",
+        {"since": (NOW - timedelta(days=1)).isoformat(), "reason": "erasure"},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await hass.async_block_till_done()
+    assert shown() == ((NOW - timedelta(days=2)).isoformat(), "exit_kyiv_road")
+    await hass.services.async_call(
+        DOMAIN,
+        "purge_sightings",
+        {"plate": "AE1234BK", "reason": "erasure"},
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await hass.async_block_till_done()
+    assert shown() == (STATE_UNKNOWN, None)
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    assert shown() == (STATE_UNKNOWN, None)
 
 
 async def test_an_entry_removed_while_a_sighting_is_matched_costs_no_other_alert(

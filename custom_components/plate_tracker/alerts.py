@@ -205,22 +205,53 @@ class WatchlistAlerts:
 
     async def async_load_last_hits(self) -> None:
         """Restore each entry's last hit from the store (after a restart)."""
+        self.last_hit_by_entry.update(
+            await self.hass.async_add_executor_job(self._stored_last_hits)
+        )
 
-        def load() -> dict[int, LastHit]:
-            restored: dict[int, LastHit] = {}
-            for entry_id, hit in self.store.last_hit_per_entry().items():
-                if (sighting := self.store.get(hit.sighting_id)) is not None:
-                    restored[entry_id] = LastHit(
-                        hit_id=hit.id,
-                        sighting_id=hit.sighting_id,
-                        camera=sighting.camera,
-                        seen_at=sighting.seen_at,
-                        plate_read=hit.plate_read,
-                        match_kind=hit.match_kind,
-                    )
-            return restored
+    async def async_forget_erased_hits(self) -> None:
+        """Show, where a purge erased an entry's last sighting, the latest one left.
 
-        self.last_hit_by_entry.update(await self.hass.async_add_executor_job(load))
+        Entries whose shown sighting is still stored keep it, and so does one
+        that a new hit replaced while this ran.
+        """
+        shown = {
+            entry_id: last.sighting_id
+            for entry_id, last in self.last_hit_by_entry.items()
+        }
+
+        def find() -> tuple[dict[int, int], dict[int, LastHit]]:
+            erased = {
+                entry_id: sighting_id
+                for entry_id, sighting_id in shown.items()
+                if self.store.get(sighting_id) is None
+            }
+            return erased, self._stored_last_hits() if erased else {}
+
+        erased, stored = await self.hass.async_add_executor_job(find)
+        for entry_id, sighting_id in erased.items():
+            last = self.last_hit_by_entry.get(entry_id)
+            if last is None or last.sighting_id != sighting_id:
+                continue
+            if (left := stored.get(entry_id)) is not None:
+                self.last_hit_by_entry[entry_id] = left
+            else:
+                del self.last_hit_by_entry[entry_id]
+
+    def _stored_last_hits(self) -> dict[int, LastHit]:
+        """Return each entry's last hit as the store has it (blocking)."""
+        restored: dict[int, LastHit] = {}
+        for entry_id, hit in self.store.last_hit_per_entry().items():
+            if (sighting := self.store.get(hit.sighting_id)) is not None:
+                restored[entry_id] = LastHit(
+                    hit_id=hit.id,
+                    sighting_id=hit.sighting_id,
+                    camera=sighting.camera,
+                    seen_at=sighting.seen_at,
+                    plate_read=hit.plate_read,
+                    match_kind=hit.match_kind,
+                )
+        return restored
 
     def _recent_sightings(
         self, hit: WatchlistHit, sighting: Sighting

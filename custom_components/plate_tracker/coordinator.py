@@ -209,13 +209,15 @@ class SightingHub:
         """Show what the store still holds once a purge erased sightings.
 
         Each camera's latest sighting is read again (a camera whose sightings
-        are all gone shows none), then entities and the route tracker are told,
+        are all gone shows none), and each watchlist entry's last hit where
+        its sighting is gone; then entities and the route tracker are told,
         so no state keeps showing an erased sighting until a restart.
         """
         latest = await self.hass.async_add_executor_job(store.latest_per_camera)
         for camera in set(self.last_by_camera) - set(latest):
             del self.last_by_camera[camera]
         self.last_by_camera.update(latest)
+        await self.alerts.async_forget_erased_hits()
         async_dispatcher_send(self.hass, self.signal(SIGNAL_SIGHTINGS_REMOVED))
 
     @callback

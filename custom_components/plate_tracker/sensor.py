@@ -19,7 +19,12 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_SOURCE, SIGNAL_WATCHLIST_HIT, SOURCE_ANPR
+from .const import (
+    CONF_SOURCE,
+    SIGNAL_SIGHTINGS_REMOVED,
+    SIGNAL_WATCHLIST_HIT,
+    SOURCE_ANPR,
+)
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SourceStatus
 from .entity import (
     PlateTrackerCameraEntity,
@@ -316,12 +321,19 @@ class WatchlistLastSeenSensorEntity(PlateTrackerWatchlistEntity, SensorEntity):
         super().__init__(entry, listed)
 
     async def async_added_to_hass(self) -> None:
-        """Update on every hit of this entry."""
+        """Update on every hit of this entry, and after a purge."""
         self.async_on_remove(
             async_dispatcher_connect(
                 self.hass,
                 SIGNAL_WATCHLIST_HIT.format(entry_id=self._alerts.entry_id),
                 self._hit,
+            )
+        )
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_SIGHTINGS_REMOVED.format(entry_id=self._alerts.entry_id),
+                self.async_write_ha_state,
             )
         )
 
