@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import hashlib
 import logging
 from pathlib import Path
 import sqlite3
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.backup import DATA_MANAGER
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -20,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components import plate_tracker
 from custom_components.plate_tracker import backup
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
 from custom_components.plate_tracker.diagnostics import (
@@ -179,3 +183,46 @@ async def test_a_store_that_cannot_be_held_does_not_stop_the_backup(
     await backup.async_post_backup(hass)
     assert not store.main_file_held
     assert await hass.async_add_executor_job(store.count) == 0
+
+
+async def test_a_backup_during_setup_holds_the_store_being_set_up(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry still being set up already writes (its spool's replay): a backup holds it.
+
+    Only loaded entries were held, so a backup that started while a source
+    was still connecting (Frigate waiting for MQTT) let checkpoints rewrite the
+    main file under the copy.
+    """
+    gate = asyncio.Event()
+    started = asyncio.Event()
+    start_sources = plate_tracker.async_start_sources
+
+    async def slow_sources(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await gate.wait()
+        return await start_sources(*args, **kwargs)
+
+    monkeypatch.setattr(plate_tracker, "async_start_sources", slow_sources)
+    folder_entry.add_to_hass(hass)
+    setup = hass.async_create_task(
+        hass.config_entries.async_setup(folder_entry.entry_id)
+    )
+    await started.wait()
+    assert folder_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+    store = folder_entry.runtime_data.store
+    await backup.async_pre_backup(hass)
+    assert store.main_file_held
+    held_digest = await hass.async_add_executor_job(_digest, _main_file(hass))
+    gate.set()
+    assert await setup
+    await hass.async_block_till_done()
+    for minute in range(12):
+        await hass.async_add_executor_job(
+            store.record,
+            sighting(seen_at=T0 + timedelta(minutes=minute), crop_jpeg=bytes(400_000)),
+        )
+    assert await hass.async_add_executor_job(_digest, _main_file(hass)) == held_digest
+    await backup.async_post_backup(hass)
+    assert not store.main_file_held
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)

@@ -3,8 +3,9 @@
 A backup copies the configuration folder file by file, the sightings database
 and its WAL among them, while sightings keep arriving. A checkpoint that
 rewrites the main file during the copy would leave a copy that does not open.
-From ``async_pre_backup`` to ``async_post_backup`` every loaded entry's store
-leaves its main file untouched and only adds to its WAL
+From ``async_pre_backup`` to ``async_post_backup`` every open store (an entry's
+from its opening on, while the entry is still being set up too) leaves its main
+file untouched and only adds to its WAL
 (``SightingStore.hold_main_file``): the copy opens as the database was at one
 moment of the backup, and no sighting, alert or search waits for the backup.
 
@@ -43,6 +44,8 @@ class _Backups:
     cancel_limit: CALLBACK_TYPE | None = None
     """Set while a backup is in progress."""
     held: list[SightingStore] = field(default_factory=list)
+    opened: list[SightingStore] = field(default_factory=list)
+    """Every store ``async_open_store`` opened that is not closed yet."""
 
 
 DATA_BACKUPS: HassKey[_Backups] = HassKey(f"{DOMAIN}_backups")
@@ -89,6 +92,9 @@ async def async_open_store(
         store = await opener(held)
         if held:
             backups.held.append(store)
+        # An entry writes long before it is loaded (the spool's replay, a
+        # Frigate source waiting for MQTT): a backup then must hold it too.
+        backups.opened = [*(s for s in backups.opened if s.is_open), store]
     return store
 
 
@@ -112,7 +118,7 @@ async def _async_release(hass: HomeAssistant, backups: _Backups) -> None:
 
 
 async def async_pre_backup(hass: HomeAssistant) -> None:
-    """Hold every loaded store's main file still until the backup ends."""
+    """Hold every open store's main file still until the backup ends."""
     backups = _backups(hass)
 
     async def limit_reached(_now: datetime) -> None:
@@ -131,8 +137,9 @@ async def async_pre_backup(hass: HomeAssistant) -> None:
         await _async_release(hass, backups)
         backups.cancel_limit = async_call_later(hass, BACKUP_HOLD_LIMIT, limit_reached)
         _LOGGER.debug("Backup starts: holding the sightings database's main file still")
-        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-            await _async_hold(hass, backups, entry.runtime_data.store)
+        backups.opened = [store for store in backups.opened if store.is_open]
+        for store in backups.opened:
+            await _async_hold(hass, backups, store)
 
 
 async def async_post_backup(hass: HomeAssistant) -> None:

@@ -273,6 +273,11 @@ class SightingStore:
                 conn.close()
                 setattr(self, name, None)
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the store is open (``close`` not called yet)."""
+        return self._writer is not None
+
     # -- backups -------------------------------------------------------------
 
     @property
