@@ -48,6 +48,7 @@ from custom_components.plate_tracker.engine.remote import RemoteEngine
 from custom_components.plate_tracker.engine.server import KNOWN_REGIONS, create_app
 from custom_components.plate_tracker.engine.types import FrameResult
 
+from .engine.test_imaging import DAMAGED_QOI
 from .helpers import reauth_flows, wait_until
 from .synthetic import scene_jpeg
 
@@ -145,6 +146,52 @@ async def test_uploads_are_read_on_the_engine_server(
     assert engine_server.reads == 1
     sightings = folder_entry.runtime_data.store.latest_per_camera()
     assert sightings["gate"].has_crop
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+
+
+async def test_a_damaged_upload_is_set_aside_and_the_next_one_read(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    inbox: Path,
+    engine_server: EngineServer,
+) -> None:
+    """A file Pillow's decoder raised IndexError on was an engine fault on the server.
+
+    The inbox then waited for the engine: that file, first in line, blocked
+    every upload after it, and the server was reported down. It is the
+    camera's bad file: moved aside, and the next upload read.
+    """
+    folder_entry.add_to_hass(hass)
+    await _setup(
+        hass,
+        folder_entry,
+        **{CONF_ENGINE_URL: engine_server.url, CONF_ENGINE_TOKEN: TOKEN},
+    )
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    camera_dir = inbox / "gate"
+    camera_dir.mkdir()
+    await hass.async_add_executor_job(
+        (camera_dir / "20261125T101500.jpg").write_bytes, DAMAGED_QOI
+    )
+    await hass.async_add_executor_job(
+        (camera_dir / "20261125T101600.jpg").write_bytes, scene_jpeg("AE1234BK")
+    )
+    await wait_until(lambda: bool(events))
+    await hass.async_block_till_done()
+    assert [event.data["plate"] for event in events] == ["AE1234BK"]
+    assert engine_server.reads == 2
+    rejected = await hass.async_add_executor_job(
+        lambda: [path.name for path in (inbox / ".rejected").rglob("*.jpg")]
+    )
+    assert rejected == ["20261125T101500.jpg"]
+    remote = folder_entry.runtime_data.engine
+    assert isinstance(remote, RemoteEngine)
+    assert remote.connection.available is True
+    assert remote.connection.consecutive_failures == 0
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
+        is None
+    )
     await hass.config_entries.async_unload(folder_entry.entry_id)
 
 

@@ -128,3 +128,51 @@ def test_votes_fold_back_into_the_agreed_format() -> None:
     combined = combine_reads(reads)
     assert combined is not None
     assert combined.text == "AE1455KB"
+
+
+def test_evidence_of_a_voted_text_comes_from_a_read_of_this_plate() -> None:
+    """A text no frame read whole takes its box and crop from a read like it, not the surest read.
+
+    The surest read of the pass may be another car's plate inside the vehicle
+    box: shown as the evidence, it would put that car at the scene.
+    """
+
+    def read(text: str, confidence: float, box: tuple[int, int, int, int]) -> PlateRead:
+        return PlateRead(
+            text=text,
+            raw=text,
+            confidence=confidence,
+            box=box,
+            region="us" if len(text) == 7 else "ua",
+            plate_format="us_serial_7" if len(text) == 7 else "ua_standard",
+            crop_jpeg=text.encode(),
+        )
+
+    combined = combine_reads(
+        [
+            read("AE1455KX", 0.4, (100, 300, 220, 330)),
+            read("AX1455KH", 0.4, (110, 300, 230, 330)),
+            read("XE1455KH", 0.4, (120, 300, 240, 330)),
+            read("7ABC123", 0.95, (900, 500, 1000, 530)),
+        ]
+    )
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+    assert combined.box == (100, 300, 220, 330)
+    assert combined.crop_jpeg == b"AE1455KX"
+    assert (combined.region, combined.plate_format) == ("ua", "ua_standard")
+
+
+def test_evidence_is_the_read_closest_to_the_voted_text() -> None:
+    """Another car's plate of the same length, read more surely, is still not the evidence."""
+    combined = combine_reads(
+        [
+            _read("AE1455KX", 0.45, (1, 1, 5, 5)),
+            _read("AX1455KH", 0.45, (2, 2, 6, 6)),
+            _read("XE1455KH", 0.45, (3, 3, 7, 7)),
+            _read("BC7788PT", 0.6, (4, 4, 8, 8)),
+        ]
+    )
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+    assert combined.box == (1, 1, 5, 5)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 import pytest
 
 from custom_components.plate_tracker.engine.imaging import (
+    CAMERA_FORMATS,
     ImageError,
     decode_image,
     local_contrast,
     model_input,
 )
+
+DAMAGED_QOI = b"qoif" + struct.pack(">IIBB", 8, 4, 3, 1)
+"""A QOI header without its pixels: Pillow's QOI decoder raises IndexError on it."""
 
 
 def _encoded(image: Image.Image, image_format: str, **params: object) -> bytes:
@@ -39,6 +44,57 @@ def test_truncated_jpeg() -> None:
     data = _encoded(Image.new("RGB", (64, 48), (200, 10, 10)), "JPEG")
     with pytest.raises(ImageError, match="corrupt"):
         decode_image(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("image_format", CAMERA_FORMATS)
+def test_every_format_cameras_send_is_read(image_format: str) -> None:
+    """Snapshots, uploads and phone photos come as one of these: all are read."""
+    # A colour of the web palette, which GIF's conversion keeps exactly.
+    image = Image.new("RGB", (40, 20), (0, 204, 51))
+    decoded = decode_image(_encoded(image, image_format))
+    assert decoded.size == (40, 20)
+    assert decoded.getpixel((5, 5)) == pytest.approx((0, 204, 51), abs=4)
+
+
+def test_a_phone_photo_with_its_depth_image_is_read() -> None:
+    """A phone's MPO photo (a JPEG with more pictures after it) is read as the JPEG it starts with."""
+    image = Image.new("RGB", (40, 20), (10, 200, 30))
+    data = _encoded(image, "MPO", save_all=True, append_images=[image])
+    assert decode_image(data).size == (40, 20)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (DAMAGED_QOI, "not an image format the engine reads"),
+        (_encoded(Image.new("RGB", (8, 8)), "QOI"), "not an image format"),
+        (_encoded(Image.new("RGBA", (8, 8)), "DDS"), "not an image format"),
+        (_encoded(Image.new("P", (8, 8)), "BLP"), "not an image format"),
+    ],
+    ids=["damaged-qoi", "qoi", "dds", "blp"],
+)
+def test_formats_no_camera_sends_are_refused(data: bytes, message: str) -> None:
+    """Pillow's decoders of rare formats raise anything on a damaged file (IndexError here).
+
+    Escaping as anything but ImageError, such a file was an engine fault:
+    a dead engine server to Home Assistant, an inbox file that blocked the ones after it.
+    """
+    with pytest.raises(ImageError, match=message):
+        decode_image(data)
+
+
+def test_any_decoder_failure_is_an_image_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever a decoder raises on a damaged file, the caller gets ImageError and the reason."""
+
+    def trips(_: ImageFile.ImageFile) -> None:
+        raise IndexError("index out of range")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", trips)
+    data = _encoded(Image.new("RGB", (8, 8)), "PNG")
+    with pytest.raises(ImageError, match="corrupt image: IndexError: index out of"):
+        decode_image(data)
 
 
 def test_decompression_bomb() -> None:

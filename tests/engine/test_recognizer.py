@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import math
 import time
 
@@ -25,6 +26,8 @@ from custom_components.plate_tracker.engine.synthetic import (
     scene_with,
 )
 from custom_components.plate_tracker.engine.types import PlateRead
+
+from .test_imaging import DAMAGED_QOI
 
 PLATE_AT = (560, 470)
 
@@ -114,6 +117,51 @@ def test_vehicle_box_outside_the_plate_finds_nothing(
     assert all(read.text != "AE1455KH" for read in result.plates)
 
 
+@pytest.mark.parametrize(
+    "box",
+    [
+        (0, 0, 15, 15),
+        (2000, 1200, 2600, 1800),
+        (1000, 700, 300, 150),
+        (560, 470, 560, 530),
+        (-400, 0, 10, 720),
+        (math.nan, 150, 1000, 700),
+    ],
+    ids=["tiny", "beyond-the-image", "inverted", "empty", "mostly-outside", "nan"],
+)
+def test_a_vehicle_box_with_too_little_inside_the_image_reads_nothing(
+    recognizer: PlateRecognizer,
+    caplog: pytest.LogCaptureFixture,
+    box: tuple[float, float, float, float],
+) -> None:
+    """Such a box was dropped and the whole frame read in its place.
+
+    Another car's plate anywhere in the frame then became this vehicle's read.
+    A hint at that plate does not bring it back either.
+    """
+    plate = render_plate(["AE 1455 KH"])
+    frame = jpeg(scene_with(plate, at=PLATE_AT))
+    near_the_plate = (PLATE_AT[0], PLATE_AT[1], PLATE_AT[0] + 240, PLATE_AT[1] + 60)
+    with caplog.at_level(logging.DEBUG, logger=recognizer_module.__name__):
+        for hint in (None, near_the_plate):
+            result = recognizer.read(frame, box, hint)  # type: ignore[arg-type]
+            assert result.plates == ()
+            assert not result.read_at_hint
+    assert "Read nothing: the vehicle box" in caplog.text
+
+
+def test_a_vehicle_box_reaching_beyond_the_image_reads_the_part_inside(
+    recognizer: PlateRecognizer,
+) -> None:
+    """A box partly outside the frame (a car at its edge) still reads the plate in it."""
+    plate = render_plate(["AE 1455 KH"])
+    result = recognizer.read(
+        jpeg(scene_with(plate, at=PLATE_AT)), (300, 150, 5000, 5000)
+    )
+    assert result.plates[0].text == "AE1455KH"
+    assert _inside(result.plates[0].box, plate)
+
+
 def test_a_plate_hint_reads_the_region_around_it_first(
     recognizer: PlateRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +221,17 @@ def test_a_plate_hint_that_finds_nothing_falls_back_to_the_whole_search(
     assert hinted[0].box == without[0].box
 
 
+def test_a_plate_hint_near_the_largest_float_is_not_used(
+    recognizer: PlateRecognizer,
+) -> None:
+    """Its margins overflowed to infinity: an OverflowError came out of the read."""
+    frame = jpeg(scene_with(render_plate(["AE 1455 KH"]), at=PLATE_AT))
+    beyond = (-1e308, -1e308, 1e308, 1e308)
+    result = recognizer.read(frame, None, beyond)  # type: ignore[arg-type]
+    assert not result.read_at_hint
+    assert result.plates[0].text == "AE1455KH"
+
+
 def test_plain_scene_has_no_plate(recognizer: PlateRecognizer) -> None:
     """A frame without text yields no plate rather than noise."""
     scene = Image.linear_gradient("L").resize((640, 360)).convert("RGB")
@@ -197,10 +256,13 @@ def test_plate_crop_alone(recognizer: PlateRecognizer) -> None:
     assert recognizer.read(jpeg(crop)).plates[0].text == "AE1455KH"
 
 
-def test_bad_bytes_raise_image_error(recognizer: PlateRecognizer) -> None:
+@pytest.mark.parametrize(
+    "data", [b"not an image", DAMAGED_QOI], ids=["not-an-image", "damaged-qoi"]
+)
+def test_bad_bytes_raise_image_error(recognizer: PlateRecognizer, data: bytes) -> None:
     """Callers get one exception type for unusable images, with a message to log."""
     with pytest.raises(ImageError):
-        recognizer.read(b"not an image")
+        recognizer.read(data)
 
 
 def test_small_plate_found_by_the_finer_pass(

@@ -65,8 +65,15 @@ def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
     if len(formats) == 1 and (name := formats.pop()) in _FORMAT_BY_NAME:
         text = fold_to_format(text, _FORMAT_BY_NAME[name]) or text
 
-    same = [read for read in usable if read.text == text]
-    evidence = max(same or usable, key=lambda read: read.confidence)
+    # The box, crop, format and raw text shown for the consensus come from the
+    # read closest to it: the most confident read of any length may be another
+    # car's plate (a frame whose vehicle box held two). Reads of the consensus
+    # length always exist (it is the length of some), and one that read the
+    # consensus text itself agrees at every place.
+    evidence = max(
+        (read for read in usable if len(read.text) == length),
+        key=lambda read: (_agreement(read.text, text), read.confidence),
+    )
     return dataclasses.replace(
         evidence,
         text=text,
@@ -80,16 +87,17 @@ def _weight(read: PlateRead) -> float:
     return max(read.confidence, 0.01)
 
 
+def _agreement(text: str, other: str) -> int:
+    """Places at which two texts of one length hold the same character."""
+    return sum(a == b for a, b in zip(text, other, strict=True))
+
+
 def _best_trim(text: str, references: Sequence[str]) -> str:
     """Drop the first or the last character, whichever agrees better with ``references``."""
     options = (text[1:], text[:-1])
 
     def agreement(option: str) -> int:
-        return sum(
-            a == b
-            for reference in references
-            for a, b in zip(option, reference, strict=True)
-        )
+        return sum(_agreement(option, reference) for reference in references)
 
     return max(options, key=agreement)
 

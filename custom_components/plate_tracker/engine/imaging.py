@@ -14,6 +14,11 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
+CAMERA_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""Pillow formats the engine decodes: what cameras, NVRs and phones send (a phone's
+MPO photo is read by the JPEG decoder). Pillow's decoders of rarer formats (QOI,
+DDS, BLP and others) fail on damaged files with any exception, IndexError to
+ZeroDivisionError, and no camera needs them."""
 LOCAL_CONTRAST_GAIN = 40.0
 """Grey levels per mean absolute deviation in ``local_contrast``."""
 LOCAL_CONTRAST_FLOOR = 6.0
@@ -25,26 +30,40 @@ class ImageError(ValueError):
 
 
 def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode JPEG/PNG/... bytes to RGB, upright as the camera meant (EXIF orientation)."""
+    """Decode JPEG/PNG/... bytes to RGB, upright as the camera meant (EXIF orientation).
+
+    Raises ImageError, and nothing else, for bytes that are not such an image:
+    a damaged file must cost its own frame, never pass for a fault of the engine.
+    """
     if not data:
         raise ImageError("empty image data")
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its limit and twice its limit; make every
-            # oversized image an error, checked against our own cap below.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(io.BytesIO(data))
-            _refuse_oversized(opened, max_pixels)
-            opened.load()
+        return _decode(data, max_pixels)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"image refused as a decompression bomb: {err}") from err
     except UnidentifiedImageError as err:
-        raise ImageError("data is not an image format Pillow recognises") from err
-    except (OSError, SyntaxError, ValueError) as err:
-        # Truncated or corrupt files surface as OSError ("image file is truncated").
-        raise ImageError(f"corrupt image: {err}") from err
+        raise ImageError(
+            "data is not an image format the engine reads "
+            f"({', '.join(CAMERA_FORMATS)})"
+        ) from err
+    except Exception as err:
+        # Truncated files surface as OSError ("image file is truncated"), damaged
+        # ones as whatever the decoder tripped over (SyntaxError, ValueError,
+        # IndexError and others).
+        raise ImageError(f"corrupt image: {type(err).__name__}: {err}") from err
+
+
+def _decode(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode ``data`` as ``decode_image`` says, raising whatever Pillow raises."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its limit and twice its limit; make every
+        # oversized image an error, checked against our own cap below.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        opened = Image.open(io.BytesIO(data), formats=CAMERA_FORMATS)
+        _refuse_oversized(opened, max_pixels)
+        opened.load()
     _upright(opened)
     image: Image.Image = opened
     if image.mode in _WIDE_GREY_MODES:

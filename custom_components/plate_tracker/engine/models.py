@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import hashlib
+import http.client
 import json
 from pathlib import Path
 import tempfile
@@ -125,13 +126,23 @@ def _wheel_url(index: str, filename: str) -> str:
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310
             listing = json.load(response)
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as err:
+    except (
+        OSError,  # URLError and TimeoutError too
+        http.client.HTTPException,  # IncompleteRead: the answer was cut short
+        ValueError,  # not JSON (or not UTF-8)
+        RecursionError,  # JSON nested deeper than the decoder recurses
+    ) as err:
         raise ModelsUnavailable(
             f"cannot reach the package index {index}: {err}"
         ) from err
-    for entry in listing.get("files", []):
-        if entry.get("filename") == filename:
-            return str(entry["url"])
+    files = listing.get("files") if isinstance(listing, dict) else None
+    for entry in files if isinstance(files, list) else []:
+        if (
+            isinstance(entry, dict)
+            and entry.get("filename") == filename
+            and isinstance(url := entry.get("url"), str)
+        ):
+            return url
     raise ModelsUnavailable(f"{filename} is not listed on {index}")
 
 
@@ -147,7 +158,13 @@ def _download(url: str, target: BinaryIO) -> None:
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:  # noqa: S310
             while chunk := response.read(_CHUNK):
                 target.write(chunk)
-    except (urllib.error.URLError, TimeoutError) as err:
+    except (
+        urllib.error.URLError,
+        TimeoutError,
+        ConnectionError,
+        # A chunked answer cut short raises IncompleteRead, which is no OSError.
+        http.client.HTTPException,
+    ) as err:
         raise ModelsUnavailable(f"cannot download {url}: {err}") from err
 
 

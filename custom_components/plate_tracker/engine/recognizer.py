@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import copy
 from dataclasses import dataclass, replace
 from enum import IntEnum
+import logging
 import math
 from pathlib import Path
 import time
@@ -20,6 +21,8 @@ from .imaging import decode_image, encode_jpeg, local_contrast
 from .models import ModelPaths, ensure_models
 from .recognition import INPUT_HEIGHT, LineRead, TextRecognizer
 from .types import Box, FrameResult, PlateRead, is_finite_number
+
+_LOGGER = logging.getLogger(__name__)
 
 DETECTION_SIDE_FRAME = 640
 """Longer side the detector sees for a frame up to 1280 px: plates of 60+ px width stay findable."""
@@ -49,6 +52,9 @@ TILE_SIDE = 640
 this side squared (detector pixels): detection memory grows with the area seen."""
 TILE_OVERLAP = 96
 """Detector pixels shared by neighbouring tiles: a plate cut by one lies whole in the other."""
+MIN_REGION_SIDE = 16
+"""Pixels a vehicle box, or the region around a plate hint, must span each way
+inside the image to be read: a smaller one holds no readable plate."""
 MIN_DETECTION_SIDE = 320
 """Small images (plate crops) are enlarged to this for detection, not more: their text is large."""
 MIN_LINE_HEIGHT = 8.0
@@ -174,6 +180,11 @@ class PlateRecognizer:
     ) -> FrameResult:
         """Find and read the plates in ``image``; ``vehicle_box`` narrows the search.
 
+        A ``vehicle_box`` that leaves less than MIN_REGION_SIDE pixels of itself
+        inside the image each way (inverted, beyond the image, tiny) reads
+        nothing: the whole frame read in its place would give another car's
+        plate as this vehicle's.
+
         ``plate_hint`` is where this vehicle's plate is likely to be (its place
         in an earlier frame of the pass, in this frame's pixels): the region
         around it is read first, and the usual search runs only when no plate
@@ -181,14 +192,22 @@ class PlateRecognizer:
         """
         started = time.perf_counter()
         frame = decode_image(image)
-        plates = (
-            None
-            if plate_hint is None
-            else self._read_hint(frame, plate_hint, vehicle_box)
-        )
-        read_at_hint = plates is not None
-        if plates is None:
-            plates = self._read_frame(frame, vehicle_box)
+        region = None if vehicle_box is None else _inside(vehicle_box, frame)
+        hinted = None
+        if vehicle_box is not None and region is None:
+            _LOGGER.debug(
+                "Read nothing: the vehicle box %s leaves less than %s pixels "
+                "each way inside the %sx%s image",
+                vehicle_box,
+                MIN_REGION_SIDE,
+                frame.width,
+                frame.height,
+            )
+            plates: list[PlateRead] = []
+        else:
+            if plate_hint is not None:
+                hinted = self._read_hint(frame, plate_hint, region)
+            plates = self._read_frame(frame, region) if hinted is None else hinted
         return FrameResult(
             width=frame.width,
             height=frame.height,
@@ -204,50 +223,55 @@ class PlateRecognizer:
                 for plate in plates
             ),
             seconds=time.perf_counter() - started,
-            read_at_hint=read_at_hint,
+            read_at_hint=hinted is not None,
         )
 
     def _read_hint(
-        self, frame: Image.Image, hint: Box, vehicle_box: Box | None
+        self, frame: Image.Image, hint: Box, vehicle_region: Box | None
     ) -> list[PlateRead] | None:
         """Return the plates around ``hint`` if one settles there, else None.
 
-        The region stays inside the vehicle's box: another car's plate beside
-        it must not become this one's.
+        The region stays inside the vehicle's (``vehicle_region``, as ``_inside``
+        gives it): another car's plate beside it must not become this one's.
         """
         if not all(is_finite_number(value) for value in hint):
             return None
-        x1, y1, x2, y2 = hint
+        # In floats: the margins of a hint near the largest float (±1e308)
+        # overflow to infinity instead of raising, and such a region is no
+        # place in the frame (``_inside``) unless the vehicle's box bounds it.
+        x1, y1, x2, y2 = (float(value) for value in hint)
         width, height = x2 - x1, y2 - y1
         if width <= 0 or height <= 0:
             return None
-        x1, y1, x2, y2 = _clip_box(
-            (
-                round(x1 - HINT_MARGIN_X * width),
-                round(y1 - HINT_MARGIN_Y * height),
-                round(x2 + HINT_MARGIN_X * width),
-                round(y2 + HINT_MARGIN_Y * height),
-            ),
-            frame.width,
-            frame.height,
+        around = (
+            x1 - HINT_MARGIN_X * width,
+            y1 - HINT_MARGIN_Y * height,
+            x2 + HINT_MARGIN_X * width,
+            y2 + HINT_MARGIN_Y * height,
         )
-        if vehicle_box is not None and all(is_finite_number(v) for v in vehicle_box):
-            vx1, vy1, vx2, vy2 = vehicle_box
-            x1, y1 = max(x1, round(vx1)), max(y1, round(vy1))
-            x2, y2 = min(x2, round(vx2)), min(y2, round(vy2))
-        if x2 - x1 < 16 or y2 - y1 < 16:
+        if vehicle_region is not None:
+            vx1, vy1, vx2, vy2 = vehicle_region
+            around = (
+                max(around[0], vx1),
+                max(around[1], vy1),
+                min(around[2], vx2),
+                min(around[3], vy2),
+            )
+        region = _inside(around, frame)
+        if region is None:
             return None
         # Looked at as a vehicle box is at first, without the finer passes.
-        plates = self._read_frame(frame, (x1, y1, x2, y2), first_look_only=True)
+        plates = self._read_frame(frame, region, first_look_only=True)
         return plates if _settled(plates) else None
 
     def _read_frame(
         self,
         frame: Image.Image,
-        vehicle_box: Box | None,
+        box: Box | None,
         *,
         first_look_only: bool = False,
     ) -> list[PlateRead]:
+        """Return the plates in ``box`` (a region as ``_inside`` gives it), or in the whole frame."""
         region = frame
         side = (
             DETECTION_SIDE_LARGE_FRAME
@@ -255,14 +279,12 @@ class PlateRecognizer:
             else DETECTION_SIDE_FRAME
         )
         offset = (0, 0)
-        if vehicle_box is not None:
-            x1, y1, x2, y2 = _clip_box(vehicle_box, frame.width, frame.height)
-            if x2 - x1 >= 16 and y2 - y1 >= 16:
-                region, side, offset = (
-                    frame.crop((x1, y1, x2, y2)),
-                    DETECTION_SIDE_VEHICLE,
-                    (x1, y1),
-                )
+        if box is not None:
+            region, side, offset = (
+                frame.crop(box),
+                DETECTION_SIDE_VEHICLE,
+                (box[0], box[1]),
+            )
         whole = region is frame
         side = min(side, max(MIN_DETECTION_SIDE, *region.size))
         # A vehicle box is often small (a distant car): enlarged, its plate's
@@ -810,6 +832,24 @@ def _line_crop(
         (tlx, tly, blx, bly, brx, bry, trx, try_),
         resample=Image.Resampling.BILINEAR,
     )
+
+
+def _inside(box: tuple[float, float, float, float], frame: Image.Image) -> Box | None:
+    """Return the part of ``box`` inside ``frame``, in whole pixels.
+
+    None when a coordinate is no finite number, or when less than
+    MIN_REGION_SIDE pixels of the box lie inside the frame each way.
+    """
+    if not all(is_finite_number(value) for value in box):
+        return None
+    x1, y1, x2, y2 = _clip_box(
+        (round(box[0]), round(box[1]), round(box[2]), round(box[3])),
+        frame.width,
+        frame.height,
+    )
+    if x2 - x1 < MIN_REGION_SIDE or y2 - y1 < MIN_REGION_SIDE:
+        return None
+    return (x1, y1, x2, y2)
 
 
 def _clip_box(box: Box, width: int, height: int) -> Box:

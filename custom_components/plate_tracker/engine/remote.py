@@ -2,9 +2,11 @@
 
 ``RemoteEngine.read`` answers like ``PlateRecognizer.read``: a ``FrameResult``,
 or ``ImageError`` (a ``ValueError``) for an image the engine refuses. A server
-that cannot be reached, times out, refuses the token or answers nonsense raises
-``EngineUnavailableError`` instead, so the caller can tell a bad image from a
-dead engine.
+that cannot be reached, times out, refuses the token, breaks off or answers
+nonsense raises ``EngineUnavailableError`` instead, so the caller can tell a bad
+image from a dead engine. A request the server refuses as such (a query it does
+not take, say a region only a newer server knows) raises ``EngineRequestError``,
+a ``ValueError`` too: the server works, this frame cannot be read there.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class EngineUnavailableError(Exception):
         self.url = url
         self.reason = reason
         self.unauthorized = unauthorized
+
+
+class EngineRequestError(ValueError):
+    """The engine server refused the request's query (``400 invalid_request``); the message says why."""
 
 
 class RemoteEngine:
@@ -111,8 +117,8 @@ class RemoteEngine:
     ) -> T:
         """Return ``parse`` of the server's JSON answer, keeping ``connection`` up to date.
 
-        A refused image is an answer (the server works); an answer ``parse``
-        finds malformed is not.
+        A refused image or request is an answer (the server works); an answer
+        ``parse`` finds malformed is not.
         """
         try:
             answer = await self._answer(method, path, seconds, send)
@@ -125,7 +131,7 @@ class RemoteEngine:
                 self.connection.failed(err.reason, auth=err.unauthorized)
             )
             raise
-        except ImageError:
+        except (ImageError, EngineRequestError):
             self._health_changed(self.connection.succeeded())
             raise
         self._health_changed(self.connection.succeeded())
@@ -157,10 +163,18 @@ class RemoteEngine:
                             self.url, f"answer larger than {MAX_ANSWER_BYTES} bytes"
                         )
                     return _json_of(self.url, response.status, body)
-            except (aiohttp.ClientConnectionError, TimeoutError) as err:
+            except (aiohttp.ClientError, TimeoutError) as err:
+                # Besides a refused connection or a time-out: an answer broken
+                # off (the server was stopped mid-read) or one that is no HTTP
+                # (another service at the port).
                 last = err
+        how = (
+            "unreachable"
+            if isinstance(last, aiohttp.ClientConnectionError | TimeoutError)
+            else "broken answer"
+        )
         raise EngineUnavailableError(
-            self.url, f"unreachable: {str(last) or type(last).__name__}"
+            self.url, f"{how}: {str(last) or type(last).__name__}"
         )
 
 
@@ -198,6 +212,8 @@ def _json_of(url: str, status: int, body: bytes) -> Any:
     error = answer.get("error") if isinstance(answer, dict) else None
     if (status, error) in ((400, "invalid_image"), (413, "too_large")):
         raise ImageError(str(message))
+    if (status, error) == (400, "invalid_request"):
+        raise EngineRequestError(str(message))
     if status == 401:
         raise EngineUnavailableError(
             url, "the engine server refused the token", unauthorized=True

@@ -9,7 +9,9 @@ what the engine would have returned in process, plate crops included.
 ``POST /v1/read`` takes the image as the body; the query may give ``box``
 (the vehicle's ``x1,y1,x2,y2``), ``hint`` (where the plate likely is, the same
 way: its place in an earlier frame of the pass; a server older than ``hint``
-ignores it) and ``regions`` (``ua,eu,...``, in priority order).
+ignores it) and ``regions`` (``ua,eu,...``, in priority order). Boxes are taken
+as the engine in Home Assistant takes them: a vehicle box that leaves too little
+of itself inside the image reads nothing, a hint that does is not used.
 ``GET /v1/health`` says the server is up and which regions it reads by
 default. With a token set, both need ``Authorization: Bearer <token>``.
 Each loaded recognizer (``--workers``, one by default) reads one image at a
@@ -42,6 +44,9 @@ MAX_IMAGE_BYTES = 30 * 1024 * 1024
 """Largest image body accepted (the integration's own services take as much)."""
 KNOWN_REGIONS = tuple(dict.fromkeys(plate_format.region for plate_format in FORMATS))
 """Regions the engine has plate formats for: what a request may ask for."""
+BODY_TIMEOUT_SECONDS = 30.0
+"""Time an image's upload may take; a stalled one is answered 408 and gives up its
+place among the waiting reads (a hung client must not fill them all)."""
 MAX_WAITING_READS = 8
 """Reads queued behind the running ones; more are refused (503) rather than held in
 memory: at 0.1-0.5 s a read, a deeper queue answers too late to be of use."""
@@ -137,8 +142,12 @@ async def _authorized(
 ) -> web.StreamResponse:
     token = request.app[_TOKEN]
     if token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        # aiohttp decodes headers as UTF-8 with surrogateescape: encoding them
+        # back the same way gives the bytes sent, whatever they were.
+        given = request.headers.get("Authorization", "").encode(
+            "utf-8", "surrogateescape"
+        )
+        if not hmac.compare_digest(given, f"Bearer {token}".encode()):
             return _error(401, "unauthorized", "a valid bearer token is required")
     response: web.StreamResponse = await handler(request)
     return response
@@ -170,7 +179,16 @@ async def _read(request: web.Request) -> web.Response:
     # Counted before the body arrives: requests coming together all see it.
     waiting[0] += 1
     try:
-        image = await request.read()
+        image = await _body_in_time(request)
+        if image is None:
+            response = _error(
+                408,
+                "timeout",
+                f"the image did not arrive within {BODY_TIMEOUT_SECONDS:g} s",
+            )
+            # The rest of the body may never come: the connection is not kept.
+            response.force_close()
+            return response
         if not image:
             return _error(400, "invalid_image", "the request body holds no image")
         result = await asyncio.get_running_loop().run_in_executor(
@@ -188,16 +206,31 @@ async def _read(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict(with_crops=True))
 
 
+async def _body_in_time(request: web.Request) -> bytes | None:
+    """Return the request's body, or None when it did not arrive within BODY_TIMEOUT_SECONDS."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            return await request.read()
+    except TimeoutError:
+        return None
+
+
 def parse_box(text: str | None, *, name: str = "box") -> Box | None:
-    """``x1,y1,x2,y2`` in pixels, or None; ValueError for anything else."""
+    """``x1,y1,x2,y2`` in pixels, or None; ValueError for anything but four integers.
+
+    Where the box lies is the recognizer's to judge, as for a box given in
+    Home Assistant: an inverted or empty box, or one outside the image, reads
+    nothing; such a hint is not used. Refused here, it made a working server
+    look dead to the client.
+    """
     if not text:
         return None
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
         raise ValueError(f"{name} {text!r} is not four integers") from None
-    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
-        raise ValueError(f"{name} {text!r} is not x1,y1,x2,y2 with x1 < x2 and y1 < y2")
+    if len(values) != 4:
+        raise ValueError(f"{name} {text!r} is not four integers x1,y1,x2,y2")
     return (values[0], values[1], values[2], values[3])
 
 
