@@ -694,3 +694,288 @@ async def test_route_list_flags_doubtful_sightings_and_says_when_it_is_cut(
         "stops": [{"id": "4", "cls": "stop", "flags": None, "labels": []}],
         "note": "",
     }
+
+
+# A hass whose every websocket answer waits until the test gives it, so that answers can be
+# made to arrive in any order, and a connection that keeps home-assistant-js-websocket's
+# contract: subscribeMessage(callback, message, options), a "ready" event each time the socket
+# is back, and no subscription made with {resubscribe: false} sent again by itself.
+FAKE_HASS_SCRIPT = """() => {
+  window.fakeHass = () => {
+    const calls = [];
+    const connection = {
+      listeners: [],
+      subscriptions: [],
+      addEventListener(type, listener) {
+        if (type === "ready") this.listeners.push(listener);
+      },
+      removeEventListener(type, listener) {
+        this.listeners = this.listeners.filter((one) => one !== listener);
+      },
+      subscribeMessage(callback, message, options) {
+        return new Promise((resolve, reject) => {
+          const subscription = { callback, message, options, reject, unsubscribed: 0 };
+          subscription.accept = () => resolve(async () => { subscription.unsubscribed += 1; });
+          this.subscriptions.push(subscription);
+        });
+      },
+      reconnect() {
+        for (const listener of [...this.listeners]) listener(this);
+      },
+    };
+    const callWS = (message) => new Promise((resolve, reject) => calls.push({ message, resolve, reject }));
+    // Answers the calls not answered yet that `which` picks.
+    const answer = (which, response) => {
+      for (const call of calls.filter((one) => !one.answered && which(one.message))) {
+        call.answered = true;
+        call.resolve({ response: typeof response === "function" ? response(call.message) : response });
+      }
+    };
+    return { hass: { language: "en", connection, callWS }, calls, connection, answer };
+  };
+  // Every answer given so far is handled: the card's awaits are microtasks, all done by then.
+  window.settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+}"""
+# Plate A (a long route, slow to come) is clicked, then plate B; A's answer comes last. Then
+# a route is closed while it loads.
+ROUTE_RACE_SCRIPT = """async () => {
+  await customElements.whenDefined("plate-tracker-card");
+  const { hass, answer } = fakeHass();
+  const card = document.createElement("plate-tracker-card");
+  card.setConfig({});
+  card.hass = hass;
+  const vehicles = {
+    AA0001AA: { id: 1, camera: "north_exit", state: "left" },
+    BB0002BB: { id: 2, camera: "bridge", state: "inside" },
+  };
+  card._receive({ initial: true, sightings: Object.entries(vehicles).map(([plate, { id, camera }]) => (
+    { sighting_id: id, plate, camera, seen_at: `2026-11-27T06:00:0${id}+00:00`, confidence: 0.9 })) });
+  const root = card.shadowRoot;
+  const click = (plate) => root.querySelector(`ul#recent li.sighting[data-plate="${plate}"]`).click();
+  const respond = (plate) => answer((message) => message.service_data.plate === plate, (message) => {
+    const { id, camera, state } = vehicles[plate];
+    if (message.service === "get_route") {
+      return { truncated: false, sighting_count: 1, trips: [{ index: 0, sightings: [
+        { id, camera, camera_name: camera, time: "2026-11-27T06:00:00+00:00", plate, direction: "unknown", flags: [] }] }] };
+    }
+    return { city_status: { state }, last_sighting: { plate, camera, seen_at: "2026-11-27T06:00:00+00:00",
+      snapshot_url: `/api/plate_tracker/sightings/${id}/snapshot.jpg?exp=1&sig=x` } };
+  });
+  const shown = () => ({
+    hidden: root.getElementById("route").hidden,
+    title: root.getElementById("route-title").textContent,
+    state: root.getElementById("status").dataset.state ?? null,
+    last_seen: root.getElementById("last-seen").getAttribute("href"),
+    stops: [...root.querySelectorAll("ol#trips li.stop")].map((row) => row.dataset.camera),
+  });
+  click("AA0001AA");
+  click("BB0002BB");
+  respond("BB0002BB");
+  await settle();
+  const answered = shown();
+  respond("AA0001AA");
+  await settle();
+  const afterLateAnswer = shown();
+  click("AA0001AA");
+  root.getElementById("route-close").click();
+  respond("AA0001AA");
+  await settle();
+  return { answered, afterLateAnswer, closed: shown() };
+}"""
+# A search of two pages: "More" clicked twice. Then a second search, its "More" still loading
+# when a third search starts, and that "More" answered between.
+SEARCH_RACE_SCRIPT = """async () => {
+  await customElements.whenDefined("plate-tracker-card");
+  const { hass, calls, answer } = fakeHass();
+  const card = document.createElement("plate-tracker-card");
+  card.setConfig({ page_size: 2 });
+  card.hass = hass;
+  document.body.append(card); // a form submits only in the document
+  const root = card.shadowRoot;
+  const more = root.getElementById("more");
+  const search = (plate) => {
+    root.getElementById("plate").value = plate;
+    root.getElementById("reason").value = "case 42";
+    root.getElementById("search").click();
+  };
+  const searches = () => calls.filter((call) => call.message.service === "search_sightings").map((call) => call.message.service_data);
+  const page = (plate, ids, next_cursor) => ({ next_cursor, sightings: ids.map((id) => (
+    { sighting_id: id, plate, camera: "gate", seen_at: `2026-11-27T06:${String(id).padStart(2, "0")}:00+00:00`, confidence: 0.9 })) });
+  const rows = () => [...root.querySelectorAll("ul#results li.sighting")].map((row) => Number(row.dataset.id));
+  const button = () => ({ hidden: more.hidden, disabled: more.disabled });
+  const latest = (message) => message.service === "search_sightings";
+
+  search("AA1111AA");
+  answer(latest, page("AA1111AA", [4, 3], "c1"));
+  await settle();
+  more.click();
+  more.click();
+  const whileMoreLoads = { asked: searches().slice(1), more: button() };
+  answer(latest, page("AA1111AA", [2, 1], null));
+  await settle();
+  const doubleClick = { ...whileMoreLoads, rows: rows(), more: [whileMoreLoads.more, button()] };
+
+  search("BB2222BB");
+  answer(latest, page("BB2222BB", [14, 13], "d1"));
+  await settle();
+  more.click();
+  search("CC3333CC");
+  more.click(); // the cursor is the earlier search's
+  const asked = searches().slice(3);
+  answer((message) => latest(message) && message.service_data.cursor === "d1", page("BB2222BB", [12, 11], null));
+  await settle();
+  const afterStaleMore = { rows: rows(), more: button() };
+  answer(latest, page("CC3333CC", [24], null));
+  await settle();
+  card.remove();
+  return { doubleClick, newSearch: { asked, afterStaleMore, rows: rows(), more: button() } };
+}"""
+# The card on a wall dashboard, its feed running; then Home Assistant restarts.
+RECONNECT_START_SCRIPT = """async () => {
+  await customElements.whenDefined("plate-tracker-card");
+  const fake = fakeHass();
+  const card = document.createElement("plate-tracker-card");
+  card.setConfig({});
+  card.hass = fake.hass;
+  document.body.append(card);
+  window.wall = { ...fake, card };
+  const [first] = fake.connection.subscriptions;
+  first.accept();
+  first.callback({ initial: true, sightings: [
+    { sighting_id: 1, plate: "AA0001AA", camera: "gate", seen_at: "2026-11-27T06:00:00+00:00", confidence: 0.9 }] });
+  await settle();
+  // The websocket is back; Home Assistant has not loaded the integration yet.
+  fake.connection.reconnect();
+  const again = fake.connection.subscriptions[1];
+  if (again) again.reject({ code: "not_loaded", message: "Plate Tracker is not set up or not loaded" });
+  await settle();
+  return { options: first.options, unsubscribed: first.unsubscribed, ...wallState() };
+}"""
+RECONNECT_STATE_SCRIPT = """() => {
+  window.wallState = () => ({
+    subscriptions: wall.connection.subscriptions.length,
+    listeners: wall.connection.listeners.length,
+    plates: [...wall.card.shadowRoot.querySelectorAll("ul#recent li.sighting")].map((row) => row.dataset.plate),
+    error: wall.card.shadowRoot.getElementById("error").textContent,
+  });
+}"""
+# Its retry is accepted: the first message lists what the store holds now (AA0001AA was
+# purged meanwhile); then the card leaves the page.
+RECONNECT_RETRY_SCRIPT = """async () => {
+  const retry = wall.connection.subscriptions[2];
+  if (!retry) return { live: wallState() };
+  retry.accept();
+  retry.callback({ initial: true, sightings: [
+    { sighting_id: 2, plate: "BB0002BB", camera: "gate", seen_at: "2026-11-27T07:00:00+00:00", confidence: 0.9 }] });
+  await settle();
+  const live = wallState();
+  wall.card.remove();
+  wall.connection.reconnect();
+  await settle();
+  return { live, options: retry.options, removed: { unsubscribed: retry.unsubscribed, ...wallState() } };
+}"""
+RESUBSCRIBE_MS = 15_000
+"""How long the card waits before it asks again for a refused feed."""
+
+
+async def test_route_shows_the_plate_clicked_last(chromium: Chromium) -> None:
+    """A route answered late never shows under another plate's title.
+
+    An officer clicks a car with a long route, then another car: the first route's answer
+    comes last. Its city status, picture and trips under the second plate's name would send
+    someone looking for the wrong car. A route closed while it loads stays closed.
+    """
+    async with _bare_card_page(chromium) as (page, console):
+        await page.evaluate(FAKE_HASS_SCRIPT)
+        shown = await page.evaluate(ROUTE_RACE_SCRIPT)
+    assert not console.errors, console.errors
+    plate_b = {
+        "hidden": False,
+        "title": "Route of BB0002BB",
+        "state": "inside",
+        "last_seen": "/api/plate_tracker/sightings/2/snapshot.jpg?exp=1&sig=x",
+        "stops": ["bridge"],
+    }
+    assert shown["answered"] == plate_b
+    assert shown["afterLateAnswer"] == plate_b
+    assert shown["closed"]["hidden"] is True
+    assert shown["closed"]["state"] is None
+
+
+async def test_search_more_loads_each_page_once_and_only_for_the_latest_search(
+    chromium: Chromium,
+) -> None:
+    """The "More" button asks for one page at a time, never for an older search.
+
+    A double click on "More" would list the second page twice; a page still loading when the
+    officer searches for another plate would be listed under the new search's results.
+    """
+    async with _bare_card_page(chromium) as (page, console):
+        await page.evaluate(FAKE_HASS_SCRIPT)
+        result = await page.evaluate(SEARCH_RACE_SCRIPT)
+    assert not console.errors, console.errors
+    double_click = result["doubleClick"]
+    assert [asked.get("cursor") for asked in double_click["asked"]] == ["c1"]
+    assert double_click["more"] == [
+        {"hidden": False, "disabled": True},
+        {"hidden": True, "disabled": False},
+    ]
+    assert double_click["rows"] == [4, 3, 2, 1]
+
+    new_search = result["newSearch"]
+    # The second search's "More", then the third search; no "More" while it loads.
+    assert [(asked["plate"], asked.get("cursor")) for asked in new_search["asked"]] == [
+        ("BB2222BB", "d1"),
+        ("CC3333CC", None),
+    ]
+    # The earlier search's page is dropped: the list waits for the new search.
+    assert new_search["afterStaleMore"] == {
+        "rows": [14, 13],
+        "more": {"hidden": False, "disabled": True},
+    }
+    assert new_search["rows"] == [24]
+    assert new_search["more"] == {"hidden": True, "disabled": False}
+
+
+async def test_live_list_subscribes_again_after_home_assistant_restarts(
+    chromium: Chromium,
+) -> None:
+    """A wall dashboard keeps its live list through a restart of Home Assistant.
+
+    The websocket comes back before the integration is loaded. Left to the connection, the
+    subscription is sent again, refused, and dropped without a word: the list freezes. The card
+    subscribes again itself, shows the refusal, asks again later, and lists what the store
+    holds then (not the sightings purged meanwhile). The old subscription is not unsubscribed:
+    on the new socket its number may be another subscription's.
+    """
+    async with _bare_card_page(chromium) as (page, console):
+        await page.clock.install()
+        await page.evaluate(FAKE_HASS_SCRIPT)
+        await page.evaluate(RECONNECT_STATE_SCRIPT)
+        refused = await page.evaluate(RECONNECT_START_SCRIPT)
+        await page.clock.run_for(RESUBSCRIBE_MS)
+        retried = await page.evaluate(RECONNECT_RETRY_SCRIPT)
+    assert not console.errors, console.errors
+    assert refused == {
+        "options": {"resubscribe": False},
+        "unsubscribed": 0,
+        "subscriptions": 2,
+        "listeners": 1,
+        "plates": ["AA0001AA"],
+        "error": "Plate Tracker is not set up or not loaded.",
+    }
+    assert retried["live"] == {
+        "subscriptions": 3,
+        "listeners": 1,
+        "plates": ["BB0002BB"],
+        "error": "",
+    }
+    assert retried["options"] == {"resubscribe": False}
+    # Gone from the page: unsubscribed, and deaf to the connection.
+    assert retried["removed"] == {
+        "unsubscribed": 1,
+        "subscriptions": 3,
+        "listeners": 0,
+        "plates": ["BB0002BB"],
+        "error": "",
+    }

@@ -159,6 +159,7 @@ const STYLE = `
   button { padding: 6px 12px; font: inherit; cursor: pointer; border: none; border-radius: 4px;
     color: var(--text-primary-color, #fff); background: var(--primary-color, #03a9f4); }
   button.flat { color: var(--primary-color, #03a9f4); background: none; }
+  button[disabled] { cursor: progress; opacity: 0.5; }
   #error { color: var(--error-color, #db4437); min-height: 1em; }
   #error:empty { display: none; }
   .empty { color: var(--secondary-text-color); padding: 6px 0; }
@@ -222,10 +223,16 @@ class PlateTrackerCard extends HTMLElement {
     this._recent = []; // newest first, by sighting_id without duplicates
     this._unsubscribe = undefined;
     this._subscribing = false;
+    this._feedAttempt = 0; // answers and messages of an older subscribe are dropped
     this._retryTimer = undefined;
+    this._listenedConnection = undefined; // the connection whose "ready" (reconnected) we hear
+    this._onReconnect = () => this._resubscribeAfterReconnect();
     this._query = undefined; // the search "More" goes on with
+    this._searchRequest = 0; // a new search makes the answers of the ones before it stale
+    this._searching = false; // the latest search, or its "More", waits for its answer
     this._found = [];
     this._nextCursor = undefined;
+    this._routeRequest = 0; // only the route opened last is shown
     this._built = false;
   }
 
@@ -250,7 +257,7 @@ class PlateTrackerCard extends HTMLElement {
     const changed = this._config.limit !== limit;
     this._config = { title: config.title, limit, page_size: pageSize };
     if (this._built) this.shadowRoot.querySelector("h2").textContent = this._title();
-    if (changed && this._unsubscribe) {
+    if (changed && (this._unsubscribe || this._subscribing)) {
       this._unsubscribeFeed();
       this._subscribeFeed();
     }
@@ -261,8 +268,10 @@ class PlateTrackerCard extends HTMLElement {
     this._hass = hass;
     if (!this._built) this._build();
     if (first) this._renderRecent();
+    if (!this.isConnected) return;
+    this._listenForReconnects();
     // Not on every state change after a refusal: a retry is scheduled then.
-    if (!this._unsubscribe && !this._retryTimer && this.isConnected) this._subscribeFeed();
+    if (!this._unsubscribe && !this._retryTimer) this._subscribeFeed();
   }
 
   get hass() {
@@ -270,10 +279,13 @@ class PlateTrackerCard extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this._hass && !this._unsubscribe && !this._retryTimer) this._subscribeFeed();
+    if (!this._hass) return;
+    this._listenForReconnects();
+    if (!this._unsubscribe && !this._retryTimer) this._subscribeFeed();
   }
 
   disconnectedCallback() {
+    this._stopListeningForReconnects();
     clearTimeout(this._retryTimer);
     this._retryTimer = undefined;
     this._unsubscribeFeed();
@@ -325,7 +337,10 @@ class PlateTrackerCard extends HTMLElement {
     const header = element("header");
     header.append(element("h3", { id: "route-title" }));
     const close = element("button", { id: "route-close", class: "flat", type: "button" }, s.close);
-    close.addEventListener("click", () => route.setAttribute("hidden", ""));
+    close.addEventListener("click", () => {
+      this._routeRequest += 1; // a route still loading is not wanted any more
+      route.setAttribute("hidden", "");
+    });
     header.append(close);
     route.append(header, element("div", { id: "status" }), element("a", { id: "last-seen", target: "_blank", rel: "noopener", hidden: "" }));
     route.append(svgElement("svg", { id: "route-map", viewBox: "0 0 320 200" }));
@@ -350,34 +365,93 @@ class PlateTrackerCard extends HTMLElement {
   async _subscribeFeed() {
     if (this._subscribing || !this._hass || !this._hass.connection) return;
     this._subscribing = true;
+    const attempt = ++this._feedAttempt;
+    let unsubscribe;
+    let refused = false;
+    let refusal;
     try {
-      this._unsubscribe = await this._hass.connection.subscribeMessage(
-        (message) => this._receive(message),
+      unsubscribe = await this._hass.connection.subscribeMessage(
+        // The first message can come before the answer is handled (one websocket frame).
+        (message) => {
+          if (attempt === this._feedAttempt) this._receive(message);
+        },
         { type: "plate_tracker/sightings/subscribe", limit: this._config.limit },
+        // After a reconnect the connection would send it again by itself, with no one to hear a
+        // refusal (Home Assistant restarting has not loaded the integration yet) and nothing
+        // live from then on. The card subscribes again itself when the connection is back.
+        { resubscribe: false },
       );
-      this._setError("");
     } catch (err) {
+      refused = true;
+      refusal = err;
+    }
+    if (attempt !== this._feedAttempt) {
+      // Dropped while asked for (the card removed, the limit changed, the connection back).
+      if (unsubscribe) unsubscribe().catch(() => {});
+      return;
+    }
+    this._subscribing = false;
+    if (refused) {
       // Refused (the hub is not loaded yet, or restarting): say so, and ask again later.
-      this._setError(err && err.code === "not_loaded" ? this._strings().not_loaded : this._message(err));
+      const code = refusal && refusal.code;
+      const notLoaded = code === "not_loaded" || code === "unknown_command";
+      this._setError(notLoaded ? this._strings().not_loaded : this._message(refusal));
       this._retryTimer = setTimeout(() => {
         this._retryTimer = undefined;
         if (this.isConnected && !this._unsubscribe) this._subscribeFeed();
       }, RESUBSCRIBE_MS);
-    } finally {
-      this._subscribing = false;
+      return;
     }
-    if (!this.isConnected) this._unsubscribeFeed();
+    this._unsubscribe = unsubscribe;
+    this._setError("");
   }
 
   _unsubscribeFeed() {
+    const unsubscribe = this._forgetFeed();
+    if (unsubscribe) unsubscribe().catch(() => {}); // the connection may be gone already
+  }
+
+  // Forgets the subscription, and the one being asked for (unsubscribed when its answer comes);
+  // returns the function that ends the one made.
+  _forgetFeed() {
     const unsubscribe = this._unsubscribe;
     this._unsubscribe = undefined;
-    if (unsubscribe) unsubscribe().catch(() => {}); // the connection may be gone already
+    this._feedAttempt += 1;
+    this._subscribing = false;
+    return unsubscribe;
+  }
+
+  _listenForReconnects() {
+    const connection = this._hass && this._hass.connection;
+    if (connection === this._listenedConnection) return;
+    this._stopListeningForReconnects();
+    if (!connection) return;
+    connection.addEventListener("ready", this._onReconnect);
+    this._listenedConnection = connection;
+  }
+
+  _stopListeningForReconnects() {
+    if (this._listenedConnection) this._listenedConnection.removeEventListener("ready", this._onReconnect);
+    this._listenedConnection = undefined;
+  }
+
+  // The websocket is back (Home Assistant restarted, or the network came back): the subscription
+  // ended with the old socket, and a subscribe sent on it never gets its answer. Not
+  // unsubscribed: the new socket numbers its commands from 1 again, and the old number may now
+  // be another subscription's.
+  _resubscribeAfterReconnect() {
+    this._forgetFeed();
+    clearTimeout(this._retryTimer);
+    this._retryTimer = undefined;
+    if (this.isConnected) this._subscribeFeed();
   }
 
   _receive(message) {
     const incoming = message.sightings || [];
-    const byId = new Map(this._recent.map((sighting) => [sighting.sighting_id, sighting]));
+    // The first message of a subscription is the whole list: what was purged or deleted while
+    // the card was not subscribed goes.
+    const known = message.initial ? [] : this._recent;
+    const byId = new Map(known.map((sighting) => [sighting.sighting_id, sighting]));
     for (const sighting of incoming) byId.set(sighting.sighting_id, sighting); // a re-announced one replaces
     this._recent = [...byId.values()]
       .sort((a, b) => (a.seen_at < b.seen_at ? 1 : a.seen_at > b.seen_at ? -1 : b.sighting_id - a.sighting_id))
@@ -458,6 +532,9 @@ class PlateTrackerCard extends HTMLElement {
     const s = this._strings();
     const results = root.getElementById("results");
     const moreButton = root.getElementById("more");
+    // One page at a time: a second click on "More" would ask for the same page again, and
+    // while a new search loads, the cursor is the old search's.
+    if (more && (this._searching || !this._nextCursor)) return;
     // "More" goes on with the search as it was sent, whatever the boxes hold now.
     if (!more) {
       const plate = root.getElementById("plate").value.trim();
@@ -469,19 +546,34 @@ class PlateTrackerCard extends HTMLElement {
       this._query = { reason, fuzzy: true, page_size: this._config.page_size };
       if (plate) this._query.plate = plate;
       this._found = [];
+      this._nextCursor = undefined;
+      this._searchRequest += 1;
     }
+    const request = this._searchRequest;
+    this._searching = true;
+    moreButton.setAttribute("disabled", "");
     this._setError("");
     const data = { ...this._query };
     if (more) data.cursor = this._nextCursor;
+    let response;
+    let failure;
     try {
-      const response = await this._callService("search_sightings", data);
+      response = await this._callService("search_sightings", data);
+    } catch (err) {
+      failure = err;
+    }
+    // A search started since: this answer (of an earlier search, or its next page) is not wanted.
+    if (request !== this._searchRequest) return;
+    this._searching = false;
+    moreButton.removeAttribute("disabled");
+    if (response) {
       this._found = [...this._found, ...(response.sightings || [])];
       this._nextCursor = response.next_cursor;
       this._renderRows(results, this._found, s.no_results);
-    } catch (err) {
+    } else {
       if (!more) results.replaceChildren();
       this._nextCursor = undefined;
-      this._setError(this._message(err));
+      this._setError(this._message(failure));
     }
     if (this._nextCursor) moreButton.removeAttribute("hidden");
     else moreButton.setAttribute("hidden", "");
@@ -490,11 +582,14 @@ class PlateTrackerCard extends HTMLElement {
 
   async _showRoute(plate) {
     if (!plate || !this._hass) return;
+    const request = ++this._routeRequest;
     const root = this.shadowRoot;
     const s = this._strings();
     const section = root.getElementById("route");
     root.getElementById("route-title").textContent = `${s.route} ${plate}`;
-    root.getElementById("status").textContent = "";
+    const status = root.getElementById("status");
+    status.textContent = "";
+    status.removeAttribute("data-state");
     root.getElementById("trips").replaceChildren();
     root.getElementById("route-map").replaceChildren();
     root.getElementById("route-note").textContent = "";
@@ -510,13 +605,14 @@ class PlateTrackerCard extends HTMLElement {
         this._callService("where_is", { plate, reason }),
       ]);
     } catch (err) {
-      this._setError(this._message(err));
+      if (request === this._routeRequest) this._setError(this._message(err));
       return;
     }
+    // Another plate clicked since (or the route closed): its answer would show under this title.
+    if (request !== this._routeRequest) return;
     this._setError("");
     const state = where.city_status ? where.city_status.state : "unknown";
-    const status = root.getElementById("status");
-    status.dataset.state = state;
+    status.setAttribute("data-state", state);
     status.textContent = `${s.status}: ${s.states[state] || state}`;
     this._renderLastSeen(where.last_sighting);
     this._renderTrips(route);
