@@ -6,7 +6,13 @@ from collections.abc import Generator
 from pathlib import Path
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_IMPORT,
+    SOURCE_USER,
+    ConfigFlowResult,
+    ConfigSubentryData,
+    SubentryFlowResult,
+)
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -15,10 +21,16 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.plate_tracker.const import (
+    CONF_ALERT_COOLDOWN,
+    CONF_ENGINE_TOKEN,
+    CONF_ENGINE_URL,
     CONF_FILENAME_PATTERN,
     CONF_FRIGATE_URL,
     CONF_INBOX,
+    CONF_KEEP_DAYS,
     CONF_KEEP_FILES,
+    CONF_KEEP_HIT_DAYS,
+    CONF_KEEP_IMAGE_DAYS,
     CONF_MIN_CONFIDENCE,
     CONF_MQTT_PREFIX,
     CONF_PARALLEL_READS,
@@ -27,7 +39,10 @@ from custom_components.plate_tracker.const import (
     CONF_REGIONS,
     CONF_SOURCE,
     CONF_THREADS,
+    CONF_URL_LIFETIME_HOURS,
     DOMAIN,
+    SOURCE_FOLDER,
+    SUBENTRY_SOURCE,
 )
 
 from .conftest import FRIGATE_URL
@@ -477,3 +492,211 @@ async def test_frigate_behind_a_proxy_without_stats_is_accepted(
         flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("step", "saved", "form"),
+    [
+        (
+            "alerts",
+            {CONF_KEEP_IMAGE_DAYS: 7},
+            {
+                CONF_ALERT_COOLDOWN: 300,
+                CONF_URL_LIFETIME_HOURS: 24,
+                CONF_KEEP_DAYS: 30,
+                CONF_KEEP_HIT_DAYS: 365,
+            },
+        ),
+        (
+            "engine",
+            {CONF_ENGINE_URL: "http://engine.test:8790", CONF_ENGINE_TOKEN: "s3cret"},
+            {CONF_ENGINE_URL: " ", CONF_ENGINE_TOKEN: ""},
+        ),
+    ],
+)
+async def test_an_emptied_optional_field_removes_its_option(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    step: str,
+    saved: dict[str, object],
+    form: dict[str, object],
+) -> None:
+    """An empty optional field means its default, not the value it had.
+
+    "Keep images" emptied means images are kept as long as their sighting;
+    kept at its old value, pictures went on being deleted early. The other
+    steps' options stay.
+    """
+    folder_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        folder_entry, options={**folder_entry.options, **saved}
+    )
+    result = await hass.config_entries.options.async_init(folder_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert folder_entry.options.keys().isdisjoint(saved)
+    assert folder_entry.options[CONF_MIN_CONFIDENCE] == 0.5
+
+
+def _hub_with_inbox(
+    hass: HomeAssistant, config_dir: Path, inbox: str
+) -> MockConfigEntry:
+    """Return a hub whose one inbox was added by an older version, its unique id as it was written."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Plate Tracker",
+        data={},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="Inbox",
+                unique_id=f"folder:{config_dir / inbox}",
+                data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: inbox},
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def _add_inbox(
+    hass: HomeAssistant, entry: MockConfigEntry, inbox: str
+) -> SubentryFlowResult:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_SOURCE), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "folder"}
+    )
+    return await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_INBOX: inbox}
+    )
+
+
+@pytest.mark.parametrize(
+    ("existing", "added"),
+    [
+        ("plate_inbox", "../{config}/plate_inbox"),
+        ("../{config}/plate_inbox", "plate_inbox"),
+        ("plate_inbox", "inbox_link"),
+        ("plate_inbox", "{path}/plate_inbox"),
+    ],
+)
+async def test_the_same_inbox_spelled_differently_is_refused(
+    hass: HomeAssistant, config_dir: Path, existing: str, added: str
+) -> None:
+    """Two sources over one folder would read and store every upload twice.
+
+    ``..``, a symlink or an absolute path must not hide that it is one folder,
+    neither in the new source nor in an older one's unique id. The source
+    itself may be reconfigured to its folder spelled another way.
+    """
+    (config_dir / "plate_inbox").mkdir()
+    (config_dir / "inbox_link").symlink_to(config_dir / "plate_inbox")
+    spell = {"config": config_dir.name, "path": config_dir}
+    entry = _hub_with_inbox(hass, config_dir, existing.format(**spell))
+
+    result = await _add_inbox(hass, entry, added.format(**spell))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(entry.subentries) == 1
+
+    (subentry_id,) = entry.subentries
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_INBOX: added.format(**spell)}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    resolved = (config_dir / "plate_inbox").resolve()
+    assert entry.subentries[subentry_id].unique_id == f"folder:{resolved}"
+
+
+@pytest.mark.parametrize(
+    ("existing", "added"),
+    [
+        ("plate_inbox", "plate_inbox/bridge"),
+        ("plate_inbox", "inbox_link/bridge"),
+        ("uploads/gate", "uploads"),
+    ],
+)
+async def test_an_inbox_inside_another_is_refused(
+    hass: HomeAssistant, config_dir: Path, existing: str, added: str
+) -> None:
+    """An inbox inside another is read by both sources: every upload stored twice.
+
+    The outer inbox takes the inner folder's name for a camera, so the second
+    copy is a sighting of a camera that does not exist. The refused folder is
+    not created (it would be such a camera's folder); another one is accepted.
+    """
+    (config_dir / existing).mkdir(parents=True)
+    (config_dir / "inbox_link").symlink_to(config_dir / "plate_inbox")
+    entry = _hub_with_inbox(hass, config_dir, existing)
+
+    result = await _add_inbox(hass, entry, added)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_INBOX: "inbox_overlaps"}
+    assert not (config_dir / "plate_inbox" / "bridge").exists()
+
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_INBOX: "gate_inbox"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["unique_id"] == f"folder:{(config_dir / 'gate_inbox').resolve()}"
+
+
+SECOND_FRIGATE = "http://192.0.2.10:5000"
+
+
+async def _frigate_step(
+    hass: HomeAssistant, result: SubentryFlowResult | ConfigFlowResult, prefix: str
+) -> SubentryFlowResult:
+    return await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {CONF_FRIGATE_URL: SECOND_FRIGATE, CONF_MQTT_PREFIX: prefix},
+    )
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_a_second_frigate_on_the_same_prefix_is_refused(
+    hass: HomeAssistant,
+    frigate_entry: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+) -> None:
+    """Two Frigate sources on one MQTT prefix both handle every event.
+
+    The same Frigate by its IP address, or a second one left at the default
+    prefix: each pass would be downloaded, read, stored and announced twice.
+    The prefix is refused before Frigate is asked anything; the source keeps
+    its own prefix when reconfigured.
+    """
+    frigate_entry.add_to_hass(hass)
+    aioclient_mock.get(f"{SECOND_FRIGATE}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{SECOND_FRIGATE}/api/stats", json={})
+    result = await hass.config_entries.subentries.async_init(
+        (frigate_entry.entry_id, SUBENTRY_SOURCE), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "frigate"}
+    )
+    result = await _frigate_step(hass, result, "/frigate/")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_MQTT_PREFIX: "prefix_in_use"}
+    assert aioclient_mock.call_count == 0
+
+    result = await _frigate_step(hass, result, "garage")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (added,) = (
+        subentry.subentry_id
+        for subentry in frigate_entry.subentries.values()
+        if subentry.unique_id == f"frigate:{SECOND_FRIGATE}"
+    )
+
+    result = await frigate_entry.start_subentry_reconfigure_flow(hass, added)
+    result = await _frigate_step(hass, result, "frigate")
+    assert result["errors"] == {CONF_MQTT_PREFIX: "prefix_in_use"}
+    result = await _frigate_step(hass, result, "garage/")
+    assert result["reason"] == "reconfigure_successful"
+    assert len(frigate_entry.subentries) == 2

@@ -7,6 +7,7 @@ from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 import sqlite3
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -25,6 +26,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
+from custom_components.plate_tracker.database import async_lost_watchlist
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
 from custom_components.plate_tracker.repairs import RESTORED_LABEL
 from custom_components.plate_tracker.store import SightingStore
@@ -242,6 +244,16 @@ async def test_damage_found_by_a_write_is_checked_and_set_aside(
     await hass.async_block_till_done()
 
 
+def _fill_watchlist(store: SightingStore) -> None:
+    """List 100 wanted plates: the watchlist table's last page holds the last few dozen."""
+    for number in range(100):
+        store.watchlist_add(
+            WatchlistEntry(
+                id=None, plate=f"AE{number:04d}BK", label="Stolen", reason="x" * 200
+            )
+        )
+
+
 async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -252,19 +264,11 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     """The watchlist's last page damaged: setup waits, the next try sets the file aside.
 
     The watchlist is read whole at setup, after opening. What comes before the
-    damaged page is carried over, and the issue names the plates of the rest.
+    damaged page is carried over, the issue counts the rest, and its repair
+    names their plates.
     """
-
-    def fill(store: SightingStore) -> None:
-        for number in range(100):
-            store.watchlist_add(
-                WatchlistEntry(
-                    id=None, plate=f"AE{number:04d}BK", label="Stolen", reason="x" * 200
-                )
-            )
-
     database, _ = await _damaged_while_stopped(
-        hass, folder_entry, config_dir, "watchlist", fill
+        hass, folder_entry, config_dir, "watchlist", _fill_watchlist
     )
 
     await hass.config_entries.async_setup(folder_entry.entry_id)
@@ -275,14 +279,13 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     assert await hass.config_entries.async_reload(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.LOADED
-    _, issue = _kept_file_and_issue(issue_registry, database)
-    # The entries on the damaged page are named, from the watchlist's index.
+    damaged, issue = _kept_file_and_issue(issue_registry, database)
+    # The entries on the damaged page are counted; their plates come from the watchlist's index.
     assert issue.translation_key == "database_damaged_watchlist_lost"
     carried = int(issue.translation_placeholders["watchlist"])
     assert 50 < carried < 100
-    assert issue.translation_placeholders["watchlist_lost"] == ", ".join(
-        f"AE{number:04d}BK" for number in range(carried, 100)
-    )
+    assert issue.translation_placeholders["watchlist_lost"] == str(100 - carried)
+    assert issue.data == {"kept": damaged.name}
     store = folder_entry.runtime_data.store
     plates = [
         entry.plate for entry in await hass.async_add_executor_job(store.watchlist)
@@ -331,6 +334,113 @@ async def test_damage_met_by_the_first_reads_is_checked_on_the_next_try(
     assert audited.details["already_listed"] == lost[:1]
     assert audited.details["via"] == "repair_flow"
     assert issue_registry.async_get_issue(DOMAIN, issue.issue_id) is None
+    assert await async_lost_watchlist(hass, damaged.name) == []
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _downloaded_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, entry: MockConfigEntry
+) -> dict[str, Any]:
+    """Return the whole file the diagnostics download gives, the integration's issues included."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    client = await hass_client()
+    response = await client.get(f"/api/diagnostics/config_entry/{entry.entry_id}")
+    assert response.status == HTTPStatus.OK
+    downloaded: dict[str, Any] = await response.json()
+    return downloaded
+
+
+async def test_lost_watched_plates_stay_out_of_the_diagnostics_download(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    config_dir: Path,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The plates of lost watchlist entries are wanted cars, kept apart from the repair issue.
+
+    Home Assistant's diagnostics download carries the integration's persistent
+    issues, data and placeholders as they are, outside the integration's
+    redaction: a file shared with a stranger for support must not list them.
+    """
+    database, _ = await _damaged_while_stopped(
+        hass, folder_entry, config_dir, "watchlist", _fill_watchlist
+    )
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    damaged, issue = _kept_file_and_issue(issue_registry, database)
+    assert issue.translation_key == "database_damaged_watchlist_lost"
+
+    downloaded = await _downloaded_diagnostics(hass, hass_client, folder_entry)
+    (issue_downloaded,) = downloaded["issues"]
+    assert issue_downloaded["data"] == {"kept": damaged.name}
+    assert "AE0099BK" not in str(downloaded)
+    lost = await async_lost_watchlist(hass, damaged.name)
+    assert lost[-1] == "AE0099BK"
+    assert issue_downloaded["translation_placeholders"]["watchlist_lost"] == str(
+        len(lost)
+    )
+    await hass.config_entries.async_unload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_an_older_issue_naming_the_lost_plates_is_rewritten_at_start(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    folder_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """An older version wrote the lost plates into its persistent issue: they move out, the repair still lists them.
+
+    Until moved, every diagnostics download carried those plates.
+    """
+    kept = f"{DATABASE_FILE}.damaged-20260301T120000Z"
+    issue_id = f"database_damaged_{kept}"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=True,
+        is_persistent=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="database_damaged_watchlist_lost",
+        data={"plates": "AE1234BK,KA0001AA", "kept": kept},
+        translation_placeholders={
+            "watchlist": "3",
+            "watchlist_lost": "AE1234BK, KA0001AA",
+        },
+    )
+    folder_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.data == {"kept": kept}
+    assert issue.translation_placeholders == {"watchlist": "3", "watchlist_lost": "2"}
+    assert issue.is_fixable
+    assert "AE1234BK" not in str(
+        await _downloaded_diagnostics(hass, hass_client, folder_entry)
+    )
+
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    started = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    form = await started.json()
+    assert form["description_placeholders"]["plates"] == "AE1234BK, KA0001AA"
+    done = await client.post(
+        f"/api/repairs/issues/fix/{form['flow_id']}", json={"priority": "high"}
+    )
+    assert (await done.json())["type"] == "create_entry"
+    store = folder_entry.runtime_data.store
+    listed = await hass.async_add_executor_job(store.watchlist)
+    assert sorted(entry.plate for entry in listed) == ["AE1234BK", "KA0001AA"]
+    assert await async_lost_watchlist(hass, kept) == []
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
 
@@ -474,7 +584,11 @@ async def test_a_signed_image_link_meeting_damage_is_unavailable_and_checked(
 async def test_the_watchlist_repair_waits_for_the_hub(
     hass: HomeAssistant, hass_client: ClientSessionGenerator
 ) -> None:
-    """Without a running hub the repair adds nothing and says why; the issue stays."""
+    """Without a running hub the repair adds nothing and says why; the issue stays.
+
+    The issue is one of an older version, with the plates in its data: it is
+    rewritten only when the hub starts, and its repair reads them meanwhile.
+    """
     assert await async_setup_component(hass, DOMAIN, {})
     ir.async_create_issue(
         hass,

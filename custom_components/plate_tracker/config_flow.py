@@ -6,7 +6,7 @@ watchlist, whatever number of NVRs and inboxes feed them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 import logging
 from pathlib import Path
 import re
@@ -166,12 +166,25 @@ LOGIN_SCHEMA = vol.Schema(
 )
 
 
-def _check_inbox(path: Path, config_dir: Path) -> str | None:
-    """Return an error key, or None when the inbox can be used (it is created if missing)."""
+def _check_inbox(
+    path: Path, config_dir: Path, other_inboxes: Iterable[Path] = ()
+) -> str | None:
+    """Return an error key, or None when the inbox can be used (it is created if missing).
+
+    ``already_configured``: another source's inbox is this folder, however it
+    is spelled (``..``, a symlink). ``inbox_overlaps``: one of them holds the
+    other, so each upload in the inner one would be read by both sources, the
+    outer taking the inner folder's name for a camera.
+    """
     try:
         if holds(path, config_dir):
             # An empty or "." inbox is the configuration folder itself.
             return "inbox_holds_config"
+        for other in other_inboxes:
+            if path.resolve() == other.resolve():
+                return "already_configured"
+            if holds(path, other) or holds(other, path):
+                return "inbox_overlaps"
         path.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError):  # ValueError: a NUL character in the path
         return "inbox_not_creatable"
@@ -255,6 +268,44 @@ class _SourceSteps:
     ) -> Any:
         raise NotImplementedError
 
+    def _other_sources(self) -> list[ConfigSubentry]:
+        """Return the hub's sources besides the one being changed; none before the hub exists."""
+        return []
+
+    def _prefix_in_use(self, prefix: str, unique_id: str) -> bool:
+        """Whether another Frigate source follows the MQTT topic prefix ``prefix``.
+
+        Both would handle every event: each pass downloaded, read, stored and
+        announced twice. The same Frigate again is refused as already configured.
+        """
+        topics = prefix.strip("/")
+        return any(
+            source.data[CONF_SOURCE] == SOURCE_FRIGATE
+            and source.unique_id != unique_id
+            and source.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+            == topics
+            for source in self._other_sources()
+        )
+
+    async def _check_folder(self, inbox: Path) -> str | None:
+        """Return the inbox's error key, or None when it can be used (see ``_check_inbox``).
+
+        Other inboxes are compared by their resolved folders: the unique ids
+        of older sources name their folders as they were written.
+        """
+        other_inboxes = [
+            resolve_inbox(self.hass, source.data[CONF_INBOX])
+            for source in self._other_sources()
+            if source.data[CONF_SOURCE] == SOURCE_FOLDER
+        ]
+        return await self.hass.async_add_executor_job(
+            _check_inbox, inbox, Path(self.hass.config.config_dir), other_inboxes
+        )
+
+    async def _folder_unique_id(self, inbox: Path) -> str:
+        """Return the unique id of an inbox: its folder however it is spelled."""
+        return f"folder:{await self.hass.async_add_executor_job(inbox.resolve)}"
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> Any:  # noqa: ARG002 - Home Assistant calls steps with it
         """Ask which source to use."""
         return self.async_show_menu(  # type: ignore[attr-defined]
@@ -274,12 +325,16 @@ class _SourceSteps:
                     user_input.pop(field, None)
             if CONF_USERNAME in user_input:
                 user_input[CONF_USERNAME] = user_input[CONF_USERNAME].strip()
-            errors = await _validate_frigate(self.hass, user_input)
+            unique_id = f"frigate:{user_input[CONF_FRIGATE_URL]}"
+            if self._prefix_in_use(user_input[CONF_MQTT_PREFIX], unique_id):
+                errors[CONF_MQTT_PREFIX] = "prefix_in_use"
+            else:
+                errors = await _validate_frigate(self.hass, user_input)
             if not errors:
                 return await self._finish_source(
                     f"Frigate {URL(user_input[CONF_FRIGATE_URL]).host}",
                     {CONF_SOURCE: SOURCE_FRIGATE, **user_input},
-                    f"frigate:{user_input[CONF_FRIGATE_URL]}",
+                    unique_id,
                 )
         return self.async_show_form(  # type: ignore[attr-defined]
             step_id="frigate",
@@ -294,9 +349,10 @@ class _SourceSteps:
         errors: dict[str, str] = {}
         if user_input is not None:
             inbox = resolve_inbox(self.hass, user_input[CONF_INBOX].strip())
-            if error := await self.hass.async_add_executor_job(
-                _check_inbox, inbox, Path(self.hass.config.config_dir)
-            ):
+            error = await self._check_folder(inbox)
+            if error == "already_configured":
+                return self.async_abort(reason=error)  # type: ignore[attr-defined]
+            if error is not None:
                 errors[CONF_INBOX] = error
             else:
                 return await self._finish_source(
@@ -305,7 +361,7 @@ class _SourceSteps:
                         CONF_SOURCE: SOURCE_FOLDER,
                         CONF_INBOX: user_input[CONF_INBOX].strip(),
                     },
-                    f"folder:{inbox}",
+                    await self._folder_unique_id(inbox),
                 )
         return self.async_show_form(  # type: ignore[attr-defined]
             step_id="folder",
@@ -391,14 +447,12 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
         """Create the hub with the inbox described in configuration.yaml, once."""
         inbox = resolve_inbox(self.hass, import_data[CONF_INBOX])
-        if error := await self.hass.async_add_executor_job(
-            _check_inbox, inbox, Path(self.hass.config.config_dir)
-        ):
+        if error := await self._check_folder(inbox):
             return self.async_abort(reason=error)
         return await self._finish_source(
             f"Inbox {inbox.name}",
             {CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: import_data[CONF_INBOX]},
-            f"folder:{inbox}",
+            await self._folder_unique_id(inbox),
         )
 
     async def async_step_reauth(
@@ -515,18 +569,27 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
 class SourceSubentryFlow(_SourceSteps, ConfigSubentryFlow):
     """Add another source to the hub, or change one."""
 
+    def _reconfigured_subentry(self) -> ConfigSubentry | None:
+        if self.source == SOURCE_RECONFIGURE:
+            return self._get_reconfigure_subentry()
+        return None
+
+    def _other_sources(self) -> list[ConfigSubentry]:
+        """Return the hub's sources besides the one being reconfigured."""
+        reconfigured = self._reconfigured_subentry()
+        return [
+            subentry
+            for subentry in self._get_entry().subentries.values()
+            if reconfigured is None or subentry.subentry_id != reconfigured.subentry_id
+        ]
+
     async def _finish_source(
         self, title: str, data: dict[str, Any], unique_id: str
     ) -> SubentryFlowResult:
         entry = self._get_entry()
-        reconfigured = (
-            self._get_reconfigure_subentry()
-            if self.source == SOURCE_RECONFIGURE
-            else None
-        )
-        for subentry in entry.subentries.values():
-            if subentry.unique_id == unique_id and subentry is not reconfigured:
-                return self.async_abort(reason="already_configured")
+        reconfigured = self._reconfigured_subentry()
+        if any(source.unique_id == unique_id for source in self._other_sources()):
+            return self.async_abort(reason="already_configured")
         if reconfigured is not None:
             return self.async_update_and_abort(
                 entry, reconfigured, title=title, data=data, unique_id=unique_id
@@ -578,14 +641,25 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         runtime: PlateTrackerRuntimeData = self.config_entry.runtime_data
         return runtime
 
-    def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
+    def _save(
+        self, changes: dict[str, Any], form: vol.Schema | None = None
+    ) -> ConfigFlowResult:
         """Keep the other steps' options; the hub reloads only if something changed.
+
+        An optional field of the step's ``form`` left empty removes its option,
+        so that its default applies again: merged, the old value would stay
+        ("Keep images" emptied would still delete pictures early).
 
         A hub that failed to start has no update listener: it is set up again
         with the new options (on Home Assistant OS, the engine server that was
         missing), instead of waiting for a restart.
         """
         options = {**self.config_entry.options, **changes}
+        if form is not None:
+            for field in form.schema:
+                emptied = changes.get(field.schema) in (None, "")
+                if isinstance(field, vol.Optional) and emptied:
+                    options.pop(field.schema, None)
         if self.config_entry.state in (
             ConfigEntryState.SETUP_ERROR,
             ConfigEntryState.SETUP_RETRY,
@@ -671,7 +745,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             if url:
                 errors = await _validate_engine(self.hass, url, token)
             if not errors:
-                return self._save({CONF_ENGINE_URL: url, CONF_ENGINE_TOKEN: token})
+                return self._save(
+                    {CONF_ENGINE_URL: url, CONF_ENGINE_TOKEN: token}, ENGINE_SCHEMA
+                )
         return self.async_show_form(
             step_id="engine",
             data_schema=self.add_suggested_values_to_schema(
@@ -684,8 +760,6 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Alert cooldown, lifetime of image links, and how long data is kept."""
-        if user_input is not None:
-            return self._save(user_input)
         days = NumberSelectorConfig(min=1, max=3650, step=1, unit_of_measurement="d")
         schema = vol.Schema(
             {
@@ -720,6 +794,8 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 ),
             }
         )
+        if user_input is not None:
+            return self._save(user_input, schema)
         return self.async_show_form(
             step_id="alerts",
             data_schema=self.add_suggested_values_to_schema(

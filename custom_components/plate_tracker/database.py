@@ -4,10 +4,15 @@
 the user through a repair issue. A write or a service call that SQLite refuses
 as damaged reloads the entry (at most once an hour); the next setup checks the
 whole file and sets it aside if the check finds damage.
+
+The plates of watchlist entries a damaged file lost are wanted cars: they are
+kept in the integration's own storage, never in the repair issue, whose data
+and placeholders every diagnostics download carries unredacted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,6 +24,7 @@ import time
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
@@ -44,6 +50,57 @@ class _StoreChecks:
 
 
 DATA_STORE_CHECKS: HassKey[_StoreChecks] = HassKey(f"{DOMAIN}_store_checks")
+
+LOST_WATCHLIST_STORAGE_KEY = f"{DOMAIN}.lost_watchlist"
+LOST_WATCHLIST_STORAGE_VERSION = 1
+DATA_LOST_WATCHLIST: HassKey[Store[dict[str, list[str]]]] = HassKey(
+    f"{DOMAIN}_lost_watchlist"
+)
+
+
+def _lost_watchlist_store(hass: HomeAssistant) -> Store[dict[str, list[str]]]:
+    """Return the storage of lost watchlist plates: per kept file's name, its plates.
+
+    One instance per Home Assistant, so that its writes are queued in order.
+    """
+    if (store := hass.data.get(DATA_LOST_WATCHLIST)) is None:
+        store = hass.data[DATA_LOST_WATCHLIST] = Store(
+            hass,
+            LOST_WATCHLIST_STORAGE_VERSION,
+            LOST_WATCHLIST_STORAGE_KEY,
+            private=True,
+            atomic_writes=True,
+        )
+    return store
+
+
+async def async_lost_watchlist(hass: HomeAssistant, kept: str) -> list[str]:
+    """Return the plates of the watchlist entries lost with the kept file ``kept``."""
+    lost = await _lost_watchlist_store(hass).async_load() or {}
+    return list(lost.get(kept, ()))
+
+
+async def _async_keep_lost_watchlist(
+    hass: HomeAssistant, kept: str, plates: Sequence[str]
+) -> None:
+    store = _lost_watchlist_store(hass)
+    lost = await store.async_load() or {}
+    await store.async_save({**lost, kept: list(plates)})
+
+
+async def async_forget_lost_watchlist(hass: HomeAssistant, kept: str) -> None:
+    """Drop the lost plates of the kept file ``kept`` once they are listed again."""
+    store = _lost_watchlist_store(hass)
+    lost = await store.async_load() or {}
+    if kept in lost:
+        await store.async_save(
+            {name: plates for name, plates in lost.items() if name != kept}
+        )
+
+
+def plates_of_issue_data(text: str | float | None) -> list[str]:
+    """Return the plates an older version wrote into the issue, comma-separated."""
+    return [plate.strip() for plate in str(text or "").split(",") if plate.strip()]
 
 
 def store_unavailable(db_path: Path, err: BaseException) -> ConfigEntryNotReady:
@@ -104,7 +161,7 @@ async def _async_open(
         raise store_unavailable(db_path, err) from err
     if resumed is not None:
         store, set_aside = resumed
-        _async_report_set_aside(hass, db_path, set_aside)
+        await _async_report_set_aside(hass, db_path, set_aside)
         return store
     open_store = partial(SightingStore.open, db_path, held=held)
     try:
@@ -131,18 +188,23 @@ async def _async_open(
         )
     except Exception as err:
         raise store_unavailable(db_path, err) from err
-    _async_report_set_aside(hass, db_path, set_aside)
+    await _async_report_set_aside(hass, db_path, set_aside)
     return store
 
 
-@callback
-def _async_report_set_aside(
+async def _async_report_set_aside(
     hass: HomeAssistant, db_path: Path, set_aside: SetAside
 ) -> None:
-    """Raise the repair issue that names the kept file and what came over from it."""
+    """Raise the repair issue that names the kept file and what came over from it.
+
+    The issue counts the lost watchlist entries; their plates are stored
+    apart, under the kept file's name, for the repair that lists them again.
+    """
+    kept = set_aside.damaged.name
     if set_aside.watchlist_lost:
         # The plates to add again are known (from the watchlist's index).
         key = "database_damaged_watchlist_lost"
+        await _async_keep_lost_watchlist(hass, kept, set_aside.watchlist_lost)
     elif not set_aside.watchlist_complete:
         key = "database_damaged_watchlist_incomplete"
     elif set_aside.unread:
@@ -153,18 +215,11 @@ def _async_report_set_aside(
     ir.async_create_issue(
         hass,
         DOMAIN,
-        ISSUE_DATABASE_DAMAGED.format(damaged=set_aside.damaged.name),
+        ISSUE_DATABASE_DAMAGED.format(damaged=kept),
         # Lost entries whose plates are known are listed again in one step (repairs.py).
         is_fixable=bool(set_aside.watchlist_lost),
         is_persistent=True,
-        data=(
-            {
-                "plates": ",".join(set_aside.watchlist_lost),
-                "kept": set_aside.damaged.name,
-            }
-            if set_aside.watchlist_lost
-            else None
-        ),
+        data={"kept": kept} if set_aside.watchlist_lost else None,
         severity=ir.IssueSeverity.ERROR,
         translation_key=key,
         translation_placeholders={
@@ -172,13 +227,48 @@ def _async_report_set_aside(
             "damaged": str(set_aside.damaged),
             "error": set_aside.reason,
             "watchlist": str(carried["watchlist"]),
-            "watchlist_lost": ", ".join(set_aside.watchlist_lost or ()),
+            "watchlist_lost": str(len(set_aside.watchlist_lost or ())),
             "sightings": str(carried["sightings"]),
             "images": str(carried["images"]),
             "hits": str(carried["watchlist_hits"]),
             "audit": str(carried["audit"]),
         },
     )
+
+
+async def _async_move_lost_plates_out_of_issues(hass: HomeAssistant) -> None:
+    """Move the lost plates an older version put into its repair issues to the storage.
+
+    Those issues are persistent: until moved, every diagnostics download
+    carried the plates.
+    """
+    registry = ir.async_get(hass)
+    for (domain, issue_id), issue in list(registry.issues.items()):
+        if (
+            domain != DOMAIN
+            or not issue.data
+            or "plates" not in issue.data
+            or issue.severity is None
+            or issue.translation_key is None
+        ):
+            continue
+        kept = str(issue.data.get("kept") or "")
+        plates = plates_of_issue_data(issue.data["plates"])
+        await _async_keep_lost_watchlist(hass, kept, plates)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=bool(issue.is_fixable),
+            is_persistent=issue.is_persistent,
+            data={"kept": kept},
+            severity=issue.severity,
+            translation_key=issue.translation_key,
+            translation_placeholders={
+                **(issue.translation_placeholders or {}),
+                "watchlist_lost": str(len(plates)),
+            },
+        )
 
 
 def _checks(hass: HomeAssistant) -> _StoreChecks:
@@ -194,7 +284,11 @@ def async_check_due(hass: HomeAssistant, entry_id: str) -> None:
 async def async_open_database(
     hass: HomeAssistant, entry_id: str, db_path: Path
 ) -> SightingStore:
-    """Open the entry's database: checked if one is due, held if a backup runs."""
+    """Open the entry's database: checked if one is due, held if a backup runs.
+
+    Repair issues of an older version that name lost plates are rewritten first.
+    """
+    await _async_move_lost_plates_out_of_issues(hass)
     checks = _checks(hass)
     check = entry_id in checks.due
     checks.due.discard(entry_id)

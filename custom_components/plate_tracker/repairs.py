@@ -2,10 +2,11 @@
 
 When a damaged database is set aside (``database.py``), watchlist entries on
 its damaged pages cannot be carried over: their labels, priorities and times
-are gone, but the watchlist's index still names their plates, and the repair
-issue lists them. Until they are listed again those vehicles raise no alert,
-so the issue offers to add them all back at once, at the priority the
-operator picks; labels and times can be edited afterwards.
+are gone, but the watchlist's index still names their plates. Until they are
+listed again those vehicles raise no alert, so the issue offers to add them
+all back at once, at the priority the operator picks; labels and times can be
+edited afterwards. The issue holds only the kept file's name: the plates come
+from the integration's storage (``database.py``) and are shown by this flow.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .coordinator import loaded_hub
+from .database import (
+    async_forget_lost_watchlist,
+    async_lost_watchlist,
+    plates_of_issue_data,
+)
 from .records import Priority, WatchlistEntry
 from .store import StoreValidationError
 
@@ -44,21 +50,23 @@ async def async_create_fix_flow(
 class WatchlistRestoreFlow(RepairsFlow):
     """Add the plates of the lost watchlist entries back to the watchlist."""
 
+    _plates: list[str]
+
     def __init__(self, data: dict[str, str | int | float | None]) -> None:
-        """Keep the plates the issue names and the kept file they came from."""
-        # Issue data holds plain values: the plates come as one comma-separated text.
-        self._plates = [
-            plate.strip()
-            for plate in str(data.get("plates") or "").split(",")
-            if plate.strip()
-        ]
+        """Keep the issue's data: the name of the kept file the plates were lost with."""
+        self._data = data
         self._kept = str(data.get("kept") or "")
 
     async def async_step_init(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - Home Assistant calls steps with it
     ) -> data_entry_flow.FlowResult:
-        """Start at the confirmation."""
+        """Load the lost plates, then ask for the confirmation."""
+        if "plates" in self._data:
+            # An issue of an older version, not rewritten yet (the hub has not started since).
+            self._plates = plates_of_issue_data(self._data["plates"])
+        else:
+            self._plates = await async_lost_watchlist(self.hass, self._kept)
         return await self.async_step_confirm()
 
     async def async_step_confirm(
@@ -115,6 +123,7 @@ class WatchlistRestoreFlow(RepairsFlow):
                 )
             finally:
                 await entry.runtime_data.alerts.async_reload_watchlist()
+            await async_forget_lost_watchlist(self.hass, self._kept)
             return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",
