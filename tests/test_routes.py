@@ -113,6 +113,21 @@ async def sight(
     )
 
 
+async def leave_the_city(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """See PLATE in the centre at START, then leaving by the north gate 20 minutes later."""
+    await sight(hass, entry, freezer, "centre", START)
+    await sight(
+        hass,
+        entry,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=20),
+        direction=Direction.RECEDING,
+    )
+
+
 async def watch(hass: HomeAssistant, plate: str = PLATE, label: str = "Stolen") -> int:
     """Put a plate on the watchlist; return the entry id."""
     response = await call(
@@ -583,15 +598,7 @@ async def test_vehicle_state_is_restored_after_a_reload(
     left = async_capture_events(hass, EVENT_LEFT_CITY)
     listed_id = await watch(hass)
     tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
-    await sight(hass, city, freezer, "centre", START)
-    await sight(
-        hass,
-        city,
-        freezer,
-        "gate_north",
-        START + timedelta(minutes=20),
-        direction=Direction.RECEDING,
-    )
+    await leave_the_city(hass, city, freezer)
     assert len(left) == 1
 
     # Long enough that the status comes from beyond the month read first.
@@ -708,15 +715,7 @@ async def test_a_purge_leaves_no_erased_sighting_on_show(
     """Vehicles and cameras show what the store still holds once a purge erased sightings."""
     listed_id = await watch(hass)
     tracker_id, sensor_id = vehicle_entities(hass, city, listed_id)
-    await sight(hass, city, freezer, "centre", START)
-    await sight(
-        hass,
-        city,
-        freezer,
-        "gate_north",
-        START + timedelta(minutes=20),
-        direction=Direction.RECEDING,
-    )
+    await leave_the_city(hass, city, freezer)
     registry = er.async_get(hass)
     last_plate = registry.async_get_entity_id(
         "sensor", DOMAIN, f"{city.entry_id}_gate_north_last_plate"

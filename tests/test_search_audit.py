@@ -243,17 +243,14 @@ async def test_purge_respects_legal_hold_and_is_audited(
     assert await hass.async_add_executor_job(store.count) == 1
 
 
-async def test_daily_retention_purge(
-    hass: HomeAssistant, init_folder: MockConfigEntry, sightings: list[Sighting]
-) -> None:
-    """Sightings older than the retention period go; the purge is in the audit log."""
+async def _expired_sighting(hass: HomeAssistant, entry: MockConfigEntry) -> Sighting:
+    """Keep sightings one day, and store one three days old."""
     hass.config_entries.async_update_entry(
-        init_folder, options={**init_folder.options, "keep_days": 1}
+        entry, options={**entry.options, "keep_days": 1}
     )
     await hass.async_block_till_done()
-    store = init_folder.runtime_data.store
     old, _ = await hass.async_add_executor_job(
-        store.record,
+        entry.runtime_data.store.record,
         NewSighting(
             camera="bridge",
             seen_at=dt_util.utcnow() - timedelta(days=3),
@@ -263,6 +260,15 @@ async def test_daily_retention_purge(
             source="folder",
         ),
     )
+    return old
+
+
+async def test_daily_retention_purge(
+    hass: HomeAssistant, init_folder: MockConfigEntry, sightings: list[Sighting]
+) -> None:
+    """Sightings older than the retention period go; the purge is in the audit log."""
+    old = await _expired_sighting(hass, init_folder)
+    store = init_folder.runtime_data.store
     before = await hass.async_add_executor_job(store.count)
     report = await async_purge_expired(hass, init_folder)
     assert report.sightings >= 1
@@ -296,22 +302,8 @@ async def test_a_retention_purge_that_fails_is_audited(
     hass: HomeAssistant, init_folder: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a purge erased before it failed is in the audit log, with the error."""
-    hass.config_entries.async_update_entry(
-        init_folder, options={**init_folder.options, "keep_days": 1}
-    )
-    await hass.async_block_till_done()
+    old = await _expired_sighting(hass, init_folder)
     store = init_folder.runtime_data.store
-    old, _ = await hass.async_add_executor_job(
-        store.record,
-        NewSighting(
-            camera="bridge",
-            seen_at=dt_util.utcnow() - timedelta(days=3),
-            plate="AA0000AA",
-            raw="AA0000AA",
-            confidence=0.9,
-            source="folder",
-        ),
-    )
     _failing_after_sightings(store, monkeypatch)
     with pytest.raises(sqlite3.OperationalError):
         await async_purge_expired(hass, init_folder)

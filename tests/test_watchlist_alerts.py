@@ -26,7 +26,7 @@ from custom_components.plate_tracker.const import DOMAIN, EVENT_WATCHLIST_HIT
 from custom_components.plate_tracker.matching.cooldown import AlertCooldown
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 
-from .helpers import record_and_announce
+from .helpers import call, record_and_announce
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -844,14 +844,7 @@ async def test_last_seen_never_moves_back_in_time(
     await sight("bridge", NOW, "AEI234BK", 0.7)
     await sight("exit_kyiv_road", NOW - timedelta(minutes=10), "AE1234BK", 0.9)
     assert shown() == (NOW.isoformat(), "bridge", "lookalike")
-    listing = await hass.services.async_call(
-        DOMAIN,
-        "watchlist_list",
-        {},
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
-    )
+    listing = await call(hass, "watchlist_list", {}, hass_admin_user)
     assert listing is not None
     assert listing["entries"][0]["last_seen"]["camera"] == "bridge"  # type: ignore[index]
 
@@ -888,23 +881,19 @@ async def test_last_seen_follows_a_purge(
         return state.state, state.attributes.get("camera")
 
     assert shown() == (NOW.isoformat(), "bridge")
-    await hass.services.async_call(
-        DOMAIN,
+    await call(
+        hass,
         "purge_sightings",
         {"since": (NOW - timedelta(days=1)).isoformat(), "reason": "erasure"},
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
+        hass_admin_user,
     )
     await hass.async_block_till_done()
     assert shown() == ((NOW - timedelta(days=2)).isoformat(), "exit_kyiv_road")
-    await hass.services.async_call(
-        DOMAIN,
+    await call(
+        hass,
         "purge_sightings",
         {"plate": "AE1234BK", "reason": "erasure"},
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
+        hass_admin_user,
     )
     await hass.async_block_till_done()
     assert shown() == (STATE_UNKNOWN, None)
