@@ -413,6 +413,9 @@ async def test_an_older_issue_naming_the_lost_plates_is_rewritten_at_start(
             "watchlist_lost": "AE1234BK, KA0001AA",
         },
     )
+    # Before any client request: newer Home Assistant freezes the HTTP router
+    # once the test server runs, and repairs registers views.
+    assert await async_setup_component(hass, "repairs", {})
     folder_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
@@ -426,7 +429,6 @@ async def test_an_older_issue_naming_the_lost_plates_is_rewritten_at_start(
         await _downloaded_diagnostics(hass, hass_client, folder_entry)
     )
 
-    assert await async_setup_component(hass, "repairs", {})
     client = await hass_client()
     started = await client.post(
         "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
