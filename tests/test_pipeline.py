@@ -58,7 +58,8 @@ class Harness:
     stored: dict[int, NewSighting] = field(default_factory=dict)
     published: list[tuple[int, str]] = field(default_factory=list)
     announced: list[Sighting] = field(default_factory=list)
-    keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    keys: dict[tuple[object, ...], int] = field(default_factory=dict)
+    """Sightings by (source, camera, event), or (source, camera, plate, time) without an event."""
     refuse_writes: bool = False
     """Answer writes like a full disk or a read-only database."""
     engine_down: bool = False
@@ -84,18 +85,25 @@ class Harness:
         )
 
     async def record(self, new: NewSighting) -> tuple[Sighting, bool]:
-        """Store like SightingStore.record: one sighting per (source, camera, event)."""
+        """Store like SightingStore.record: one sighting per (source, camera, event).
+
+        Without an event id, one per (source, camera, plate, time): the same
+        upload stored again is the row stored the first time.
+        """
         return self.record_now(new)
 
     def record_now(self, new: NewSighting) -> tuple[Sighting, bool]:
         """Store at once, as SightingStore.record does in its executor thread."""
         if self.refuse_writes:
             raise sqlite3.OperationalError("database or disk is full")
-        key = (new.source, new.camera, new.event_id) if new.event_id else None
-        created = key is None or key not in self.keys
-        sighting_id = len(self.stored) + 1 if created else self.keys[key]  # type: ignore[index]
-        if key is not None:
-            self.keys[key] = sighting_id
+        key = (
+            (new.source, new.camera, new.event_id)
+            if new.event_id
+            else (new.source, new.camera, new.plate, new.seen_at)
+        )
+        created = key not in self.keys
+        sighting_id = len(self.stored) + 1 if created else self.keys[key]
+        self.keys[key] = sighting_id
         self.stored[sighting_id] = new
         return (
             Sighting(
@@ -1256,7 +1264,8 @@ async def test_a_frame_read_again_after_a_refused_plate_stores_each_plate_once()
 ):
     """The inbox reads a file again when its submit failed: the plate stored the first time must not be stored and announced twice.
 
-    Without an event id the store cannot tell it has it already.
+    Without an event id the store knows the row by source, camera, plate and
+    time; the pipeline must not announce it again.
     """
     h = Harness()
     h.script[b"two cars"] = [read("AE1234BK", 0.9), read("KA7777OO", 0.9)]

@@ -74,9 +74,6 @@ spool together, once the store took them all."""
 MAX_REPLAYED_PASSES = 4096
 """Ended passes with sightings still in the spool whose announcement is kept,
 so that their replay is not announced again unchanged; a few hundred bytes each."""
-MAX_PARTLY_STORED_FRAMES = 64
-"""Frames without an event id whose first plates were stored before the store
-refused a later one, kept until they are read again."""
 REFUSED_FOR_GOOD = (ValueError, TypeError, OverflowError)
 """What the store raises for a sighting it will never take (a text it cannot
 encode, a plate it does not accept, a number too large), unlike a locked,
@@ -346,10 +343,6 @@ class SightingPipeline:
             tuple[str, str, str], tuple[str, Direction]
         ] = OrderedDict()
         """What was announced of ended passes that have sightings in the spool."""
-        self._partly_stored: OrderedDict[
-            tuple[str, str, datetime], dict[str, Sighting | None]
-        ] = OrderedDict()
-        """The plates stored of frames without an event id that failed after them."""
 
     @property
     def queue_depth(self) -> int:
@@ -711,25 +704,23 @@ class SightingPipeline:
         """Store and announce every plate of a frame without an event id.
 
         When the store refuses a plate after it took others, the caller hears
-        it and gives the frame again later (the inbox keeps its file): the
-        plates stored by then are remembered and neither stored nor announced
-        a second time. Only a restart in between forgets them.
+        it and gives the frame again later (the inbox keeps its file). The
+        store knows the plates it took by source, camera, plate and time, also
+        across a restart: it gives their rows back, and they are not announced
+        a second time.
         """
-        frame_key = (frame.source, frame.camera, frame.seen_at)
-        stored = self._partly_stored.pop(frame_key, {})
-        try:
-            for read in plates:
-                if read.text not in stored:
-                    stored[read.text] = await self._store_single(
-                        frame, read, reader, may_spool=may_spool
-                    )
-        except Exception:
-            if stored:
-                self._partly_stored[frame_key] = stored
-                while len(self._partly_stored) > MAX_PARTLY_STORED_FRAMES:
-                    self._partly_stored.popitem(last=False)
-            raise
-        return [sighting for sighting in stored.values() if sighting is not None]
+        sightings = []
+        for read in plates:
+            sighting, created = await self._store(
+                frame, read, read, frame.image, may_spool=may_spool, reader=reader
+            )
+            if sighting is None:
+                continue
+            if created:
+                self._publish_now(sighting, read)
+            if sighting not in sightings:
+                sightings.append(sighting)
+        return sightings
 
     def _plates_of(self, reads: list[PlateRead], frame: Frame) -> list[PlateRead]:
         """Return the reads of one frame that are plates, likeliest first.
@@ -836,16 +827,6 @@ class SightingPipeline:
             )
         ]
 
-    async def _store_single(
-        self, frame: Frame, read: PlateRead, reader: Reader, *, may_spool: bool
-    ) -> Sighting | None:
-        sighting = await self._store(
-            frame, read, read, frame.image, may_spool=may_spool, reader=reader
-        )
-        if sighting is not None:
-            self._publish_now(sighting, read)
-        return sighting
-
     async def _update_pass(
         self,
         key: tuple[str, str, str],
@@ -921,7 +902,7 @@ class SightingPipeline:
     ) -> bool:
         """Store the pass's sighting; return False when it went to the spool instead."""
         direction = state.direction
-        sighting = await self._store(
+        sighting, _ = await self._store(
             frame,
             read,
             evidence,
@@ -949,8 +930,8 @@ class SightingPipeline:
         seen_at: datetime | None = None,
         direction: Direction | None = None,
         reader: Reader = Reader.ENGINE,
-    ) -> Sighting | None:
-        """Store a sighting and return it; None when it went to the spool."""
+    ) -> tuple[Sighting | None, bool]:
+        """Store a sighting; return it (None when it went to the spool) and whether it is new."""
         new = NewSighting(
             camera=frame.camera,
             seen_at=seen_at or frame.seen_at,
@@ -971,7 +952,7 @@ class SightingPipeline:
         if spool is not None and len(spool):
             # Older sightings wait in the spool: this one queues behind them, in order.
             await self._spool_sighting(spool, new)
-            return None
+            return None, False
         try:
             sighting, created = await self._record(new)
         except Exception as err:
@@ -982,7 +963,7 @@ class SightingPipeline:
             if isinstance(err, REFUSED_FOR_GOOD) and await self._set_aside(
                 spool, new, err
             ):
-                return None
+                return None, False
             _LOGGER.warning(
                 "The sightings database refused a write (%s); sightings are kept in"
                 " %s and stored when it works again",
@@ -990,10 +971,10 @@ class SightingPipeline:
                 spool.path,
             )
             await self._spool_sighting(spool, new)
-            return None
+            return None, False
         if created:
             self.counters.sightings_recorded += 1
-        return sighting
+        return sighting, created
 
     async def _spool_sighting(self, spool: SightingSpool, new: NewSighting) -> None:
         was_empty = not len(spool)
