@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 import logging
 import os
 from pathlib import Path
+from types import MappingProxyType
 
 from homeassistant.auth.models import User
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -19,9 +20,13 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.plate_tracker.const import (
+    CONF_INBOX,
+    CONF_SOURCE,
     DOMAIN,
     EVENT_SIGHTING,
     EVENT_WATCHLIST_HIT,
+    SOURCE_FOLDER,
+    SUBENTRY_SOURCE,
 )
 from custom_components.plate_tracker.engine.remote import EngineUnavailableError
 from custom_components.plate_tracker.sources.folder import Inbox, InboxFile
@@ -535,3 +540,79 @@ async def test_a_watched_plate_read_below_the_minimum_is_kept_and_alerts(
     assert runtime.pipeline.counters.reads_below_threshold >= 1
     await hass.config_entries.async_unload(folder_entry.entry_id)
     await hass.async_block_till_done()
+
+
+def _inbox_source(title: str, inbox: str) -> ConfigSubentry:
+    return ConfigSubentry(
+        subentry_type=SUBENTRY_SOURCE,
+        title=title,
+        unique_id=f"folder:{title}",
+        data=MappingProxyType({CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: inbox}),
+    )
+
+
+@pytest.mark.usefixtures("no_inbox_poll_wait")
+async def test_an_inbox_inside_another_sources_inbox_is_a_repair_issue(
+    hass: HomeAssistant,
+    inbox: Path,
+    init_folder: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Sources from before the flow refused nested inboxes double every sighting they share.
+
+    The user is told which two, in a repair issue, and both keep reading (no
+    sighting lost); removing one clears the issue.
+    """
+    nested = _inbox_source("Inbox bridge", "plate_inbox/bridge")
+    assert hass.config_entries.async_add_subentry(init_folder, nested)
+    await hass.async_block_till_done()
+    assert init_folder.state is ConfigEntryState.LOADED
+
+    outer, inner = await hass.async_add_executor_job(
+        lambda: (inbox.resolve(), (inbox / "bridge").resolve())
+    )
+    issue_id = f"sources_overlap_folder_source_subentry_{nested.subentry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "sources_overlap_inbox"
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {
+        "first": "Inbox plate_inbox",
+        "second": "Inbox bridge",
+        "detail": f"{outer}, {inner}",
+    }
+    # Both sources still read: the upload becomes a sighting.
+    events = async_capture_events(hass, EVENT_SIGHTING)
+    await hass.async_add_executor_job(
+        _upload,
+        inbox / "bridge" / "20261125T101500.jpg",
+        scene_jpeg("AE1234BK", seed=3),
+        None,
+    )
+    await wait_until(lambda: bool(events))
+    assert {event.data["plate"] for event in events} == {"AE1234BK"}
+
+    assert hass.config_entries.async_remove_subentry(init_folder, nested.subentry_id)
+    await hass.async_block_till_done()
+    assert init_folder.state is ConfigEntryState.LOADED
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_separate_inboxes_raise_no_overlap_issue(
+    hass: HomeAssistant,
+    config_dir: Path,
+    init_folder: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Two inboxes side by side (one name the prefix of the other's) do not overlap."""
+    (config_dir / "plate_inbox_2").mkdir()
+    assert hass.config_entries.async_add_subentry(
+        init_folder, _inbox_source("Inbox 2", "plate_inbox_2")
+    )
+    await hass.async_block_till_done()
+    assert init_folder.state is ConfigEntryState.LOADED
+    assert not [
+        issue_id
+        for domain, issue_id in issue_registry.issues
+        if domain == DOMAIN and issue_id.startswith("sources_overlap")
+    ]

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import time
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -35,9 +36,13 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.plate_tracker.const import (
     CONF_FRIGATE_URL,
+    CONF_MQTT_PREFIX,
+    CONF_SOURCE,
     DOMAIN,
     EVENT_SIGHTING,
     FRIGATE_PROBE_SECONDS,
+    SOURCE_FRIGATE,
+    SUBENTRY_SOURCE,
 )
 from custom_components.plate_tracker.diagnostics import (
     async_get_config_entry_diagnostics,
@@ -1191,3 +1196,53 @@ async def test_unwritable_spool_holds_a_bounded_memory_and_says_so(
     await hass.async_block_till_done()
     assert await hass.async_add_executor_job(runtime.store.count) == 2
     assert issue_registry.async_get_issue(DOMAIN, "sightings_spooled") is None
+
+
+async def test_two_frigate_sources_on_one_prefix_are_a_repair_issue(
+    hass: HomeAssistant,
+    init_frigate: MockConfigEntry,
+    aioclient_mock: AiohttpClientMocker,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Two Frigate sources that follow one MQTT prefix handle every event twice.
+
+    Sources from before the flow refused that are reported by a repair issue;
+    giving one its own prefix clears it.
+    """
+    other_url = "http://frigate2.test:5000"
+    aioclient_mock.get(f"{other_url}/api/stats", json={})
+    aioclient_mock.get(f"{other_url}/api/events", json=[])
+    second = ConfigSubentry(
+        subentry_type=SUBENTRY_SOURCE,
+        title="Frigate frigate2.test",
+        unique_id=f"frigate:{other_url}",
+        data=MappingProxyType(
+            {
+                CONF_SOURCE: SOURCE_FRIGATE,
+                CONF_FRIGATE_URL: other_url,
+                CONF_MQTT_PREFIX: "/frigate/",
+            }
+        ),
+    )
+    assert hass.config_entries.async_add_subentry(init_frigate, second)
+    await hass.async_block_till_done()
+    assert init_frigate.state is ConfigEntryState.LOADED
+    first_id = next(iter(init_frigate.subentries))
+    issue_id = f"sources_overlap_{first_id}_{second.subentry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "sources_overlap_mqtt_prefix"
+    assert issue.translation_placeholders == {
+        "first": "Frigate frigate.test",
+        "second": "Frigate frigate2.test",
+        "detail": "frigate",
+    }
+
+    assert hass.config_entries.async_update_subentry(
+        init_frigate,
+        second,
+        data={**second.data, CONF_MQTT_PREFIX: "frigate2"},
+    )
+    await hass.async_block_till_done()
+    assert init_frigate.state is ConfigEntryState.LOADED
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

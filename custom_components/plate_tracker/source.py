@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 from pathlib import Path
 import sqlite3
@@ -39,6 +41,7 @@ from .const import (
     ISSUE_FRIGATE_UNAVAILABLE,
     ISSUE_INBOX_UNAVAILABLE,
     ISSUE_MQTT_DISCONNECTED,
+    ISSUE_SOURCES_OVERLAP,
     SIGNAL_SOURCE_HEALTH,
     SOURCE_ANPR,
     SOURCE_FOLDER,
@@ -98,10 +101,125 @@ def frigate_client(hass: HomeAssistant, config: Mapping[str, Any]) -> FrigateCli
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SourceOverlap:
+    """Two sources that would each handle the same upload or Frigate event."""
+
+    first: ConfigSubentry
+    second: ConfigSubentry
+    kind: str
+    """``inbox`` (one inbox is, or holds, the other) or ``mqtt_prefix``."""
+    detail: str
+    """The two inbox folders, or the MQTT topic prefix they share."""
+
+
+def overlapping_sources(
+    hass: HomeAssistant, subentries: Iterable[ConfigSubentry]
+) -> list[SourceOverlap]:
+    """Return the pairs of sources that double every sighting they share.
+
+    The config flow refuses such a source (``inbox_overlaps``,
+    ``prefix_in_use``); sources added by versions before that check, or
+    folders that became one later (a symlink), are only found here. Touches
+    the file system (resolves the inboxes): run it in an executor.
+    """
+    sources = [
+        subentry
+        for subentry in subentries
+        if subentry.subentry_type == SUBENTRY_SOURCE
+        and subentry.data[CONF_SOURCE] in (SOURCE_FOLDER, SOURCE_FRIGATE)
+    ]
+    overlaps = []
+    for index, first in enumerate(sources):
+        for second in sources[index + 1 :]:
+            if first.data[CONF_SOURCE] != second.data[CONF_SOURCE]:
+                continue
+            if first.data[CONF_SOURCE] == SOURCE_FOLDER:
+                first_inbox = resolve_inbox(hass, first.data[CONF_INBOX])
+                second_inbox = resolve_inbox(hass, second.data[CONF_INBOX])
+                try:
+                    shared = holds(first_inbox, second_inbox) or holds(
+                        second_inbox, first_inbox
+                    )
+                except (OSError, ValueError, RuntimeError):  # a symlink loop, a NUL
+                    continue
+                if shared:
+                    overlaps.append(
+                        SourceOverlap(
+                            first, second, "inbox", f"{first_inbox}, {second_inbox}"
+                        )
+                    )
+                continue
+            prefix = first.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+            if (
+                second.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+                == prefix
+            ):
+                overlaps.append(SourceOverlap(first, second, "mqtt_prefix", prefix))
+    return overlaps
+
+
+async def async_report_overlapping_sources(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> None:
+    """Keep one repair issue up for each pair of sources that double their sightings.
+
+    Both sources keep running: stopping one could lose sightings only it
+    reads (a nested inbox's camera, the other Frigate's cameras). The user
+    removes or changes one, and the reload clears the issue.
+    """
+    overlaps = await hass.async_add_executor_job(
+        overlapping_sources, hass, list(entry.subentries.values())
+    )
+    wanted = set()
+    for overlap in overlaps:
+        issue_id = ISSUE_SOURCES_OVERLAP.format(
+            first=overlap.first.subentry_id, second=overlap.second.subentry_id
+        )
+        wanted.add(issue_id)
+        _LOGGER.warning(
+            "Sources %s and %s both handle the same %s (%s): each sighting they"
+            " share is stored and announced twice until one is removed or changed",
+            overlap.first.title,
+            overlap.second.title,
+            "uploads" if overlap.kind == "inbox" else "Frigate events",
+            overlap.detail,
+        )
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=f"sources_overlap_{overlap.kind}",
+            translation_placeholders={
+                "first": overlap.first.title,
+                "second": overlap.second.title,
+                "detail": overlap.detail,
+            },
+        )
+    _forget_overlaps(hass, keep=wanted)
+    entry.async_on_unload(partial(_forget_overlaps, hass))
+
+
+@callback
+def _forget_overlaps(
+    hass: HomeAssistant, keep: set[str] | frozenset[str] = frozenset()
+) -> None:
+    prefix = ISSUE_SOURCES_OVERLAP.split("{", 1)[0]
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.startswith(prefix) and issue_id not in keep:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
 async def async_start_sources(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry, counters: Counter[str]
 ) -> list[asyncio.Task[None]]:
-    """Start every source subentry; return their long-running tasks (none for push sources)."""
+    """Start every source subentry; return their long-running tasks (none for push sources).
+
+    Sources that double each other's sightings get a repair issue first.
+    """
+    await async_report_overlapping_sources(hass, entry)
     pipeline = entry.runtime_data.pipeline
     tasks: list[asyncio.Task[None]] = []
     for subentry in entry.subentries.values():
