@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.auth.models import User
@@ -18,11 +20,16 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.const import DOMAIN, SPOOL_FILE
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
-from custom_components.plate_tracker.routes import EVENT_ENTERED_CITY, EVENT_LEFT_CITY
+from custom_components.plate_tracker.routes import (
+    EVENT_ENTERED_CITY,
+    EVENT_LEFT_CITY,
+    RouteTracker,
+)
+from custom_components.plate_tracker.store.spool import SightingSpool
 
-from .helpers import call, record_and_announce
+from .helpers import call, record_and_announce, wait_until
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 PLATE = "AE1234BK"
@@ -742,3 +749,94 @@ async def test_a_purge_leaves_no_erased_sighting_on_show(
     assert hass.states.get(last_plate).state == STATE_UNKNOWN
     # A purge changes what is shown, not where the car went: nothing is announced.
     assert (left, entered) == ([], [])
+
+
+async def test_a_sighting_announced_while_the_tracker_starts_is_not_missed(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The spool is replayed while the tracker starts: a replayed exit must still move the vehicle.
+
+    The pipeline starts replaying sightings spooled before the restart before
+    the tracker has read every vehicle's whereabouts. One announced in
+    between used to reach no tracker: the car that left the city kept showing
+    "inside", and its left-city event never came, until it was seen again.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    assert hass.states.get(sensor_id).state == "inside"
+    assert await hass.config_entries.async_unload(city.entry_id)
+    await hass.async_block_till_done()
+
+    locate = RouteTracker.async_locate
+    replayed: list[Sighting] = []
+
+    async def locate_then_replay(self: RouteTracker, plate: str) -> Any:
+        found = await locate(self, plate)
+        if not replayed:
+            # The replay stores and announces an exit right after this vehicle was read.
+            replayed.append(
+                await record_and_announce(
+                    hass,
+                    city,
+                    NewSighting(
+                        camera="gate_north",
+                        seen_at=START + timedelta(minutes=20),
+                        plate=PLATE,
+                        raw=PLATE,
+                        confidence=0.9,
+                        source="folder",
+                        direction=Direction.RECEDING,
+                    ),
+                )
+            )
+        return found
+
+    freezer.move_to(START + timedelta(minutes=21))
+    with patch.object(RouteTracker, "async_locate", locate_then_replay):
+        assert await hass.config_entries.async_setup(city.entry_id)
+        await hass.async_block_till_done()
+
+    assert replayed
+    assert hass.states.get(sensor_id).state == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]
+
+
+async def test_an_exit_replayed_from_the_spool_after_a_restart_is_announced(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An exit that waited in the spool (the database refused it) counts once it is stored.
+
+    It was never announced before the restart; the police must hear that
+    the car left the city when it reaches the database, not at its next sighting.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    assert await hass.config_entries.async_unload(city.entry_id)
+    await hass.async_block_till_done()
+
+    def spool_an_exit() -> None:
+        spool = SightingSpool.open(Path(hass.config.path(DOMAIN, SPOOL_FILE)))
+        spool.append(
+            NewSighting(
+                camera="gate_north",
+                seen_at=START + timedelta(minutes=20),
+                plate=PLATE,
+                raw=PLATE,
+                confidence=0.9,
+                source="folder",
+                direction=Direction.RECEDING,
+            )
+        )
+
+    await hass.async_add_executor_job(spool_an_exit)
+    freezer.move_to(START + timedelta(minutes=21))
+    assert await hass.config_entries.async_setup(city.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(lambda: bool(left))
+
+    assert hass.states.get(sensor_id).state == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]

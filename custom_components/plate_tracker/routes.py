@@ -222,6 +222,8 @@ class RouteTracker:
     _by_lookalike: dict[str, list[str]] = field(default_factory=dict)
     """Watchlisted plates by look-alike key: which vehicles a read may be."""
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _starting: list[Sighting] | None = None
+    """Sightings announced while ``async_start`` first reads every vehicle."""
 
     @classmethod
     def from_entry(
@@ -254,8 +256,15 @@ class RouteTracker:
         )
         self.alerts.city_status = self.async_city_status
         self._index_watchlist()
-        await self.async_refresh(self._watched, announce=False)
+        # The pipeline may already be replaying the spool: sightings announced
+        # while every vehicle is first read wait, then count as new, so none
+        # falls between a vehicle's first reading and the listener.
+        self._starting = []
         entry.runtime_data.hub.listeners.append(self.async_handle_sighting)
+        await self.async_refresh(self._watched, announce=False)
+        waiting, self._starting = self._starting, None
+        for sighting in waiting:
+            await self.async_handle_sighting(sighting)
         entry.async_on_unload(
             async_dispatcher_connect(
                 self.hass,
@@ -327,6 +336,9 @@ class RouteTracker:
         changed its plate: the vehicles whose whereabouts it decided are
         recomputed too, or they would keep a status the store no longer has.
         """
+        if self._starting is not None:
+            self._starting.append(sighting)
+            return
         plates = dict.fromkeys(
             self._by_lookalike.get(lookalike_key(sighting.plate), ())
         )
