@@ -11,6 +11,7 @@ letters they look like (the form Ukrainian registries publish, e.g. ``AE1455KH``
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The twelve Cyrillic letters used on Ukrainian plates and their Latin twins.
 CYRILLIC_TO_LATIN = str.maketrans(
@@ -42,6 +43,32 @@ CYRILLIC_TO_LATIN = str.maketrans(
     }
 )
 
+# Other characters that show a plate's Latin letters and digits, to be read as
+# them: full-width forms (U+FF01-U+FF5E) and the ideographic space, which
+# cameras and input methods set for East Asian markets write (``ＡＥ１２３４ＢＫ``;
+# ``？`` is still a wildcard), and Latin letters with diacritics, which German
+# plates carry (``MÜ`` Mühldorf): dropped, ``MÜ-X 42`` would be Munich's ``MX42``.
+# Typographic dashes (en dash, minus, non-breaking hyphen...) that a plate pasted
+# from a document carries are the hyphen a person would type.
+_TO_LATIN = (
+    CYRILLIC_TO_LATIN
+    | str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+    | str.maketrans(
+        {chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}
+        | {"\u3000": " "}
+    )
+    | str.maketrans(
+        {
+            char: decomposed[0]
+            for char in map(chr, range(0xC0, 0x250))
+            if len(decomposed := unicodedata.normalize("NFD", char)) > 1
+            and decomposed[0].isascii()
+            and decomposed[0].isalpha()
+            and all(unicodedata.combining(mark) for mark in decomposed[1:])
+        }
+    )
+)
+
 # Characters an OCR model confuses on plates, grouped into classes. Every member
 # of a class folds to the class's first character, so two reads that differ only
 # by look-alikes get the same key.
@@ -53,9 +80,20 @@ WILDCARDS = frozenset("*?")
 """``*`` stands for any run of characters, ``?`` for exactly one."""
 
 
+def to_latin_upper(text: str) -> str:
+    """Return text in upper case, with characters that show Latin letters or digits as them.
+
+    Ukrainian Cyrillic letters, full-width forms, Latin letters with diacritics
+    and typographic dashes become the plain Latin letters, digits and hyphens
+    they show. Other characters are kept, so that a caller can still refuse or
+    strip them.
+    """
+    return text.translate(_TO_LATIN).upper()
+
+
 def normalize_plate(text: str) -> str:
     """Return the canonical form of a plate as a person or an OCR model wrote it."""
-    return _NOT_PLATE_CHARS.sub("", text.translate(CYRILLIC_TO_LATIN).upper())
+    return _NOT_PLATE_CHARS.sub("", to_latin_upper(text))
 
 
 def fold_lookalikes(text: str) -> str:

@@ -412,3 +412,53 @@ def test_within_one_edit(first: str, second: str, *, expected: bool) -> None:
     """Equal texts are not "one edit" (that kind would hide an exact hit), and swaps are two."""
     assert within_one_edit(first, second) is expected
     assert within_one_edit(second, first) is expected
+
+
+def test_full_width_read_raises_the_alert() -> None:
+    """An ANPR camera set for an East Asian market sends ``ＡＥ１２３４ＢＫ``.
+
+    It shows the wanted plate; treating its characters as "not on a plate" left
+    an empty read, and the wanted car passed without an alert.
+    """
+    assert [(hit.kind, hit.listed_plate) for hit in hits_for("ＡＥ１２３４ＢＫ")] == [
+        (MatchKind.EXACT, "AE1234BK")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("ＡＥ　１２３４　ＢＫ", "AE1234BK"),
+        ("ａｅ＊ｂｋ", "AE*BK"),
+        ("AE12？？BK", "AE12??BK"),
+    ],
+)
+def test_full_width_input_is_the_plate_or_pattern_it_shows(
+    text: str, canonical: str
+) -> None:
+    """A plate typed with a full-width input method must be listed as it shows, not refused."""
+    assert parse_plate_or_pattern(text) == canonical
+
+
+def test_umlaut_read_is_not_another_cars_exact_hit() -> None:
+    """Mühldorf's ``MÜ-X 42`` must not page the police as Munich's wanted ``M-X 42``.
+
+    A read whose umlaut was dropped named the other car exactly; an officer
+    would stop the wrong driver on an "exact" hit.
+    """
+    munich = WatchlistEntry(id=20, plate="MX42")
+    assert hits_for("MÜ-X 42", [munich]) == []
+    muehldorf = WatchlistEntry(id=21, plate=parse_plate_or_pattern("MÜ-X 42"))
+    assert [hit.kind for hit in hits_for("MÜX42", [munich, muehldorf])] == [
+        MatchKind.EXACT
+    ]
+
+
+@pytest.mark.parametrize("text", ["AE–1234–BK", "AE‑1234‑BK", "AE — 1234 — BK"])
+def test_typographic_dashes_separate_like_hyphens(text: str) -> None:
+    """Plates pasted from a bulletin or a word processor carry en dashes or non-breaking hyphens.
+
+    They were refused as invalid characters, an error naming a "–" the person
+    cannot tell from the hyphen they would type, and the wanted car was not listed.
+    """
+    assert parse_plate_or_pattern(text) == "AE1234BK"

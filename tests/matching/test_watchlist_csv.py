@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.plate_tracker.matching.errors import ValidationKey
+from custom_components.plate_tracker.matching.watchlist import match_watchlist
 from custom_components.plate_tracker.matching.watchlist_csv import (
     RowError,
     format_watchlist_csv,
@@ -208,3 +209,44 @@ def test_row_error_is_frozen() -> None:
     error = RowError(line=2, column="plate", translation_key=ValidationKey.PLATE_EMPTY)
     with pytest.raises(AttributeError):
         error.line = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plate;cameras\nAE1234BK;gate,bridge\n",
+        'plate,cameras\nAE1234BK,"gate, bridge"\n',
+        "plate,cameras\nAE1234BK,gate bridge\n",
+    ],
+)
+def test_cameras_listed_with_commas_or_spaces_are_each_a_camera(text: str) -> None:
+    """People list cameras in a cell the way they write lists: ``gate, bridge``.
+
+    No camera name holds a comma or a space (letters, digits, ``_`` and ``-``),
+    so read as one camera such a cell limited the entry to a camera that does
+    not exist, and the wanted car went unreported at every camera.
+    """
+    entries, errors = parse_watchlist_csv(text)
+    assert errors == []
+    assert [entry.cameras for entry in entries] == [("gate", "bridge")]
+    hits = match_watchlist(
+        entries,
+        plate="AE1234BK",
+        alternatives=(),
+        camera="gate",
+        at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+        tz=KYIV,
+    )
+    assert len(hits) == 1
+
+
+def test_values_under_an_unnamed_trailing_column_are_refused() -> None:
+    """A value typed in a column whose header was left empty must not be dropped silently.
+
+    Here the expiry and ``enabled`` of a closed case sit under unnamed columns;
+    dropped, the entry came in enabled and never expiring, and the police would
+    be paged for a car nobody wants any more.
+    """
+    assert errors_of("plate,label,,\nAE1234BK,Skoda,2026-01-01T00:00Z,no\n") == [
+        (2, None, ValidationKey.CSV_TOO_MANY_FIELDS)
+    ]

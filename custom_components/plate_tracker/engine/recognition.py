@@ -18,7 +18,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from PIL import Image
 
-from ..plate_text import normalize_plate
+from ..plate_text import CYRILLIC_TO_LATIN
 from .formats import PLATE_CHARS, ProbabilityMatrix
 from .imaging import model_input
 
@@ -168,7 +168,16 @@ def plate_reduction(
         if column == _BLANK:
             targets.append((column, _BLANK))
             continue
-        folded = normalize_plate(unicodedata.normalize("NFKC", symbol))
+        # Only the Cyrillic twins and compatibility forms (full-width, NFKC)
+        # fold in: the model's accented Latin letters (É, Ü) stay out, as they
+        # did when the models were measured (see models/README.md).
+        folded = "".join(
+            char
+            for char in unicodedata.normalize("NFKC", symbol)
+            .translate(CYRILLIC_TO_LATIN)
+            .upper()
+            if char in PLATE_CHARS
+        )
         if len(folded) == 1 and folded in PLATE_CHARS:
             targets.append((column, 1 + PLATE_CHARS.index(folded)))
         elif all(unicodedata.category(char)[0] in "PZS" for char in symbol):

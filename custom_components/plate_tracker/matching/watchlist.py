@@ -14,13 +14,13 @@ import re
 from typing import Any
 
 from ..plate_text import (
-    CYRILLIC_TO_LATIN,
     WILDCARDS,
     deletion_variants,
     fold_lookalikes,
     is_pattern,
     lookalike_key,
     normalize_plate,
+    to_latin_upper,
 )
 from ..records import MatchKind, Priority, WatchlistEntry
 from .errors import MatchingValidationError, ValidationKey
@@ -102,7 +102,7 @@ def parse_plate_or_pattern(text: str) -> str:
     their Latin twins, so ``ае 12*`` and ``AE-12*`` give the same pattern.
     Raises MatchingValidationError with a ValidationKey on unusable input.
     """
-    canonical = _SEPARATORS.sub("", text.translate(CYRILLIC_TO_LATIN).upper())
+    canonical = _SEPARATORS.sub("", to_latin_upper(text))
     if not canonical:
         raise MatchingValidationError(ValidationKey.PLATE_EMPTY)
     if invalid := _INVALID_CHARACTER.search(canonical):

@@ -37,6 +37,9 @@ HEADER_LINE = 1
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 _FIRST_LINE = re.compile(r"[^\r\n]*")
+# No camera name holds a comma or a space (see sources.CAMERA_NAME), so in a
+# cell they can only separate cameras, as people write lists: "gate, bridge".
+_CAMERA_SEPARATORS = re.compile(rf"[{CAMERA_SEPARATOR},\s]+")
 _CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
 # Spreadsheets run cells starting with these as formulas. Export prefixes such
 # cells (and cells starting with the prefix itself) with an apostrophe, the
@@ -112,6 +115,9 @@ def parse_watchlist_csv(
         errors.extend(header_errors)
         if columns is None:
             return [], errors
+        named_width = max(
+            (position + 1 for position, name in enumerate(header) if name), default=0
+        )
         line = reader.line_num + 1
         for row in reader:
             if any(cell.strip() for cell in row):
@@ -119,6 +125,7 @@ def parse_watchlist_csv(
                     row,
                     columns=columns,
                     width=len(header),
+                    named_width=named_width,
                     line=line,
                     default_tz=default_tz,
                     errors=errors,
@@ -174,19 +181,23 @@ def _parse_row(
     *,
     columns: dict[str, int],
     width: int,
+    named_width: int,
     line: int,
     default_tz: tzinfo | None,
     errors: list[RowError],
 ) -> WatchlistEntry | None:
     """Parse one record, appending an error for every bad cell; None if any."""
-    if len(row) > width:
+    # A value under the unnamed columns a spreadsheet adds after the last named
+    # one (a header someone forgot to fill in) has no column to go to; dropped,
+    # an expiry or ``enabled`` typed there would silently not apply.
+    if len(row) > width or any(cell.strip() for cell in row[named_width:]):
         errors.append(
             RowError(
                 line=line,
                 column=None,
                 translation_key=ValidationKey.CSV_TOO_MANY_FIELDS,
                 translation_placeholders={
-                    "expected": str(width),
+                    "expected": str(named_width),
                     "found": str(len(row)),
                 },
             )
@@ -261,7 +272,7 @@ def _parse_expiry(value: str, default_tz: tzinfo | None) -> datetime:
 
 
 def _parse_cameras(value: str) -> tuple[str, ...]:
-    cameras = (camera.strip() for camera in value.split(CAMERA_SEPARATOR))
+    cameras = _CAMERA_SEPARATORS.split(value)
     return tuple(dict.fromkeys(camera for camera in cameras if camera))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..plate_text import CYRILLIC_TO_LATIN, WILDCARDS, normalize_plate
+from ..plate_text import WILDCARDS, normalize_plate, to_latin_upper
 from .errors import StoreValidationError
 
 MAX_PLATE_LENGTH = 16
@@ -21,7 +21,7 @@ def normalize_pattern(text: str) -> str:
     Raises ``StoreValidationError("invalid_plate_pattern")`` for characters that
     cannot be on a plate, an empty pattern, or one that is only wildcards.
     """
-    pattern = _SEPARATORS.sub("", text.translate(CYRILLIC_TO_LATIN).upper())
+    pattern = _SEPARATORS.sub("", to_latin_upper(text))
     pattern = re.sub(r"\*+", "*", pattern)
     if (
         not pattern
@@ -45,6 +45,10 @@ def canonical_plate(text: str) -> str:
     its wildcards, ``AE?234BK`` would name another car (``AE234BK``).
     """
     plate = normalize_plate(text)
-    if not plate or len(plate) > MAX_PLATE_LENGTH or not WILDCARDS.isdisjoint(text):
+    if (
+        not plate
+        or len(plate) > MAX_PLATE_LENGTH
+        or not WILDCARDS.isdisjoint(to_latin_upper(text))
+    ):
         raise StoreValidationError("invalid_plate", plate=text)
     return plate
