@@ -9,10 +9,13 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import sqlite3
+import threading
 from typing import Any
 
 from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
+from homeassistant.components.websocket_api.const import SIGNAL_WEBSOCKET_DISCONNECTED
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import DATA_DISPATCHER, async_dispatcher_connect
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -22,9 +25,10 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from custom_components.plate_tracker.const import SIGNAL_SIGHTING
 from custom_components.plate_tracker.dashboard import CARD_FILE, CARD_URL
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
-from custom_components.plate_tracker.store import SightingStore
+from custom_components.plate_tracker.store import SearchQuery, SightingStore
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -264,3 +268,124 @@ async def test_no_card_without_the_frontend(
     client = await hass_client()
     response = await client.get(CARD_URL)
     assert response.status == 404
+
+
+async def test_feed_closed_while_the_store_is_read_leaves_no_listener(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dashboard closed while its first page is read must not leave the feed running.
+
+    Phones and tablets drop their websocket all the time; on a slow disk each drop
+    during the first read would otherwise leave a listener behind for good, signing
+    links for every sighting to a connection that is gone, until Home Assistant stops.
+    """
+    store = init_folder.runtime_data.store
+    reading = threading.Event()
+    release = threading.Event()
+    search = store.search
+
+    def slow_search(query: SearchQuery) -> Any:
+        reading.set()
+        release.wait(10)
+        return search(query)
+
+    monkeypatch.setattr(store, "search", slow_search)
+    closed = asyncio.Event()
+    async_dispatcher_connect(hass, SIGNAL_WEBSOCKET_DISCONNECTED, closed.set)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "plate_tracker/sightings/subscribe"})
+    assert await hass.async_add_executor_job(reading.wait, 10)
+
+    await client.close()
+    async with asyncio.timeout(10):
+        await closed.wait()
+    release.set()
+    await hass.async_block_till_done()
+
+    signal = init_folder.runtime_data.hub.signal(SIGNAL_SIGHTING)
+    feeds = [
+        target
+        for target in hass.data[DATA_DISPATCHER].get(signal, {})
+        if "ws_subscribe_sightings" in getattr(target, "__qualname__", "")
+    ]
+    assert feeds == []
+
+
+async def test_feed_drops_sightings_a_purge_erased(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """An erased plate must leave the dashboards that show it, not linger until a reload.
+
+    A purge (an erasure request, or retention) removes sightings for good; the card on
+    the control room's wall must not keep showing them. The feed sends the list again,
+    as a first message, so the card replaces what it shows.
+    """
+    client = await hass_ws_client(hass)
+    subscription, result = await _subscribe(client)
+    assert result["success"], result
+    assert (await _next(client))["event"]["sightings"] == []
+    hub = init_folder.runtime_data.hub
+    for minutes, plate in enumerate(("AE1234BK", "KA0001AA")):
+        hub.async_publish(
+            await _record(hass, init_folder, plate, NOW + timedelta(minutes=minutes))
+        )
+        assert (await _next(client))["event"]["sightings"][0]["plate"] == plate
+
+    await hass.services.async_call(
+        "plate_tracker",
+        "purge_sightings",
+        {"plate": "AE1234BK", "reason": "Erasure request 17"},
+        blocking=True,
+        return_response=True,
+    )
+
+    refreshed = await _next(client)
+    assert refreshed["id"] == subscription
+    assert refreshed["event"]["initial"] is True
+    assert [one["plate"] for one in refreshed["event"]["sightings"]] == ["KA0001AA"]
+
+
+async def test_feed_purged_while_the_first_list_is_read(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A purge during the first read may come after that read's snapshot: the list comes again."""
+    hub = init_folder.runtime_data.hub
+    hub.async_publish(await _record(hass, init_folder, "AE1234BK", NOW))
+    store = init_folder.runtime_data.store
+    reading = threading.Event()
+    release = threading.Event()
+    search = store.search
+
+    def slow_search(query: SearchQuery) -> Any:
+        page = search(query)
+        if not reading.is_set():
+            reading.set()
+            release.wait(10)
+        return page
+
+    monkeypatch.setattr(store, "search", slow_search)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "plate_tracker/sightings/subscribe"})
+    assert await hass.async_add_executor_job(reading.wait, 10)
+    await hass.services.async_call(
+        "plate_tracker",
+        "purge_sightings",
+        {"plate": "AE1234BK", "reason": "Erasure request 18"},
+        blocking=True,
+        return_response=True,
+    )
+    release.set()
+
+    assert (await _next(client))["success"]
+    first = await _next(client)
+    assert [one["plate"] for one in first["event"]["sightings"]] == ["AE1234BK"]
+    again = await _next(client)
+    assert again["event"] == {"initial": True, "sightings": []}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -11,6 +13,8 @@ from .entity import PlateTrackerCameraEntity, async_add_camera_entities
 from .records import Sighting
 
 PARALLEL_UPDATES = 0
+
+_NEXT_MOMENT = timedelta(microseconds=1)
 
 PLATE_CROP = ImageEntityDescription(key="plate_crop", translation_key="plate_crop")
 
@@ -46,8 +50,17 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
 
     @callback
     def handle_sighting(self, sighting: Sighting) -> None:
-        """Tell the frontend that a new crop is there."""
-        self._attr_image_last_updated = sighting.seen_at
+        """Tell the frontend that a new crop is there.
+
+        The state must change for the frontend to fetch it: a second plate of one
+        picture has the same time as the first, and a pass read late an earlier one.
+        """
+        shown = self._attr_image_last_updated
+        self._attr_image_last_updated = (
+            sighting.seen_at
+            if shown is None or sighting.seen_at > shown
+            else shown + _NEXT_MOMENT
+        )
 
     @callback
     def handle_latest_changed(self) -> None:

@@ -159,7 +159,10 @@ async def async_setup_entry(
 ) -> None:
     """Add the engine's counters, a last-plate sensor per camera, an ANPR camera's times."""
     async_add_entities(
-        EngineSensorEntity(entry, description) for description in ENGINE_SENSORS
+        LastPurgeSensorEntity(entry, description)
+        if description.key == "last_purge"
+        else EngineSensorEntity(entry, description)
+        for description in ENGINE_SENSORS
     )
     for subentry in entry.subentries.values():
         if subentry.data.get(CONF_SOURCE) == SOURCE_ANPR:
@@ -307,6 +310,25 @@ class EngineSensorEntity(SensorEntity):
     def native_value(self) -> float | int | datetime | None:
         """The counter's current value."""
         return self.entity_description.value_fn(self._runtime)
+
+
+class LastPurgeSensorEntity(EngineSensorEntity, RestoreSensor):
+    """When retention last purged: restored, so a restart does not show "unknown" until the next night."""
+
+    _restored: datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Take the time known before a restart."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None and (
+            isinstance(last.native_value, datetime)
+        ):
+            self._restored = last.native_value
+
+    @property
+    def native_value(self) -> float | int | datetime | None:
+        """The last purge since this start, else the one from before it."""
+        return super().native_value or self._restored
 
 
 class WatchlistLastSeenSensorEntity(PlateTrackerWatchlistEntity, SensorEntity):

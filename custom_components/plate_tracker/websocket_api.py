@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 import voluptuous as vol
 
-from .const import DOMAIN, SIGNAL_SIGHTING
+from .const import DOMAIN, SIGNAL_SIGHTING, SIGNAL_SIGHTINGS_REMOVED
 from .coordinator import loaded_hub, sighting_with_links
 from .database import async_store_failed
 from .records import Sighting
@@ -54,9 +54,10 @@ async def ws_subscribe_sightings(
     announced again (a direction learned at the end of a pass) comes again with
     the same ``sighting_id``. The subscription is made before the store is read,
     so nothing stored in between is missed (what is announced meanwhile follows
-    the first message); a sighting may then come twice. A database that fails to
-    read refuses the subscription (``store_failed``) and, when damaged, gets its
-    file checked; the card shows the error and asks again later.
+    the first message); a sighting may then come twice. After a purge the list
+    comes again, with ``"initial": true``, without what was erased. A database
+    that fails to read refuses the subscription (``store_failed``) and, when
+    damaged, gets its file checked; the card shows the error and asks again later.
     """
     entry = loaded_hub(hass)
     if entry is None:
@@ -64,8 +65,11 @@ async def ws_subscribe_sightings(
             msg["id"], "not_loaded", "Plate Tracker is not set up or not loaded"
         )
         return
-    signal = entry.runtime_data.hub.signal(SIGNAL_SIGHTING)
+    hub = entry.runtime_data.hub
     waiting: list[Sighting] | None = []
+    purged_while_reading = False
+    # Per purge being answered: what was announced since its read of the store began.
+    rereads: list[list[Sighting]] = []
 
     def send(sightings: Sequence[Sighting], *, initial: bool = False) -> None:
         # The entry is looked up per message: a reload replaces its runtime data
@@ -81,27 +85,74 @@ async def ws_subscribe_sightings(
 
     @callback
     def forward(sighting: Sighting) -> None:
+        for announced in rereads:
+            announced.append(sighting)
         if waiting is not None:
             waiting.append(sighting)
         else:
             send([sighting])
 
-    unsubscribe = async_dispatcher_connect(hass, signal, forward)
+    async def send_after_purge() -> None:
+        # The whole list again, so the card drops what was erased; what is announced
+        # while the store is read is sent again after it, or the list would hide it.
+        if (current := loaded_hub(hass)) is None:
+            return
+        announced: list[Sighting] = []
+        rereads.append(announced)
+        try:
+            page = await hass.async_add_executor_job(
+                current.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
+            )
+        except sqlite3.Error as err:
+            async_store_failed(hass, current.entry_id, err)
+            return
+        finally:
+            rereads.remove(announced)
+        if msg["id"] in connection.subscriptions:
+            send(page.sightings, initial=True)
+            if announced:
+                send(announced)
+
+    @callback
+    def purged() -> None:
+        nonlocal purged_while_reading
+        if waiting is not None:
+            # The first list may have been read before the purge: read again after it.
+            purged_while_reading = True
+            return
+        hass.async_create_background_task(
+            send_after_purge(), f"{WS_SUBSCRIBE_SIGHTINGS} after a purge"
+        )
+
+    unsubscribers = [
+        async_dispatcher_connect(hass, hub.signal(SIGNAL_SIGHTING), forward),
+        async_dispatcher_connect(hass, hub.signal(SIGNAL_SIGHTINGS_REMOVED), purged),
+    ]
+
+    @callback
+    def unsubscribe() -> None:
+        for unsubscribe_one in unsubscribers:
+            unsubscribe_one()
+
+    # Registered before the store is read: a connection closed meanwhile ends it.
+    connection.subscriptions[msg["id"]] = unsubscribe
     try:
         page = await hass.async_add_executor_job(
             entry.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
         )
     except sqlite3.Error as err:
-        unsubscribe()
+        if connection.subscriptions.pop(msg["id"], None) is not None:
+            unsubscribe()
         async_store_failed(hass, entry.entry_id, err)
         connection.send_error(
             msg["id"], "store_failed", f"The sightings database failed: {err}"
         )
         return
-    connection.subscriptions[msg["id"]] = unsubscribe
     connection.send_result(msg["id"])
     send(page.sightings, initial=True)
     pending = waiting if waiting is not None else []
     waiting = None
     for sighting in pending:
         send([sighting])
+    if purged_while_reading:
+        purged()
