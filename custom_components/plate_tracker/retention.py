@@ -44,22 +44,18 @@ async def async_purge_expired(
     try:
         report = await hass.async_add_executor_job(
             partial(
-                store.purge_expired,
-                dt_util.utcnow(),
+                _purge_and_audit,
+                store,
                 int(options.get(CONF_KEEP_DAYS, DEFAULT_KEEP_DAYS)),
                 int(options.get(CONF_KEEP_HIT_DAYS, DEFAULT_KEEP_HIT_DAYS)),
                 int(keep_image_days) if keep_image_days else None,
-                progress=progress,
+                progress,
             )
         )
-    except Exception as err:
-        await _audit_interrupted(hass, store, progress, err)
+    except Exception:
         if progress.sightings:
             await entry.runtime_data.hub.async_sightings_removed(store)
         raise
-    await hass.async_add_executor_job(
-        store.audit_append, None, AUDIT_ACTION, asdict(report), None, dt_util.utcnow()
-    )
     if report.sightings:
         await entry.runtime_data.hub.async_sightings_removed(store)
     entry.runtime_data.last_purge = (dt_util.utcnow(), report)
@@ -72,8 +68,36 @@ async def async_purge_expired(
     return report
 
 
-async def _audit_interrupted(
-    hass: HomeAssistant, store: SightingStore, progress: PurgeProgress, err: Exception
+def _purge_and_audit(
+    store: SightingStore,
+    keep_days: int,
+    keep_hit_days: int,
+    keep_image_days: int | None,
+    progress: PurgeProgress,
+) -> PurgeReport:
+    """Purge and write the audit line in one blocking job.
+
+    Audited from the purge's own thread: cancelling the awaiting task (Home
+    Assistant stopping) does not stop the thread, which goes on erasing, so
+    an audit left to the task would be skipped.
+    """
+    try:
+        report = store.purge_expired(
+            dt_util.utcnow(),
+            keep_days,
+            keep_hit_days,
+            keep_image_days,
+            progress=progress,
+        )
+    except BaseException as err:
+        _audit_interrupted(store, progress, err)
+        raise
+    store.audit_append(None, AUDIT_ACTION, asdict(report), None, dt_util.utcnow())
+    return report
+
+
+def _audit_interrupted(
+    store: SightingStore, progress: PurgeProgress, err: BaseException
 ) -> None:
     """Audit what a failed purge had already erased; a failing audit is logged, not raised."""
     report = progress.report()
@@ -86,11 +110,10 @@ async def _audit_interrupted(
     if report == PurgeReport():
         return
     try:
-        await hass.async_add_executor_job(
-            store.audit_append,
+        store.audit_append(
             None,
             AUDIT_ACTION,
-            {**asdict(report), "interrupted": str(err)},
+            {**asdict(report), "interrupted": str(err) or type(err).__name__},
             None,
             dt_util.utcnow(),
         )

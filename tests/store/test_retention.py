@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import sqlite3
+import threading
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.plate_tracker.records import WatchlistEntry
+from custom_components.plate_tracker.records import NewSighting, WatchlistEntry
+from custom_components.plate_tracker.retention import async_purge_expired
 from custom_components.plate_tracker.store import (
     PurgeProgress,
     PurgeReport,
@@ -186,3 +192,59 @@ def test_purge_restores_automatic_checkpoints(store: SightingStore) -> None:
     store.purge_expired(NOW, batch_size=1)
     assert store._writer is not None
     assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+
+
+async def test_a_retention_purge_cancelled_by_shutdown_is_audited(
+    hass: HomeAssistant, init_folder: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant cancels a purge still running when it stops; its thread erases on.
+
+    Cancelling the task does not stop the purge's thread: what it erased must
+    be in the audit log all the same, or evidence goes without a trace.
+    """
+    hass.config_entries.async_update_entry(
+        init_folder, options={**init_folder.options, "keep_days": 1}
+    )
+    await hass.async_block_till_done()
+    store = init_folder.runtime_data.store
+    old, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=dt_util.utcnow() - timedelta(days=3),
+            plate="AA0000AA",
+            raw="AA0000AA",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    erase = store._purge_sightings
+    cancelled = threading.Event()
+
+    def erase_after_the_cancel(*args: Any) -> None:
+        assert cancelled.wait(5)
+        erase(*args)
+
+    monkeypatch.setattr(store, "_purge_sightings", erase_after_the_cancel)
+    purge = hass.async_create_task(async_purge_expired(hass, init_folder))
+    await asyncio.sleep(0.05)
+    purge.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await purge
+    cancelled.set()
+    await hass.async_add_executor_job(lambda: None)
+    await hass.async_block_till_done()
+
+    def purged_and_audited() -> bool:
+        return store.get(old.id) is None and any(
+            line.action == "retention_purge" for line in store.audit_log()
+        )
+
+    for _ in range(100):
+        if await hass.async_add_executor_job(purged_and_audited):
+            break
+        await asyncio.sleep(0.05)
+    assert await hass.async_add_executor_job(store.get, old.id) is None
+    (line,) = await hass.async_add_executor_job(store.audit_log)
+    assert line.action == "retention_purge"
+    assert line.details["sightings"] == 1

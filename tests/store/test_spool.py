@@ -470,3 +470,52 @@ def test_a_sighting_set_aside_is_kept_with_why_in_a_file_of_its_own(
     kept = waiting(SightingSpool.open(path))
     assert kept == [refused, sighting("KA7777OO")]
     assert kept[0].snapshot_jpeg == refused.snapshot_jpeg
+
+
+def test_a_sighting_set_aside_after_a_torn_line_is_not_swallowed_by_it(
+    tmp_path: Path,
+) -> None:
+    """A set-aside cut off by a power cut or a full disk must not cost the next sighting set aside.
+
+    Appended to a line without its newline, the next sighting would join it in
+    one line that is no sighting: moved back into the spool, it would be
+    skipped as damage, and the sighting lost for good.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    spool.set_aside(sighting("AE1234BK"), "StoreValidationError: invalid_plate")
+    with spool.set_aside_path.open("a", encoding="utf-8") as file:
+        file.write('{"v":1,"camera":"exit')
+
+    spool.set_aside(sighting("KA7777OO", at=5), "StoreValidationError: invalid_plate")
+    spool.set_aside_path.replace(path)
+    reopened = SightingSpool.open(path)
+    assert [e.plate for e in waiting(reopened)] == ["AE1234BK", "KA7777OO"]
+
+
+def test_a_rewrite_the_disk_refuses_leaves_no_copy_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool is written when the disk is full; a half-written copy of it would keep it full.
+
+    That copy can be as large as the spool (gigabytes after an outage) and
+    takes the room the database needs to take the sightings again.
+    """
+    path = tmp_path / "plate_tracker.spool.jsonl"
+    spool = SightingSpool.open(path)
+    spool.append(sighting("AE1234BK"))
+    refuse_fsync(monkeypatch)
+    with pytest.raises(SpoolWriteError):
+        spool.append(sighting("KA7777OO", at=5))
+    with pytest.raises(SpoolWriteError):
+        spool.append(sighting("BC0001AA", at=9))  # rewrites the file: refused too
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    monkeypatch.undo()
+    spool.append(sighting("AA0006AA", at=6))
+    assert [e.plate for e in waiting(SightingSpool.open(path))] == [
+        "AE1234BK",
+        "KA7777OO",
+        "BC0001AA",
+        "AA0006AA",
+    ]

@@ -34,7 +34,9 @@ import logging
 import os
 from pathlib import Path
 import secrets
-from typing import TYPE_CHECKING
+import tempfile
+import time
+from typing import IO, TYPE_CHECKING
 import zipfile
 
 from .errors import StoreValidationError
@@ -48,6 +50,8 @@ _LOGGER = logging.getLogger(__name__)
 _NO_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 """What ``link`` fails with on a file system without hard links (FAT and
 exFAT, as on many USB sticks and memory cards, say ``EPERM``)."""
+
+_CHUNK_BYTES = 64 * 1024
 
 CSV_COLUMNS = (
     "id",
@@ -81,9 +85,6 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         raise StoreValidationError("export_folder_missing", path=str(dest.parent))
     hashes: dict[str, dict[str, str | int]] = {}
     crops = snapshots = sightings = 0
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
     partial = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.partial")
     # O_EXCL: this file is this export's alone, never one another export writes
     # too. Made as open() makes files (not mkstemp's owner-only mode), since an
@@ -93,7 +94,13 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         with (
             os.fdopen(descriptor, "w+b") as file,
             zipfile.ZipFile(file, "w") as archive,
+            # The table of an export of millions of sightings is hundreds of
+            # MB: it waits on disk, in a file without a name, not in memory.
+            tempfile.TemporaryFile(dir=dest.parent) as table_file,
+            io.TextIOWrapper(table_file, encoding="utf-8", newline="") as table,
         ):
+            writer = csv.writer(table, lineterminator="\r\n")
+            writer.writerow(CSV_COLUMNS)
 
             def add(name: str, data: bytes, method: int) -> None:
                 archive.writestr(name, data, compress_type=method)
@@ -144,7 +151,8 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
                 if page.next_cursor is None:
                     break
                 page_query = replace(page_query, cursor=page.next_cursor)
-            add("sightings.csv", table.getvalue().encode(), zipfile.ZIP_DEFLATED)
+            table.flush()
+            _add_file(archive, "sightings.csv", table_file, hashes)
             manifest = {
                 "format": "plate_tracker evidence export 1",
                 "created_at": datetime.now(UTC).isoformat(),
@@ -177,6 +185,27 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         sha256=digest,
         files={name: str(entry["sha256"]) for name, entry in hashes.items()},
     )
+
+
+def _add_file(
+    archive: zipfile.ZipFile,
+    name: str,
+    source: IO[bytes],
+    hashes: dict[str, dict[str, str | int]],
+) -> None:
+    """Copy ``source`` from its start into the archive a chunk at a time, compressed, and hash it."""
+    size = source.seek(0, os.SEEK_END)
+    source.seek(0)
+    info = zipfile.ZipInfo(name, time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16  # as writestr gives a file added by name
+    info.file_size = size  # so that a table past 4 GiB gets ZIP64 sizes
+    digest = hashlib.sha256()
+    with archive.open(info, "w") as entry:
+        while chunk := source.read(_CHUNK_BYTES):
+            digest.update(chunk)
+            entry.write(chunk)
+    hashes[name] = {"sha256": digest.hexdigest(), "size": size}
 
 
 def _publish(partial: Path, dest: Path) -> None:

@@ -477,8 +477,14 @@ class SightingSpool:
         """
         created = not self.set_aside_path.exists()
         self.set_aside_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.set_aside_path.open("a", encoding="utf-8") as file:
-            file.write(sighting_to_line(new, refused=reason) + "\n")
+        line = (sighting_to_line(new, refused=reason) + "\n").encode("utf-8")
+        with self.set_aside_path.open("a+b") as file:
+            # A line cut off at the end (a power cut, a full disk) would swallow this one.
+            if file.seek(0, os.SEEK_END):
+                file.seek(-1, os.SEEK_END)
+                if file.read(1) != b"\n":
+                    line = b"\n" + line
+            file.write(line)
             file.flush()
             os.fsync(file.fileno())
         if created:
@@ -497,17 +503,22 @@ class SightingSpool:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             partial = self.path.with_name(self.path.name + ".tmp")
-            with partial.open("wb") as file:
-                for line, _, _ in self._file_lines(0, self._on_file, images=False):
-                    file.write(line if line.endswith(b"\n") else line + b"\n")
-                    held += 1
-                file.writelines(
-                    (sighting_to_line(waiting) + "\n").encode("utf-8")
-                    for waiting in from_memory
-                )
-                file.flush()
-                os.fsync(file.fileno())
-            partial.replace(self.path)
+            try:
+                with partial.open("wb") as file:
+                    for line, _, _ in self._file_lines(0, self._on_file, images=False):
+                        file.write(line if line.endswith(b"\n") else line + b"\n")
+                        held += 1
+                    file.writelines(
+                        (sighting_to_line(waiting) + "\n").encode("utf-8")
+                        for waiting in from_memory
+                    )
+                    file.flush()
+                    os.fsync(file.fileno())
+                partial.replace(self.path)
+            except BaseException:
+                # A copy cut short by a full disk would keep the disk full.
+                partial.unlink(missing_ok=True)
+                raise
         if self.path.parent.exists():
             _fsync_dir(self.path.parent)
         if held < self._on_file:
