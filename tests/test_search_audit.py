@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
+import yaml
 
 from custom_components.plate_tracker.records import NewSighting, Sighting
 from custom_components.plate_tracker.retention import async_purge_expired
@@ -364,3 +365,52 @@ async def test_audit_log_is_readable_by_admins_only_and_complete(
     ]
     response = await call(hass, "audit_log", {"action": "audit_log"}, hass_admin_user)
     assert [line["action"] for line in response["records"]] == ["audit_log"]
+
+
+async def test_an_empty_plate_purges_nothing(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    sightings: list[Sighting],
+    hass_admin_user: User,
+) -> None:
+    """An empty plate is a mistake, not "every plate": erasure must name the car.
+
+    A script whose plate template rendered empty erased every car seen in the
+    time range instead of the one it meant to.
+    """
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "purge_sightings",
+            {
+                "plate": "",
+                "since": "2026-11-01T00:00:00+00:00",
+                "reason": "data subject request",
+            },
+            hass_admin_user,
+        )
+    assert err.value.translation_key == "plate_empty"
+    store = init_folder.runtime_data.store
+    assert await hass.async_add_executor_job(store.count) == len(sightings)
+
+
+@pytest.mark.usefixtures("init_folder")
+async def test_audit_log_takes_the_limit_its_form_offers(
+    hass: HomeAssistant, hass_admin_user: User
+) -> None:
+    """The largest limit the service's form offers is one the service accepts.
+
+    The form and schema allowed 1000 lines while the store refused more than
+    500, so the documented maximum failed with "page size out of range".
+    """
+    services = yaml.safe_load(
+        (
+            Path(__file__).parents[1] / "custom_components/plate_tracker/services.yaml"
+        ).read_text(encoding="utf-8")
+    )
+    offered = services["audit_log"]["fields"]["limit"]["selector"]["number"]["max"]
+    response = await call(hass, "audit_log", {"limit": offered}, hass_admin_user)
+    assert response == {"records": []}
+    with pytest.raises(vol.Invalid) as err:
+        await call(hass, "audit_log", {"limit": offered + 1}, hass_admin_user)
+    assert "limit" in str(err.value)

@@ -173,3 +173,42 @@ async def test_a_watchlist_file_with_such_an_expiry_imports_nothing(
     assert "line 2, expires_at: expires_at_invalid" in str(err.value)
     listed = await call_as_admin(hass, hass_admin_user, "watchlist_list", {})
     assert listed["entries"] == []
+
+
+@pytest.mark.parametrize("not_an_id", [1.5, True])
+async def test_an_id_that_is_no_whole_number_names_no_row(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    not_an_id: float,
+) -> None:
+    """An id of 1.5 or ``true`` is refused, not read as sighting 1.
+
+    A legal hold, an acknowledgement or a removal acts on evidence: a typo or
+    a template that rendered a fraction or a boolean must not put another
+    car's sighting on hold.
+    """
+    store = init_folder.runtime_data.store
+    first, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="bridge",
+            seen_at=datetime(2026, 11, 25, 12, tzinfo=UTC),
+            plate="AE1234BK",
+            raw="AE1234BK",
+            confidence=0.9,
+            source="folder",
+        ),
+    )
+    assert first.id == 1
+    with pytest.raises(vol.Invalid) as err:
+        await call_as_admin(
+            hass,
+            hass_admin_user,
+            "set_legal_hold",
+            {"sighting_ids": [not_an_id], **REASON},
+        )
+    assert "sighting_ids" in str(err.value)
+    held = await hass.async_add_executor_job(store.get, first.id)
+    assert held is not None
+    assert not held.legal_hold

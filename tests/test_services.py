@@ -342,3 +342,26 @@ async def test_capture_camera_refuses_wrong_service_data(
     ):
         await hass.services.async_call(DOMAIN, "capture_camera", data, blocking=True)
     get_image.assert_not_called()
+
+
+@pytest.mark.usefixtures("init_folder")
+async def test_a_watchlist_export_the_disk_refuses_is_a_translated_error(
+    hass: HomeAssistant, allowed_dir: Path, hass_admin_user: User
+) -> None:
+    """A file that cannot be written (a folder that is not there) is said in words.
+
+    The OSError reached the user as an untranslated "unknown error" that did
+    not say which file failed.
+    """
+    target = allowed_dir / "not_there" / "watchlist.csv"
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "watchlist_export",
+            {"file_path": str(target)},
+            blocking=True,
+            return_response=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == "export_failed"
+    assert err.value.translation_placeholders["path"] == str(target)

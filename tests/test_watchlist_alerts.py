@@ -232,6 +232,12 @@ async def test_removed_entry_removes_its_sensor(
             context=Context(user_id=hass_admin_user.id),
         )
     assert err.value.translation_key == "watchlist_entry_not_found"
+    store = init_folder.runtime_data.store
+    audit = await hass.async_add_executor_job(store.audit_log)
+    removed = next(line for line in audit if line.action == "watchlist_remove")
+    # Removed by id: the audit still says which plate stopped being watched
+    # (an imported entry's id appears nowhere else in the audit log).
+    assert removed.details == {"entry": listed["entry_id"], "plate": "AE1234BK"}
 
 
 async def test_signed_image_links(
@@ -338,6 +344,56 @@ async def test_import_applies_all_or_nothing(
     assert exported is not None
     assert "AE1234BK" in str(exported["csv"])
     assert exported["count"] == 2
+
+
+async def test_an_import_file_in_a_local_code_page_is_refused_not_garbled(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    allowed_dir: Path,
+) -> None:
+    """Excel in Ukraine saves "CSV" in cp1251: its labels must not become question marks.
+
+    Read with replacement characters, every Cyrillic label and case reason
+    imported as "\ufffd" runs, and the officer alerted later read nothing
+    useful. The file is refused with what to do instead.
+    """
+    path = allowed_dir / "watchlist.csv"
+    await hass.async_add_executor_job(
+        path.write_bytes,
+        "plate,label,reason\nAE1234BK,Викрадена Шкода,Справа 12\n".encode("cp1251"),
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "watchlist_import",
+            {"file_path": str(path)},
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == "csv_not_utf8"
+    assert init_folder.runtime_data.alerts.entries == []
+
+
+async def test_an_import_reads_an_expiry_without_time_zone_as_local_time(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A spreadsheet writes times without a zone; watchlist_add reads them as local time, so must an import.
+
+    Refusing them made every exported file edited in Excel unimportable.
+    """
+    await hass.config.async_set_time_zone("Europe/Kyiv")
+    response = await hass.services.async_call(
+        DOMAIN,
+        "watchlist_import",
+        {"csv": "plate,label,expires_at\nAE1234BK,Skoda,2026-12-31T18:00:00\n"},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+        return_response=True,
+    )
+    assert response == {"imported": 1, "total": 1}
+    (listed,) = init_folder.runtime_data.alerts.entries
+    assert listed.expires_at == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 
 
 async def test_acknowledge_records_who_and_when(

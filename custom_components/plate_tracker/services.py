@@ -188,7 +188,7 @@ AUDIT_LOG_SCHEMA = vol.Schema(
         vol.Optional("user_id"): utf8_string,
         vol.Optional("action"): utf8_string,
         vol.Optional("limit", default=100): vol.All(
-            whole_number, vol.Range(min=1, max=1000)
+            whole_number, vol.Range(min=1, max=MAX_PAGE_SIZE)
         ),
         vol.Optional("offset", default=0): vol.All(
             whole_number, vol.Range(min=0, max=SQLITE_MAX_INTEGER)
@@ -481,10 +481,16 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     await require_admin(hass, call)
     entry = hub_entry(hass)
     which: int | str
+    details: dict[str, Any]
     if "entry_id" in call.data:
-        which = call.data["entry_id"]
+        which = entry_id = call.data["entry_id"]
+        # The id alone would not tell an auditor which plate stopped being
+        # watched: an imported entry's id is in no earlier audit line.
+        listed = entry.runtime_data.alerts.entry_by_id(entry_id)
+        details = {"entry": which, "plate": listed.plate if listed else None}
     elif "plate" in call.data:
         which = _plate_or_pattern(call.data["plate"])
+        details = {"entry": which}
     else:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="entry_or_plate_required"
@@ -500,7 +506,7 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     # Sightings matched before the index is rebuilt still see the entry: the
     # fewer awaits in between, the fewer hits that have to be skipped.
     await entry.runtime_data.alerts.async_reload_watchlist()
-    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, {"entry": which})
+    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, details)
     return None
 
 
@@ -540,12 +546,25 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         raw = await _read_allowed_file(
             hass, call.data[ATTR_FILE_PATH], MAX_IMPORT_BYTES
         )
-        text = raw.decode("utf-8-sig", errors="replace")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            # A spreadsheet's "CSV" in a local code page (cp1251 in Ukraine): read
+            # with replacement characters, its labels and reasons would be lost.
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="csv_not_utf8",
+                translation_placeholders={"offset": str(err.start)},
+            ) from err
     else:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="csv_required"
         )
-    entries, errors = parse_watchlist_csv(text)
+    # An expiry without a time zone (as a spreadsheet writes it) is local time,
+    # as it is for watchlist_add.
+    entries, errors = parse_watchlist_csv(
+        text, default_tz=dt_util.get_default_time_zone()
+    )
     if errors:
         # All or nothing: one bad row and nothing is applied, and every bad row is named.
         shown = "; ".join(
@@ -593,7 +612,15 @@ async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     }
     if ATTR_FILE_PATH in call.data:
         path = await _allowed_path(hass, call.data[ATTR_FILE_PATH])
-        await hass.async_add_executor_job(path.write_text, text, "utf-8")
+        try:
+            await hass.async_add_executor_job(path.write_text, text, "utf-8")
+        except OSError as err:
+            # The folder's disk: missing, full or read-only.
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="export_failed",
+                translation_placeholders={"path": str(path), "error": str(err)},
+            ) from err
         response["path"] = str(path)
     await _audit(
         hass,
@@ -742,7 +769,7 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
             entry,
             partial(
                 entry.runtime_data.store.purge,
-                _plate_or_pattern(plate) if plate else None,
+                _plate_or_pattern(plate) if plate is not None else None,
                 since,
                 until,
                 progress=progress,

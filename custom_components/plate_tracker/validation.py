@@ -41,7 +41,18 @@ def real_number(value: Any) -> float:
     return number
 
 
-ROW_ID = vol.All(whole_number, vol.Range(min=1, max=SQLITE_MAX_INTEGER))
+def _row_id(value: Any) -> int:
+    """Coerce to an id as ``whole_number`` does, refusing ``true`` and fractions.
+
+    ``int(1.5)`` and ``int(True)`` are 1: a legal hold or an acknowledgement
+    would act on a row nobody named.
+    """
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise vol.Invalid("expected a whole number")
+    return whole_number(value)
+
+
+ROW_ID = vol.All(_row_id, vol.Range(min=1, max=SQLITE_MAX_INTEGER))
 """A sighting's, hit's or watchlist entry's id."""
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 import sqlite3
 import threading
+import tracemalloc
 import zipfile
 
 import pytest
@@ -21,8 +22,10 @@ from custom_components.plate_tracker.store import (
     ExportReport,
     SearchPage,
     SearchQuery,
+    SearchSort,
     SightingStore,
     StoreValidationError,
+    export as export_module,
 )
 
 from .conftest import T0, minutes, sighting
@@ -208,6 +211,74 @@ def test_export_to_a_file_system_without_links_never_overwrites(
     assert caught.value.translation_key == "export_exists"
     assert taken.read_bytes() == b"another export"
     assert sorted(p.name for p in exports.iterdir()) == ["case.zip", "taken.zip"]
+
+
+def test_a_large_export_does_not_hold_its_table_in_memory(
+    store: SightingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export of a city's month is millions of rows: its table must not fill Home Assistant's memory.
+
+    Held in memory the table took several times its own size (the text, a
+    copy, its bytes); written on disk, memory stays that of one page of the
+    search whatever the export's size.
+    """
+    store.record_many(
+        sighting(
+            plate=f"AA{number % 1000:04d}AA",
+            seen_at=T0 + minutes(number),
+            event_id=f"event-{number}",
+            alternatives=tuple((f"AA{other:04d}AB", 0.01) for other in range(12)),
+        )
+        for number in range(6000)
+    )
+    monkeypatch.setattr(export_module, "MAX_PAGE_SIZE", 50)
+    dest = tmp_path / "city.zip"
+    tracemalloc.start()
+    try:
+        report = store.export_zip(SearchQuery(), dest)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    with zipfile.ZipFile(dest) as archive:
+        table = archive.read("sightings.csv")
+        manifest = json.loads(archive.read("manifest.json"))
+    assert report.sightings == len(table.splitlines()) - 1 == 6000
+    assert manifest["files"]["sightings.csv"] == {
+        "sha256": hashlib.sha256(table).hexdigest(),
+        "size": len(table),
+    }
+    assert peak < len(table) / 2, (peak, len(table))
+
+
+def test_an_export_sorted_by_confidence_misses_no_sighting_read_again_meanwhile(
+    store: SightingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export must hold every sighting its query selects, whatever is stored meanwhile.
+
+    A better frame of an event raises its sighting's confidence: read in pages
+    of separate snapshots, a sighting that moves ahead of the pages already
+    written is in none of them, though it matched the query all along.
+    """
+    for event, confidence in (("a", 0.9), ("b", 0.8), ("c", 0.7)):
+        store.record(sighting(event_id=event, confidence=confidence))
+    monkeypatch.setattr(export_module, "MAX_PAGE_SIZE", 1)
+    search = store.search
+    pages = 0
+
+    def better_frame_after_the_first_page(query: SearchQuery) -> SearchPage:
+        nonlocal pages
+        page = search(query)
+        pages += 1
+        if pages == 1:
+            store.record(sighting(event_id="c", confidence=0.95))
+        return page
+
+    monkeypatch.setattr(store, "search", better_frame_after_the_first_page)
+    report = store.export_zip(
+        SearchQuery(sort=SearchSort.CONFIDENCE), tmp_path / "case.zip"
+    )
+    assert report.sightings == 3
 
 
 def test_audit_log_filters_and_orders(store: SightingStore) -> None:

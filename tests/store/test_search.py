@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+import json
 
 import pytest
 
@@ -215,22 +216,38 @@ def _cursor_of(text: str) -> str:
     [
         # Each raised OverflowError or RecursionError out of the search: an
         # untranslated unknown error for an edited cursor.
-        pytest.param('["newest", 1, ' + "9" * 400 + "]", id="id-beyond-64-bits"),
-        pytest.param('["newest", ' + "9" * 400 + ", 1]", id="key-beyond-64-bits"),
+        pytest.param(
+            '["newest", SELECTION, 1, ' + "9" * 400 + "]", id="id-beyond-64-bits"
+        ),
+        pytest.param(
+            '["newest", SELECTION, ' + "9" * 400 + ", 1]", id="key-beyond-64-bits"
+        ),
         pytest.param("[" * 100_000, id="nested-too-deep"),
         # JSON as Python reads it, which the store never writes.
-        '["newest", NaN, 1]',
-        '["newest", Infinity, 1]',
-        '["confidence", 1e400, 1]',
-        '["newest", 1, 1.5]',
-        '["newest", true, 1]',
+        '["newest", SELECTION, NaN, 1]',
+        '["newest", SELECTION, Infinity, 1]',
+        '["confidence", SELECTION, 1e400, 1, 1]',
+        '["newest", SELECTION, 1, 1.5]',
+        '["newest", SELECTION, true, 1]',
+        '["newest", SELECTION, 1]',
+        '{"a": 1, "b": 2, "c": 3, "d": 4}',
     ],
 )
 def test_an_edited_cursor_is_refused_not_a_crash(
     city: SightingStore, text: str
 ) -> None:
-    """A cursor comes back from the caller, who may have edited it; only the store's own pass."""
+    """A cursor comes back from the caller, who may have edited it; only the store's own pass.
+
+    Each edit keeps the digest of the query's selection the store wrote, so
+    it is the edited sort keys that are refused.
+    """
     sort = SearchSort.CONFIDENCE if "confidence" in text else SearchSort.NEWEST
+    issued = city.search(SearchQuery(sort=sort, page_size=1)).next_cursor
+    assert issued is not None
+    selection = json.loads(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4)))[
+        1
+    ]
+    text = text.replace("SELECTION", json.dumps(selection))
     with pytest.raises(StoreValidationError) as caught:
         city.search(SearchQuery(cursor=_cursor_of(text), sort=sort))
     assert caught.value.translation_key == "invalid_cursor"
@@ -260,3 +277,54 @@ def test_fuzzy_paging_same_with_merge_or_sort(
             plate="AE1234BK", fuzzy=True, page_size=2, cursor=page.next_cursor
         )
     assert seen == ["AE1284BK", "AE1234B", "AE12348K", "AEI234BK", "AE1234BK"]
+
+
+def test_a_cursor_from_another_query_is_refused(city: SightingStore) -> None:
+    """A cursor goes on with the search it came from, never with another one.
+
+    Another query's cursor positioned the new search after that query's last
+    row: its newer results were skipped without a word, and a case file built
+    from the pages missed sightings.
+    """
+    first = city.search(SearchQuery(plate="AE*BK", page_size=1))
+    assert first.next_cursor is not None
+    for other in (
+        SearchQuery(plate="*34BK", cursor=first.next_cursor),
+        SearchQuery(plate="AE*BK", cameras=("bridge",), cursor=first.next_cursor),
+        SearchQuery(plate="AE*BK", since=T0, cursor=first.next_cursor),
+        SearchQuery(cursor=first.next_cursor),
+    ):
+        with pytest.raises(StoreValidationError) as caught:
+            city.search(other)
+        assert caught.value.translation_key == "invalid_cursor"
+    # The same search, typed another way and with a bigger page, goes on.
+    rest = city.search(
+        SearchQuery(plate="ae*bk", page_size=5, cursor=first.next_cursor)
+    )
+    assert [s.plate for s in rest.sightings] == ["AEI234BK", "AE1234BK"]
+
+
+def test_equal_confidence_lists_the_newest_sighting_first(
+    store: SightingStore,
+) -> None:
+    """Of equally confident reads the one seen last comes first, as the sort promises.
+
+    A slow source delivers an older sighting after a newer one: ordering ties
+    by when a row was stored put that older sighting first.
+    """
+    store.record(sighting(plate="KA0001AA", seen_at=T0 + minutes(5), confidence=0.8))
+    store.record(sighting(plate="KA0002AA", seen_at=T0, confidence=0.8))
+    store.record(sighting(plate="KA0003AA", seen_at=T0 + minutes(9), confidence=0.7))
+    expected = ["KA0001AA", "KA0002AA", "KA0003AA"]
+    assert plates(store, sort=SearchSort.CONFIDENCE) == expected
+    seen = []
+    query = SearchQuery(sort=SearchSort.CONFIDENCE, page_size=1)
+    while True:
+        page = store.search(query)
+        seen += [s.plate for s in page.sightings]
+        if page.next_cursor is None:
+            break
+        query = SearchQuery(
+            sort=SearchSort.CONFIDENCE, page_size=1, cursor=page.next_cursor
+        )
+    assert seen == expected

@@ -30,6 +30,7 @@ import binascii
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
+import hashlib
 import heapq
 from itertools import islice
 import json
@@ -197,6 +198,8 @@ class SightingStore:
         self._checkpointer: sqlite3.Connection | None = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._snapshot = threading.local()
+        """``conn``: this thread's snapshot connection inside ``snapshot()``."""
         self._checkpoint_lock = threading.Lock()
         self._main_file_held = False
         self._purges_running = 0
@@ -400,7 +403,13 @@ class SightingStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one read transaction, so it sees a single snapshot."""
+        """Run a block in one read transaction, so it sees a single snapshot.
+
+        Inside ``snapshot()`` the block reads that snapshot instead.
+        """
+        if (held := getattr(self._snapshot, "conn", None)) is not None:
+            yield held
+            return
         with self._read_lock:
             if self._reader is None:
                 raise RuntimeError("the sighting store is not open")
@@ -410,6 +419,33 @@ class SightingStore:
                 yield conn
             finally:
                 conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Let this thread's reads in the block see the database as it was at its start.
+
+        Something read in many steps (an export, page after page) then holds
+        every sighting its query selects exactly once, with its own images,
+        whatever is stored or purged meanwhile. The snapshot has a connection
+        of its own: other threads' reads are not held up, however long the
+        block runs. Nested blocks share the outer snapshot.
+        """
+        if getattr(self._snapshot, "conn", None) is not None:
+            yield
+            return
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            # A read transaction takes its snapshot at its first read, not at BEGIN.
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            self._snapshot.conn = conn
+            try:
+                yield
+            finally:
+                self._snapshot.conn = None
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     # -- sightings -----------------------------------------------------------
 
@@ -967,8 +1003,13 @@ class SightingStore:
                 maximum=MAX_PAGE_SIZE,
             )
         since_us, until_us = _time_range(query.since, query.until)
-        after = _decode_cursor(query.cursor, query.sort) if query.cursor else None
         pattern = normalize_pattern(query.plate) if query.plate is not None else None
+        selection = _selection_digest(query, pattern, since_us, until_us)
+        after = (
+            _decode_cursor(query.cursor, query.sort, selection)
+            if query.cursor
+            else None
+        )
         with self._read() as conn:
             filters = ["s.seen_us >= ?", "s.seen_us < ?"]
             params: list[Any] = [since_us, until_us]
@@ -1058,7 +1099,7 @@ class SightingStore:
                         query,
                     )
             page = rows[: query.page_size]
-            sightings = self._load_sightings(conn, [row[1] for row in page])
+            sightings = self._load_sightings(conn, [int(row[-1]) for row in page])
         if pattern is not None:
             match_kinds = {
                 s.plate: match_kinds.get(s.plate)
@@ -1066,7 +1107,7 @@ class SightingStore:
                 for s in sightings
             }
         next_cursor = (
-            _encode_cursor(query.sort, page[-1][0], page[-1][1])
+            _encode_cursor(query.sort, selection, page[-1])
             if len(rows) > query.page_size
             else None
         )
@@ -1657,8 +1698,12 @@ class SightingStore:
         See ``export.py`` for the layout. The file appears under ``dest`` only
         when complete. Raises ``StoreValidationError("export_exists")`` rather
         than overwrite a file, ``("export_folder_missing")`` without a folder.
+        Its pages and images are read from one snapshot: a sighting stored
+        better or purged meanwhile is neither left out, written twice, nor
+        paired with another image.
         """
-        return evidence.write_zip(self, query, dest)
+        with self.snapshot():
+            return evidence.write_zip(self, query, dest)
 
     # -- audit -----------------------------------------------------------------
 
@@ -1721,18 +1766,25 @@ class SightingStore:
 
 # -- helpers -------------------------------------------------------------------
 
-# sort -> (ORDER BY, key column kept in the cursor, keyset condition after the cursor)
+# sort -> (ORDER BY, key columns kept in the cursor (the id last), keyset
+# condition after the cursor)
 _SORTS: dict[SearchSort, tuple[str, str, str]] = {
     SearchSort.NEWEST: (
         "s.seen_us DESC, s.id DESC",
-        "s.seen_us",
+        "s.seen_us, s.id",
         "(s.seen_us, s.id) < (?, ?)",
     ),
-    SearchSort.OLDEST: ("s.seen_us, s.id", "s.seen_us", "(s.seen_us, s.id) > (?, ?)"),
+    SearchSort.OLDEST: (
+        "s.seen_us, s.id",
+        "s.seen_us, s.id",
+        "(s.seen_us, s.id) > (?, ?)",
+    ),
+    # Ties newest first, as ``SearchSort.CONFIDENCE`` says: by when the car was
+    # seen, not by when a slow source delivered it.
     SearchSort.CONFIDENCE: (
-        "s.confidence DESC, s.id DESC",
-        "s.confidence",
-        "(s.confidence, s.id) < (?, ?)",
+        "s.confidence DESC, s.seen_us DESC, s.id DESC",
+        "s.confidence, s.seen_us, s.id",
+        "(s.confidence, s.seen_us, s.id) < (?, ?, ?)",
     ),
 }
 
@@ -1743,14 +1795,14 @@ def _page_keys(
     filters: list[str],
     params: list[Any],
     query: SearchQuery,
-) -> list[tuple[float, int]]:
-    """Return ``(sort key, id)`` of one page plus one row, in the query's order.
+) -> list[tuple[float, ...]]:
+    """Return the sort keys (the id last) of one page plus one row, in the query's order.
 
     Only indexed columns are read here; full rows are loaded for the page alone.
     """
-    order, key_column, _ = _SORTS[query.sort]
+    order, key_columns, _ = _SORTS[query.sort]
     return conn.execute(
-        f"SELECT {key_column}, s.id FROM {source}"  # noqa: S608
+        f"SELECT {key_columns} FROM {source}"  # noqa: S608
         f" WHERE {' AND '.join(filters)} ORDER BY {order} LIMIT ?",
         (*params, query.page_size + 1),
     ).fetchall()
@@ -1803,31 +1855,56 @@ def _time_range(since: datetime | None, until: datetime | None) -> tuple[int, in
     return since_us, until_us
 
 
-def _encode_cursor(sort: SearchSort, key: float, sighting_id: int) -> str:
-    raw = json.dumps([str(sort), key, sighting_id]).encode()
+def _selection_digest(
+    query: SearchQuery, pattern: str | None, since_us: int, until_us: int
+) -> str:
+    """Return a short digest of what a query selects and how it sorts; a cursor carries it.
+
+    A cursor positions the search it came from; in another one it would skip
+    that search's results before the position without a word. The page size
+    is left out: a caller may ask for bigger pages as it goes on.
+    """
+    selection = [
+        str(query.sort),
+        pattern,
+        query.fuzzy,
+        since_us,
+        until_us,
+        sorted(set(query.cameras)),
+        None if query.min_confidence is None else float(query.min_confidence),
+    ]
+    return hashlib.blake2b(json.dumps(selection).encode(), digest_size=8).hexdigest()
+
+
+def _encode_cursor(sort: SearchSort, selection: str, keys: Sequence[float]) -> str:
+    raw = json.dumps([str(sort), selection, *keys]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[float, int]:
-    """Return the sort key and id a page ends at; StoreValidationError for anything else.
+def _decode_cursor(cursor: str, sort: SearchSort, selection: str) -> tuple[float, ...]:
+    """Return the sort keys a page ends at; StoreValidationError for anything else.
 
-    The cursor comes back from the caller, who may have edited it: only what
-    ``_encode_cursor`` can write passes, so nothing reaches SQLite that it
-    cannot bind (an integer beyond 64 bits raised OverflowError).
+    The cursor comes back from the caller, who may have edited it or kept it
+    from another search: only what ``_encode_cursor`` wrote for this query's
+    sort and selection passes, so nothing reaches SQLite that it cannot bind
+    (an integer beyond 64 bits raised OverflowError).
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, key, sighting_id = json.loads(raw)
+        decoded = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, RecursionError) as err:
         raise StoreValidationError("invalid_cursor") from err
+    key_count = _SORTS[sort][1].count(",") + 1
     if (
-        cursor_sort != sort
-        or not _bindable_number(key)
-        or not _bindable_number(sighting_id)
-        or not isinstance(sighting_id, int)
+        not isinstance(decoded, list)
+        or len(decoded) != 2 + key_count
+        or decoded[0] != sort
+        or decoded[1] != selection
+        or not all(_bindable_number(key) for key in decoded[2:])
+        or not isinstance(decoded[-1], int)
     ):
         raise StoreValidationError("invalid_cursor")
-    return key, sighting_id
+    return tuple(decoded[2:])
 
 
 def _bindable_number(value: object) -> bool:
