@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.json import json_bytes
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
@@ -700,3 +701,69 @@ async def test_a_second_frigate_on_the_same_prefix_is_refused(
     result = await _frigate_step(hass, result, "garage/")
     assert result["reason"] == "reconfigure_successful"
     assert len(frigate_entry.subentries) == 2
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.parametrize("field", [CONF_MQTT_PREFIX, CONF_FRIGATE_URL])
+async def test_text_home_assistant_cannot_save_is_refused_on_the_form(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, field: str
+) -> None:
+    """A lone surrogate (valid JSON from the API) never reaches a config entry.
+
+    Home Assistant saves every integration's config entries in one JSON file,
+    which cannot hold it: once such text is in a source, no later change of
+    any config entry is saved, and a restart loses them all.
+    """
+    fake_authenticated_frigate(aioclient_mock, AUTH_URL, accepted="s3cret")
+    flow_id = await _frigate_form(hass)
+    user_input = {
+        CONF_FRIGATE_URL: AUTH_URL,
+        CONF_MQTT_PREFIX: "frigate",
+        CONF_USERNAME: "police",
+        CONF_PASSWORD: "s3cret",
+    }
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input | {field: f"{user_input[field]}/\udc80"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: "text_not_storable"}
+
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert json_bytes(result["result"].as_storage_fragment)
+
+
+async def test_an_inbox_home_assistant_cannot_save_is_refused(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, config_dir: Path
+) -> None:
+    r"""A folder name with an undecodable byte (``\udc80``) is a folder to the OS, yet no JSON.
+
+    Saved as a source, it would stop Home Assistant saving any config entry.
+    """
+    folder_entry.add_to_hass(hass)
+    result = await _add_inbox(hass, folder_entry, "gate_\udc80")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_INBOX: "text_not_storable"}
+    assert len(folder_entry.subentries) == 1
+
+
+async def test_an_engine_token_home_assistant_cannot_save_is_refused(
+    hass: HomeAssistant, folder_entry: MockConfigEntry
+) -> None:
+    """Options are saved in the same JSON file as every config entry: a lone surrogate is named on the form.
+
+    Saved, it would stop Home Assistant saving any config entry; sent in the
+    engine's Authorization header, it crashed the flow before that.
+    """
+    folder_entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(folder_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "engine"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ENGINE_URL: "http://engine.test:8790", CONF_ENGINE_TOKEN: "s\udc80"},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ENGINE_TOKEN: "text_not_storable"}
+    assert CONF_ENGINE_TOKEN not in folder_entry.options

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers.json import json_bytes
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.const import (
@@ -133,3 +135,91 @@ async def test_alert_settings_are_saved_beside_the_others(
     await hass.async_block_till_done()
     assert init_folder.options == {"min_confidence": 0.5, **alerts}
     assert init_folder.runtime_data.alerts.url_lifetime.total_seconds() == 24 * 3600
+
+
+@pytest.mark.parametrize("field", ["label", "reason"])
+async def test_text_the_store_cannot_write_is_named_on_the_form(
+    hass: HomeAssistant, init_folder: MockConfigEntry, field: str
+) -> None:
+    """A lone surrogate (valid JSON from the API) is named on the form, not a crashed flow.
+
+    SQLite refuses such text when the entry is written: the flow failed with
+    an unknown error and the user never learnt which field was at fault. The
+    watchlist services refuse the same text.
+    """
+    result = await _open(hass, init_folder, "watchlist_add")
+    form = {"plate": "AE1234BK", "priority": "high"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form | {field: "Skoda \ud800"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: "text_not_storable"}
+    assert init_folder.runtime_data.alerts.entries == []
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form | {field: "Skoda"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert len(init_folder.runtime_data.alerts.entries) == 1
+
+
+@pytest.mark.parametrize(("field", "longest"), [("label", 200), ("reason", 500)])
+async def test_a_label_or_reason_is_no_longer_than_the_service_allows(
+    hass: HomeAssistant, init_folder: MockConfigEntry, field: str, longest: int
+) -> None:
+    """The form takes what ``watchlist_add`` takes: a label of 200, a reason of 500 characters.
+
+    The label goes into every alert and, with the entry, into the audit log
+    that is kept for good; the form must not be the way around the service's limit.
+    """
+    result = await _open(hass, init_folder, "watchlist_add")
+    form = {"plate": "AE1234BK", "priority": "high"}
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], form | {field: "x" * (longest + 1)}
+        )
+    assert init_folder.runtime_data.alerts.entries == []
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form | {field: "x" * longest}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_camera_map_text_home_assistant_cannot_save_is_refused(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """The camera map is an option: a lone surrogate in a camera or its name is named on the form.
+
+    Home Assistant saves every integration's config entries in one JSON file,
+    which cannot hold it: once in the options, no later change of any config
+    entry is saved, and a restart loses them all.
+    """
+    result = await _open(hass, init_folder, "camera")
+    route = {"trip_gap_minutes": 30, "max_speed_kmh": 200}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], route | {"camera": "gate_\udc80"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"camera": "text_not_storable"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], route | {"camera": "gate"}
+    )
+    details = {
+        "name": "Gate \ud800",
+        "location": {"latitude": 50.4, "longitude": 30.5},
+        "role": "inside",
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], details
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "text_not_storable"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], details | {"name": "Gate"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert init_folder.options["cameras"]["gate"]["name"] == "Gate"
+    assert json_bytes(dict(init_folder.options))

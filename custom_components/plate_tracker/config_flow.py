@@ -114,7 +114,7 @@ from .routes import (
     LEAVING_DIRECTIONS,
 )
 from .source import frigate_client, resolve_inbox
-from .sources import CAMERA_NAME
+from .sources import CAMERA_NAME, storable_text
 from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern, holds
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
@@ -200,6 +200,26 @@ def _http_url(text: str) -> URL | None:
     except ValueError:  # "http://[host": yarl refuses it
         return None
     return url if url.scheme in ("http", "https") and url.host else None
+
+
+def _unstorable_text(user_input: Mapping[str, Any] | None) -> dict[str, str]:
+    r"""Return an error for each field holding text UTF-8 cannot write.
+
+    JSON from the API can carry a lone surrogate (``"\udc80"``, also what
+    Python makes of a file name's undecodable byte). Home Assistant saves
+    every integration's config entries in one JSON file that cannot hold it:
+    saved in a source or an option, no later change of any entry is saved.
+    SQLite refuses it as well (a watchlist entry).
+    """
+    return {
+        field: "text_not_storable"
+        for field, value in (user_input or {}).items()
+        if not all(
+            storable_text(text)
+            for text in (value if isinstance(value, list) else [value])
+            if isinstance(text, str)
+        )
+    }
 
 
 async def _validate_engine(hass: HomeAssistant, url: str, token: str) -> dict[str, str]:
@@ -314,8 +334,8 @@ class _SourceSteps:
 
     async def async_step_frigate(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask for Frigate's URL, MQTT prefix and login, and check that Frigate answers."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             user_input[CONF_FRIGATE_URL] = (
                 user_input[CONF_FRIGATE_URL].strip().rstrip("/")
             )
@@ -346,8 +366,8 @@ class _SourceSteps:
 
     async def async_step_folder(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask for the inbox folder cameras upload their snapshots to."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             inbox = resolve_inbox(self.hass, user_input[CONF_INBOX].strip())
             error = await self._check_folder(inbox)
             if error == "already_configured":
@@ -373,8 +393,8 @@ class _SourceSteps:
 
     async def async_step_anpr(self, user_input: dict[str, Any] | None = None) -> Any:
         """Ask for the camera that reads plates itself, then show the address it sends to."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             user_input[CONF_ANPR_CAMERA] = user_input[CONF_ANPR_CAMERA].strip()
             if not CAMERA_NAME.fullmatch(user_input[CONF_ANPR_CAMERA]):
                 errors[CONF_ANPR_CAMERA] = "invalid_camera_name"
@@ -473,8 +493,8 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
         if not url:
             # Reading in Home Assistant now: there is no token to ask for.
             return self.async_abort(reason="reauth_not_needed")
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             token = (user_input.get(CONF_ENGINE_TOKEN) or "").strip()
             errors = await _validate_engine(self.hass, url, token)
             if not errors:
@@ -497,8 +517,8 @@ class PlateTrackerConfigFlow(_SourceSteps, ConfigFlow, domain=DOMAIN):
         if subentry is None or subentry.data.get(CONF_SOURCE) != SOURCE_FRIGATE:
             # The source was removed while the flow waited.
             return self.async_abort(reason="reauth_not_needed")
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             data = {
                 **subentry.data,
                 CONF_USERNAME: user_input[CONF_USERNAME].strip(),
@@ -675,12 +695,12 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Recognition thresholds, regions and, for inboxes, how files are named."""
-        errors: dict[str, str] = {}
+        errors = _unstorable_text(user_input)
         is_folder = any(
             subentry.data[CONF_SOURCE] == SOURCE_FOLDER
             for subentry in self.config_entry.subentries.values()
         )
-        if user_input is not None:
+        if user_input is not None and not errors:
             if not user_input.get(CONF_REGIONS):
                 errors[CONF_REGIONS] = "no_regions"
             if is_folder:
@@ -738,8 +758,8 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Where plates are read: here, or on an engine server (Home Assistant OS)."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             url = (user_input.get(CONF_ENGINE_URL) or "").strip()
             token = user_input.get(CONF_ENGINE_TOKEN) or ""
             if url:
@@ -838,8 +858,8 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose a camera to put on the city map; set how routes are judged."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
+        errors = _unstorable_text(user_input)
+        if user_input is not None and not errors:
             user_input[CONF_CAMERA] = user_input[CONF_CAMERA].strip()
             if not user_input[CONF_CAMERA]:
                 errors[CONF_CAMERA] = "camera_required"
@@ -904,11 +924,11 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             CONF_TRIP_GAP_MINUTES: self._camera_step[CONF_TRIP_GAP_MINUTES],
             CONF_MAX_SPEED_KMH: self._camera_step[CONF_MAX_SPEED_KMH],
         }
-        errors: dict[str, str] = {}
+        errors = _unstorable_text(user_input)
         placeholders = {"camera": camera}
         current = cameras.get(camera)
         has_frigate = self._has_frigate
-        if user_input is not None:
+        if user_input is not None and not errors:
             if user_input.get(CONF_REMOVE):
                 cameras.pop(camera, None)
                 return self._save({CONF_CAMERAS: cameras, **route_options})
@@ -980,9 +1000,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Add a plate or pattern to the watchlist."""
-        errors: dict[str, str] = {}
+        errors = _unstorable_text(user_input)
         placeholders: dict[str, str] = {}
-        if user_input is not None:
+        if user_input is not None and not errors:
             try:
                 listed = _watchlist_entry_from_form(user_input)
                 store = self._runtime().store
@@ -1140,8 +1160,9 @@ def _zone_directions_from_form(
 WATCHLIST_ENTRY_SCHEMA = vol.Schema(
     {
         vol.Required("plate"): str,
-        vol.Optional("label"): str,
-        vol.Optional("reason"): str,
+        # As long as the watchlist_add service allows.
+        vol.Optional("label"): vol.All(str, vol.Length(max=200)),
+        vol.Optional("reason"): vol.All(str, vol.Length(max=500)),
         vol.Required("priority", default=Priority.HIGH.value): SelectSelector(
             SelectSelectorConfig(
                 options=[priority.value for priority in Priority],

@@ -558,3 +558,24 @@ def test_mutated_requests_never_raise_anything_else() -> None:
     # The mutations exercise both sides: many still read, many are refused.
     assert outcomes["read"] > 100
     assert outcomes["refused"] > 100
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_document_type_is_refused_in_any_encoding(encoding: str) -> None:
+    """An XML bomb spelled in UTF-16 is refused as one in UTF-8 is.
+
+    Anyone who learns the webhook's address may post XML. The parser reads
+    UTF-16 too, where ``<!DOCTYPE`` is not those bytes: a byte search lets the
+    entities through, to be declared and expanded on the executor.
+    """
+    alert = (
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        '<!DOCTYPE lolz [<!ENTITY lol "AE1234BK">]>'
+        "<EventNotificationAlert><eventType>ANPR</eventType>"
+        "<ANPR><licensePlate>&lol;</licensePlate></ANPR></EventNotificationAlert>"
+    )
+    body = alert.encode(encoding)
+    if encoding != "utf-16":
+        body = "\ufeff".encode(encoding) + body
+    with pytest.raises(MalformedAnprError, match="document type"):
+        parse_anpr_request("application/xml", body)
