@@ -7,6 +7,7 @@ event, and check what the notify action receives.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 import shutil
 from typing import Any
@@ -373,3 +374,37 @@ async def test_real_notify_action(
     assert notifications[0]["message"].startswith(
         "Listed AE1234BK, read AEI234BK (lookalike, look-alike characters)\n"
     )
+
+
+async def test_a_burst_of_hits_behind_a_slow_notify_service_alerts_for_each(
+    hass: HomeAssistant, installed_blueprint: Path
+) -> None:
+    """A notify service that takes its time (SMTP, a slow gateway) must not cost alerts.
+
+    Hits fired while it sends wait their turn; a queue of 20 dropped every
+    hit beyond it, and a city-wide pattern entry or a convoy passing an exit
+    gives more than that within seconds.
+    """
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    async def slow_notify(call: ServiceCall) -> None:
+        await release.wait()
+        sent.append(call.data["title"])
+
+    hass.services.async_register("notify", "officer_phone", slow_notify)
+    await setup_alert(hass)
+    plates = [f"AE{1000 + index}BK" for index in range(60)]
+    for hit_id, plate in enumerate(plates, 1):
+        hass.bus.async_fire(
+            EVENT, watchlist_hit(hit_id=hit_id, listed_plate=plate, plate=plate)
+        )
+    # Every hit reaches the automation while the first alert is still sending.
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not sent
+    release.set()
+    await hass.async_block_till_done()
+
+    assert len(sent) == len(plates)
+    assert [next(p for p in plates if p in title) for title in sent] == plates
