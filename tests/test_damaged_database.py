@@ -8,10 +8,11 @@ from http import HTTPStatus
 from pathlib import Path
 import sqlite3
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
@@ -25,8 +26,13 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
+from custom_components.plate_tracker import database
 from custom_components.plate_tracker.const import DATABASE_FILE, DOMAIN, EVENT_SIGHTING
-from custom_components.plate_tracker.database import async_lost_watchlist
+from custom_components.plate_tracker.database import (
+    async_check_due,
+    async_lost_watchlist,
+    async_open_database,
+)
 from custom_components.plate_tracker.records import Priority, WatchlistEntry
 from custom_components.plate_tracker.repairs import RESTORED_LABEL
 from custom_components.plate_tracker.store import SightingStore
@@ -616,3 +622,28 @@ async def test_the_watchlist_repair_waits_for_the_hub(
     answer = await done.json()
     assert (answer["type"], answer["reason"]) == ("abort", "not_loaded")
     assert ir.async_get(hass).async_get_issue(DOMAIN, "database_damaged_test")
+
+
+async def test_a_check_that_could_not_run_is_still_due_on_the_next_try(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A check stopped by a passing error (a locked file, an I/O error) runs on the retry.
+
+    The check is due because SQLite refused a write as damaged; the retry of a
+    setup that could not check must not skip it, or the damaged file is used
+    for another hour, every sighting waiting in the spool and raising no alert.
+    """
+    db_path = tmp_path / DOMAIN / DATABASE_FILE
+    async_check_due(hass, "entry")
+    with (
+        patch.object(
+            database, "check_store", side_effect=sqlite3.OperationalError("locked")
+        ),
+        pytest.raises(ConfigEntryNotReady),
+    ):
+        await async_open_database(hass, "entry", db_path)
+    checked: list[SightingStore] = []
+    with patch.object(database, "check_store", side_effect=checked.append):
+        store = await async_open_database(hass, "entry", db_path)
+    await hass.async_add_executor_job(store.close)
+    assert checked == [store]

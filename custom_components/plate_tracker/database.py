@@ -292,6 +292,12 @@ async def async_open_database(
     checks = _checks(hass)
     check = entry_id in checks.due
     checks.due.discard(entry_id)
-    return await async_open_store(
-        hass, partial(_async_open, hass, db_path, check=check)
-    )
+    try:
+        return await async_open_store(
+            hass, partial(_async_open, hass, db_path, check=check)
+        )
+    except BaseException:
+        # The check may not have run (a locked file, an I/O error): the retry checks.
+        if check:
+            checks.due.add(entry_id)
+        raise

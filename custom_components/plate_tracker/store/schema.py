@@ -17,9 +17,11 @@ Layout (times are integer microseconds since the Unix epoch, UTC):
   probes instead of a scan of a million plates.
 - ``plate_trigrams``: an FTS5 trigram index over the look-alike keys; a ``*``/``?``
   pattern with three literal characters in a row is answered from it.
-- ``sightings``: one row per sighting; ``(source, camera_id, event_id)`` is unique
-  so one NVR event stays one sighting. The plate index also carries camera,
-  direction, confidence and event id so a route is read from the index alone.
+- ``sightings``: one row per sighting; ``(source, camera_id, event_id, seen_us)``
+  is indexed so that one NVR event stays one sighting, while an event id an NVR
+  hands out again (see ``SAME_EVENT_WITHIN_US``) is another car. The plate
+  index also carries camera, direction, confidence and event id so a route is
+  read from the index alone.
 - ``sightings.reader``: 0 when Plate Tracker's engine read the plate, 1 when
   the NVR's own recognition did (see ``Reader``).
 - ``images``: plate crops (kind 0) and snapshots (kind 1) as blobs, apart from
@@ -416,6 +418,31 @@ def _ids_never_reused(conn: sqlite3.Connection) -> None:
             )
 
 
+SAME_EVENT_WITHIN_US = 3_600_000_000
+"""Microseconds apart that two reads with one NVR event id may be dated and be that event.
+
+An NVR or camera that counts its events from 1 again after a restart hands out
+the ids it gave earlier cars. Reads of one pass carry the time of its first
+read, or (after Home Assistant restarted) of their own frame; the Frigate
+source takes an event to last up to an hour too (``MISSED_EVENTS_LONGEST``).
+"""
+
+
+def _event_ids_may_be_reused(conn: sqlite3.Connection) -> None:
+    """Version 8: an event id an NVR hands out again makes a sighting of its own.
+
+    The unique index merged the read of another car, days later, into the
+    sighting its event id had named first.
+    """
+    conn.executescript(
+        """
+        DROP INDEX sightings_event;
+        CREATE INDEX sightings_event ON sightings (source, camera_id, event_id, seen_us)
+            WHERE event_id IS NOT NULL;
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_sightings,
     _create_watchlist,
@@ -424,6 +451,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_route_chunks,
     _add_reader,
     _ids_never_reused,
+    _event_ids_may_be_reused,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -82,6 +82,7 @@ from .models import (
 from .plate_patterns import canonical_plate, longest_literal_run, normalize_pattern
 from .schema import (
     ROUTE_CHUNK,
+    SAME_EVENT_WITHIN_US,
     STABLE_ID_TABLES,
     RouteEntry,
     keep_ids_above,
@@ -397,7 +398,10 @@ class SightingStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A full disk or an I/O error rolls back the whole transaction
+                # already; the error that did it must reach the caller.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -452,9 +456,10 @@ class SightingStore:
     def record(self, new: NewSighting) -> tuple[Sighting, bool]:
         """Store a sighting; return it and whether it was created.
 
-        A second read of the same NVR event (same source, camera and event id)
-        updates the stored sighting when its confidence is higher; either way
-        ``created`` is False. The sighting keeps the time it was first seen;
+        A second read of the same NVR event (same source, camera and event id,
+        dated within ``SAME_EVENT_WITHIN_US`` of it: an id an NVR hands out
+        again after a restart is another car) updates the stored sighting when
+        its confidence is higher; either way ``created`` is False. The sighting keeps the time it was first seen;
         images the better read lacks are kept. A known direction is taken
         whatever the confidence (the NVR often learns it late in the pass, at
         the latest when the event ends), and an unknown one never replaces a
@@ -492,11 +497,21 @@ class SightingStore:
         box = None if new.box is None else ",".join(map(str, new.box))
         alternatives = json.dumps(new.alternatives) if new.alternatives else None
         direction = _DIRECTION_CODES[new.direction]
+        seen_us = to_us(new.seen_at)
         if new.event_id is not None:
             existing = conn.execute(
                 "SELECT id, confidence, plate_id, seen_us, direction FROM sightings"
-                " WHERE source = ? AND camera_id = ? AND event_id = ?",
-                (new.source, camera_id, new.event_id),
+                " INDEXED BY sightings_event"
+                " WHERE source = ? AND camera_id = ? AND event_id = ?"
+                " AND seen_us BETWEEN ? AND ? ORDER BY abs(seen_us - ?), id LIMIT 1",
+                (
+                    new.source,
+                    camera_id,
+                    new.event_id,
+                    max(seen_us - SAME_EVENT_WITHIN_US, _SQLITE_MIN_INTEGER),
+                    min(seen_us + SAME_EVENT_WITHIN_US, SQLITE_MAX_INTEGER),
+                    seen_us,
+                ),
             ).fetchone()
             if existing is not None:
                 sighting_id, confidence, old_plate_id, seen_us, old_direction = existing
@@ -537,7 +552,6 @@ class SightingStore:
                         (direction, sighting_id),
                     )
                 return sighting_id, False
-        seen_us = to_us(new.seen_at)
         if new.event_id is None:
             again = conn.execute(
                 "SELECT s.id FROM sightings s INDEXED BY sightings_camera_time"
