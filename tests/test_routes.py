@@ -772,25 +772,24 @@ async def test_a_sighting_announced_while_the_tracker_starts_is_not_missed(
     locate = RouteTracker.async_locate
     replayed: list[Sighting] = []
 
-    async def locate_then_replay(self: RouteTracker, plate: str) -> Any:
-        found = await locate(self, plate)
+    async def locate_then_replay(self: RouteTracker, plate: str, **kwargs: Any) -> Any:
+        found = await locate(self, plate, **kwargs)
         if not replayed:
             # The replay stores and announces an exit right after this vehicle was read.
-            replayed.append(
-                await record_and_announce(
-                    hass,
-                    city,
-                    NewSighting(
-                        camera="gate_north",
-                        seen_at=START + timedelta(minutes=20),
-                        plate=PLATE,
-                        raw=PLATE,
-                        confidence=0.9,
-                        source="folder",
-                        direction=Direction.RECEDING,
-                    ),
-                )
+            stored, _ = await hass.async_add_executor_job(
+                city.runtime_data.store.record,
+                NewSighting(
+                    camera="gate_north",
+                    seen_at=START + timedelta(minutes=20),
+                    plate=PLATE,
+                    raw=PLATE,
+                    confidence=0.9,
+                    source="folder",
+                    direction=Direction.RECEDING,
+                ),
             )
+            city.runtime_data.hub.async_publish(stored)
+            replayed.append(stored)
         return found
 
     freezer.move_to(START + timedelta(minutes=21))
@@ -838,5 +837,56 @@ async def test_an_exit_replayed_from_the_spool_after_a_restart_is_announced(
     await hass.async_block_till_done()
     await wait_until(lambda: bool(left))
 
+    assert hass.states.get(sensor_id).state == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]
+
+
+async def test_a_sighting_announced_before_its_vehicle_is_first_read_is_not_missed(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An exit stored and announced while the tracker starts, before its vehicle's turn, still alarms.
+
+    The tracker reads every watched vehicle one by one at start-up, while the
+    spool is replayed. An exit stored before its vehicle is read is already in
+    what that first reading shows, so handling the announcement afterwards
+    found nothing new: the car was shown as gone but the left-city event that
+    pages the police never came.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    assert hass.states.get(sensor_id).state == "inside"
+    assert await hass.config_entries.async_unload(city.entry_id)
+    await hass.async_block_till_done()
+
+    locate = RouteTracker.async_locate
+    replayed: list[Sighting] = []
+
+    async def replay_then_locate(self: RouteTracker, plate: str, **kwargs: Any) -> Any:
+        if not replayed:
+            # The replay stores and announces an exit just before this vehicle is read.
+            stored, _ = await hass.async_add_executor_job(
+                city.runtime_data.store.record,
+                NewSighting(
+                    camera="gate_north",
+                    seen_at=START + timedelta(minutes=20),
+                    plate=PLATE,
+                    raw=PLATE,
+                    confidence=0.9,
+                    source="folder",
+                    direction=Direction.RECEDING,
+                ),
+            )
+            city.runtime_data.hub.async_publish(stored)
+            replayed.append(stored)
+        return await locate(self, plate, **kwargs)
+
+    freezer.move_to(START + timedelta(minutes=21))
+    with patch.object(RouteTracker, "async_locate", replay_then_locate):
+        assert await hass.config_entries.async_setup(city.entry_id)
+        await hass.async_block_till_done()
+
+    assert replayed
     assert hass.states.get(sensor_id).state == "left"
     assert [event.data["entry_id"] for event in left] == [listed_id]

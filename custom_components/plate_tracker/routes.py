@@ -10,8 +10,8 @@ announces when one leaves or enters the city, and answers ``get_route`` and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 import logging
@@ -33,6 +33,7 @@ from homeassistant.helpers.dispatcher import (
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
+import numpy as np
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts
@@ -166,6 +167,7 @@ def locate(
     trip_gap: timedelta,
     max_speed_kmh: float,
     now: datetime,
+    excluding: Collection[int] = (),
 ) -> Whereabouts:
     """Return a plate's whereabouts from the store (blocking: run in the executor).
 
@@ -174,9 +176,19 @@ def locate(
     The plate's packed columns are read once and the last month cut from
     them: the same answer as ``city_status`` on ``build_route``, in
     milliseconds for a plate seen 100,000 times (this runs on every sighting
-    of a watchlisted vehicle).
+    of a watchlisted vehicle). Sightings listed in ``excluding`` are left out.
     """
     whole = store.route_columns(plate, include_lookalikes=True)
+    if excluding:
+        kept = ~np.isin(whole.ids, list(excluding))
+        whole = replace(
+            whole,
+            seen_us=whole.seen_us[kept],
+            ids=whole.ids[kept],
+            camera_ids=whole.camera_ids[kept],
+            event_keys=whole.event_keys[kept],
+            plate_ids=whole.plate_ids[kept],
+        )
     for packed in (whole.seen_since(to_us(now - RECENT_WINDOW)), whole):
         status, last = packed_whereabouts(
             packed,
@@ -262,7 +274,15 @@ class RouteTracker:
         self._starting = []
         entry.runtime_data.hub.listeners.append(self.async_handle_sighting)
         await self.async_refresh(self._watched, announce=False)
-        waiting, self._starting = self._starting, None
+        # A sighting announced meanwhile may be in what a vehicle's first
+        # reading already shows; handled against that, the change it made
+        # would never be announced. Its vehicles are read again without the
+        # waiting sightings, until none more arrive while they are read.
+        waiting: list[Sighting] = []
+        while len(self._starting) > len(waiting):
+            waiting = list(self._starting)
+            await self._read_without(waiting)
+        self._starting = None
         for sighting in waiting:
             await self.async_handle_sighting(sighting)
         entry.async_on_unload(
@@ -281,8 +301,10 @@ class RouteTracker:
         )
         entry.runtime_data.routes = self
 
-    async def async_locate(self, plate: str) -> Whereabouts:
-        """Return a plate's whereabouts as the store has them now."""
+    async def async_locate(
+        self, plate: str, *, excluding: Collection[int] = ()
+    ) -> Whereabouts:
+        """Return a plate's whereabouts as the store has them now, without ``excluding``."""
         return await self.hass.async_add_executor_job(
             partial(
                 locate,
@@ -292,8 +314,21 @@ class RouteTracker:
                 trip_gap=self.trip_gap,
                 max_speed_kmh=self.max_speed_kmh,
                 now=dt_util.utcnow(),
+                excluding=excluding,
             )
         )
+
+    async def _read_without(self, sightings: list[Sighting]) -> None:
+        """Set the whereabouts of the vehicles ``sightings`` may concern as if they were not stored."""
+        excluded = {sighting.id for sighting in sightings}
+        plates = dict.fromkeys(
+            plate for sighting in sightings for plate in self._plates_for(sighting)
+        )
+        for plate in plates:
+            async with self._lock:
+                found = await self.async_locate(plate, excluding=excluded)
+                if plate in self._watched:
+                    self.whereabouts[plate] = found
 
     async def async_city_status(self, plate: str) -> str:
         """Return a plate's city status (for watchlist alerts), read fresh from the store.
@@ -339,6 +374,11 @@ class RouteTracker:
         if self._starting is not None:
             self._starting.append(sighting)
             return
+        if plates := self._plates_for(sighting):
+            await self.async_refresh(plates, announce=True)
+
+    def _plates_for(self, sighting: Sighting) -> list[str]:
+        """Return the watchlisted vehicles a sighting may be a read of or decided."""
         plates = dict.fromkeys(
             self._by_lookalike.get(lookalike_key(sighting.plate), ())
         )
@@ -349,8 +389,7 @@ class RouteTracker:
                 if sighting.id in _sighting_ids(found)
             )
         )
-        if plates:
-            await self.async_refresh(plates, announce=True)
+        return list(plates)
 
     @callback
     def _sightings_removed(self) -> None:

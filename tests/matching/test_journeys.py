@@ -618,3 +618,46 @@ def test_unknown_direction_value_counts_as_unknown() -> None:
     )
     assert route.sighting(0).direction is Direction.UNKNOWN
     assert city_status(route, CAMERAS).state is CityState.UNKNOWN
+
+
+def test_a_look_alike_car_in_its_own_nvr_event_is_not_joined() -> None:
+    """Two cars whose plates look alike, seconds apart at one exit, are two cars.
+
+    The NVR tracked them as two objects (two events). Joining the second one's
+    reads would mix its route into the wanted car's and let its direction
+    decide: the wanted car drove out, the other one came in, and the route
+    said "entered" to the police looking for a car that had left.
+    """
+    route = route_of(
+        sighting(1, "center", 0),
+        sighting(2, "west_exit", 600, direction=Direction.RECEDING, event_id="ev1"),
+        sighting(
+            3,
+            "west_exit",
+            620,
+            plate="AE12348K",
+            direction=Direction.APPROACHING,
+            event_id="ev2",
+        ),
+    )
+    assert [s.id for s in route] == [1, 2]
+    assert route.joined == ()
+    assert [m.id for m in route.not_joined] == [3]
+    assert city_status(route, CAMERAS).state is CityState.LEFT
+
+
+def test_a_direction_this_version_does_not_know_does_not_hide_a_known_one() -> None:
+    """A frame with a direction value this version cannot read says nothing.
+
+    It counts as unknown everywhere else; at an exit it used to be the pass's
+    latest "direction" and turned a clear departure into "unknown".
+    """
+    rows = [
+        (1, "west_exit", START.timestamp(), PLATE, 0.9, "receding", None),
+        (2, "west_exit", START.timestamp() + 3, PLATE, 0.9, "north", None),
+    ]
+    result = city_status(SightingColumns.from_rows(rows), CAMERAS)
+    assert (result.state, result.decided_by.id if result.decided_by else None) == (
+        CityState.LEFT,
+        1,
+    )

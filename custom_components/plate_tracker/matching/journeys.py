@@ -234,7 +234,8 @@ class JoinReason(StrEnum):
     SAME_EVENT = "same_event"
     """The NVR reported it in the same event as a read of the real plate."""
     SAME_PASS = "same_pass"  # noqa: S105 - a vehicle's pass, not a password
-    """Same camera, within the join window of a read of the real plate."""
+    """Same camera, within the join window of a read of the real plate (and
+    not in an NVR event of its own)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -921,7 +922,8 @@ def _join_evidence(
     A read of ``plate`` in the same NVR event wins over one at the same camera
     within ``window``; among equals the nearest in time. Sightings are in time
     order, so only neighbours are looked at: those within ``window`` and, past
-    it, any unbroken run of the misread's own event.
+    it, any unbroken run of the misread's own event. Two reads that each came
+    in an NVR event, but not the same one, are never the same pass.
     """
     timestamps, plates, cameras = columns.timestamps, columns.plates, columns.cameras
     at, camera = timestamps[index], cameras[index]
@@ -934,8 +936,14 @@ def _join_evidence(
             same_event = has_event and columns.same_event(index, neighbour)
             if distance > window and not same_event:
                 break
+            # Reads in two different NVR events are two tracked objects: a
+            # look-alike seconds behind the real plate is then another car.
             if plates[neighbour] == plate and (
-                same_event or cameras[neighbour] == camera
+                same_event
+                or (
+                    cameras[neighbour] == camera
+                    and not (has_event and columns.has_event(neighbour))
+                )
             ):
                 # Rank: same event first (0), then nearest in time.
                 rank = (0 if same_event else 1, distance, neighbour)
@@ -1194,7 +1202,9 @@ def _exit_pass(
     directed: int | None = None
     index = last
     while True:
-        if directed is None and rows[index][_DIRECTION] != Direction.UNKNOWN:
+        if directed is None and _direction(rows[index][_DIRECTION]) is not (
+            Direction.UNKNOWN
+        ):
             directed = index
         previous = index - 1
         while previous >= 0 and rows[previous][_CAMERA] not in cameras:
@@ -1331,7 +1341,9 @@ def _packed_exit_pass(
     camera = camera_keys[index]
     directed: int | None = None
     while True:
-        if directed is None and columns.rows[index][_DIRECTION] != Direction.UNKNOWN:
+        if directed is None and _direction(columns.rows[index][_DIRECTION]) is not (
+            Direction.UNKNOWN
+        ):
             directed = index
         position -= 1
         if position < 0:
