@@ -15,12 +15,17 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.helpers.storage import Store
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    get_scheduled_timer_handles,
+)
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.plate_tracker import async_remove_config_entry_device
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
 from custom_components.plate_tracker.engine.models import ModelsUnavailable
 from custom_components.plate_tracker.pipeline import Frame
@@ -403,3 +408,84 @@ async def test_camera_devices_hang_under_the_engine_device(
     assert camera.via_device_id == engine.id
     assert init_folder.runtime_data.engine_device_id == engine.id
     assert "via_device" not in caplog.text
+
+
+async def test_a_deleted_cameras_device_stays_deleted_across_an_immediate_reload(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A camera device deleted just before a reload (an options change) must not come back.
+
+    The deletion is saved with a delay; the unload must write it, or the next
+    setup recreates the device from the camera's old sightings, and a timer of
+    the unloaded entry is left running.
+    """
+    await record_and_announce(
+        hass,
+        init_folder,
+        NewSighting(
+            camera="gate",
+            seen_at=dt_util.utcnow() - timedelta(hours=1),
+            plate="KA7777OO",
+            raw="KA7777OO",
+            confidence=0.91,
+            source="folder",
+        ),
+    )
+    camera_id = (DOMAIN, f"{init_folder.entry_id}_gate")
+
+    def camera_device() -> dr.DeviceEntry | None:
+        return next(
+            (
+                device
+                for device in dr.async_entries_for_config_entry(
+                    device_registry, init_folder.entry_id
+                )
+                if camera_id in device.identifiers
+            ),
+            None,
+        )
+
+    device = camera_device()
+    assert device is not None
+    assert await async_remove_config_entry_device(hass, init_folder, device)
+    # What Home Assistant does once the integration allowed the removal.
+    device_registry.async_remove_device(device.id)
+    await hass.config_entries.async_reload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    assert camera_device() is None
+    assert "gate" not in init_folder.runtime_data.hub.known_cameras
+
+    assert await hass.config_entries.async_unload(init_folder.entry_id)
+    await hass.async_block_till_done()
+    pending_writes = [
+        owner.key
+        for handle in get_scheduled_timer_handles(hass.loop)
+        if not handle.cancelled()
+        and isinstance(owner := getattr(handle._callback, "__self__", None), Store)
+        and owner.key.startswith(DOMAIN)
+    ]
+    assert pending_writes == []
+
+
+async def test_removing_the_hub_removes_its_setup_issues(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    """A hub deleted while its setup waited for the models leaves no repair issue behind.
+
+    No entry would ever set up again to clear it: Repairs would show an error
+    about an integration that is no longer there, forever.
+    """
+    folder_entry.add_to_hass(hass)
+    with patch(
+        "custom_components.plate_tracker.ensure_models",
+        side_effect=ModelsUnavailable("no route to pypi.org"),
+    ):
+        await hass.config_entries.async_setup(folder_entry.entry_id)
+        await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_MODELS_UNAVAILABLE) is not None
+
+    await hass.config_entries.async_remove(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_MODELS_UNAVAILABLE) is None

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 import logging
 from pathlib import Path
+import threading
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -1021,3 +1023,116 @@ async def test_the_index_is_rebuilt_before_the_audit_is_written(
         context=Context(user_id=hass_admin_user.id),
     )
     assert listed_while_audited == [["KA0001OO"]]
+
+
+async def test_two_watchlist_changes_at_once_leave_the_latest_watchlist(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload that read the watchlist first but finished last must not bring back a removed entry.
+
+    Two changes at once (an add and a remove from two automations) each reload
+    the index; were the older read applied last, a plate taken off the list
+    would go on alerting the police until the next change or restart.
+    """
+    removed = await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    runtime = init_folder.runtime_data
+    store = runtime.store
+    read_watchlist = store.watchlist
+    reading = threading.Event()
+    release = threading.Event()
+    reads = 0
+
+    def first_read_is_slow() -> list[Any]:
+        nonlocal reads
+        reads += 1
+        entries = read_watchlist()
+        if reads == 1:
+            reading.set()
+            release.wait(10)
+        return entries
+
+    monkeypatch.setattr(store, "watchlist", first_read_is_slow)
+    older = hass.async_create_task(runtime.alerts.async_reload_watchlist())
+    assert await hass.async_add_executor_job(reading.wait, 10)
+    assert await hass.async_add_executor_job(
+        store.watchlist_remove, removed["entry_id"]
+    )
+    await runtime.alerts.async_reload_watchlist()
+    assert runtime.alerts.entries == []
+    release.set()
+    await older
+    assert runtime.alerts.entries == []
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    await announce(hass, init_folder, "AE1234BK")
+    assert hits == []
+
+
+async def test_a_late_correction_does_not_alert_again_after_a_newer_hit(
+    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+) -> None:
+    """A sighting corrected after the same car was seen elsewhere is still one alert.
+
+    The direction learnt at the end of a long event re-announces the sighting;
+    a second alert for it would send the police after a car twice for one pass.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    runtime = init_folder.runtime_data
+    runtime.alerts.cooldown = AlertCooldown(0)
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    first = await announce(hass, init_folder, "AE1234BK")
+    await announce(
+        hass, init_folder, "AE1234BK", camera="bridge", at=NOW + timedelta(seconds=5)
+    )
+    runtime.hub.async_publish(first)
+    await hass.async_block_till_done()
+    assert [hit.data["camera"] for hit in hits] == ["exit_kyiv_road", "bridge"]
+
+
+async def test_watchlist_hits_are_announced_in_the_order_of_the_sightings(
+    hass: HomeAssistant,
+    init_folder: MockConfigEntry,
+    hass_admin_user: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hits reach the bus in the order their sightings were announced.
+
+    Automations tell the police where a car was last seen: an earlier sighting's
+    alert arriving after a later one's would point them the wrong way.
+    """
+    await add_listed(hass, hass_admin_user, plate="AE1234BK")
+    runtime = init_folder.runtime_data
+    runtime.alerts.cooldown = AlertCooldown(0)
+    store = runtime.store
+    record_hit = store.record_hit
+    slow = [True]
+
+    def first_hit_is_slow(*args: Any) -> int:
+        if slow.pop() if slow else False:
+            time.sleep(0.3)
+        return record_hit(*args)
+
+    monkeypatch.setattr(store, "record_hit", first_hit_is_slow)
+    sightings = [
+        (
+            await hass.async_add_executor_job(
+                store.record,
+                NewSighting(
+                    camera=camera,
+                    seen_at=NOW + timedelta(seconds=second),
+                    plate="AE1234BK",
+                    raw="AE1234BK",
+                    confidence=0.93,
+                    source="folder",
+                ),
+            )
+        )[0]
+        for second, camera in enumerate(("exit_kyiv_road", "bridge"))
+    ]
+    hits = async_capture_events(hass, EVENT_WATCHLIST_HIT)
+    for sighting in sightings:
+        runtime.hub.async_publish(sighting)
+    await hass.async_block_till_done()
+    assert [hit.data["sighting_id"] for hit in hits] == [s.id for s in sightings]

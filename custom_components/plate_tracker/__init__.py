@@ -356,10 +356,14 @@ async def async_setup_entry(
             in (SOURCE_FRIGATE, SOURCE_FOLDER, SOURCE_ANPR)
         },
     )
+    # The tracker listens before the pipeline replays the spool: an exit stored
+    # only now, after a restart, must still move its vehicle and be announced.
+    # (Started first, the pipeline's replay could announce it before the tracker
+    # listened, and the tracker's first reading then took it in silently.)
+    await RouteTracker.from_entry(hass, entry).async_start(entry)
     entry.runtime_data.pipeline_task = entry.async_create_background_task(
         hass, pipeline.run(), name=f"{DOMAIN} pipeline {entry.entry_id}"
     )
-    await RouteTracker.from_entry(hass, entry).async_start(entry)
     # The cameras' devices name it as their parent, so it exists before any of them.
     entry.runtime_data.engine_device_id = (
         dr.async_get(hass)
@@ -442,6 +446,13 @@ async def async_remove_entry(
     The sightings database stays where it is: it is evidence, removed only by a person.
     """
     await async_remove_stream_marks(hass, list(entry.subentries))
+    # Issues about setting the hub up: no entry is left to set up and clear them.
+    for issue_id in (
+        ISSUE_ENGINE_SERVER_UNAVAILABLE,
+        ISSUE_LOCAL_ENGINE_UNSUPPORTED,
+        ISSUE_MODELS_UNAVAILABLE,
+    ):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
     await Store[dict[str, object]](
         hass, RETIRED_CAMERAS_STORAGE_VERSION, _retired_cameras_key(entry.entry_id)
     ).async_remove()
@@ -492,5 +503,6 @@ async def async_unload_entry(
     # Matching and route work already started for announced sightings is finished, not
     # cut off: it writes watchlist hits the police rely on.
     await asyncio.gather(*runtime.hub.pending, return_exceptions=True)
+    await runtime.hub.async_save_retired_now()
     await hass.async_add_executor_job(runtime.store.close)
     return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 
 SECRET_STORAGE_KEY = f"{DOMAIN}.url_secret"
 RECENT_SIGHTINGS = 5
+MAX_REMEMBERED_HITS = 10_000
+"""Hit ids remembered as handled, so a correction of an older sighting does not alert again."""
 
 
 async def async_load_url_signer(hass: HomeAssistant) -> UrlSigner:
@@ -75,16 +79,34 @@ class WatchlistAlerts:
     city_status: Callable[[str], Awaitable[str]] | None = None
     """Returns a plate's city status (inside, left, entered, unknown) for the alert."""
     _compiled: CompiledWatchlist = field(default_factory=lambda: CompiledWatchlist(()))
+    _watchlist_reads: int = 0
+    """Reads of the watchlist started; each takes the next number."""
+    _watchlist_shown: int = 0
+    """The number of the read the index holds: an older read that ends later is dropped."""
+    _handled_hits: OrderedDict[int, None] = field(default_factory=OrderedDict)
+    _sightings_handled: int = 0
+    _unfinished: dict[int, asyncio.Event] = field(default_factory=dict)
+    """Sightings being handled, by their number in announcement order."""
 
     async def async_reload_watchlist(self) -> None:
         """Read the watchlist from the store and index it; tell entities it changed."""
-        self.async_set_watchlist(
-            await self.hass.async_add_executor_job(self.store.watchlist)
-        )
+        self._watchlist_reads += 1
+        read = self._watchlist_reads
+        entries = await self.hass.async_add_executor_job(self.store.watchlist)
+        if read < self._watchlist_shown:
+            # A read started later (after a later change) was indexed already.
+            return
+        self._async_index_watchlist(entries, read)
 
     @callback
     def async_set_watchlist(self, entries: list[WatchlistEntry]) -> None:
         """Index the watchlist as the store now holds it; tell entities it changed."""
+        self._watchlist_reads += 1
+        self._async_index_watchlist(entries, self._watchlist_reads)
+
+    @callback
+    def _async_index_watchlist(self, entries: list[WatchlistEntry], read: int) -> None:
+        self._watchlist_shown = read
         self.entries = entries
         self._compiled = CompiledWatchlist(entries)
         async_dispatcher_send(
@@ -136,6 +158,27 @@ class WatchlistAlerts:
 
     async def async_handle_sighting(self, sighting: Sighting) -> None:
         """Record every hit of a sighting; alert for those that start a new pass."""
+        self._sightings_handled += 1
+        number = self._sightings_handled
+        finished = self._unfinished[number] = asyncio.Event()
+        try:
+            await self._async_handle_sighting(sighting, number)
+        finally:
+            del self._unfinished[number]
+            finished.set()
+
+    async def _async_after_earlier_sightings(self, number: int) -> None:
+        """Wait until the sightings announced before sighting ``number`` are handled.
+
+        Their hits are recorded in executor threads and may finish later: alerts
+        must still reach the bus in the order the sightings were announced.
+        """
+        for earlier in [
+            finished for other, finished in self._unfinished.items() if other < number
+        ]:
+            await earlier.wait()
+
+    async def _async_handle_sighting(self, sighting: Sighting, number: int) -> None:
         hits = self._hits(
             sighting.plate, sighting.alternatives, sighting.camera, sighting.seen_at
         )
@@ -167,7 +210,13 @@ class WatchlistAlerts:
             # at the event's end) matches as the hit already recorded: it was
             # alerted (or not) the first time and must not alert again.
             previous = self.last_hit_by_entry.get(hit.entry.id)
-            repeated = previous is not None and previous.hit_id == hit_id
+            repeated = hit_id in self._handled_hits or (
+                previous is not None and previous.hit_id == hit_id
+            )
+            self._handled_hits[hit_id] = None
+            self._handled_hits.move_to_end(hit_id)
+            while len(self._handled_hits) > MAX_REMEMBERED_HITS:
+                self._handled_hits.popitem(last=False)
             # A slow source may deliver an older sighting after a newer one:
             # "last seen" never moves back in time, but a correction of the
             # sighting on show replaces it.
@@ -187,13 +236,15 @@ class WatchlistAlerts:
             payload: dict[str, Any] | None = None
             if repeated:
                 _LOGGER.debug("Hit %s was announced already", hit_id)
-            elif self.cooldown.should_alert(
-                hit.vehicle, sighting.camera, sighting.seen_at, kind=hit.kind
-            ):
-                payload = await self._payload(hit_id, sighting, hit)
-                self.hass.bus.async_fire(EVENT_WATCHLIST_HIT, payload)
             else:
-                _LOGGER.debug("Hit %s belongs to a pass already alerted", hit_id)
+                await self._async_after_earlier_sightings(number)
+                if self.cooldown.should_alert(
+                    hit.vehicle, sighting.camera, sighting.seen_at, kind=hit.kind
+                ):
+                    payload = await self._payload(hit_id, sighting, hit)
+                    self.hass.bus.async_fire(EVENT_WATCHLIST_HIT, payload)
+                else:
+                    _LOGGER.debug("Hit %s belongs to a pass already alerted", hit_id)
             # Entities update for every hit; the camera's event entity fires only with a payload.
             async_dispatcher_send(
                 self.hass,

@@ -175,6 +175,8 @@ class SightingHub:
     """Cameras whose device the user deleted, with when (ISO time): not recreated
     at start-up from old sightings, only when the camera reports again."""
     retired_store: Store[dict[str, Any]] | None = None
+    retired_unsaved: bool = False
+    """Whether ``retired_cameras`` changed since it was last written at once."""
     pending: set[asyncio.Task[Any]] = field(default_factory=set)
     """Listener runs not finished yet; unloading waits for them before closing the store."""
 
@@ -201,9 +203,20 @@ class SightingHub:
     @callback
     def _async_save_retired(self) -> None:
         if self.retired_store is not None:
-            self.retired_store.async_delay_save(
-                lambda: {"cameras": dict(self.retired_cameras)}, 1
-            )
+            self.retired_unsaved = True
+            self.retired_store.async_delay_save(self._retired_data, 1)
+
+    def _retired_data(self) -> dict[str, Any]:
+        return {"cameras": dict(self.retired_cameras)}
+
+    async def async_save_retired_now(self) -> None:
+        """Write a change of the retired cameras still waiting for its delayed save.
+
+        The entry unloads: the next setup reads the file, maybe before the delay ends.
+        """
+        if self.retired_store is not None and self.retired_unsaved:
+            self.retired_unsaved = False
+            await self.retired_store.async_save(self._retired_data())
 
     async def async_sightings_removed(self, store: SightingStore) -> None:
         """Show what the store still holds once a purge erased sightings.
