@@ -113,9 +113,14 @@ from .routes import (
     DEFAULT_TRIP_GAP_MINUTES,
     LEAVING_DIRECTIONS,
 )
-from .source import frigate_client, resolve_inbox
+from .source import frigate_client, mqtt_topic_prefix, resolve_inbox
 from .sources import CAMERA_NAME, storable_text
-from .sources.folder import DEFAULT_FILENAME_PATTERN, compile_filename_pattern, holds
+from .sources.folder import (
+    DEFAULT_FILENAME_PATTERN,
+    compile_filename_pattern,
+    holds,
+    inboxes_overlap,
+)
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
 
@@ -183,7 +188,7 @@ def _check_inbox(
         for other in other_inboxes:
             if path.resolve() == other.resolve():
                 return "already_configured"
-            if holds(path, other) or holds(other, path):
+            if inboxes_overlap(path, other):
                 return "inbox_overlaps"
         path.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError):  # ValueError: a NUL character in the path
@@ -302,8 +307,7 @@ class _SourceSteps:
         return any(
             source.data[CONF_SOURCE] == SOURCE_FRIGATE
             and source.unique_id != unique_id
-            and source.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
-            == topics
+            and mqtt_topic_prefix(source.data) == topics
             for source in self._other_sources()
         )
 

@@ -59,6 +59,7 @@ from .sources.folder import (
     Inbox,
     InboxFile,
     holds,
+    inboxes_overlap,
 )
 from .sources.frigate import (
     MISSED_EVENTS_MAX,
@@ -89,6 +90,11 @@ def resolve_inbox(hass: HomeAssistant, inbox: str) -> Path:
     """Resolve an inbox path; a relative one is inside the configuration folder."""
     path = Path(inbox).expanduser()
     return path if path.is_absolute() else Path(hass.config.path(inbox))
+
+
+def mqtt_topic_prefix(config: Mapping[str, Any]) -> str:
+    """Return the MQTT topic prefix a Frigate source follows, without slashes around it."""
+    return str(config.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX)).strip("/")
 
 
 def frigate_client(hass: HomeAssistant, config: Mapping[str, Any]) -> FrigateClient:
@@ -138,9 +144,7 @@ def overlapping_sources(
                 first_inbox = resolve_inbox(hass, first.data[CONF_INBOX])
                 second_inbox = resolve_inbox(hass, second.data[CONF_INBOX])
                 try:
-                    shared = holds(first_inbox, second_inbox) or holds(
-                        second_inbox, first_inbox
-                    )
+                    shared = inboxes_overlap(first_inbox, second_inbox)
                 except (OSError, ValueError, RuntimeError):  # a symlink loop, a NUL
                     continue
                 if shared:
@@ -150,11 +154,8 @@ def overlapping_sources(
                         )
                     )
                 continue
-            prefix = first.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
-            if (
-                second.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
-                == prefix
-            ):
+            prefix = mqtt_topic_prefix(first.data)
+            if mqtt_topic_prefix(second.data) == prefix:
                 overlaps.append(SourceOverlap(first, second, "mqtt_prefix", prefix))
     return overlaps
 
@@ -364,7 +365,7 @@ async def _async_start_frigate(
         )
     source = FrigateSource(hass, entry, subentry, pipeline, counters)
     await source.async_load_stream()
-    prefix = subentry.data.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip("/")
+    prefix = mqtt_topic_prefix(subentry.data)
     entry.async_on_unload(
         await mqtt.async_subscribe(
             hass, f"{prefix}/events", source.message_received, encoding=None

@@ -103,6 +103,14 @@ def holds(inbox: Path, folder: Path) -> bool:
     return folder == inbox or folder.is_relative_to(inbox)
 
 
+def inboxes_overlap(first: Path, second: Path) -> bool:
+    """Return whether two inboxes are one folder or one holds the other.
+
+    Each upload in the inner one would then be read by both sources.
+    """
+    return holds(first, second) or holds(second, first)
+
+
 class Inbox:
     """Finds finished uploads and clears them once read."""
 
