@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
@@ -33,7 +33,6 @@ from homeassistant.helpers.dispatcher import (
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
-import numpy as np
 import voluptuous as vol
 
 from .alerts import WatchlistAlerts
@@ -180,15 +179,7 @@ def locate(
     """
     whole = store.route_columns(plate, include_lookalikes=True)
     if excluding:
-        kept = ~np.isin(whole.ids, list(excluding))
-        whole = replace(
-            whole,
-            seen_us=whole.seen_us[kept],
-            ids=whole.ids[kept],
-            camera_ids=whole.camera_ids[kept],
-            event_keys=whole.event_keys[kept],
-            plate_ids=whole.plate_ids[kept],
-        )
+        whole = whole.without(list(excluding))
     for packed in (whole.seen_since(to_us(now - RECENT_WINDOW)), whole):
         status, last = packed_whereabouts(
             packed,

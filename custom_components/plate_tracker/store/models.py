@@ -101,13 +101,20 @@ class RouteColumns:
         read the columns once.
         """
         first = int(np.searchsorted(self.seen_us, since_us, side="left"))
+        return self._rows(slice(first, None))
+
+    def without(self, ids: Sequence[int]) -> RouteColumns:
+        """Return the sightings other than those with ``ids``, in the same order."""
+        return self._rows(~np.isin(self.ids, ids))
+
+    def _rows(self, which: slice | NDArray[np.bool_]) -> RouteColumns:
         return replace(
             self,
-            seen_us=self.seen_us[first:],
-            ids=self.ids[first:],
-            camera_ids=self.camera_ids[first:],
-            event_keys=self.event_keys[first:],
-            plate_ids=self.plate_ids[first:],
+            seen_us=self.seen_us[which],
+            ids=self.ids[which],
+            camera_ids=self.camera_ids[which],
+            event_keys=self.event_keys[which],
+            plate_ids=self.plate_ids[which],
         )
 
 
