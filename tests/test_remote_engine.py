@@ -43,7 +43,10 @@ from custom_components.plate_tracker.const import (
     REGIONS,
 )
 from custom_components.plate_tracker.coordinator import LocalEngine
-from custom_components.plate_tracker.engine import PlateRecognizer
+from custom_components.plate_tracker.engine import (
+    PlateRecognizer,
+    remote as remote_module,
+)
 from custom_components.plate_tracker.engine.remote import RemoteEngine
 from custom_components.plate_tracker.engine.server import KNOWN_REGIONS, create_app
 from custom_components.plate_tracker.engine.types import FrameResult
@@ -95,6 +98,12 @@ async def engine_server(recognizer: PlateRecognizer) -> AsyncGenerator[EngineSer
     server.port = server.server.port
     yield server
     await server.server.close()
+
+
+@pytest.fixture
+def retry_a_down_server_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let each read try a server that is down (one every DOWN_RETRY_SECONDS does)."""
+    monkeypatch.setattr(remote_module, "DOWN_RETRY_SECONDS", 0)
 
 
 async def _setup(
@@ -359,6 +368,7 @@ async def _set_up_reading_on(
     return image
 
 
+@pytest.mark.usefixtures("retry_a_down_server_at_once")
 async def test_token_changed_on_the_server_asks_for_the_new_one(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,
@@ -406,6 +416,7 @@ async def test_token_changed_on_the_server_asks_for_the_new_one(
         await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
+@pytest.mark.usefixtures("retry_a_down_server_at_once")
 async def test_token_that_works_again_ends_the_reauth_prompt(
     hass: HomeAssistant,
     folder_entry: MockConfigEntry,

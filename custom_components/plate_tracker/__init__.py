@@ -168,12 +168,12 @@ async def _async_start_engine(
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN,
                     translation_key="engine_token_refused",
-                    translation_placeholders={"url": url},
+                    translation_placeholders={"url": remote.url},
                 ) from err
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key="engine_unavailable",
-                translation_placeholders={"url": url, "error": err.reason},
+                translation_placeholders={"url": remote.url, "error": err.reason},
             ) from err
         ir.async_delete_issue(hass, DOMAIN, ISSUE_ENGINE_SERVER_UNAVAILABLE)
         return remote

@@ -7,12 +7,18 @@ nonsense raises ``EngineUnavailableError`` instead, so the caller can tell a bad
 image from a dead engine. A request the server refuses as such (a query it does
 not take, say a region only a newer server knows) raises ``EngineRequestError``,
 a ``ValueError`` too: the server works, this frame cannot be read there.
+
+Once the server is down (``connection``), requests raise at once and one every
+``DOWN_RETRY_SECONDS`` tries the server: with a hung server every frame waited
+out the time-out, and the frames behind it, with the plates their NVR read,
+waited or were dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -26,7 +32,10 @@ READ_TIMEOUT_SECONDS = 30.0
 """A read of a large frame takes about 0.5 s; a queue of them at the server, longer."""
 HEALTH_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 2
-"""A dropped keep-alive connection fails one request; the second gets a new one."""
+"""A dropped keep-alive connection fails one request; the second gets a new one.
+A request that timed out is not sent again: the server has it, or is hung."""
+DOWN_RETRY_SECONDS = 30.0
+"""While the server is down, how often a request tries it (the others fail at once)."""
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """A read's answer is a few plates with their crops: far less. A larger one is
 not the engine server (a camera stream at that address, say), and is not held."""
@@ -72,11 +81,15 @@ class RemoteEngine:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._regions = ",".join(regions) if regions else None
         self._read_timeout = read_timeout
+        self._unsendable = _unsendable_setting(self._base, token)
+        self._retry_at = 0.0
+        """While down: the monotonic time from which a request tries the server again."""
+        self._trying = False
 
     @property
     def url(self) -> str:
-        """The server's base address."""
-        return str(self._base)
+        """The server's base address, without a password it holds (shown in issues and logs)."""
+        return str(self._base.with_password(None))
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health answer; EngineUnavailableError when it has none."""
@@ -118,8 +131,19 @@ class RemoteEngine:
         """Return ``parse`` of the server's JSON answer, keeping ``connection`` up to date.
 
         A refused image or request is an answer (the server works); an answer
-        ``parse`` finds malformed is not.
+        ``parse`` finds malformed is not. While the server is down, only one
+        request every DOWN_RETRY_SECONDS is sent; the others fail at once,
+        leaving the outage's reason and count as they are.
         """
+        trying = self.connection.available is False
+        if trying:
+            if self._trying or time.monotonic() < self._retry_at:
+                raise EngineUnavailableError(
+                    self.url,
+                    f"still unavailable: {self.connection.last_error}",
+                    unauthorized=self.connection.auth_failed,
+                )
+            self._trying = True
         try:
             answer = await self._answer(method, path, seconds, send)
             try:
@@ -130,10 +154,15 @@ class RemoteEngine:
             self._health_changed(
                 self.connection.failed(err.reason, auth=err.unauthorized)
             )
+            if self.connection.available is False:
+                self._retry_at = time.monotonic() + DOWN_RETRY_SECONDS
             raise
         except (ImageError, EngineRequestError):
             self._health_changed(self.connection.succeeded())
             raise
+        finally:
+            if trying:
+                self._trying = False
         self._health_changed(self.connection.succeeded())
         return result
 
@@ -144,6 +173,8 @@ class RemoteEngine:
     async def _answer(
         self, method: str, path: str, seconds: float, send: dict[str, Any]
     ) -> Any:
+        if self._unsendable is not None:
+            raise EngineUnavailableError(self.url, self._unsendable)
         last: Exception | None = None
         for _ in range(ATTEMPTS):
             try:
@@ -163,14 +194,18 @@ class RemoteEngine:
                             self.url, f"answer larger than {MAX_ANSWER_BYTES} bytes"
                         )
                     return _json_of(self.url, response.status, body)
-            except (aiohttp.ClientError, TimeoutError) as err:
-                # Besides a refused connection or a time-out: an answer broken
-                # off (the server was stopped mid-read) or one that is no HTTP
-                # (another service at the port).
+            except TimeoutError as err:
+                raise EngineUnavailableError(
+                    self.url, f"unreachable: no answer within {seconds:g} s"
+                ) from err
+            except aiohttp.ClientError as err:
+                # Besides a refused connection: an answer broken off (the
+                # server was stopped mid-read) or one that is no HTTP (another
+                # service at the port).
                 last = err
         how = (
             "unreachable"
-            if isinstance(last, aiohttp.ClientConnectionError | TimeoutError)
+            if isinstance(last, aiohttp.ClientConnectionError)
             else "broken answer"
         )
         raise EngineUnavailableError(
@@ -192,6 +227,16 @@ async def read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
         if size > limit:
             break
     return b"".join(chunks)
+
+
+def _unsendable_setting(base: URL, token: str | None) -> str | None:
+    """Why the address and token cannot make a request (aiohttp would raise ValueError), or None."""
+    if token and any(char in token for char in "\r\n"):
+        return "the token holds a line break"
+    if token and (base.user is not None or base.password is not None):
+        # Both go in the one Authorization header: a proxy's login, the server's token.
+        return "the address holds a login (user:password@), which cannot be sent with a token"
+    return None
 
 
 def _health_answer(answer: Any) -> dict[str, Any]:

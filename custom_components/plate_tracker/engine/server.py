@@ -201,6 +201,14 @@ async def _read(request: web.Request) -> web.Response:
         )
     except ImageError as err:
         return _error(400, "invalid_image", str(err))
+    except web.RequestPayloadError as err:
+        # Aiohttp inflates a gzip or deflate body itself: one that does not
+        # inflate, or inflates past the limit, is the client's fault, not the engine's.
+        response = _error(
+            400, "invalid_image", f"the image could not be received: {err}"
+        )
+        response.force_close()
+        return response
     finally:
         waiting[0] -= 1
     return web.json_response(result.to_dict(with_crops=True))
