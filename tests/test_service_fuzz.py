@@ -22,7 +22,7 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 import voluptuous as vol
 
-from .helpers import call
+from .helpers import call, record_and_announce
 from .store.conftest import sighting
 
 REASON = "case 42"
@@ -148,7 +148,8 @@ async def test_broken_service_data_is_refused_clearly_never_crashes(
 ) -> None:
     """Each call succeeds, fails its schema, or raises a translated error; nothing is logged as a crash."""
     entry = hass.config_entries.async_entries("plate_tracker")[0]
-    await hass.async_add_executor_job(entry.runtime_data.store.record, sighting())
+    # Announced, so `bridge` is a known camera and watchlist_add's success path is fuzzed too.
+    await record_and_announce(hass, entry, sighting())
     rng = random.Random(20261127)
     outcomes: dict[str, int] = {"ok": 0, "schema": 0, "translated": 0}
     caplog.set_level(logging.ERROR)

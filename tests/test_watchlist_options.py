@@ -18,6 +18,9 @@ from custom_components.plate_tracker.const import (
     CONF_URL_LIFETIME_HOURS,
 )
 
+from .helpers import record_and_announce
+from .store.conftest import sighting
+
 
 async def _open(
     hass: HomeAssistant, entry: MockConfigEntry, step: str
@@ -37,6 +40,11 @@ async def test_add_a_plate_from_the_options(
     The expiry the date picker gives has no zone: it is Home Assistant's local time.
     """
     await hass.config.async_set_time_zone("Europe/Kyiv")
+    for camera in ("bridge", "exit_kyiv_road"):
+        # Cameras the hub has seen: an entry may be limited to them.
+        await record_and_announce(
+            hass, init_folder, sighting(camera=camera, plate="KA0001OO")
+        )
     result = await _open(hass, init_folder, "watchlist_add")
     assert result["step_id"] == "watchlist_add"
     form = {

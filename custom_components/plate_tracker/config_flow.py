@@ -113,6 +113,7 @@ from .routes import (
     DEFAULT_TRIP_GAP_MINUTES,
     LEAVING_DIRECTIONS,
 )
+from .services import watchable_cameras
 from .source import frigate_client, mqtt_topic_prefix, resolve_inbox
 from .sources import CAMERA_NAME, storable_text
 from .sources.folder import (
@@ -235,7 +236,7 @@ async def _validate_engine(hass: HomeAssistant, url: str, token: str) -> dict[st
     try:
         await engine.health()
     except EngineUnavailableError as err:
-        _LOGGER.debug("No engine server answered at %s: %s", url, err)
+        _LOGGER.debug("No engine server answered at %s: %s", engine.url, err)
         return {"base": "engine_auth" if err.unauthorized else "engine_unreachable"}
     return {}
 
@@ -870,19 +871,16 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             else:
                 self._camera_step = user_input
                 return await self.async_step_camera_details()
-        mapped = self.config_entry.options.get(CONF_CAMERAS, {})
-        known = set(mapped) | self._runtime().hub.known_cameras
+        known = watchable_cameras(
+            self.config_entry.options, self._runtime().hub.known_cameras
+        )
         schema = vol.Schema(
             {
                 vol.Required(CONF_CAMERA): SelectSelector(
                     SelectSelectorConfig(
                         options=[
-                            SelectOptionDict(
-                                value=camera,
-                                label=mapped.get(camera, {}).get(CONF_CAMERA_NAME)
-                                or camera,
-                            )
-                            for camera in sorted(known)
+                            SelectOptionDict(value=camera, label=name)
+                            for camera, name in known.names.items()
                         ],
                         custom_value=True,
                         mode=SelectSelectorMode.DROPDOWN,
@@ -1007,19 +1005,32 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         errors = _unstorable_text(user_input)
         placeholders: dict[str, str] = {}
         if user_input is not None and not errors:
+            runtime = self._runtime()
+            known = watchable_cameras(
+                self.config_entry.options, runtime.hub.known_cameras
+            )
+            cameras: tuple[str, ...] = ()
             try:
-                listed = _watchlist_entry_from_form(user_input)
-                store = self._runtime().store
-                await self.hass.async_add_executor_job(store.watchlist_add, listed)
+                cameras = known.resolve([user_input.get("cameras", "")])
+            except MatchingValidationError as err:
+                # Checked apart from the plate: a form with both wrong names both.
+                errors["cameras"] = "camera_unknown"
+                placeholders.update(err.translation_placeholders)
+            try:
+                listed = _watchlist_entry_from_form(user_input, cameras)
+                if not errors:
+                    await self.hass.async_add_executor_job(
+                        runtime.store.watchlist_add, listed
+                    )
             except MatchingValidationError as err:
                 errors["plate"] = err.translation_key.value
-                placeholders = err.translation_placeholders
+                placeholders.update(err.translation_placeholders)
             except StoreValidationError as err:
                 errors["plate"] = err.translation_key
-                placeholders = err.placeholders
-            else:
+                placeholders.update(err.placeholders)
+            if not errors:
                 await self.hass.async_add_executor_job(
-                    store.audit_append,
+                    runtime.store.audit_append,
                     None,
                     "watchlist_add",
                     {
@@ -1030,7 +1041,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                     None,
                     dt_util.utcnow(),
                 )
-                await self._runtime().alerts.async_reload_watchlist()
+                await runtime.alerts.async_reload_watchlist()
                 return self._save({})
         return self.async_show_form(
             step_id="watchlist_add",
@@ -1182,7 +1193,9 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
 )
 
 
-def _watchlist_entry_from_form(form: dict[str, Any]) -> WatchlistEntry:
+def _watchlist_entry_from_form(
+    form: dict[str, Any], cameras: tuple[str, ...]
+) -> WatchlistEntry:
     """Build an entry from the form; raise MatchingValidationError for a bad plate."""
     expires_at = (
         dt_util.parse_datetime(form["expires_at"]) if form.get("expires_at") else None
@@ -1196,9 +1209,7 @@ def _watchlist_entry_from_form(form: dict[str, Any]) -> WatchlistEntry:
         reason=form.get("reason", "").strip(),
         priority=Priority(form["priority"]),
         expires_at=dt_util.as_utc(expires_at) if expires_at else None,
-        cameras=tuple(
-            c.strip() for c in form.get("cameras", "").split(",") if c.strip()
-        ),
+        cameras=cameras,
         active_from=dt_util.parse_time(form["active_from"])
         if form.get("active_from")
         else None,

@@ -7,7 +7,7 @@ when, what, and why where the service asks for a reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, time
 from functools import partial
 from pathlib import Path
@@ -41,11 +41,11 @@ from .coordinator import (
 from .database import async_store_failed
 from .engine.remote import EngineUnavailableError
 from .matching.errors import MatchingValidationError
-from .matching.watchlist import parse_plate_or_pattern
+from .matching.watchlist import KnownCameras, parse_plate_or_pattern
 from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
 from .pipeline import Frame, ImageRejectedError, PipelineStoppedError
 from .records import Direction, Priority, WatchlistEntry
-from .routes import ROUTE_SERVICES
+from .routes import CONF_CAMERA_NAME, CONF_CAMERAS, ROUTE_SERVICES
 from .store import (
     MAX_PAGE_SIZE,
     SQLITE_MAX_INTEGER,
@@ -452,6 +452,32 @@ def _plate_or_pattern(text: str) -> str:
         raise _validation_error(err) from err
 
 
+def watchable_cameras(options: Mapping[str, Any], seen: Iterable[str]) -> KnownCameras:
+    """Return the cameras a watchlist entry may be limited to, by id and display name.
+
+    Those on the camera map (in ``options``) and those the hub has ``seen``. A
+    camera not seen yet (being installed) is put on the map first, so no
+    camera is out of reach.
+    """
+    mapped = options.get(CONF_CAMERAS, {})
+    return KnownCameras(
+        {
+            camera: mapped.get(camera, {}).get(CONF_CAMERA_NAME) or camera
+            for camera in set(mapped).union(seen)
+        }
+    )
+
+
+def _watched_cameras(
+    entry: PlateTrackerConfigEntry, names: list[str]
+) -> tuple[str, ...]:
+    known = watchable_cameras(entry.options, entry.runtime_data.hub.known_cameras)
+    try:
+        return known.resolve(names)
+    except MatchingValidationError as err:
+        raise _validation_error(err) from err
+
+
 async def _watchlist_add(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     await require_admin(hass, call)
     entry = hub_entry(hass)
@@ -464,7 +490,7 @@ async def _watchlist_add(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
         reason=call.data["reason"],
         priority=Priority(call.data["priority"]),
         expires_at=_as_utc(call.data.get("expires_at")),
-        cameras=tuple(call.data["cameras"]),
+        cameras=_watched_cameras(entry, call.data["cameras"]),
         active_from=active_from,
         active_until=active_until,
         enabled=call.data["enabled"],
@@ -563,7 +589,11 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     # An expiry without a time zone (as a spreadsheet writes it) is local time,
     # as it is for watchlist_add.
     entries, errors = parse_watchlist_csv(
-        text, default_tz=dt_util.get_default_time_zone()
+        text,
+        known_cameras=watchable_cameras(
+            entry.options, entry.runtime_data.hub.known_cameras
+        ),
+        default_tz=dt_util.get_default_time_zone(),
     )
     if errors:
         # All or nothing: one bad row and nothing is applied, and every bad row is named.

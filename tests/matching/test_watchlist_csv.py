@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from custom_components.plate_tracker.matching.errors import ValidationKey
-from custom_components.plate_tracker.matching.watchlist import match_watchlist
+from custom_components.plate_tracker.matching.watchlist import (
+    KnownCameras,
+    match_watchlist,
+)
 from custom_components.plate_tracker.matching.watchlist_csv import (
     RowError,
     format_watchlist_csv,
@@ -21,17 +24,32 @@ HEADER = (
     "plate,label,reason,priority,expires_at,cameras,active_from,active_until,enabled\n"
 )
 KYIV = ZoneInfo("Europe/Kyiv")
+CAMERAS = {
+    "north_exit": "North exit",
+    "bridge": "Bridge",
+    "gate": "gate",
+}
+"""The cameras of the city: id -> display name, as the hub gives them to an import."""
+
+
+def read_csv(
+    text: str, *, default_tz: tzinfo | None = None
+) -> tuple[list[WatchlistEntry], list[RowError]]:
+    """Parse ``text`` in the city of CAMERAS."""
+    return parse_watchlist_csv(
+        text, known_cameras=KnownCameras(CAMERAS), default_tz=default_tz
+    )
 
 
 def errors_of(text: str) -> list[tuple[int, str | None, ValidationKey]]:
     """Parse and return (line, column, key) of every error."""
-    _, errors = parse_watchlist_csv(text)
+    _, errors = read_csv(text)
     return [(error.line, error.column, error.translation_key) for error in errors]
 
 
 def test_full_row_is_read() -> None:
     """Every column of a well-formed file must reach the entry, in canonical form."""
-    entries, errors = parse_watchlist_csv(
+    entries, errors = read_csv(
         HEADER + "ае 1234 вк,Stolen Skoda,case 42,CRITICAL,2026-12-31T23:59:00+02:00,"
         "north_exit; bridge ;,22:00,6:30,no\n"
     )
@@ -54,7 +72,7 @@ def test_full_row_is_read() -> None:
 
 def test_minimal_file_takes_defaults() -> None:
     """A list typed by hand often has only plates; empty cells must mean the defaults."""
-    entries, errors = parse_watchlist_csv("Plate\nAE1234BK\nKA*77\n")
+    entries, errors = read_csv("Plate\nAE1234BK\nKA*77\n")
     assert errors == []
     assert entries == [
         WatchlistEntry(id=None, plate="AE1234BK"),
@@ -89,7 +107,7 @@ def test_every_bad_row_is_reported_with_line_and_column() -> None:
 
 def test_error_carries_value_and_placeholders() -> None:
     """The error report must show what was typed and why it is wrong, in JSON for the service."""
-    _, errors = parse_watchlist_csv("plate,priority\nAE1234BK,urgent\n")
+    _, errors = read_csv("plate,priority\nAE1234BK,urgent\n")
     assert [error.to_dict() for error in errors] == [
         {
             "line": 2,
@@ -103,14 +121,14 @@ def test_error_carries_value_and_placeholders() -> None:
 
 def test_good_rows_are_returned_alongside_errors() -> None:
     """The caller decides all-or-nothing; it still needs to know which rows were fine."""
-    entries, errors = parse_watchlist_csv("plate\nAE1234BK\n*\n")
+    entries, errors = read_csv("plate\nAE1234BK\n*\n")
     assert [entry.plate for entry in entries] == ["AE1234BK"]
     assert len(errors) == 1
 
 
 def test_naive_expiry_uses_the_given_zone() -> None:
     """A spreadsheet date has no zone; the home's zone is what the person meant."""
-    entries, errors = parse_watchlist_csv(
+    entries, errors = read_csv(
         "plate,expires_at\nAE1234BK,2026-07-01 00:00\n", default_tz=KYIV
     )
     assert errors == []
@@ -146,7 +164,7 @@ def test_file_level_errors(
 
 def test_semicolon_separated_file_from_a_european_spreadsheet() -> None:
     """Spreadsheets in Ukrainian and most EU locales save CSV with ``;``; it must import."""
-    entries, errors = parse_watchlist_csv(
+    entries, errors = read_csv(
         '\ufeffplate;label;cameras\r\nAE1234BK;Skoda;"gate;bridge"\r\n'
     )
     assert errors == []
@@ -159,7 +177,7 @@ def test_semicolon_separated_file_from_a_european_spreadsheet() -> None:
 
 def test_trailing_unnamed_columns_are_ignored() -> None:
     """Spreadsheets add empty columns after the last one; they must not fail the import."""
-    entries, errors = parse_watchlist_csv("plate,label,,\nAE1234BK,Skoda,,\n")
+    entries, errors = read_csv("plate,label,,\nAE1234BK,Skoda,,\n")
     assert errors == []
     assert entries == [WatchlistEntry(id=None, plate="AE1234BK", label="Skoda")]
 
@@ -186,7 +204,7 @@ ENTRIES = [
 
 def test_export_round_trips() -> None:
     """Export then import must give the same list, or a backup would silently lose data."""
-    entries, errors = parse_watchlist_csv(format_watchlist_csv(ENTRIES))
+    entries, errors = read_csv(format_watchlist_csv(ENTRIES))
     assert errors == []
     assert entries == [replace(entry, id=None) for entry in ENTRIES]
 
@@ -201,7 +219,7 @@ def test_export_defuses_spreadsheet_formulas() -> None:
 def test_export_header_and_empty_list() -> None:
     """An empty watchlist still exports a header, so the file is a usable template."""
     assert format_watchlist_csv([]) == HEADER
-    assert parse_watchlist_csv(HEADER) == ([], [])
+    assert read_csv(HEADER) == ([], [])
 
 
 def test_row_error_is_frozen() -> None:
@@ -226,7 +244,7 @@ def test_cameras_listed_with_commas_or_spaces_are_each_a_camera(text: str) -> No
     so read as one camera such a cell limited the entry to a camera that does
     not exist, and the wanted car went unreported at every camera.
     """
-    entries, errors = parse_watchlist_csv(text)
+    entries, errors = read_csv(text)
     assert errors == []
     assert [entry.cameras for entry in entries] == [("gate", "bridge")]
     hits = match_watchlist(
@@ -249,4 +267,42 @@ def test_values_under_an_unnamed_trailing_column_are_refused() -> None:
     """
     assert errors_of("plate,label,,\nAE1234BK,Skoda,2026-01-01T00:00Z,no\n") == [
         (2, None, ValidationKey.CSV_TOO_MANY_FIELDS)
+    ]
+
+
+def test_an_unknown_camera_is_a_row_error_at_its_line_and_column() -> None:
+    """A misspelt camera must fail the import, not list an entry that never alerts.
+
+    Imported as it was, ``brige`` limited the entry to a camera that does not
+    exist, and the wanted car went unreported everywhere without a word.
+    """
+    entries, errors = read_csv("plate,cameras\nAE1234BK,gate\nKA0001OO,brige;gate\n")
+    assert [entry.plate for entry in entries] == ["AE1234BK"]
+    assert [error.to_dict() for error in errors] == [
+        {
+            "line": 3,
+            "column": "cameras",
+            "error": "camera_unknown",
+            "value": "brige;gate",
+            "placeholders": {
+                "cameras": "brige",
+                "known": "bridge (Bridge), gate, north_exit (North exit)",
+            },
+        }
+    ]
+
+
+def test_cameras_named_as_shown_are_read_as_their_ids() -> None:
+    """People type the names the UI shows, in any case; sightings carry the camera's id.
+
+    A display name may hold a space, so ``North exit`` is one camera, while
+    ``gate bridge`` (no camera as a whole) is two.
+    """
+    entries, errors = read_csv(
+        "plate;cameras\nAE1234BK;North exit, BRIDGE\nKA0001OO;gate bridge north_exit\n"
+    )
+    assert errors == []
+    assert [entry.cameras for entry in entries] == [
+        ("north_exit", "bridge"),
+        ("gate", "bridge", "north_exit"),
     ]

@@ -6,7 +6,7 @@ officer on an exact hit and only log a one-edit hit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from functools import lru_cache
@@ -32,10 +32,13 @@ MAX_PLATE_LENGTH = 12
 """Longest plate or pattern (without ``*``); no plate format in use is longer."""
 MIN_PATTERN_LITERALS = 3
 """Letters and digits a pattern needs, so that ``*`` alone cannot flag every car."""
+MAX_LISTED_CAMERAS = 20
+"""Known cameras an unknown-camera error lists: enough to spot the one meant."""
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 _INVALID_CHARACTER = re.compile(r"[^0-9A-Z*?]")
 _REPEATED_STAR = re.compile(r"\*{2,}")
+_CAMERA_LIST_SEPARATORS = re.compile(r"[;,]")
 
 _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.INFO: 2}
 
@@ -125,6 +128,72 @@ def parse_plate_or_pattern(text: str) -> str:
             ValidationKey.PLATE_TOO_LONG, {"maximum": str(MAX_PLATE_LENGTH)}
         )
     return canonical
+
+
+class KnownCameras:
+    """The cameras a watchlist entry may be limited to, found as people name them.
+
+    Built once per call or import: an import of many rows looks every row's
+    cameras up in the same index.
+    """
+
+    __slots__ = ("_by_id", "_by_name", "names")
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        """Index ``names``: camera id -> display name, for every camera there is."""
+        self.names: dict[str, str] = dict(sorted(names.items()))
+        self._by_id: dict[str, list[str]] = {}
+        self._by_name: dict[str, list[str]] = {}
+        for camera, name in self.names.items():
+            self._by_id.setdefault(camera.casefold(), []).append(camera)
+            if name.strip():
+                self._by_name.setdefault(name.strip().casefold(), []).append(camera)
+
+    def resolve(self, lists: Iterable[str]) -> tuple[str, ...]:
+        """Return the ids of the cameras a person listed, in order, each once.
+
+        Each text in ``lists`` names cameras by id or display name, in any
+        case, separated by ``;`` or ``,``, or by spaces as people write lists
+        (``gate bridge``): no id holds a space, so a part is split on spaces
+        only when it is no camera as a whole (a display name such as ``North
+        exit``). An exact id wins over an id in another case, which wins over a
+        display name; a display name two cameras share stands for both. A
+        name that is no camera raises MatchingValidationError naming it: an
+        entry limited to a misspelt camera would never alert, and nobody would
+        know.
+        """
+        resolved: dict[str, None] = {}
+        unknown: dict[str, None] = {}
+        for text in lists:
+            for part in _CAMERA_LIST_SEPARATORS.split(text):
+                whole = part.strip()
+                for typed in [whole] if self._ids_of(whole) else whole.split():
+                    if ids := self._ids_of(typed):
+                        resolved.update(dict.fromkeys(ids))
+                    else:
+                        unknown[typed] = None
+        if unknown:
+            raise MatchingValidationError(
+                ValidationKey.CAMERA_UNKNOWN,
+                {"cameras": ", ".join(unknown), "known": self._listed()},
+            )
+        return tuple(resolved)
+
+    def _ids_of(self, typed: str) -> list[str]:
+        if typed in self.names:
+            return [typed]
+        folded = typed.casefold()
+        return self._by_id.get(folded) or self._by_name.get(folded) or []
+
+    def _listed(self) -> str:
+        """Name the cameras by id, with a display name that differs; "–" for none."""
+        listed = [
+            camera if name in ("", camera) else f"{camera} ({name})"
+            for camera, name in self.names.items()
+        ]
+        if len(listed) > MAX_LISTED_CAMERAS:
+            listed = [*listed[:MAX_LISTED_CAMERAS], "…"]
+        return ", ".join(listed) or "–"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..records import Priority, WatchlistEntry
 from .errors import MatchingValidationError, ValidationKey
-from .watchlist import parse_plate_or_pattern
+from .watchlist import KnownCameras, parse_plate_or_pattern
 
 COLUMNS = (
     "plate",
@@ -37,9 +37,6 @@ HEADER_LINE = 1
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 _FIRST_LINE = re.compile(r"[^\r\n]*")
-# No camera name holds a comma or a space (see sources.CAMERA_NAME), so in a
-# cell they can only separate cameras, as people write lists: "gate, bridge".
-_CAMERA_SEPARATORS = re.compile(rf"[{CAMERA_SEPARATOR},\s]+")
 _CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
 # Spreadsheets run cells starting with these as formulas. Export prefixes such
 # cells (and cells starting with the prefix itself) with an apostrophe, the
@@ -81,7 +78,7 @@ class _CellError(Exception):
 
 
 def parse_watchlist_csv(
-    text: str, *, default_tz: tzinfo | None = None
+    text: str, *, known_cameras: KnownCameras, default_tz: tzinfo | None = None
 ) -> tuple[list[WatchlistEntry], list[RowError]]:
     """Parse an exported or hand-written watchlist file.
 
@@ -92,7 +89,10 @@ def parse_watchlist_csv(
     dropped). Fields are comma-separated, or semicolon-separated when the
     header has no comma, as spreadsheets in many European locales save them.
     ``expires_at`` is ISO 8601; a time without zone is read in ``default_tz``
-    and refused when it is None. Empty cells take the entry's defaults.
+    and refused when it is None. ``cameras`` names cameras of
+    ``known_cameras`` by id or display name (see ``KnownCameras.resolve``)
+    and is read as their ids; any other name is refused. Empty cells take
+    the entry's defaults.
     """
     text = text.removeprefix("\ufeff")
     if not text.strip():
@@ -127,6 +127,7 @@ def parse_watchlist_csv(
                     width=len(header),
                     named_width=named_width,
                     line=line,
+                    known_cameras=known_cameras,
                     default_tz=default_tz,
                     errors=errors,
                 )
@@ -183,6 +184,7 @@ def _parse_row(
     width: int,
     named_width: int,
     line: int,
+    known_cameras: KnownCameras,
     default_tz: tzinfo | None,
     errors: list[RowError],
 ) -> WatchlistEntry | None:
@@ -209,7 +211,7 @@ def _parse_row(
         "reason": str.strip,
         "priority": _parse_priority,
         "expires_at": lambda value: _parse_expiry(value, default_tz),
-        "cameras": _parse_cameras,
+        "cameras": lambda value: _parse_cameras(value, known_cameras),
         "active_from": _parse_clock_time,
         "active_until": _parse_clock_time,
         "enabled": _parse_enabled,
@@ -271,9 +273,11 @@ def _parse_expiry(value: str, default_tz: tzinfo | None) -> datetime:
         raise _CellError(ValidationKey.EXPIRES_AT_INVALID) from err
 
 
-def _parse_cameras(value: str) -> tuple[str, ...]:
-    cameras = _CAMERA_SEPARATORS.split(value)
-    return tuple(dict.fromkeys(camera for camera in cameras if camera))
+def _parse_cameras(value: str, known_cameras: KnownCameras) -> tuple[str, ...]:
+    try:
+        return known_cameras.resolve([value])
+    except MatchingValidationError as err:
+        raise _CellError(err.translation_key, err.translation_placeholders) from err
 
 
 def _parse_clock_time(value: str) -> time:
