@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import threading
 from typing import Any
 from unittest.mock import patch
 
@@ -20,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
+from custom_components.plate_tracker import routes as routes_module
 from custom_components.plate_tracker.const import DOMAIN, SPOOL_FILE
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from custom_components.plate_tracker.routes import (
@@ -890,3 +892,123 @@ async def test_a_sighting_announced_before_its_vehicle_is_first_read_is_not_miss
     assert replayed
     assert hass.states.get(sensor_id).state == "left"
     assert [event.data["entry_id"] for event in left] == [listed_id]
+
+
+async def test_an_exit_stored_before_a_purge_and_announced_after_it_is_announced(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_admin_user: User,
+) -> None:
+    """A purge that ends while an exit waits to be announced must not swallow the left-city event.
+
+    The pipeline stores a pass at once but announces it up to seconds later.
+    A purge that ends meanwhile (of any plate: the nightly retention, an
+    erasure) makes the tracker read every vehicle again without announcing,
+    since a purge changes what is shown, not where a car went. That reading
+    already held the waiting exit, so the vehicle was shown "left" in
+    silence, and the exit's own announcement found nothing new: the event
+    that pages the police never came.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    await sight(hass, city, freezer, "bridge", START, plate="KA0001AA")
+    store = city.runtime_data.store
+    freezer.move_to(START + timedelta(minutes=20))
+    waiting, _ = await hass.async_add_executor_job(
+        store.record,
+        NewSighting(
+            camera="gate_north",
+            seen_at=START + timedelta(minutes=20),
+            plate=PLATE,
+            raw=PLATE,
+            confidence=0.9,
+            source="folder",
+            direction=Direction.RECEDING,
+        ),
+    )
+
+    removed = await call(
+        hass,
+        "purge_sightings",
+        {"plate": "KA0001AA", "reason": "erased"},
+        hass_admin_user,
+    )
+    await hass.async_block_till_done()
+    city.runtime_data.hub.async_publish(waiting)
+    await hass.async_block_till_done()
+
+    assert removed == {"removed": 1}
+    assert hass.states.get(sensor_id).state == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]
+    assert left[0].data["status"]["decided_by"]["id"] == waiting.id
+
+
+async def test_a_purge_between_reading_a_route_and_its_rows_loses_no_exit(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A purge committing while the tracker reads a vehicle must not crash the reading.
+
+    The tracker reads a vehicle's packed route first and the rows of the few
+    sightings it looks at afterwards, in another read. A purge (retention,
+    from its own thread) that erased one of them in between made the row
+    lookup fail: the exit being handled was never announced.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    await sight(hass, city, freezer, "centre", START)
+    store = city.runtime_data.store
+    purged: list[int] = []
+    whereabouts = routes_module.packed_whereabouts
+    # The alert's city status and the tracker read the vehicle in two threads at once.
+    one_purge = threading.Lock()
+
+    def purge_then_judge(packed: Any, *args: Any, **kwargs: Any) -> Any:
+        with one_purge:
+            if not purged and len(packed.ids) == 2:
+                purged.append(store.purge(PLATE, until=START + timedelta(minutes=1)))
+        return whereabouts(packed, *args, **kwargs)
+
+    with patch.object(routes_module, "packed_whereabouts", purge_then_judge):
+        leaving = await sight(
+            hass,
+            city,
+            freezer,
+            "gate_north",
+            START + timedelta(minutes=20),
+            direction=Direction.RECEDING,
+        )
+
+    assert purged == [1]
+    assert "Traceback" not in caplog.text
+    assert hass.states.get(sensor_id).state == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]
+    assert left[0].data["status"]["decided_by"]["id"] == leaving.id
+
+
+async def test_get_route_answers_while_a_purge_erases_part_of_it(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A route asked for while a purge runs is the route without what was erased, not an unknown error."""
+    await leave_the_city(hass, city, freezer)
+    store = city.runtime_data.store
+    purged: list[int] = []
+    respond = routes_module.route_response
+
+    def purge_then_respond(packed: Any, *args: Any, **kwargs: Any) -> Any:
+        if not purged:
+            purged.append(store.purge(PLATE, until=START + timedelta(minutes=1)))
+        return respond(packed, *args, **kwargs)
+
+    with patch.object(routes_module, "route_response", purge_then_respond):
+        route = await call(hass, "get_route", {"plate": PLATE})
+
+    assert purged == [1]
+    assert route["sighting_count"] == 1
+    assert [s["camera"] for s in route["trips"][0]["sightings"]] == ["gate_north"]

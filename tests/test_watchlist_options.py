@@ -231,3 +231,32 @@ async def test_camera_map_text_home_assistant_cannot_save_is_refused(
     await hass.async_block_till_done()
     assert init_folder.options["cameras"]["gate"]["name"] == "Gate"
     assert json_bytes(dict(init_folder.options))
+
+
+@pytest.mark.parametrize(
+    ("zone", "expires_at"),
+    [
+        # West of UTC, the last local half hour of year 9999 is past UTC's range.
+        ("America/New_York", "9999-12-31 23:30:00"),
+        # East of UTC, the first local hour of year 1 is before it.
+        ("Europe/Kyiv", "0001-01-01 00:30:00"),
+    ],
+)
+async def test_an_expiry_utc_cannot_hold_is_named_on_the_form(
+    hass: HomeAssistant, init_folder: MockConfigEntry, zone: str, expires_at: str
+) -> None:
+    """The date picker allows any year: a local time outside UTC's range is an error on the expiry, not a crash."""
+    await hass.config.async_set_time_zone(zone)
+    result = await _open(hass, init_folder, "watchlist_add")
+    form = {"plate": "AE1234BK", "priority": "high", "expires_at": expires_at}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"expires_at": "datetime_out_of_range"}
+    assert init_folder.runtime_data.alerts.entries == []
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form | {"expires_at": "2030-01-01 00:00:00"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [entry.plate for entry in init_folder.runtime_data.alerts.entries] == [
+        "AE1234BK"
+    ]

@@ -316,10 +316,14 @@ class WatchlistAlerts:
         one-edit hit), unless the list is full of newer ones.
         """
         plate = hit.read_plate if is_pattern(hit.listed_plate) else hit.listed_plate
-        route = self.store.route_columns(plate, include_lookalikes=True)
+        # Read again should a purge erase part of the route between its two reads.
         rows = {
             row[0]: row
-            for row in route.load_rows(route.ids[-RECENT_SIGHTINGS:].tolist())
+            for row in self.store.read_route_columns(
+                plate,
+                lambda route: route.load_rows(route.ids[-RECENT_SIGHTINGS:].tolist()),
+                include_lookalikes=True,
+            )
         }
         rows.setdefault(
             sighting.id,

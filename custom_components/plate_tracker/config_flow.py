@@ -125,6 +125,8 @@ from .sources.folder import (
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
 from .store import StoreValidationError
 
+OUT_OF_RANGE = "datetime_out_of_range"
+"""The store's key for a time UTC cannot hold."""
 _LOGGER = logging.getLogger(__name__)
 
 _MQTT_PREFIX = re.compile(r"^[^#+\s]+$")
@@ -1026,7 +1028,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 errors["plate"] = err.translation_key.value
                 placeholders.update(err.translation_placeholders)
             except StoreValidationError as err:
-                errors["plate"] = err.translation_key
+                # An expiry outside UTC's years, or the plate already listed.
+                field = "expires_at" if err.translation_key == OUT_OF_RANGE else "plate"
+                errors[field] = err.translation_key
                 placeholders.update(err.placeholders)
             if not errors:
                 await self.hass.async_add_executor_job(
@@ -1196,19 +1200,29 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
 def _watchlist_entry_from_form(
     form: dict[str, Any], cameras: tuple[str, ...]
 ) -> WatchlistEntry:
-    """Build an entry from the form; raise MatchingValidationError for a bad plate."""
+    """Build an entry from the form.
+
+    MatchingValidationError for a bad plate, StoreValidationError for an expiry
+    outside UTC's years.
+    """
     expires_at = (
         dt_util.parse_datetime(form["expires_at"]) if form.get("expires_at") else None
     )
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=dt_util.get_default_time_zone())
+    if expires_at is not None:
+        try:
+            # The date picker takes any year; late on 9999-12-31 west of UTC is past it.
+            expires_at = dt_util.as_utc(expires_at)
+        except OverflowError as err:
+            raise StoreValidationError(OUT_OF_RANGE, value=form["expires_at"]) from err
     return WatchlistEntry(
         id=None,
         plate=parse_plate_or_pattern(form["plate"]),
         label=form.get("label", "").strip(),
         reason=form.get("reason", "").strip(),
         priority=Priority(form["priority"]),
-        expires_at=dt_util.as_utc(expires_at) if expires_at else None,
+        expires_at=expires_at,
         cameras=cameras,
         active_from=dt_util.parse_time(form["active_from"])
         if form.get("active_from")

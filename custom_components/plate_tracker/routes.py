@@ -51,7 +51,7 @@ from .matching.journeys import (
 from .matching.watchlist import is_in_force
 from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
-from .store import SightingStore
+from .store import RouteColumns, SightingStore
 from .store.sighting_store import to_us
 from .validation import real_number, whole_number
 
@@ -177,20 +177,24 @@ def locate(
     milliseconds for a plate seen 100,000 times (this runs on every sighting
     of a watchlisted vehicle). Sightings listed in ``excluding`` are left out.
     """
-    whole = store.route_columns(plate, include_lookalikes=True)
-    if excluding:
-        whole = whole.without(list(excluding))
-    for packed in (whole.seen_since(to_us(now - RECENT_WINDOW)), whole):
-        status, last = packed_whereabouts(
-            packed,
-            cameras,
-            plate=plate,
-            trip_gap=trip_gap,
-            max_speed_kmh=max_speed_kmh,
-        )
-        if status.state is not CityState.UNKNOWN or status.last_known_state:
-            break
-    return Whereabouts(status=status, last=last)
+    recent_us = to_us(now - RECENT_WINDOW)
+
+    def whereabouts(whole: RouteColumns) -> Whereabouts:
+        if excluding:
+            whole = whole.without(list(excluding))
+        for packed in (whole.seen_since(recent_us), whole):
+            status, last = packed_whereabouts(
+                packed,
+                cameras,
+                plate=plate,
+                trip_gap=trip_gap,
+                max_speed_kmh=max_speed_kmh,
+            )
+            if status.state is not CityState.UNKNOWN or status.last_known_state:
+                break
+        return Whereabouts(status=status, last=last)
+
+    return store.read_route_columns(plate, whereabouts, include_lookalikes=True)
 
 
 def exact_plates(entries: Iterable[WatchlistEntry]) -> dict[str, list[WatchlistEntry]]:
@@ -330,7 +334,13 @@ class RouteTracker:
         return (await self.async_locate(plate)).status.state.value
 
     async def async_refresh(self, plates: Iterable[str], *, announce: bool) -> None:
-        """Recompute the whereabouts of watchlisted plates; announce city exits and entries."""
+        """Recompute the whereabouts of watchlisted plates; announce city exits and entries.
+
+        Without ``announce`` (after a purge) a change is still announced when
+        it is decided by a sighting newer than any the vehicle's last reading
+        held: one stored but not announced yet, whose own announcement would
+        otherwise find the change made already and stay silent.
+        """
         for plate in list(plates):
             async with self._lock:
                 found = await self.async_locate(plate)
@@ -340,7 +350,7 @@ class RouteTracker:
                 self.whereabouts[plate] = found
             state = found.status.state
             if (
-                announce
+                (announce or _decided_by_news(found, previous))
                 and state in _STATE_EVENTS
                 and (previous is None or previous.status.state is not state)
             ):
@@ -424,6 +434,20 @@ class RouteTracker:
             "seen_at": decided.seen_at.isoformat() if decided else None,
             "direction": decided.direction.value if decided else None,
         }
+
+
+def _decided_by_news(found: Whereabouts, previous: Whereabouts | None) -> bool:
+    """Return whether ``found`` is decided by a sighting later than any ``previous`` rests on.
+
+    A purge only takes sightings away: a status it leaves is decided by one
+    known before. A later decider is a sighting stored since, by the
+    pipeline, which announces it only after it is stored.
+    """
+    decided = found.status.decided_by
+    if previous is None or decided is None:
+        return False
+    known = previous.last
+    return known is None or (decided.seen_at, decided.id) > (known.seen_at, known.id)
 
 
 def _sighting_ids(found: Whereabouts) -> set[int]:
@@ -564,16 +588,19 @@ def _route_response(
     From the store's packed columns: a route of 100,000 sightings answers in
     milliseconds (issue 5), the same answer as ``build_route`` on its rows.
     """
-    columns = store.route_columns(
-        plate, since, until, include_lookalikes=include_lookalikes
-    )
-    return route_response(
-        columns,
-        tracker.cameras,
-        plate=plate,
-        trip_gap=trip_gap,
-        max_speed_kmh=tracker.max_speed_kmh,
-        max_sightings=max_sightings,
+    return store.read_route_columns(
+        plate,
+        lambda columns: route_response(
+            columns,
+            tracker.cameras,
+            plate=plate,
+            trip_gap=trip_gap,
+            max_speed_kmh=tracker.max_speed_kmh,
+            max_sightings=max_sightings,
+        ),
+        since,
+        until,
+        include_lookalikes=include_lookalikes,
     )
 
 

@@ -4,7 +4,7 @@ No Home Assistant imports; the integration calls it from executor threads.
 """
 
 from ..records import MatchKind
-from .errors import StoreValidationError
+from .errors import RouteChangedError, StoreValidationError
 from .export import CSV_COLUMNS
 from .models import (
     DEFAULT_PAGE_SIZE,
@@ -38,6 +38,7 @@ __all__ = [
     "MatchKind",
     "PurgeProgress",
     "PurgeReport",
+    "RouteChangedError",
     "RouteColumns",
     "RouteRow",
     "SearchPage",

@@ -7,7 +7,8 @@ The Home Assistant glue turns a ``StoreValidationError`` into a translated
 Keys and their placeholders:
 
 - ``invalid_plate`` (plate), ``invalid_plate_pattern`` (pattern)
-- ``time_range_reversed`` (since, until), ``naive_datetime`` (value)
+- ``time_range_reversed`` (since, until), ``naive_datetime`` (value),
+  ``datetime_out_of_range`` (value)
 - ``page_size_out_of_range`` (page_size, maximum), ``invalid_cursor``
 - ``sighting_not_found`` (sighting_id), ``hit_not_found`` (hit_id),
   ``hit_already_acknowledged`` (hit_id, user_id, at)
@@ -42,6 +43,20 @@ class StoreValidationError(ValueError):
         super().__init__(
             f"{translation_key}({details})" if details else translation_key
         )
+
+
+class RouteChangedError(LookupError):
+    """Sightings a route's columns list were erased before their rows were read.
+
+    ``route_columns`` reads the columns in one transaction and ``load_rows``
+    the rows later in another; a purge can commit in between.
+    ``SightingStore.read_route_columns`` reads the route again.
+    """
+
+    def __init__(self, sighting_ids: list[int]) -> None:
+        """Keep which sightings were gone."""
+        self.sighting_ids = sighting_ids
+        super().__init__(f"sightings erased while their route was read: {sighting_ids}")
 
 
 class DamagedDatabaseError(Exception):

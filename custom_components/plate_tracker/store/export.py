@@ -14,11 +14,13 @@ Layout of the ZIP:
 - ``manifest.json``: when and what was exported, and the SHA-256 and size of
   every other file, so a copy can be verified later.
 
-The ZIP is written to a file of its own beside ``dest`` (a hidden name no other
-export shares), flushed to disk, hashed and then linked to ``dest``. So a
+The ZIP is written to a file of its own beside ``dest`` (a short hidden name no
+other export shares), flushed to disk, hashed and then linked to ``dest``. So a
 half-written export never carries the final name, and a link, unlike a rename,
 never replaces a file: of two exports to one name at once, one publishes its
-whole file and the other is refused (``export_exists``), never mixed in.
+whole file and the other is refused (``export_exists``), never mixed in. The
+folder is synced once the name is there: the export is audited once this
+returns, and must then survive a power cut.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ _LOGGER = logging.getLogger(__name__)
 _NO_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 """What ``link`` fails with on a file system without hard links (FAT and
 exFAT, as on many USB sticks and memory cards, say ``EPERM``)."""
+
+_NO_FOLDER_SYNC = frozenset(
+    {errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+)
+"""What ``fsync`` of a folder fails with where the file system cannot sync one
+(some network shares and FUSE file systems): nothing more can be done there."""
 
 _CHUNK_BYTES = 64 * 1024
 
@@ -85,7 +93,9 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         raise StoreValidationError("export_folder_missing", path=str(dest.parent))
     hashes: dict[str, dict[str, str | int]] = {}
     crops = snapshots = sightings = 0
-    partial = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.partial")
+    # Not made from dest's name: a name near the file system's 255 bytes would
+    # leave no room for a suffix.
+    partial = dest.with_name(f".plate_tracker_export.{secrets.token_hex(8)}.partial")
     # O_EXCL: this file is this export's alone, never one another export writes
     # too. Made as open() makes files (not mkstemp's owner-only mode), since an
     # export is meant to be handed on.
@@ -175,6 +185,13 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
             # alone, and dest becomes a link to it, not a copy.
             digest = hashlib.file_digest(written, "sha256").hexdigest()
         _publish(partial, dest)
+        try:
+            _sync_folder(dest.parent)
+        except BaseException:
+            # Not known to outlive a power cut, so not reported as written: no
+            # export may exist that the audit log does not name.
+            dest.unlink(missing_ok=True)
+            raise
     finally:
         _discard(partial)
     return ExportReport(
@@ -233,6 +250,25 @@ def _publish(partial: Path, dest: Path) -> None:
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` durable: a file's name is the folder's data, not the file's.
+
+    Skipped where folders cannot be opened (Windows) or synced (see
+    ``_NO_FOLDER_SYNC``); any other failure is raised.
+    """
+    if (only_folders := getattr(os, "O_DIRECTORY", None)) is None:
+        return
+    descriptor = os.open(folder, os.O_RDONLY | only_folders)
+    try:
+        os.fsync(descriptor)
+    except OSError as err:
+        if err.errno not in _NO_FOLDER_SYNC:
+            raise
+        _LOGGER.debug("The file system of %s cannot sync folders: %s", folder, err)
+    finally:
+        os.close(descriptor)
 
 
 def _discard(partial: Path) -> None:

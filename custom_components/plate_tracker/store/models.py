@@ -92,7 +92,11 @@ class RouteColumns:
     plates: Mapping[int, str]
     """Plate text by plate id, for every plate in ``plate_ids``."""
     load_rows: Callable[[Sequence[int]], list[RouteRow]]
-    """Return the ``RouteRow`` of each sighting id, in the order given."""
+    """Return the ``RouteRow`` of each sighting id, in the order given.
+
+    Raises ``RouteChangedError`` for a sighting erased since the columns were
+    read (see ``SightingStore.read_route_columns``).
+    """
 
     def seen_since(self, since_us: int) -> RouteColumns:
         """Return the sightings from ``since_us`` on, as ``route_columns`` cuts them.

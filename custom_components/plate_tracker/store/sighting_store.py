@@ -62,7 +62,7 @@ from ..records import (
     WatchlistEntry,
 )
 from . import export as evidence
-from .errors import StoreValidationError, is_damaged
+from .errors import RouteChangedError, StoreValidationError, is_damaged
 from .models import (
     ACTIVITY_COUNT_LIMIT,
     MAX_PAGE_SIZE,
@@ -95,6 +95,11 @@ type _BatchParams = Callable[[tuple[int, int]], tuple[Any, ...]]
 """Gives a batch query its parameters for the keyset cursor ``(seen_us, id)``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_US, _LAST_US = (
+    (moment - _EPOCH) // timedelta(microseconds=1)
+    for moment in (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+)
+"""The stored times ``from_us`` can give a datetime for: UTC's first and last microsecond."""
 SQLITE_MAX_INTEGER = 2**63 - 1
 """The largest integer SQLite stores: a larger id or offset fails to bind."""
 _SQLITE_MIN_INTEGER = -(2**63)
@@ -138,6 +143,8 @@ _PLATE_DRIVEN_LIMIT = 5_000
 # index range per plate rather than sorted from all their sightings.
 _MERGE_LIMIT = 32
 _PURGE_BATCH = 500
+_ROUTE_READS = 5
+"""How often ``read_route_columns`` reads a route that purges keep changing."""
 _CHUNK_DTYPES = ("<i8", "<i8", "<i4", "<i8")
 """Element types of the ``route_chunks`` blobs: seen_us, ids, camera_ids, event_keys."""
 _LOGGER = logging.getLogger(__name__)
@@ -168,11 +175,20 @@ _WATCHLIST_SELECT = """
 
 
 def to_us(moment: datetime) -> int:
-    """Return a timezone-aware datetime as integer microseconds since the epoch."""
+    """Return a timezone-aware datetime as integer microseconds since the epoch.
+
+    A time UTC cannot hold (year 1 east of Greenwich, the end of 9999 west of
+    it) is refused: stored, it could never be read back as a datetime.
+    """
     if moment.utcoffset() is None:
         raise StoreValidationError("naive_datetime", value=moment.isoformat())
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    microseconds = (
+        delta.days * 86_400 + delta.seconds
+    ) * 1_000_000 + delta.microseconds
+    if not _FIRST_US <= microseconds <= _LAST_US:
+        raise StoreValidationError("datetime_out_of_range", value=moment.isoformat())
+    return microseconds
 
 
 def from_us(microseconds: int) -> datetime:
@@ -928,6 +944,37 @@ class SightingStore:
             load_rows=self._route_rows,
         )
 
+    def read_route_columns[T](
+        self,
+        plate: str,
+        use: Callable[[RouteColumns], T],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        include_lookalikes: bool = False,
+    ) -> T:
+        """Return ``use`` applied to ``route_columns``, read again if a purge erased part of it meanwhile.
+
+        The columns and the rows they load are two reads: a purge committing
+        in between (retention runs in its own thread) erases rows the columns
+        still list, and ``load_rows`` raises ``RouteChangedError``. Read
+        again, the route is the one without them; ``use`` must have no other
+        effect than its result. After ``_ROUTE_READS`` such reads the error
+        is raised.
+        """
+        attempt = 1
+        while True:
+            columns = self.route_columns(
+                plate, since, until, include_lookalikes=include_lookalikes
+            )
+            try:
+                return use(columns)
+            except RouteChangedError:
+                if attempt == _ROUTE_READS:
+                    raise
+                _LOGGER.debug("Route of %s changed while read; reading again", plate)
+            attempt += 1
+
     def _rebuild_route_chunks(self, plate_ids: Iterable[int]) -> None:
         """Build the route chunks of plates that have none, from the route index."""
         with self._write() as conn:
@@ -960,6 +1007,8 @@ class SightingStore:
                 (json.dumps([int(sighting_id) for sighting_id in ids]),),
             ).fetchall()
         by_id = {row[0]: row for row in rows}
+        if erased := [int(i) for i in ids if int(i) not in by_id]:
+            raise RouteChangedError(erased)
         return [by_id[int(sighting_id)] for sighting_id in ids]
 
     def count(self) -> int:
