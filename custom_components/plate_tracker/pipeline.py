@@ -6,11 +6,13 @@ do with a finished sighting.
 
 A *pass* is one vehicle going past one camera. Frames of one NVR event
 (``event_id``) belong to one pass and make one sighting: each frame's read is
-combined with the earlier ones, and the stored sighting is updated in place. The
-sighting is published once, when the pass ends or ``publish_after`` seconds after
-its first read, whichever comes first (police alerts must not wait for a parked
-car to drive off); a later frame that changes the plate or the direction
-publishes a correction.
+combined with the earlier ones, and the stored sighting is updated in place. A
+frame more than an hour after the pass's latest one (``SAME_EVENT_WITHIN``)
+starts a pass of its own: an NVR that counts its event ids from 1 again after a
+restart gives a later car an id it gave before. The sighting is published once,
+when the pass ends or ``publish_after`` seconds after its first read, whichever
+comes first (police alerts must not wait for a parked car to drive off); a later
+frame that changes the plate or the direction publishes a correction.
 
 The direction of a pass is the latest one its source knew (Frigate's zones or
 vehicle movement, a camera's own field); when the source knows none, the
@@ -44,7 +46,7 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 import logging
 import time
 from typing import Any
@@ -57,6 +59,7 @@ from .matching.movement import direction_from_boxes
 from .matching.watchlist import MAX_PLATE_LENGTH
 from .plate_text import normalize_plate
 from .records import Direction, NewSighting, Reader, Sighting
+from .store.schema import SAME_EVENT_WITHIN_US
 from .store.spool import SightingSpool, SpoolWriteError
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +69,16 @@ MAX_CAMERA_READ_LENGTH = 4 * MAX_PLATE_LENGTH
 country code around the plate); longer is no plate read, however short the plate in it."""
 
 MAX_OPEN_PASSES = 256
+SAME_EVENT_WITHIN = timedelta(microseconds=SAME_EVENT_WITHIN_US)
+"""How far apart two frames with one NVR event id may be and be one pass.
+
+The store's rule (``SAME_EVENT_WITHIN_US``): an NVR or camera that counts
+its events from 1 again after a restart hands a later car an id an open pass
+still holds (its end was lost in the restart). Measured from the pass's
+latest frame, so that a car parked in view, whose event goes on for hours
+with a frame now and then, stays one pass; the store dates the pass's
+sighting by its first frame and so merges every frame of it either way.
+"""
 SPOOL_RETRY_SECONDS = 5.0
 SPOOL_RETRY_MAX_SECONDS = 300.0
 SPOOL_REPLAY_BATCH = 32
@@ -220,6 +233,8 @@ class PipelineCounters:
 @dataclass(slots=True)
 class _Pass:
     first_seen: datetime
+    last_seen: datetime
+    """The time of the pass's latest frame."""
     reads: list[PlateRead] = field(default_factory=list)
     best_read: PlateRead | None = None
     best_snapshot: bytes | None = None
@@ -239,6 +254,19 @@ class _Pass:
     """The direction of the pass's latest sighting that went to the spool."""
     engine_read: bool = False
     """The engine read the plate in some frame of the pass (else only the NVR did)."""
+
+    def continued_by(self, frame: Frame) -> bool:
+        """Return whether a frame with this pass's event id is of this pass, not a later car's."""
+        return abs(frame.seen_at - self.last_seen) <= SAME_EVENT_WITHIN
+
+    def holds(self, sighting: Sighting) -> bool:
+        """Return whether a stored sighting with this pass's event id is this pass's.
+
+        The pass's sighting is dated by its first frame (the store may have
+        dated it up to ``SAME_EVENT_WITHIN`` earlier, by a read of the event
+        before Home Assistant restarted).
+        """
+        return abs(sighting.seen_at - self.first_seen) <= SAME_EVENT_WITHIN
 
     @property
     def reader(self) -> Reader:
@@ -340,9 +368,10 @@ class SightingPipeline:
         self._late_puts: dict[asyncio.Task[None], _Job] = {}
         """Ends of passes ``offer`` queues once the queue has room."""
         self._replayed_passes: OrderedDict[
-            tuple[str, str, str], tuple[str, Direction]
+            tuple[str, str, str], tuple[str, Direction, datetime]
         ] = OrderedDict()
-        """What was announced of ended passes that have sightings in the spool."""
+        """What was announced of ended passes that have sightings in the spool
+        (plate and direction), and when the pass began."""
 
     @property
     def queue_depth(self) -> int:
@@ -585,7 +614,11 @@ class SightingPipeline:
         if frame.event_id is None:
             return frame.plate_box
         state = self._passes.get((frame.source, frame.camera, frame.event_id))
-        if state is None or state.last_plate_box is None:
+        if (
+            state is None
+            or state.last_plate_box is None
+            or not state.continued_by(frame)
+        ):
             return frame.plate_box
         x1, y1, x2, y2 = plate_moved_with(
             state.last_plate_box, state.last_plate_vehicle_box, frame.vehicle_box
@@ -837,10 +870,17 @@ class SightingPipeline:
         may_spool: bool,
     ) -> list[Sighting]:
         state = self._passes.get(key)
+        if state is not None and not state.continued_by(frame):
+            # The NVR gave the event id again, to another car: the old pass ends.
+            self._finish_pass(key, self._passes.pop(key))
+            state = None
         if state is None:
-            state = self._passes[key] = _Pass(first_seen=frame.seen_at)
+            state = self._passes[key] = _Pass(
+                first_seen=frame.seen_at, last_seen=frame.seen_at
+            )
             while len(self._passes) > MAX_OPEN_PASSES:
                 self._finish_pass(*self._passes.popitem(last=False))
+        state.last_seen = frame.seen_at
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
@@ -1168,14 +1208,16 @@ class SightingPipeline:
         """Announce a sighting the store took from the spool, once per pass."""
         key = (sighting.source, sighting.camera, sighting.event_id or "")
         state = self._passes.get(key) if sighting.event_id else None
-        if state is None or state.consensus is None:
-            # The pass is over: nobody else will announce it, unless it says
-            # what was announced already.
-            announced = (sighting.plate, sighting.direction)
+        if state is None or state.consensus is None or not state.holds(sighting):
+            # The pass is over (an open one with its event id is a later
+            # car's): nobody else will announce it, unless it says what was
+            # announced already.
             if sighting.event_id:
-                if self._replayed_passes.get(key) == announced:
+                if self._announced_already(key, sighting):
                     return
-                self._remember_replayed(key, announced)
+                self._remember_replayed(
+                    key, (sighting.plate, sighting.direction, sighting.seen_at)
+                )
             self.counters.sightings_published += 1
             try:
                 self._publish(sighting)
@@ -1209,11 +1251,29 @@ class SightingPipeline:
             # Its latest sighting waits in the spool: once replayed, it is
             # announced only if it says something else than this.
             self._remember_replayed(
-                key, (state.published_plate, state.published_direction)
+                key,
+                (state.published_plate, state.published_direction, state.first_seen),
             )
 
+    def _announced_already(self, key: tuple[str, str, str], sighting: Sighting) -> bool:
+        """Return whether a replayed sighting of an ended pass says what the pass announced.
+
+        Only of that pass: a later car given the same event id (an NVR that
+        counts from 1 again after a restart) may be the same plate going the
+        same way, and is announced.
+        """
+        remembered = self._replayed_passes.get(key)
+        if remembered is None:
+            return False
+        plate, direction, first_seen = remembered
+        return (
+            plate == sighting.plate
+            and direction is sighting.direction
+            and abs(sighting.seen_at - first_seen) <= SAME_EVENT_WITHIN
+        )
+
     def _remember_replayed(
-        self, key: tuple[str, str, str], announced: tuple[str, Direction]
+        self, key: tuple[str, str, str], announced: tuple[str, Direction, datetime]
     ) -> None:
         self._replayed_passes[key] = announced
         self._replayed_passes.move_to_end(key)

@@ -197,7 +197,7 @@ def test_misread_in_the_same_nvr_event_is_joined() -> None:
     """One NVR event is one car; a look-alike read in it belongs to the route."""
     route = route_of(
         sighting(1, "center", 0, event_id="ev1"),
-        sighting(2, "podil", 2, plate="AE12348K", event_id="ev1"),
+        sighting(2, "center", 200, plate="AE12348K", event_id="ev1"),
     )
     [joined] = route.joined
     assert (joined.id, joined.plate, joined.kind, joined.reason, joined.anchor_id) == (
@@ -208,6 +208,16 @@ def test_misread_in_the_same_nvr_event_is_joined() -> None:
         1,
     )
     assert route.sighting(joined.index).flags == (RouteFlag.JOINED_MISREAD,)
+
+
+def test_one_event_id_at_two_cameras_is_two_events() -> None:
+    """Camera-side ANPR units each count their events: one id at two cameras is two cars."""
+    route = route_of(
+        sighting(1, "center", 0, event_id="17"),
+        sighting(2, "podil", 2, plate="AE12348K", event_id="17"),
+    )
+    assert route.joined == ()
+    assert [m.id for m in route.not_joined] == [2]
 
 
 def test_misread_late_in_a_long_nvr_event_is_joined() -> None:

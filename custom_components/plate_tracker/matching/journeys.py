@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 
 from ..plate_text import normalize_plate
 from ..records import Direction, MatchKind, Sighting
+from ..store.schema import SAME_EVENT_WITHIN_US
 from .similarity import misread_kind
 
 DEFAULT_MAX_SPEED_KMH = 200.0
@@ -53,6 +54,11 @@ clocks and event start times disagree by seconds, and flagging a normal drive
 between neighbouring cameras as impossible would send police after a clone
 that does not exist."""
 EARTH_RADIUS_KM = 6371.0088
+SAME_EVENT_WITHIN_SECONDS = SAME_EVENT_WITHIN_US / 1_000_000
+"""Two sightings with one NVR event id further apart than this are two events.
+
+The store's rule (``SAME_EVENT_WITHIN_US``): an NVR or camera that counts its
+events from 1 again after a restart gives a later car an earlier car's id."""
 
 _OPPOSITE_DIRECTION = {
     Direction.APPROACHING: Direction.RECEDING,
@@ -192,7 +198,18 @@ class SightingColumns:
         return self.rows[index][_EVENT] is not None
 
     def same_event(self, first: int, second: int) -> bool:
-        """Return whether two sightings came in the same NVR event."""
+        """Return whether two sightings came in the same NVR event.
+
+        The same event id at the same camera at most ``SAME_EVENT_WITHIN_SECONDS``
+        apart, as the store decides: an id seen again later was handed out
+        again, and camera-side ANPR units each count their own events.
+        """
+        if (
+            abs(self.timestamps[first] - self.timestamps[second])
+            > SAME_EVENT_WITHIN_SECONDS
+            or self.cameras[first] != self.cameras[second]
+        ):
+            return False
         event_id = self.rows[first][_EVENT]
         return event_id is not None and self.rows[second][_EVENT] == event_id
 
@@ -232,7 +249,8 @@ class JoinReason(StrEnum):
     """Why a sighting of a different plate was joined to a route."""
 
     SAME_EVENT = "same_event"
-    """The NVR reported it in the same event as a read of the real plate."""
+    """The NVR reported it in the same event as a read of the real plate (the
+    same event id, at most ``SAME_EVENT_WITHIN_SECONDS`` apart)."""
     SAME_PASS = "same_pass"  # noqa: S105 - a vehicle's pass, not a password
     """Same camera, within the join window of a read of the real plate (and
     not in an NVR event of its own)."""
