@@ -286,6 +286,7 @@ async def async_setup_entry(
         )
         await alerts.async_reload_watchlist()
         await alerts.async_load_last_hits()
+        entry.async_on_unload(alerts.async_hold_until_started())
         hub = SightingHub(hass, entry.entry_id, alerts)
         hub.retired_store = Store(
             hass, RETIRED_CAMERAS_STORAGE_VERSION, _retired_cameras_key(entry.entry_id)

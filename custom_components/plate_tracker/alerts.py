@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,9 +11,11 @@ import logging
 import secrets
 from typing import Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -38,6 +40,13 @@ _LOGGER = logging.getLogger(__name__)
 SECRET_STORAGE_KEY = f"{DOMAIN}.url_secret"
 RECENT_SIGHTINGS = 5
 MAX_REMEMBERED_HITS = 10_000
+EVENTS_AFTER_START = timedelta(seconds=5)
+"""Automations attach their triggers only once Home Assistant has started, each
+in a task of its own: events made before (hits and city exits of spooled
+sightings replayed, early camera events) are fired this long after the start,
+or no automation would hear them."""
+MAX_HELD_EVENTS = 10_000
+"""Beyond this many held events the oldest is fired at once (memory stays bounded)."""
 """Hit ids remembered as handled, so a correction of an older sighting does not alert again."""
 
 
@@ -87,6 +96,52 @@ class WatchlistAlerts:
     _sightings_handled: int = 0
     _unfinished: dict[int, asyncio.Event] = field(default_factory=dict)
     """Sightings being handled, by their number in announcement order."""
+    _held: deque[tuple[str, dict[str, Any]]] | None = None
+    """Bus events held while Home Assistant starts, in order; None once fired."""
+
+    @callback
+    def async_hold_until_started(self) -> CALLBACK_TYPE:
+        """Hold bus events until automations listen (``EVENTS_AFTER_START`` after the start).
+
+        Returns the callback that stops waiting and fires what is held (at unload).
+        """
+        if self.hass.state is CoreState.running:
+            return lambda: None
+        self._held = deque()
+        cancel_timer: CALLBACK_TYPE | None = None
+
+        @callback
+        def release(_now: datetime | None = None) -> None:
+            held, self._held = self._held or deque(), None
+            for event_type, data in held:
+                self.hass.bus.async_fire(event_type, data)
+
+        @callback
+        def started(_hass: HomeAssistant) -> None:
+            nonlocal cancel_timer
+            cancel_timer = async_call_later(self.hass, EVENTS_AFTER_START, release)
+
+        stop_waiting = async_at_started(self.hass, started)
+
+        @callback
+        def unload() -> None:
+            stop_waiting()
+            if cancel_timer is not None:
+                cancel_timer()
+            release()
+
+        return unload
+
+    @callback
+    def async_fire_event(self, event_type: str, data: dict[str, Any]) -> None:
+        """Fire a bus event for automations (sightings, hits, city exits), held at startup."""
+        if self._held is None:
+            self.hass.bus.async_fire(event_type, data)
+            return
+        # Behind the events held before it: automations hear them in order.
+        self._held.append((event_type, data))
+        if len(self._held) > MAX_HELD_EVENTS:
+            self.hass.bus.async_fire(*self._held.popleft())
 
     async def async_reload_watchlist(self) -> None:
         """Read the watchlist from the store and index it; tell entities it changed."""
@@ -242,7 +297,7 @@ class WatchlistAlerts:
                     hit.vehicle, sighting.camera, sighting.seen_at, kind=hit.kind
                 ):
                     payload = await self._payload(hit_id, sighting, hit)
-                    self.hass.bus.async_fire(EVENT_WATCHLIST_HIT, payload)
+                    self.async_fire_event(EVENT_WATCHLIST_HIT, payload)
                 else:
                     _LOGGER.debug("Hit %s belongs to a pass already alerted", hit_id)
             # Entities update for every hit; the camera's event entity fires only with a payload.

@@ -239,7 +239,7 @@ class SightingHub:
         self.async_add_camera(sighting.camera)
         self.last_by_camera[sighting.camera] = sighting
         async_dispatcher_send(self.hass, self.signal(SIGNAL_SIGHTING), sighting)
-        self.hass.bus.async_fire(
+        self.alerts.async_fire_event(
             EVENT_SIGHTING,
             {"config_entry_id": self.entry_id, **sighting_payload(sighting)},
         )

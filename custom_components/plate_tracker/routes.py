@@ -360,7 +360,7 @@ class RouteTracker:
                     # A disabled or expired entry keeps its vehicle's tracker
                     # and city status up to date, but announcing is alerting.
                     if is_in_force(listed, at):
-                        self.hass.bus.async_fire(
+                        self.alerts.async_fire_event(
                             _STATE_EVENTS[state], self._event_payload(listed, found)
                         )
             async_dispatcher_send(self.hass, self.signal, plate)
