@@ -74,11 +74,15 @@ class SightingImageView(HomeAssistantView):
             )
         if image is None:
             return web.Response(status=HTTPStatus.NOT_FOUND)
+        # Not stored anywhere on the way: a purged or expired sighting's picture must be
+        # gone, not kept in the cache of whichever phone or desk computer opened it.
+        # Revalidating (no-cache and an ETag) would still leave the JPEG on that disk,
+        # and would spare only a LAN transfer: the image is read to answer either way.
         return web.Response(
             body=image,
             content_type="image/jpeg",
             headers={
-                "Cache-Control": "private, max-age=300",
+                "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
             },
         )

@@ -17,7 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 import voluptuous as vol
 
 from .const import DOMAIN, SIGNAL_SIGHTING, SIGNAL_SIGHTINGS_REMOVED
-from .coordinator import loaded_hub, sighting_with_links
+from .coordinator import PlateTrackerConfigEntry, loaded_hub, sighting_with_links
 from .database import async_store_failed
 from .records import Sighting
 from .store import SearchQuery
@@ -92,6 +92,18 @@ async def ws_subscribe_sightings(
         else:
             send([sighting])
 
+    async def read_page(current: PlateTrackerConfigEntry) -> tuple[Sighting, ...]:
+        # A database that fails to read gets its file checked when damaged; the
+        # error is raised on, for the caller to refuse or skip the list.
+        try:
+            page = await hass.async_add_executor_job(
+                current.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
+            )
+        except sqlite3.Error as err:
+            async_store_failed(hass, current.entry_id, err)
+            raise
+        return page.sightings
+
     async def send_after_purge() -> None:
         # The whole list again, so the card drops what was erased; what is announced
         # while the store is read is sent again after it, or the list would hide it.
@@ -100,16 +112,13 @@ async def ws_subscribe_sightings(
         announced: list[Sighting] = []
         rereads.append(announced)
         try:
-            page = await hass.async_add_executor_job(
-                current.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
-            )
-        except sqlite3.Error as err:
-            async_store_failed(hass, current.entry_id, err)
+            sightings = await read_page(current)
+        except sqlite3.Error:
             return
         finally:
             rereads.remove(announced)
         if msg["id"] in connection.subscriptions:
-            send(page.sightings, initial=True)
+            send(sightings, initial=True)
             if announced:
                 send(announced)
 
@@ -137,19 +146,16 @@ async def ws_subscribe_sightings(
     # Registered before the store is read: a connection closed meanwhile ends it.
     connection.subscriptions[msg["id"]] = unsubscribe
     try:
-        page = await hass.async_add_executor_job(
-            entry.runtime_data.store.search, SearchQuery(page_size=msg["limit"])
-        )
+        sightings = await read_page(entry)
     except sqlite3.Error as err:
         if connection.subscriptions.pop(msg["id"], None) is not None:
             unsubscribe()
-        async_store_failed(hass, entry.entry_id, err)
         connection.send_error(
             msg["id"], "store_failed", f"The sightings database failed: {err}"
         )
         return
     connection.send_result(msg["id"])
-    send(page.sightings, initial=True)
+    send(sightings, initial=True)
     pending = waiting if waiting is not None else []
     waiting = None
     for sighting in pending:
