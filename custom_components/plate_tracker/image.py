@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import logging
+import sqlite3
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import PlateTrackerConfigEntry
+from .database import async_store_failed
 from .entity import PlateTrackerCameraEntity, async_add_camera_entities
 from .records import Sighting
+
+_LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
@@ -45,6 +50,7 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
         PlateTrackerCameraEntity.__init__(self, entry, camera, PLATE_CROP)
         ImageEntity.__init__(self, hass)
         self._store = entry.runtime_data.store
+        self._entry_id = entry.entry_id
         if (sighting := self.last_sighting) is not None:
             self._attr_image_last_updated = sighting.seen_at
 
@@ -69,9 +75,20 @@ class PlateCropImageEntity(PlateTrackerCameraEntity, ImageEntity):
         self._attr_image_last_updated = last.seen_at if last is not None else None
 
     async def async_image(self) -> bytes | None:
-        """Return the crop of the latest sighting, or None when it has none."""
+        """Return the crop of the latest sighting, or None when it has none.
+
+        None too when the database fails to read it: every open dashboard asks, so
+        damage gets the file checked here as a signed link gets it checked.
+        """
         if (sighting := self.last_sighting) is None:
             return None
-        return await self.hass.async_add_executor_job(
-            self._store.image, sighting.id, "crop"
-        )
+        try:
+            return await self.hass.async_add_executor_job(
+                self._store.image, sighting.id, "crop"
+            )
+        except sqlite3.Error as err:
+            async_store_failed(self.hass, self._entry_id, err)
+            _LOGGER.warning(
+                "The crop of sighting %s could not be read: %s", sighting.id, err
+            )
+            return None

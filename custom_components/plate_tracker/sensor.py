@@ -132,6 +132,8 @@ class SourceTimeDescription(SensorEntityDescription):
     """When a push source last sent something."""
 
     value_fn: Callable[[SourceStatus], datetime | None]
+    written_every: timedelta | None = None
+    """Write a later time only once it is this far past the one written (None: every time)."""
 
 
 ANPR_SENSORS: tuple[SourceTimeDescription, ...] = (
@@ -141,6 +143,9 @@ ANPR_SENSORS: tuple[SourceTimeDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda status: status.last_request,
+        # Heartbeats come every few seconds: a state (a recorder row) each would be
+        # thousands a day, for a sensor read in minutes.
+        written_every=timedelta(minutes=1),
     ),
     SourceTimeDescription(
         key="anpr_last_read",
@@ -275,6 +280,7 @@ class SourceTimeSensorEntity(PlateTrackerSourceEntity, RestoreSensor):
 
     entity_description: SourceTimeDescription
     _restored: datetime | None = None
+    _written: datetime | None = None
 
     async def async_added_to_hass(self) -> None:
         """Take the time known before a restart; follow the source from now on."""
@@ -288,6 +294,26 @@ class SourceTimeSensorEntity(PlateTrackerSourceEntity, RestoreSensor):
     def native_value(self) -> datetime | None:
         """The latest time: since this start, else the one from before it."""
         return self.entity_description.value_fn(self._status) or self._restored
+
+    @callback
+    def _source_changed(self, subentry_id: str) -> None:
+        """Write the new time, unless it is within ``written_every`` of the one written.
+
+        A camera heard again after a silence moves the sensor at once.
+        """
+        if subentry_id != self._subentry_id:
+            return
+        value = self.entity_description.value_fn(self._status)
+        step = self.entity_description.written_every
+        if (
+            step is not None
+            and value is not None
+            and self._written is not None
+            and value - self._written < step
+        ):
+            return
+        self._written = value
+        self.async_write_ha_state()
 
 
 class EngineSensorEntity(SensorEntity):

@@ -208,6 +208,25 @@ function sameOrigin(url) {
   }
 }
 
+// The clock of Home Assistant's time_format setting: "language" (the language's own), "system"
+// (the browser's), "12" or "24". Undefined: the language's.
+function hourCycle(timeFormat) {
+  if (timeFormat === "12") return "h12";
+  if (timeFormat === "24") return "h23";
+  if (timeFormat === "system") return new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle;
+  return undefined;
+}
+
+// Whether this browser knows a time zone name (an old one may not know a new zone).
+function knownTimeZone(zone) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch (err) {
+    return false;
+  }
+}
+
 function svgElement(tag, attributes = {}) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
@@ -233,6 +252,8 @@ class PlateTrackerCard extends HTMLElement {
     this._found = [];
     this._nextCursor = undefined;
     this._routeRequest = 0; // only the route opened last is shown
+    this._shownRoute = undefined; // the route on show, to say again in another language
+    this._language = undefined; // the language the card's texts are in
     this._built = false;
   }
 
@@ -267,6 +288,8 @@ class PlateTrackerCard extends HTMLElement {
     const first = this._hass === undefined;
     this._hass = hass;
     if (!this._built) this._build();
+    // The user switched the profile's language: the frontend hands a new hass, no page reload.
+    else if (this._languageOf(hass) !== this._language) this._applyTexts();
     if (first) this._renderRecent();
     if (!this.isConnected) return;
     this._listenForReconnects();
@@ -303,42 +326,46 @@ class PlateTrackerCard extends HTMLElement {
     return inLanguage(STRINGS, this._hass);
   }
 
+  _languageOf(hass) {
+    return (hass && hass.language) || "en";
+  }
+
   _title() {
     return this._config.title === undefined ? this._strings().title : String(this._config.title);
   }
 
   _build() {
-    const s = this._strings();
     const root = this.shadowRoot;
     root.replaceChildren();
     root.append(element("style", {}, STYLE));
     const card = element("ha-card");
-    card.append(element("h2", {}, this._title()));
+    card.append(element("h2"));
 
-    card.append(element("h3", {}, s.recent));
+    card.append(element("h3", { id: "recent-title" }));
     card.append(element("ul", { id: "recent" }));
 
-    card.append(element("h3", {}, s.search));
+    card.append(element("h3", { id: "search-title" }));
     const form = element("form", { id: "search-form" });
     form.append(
-      element("input", { id: "plate", placeholder: s.plate, "aria-label": s.plate, autocomplete: "off" }),
-      element("input", { id: "reason", placeholder: s.reason, "aria-label": s.reason }),
-      element("button", { id: "search", type: "submit" }, s.search),
+      element("input", { id: "plate", autocomplete: "off" }),
+      element("input", { id: "reason" }),
+      element("button", { id: "search", type: "submit" }),
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this._search();
     });
-    const more = element("button", { id: "more", class: "flat", type: "button", hidden: "" }, s.more);
+    const more = element("button", { id: "more", class: "flat", type: "button", hidden: "" });
     more.addEventListener("click", () => this._search(true));
     card.append(form, element("div", { id: "error", role: "alert" }), element("ul", { id: "results" }), more);
 
     const route = element("section", { id: "route", hidden: "" });
     const header = element("header");
     header.append(element("h3", { id: "route-title" }));
-    const close = element("button", { id: "route-close", class: "flat", type: "button" }, s.close);
+    const close = element("button", { id: "route-close", class: "flat", type: "button" });
     close.addEventListener("click", () => {
       this._routeRequest += 1; // a route still loading is not wanted any more
+      this._shownRoute = undefined;
       route.setAttribute("hidden", "");
     });
     header.append(close);
@@ -358,6 +385,31 @@ class PlateTrackerCard extends HTMLElement {
     });
     root.append(card);
     this._built = true;
+    this._applyTexts();
+  }
+
+  // Writes every text of the card in the user's language; once built, and again when the user
+  // switches languages (what is on show then, rows and route, is said again in the new one).
+  _applyTexts() {
+    const s = this._strings();
+    const root = this.shadowRoot;
+    this._language = this._languageOf(this._hass);
+    root.querySelector("h2").textContent = this._title();
+    root.getElementById("recent-title").textContent = s.recent;
+    root.getElementById("search-title").textContent = s.search;
+    for (const [id, text] of [["plate", s.plate], ["reason", s.reason]]) {
+      const input = root.getElementById(id);
+      input.setAttribute("placeholder", text);
+      input.setAttribute("aria-label", text);
+    }
+    root.getElementById("search").textContent = s.search;
+    root.getElementById("more").textContent = s.more;
+    root.getElementById("route-close").textContent = s.close;
+    this._renderRecent();
+    if (this._query && !this._searching && this._found.length) {
+      this._renderRows(root.getElementById("results"), this._found, s.no_results);
+    }
+    if (this._shownRoute) this._renderRoute(this._shownRoute);
   }
 
   // --- live list ---------------------------------------------------------------------------
@@ -496,12 +548,22 @@ class PlateTrackerCard extends HTMLElement {
     return row;
   }
 
+  // A time as Home Assistant's own pages show it to this user: in the server's time zone when the
+  // profile says so (else the browser's), with the profile's 12/24-hour clock; the date too
+  // unless it is today there.
   _time(iso) {
     const when = new Date(iso);
     if (Number.isNaN(when.getTime())) return iso || "";
-    const locale = (this._hass && this._hass.locale && this._hass.locale.language) || undefined;
-    const today = new Date().toDateString() === when.toDateString();
-    return today ? when.toLocaleTimeString(locale) : when.toLocaleString(locale);
+    const locale = (this._hass && this._hass.locale) || {};
+    const language = locale.language || (this._hass && this._hass.language) || undefined;
+    const options = {};
+    const serverZone = this._hass && this._hass.config && this._hass.config.time_zone;
+    if (locale.time_zone === "server" && serverZone && knownTimeZone(serverZone)) options.timeZone = serverZone;
+    const cycle = hourCycle(locale.time_format);
+    if (cycle) options.hourCycle = cycle;
+    const day = (date) => date.toLocaleDateString("en-CA", { timeZone: options.timeZone });
+    const today = day(new Date()) === day(when);
+    return today ? when.toLocaleTimeString(language, options) : when.toLocaleString(language, options);
   }
 
   // --- search and route --------------------------------------------------------------------
@@ -586,6 +648,7 @@ class PlateTrackerCard extends HTMLElement {
     const root = this.shadowRoot;
     const s = this._strings();
     const section = root.getElementById("route");
+    this._shownRoute = undefined;
     root.getElementById("route-title").textContent = `${s.route} ${plate}`;
     const status = root.getElementById("status");
     status.textContent = "";
@@ -611,9 +674,19 @@ class PlateTrackerCard extends HTMLElement {
     // Another plate clicked since (or the route closed): its answer would show under this title.
     if (request !== this._routeRequest) return;
     this._setError("");
+    this._shownRoute = { plate, route, where };
+    this._renderRoute(this._shownRoute);
+  }
+
+  _renderRoute({ plate, route, where }) {
+    const s = this._strings();
+    const root = this.shadowRoot;
+    root.getElementById("route-title").textContent = `${s.route} ${plate}`;
+    const status = root.getElementById("status");
     const state = where.city_status ? where.city_status.state : "unknown";
     status.setAttribute("data-state", state);
     status.textContent = `${s.status}: ${s.states[state] || state}`;
+    root.getElementById("route-note").textContent = "";
     this._renderLastSeen(where.last_sighting);
     this._renderTrips(route);
     this._renderMap(route.trips || []);
