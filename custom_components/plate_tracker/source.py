@@ -51,10 +51,11 @@ from .const import (
 from .coordinator import PlateTrackerConfigEntry, SourceStatus, async_abort_reauth
 from .engine.remote import EngineUnavailableError
 from .engine.types import is_finite_number
-from .pipeline import Frame, ImageRejectedError, SightingPipeline
+from .pipeline import Frame, ImageRejectedError, PipelineStoppedError, SightingPipeline
 from .routes import zone_directions
 from .sources.folder import (
     DEFAULT_FILENAME_PATTERN,
+    POISON_ATTEMPTS,
     FileTooLargeError,
     Inbox,
     InboxFile,
@@ -372,6 +373,11 @@ async def _async_start_frigate(
         )
     )
     entry.async_on_unload(
+        await mqtt.async_subscribe(
+            hass, f"{prefix}/available", source.availability_received
+        )
+    )
+    entry.async_on_unload(
         mqtt.async_subscribe_connection_status(hass, source.mqtt_state)
     )
     # A removed or reconfigured source must not leave its outage behind.
@@ -445,35 +451,73 @@ class FrigateSource:
             hass, 1, _stream_key(subentry.subentry_id)
         )
         self._last_message: float | None = None
-        self._catch_up_from: tuple[float, bool] | None = None
-        """The start of a gap whose events Frigate could not list yet, and whether to read again."""
+        self._gaps: dict[bool, float] = {}
+        """By ``again``, the earliest start of the gaps whose events are not listed yet."""
+        self._listing: set[bool] = set()
+        """The kinds of gap (``again``) whose events are being listed now."""
         self._missed: deque[FrigateFrameRequest] = deque()
         """Ends of missed events whose snapshots are still to be read."""
+        self._missed_since: float | None = None
+        """The earliest start of the gaps whose events wait in ``_missed``."""
         self._reading_missed = False
+        self._frigate_offline = False
+        """Frigate said ``offline`` on ``<prefix>/available``: its events do not come."""
 
     @property
     def _mqtt_connected(self) -> bool:
         return self.monitor.status.mqtt.available is True
 
     async def async_load_stream(self) -> None:
-        """Load when the last event message came before Home Assistant stopped."""
+        """Load when the last event message came, and any gap still unread, before Home Assistant stopped."""
         saved = await self._stream_store.async_load() or {}
         last: Any = saved.get("last_message")
         self._last_message = float(last) if is_finite_number(last) else None
+        unread: Any = saved.get("unread_since")
+        if is_finite_number(unread):
+            self._gaps[False] = float(unread)
 
     async def async_save_stream(self) -> None:
-        """Save when the last event message came now (the source is unloaded)."""
+        """Save when the last event message came, and any gap still unread, now (the source is unloaded)."""
         if self._last_message is not None:
-            await self._stream_store.async_save({"last_message": self._last_message})
+            await self._stream_store.async_save(self._stream_data())
+
+    def _stream_data(self) -> dict[str, Any]:
+        """Return what is kept across restarts.
+
+        ``unread_since`` is the start of the earliest gap whose events are not
+        all read (Frigate could not list them yet, or their snapshots wait):
+        messages after the gap move ``last_message`` on, and a restart must
+        still read that gap. After a restart no end is remembered, so the gap
+        is read like one in the stream.
+        """
+        data: dict[str, Any] = {"last_message": self._last_message}
+        starts = [*self._gaps.values()]
+        if self._missed_since is not None:
+            starts.append(self._missed_since)
+        if starts:
+            data["unread_since"] = min(starts)
+        return data
+
+    @callback
+    def _save_stream_later(self) -> None:
+        self._stream_store.async_delay_save(self._stream_data, STREAM_SAVE_DELAY)
 
     @callback
     def message_received(self, msg: mqtt.ReceiveMessage) -> None:
         """Turn one message of ``<prefix>/events`` into a frame to read, if it brings one."""
         self._counters["mqtt_messages"] += 1
+        if msg.retain:
+            # Frigate never retains its event messages: a retained one (a bridge,
+            # a user's test) is old, and the broker gives it at every subscribe.
+            self._counters["mqtt_retained"] += 1
+            _LOGGER.warning(
+                "Ignored a retained message on %s: Frigate's event messages are "
+                "never retained, so it is an old one (clear it on the broker)",
+                msg.topic,
+            )
+            return
         self._last_message = time.time()
-        self._stream_store.async_delay_save(
-            lambda: {"last_message": self._last_message}, STREAM_SAVE_DELAY
-        )
+        self._save_stream_later()
         try:
             request = self._tracker.handle(msg.payload)
         except MalformedEventError as err:
@@ -488,8 +532,47 @@ class FrigateSource:
         """Show the broker's state; once connected, read what ended while it was not."""
         was_connected = self._mqtt_connected
         self.monitor.mqtt_state(connected)
-        if connected and not was_connected and self._last_message is not None:
-            self._start(self._catch_up(self._last_message))
+        if connected and not was_connected:
+            self._catch_up_stream()
+
+    @callback
+    def availability_received(self, msg: mqtt.ReceiveMessage) -> None:
+        """Follow ``<prefix>/available``: Frigate back ``online`` after ``offline`` is a gap.
+
+        Frigate's broker connection may drop while Home Assistant's stays: its
+        last will says ``offline``, and the events of that time come only from
+        its API. The retained ``online`` each subscription gets is no gap.
+        """
+        state = msg.payload
+        if state == "offline":
+            if not self._frigate_offline:
+                _LOGGER.info(
+                    "Frigate source %s says it is offline on the broker", self._title
+                )
+            self._frigate_offline = True
+        elif state == "online":
+            if self._frigate_offline:
+                self._frigate_offline = False
+                _LOGGER.info(
+                    "Frigate source %s is online on the broker again; reading the "
+                    "events it ended meanwhile",
+                    self._title,
+                )
+                self._catch_up_stream()
+        else:
+            self._counters["mqtt_malformed"] += 1
+            _LOGGER.warning(
+                "Ignored a message on %s that is neither online nor offline: %s",
+                msg.topic,
+                ascii(str(state)[:40]),
+            )
+
+    @callback
+    def _catch_up_stream(self) -> None:
+        """Read what ended since the last message (or an earlier gap still unread)."""
+        since = self._gaps.get(False, self._last_message)
+        if since is not None and self._mqtt_connected:
+            self._start(self._catch_up(since))
 
     async def probe(self, _: datetime | None = None) -> None:
         """Ask Frigate for its stats, so an outage shows even while cameras are quiet."""
@@ -500,10 +583,11 @@ class FrigateSource:
             self.monitor.api_failed(err)
             return
         self.monitor.api_succeeded()
-        if (gap := self._catch_up_from) is not None and self._mqtt_connected:
-            self._catch_up_from = None
-            self._start(self._catch_up(gap[0], again=gap[1]))
-        elif self._missed and not self._reading_missed:
+        if self._mqtt_connected:
+            for again, since in list(self._gaps.items()):
+                if again not in self._listing:
+                    self._start(self._catch_up(since, again=again))
+        if self._missed and not self._reading_missed:
             self._start(self._read_missed())
 
     @callback
@@ -537,16 +621,21 @@ class FrigateSource:
         """Read the events that ended while their messages did not come.
 
         ``again``: while the engine could not read them; their messages came.
+        A gap of the same kind not listed yet (Frigate did not answer) is read
+        with it: it starts the listing, and stays kept until the listing works.
         """
+        gap = min(since, self._gaps.get(again, since))
+        self._gaps[again] = gap
+        self._listing.add(again)
+        self._save_stream_later()
         now = time.time()
-        since = max(since - MISSED_EVENTS_MARGIN, now - MISSED_EVENTS_MAX_AGE)
+        since = max(gap - MISSED_EVENTS_MARGIN, now - MISSED_EVENTS_MAX_AGE)
         try:
             events = await self._client.ended_events(since - MISSED_EVENTS_LONGEST, now)
         except FrigateError as err:
             self._counters["missed_event_list_errors"] += 1
             self.monitor.api_failed(err)
             # Asked again when Frigate answers the next check (it may be starting too).
-            self._catch_up_from = (since + MISSED_EVENTS_MARGIN, again)
             _LOGGER.warning(
                 "Could not ask Frigate source %s for the events whose MQTT messages "
                 "did not come; asking again when it answers: %s",
@@ -554,7 +643,10 @@ class FrigateSource:
                 err,
             )
             return
-        self._catch_up_from = None
+        finally:
+            self._listing.discard(again)
+        if self._gaps.get(again) == gap:
+            del self._gaps[again]
         self.monitor.api_succeeded()
         if len(events) >= MISSED_EVENTS_MAX:
             _LOGGER.warning(
@@ -587,6 +679,7 @@ class FrigateSource:
             and (request := self._tracker.handle_missed(event, again=again)) is not None
         ]
         if not requests:
+            self._save_stream_later()
             return
         _LOGGER.info(
             "Frigate source %s: reading %d events that ended while %s",
@@ -597,6 +690,8 @@ class FrigateSource:
             else "their MQTT messages did not come",
         )
         self._missed.extend(requests)
+        if self._missed_since is None or gap < self._missed_since:
+            self._missed_since = gap
         await self._read_missed()
 
     async def _read_missed(self) -> None:
@@ -640,6 +735,8 @@ class FrigateSource:
                 await self._pipeline.put(
                     self._frame_of(request, image, snapshot_lost=image is None)
                 )
+            self._missed_since = None
+            self._save_stream_later()
         finally:
             self._reading_missed = False
 
@@ -813,6 +910,7 @@ async def _async_start_folder(
             CONF_FILENAME_PATTERN, DEFAULT_FILENAME_PATTERN
         ),
         keep_files=entry.options.get(CONF_KEEP_FILES, False),
+        counters=counters,
     )
     if await hass.async_add_executor_job(
         holds, inbox.root, Path(hass.config.config_dir)
@@ -861,7 +959,32 @@ async def _async_start_folder(
         counters["inbox_files"] += 1
         await hass.async_add_executor_job(inbox.finish, file)
 
+    async def read_failed(file: InboxFile, err: Exception) -> None:
+        """Set a file aside once reading it failed ``POISON_ATTEMPTS`` times for its own sake.
+
+        Tried again at each poll first (the next try may work), then moved to
+        ``.rejected/`` and counted: tried forever, it would fail at each poll.
+        """
+        counters["inbox_errors"] += 1
+        attempts = await hass.async_add_executor_job(inbox.failed_attempt, file)
+        if attempts == 1:
+            _LOGGER.warning(
+                "Inbox %s: reading %s failed; tried again up to %d times",
+                inbox.root,
+                file.path.name,
+                POISON_ATTEMPTS - 1,
+                exc_info=err,
+            )
+        if attempts >= POISON_ATTEMPTS:
+            counters["inbox_poison"] += 1
+            await hass.async_add_executor_job(
+                inbox.reject,
+                file,
+                f"reading it failed {attempts} times: {type(err).__name__}: {err}",
+            )
+
     async def watch() -> None:
+        store_failing = False
         while True:
             try:
                 files = await hass.async_add_executor_job(scan, time.time())
@@ -885,6 +1008,10 @@ async def _async_start_folder(
                             "Inbox %s waits for the engine: %s", inbox.root, err
                         )
                         break
+                    except (sqlite3.Error, PipelineStoppedError):
+                        # The store (or the pipeline) fails for every file alike:
+                        # the files stay, read again at the next poll.
+                        raise
                     except OSError as err:
                         # This file only (it went, or cannot be opened): the files
                         # after it are still read, and it is tried again next poll.
@@ -899,10 +1026,21 @@ async def _async_start_folder(
                             file.path.name,
                             err,
                         )
-            except Exception:
-                # Most likely the store: the file stays in the inbox and is read again.
+                    except Exception as err:  # noqa: BLE001 - whatever fails on this file alone
+                        await read_failed(file, err)
+            except (sqlite3.Error, PipelineStoppedError) as err:
+                # The file stays in the inbox and is read again; the outage is
+                # logged once (the store's own repair issue explains it).
                 counters["inbox_errors"] += 1
-                _LOGGER.exception("Inbox %s: reading failed; will retry", inbox.root)
+                _LOGGER.log(
+                    logging.DEBUG if store_failing else logging.WARNING,
+                    "Inbox %s: the sightings store refuses writes, files wait: %s",
+                    inbox.root,
+                    err,
+                )
+                store_failing = True
+            else:
+                store_failing = False
             await asyncio.sleep(INBOX_POLL_SECONDS)
 
     return entry.async_create_background_task(

@@ -270,8 +270,17 @@ def test_boxes_far_outside_any_picture_are_left_out_and_counted(
     # The current box and the snapshot's, in the update and the end.
     assert counters["frigate_malformed_boxes"] == 4
     assert "Left out 2 malformed box(es) of Frigate event e1" in caplog.text
-    # The edge of a JPEG is still in the picture.
-    edge = tracker.handle(at("new", 1.0, [0, 0, MAX_FRAME_SIDE, 9]))
+    # The edge of a JPEG is still in the picture (another event: e1 ended).
+    edge = tracker.handle(
+        message(
+            "new",
+            None,
+            event_id="e2",
+            has_snapshot=True,
+            box=[0, 0, MAX_FRAME_SIDE, 9],
+            snapshot={"frame_time": 1.0, "box": [0, 0, MAX_FRAME_SIDE, 9]},
+        )
+    )
     assert edge is not None
     assert edge.vehicle_box == (0, 0, MAX_FRAME_SIDE, 9)
     assert counters["frigate_malformed_boxes"] == 4
@@ -562,21 +571,31 @@ def test_zone_order_wins_over_movement() -> None:
     assert end is not None
     assert end.direction is Direction.RECEDING
     # Zones that are not mapped leave the movement to decide.
-    tracker.handle(moving("new", 1.0, FAR))
-    end = tracker.handle(moving("end", 2.0, NEAR, entered_zones=["driveway"]))
+    tracker.handle(moving("new", 1.0, FAR, id="e2"))
+    end = tracker.handle(moving("end", 2.0, NEAR, id="e2", entered_zones=["driveway"]))
     assert end is not None
     assert end.direction is Direction.APPROACHING
 
 
 def test_movement_state_is_forgotten_with_the_event() -> None:
-    """An event's first box goes with it: a later event with the same id starts afresh, and memory stays bounded."""
-    tracker = FrigateEventTracker()
+    """An event's first box goes with it, and memory stays bounded; a message after its end is no new event.
+
+    Frigate never gives an id twice (its ids hold the start time and a random
+    part): a message of an ended event is a repeat or late, and reading it
+    again announced the pass twice. Another event starts afresh.
+    """
+    counters: Counter[str] = Counter()
+    tracker = FrigateEventTracker(counters=counters)
     tracker.handle(moving("new", 1.0, FAR))
     tracker.handle(moving("end", 1.0, FAR))
     assert tracker.open_events == 0
-    again = tracker.handle(moving("new", 5.0, NEAR))
-    assert again is not None
-    assert again.direction is Direction.UNKNOWN
+    assert tracker.handle(moving("new", 5.0, NEAR)) is None
+    assert tracker.handle(moving("end", 5.0, NEAR)) is None
+    assert tracker.open_events == 0
+    assert counters["frigate_after_end"] == 2
+    other = tracker.handle(moving("new", 5.0, NEAR, id="e2"))
+    assert other is not None
+    assert other.direction is Direction.UNKNOWN
 
 
 _HOSTILE_VALUES: tuple[Any, ...] = (

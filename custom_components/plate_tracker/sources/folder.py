@@ -17,6 +17,7 @@ byte that is not (see ``Inbox._camera_name``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -37,6 +38,8 @@ PROCESSED_DIR = ".processed"
 REJECTED_DIR = ".rejected"
 MAX_FILES_PER_SCAN = 200
 MAX_FILE_BYTES = 30 * 1024 * 1024
+POISON_ATTEMPTS = 3
+"""Reads of one upload that may fail for the file's own sake before it is set aside."""
 # An upload is complete when the file has not changed for this long.
 SETTLE_SECONDS = 2.0
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
@@ -120,9 +123,15 @@ class Inbox:
         *,
         filename_pattern: str = DEFAULT_FILENAME_PATTERN,
         keep_files: bool = False,
+        counters: Counter[str] | None = None,
     ) -> None:
-        """Watch ``root``; keep read files in ``.processed/`` when ``keep_files``."""
+        """Watch ``root``; keep read files in ``.processed/`` when ``keep_files``.
+
+        ``counters`` counts the links out of the inbox that are skipped
+        (``inbox_links_outside``, once for each).
+        """
         self.root = root
+        self._counters: Counter[str] = Counter() if counters is None else counters
         self._pattern = compile_filename_pattern(filename_pattern)
         self._keep_files = keep_files
         self._clock = SourceClock("Set the camera's clock (NTP, UTC)")
@@ -132,6 +141,10 @@ class Inbox:
         """Camera folders that could not be listed at the last scan (warned once)."""
         self._failed: set[tuple[Path, tuple[int, int]]] = set()
         """Versions of files that failed to open (warned once; tried again each poll)."""
+        self._attempts: dict[tuple[Path, tuple[int, int]], int] = {}
+        """Versions of files whose reading failed for their own sake, and how often."""
+        self._links_outside: set[Path] = set()
+        """Links found in the inbox that point out of it (warned once)."""
         self._ahead: dict[Path, tuple[tuple[int, int], float]] = {}
         """Files dated ahead of this host's clock: the version seen, and when it was first."""
         self._ahead_cameras: set[str] = set()
@@ -244,12 +257,25 @@ class Inbox:
         # A stuck or failing file that went (or was uploaded again) is forgotten.
         self._stuck &= present
         self._failed &= present
+        self._attempts = {
+            version: tries
+            for version, tries in self._attempts.items()
+            if version in present
+        }
         self._ahead = {
             path: seen
             for path, seen in self._ahead.items()
             if (path, seen[0]) in present
         }
-        found.sort(key=lambda item: (item[0], item[1]))
+        # Files that failed to open go after the others: a batch of them would
+        # otherwise hold every newer upload back at each poll.
+        found.sort(
+            key=lambda item: (
+                (item[1], (item[2].st_mtime_ns, item[2].st_size)) in self._failed,
+                item[0],
+                item[1],
+            )
+        )
         return [
             self._file(path, stat, now) for _, path, stat in found[:MAX_FILES_PER_SCAN]
         ]
@@ -270,8 +296,22 @@ class Inbox:
             top = list(self.root.iterdir())
         except FileNotFoundError:
             return paths
+        root = self.root.resolve()
+        links_outside: set[Path] = set()
+
+        def outside(path: Path) -> bool:
+            if not path.is_symlink():
+                return False
+            try:
+                if path.resolve().is_relative_to(root):
+                    return False
+            except (OSError, RuntimeError):  # a link loop
+                pass
+            links_outside.add(path)
+            return True
+
         for entry in top:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or outside(entry):
                 continue
             if entry.is_dir():
                 try:
@@ -293,13 +333,31 @@ class Inbox:
                 paths.extend(
                     child
                     for child in children
-                    if child.is_file()
-                    and not child.name.startswith(".")
+                    if not child.name.startswith(".")
                     and child.suffix.lower() in IMAGE_SUFFIXES
+                    and not outside(child)
+                    and child.is_file()
                 )
             elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(entry)
+        self._warn_links_outside(links_outside)
         return paths
+
+    def _warn_links_outside(self, links: set[Path]) -> None:
+        """Warn once about (and count) each link out of the inbox.
+
+        A file read here is deleted afterwards: through a link, files that are
+        no upload (another folder's pictures) would be read and deleted.
+        """
+        for link in sorted(links - self._links_outside):
+            self._counters["inbox_links_outside"] += 1
+            _LOGGER.warning(
+                "Inbox %s: skipped %s, which points out of the inbox (files read "
+                "here are deleted); move the uploads into the inbox instead",
+                self.root,
+                link,
+            )
+        self._links_outside = links
 
     def read(self, file: InboxFile) -> bytes:
         """Return the file's bytes; raise FileTooLargeError for files too large to be a snapshot."""
@@ -315,6 +373,12 @@ class Inbox:
             return False
         self._failed.add(version)
         return True
+
+    def failed_attempt(self, file: InboxFile) -> int:
+        """Record that reading ``file`` failed for its own sake; return how often this version has."""
+        version = (file.path, file.version)
+        self._attempts[version] = self._attempts.get(version, 0) + 1
+        return self._attempts[version]
 
     def finish(self, file: InboxFile) -> None:
         """Remove a file whose reads are stored (or keep it under ``.processed/``).

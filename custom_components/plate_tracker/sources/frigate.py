@@ -53,7 +53,11 @@ MISSED_EVENTS_MAX = 1000
 """Events asked of Frigate's API after a gap in its MQTT stream, at the most."""
 MAX_EVENT_LIST_BYTES = 20 * 1024 * 1024
 RECENTLY_ENDED = 4096
-"""Ended events remembered, so an event list after a gap does not read them again."""
+"""Ended events remembered, so that neither an event list after a gap nor a message
+repeated after the end (QoS 1 redelivery, a late ``update``) reads them again."""
+MAX_EVENT_MESSAGE_BYTES = 1024 * 1024
+"""The largest events message parsed: Frigate's are a few kilobytes, and parsing
+megabytes of JSON would stall Home Assistant's event loop."""
 CONFIG_TIMEOUT = aiohttp.ClientTimeout(total=5)
 """Frigate's configuration is only a convenience in a form: do not keep the form waiting."""
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
@@ -120,6 +124,10 @@ segment of its API, never ``.`` or ``..``."""
 
 def parse_event_message(payload: bytes | bytearray | str) -> tuple[str, dict[str, Any]]:
     """Return (type, after) from a ``<prefix>/events`` payload or raise MalformedEventError."""
+    if len(payload) > MAX_EVENT_MESSAGE_BYTES:
+        raise MalformedEventError(
+            f"{len(payload)} bytes, more than any Frigate event ({MAX_EVENT_MESSAGE_BYTES})"
+        )
     try:
         message = json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
@@ -269,7 +277,8 @@ class FrigateEventTracker:
         ``clock`` says when a message arrives: it stands in for a frame time
         that Frigate's own clock got wrong. ``counters`` counts the fields left
         out of a message that is used all the same (``frigate_malformed_boxes``,
-        ``frigate_malformed_plates``).
+        ``frigate_malformed_plates``) and the messages of events already ended
+        (``frigate_after_end``).
         """
         self._labels = labels
         self._zone_directions = zone_directions or {}
@@ -292,11 +301,23 @@ class FrigateEventTracker:
         return self._handle(*parse_event_message(payload))
 
     def _handle(
-        self, event_type: str, after: dict[str, Any]
+        self, event_type: str, after: dict[str, Any], *, again: bool = False
     ) -> FrigateFrameRequest | None:
         if after.get("label") not in self._labels or after.get("false_positive"):
             return None
         event_id: str = after["id"]
+        if event_id in self._ended and not again:
+            # A repeated end (QoS 1 redelivery), an update late behind its end, or
+            # the end of an event the list after a gap read: taken for a new
+            # event, it would read and announce the pass a second time.
+            self._counters["frigate_after_end"] += 1
+            _LOGGER.debug(
+                "Ignored a %s message of Frigate event %s (camera %s): it ended already",
+                event_type,
+                event_id,
+                after["camera"],
+            )
+            return None
         state = self._open.get(event_id)
         if state is None:
             if event_type == "end":
@@ -392,7 +413,9 @@ class FrigateEventTracker:
             for key in ("recognized_license_plate", "recognized_license_plate_score"):
                 after[key] = data.get(key)
         try:
-            return self._handle(*_event_from({"type": "end", "after": after}))
+            return self._handle(
+                *_event_from({"type": "end", "after": after}), again=again
+            )
         except MalformedEventError:
             return None
 
