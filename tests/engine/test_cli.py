@@ -34,7 +34,7 @@ from custom_components.plate_tracker.engine.benchmark import (
 )
 from custom_components.plate_tracker.engine.fusion import FUSION_VERSION
 from custom_components.plate_tracker.engine.imaging import decode_image
-from custom_components.plate_tracker.engine.server import create_app
+from custom_components.plate_tracker.engine.server import MAX_IMAGE_BYTES, create_app
 from custom_components.plate_tracker.engine.synthetic import (
     jpeg,
     render_plate,
@@ -193,6 +193,29 @@ def test_read_rejects_a_malformed_vehicle_box(
         cli.main(["read", str(tmp_path / "a.jpg"), "--vehicle-box", "1,2,3"])
     assert exit_info.value.code == 2
     assert "expected x1,y1,x2,y2 in pixels" in capsys.readouterr().err
+
+
+def test_read_refuses_a_file_larger_than_an_image_may_be(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A glob that catches a video, or a path like /dev/zero, must not be read whole into memory.
+
+    Images are held to the engine server's limit: the file is read no further
+    than that, and gets its error line like any other unreadable file.
+    """
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(scene(["AE 1455 KH"]))
+    with padded.open("r+b") as stream:
+        stream.truncate(MAX_IMAGE_BYTES + 1)
+
+    code = cli.main(["read", str(padded), "--models", str(model_dir)])
+
+    (line,) = json_lines(capsys.readouterr().out)
+    assert code == 1
+    assert line == {
+        "image": str(padded),
+        "error": f"file is larger than the {MAX_IMAGE_BYTES} bytes an image may be",
+    }
 
 
 def test_module_exits_with_the_code_main_returns(
@@ -420,6 +443,45 @@ def test_eval_at_the_floor_passes(
     assert code == 0
     assert captured.err == ""
     assert "MISS" not in captured.out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["eval", "{data}"], "--floor", None, "No such file"),
+        (["eval", "{data}"], "--floor", "{overall: 0.5", "not JSON"),
+        (["eval", "{data}"], "--floor", "[0.5]", "not a JSON object"),
+        (["bench", "--images", "1"], "--baseline", None, "No such file"),
+        (["serve", "--port", "1"], "--token-file", None, "No such file"),
+    ],
+    ids=["floor-missing", "floor-not-json", "floor-a-list", "baseline", "token"],
+)
+def test_an_option_file_that_cannot_be_used_stops_the_command_first(
+    model_dir: Path,
+    labelled_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[list[str], str, str | None, str],
+) -> None:
+    """A mistyped --floor path failed with a traceback after the whole evaluation had run.
+
+    CI reads exit 1 as "below the floor": a usage error exits 2 with its
+    reason, before any image is read.
+    """
+    command, option, content, reason = case
+    option_file = tmp_path / "option.json"
+    if content is not None:
+        option_file.write_text(content, encoding="utf-8")
+    arguments = [part.format(data=labelled_dir) for part in command]
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*arguments, option, str(option_file), "--models", str(model_dir)])
+
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert captured.out == ""
+    assert f"argument {option}: " in captured.err
+    assert reason in captured.err
 
 
 def test_eval_limit_reads_only_the_first_images(

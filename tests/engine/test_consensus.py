@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 from custom_components.plate_tracker.engine.consensus import combine_reads
 from custom_components.plate_tracker.engine.types import PlateRead
@@ -176,3 +177,58 @@ def test_evidence_is_the_read_closest_to_the_voted_text() -> None:
     assert combined is not None
     assert combined.text == "AE1455KH"
     assert combined.box == (1, 1, 5, 5)
+
+
+def test_two_cars_in_one_pass_are_not_blended_into_a_third_plate() -> None:
+    """A second car in the same NVR event gives reads of another plate of the same length.
+
+    Voted on together, place by place, the two plates made one that neither car
+    carries (``KX5278CE`` here): a sighting, and a watchlist check, of a plate
+    that was never there. The reads of the plate with most confidence behind it
+    are combined; the other plate stays an alternative.
+    """
+    reads = [
+        _read("AA1234BB", 0.9),
+        _read("KX5678CE", 0.6),
+        _read("AA1234BB", 0.2),
+        _read("KX5078CE", 0.55),
+    ]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "KX5678CE"
+    assert "AA1234BB" in [text for text, _ in combined.alternatives]
+
+
+def test_another_cars_read_with_a_stray_character_stays_out_of_the_vote() -> None:
+    """A read one character longer joins the vote only when it is a read of the chosen plate.
+
+    Aligned against any read of the consensus length, the other car's read
+    tipped the place where this car's frames disagree (``KX5278CE``).
+    """
+    reads = [
+        _read("KX5678CE", 0.6),
+        _read("KX5078CE", 0.5),
+        _read("AA1234BB", 0.3),
+        _read("1AA1234BB", 0.35),
+    ]
+    combined = combine_reads(reads)
+    assert combined is not None
+    assert combined.text == "KX5678CE"
+
+
+def test_a_long_pass_is_combined_quickly() -> None:
+    """A car standing in view for minutes gives thousands of frames, combined on the event loop.
+
+    Each read one character longer was aligned against every other read, so
+    the cost grew with the square of the frames: 2000 frames took seconds.
+    """
+    reads = [
+        _read("IAE1455KH" if index % 2 else "AE1455KH", 0.5 + (index % 7) / 20)
+        for index in range(2000)
+    ]
+    started = time.perf_counter()
+    combined = combine_reads(reads)
+    elapsed = time.perf_counter() - started
+    assert combined is not None
+    assert combined.text == "AE1455KH"
+    assert elapsed < 0.5

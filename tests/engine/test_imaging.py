@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 import struct
+import subprocess
+import sys
+import threading
+import warnings
 
 import numpy as np
 from PIL import Image, ImageFile
 import pytest
 
+from custom_components.plate_tracker.engine import imaging
 from custom_components.plate_tracker.engine.imaging import (
     CAMERA_FORMATS,
     ImageError,
@@ -105,6 +111,42 @@ def test_decompression_bomb() -> None:
         decode_image(data)
 
 
+def test_decoding_in_two_threads_leaves_the_warning_filters_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Engine threads decode at once (parallel reads, the server's workers).
+
+    ``warnings.catch_warnings`` swaps the process's filter list and puts the
+    one it saved back on exit: two decodes overlapping left one's "error"
+    filter for DecompressionBombWarning in the whole Home Assistant process,
+    and would drop any filter set meanwhile by another thread.
+    """
+    first_inside, second_inside = threading.Event(), threading.Event()
+    refuse_oversized = imaging._refuse_oversized
+    first = threading.Thread(
+        target=decode_image, args=(_encoded(Image.new("RGB", (8, 8)), "PNG"),)
+    )
+
+    def overlapping(image: Image.Image, max_pixels: int) -> None:
+        if threading.current_thread() is first:
+            # The first decode waits until the second has begun...
+            first_inside.set()
+            second_inside.wait()
+        else:
+            # ...and the second finishes after the first.
+            second_inside.set()
+            first.join()
+        refuse_oversized(image, max_pixels)
+
+    monkeypatch.setattr(imaging, "_refuse_oversized", overlapping)
+    filters_before = list(warnings.filters)
+    first.start()
+    first_inside.wait()
+    decode_image(_encoded(Image.new("RGB", (8, 8)), "PNG"))
+
+    assert warnings.filters == filters_before
+
+
 def test_cap_is_configurable() -> None:
     """The pixel cap is a parameter, so the limit the message names is the one applied."""
     data = _encoded(Image.new("RGB", (200, 100)), "PNG")
@@ -138,6 +180,69 @@ def test_sixteen_bit_grey_keeps_its_picture(top: int) -> None:
     assert row[-1] == 255
     assert 120 <= row[32] <= 135
     assert np.all(np.diff(row) >= 0)
+
+
+PEAK_GROWTH = """
+import sys, types
+from pathlib import Path
+for name in ("custom_components", "custom_components.plate_tracker"):
+    # Bare packages, as scripts/engine makes them: Home Assistant stays unloaded.
+    sys.modules[name] = package = types.ModuleType(name)
+    package.__path__ = [name.replace(".", "/")]
+from custom_components.plate_tracker.engine.imaging import decode_image
+
+def peak():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+data = Path(sys.argv[1]).read_bytes()
+before = peak()
+decode_image(data)
+print((peak() - before) * 1024)
+"""
+"""Prints how far decoding the file raised the process's peak memory, in bytes.
+
+VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's peak (pytest's).
+"""
+
+
+def _decoding_peak_growth(data: bytes, tmp_path: Path) -> int:
+    image_file = tmp_path / "image"
+    image_file.write_bytes(data)
+    result = subprocess.run(  # noqa: S603  # this interpreter, our own script
+        [sys.executable, "-c", PEAK_GROWTH, str(image_file)],
+        capture_output=True,
+        check=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return int(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fill"),
+    [
+        ("RGB", (10, 20, 30)),
+        ("RGBA", (10, 20, 30, 128)),
+        ("LA", (90, 128)),
+        ("I;16", 4000),
+    ],
+)
+def test_decoding_costs_a_few_bytes_a_pixel_whatever_the_mode(
+    mode: str, fill: object, tmp_path: Path
+) -> None:
+    """A flat 16 MP PNG is a file of some 100 kB, as an NVR may send one.
+
+    The RGB frame the engine keeps takes 3 bytes a pixel; transparent and
+    16-bit frames took 13 to 19 more on the way (0.9 GB for a 50 MP one, more
+    than a small Home Assistant host has), so two such files at once could get
+    the process killed.
+    """
+    side = 4000
+    data = _encoded(Image.new(mode, (side, side), fill), "PNG")
+    assert len(data) < 1_000_000
+    growth = _decoding_peak_growth(data, tmp_path)
+    assert growth < 10 * side * side, f"{growth / side / side:.1f} bytes a pixel"
 
 
 def test_transparency_becomes_white() -> None:

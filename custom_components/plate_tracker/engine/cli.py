@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 
@@ -31,7 +31,7 @@ from .models import ModelsUnavailable, ensure_models
 from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
 from .remote import RemoteEngine
-from .server import parse_regions, serve
+from .server import MAX_IMAGE_BYTES, parse_regions, serve
 from .types import Box
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="end with one JSON line"
     )
     evaluate_cmd.add_argument(
-        "--floor", type=Path, help="fail when below this floor file"
+        "--floor", type=_json_object_file, help="fail when below this floor file"
     )
     evaluate_cmd.add_argument("--limit", type=int, help="read at most N images")
     evaluate_cmd.add_argument(
@@ -170,7 +170,9 @@ def _parser() -> argparse.ArgumentParser:
         help="cover each labelled plate (draw plates without text): what a car whose"
         " plate cannot be read costs, the engine's longest search",
     )
-    bench.add_argument("--baseline", type=Path, help="compare with a saved bench JSON")
+    bench.add_argument(
+        "--baseline", type=_json_object_file, help="compare with a saved bench JSON"
+    )
     bench.add_argument("--save", type=Path, help="write this run's JSON here")
     bench.add_argument(
         "--reference-python",
@@ -192,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--token-file",
-        type=Path,
+        type=_token_file,
         help="file holding the server's bearer token, with --server (default: "
         "$PLATE_TRACKER_ENGINE_TOKEN)",
     )
@@ -221,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--token-file",
-        type=Path,
+        type=_token_file,
         help="file holding the bearer token clients must send (default: "
         "$PLATE_TRACKER_ENGINE_TOKEN; none: no token asked)",
     )
@@ -235,6 +237,27 @@ def _box(text: str) -> Box:
     except ValueError as err:
         raise argparse.ArgumentTypeError("expected x1,y1,x2,y2 in pixels") from err
     return (x1, y1, x2, y2)
+
+
+def _json_object_file(text: str) -> dict[str, Any]:
+    """Read an option's JSON file when the command starts, not after a run of minutes."""
+    try:
+        content = json.loads(Path(text).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {err}") from err
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text} is not JSON: {err}") from err
+    if not isinstance(content, dict):
+        raise argparse.ArgumentTypeError(f"{text} is not a JSON object")
+    return content
+
+
+def _token_file(text: str) -> str:
+    """Return the token a ``--token-file`` holds, read when the command starts."""
+    try:
+        return Path(text).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {err}") from err
 
 
 def _perturbation(text: str) -> Perturbation:
@@ -263,7 +286,7 @@ def _recognizer(args: argparse.Namespace) -> PlateRecognizer:
 def _token(args: argparse.Namespace) -> str | None:
     """Return the bearer token from ``--token-file`` or the environment, None without one."""
     if args.token_file is not None:
-        token = args.token_file.read_text(encoding="utf-8").strip()
+        token = args.token_file
     else:
         token = os.environ.get("PLATE_TRACKER_ENGINE_TOKEN", "").strip()
     return token or None
@@ -296,13 +319,27 @@ def _read(args: argparse.Namespace) -> int:
     code = 0
     for image in args.images:
         try:
-            result = recognizer.read(image.read_bytes(), args.vehicle_box)
+            result = recognizer.read(_image_bytes(image), args.vehicle_box)
         except (ImageError, OSError) as err:
             _say(json.dumps({"image": str(image), "error": str(err)}))
             code = 1
             continue
         _say(json.dumps({"image": str(image), **result.to_dict()}, ensure_ascii=False))
     return code
+
+
+def _image_bytes(path: Path) -> bytes:
+    """Return the file's bytes, refusing one larger than the engine server takes.
+
+    Read no further than that: a glob can catch a video, a path can be /dev/zero.
+    """
+    with path.open("rb") as stream:
+        data = stream.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageError(
+            f"file is larger than the {MAX_IMAGE_BYTES} bytes an image may be"
+        )
+    return data
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -350,9 +387,7 @@ def _eval(args: argparse.Namespace) -> int:
             _say(f"MISS {item.path} truth={item.plate} read={read}")
     problems: list[str] = []
     if args.floor is not None:
-        problems = floor_violations(
-            summary, json.loads(args.floor.read_text(encoding="utf-8"))
-        )
+        problems = floor_violations(summary, args.floor)
         for problem in problems:
             _say(f"BELOW FLOOR: {problem}", stream=sys.stderr)
     if args.json:
@@ -441,9 +476,7 @@ def _run_bench(
             f"speed ratio x{reference['p50_s'] / ours['p50_s']:.2f}"
         )
     if args.baseline is not None:
-        for line in compare(
-            result, json.loads(args.baseline.read_text(encoding="utf-8"))
-        ):
+        for line in compare(result, args.baseline):
             _say(line)
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)

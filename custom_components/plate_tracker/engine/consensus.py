@@ -21,34 +21,39 @@ _FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
 PRIOR_WEIGHT = 0.5
 """Pseudo-weight of "something else" at every position: one frame never means certainty."""
 MAX_ALTERNATIVES = 5
+MAX_PLATES = 8
+"""Different plates told apart in one pass: two cars, a sign or a sticker read too.
+Reads of none of them (the least confident, when this many are told apart)
+only count as alternatives, so a pass of garbled frames costs no more than this."""
 
 
 def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
     """Return the character-by-character consensus of ``reads`` (None when nothing to combine).
 
-    The consensus length is the one with most confidence behind it. Reads one
-    character longer (a stray character at either end) join the vote aligned on
-    the placement that agrees best; other lengths only count as alternatives.
+    The reads are first told apart by plate: two reads of one length that agree
+    in most places read the same plate. A second car in the same NVR event is
+    another plate, and voting its reads with this car's would make a plate
+    neither carries. The plate with most confidence behind it is combined; the
+    others only count as alternatives. Reads one character longer (a stray
+    character at either end) are that plate's too when, aligned on the
+    placement that agrees best, they agree with it in most places.
     """
     usable = [read for read in reads if read.text]
     if not usable:
         return None
     if len(usable) == 1:
         return usable[0]
-    weight_by_length: dict[int, float] = defaultdict(float)
-    for read in usable:
-        weight_by_length[len(read.text)] += _weight(read)
-    length = max(weight_by_length, key=lambda n: (weight_by_length[n], -abs(n - 7)))
+    voters = max(
+        (_with_stray_reads(plate, usable) for plate in _plates(usable)),
+        key=lambda plate: (
+            math.fsum(_weight(read) for read, _ in plate),
+            -abs(len(plate[0][1]) - 7),
+        ),
+    )
+    length = len(voters[0][1])
 
     votes: list[dict[str, float]] = [defaultdict(float) for _ in range(length)]
-    for read in usable:
-        text = read.text
-        if len(text) == length + 1:
-            text = _best_trim(
-                text, [read.text for read in usable if len(read.text) == length]
-            )
-        if len(text) != length:
-            continue
+    for read, text in voters:
         for position, char in enumerate(text):
             votes[position][char] += _weight(read)
 
@@ -59,20 +64,19 @@ def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
         chosen.append(char)
         confidence *= weight / (sum(position_votes.values()) + PRIOR_WEIGHT)
     text = "".join(chosen)
+    of_length = [read for read, _ in voters if len(read.text) == length]
     # Per-position votes can mix look-alikes from reads of different formats;
     # fold the result back into the format the reads agree on.
-    formats = {read.plate_format for read in usable if len(read.text) == length}
+    formats = {read.plate_format for read in of_length}
     if len(formats) == 1 and (name := formats.pop()) in _FORMAT_BY_NAME:
         text = fold_to_format(text, _FORMAT_BY_NAME[name]) or text
 
     # The box, crop, format and raw text shown for the consensus come from the
-    # read closest to it: the most confident read of any length may be another
-    # car's plate (a frame whose vehicle box held two). Reads of the consensus
-    # length always exist (it is the length of some), and one that read the
+    # read of this plate closest to it, never from another plate's read. The
+    # plate's first read has the consensus length, and one that read the
     # consensus text itself agrees at every place.
     evidence = max(
-        (read for read in usable if len(read.text) == length),
-        key=lambda read: (_agreement(read.text, text), read.confidence),
+        of_length, key=lambda read: (_agreement(read.text, text), read.confidence)
     )
     return dataclasses.replace(
         evidence,
@@ -92,14 +96,49 @@ def _agreement(text: str, other: str) -> int:
     return sum(a == b for a, b in zip(text, other, strict=True))
 
 
-def _best_trim(text: str, references: Sequence[str]) -> str:
-    """Drop the first or the last character, whichever agrees better with ``references``."""
-    options = (text[1:], text[:-1])
+def _same_plate(text: str, reference: str) -> bool:
+    """Whether two texts of one length agree in most places: reads of one plate."""
+    return 2 * _agreement(text, reference) > len(reference)
 
-    def agreement(option: str) -> int:
-        return sum(_agreement(option, reference) for reference in references)
 
-    return max(options, key=agreement)
+def _plates(reads: Sequence[PlateRead]) -> list[list[PlateRead]]:
+    """Group ``reads`` by plate, each group led by its most confident read.
+
+    A read joins the first group whose leader it reads the same as; reads are
+    taken most confident first (ties in the order given), so a group is led by
+    its surest read, not by whichever frame came first.
+    """
+    plates: list[list[PlateRead]] = []
+    for read in sorted(reads, key=_weight, reverse=True):
+        for plate in plates:
+            if len(read.text) == len(plate[0].text) and _same_plate(
+                read.text, plate[0].text
+            ):
+                plate.append(read)
+                break
+        else:
+            if len(plates) < MAX_PLATES:
+                plates.append([read])
+    return plates
+
+
+def _with_stray_reads(
+    plate: Sequence[PlateRead], reads: Sequence[PlateRead]
+) -> list[tuple[PlateRead, str]]:
+    """Return the plate's reads with the text each votes: longer ones trimmed, if they fit."""
+    leader = plate[0].text
+    voters = [(read, read.text) for read in plate]
+    for read in reads:
+        if len(read.text) == len(leader) + 1:
+            trimmed = _best_trim(read.text, leader)
+            if _same_plate(trimmed, leader):
+                voters.append((read, trimmed))
+    return voters
+
+
+def _best_trim(text: str, reference: str) -> str:
+    """Drop the first or the last character, whichever agrees better with ``reference``."""
+    return max((text[1:], text[:-1]), key=lambda option: _agreement(option, reference))
 
 
 def _alternatives(

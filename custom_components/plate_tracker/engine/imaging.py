@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +12,8 @@ from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
 _LOGGER = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
-"""Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not."""
+"""Largest image accepted (50 MP): a 12 MP phone photo fits, a decompression bomb does not.
+Below Pillow's own limit (``Image.MAX_IMAGE_PIXELS``, 89 MP), which only warns."""
 CAMERA_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """Pillow formats the engine decodes: what cameras, NVRs and phones send (a phone's
 MPO photo is read by the JPEG decoder). Pillow's decoders of rarer formats (QOI,
@@ -57,25 +57,37 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
 
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
     """Decode ``data`` as ``decode_image`` says, raising whatever Pillow raises."""
-    with warnings.catch_warnings():
-        # Pillow only warns between its limit and twice its limit; make every
-        # oversized image an error, checked against our own cap below.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        opened = Image.open(io.BytesIO(data), formats=CAMERA_FORMATS)
-        _refuse_oversized(opened, max_pixels)
-        opened.load()
+    # Pillow only warns between its limit and twice its limit: our own cap,
+    # below both, refuses such images. Not through warnings.catch_warnings,
+    # which swaps the whole process's filters and is not thread-safe.
+    opened = Image.open(io.BytesIO(data), formats=CAMERA_FORMATS)
+    _refuse_oversized(opened, max_pixels)
+    opened.load()
     _upright(opened)
     image: Image.Image = opened
     if image.mode in _WIDE_GREY_MODES:
         image = _grey_to_8_bits(image)
     if image.mode != "RGB":
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            # Transparent areas become white, as a viewer shows them, not black.
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, rgba)
-        image = image.convert("RGB")
+            image = _on_white(image)
+        else:
+            image = image.convert("RGB")
     return image
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """Return ``image`` in RGB with its transparent areas white, as a viewer shows them.
+
+    White is pasted through the inverted alpha onto the RGB copy, which costs
+    5 bytes a pixel; an opaque canvas composited with an RGBA copy cost 16.
+    """
+    if image.mode not in ("RGBA", "LA", "PA"):
+        # A palette or grey image with a transparent colour.
+        image = image.convert("RGBA")
+    transparent = ImageChops.invert(image.getchannel("A"))
+    rgb = image.convert("RGB")
+    rgb.paste((255, 255, 255), mask=transparent)
+    return rgb
 
 
 def _upright(image: Image.Image) -> None:
@@ -103,11 +115,14 @@ def _grey_to_8_bits(image: Image.Image) -> Image.Image:
     frame's own brightest value maps to 255: a 12-bit sensor written as 16 bits
     uses only the low part of the range.
     """
+    # In place: each float copy of a 50 MP frame is 200 MB.
     values = np.asarray(image, dtype=np.float32)
     top = float(values.max(initial=0.0))
     if top > 255:
-        values = values * (255 / top)
-    return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), "L")
+        values *= 255 / top
+    np.clip(values, 0, 255, out=values)
+    np.rint(values, out=values)
+    return Image.fromarray(values.astype(np.uint8), "L")
 
 
 def _refuse_oversized(image: Image.Image, max_pixels: int) -> None:
