@@ -19,7 +19,11 @@ import sqlite3
 import pytest
 
 from custom_components.plate_tracker.engine.types import Box, FrameResult, PlateRead
-from custom_components.plate_tracker.pipeline import Frame, SightingPipeline
+from custom_components.plate_tracker.pipeline import (
+    MAX_PASS_READS,
+    Frame,
+    SightingPipeline,
+)
 from custom_components.plate_tracker.records import Direction, NewSighting, Sighting
 from custom_components.plate_tracker.store import SightingStore
 from custom_components.plate_tracker.store.spool import SightingSpool
@@ -258,3 +262,25 @@ async def test_a_replayed_sighting_of_an_earlier_car_is_not_taken_for_the_open_p
         ("AA1111AA", Direction.LEFT),
         ("BB2222BB", Direction.RECEDING),
     ]
+
+
+async def test_a_long_pass_keeps_a_bounded_number_of_its_surest_reads(
+    store: SightingStore,
+) -> None:
+    """Hours of frames of one parked car hold at most MAX_PASS_READS reads (each with its crop)."""
+    engine = Engine(store)
+    frames = MAX_PASS_READS + 60
+    for number in range(frames):
+        engine.script[b"f%d" % number] = [
+            read("AE1234BK", 0.5 + 0.4 * number / frames, (300, 500, 420, 540))
+        ]
+    async with running(engine) as pipeline:
+        for number in range(frames):
+            await pipeline.submit(frame(b"f%d" % number, at=number * 10))
+        await settle(lambda: len(engine.hints) >= frames)
+        [state] = pipeline._passes.values()
+        kept = sorted(kept.confidence for kept in state.reads)
+
+    assert len(kept) == MAX_PASS_READS
+    assert kept[0] > 0.5 + 0.4 * 59 / frames, "the least sure reads were dropped"
+    assert plates_by_time(store) == [(T0, "AE1234BK")]

@@ -68,6 +68,9 @@ MAX_CAMERA_READ_LENGTH = 4 * MAX_PLATE_LENGTH
 """Longest plate read a camera or NVR may send as it wrote it (spaces, dashes, a
 country code around the plate); longer is no plate read, however short the plate in it."""
 
+MAX_PASS_READS = 200
+"""Reads a pass keeps for its consensus, the surest: memory stays bounded however
+long an event goes on (a car parked in view, an event whose end was lost)."""
 MAX_OPEN_PASSES = 256
 SAME_EVENT_WITHIN = timedelta(microseconds=SAME_EVENT_WITHIN_US)
 """How far apart two frames with one NVR event id may be and be one pass.
@@ -893,6 +896,9 @@ class SightingPipeline:
                 state.last_plate_box = read.box
                 state.last_plate_vehicle_box = frame.vehicle_box
             state.reads.append(read)
+            if len(state.reads) > MAX_PASS_READS:
+                # A car parked in view sends frames for hours, each read with its crop.
+                state.reads.remove(min(state.reads, key=lambda kept: kept.confidence))
             if state.best_read is None or read.confidence > state.best_read.confidence:
                 state.best_read, state.best_snapshot = read, frame.image
             state.consensus = combine_reads(state.reads) or read
