@@ -13,7 +13,7 @@ import shutil
 
 from homeassistant.auth.models import User
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
-from homeassistant.core import CoreState, HomeAssistant, callback
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -52,11 +52,13 @@ async def test_a_hit_while_home_assistant_starts_still_alerts(
     heard: list[str] = []
 
     @callback
+    def hear(event: Event) -> None:
+        heard.append(event.data["plate"])
+
+    @callback
     def started(_hass: HomeAssistant) -> None:
         # Attached only after the start, as automations' triggers are.
-        hass.bus.async_listen(
-            EVENT_SIGHTING, lambda event: heard.append(event.data["plate"])
-        )
+        hass.bus.async_listen(EVENT_SIGHTING, hear)
 
     async_at_started(hass, started)
 
