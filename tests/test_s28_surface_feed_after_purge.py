@@ -22,8 +22,9 @@ async def test_feed_reread_after_a_purge_meeting_damage_gets_the_file_checked(
 ) -> None:
     """Damage met while the list is read again after a purge is handled as on the first read.
 
-    The file is checked (the entry reloads), and the card's feed goes on: what is
-    stored after the reload still reaches the control room's wall.
+    The file is checked (the entry reloads), the list is emptied rather than left
+    showing erased plates, and the card's feed goes on: what is stored after the
+    reload still reaches the control room's wall.
     """
     client = await hass_ws_client(hass)
     subscription, result = await _subscribe(client)
@@ -55,6 +56,12 @@ async def test_feed_reread_after_a_purge_meeting_damage_gets_the_file_checked(
         )
     )
     await hass.async_block_till_done()
+
+    # The erased plate must not stay on the wall: unable to read the list again,
+    # the feed empties it rather than keep showing what the purge erased.
+    message = await _next(client)
+    assert message["id"] == subscription
+    assert message["event"] == {"sightings": [], "initial": True}
 
     init_folder.runtime_data.hub.async_publish(
         await _record(hass, init_folder, "KA0001AA", NOW)

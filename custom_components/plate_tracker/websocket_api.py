@@ -55,7 +55,8 @@ async def ws_subscribe_sightings(
     the same ``sighting_id``. The subscription is made before the store is read,
     so nothing stored in between is missed (what is announced meanwhile follows
     the first message); a sighting may then come twice. After a purge the list
-    comes again, with ``"initial": true``, without what was erased. A database
+    comes again, with ``"initial": true``, without what was erased (empty when
+    the store fails to read it). A database
     that fails to read refuses the subscription (``store_failed``) and, when
     damaged, gets its file checked; the card shows the error and asks again later.
     """
@@ -114,6 +115,15 @@ async def ws_subscribe_sightings(
         try:
             sightings = await read_page(current)
         except sqlite3.Error:
+            # The card must not keep showing what was erased: an empty list, then
+            # what is announced from now on. Sent as it is: the entry is
+            # reloading to check the file, and has no link signer meanwhile.
+            if msg["id"] in connection.subscriptions:
+                connection.send_message(
+                    websocket_api.event_message(
+                        msg["id"], {"sightings": [], "initial": True}
+                    )
+                )
             return
         finally:
             rereads.remove(announced)
