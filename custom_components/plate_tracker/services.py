@@ -52,6 +52,7 @@ from .store import (
     PurgeProgress,
     SearchQuery,
     SearchSort,
+    SightingStore,
     StoreValidationError,
 )
 from .validation import ROW_ID, real_number, utf8_string, whole_number
@@ -665,22 +666,36 @@ async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
 async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     user_id = call.context.user_id or "system"
-    hit = await _store_call(
-        hass,
-        entry,
-        partial(
-            entry.runtime_data.store.acknowledge_hit,
-            call.data["hit_id"],
-            user_id,
-            dt_util.utcnow(),
-        ),
-    )
+    try:
+        hit = await _store_call(
+            hass,
+            entry,
+            partial(
+                entry.runtime_data.store.acknowledge_hit,
+                call.data["hit_id"],
+                user_id,
+                dt_util.utcnow(),
+            ),
+        )
+    except ServiceValidationError as err:
+        if err.translation_key != "hit_already_acknowledged":
+            raise
+        # A user id (32 hex digits) tells a dispatcher nothing: name the officer.
+        placeholders = dict(err.translation_placeholders or {})
+        if user := await hass.auth.async_get_user(placeholders.get("user_id", "")):
+            placeholders["user_id"] = user.name or user.id
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="hit_already_acknowledged",
+            translation_placeholders=placeholders,
+        ) from err.__cause__
     await _audit(
         hass,
         entry,
         call,
         SERVICE_ACKNOWLEDGE_HIT,
-        {"hit_id": hit.id},
+        # The hit's number alone would not tell an auditor which vehicle's alert it was.
+        {"hit_id": hit.id, "plate": hit.listed_plate, "plate_read": hit.plate_read},
         reason=call.data.get("note"),
     )
     return {
@@ -695,22 +710,64 @@ async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
 # --- search, export, retention, audit ---------------------------------------------------
 
 
-def _query(call: ServiceCall, **extra: Any) -> SearchQuery:
+async def _selected_cameras(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry, names: list[str]
+) -> tuple[str, ...]:
+    """Return the ids of the cameras a search names, by id or display name, as the watchlist takes them.
+
+    Sightings carry the camera id: a display name kept as typed would select
+    nothing, and an empty answer reads as "the car never passed there". Any
+    camera that ever reported counts, also one taken off the map or whose
+    device was deleted: its old sightings are still evidence. A name that is no
+    camera is refused with the watchlist's translated error.
+    """
+    if not names:
+        return ()
+    reported = await _store_call(hass, entry, entry.runtime_data.store.cameras)
+    known = watchable_cameras(
+        entry.options, entry.runtime_data.hub.known_cameras.union(reported)
+    )
+    try:
+        return known.resolve(names)
+    except MatchingValidationError as err:
+        raise _validation_error(err) from err
+
+
+async def _query(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    call: ServiceCall,
+    **extra: Any,
+) -> SearchQuery:
     plate = call.data.get("plate")
     return SearchQuery(
         plate=_plate_or_pattern(plate) if plate else None,
         fuzzy=call.data["fuzzy"],
         since=_as_utc(call.data.get("since")),
         until=_as_utc(call.data.get("until")),
-        cameras=tuple(call.data["cameras"]),
+        cameras=await _selected_cameras(hass, entry, call.data["cameras"]),
         min_confidence=call.data.get("min_confidence"),
         **extra,
     )
 
 
+def _selection_details(query: SearchQuery) -> dict[str, Any]:
+    """Return what a search or an export selected, for its audit line."""
+    return {
+        "plate": query.plate,
+        "fuzzy": query.fuzzy,
+        "since": query.since.isoformat() if query.since else None,
+        "until": query.until.isoformat() if query.until else None,
+        "cameras": list(query.cameras),
+        "min_confidence": query.min_confidence,
+    }
+
+
 async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
-    query = _query(
+    query = await _query(
+        hass,
+        entry,
         call,
         sort=SearchSort(call.data["sort"]),
         page_size=call.data["page_size"],
@@ -724,14 +781,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         entry,
         call,
         SERVICE_SEARCH_SIGHTINGS,
-        {
-            "plate": query.plate,
-            "fuzzy": query.fuzzy,
-            "since": query.since.isoformat() if query.since else None,
-            "until": query.until.isoformat() if query.until else None,
-            "cameras": list(query.cameras),
-            "results": len(page.sightings),
-        },
+        {**_selection_details(query), "results": len(page.sightings)},
         reason=call.data["reason"],
     )
     return {
@@ -749,7 +799,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
 async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     folder = await _allowed_path(hass, call.data["folder"])
-    query = _query(call, page_size=MAX_PAGE_SIZE)
+    query = await _query(hass, entry, call, page_size=MAX_PAGE_SIZE)
     # To the microsecond: two exports started in one second get two files.
     stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     dest = folder / f"plate_tracker_evidence_{stamp}.zip"
@@ -771,21 +821,29 @@ async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         "snapshots": report.snapshots,
         "sha256": report.sha256,
     }
-    await _audit(
-        hass,
-        entry,
-        call,
-        SERVICE_EXPORT_SIGHTINGS,
-        {**response, "plate": query.plate},
-        reason=call.data["reason"],
-    )
+    try:
+        await _audit(
+            hass,
+            entry,
+            call,
+            SERVICE_EXPORT_SIGHTINGS,
+            {**response, **_selection_details(query)},
+            reason=call.data["reason"],
+        )
+    except BaseException:
+        # No evidence file may exist that the audit log does not name.
+        await hass.async_add_executor_job(partial(report.path.unlink, missing_ok=True))
+        raise
     return response
 
 
 async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     await require_admin(hass, call)
     entry = hub_entry(hass)
-    plate = call.data.get("plate")
+    # Audited as the store knows it, so that a search of the log for the plate
+    # finds its erasure whatever script or alphabet typed it.
+    text = call.data.get("plate")
+    plate = _plate_or_pattern(text) if text is not None else None
     since, until = _as_utc(call.data.get("since")), _as_utc(call.data.get("until"))
     details: dict[str, Any] = {
         "plate": plate,
@@ -799,7 +857,7 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
             entry,
             partial(
                 entry.runtime_data.store.purge,
-                _plate_or_pattern(plate) if plate is not None else None,
+                plate,
                 since,
                 until,
                 progress=progress,
@@ -808,39 +866,76 @@ async def _purge_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
     except Exception as err:
         if progress.sightings:
             # The committed batches are erased: the audit log says so.
-            await _audit(
+            await _audit_purge(
                 hass,
                 entry,
                 call,
-                SERVICE_PURGE_SIGHTINGS,
                 {
                     **details,
                     "removed": progress.sightings,
                     "interrupted": str(err.__cause__ or err),
                 },
-                reason=call.data["reason"],
             )
+        raise
+    await _audit_purge(hass, entry, call, {**details, "removed": removed})
+    return {"removed": removed}
+
+
+async def _audit_purge(
+    hass: HomeAssistant,
+    entry: PlateTrackerConfigEntry,
+    call: ServiceCall,
+    details: dict[str, Any],
+) -> None:
+    """Audit a purge, then show what the store still holds if it erased anything.
+
+    Erased is erased even when its audit line cannot be written: entities
+    must not keep showing the sightings until a restart.
+    """
+    try:
+        await _audit(
+            hass,
+            entry,
+            call,
+            SERVICE_PURGE_SIGHTINGS,
+            details,
+            reason=call.data["reason"],
+        )
+    finally:
+        if details["removed"]:
             await entry.runtime_data.hub.async_sightings_removed(
                 entry.runtime_data.store
             )
-        raise
-    await _audit(
-        hass,
-        entry,
-        call,
-        SERVICE_PURGE_SIGHTINGS,
-        {**details, "removed": removed},
-        reason=call.data["reason"],
-    )
-    if removed:
-        await entry.runtime_data.hub.async_sightings_removed(entry.runtime_data.store)
-    return {"removed": removed}
+
+
+def _missing_sightings(store: SightingStore, ids: Iterable[int]) -> list[int]:
+    """Return the ids no stored sighting has, each once, in order (blocking)."""
+    return [
+        sighting_id
+        for sighting_id in dict.fromkeys(ids)
+        if store.get(sighting_id) is None
+    ]
 
 
 async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     await require_admin(hass, call)
     entry = hub_entry(hass)
     ids = call.data["sighting_ids"]
+    store = entry.runtime_data.store
+    # A mistyped id must not answer "changed: 0" as a hold already there does:
+    # the officer would trust a hold that retention then erases. All or
+    # nothing, so the call can be repeated once fixed.
+    if missing := await _store_call(
+        hass, entry, partial(_missing_sightings, store, ids)
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="sighting_not_found",
+            translation_placeholders={
+                "sighting_id": ", ".join(map(str, missing[:MAX_REPORTED_ROW_ERRORS]))
+                + (", …" if len(missing) > MAX_REPORTED_ROW_ERRORS else "")
+            },
+        )
     changed = await _store_call(
         hass,
         entry,
