@@ -13,7 +13,7 @@ import sqlite3
 
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -385,6 +385,13 @@ async def async_setup_entry(
         await async_unload_entry(hass, entry)
         raise
     async_schedule_retention(hass, entry)
+    # Home Assistant cancels every background task as it stops, before its stop
+    # event: a shutdown job runs first, so the frames accepted are still read.
+    entry.async_on_unload(
+        hass.async_add_shutdown_job(
+            HassJob(partial(_async_finish_work, entry.runtime_data))
+        )
+    )
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
 
@@ -482,15 +489,24 @@ async def async_remove_config_entry_device(
 async def async_unload_entry(
     hass: HomeAssistant, entry: PlateTrackerConfigEntry
 ) -> bool:
-    """Stop the sources, let the pipeline read what they sent, then close the store.
-
-    Frames already accepted are read and stored for up to PIPELINE_STOP_SECONDS;
-    what is left then is counted as dropped, and a camera still waiting for
-    its answer is told to send again (see ``SightingPipeline.run``).
-    """
+    """Stop the sources, let the pipeline read what they sent, then close the store."""
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         return False
     runtime = entry.runtime_data
+    await _async_finish_work(runtime)
+    await runtime.hub.async_save_retired_now()
+    await hass.async_add_executor_job(runtime.store.close)
+    return True
+
+
+async def _async_finish_work(runtime: PlateTrackerRuntimeData) -> None:
+    """Stop the sources and let the pipeline read and store what they sent.
+
+    Frames already accepted are read and stored for up to PIPELINE_STOP_SECONDS;
+    what is left then is counted as dropped, and a camera still waiting for
+    its answer is told to send again (see ``SightingPipeline.run``). Run at
+    an unload and as Home Assistant stops; a second run finds nothing to do.
+    """
     for task in runtime.tasks:
         task.cancel()
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
@@ -504,6 +520,3 @@ async def async_unload_entry(
     # Matching and route work already started for announced sightings is finished, not
     # cut off: it writes watchlist hits the police rely on.
     await asyncio.gather(*runtime.hub.pending, return_exceptions=True)
-    await runtime.hub.async_save_retired_now()
-    await hass.async_add_executor_job(runtime.store.close)
-    return True

@@ -22,7 +22,7 @@ import sqlite3
 import time
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -33,6 +33,7 @@ from .const import DOMAIN, ISSUE_DATABASE_DAMAGED
 from .store import SightingStore
 from .store.errors import is_damaged
 from .store.recovery import SetAside, check_store, resume_set_aside, set_damaged_aside
+from .store.schema import SCHEMA_VERSION, schema_version
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -176,6 +177,17 @@ async def _async_open(
             _LOGGER.info("The sightings database %s passed SQLite's checks", db_path)
     except Exception as err:
         if not is_damaged(err):
+            version = await hass.async_add_executor_job(_newer_schema, db_path)
+            if version is not None:
+                raise ConfigEntryError(
+                    translation_domain=DOMAIN,
+                    translation_key="database_newer",
+                    translation_placeholders={
+                        "path": str(db_path),
+                        "version": str(version),
+                        "supported": str(SCHEMA_VERSION),
+                    },
+                ) from err
             raise store_unavailable(db_path, err) from err
         damage = err
     else:
@@ -190,6 +202,24 @@ async def _async_open(
         raise store_unavailable(db_path, err) from err
     await _async_report_set_aside(hass, db_path, set_aside)
     return store
+
+
+def _newer_schema(db_path: Path) -> int | None:
+    """Return the schema version of a file a newer release wrote, else None.
+
+    Such a file is never migrated down nor set aside, and waiting does not
+    make it readable: setup fails for good and says so. Read without a
+    write (``mode=ro``), as the refused open left the file.
+    """
+    try:
+        conn = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)
+        try:
+            version = schema_version(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return version if version > SCHEMA_VERSION else None
 
 
 async def _async_report_set_aside(

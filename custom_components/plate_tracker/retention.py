@@ -23,6 +23,7 @@ from .const import (
     RETENTION_MINUTE,
 )
 from .coordinator import PlateTrackerConfigEntry
+from .database import async_store_failed
 from .store import PurgeProgress, PurgeReport, SightingStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +67,21 @@ async def async_purge_expired(
         report.plates,
     )
     return report
+
+
+async def _async_nightly_purge(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry
+) -> None:
+    """Run the scheduled purge, which nobody awaits: a database error ends here.
+
+    The purge's thread has logged and audited it already; left to the task,
+    it would reach the log again as a bare "Task exception was never
+    retrieved". A damaged file gets checked, as after any refused write.
+    """
+    try:
+        await async_purge_expired(hass, entry)
+    except sqlite3.Error as err:
+        async_store_failed(hass, entry.entry_id, err)
 
 
 def _purge_and_audit(
@@ -130,7 +146,7 @@ def async_schedule_retention(
     @callback
     def purge_now(now: datetime) -> None:  # noqa: ARG001 - time-change callbacks get the time
         entry.runtime_data.hub.async_run_tracked(
-            async_purge_expired(hass, entry), f"{DOMAIN} retention purge"
+            _async_nightly_purge(hass, entry), f"{DOMAIN} retention purge"
         )
 
     entry.async_on_unload(
