@@ -21,7 +21,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import automation
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint import models
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, SERVICE_RELOAD
+from homeassistant.const import SERVICE_RELOAD
 from homeassistant.core import CoreState, HomeAssistant, State
 from homeassistant.helpers import restore_state
 from homeassistant.setup import async_setup_component
@@ -231,8 +231,9 @@ async def test_told_at_startup_when_the_camera_was_already_quiet(
     hass.set_state(CoreState.not_running)
     assert await async_setup_component(hass, automation.DOMAIN, _automation())
     await hass.async_block_till_done()
-    hass.set_state(CoreState.running)
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    # Home Assistant's own start: automations arm their triggers as this version
+    # does (at homeassistant_started, or in a startup job before it).
+    await hass.async_start()
     await hass.async_block_till_done()
     assert len(events) == told_at_start
     if events:

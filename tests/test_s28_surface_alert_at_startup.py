@@ -12,7 +12,6 @@ from pathlib import Path
 import shutil
 
 from homeassistant.auth.models import User
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
@@ -64,8 +63,9 @@ async def test_a_hit_while_home_assistant_starts_still_alerts(
 
     await announce(hass, folder_entry, "AE1234BK")
     await announce(hass, folder_entry, "BC5512HP")
-    hass.set_state(CoreState.running)
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    # Home Assistant's own start: automations arm their triggers as this version
+    # does (at homeassistant_started, or in a startup job before it).
+    await hass.async_start()
     await hass.async_block_till_done()
     try:
         assert notify_calls == []
