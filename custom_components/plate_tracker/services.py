@@ -7,6 +7,7 @@ when, what, and why where the service asks for a reason.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, time
 from functools import partial
@@ -1051,6 +1052,26 @@ SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] =
 )
 
 
+def _finished_before_unload(handler: ServiceHandler) -> ServiceHandler:
+    """Run a service call in a task of its own, which the hub's unload waits for.
+
+    An options change reloads the hub and closes its store: an import, export
+    or purge under way must finish on it, audited, not fail on a closed store.
+    The task is the call's own (the caller's may be a long script), shielded
+    so that a caller giving up does not cut a write off half-way.
+    """
+
+    async def run(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+        task = hass.async_create_task(handler(hass, call), eager_start=True)
+        if (entry := loaded_hub(hass)) is not None and not task.done():
+            pending = entry.runtime_data.hub.pending
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        return await asyncio.shield(task)
+
+    return run
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register plate_tracker's services."""
@@ -1058,7 +1079,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN,
             name,
-            partial(handler, hass),
+            partial(_finished_before_unload(handler), hass),
             schema=schema,
             supports_response=supports_response,
         )
