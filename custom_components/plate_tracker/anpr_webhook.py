@@ -14,7 +14,8 @@ tells the sender whether to send again:
   ``ACK_SECONDS``: the read waits in the queue and is stored after;
 - 400 ``{"error": ...}`` for a request that is not a read (counted, logged once
   a minute at most): sending it again would not help;
-- 503 ``{"error": ...}`` when the read could not be stored or spooled: send again.
+- 503 ``{"error": ...}`` when the read could not be stored or spooled, or when
+  ``MAX_PENDING_READS`` of the camera's reads still wait: send again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .const import (
     SOURCE_ANPR,
 )
 from .coordinator import PlateTrackerConfigEntry
+from .engine.remote import EngineUnavailableError
 from .pipeline import Frame, ImageRejectedError, PipelineStoppedError
 from .sources import SourceClock
 from .sources.anpr import (
@@ -60,6 +62,10 @@ says it is queued (cameras give up after 30-60 s and send again)."""
 ACKNOWLEDGED = {"Result": True}
 """What Dahua's ITSAPI push waits for in a 200 answer; without it, it sends the read again."""
 MALFORMED_LOG_SECONDS = 60.0
+MAX_PENDING_READS = 64
+"""Reads of one webhook waiting to be stored, answered or not, before more are refused
+with 503: each holds its pictures until stored, and a camera that sends faster than
+the engine reads (or resends every read it did not hear 200 for) must not fill memory."""
 
 
 class AnprWebhook:
@@ -85,6 +91,8 @@ class AnprWebhook:
             "Set the camera's clock (NTP) and its time zone, so that it sends its offset."
         )
         self._last_malformed_log = -MALFORMED_LOG_SECONDS
+        self._last_busy_log = -MALFORMED_LOG_SECONDS
+        self._pending: set[asyncio.Task[int]] = set()
 
     async def handle(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
@@ -105,6 +113,8 @@ class AnprWebhook:
             return web.json_response({"ignored": "not an ANPR read", **ACKNOWLEDGED})
         self._status.last_read = arrived
         self._health_changed()
+        if len(self._pending) >= MAX_PENDING_READS:
+            return self._busy()
         self._counters["anpr_reads"] += 1
         self._counters["anpr_pictures_dropped"] += read.pictures_dropped
         if read.pictures_dropped:
@@ -119,6 +129,9 @@ class AnprWebhook:
             f"{DOMAIN} ANPR read of {frame.camera}",
             eager_start=True,
         )
+        if not work.done():
+            self._pending.add(work)
+            work.add_done_callback(self._pending.discard)
         try:
             stored = await asyncio.wait_for(asyncio.shield(work), ACK_SECONDS)
         except TimeoutError:
@@ -131,6 +144,15 @@ class AnprWebhook:
             self._counters["anpr_errors"] += 1
             return web.json_response(
                 {"error": "plate recognition is stopping, send it again"},
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+            )
+        except EngineUnavailableError:
+            # A picture without the camera's read, and no engine to read it (the
+            # outage is logged once by the pipeline): the camera keeps it and
+            # sends it again.
+            self._counters["anpr_errors"] += 1
+            return web.json_response(
+                {"error": "the engine is unavailable, send it again"},
                 status=HTTPStatus.SERVICE_UNAVAILABLE,
             )
         except Exception:
@@ -198,6 +220,23 @@ class AnprWebhook:
                 self._camera,
                 exc_info=err,
             )
+
+    def _busy(self) -> web.Response:
+        """Refuse a read for now: too many of this camera's reads wait (see MAX_PENDING_READS)."""
+        self._counters["anpr_busy"] += 1
+        now = time.monotonic()
+        if now - self._last_busy_log >= MALFORMED_LOG_SECONDS:
+            self._last_busy_log = now
+            _LOGGER.warning(
+                "ANPR camera %s sends reads faster than they are stored: %s wait, "
+                "so it is told to send again later",
+                self._camera,
+                len(self._pending),
+            )
+        return web.json_response(
+            {"error": "too many reads waiting, send it again"},
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+        )
 
     def _health_changed(self) -> None:
         async_dispatcher_send(self._hass, self._health_signal, self._subentry_id)

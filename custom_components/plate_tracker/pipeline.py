@@ -519,7 +519,12 @@ class SightingPipeline:
                     continue
                 job, read = in_flight.popleft()
                 processing = asyncio.ensure_future(
-                    self._process(job.frame, read, may_spool=job.may_spool)
+                    self._process(
+                        job.frame,
+                        read,
+                        may_spool=job.may_spool,
+                        answered=job.done is not None,
+                    )
                 )
                 # Stopped while the frame is read, the read is given up; once its
                 # sightings are being stored, they are stored and announced first.
@@ -657,11 +662,12 @@ class SightingPipeline:
         read: asyncio.Task[list[PlateRead]] | None,
         *,
         may_spool: bool,
+        answered: bool = False,
     ) -> list[Sighting]:
         key = (frame.source, frame.camera, frame.event_id) if frame.event_id else None
         try:
             frame, reads, engine_read_plate = await self._reads_of(
-                frame, read, may_spool=may_spool
+                frame, read, may_spool=may_spool, answered=answered
             )
         except Exception:
             if key is not None:
@@ -686,6 +692,7 @@ class SightingPipeline:
         read: asyncio.Task[list[PlateRead]] | None,
         *,
         may_spool: bool,
+        answered: bool = False,
     ) -> tuple[Frame, list[PlateRead], bool]:
         """Return the frame (without an image the engine refused), its reads, and whether the engine read a plate."""
         reads: list[PlateRead] = []
@@ -704,8 +711,11 @@ class SightingPipeline:
                 self.counters.nvr_reads_without_image += bool(reads)
             except EngineUnavailableError as err:
                 self.counters.frames_engine_unavailable += 1
-                if not may_spool:
-                    # A service call waits for this frame: its caller hears why.
+                if not may_spool or (answered and not frame.anpr_plate):
+                    # A service call or a pull source waits for this frame: its
+                    # caller hears why. So does a camera that pushed a picture
+                    # without its own read: told to send it again, it keeps the
+                    # only picture of the car, which no one can ask it for later.
                     raise
                 if self._engine_down_since is None:
                     # Once per outage: every frame of a busy city would repeat it.

@@ -38,6 +38,7 @@ from xml.etree import ElementTree as ET
 
 from ..engine.imaging import ImageError, decode_image, encode_jpeg
 from ..engine.types import is_finite_number
+from ..plate_text import normalize_plate
 from ..records import Direction
 from . import CAMERA_NAME, storable_text
 
@@ -230,7 +231,7 @@ def _dahua_read(picture: Any, pic_name: Any) -> AnprRead:
         pic_name = picture["NormalPic"].get("PicName")
     return AnprRead(
         plate=plate,
-        confidence=_confidence(plate_info.get("Confidence")),
+        confidence=_confidence(plate_info.get("Confidence"), percent=True),
         camera=None,
         # Dahua writes the camera's local time without an offset: dated on arrival.
         seen_at=_time(accurate),
@@ -280,17 +281,26 @@ def _hikvision_multipart(body: bytes, boundary: str) -> AnprRead | None:
 def _multipart_parts(
     body: bytes, boundary: bytes
 ) -> list[tuple[dict[str, str], bytes]]:
-    """Split a multipart body into (headers, content) parts, tolerating LF line ends."""
+    """Split a multipart body into (headers, content) parts, tolerating LF line ends.
+
+    Found one delimiter after another, never split all at once: a body of
+    millions of tiny parts would be millions of objects before the limit on
+    parts refused it.
+    """
     delimiter = b"--" + boundary
-    chunks = body.split(delimiter)
-    if len(chunks) < 3:
+    start = body.find(delimiter)
+    if start < 0 or body.find(delimiter, start + len(delimiter)) < 0:
         raise MalformedAnprError("a multipart request with no complete part")
     parts: list[tuple[dict[str, str], bytes]] = []
-    for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
+    while start >= 0:
+        start += len(delimiter)
+        end = body.find(delimiter, start)
+        if body.startswith(b"--", start):
             break  # the closing delimiter
         if len(parts) >= MAX_MULTIPART_PARTS:
             raise MalformedAnprError(f"more than {MAX_MULTIPART_PARTS} parts")
+        chunk = body[start : end if end >= 0 else len(body)]
+        start = end
         chunk = chunk.removeprefix(b"\r\n").removeprefix(b"\n")
         head, sep, content = chunk.partition(b"\r\n\r\n")
         if not sep:
@@ -307,19 +317,21 @@ def _multipart_parts(
 
 
 def _part_name(headers: dict[str, str]) -> str:
-    """Return the part's file name, else its form field name, lower-cased."""
+    r"""Return the part's file name, else its form field name, lower-cased.
+
+    Only the last component of a path (``C:\pics\licensePlatePicture.jpg``)
+    counts: the name picks the picture's role, it is never used as a path.
+    """
     _, params = _media_type("x;" + headers.get("content-disposition", ""))
-    return (params.get("filename") or params.get("name") or "").lower()
+    name = params.get("filename") or params.get("name") or ""
+    return re.split(r"[/\\]", name)[-1].lower()
 
 
 def _hikvision_alert(xml: bytes, pictures: dict[str, bytes]) -> AnprRead | None:
     if len(xml) > MAX_XML_BYTES:
         raise MalformedAnprError(f"an XML alert larger than {MAX_XML_BYTES} bytes")
-    # Size-limited above; the target refuses a document type, so no entities.
-    parser = ET.XMLParser(target=_NoDocumentType())  # noqa: S314
     try:
-        parser.feed(xml)
-        root = parser.close()
+        root = _parse_xml(xml)
     except _DocumentTypeError as err:
         raise MalformedAnprError(
             "an XML alert with a document type declaration"
@@ -355,7 +367,7 @@ def _hikvision_alert(xml: bytes, pictures: dict[str, bytes]) -> AnprRead | None:
         raise MalformedAnprError("an ANPR alert with neither a plate nor a picture")
     return AnprRead(
         plate=plate,
-        confidence=_confidence(values.get("confidenceLevel")),
+        confidence=_confidence(values.get("confidenceLevel"), percent=True),
         camera=None,
         seen_at=_time(_text(fields.get("dateTime"))),
         direction=_direction(values.get("direction")),
@@ -364,6 +376,46 @@ def _hikvision_alert(xml: bytes, pictures: dict[str, bytes]) -> AnprRead | None:
         plate_picture=plate_picture,
         pictures_dropped=dropped,
     )
+
+
+def _parse_xml(xml: bytes) -> ET.Element:
+    """Parse an alert; raise _DocumentTypeError for a document type.
+
+    A declared encoding the parser cannot read (multi-byte, unknown) or bytes
+    that are not the one declared are decoded here and parsed again: the read
+    survives with a free-text field garbled at most (a garbled plate is no
+    plate). Refused, the camera would never send it again.
+    """
+    try:
+        return _parse_xml_text(xml)
+    except (ET.ParseError, LookupError, ValueError) as err:
+        try:
+            return _parse_xml_text(_decoded(xml))
+        except (ET.ParseError, LookupError, ValueError):
+            raise err from None
+
+
+def _parse_xml_text(xml: bytes | str) -> ET.Element:
+    """Parse bytes in their declared encoding, or text; no document type."""
+    # Size-limited by the caller; the target refuses a document type, so no entities.
+    parser = ET.XMLParser(target=_NoDocumentType())  # noqa: S314
+    parser.feed(xml)
+    return parser.close()
+
+
+_XML_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']"""
+)
+
+
+def _decoded(xml: bytes) -> str:
+    """Return an alert's text in its declared encoding (else UTF-8), bad bytes replaced."""
+    declared = _XML_ENCODING.match(xml)
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        return xml.decode(encoding, "replace")
+    except LookupError:
+        return xml.decode("utf-8", "replace")
 
 
 class _DocumentTypeError(Exception):
@@ -406,7 +458,10 @@ def _plate(value: Any) -> str | None:
     if not isinstance(value, str):
         raise MalformedAnprError("'plate' is not a string")
     plate = value.strip()
-    if plate.lower() in NO_PLATE:
+    # A placeholder ("---", "***") or a plate whose letters a wrong encoding
+    # turned into replacement characters: no read to trust, the engine reads
+    # the picture (a plate of no letter or digit would be stored as nothing).
+    if plate.lower() in NO_PLATE or "\ufffd" in plate or not normalize_plate(plate):
         return None
     if len(plate) > MAX_RAW_PLATE_LENGTH:
         raise MalformedAnprError(
@@ -419,7 +474,8 @@ def _plate(value: Any) -> str | None:
     return plate
 
 
-def _confidence(value: Any) -> float | None:
+def _confidence(value: Any, *, percent: bool = False) -> float | None:
+    """Return 0..1; ``percent``: the vendor gives 0..100 only, so its 1 is 1 %."""
     if isinstance(value, str):
         try:
             value = float(value)
@@ -427,8 +483,8 @@ def _confidence(value: Any) -> float | None:
             return None
     if not is_finite_number(value) or value < 0 or value > 100:
         return None
-    # Cameras give 0..100; scripts often 0..1. A read of 1 % is not a read.
-    return value / 100 if value > 1 else float(value)
+    # Cameras give 0..100; scripts often 0..1. A script's 1 is a certain read.
+    return value / 100 if value > 1 or (percent and value == 1) else float(value)
 
 
 def _time(value: Any) -> datetime | None:
