@@ -752,18 +752,6 @@ async def _query(
     )
 
 
-def _selection_details(query: SearchQuery) -> dict[str, Any]:
-    """Return what a search or an export selected, for its audit line."""
-    return {
-        "plate": query.plate,
-        "fuzzy": query.fuzzy,
-        "since": query.since.isoformat() if query.since else None,
-        "until": query.until.isoformat() if query.until else None,
-        "cameras": list(query.cameras),
-        "min_confidence": query.min_confidence,
-    }
-
-
 async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     query = await _query(
@@ -782,7 +770,7 @@ async def _search_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
         entry,
         call,
         SERVICE_SEARCH_SIGHTINGS,
-        {**_selection_details(query), "results": len(page.sightings)},
+        {**query.describe(), "results": len(page.sightings)},
         reason=call.data["reason"],
     )
     return {
@@ -828,7 +816,7 @@ async def _export_sightings(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             entry,
             call,
             SERVICE_EXPORT_SIGHTINGS,
-            {**response, **_selection_details(query)},
+            {**response, **query.describe()},
             reason=call.data["reason"],
         )
     except BaseException:

@@ -166,7 +166,7 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
             manifest = {
                 "format": "plate_tracker evidence export 1",
                 "created_at": datetime.now(UTC).isoformat(),
-                "query": _describe(query),
+                "query": query.describe(),
                 "counts": {
                     "sightings": sightings,
                     "crops": crops,
@@ -278,16 +278,3 @@ def _discard(partial: Path) -> None:
     except OSError as err:
         # The export itself is settled; only a hidden leftover stays.
         _LOGGER.warning("Cannot remove the unfinished export %s: %s", partial, err)
-
-
-def _describe(query: SearchQuery) -> dict[str, object]:
-    """Return the query as JSON-able values, for the manifest."""
-    return {
-        "plate": query.plate,
-        "fuzzy": query.fuzzy,
-        "since": query.since.isoformat() if query.since else None,
-        "until": query.until.isoformat() if query.until else None,
-        "cameras": list(query.cameras),
-        "min_confidence": query.min_confidence,
-        "sort": str(query.sort),
-    }

@@ -54,6 +54,18 @@ class SearchQuery:
     cursor: str | None = None
     """``SearchPage.next_cursor`` of the previous page; None for the first page."""
 
+    def describe(self) -> dict[str, object]:
+        """Return what the query selects as JSON-able values (an export's manifest, audit lines)."""
+        return {
+            "plate": self.plate,
+            "fuzzy": self.fuzzy,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "cameras": list(self.cameras),
+            "min_confidence": self.min_confidence,
+            "sort": str(self.sort),
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchPage:
