@@ -16,11 +16,16 @@ import pytest
 
 from .frigate import scene
 from .harness import (
+    BROWSER_CDP_ENV,
     EXTERNAL_BROKER_ENV,
     HOST,
+    NO_BROWSER_ENV,
+    Chromium,
     FakeFrigate,
     RunningHass,
+    chromium_binary,
     free_port,
+    in_ci,
     mosquitto_binary,
     running_hass,
     start_mosquitto,
@@ -73,3 +78,21 @@ async def frigate() -> AsyncGenerator[FakeFrigate]:
         yield fake
     finally:
         await fake.stop()
+
+
+@pytest.fixture
+def chromium() -> Chromium:
+    """Return the chromium to drive; skip or, under CI, fail when there is none."""
+    if cdp_url := os.environ.get(BROWSER_CDP_ENV):
+        return Chromium(cdp_url=cdp_url)
+    if os.environ.get(NO_BROWSER_ENV):
+        pytest.skip(f"{NO_BROWSER_ENV} is set: this environment has no browser")
+    binary = chromium_binary()
+    if binary is None:
+        message = "chromium is not installed (Debian: apt-get install chromium)"
+        if in_ci():
+            pytest.fail(
+                f"{message}; CI must run the browser test (or set {NO_BROWSER_ENV})"
+            )
+        pytest.skip(message)
+    return Chromium(binary=binary)

@@ -12,50 +12,40 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from playwright.async_api import Page, async_playwright
-import pytest
 
 from custom_components.plate_tracker.dashboard import CARD_FILE
 
-from .harness import chromium_binary, e2e_marks, in_ci
+from .harness import Chromium, e2e_marks
 
 pytestmark = e2e_marks(timeout=120)
 
 
-def _chromium() -> str:
-    """Return Debian's chromium; skip without one, but fail in CI, where it must run."""
-    if found := chromium_binary():
-        return found
-    if in_ci():
-        pytest.fail("chromium is not installed (.ci/run installs it)")
-    pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-
-
 @asynccontextmanager
-async def _card_page(**context: Any) -> AsyncIterator[tuple[Page, list[str]]]:
+async def _card_page(
+    chromium: Chromium, **context: Any
+) -> AsyncIterator[tuple[Page, list[str]]]:
     """Yield a blank page with the card's script loaded, and the errors its console shows."""
-    binary = _chromium()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=binary)
-        try:
-            page = await (await browser.new_context(**context)).new_page()
-            errors: list[str] = []
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(message.text) if message.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.set_content("<!doctype html><html><body></body></html>")
-            # The card waits for the web UI's root element before it defines itself.
-            await page.evaluate(
-                'customElements.define("home-assistant", class extends HTMLElement {})'
-            )
-            await page.add_script_tag(content=CARD_FILE.read_text(encoding="utf-8"))
-            await page.evaluate('customElements.whenDefined("plate-tracker-card")')
-            yield page, errors
-        finally:
-            await browser.close()
+    async with (
+        async_playwright() as playwright,
+        chromium.new_context(playwright, **context) as browser_context,
+    ):
+        page = await browser_context.new_page()
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.set_content("<!doctype html><html><body></body></html>")
+        # The card waits for the web UI's root element before it defines itself.
+        await page.evaluate(
+            'customElements.define("home-assistant", class extends HTMLElement {})'
+        )
+        await page.add_script_tag(content=CARD_FILE.read_text(encoding="utf-8"))
+        await page.evaluate('customElements.whenDefined("plate-tracker-card")')
+        yield page, errors
 
 
 # The live list of a card given ``locale`` (hass.locale) and Home Assistant's time zone: what
@@ -75,7 +65,7 @@ TIMES_SCRIPT = """({ locale, serverZone }) => {
 }"""
 
 
-async def test_times_follow_the_users_time_zone_setting() -> None:
+async def test_times_follow_the_users_time_zone_setting(chromium: Chromium) -> None:
     """A user who set "use the server's time zone" reads the card's times in it.
 
     Home Assistant's own pages (history, logbook, the entities' timestamps) then show the
@@ -83,7 +73,7 @@ async def test_times_follow_the_users_time_zone_setting() -> None:
     zone, read the card in the browser's instead and compared times hours apart. The
     12/24-hour setting of the profile applies as well.
     """
-    async with _card_page(timezone_id="America/New_York", locale="en-US") as (
+    async with _card_page(chromium, timezone_id="America/New_York", locale="en-US") as (
         page,
         errors,
     ):
@@ -141,13 +131,13 @@ LANGUAGE_SCRIPT = """async () => {
 }"""
 
 
-async def test_texts_follow_a_change_of_the_users_language() -> None:
+async def test_texts_follow_a_change_of_the_users_language(chromium: Chromium) -> None:
     """The card speaks the language the user switches to, without a page reload.
 
     Before, only what was drawn after the switch (new rows) changed: headings, the search
     form and its buttons stayed in the first language, half the card in each.
     """
-    async with _card_page() as (page, errors):
+    async with _card_page(chromium) as (page, errors):
         shown = await page.evaluate(LANGUAGE_SCRIPT)
     assert not errors, errors
     assert shown == {

@@ -20,7 +20,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 import math
-import os
 from pathlib import Path
 import random
 import re
@@ -39,17 +38,13 @@ import pytest
 from custom_components.plate_tracker.dashboard import CARD_FILE
 
 from .harness import (
-    BROWSER_CDP_ENV,
     HASS_START_TIMEOUT,
-    NO_BROWSER_ENV,
     Chromium,
     EventSubscription,
     RunningHass,
-    chromium_binary,
     e2e_marks,
     form_defaults,
     free_port,
-    in_ci,
     load_demo_feed,
     log_in_browser,
     running_hass,
@@ -168,24 +163,6 @@ window.addEventListener("unhandledrejection", (event) => {
   }
 });
 """
-
-
-@pytest.fixture
-def chromium() -> Chromium:
-    """Return the chromium to drive; skip or, under CI, fail when there is none."""
-    if cdp_url := os.environ.get(BROWSER_CDP_ENV):
-        return Chromium(cdp_url=cdp_url)
-    if os.environ.get(NO_BROWSER_ENV):
-        pytest.skip(f"{NO_BROWSER_ENV} is set: this environment has no browser")
-    binary = chromium_binary()
-    if binary is None:
-        message = "chromium is not installed (Debian: apt-get install chromium)"
-        if in_ci():
-            pytest.fail(
-                f"{message}; CI must run the browser test (or set {NO_BROWSER_ENV})"
-            )
-        pytest.skip(message)
-    return Chromium(binary=binary)
 
 
 @dataclass
