@@ -40,14 +40,15 @@ _LOGGER = logging.getLogger(__name__)
 SECRET_STORAGE_KEY = f"{DOMAIN}.url_secret"
 RECENT_SIGHTINGS = 5
 MAX_REMEMBERED_HITS = 10_000
+"""Hit ids remembered as handled, so a correction of an older sighting does not alert again."""
 EVENTS_AFTER_START = timedelta(seconds=5)
-"""Automations attach their triggers only once Home Assistant has started, each
-in a task of its own: events made before (hits and city exits of spooled
-sightings replayed, early camera events) are fired this long after the start,
-or no automation would hear them."""
+"""Automations arm their triggers only as Home Assistant finishes starting (in a
+task of their own at ``homeassistant_started``, or in a startup job just before
+it, depending on the version): events made before (hits and city exits of
+spooled sightings replayed, early camera events) are fired this long after the
+start, or no automation would hear them."""
 MAX_HELD_EVENTS = 10_000
 """Beyond this many held events the oldest is fired at once (memory stays bounded)."""
-"""Hit ids remembered as handled, so a correction of an older sighting does not alert again."""
 
 
 async def async_load_url_signer(hass: HomeAssistant) -> UrlSigner:
