@@ -471,9 +471,15 @@ def watchable_cameras(options: Mapping[str, Any], seen: Iterable[str]) -> KnownC
 
 
 def _watched_cameras(
-    entry: PlateTrackerConfigEntry, names: list[str]
+    entry: PlateTrackerConfigEntry, names: list[str], reported: Iterable[str] = ()
 ) -> tuple[str, ...]:
-    known = watchable_cameras(entry.options, entry.runtime_data.hub.known_cameras)
+    """Return the ids of the cameras ``names`` says (ids or display names); refuse others.
+
+    Known are the cameras on the map, those the hub has seen, and ``reported``.
+    """
+    known = watchable_cameras(
+        entry.options, entry.runtime_data.hub.known_cameras.union(reported)
+    )
     try:
         return known.resolve(names)
     except MatchingValidationError as err:
@@ -725,13 +731,7 @@ async def _selected_cameras(
     if not names:
         return ()
     reported = await _store_call(hass, entry, entry.runtime_data.store.cameras)
-    known = watchable_cameras(
-        entry.options, entry.runtime_data.hub.known_cameras.union(reported)
-    )
-    try:
-        return known.resolve(names)
-    except MatchingValidationError as err:
-        raise _validation_error(err) from err
+    return _watched_cameras(entry, names, reported)
 
 
 async def _query(
