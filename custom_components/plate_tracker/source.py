@@ -56,6 +56,7 @@ from .routes import zone_directions
 from .sources.folder import (
     DEFAULT_FILENAME_PATTERN,
     POISON_ATTEMPTS,
+    UPLOAD_STALL_SECONDS,
     FileTooLargeError,
     Inbox,
     InboxFile,
@@ -938,9 +939,21 @@ async def _async_start_folder(
         inbox.check_readable()
         return inbox.scan(now)
 
+    def read_whole(file: InboxFile, now: float) -> bytes | None:
+        """Return the file's bytes, or None while it ends before its image does (an upload under way)."""
+        image = inbox.read(file)
+        return None if inbox.still_arriving(file, image, now) else image
+
     async def read_file(file: InboxFile) -> None:
         try:
-            image = await hass.async_add_executor_job(inbox.read, file)
+            image = await hass.async_add_executor_job(read_whole, file, time.time())
+            if image is None:
+                _LOGGER.debug(
+                    "Inbox %s: %s ends before its image does; its upload may go on",
+                    inbox.root,
+                    file.path.name,
+                )
+                return
             await pipeline.submit(
                 Frame(
                     image=image,
@@ -953,8 +966,22 @@ async def _async_start_folder(
         except (ImageRejectedError, FileTooLargeError) as err:
             # Only the picture's own fault sets it aside. Any other error (the
             # store refusing the sighting) leaves it in the inbox, read again.
+            reason = str(err)
+            if (
+                isinstance(err, ImageRejectedError)
+                # The engine's decoder knows more formats than the inbox's check.
+                and "truncated" in reason.lower()
+                and inbox.wait_for_rest(file, time.time())
+            ):
+                return
+            if inbox.broke_off(file):
+                counters["inbox_incomplete"] += 1
+                reason = (
+                    f"the upload ended before the image did and did not go on for "
+                    f"{UPLOAD_STALL_SECONDS:.0f} s: {reason}"
+                )
             counters["inbox_rejected"] += 1
-            await hass.async_add_executor_job(inbox.reject, file, str(err))
+            await hass.async_add_executor_job(inbox.reject, file, reason)
             return
         counters["inbox_files"] += 1
         await hass.async_add_executor_job(inbox.finish, file)

@@ -42,11 +42,73 @@ POISON_ATTEMPTS = 3
 """Reads of one upload that may fail for the file's own sake before it is set aside."""
 # An upload is complete when the file has not changed for this long.
 SETTLE_SECONDS = 2.0
+UPLOAD_STALL_SECONDS = 60.0
+"""How long a file that ends before its image does is waited for, unchanged, before it
+is taken as an upload that broke off: a slow camera uplink stalls far longer than
+SETTLE_SECONDS between packets, and the file's time may come from another clock."""
+_JPEG_START = b"\xff\xd8\xff"
+_PNG_START = b"\x89PNG\r\n\x1a\n"
+_RIFF_START = b"RIFF"
+_PNG_END = b"IEND\xaeB`\x82"
+"""PNG's last chunk, with its checksum (always the same)."""
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+"""The marker after a JPEG scan's data (in which 0xFF is followed by 0, a restart
+marker or another 0xFF)."""
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{8})[T_-]?(\d{6})(?!\d)")
 
 
 class FileTooLargeError(ValueError):
     """A file far larger than any snapshot: set aside unread."""
+
+
+def image_complete(data: bytes) -> bool:
+    """Return whether a JPEG, PNG or WebP file reaches its image's end; other data passes.
+
+    What an upload that stalled left behind is the start of the file: a JPEG
+    without its end-of-image marker after the last scan (its segments are
+    walked, so an EXIF thumbnail's marker does not count, and data a camera
+    appends after the end does no harm), a PNG without its IEND chunk, a WebP
+    shorter than its header says. Damaged data that is not short passes: the
+    engine judges it.
+    """
+    if any(
+        len(data) < len(signature) and signature.startswith(data)
+        for signature in (_JPEG_START, _PNG_START, _RIFF_START)
+    ):
+        return False
+    if data.startswith(_JPEG_START):
+        return _jpeg_complete(data)
+    if data.startswith(_PNG_START):
+        return data.rfind(_PNG_END) != -1
+    if data.startswith(_RIFF_START) and len(data) < 12:  # cut before "WEBP"
+        return False
+    if data.startswith(_RIFF_START) and data[8:12] == b"WEBP":
+        return len(data) >= 8 + int.from_bytes(data[4:8], "little")
+    return True
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    position, size = 2, len(data)
+    while position + 1 < size:
+        if data[position] != 0xFF:
+            return True  # no marker where one belongs: damaged, not short
+        marker = data[position + 1]
+        if marker == 0xD9:  # end of image
+            return True
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            position += 2
+        elif position + 4 > size:
+            return False
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            if marker == 0xDA:  # start of scan: its data runs to the next marker
+                found = _JPEG_SCAN_END.search(data, position)
+                if found is None:
+                    return False
+                position = found.start()
+    return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,7 +190,10 @@ class Inbox:
         """Watch ``root``; keep read files in ``.processed/`` when ``keep_files``.
 
         ``counters`` counts the links out of the inbox that are skipped
-        (``inbox_links_outside``, once for each).
+        (``inbox_links_outside``, once for each), the folders inside camera
+        folders, which are not read (``inbox_nested_folders``, once for each),
+        and the files read or set aside that could not be taken out of the
+        inbox (``inbox_not_removed``).
         """
         self.root = root
         self._counters: Counter[str] = Counter() if counters is None else counters
@@ -137,6 +202,10 @@ class Inbox:
         self._clock = SourceClock("Set the camera's clock (NTP, UTC)")
         self._stuck: set[tuple[Path, tuple[int, int]]] = set()
         """Versions of files read to the end that could not be moved out: not read again."""
+        self._cannot_remove = False
+        """Whether the last file to leave the inbox could not (warned once until one can)."""
+        self._unfinished: dict[tuple[Path, tuple[int, int]], float] = {}
+        """Versions of files that end before their image does, and when that was first seen."""
         self._unlistable: set[Path] = set()
         """Camera folders that could not be listed at the last scan (warned once)."""
         self._failed: set[tuple[Path, tuple[int, int]]] = set()
@@ -145,6 +214,8 @@ class Inbox:
         """Versions of files whose reading failed for their own sake, and how often."""
         self._links_outside: set[Path] = set()
         """Links found in the inbox that point out of it (warned once)."""
+        self._nested: set[Path] = set()
+        """Folders inside camera folders, whose files are not read (warned once)."""
         self._ahead: dict[Path, tuple[tuple[int, int], float]] = {}
         """Files dated ahead of this host's clock: the version seen, and when it was first."""
         self._ahead_cameras: set[str] = set()
@@ -243,7 +314,8 @@ class Inbox:
         """
         found: list[tuple[float, Path, os.stat_result]] = []
         present: set[tuple[Path, tuple[int, int]]] = set()
-        for path in self._candidates():
+        candidates, unlisted = self._candidates()
+        for path in candidates:
             try:
                 stat = path.stat()
             except FileNotFoundError:
@@ -252,14 +324,27 @@ class Inbox:
             present.add(version)
             if version in self._stuck or not stat.st_size:
                 continue
+            if self._waiting_for_rest(version, now):
+                continue
             if now - self._unchanged_since(path, stat, now) >= SETTLE_SECONDS:
                 found.append((stat.st_mtime, path, stat))
-        # A stuck or failing file that went (or was uploaded again) is forgotten.
+        # What is known of a file that went (or was uploaded again) is forgotten;
+        # a folder that could not be listed this time may still hold its files.
+        present |= {
+            version
+            for version in (*self._stuck, *self._failed, *self._unfinished)
+            if any(version[0].is_relative_to(folder) for folder in unlisted)
+        }
         self._stuck &= present
         self._failed &= present
         self._attempts = {
             version: tries
             for version, tries in self._attempts.items()
+            if version in present
+        }
+        self._unfinished = {
+            version: since
+            for version, since in self._unfinished.items()
             if version in present
         }
         self._ahead = {
@@ -290,14 +375,17 @@ class Inbox:
             seen = self._ahead[path] = (version, now)
         return seen[1]
 
-    def _candidates(self) -> list[Path]:
+    def _candidates(self) -> tuple[list[Path], set[Path]]:
+        """Return the image files in the inbox and its camera folders, and the folders that could not be listed."""
         paths: list[Path] = []
+        unlisted: set[Path] = set()
         try:
             top = list(self.root.iterdir())
         except FileNotFoundError:
-            return paths
+            return paths, {self.root}
         root = self.root.resolve()
         links_outside: set[Path] = set()
+        nested: set[Path] = set()
 
         def outside(path: Path) -> bool:
             if not path.is_symlink():
@@ -316,9 +404,12 @@ class Inbox:
             if entry.is_dir():
                 try:
                     children = list(entry.iterdir())
+                except FileNotFoundError:
+                    continue  # removed since the inbox was listed, files and all
                 except OSError as err:
                     # One camera's folder (wrong owner, a broken mount) must not
                     # stop every other camera's uploads.
+                    unlisted.add(entry)
                     if entry not in self._unlistable:
                         self._unlistable.add(entry)
                         _LOGGER.warning(
@@ -330,18 +421,40 @@ class Inbox:
                 if entry in self._unlistable:
                     self._unlistable.discard(entry)
                     _LOGGER.info("Inbox folder %s can be listed again", entry)
-                paths.extend(
-                    child
-                    for child in children
-                    if not child.name.startswith(".")
-                    and child.suffix.lower() in IMAGE_SUFFIXES
-                    and not outside(child)
-                    and child.is_file()
-                )
+                for child in children:
+                    if child.name.startswith("."):
+                        continue
+                    if (
+                        child.suffix.lower() in IMAGE_SUFFIXES
+                        and not outside(child)
+                        and child.is_file()
+                    ):
+                        paths.append(child)
+                    elif not child.is_symlink() and child.is_dir():
+                        nested.add(child)
             elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(entry)
         self._warn_links_outside(links_outside)
-        return paths
+        self._warn_nested(nested)
+        return paths, unlisted
+
+    def _warn_nested(self, folders: set[Path]) -> None:
+        """Warn once about (and count) each folder inside a camera's folder.
+
+        Only a camera's folder itself is read: the uploads of a camera set to
+        write into folders of its own (``gate/2026-11-25/``) would wait there
+        unseen, and no sighting tell that they exist.
+        """
+        for folder in sorted(folders - self._nested):
+            self._counters["inbox_nested_folders"] += 1
+            _LOGGER.warning(
+                "Inbox %s: folder %s is not read, since only the files directly in "
+                "a camera's folder are; set the camera to upload without folders "
+                "of its own (such as date folders)",
+                self.root,
+                folder.relative_to(self.root),
+            )
+        self._nested = folders
 
     def _warn_links_outside(self, links: set[Path]) -> None:
         """Warn once about (and count) each link out of the inbox.
@@ -365,6 +478,32 @@ class Inbox:
         if size > MAX_FILE_BYTES:
             raise FileTooLargeError(f"{size} bytes is more than {MAX_FILE_BYTES}")
         return file.path.read_bytes()
+
+    def still_arriving(self, file: InboxFile, data: bytes, now: float) -> bool:
+        """Return whether ``data`` read from ``file`` ends before its image does and more may come.
+
+        An upload over a slow uplink stalls for longer than SETTLE_SECONDS:
+        its file is left for later, not set aside half written. Only when this
+        version of it has stayed so for UPLOAD_STALL_SECONDS of this host's
+        clock (the file's own time may come from another one) is it read as
+        it is; the engine then judges it (``broke_off`` tells why it failed).
+        """
+        return not image_complete(data) and self.wait_for_rest(file, now)
+
+    def wait_for_rest(self, file: InboxFile, now: float) -> bool:
+        """Record that ``file`` ends before its image does; return whether to wait for the rest."""
+        since = self._unfinished.setdefault((file.path, file.version), now)
+        return now - since < UPLOAD_STALL_SECONDS
+
+    def broke_off(self, file: InboxFile) -> bool:
+        """Return whether ``file`` was waited for as an unfinished upload."""
+        return (file.path, file.version) in self._unfinished
+
+    def _waiting_for_rest(
+        self, version: tuple[Path, tuple[int, int]], now: float
+    ) -> bool:
+        since = self._unfinished.get(version)
+        return since is not None and now - since < UPLOAD_STALL_SECONDS
 
     def first_failure(self, file: InboxFile) -> bool:
         """Record that ``file`` failed to open; return whether this version had not before."""
@@ -396,13 +535,9 @@ class Inbox:
             else:
                 file.path.unlink(missing_ok=True)
         except OSError as err:
-            self._stuck.add((file.path, file.version))
-            _LOGGER.warning(
-                "Read %s but cannot remove it from the inbox, so it is not read again "
-                "until it changes (after a restart it is read once more): %s",
-                file.path,
-                err,
-            )
+            self._not_removed(file, err)
+            return
+        self._removed()
 
     def reject(self, file: InboxFile, reason: str) -> Path | None:
         """Move a file that cannot be read to ``.rejected/`` for a person to look at.
@@ -416,17 +551,40 @@ class Inbox:
                 return None
             target = self._move(file, REJECTED_DIR)
         except OSError as err:
-            self._stuck.add((file.path, file.version))
-            _LOGGER.warning(
-                "Unreadable image %s cannot be moved aside (%s); it is not read "
-                "again until it changes: %s",
-                file.path,
-                err,
-                reason,
+            _LOGGER.debug(
+                "Unreadable image %s stays in the inbox: %s", file.path, reason
             )
+            self._not_removed(file, err)
             return None
+        self._removed()
         _LOGGER.warning("Moved unreadable image to %s: %s", target, reason)
         return target
+
+    def _not_removed(self, file: InboxFile, err: OSError) -> None:
+        """Keep this version of ``file`` from being read again; count it, warn once.
+
+        A read-only inbox (a share mounted read-only, a folder of the FTP
+        server's user) leaves every file there: the warning is for the inbox,
+        not for each file, until a file can be taken out again.
+        """
+        self._stuck.add((file.path, file.version))
+        self._counters["inbox_not_removed"] += 1
+        _LOGGER.log(
+            logging.DEBUG if self._cannot_remove else logging.WARNING,
+            "Inbox %s: cannot take %s out of the inbox after reading it (%s). Files "
+            "left there are not read again until they change, but once more after "
+            "a restart: let Home Assistant delete and move files in the inbox. "
+            "Further such files are counted (inbox_not_removed), not logged",
+            self.root,
+            file.path.name,
+            err,
+        )
+        self._cannot_remove = True
+
+    def _removed(self) -> None:
+        if self._cannot_remove:
+            self._cannot_remove = False
+            _LOGGER.info("Inbox %s: files read can be taken out of it again", self.root)
 
     def _replaced(self, file: InboxFile) -> bool:
         """Whether the file at ``file.path`` is a newer upload than the one found.
