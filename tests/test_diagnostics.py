@@ -68,6 +68,7 @@ async def test_diagnostics_redact_the_frigate_login(
     )
     aioclient_mock.post(f"{FRIGATE_URL}/api/login", cookies={"frigate_token": "jwt-1"})
     aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    aioclient_mock.get(f"{FRIGATE_URL}/api/config", json={"cameras": {}})
     assert await hass.config_entries.async_setup(frigate_entry.entry_id)
     await hass.async_block_till_done()
     # The first check of Frigate (a login, then its stats) runs in the background.

@@ -100,6 +100,24 @@ def frigate_event(
 type StartFrigate = Callable[..., Awaitable[MockConfigEntry]]
 
 
+def remember_cameras(
+    hass_storage: dict[str, Any], entry: MockConfigEntry, cameras: list[str]
+) -> None:
+    """Keep the camera list a Frigate source read before Home Assistant (re)started."""
+    (subentry_id,) = entry.subentries
+    key = f"{DOMAIN}.frigate_stream_{subentry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {"last_message": None, "cameras": cameras},
+    }
+
+
+FRIGATE_CONFIG = {"cameras": {"bridge": {"zones": {}}, "gate": {"zones": {}}}}
+"""What Frigate's ``/api/config`` answers: the cameras whose events are read."""
+
+
 @pytest.fixture
 def frigate_event_list() -> list[dict[str, Any]]:
     """Return what Frigate's ``/api/events`` lists: nothing, until a test adds events."""
@@ -123,6 +141,11 @@ async def start_frigate(
         stats: dict[str, Any] | None = None, **snapshot_answer: Any
     ) -> MockConfigEntry:
         aioclient_mock.get(f"{FRIGATE_URL}/api/stats", **(stats or {"json": {}}))
+        # Only the cameras Frigate's configuration lists are read; a Frigate
+        # that does not answer its stats does not answer that either.
+        aioclient_mock.get(
+            f"{FRIGATE_URL}/api/config", **(stats or {"json": FRIGATE_CONFIG})
+        )
 
         async def event_list(
             method: str, url: Any, data: Any
@@ -880,6 +903,7 @@ async def _frigate_answers_again(
     """Let Frigate's stats answer again and wait for the next check to see it."""
     aioclient_mock.clear_requests()
     aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    aioclient_mock.get(f"{FRIGATE_URL}/api/config", json=FRIGATE_CONFIG)
     await _tick(hass, freezer, FRIGATE_PROBE_SECONDS)
     state = hass.states.get(API_SENSOR)
     assert state is not None
@@ -894,6 +918,8 @@ async def test_dead_frigate_is_shown_logged_once_and_recovers(
     hass: HomeAssistant,
     *,
     start_frigate: StartFrigate,
+    frigate_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
     aioclient_mock: AiohttpClientMocker,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
@@ -905,6 +931,8 @@ async def test_dead_frigate_is_shown_logged_once_and_recovers(
     frame), shown by the source's connectivity sensor and explained by a repair
     issue; the cameras' last plates stay as they were, because they are still true.
     """
+    # Frigate listed its cameras before Home Assistant restarted.
+    remember_cameras(hass_storage, frigate_entry, ["bridge"])
     entry = await start_frigate(
         stats={"exc": aiohttp.ClientConnectionError("connection refused")},
         status=500,
@@ -981,6 +1009,7 @@ async def test_refused_login_asks_for_the_password(
 
     aioclient_mock.clear_requests()
     fake_authenticated_frigate(aioclient_mock, FRIGATE_URL, accepted="s3cret")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/config", json=FRIGATE_CONFIG)
     login = {CONF_USERNAME: "police", CONF_PASSWORD: "wrong"}
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], login)
     assert result["type"] is FlowResultType.FORM
@@ -1212,6 +1241,7 @@ async def test_two_frigate_sources_on_one_prefix_are_a_repair_issue(
     other_url = "http://frigate2.test:5000"
     aioclient_mock.get(f"{other_url}/api/stats", json={})
     aioclient_mock.get(f"{other_url}/api/events", json=[])
+    aioclient_mock.get(f"{other_url}/api/config", json=FRIGATE_CONFIG)
     second = ConfigSubentry(
         subentry_type=SUBENTRY_SOURCE,
         title="Frigate frigate2.test",

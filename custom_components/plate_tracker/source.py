@@ -65,6 +65,7 @@ from .sources.folder import (
 )
 from .sources.frigate import (
     MISSED_EVENTS_MAX,
+    CameraGate,
     FrigateAuthError,
     FrigateClient,
     FrigateError,
@@ -73,6 +74,7 @@ from .sources.frigate import (
     FrigateUnreachableError,
     MalformedEventError,
     SnapshotDownloads,
+    parse_event_message,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -400,6 +402,7 @@ async def _async_start_frigate(
     entry.async_create_background_task(
         hass, source.probe(), name=f"{DOMAIN} frigate check {subentry.title}"
     )
+    source.read_cameras_when_due()
 
 
 def _stream_key(subentry_id: str) -> str:
@@ -443,6 +446,9 @@ class FrigateSource:
             zone_directions=zone_directions(entry.options), counters=counters
         )
         self._downloads = SnapshotDownloads()
+        # Only Frigate's own cameras are read; the list is kept across restarts.
+        self._cameras = CameraGate(counters=counters)
+        self._reading_cameras = False
         # Frames of one event are fetched one after another, so an ``end`` never
         # overtakes the ``update`` before it and splits the pass in two.
         self._last_fetch: dict[str, asyncio.Task[None]] = {}
@@ -476,10 +482,13 @@ class FrigateSource:
         unread: Any = saved.get("unread_since")
         if is_finite_number(unread):
             self._gaps[False] = float(unread)
+        cameras: Any = saved.get("cameras")
+        if isinstance(cameras, list) and all(isinstance(c, str) for c in cameras):
+            self._cameras = CameraGate(cameras, counters=self._counters)
 
     async def async_save_stream(self) -> None:
-        """Save when the last event message came, and any gap still unread, now (the source is unloaded)."""
-        if self._last_message is not None:
+        """Save when the last event message came, any gap still unread and Frigate's cameras, now (the source is unloaded)."""
+        if self._last_message is not None or self._cameras.cameras is not None:
             await self._stream_store.async_save(self._stream_data())
 
     def _stream_data(self) -> dict[str, Any]:
@@ -489,9 +498,13 @@ class FrigateSource:
         all read (Frigate could not list them yet, or their snapshots wait):
         messages after the gap move ``last_message`` on, and a restart must
         still read that gap. After a restart no end is remembered, so the gap
-        is read like one in the stream.
+        is read like one in the stream. ``cameras`` is Frigate's last camera
+        list: after a restart while Frigate is down, its cameras' events are
+        read at once.
         """
         data: dict[str, Any] = {"last_message": self._last_message}
+        if self._cameras.cameras is not None:
+            data["cameras"] = sorted(self._cameras.cameras)
         starts = [*self._gaps.values()]
         if self._missed_since is not None:
             starts.append(self._missed_since)
@@ -520,13 +533,68 @@ class FrigateSource:
         self._last_message = time.time()
         self._save_stream_later()
         try:
-            request = self._tracker.handle(msg.payload)
+            event_type, after = parse_event_message(msg.payload)
         except MalformedEventError as err:
             self._counters["mqtt_malformed"] += 1
             _LOGGER.warning("Ignored a malformed message on %s: %s", msg.topic, err)
             return
-        if request is not None:
+        if self._cameras.admit(event_type, after, size=len(msg.payload)):
+            self._handle(event_type, after)
+        else:
+            self.read_cameras_when_due()
+
+    @callback
+    def _handle(self, event_type: str, after: dict[str, Any]) -> None:
+        if (request := self._tracker.handle_event(event_type, after)) is not None:
             self._follow(request)
+
+    @callback
+    def read_cameras_when_due(self) -> None:
+        """Read Frigate's camera list (at start, and for a camera it did not list), at its pace."""
+        if self._reading_cameras or self._cameras.wait(time.time()) is None:
+            return
+        self._reading_cameras = True
+        self._entry.async_create_background_task(
+            self._hass,
+            self._read_cameras(),
+            name=f"{DOMAIN} frigate cameras {self._title}",
+        )
+
+    async def _read_cameras(self) -> None:
+        """Read the camera list until it is read and no message waits for it.
+
+        While Frigate does not answer, it is asked again at the list's pace;
+        the messages held meanwhile wait (``CameraGate``).
+        """
+        try:
+            while (delay := self._cameras.wait(time.time())) is not None:
+                if delay:
+                    await asyncio.sleep(delay)
+                self._cameras.tried(time.time())
+                try:
+                    cameras = await self._client.camera_zones()
+                except (FrigateUnreachableError, FrigateAuthError) as err:
+                    self.monitor.api_failed(err)
+                    _LOGGER.debug(
+                        "Frigate source %s: could not read its camera list; %d "
+                        "messages wait for it: %s",
+                        self._title,
+                        self._cameras.held,
+                        err,
+                    )
+                    continue
+                except FrigateError as err:
+                    # Frigate is up (a proxy in front of it may refuse the path).
+                    self.monitor.api_succeeded()
+                    for message in self._cameras.unlisted(err):
+                        self._handle(message.event_type, message.after)
+                    continue
+                self.monitor.api_succeeded()
+                for message in self._cameras.listed(cameras):
+                    self._handle(message.event_type, message.after)
+                self._save_stream_later()
+        finally:
+            self._reading_cameras = False
 
     @callback
     def mqtt_state(self, connected: bool) -> None:

@@ -14,12 +14,13 @@ else the movement of the vehicle box between the first message and this one.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -64,6 +65,17 @@ MAX_CONFIG_BYTES = 5 * 1024 * 1024
 MAX_STATS_BYTES = 2 * 1024 * 1024
 TOKEN_COOKIE = "frigate_token"  # noqa: S105 - a cookie name, not a secret
 """The cookie Frigate's login sets, unless ``auth.cookie_name`` renamed it."""
+CAMERA_LIST_INTERVAL = 60.0
+"""Seconds between reads of Frigate's configuration for its camera list, at the least:
+a message of a camera it did not list asks for one, and anyone who may publish on
+the topic prefix could send such messages in a stream."""
+MAX_HELD_MESSAGES = 256
+MAX_HELD_BYTES = 8 * 1024 * 1024
+"""The messages of cameras not (yet) known to be Frigate's kept until its camera
+list is read, at the most: a stream of made-up cameras must not grow memory."""
+PATH_MATCH_DISTANCE = 0.1
+"""How near (in parts of the frame) a point of an event's path must be to its snapshot's
+box to date the snapshot: Frigate adds a point each time the object moved 5 %."""
 
 type ZoneDirections = Mapping[str, Mapping[str, Direction]]
 """By camera, the direction a vehicle has when a zone is the last it reached.
@@ -256,6 +268,66 @@ def direction_from_zones(
     return Direction.UNKNOWN
 
 
+def _nvr_plate_read(after: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Return Frigate's own plate read and its score, unchecked, as the message has them.
+
+    On the events topic Frigate 0.16 and later send ``recognized_license_plate``
+    as ``[plate, score]``; its event list keeps the two apart
+    (``recognized_license_plate`` and ``recognized_license_plate_score``).
+    """
+    plate = after.get("recognized_license_plate")
+    if isinstance(plate, list) and len(plate) == 2:
+        return plate[0], plate[1]
+    return plate, after.get("recognized_license_plate_score")
+
+
+def missed_snapshot_time(event: Mapping[str, Any]) -> float | None:
+    """Return about when the snapshot of an event of Frigate's list was taken, if it tells.
+
+    The list has no snapshot frame time (only a snapshot of an event still in
+    progress is served with one). From Frigate 0.15 on, its ``data`` has the
+    snapshot's ``box`` (x, y, width, height, in parts of the frame) and the
+    object's ``path_data``: the bottom centre of its box with the frame time,
+    each time it moved 5 % of the frame. The point nearest the snapshot box's
+    bottom centre dates the snapshot to within such a move; its start may be
+    minutes earlier for a car that stood in view. None when the list has no
+    path, or no point of it near the snapshot between the event's start and end.
+    """
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return None
+    box, path = data.get("box"), data.get("path_data")
+    if not (
+        isinstance(box, list)
+        and len(box) == 4
+        and all(_number(v) is not None for v in box)
+        and isinstance(path, list)
+    ):
+        return None
+    x, y, width, height = box
+    bottom_centre = (x + width / 2, y + height)
+    start, end = _number(event.get("start_time")), _number(event.get("end_time"))
+    best: tuple[float, float] | None = None
+    for point in path:
+        if not (isinstance(point, list) and len(point) == 2):
+            continue
+        place, frame_time = point
+        frame_time = _number(frame_time)
+        if (
+            frame_time is None
+            or (start is not None and frame_time < start)
+            or (end is not None and frame_time > end)
+            or not (isinstance(place, list) and len(place) == 2)
+            or not all(_number(v) is not None for v in place)
+        ):
+            continue
+        distance = math.dist(place, bottom_centre)
+        # The earliest of equally near points: a car that stood still is dated by its arrival.
+        if distance <= PATH_MATCH_DISTANCE and (best is None or distance < best[0]):
+            best = (distance, frame_time)
+    return None if best is None else best[1]
+
+
 def _vehicle_box(after: dict[str, Any], snapshot: dict[str, Any] | None) -> Box | None:
     """Where the object is in this message: its current box, else its snapshot's."""
     return _box(after.get("box")) or _box(snapshot.get("box") if snapshot else None)
@@ -298,7 +370,13 @@ class FrigateEventTracker:
 
         Raises MalformedEventError for payloads that are not Frigate events.
         """
-        return self._handle(*parse_event_message(payload))
+        return self.handle_event(*parse_event_message(payload))
+
+    def handle_event(
+        self, event_type: str, after: dict[str, Any]
+    ) -> FrigateFrameRequest | None:
+        """Return the frame to read for a message ``parse_event_message`` took apart, or None."""
+        return self._handle(event_type, after)
 
     def _handle(
         self, event_type: str, after: dict[str, Any], *, again: bool = False
@@ -384,8 +462,10 @@ class FrigateEventTracker:
         None for an event still in progress (its messages come now), one whose end
         came (unless it is to be read ``again``: the engine could not read it), or
         anything the events topic would not carry. The list gives no snapshot
-        frame time and its box is in other units, so the request is dated by the
-        event's start and the engine searches the whole snapshot.
+        frame time and its box is in other units: the request is dated by the
+        snapshot's place on the event's path where Frigate keeps one
+        (``missed_snapshot_time``), else by the event's start, and the engine
+        searches the whole snapshot.
         """
         event_id, end_time = event.get("id"), event.get("end_time")
         if not isinstance(event_id, str) or not is_finite_number(end_time):
@@ -400,10 +480,10 @@ class FrigateEventTracker:
             "has_snapshot": event.get("has_snapshot"),
             "start_time": event.get("start_time"),
             # An event seen before the gap has its frames read: the end's snapshot
-            # is another one. One never seen is dated by its start.
+            # is another one. One never seen is dated by its snapshot, else its start.
             "frame_time": end_time
             if event_id in self._open
-            else event.get("start_time"),
+            else missed_snapshot_time(event) or event.get("start_time"),
             "end_time": end_time,
             "entered_zones": event.get("zones"),
         }
@@ -437,7 +517,7 @@ class FrigateEventTracker:
             self._now(),
             what=f"event {event_id}",
         )
-        plate = after.get("recognized_license_plate")
+        plate, score = _nvr_plate_read(after)
         if isinstance(plate, str) and not storable_text(plate):
             # Valid JSON ("\ud800") that the store cannot write: the snapshot is still read.
             self._counters["frigate_malformed_plates"] += 1
@@ -449,7 +529,7 @@ class FrigateEventTracker:
                 after["camera"],
             )
             plate = None
-        score = _number(after.get("recognized_license_plate_score"))
+        score = _number(score)
         return FrigateFrameRequest(
             event_id=event_id,
             camera=after["camera"],
@@ -524,6 +604,146 @@ class SnapshotDownloads:
             state = _Downloads()
             _remember(self._events, event_id, state, self._limit)
         return state
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """A message of a camera Frigate's last camera list did not name, kept until the next."""
+
+    event_type: str
+    after: dict[str, Any]
+    size: int
+    """The payload's bytes, for ``MAX_HELD_BYTES``."""
+
+
+class CameraGate:
+    """Lets through only the event messages of cameras Frigate's configuration lists.
+
+    Anyone who may publish on Frigate's topic prefix could otherwise make up a
+    camera: its device, its entities and sightings nobody saw. A message of a
+    camera the last list did not name is held, and the list read again (at most
+    every ``CAMERA_LIST_INTERVAL`` seconds, so that a camera added to Frigate
+    works without a restart). Then it is read, or skipped, counted
+    (``frigate_unknown_camera``) and logged, when the new list does not name
+    the camera either. While no list was ever read (Frigate did not answer since
+    the source was added), every message is held: none is read unchecked, none
+    lost while Frigate is down. Only a stream beyond ``MAX_HELD_MESSAGES`` or
+    ``MAX_HELD_BYTES`` loses its oldest messages, counted and logged alike.
+    When Frigate answers but with no camera list (``unlisted``), waiting would
+    lose every event: they are read unchecked, with a warning, until a list comes.
+    """
+
+    def __init__(
+        self,
+        cameras: Iterable[str] | None = None,
+        *,
+        counters: Counter[str] | None = None,
+        limit: int = MAX_HELD_MESSAGES,
+        byte_limit: int = MAX_HELD_BYTES,
+    ) -> None:
+        """Start from a list read before (kept across restarts), or none."""
+        self._cameras = None if cameras is None else frozenset(cameras)
+        self._counters: Counter[str] = Counter() if counters is None else counters
+        self._limit = limit
+        self._byte_limit = byte_limit
+        self._held: deque[HeldMessage] = deque()
+        self._held_bytes = 0
+        self._read = False
+        """The list was read since the source started (not only kept from before)."""
+        self._tried_at: float | None = None
+        self._overflowed = False
+        self._unchecked = False
+        """Frigate answered without a camera list: messages are read unchecked."""
+
+    @property
+    def cameras(self) -> frozenset[str] | None:
+        """The cameras of the last list read, or None if none ever was."""
+        return self._cameras
+
+    @property
+    def held(self) -> int:
+        """Messages waiting for the next camera list."""
+        return len(self._held)
+
+    def admit(self, event_type: str, after: dict[str, Any], *, size: int = 0) -> bool:
+        """Whether to read a parsed message now; if not, it is held for the next list."""
+        if self._unchecked or (
+            self._cameras is not None and after["camera"] in self._cameras
+        ):
+            return True
+        self._held.append(HeldMessage(event_type, after, size))
+        self._held_bytes += size
+        while len(self._held) > self._limit or self._held_bytes > self._byte_limit:
+            dropped = self._held.popleft()
+            self._held_bytes -= dropped.size
+            self._counters["frigate_unknown_camera"] += 1
+            # Once per wait for the list: a flood would flood the log too.
+            _LOGGER.log(
+                logging.DEBUG if self._overflowed else logging.WARNING,
+                "Skipped a message of Frigate event %s (camera %s): more messages of "
+                "cameras not in Frigate's last camera list wait for its next than are kept",
+                dropped.after["id"],
+                dropped.after["camera"],
+            )
+            self._overflowed = True
+        return False
+
+    def wait(self, now: float) -> float | None:
+        """Return the seconds to wait before reading the camera list, or None if no read is needed."""
+        if self._read and not self._held:
+            return None
+        if self._tried_at is None or now < self._tried_at:
+            # Never tried, or the wall clock was set back: the pace is unknown.
+            return 0.0
+        return max(0.0, self._tried_at + CAMERA_LIST_INTERVAL - now)
+
+    def tried(self, now: float) -> None:
+        """Note that the camera list is being read now (whether or not Frigate answers)."""
+        self._tried_at = now
+
+    def listed(self, cameras: Iterable[str]) -> list[HeldMessage]:
+        """Take Frigate's camera list; return the held messages it names, in their order.
+
+        The others are skipped: counted and logged once per camera.
+        """
+        self._cameras = frozenset(cameras)
+        self._read = True
+        if self._unchecked:
+            _LOGGER.warning("Frigate lists its cameras again: only theirs are read")
+            self._unchecked = False
+        admitted: list[HeldMessage] = []
+        skipped: Counter[str] = Counter()
+        for message in self._held:
+            if message.after["camera"] in self._cameras:
+                admitted.append(message)
+            else:
+                skipped[message.after["camera"]] += 1
+        self._held.clear()
+        self._held_bytes = 0
+        self._overflowed = False
+        for camera, count in skipped.items():
+            self._counters["frigate_unknown_camera"] += count
+            _LOGGER.warning(
+                "Ignored %d message(s) of camera %s: Frigate's configuration has no "
+                "such camera, so something else publishes on its topic",
+                count,
+                camera,
+            )
+        return admitted
+
+    def unlisted(self, err: FrigateError) -> list[HeldMessage]:
+        """Frigate answered, but with no camera list: return the held messages, read from now on unchecked."""
+        if not self._unchecked:
+            _LOGGER.warning(
+                "Frigate answers without a list of its cameras (%s): the events of "
+                "every camera are read, unchecked, until it gives one",
+                err,
+            )
+        self._unchecked = True
+        admitted = list(self._held)
+        self._held.clear()
+        self._held_bytes = 0
+        return admitted
 
 
 class FrigateClient:
