@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import logging
+import re
 from typing import Any, cast
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.entity_platform import (
+    AddConfigEntryEntitiesCallback,
+    async_get_current_platform,
+)
 
 from .const import (
     CONF_SOURCE,
@@ -26,6 +31,15 @@ from .const import (
 )
 from .coordinator import PlateTrackerConfigEntry, SourceStatus
 from .records import Sighting, WatchlistEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+SHOWN_LABEL_LENGTH = 200
+SHOWN_REASON_LENGTH = 500
+"""A watchlist entry's label and reason as entities show them: the lengths
+watchlist_add accepts. An imported spreadsheet can hold a case file in a cell;
+shown whole, it would push a state's attributes past the recorder's 16 KiB,
+and the recorder then keeps none of them (not where the car was last seen)."""
 
 # Home Assistant 2026.10 names a parent device by its registry id and deprecates naming
 # it by identifiers (to be removed in 2027.8); older releases know only identifiers.
@@ -115,10 +129,14 @@ class PlateTrackerSourceEntity(Entity):
             self.async_write_ha_state()
 
 
+def _watchlist_device_identifier(entry_id: str) -> tuple[str, str]:
+    return (DOMAIN, f"{entry_id}_watchlist")
+
+
 def watchlist_device_info(entry: PlateTrackerConfigEntry) -> DeviceInfo:
     """Return the device that groups the watchlist's entities."""
     return DeviceInfo(
-        identifiers={(DOMAIN, f"{entry.entry_id}_watchlist")},
+        identifiers={_watchlist_device_identifier(entry.entry_id)},
         name="Watchlist",
         manufacturer="plate_tracker",
         model="Watchlist",
@@ -214,6 +232,11 @@ class PlateTrackerCameraEntity(Entity):
         """
 
 
+def shown_text(text: str, length: int) -> str:
+    """Return ``text`` cut to ``length`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 class PlateTrackerWatchlistEntity(Entity):
     """An entity of one watchlist entry, on the Watchlist device."""
 
@@ -239,7 +262,9 @@ class PlateTrackerWatchlistEntity(Entity):
     def update_listed(self, listed: WatchlistEntry) -> None:
         """Take the entry's current label, plate and priority (it may have been edited)."""
         self._listed = listed
-        self._attr_translation_placeholders = {"name": listed.label or listed.plate}
+        self._attr_translation_placeholders = {
+            "name": shown_text(listed.label or listed.plate, SHOWN_LABEL_LENGTH)
+        }
         self.listed_changed()
         if self.hass is not None:
             self.async_write_ha_state()
@@ -257,9 +282,16 @@ def async_track_watchlist_entities[T: PlateTrackerWatchlistEntity](
     entity_for: Callable[[WatchlistEntry], T],
     include: Callable[[WatchlistEntry], bool] | None = None,
 ) -> None:
-    """Keep one entity per (included) watchlist entry, as entries are added, edited, removed."""
+    """Keep one entity per (included) watchlist entry, as entries are added, edited, removed.
+
+    Called from a platform's setup, after the watchlist was read: entities the
+    registry still holds for entries that read lacks are removed first.
+    """
     alerts = entry.runtime_data.alerts
     current: dict[int, T] = {}
+    _async_remove_entities_of_lost_entries(
+        hass, entry, async_get_current_platform().domain
+    )
 
     @callback
     def sync() -> None:
@@ -289,3 +321,41 @@ def async_track_watchlist_entities[T: PlateTrackerWatchlistEntity](
             hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=entry.entry_id), sync
         )
     )
+
+
+@callback
+def _async_remove_entities_of_lost_entries(
+    hass: HomeAssistant, entry: PlateTrackerConfigEntry, platform_domain: str
+) -> None:
+    """Remove the platform's registered entities of watchlist entries the store no longer has.
+
+    An entry removed while the entry ran took its entities along; one lost with
+    a damaged database (or dropped while Home Assistant was stopped) left them
+    in the registry, "unavailable" forever. ``alerts.entries`` is only ever set
+    from a read that succeeded (a failed read raises before it is indexed, and
+    setup waits), so a database that cannot be read for a while removes nothing.
+    Only entities on the Watchlist device count: a camera may be named like an
+    entry's unique id.
+    """
+    watchlist_device = dr.async_get(hass).async_get_device(
+        identifiers={_watchlist_device_identifier(entry.entry_id)}
+    )
+    if watchlist_device is None:
+        return
+    listed_ids = {listed.id for listed in entry.runtime_data.alerts.entries}
+    unique_id = re.compile(rf"{re.escape(entry.entry_id)}_watchlist_(\d+)(?:_\w+)?")
+    registry = er.async_get(hass)
+    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if (
+            registered.domain != platform_domain
+            or registered.device_id != watchlist_device.id
+            or (found := unique_id.fullmatch(registered.unique_id)) is None
+            or int(found[1]) in listed_ids
+        ):
+            continue
+        _LOGGER.info(
+            "Removing %s: its watchlist entry %s is no longer stored",
+            registered.entity_id,
+            found[1],
+        )
+        registry.async_remove(registered.entity_id)

@@ -27,12 +27,15 @@ from .const import (
 )
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData, SourceStatus
 from .entity import (
+    SHOWN_LABEL_LENGTH,
+    SHOWN_REASON_LENGTH,
     PlateTrackerCameraEntity,
     PlateTrackerSourceEntity,
     PlateTrackerWatchlistEntity,
     async_add_camera_entities,
     async_track_watchlist_entities,
     engine_device_info,
+    shown_text,
 )
 from .matching.journeys import CityState
 from .records import Sighting, WatchlistEntry
@@ -403,8 +406,8 @@ class WatchlistLastSeenSensorEntity(PlateTrackerWatchlistEntity, SensorEntity):
         attributes: dict[str, Any] = {
             "entry_id": listed.id,
             "listed_plate": listed.plate,
-            "label": listed.label,
-            "reason": listed.reason,
+            "label": shown_text(listed.label, SHOWN_LABEL_LENGTH),
+            "reason": shown_text(listed.reason, SHOWN_REASON_LENGTH),
             "priority": listed.priority.value,
             "enabled": listed.enabled,
             "expires_at": listed.expires_at.isoformat() if listed.expires_at else None,
