@@ -300,7 +300,8 @@ def test_eval_json_scores_each_region(
     out = capsys.readouterr().out
     report = json.loads(out.splitlines()[-1])
     assert code == 0
-    assert set(report) == {"regions", "overall"}
+    assert set(report) == {"regions", "overall", "images_skipped"}
+    assert report["images_skipped"] == 0
     ua, br, overall = (
         report["regions"]["ua"],
         report["regions"]["br"],
@@ -532,6 +533,37 @@ def test_eval_counts_an_unreadable_image_as_a_miss_and_goes_on(
     assert len(unreadable) == 3
     assert any("corrupt.jpg" in line for line in unreadable)
     assert any("gone.jpg" in line for line in unreadable)
+
+
+def test_eval_skips_a_file_larger_than_an_image_may_be_and_says_so(
+    model_dir: Path, labelled_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval` holds photos to `read`'s limit: a video in a manifest is not read whole.
+
+    It was read into memory, however large (a path can be /dev/zero), and
+    scored. Now it is skipped unread, named on stderr and counted in the
+    JSON line; the other images are scored as before.
+    """
+    source = labelled_dir / "street"
+    padded = source / "padded.jpg"
+    padded.write_bytes(scene(["AE 1455 KH"]))
+    with padded.open("r+b") as stream:
+        stream.truncate(MAX_IMAGE_BYTES + 1)
+    with (source / "manifest.csv").open("a", encoding="utf-8") as manifest:
+        manifest.write("padded.jpg,AE1455KH,ua,,,,,1280,720,\n")
+
+    code = cli.main(["eval", str(labelled_dir), "--models", str(model_dir), "--json"])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    report = json.loads(captured.out.splitlines()[-1])
+    assert report["images_skipped"] == 1
+    assert (report["overall"]["n"], report["regions"]["ua"]["n"]) == (3, 2)
+    assert (
+        f"SKIPPED {padded}: file is larger than the {MAX_IMAGE_BYTES} bytes"
+        " an image may be"
+    ) in captured.err.splitlines()
+    assert "1 images skipped unread, not scored" in captured.err.splitlines()
 
 
 def test_eval_without_manifests_fails(

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 
 from custom_components.plate_tracker.engine.evaluation import (
+    LabelledImage,
     box_found,
+    evaluate,
     floor_violations,
     load_manifests,
     plates_equal,
     region_group,
 )
+from custom_components.plate_tracker.engine.types import FrameResult
 
 
 @pytest.mark.parametrize(
@@ -134,3 +137,36 @@ def test_manifest_rows_written_loosely(tmp_path: Path) -> None:
     assert (second.plate, second.box, second.size) == ("7686ЖЦ", (1, 2, 3, 4), None)
     assert not plates_equal("7686", second.plate, second.region)
     assert skipped == [f"{tmp_path / 'src' / 'manifest.csv'}:3: no image or plate text"]
+
+
+def test_evaluate_reads_no_file_past_the_image_limit(tmp_path: Path) -> None:
+    """A manifest naming /dev/zero or a video must not be read whole: it is skipped, not scored.
+
+    The engine is never handed more than ``max_image_bytes``; the images
+    within it are read and scored as usual.
+    """
+    small = tmp_path / "small.jpg"
+    small.write_bytes(b"j" * 100)
+    large = tmp_path / "large.jpg"
+    large.write_bytes(b"j" * 101)
+    endless = tmp_path / "endless.jpg"
+    endless.symlink_to("/dev/zero")
+    items = [
+        LabelledImage("street", path, "AE1455KH", "ua", None, None)
+        for path in (small, large, endless)
+    ]
+    handed: list[int] = []
+
+    def read(data: bytes) -> FrameResult:
+        handed.append(len(data))
+        return FrameResult(width=64, height=64, plates=(), seconds=0.01)
+
+    evaluation = evaluate(iter(items), read, max_image_bytes=100)
+
+    assert handed == [100]
+    assert [(item.path, reason) for item, reason in evaluation.skipped] == [
+        (large, "file is larger than the 100 bytes an image may be"),
+        (endless, "file is larger than the 100 bytes an image may be"),
+    ]
+    assert evaluation.overall.n == 1
+    assert evaluation.unreadable == []

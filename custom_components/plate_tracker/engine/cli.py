@@ -25,13 +25,13 @@ from .benchmark import (
     run_benchmark,
     run_reference,
 )
-from .evaluation import evaluate, floor_violations, load_manifests
+from .evaluation import evaluate, floor_violations, image_file_bytes, load_manifests
 from .imaging import MAX_PIXELS, ImageError
 from .models import ModelsUnavailable, ensure_models
 from .perturbations import Perturbation, describe_steps, parse_perturbation
 from .recognizer import PlateRecognizer
 from .remote import RemoteEngine
-from .server import MAX_IMAGE_BYTES, parse_regions, serve
+from .server import parse_regions, serve
 from .types import Box
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "cache"
@@ -319,7 +319,7 @@ def _read(args: argparse.Namespace) -> int:
     code = 0
     for image in args.images:
         try:
-            result = recognizer.read(_image_bytes(image), args.vehicle_box)
+            result = recognizer.read(image_file_bytes(image), args.vehicle_box)
         except (ImageError, OSError) as err:
             _say(json.dumps({"image": str(image), "error": str(err)}))
             code = 1
@@ -328,34 +328,27 @@ def _read(args: argparse.Namespace) -> int:
     return code
 
 
-def _image_bytes(path: Path) -> bytes:
-    """Return the file's bytes, refusing one larger than the engine server takes.
-
-    Read no further than that: a glob can catch a video, a path can be /dev/zero.
-    """
-    with path.open("rb") as stream:
-        data = stream.read(MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(
-            f"file is larger than the {MAX_IMAGE_BYTES} bytes an image may be"
-        )
-    return data
-
-
 def _eval(args: argparse.Namespace) -> int:
     if args.floor is not None and args.perturb is not None:
         # The floors hold the engine to the photos as they are.
         _say("--floor and --perturb cannot be combined", stream=sys.stderr)
         return 2
     recognizer = _recognizer(args)
-    skipped: list[str] = []
+    rows_skipped: list[str] = []
     evaluation = evaluate(
-        load_manifests(args.data_dir, skipped),
+        load_manifests(args.data_dir, rows_skipped),
         recognizer.read,
         limit=args.limit,
         change=args.perturb,
     )
     summary = evaluation.summary()
+    for item, reason in evaluation.skipped:
+        _say(f"SKIPPED {item.path}: {reason}", stream=sys.stderr)
+    if evaluation.skipped:
+        _say(
+            f"{len(evaluation.skipped)} images skipped unread, not scored",
+            stream=sys.stderr,
+        )
     if not evaluation.overall.n:
         _say(
             f"no labelled images (manifest.csv) under {args.data_dir}",
@@ -378,7 +371,7 @@ def _eval(args: argparse.Namespace) -> int:
             f"{name:<48} {figures['n']:>4} {figures['accuracy']:>6.3f} {figures['top1_accuracy']:>6.3f} "
             f"{figures['watchlist_recall']:>6.3f} {recall:>6} {p50:>6} {p90:>6}"
         )
-    for where in skipped:
+    for where in rows_skipped:
         _say(f"SKIPPED {where}", stream=sys.stderr)
     for item, reason in evaluation.unreadable:
         _say(f"UNREADABLE {item.path}: {reason}", stream=sys.stderr)
@@ -391,7 +384,15 @@ def _eval(args: argparse.Namespace) -> int:
         for problem in problems:
             _say(f"BELOW FLOOR: {problem}", stream=sys.stderr)
     if args.json:
-        _say(json.dumps({"regions": summary["regions"], "overall": summary["overall"]}))
+        _say(
+            json.dumps(
+                {
+                    "regions": summary["regions"],
+                    "overall": summary["overall"],
+                    "images_skipped": len(evaluation.skipped),
+                }
+            )
+        )
     return 1 if problems else 0
 
 

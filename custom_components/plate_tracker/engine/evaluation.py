@@ -18,10 +18,29 @@ from ..plate_text import CYRILLIC_TO_LATIN
 from ..records import MatchKind, WatchlistEntry
 from .imaging import ImageError
 from .perturbations import Perturbation
+from .server import MAX_IMAGE_BYTES
 from .types import Box, FrameResult
 
 MULTILINE_MARK = "multiline"
 """Nomeroff's two-line plates live in a folder named ``benchmark_multiline_np_images``."""
+
+
+class ImageTooLargeError(ImageError):
+    """A file larger than an image may be: left unread."""
+
+
+def image_file_bytes(path: Path, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """Return the file's bytes, refusing one larger than the engine server takes.
+
+    Read no further than that: a glob can catch a video, a path can be /dev/zero.
+    """
+    with path.open("rb") as stream:
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(
+            f"file is larger than the {max_bytes} bytes an image may be"
+        )
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +188,8 @@ class Evaluation:
     failures: list[tuple[LabelledImage, str]] = field(default_factory=list)
     unreadable: list[tuple[LabelledImage, str]] = field(default_factory=list)
     """Images that could not be read (missing, corrupt): each counts as a miss."""
+    skipped: list[tuple[LabelledImage, str]] = field(default_factory=list)
+    """Files larger than an image may be: not photos the engine is ever given, not scored."""
     watchlist: CompiledWatchlist = field(default_factory=lambda: CompiledWatchlist(()))
     """One entry per true plate of the set, as the police would list wanted vehicles."""
 
@@ -287,12 +308,15 @@ def evaluate(
     *,
     limit: int | None = None,
     change: Perturbation | None = None,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
 ) -> Evaluation:
     """Read every image with ``read`` and score it; ``change`` alters each image first.
 
     The change happens outside ``read``, so the times are the engine's alone.
     A change that moves pixels leaves the labelled boxes behind: detection
-    recall is then not scored.
+    recall is then not scored. A file over ``max_image_bytes`` (the engine
+    server's limit) is skipped unread, in ``skipped``: a video caught by a
+    manifest would otherwise be read whole into memory.
     """
     chosen = list(islice(items, limit))
     if change is not None and change.moves_pixels:
@@ -300,8 +324,10 @@ def evaluate(
     evaluation = Evaluation(watchlist=watchlist_of(chosen))
     for item in chosen:
         try:
-            data = item.path.read_bytes()
+            data = image_file_bytes(item.path, max_image_bytes)
             result = read(change(data) if change is not None else data)
+        except ImageTooLargeError as err:
+            evaluation.skipped.append((item, str(err)))
         except (OSError, ImageError) as err:
             evaluation.add_unreadable(item, str(err))
         else:
