@@ -56,7 +56,7 @@ async def call_as_admin(
         ("search_sightings", {"page_size": -math.inf, **REASON}, "page_size"),
         (
             "get_route",
-            {"plate": "AE1234BK", "max_sightings": math.inf},
+            {"plate": "AE1234BK", "max_sightings": math.inf, **REASON},
             "max_sightings",
         ),
         (
@@ -80,7 +80,7 @@ async def call_as_admin(
         ),
         (
             "get_route",
-            {"plate": "AE1234BK", "trip_gap_minutes": 10**400},
+            {"plate": "AE1234BK", "trip_gap_minutes": 10**400, **REASON},
             "trip_gap_minutes",
         ),
     ],
@@ -107,7 +107,7 @@ async def test_ids_and_offsets_beyond_sqlite_are_refused_by_the_schema(
         ("search_sightings", {"until": None, **REASON}),
         ("purge_sightings", {"since": None, **REASON}),
         ("audit_log", {"until": None}),
-        ("get_route", {"plate": "AE1234BK", "since": None}),
+        ("get_route", {"plate": "AE1234BK", "since": None, **REASON}),
         ("watchlist_add", {"plate": "AE1234BK", "expires_at": None}),
     ],
 )

@@ -2,7 +2,10 @@
 
 Every service that reads or changes personal data writes a line to the store's
 append-only audit log: who (the Home Assistant user; none for automations),
-when, what, and why where the service asks for a reason.
+when, what, and why where the service asks for a reason. Every service that
+reads or follows sightings (search, export, route lookups) asks for one. A
+legal hold, an acknowledgement or a new watchlist entry commits with its
+audit line, in one transaction: both or neither.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ from .store import (
     SearchSort,
     SightingStore,
     StoreValidationError,
+    WatchlistHit,
 )
+from .store.sighting_store import AuditLine
 from .validation import ROW_ID, real_number, utf8_string, whole_number
 
 ATTR_FILE_PATH = "file_path"
@@ -278,6 +283,23 @@ async def _store_call[T](
         raise _validation_error(err) from err
     except sqlite3.Error as err:
         raise _store_failed(hass, entry, err) from err
+
+
+def _audit_line(
+    call: ServiceCall,
+    action: str,
+    details: dict[str, Any],
+    *,
+    reason: str | None = None,
+) -> AuditLine:
+    """Return the audit line of a call: its user, what it did, and why."""
+    return AuditLine(
+        user_id=call.context.user_id,
+        action=action,
+        details=details,
+        reason=reason,
+        at=dt_util.utcnow(),
+    )
 
 
 async def _audit(
@@ -504,9 +526,16 @@ async def _watchlist_add(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
         enabled=call.data["enabled"],
     )
     stored = await _store_call(
-        hass, entry, partial(entry.runtime_data.store.watchlist_add, listed)
+        hass,
+        entry,
+        partial(
+            entry.runtime_data.store.watchlist_add,
+            listed,
+            audit=lambda stored: _audit_line(
+                call, SERVICE_WATCHLIST_ADD, watchlist_entry_dict(stored)
+            ),
+        ),
     )
-    await _audit(hass, entry, call, SERVICE_WATCHLIST_ADD, watchlist_entry_dict(stored))
     await entry.runtime_data.alerts.async_reload_watchlist()
     return {"entry": watchlist_entry_dict(stored)}
 
@@ -673,6 +702,16 @@ async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
 async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = hub_entry(hass)
     user_id = call.context.user_id or "system"
+
+    def audit_line(hit: WatchlistHit) -> AuditLine:
+        return _audit_line(
+            call,
+            SERVICE_ACKNOWLEDGE_HIT,
+            # The hit's number alone would not tell an auditor which vehicle's alert it was.
+            {"hit_id": hit.id, "plate": hit.listed_plate, "plate_read": hit.plate_read},
+            reason=call.data.get("note"),
+        )
+
     try:
         hit = await _store_call(
             hass,
@@ -682,6 +721,7 @@ async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
                 call.data["hit_id"],
                 user_id,
                 dt_util.utcnow(),
+                audit=audit_line,
             ),
         )
     except ServiceValidationError as err:
@@ -696,15 +736,6 @@ async def _acknowledge_hit(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
             translation_key="hit_already_acknowledged",
             translation_placeholders=placeholders,
         ) from err.__cause__
-    await _audit(
-        hass,
-        entry,
-        call,
-        SERVICE_ACKNOWLEDGE_HIT,
-        # The hit's number alone would not tell an auditor which vehicle's alert it was.
-        {"hit_id": hit.id, "plate": hit.listed_plate, "plate_read": hit.plate_read},
-        reason=call.data.get("note"),
-    )
     return {
         "hit_id": hit.id,
         "acknowledged_by": hit.acknowledged_by,
@@ -925,18 +956,21 @@ async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
                 + (", …" if len(missing) > MAX_REPORTED_ROW_ERRORS else "")
             },
         )
+    held = call.data["held"]
     changed = await _store_call(
         hass,
         entry,
-        partial(entry.runtime_data.store.set_legal_hold, ids, call.data["held"]),
-    )
-    await _audit(
-        hass,
-        entry,
-        call,
-        SERVICE_SET_LEGAL_HOLD,
-        {"sighting_ids": ids, "held": call.data["held"], "changed": changed},
-        reason=call.data["reason"],
+        partial(
+            entry.runtime_data.store.set_legal_hold,
+            ids,
+            held,
+            audit=lambda changed: _audit_line(
+                call,
+                SERVICE_SET_LEGAL_HOLD,
+                {"sighting_ids": ids, "held": held, "changed": changed},
+                reason=call.data["reason"],
+            ),
+        ),
     )
     return {"changed": changed}
 
@@ -1040,6 +1074,39 @@ SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] =
 )
 
 
+def _justified(schema: vol.Schema) -> vol.Schema:
+    """Return a route service's schema with a reason required, as a search's is.
+
+    Where one car went, and where it is now, is as personal as a search for
+    it: the audit line must say why, not only who and which plate. The
+    dashboard card sends one; no blueprint calls these services.
+    """
+    return schema.extend({vol.Required("reason"): _REASON})
+
+
+def _store_errors_translated(handler: ServiceHandler) -> ServiceHandler:
+    """Give a store error that a handler lets through the translated error ``_store_call`` gives.
+
+    Store calls belong in ``_store_call``; this keeps any that is not (the
+    route services read through the route tracker) from answering with a
+    bare SQLite error, and gets a damaged file checked all the same.
+    """
+
+    async def run(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+        # Taken before the call: a damaged file may get the hub reloaded meanwhile.
+        entry = loaded_hub(hass)
+        try:
+            return await handler(hass, call)
+        except StoreValidationError as err:
+            raise _validation_error(err) from err
+        except sqlite3.Error as err:
+            if entry is None:
+                raise
+            raise _store_failed(hass, entry, err) from err
+
+    return run
+
+
 def _finished_before_unload(handler: ServiceHandler) -> ServiceHandler:
     """Run a service call in a task of its own, which the hub's unload waits for.
 
@@ -1063,11 +1130,15 @@ def _finished_before_unload(handler: ServiceHandler) -> ServiceHandler:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register plate_tracker's services."""
-    for name, handler, schema, supports_response in (*SERVICES, *ROUTE_SERVICES):
+    route_services = (
+        (name, handler, _justified(schema), supports_response)
+        for name, handler, schema, supports_response in ROUTE_SERVICES
+    )
+    for name, handler, schema, supports_response in (*SERVICES, *route_services):
         hass.services.async_register(
             DOMAIN,
             name,
-            partial(_finished_before_unload(handler), hass),
+            partial(_finished_before_unload(_store_errors_translated(handler)), hass),
             schema=schema,
             supports_response=supports_response,
         )

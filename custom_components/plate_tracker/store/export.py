@@ -11,8 +11,12 @@ Layout of the ZIP:
   (``true``/``false``), ``crop_file`` and ``snapshot_file`` (paths inside the
   ZIP, empty when the image was not kept).
 - ``crops/<id>.jpg`` and ``snapshots/<id>.jpg``: the images, byte for byte.
-- ``manifest.json``: when and what was exported, and the SHA-256 and size of
-  every other file, so a copy can be verified later.
+- ``manifest.json``: what was exported (``format``, ``query``), the SHA-256
+  and size of every other file (``files``, one line each, in the order they
+  were written), how many of each (``counts``) and when (``created_at``), so
+  a copy can be verified later. It is written as the export goes, into a
+  file without a name beside ``dest``, as the table is: an export holds
+  nothing per file in memory (the hashes of 200,000 images were 132 MiB).
 
 The ZIP is written to a file of its own beside ``dest`` (a short hidden name no
 other export shares), flushed to disk, hashed and then linked to ``dest``. So a
@@ -91,7 +95,6 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         raise StoreValidationError("export_exists", path=str(dest))
     if not dest.parent.is_dir():
         raise StoreValidationError("export_folder_missing", path=str(dest.parent))
-    hashes: dict[str, dict[str, str | int]] = {}
     crops = snapshots = sightings = 0
     # Not made from dest's name: a name near the file system's 255 bytes would
     # leave no room for a suffix.
@@ -108,16 +111,19 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
             # MB: it waits on disk, in a file without a name, not in memory.
             tempfile.TemporaryFile(dir=dest.parent) as table_file,
             io.TextIOWrapper(table_file, encoding="utf-8", newline="") as table,
+            tempfile.TemporaryFile(dir=dest.parent) as manifest_file,
+            io.TextIOWrapper(manifest_file, encoding="utf-8", newline="") as manifest,
         ):
             writer = csv.writer(table, lineterminator="\r\n")
             writer.writerow(CSV_COLUMNS)
+            listed = _ManifestFiles(manifest)
+            listed.begin(
+                format="plate_tracker evidence export 1", query=query.describe()
+            )
 
             def add(name: str, data: bytes, method: int) -> None:
                 archive.writestr(name, data, compress_type=method)
-                hashes[name] = {
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                }
+                listed.add(name, hashlib.sha256(data).hexdigest(), len(data))
 
             page_query = replace(query, page_size=MAX_PAGE_SIZE, cursor=None)
             while True:
@@ -162,23 +168,19 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
                     break
                 page_query = replace(page_query, cursor=page.next_cursor)
             table.flush()
-            _add_file(archive, "sightings.csv", table_file, hashes)
-            manifest = {
-                "format": "plate_tracker evidence export 1",
-                "created_at": datetime.now(UTC).isoformat(),
-                "query": query.describe(),
-                "counts": {
+            listed.add(
+                "sightings.csv", *_add_file(archive, "sightings.csv", table_file)
+            )
+            listed.end(
+                counts={
                     "sightings": sightings,
                     "crops": crops,
                     "snapshots": snapshots,
                 },
-                "files": hashes,
-            }
-            archive.writestr(
-                "manifest.json",
-                json.dumps(manifest, indent=2, sort_keys=True).encode(),
-                compress_type=zipfile.ZIP_DEFLATED,
+                created_at=datetime.now(UTC).isoformat(),
             )
+            manifest.flush()
+            _add_file(archive, "manifest.json", manifest_file)
         with partial.open("rb") as written:
             os.fsync(written.fileno())
             # What is hashed is what is published: the file is this export's
@@ -200,17 +202,58 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
         crops=crops,
         snapshots=snapshots,
         sha256=digest,
-        files={name: str(entry["sha256"]) for name, entry in hashes.items()},
     )
 
 
+class _ManifestFiles:
+    """Writes ``manifest.json`` as the export goes: a line per file, none kept in memory.
+
+    The text is what ``json.dumps(indent=2)`` would give, but for each file's
+    entry, which stays on one line: members known at the start, then the
+    files as they are added, then the members known at the end.
+    """
+
+    def __init__(self, text: IO[str]) -> None:
+        """Write into ``text``."""
+        self._text = text
+        self._files = 0
+
+    def begin(self, **members: object) -> None:
+        """Open the manifest with ``members`` and its list of files."""
+        self._text.write("{\n")
+        for key, value in members.items():
+            self._text.write(f"{_member(key, value)},\n")
+        self._text.write('  "files": {')
+
+    def add(self, name: str, sha256: str, size: int) -> None:
+        """List one file of the ZIP with its hash and size."""
+        entry = json.dumps({"sha256": sha256, "size": size})
+        self._text.write(
+            f"{',' if self._files else ''}\n    {json.dumps(name)}: {entry}"
+        )
+        self._files += 1
+
+    def end(self, **members: object) -> None:
+        """Close the list of files and the manifest with ``members``."""
+        self._text.write("\n  }" if self._files else "}")
+        for key, value in members.items():
+            self._text.write(f",\n{_member(key, value)}")
+        self._text.write("\n}\n")
+
+
+def _member(key: str, value: object) -> str:
+    """Return ``"key": value`` indented as a member of the manifest's outer object."""
+    text = json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n  ")
+    return f"  {json.dumps(key)}: {text}"
+
+
 def _add_file(
-    archive: zipfile.ZipFile,
-    name: str,
-    source: IO[bytes],
-    hashes: dict[str, dict[str, str | int]],
-) -> None:
-    """Copy ``source`` from its start into the archive a chunk at a time, compressed, and hash it."""
+    archive: zipfile.ZipFile, name: str, source: IO[bytes]
+) -> tuple[str, int]:
+    """Copy ``source`` from its start into the archive a chunk at a time, compressed.
+
+    Returns its SHA-256 and size.
+    """
     size = source.seek(0, os.SEEK_END)
     source.seek(0)
     info = zipfile.ZipInfo(name, time.localtime(time.time())[:6])
@@ -222,7 +265,7 @@ def _add_file(
         while chunk := source.read(_CHUNK_BYTES):
             digest.update(chunk)
             entry.write(chunk)
-    hashes[name] = {"sha256": digest.hexdigest(), "size": size}
+    return digest.hexdigest(), size
 
 
 def _publish(partial: Path, dest: Path) -> None:

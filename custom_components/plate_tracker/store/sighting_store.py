@@ -29,6 +29,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 import hashlib
 import heapq
@@ -172,6 +173,19 @@ _WATCHLIST_SELECT = """
            active_until, enabled
     FROM watchlist
 """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditLine:
+    """A line for the append-only audit log: who did what, when and why."""
+
+    user_id: str | None
+    """The Home Assistant user; None for Home Assistant itself (automations)."""
+    action: str
+    details: dict[str, Any]
+    """JSON-able; a value JSON cannot hold is written as its text."""
+    reason: str | None
+    at: datetime
 
 
 def to_us(moment: datetime) -> int:
@@ -1188,20 +1202,30 @@ class SightingStore:
                 for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
             ]
 
-    def watchlist_add(self, entry: WatchlistEntry) -> WatchlistEntry:
+    def watchlist_add(
+        self,
+        entry: WatchlistEntry,
+        *,
+        audit: Callable[[WatchlistEntry], AuditLine] | None = None,
+    ) -> WatchlistEntry:
         """Add an entry; return it with its id.
 
         Raises ``StoreValidationError("watchlist_plate_exists")`` when the plate
-        or pattern is already listed.
+        or pattern is already listed. ``audit`` makes the audit line from the
+        stored entry; it commits with the entry or neither does, so a failed
+        line leaves nothing listed that a retry would be refused for.
         """
         values = _watchlist_values(entry)
         with self._write() as conn:
             entry_id = self._insert_watchlist(conn, values)
-            return _watchlist_entry(
+            stored = _watchlist_entry(
                 conn.execute(
                     _WATCHLIST_SELECT + " WHERE id = ?", (entry_id,)
                 ).fetchone()
             )
+            if audit is not None:
+                self._insert_audit(conn, audit(stored))
+            return stored
 
     def watchlist_update(self, entry: WatchlistEntry) -> WatchlistEntry:
         """Replace an entry's fields (matched by ``entry.id``); return it as stored."""
@@ -1466,11 +1490,21 @@ class SightingStore:
                 ).fetchone()[0],
             )
 
-    def acknowledge_hit(self, hit_id: int, user_id: str, at: datetime) -> WatchlistHit:
+    def acknowledge_hit(
+        self,
+        hit_id: int,
+        user_id: str,
+        at: datetime,
+        *,
+        audit: Callable[[WatchlistHit], AuditLine] | None = None,
+    ) -> WatchlistHit:
         """Record who acknowledged a hit and when; return the hit.
 
         The first acknowledgement stands: a second one raises
-        ``StoreValidationError("hit_already_acknowledged")``.
+        ``StoreValidationError("hit_already_acknowledged")``. ``audit`` makes
+        the audit line from the acknowledged hit; it commits with the
+        acknowledgement or neither does, so an alert is never taken without a
+        line saying by whom, nor left untakeable by a failed line.
         """
         at_us = to_us(at)
         with self._write() as conn:
@@ -1489,9 +1523,12 @@ class SightingStore:
                 " WHERE id = ?",
                 (user_id, at_us, hit_id),
             )
-            return _hit(
+            hit = _hit(
                 conn.execute(_HIT_SELECT + " WHERE id = ?", (hit_id,)).fetchone()
             )
+            if audit is not None:
+                self._insert_audit(conn, audit(hit))
+            return hit
 
     def hits_for_entry(self, entry_id: int, limit: int = 100) -> list[WatchlistHit]:
         """Return an entry's hits, newest first."""
@@ -1541,18 +1578,29 @@ class SightingStore:
 
     # -- retention -------------------------------------------------------------
 
-    def set_legal_hold(self, sighting_ids: Iterable[int], held: bool) -> int:
+    def set_legal_hold(
+        self,
+        sighting_ids: Iterable[int],
+        held: bool,
+        *,
+        audit: Callable[[int], AuditLine] | None = None,
+    ) -> int:
         """Put sightings on legal hold (or release them); return how many changed.
 
         Held sightings and their images are never purged, neither by retention
-        nor by an explicit purge.
+        nor by an explicit purge. ``audit`` makes the audit line from how many
+        changed; it commits with the hold or neither does: no hold, and no
+        release, exists that the audit log does not name.
         """
         with self._write() as conn:
-            return conn.execute(
+            changed = conn.execute(
                 "UPDATE sightings SET legal_hold = ? WHERE legal_hold != ?"
                 " AND id IN (SELECT value FROM json_each(?))",
                 (int(held), int(held), json.dumps(list(sighting_ids))),
             ).rowcount
+            if audit is not None:
+                self._insert_audit(conn, audit(changed))
+            return changed
 
     def purge_expired(
         self,
@@ -1779,16 +1827,29 @@ class SightingStore:
         at: datetime,
     ) -> int:
         """Append a line to the audit log; return its id."""
-        at_us = to_us(at)
+        line = AuditLine(
+            user_id=user_id, action=action, details=details, reason=reason, at=at
+        )
         with self._write() as conn:
-            return cast(
-                "int",
-                conn.execute(
-                    "INSERT INTO audit (at_us, user_id, action, details, reason)"
-                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (at_us, user_id, action, json.dumps(details, default=str), reason),
-                ).fetchone()[0],
-            )
+            return self._insert_audit(conn, line)
+
+    @staticmethod
+    def _insert_audit(conn: sqlite3.Connection, line: AuditLine) -> int:
+        """Append ``line`` in the caller's write transaction; return its id."""
+        return cast(
+            "int",
+            conn.execute(
+                "INSERT INTO audit (at_us, user_id, action, details, reason)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (
+                    to_us(line.at),
+                    line.user_id,
+                    line.action,
+                    json.dumps(line.details, default=str),
+                    line.reason,
+                ),
+            ).fetchone()[0],
+        )
 
     def audit_log(
         self,
