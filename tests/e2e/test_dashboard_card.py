@@ -497,7 +497,7 @@ async def _check_card(
             await arrow.get_attribute("data-to"),
         ) == (first["camera"], second["camera"])
         where = await hass.client.call_service(
-            "plate_tracker", "where_is", {"plate": PLATE}
+            "plate_tracker", "where_is", {"plate": PLATE, "reason": SEARCH_REASON}
         )
         state = where["city_status"]["state"]
         assert state in CITY_STATES, where
@@ -717,7 +717,7 @@ FAKE_HASS_SCRIPT = """() => {
 # a route is closed while it loads.
 ROUTE_RACE_SCRIPT = """async () => {
   await customElements.whenDefined("plate-tracker-card");
-  const { hass, answer } = fakeHass();
+  const { hass, calls, answer } = fakeHass();
   const card = document.createElement("plate-tracker-card");
   card.setConfig({});
   card.hass = hass;
@@ -745,6 +745,11 @@ ROUTE_RACE_SCRIPT = """async () => {
     last_seen: root.getElementById("last-seen").getAttribute("href"),
     stops: [...root.querySelectorAll("ol#trips li.stop")].map((row) => row.dataset.camera),
   });
+  // Without a reason no route is asked for: the officer is told to give one.
+  click("AA0001AA");
+  const refused = { asked: calls.length, hidden: root.getElementById("route").hidden,
+    error: root.getElementById("error").textContent };
+  root.getElementById("reason").value = "case 7";
   click("AA0001AA");
   click("BB0002BB");
   respond("BB0002BB");
@@ -757,7 +762,8 @@ ROUTE_RACE_SCRIPT = """async () => {
   root.getElementById("route-close").click();
   respond("AA0001AA");
   await settle();
-  return { answered, afterLateAnswer, closed: shown() };
+  const reasons = calls.map((call) => call.message.service_data.reason);
+  return { refused, reasons, answered, afterLateAnswer, closed: shown() };
 }"""
 # A search of two pages: "More" clicked twice. Then a second search, its "More" still loading
 # when a third search starts, and that "More" answered between.
@@ -873,6 +879,12 @@ async def test_route_shows_the_plate_clicked_last(chromium: Chromium) -> None:
         "last_seen": "/api/plate_tracker/sightings/2/snapshot.jpg?exp=1&sig=x",
         "stops": ["bridge"],
     }
+    assert shown["refused"] == {
+        "asked": 0,
+        "hidden": True,
+        "error": "Give a reason: every search and route lookup is written to the audit log.",
+    }
+    assert shown["reasons"] and set(shown["reasons"]) == {"case 7"}, shown["reasons"]
     assert shown["answered"] == plate_b
     assert shown["afterLateAnswer"] == plate_b
     assert shown["closed"]["hidden"] is True

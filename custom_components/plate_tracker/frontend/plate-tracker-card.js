@@ -29,7 +29,7 @@ const STRINGS = {
     search: "Search",
     plate: "Plate or pattern (* and ?)",
     reason: "Reason (written to the audit log)",
-    no_reason: "Give a reason: every search is written to the audit log.",
+    no_reason: "Give a reason: every search and route lookup is written to the audit log.",
     no_results: "Nothing found.",
     more: "More",
     route: "Route of",
@@ -46,7 +46,6 @@ const STRINGS = {
     speed_to: "{speed} km/h to {camera}",
     same_moment: "at the same moment as {camera}",
     not_loaded: "Plate Tracker is not set up or not loaded.",
-    route_reason: "Opened from the dashboard card",
     directions: {
       approaching: "approaching",
       receding: "receding",
@@ -68,7 +67,7 @@ const STRINGS = {
     search: "Пошук",
     plate: "Номер або шаблон (* і ?)",
     reason: "Підстава (записується в журнал аудиту)",
-    no_reason: "Вкажіть підставу: кожен пошук записується в журнал аудиту.",
+    no_reason: "Вкажіть підставу: кожен пошук і перегляд маршруту записується в журнал аудиту.",
     no_results: "Нічого не знайдено.",
     more: "Ще",
     route: "Маршрут",
@@ -85,7 +84,6 @@ const STRINGS = {
     speed_to: "{speed} км/год до {camera}",
     same_moment: "в ту саму мить, що й {camera}",
     not_loaded: "Plate Tracker не налаштовано або не завантажено.",
-    route_reason: "Відкрито з картки панелі",
     directions: {
       approaching: "наближається",
       receding: "віддаляється",
@@ -107,7 +105,7 @@ const STRINGS = {
     search: "Поиск",
     plate: "Номер или шаблон (* и ?)",
     reason: "Основание (пишется в журнал аудита)",
-    no_reason: "Укажите основание: каждый поиск пишется в журнал аудита.",
+    no_reason: "Укажите основание: каждый поиск и просмотр маршрута пишется в журнал аудита.",
     no_results: "Ничего не найдено.",
     more: "Ещё",
     route: "Маршрут",
@@ -124,7 +122,6 @@ const STRINGS = {
     speed_to: "{speed} км/ч до {camera}",
     same_moment: "в тот же момент, что и {camera}",
     not_loaded: "Plate Tracker не настроен или не загружен.",
-    route_reason: "Открыто из карточки панели",
     directions: {
       approaching: "приближается",
       receding: "удаляется",
@@ -644,9 +641,18 @@ class PlateTrackerCard extends HTMLElement {
 
   async _showRoute(plate) {
     if (!plate || !this._hass) return;
-    const request = ++this._routeRequest;
     const root = this.shadowRoot;
     const s = this._strings();
+    // A route lookup is audited like a search, and needs its reason (the services refuse it
+    // without one): where a car went is as personal as a search for it.
+    const reasonBox = root.getElementById("reason");
+    const reason = reasonBox.value.trim();
+    if (!reason) {
+      this._setError(s.no_reason);
+      reasonBox.focus();
+      return;
+    }
+    const request = ++this._routeRequest;
     const section = root.getElementById("route");
     this._shownRoute = undefined;
     root.getElementById("route-title").textContent = `${s.route} ${plate}`;
@@ -659,7 +665,6 @@ class PlateTrackerCard extends HTMLElement {
     root.getElementById("route-truncated").textContent = "";
     root.getElementById("last-seen").setAttribute("hidden", "");
     section.removeAttribute("hidden");
-    const reason = root.getElementById("reason").value.trim() || s.route_reason;
     let route;
     let where;
     try {
