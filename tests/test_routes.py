@@ -213,7 +213,10 @@ async def test_route_follows_a_vehicle_across_cameras_in_trips(
 
     # A shorter gap splits the first day's drive at every stop.
     response = await call(
-        hass, "get_route", {"plate": PLATE, "trip_gap_minutes": 5}, hass_read_only_user
+        hass,
+        "get_route",
+        {"plate": PLATE, "trip_gap_minutes": 5, "reason": "patrol check"},
+        hass_read_only_user,
     )
     assert response["trip_count"] == 4
     # A window keeps only the sightings inside it.
@@ -224,6 +227,7 @@ async def test_route_follows_a_vehicle_across_cameras_in_trips(
             "plate": PLATE,
             "since": (START + timedelta(minutes=5)).isoformat(),
             "until": (START + timedelta(hours=1)).isoformat(),
+            "reason": "patrol check",
         },
     )
     assert response["sighting_count"] == 2
@@ -246,7 +250,7 @@ async def test_route_flags_impossible_travel(
     await sight(hass, city, freezer, "lviv", START + timedelta(minutes=5))
     await sight(hass, city, freezer, "bridge", START + timedelta(hours=10))
 
-    response = await call(hass, "get_route", {"plate": PLATE})
+    response = await call(hass, "get_route", {"plate": PLATE, "reason": "patrol check"})
     assert [[s["flags"] for s in trip["sightings"]] for trip in response["trips"]] == [
         [["impossible_travel"], ["impossible_travel"]],
         [[]],
@@ -270,7 +274,7 @@ async def test_route_joins_misreads_of_the_same_pass(
         hass, city, freezer, "centre", START + timedelta(hours=2), plate="AE12348K"
     )
 
-    response = await call(hass, "get_route", {"plate": PLATE})
+    response = await call(hass, "get_route", {"plate": PLATE, "reason": "patrol check"})
     assert response["sighting_count"] == 2
     (joined,) = response["joined"]
     assert joined == {
@@ -285,7 +289,9 @@ async def test_route_joins_misreads_of_the_same_pass(
     assert [item["id"] for item in response["not_joined"]] == [alone.id]
 
     response = await call(
-        hass, "get_route", {"plate": PLATE, "include_lookalikes": False}
+        hass,
+        "get_route",
+        {"plate": PLATE, "include_lookalikes": False, "reason": "patrol check"},
     )
     assert response["sighting_count"] == 1
     assert response["joined"] == []
@@ -312,7 +318,7 @@ async def test_get_route_refuses_bad_input(
 ) -> None:
     """A pattern names no vehicle and a reversed window finds nothing: both are told plainly, translated."""
     with pytest.raises(ServiceValidationError) as err:
-        await call(hass, "get_route", data)
+        await call(hass, "get_route", {**data, "reason": "patrol check"})
     assert err.value.translation_key == key
 
 
@@ -493,7 +499,7 @@ async def test_unknown_direction_is_never_guessed(
     assert sensor.attributes["reason"] == "exit_not_configured"
     assert (left, entered) == ([], [])
 
-    response = await call(hass, "where_is", {"plate": PLATE})
+    response = await call(hass, "where_is", {"plate": PLATE, "reason": "patrol check"})
     assert response["city_status"]["state"] == "unknown"
     assert response["city_status"]["last_known_state"] == "inside"
 
@@ -523,7 +529,7 @@ async def test_where_is_reports_what_each_exit_recorded_since(
             plate=f"KA00{minute}AA",
         )
 
-    response = await call(hass, "where_is", {"plate": PLATE})
+    response = await call(hass, "where_is", {"plate": PLATE, "reason": "patrol check"})
 
     assert response["last_sighting"]["sighting_id"] == seen.id
     assert response["city_status"]["state"] == "inside"
@@ -542,7 +548,9 @@ async def test_where_is_reports_what_each_exit_recorded_since(
         },
     ]
     # A plate never seen has no "since".
-    assert (await call(hass, "where_is", {"plate": "BC0000AA"}))["exit_cameras"] == []
+    assert (
+        await call(hass, "where_is", {"plate": "BC0000AA", "reason": "patrol check"})
+    )["exit_cameras"] == []
 
 
 async def test_where_is_answers_with_the_last_sighting(
@@ -577,11 +585,15 @@ async def test_where_is_answers_with_the_last_sighting(
     assert response["city_status"]["state"] == "left"
     assert response["city_status"]["decided_by"]["id"] == last.id
 
-    unseen = await call(hass, "where_is", {"plate": "BC0000AA"})
+    unseen = await call(
+        hass, "where_is", {"plate": "BC0000AA", "reason": "patrol check"}
+    )
     assert unseen["last_sighting"] is None
     assert unseen["city_status"]["state"] == "unknown"
     assert unseen["city_status"]["reason"] == "no_sightings"
-    empty = await call(hass, "get_route", {"plate": "BC0000AA"})
+    empty = await call(
+        hass, "get_route", {"plate": "BC0000AA", "reason": "patrol check"}
+    )
     assert (empty["sighting_count"], empty["trips"]) == (0, [])
 
     store = city.runtime_data.store
@@ -710,7 +722,7 @@ async def test_a_corrected_plate_is_recomputed_for_the_vehicle_it_was(
         ),
     )
     assert corrected.plate == "AE9876OP"
-    fresh = await call(hass, "where_is", {"plate": PLATE})
+    fresh = await call(hass, "where_is", {"plate": PLATE, "reason": "patrol check"})
     assert fresh["city_status"]["state"] == "inside"
     assert hass.states.get(sensor_id).state == "inside"
 
@@ -744,7 +756,7 @@ async def test_a_purge_leaves_no_erased_sighting_on_show(
     await hass.async_block_till_done()
 
     assert removed == {"removed": 1}
-    fresh = await call(hass, "where_is", {"plate": PLATE})
+    fresh = await call(hass, "where_is", {"plate": PLATE, "reason": "patrol check"})
     assert fresh["city_status"]["state"] == "inside"
     assert hass.states.get(sensor_id).state == "inside"
     assert hass.states.get(tracker_id).attributes["camera"] == "centre"
@@ -1007,8 +1019,89 @@ async def test_get_route_answers_while_a_purge_erases_part_of_it(
         return respond(packed, *args, **kwargs)
 
     with patch.object(routes_module, "route_response", purge_then_respond):
-        route = await call(hass, "get_route", {"plate": PLATE})
+        route = await call(
+            hass, "get_route", {"plate": PLATE, "reason": "patrol check"}
+        )
 
     assert purged == [1]
     assert route["sighting_count"] == 1
     assert [s["camera"] for s in route["trips"][0]["sightings"]] == ["gate_north"]
+
+
+async def test_an_exit_waiting_to_be_announced_when_its_plate_is_listed_is_announced(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A plate put on the watchlist while its exit waits to be announced still pages the police.
+
+    The pipeline stores a pass at once but announces it seconds later. An
+    officer who lists the plate in between gets the vehicle's first reading,
+    which is never announced (it is not news) yet already holds the waiting
+    exit: the vehicle was shown "left" in silence, and the exit's own
+    announcement found nothing new, so the left-city event never came.
+    """
+    left = async_capture_events(hass, EVENT_LEFT_CITY)
+    hits = async_capture_events(hass, "plate_tracker_watchlist_hit")
+    await sight(hass, city, freezer, "centre", START)
+    freezer.move_to(START + timedelta(minutes=20))
+    waiting, _ = await hass.async_add_executor_job(
+        city.runtime_data.store.record,
+        NewSighting(
+            camera="gate_north",
+            seen_at=START + timedelta(minutes=20),
+            plate=PLATE,
+            raw=PLATE,
+            confidence=0.9,
+            source="folder",
+            direction=Direction.RECEDING,
+        ),
+    )
+    listed_id = await watch(hass)
+    _, sensor_id = vehicle_entities(hass, city, listed_id)
+    assert hass.states.get(sensor_id).state == "left"
+    assert left == []
+
+    city.runtime_data.hub.async_publish(waiting)
+    await hass.async_block_till_done()
+
+    assert [event.data["sighting_id"] for event in hits] == [waiting.id]
+    assert hits[0].data["city_status"] == "left"
+    assert [event.data["entry_id"] for event in left] == [listed_id]
+    assert left[0].data["status"]["decided_by"]["id"] == waiting.id
+
+    # Announced again unchanged (a pass's end): the vehicle left once.
+    city.runtime_data.hub.async_publish(waiting)
+    await hass.async_block_till_done()
+    assert len(left) == 1
+
+
+@pytest.mark.parametrize("read_at_exit", ["AE1234BX", "AEI234BK"])
+async def test_an_alert_on_a_misread_at_an_exit_says_the_car_left(
+    hass: HomeAssistant,
+    city: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    read_at_exit: str,
+) -> None:
+    """A wanted car read right as it came in and misread as it drives out is reported leaving.
+
+    The alert's city status is that of the read that matched, whose route
+    holds the alerted sighting: the route of the listed plate joins a misread
+    only with evidence of one pass, and would call a car photographed
+    leaving at the exit "entered".
+    """
+    hits = async_capture_events(hass, "plate_tracker_watchlist_hit")
+    await watch(hass)
+    await sight(
+        hass, city, freezer, "gate_north", START, direction=Direction.APPROACHING
+    )
+    assert hits[-1].data["city_status"] == "entered"
+    leaving = await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(hours=2),
+        plate=read_at_exit,
+        direction=Direction.RECEDING,
+    )
+    assert hits[-1].data["sighting_id"] == leaving.id
+    assert hits[-1].data["city_status"] == "left"

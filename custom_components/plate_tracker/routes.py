@@ -231,6 +231,9 @@ class RouteTracker:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _starting: list[Sighting] | None = None
     """Sightings announced while ``async_start`` first reads every vehicle."""
+    _first_deciders: dict[str, int] = field(default_factory=dict)
+    """By plate put on the watchlist: the sighting that made its first reading
+    ``left`` or ``entered``, which the pipeline may not have announced yet."""
 
     @classmethod
     def from_entry(
@@ -333,13 +336,25 @@ class RouteTracker:
         """
         return (await self.async_locate(plate)).status.state.value
 
-    async def async_refresh(self, plates: Iterable[str], *, announce: bool) -> None:
+    async def async_refresh(
+        self,
+        plates: Iterable[str],
+        *,
+        announce: bool,
+        announcing: int | None = None,
+        newly_listed: bool = False,
+    ) -> None:
         """Recompute the whereabouts of watchlisted plates; announce city exits and entries.
 
         Without ``announce`` (after a purge) a change is still announced when
         it is decided by a sighting newer than any the vehicle's last reading
         held: one stored but not announced yet, whose own announcement would
         otherwise find the change made already and stay silent.
+
+        The first reading of a ``newly_listed`` vehicle announces nothing (it
+        is what was known before), but the pipeline stores a pass seconds
+        before it announces it: when the sighting that decided that reading is
+        then announced (``announcing``, its id), its exit or entry is news.
         """
         for plate in list(plates):
             async with self._lock:
@@ -348,11 +363,19 @@ class RouteTracker:
                     continue  # taken off the watchlist meanwhile
                 previous = self.whereabouts.get(plate)
                 self.whereabouts[plate] = found
+                first_decider_announced = self._first_decider_announced(
+                    plate,
+                    found,
+                    first=previous is None and newly_listed,
+                    announcing=announcing,
+                )
             state = found.status.state
-            if (
-                (announce or _decided_by_news(found, previous))
-                and state in _STATE_EVENTS
-                and (previous is None or previous.status.state is not state)
+            if state in _STATE_EVENTS and (
+                (
+                    (announce or _decided_by_news(found, previous))
+                    and (previous is None or previous.status.state is not state)
+                )
+                or first_decider_announced
             ):
                 decided = found.status.decided_by
                 at = decided.seen_at if decided else dt_util.utcnow()
@@ -365,6 +388,27 @@ class RouteTracker:
                         )
             async_dispatcher_send(self.hass, self.signal, plate)
 
+    def _first_decider_announced(
+        self, plate: str, found: Whereabouts, *, first: bool, announcing: int | None
+    ) -> bool:
+        """Return whether ``announcing`` decided the vehicle's first reading and still does.
+
+        The decider is remembered at the ``first`` reading of a newly listed
+        vehicle when it says ``left`` or ``entered``, until it is announced or
+        another sighting decides.
+        """
+        decided = found.status.decided_by
+        if first and decided is not None and found.status.state in _STATE_EVENTS:
+            self._first_deciders[plate] = decided.id
+        remembered = self._first_deciders.get(plate)
+        if remembered is None:
+            return False
+        still_decides = decided is not None and decided.id == remembered
+        if still_decides and announcing != remembered:
+            return False  # still waiting for its announcement
+        del self._first_deciders[plate]
+        return still_decides
+
     async def async_handle_sighting(self, sighting: Sighting) -> None:
         """Recompute the watchlisted vehicles a new sighting may be a read of.
 
@@ -376,7 +420,7 @@ class RouteTracker:
             self._starting.append(sighting)
             return
         if plates := self._plates_for(sighting):
-            await self.async_refresh(plates, announce=True)
+            await self.async_refresh(plates, announce=True, announcing=sighting.id)
 
     def _plates_for(self, sighting: Sighting) -> list[str]:
         """Return the watchlisted vehicles a sighting may be a read of or decided."""
@@ -412,9 +456,11 @@ class RouteTracker:
         self._index_watchlist()
         for plate in set(self.whereabouts) - set(self._watched):
             del self.whereabouts[plate]
+        for plate in set(self._first_deciders) - set(self._watched):
+            del self._first_deciders[plate]
         if new := [plate for plate in self._watched if plate not in self.whereabouts]:
             self.hub.async_run_tracked(
-                self.async_refresh(new, announce=False),
+                self.async_refresh(new, announce=False, newly_listed=True),
                 f"{DOMAIN} whereabouts of new watchlist vehicles",
             )
 

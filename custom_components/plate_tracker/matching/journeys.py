@@ -197,21 +197,23 @@ class SightingColumns:
         """Return whether the sighting at ``index`` came with an NVR event id."""
         return self.rows[index][_EVENT] is not None
 
-    def same_event(self, first: int, second: int) -> bool:
-        """Return whether two sightings came in the same NVR event.
+    def event_token(self, index: int) -> object:
+        """Return a value that is equal for sightings of one NVR event; None without one.
 
-        The same event id at the same camera at most ``SAME_EVENT_WITHIN_SECONDS``
-        apart, as the store decides: an id seen again later was handed out
-        again, and camera-side ANPR units each count their own events.
+        Cheap to read; sightings of different events may share it now and then
+        (``event_of`` tells them apart).
         """
-        if (
-            abs(self.timestamps[first] - self.timestamps[second])
-            > SAME_EVENT_WITHIN_SECONDS
-            or self.cameras[first] != self.cameras[second]
-        ):
-            return False
-        event_id = self.rows[first][_EVENT]
-        return event_id is not None and self.rows[second][_EVENT] == event_id
+        return self.rows[index][_EVENT]
+
+    def event_of(self, index: int) -> tuple[str, str] | None:
+        """Return the camera and NVR event id of the sighting at ``index``; None without one.
+
+        Camera-side ANPR units each count their own events: one id at two
+        cameras is two events.
+        """
+        row = self.rows[index]
+        event_id = row[_EVENT]
+        return None if event_id is None else (row[_CAMERA], event_id)
 
     def without(self, dropped: Sequence[int]) -> SightingColumns:
         """Return the sightings without those at ``dropped`` (sorted indices).
@@ -815,8 +817,8 @@ class _LoadedRows(Sequence[SightingRow]):
 class _PackedColumns(SightingColumns):
     """Sightings whose columns come packed; rows are read only when needed.
 
-    Answers "same NVR event" from event keys, reading the event ids only to
-    confirm equal keys.
+    Tells a sighting without an NVR event from its event key, reading the row
+    only for the event id of one that has one.
     """
 
     def __init__(
@@ -840,13 +842,11 @@ class _PackedColumns(SightingColumns):
     def has_event(self, index: int) -> bool:
         return bool(self._event_keys[index])
 
-    def same_event(self, first: int, second: int) -> bool:
-        key = self._event_keys[first]
-        return (
-            bool(key)
-            and key == self._event_keys[second]
-            and super().same_event(first, second)
-        )
+    def event_token(self, index: int) -> object:
+        return int(self._event_keys[index]) or None
+
+    def event_of(self, index: int) -> tuple[str, str] | None:
+        return super().event_of(index) if self._event_keys[index] else None
 
 
 class _Named(Sequence[str]):
@@ -897,11 +897,16 @@ def _judge_misreads(
     dropped = set(others)
     supported: list[tuple[int, MatchKind, JoinReason, int]] = []
     unsupported: list[UnjoinedMisread] = []
-    for index in others:
-        kind = misread_kind(plates[index], plate)
-        if kind is None:
-            continue
-        evidence = _join_evidence(columns, index, plate, join_window.total_seconds())
+    misreads = [
+        (index, kind)
+        for index in others
+        if (kind := misread_kind(plates[index], plate)) is not None
+    ]
+    evidence_of = _JoinEvidence(
+        columns, [index for index, _ in misreads], plate, join_window.total_seconds()
+    )
+    for index, kind in misreads:
+        evidence = evidence_of(index)
         if evidence is None:
             unsupported.append(
                 UnjoinedMisread(
@@ -932,45 +937,258 @@ def _judge_misreads(
     return dropped_in_order, joined, tuple(unsupported)
 
 
-def _join_evidence(
-    columns: SightingColumns, index: int, plate: str, window: float
-) -> tuple[JoinReason, int] | None:
-    """Return why and to which read of ``plate`` the misread at ``index`` belongs.
+class _JoinEvidence:
+    """Why and to which read of ``plate`` each misread belongs, in near-linear time.
 
-    A read of ``plate`` in the same NVR event wins over one at the same camera
-    within ``window``; among equals the nearest in time. Sightings are in time
-    order, so only neighbours are looked at: those within ``window`` and, past
-    it, any unbroken run of the misread's own event. Two reads that each came
-    in an NVR event, but not the same one, are never the same pass.
+    The rule: a read of ``plate`` in the same NVR event (the same event id at
+    the same camera, at most ``SAME_EVENT_WITHIN_SECONDS`` apart) wins over
+    one at the same camera within ``window``; among equals the nearest in
+    time, then the earliest. Sightings are in time order, so only neighbours
+    count: those within ``window`` and, past it, any unbroken run of the
+    misread's own event. Two reads that each came in an NVR event, but not the
+    same one, are never the same pass.
+
+    Thousands of look-alike reads in one event, or within one window (an
+    imported database, one event id at several cameras), must not cost a walk
+    over all the others each: the bounds of every misread's reach are found
+    from the previous misread's by galloping, and the end of its event's run
+    once per run; the reads of ``plate`` in reach are indexed by event and by
+    camera, and the nearest is found by bisection.
     """
-    timestamps, plates, cameras = columns.timestamps, columns.plates, columns.cameras
-    at, camera = timestamps[index], cameras[index]
-    has_event = columns.has_event(index)
-    best: tuple[int, float, int] | None = None
-    for step in (-1, 1):
-        neighbour = index + step
-        while 0 <= neighbour < len(columns):
-            distance = abs(timestamps[neighbour] - at)
-            same_event = has_event and columns.same_event(index, neighbour)
-            if distance > window and not same_event:
-                break
-            # Reads in two different NVR events are two tracked objects: a
-            # look-alike seconds behind the real plate is then another car.
-            if plates[neighbour] == plate and (
-                same_event
-                or (
-                    cameras[neighbour] == camera
-                    and not (has_event and columns.has_event(neighbour))
+
+    def __init__(
+        self,
+        columns: SightingColumns,
+        misreads: Sequence[int],
+        plate: str,
+        window: float,
+    ) -> None:
+        """Index the reads of ``plate`` that the ``misreads`` (sorted indices) reach."""
+        self._columns = columns
+        self._timestamps = columns.timestamps
+        self._window = window
+        self._events: dict[int, tuple[str, str] | None] = {}
+        self._run_ends: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._reach = dict(zip(misreads, self._reaches(misreads), strict=True))
+        self._by_event: dict[tuple[str, str], list[int]] = {}
+        # The event tokens of the reads in _by_event: a misread with none of
+        # them shares no event with a read of the plate (its id is not read).
+        self._event_tokens: set[object] = set()
+        self._by_camera: dict[str, list[int]] = {}
+        self._by_camera_without_event: dict[str, list[int]] = {}
+        plates, cameras = columns.plates, columns.cameras
+        # Event ids are read only for reads that may share a misread's event.
+        misread_events = {columns.event_token(index) for index in misreads}
+        for first, last in _merged(self._reach.values()):
+            for index in range(first, last + 1):
+                if plates[index] != plate:
+                    continue
+                camera = cameras[index]
+                self._by_camera.setdefault(camera, []).append(index)
+                token = columns.event_token(index)
+                if token is None:
+                    self._by_camera_without_event.setdefault(camera, []).append(index)
+                elif token in misread_events and (event := self._event(index)):
+                    self._event_tokens.add(token)
+                    self._by_event.setdefault(event, []).append(index)
+
+    def __call__(self, index: int) -> tuple[JoinReason, int] | None:
+        """Return why and to which read the misread at ``index`` belongs; None without evidence."""
+        first, last = self._reach[index]
+        token = self._columns.event_token(index)
+        if (
+            token in self._event_tokens
+            and (event := self._event(index)) is not None
+            and (
+                anchor := self._nearest(
+                    self._by_event.get(event, ()),
+                    index,
+                    first,
+                    last,
+                    SAME_EVENT_WITHIN_SECONDS,
                 )
+            )
+            is not None
+        ):
+            return JoinReason.SAME_EVENT, anchor
+        # Reads in two different NVR events are two tracked objects: a
+        # look-alike seconds behind the real plate is then another car.
+        same_camera = (
+            self._by_camera if token is None else self._by_camera_without_event
+        )
+        anchor = self._nearest(
+            same_camera.get(self._columns.cameras[index], ()),
+            index,
+            first,
+            last,
+            self._window,
+        )
+        return None if anchor is None else (JoinReason.SAME_PASS, anchor)
+
+    def _same_event(self, first: int, second: int) -> bool:
+        """Return whether two sightings carry one NVR event id at one camera."""
+        columns = self._columns
+        token = columns.event_token(first)
+        return (
+            token is not None
+            and token == columns.event_token(second)
+            and self._event(first) == self._event(second)
+        )
+
+    def _event(self, index: int) -> tuple[str, str] | None:
+        if index not in self._events:
+            self._events[index] = self._columns.event_of(index)
+        return self._events[index]
+
+    def _reaches(self, misreads: Sequence[int]) -> Iterator[tuple[int, int]]:
+        """Yield the first and the last sighting a walk out from each misread looks at.
+
+        Time order: the sightings within the window of a misread lie around
+        it, and the bounds only move on from one misread to the next: each is
+        found from where it was for the one before.
+        """
+        timestamps, count, window = (
+            self._timestamps,
+            len(self._timestamps),
+            self._window,
+        )
+        first = after = 0
+        for index in misreads:
+            at = timestamps[index]
+
+            def close(neighbour: int, at: float = at) -> bool:
+                return abs(timestamps[neighbour] - at) <= window
+
+            def far(neighbour: int, at: float = at) -> bool:
+                return abs(timestamps[neighbour] - at) > window
+
+            first += _first_where(range(first, index + 1), close)
+            after = max(after, index + 1)
+            after += _first_where(range(after, count), far)
+            last = after - 1
+            if self._columns.event_token(index) is not None:
+                # Past the window, the walk goes on through the misread's event
+                # for as long as it is one run and within the same-event time.
+                yield (
+                    self._same_event_run(index, first - 1, -1, first),
+                    self._same_event_run(index, last + 1, 1, last),
+                )
+            else:
+                yield first, last
+
+    def _same_event_run(self, index: int, start: int, step: int, reach: int) -> int:
+        """Return how far the run of ``index``'s event from ``start`` (going ``step``) extends ``reach``."""
+        timestamps, at = self._timestamps, self._timestamps[index]
+
+        def apart(neighbour: int) -> bool:
+            return abs(timestamps[neighbour] - at) > SAME_EVENT_WITHIN_SECONDS
+
+        if not 0 <= start < len(timestamps) or not self._same_event(start, index):
+            return reach
+        end = self._run_end(start, step)
+        if step < 0:
+            return end + _first_where(
+                range(end, start + 1), lambda before: not apart(before)
+            )
+        return start + _first_where(range(start, end + 1), apart) - 1
+
+    def _run_end(self, start: int, step: int) -> int:
+        """Return the last sighting from ``start`` (going ``step``) with ``start``'s event, unbroken.
+
+        Remembered for every sighting walked over, so each run is walked once.
+        """
+        known = self._run_ends[step > 0]
+        walked: list[int] = []
+        index = start
+        while index not in known:
+            walked.append(index)
+            following = index + step
+            if not 0 <= following < len(self._timestamps) or not self._same_event(
+                following, index
             ):
-                # Rank: same event first (0), then nearest in time.
-                rank = (0 if same_event else 1, distance, neighbour)
-                if best is None or rank < best:
-                    best = rank
-            neighbour += step
-    if best is None:
-        return None
-    return (JoinReason.SAME_EVENT if best[0] == 0 else JoinReason.SAME_PASS), best[2]
+                end = index
+                break
+            index = following
+        else:
+            end = known[index]
+        for index in walked:
+            known[index] = end
+        return end
+
+    def _nearest(
+        self,
+        anchors: Sequence[int],
+        index: int,
+        first: int,
+        last: int,
+        within: float,
+    ) -> int | None:
+        """Return the anchor in ``first``..``last`` nearest in time to ``index`` (the earliest of equals).
+
+        None when none is that close, or none is at most ``within`` seconds away.
+        """
+        timestamps, at = self._timestamps, self._timestamps[index]
+        best: tuple[float, int] | None = None
+        position = bisect_left(anchors, index)
+        if position and anchors[position - 1] >= first:
+            # The latest before; of several at its time, the earliest.
+            seen_at = timestamps[anchors[position - 1]]
+            earliest = max(
+                bisect_left(anchors, seen_at, hi=position, key=timestamps.__getitem__),
+                bisect_left(anchors, first, hi=position),
+            )
+            anchor = anchors[earliest]
+            best = (abs(timestamps[anchor] - at), anchor)
+        if position < len(anchors) and anchors[position] <= last:
+            anchor = anchors[position]
+            after = (abs(timestamps[anchor] - at), anchor)
+            best = after if best is None or after < best else best
+        if best is None or best[0] > within:
+            return None
+        return best[1]
+
+
+def _first_where(indices: range, holds: Callable[[int], bool]) -> int:
+    """Return the position in ``indices`` of the first index where ``holds``; ``len`` if none.
+
+    ``holds`` is false up to some index and true from there on. Gallops in
+    from both ends before bisecting, so the cost grows with the log of the
+    answer's distance to the nearer end: the bounds of a crowd of misreads
+    move a few sightings from one misread to the next, while those of a lone
+    misread lie a few sightings around it.
+    """
+    low, high, step = 0, len(indices), 1
+    while low < high:
+        probe = low + step - 1
+        if probe >= high:
+            break
+        if holds(indices[probe]):
+            high = probe
+            break
+        low = probe + 1
+        probe = high - step
+        if probe < low:
+            break
+        if not holds(indices[probe]):
+            low = probe + 1
+            break
+        high = probe
+        step *= 2
+    return bisect_left(indices, True, lo=low, hi=high, key=holds)
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Yield the union of inclusive index spans as disjoint spans, in order."""
+    current: tuple[int, int] | None = None
+    for first, last in sorted(spans):
+        if current is not None and first <= current[1] + 1:
+            current = (current[0], max(current[1], last))
+            continue
+        if current is not None:
+            yield current
+        current = (first, last)
+    if current is not None:
+        yield current
 
 
 class _PairCache(dict[tuple[str, str], float]):
