@@ -884,7 +884,8 @@ async def test_route_shows_the_plate_clicked_last(chromium: Chromium) -> None:
         "hidden": True,
         "error": "Give a reason: every search and route lookup is written to the audit log.",
     }
-    assert shown["reasons"] and set(shown["reasons"]) == {"case 7"}, shown["reasons"]
+    assert shown["reasons"], "no route was asked for once the reason was given"
+    assert set(shown["reasons"]) == {"case 7"}, shown["reasons"]
     assert shown["answered"] == plate_b
     assert shown["afterLateAnswer"] == plate_b
     assert shown["closed"]["hidden"] is True
