@@ -29,9 +29,14 @@ from .const import (
 from .matching.cooldown import AlertCooldown
 from .matching.signing import UrlSigner
 from .matching.similarity import is_strong_match
-from .matching.watchlist import CompiledWatchlist, WatchlistHit
+from .matching.watchlist import (
+    CompiledWatchlist,
+    WatchlistHit,
+    parse_plate_or_pattern,
+    vehicle_of,
+)
 from .plate_text import is_pattern
-from .records import Sighting, WatchlistEntry
+from .records import MatchKind, Sighting, WatchlistEntry
 from .store import RouteRow, SightingStore, StoreValidationError
 from .store.models import ImageKind
 
@@ -165,6 +170,11 @@ class WatchlistAlerts:
         self._watchlist_shown = read
         self.entries = entries
         self._compiled = CompiledWatchlist(entries)
+        # The last hit of an entry taken off the list is shown nowhere; a list
+        # replaced day after day would otherwise grow this for ever.
+        listed = {entry.id for entry in entries}
+        for entry_id in set(self.last_hit_by_entry) - listed:
+            del self.last_hit_by_entry[entry_id]
         async_dispatcher_send(
             self.hass, SIGNAL_WATCHLIST_CHANGED.format(entry_id=self.entry_id)
         )
@@ -242,13 +252,8 @@ class WatchlistAlerts:
             if hit.entry.id is None:  # only stored entries (with ids) are ever compiled
                 continue
             try:
-                hit_id = await self.hass.async_add_executor_job(
-                    self.store.record_hit,
-                    sighting.id,
-                    hit.entry.id,
-                    hit.kind.value,
-                    hit.read_plate,
-                    dt_util.utcnow(),
+                hit_id, recorded_before = await self.hass.async_add_executor_job(
+                    self._record_hit, sighting.id, hit.entry.id, hit
                 )
             except StoreValidationError as err:
                 if err.translation_key != "watchlist_entry_not_found":
@@ -264,10 +269,13 @@ class WatchlistAlerts:
                 continue
             # A correction that only adds what was learnt later (the direction
             # at the event's end) matches as the hit already recorded: it was
-            # alerted (or not) the first time and must not alert again.
+            # alerted (or not) the first time and must not alert again, also
+            # when that time was before a restart.
             previous = self.last_hit_by_entry.get(hit.entry.id)
-            repeated = hit_id in self._handled_hits or (
-                previous is not None and previous.hit_id == hit_id
+            repeated = (
+                recorded_before
+                or hit_id in self._handled_hits
+                or (previous is not None and previous.hit_id == hit_id)
             )
             self._handled_hits[hit_id] = None
             self._handled_hits.move_to_end(hit_id)
@@ -310,11 +318,51 @@ class WatchlistAlerts:
                 payload,
             )
 
-    async def async_load_last_hits(self) -> None:
-        """Restore each entry's last hit from the store (after a restart)."""
-        self.last_hit_by_entry.update(
-            await self.hass.async_add_executor_job(self._stored_last_hits)
+    def _record_hit(
+        self, sighting_id: int, entry_id: int, hit: WatchlistHit
+    ) -> tuple[int, bool]:
+        """Record a hit; return its id and whether it was recorded before (blocking).
+
+        The store keeps one hit per sighting, entry, kind and read: one found
+        there was handled when it was recorded, possibly before a restart that
+        emptied the memory of handled hits.
+        """
+        recorded = {
+            stored.id
+            for stored in self.store.hits_for_sighting(sighting_id)
+            if stored.entry_id == entry_id
+        }
+        hit_id = self.store.record_hit(
+            sighting_id,
+            entry_id,
+            hit.kind.value,
+            hit.read_plate,
+            dt_util.utcnow(),
         )
+        return hit_id, hit_id in recorded
+
+    async def async_load_last_hits(self) -> None:
+        """Restore each entry's last hit from the store (after a restart or a reload).
+
+        Each last hit also resumes its vehicle's pass in the cooldown: a car
+        still in view when an option change reloads the hub was alerted
+        already and must not page the police again.
+        """
+        restored = await self.hass.async_add_executor_job(self._stored_last_hits)
+        self.last_hit_by_entry.update(restored)
+        for entry_id, last in sorted(
+            restored.items(), key=lambda item: item[1].seen_at
+        ):
+            if (listed := self.entry_by_id(entry_id)) is None:
+                continue
+            try:
+                vehicle = vehicle_of(
+                    parse_plate_or_pattern(listed.plate), last.plate_read
+                )
+                kind = MatchKind(last.match_kind)
+            except ValueError:
+                continue  # stored data that bypassed validation never matches
+            self.cooldown.should_alert(vehicle, last.camera, last.seen_at, kind=kind)
 
     async def async_forget_erased_hits(self) -> None:
         """Show, where a purge erased an entry's last sighting, the latest one left.

@@ -48,7 +48,7 @@ from .matching.journeys import (
     packed_whereabouts,
     route_response,
 )
-from .matching.watchlist import is_in_force
+from .matching.watchlist import is_active
 from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import RouteColumns, SightingStore
@@ -370,19 +370,25 @@ class RouteTracker:
                     announcing=announcing,
                 )
             state = found.status.state
-            if state in _STATE_EVENTS and (
-                (
-                    (announce or _decided_by_news(found, previous))
-                    and (previous is None or previous.status.state is not state)
+            decided = found.status.decided_by
+            if (
+                state in _STATE_EVENTS
+                and decided is not None
+                and (
+                    (
+                        (announce or _decided_by_news(found, previous))
+                        and (previous is None or previous.status.state is not state)
+                    )
+                    or first_decider_announced
                 )
-                or first_decider_announced
             ):
-                decided = found.status.decided_by
-                at = decided.seen_at if decided else dt_util.utcnow()
+                tz = dt_util.get_default_time_zone()
                 for listed in self._watched.get(plate, ()):
-                    # A disabled or expired entry keeps its vehicle's tracker
-                    # and city status up to date, but announcing is alerting.
-                    if is_in_force(listed, at):
+                    # An entry that is disabled, expired, or limited to other
+                    # cameras or hours than the deciding sighting's keeps its
+                    # vehicle's tracker and city status up to date, but
+                    # announcing is alerting: it alerts where a hit would.
+                    if is_active(listed, decided.camera, decided.seen_at, tz):
                         self.alerts.async_fire_event(
                             _STATE_EVENTS[state], self._event_payload(listed, found)
                         )

@@ -79,9 +79,7 @@ class WatchlistHit:
         kind, see ``AlertCooldown``). A pattern lists many vehicles: the read's
         look-alike key tells them apart and keeps the misreads of one car together.
         """
-        if is_pattern(self.listed_plate):
-            return (self.listed_plate, lookalike_key(self.read_plate))
-        return (self.listed_plate, self.listed_plate)
+        return vehicle_of(self.listed_plate, self.read_plate)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the match and the entry's public fields, JSON-able, for an event payload."""
@@ -96,6 +94,13 @@ class WatchlistHit:
             "reason": self.entry.reason,
             "priority": self.entry.priority.value,
         }
+
+
+def vehicle_of(listed_plate: str, read_plate: str) -> tuple[str, str]:
+    """Return which vehicle of a listed plate or pattern a read is (see ``WatchlistHit.vehicle``)."""
+    if is_pattern(listed_plate):
+        return (listed_plate, lookalike_key(read_plate))
+    return (listed_plate, listed_plate)
 
 
 def parse_plate_or_pattern(text: str) -> str:
@@ -237,6 +242,18 @@ def is_in_force(entry: WatchlistEntry, at: datetime) -> bool:
     An entry that is not alerts for nothing: no hit and no city event.
     """
     return entry.enabled and (entry.expires_at is None or at < entry.expires_at)
+
+
+def is_active(entry: WatchlistEntry, camera: str, at: datetime, tz: tzinfo) -> bool:
+    """Return whether an entry alerts for a sighting at ``camera`` at ``at``.
+
+    It must be in force, cover the camera (an entry limited to no camera
+    covers all) and be within its active hours in local time ``tz``. A city
+    exit or entry alerts under the same conditions as a hit.
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone aware")
+    return _is_active(entry, camera, at, at.astimezone(tz).time())
 
 
 def _is_active(entry: WatchlistEntry, camera: str, at: datetime, local: time) -> bool:
