@@ -412,6 +412,46 @@ async def test_leaving_and_entering_the_city_fire_events(
     assert (len(left), len(entered)) == (1, 1)
 
 
+async def test_a_vehicle_that_leaves_again_on_a_later_trip_is_announced_again(
+    hass: HomeAssistant, city: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A car that left, came back by a road no camera watches and left again is news.
+
+    Its state stays ``left``, but the police must hear of the second exit: the
+    car was in the city in between. Frames of one pass at the exit are not.
+    """
+    left: list[Event] = async_capture_events(hass, EVENT_LEFT_CITY)
+    await watch(hass)
+    first = await sight(
+        hass, city, freezer, "gate_north", START, direction=Direction.RECEDING
+    )
+    same_pass = await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(minutes=1),
+        direction=Direction.RECEDING,
+    )
+    assert [event.data["status"]["decided_by"]["id"] for event in left] == [first.id]
+    assert same_pass.id != first.id
+
+    # Three hours later (past the 30-minute trip gap), leaving again.
+    again = await sight(
+        hass,
+        city,
+        freezer,
+        "gate_north",
+        START + timedelta(hours=3),
+        direction=Direction.RECEDING,
+    )
+    assert [event.data["status"]["decided_by"]["id"] for event in left] == [
+        first.id,
+        again.id,
+    ]
+    assert left[-1].data["seen_at"] == again.seen_at.isoformat()
+
+
 @pytest.mark.parametrize(
     ("listed", "delivered_after", "announced"),
     [

@@ -377,7 +377,11 @@ class RouteTracker:
                 and (
                     (
                         (announce or _decided_by_news(found, previous))
-                        and (previous is None or previous.status.state is not state)
+                        and (
+                            previous is None
+                            or previous.status.state is not state
+                            or _crossed_again(previous, found, self.trip_gap)
+                        )
                     )
                     or first_decider_announced
                 )
@@ -500,6 +504,26 @@ def _decided_by_news(found: Whereabouts, previous: Whereabouts | None) -> bool:
         return False
     known = previous.last
     return known is None or (decided.seen_at, decided.id) > (known.seen_at, known.id)
+
+
+def _crossed_again(
+    previous: Whereabouts, found: Whereabouts, trip_gap: timedelta
+) -> bool:
+    """Return whether ``found`` is a new crossing in the state ``previous`` was already in.
+
+    A vehicle that left, came back by a road no camera watches and left again
+    (or entered twice so) keeps its state, yet the police must hear of the
+    second exit: it is a later trip, decided by a sighting more than
+    ``trip_gap`` after the one that decided before. Frames of one pass at an
+    exit, or a second exit camera on the same road, are not.
+    """
+    before, now = previous.status.decided_by, found.status.decided_by
+    return (
+        before is not None
+        and now is not None
+        and now.id != before.id
+        and now.seen_at - before.seen_at > trip_gap
+    )
 
 
 def _sighting_ids(found: Whereabouts) -> set[int]:
