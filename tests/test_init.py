@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from pathlib import Path
+import sqlite3
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -29,7 +30,7 @@ from custom_components.plate_tracker import async_remove_config_entry_device
 from custom_components.plate_tracker.const import DOMAIN, ISSUE_MODELS_UNAVAILABLE
 from custom_components.plate_tracker.engine.models import ModelsUnavailable
 from custom_components.plate_tracker.pipeline import Frame
-from custom_components.plate_tracker.records import NewSighting
+from custom_components.plate_tracker.records import NewSighting, WatchlistEntry
 from custom_components.plate_tracker.store import SightingStore
 
 from .helpers import record_and_announce
@@ -109,6 +110,46 @@ async def test_unusable_database_retries_setup(
     await hass.config_entries.async_setup(folder_entry.entry_id)
     await hass.async_block_till_done()
     assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_a_database_locked_at_the_first_reads_retries_setup(
+    hass: HomeAssistant,
+    folder_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file another process holds for a moment must not stop the hub until a restart.
+
+    SQLite's error at setup's first reads (the watchlist, the last sightings)
+    that is not damage ("database is locked" while a backup tool or a WAL
+    recovery holds the file, a passing disk I/O error) was raised as it
+    was: the entry ended in "Failed to set up" and no sighting was stored
+    until someone reloaded it. It now waits and retries, as when the opening
+    itself fails so, and says why. The lock is raised at the first read:
+    WAL readers cannot be locked out by another connection while the store
+    holds the file open.
+    """
+    read_watchlist = SightingStore.watchlist
+    refused: list[SightingStore] = []
+
+    def locked_at_first(store: SightingStore) -> list[WatchlistEntry]:
+        if not refused:
+            refused.append(store)
+            raise sqlite3.OperationalError("database is locked")
+        return read_watchlist(store)
+
+    monkeypatch.setattr(SightingStore, "watchlist", locked_at_first)
+    folder_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.SETUP_RETRY
+    assert folder_entry.reason is not None
+    assert folder_entry.reason.endswith("cannot be opened: database is locked")
+    assert (refused[0]._writer, refused[0]._reader) == (None, None)
+
+    await hass.config_entries.async_reload(folder_entry.entry_id)
+    await hass.async_block_till_done()
+    assert folder_entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(folder_entry.entry_id)
 
 
 async def test_restart_shows_the_last_plate_again(

@@ -303,13 +303,17 @@ async def async_setup_entry(
             else:
                 hub.known_cameras.add(camera)
     except Exception as err:
-        # The first reads of the sightings and the watchlist can meet damage the
-        # opening did not: check the whole file on the next try (see above).
         with suppress(sqlite3.Error):
             await hass.async_add_executor_job(store.close)
-        if not is_damaged(err):
+        if is_damaged(err):
+            # The first reads of the sightings and the watchlist can meet damage
+            # the opening did not: check the whole file on the next try.
+            async_check_due(hass, entry.entry_id)
+        elif not isinstance(err, sqlite3.Error):
             raise
-        async_check_due(hass, entry.entry_id)
+        # A file locked by a backup tool or another process, or a disk I/O
+        # error that passes: Home Assistant tries again, as for an opening
+        # that failed so.
         raise store_unavailable(db_path, err) from err
 
     spool_path = db_path.with_name(SPOOL_FILE)
