@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
-from homeassistant.auth.models import User
 from homeassistant.components.recorder.db_schema import MAX_STATE_ATTRS_BYTES
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plate_tracker.const import DOMAIN
+from custom_components.plate_tracker.records import WatchlistEntry
 
 LONG_LABEL = "Stolen from the depot on Kyivska street, " * 20
 LONG_REASON = "Case 2026/1187: " + "witness statement pasted from the case file. " * 400
 
 
 async def test_a_long_imported_reason_keeps_the_attributes_recordable(
-    hass: HomeAssistant, init_folder: MockConfigEntry, hass_admin_user: User
+    hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:
-    """A spreadsheet row with a case file pasted into its reason is imported whole.
+    """An entry with a case file pasted into its reason keeps it whole.
 
-    Its sensors showed it whole too: over the recorder's 16 KiB the recorder
-    stores none of the state's attributes (not when, where or how the wanted
-    car was last seen), and a long label made the name as long. What is
-    shown is cut to the lengths watchlist_add accepts; the entry keeps it all.
+    Earlier releases imported such spreadsheet rows (CSV import now refuses a
+    label over 200 or a reason over 500 characters, as watchlist_add does),
+    so a database may hold them. Their sensors showed them whole too: over
+    the recorder's 16 KiB the recorder stores none of the state's attributes
+    (not when, where or how the wanted car was last seen), and a long label
+    made the name as long. What is shown is cut to the lengths watchlist_add
+    accepts; the entry keeps it all.
     """
-    await hass.services.async_call(
-        DOMAIN,
-        "watchlist_import",
-        {"csv": f'plate,label,reason\nAE1234BK,"{LONG_LABEL}","{LONG_REASON}"\n'},
-        blocking=True,
-        context=Context(user_id=hass_admin_user.id),
-        return_response=True,
+    await hass.async_add_executor_job(
+        init_folder.runtime_data.store.watchlist_add,
+        WatchlistEntry(
+            id=None, plate="AE1234BK", label=LONG_LABEL, reason=LONG_REASON.strip()
+        ),
     )
+    await init_folder.runtime_data.alerts.async_reload_watchlist()
     await hass.async_block_till_done()
     (listed,) = init_folder.runtime_data.alerts.entries
     assert listed.reason == LONG_REASON.strip()

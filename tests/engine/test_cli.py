@@ -797,6 +797,40 @@ def test_bench_on_labelled_photos_uses_full_hd_frames_and_their_boxes(
     assert (result["vehicle_box"]["n"], result["vehicle_box"]["accuracy"]) == (2, 0.5)
 
 
+def test_bench_skips_a_file_larger_than_an_image_may_be_and_says_so(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench` holds photos to `eval`'s limit and says which it left out, and how many."""
+    source = tmp_path / "data" / "cams"
+    source.mkdir(parents=True)
+    box = ",".join(map(str, plate_box(["AE 1455 KH"])))
+    (source / "plate.jpg").write_bytes(scene(["AE 1455 KH"]))
+    padded = source / "padded.jpg"
+    padded.write_bytes(scene(["AE 1455 KH"]))
+    with padded.open("r+b") as stream:
+        stream.truncate(MAX_IMAGE_BYTES + 1)
+    (source / "manifest.csv").write_text(
+        MANIFEST_HEADER
+        + f"plate.jpg,AE1455KH,ua,{box},1280,720,\n"
+        + f"padded.jpg,AE1455KH,ua,{box},1280,720,\n",
+        encoding="utf-8",
+    )
+
+    code = cli.main(
+        ["bench", str(tmp_path / "data"), "--images", "5", "--models", str(model_dir)]
+    )
+
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.splitlines()[-1])
+    assert code == 0
+    assert result["images_skipped"] == 1
+    assert result["full_frame"]["n"] == 1
+    assert (
+        f"SKIPPED {padded}: file is larger than the {MAX_IMAGE_BYTES} bytes"
+        " an image may be"
+    ) in captured.err.splitlines()
+
+
 def test_bench_without_plates_counts_every_read_as_false(
     model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

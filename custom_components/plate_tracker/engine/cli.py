@@ -439,11 +439,14 @@ def _run_bench(
     before_engine: float,
 ) -> int:
     size, hidden = args.frame_size, args.no_plate
+    skipped: list[str] = []
     if args.data_dir is not None:
         frames = photo_frames(
-            args.data_dir, args.images, size=size, plate_hidden=hidden
+            args.data_dir, args.images, size=size, plate_hidden=hidden, skipped=skipped
         )
         source = str(args.data_dir)
+        for where in skipped:
+            _say(f"SKIPPED {where}", stream=sys.stderr)
     else:
         frames = generated_frames(args.images, size=size, plate_hidden=hidden)
         source = "generated"
@@ -462,6 +465,7 @@ def _run_bench(
         **({"server": args.server} if args.server is not None else {}),
         **run_benchmark(reads[0], frames, rounds=args.rounds),
         "rss_before_engine_mb": before_engine,
+        "images_skipped": len(skipped),
     }
     if len(reads) > 1:
         result["parallel"] = measure_parallel(reads, frames, rounds=args.rounds)

@@ -28,6 +28,7 @@ class ValidationKey(StrEnum):
     EXPIRES_AT_NEEDS_TIMEZONE = "expires_at_needs_timezone"
     TIME_INVALID = "time_invalid"
     ENABLED_INVALID = "enabled_invalid"
+    TEXT_TOO_LONG = "text_too_long"
     CAMERA_UNKNOWN = "camera_unknown"
 
 

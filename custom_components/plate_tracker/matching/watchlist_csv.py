@@ -32,6 +32,13 @@ COLUMNS = (
 )
 """Columns in the order export writes them; import accepts any order and subset with ``plate``."""
 CAMERA_SEPARATOR = ";"
+MAX_LABEL_LENGTH = 200
+"""Characters a watchlist entry's label may have, however it is listed.
+
+The label goes into every alert and, with the entry, into the audit log that
+is kept for good: the service, the options form and an import take the same."""
+MAX_REASON_LENGTH = 500
+"""Characters a watchlist entry's reason may have (see ``MAX_LABEL_LENGTH``)."""
 HEADER_LINE = 1
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -68,13 +75,23 @@ class RowError:
         }
 
 
+_SHOWN_TEXT = 40
+"""Characters of an over-long cell a row error shows: enough to find the row."""
+
+
 class _CellError(Exception):
     def __init__(
-        self, key: ValidationKey, placeholders: dict[str, str] | None = None
+        self,
+        key: ValidationKey,
+        placeholders: dict[str, str] | None = None,
+        *,
+        shown: str | None = None,
     ) -> None:
         super().__init__(key)
         self.key = key
         self.placeholders = placeholders or {}
+        self.shown = shown
+        """The cell's value as the row error shows it, when not the whole cell."""
 
 
 def parse_watchlist_csv(
@@ -207,8 +224,8 @@ def _parse_row(
         return None
     parsers: dict[str, Callable[[str], Any]] = {
         "plate": _parse_plate,
-        "label": str.strip,
-        "reason": str.strip,
+        "label": lambda value: _bounded_text(value, MAX_LABEL_LENGTH),
+        "reason": lambda value: _bounded_text(value, MAX_REASON_LENGTH),
         "priority": _parse_priority,
         "expires_at": lambda value: _parse_expiry(value, default_tz),
         "cameras": lambda value: _parse_cameras(value, known_cameras),
@@ -231,7 +248,7 @@ def _parse_row(
                     line=line,
                     column=name,
                     translation_key=err.key,
-                    value=value,
+                    value=value if err.shown is None else err.shown,
                     translation_placeholders=err.placeholders,
                 )
             )
@@ -245,6 +262,21 @@ def _parse_plate(value: str) -> str:
         return parse_plate_or_pattern(value)
     except MatchingValidationError as err:
         raise _CellError(err.translation_key, err.translation_placeholders) from err
+
+
+def _bounded_text(value: str, maximum: int) -> str:
+    """Return a label or reason no longer than ``watchlist_add`` takes; refuse a longer one.
+
+    Cut short, the text an officer wrote would change unseen; the error
+    shows its start only (a cell can hold a whole file).
+    """
+    if len(value) > maximum:
+        raise _CellError(
+            ValidationKey.TEXT_TOO_LONG,
+            {"maximum": str(maximum), "length": str(len(value))},
+            shown=value[:_SHOWN_TEXT] + "…",
+        )
+    return value
 
 
 def _parse_priority(value: str) -> Priority:
