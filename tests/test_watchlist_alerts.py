@@ -994,7 +994,7 @@ async def test_an_entry_removed_while_a_sighting_is_matched_costs_no_other_alert
         ("watchlist_import", {"csv": "plate\nKA0001OO\n", "replace": True}),
     ],
 )
-async def test_the_index_is_rebuilt_before_the_audit_is_written(
+async def test_the_audit_line_commits_with_the_change_and_the_index_follows_it(
     hass: HomeAssistant,
     init_folder: MockConfigEntry,
     hass_admin_user: User,
@@ -1003,18 +1003,15 @@ async def test_the_index_is_rebuilt_before_the_audit_is_written(
     service: str,
     data: dict[str, Any],
 ) -> None:
-    """Sightings matched while the audit is written must not see a removed entry any more."""
+    """No audit write stands between a removal and the index: the line is written in the change's own transaction."""
     await add_listed(hass, hass_admin_user, plate="AE1234BK")
     await add_listed(hass, hass_admin_user, plate="KA0001OO")
     runtime = init_folder.runtime_data
-    listed_while_audited: list[list[str]] = []
-    audit_append = runtime.store.audit_append
 
-    def audit_and_look(*args: Any) -> None:
-        listed_while_audited.append([entry.plate for entry in runtime.alerts.entries])
-        audit_append(*args)
+    def written_apart(*_args: Any) -> None:
+        raise AssertionError("the audit line was written apart from its change")
 
-    monkeypatch.setattr(runtime.store, "audit_append", audit_and_look)
+    monkeypatch.setattr(runtime.store, "audit_append", written_apart)
     await hass.services.async_call(
         DOMAIN,
         service,
@@ -1022,7 +1019,9 @@ async def test_the_index_is_rebuilt_before_the_audit_is_written(
         blocking=True,
         context=Context(user_id=hass_admin_user.id),
     )
-    assert listed_while_audited == [["KA0001OO"]]
+    assert [entry.plate for entry in runtime.alerts.entries] == ["KA0001OO"]
+    audit = await hass.async_add_executor_job(runtime.store.audit_log)
+    assert audit[0].action == service
 
 
 async def test_two_watchlist_changes_at_once_leave_the_latest_watchlist(

@@ -89,7 +89,11 @@ async def test_add_a_plate_from_the_options(
 async def test_remove_plates_from_the_options(
     hass: HomeAssistant, init_folder: MockConfigEntry
 ) -> None:
-    """Entries picked in the list are removed and audited; an empty watchlist says so instead of an empty form."""
+    """Entries picked in the list are removed and audited; an empty watchlist says so instead of an empty form.
+
+    The audit line names the plates: the ids alone would not tell an auditor
+    which vehicles stopped being watched.
+    """
     result = await _open(hass, init_folder, "watchlist_remove")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "watchlist_empty"
@@ -120,7 +124,11 @@ async def test_remove_plates_from_the_options(
     audit = await hass.async_add_executor_job(store.audit_log)
     removed = [line for line in audit if line.action == "watchlist_remove"]
     assert [line.details for line in removed] == [
-        {"entries": [int(i) for i in chosen], "via": "options_flow"}
+        {
+            "entries": [int(i) for i in chosen],
+            "plates": ["AE1234BK", "BC7777HP"],
+            "via": "options_flow",
+        }
     ]
 
 

@@ -7,9 +7,11 @@ watchlist, whatever number of NVRs and inboxes feed them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 import logging
 from pathlib import Path
 import re
+import sqlite3
 from typing import Any
 
 from homeassistant.components import webhook
@@ -94,9 +96,11 @@ from .const import (
     SUBENTRY_SOURCE,
 )
 from .coordinator import PlateTrackerConfigEntry, PlateTrackerRuntimeData
+from .database import async_store_failed
 from .engine.remote import EngineUnavailableError, RemoteEngine
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import parse_plate_or_pattern
+from .matching.watchlist_csv import MAX_LABEL_LENGTH, MAX_REASON_LENGTH
 from .records import Priority, WatchlistEntry
 from .routes import (
     CAMERA_ROLES,
@@ -123,7 +127,7 @@ from .sources.folder import (
     inboxes_overlap,
 )
 from .sources.frigate import FrigateAuthError, FrigateError, FrigateUnreachableError
-from .store import StoreValidationError
+from .store import AuditLine, StoreValidationError
 
 OUT_OF_RANGE = "datetime_out_of_range"
 """The store's key for a time UTC cannot hold."""
@@ -668,6 +672,15 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         runtime: PlateTrackerRuntimeData = self.config_entry.runtime_data
         return runtime
 
+    def _store_failed(self, err: sqlite3.Error, placeholders: dict[str, str]) -> None:
+        """Say on the form why the database refused a change; damage gets the file checked.
+
+        Nothing was changed (a watchlist change commits with its audit line or
+        not at all), so the form can simply be sent again.
+        """
+        async_store_failed(self.hass, self.config_entry.entry_id, err)
+        placeholders["error"] = str(err)
+
     def _save(
         self, changes: dict[str, Any], form: vol.Schema | None = None
     ) -> ConfigFlowResult:
@@ -1022,7 +1035,14 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 listed = _watchlist_entry_from_form(user_input, cameras)
                 if not errors:
                     await self.hass.async_add_executor_job(
-                        runtime.store.watchlist_add, listed
+                        partial(
+                            runtime.store.watchlist_add,
+                            listed,
+                            audit=lambda stored: _options_audit_line(
+                                "watchlist_add",
+                                {"plate": stored.plate, "label": stored.label},
+                            ),
+                        )
                     )
             except MatchingValidationError as err:
                 errors["plate"] = err.translation_key.value
@@ -1032,19 +1052,10 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 field = "expires_at" if err.translation_key == OUT_OF_RANGE else "plate"
                 errors[field] = err.translation_key
                 placeholders.update(err.placeholders)
+            except sqlite3.Error as err:
+                self._store_failed(err, placeholders)
+                errors["base"] = "store_failed"
             if not errors:
-                await self.hass.async_add_executor_job(
-                    runtime.store.audit_append,
-                    None,
-                    "watchlist_add",
-                    {
-                        "plate": listed.plate,
-                        "label": listed.label,
-                        "via": "options_flow",
-                    },
-                    None,
-                    dt_util.utcnow(),
-                )
                 await runtime.alerts.async_reload_watchlist()
                 return self._save({})
         return self.async_show_form(
@@ -1063,25 +1074,33 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         alerts = self._runtime().alerts
         if not alerts.entries:
             return self.async_abort(reason="watchlist_empty")
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             store = self._runtime().store
-            for entry_id in user_input["entries"]:
+            chosen = [int(entry_id) for entry_id in user_input["entries"]]
+            try:
                 await self.hass.async_add_executor_job(
-                    store.watchlist_remove, int(entry_id)
+                    partial(
+                        store.watchlist_remove_all,
+                        chosen,
+                        # The ids alone would not tell an auditor which plates
+                        # stopped being watched.
+                        audit=lambda removed: _options_audit_line(
+                            "watchlist_remove",
+                            {
+                                "entries": chosen,
+                                "plates": [listed.plate for listed in removed],
+                            },
+                        ),
+                    )
                 )
-            await self.hass.async_add_executor_job(
-                store.audit_append,
-                None,
-                "watchlist_remove",
-                {
-                    "entries": [int(i) for i in user_input["entries"]],
-                    "via": "options_flow",
-                },
-                None,
-                dt_util.utcnow(),
-            )
-            await alerts.async_reload_watchlist()
-            return self._save({})
+            except sqlite3.Error as err:
+                self._store_failed(err, placeholders)
+                errors["base"] = "store_failed"
+            else:
+                await alerts.async_reload_watchlist()
+                return self._save({})
         options = [
             SelectOptionDict(
                 value=str(listed.id),
@@ -1092,13 +1111,18 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         ]
         return self.async_show_form(
             step_id="watchlist_remove",
-            data_schema=vol.Schema(
-                {
-                    vol.Required("entries"): SelectSelector(
-                        SelectSelectorConfig(options=options, multiple=True)
-                    )
-                }
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Required("entries"): SelectSelector(
+                            SelectSelectorConfig(options=options, multiple=True)
+                        )
+                    }
+                ),
+                user_input or {},
             ),
+            errors=errors,
+            description_placeholders=placeholders,
         )
 
 
@@ -1180,8 +1204,8 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
     {
         vol.Required("plate"): str,
         # As long as the watchlist_add service allows.
-        vol.Optional("label"): vol.All(str, vol.Length(max=200)),
-        vol.Optional("reason"): vol.All(str, vol.Length(max=500)),
+        vol.Optional("label"): vol.All(str, vol.Length(max=MAX_LABEL_LENGTH)),
+        vol.Optional("reason"): vol.All(str, vol.Length(max=MAX_REASON_LENGTH)),
         vol.Required("priority", default=Priority.HIGH.value): SelectSelector(
             SelectSelectorConfig(
                 options=[priority.value for priority in Priority],
@@ -1195,6 +1219,17 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
         vol.Required("enabled", default=True): BooleanSelector(),
     }
 )
+
+
+def _options_audit_line(action: str, details: dict[str, Any]) -> AuditLine:
+    """Return the audit line of a watchlist change made in the options flow."""
+    return AuditLine(
+        user_id=None,
+        action=action,
+        details={**details, "via": "options_flow"},
+        reason=None,
+        at=dt_util.utcnow(),
+    )
 
 
 def _watchlist_entry_from_form(

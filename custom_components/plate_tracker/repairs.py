@@ -11,6 +11,7 @@ from the integration's storage (``database.py``) and are shown by this flow.
 
 from __future__ import annotations
 
+from functools import partial
 import sqlite3
 from typing import Any
 
@@ -32,7 +33,7 @@ from .database import (
     plates_of_issue_data,
 )
 from .records import Priority, WatchlistEntry
-from .store import StoreValidationError
+from .store import AuditLine, StoreValidationError
 
 RESTORED_LABEL = "Re-added after database damage"
 """The label of an entry listed again from its plate alone (the operator's to change)."""
@@ -81,43 +82,48 @@ class WatchlistRestoreFlow(RepairsFlow):
                 return self.async_abort(reason="not_loaded")
             store = entry.runtime_data.store
             priority = Priority(user_input["priority"])
-            added: list[str] = []
-            already: list[str] = []
+            user_id = self.context.get("user_id")
+
+            def audit_line(
+                added: list[WatchlistEntry], already: list[str]
+            ) -> AuditLine:
+                return AuditLine(
+                    user_id=user_id if isinstance(user_id, str) else None,
+                    action="watchlist_add",
+                    details={
+                        "plates": [listed.plate for listed in added],
+                        "already_listed": already,
+                        "priority": priority.value,
+                        "via": "repair_flow",
+                        "kept": self._kept,
+                    },
+                    reason=None,
+                    at=dt_util.utcnow(),
+                )
+
             try:
-                for plate in self._plates:
-                    try:
-                        await self.hass.async_add_executor_job(
-                            store.watchlist_add,
+                # All in one transaction with the audit line: a failure lists
+                # none of them, so the repair can simply be run again. A plate
+                # listed again by hand meanwhile keeps its entry as it is.
+                await self.hass.async_add_executor_job(
+                    partial(
+                        store.watchlist_add_unlisted,
+                        [
                             WatchlistEntry(
                                 id=None,
                                 plate=plate,
                                 label=RESTORED_LABEL,
                                 reason=f"lost with the damaged database {self._kept}",
                                 priority=priority,
-                            ),
-                        )
-                    except StoreValidationError:
-                        # Listed again by hand meanwhile: that entry stays as it is.
-                        already.append(plate)
-                    else:
-                        added.append(plate)
-                details: dict[str, Any] = {
-                    "plates": added,
-                    "already_listed": already,
-                    "priority": priority.value,
-                    "via": "repair_flow",
-                    "kept": self._kept,
-                }
-                user_id = self.context.get("user_id")
-                await self.hass.async_add_executor_job(
-                    store.audit_append,
-                    user_id if isinstance(user_id, str) else None,
-                    "watchlist_add",
-                    details,
-                    None,
-                    dt_util.utcnow(),
+                            )
+                            for plate in self._plates
+                        ],
+                        audit=audit_line,
+                    )
                 )
-            except sqlite3.Error as err:
+            except (sqlite3.Error, StoreValidationError) as err:
+                # StoreValidationError: a plate the damaged file's index kept
+                # mangled; none is listed, and the error names it.
                 return self.async_abort(
                     reason="store_failed", description_placeholders={"error": str(err)}
                 )

@@ -4,8 +4,9 @@ Every service that reads or changes personal data writes a line to the store's
 append-only audit log: who (the Home Assistant user; none for automations),
 when, what, and why where the service asks for a reason. Every service that
 reads or follows sightings (search, export, route lookups) asks for one. A
-legal hold, an acknowledgement or a new watchlist entry commits with its
-audit line, in one transaction: both or neither.
+legal hold, an acknowledgement or a watchlist change (an entry added or
+removed, an import) commits with its audit line, in one transaction: both or
+neither.
 """
 
 from __future__ import annotations
@@ -46,21 +47,26 @@ from .database import async_store_failed
 from .engine.remote import EngineUnavailableError
 from .matching.errors import MatchingValidationError
 from .matching.watchlist import KnownCameras, parse_plate_or_pattern
-from .matching.watchlist_csv import format_watchlist_csv, parse_watchlist_csv
+from .matching.watchlist_csv import (
+    MAX_LABEL_LENGTH,
+    MAX_REASON_LENGTH,
+    format_watchlist_csv,
+    parse_watchlist_csv,
+)
 from .pipeline import Frame, ImageRejectedError, PipelineStoppedError
 from .records import Direction, Priority, WatchlistEntry
 from .routes import CONF_CAMERA_NAME, CONF_CAMERAS, ROUTE_SERVICES
 from .store import (
     MAX_PAGE_SIZE,
     SQLITE_MAX_INTEGER,
+    AuditLine,
     PurgeProgress,
     SearchQuery,
     SearchSort,
-    SightingStore,
     StoreValidationError,
     WatchlistHit,
 )
-from .store.sighting_store import AuditLine
+from .store.export import write_replacing
 from .validation import ROW_ID, real_number, utf8_string, whole_number
 
 ATTR_FILE_PATH = "file_path"
@@ -68,6 +74,8 @@ ATTR_VEHICLE_BOX = "vehicle_box"
 MAX_SERVICE_IMAGE_BYTES = 30 * 1024 * 1024
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_REPORTED_ROW_ERRORS = 10
+MAX_LEGAL_HOLD_IDS = MAX_PAGE_SIZE
+"""Sightings one ``set_legal_hold`` call may name: a page of search results."""
 
 SERVICE_READ_PLATES = "read_plates"
 SERVICE_CAPTURE_CAMERA = "capture_camera"
@@ -111,8 +119,12 @@ CAPTURE_CAMERA_SCHEMA = vol.Schema(
 WATCHLIST_ADD_SCHEMA = vol.Schema(
     {
         vol.Required("plate"): utf8_string,
-        vol.Optional("label", default=""): vol.All(utf8_string, vol.Length(max=200)),
-        vol.Optional("reason", default=""): vol.All(utf8_string, vol.Length(max=500)),
+        vol.Optional("label", default=""): vol.All(
+            utf8_string, vol.Length(max=MAX_LABEL_LENGTH)
+        ),
+        vol.Optional("reason", default=""): vol.All(
+            utf8_string, vol.Length(max=MAX_REASON_LENGTH)
+        ),
         vol.Optional("priority", default=Priority.HIGH.value): vol.In(
             [p.value for p in Priority]
         ),
@@ -544,22 +556,27 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     await require_admin(hass, call)
     entry = hub_entry(hass)
     which: int | str
-    details: dict[str, Any]
     if "entry_id" in call.data:
-        which = entry_id = call.data["entry_id"]
-        # The id alone would not tell an auditor which plate stopped being
-        # watched: an imported entry's id is in no earlier audit line.
-        listed = entry.runtime_data.alerts.entry_by_id(entry_id)
-        details = {"entry": which, "plate": listed.plate if listed else None}
+        which = call.data["entry_id"]
     elif "plate" in call.data:
         which = _plate_or_pattern(call.data["plate"])
-        details = {"entry": which}
     else:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="entry_or_plate_required"
         )
+
+    def audit_line(removed: WatchlistEntry) -> AuditLine:
+        # The id alone would not tell an auditor which plate stopped being
+        # watched: an imported entry's id is in no earlier audit line.
+        details: dict[str, Any] = {"entry": which}
+        if isinstance(which, int):
+            details["plate"] = removed.plate
+        return _audit_line(call, SERVICE_WATCHLIST_REMOVE, details)
+
     if not await _store_call(
-        hass, entry, partial(entry.runtime_data.store.watchlist_remove, which)
+        hass,
+        entry,
+        partial(entry.runtime_data.store.watchlist_remove, which, audit=audit_line),
     ):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -569,7 +586,6 @@ async def _watchlist_remove(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     # Sightings matched before the index is rebuilt still see the entry: the
     # fewer awaits in between, the fewer hits that have to be skipped.
     await entry.runtime_data.alerts.async_reload_watchlist()
-    await _audit(hass, entry, call, SERVICE_WATCHLIST_REMOVE, details)
     return None
 
 
@@ -654,18 +670,16 @@ async def _watchlist_import(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             entry.runtime_data.store.watchlist_replace_or_merge,
             entries,
             replace=replace_all,
+            audit=lambda result: _audit_line(
+                call,
+                SERVICE_WATCHLIST_IMPORT,
+                {"rows": len(entries), "replace": replace_all, "total": len(result)},
+            ),
         ),
     )
     # The store answers with the new watchlist: index it before any other await,
     # so that few sightings are matched against entries the import removed.
     entry.runtime_data.alerts.async_set_watchlist(result)
-    await _audit(
-        hass,
-        entry,
-        call,
-        SERVICE_WATCHLIST_IMPORT,
-        {"rows": len(entries), "replace": replace_all, "total": len(result)},
-    )
     return {"imported": len(entries), "total": len(result)}
 
 
@@ -680,7 +694,9 @@ async def _watchlist_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
     if ATTR_FILE_PATH in call.data:
         path = await _allowed_path(hass, call.data[ATTR_FILE_PATH])
         try:
-            await hass.async_add_executor_job(path.write_text, text, "utf-8")
+            await hass.async_add_executor_job(
+                write_replacing, path, text.encode("utf-8")
+            )
         except OSError as err:
             # The folder's disk: missing, full or read-only.
             raise HomeAssistantError(
@@ -928,34 +944,25 @@ async def _audit_purge(
             )
 
 
-def _missing_sightings(store: SightingStore, ids: Iterable[int]) -> list[int]:
-    """Return the ids no stored sighting has, each once, in order (blocking)."""
-    return [
-        sighting_id
-        for sighting_id in dict.fromkeys(ids)
-        if store.get(sighting_id) is None
-    ]
-
-
 async def _set_legal_hold(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     await require_admin(hass, call)
     entry = hub_entry(hass)
     ids = call.data["sighting_ids"]
-    store = entry.runtime_data.store
-    # A mistyped id must not answer "changed: 0" as a hold already there does:
-    # the officer would trust a hold that retention then erases. All or
-    # nothing, so the call can be repeated once fixed.
-    if missing := await _store_call(
-        hass, entry, partial(_missing_sightings, store, ids)
-    ):
+    if len(ids) > MAX_LEGAL_HOLD_IDS:
+        # Every id goes into the audit line, kept for good: a page of search
+        # results is held at once, a whole database is not named id by id.
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key="sighting_not_found",
+            translation_key="too_many_sightings",
             translation_placeholders={
-                "sighting_id": ", ".join(map(str, missing[:MAX_REPORTED_ROW_ERRORS]))
-                + (", …" if len(missing) > MAX_REPORTED_ROW_ERRORS else "")
+                "count": str(len(ids)),
+                "maximum": str(MAX_LEGAL_HOLD_IDS),
             },
         )
+    # A mistyped id must not answer "changed: 0" as a hold already there does:
+    # the officer would trust a hold that retention then erases. The store
+    # refuses the whole call (sighting_not_found), checked in the hold's own
+    # transaction, so the call can be repeated once fixed.
     held = call.data["held"]
     changed = await _store_call(
         hass,

@@ -256,7 +256,9 @@ def test_ids_of_purged_rows_are_not_given_to_new_ones(any_store: SightingStore) 
         entry.id + 1,
         hit + 1,
     )
-    assert store.set_legal_hold([suspect.id], True) == 0
+    with pytest.raises(StoreValidationError) as caught:
+        store.set_legal_hold([suspect.id], True)
+    assert caught.value.translation_key == "sighting_not_found"
     assert store.get(suspect.id) is None
     assert store.image(suspect.id, "crop") is None
     with pytest.raises(StoreValidationError) as caught:

@@ -9,6 +9,7 @@ from .export import CSV_COLUMNS
 from .models import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    AuditLine,
     AuditRecord,
     CameraActivity,
     ExportReport,
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "SCHEMA_VERSION",
     "SQLITE_MAX_INTEGER",
+    "AuditLine",
     "AuditRecord",
     "CameraActivity",
     "ExportReport",

@@ -295,6 +295,30 @@ def _publish(partial: Path, dest: Path) -> None:
             raise
 
 
+def write_replacing(dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``dest``, replacing a file there whole or not at all.
+
+    For a file that is meant to be overwritten (a watchlist export read by a
+    script or a spreadsheet): written to a file of its own beside ``dest``,
+    flushed to disk, then renamed onto ``dest``, which shows the old file or
+    the new one, never a part of the new one (a full disk, a crash); the
+    folder is synced so that the name survives a power cut too.
+    """
+    partial = dest.with_name(f".plate_tracker_write.{secrets.token_hex(8)}.partial")
+    # Made as open() makes files (not mkstemp's owner-only mode), as the file
+    # it replaces was.
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.replace(dest)
+        _sync_folder(dest.parent)
+    finally:
+        _discard(partial)
+
+
 def _sync_folder(folder: Path) -> None:
     """Make the names in ``folder`` durable: a file's name is the folder's data, not the file's.
 

@@ -6,7 +6,7 @@ Plain Python, no Home Assistant imports. Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -151,6 +151,19 @@ class WatchlistHit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditLine:
+    """A line for the append-only audit log: who did what, when and why."""
+
+    user_id: str | None
+    """The Home Assistant user; None for Home Assistant itself (automations)."""
+    action: str
+    details: dict[str, Any]
+    """JSON-able; a value JSON cannot hold is written as its text."""
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditRecord:
     """One line of the append-only audit log."""
 
@@ -215,6 +228,4 @@ class ExportReport:
     crops: int
     snapshots: int
     sha256: str
-    """SHA-256 of the whole ZIP file, for the audit log."""
-    files: dict[str, str] = field(default_factory=dict)
-    """SHA-256 of every file inside the ZIP, as in ``manifest.json``."""
+    """SHA-256 of the whole ZIP file, for the audit log (each file's is in its ``manifest.json``)."""

@@ -29,7 +29,6 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 import hashlib
 import heapq
@@ -67,6 +66,7 @@ from .errors import RouteChangedError, StoreValidationError, is_damaged
 from .models import (
     ACTIVITY_COUNT_LIMIT,
     MAX_PAGE_SIZE,
+    AuditLine,
     AuditRecord,
     CameraActivity,
     ExportReport,
@@ -117,6 +117,8 @@ RECOVERED_TABLES = (
 (see ``insert_recovered``). The rest is built from these: the plates' fuzzy and
 trigram indexes as plates are added, route chunks on the first route read."""
 _DAY_US = 86_400_000_000
+NAMED_MISSING_IDS = 10
+"""Missing sighting ids an error names at most: enough to find the typo, short enough to read."""
 
 # Stored codes; append only, never reorder.
 _DIRECTION_CODES: dict[Direction, int] = {
@@ -173,19 +175,11 @@ _WATCHLIST_SELECT = """
            active_until, enabled
     FROM watchlist
 """
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditLine:
-    """A line for the append-only audit log: who did what, when and why."""
-
-    user_id: str | None
-    """The Home Assistant user; None for Home Assistant itself (automations)."""
-    action: str
-    details: dict[str, Any]
-    """JSON-able; a value JSON cannot hold is written as its text."""
-    reason: str | None
-    at: datetime
+_WATCHLIST_RETURNING = """
+    RETURNING id, plate, label, reason, priority, expires_us, cameras, active_from,
+              active_until, enabled
+"""
+"""The columns of ``_WATCHLIST_SELECT``, for the entries a statement changed."""
 
 
 def to_us(moment: datetime) -> int:
@@ -1254,22 +1248,101 @@ class SightingStore:
                 ).fetchone()
             )
 
-    def watchlist_remove(self, entry: int | str) -> bool:
-        """Remove an entry by id or by its plate; return whether one was removed.
+    def watchlist_add_unlisted(
+        self,
+        entries: Sequence[WatchlistEntry],
+        *,
+        audit: Callable[[list[WatchlistEntry], list[str]], AuditLine] | None = None,
+    ) -> tuple[list[WatchlistEntry], list[str]]:
+        """Add the entries whose plate is not listed yet; leave listed ones as they are.
+
+        Returns the entries added (with their ids) and the plates that were
+        listed already. ``audit`` makes the audit line from both; it commits
+        with the entries or none of them is added.
+        """
+        added: list[WatchlistEntry] = []
+        already: list[str] = []
+        with self._write() as conn:
+            for entry in entries:
+                values = _watchlist_values(entry)
+                try:
+                    entry_id = self._insert_watchlist(conn, values)
+                except StoreValidationError:
+                    already.append(values[0])
+                    continue
+                added.append(
+                    _watchlist_entry(
+                        conn.execute(
+                            _WATCHLIST_SELECT + " WHERE id = ?", (entry_id,)
+                        ).fetchone()
+                    )
+                )
+            if audit is not None:
+                self._insert_audit(conn, audit(added, already))
+        return added, already
+
+    def watchlist_remove(
+        self,
+        entry: int | str,
+        *,
+        audit: Callable[[WatchlistEntry], AuditLine] | None = None,
+    ) -> WatchlistEntry | None:
+        """Remove an entry by id or by its plate; return it, or None when none was listed.
 
         Its hits stay (they are evidence) and keep the plate as it was listed.
+        ``audit`` makes the audit line from the removed entry; it commits with
+        the removal or neither does, so no plate stops being watched without
+        a line saying who stopped it.
+        """
+        which, value = (
+            ("id", entry)
+            if isinstance(entry, int)
+            else ("plate", normalize_pattern(entry))
+        )
+        with self._write() as conn:
+            row = conn.execute(
+                f"DELETE FROM watchlist WHERE {which} = ?"  # noqa: S608
+                + _WATCHLIST_RETURNING,
+                (value,),
+            ).fetchone()
+            if row is None:
+                return None
+            removed = _watchlist_entry(row)
+            if audit is not None:
+                self._insert_audit(conn, audit(removed))
+            return removed
+
+    def watchlist_remove_all(
+        self,
+        entry_ids: Iterable[int],
+        *,
+        audit: Callable[[list[WatchlistEntry]], AuditLine] | None = None,
+    ) -> list[WatchlistEntry]:
+        """Remove the entries with ``entry_ids`` that are listed; return them.
+
+        ``audit`` makes one audit line from the removed entries; it commits
+        with the removals or none is made.
         """
         with self._write() as conn:
-            if isinstance(entry, int):
-                cursor = conn.execute("DELETE FROM watchlist WHERE id = ?", (entry,))
-            else:
-                cursor = conn.execute(
-                    "DELETE FROM watchlist WHERE plate = ?", (normalize_pattern(entry),)
-                )
-            return cursor.rowcount > 0
+            removed = [
+                _watchlist_entry(row)
+                for row in conn.execute(
+                    "DELETE FROM watchlist"  # noqa: S608
+                    " WHERE id IN (SELECT value FROM json_each(?))"
+                    + _WATCHLIST_RETURNING,
+                    (json.dumps(list(entry_ids)),),
+                ).fetchall()
+            ]
+            if audit is not None:
+                self._insert_audit(conn, audit(removed))
+            return removed
 
     def watchlist_replace_or_merge(
-        self, entries: Sequence[WatchlistEntry], *, replace: bool = False
+        self,
+        entries: Sequence[WatchlistEntry],
+        *,
+        replace: bool = False,
+        audit: Callable[[list[WatchlistEntry]], AuditLine] | None = None,
     ) -> list[WatchlistEntry]:
         """Apply an imported list all-or-nothing; return the resulting watchlist.
 
@@ -1277,7 +1350,9 @@ class SightingStore:
         ignored), so a re-import keeps ids and hit history. With ``replace``
         stored entries missing from ``entries`` are removed. Raises
         ``StoreValidationError("watchlist_duplicate_plate")`` when the import
-        lists a plate twice; nothing is changed then.
+        lists a plate twice; nothing is changed then. ``audit`` makes the
+        audit line from the resulting watchlist; it commits with the import
+        or neither does.
         """
         rows = [_watchlist_values(entry) for entry in entries]
         seen: set[str] = set()
@@ -1301,10 +1376,13 @@ class SightingStore:
                 " enabled = excluded.enabled",
                 rows,
             )
-            return [
+            result = [
                 _watchlist_entry(row)
                 for row in conn.execute(_WATCHLIST_SELECT + " ORDER BY id")
             ]
+            if audit is not None:
+                self._insert_audit(conn, audit(result))
+            return result
 
     def mend_indexes(self, limit: int = 10) -> tuple[list[str], list[str]]:
         """Rebuild indexes that no longer match their tables. Blocking, reads every page.
@@ -1591,12 +1669,33 @@ class SightingStore:
         nor by an explicit purge. ``audit`` makes the audit line from how many
         changed; it commits with the hold or neither does: no hold, and no
         release, exists that the audit log does not name.
+
+        Raises ``StoreValidationError("sighting_not_found")``, naming the
+        first ``NAMED_MISSING_IDS`` missing ids, when any id is no stored
+        sighting, and changes nothing then: a mistyped id must not answer as a
+        hold already there does, and a purge must not slip in between the
+        check and the hold.
         """
+        ids = json.dumps(list(sighting_ids))
         with self._write() as conn:
+            if missing := [
+                row[0]
+                for row in conn.execute(
+                    "SELECT j.value FROM json_each(?) j"
+                    " WHERE NOT EXISTS (SELECT 1 FROM sightings s WHERE s.id = j.value)"
+                    " GROUP BY j.value ORDER BY MIN(j.key) LIMIT ?",
+                    (ids, NAMED_MISSING_IDS + 1),
+                )
+            ]:
+                raise StoreValidationError(
+                    "sighting_not_found",
+                    sighting_id=", ".join(map(str, missing[:NAMED_MISSING_IDS]))
+                    + (", …" if len(missing) > NAMED_MISSING_IDS else ""),
+                )
             changed = conn.execute(
                 "UPDATE sightings SET legal_hold = ? WHERE legal_hold != ?"
                 " AND id IN (SELECT value FROM json_each(?))",
-                (int(held), int(held), json.dumps(list(sighting_ids))),
+                (int(held), int(held), ids),
             ).rowcount
             if audit is not None:
                 self._insert_audit(conn, audit(changed))
