@@ -53,7 +53,7 @@ from .plate_text import is_pattern, lookalike_key
 from .records import Direction, Sighting, WatchlistEntry
 from .store import RouteColumns, SightingStore
 from .store.sighting_store import to_us
-from .validation import real_number, whole_number
+from .validation import REASON, real_number, whole_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -610,8 +610,6 @@ def async_track_watchlist_vehicles(
 
 # --- services ---------------------------------------------------------------------------
 
-_OPTIONAL_REASON = vol.All(cv.string, vol.Strip, vol.Length(max=500))
-
 GET_ROUTE_SCHEMA = vol.Schema(
     {
         vol.Required("plate"): cv.string,
@@ -624,11 +622,11 @@ GET_ROUTE_SCHEMA = vol.Schema(
             whole_number, vol.Range(min=1, max=MAX_ROUTE_SIGHTINGS)
         ),
         vol.Optional("include_lookalikes", default=True): cv.boolean,
-        vol.Optional("reason"): _OPTIONAL_REASON,
+        vol.Required("reason"): REASON,
     }
 )
 WHERE_IS_SCHEMA = vol.Schema(
-    {vol.Required("plate"): cv.string, vol.Optional("reason"): _OPTIONAL_REASON}
+    {vol.Required("plate"): cv.string, vol.Required("reason"): REASON}
 )
 
 
@@ -724,7 +722,7 @@ async def _get_route(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
             "until": response["until"],
             "sightings": route["sighting_count"],
         },
-        reason=call.data.get("reason"),
+        reason=call.data["reason"],
     )
     return response
 
@@ -758,7 +756,7 @@ async def _where_is(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
             "city_status": found.status.state.value,
             "sighting_id": last["sighting_id"] if last else None,
         },
-        reason=call.data.get("reason"),
+        reason=call.data["reason"],
     )
     return {
         "plate": plate,

@@ -67,7 +67,7 @@ from .store import (
     WatchlistHit,
 )
 from .store.export import write_replacing
-from .validation import ROW_ID, real_number, utf8_string, whole_number
+from .validation import REASON, ROW_ID, real_number, utf8_string, whole_number
 
 ATTR_FILE_PATH = "file_path"
 ATTR_VEHICLE_BOX = "vehicle_box"
@@ -90,8 +90,6 @@ SERVICE_EXPORT_SIGHTINGS = "export_sightings"
 SERVICE_PURGE_SIGHTINGS = "purge_sightings"
 SERVICE_SET_LEGAL_HOLD = "set_legal_hold"
 SERVICE_AUDIT_LOG = "audit_log"
-
-_REASON = vol.All(utf8_string, vol.Strip, vol.Length(min=3, max=500))
 
 READ_PLATES_SCHEMA = vol.Schema(
     {
@@ -170,7 +168,7 @@ _SELECTION: dict[vol.Marker, Any] = {
 SEARCH_SCHEMA = vol.Schema(
     {
         **_SELECTION,
-        vol.Required("reason"): _REASON,
+        vol.Required("reason"): REASON,
         vol.Optional("sort", default=SearchSort.NEWEST.value): vol.In(
             [s.value for s in SearchSort]
         ),
@@ -181,14 +179,14 @@ SEARCH_SCHEMA = vol.Schema(
     }
 )
 EXPORT_SCHEMA = vol.Schema(
-    {**_SELECTION, vol.Required("reason"): _REASON, vol.Required("folder"): utf8_string}
+    {**_SELECTION, vol.Required("reason"): REASON, vol.Required("folder"): utf8_string}
 )
 PURGE_SCHEMA = vol.Schema(
     {
         vol.Optional("plate"): utf8_string,
         vol.Optional("since"): cv.datetime,
         vol.Optional("until"): cv.datetime,
-        vol.Required("reason"): _REASON,
+        vol.Required("reason"): REASON,
     }
 )
 LEGAL_HOLD_SCHEMA = vol.Schema(
@@ -197,7 +195,7 @@ LEGAL_HOLD_SCHEMA = vol.Schema(
             cv.ensure_list, [ROW_ID], vol.Length(min=1)
         ),
         vol.Optional("held", default=True): cv.boolean,
-        vol.Required("reason"): _REASON,
+        vol.Required("reason"): REASON,
     }
 )
 AUDIT_LOG_SCHEMA = vol.Schema(
@@ -1081,16 +1079,6 @@ SERVICES: tuple[tuple[str, ServiceHandler, vol.Schema, SupportsResponse], ...] =
 )
 
 
-def _justified(schema: vol.Schema) -> vol.Schema:
-    """Return a route service's schema with a reason required, as a search's is.
-
-    Where one car went, and where it is now, is as personal as a search for
-    it: the audit line must say why, not only who and which plate. The
-    dashboard card sends one; no blueprint calls these services.
-    """
-    return schema.extend({vol.Required("reason"): _REASON})
-
-
 def _store_errors_translated(handler: ServiceHandler) -> ServiceHandler:
     """Give a store error that a handler lets through the translated error ``_store_call`` gives.
 
@@ -1137,11 +1125,7 @@ def _finished_before_unload(handler: ServiceHandler) -> ServiceHandler:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register plate_tracker's services."""
-    route_services = (
-        (name, handler, _justified(schema), supports_response)
-        for name, handler, schema, supports_response in ROUTE_SERVICES
-    )
-    for name, handler, schema, supports_response in (*SERVICES, *route_services):
+    for name, handler, schema, supports_response in (*SERVICES, *ROUTE_SERVICES):
         hass.services.async_register(
             DOMAIN,
             name,

@@ -67,3 +67,11 @@ def utf8_string(value: Any) -> str:
     if not storable_text(string):
         raise vol.Invalid("expected text without lone surrogates (not UTF-8)")
     return string
+
+
+REASON = vol.All(utf8_string, vol.Strip, vol.Length(min=3, max=500))
+"""Why personal data is read or changed: kept in the audit log for good.
+
+Searches, exports and route lookups (where one car went, where it is now,
+as personal as a search for it) require one.
+"""
