@@ -72,6 +72,8 @@ MAX_PASS_READS = 200
 """Reads a pass keeps for its consensus, the surest: memory stays bounded however
 long an event goes on (a car parked in view, an event whose end was lost)."""
 MAX_OPEN_PASSES = 256
+"""Passes open at once; past it, the one whose latest frame came longest ago ends
+(its end was lost), so a car still in view keeps its pass."""
 SAME_EVENT_WITHIN = timedelta(microseconds=SAME_EVENT_WITHIN_US)
 """How far apart two frames with one NVR event id may be and be one pass.
 
@@ -205,8 +207,9 @@ class PipelineCounters:
     frames_rejected: int = 0
     """Images the engine could not decode (corrupt, truncated, too large)."""
     frames_engine_unavailable: int = 0
-    """Frames the engine server could not read (down, unreachable, refusing the token);
-    the NVR's own read of such a frame is still stored."""
+    """Frames the engine could not read (its server down, unreachable, refusing the
+    token; an engine that failed on the frame); the NVR's own read of such a frame
+    is still stored."""
     reads_below_threshold: int = 0
     watched_below_threshold: int = 0
     """Reads below the minimum confidence kept because they match a watched plate
@@ -729,6 +732,18 @@ class SightingPipeline:
                     self._engine_down_since = min(
                         time.time(), frame.seen_at.timestamp()
                     )
+            except Exception:
+                # The engine failed on this image some other way (an inference
+                # runtime error, out of memory): not the image's fault, nor the
+                # NVR's read's, which stands as it does when a server is down.
+                self.counters.frames_engine_unavailable += 1
+                if not may_spool or not frame.anpr_plate:
+                    raise  # logged by the worker, or heard by the caller
+                _LOGGER.exception(
+                    "The engine failed on a frame of camera %s; the plate the NVR"
+                    " read itself is stored",
+                    frame.camera,
+                )
             else:
                 engine_read_plate = bool(reads)
                 if (since := self._engine_down_since) is not None:
@@ -893,6 +908,10 @@ class SightingPipeline:
             )
             while len(self._passes) > MAX_OPEN_PASSES:
                 self._finish_pass(*self._passes.popitem(last=False))
+        else:
+            # Kept in order of their latest frame: the limit ends the passes
+            # that went quiet (an end lost), never a car still in view.
+            self._passes.move_to_end(key)
         state.last_seen = frame.seen_at
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
