@@ -986,6 +986,9 @@ class SightingPipeline:
             seen_at=state.first_seen,
             direction=direction,
             reader=state.reader,
+            # The pass's vote over more frames replaces what it stored before,
+            # though one confident frame may have scored higher than the vote.
+            revises=state.sighting is not None,
         )
         if sighting is None:
             state.spooled_direction = direction
@@ -1005,8 +1008,13 @@ class SightingPipeline:
         seen_at: datetime | None = None,
         direction: Direction | None = None,
         reader: Reader = Reader.ENGINE,
+        revises: bool = False,
     ) -> tuple[Sighting | None, bool]:
-        """Store a sighting; return it (None when it went to the spool) and whether it is new."""
+        """Store a sighting; return it (None when it went to the spool) and whether it is new.
+
+        ``revises``: the pass stored this event's sighting before, and this read
+        replaces it (``NewSighting.revises``).
+        """
         new = NewSighting(
             camera=frame.camera,
             seen_at=seen_at or frame.seen_at,
@@ -1020,6 +1028,7 @@ class SightingPipeline:
             direction=frame.direction if direction is None else direction,
             alternatives=read.alternatives,
             reader=reader,
+            revises=revises,
             crop_jpeg=evidence.crop_jpeg if evidence is not None else None,
             snapshot_jpeg=snapshot,
         )

@@ -60,6 +60,12 @@ class NewSighting:
     direction: Direction = Direction.UNKNOWN
     alternatives: tuple[tuple[str, float], ...] = ()
     reader: Reader = Reader.ENGINE
+    revises: bool = False
+    """A later write of the pass that stored this event's sighting: it replaces the
+    stored read whatever its confidence (the pass's vote over more frames is the
+    better read, though a single confident frame may have scored higher). Other
+    writes of a stored event (a replay, a second read of it after a restart)
+    replace it only when more confident."""
     crop_jpeg: bytes | None = field(default=None, repr=False, compare=False)
     snapshot_jpeg: bytes | None = field(default=None, repr=False, compare=False)
 

@@ -56,11 +56,48 @@ def test_characters_combine_across_frames() -> None:
 
 def test_agreement_raises_confidence() -> None:
     """More agreeing frames mean more confidence, never above 1."""
-    two = combine_reads([_read("AE1455KH", 0.7)] * 2)
-    five = combine_reads([_read("AE1455KH", 0.7)] * 5)
+    frames = [_read("AE1455KH", 0.7, box=(10 * n, 0, 10 * n + 10, 5)) for n in range(5)]
+    two = combine_reads(frames[:2])
+    five = combine_reads(frames)
     assert two is not None
     assert five is not None
     assert two.confidence < five.confidence <= 1.0
+
+
+def test_a_pass_is_surer_than_one_of_its_frames_on_the_same_scale() -> None:
+    """The vote's confidence compares with one frame's, as the store and thresholds do.
+
+    It was a product of per-place shares: two frames agreeing at 0.9 gave
+    0.14, lower than either frame, so the store kept the first frame's read
+    over the pass's vote, and a pass of several agreeing frames showed 14 %.
+    """
+    one = combine_reads([_read("AE1234BK", 0.9)])
+    assert one is not None
+    assert one.confidence == 0.9
+    # Frames at other places of the picture (the car moved) are evidence each.
+    two = combine_reads(
+        [_read("AE1234BK", 0.9), _read("AE1234BK", 0.9, box=(40, 20, 50, 25))]
+    )
+    assert two is not None
+    assert two.confidence == 0.99
+    # The same read sent again (an NVR's own, with each event message) is not.
+    repeated = combine_reads([_read("AE1234BK", 0.9)] * 3)
+    assert repeated is not None
+    assert repeated.confidence == 0.9
+    split = combine_reads([_read("AE1234BX", 0.9), _read("AE1234BK", 0.85)])
+    later = (40, 20, 50, 25)
+    outvoted = combine_reads(
+        [
+            _read("AE1234BX", 0.9),
+            _read("AE1234BK", 0.85),
+            _read("AE1234BK", 0.85, box=later),
+        ]
+    )
+    assert split is not None
+    assert outvoted is not None
+    assert (split.text, outvoted.text) == ("AE1234BX", "AE1234BK")
+    # A place the frames disagree on costs its share of the vote.
+    assert split.confidence < 0.6 < outvoted.confidence < one.confidence
 
 
 def test_stray_extra_character_is_aligned() -> None:

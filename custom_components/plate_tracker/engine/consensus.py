@@ -18,8 +18,6 @@ from .types import PlateRead
 
 _FORMAT_BY_NAME = {plate_format.name: plate_format for plate_format in FORMATS}
 
-PRIOR_WEIGHT = 0.5
-"""Pseudo-weight of "something else" at every position: one frame never means certainty."""
 MAX_ALTERNATIVES = 5
 MAX_PLATES = 8
 """Different plates told apart in one pass: two cars, a sign or a sticker read too.
@@ -58,12 +56,22 @@ def combine_reads(reads: Sequence[PlateRead]) -> PlateRead | None:
             votes[position][char] += _weight(read)
 
     chosen: list[str] = []
-    confidence = 1.0
+    least_share = 1.0
     for position_votes in votes:
         char, weight = max(position_votes.items(), key=lambda item: item[1])
         chosen.append(char)
-        confidence *= weight / (sum(position_votes.values()) + PRIOR_WEIGHT)
+        least_share = min(least_share, weight / math.fsum(position_votes.values()))
     text = "".join(chosen)
+    # How sure the pass is, on the scale of one frame's read (which the store
+    # and the minimum confidence compare it with): the chance that not every
+    # frame that voted is wrong, times the least share of the vote the chosen
+    # character got at any place. Agreeing frames raise it (two of 0.9 give
+    # 0.99; one gives its own 0.9); a place where they disagree lowers it.
+    # The same read repeated (an NVR's own read, sent again with each of its
+    # event's messages) is one piece of evidence, not several.
+    evidence_reads = {(read.text, read.confidence, read.box) for read, _ in voters}
+    all_wrong = math.prod(1.0 - min(conf, 1.0) for _, conf, _ in evidence_reads)
+    confidence = (1.0 - all_wrong) * least_share
     of_length = [read for read, _ in voters if len(read.text) == length]
     # Per-position votes can mix look-alikes from reads of different formats;
     # fold the result back into the format the reads agree on.

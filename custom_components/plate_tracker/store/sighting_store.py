@@ -540,7 +540,7 @@ class SightingStore:
             if existing is not None:
                 sighting_id, confidence, old_plate_id, seen_us, old_direction = existing
                 direction = direction or old_direction
-                if new.confidence > confidence:
+                if new.revises or new.confidence > confidence:
                     plate_id = self._plate_id(conn, plate)
                     conn.execute(
                         "UPDATE sightings SET plate_id = ?, raw = ?, confidence = ?,"
