@@ -65,12 +65,17 @@ def test_spooled_sightings_survive_a_restart_complete_and_in_order(
     """What the spool took is what a later start replays: every field, the images, the order."""
     path = tmp_path / "plate_tracker.spool.jsonl"
     spool = SightingSpool.open(path)
-    first, second = sighting("AE1234BK"), sighting("KA7777OO", at=5)
+    # The second is a pass's later write: replayed, it still replaces the pass's sighting.
+    first, second = (
+        sighting("AE1234BK"),
+        replace(sighting("KA7777OO", at=5), revises=True),
+    )
     spool.append(first)
     spool.append(second)
 
     reopened = SightingSpool.open(path)
     assert waiting(reopened) == [first, second]
+    assert [e.revises for e in waiting(reopened)] == [False, True]
     assert [e.snapshot_jpeg for e in waiting(reopened)] == [
         first.snapshot_jpeg,
         second.snapshot_jpeg,
@@ -83,10 +88,16 @@ def test_a_line_spooled_before_the_reader_was_kept_is_the_engines(
 ) -> None:
     """A spool written by the previous version is replayed after an upgrade, not skipped."""
     path = tmp_path / "plate_tracker.spool.jsonl"
-    line = sighting_to_line(sighting("AE1234BK")).replace(',"reader":"nvr"', "")
+    line = (
+        sighting_to_line(sighting("AE1234BK"))
+        .replace(',"reader":"nvr"', "")
+        .replace(',"revises":false', "")
+    )
+    assert '"revises"' not in line
     path.write_text(line + "\n", encoding="utf-8")
     (entry,) = waiting(SightingSpool.open(path))
     assert entry.reader is Reader.ENGINE
+    assert entry.revises is False
     assert entry.plate == "AE1234BK"
 
 

@@ -104,6 +104,7 @@ def sighting_to_line(new: NewSighting, **extra: str) -> str:
             "direction": new.direction.value,
             "alternatives": [list(pair) for pair in new.alternatives],
             "reader": new.reader.value,
+            "revises": new.revises,
             "crop_jpeg": _b64(new.crop_jpeg),
             "snapshot_jpeg": _b64(new.snapshot_jpeg),
             **extra,
@@ -142,6 +143,8 @@ def sighting_from_line(line: str, *, images: bool = True) -> NewSighting:
             ),
             # Lines spooled before the reader was kept were all the engine's.
             reader=Reader(data.get("reader", Reader.ENGINE)),
+            # A pass's later write replaces its sighting when replayed too.
+            revises=data.get("revises") is True,
             crop_jpeg=decode(data["crop_jpeg"]),
             snapshot_jpeg=decode(data["snapshot_jpeg"]),
         )
