@@ -54,3 +54,38 @@ async def test_an_import_running_while_the_hub_reloads_is_finished_and_audited(
     assert new_store is not store
     assert [entry.plate for entry in new_store.watchlist()] == ["BC5512HP"]
     assert [line.action for line in new_store.audit_log()] == ["watchlist_import"]
+
+
+async def test_work_started_by_finishing_work_is_awaited_before_the_store_closes(
+    hass: HomeAssistant, init_folder: MockConfigEntry
+) -> None:
+    """An unload waits for the work its tracked work starts as it finishes.
+
+    A watchlist import finishing during the unload has the new vehicles
+    located: tracked work started while the unload already waited. It ran on
+    the closed store ("the sighting store is not open").
+    """
+    runtime = init_folder.runtime_data
+    store, hub = runtime.store, runtime.hub
+    release = asyncio.Event()
+    outcome: list[Any] = []
+
+    async def locate() -> None:
+        await asyncio.sleep(0.1)
+        try:
+            outcome.append(await hass.async_add_executor_job(store.watchlist))
+        except RuntimeError as err:
+            outcome.append(err)
+
+    async def importing() -> None:
+        await release.wait()
+        hub.async_run_tracked(locate(), "locate the new vehicles")
+
+    hub.async_run_tracked(importing(), "an import under way")
+    reloading = hass.async_create_task(
+        hass.config_entries.async_reload(init_folder.entry_id)
+    )
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await reloading
+    assert outcome == [[]], outcome

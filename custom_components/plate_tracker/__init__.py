@@ -522,5 +522,7 @@ async def _async_finish_work(runtime: PlateTrackerRuntimeData) -> None:
         pipeline_task.cancel()
         await asyncio.gather(pipeline_task, return_exceptions=True)
     # Matching and route work already started for announced sightings is finished, not
-    # cut off: it writes watchlist hits the police rely on.
-    await asyncio.gather(*runtime.hub.pending, return_exceptions=True)
+    # cut off: it writes watchlist hits the police rely on. Work that finishes may
+    # start more (a watchlist import has the new vehicles located), awaited too.
+    while pending := [task for task in runtime.hub.pending if not task.done()]:
+        await asyncio.gather(*pending, return_exceptions=True)

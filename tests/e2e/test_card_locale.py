@@ -116,6 +116,7 @@ LANGUAGE_SCRIPT = """async () => {
   card._receive({ initial: true, sightings: [
     { sighting_id: 1, plate: "AA0001AA", camera: "gate", seen_at: "2026-11-27T06:00:00+00:00",
       confidence: 0.9, direction: "approaching" }] });
+  card.shadowRoot.getElementById("reason").value = "case 42";  // a route lookup needs one
   await card._showRoute("AA0001AA");
   card.hass = { language: "uk", callWS };
   const root = card.shadowRoot;
