@@ -767,3 +767,76 @@ async def test_an_engine_token_home_assistant_cannot_save_is_refused(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_ENGINE_TOKEN: "text_not_storable"}
     assert CONF_ENGINE_TOKEN not in folder_entry.options
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        # re.compile raises OverflowError for a count past its limit...
+        r"^(?P<camera>\w{4294967296})",
+        # ...and RecursionError for groups nested deeper than Python recurses.
+        "(" * 2000 + "?P<camera>x" + ")" * 2000,
+    ],
+)
+async def test_a_filename_pattern_python_cannot_compile_is_named_on_the_form(
+    hass: HomeAssistant, folder_entry: MockConfigEntry, pattern: str
+) -> None:
+    """A pattern ``re`` refuses with OverflowError or RecursionError is an invalid pattern, not a crash.
+
+    Only re.error was expected: the step failed with "Unknown error" and the
+    settings typed on the form were lost.
+    """
+    folder_entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(folder_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    options = {
+        CONF_MIN_CONFIDENCE: 0.6,
+        CONF_PUBLISH_AFTER: 2.0,
+        CONF_REGIONS: ["ua"],
+        CONF_QUEUE_SIZE: 16,
+        CONF_THREADS: 2,
+        CONF_PARALLEL_READS: 2,
+        CONF_FILENAME_PATTERN: pattern,
+        CONF_KEEP_FILES: False,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_FILENAME_PATTERN: "invalid_pattern"}
+
+    options[CONF_FILENAME_PATTERN] = r"^(?P<camera>\w+?)-"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert folder_entry.options == options
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.parametrize("prefix", ["frig\x00ate", "frig\x01ate", "frigate\x7f"])
+async def test_a_prefix_mqtt_cannot_subscribe_to_is_refused(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker, prefix: str
+) -> None:
+    """A prefix with a NUL or control character is no MQTT topic: named on the form, before Frigate is asked.
+
+    Home Assistant's MQTT integration refuses such a topic in its own
+    services; a broker closes the connection of a client that sends a NUL in
+    a topic (MQTT 3.1.1, 1.5.3), which here would be Home Assistant's only one.
+    """
+    aioclient_mock.get(f"{FRIGATE_URL}/api/version", text="0.16.0")
+    aioclient_mock.get(f"{FRIGATE_URL}/api/stats", json={})
+    flow_id = await _frigate_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: prefix}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"}
+    assert aioclient_mock.call_count == 0
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_FRIGATE_URL: FRIGATE_URL, CONF_MQTT_PREFIX: "frigate"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY

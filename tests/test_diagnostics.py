@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from http import HTTPStatus
+import json
+from pathlib import Path
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -18,10 +23,31 @@ from pytest_homeassistant_custom_component.typing import (
 )
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.plate_tracker.const import (
+    CONF_ALLOW_REMOTE,
+    CONF_ANPR_CAMERA,
+    CONF_INBOX,
+    CONF_READ_PICTURES,
+    CONF_SOURCE,
+    DOMAIN,
+    SOURCE_ANPR,
+    SOURCE_FOLDER,
+    SUBENTRY_SOURCE,
+)
 from custom_components.plate_tracker.records import NewSighting
+from custom_components.plate_tracker.routes import (
+    CONF_CAMERA_NAME,
+    CONF_CAMERAS,
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_ROLE,
+)
 
 from .conftest import FRIGATE_URL
-from .helpers import wait_until
+from .helpers import record_and_announce, wait_until
+from .store.conftest import sighting
+
+WEBHOOK_ID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 
 async def test_diagnostics_redact_plates(
@@ -86,3 +112,87 @@ async def test_diagnostics_redact_the_frigate_login(
     (status,) = diagnostics["source_status"].values()
     assert status["frigate_api"]["available"] is True
     assert await hass.config_entries.async_unload(frigate_entry.entry_id)
+
+
+async def test_the_downloaded_file_holds_no_police_data(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    inbox: Path,
+) -> None:
+    """The file users post on GitHub, as Home Assistant serves it, issues included.
+
+    An ANPR camera's webhook id lets anyone post reads; a watchlist's labels
+    and reasons, plates, event ids and the cameras' places are police data.
+    """
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Plate Tracker",
+        data={},
+        options={
+            CONF_CAMERAS: {
+                "bridge": {
+                    CONF_CAMERA_NAME: "Bridge",
+                    CONF_LATITUDE: 50.4501,
+                    CONF_LONGITUDE: 30.5234,
+                    CONF_ROLE: "inside",
+                }
+            }
+        },
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="Inbox plate_inbox",
+                unique_id=f"folder:{inbox}",
+                data={CONF_SOURCE: SOURCE_FOLDER, CONF_INBOX: "plate_inbox"},
+            ),
+            ConfigSubentryData(
+                subentry_type=SUBENTRY_SOURCE,
+                title="ANPR exit_north",
+                unique_id="anpr:exit_north",
+                data={
+                    CONF_SOURCE: SOURCE_ANPR,
+                    CONF_ANPR_CAMERA: "exit_north",
+                    CONF_READ_PICTURES: False,
+                    CONF_ALLOW_REMOTE: False,
+                    CONF_WEBHOOK_ID: WEBHOOK_ID,
+                },
+            ),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        DOMAIN,
+        "watchlist_add",
+        {"plate": "AE1234BK", "label": "Stolen Skoda", "reason": "Case 42/2026"},
+        blocking=True,
+    )
+    await record_and_announce(
+        hass,
+        entry,
+        sighting(
+            plate="AE1234BK",
+            event_id="1700000000.1-abc",
+            alternatives=(("AE1234BX", 0.02),),
+        ),
+    )
+    assert await async_setup_component(hass, "diagnostics", {})
+    client = await hass_client()
+    response = await client.get(f"/api/diagnostics/config_entry/{entry.entry_id}")
+    assert response.status == HTTPStatus.OK
+    text = await response.text()
+    assert json.loads(text)["data"]["last_sightings"]["bridge"]["camera"] == "bridge"
+    for secret in (
+        WEBHOOK_ID,
+        "AE1234B",
+        "Stolen Skoda",
+        "Case 42/2026",
+        "1700000000.1-abc",
+        "50.4501",
+        "30.5234",
+        'plate_inbox"',
+    ):
+        assert secret not in text
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()

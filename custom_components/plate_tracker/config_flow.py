@@ -14,7 +14,8 @@ import re
 import sqlite3
 from typing import Any
 
-from homeassistant.components import webhook
+from homeassistant.components import mqtt, webhook
+from homeassistant.components.http import KEY_HASS_USER
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -31,6 +32,7 @@ from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.http import current_request
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -247,6 +249,23 @@ async def _validate_engine(hass: HomeAssistant, url: str, token: str) -> dict[st
     return {}
 
 
+def _valid_mqtt_prefix(prefix: str) -> bool:
+    """Whether the source can subscribe below ``prefix``: no wildcard, space or control character.
+
+    MQTT's own check refuses a NUL or control character; a broker closes the
+    connection of a client that sends a NUL in a topic, and Home Assistant has
+    one connection for every integration.
+    """
+    topics = prefix.strip("/")
+    if not _MQTT_PREFIX.match(topics):
+        return False
+    try:
+        mqtt.valid_subscribe_topic(f"{topics}/events")
+    except vol.Invalid:
+        return False
+    return True
+
+
 async def _validate_frigate(
     hass: HomeAssistant, user_input: dict[str, Any]
 ) -> dict[str, str]:
@@ -254,7 +273,7 @@ async def _validate_frigate(
     url = _http_url(user_input[CONF_FRIGATE_URL])
     if url is None:
         errors[CONF_FRIGATE_URL] = "invalid_url"
-    if not _MQTT_PREFIX.match(user_input[CONF_MQTT_PREFIX].strip("/")):
+    if not _valid_mqtt_prefix(user_input[CONF_MQTT_PREFIX]):
         errors[CONF_MQTT_PREFIX] = "invalid_mqtt_prefix"
     if errors:
         return errors
@@ -726,7 +745,9 @@ class PlateTrackerOptionsFlow(OptionsFlow):
             if is_folder:
                 try:
                     compile_filename_pattern(user_input[CONF_FILENAME_PATTERN])
-                except (re.error, ValueError):
+                except (re.error, ValueError, OverflowError, RecursionError):
+                    # OverflowError: a count past re's limit, \w{4294967296};
+                    # RecursionError: groups nested thousands deep.
                     errors[CONF_FILENAME_PATTERN] = "invalid_pattern"
             if not errors:
                 return self._save(user_input)
@@ -1025,6 +1046,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                 self.config_entry.options, runtime.hub.known_cameras
             )
             cameras: tuple[str, ...] = ()
+            user_id = flow_user_id()
             try:
                 cameras = known.resolve([user_input.get("cameras", "")])
             except MatchingValidationError as err:
@@ -1041,6 +1063,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                             audit=lambda stored: _options_audit_line(
                                 "watchlist_add",
                                 {"plate": stored.plate, "label": stored.label},
+                                user_id,
                             ),
                         )
                     )
@@ -1079,6 +1102,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
         if user_input is not None:
             store = self._runtime().store
             chosen = [int(entry_id) for entry_id in user_input["entries"]]
+            user_id = flow_user_id()
             try:
                 await self.hass.async_add_executor_job(
                     partial(
@@ -1092,6 +1116,7 @@ class PlateTrackerOptionsFlow(OptionsFlow):
                                 "entries": chosen,
                                 "plates": [listed.plate for listed in removed],
                             },
+                            user_id,
                         ),
                     )
                 )
@@ -1221,10 +1246,27 @@ WATCHLIST_ENTRY_SCHEMA = vol.Schema(
 )
 
 
-def _options_audit_line(action: str, details: dict[str, Any]) -> AuditLine:
+def flow_user_id() -> str | None:
+    """Return the id of the user whose request answers a flow's step; None without one.
+
+    Home Assistant puts no user into the context of an options or a repair
+    flow, but the frontend sends each step in an HTTP request the http
+    component authenticated, and the step runs inside it. Only on the event
+    loop: an executor thread does not see the request.
+    """
+    request = current_request.get()
+    if request is None:
+        return None
+    user = request.get(KEY_HASS_USER)
+    return user.id if user is not None else None
+
+
+def _options_audit_line(
+    action: str, details: dict[str, Any], user_id: str | None
+) -> AuditLine:
     """Return the audit line of a watchlist change made in the options flow."""
     return AuditLine(
-        user_id=None,
+        user_id=user_id,
         action=action,
         details={**details, "via": "options_flow"},
         reason=None,

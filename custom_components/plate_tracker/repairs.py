@@ -26,6 +26,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .config_flow import flow_user_id
 from .coordinator import loaded_hub
 from .database import (
     async_forget_lost_watchlist,
@@ -82,13 +83,14 @@ class WatchlistRestoreFlow(RepairsFlow):
                 return self.async_abort(reason="not_loaded")
             store = entry.runtime_data.store
             priority = Priority(user_input["priority"])
-            user_id = self.context.get("user_id")
+            # Read here, on the event loop: the audit line is made in the executor.
+            user_id = flow_user_id()
 
             def audit_line(
                 added: list[WatchlistEntry], already: list[str]
             ) -> AuditLine:
                 return AuditLine(
-                    user_id=user_id if isinstance(user_id, str) else None,
+                    user_id=user_id,
                     action="watchlist_add",
                     details={
                         "plates": [listed.plate for listed in added],
