@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 import hmac
 import logging
 import queue
@@ -50,11 +51,21 @@ place among the waiting reads (a hung client must not fill them all)."""
 MAX_WAITING_READS = 8
 """Reads queued behind the running ones; more are refused (503) rather than held in
 memory: at 0.1-0.5 s a read, a deeper queue answers too late to be of use."""
+HEAD_TIMEOUT_SECONDS = 10.0
+"""Time a new connection has to send its first request's line and headers, or it is
+hung up on. Aiohttp sets none: each connection that never sent one (a port scanner,
+a broken proxy, an attack) held a socket for good, and enough of them left the
+server unable to accept Home Assistant's reads."""
+KEEPALIVE_SECONDS = 75.0
+"""Time an idle connection is kept for the client's next request (aiohttp's
+``run_app`` default); a next request's head must arrive within it too."""
 
 _READERS: web.AppKey[_Readers] = web.AppKey("readers")
 _TOKEN: web.AppKey[str | None] = web.AppKey("token")
 _WORKER: web.AppKey[ThreadPoolExecutor] = web.AppKey("worker")
 _WAITING: web.AppKey[list[int]] = web.AppKey("waiting")
+_STARTED: web.AppKey[set[object]] = web.AppKey("started")
+"""Connections (aiohttp's request handlers) that have sent a whole request head."""
 
 
 class _Readers:
@@ -94,11 +105,13 @@ def create_app(
 ) -> web.Application:
     """Return the server's application around loaded recognizers: as many reads at once."""
     app = web.Application(
-        client_max_size=MAX_IMAGE_BYTES, middlewares=[_errors_as_json, _authorized]
+        client_max_size=MAX_IMAGE_BYTES,
+        middlewares=[_note_started, _errors_as_json, _authorized],
     )
     app[_READERS] = _Readers(recognizers)
     app[_TOKEN] = token or None
     app[_WAITING] = [0]
+    app[_STARTED] = set()
     app[_WORKER] = ThreadPoolExecutor(
         max_workers=len(recognizers), thread_name_prefix="plate-engine"
     )
@@ -114,6 +127,16 @@ async def _stop_worker(app: web.Application) -> None:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
+
+
+@web.middleware
+async def _note_started(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Note that the request's connection sent a head: it is not hung up on for silence."""
+    request.app[_STARTED].add(request.protocol)
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 @web.middleware
@@ -263,11 +286,80 @@ def serve(
     token: str | None,
     print_fn: Callable[[str], None] = print,
 ) -> None:
-    """Serve until interrupted."""
-    web.run_app(
-        create_app(*recognizers, token=token),
-        host=host,
-        port=port,
-        print=print_fn,
+    """Serve until interrupted (Ctrl+C or SIGTERM)."""
+    app = create_app(*recognizers, token=token)
+    with suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(_serve_until_stopped(app, host, port, print_fn))
+
+
+async def _serve_until_stopped(
+    app: web.Application, host: str, port: int, print_fn: Callable[[str], None]
+) -> None:
+    runner = await start_server(app, host=host, port=port, handle_signals=True)
+    print_fn(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def start_server(
+    app: web.Application, *, host: str, port: int, handle_signals: bool = False
+) -> web.AppRunner:
+    """Start serving ``app`` (from ``create_app``); ``cleanup()`` on the runner stops it.
+
+    ``web.run_app`` is not used: a connection that sends no request head
+    within HEAD_TIMEOUT_SECONDS is hung up on here, which needs the server's
+    list of connections.
+    """
+    runner = web.AppRunner(
+        app,
         access_log=None,
+        handle_signals=handle_signals,
+        keepalive_timeout=KEEPALIVE_SECONDS,
     )
+    guards: list[asyncio.Task[None]] = []
+
+    async def stop_guard(_: web.Application) -> None:
+        for guard in guards:
+            guard.cancel()
+
+    app.on_shutdown.append(stop_guard)
+    await runner.setup()
+    if runner.server is not None:
+        guards.append(
+            asyncio.create_task(
+                _hang_up_on_silent_connections(runner.server, app[_STARTED])
+            )
+        )
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+async def _hang_up_on_silent_connections(
+    server: web.Server, started: set[object]
+) -> None:
+    """Close connections that sent no request head within HEAD_TIMEOUT_SECONDS, for good.
+
+    Connections that sent one are aiohttp's to keep or close (KEEPALIVE_SECONDS),
+    and a body that does not arrive is answered 408 (BODY_TIMEOUT_SECONDS).
+    """
+    loop = asyncio.get_running_loop()
+    opened: dict[object, float] = {}
+    while True:
+        await asyncio.sleep(HEAD_TIMEOUT_SECONDS / 4)
+        now = loop.time()
+        connections = server.connections
+        # Seen first at this pass at the latest: hung up on within 1.25 x the time.
+        opened = {connection: opened.get(connection, now) for connection in connections}
+        started.intersection_update(connections)
+        for connection in connections:
+            if (
+                connection not in started
+                and now - opened[connection] >= HEAD_TIMEOUT_SECONDS
+            ):
+                connection.force_close()
