@@ -378,6 +378,16 @@ async def test_leaving_and_entering_the_city_fire_events(
     assert event.data["status"]["state"] == "left"
     assert event.data["status"]["reason"] == "exit_leaving"
     assert event.data["status"]["decided_by"]["id"] == leaving.id
+    # What a hit carries goes with it: the read, its picture links, the recent route.
+    assert event.data["sighting_id"] == leaving.id
+    assert event.data["read_plate"] == PLATE
+    assert "crop_url" in event.data
+    assert "snapshot_url" in event.data
+    assert [seen["camera"] for seen in event.data["recent_sightings"]] == [
+        "gate_north",
+        "gate_north",
+        "centre",
+    ]
     assert hits[-1].data["sighting_id"] == passing.id  # one alert per pass
     sensor = hass.states.get(sensor_id)
     assert sensor.attributes["sighting_id"] == leaving.id

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
 import secrets
+import sqlite3
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
@@ -408,18 +409,15 @@ class WatchlistAlerts:
                 )
         return restored
 
-    def _recent_sightings(
-        self, hit: WatchlistHit, sighting: Sighting
-    ) -> list[RouteRow]:
-        """Return the latest sightings of the vehicle a hit is about, newest first (blocking).
+    def _recent_sightings(self, plate: str, sighting: Sighting) -> list[RouteRow]:
+        """Return the latest sightings of the vehicle ``plate``, newest first (blocking).
 
-        The vehicle is the listed plate, or for a pattern the read that matched,
+        ``plate`` is the listed plate, or for a pattern the read that matched,
         with its look-alike misreads, as a route joins them; reads within one
-        edit may be other cars and are left out. The sighting that matched is
-        among them even when it is not one of those reads (an alternative or a
-        one-edit hit), unless the list is full of newer ones.
+        edit may be other cars and are left out. ``sighting`` (the one alerted
+        on) is among them even when it is not one of those reads (an
+        alternative or a one-edit hit), unless the list is full of newer ones.
         """
-        plate = hit.read_plate if is_pattern(hit.listed_plate) else hit.listed_plate
         # Read again should a purge erase part of the route between its two reads.
         rows = {
             row[0]: row
@@ -445,11 +443,69 @@ class WatchlistAlerts:
             :RECENT_SIGHTINGS
         ]
 
+    def _evidence(self, sighting: Sighting, recent: list[RouteRow]) -> dict[str, Any]:
+        """Return a sighting's signed picture links and the vehicle's recent sightings."""
+        return {
+            "crop_url": self.image_url(sighting.id, "crop")
+            if sighting.has_crop
+            else None,
+            "snapshot_url": (
+                self.image_url(sighting.id, "snapshot")
+                if sighting.has_snapshot
+                else None
+            ),
+            "recent_sightings": [
+                {
+                    "camera": camera,
+                    "camera_name": self.camera_names.get(camera, camera),
+                    "seen_at": datetime.fromtimestamp(seen_at, UTC).isoformat(),
+                    "direction": direction,
+                    "confidence": round(confidence, 4),
+                }
+                for _, camera, seen_at, _, confidence, direction, _ in recent
+            ],
+        }
+
+    async def async_evidence(self, plate: str, sighting_id: int) -> dict[str, Any]:
+        """Return what a hit carries besides the hit: the read, its pictures, the recent route.
+
+        For a city exit or entry (the sighting that decided it, of the vehicle
+        ``plate``), so that the police get it with the picture and the route a
+        hit has, without a lookup of their own. A store that cannot be read
+        costs the evidence, never the event.
+        """
+
+        def read() -> tuple[Sighting, list[RouteRow]] | None:
+            if (sighting := self.store.get(sighting_id)) is None:
+                return None  # purged since it decided
+            return sighting, self._recent_sightings(plate, sighting)
+
+        try:
+            found = await self.hass.async_add_executor_job(read)
+        except (sqlite3.Error, StoreValidationError) as err:
+            _LOGGER.warning(
+                "The pictures and recent sightings of %s could not be read for its "
+                "city event, which goes out without them: %s",
+                plate,
+                err,
+            )
+            return {}
+        if found is None:
+            return {}
+        sighting, recent = found
+        return {
+            "sighting_id": sighting.id,
+            "read_plate": sighting.plate,
+            "confidence": round(sighting.confidence, 4),
+            **self._evidence(sighting, recent),
+        }
+
     async def _payload(
         self, hit_id: int, sighting: Sighting, hit: WatchlistHit
     ) -> dict[str, Any]:
+        plate = hit.read_plate if is_pattern(hit.listed_plate) else hit.listed_plate
         recent = await self.hass.async_add_executor_job(
-            self._recent_sightings, hit, sighting
+            self._recent_sightings, plate, sighting
         )
         return {
             "config_entry_id": self.entry_id,
@@ -462,29 +518,12 @@ class WatchlistAlerts:
             "seen_at": sighting.seen_at.isoformat(),
             "direction": sighting.direction.value,
             "confidence": round(sighting.confidence, 4),
-            "crop_url": self.image_url(sighting.id, "crop")
-            if sighting.has_crop
-            else None,
-            "snapshot_url": (
-                self.image_url(sighting.id, "snapshot")
-                if sighting.has_snapshot
-                else None
-            ),
             "city_status": (
                 await self.city_status(sighting.plate)
                 if self.city_status
                 else "unknown"
             ),
-            "recent_sightings": [
-                {
-                    "camera": camera,
-                    "camera_name": self.camera_names.get(camera, camera),
-                    "seen_at": datetime.fromtimestamp(seen_at, UTC).isoformat(),
-                    "direction": direction,
-                    "confidence": round(confidence, 4),
-                }
-                for _, camera, seen_at, _, confidence, direction, _ in recent
-            ],
+            **self._evidence(sighting, recent),
         }
 
     @callback

@@ -387,14 +387,21 @@ class RouteTracker:
                 )
             ):
                 tz = dt_util.get_default_time_zone()
-                for listed in self._watched.get(plate, ()):
-                    # An entry that is disabled, expired, or limited to other
-                    # cameras or hours than the deciding sighting's keeps its
-                    # vehicle's tracker and city status up to date, but
-                    # announcing is alerting: it alerts where a hit would.
-                    if is_active(listed, decided.camera, decided.seen_at, tz):
+                # An entry that is disabled, expired, or limited to other cameras
+                # or hours than the deciding sighting's keeps its vehicle's
+                # tracker and city status up to date, but announcing is
+                # alerting: it alerts where a hit would.
+                if announced := [
+                    listed
+                    for listed in self._watched.get(plate, ())
+                    if is_active(listed, decided.camera, decided.seen_at, tz)
+                ]:
+                    # The picture and recent route go with it, as with a hit.
+                    evidence = await self.alerts.async_evidence(plate, decided.id)
+                    for listed in announced:
                         self.alerts.async_fire_event(
-                            _STATE_EVENTS[state], self._event_payload(listed, found)
+                            _STATE_EVENTS[state],
+                            {**self._event_payload(listed, found), **evidence},
                         )
             async_dispatcher_send(self.hass, self.signal, plate)
 
