@@ -454,8 +454,16 @@ def test_eval_at_the_floor_passes(
         (["eval", "{data}"], "--floor", "[0.5]", "not a JSON object"),
         (["bench", "--images", "1"], "--baseline", None, "No such file"),
         (["serve", "--port", "1"], "--token-file", None, "No such file"),
+        (["serve", "--port", "1"], "--token-file", "\n", "holds no token"),
     ],
-    ids=["floor-missing", "floor-not-json", "floor-a-list", "baseline", "token"],
+    ids=[
+        "floor-missing",
+        "floor-not-json",
+        "floor-a-list",
+        "baseline",
+        "token",
+        "token-empty",
+    ],
 )
 def test_an_option_file_that_cannot_be_used_stops_the_command_first(
     model_dir: Path,
@@ -483,6 +491,63 @@ def test_an_option_file_that_cannot_be_used_stops_the_command_first(
     assert captured.out == ""
     assert f"argument {option}: " in captured.err
     assert reason in captured.err
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ([], None, "no token: give --token-file"),
+        ([], "", "no token: give --token-file"),
+        (["--no-token"], "s3cret", "--no-token and a token cannot go together"),
+    ],
+    ids=["no-token", "empty-environment", "both"],
+)
+def test_the_engine_server_is_open_only_when_asked_to_be(
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[list[str], str | None, str],
+) -> None:
+    """`serve` without a token read plates for any client, with a warning only.
+
+    A forgotten token file or variable made an open server. It now refuses to
+    start unless ``--no-token`` says so, before any model is loaded.
+    """
+    arguments, environment, reason = case
+    if environment is None:
+        monkeypatch.delenv("PLATE_TRACKER_ENGINE_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("PLATE_TRACKER_ENGINE_TOKEN", environment)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(cli, "serve", never)
+    monkeypatch.setattr(cli, "_recognizer", never)
+
+    code = cli.main(["serve", "--port", "1", "--models", str(model_dir), *arguments])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert reason in captured.err
+
+
+def test_the_engine_server_serves_open_with_no_token(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--no-token`` runs it open, as chosen, and says so."""
+    monkeypatch.delenv("PLATE_TRACKER_ENGINE_TOKEN", raising=False)
+    served: list[str | None] = []
+    monkeypatch.setattr(cli, "_recognizer", lambda args: object())
+    monkeypatch.setattr(
+        cli, "serve", lambda recognizers, **kwargs: served.append(kwargs["token"])
+    )
+
+    code = cli.main(["serve", "--port", "1", "--models", str(model_dir), "--no-token"])
+
+    assert code == 0
+    assert served == [None]
+    assert "any client that reaches this port" in capsys.readouterr().err
 
 
 def test_eval_limit_reads_only_the_first_images(

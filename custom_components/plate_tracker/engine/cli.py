@@ -225,7 +225,13 @@ def _parser() -> argparse.ArgumentParser:
         "--token-file",
         type=_token_file,
         help="file holding the bearer token clients must send (default: "
-        "$PLATE_TRACKER_ENGINE_TOKEN; none: no token asked)",
+        "$PLATE_TRACKER_ENGINE_TOKEN)",
+    )
+    serve.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve without a token: any client that reaches the port reads plates "
+        "(only on a network no one else reaches)",
     )
     serve.set_defaults(run=_serve)
     return parser
@@ -253,11 +259,18 @@ def _json_object_file(text: str) -> dict[str, Any]:
 
 
 def _token_file(text: str) -> str:
-    """Return the token a ``--token-file`` holds, read when the command starts."""
+    """Return the token a ``--token-file`` holds, read when the command starts.
+
+    An empty file is refused: it would otherwise mean "no token", an open
+    server, by a slip (a file not written yet, a wrong path to an empty one).
+    """
     try:
-        return Path(text).read_text(encoding="utf-8").strip()
+        token = Path(text).read_text(encoding="utf-8").strip()
     except (OSError, ValueError) as err:
         raise argparse.ArgumentTypeError(f"cannot read {text}: {err}") from err
+    if not token:
+        raise argparse.ArgumentTypeError(f"{text} holds no token")
+    return token
 
 
 def _perturbation(text: str) -> Perturbation:
@@ -294,6 +307,18 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def _serve(args: argparse.Namespace) -> int:
     token = _token(args)
+    if token and args.no_token:
+        _say("--no-token and a token cannot go together", stream=sys.stderr)
+        return 2
+    if not token and not args.no_token:
+        # The server reads plates of people's cars for whoever asks: it is open
+        # only when someone chose so, never because a token was forgotten.
+        _say(
+            "no token: give --token-file (or $PLATE_TRACKER_ENGINE_TOKEN), or "
+            "--no-token to serve any client that reaches this port",
+            stream=sys.stderr,
+        )
+        return 2
     recognizers = [_recognizer(args) for _ in range(args.workers)]
     if not token:
         _say(
