@@ -9,7 +9,8 @@ marked taken where it is in the file (one byte over the line's first, flushed
 to disk), a batch at a time, so that a restart does not replay it; the rest is
 not copied for that, or a spool of gigabytes would be written again for every
 batch. The file goes once nothing waits in it, and is rewritten without the
-taken lines once they are more than half of it.
+taken lines once they are more than half of it, if the disk has room for that
+copy (see ``_compact``).
 
 A sighting the store refuses for what it holds, not for its state (a text it
 cannot encode, a plate it does not accept), would be refused at every replay
@@ -21,7 +22,10 @@ What the file holds is not kept in memory: an outage of hours at a busy city
 spools gigabytes of images, so replay reads the file again, a batch at a time
 (``read``, blocking). Only a sighting the file could not take (the disk is full
 for it too) waits in memory, so that nothing is lost while Home Assistant runs,
-and the file is rewritten as soon as that works again. That memory is bounded:
+and goes to the file with the next write that works. That write starts after
+the file's last line known good, cutting away what a failed write or a power
+cut left after it: it needs room for the lines it adds only, never for a copy
+of the file, which after a long outage the disk may not have. That memory is bounded:
 the oldest of those sightings lose their images once they pass
 ``MEMORY_ONLY_IMAGE_BYTES``, and beyond ``MEMORY_ONLY_SIGHTINGS`` the oldest are
 dropped; both are counted and logged.
@@ -31,12 +35,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator
+import contextlib
 from dataclasses import replace
 from datetime import datetime
 import json
 import logging
 import os
 from pathlib import Path
+import shutil
 from typing import Any
 
 from ..records import Direction, NewSighting, Reader
@@ -207,10 +213,18 @@ class SightingSpool:
         """Byte offset of the file's first waiting line: before it, only lines the
         store took (marked taken, or about to be left out by a rewrite), lines
         that are no sightings and blank ones."""
+        self._good_end = 0
+        """Byte offset after the file's last line known good (whole and on disk):
+        what follows it is a write that failed or was cut off, and goes."""
         self._memory: list[NewSighting] = []
         """Waiting sightings the file could not take, after those it holds."""
-        self._file_behind = False
-        """The file is not exactly the waiting sightings: the next write rewrites it."""
+        self._file_lost_lines = False
+        """The file lost lines it held (changed or removed behind the spool's
+        back): offsets into it are not to be trusted, the next write rewrites it."""
+        self._compact_wanted = False
+        """The file holds lines that are no waiting sightings beyond those
+        before ``_start`` (damaged ones, taken ones whose mark may not be on
+        disk): they are left out once the disk has room for a copy."""
         self._resume: tuple[int, int] | None = None
         """Where the last ``read`` stopped in the file: position and byte offset."""
         self._memory_only_sightings = memory_only_sightings
@@ -248,17 +262,25 @@ class SightingSpool:
             file = path.open("rb")
         except FileNotFoundError:
             return spool
-        line = b""
         offset = 0
         with file:
             for number, line in enumerate(file, start=1):
                 at, offset = offset, offset + len(line)
+                # Only the last line can lack its newline: a write cut off by a
+                # power cut, which the next write cuts away. One cut off just
+                # before its newline is a whole sighting and kept.
+                whole = line.endswith(b"\n")
                 if _passed_over(line):
+                    if whole:
+                        spool._good_end = offset
                     continue
                 try:
                     _parse(line, images=False)
                 except ValueError as err:
                     spool.unreadable_lines += 1
+                    if whole:
+                        spool._good_end = offset
+                        spool._compact_wanted = True
                     _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
                         "Spooled sighting on line %s of %s cannot be read and is skipped: %s",
                         number,
@@ -269,10 +291,7 @@ class SightingSpool:
                     if not spool._on_file:
                         spool._start = at
                     spool._on_file += 1
-        # A line cut off at the end would swallow the next one appended to it.
-        spool._file_behind = bool(spool.unreadable_lines) or (
-            bool(line) and not line.endswith(b"\n")
-        )
+                    spool._good_end = offset
         return spool
 
     def __len__(self) -> int:
@@ -360,29 +379,77 @@ class SightingSpool:
         )
         self._on_file = held
         self._resume = None
-        self._file_behind = True
+        self._file_lost_lines = True
 
     def append(self, new: NewSighting) -> None:
-        """Keep a sighting; it is on disk when this returns without SpoolWriteError."""
+        """Keep a sighting; it is on disk when this returns without SpoolWriteError.
+
+        Sightings only memory holds go to the file first, in the same write.
+        """
         try:
-            if self._file_behind:
-                self._rewrite(new)
-            else:
-                created = not self.path.exists()
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as file:
-                    file.write(sighting_to_line(new) + "\n")
-                    file.flush()
-                    os.fsync(file.fileno())
-                if created:
-                    _fsync_dir(self.path.parent)
-                self._on_file += 1
+            self._write_memory_and(new)
         except OSError as err:
             self._memory.append(new)
-            self._file_behind = True
             self.write_errors += 1
             self._bound_memory()
             raise SpoolWriteError(err.errno, f"spool {self.path}: {err}") from err
+        if self._compact_wanted:
+            try:
+                self._compact()
+            except OSError as err:
+                # The sighting is on disk: the copy is tried again later.
+                self.write_errors += 1
+                _LOGGER.warning("Could not shorten the spool %s: %s", self.path, err)
+
+    def _write_memory_and(self, new: NewSighting | None = None) -> None:
+        """Put the sightings only memory holds, then ``new``, into the file; on disk when this returns.
+
+        They are appended after the file's last line known good; only a file
+        that lost lines behind the spool's back is rewritten from what it
+        still has (it is small or gone then).
+        """
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if self._file_lost_lines or size < self._good_end:
+            self._rewrite(new)
+            return
+        waiting = [*self._memory, *([new] if new is not None else [])]
+        if not waiting:
+            return
+        data = b"".join(
+            (sighting_to_line(one) + "\n").encode("utf-8") for one in waiting
+        )
+        created = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Unbuffered, so that nothing is left to flush once a failed write is
+        # cut away; appending, so that writes go after the cut.
+        with self.path.open("a+b", buffering=0) as file:
+            # A failed write's line (its sighting is in memory, so among
+            # ``waiting``) or a line cut off by a power cut would swallow the
+            # next one appended to it, or be replayed twice.
+            file.truncate(self._good_end)
+            if self._good_end:
+                file.seek(self._good_end - 1)
+                if file.read(1) != b"\n":
+                    data = b"\n" + data
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[file.write(view) :]
+                os.fsync(file.fileno())
+            except BaseException:
+                # The part a full disk took would hold the room the next write needs.
+                with contextlib.suppress(OSError):
+                    file.truncate(self._good_end)
+                raise
+        if created:
+            _fsync_dir(self.path.parent)
+        self._good_end += len(data)
+        self._on_file += len(waiting)
+        self._memory.clear()
+        self._memory_written()
 
     def _bound_memory(self) -> None:
         """Keep what only memory holds within bounds: images go first, then the oldest."""
@@ -426,9 +493,10 @@ class SightingSpool:
         """Forget the ``count`` oldest sightings (the store has them now); blocking.
 
         Their lines are marked taken in the file and flushed to disk before
-        this returns. The file is removed once nothing waits, and rewritten
-        when sightings only memory holds wait, when it is not what waits (see
-        ``append``), or when the taken lines are more than half of it.
+        this returns. The file is removed once nothing waits; sightings only
+        memory holds are appended to it (see ``append``); it is rewritten
+        without the taken lines once they are more than half of it, if the
+        disk has room for that copy (``_compact``).
         """
         from_file = min(count, self._on_file)
         taken = [
@@ -438,7 +506,7 @@ class SightingSpool:
         if taken:
             self._start = taken[-1][1]
         if len(taken) < from_file:
-            self._file_behind = True
+            self._file_lost_lines = True
         self._on_file -= from_file
         del self._memory[: count - from_file]
         if self._resume is not None and self._resume[0] >= from_file:
@@ -448,17 +516,17 @@ class SightingSpool:
         try:
             if taken:
                 self._mark_taken(start for start, _ in taken)
-            if (
-                not len(self)
-                or self._memory
-                or self._file_behind
-                or 2 * self._start > self.path.stat().st_size
-            ):
+            if not len(self):
                 self._rewrite()
+                return
+            self._write_memory_and()
+            if self._compact_wanted or 2 * self._start > self._good_end:
+                self._compact()
         except OSError as err:
             # The file may still hold them unmarked: a restart then replays them
-            # again (the pipeline's replay says what that costs).
-            self._file_behind = True
+            # again (the pipeline's replay says what that costs), unless a copy
+            # leaves them out first.
+            self._compact_wanted = True
             self.write_errors += 1
             _LOGGER.warning("Could not shorten the spool %s: %s", self.path, err)
 
@@ -493,14 +561,32 @@ class SightingSpool:
         if created:
             _fsync_dir(self.set_aside_path.parent)
 
+    def _compact(self) -> None:
+        """Rewrite the file without the lines that no longer wait, if the disk has room.
+
+        The copy may take half of the free room at most: the rest is left to
+        the database, and a copy the disk cut short would have cost the time
+        and the room for nothing. Until then those lines are passed over.
+        """
+        copy = self._good_end - self._start
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return
+        if 2 * copy <= free:
+            self._rewrite()
+
     def _rewrite(self, new: NewSighting | None = None) -> None:
         """Make the file hold exactly the waiting sightings and ``new``, atomically.
 
         Those the file holds are copied a line at a time, so that a long spool
-        never has to fit in memory.
+        never has to fit in memory. The copy needs as much free room as they
+        take: only ``_compact``, when there is room, and a file that lost lines
+        (small or gone then) come here.
         """
         from_memory = [*self._memory, *([new] if new is not None else [])]
         held = 0
+        written = 0
         if not self._on_file and not from_memory:
             self.path.unlink(missing_ok=True)
         else:
@@ -509,12 +595,14 @@ class SightingSpool:
             try:
                 with partial.open("wb") as file:
                     for line, _, _ in self._file_lines(0, self._on_file, images=False):
-                        file.write(line if line.endswith(b"\n") else line + b"\n")
+                        written += file.write(
+                            line if line.endswith(b"\n") else line + b"\n"
+                        )
                         held += 1
-                    file.writelines(
-                        (sighting_to_line(waiting) + "\n").encode("utf-8")
-                        for waiting in from_memory
-                    )
+                    for waiting in from_memory:
+                        written += file.write(
+                            (sighting_to_line(waiting) + "\n").encode("utf-8")
+                        )
                     file.flush()
                     os.fsync(file.fileno())
                 partial.replace(self.path)
@@ -528,9 +616,15 @@ class SightingSpool:
             self._lost_from_file(held)
         self._on_file = held + len(from_memory)
         self._start = 0
+        self._good_end = written
         self._memory.clear()
         self._resume = None
-        self._file_behind = False
+        self._file_lost_lines = False
+        self._compact_wanted = False
+        self._memory_written()
+
+    def _memory_written(self) -> None:
+        """Say once what only memory held was lost while the file could not be written."""
         images, sightings = self._dropped_since_file_written
         if images or sightings:
             _LOGGER.warning(
