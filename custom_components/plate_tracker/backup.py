@@ -66,6 +66,14 @@ async def _async_hold(
     try:
         await hass.async_add_executor_job(store.hold_main_file)
     except (sqlite3.Error, RuntimeError) as err:
+        if not store.is_open:
+            # Closed meanwhile (the hub reloading): it writes nothing more, so its
+            # files stay as they are, and the store opened next is held from its
+            # opening on. Nothing for the user to look into.
+            _LOGGER.debug(
+                "The sightings database %s closed as the backup began", store.path
+            )
+            return
         # Logged, not raised: the rest of the backup is still worth having.
         _LOGGER.error(  # noqa: TRY400 - the cause is in the message; a trace adds nothing
             "Could not hold the sightings database %s still for the backup (%s):"

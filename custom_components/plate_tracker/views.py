@@ -24,6 +24,21 @@ from .database import async_store_failed
 _LOGGER = logging.getLogger(__name__)
 
 IMAGE_KINDS = ("crop", "snapshot")
+SQLITE_MAX_INTEGER = 2**63 - 1
+"""The largest rowid SQLite can hand out: no sighting has a larger id."""
+
+
+def _sighting_id(digits: str) -> int | None:
+    """Return the id a path's digits name, or None when no SQLite row can have it.
+
+    SQLite refuses larger integers with an OverflowError, and Python refuses to
+    read digit strings past 4300 digits: both would answer the link with a 500.
+    """
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(SQLITE_MAX_INTEGER)):
+        return None
+    number = int(significant)
+    return number if number <= SQLITE_MAX_INTEGER else None
 
 
 class SightingImageView(HomeAssistantView):
@@ -44,7 +59,9 @@ class SightingImageView(HomeAssistantView):
     ) -> web.StreamResponse:
         """Return the JPEG, or 403 for a missing, forged or expired signature.
 
-        503 while the hub is not loaded or its database fails to read.
+        404 for an image not (or no longer) stored, an id past SQLite's integers
+        included, whatever its signature; 503 while the hub is not loaded or its
+        database fails to read.
         """
         entries = [
             entry
@@ -58,9 +75,11 @@ class SightingImageView(HomeAssistantView):
             request.path, request.query, dt_util.utcnow()
         ):
             return web.Response(status=HTTPStatus.FORBIDDEN)
+        if (number := _sighting_id(sighting_id)) is None:
+            return web.Response(status=HTTPStatus.NOT_FOUND)
         try:
             image = await self.hass.async_add_executor_job(
-                runtime.store.image, int(sighting_id), kind
+                runtime.store.image, number, kind
             )
         except sqlite3.Error as err:
             # Damage gets the file checked; the link works again once it is mended.

@@ -7,17 +7,23 @@ polling. Searches and routes go through the audited services instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import sqlite3
 from typing import Any
 
 from homeassistant.components import websocket_api
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 import voluptuous as vol
 
 from .const import DOMAIN, SIGNAL_SIGHTING, SIGNAL_SIGHTINGS_REMOVED
-from .coordinator import PlateTrackerConfigEntry, loaded_hub, sighting_with_links
+from .coordinator import PlateTrackerConfigEntry, loaded_hub
 from .database import async_store_failed
 from .records import Sighting
 from .store import SearchQuery
@@ -25,6 +31,96 @@ from .store import SearchQuery
 WS_SUBSCRIBE_SIGHTINGS = f"{DOMAIN}/sightings/subscribe"
 DEFAULT_FEED_SIZE = 20
 MAX_FEED_SIZE = 100
+
+
+def card_sighting(entry: PlateTrackerConfigEntry, sighting: Sighting) -> dict[str, Any]:
+    """Return a sighting with what the card's live list shows, and nothing more.
+
+    The feed is open to every user (wall dashboards run as non-admin users), so
+    it shows what the cameras' ``last_plate`` sensors show, with the signed link
+    of the plate's crop: not the scene's snapshot, the reader's other guesses,
+    the legal hold or the NVR's event id, which the audited services give
+    administrators.
+    """
+    alerts = entry.runtime_data.alerts
+    return {
+        "sighting_id": sighting.id,
+        "plate": sighting.plate,
+        "camera": sighting.camera,
+        "camera_name": alerts.camera_names.get(sighting.camera, sighting.camera),
+        "seen_at": sighting.seen_at.isoformat(),
+        "direction": sighting.direction.value,
+        "confidence": round(sighting.confidence, 4),
+        "crop_url": alerts.image_url(sighting.id, "crop")
+        if sighting.has_crop
+        else None,
+    }
+
+
+class _HubFollower:
+    """Connects a feed to the signals of the loaded hub, whichever entry it is.
+
+    A reload keeps the entry's id, and so its signals. A hub deleted and set up
+    again is a new entry: the deleted one's signals are never sent again, and a
+    feed left on them would leave the wall's card subscribed to silence, with
+    its callbacks kept until the card's browser goes.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        forward: Callable[[Sighting], None],
+        list_again: Callable[[], None],
+    ) -> None:
+        """Call ``forward`` per sighting announced, ``list_again`` after a purge or a new hub."""
+        self._hass = hass
+        self._forward = forward
+        self._list_again = list_again
+        self._entry_id: str | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._stop_watching_entries = async_dispatcher_connect(
+            hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._entry_changed
+        )
+
+    @callback
+    def follow(self, entry: PlateTrackerConfigEntry) -> None:
+        """Listen to the signals of this (loaded) entry's hub instead."""
+        self._stop_listening()
+        self._entry_id = entry.entry_id
+        hub = entry.runtime_data.hub
+        self._listeners = [
+            async_dispatcher_connect(
+                self._hass, hub.signal(SIGNAL_SIGHTING), self._forward
+            ),
+            async_dispatcher_connect(
+                self._hass, hub.signal(SIGNAL_SIGHTINGS_REMOVED), self._list_again
+            ),
+        ]
+
+    @callback
+    def stop(self) -> None:
+        """End the feed: nothing of it stays connected."""
+        self._stop_watching_entries()
+        self._stop_listening()
+
+    @callback
+    def _stop_listening(self) -> None:
+        self._entry_id = None
+        while self._listeners:
+            self._listeners.pop()()
+
+    @callback
+    def _entry_changed(self, change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        if entry.domain != DOMAIN:
+            return
+        if change is ConfigEntryChange.REMOVED and entry.entry_id == self._entry_id:
+            self._stop_listening()
+        elif (
+            entry.state is ConfigEntryState.LOADED and entry.entry_id != self._entry_id
+        ):
+            # The hub set up again: the list from its store first, then its sightings.
+            self.follow(entry)
+            self._list_again()
 
 
 @callback
@@ -49,14 +145,16 @@ async def ws_subscribe_sightings(
 ) -> None:
     """Send the latest sightings, newest first, then each sighting as it is announced.
 
-    Every message is ``{"sightings": [...]}`` in the services' form (signed image
-    links and the camera's name included); the first one also has ``"initial": true``. A sighting
+    Every message is ``{"sightings": [...]}`` in the form of ``card_sighting``
+    (the crop's signed link and the camera's name included); the first one also
+    has ``"initial": true``. A sighting
     announced again (a direction learned at the end of a pass) comes again with
     the same ``sighting_id``. The subscription is made before the store is read,
     so nothing stored in between is missed (what is announced meanwhile follows
     the first message); a sighting may then come twice. After a purge the list
     comes again, with ``"initial": true``, without what was erased (empty when
-    the store fails to read it). A database
+    the store fails to read it), and so after the hub was deleted and set up
+    again (a new entry, whose signals the feed then follows). A database
     that fails to read refuses the subscription (``store_failed``) and, when
     damaged, gets its file checked; the card shows the error and asks again later.
     """
@@ -66,7 +164,6 @@ async def ws_subscribe_sightings(
             msg["id"], "not_loaded", "Plate Tracker is not set up or not loaded"
         )
         return
-    hub = entry.runtime_data.hub
     waiting: list[Sighting] | None = []
     purged_while_reading = False
     # Per purge being answered: what was announced since its read of the store began.
@@ -78,7 +175,7 @@ async def ws_subscribe_sightings(
         if (current := loaded_hub(hass)) is None:
             return
         event: dict[str, Any] = {
-            "sightings": [sighting_with_links(current, one) for one in sightings]
+            "sightings": [card_sighting(current, one) for one in sightings]
         }
         if initial:
             event["initial"] = True
@@ -105,7 +202,7 @@ async def ws_subscribe_sightings(
             raise
         return page.sightings
 
-    async def send_after_purge() -> None:
+    async def send_list_again() -> None:
         # The whole list again, so the card drops what was erased; what is announced
         # while the store is read is sent again after it, or the list would hide it.
         if (current := loaded_hub(hass)) is None:
@@ -140,26 +237,19 @@ async def ws_subscribe_sightings(
             purged_while_reading = True
             return
         hass.async_create_background_task(
-            send_after_purge(), f"{WS_SUBSCRIBE_SIGHTINGS} after a purge"
+            send_list_again(), f"{WS_SUBSCRIBE_SIGHTINGS} list again"
         )
 
-    unsubscribers = [
-        async_dispatcher_connect(hass, hub.signal(SIGNAL_SIGHTING), forward),
-        async_dispatcher_connect(hass, hub.signal(SIGNAL_SIGHTINGS_REMOVED), purged),
-    ]
-
-    @callback
-    def unsubscribe() -> None:
-        for unsubscribe_one in unsubscribers:
-            unsubscribe_one()
+    follower = _HubFollower(hass, forward, purged)
+    follower.follow(entry)
 
     # Registered before the store is read: a connection closed meanwhile ends it.
-    connection.subscriptions[msg["id"]] = unsubscribe
+    connection.subscriptions[msg["id"]] = follower.stop
     try:
         sightings = await read_page(entry)
     except sqlite3.Error as err:
         if connection.subscriptions.pop(msg["id"], None) is not None:
-            unsubscribe()
+            follower.stop()
         connection.send_error(
             msg["id"], "store_failed", f"The sightings database failed: {err}"
         )
