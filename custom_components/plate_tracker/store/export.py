@@ -64,6 +64,9 @@ _NO_FOLDER_SYNC = frozenset(
 (some network shares and FUSE file systems): nothing more can be done there."""
 
 _CHUNK_BYTES = 64 * 1024
+_FILE_BUFFER_BYTES = 16 * 1024
+"""Each file's buffer: Python 3.14 made the default 128 KiB, which an export's
+three files (the ZIP, its table and manifest waiting on disk) would hold at once."""
 
 CSV_COLUMNS = (
     "id",
@@ -105,13 +108,17 @@ def write_zip(store: SightingStore, query: SearchQuery, dest: Path) -> ExportRep
     descriptor = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with (
-            os.fdopen(descriptor, "w+b") as file,
+            os.fdopen(descriptor, "w+b", buffering=_FILE_BUFFER_BYTES) as file,
             zipfile.ZipFile(file, "w") as archive,
             # The table of an export of millions of sightings is hundreds of
             # MB: it waits on disk, in a file without a name, not in memory.
-            tempfile.TemporaryFile(dir=dest.parent) as table_file,
+            tempfile.TemporaryFile(
+                dir=dest.parent, buffering=_FILE_BUFFER_BYTES
+            ) as table_file,
             io.TextIOWrapper(table_file, encoding="utf-8", newline="") as table,
-            tempfile.TemporaryFile(dir=dest.parent) as manifest_file,
+            tempfile.TemporaryFile(
+                dir=dest.parent, buffering=_FILE_BUFFER_BYTES
+            ) as manifest_file,
             io.TextIOWrapper(manifest_file, encoding="utf-8", newline="") as manifest,
         ):
             writer = csv.writer(table, lineterminator="\r\n")
