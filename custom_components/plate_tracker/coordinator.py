@@ -77,15 +77,22 @@ class LocalEngine:
         vehicle_box: Box | None = None,
         plate_hint: Box | None = None,
     ) -> FrameResult:
-        """Return the plates read in ``image``."""
+        """Return the plates read in ``image``.
+
+        Cancelled (the pipeline stopping), the read's executor thread runs
+        on: its recognizer goes back to the pool only once the thread is done
+        with it, or a next read would use it at the same time.
+        """
         recognizer = await self._free.get()
         try:
-            result: FrameResult = await self._hass.async_add_executor_job(
+            reading = self._hass.async_add_executor_job(
                 recognizer.read, image, vehicle_box, plate_hint
             )
-        finally:
+        except BaseException:
             self._free.put_nowait(recognizer)
-        return result
+            raise
+        reading.add_done_callback(lambda _: self._free.put_nowait(recognizer))
+        return await asyncio.shield(reading)
 
 
 def sighting_payload(sighting: Sighting) -> dict[str, Any]:

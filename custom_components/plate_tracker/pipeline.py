@@ -12,7 +12,9 @@ starts a pass of its own: an NVR that counts its event ids from 1 again after a
 restart gives a later car an id it gave before. The sighting is published once,
 when the pass ends or ``publish_after`` seconds after its first read, whichever
 comes first (police alerts must not wait for a parked car to drive off); a later
-frame that changes the plate or the direction publishes a correction.
+frame that changes the plate or the direction publishes a correction. A pass
+without a frame for an hour (its end was lost) ends as its end would, and its
+images are let go (``QUIET_PASS_ENDS_AFTER``).
 
 The direction of a pass is the latest one its source knew (Frigate's zones or
 vehicle movement, a camera's own field); when the source knows none, the
@@ -70,7 +72,8 @@ country code around the plate); longer is no plate read, however short the plate
 
 MAX_PASS_READS = 200
 """Reads a pass keeps for its consensus, the surest: memory stays bounded however
-long an event goes on (a car parked in view, an event whose end was lost)."""
+long an event goes on (a car parked in view, an event whose end was lost). Only
+the best read keeps its crop (the sighting's evidence): the vote needs the texts."""
 MAX_OPEN_PASSES = 256
 """Passes open at once; past it, the one whose latest frame came longest ago ends
 (its end was lost), so a car still in view keeps its pass."""
@@ -83,6 +86,18 @@ still holds (its end was lost in the restart). Measured from the pass's
 latest frame, so that a car parked in view, whose event goes on for hours
 with a frame now and then, stays one pass; the store dates the pass's
 sighting by its first frame and so merges every frame of it either way.
+"""
+QUIET_PASS_ENDS_AFTER = SAME_EVENT_WITHIN.total_seconds()
+"""Seconds without a frame after which an open pass ends as if its end had come.
+
+An event whose end was lost (an MQTT reconnect, an NVR restart) held its best
+snapshot until ``MAX_OPEN_PASSES`` later passes pushed it out, at a quiet
+camera for good. Not sooner than ``SAME_EVENT_WITHIN``: Frigate sends an
+event's frame only when its best snapshot improves, so a car parked in view
+sends none for hours and its event stays one pass; a frame coming later than
+that starts a pass of its own anyway, so ending the pass then changes nothing
+stored or announced. Timed on the event loop's clock, when the frames came, not
+by the NVR's times (another clock; a backlog read after an outage is old).
 """
 SPOOL_RETRY_SECONDS = 5.0
 SPOOL_RETRY_MAX_SECONDS = 300.0
@@ -241,6 +256,8 @@ class _Pass:
     first_seen: datetime
     last_seen: datetime
     """The time of the pass's latest frame."""
+    applied_at: float
+    """The event loop's time when the pass's latest frame was applied."""
     reads: list[PlateRead] = field(default_factory=list)
     best_read: PlateRead | None = None
     best_snapshot: bytes | None = None
@@ -359,6 +376,8 @@ class SightingPipeline:
         self._spool_retry_seconds = spool_retry_seconds
         self._retry_delay = spool_retry_seconds
         self._retry_timer: asyncio.TimerHandle | None = None
+        self._quiet_timer: asyncio.TimerHandle | None = None
+        """Ends the open pass that went quiet longest ago, once it is due."""
         self._drain_due = asyncio.Event()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self.min_confidence = min_confidence
@@ -561,6 +580,9 @@ class SightingPipeline:
         self._stopped = True
         if self._retry_timer is not None:
             self._retry_timer.cancel()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+            self._quiet_timer = None
         given_up: list[_Job] = []
         for job, read in in_flight:
             if read is not None:
@@ -902,9 +924,10 @@ class SightingPipeline:
             # The NVR gave the event id again, to another car: the old pass ends.
             self._finish_pass(key, self._passes.pop(key))
             state = None
+        now = asyncio.get_running_loop().time()
         if state is None:
             state = self._passes[key] = _Pass(
-                first_seen=frame.seen_at, last_seen=frame.seen_at
+                first_seen=frame.seen_at, last_seen=frame.seen_at, applied_at=now
             )
             while len(self._passes) > MAX_OPEN_PASSES:
                 self._finish_pass(*self._passes.popitem(last=False))
@@ -913,6 +936,8 @@ class SightingPipeline:
             # that went quiet (an end lost), never a car still in view.
             self._passes.move_to_end(key)
         state.last_seen = frame.seen_at
+        state.applied_at = now
+        self._watch_quiet_passes()
         if frame.direction is not Direction.UNKNOWN:
             state.source_direction = frame.direction
         # In an NVR event the vehicle box names one vehicle: its best plate is the pass's.
@@ -924,9 +949,10 @@ class SightingPipeline:
                 state.first_plate_box = state.first_plate_box or read.box
                 state.last_plate_box = read.box
                 state.last_plate_vehicle_box = frame.vehicle_box
-            state.reads.append(read)
+            # The best read's crop is kept with it; the vote needs no crops.
+            state.reads.append(replace(read, crop_jpeg=None))
             if len(state.reads) > MAX_PASS_READS:
-                # A car parked in view sends frames for hours, each read with its crop.
+                # A car parked in view sends frames for hours, each with a read.
                 state.reads.remove(min(state.reads, key=lambda kept: kept.confidence))
             if state.best_read is None or read.confidence > state.best_read.confidence:
                 state.best_read, state.best_snapshot = read, frame.image
@@ -959,7 +985,9 @@ class SightingPipeline:
                 state.timer = asyncio.get_running_loop().call_later(
                     self.publish_after, self._publish_due, key
                 )
-        if frame.final:
+        # Unless it ended while its sighting was stored (quiet for longer
+        # than QUIET_PASS_ENDS_AFTER: a store write hung that long).
+        if frame.final and self._passes.get(key) is state:
             self._finish_pass(key, self._passes.pop(key))
         return (
             [state.sighting] if state.sighting is not None and read is not None else []
@@ -1342,6 +1370,39 @@ class SightingPipeline:
             self._publish(sighting)
         except Exception:
             _LOGGER.exception("Publishing sighting %s failed", sighting.id)
+
+    def _watch_quiet_passes(self) -> None:
+        """Have the pass whose latest frame came longest ago ended once it is quiet too long."""
+        if self._quiet_timer is not None or self._stopped or not self._passes:
+            return
+        oldest = next(iter(self._passes.values()))
+        self._quiet_timer = asyncio.get_running_loop().call_at(
+            oldest.applied_at + QUIET_PASS_ENDS_AFTER, self._end_quiet_passes
+        )
+
+    def _end_quiet_passes(self) -> None:
+        """End, as their end would, the passes without a frame for ``QUIET_PASS_ENDS_AFTER``.
+
+        Their sighting is stored already; one not yet announced is announced
+        now. The passes are in the order of their latest frame: the quiet ones
+        come first.
+        """
+        self._quiet_timer = None
+        quiet_since = asyncio.get_running_loop().time() - QUIET_PASS_ENDS_AFTER
+        ended = 0
+        while self._passes:
+            key, state = next(iter(self._passes.items()))
+            if state.applied_at > quiet_since:
+                break
+            self._finish_pass(key, self._passes.pop(key))
+            ended += 1
+        if ended:
+            _LOGGER.info(
+                "Ended %s vehicle passes without a frame for %s s: their end never came",
+                ended,
+                round(QUIET_PASS_ENDS_AFTER),
+            )
+        self._watch_quiet_passes()
 
     def _flush_passes(self) -> None:
         """Publish what open passes have when the worker stops (e.g. on unload)."""

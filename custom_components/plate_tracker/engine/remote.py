@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 import json
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,8 @@ from yarl import URL
 from ..sources.health import ConnectionHealth
 from .imaging import ImageError
 from .types import Box, FrameResult
+
+_LOGGER = logging.getLogger(__name__)
 
 READ_TIMEOUT_SECONDS = 30.0
 """A read of a large frame takes about 0.5 s; a queue of them at the server, longer."""
@@ -168,7 +171,12 @@ class RemoteEngine:
 
     def _health_changed(self, changed: bool) -> None:
         if changed and self._on_health_change is not None:
-            self._on_health_change()
+            try:
+                self._on_health_change()
+            except Exception:
+                # The listener's failure is its own: the read the server gave
+                # stands, and an outage stays EngineUnavailableError.
+                _LOGGER.exception("Reporting the engine server's state failed")
 
     async def _answer(
         self, method: str, path: str, seconds: float, send: dict[str, Any]
