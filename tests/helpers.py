@@ -96,3 +96,23 @@ async def call(
         return_response=response,
         context=Context(user_id=user.id if user else None),
     )
+
+
+def as_stored(new: NewSighting, sighting_id: int) -> Sighting:
+    """Return ``new`` as a store that gave it ``sighting_id`` hands it back."""
+    return Sighting(
+        id=sighting_id,
+        camera=new.camera,
+        seen_at=new.seen_at,
+        plate=new.plate,
+        raw=new.raw,
+        confidence=new.confidence,
+        source=new.source,
+        event_id=new.event_id,
+        region=new.region,
+        box=new.box,
+        direction=new.direction,
+        alternatives=new.alternatives,
+        has_crop=new.crop_jpeg is not None,
+        has_snapshot=new.snapshot_jpeg is not None,
+    )

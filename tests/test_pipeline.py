@@ -31,7 +31,7 @@ from custom_components.plate_tracker.records import (
 )
 from custom_components.plate_tracker.store.spool import SightingSpool
 
-from .helpers import wait_until
+from .helpers import as_stored, wait_until
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -105,25 +105,7 @@ class Harness:
         sighting_id = len(self.stored) + 1 if created else self.keys[key]
         self.keys[key] = sighting_id
         self.stored[sighting_id] = new
-        return (
-            Sighting(
-                id=sighting_id,
-                camera=new.camera,
-                seen_at=new.seen_at,
-                plate=new.plate,
-                raw=new.raw,
-                confidence=new.confidence,
-                source=new.source,
-                event_id=new.event_id,
-                region=new.region,
-                box=new.box,
-                direction=new.direction,
-                alternatives=new.alternatives,
-                has_crop=new.crop_jpeg is not None,
-                has_snapshot=new.snapshot_jpeg is not None,
-            ),
-            created,
-        )
+        return as_stored(new, sighting_id), created
 
     def publish(self, sighting: Sighting) -> None:
         """Remember what was announced."""

@@ -14,7 +14,7 @@ from custom_components.plate_tracker.engine.types import Box, FrameResult, Plate
 from custom_components.plate_tracker.pipeline import SAME_EVENT_WITHIN, SightingPipeline
 from custom_components.plate_tracker.records import NewSighting, Sighting
 
-from .helpers import wait_until
+from .helpers import as_stored, wait_until
 from .test_pipeline import _stop, frame
 
 SNAPSHOT_BYTES = 1024 * 1024
@@ -56,25 +56,7 @@ class LeanHarness:
         sighting_id = len(self.stored) + 1 if created else self.stored[key][0]
         self.stored[key] = (sighting_id, new.plate, new.seen_at, new.revises)
         self.crops.append(len(new.crop_jpeg) if new.crop_jpeg is not None else None)
-        return (
-            Sighting(
-                id=sighting_id,
-                camera=new.camera,
-                seen_at=new.seen_at,
-                plate=new.plate,
-                raw=new.raw,
-                confidence=new.confidence,
-                source=new.source,
-                event_id=new.event_id,
-                region=new.region,
-                box=new.box,
-                direction=new.direction,
-                alternatives=new.alternatives,
-                has_crop=new.crop_jpeg is not None,
-                has_snapshot=new.snapshot_jpeg is not None,
-            ),
-            created,
-        )
+        return as_stored(new, sighting_id), created
 
     def publish(self, sighting: Sighting) -> None:
         """Remember what was announced."""

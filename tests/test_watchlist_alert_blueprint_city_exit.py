@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-import shutil
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components import automation
 from homeassistant.components.notify import NOTIFY_SERVICE_SCHEMA
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -27,56 +23,23 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.plate_tracker.records import Direction, NewSighting, Reader
 
 from .helpers import call, record_and_announce
+from .test_blueprint import installed_blueprint, setup_alert  # noqa: F401
 from .test_routes import PLATE, START, city  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[1]
-BLUEPRINT_PATH = "plate_tracker/watchlist_alert.yaml"
 LEAVING_AT = START + timedelta(minutes=20)
 # As an officer types it on a Ukrainian keyboard: Cyrillic А, Е, В, К and a space.
 CYRILLIC_PLATE = "АЕ 1234 ВК"
 
 
 @pytest.fixture
-def installed_blueprint(hass: HomeAssistant, config_dir: Path) -> Path:
-    """Copy the blueprint where an import puts it: the config folder's blueprints."""
-    target = Path(hass.config.path("blueprints/automation/plate_tracker"))
-    target.mkdir(parents=True)
-    return Path(
-        shutil.copy(REPO / "blueprints" / "automation" / BLUEPRINT_PATH, target)
-    )
-
-
-@pytest.fixture
 async def officer_phone(
     hass: HomeAssistant,
-    installed_blueprint: Path,
+    installed_blueprint: Path,  # noqa: F811
     city: MockConfigEntry,  # noqa: F811
 ) -> list[ServiceCall]:
     """Record what the officer's phone gets, in a town whose local time is not UTC."""
     await hass.config.async_set_time_zone("Europe/Kyiv")
     return async_mock_service(hass, "notify", "officer_phone", NOTIFY_SERVICE_SCHEMA)
-
-
-async def setup_alert(hass: HomeAssistant, **inputs: Any) -> None:
-    """Create the automation from the blueprint with the given inputs."""
-    assert await async_setup_component(
-        hass,
-        automation.DOMAIN,
-        {
-            automation.DOMAIN: {
-                "id": "watchlist_alert",
-                "alias": "Watchlist alert",
-                "use_blueprint": {
-                    "path": BLUEPRINT_PATH,
-                    "input": {"notify_action": "notify.officer_phone"} | inputs,
-                },
-            }
-        },
-    )
-    await hass.async_block_till_done()
-    state = hass.states.get("automation.watchlist_alert")
-    assert state is not None
-    assert state.state == "on"
 
 
 async def sight(
