@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 import aiohttp
 import pytest
 
@@ -13,25 +11,9 @@ from custom_components.plate_tracker.engine.remote import (
 )
 from custom_components.plate_tracker.sources.health import FAILURES_UNTIL_UNAVAILABLE
 
-from .engine.test_remote_client_failures import FakeEngineServer
+from .engine.test_remote_client_failures import FakeEngineServer, fake_server, session  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures("socket_enabled")]
-
-
-@pytest.fixture
-async def fake_server() -> AsyncGenerator[FakeEngineServer]:
-    """Start a fake engine server on loopback; closed after the test."""
-    server = FakeEngineServer()
-    await server.server.start_server()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """Open a client session, closed after the test."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 class FailingListener:
@@ -48,8 +30,8 @@ class FailingListener:
 
 
 async def test_a_failing_health_listener_does_not_throw_away_a_good_read(
-    fake_server: FakeEngineServer,
-    session: aiohttp.ClientSession,
+    fake_server: FakeEngineServer,  # noqa: F811 - the fixture imported above
+    session: aiohttp.ClientSession,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The read the server answered must reach the pipeline, whatever the listener does.
@@ -71,7 +53,8 @@ async def test_a_failing_health_listener_does_not_throw_away_a_good_read(
 
 
 async def test_a_failing_health_listener_does_not_hide_the_outage(
-    session: aiohttp.ClientSession, unused_tcp_port: int
+    session: aiohttp.ClientSession,  # noqa: F811 - the fixture imported above
+    unused_tcp_port: int,
 ) -> None:
     """A server that is down must still be ``EngineUnavailableError``.
 
